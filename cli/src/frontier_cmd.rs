@@ -1,0 +1,317 @@
+//! `ergon frontier`.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::ValueEnum;
+use ergon_core::frontier::formats::{
+    self, frontier_json, parse_instance, parse_schedule, plan_json,
+};
+use ergon_core::frontier::{
+    self, CostModel, EffectiveEnergy, Frontier, Pipeline, Problem, State, Termination, synthetic,
+};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::plot;
+
+/// Arguments of `ergon frontier`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Problem file in `perseus-instance/v1` JSON (default: a built-in GPT-3-like 8-stage ×
+    /// 32-microbatch 1F1B pipeline on A100-like GPUs).
+    #[arg(long, value_name = "FILE", conflicts_with = "profile")]
+    instance: Option<PathBuf>,
+    /// Zeus profile CSV (`stage,instruction,frequency,time,energy`); needs --stages,
+    /// --microbatches, --unit-time and --p-blocking.
+    #[arg(long, value_name = "FILE.csv", requires_all = ["stages", "microbatches", "unit_time", "p_blocking"])]
+    profile: Option<PathBuf>,
+    /// Pipeline stages (GPUs) of the CSV's pipeline.
+    #[arg(long, value_name = "S")]
+    stages: Option<u32>,
+    /// Microbatches per iteration of the CSV's pipeline.
+    #[arg(long, value_name = "M")]
+    microbatches: Option<u32>,
+    /// Time quantum τ in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    unit_time: Option<f64>,
+    /// GPU power while blocked on communication, watts.
+    #[arg(long, value_name = "WATTS")]
+    p_blocking: Option<f64>,
+    /// Schedule of the CSV's pipeline: 1f1b, gpipe or interleaved_1f1b.
+    #[arg(long, default_value = "1f1b")]
+    schedule: String,
+    /// Model chunks per GPU for interleaved_1f1b.
+    #[arg(long, value_name = "V")]
+    virtual_stages: Option<u32>,
+    /// When blocking energy is subtracted (overrides the instance's `effective_energy`).
+    #[arg(long, value_enum)]
+    effective_energy: Option<EnergyOrder>,
+    /// Print the frontier as `ergon-frontier/v1` JSON on stdout (the summary goes to stderr).
+    #[arg(long)]
+    json: bool,
+    /// Include each point's duration changes in the JSON.
+    #[arg(long, requires = "json")]
+    with_changes: bool,
+    /// Where to write the plot.
+    #[arg(long, value_name = "FILE", default_value = "frontier.svg")]
+    svg: PathBuf,
+    /// Do not write the plot.
+    #[arg(long)]
+    no_plot: bool,
+    /// Write `ergon-plan/v1` plans into this directory.
+    #[arg(long, value_name = "DIR")]
+    plan_out: Option<PathBuf>,
+    /// Plan for a straggler deadline T' in seconds: least energy including waiting until T'.
+    #[arg(long, value_name = "SECONDS", requires = "plan_out")]
+    deadline: Option<f64>,
+    /// Which points to write plans for (default: fastest and t_star).
+    #[arg(long, value_enum, requires = "plan_out")]
+    at: Vec<At>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum EnergyOrder {
+    AfterFilter,
+    BeforeFilter,
+}
+
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum At {
+    /// Minimum total energy.
+    TStar,
+    /// Shortest iteration time.
+    Fastest,
+}
+
+fn load(args: &Args) -> Result<(Problem, String, Option<u32>)> {
+    let order = args.effective_energy.map(|o| match o {
+        EnergyOrder::AfterFilter => EffectiveEnergy::AfterFilter,
+        EnergyOrder::BeforeFilter => EffectiveEnergy::BeforeFilter,
+    });
+    let (mut problem, label, microbatches) = if let Some(path) = &args.instance {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let problem = parse_instance(&text).with_context(|| format!("in {}", path.display()))?;
+        (problem, path.display().to_string(), None)
+    } else if let Some(path) = &args.profile {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let (Some(s), Some(m), Some(tau), Some(pb)) = (
+            args.stages,
+            args.microbatches,
+            args.unit_time,
+            args.p_blocking,
+        ) else {
+            bail!("--profile needs --stages, --microbatches, --unit-time and --p-blocking");
+        };
+        let pipeline = Pipeline {
+            schedule: parse_schedule(&args.schedule, args.virtual_stages)?,
+            num_stages: s,
+            num_microbatches: m,
+        };
+        let problem =
+            formats::problem_from_csv(&text, pipeline, tau, pb, order.unwrap_or_default())
+                .with_context(|| format!("in {}", path.display()))?;
+        (problem, path.display().to_string(), Some(m))
+    } else {
+        let spec = synthetic::gpt3_default();
+        let p = spec.pipeline;
+        let label = format!(
+            "built-in GPT-3-like pipeline: {} stages x {} microbatches, 1F1B, A100-like GPUs, tau = {} ms",
+            p.num_stages,
+            p.num_microbatches,
+            spec.unit_time_s * 1e3
+        );
+        (spec.problem()?, label, Some(p.num_microbatches))
+    };
+    if let Some(order) = order {
+        problem.effective_energy = order;
+    }
+    Ok((problem, label, microbatches))
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> Result<()> {
+    let (problem, label, microbatches) = load(&args)?;
+    let started = Instant::now();
+    let mut bar: Option<ProgressBar> = None;
+    let show_bar = std::io::stderr().is_terminal();
+    let mut progress = |done: u64, total: u64| {
+        if !show_bar {
+            return;
+        }
+        let b = match &bar {
+            Some(b) => b,
+            None if started.elapsed() > Duration::from_secs(1) => {
+                let b = ProgressBar::new(total);
+                if let Ok(style) = ProgressStyle::with_template(
+                    "{spinner} solving {bar:40} {pos}/{len} points ({eta})",
+                ) {
+                    b.set_style(style);
+                }
+                bar.insert(b)
+            }
+            None => return,
+        };
+        b.set_position(done);
+    };
+    let frontier = frontier::solve_with_progress(&problem, &mut progress)?;
+    let solve_time = started.elapsed();
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+
+    let summary = summarize(&frontier, &problem, &label, solve_time);
+    if args.json {
+        eprint!("{summary}");
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "{}",
+            frontier_json(&frontier, microbatches, args.with_changes)
+        )?;
+    } else {
+        print!("{summary}");
+    }
+    if !args.no_plot {
+        plot::frontier_svg(&frontier, &args.svg)
+            .with_context(|| format!("writing {}", args.svg.display()))?;
+        eprintln!("wrote {}", args.svg.display());
+    }
+    if let Some(dir) = &args.plan_out {
+        write_plans(&frontier, dir, args.deadline, &args.at)?;
+    }
+    Ok(())
+}
+
+fn write_plans(frontier: &Frontier, dir: &PathBuf, deadline: Option<f64>, at: &[At]) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut wanted: Vec<(String, State, Option<f64>)> = Vec::new();
+    if let Some(t) = deadline {
+        let (state, energy) = frontier.for_deadline(t)?;
+        wanted.push((format!("plan_deadline_{t}s.json"), state, Some(energy)));
+    }
+    let at: Vec<At> = if at.is_empty() && deadline.is_none() {
+        vec![At::Fastest, At::TStar]
+    } else {
+        at.to_vec()
+    };
+    for a in at {
+        match a {
+            At::Fastest => wanted.push(("plan_fastest.json".into(), frontier.fastest(), None)),
+            At::TStar => wanted.push(("plan_t_star.json".into(), frontier.min_energy(), None)),
+        }
+    }
+    for (name, state, energy) in wanted {
+        let mut plan = frontier.plan(state)?;
+        if let Some(e) = energy {
+            plan.energy_j = e;
+        }
+        let path = dir.join(&name);
+        std::fs::write(&path, plan_json(&plan) + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!(
+            "wrote {} (T = {:.4} s, E = {:.2} J)",
+            path.display(),
+            plan.time_s,
+            plan.energy_j
+        );
+    }
+    Ok(())
+}
+
+/// Energy of running every computation at its fastest clock: the all-max-frequency baseline.
+pub fn all_fastest_energy(frontier: &Frontier) -> f64 {
+    let cost: f64 = (0..frontier.dag().nodes.len())
+        .filter_map(|i| frontier.spec_of(i).map(|s| s.cost(s.min_quanta)))
+        .sum();
+    cost + f64::from(frontier.num_stages)
+        * frontier.t_min_quanta as f64
+        * frontier.unit_time_s
+        * frontier.p_blocking_w
+}
+
+fn summarize(f: &Frontier, problem: &Problem, label: &str, solve_time: Duration) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let tau = f.unit_time_s;
+    let fastest = f.point(f.fastest()).unwrap_or(&f.start);
+    let star = f.point(f.min_energy()).unwrap_or(&f.start);
+    let baseline = all_fastest_energy(f);
+    let saved = |e: f64| 100.0 * (baseline - e) / baseline;
+    let hulls = f
+        .specs()
+        .iter()
+        .filter(|s| matches!(s.model, CostModel::ConvexHull { .. }))
+        .count();
+    let _ = writeln!(s, "Perseus frontier — {label}");
+    let _ = writeln!(
+        s,
+        "  {} computations on {} stages, {} profiles, blocking power {} W",
+        problem.dag.nodes.len(),
+        f.num_stages,
+        problem.profiles.len(),
+        f.p_blocking_w
+    );
+    let _ = writeln!(
+        s,
+        "  {:<44} {:>10} {:>12} {:>9}",
+        "", "time (s)", "energy (J)", "saved"
+    );
+    let _ = writeln!(
+        s,
+        "  {:<44} {:>10.4} {:>12.2} {:>9}",
+        "all at fastest clock (baseline)", fastest.time_s, baseline, "-"
+    );
+    let _ = writeln!(
+        s,
+        "  {:<44} {:>10.4} {:>12.2} {:>8.2}%",
+        "T_min  fastest plan (intrinsic bloat removed)",
+        fastest.time_s,
+        fastest.energy_j,
+        saved(fastest.energy_j)
+    );
+    let _ = writeln!(
+        s,
+        "  {:<44} {:>10.4} {:>12.2} {:>8.2}%",
+        "T*     minimum-energy plan",
+        star.time_s,
+        star.energy_j,
+        saved(star.energy_j)
+    );
+    let _ = writeln!(
+        s,
+        "  {:<44} {:>10.4} {:>12.2} {:>8.2}%",
+        "T_max  all at slowest useful clock",
+        f.start.time_s,
+        f.start.energy_j,
+        saved(f.start.energy_j)
+    );
+    let _ = writeln!(
+        s,
+        "  {} points ({} ms apart), solved in {:.1} ms",
+        f.points.len(),
+        tau * 1e3,
+        solve_time.as_secs_f64() * 1e3
+    );
+    if hulls > 0 {
+        let _ = writeln!(
+            s,
+            "  note: {hulls} profile(s) use a convex-hull cost model (too few distinct durations to fit)"
+        );
+    }
+    match f.termination {
+        Termination::ReachedMinimum => {}
+        Termination::InfeasibleCut { at_quanta } | Termination::NoFiniteCut { at_quanta } => {
+            let _ = writeln!(
+                s,
+                "  warning: the frontier stops early at {:.4} s ({:?}); points below it are missing",
+                at_quanta as f64 * tau,
+                f.termination
+            );
+        }
+    }
+    s
+}

@@ -1,0 +1,40 @@
+//! `ergon`: the command-line face of the Ergon library.
+//!
+//! `ergon frontier` computes the Perseus iteration-time/energy frontier of a pipeline-parallel
+//! training iteration (a built-in GPT-3-like default, a `perseus-instance/v1` file, or a zeus
+//! profile CSV), prints a summary, plots it to SVG and writes frequency plans.
+
+mod frontier_cmd;
+mod plot;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Ergon: energy-, privacy- and GPU-time-efficient training and serving.
+#[derive(Parser)]
+#[command(name = "ergon", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compute the iteration-time/energy Pareto frontier of a pipeline (Perseus).
+    Frontier(frontier_cmd::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Frontier(args) => frontier_cmd::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

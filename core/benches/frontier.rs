@@ -1,0 +1,100 @@
+#![allow(missing_docs)] // criterion_group! generates undocumented items
+//! Criterion benchmarks: the max-flow / min-cut kernel on layered networks, and whole
+//! frontier solves of synthetic pipelines. Timings go to BENCHMARKS.md, never into tests.
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use ergon_core::flow::{BoundedArc, BoundedCut, MaxFlow};
+use ergon_core::frontier::synthetic::{self, A100_LIKE, Synthetic};
+use ergon_core::frontier::{self, Pipeline};
+
+/// A layered network `layers × width` with random arcs between consecutive layers: deep and
+/// narrow like the critical networks of pipelines. Deterministic (xorshift).
+fn layered(layers: usize, width: usize) -> (usize, Vec<(usize, usize, i64)>) {
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let n = layers * width + 2;
+    let (s, t) = (n - 2, n - 1);
+    let mut arcs = Vec::new();
+    for w in 0..width {
+        arcs.push((s, w, 1 << 40));
+        arcs.push(((layers - 1) * width + w, t, 1 << 40));
+    }
+    for l in 0..layers - 1 {
+        for w in 0..width {
+            for _ in 0..2 {
+                let to = (l + 1) * width + (next() as usize % width);
+                arcs.push((l * width + w, to, 1 + (next() % 1_000_000) as i64));
+            }
+        }
+    }
+    (n, arcs)
+}
+
+fn bench_flow(c: &mut Criterion) {
+    let mut group = c.benchmark_group("maxflow");
+    for (layers, width) in [(250, 4), (1000, 4), (2500, 20)] {
+        let (n, arcs) = layered(layers, width);
+        let label = format!("{}arcs", arcs.len());
+        group.bench_with_input(BenchmarkId::new("dinic", &label), &arcs, |b, arcs| {
+            let mut mf = MaxFlow::new();
+            b.iter(|| {
+                mf.reset(n);
+                for &(u, v, cap) in arcs {
+                    mf.add_arc(u, v, cap);
+                }
+                black_box(mf.max_flow(n - 2, n - 1))
+            });
+        });
+        let bounded: Vec<BoundedArc> = arcs
+            .iter()
+            .map(|&(u, v, cap)| BoundedArc {
+                tail: u as u32,
+                head: v as u32,
+                lower: 0,
+                upper: cap,
+            })
+            .collect();
+        group.bench_with_input(
+            BenchmarkId::new("bounded_min_cut", &label),
+            &bounded,
+            |b, arcs| {
+                let mut cut = BoundedCut::new();
+                let mut side = Vec::new();
+                b.iter(|| black_box(cut.min_cut(n, arcs, n - 2, n - 1, &mut side)));
+            },
+        );
+    }
+    group.finish();
+}
+
+fn bench_frontier(c: &mut Criterion) {
+    let mut group = c.benchmark_group("frontier");
+    group.sample_size(10);
+    let small = Synthetic {
+        gpu: A100_LIKE,
+        pipeline: Pipeline::one_f_one_b(4, 8),
+        fwd_s_at_fmax: 0.020,
+        unit_time_s: 0.001,
+        seed: 11,
+    };
+    for (name, spec) in [
+        ("a100_4x8", small),
+        ("gpt3_default_8x32", synthetic::gpt3_default()),
+    ] {
+        let Ok(problem) = spec.problem() else {
+            continue;
+        };
+        group.bench_function(name, |b| b.iter(|| black_box(frontier::solve(&problem))));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_flow, bench_frontier);
+criterion_main!(benches);

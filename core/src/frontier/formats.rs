@@ -1,0 +1,467 @@
+//! Interchange formats of the frontier problem and its results (formats.md §1–4):
+//! `perseus-instance/v1` and the zeus profile CSV in, `ergon-frontier/v1` and `ergon-plan/v1`
+//! out. Everything works on strings; reading and writing files is the caller's business.
+
+use alloc::collections::BTreeMap;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Dag, EffectiveEnergy, Frontier, FrontierError, Kind, Pipeline, Plan, Problem, Profile,
+    ProfileOption, Schedule,
+};
+use crate::fit::ExpModel;
+
+/// Schema name of a frontier problem.
+pub const INSTANCE_SCHEMA: &str = "perseus-instance/v1";
+/// Schema name of a solved frontier.
+pub const FRONTIER_SCHEMA: &str = "ergon-frontier/v1";
+/// Schema name of a frequency plan.
+pub const PLAN_SCHEMA: &str = "ergon-plan/v1";
+
+/// Why a document was rejected.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FormatError {
+    /// Malformed JSON or a missing / mistyped field (serde's message names it).
+    #[error("invalid {schema} document: {message}")]
+    Json {
+        /// The schema being read.
+        schema: &'static str,
+        /// What serde said, with line and column.
+        message: String,
+    },
+    /// The `schema` field names another format.
+    #[error("expected schema \"{expected}\", found \"{found}\"")]
+    Schema {
+        /// What was expected.
+        expected: &'static str,
+        /// What was found.
+        found: String,
+    },
+    /// A field has a value outside its domain.
+    #[error("field `{field}`: {message}")]
+    Field {
+        /// The field path.
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// A CSV line could not be used.
+    #[error("CSV line {line}: {message}")]
+    Csv {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The problem itself is invalid.
+    #[error(transparent)]
+    Problem(#[from] FrontierError),
+}
+
+#[derive(Deserialize)]
+struct SchemaOnly {
+    schema: String,
+}
+
+#[derive(Deserialize)]
+struct InstanceDoc {
+    unit_time_s: f64,
+    p_blocking_w: f64,
+    #[serde(default)]
+    effective_energy: EffectiveEnergy,
+    #[serde(default)]
+    pipeline: Option<PipelineDoc>,
+    profiles: Vec<ProfileDoc>,
+    #[serde(default)]
+    dag: Option<DagDoc>,
+}
+
+#[derive(Deserialize)]
+struct PipelineDoc {
+    schedule: String,
+    num_stages: u32,
+    num_microbatches: u32,
+    #[serde(default)]
+    virtual_stages: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct ProfileDoc {
+    stage: u32,
+    kind: Kind,
+    options: Vec<ProfileOption>,
+    #[serde(default)]
+    fit: Option<ExpModel>,
+}
+
+#[derive(Deserialize)]
+struct DagDoc {
+    nodes: Vec<NodeDoc>,
+    edges: Vec<(u32, u32)>,
+}
+
+#[derive(Deserialize)]
+struct NodeDoc {
+    id: u32,
+    stage: u32,
+    kind: Kind,
+    microbatch: u32,
+    #[serde(default)]
+    chunk: u32,
+}
+
+fn json_err(schema: &'static str) -> impl Fn(serde_json::Error) -> FormatError {
+    move |e| FormatError::Json {
+        schema,
+        message: e.to_string(),
+    }
+}
+
+fn check_schema(text: &str, expected: &'static str) -> Result<(), FormatError> {
+    let s: SchemaOnly = serde_json::from_str(text).map_err(json_err(expected))?;
+    if s.schema != expected {
+        return Err(FormatError::Schema {
+            expected,
+            found: s.schema,
+        });
+    }
+    Ok(())
+}
+
+/// Parses a schedule name as used in `pipeline.schedule` and on the command line.
+pub fn parse_schedule(name: &str, virtual_stages: Option<u32>) -> Result<Schedule, FormatError> {
+    match (name, virtual_stages) {
+        ("1f1b", None) => Ok(Schedule::OneFOneB),
+        ("gpipe", None) => Ok(Schedule::GPipe),
+        ("interleaved_1f1b", Some(v)) => Ok(Schedule::Interleaved1F1B { virtual_stages: v }),
+        ("interleaved_1f1b", None) => Err(FormatError::Field {
+            field: "pipeline.virtual_stages",
+            message: "interleaved_1f1b needs virtual_stages".into(),
+        }),
+        ("1f1b" | "gpipe", Some(_)) => Err(FormatError::Field {
+            field: "pipeline.virtual_stages",
+            message: alloc::format!("only interleaved_1f1b takes virtual_stages, not {name}"),
+        }),
+        _ => Err(FormatError::Field {
+            field: "pipeline.schedule",
+            message: alloc::format!(
+                "unknown schedule \"{name}\" (expected 1f1b, gpipe or interleaved_1f1b)"
+            ),
+        }),
+    }
+}
+
+/// Parses a `perseus-instance/v1` document. The problem is validated.
+pub fn parse_instance(text: &str) -> Result<Problem, FormatError> {
+    check_schema(text, INSTANCE_SCHEMA)?;
+    let doc: InstanceDoc = serde_json::from_str(text).map_err(json_err(INSTANCE_SCHEMA))?;
+    let pipeline = doc
+        .pipeline
+        .as_ref()
+        .map(|p| {
+            Ok::<_, FormatError>(Pipeline {
+                schedule: parse_schedule(&p.schedule, p.virtual_stages)?,
+                num_stages: p.num_stages,
+                num_microbatches: p.num_microbatches,
+            })
+        })
+        .transpose()?;
+    let dag = match (doc.dag, pipeline) {
+        (Some(d), p) => explicit_dag(d, p.map(|p| p.num_stages))?,
+        (None, Some(p)) => p.dag()?,
+        (None, None) => {
+            return Err(FormatError::Field {
+                field: "pipeline",
+                message: "either `pipeline` or `dag` is required".into(),
+            });
+        }
+    };
+    let profiles = doc
+        .profiles
+        .into_iter()
+        .map(|p| Profile {
+            stage: p.stage,
+            kind: p.kind,
+            options: p.options,
+            fit: p.fit,
+        })
+        .collect();
+    let problem = Problem {
+        unit_time_s: doc.unit_time_s,
+        p_blocking_w: doc.p_blocking_w,
+        effective_energy: doc.effective_energy,
+        profiles,
+        dag,
+    };
+    problem.validate()?;
+    Ok(problem)
+}
+
+fn explicit_dag(doc: DagDoc, num_stages: Option<u32>) -> Result<Dag, FormatError> {
+    let mut index = BTreeMap::new();
+    for (i, n) in doc.nodes.iter().enumerate() {
+        if index.insert(n.id, i as u32).is_some() {
+            return Err(FormatError::Field {
+                field: "dag.nodes",
+                message: alloc::format!("node id {} appears twice", n.id),
+            });
+        }
+    }
+    let edges = doc
+        .edges
+        .iter()
+        .enumerate()
+        .map(|(k, &(u, v))| match (index.get(&u), index.get(&v)) {
+            (Some(&a), Some(&b)) => Ok((a, b)),
+            _ => Err(FormatError::Field {
+                field: "dag.edges",
+                message: alloc::format!(
+                    "edge {k} ({u} -> {v}) names a node id that is not in dag.nodes"
+                ),
+            }),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let num_stages =
+        num_stages.unwrap_or_else(|| doc.nodes.iter().map(|n| n.stage + 1).max().unwrap_or(0));
+    let nodes = doc
+        .nodes
+        .iter()
+        .map(|n| super::Computation {
+            stage: n.stage,
+            kind: n.kind,
+            microbatch: n.microbatch,
+            chunk: n.chunk,
+        })
+        .collect();
+    Ok(Dag {
+        num_stages,
+        nodes,
+        edges,
+    })
+}
+
+/// Parses the zeus profile CSV (`stage,instruction,frequency,time,energy` with a header; extra
+/// columns ignored) into one profile per (stage, instruction), in order of first appearance.
+pub fn parse_profile_csv(text: &str) -> Result<Vec<Profile>, FormatError> {
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let (_, header) = lines.next().ok_or(FormatError::Csv {
+        line: 1,
+        message: "the file is empty".into(),
+    })?;
+    let names: Vec<&str> = header.split(',').map(str::trim).collect();
+    let col = |name: &str| {
+        names.iter().position(|&n| n == name).ok_or_else(|| FormatError::Csv {
+            line: 1,
+            message: alloc::format!("the header has no `{name}` column (need stage,instruction,frequency,time,energy)"),
+        })
+    };
+    let (c_stage, c_kind, c_freq, c_time, c_energy) = (
+        col("stage")?,
+        col("instruction")?,
+        col("frequency")?,
+        col("time")?,
+        col("energy")?,
+    );
+    let mut profiles: Vec<Profile> = Vec::new();
+    for (i, line) in lines {
+        let line_no = i + 1;
+        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+        let cell = |c: usize, what: &str| {
+            cells.get(c).copied().ok_or_else(|| FormatError::Csv {
+                line: line_no,
+                message: alloc::format!(
+                    "missing `{what}` (expected {} columns, found {})",
+                    names.len(),
+                    cells.len()
+                ),
+            })
+        };
+        let number = |c: usize, what: &str| -> Result<f64, FormatError> {
+            let s = cell(c, what)?;
+            s.parse::<f64>().map_err(|_| FormatError::Csv {
+                line: line_no,
+                message: alloc::format!("`{what}` = \"{s}\" is not a number"),
+            })
+        };
+        let stage_s = cell(c_stage, "stage")?;
+        let stage: u32 = stage_s.parse().map_err(|_| FormatError::Csv {
+            line: line_no,
+            message: alloc::format!("`stage` = \"{stage_s}\" is not a stage index"),
+        })?;
+        let kind = match cell(c_kind, "instruction")? {
+            "forward" => Kind::Forward,
+            "backward" => Kind::Backward,
+            other => {
+                return Err(FormatError::Csv {
+                    line: line_no,
+                    message: alloc::format!(
+                        "`instruction` = \"{other}\" (expected forward or backward)"
+                    ),
+                });
+            }
+        };
+        let freq = number(c_freq, "frequency")?;
+        if !(freq >= 1.0 && freq <= f64::from(u32::MAX) && libm::trunc(freq) == freq) {
+            return Err(FormatError::Csv {
+                line: line_no,
+                message: alloc::format!(
+                    "`frequency` = {freq} is not a positive whole number of MHz"
+                ),
+            });
+        }
+        let option = ProfileOption {
+            freq_mhz: freq as u32,
+            time_s: number(c_time, "time")?,
+            energy_j: number(c_energy, "energy")?,
+        };
+        match profiles
+            .iter_mut()
+            .find(|p| p.stage == stage && p.kind == kind)
+        {
+            Some(p) => p.options.push(option),
+            None => profiles.push(Profile {
+                stage,
+                kind,
+                options: alloc::vec![option],
+                fit: None,
+            }),
+        }
+    }
+    if profiles.is_empty() {
+        return Err(FormatError::Csv {
+            line: 2,
+            message: "no data rows".into(),
+        });
+    }
+    Ok(profiles)
+}
+
+/// Builds and validates a problem from CSV profiles and a pipeline description.
+pub fn problem_from_csv(
+    text: &str,
+    pipeline: Pipeline,
+    unit_time_s: f64,
+    p_blocking_w: f64,
+    effective_energy: EffectiveEnergy,
+) -> Result<Problem, FormatError> {
+    let profiles = parse_profile_csv(text)?;
+    let problem = Problem {
+        unit_time_s,
+        p_blocking_w,
+        effective_energy,
+        profiles,
+        dag: pipeline.dag()?,
+    };
+    problem.validate()?;
+    Ok(problem)
+}
+
+#[derive(Serialize)]
+struct FrontierDoc<'a> {
+    schema: &'static str,
+    unit_time_s: f64,
+    num_stages: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    num_microbatches: Option<u32>,
+    p_blocking_w: f64,
+    t_min_s: f64,
+    t_max_s: f64,
+    t_star_s: f64,
+    complete: bool,
+    points: Vec<PointDoc<'a>>,
+}
+
+#[derive(Serialize)]
+struct PointDoc<'a> {
+    time_s: f64,
+    quanta: u64,
+    energy_j: f64,
+    effective_cost_j: f64,
+    cost_change_j: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changes: Option<&'a [(u32, u32)]>,
+}
+
+/// Renders `ergon-frontier/v1`. With `with_changes`, each point lists the
+/// `[computation, new duration]` pairs that changed from the previous point.
+pub fn frontier_json(
+    frontier: &Frontier,
+    num_microbatches: Option<u32>,
+    with_changes: bool,
+) -> String {
+    let t_star = frontier
+        .point(frontier.min_energy())
+        .map_or(frontier.start.time_s, |p| p.time_s);
+    let points = frontier
+        .points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| PointDoc {
+            time_s: p.time_s,
+            quanta: p.quanta,
+            energy_j: p.energy_j,
+            effective_cost_j: p.effective_cost_j,
+            cost_change_j: p.cost_change_j,
+            changes: if with_changes {
+                frontier.changes(i).ok()
+            } else {
+                None
+            },
+        })
+        .collect();
+    let doc = FrontierDoc {
+        schema: FRONTIER_SCHEMA,
+        unit_time_s: frontier.unit_time_s,
+        num_stages: frontier.num_stages,
+        num_microbatches,
+        p_blocking_w: frontier.p_blocking_w,
+        t_min_s: frontier.t_min_quanta as f64 * frontier.unit_time_s,
+        t_max_s: frontier.t_max_quanta as f64 * frontier.unit_time_s,
+        t_star_s: t_star,
+        complete: frontier.termination == super::Termination::ReachedMinimum,
+        points,
+    };
+    serde_json::to_string(&doc).unwrap_or_default()
+}
+
+#[derive(Serialize)]
+struct PlanDoc<'a> {
+    schema: &'static str,
+    time_s: f64,
+    energy_j: f64,
+    stages: Vec<PlanStageDoc<'a>>,
+}
+
+#[derive(Serialize)]
+struct PlanStageDoc<'a> {
+    stage: u32,
+    instructions: Vec<(&'a str, u32)>,
+}
+
+/// Renders `ergon-plan/v1`.
+pub fn plan_json(plan: &Plan) -> String {
+    let doc = PlanDoc {
+        schema: PLAN_SCHEMA,
+        time_s: plan.time_s,
+        energy_j: plan.energy_j,
+        stages: plan
+            .stages
+            .iter()
+            .map(|s| PlanStageDoc {
+                stage: s.stage,
+                instructions: s
+                    .instructions
+                    .iter()
+                    .map(|&(k, f)| (k.as_str(), f))
+                    .collect(),
+            })
+            .collect(),
+    };
+    serde_json::to_string(&doc).unwrap_or_default()
+}

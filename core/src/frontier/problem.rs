@@ -1,0 +1,248 @@
+//! The input of a frontier solve: profiles, the computation DAG, the time quantum and the
+//! blocking power.
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use super::FrontierError;
+use crate::fit::ExpModel;
+
+/// The kind of a pipeline computation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum Kind {
+    /// Forward pass of one microbatch through one stage.
+    Forward,
+    /// Backward pass of one microbatch through one stage.
+    Backward,
+}
+
+impl Kind {
+    /// The lowercase name used in every interchange format (`forward`, `backward`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Forward => "forward",
+            Kind::Backward => "backward",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One measured way to run a computation: at `freq_mhz` it took `time_s` and `energy_j`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ProfileOption {
+    /// GPU SM clock in MHz.
+    pub freq_mhz: u32,
+    /// Measured time of one computation, seconds.
+    pub time_s: f64,
+    /// Measured energy of one computation, joules.
+    pub energy_j: f64,
+}
+
+/// The measurements of one (stage, kind); every computation of that stage and kind uses them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    /// Pipeline stage (GPU) index.
+    pub stage: u32,
+    /// Forward or backward.
+    pub kind: Kind,
+    /// Raw measurements, in any order; the solver filters them itself.
+    pub options: Vec<ProfileOption>,
+    /// A cost model to use instead of fitting one.
+    pub fit: Option<ExpModel>,
+}
+
+/// Where the blocking energy is subtracted from the measured energy (perseus.md §1.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum EffectiveEnergy {
+    /// Pareto-filter on raw energy, then subtract (the SOSP'24 artifact; reproduces the paper).
+    #[default]
+    AfterFilter,
+    /// Subtract first, then filter on effective energy (the zeus driver).
+    BeforeFilter,
+}
+
+/// One computation: a node of the activity-on-node DAG.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Computation {
+    /// Pipeline stage (GPU) that runs it.
+    pub stage: u32,
+    /// Forward or backward.
+    pub kind: Kind,
+    /// Microbatch index.
+    pub microbatch: u32,
+    /// Model chunk on that GPU (interleaved 1F1B); 0 otherwise.
+    pub chunk: u32,
+}
+
+/// The computation DAG. Nodes of one stage appear in that stage's program order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Dag {
+    /// Number of pipeline stages (GPUs); blocking power is drawn by each of them.
+    pub num_stages: u32,
+    /// Computations; node ids are indices into this list.
+    pub nodes: Vec<Computation>,
+    /// Precedence `u → v`: `u` must finish before `v` starts.
+    pub edges: Vec<(u32, u32)>,
+}
+
+/// A frontier problem.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    /// Time quantum τ in seconds; durations are integer multiples of it.
+    pub unit_time_s: f64,
+    /// Power drawn by a GPU while it is not computing, watts.
+    pub p_blocking_w: f64,
+    /// When the blocking energy is subtracted.
+    pub effective_energy: EffectiveEnergy,
+    /// One profile per (stage, kind) used by the DAG.
+    pub profiles: Vec<Profile>,
+    /// The computations and their precedences.
+    pub dag: Dag,
+}
+
+impl Problem {
+    /// Checks every number a user can get wrong, naming the offending profile or row.
+    pub fn validate(&self) -> Result<(), FrontierError> {
+        if !(self.unit_time_s.is_finite() && self.unit_time_s > 0.0) {
+            return Err(FrontierError::InvalidUnitTime(self.unit_time_s));
+        }
+        if !(self.p_blocking_w.is_finite() && self.p_blocking_w >= 0.0) {
+            return Err(FrontierError::InvalidBlockingPower(self.p_blocking_w));
+        }
+        for (i, p) in self.profiles.iter().enumerate() {
+            if self.profiles[..i]
+                .iter()
+                .any(|q| q.stage == p.stage && q.kind == p.kind)
+            {
+                return Err(FrontierError::DuplicateProfile {
+                    stage: p.stage,
+                    kind: p.kind,
+                });
+            }
+            if p.options.is_empty() {
+                return Err(FrontierError::EmptyProfile {
+                    stage: p.stage,
+                    kind: p.kind,
+                });
+            }
+            for (row, o) in p.options.iter().enumerate() {
+                let bad = |field, value| FrontierError::InvalidOption {
+                    stage: p.stage,
+                    kind: p.kind,
+                    row,
+                    field,
+                    value,
+                };
+                if !(o.time_s.is_finite() && o.time_s > 0.0) {
+                    return Err(bad("time_s", o.time_s));
+                }
+                if !(o.energy_j.is_finite() && o.energy_j > 0.0) {
+                    return Err(bad("energy_j", o.energy_j));
+                }
+                if o.freq_mhz == 0 {
+                    return Err(bad("freq_mhz", 0.0));
+                }
+            }
+            // The solver needs a cost that is convex (a ≥ 0) and does not rise with duration
+            // (b ≤ 0); otherwise the refund for slowing down could exceed the price of speeding up.
+            if let Some(m) = p.fit
+                && !(m.a.is_finite()
+                    && m.b.is_finite()
+                    && m.c.is_finite()
+                    && m.a >= 0.0
+                    && m.b <= 0.0)
+            {
+                return Err(FrontierError::InvalidFit {
+                    stage: p.stage,
+                    kind: p.kind,
+                    model: m,
+                });
+            }
+        }
+        self.dag.validate()?;
+        if let Some(p) = self
+            .profiles
+            .iter()
+            .find(|p| p.stage >= self.dag.num_stages)
+        {
+            return Err(FrontierError::UnusedProfile {
+                stage: p.stage,
+                kind: p.kind,
+                num_stages: self.dag.num_stages,
+            });
+        }
+        for c in &self.dag.nodes {
+            if !self
+                .profiles
+                .iter()
+                .any(|p| p.stage == c.stage && p.kind == c.kind)
+            {
+                return Err(FrontierError::MissingProfile {
+                    stage: c.stage,
+                    kind: c.kind,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Dag {
+    /// Checks the shape: at least one stage and node, stages in range, edges between existing
+    /// distinct nodes (cycles are found when the solver orders the DAG).
+    pub fn validate(&self) -> Result<(), FrontierError> {
+        if self.num_stages == 0 {
+            return Err(FrontierError::NoStages);
+        }
+        if self.nodes.is_empty() {
+            return Err(FrontierError::EmptyDag);
+        }
+        if self.nodes.len() >= (u32::MAX / 4) as usize {
+            return Err(FrontierError::TooLarge {
+                nodes: self.nodes.len(),
+            });
+        }
+        for (id, c) in self.nodes.iter().enumerate() {
+            if c.stage >= self.num_stages {
+                return Err(FrontierError::StageOutOfRange {
+                    node: id,
+                    stage: c.stage,
+                    num_stages: self.num_stages,
+                });
+            }
+        }
+        let n = self.nodes.len();
+        for (index, &(u, v)) in self.edges.iter().enumerate() {
+            if u as usize >= n || v as usize >= n || u == v {
+                return Err(FrontierError::InvalidEdge {
+                    index,
+                    from: u,
+                    to: v,
+                    num_nodes: n,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Node ids of each stage in program order (the order of `nodes`).
+    pub fn stage_programs(&self) -> Vec<Vec<u32>> {
+        let mut out = alloc::vec![Vec::new(); self.num_stages as usize];
+        for (id, c) in self.nodes.iter().enumerate() {
+            if let Some(list) = out.get_mut(c.stage as usize) {
+                list.push(id as u32);
+            }
+        }
+        out
+    }
+}
