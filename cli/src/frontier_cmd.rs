@@ -85,16 +85,16 @@ enum At {
     Fastest,
 }
 
-fn load(args: &Args) -> Result<(Problem, String, Option<u32>)> {
+fn load(args: &Args) -> Result<(Problem, String)> {
     let order = args.effective_energy.map(|o| match o {
         EnergyOrder::AfterFilter => EffectiveEnergy::AfterFilter,
         EnergyOrder::BeforeFilter => EffectiveEnergy::BeforeFilter,
     });
-    let (mut problem, label, microbatches) = if let Some(path) = &args.instance {
+    let (mut problem, label) = if let Some(path) = &args.instance {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let problem = parse_instance(&text).with_context(|| format!("in {}", path.display()))?;
-        (problem, path.display().to_string(), None)
+        (problem, path.display().to_string())
     } else if let Some(path) = &args.profile {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -114,7 +114,7 @@ fn load(args: &Args) -> Result<(Problem, String, Option<u32>)> {
         let problem =
             formats::problem_from_csv(&text, pipeline, tau, pb, order.unwrap_or_default())
                 .with_context(|| format!("in {}", path.display()))?;
-        (problem, path.display().to_string(), Some(m))
+        (problem, path.display().to_string())
     } else {
         let spec = synthetic::gpt3_default();
         let p = spec.pipeline;
@@ -124,17 +124,24 @@ fn load(args: &Args) -> Result<(Problem, String, Option<u32>)> {
             p.num_microbatches,
             spec.unit_time_s * 1e3
         );
-        (spec.problem()?, label, Some(p.num_microbatches))
+        (spec.problem()?, label)
     };
     if let Some(order) = order {
         problem.effective_energy = order;
     }
-    Ok((problem, label, microbatches))
+    Ok((problem, label))
 }
 
 /// Runs the command.
 pub fn run(args: Args) -> Result<()> {
-    let (problem, label, microbatches) = load(&args)?;
+    let (problem, label) = load(&args)?;
+    // Microbatches per iteration, whichever way the problem was given.
+    let microbatches = problem
+        .dag
+        .nodes
+        .iter()
+        .map(|c| c.microbatch.saturating_add(1))
+        .max();
     let started = Instant::now();
     let mut bar: Option<ProgressBar> = None;
     let show_bar = std::io::stderr().is_terminal();

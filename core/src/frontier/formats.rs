@@ -169,9 +169,9 @@ pub fn parse_instance(text: &str) -> Result<Problem, FormatError> {
             })
         })
         .transpose()?;
-    let dag = match (doc.dag, pipeline) {
+    let (dag, ids) = match (doc.dag, pipeline) {
         (Some(d), p) => explicit_dag(d, p.map(|p| p.num_stages))?,
-        (None, Some(p)) => p.dag()?,
+        (None, Some(p)) => (p.dag()?, Vec::new()),
         (None, None) => {
             return Err(FormatError::Field {
                 field: "pipeline",
@@ -196,11 +196,25 @@ pub fn parse_instance(text: &str) -> Result<Problem, FormatError> {
         profiles,
         dag,
     };
-    problem.validate()?;
+    // Errors about nodes name the document's node ids, not internal indices.
+    let id = |index: usize| ids.get(index).map_or(index, |&id| id as usize);
+    problem.validate().map_err(|e| match e {
+        FrontierError::Cycle { node } => FrontierError::Cycle { node: id(node) },
+        FrontierError::StageOutOfRange {
+            node,
+            stage,
+            num_stages,
+        } => FrontierError::StageOutOfRange {
+            node: id(node),
+            stage,
+            num_stages,
+        },
+        other => other,
+    })?;
     Ok(problem)
 }
 
-fn explicit_dag(doc: DagDoc, num_stages: Option<u32>) -> Result<Dag, FormatError> {
+fn explicit_dag(doc: DagDoc, num_stages: Option<u32>) -> Result<(Dag, Vec<u32>), FormatError> {
     let mut index = BTreeMap::new();
     for (i, n) in doc.nodes.iter().enumerate() {
         if index.insert(n.id, i as u32).is_some() {
@@ -224,8 +238,13 @@ fn explicit_dag(doc: DagDoc, num_stages: Option<u32>) -> Result<Dag, FormatError
             }),
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let num_stages =
-        num_stages.unwrap_or_else(|| doc.nodes.iter().map(|n| n.stage + 1).max().unwrap_or(0));
+    let num_stages = num_stages.unwrap_or_else(|| {
+        doc.nodes
+            .iter()
+            .map(|n| n.stage.saturating_add(1))
+            .max()
+            .unwrap_or(0)
+    });
     let nodes = doc
         .nodes
         .iter()
@@ -236,11 +255,15 @@ fn explicit_dag(doc: DagDoc, num_stages: Option<u32>) -> Result<Dag, FormatError
             chunk: n.chunk,
         })
         .collect();
-    Ok(Dag {
-        num_stages,
-        nodes,
-        edges,
-    })
+    let ids = doc.nodes.iter().map(|n| n.id).collect();
+    Ok((
+        Dag {
+            num_stages,
+            nodes,
+            edges,
+        },
+        ids,
+    ))
 }
 
 /// Parses the zeus profile CSV (`stage,instruction,frequency,time,energy` with a header; extra

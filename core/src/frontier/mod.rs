@@ -207,6 +207,9 @@ pub enum FrontierError {
     /// A bug: the flow network was malformed.
     #[error("internal error in the minimum cut: {0}")]
     Internal(CutError),
+    /// A deadline that is not a finite non-negative number of seconds.
+    #[error("deadline {0} s is not a finite non-negative number of seconds")]
+    InvalidDeadline(f64),
     /// A deadline shorter than the fastest iteration.
     #[error("deadline {deadline_s} s is shorter than the fastest iteration time {t_min_s} s")]
     DeadlineTooShort {

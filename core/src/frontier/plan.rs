@@ -55,7 +55,10 @@ impl Frontier {
             .unwrap_or(&self.start);
         // Times are multiples of τ; allow for the rounding of a deadline given in seconds.
         let slack = self.unit_time_s * 1e-9;
-        if !deadline_s.is_finite() || deadline_s + slack < fastest.time_s {
+        if !(deadline_s.is_finite() && deadline_s >= 0.0) {
+            return Err(FrontierError::InvalidDeadline(deadline_s));
+        }
+        if deadline_s + slack < fastest.time_s {
             return Err(FrontierError::DeadlineTooShort {
                 deadline_s,
                 t_min_s: fastest.time_s,

@@ -199,7 +199,7 @@ impl Problem {
 
 impl Dag {
     /// Checks the shape: at least one stage and node, stages in range, edges between existing
-    /// distinct nodes (cycles are found when the solver orders the DAG).
+    /// distinct nodes, no cycle.
     pub fn validate(&self) -> Result<(), FrontierError> {
         if self.num_stages == 0 {
             return Err(FrontierError::NoStages);
@@ -231,6 +231,43 @@ impl Dag {
                     num_nodes: n,
                 });
             }
+        }
+        // Kahn's algorithm: whatever is never freed lies on or behind a cycle.
+        let mut indegree = alloc::vec![0u32; n];
+        let mut out: Vec<Vec<u32>> = alloc::vec![Vec::new(); n];
+        for &(u, v) in &self.edges {
+            indegree[v as usize] += 1;
+            out[u as usize].push(v);
+        }
+        let mut ready: Vec<u32> = (0..n as u32)
+            .filter(|&v| indegree[v as usize] == 0)
+            .collect();
+        let mut freed = 0;
+        while let Some(u) = ready.pop() {
+            freed += 1;
+            for &v in &out[u as usize] {
+                indegree[v as usize] -= 1;
+                if indegree[v as usize] == 0 {
+                    ready.push(v);
+                }
+            }
+        }
+        if freed < n {
+            // Walk back along unfreed predecessors: after n steps the walk is on a cycle.
+            let mut pred = alloc::vec![u32::MAX; n];
+            for &(u, v) in &self.edges {
+                if indegree[u as usize] > 0 && indegree[v as usize] > 0 {
+                    pred[v as usize] = u;
+                }
+            }
+            let mut node = indegree.iter().position(|&d| d > 0).unwrap_or(0);
+            for _ in 0..n {
+                match pred.get(node) {
+                    Some(&p) if p != u32::MAX => node = p as usize,
+                    _ => break,
+                }
+            }
+            return Err(FrontierError::Cycle { node });
         }
         Ok(())
     }
