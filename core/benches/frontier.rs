@@ -91,7 +91,13 @@ fn bench_frontier(c: &mut Criterion) {
         let Ok(problem) = spec.problem() else {
             continue;
         };
-        group.bench_function(name, |b| b.iter(|| black_box(frontier::solve(&problem))));
+        // Preprocessing alone (filter + 54-start fit per profile), then the whole solve.
+        group.bench_function(format!("{name}/prep"), |b| {
+            b.iter(|| black_box(frontier::specs(&problem)))
+        });
+        group.bench_function(format!("{name}/solve"), |b| {
+            b.iter(|| black_box(frontier::solve(&problem)))
+        });
     }
     group.finish();
 }
