@@ -1,0 +1,886 @@
+//! Perseus through the C ABI: a frontier problem from arrays, JSON or CSV; the solve; points;
+//! plans.
+
+use std::ffi::c_char;
+
+use ergon_core::fit::ExpModel;
+use ergon_core::frontier::formats::{self, FormatError};
+use ergon_core::frontier::{
+    self, Computation, Dag, EffectiveEnergy, Frontier, FrontierError, Kind, Pipeline, Plan,
+    Problem, Profile, ProfileOption, Schedule, State, Termination,
+};
+
+use crate::ergon_status;
+use crate::handle::{
+    Failure, Header, Opaque, Result, copy_items, copy_text, free, guard, handle, handle_mut,
+    into_raw, last_error, out_ref, slice, text, with_handle,
+};
+
+/// Computation kind: forward pass.
+pub const ERGON_KIND_FORWARD: u32 = 0;
+/// Computation kind: backward pass.
+pub const ERGON_KIND_BACKWARD: u32 = 1;
+/// Schedule: synchronous 1F1B (DeepSpeed / Megatron order).
+pub const ERGON_SCHEDULE_1F1B: u32 = 0;
+/// Schedule: GPipe.
+pub const ERGON_SCHEDULE_GPIPE: u32 = 1;
+/// Schedule: Megatron's interleaved 1F1B (`virtual_stages` ≥ 2).
+pub const ERGON_SCHEDULE_INTERLEAVED_1F1B: u32 = 2;
+/// Subtract blocking energy after the Pareto filter (SOSP'24 artifact; default).
+pub const ERGON_EFFECTIVE_ENERGY_AFTER_FILTER: u32 = 0;
+/// Subtract blocking energy before the Pareto filter (zeus driver).
+pub const ERGON_EFFECTIVE_ENERGY_BEFORE_FILTER: u32 = 1;
+/// Plan at the fastest point (T_min).
+pub const ERGON_PLAN_FASTEST: u32 = 0;
+/// Plan at the minimum-energy point (T*).
+pub const ERGON_PLAN_T_STAR: u32 = 1;
+/// Plan for a straggler deadline: least energy including waiting until it.
+pub const ERGON_PLAN_DEADLINE: u32 = 2;
+
+/// One measurement of a computation type at one SM clock.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ergon_option {
+    /// SM clock, MHz (> 0).
+    pub freq_mhz: u32,
+    /// Time of one computation, seconds (> 0).
+    pub time_s: f64,
+    /// Energy of one computation, joules (> 0).
+    pub energy_j: f64,
+}
+
+/// Coefficients of the cost model `a·exp(b·d) + c` (d in quanta, cost in J).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ergon_fit {
+    /// Scale (≥ 0).
+    pub a: f64,
+    /// Rate per quantum (≤ 0).
+    pub b: f64,
+    /// Offset, J.
+    pub c: f64,
+}
+
+/// The measurements of one (stage, kind).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ergon_profile {
+    /// Pipeline stage.
+    pub stage: u32,
+    /// `ERGON_KIND_FORWARD` or `ERGON_KIND_BACKWARD`.
+    pub kind: u32,
+    /// `num_options` measurements (borrowed during the call only).
+    pub options: *const ergon_option,
+    /// Number of measurements (≥ 1).
+    pub num_options: usize,
+    /// A cost model to use instead of fitting one, or NULL to fit.
+    pub fit: *const ergon_fit,
+}
+
+/// A pipeline shape.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ergon_pipeline {
+    /// `ERGON_SCHEDULE_*`.
+    pub schedule: u32,
+    /// Stages (GPUs).
+    pub num_stages: u32,
+    /// Microbatches per iteration.
+    pub num_microbatches: u32,
+    /// Model chunks per GPU for interleaved 1F1B; 0 otherwise.
+    pub virtual_stages: u32,
+}
+
+/// A computation of an explicit DAG; nodes of one stage in program order.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ergon_node {
+    /// Stage.
+    pub stage: u32,
+    /// `ERGON_KIND_*`.
+    pub kind: u32,
+    /// Microbatch.
+    pub microbatch: u32,
+}
+
+/// A precedence of an explicit DAG: node `from` finishes before node `to` starts.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ergon_edge {
+    /// Index into the nodes.
+    pub from: u32,
+    /// Index into the nodes.
+    pub to: u32,
+}
+
+/// A frontier problem given as arrays. All arrays are borrowed during the call only.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ergon_problem {
+    /// Time quantum τ, seconds.
+    pub unit_time_s: f64,
+    /// Power of a GPU while not computing, watts.
+    pub p_blocking_w: f64,
+    /// `ERGON_EFFECTIVE_ENERGY_*`.
+    pub effective_energy: u32,
+    /// One profile per (stage, kind).
+    pub profiles: *const ergon_profile,
+    /// Number of profiles.
+    pub num_profiles: usize,
+    /// The pipeline; used when `num_nodes` is 0.
+    pub pipeline: ergon_pipeline,
+    /// An explicit DAG instead of `pipeline` (NULL with `num_nodes` 0 to use the pipeline).
+    pub nodes: *const ergon_node,
+    /// Number of nodes.
+    pub num_nodes: usize,
+    /// Precedences of the explicit DAG.
+    pub edges: *const ergon_edge,
+    /// Number of edges.
+    pub num_edges: usize,
+    /// Stages of the explicit DAG (GPUs drawing blocking power); ignored with `pipeline`.
+    pub num_stages: u32,
+}
+
+/// One point of the frontier.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ergon_point {
+    /// Iteration time, seconds.
+    pub time_s: f64,
+    /// Total iteration energy (effective cost + stages · time · blocking power), joules.
+    pub energy_j: f64,
+    /// Sum of the cost model over all computations, joules.
+    pub effective_cost_j: f64,
+    /// Effective cost of this point minus the previous one's, joules.
+    pub cost_change_j: f64,
+    /// Iteration time in quanta.
+    pub quanta: u64,
+}
+
+/// Facts about a solved frontier.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ergon_summary {
+    /// Fastest iteration time, seconds.
+    pub t_min_s: f64,
+    /// Slowest iteration time (all computations at their slowest), seconds.
+    pub t_max_s: f64,
+    /// Iteration time of least total energy, seconds.
+    pub t_star_s: f64,
+    /// Energy at T*, joules.
+    pub t_star_energy_j: f64,
+    /// Number of points (T_max − T_min when complete).
+    pub num_points: usize,
+    /// Pipeline stages.
+    pub num_stages: u32,
+    /// Whether the frontier reaches T_min; if not, the last error message says why it stopped.
+    pub complete: bool,
+}
+
+/// Facts about a plan.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ergon_plan_summary {
+    /// Iteration time of the plan, seconds.
+    pub time_s: f64,
+    /// Energy of one iteration, joules (for a deadline plan, including waiting until it).
+    pub energy_j: f64,
+    /// Number of stages.
+    pub num_stages: usize,
+}
+
+/// Opaque handle of a frontier problem and, once solved, its frontier (see the
+/// `ergon_frontier_*` functions). Not to be used from two threads at once.
+pub struct ergon_frontier {
+    header: Header,
+    problem: Problem,
+    frontier: Option<Frontier>,
+}
+
+/// Opaque handle of a frequency plan (see the `ergon_plan_*` functions).
+pub struct ergon_plan {
+    header: Header,
+    plan: Plan,
+}
+
+impl Opaque for ergon_frontier {
+    const TAG: u64 = 0x4552_474f_4e46_5254; // "ERGONFRT"
+    const NAME: &'static str = "frontier";
+    fn header(&self) -> &Header {
+        &self.header
+    }
+    fn header_mut(&mut self) -> &mut Header {
+        &mut self.header
+    }
+}
+
+impl Opaque for ergon_plan {
+    const TAG: u64 = 0x4552_474f_4e50_4c4e; // "ERGONPLN"
+    const NAME: &'static str = "plan";
+    fn header(&self) -> &Header {
+        &self.header
+    }
+    fn header_mut(&mut self) -> &mut Header {
+        &mut self.header
+    }
+}
+
+fn status_of(e: &FrontierError) -> ergon_status {
+    match e {
+        FrontierError::Overflow => ergon_status::Overflow,
+        FrontierError::DeadlineTooShort { .. } => ergon_status::Deadline,
+        FrontierError::InvalidDeadline(_) => ergon_status::InvalidArgument,
+        FrontierError::NoSuchPoint { .. } => ergon_status::OutOfRange,
+        FrontierError::Internal(_) => ergon_status::Panic,
+        _ => ergon_status::InvalidProblem,
+    }
+}
+
+impl From<FrontierError> for Failure {
+    fn from(e: FrontierError) -> Self {
+        Failure::new(status_of(&e), e.to_string())
+    }
+}
+
+impl From<FormatError> for Failure {
+    fn from(e: FormatError) -> Self {
+        let status = match &e {
+            FormatError::Json { .. } | FormatError::Csv { .. } => ergon_status::Parse,
+            FormatError::Schema { .. } => ergon_status::Schema,
+            FormatError::Field { .. } => ergon_status::InvalidProblem,
+            FormatError::Problem(p) => status_of(p),
+        };
+        Failure::new(status, e.to_string())
+    }
+}
+
+fn kind(k: u32, what: &str) -> Result<Kind> {
+    match k {
+        ERGON_KIND_FORWARD => Ok(Kind::Forward),
+        ERGON_KIND_BACKWARD => Ok(Kind::Backward),
+        _ => Err(Failure::new(
+            ergon_status::InvalidArgument,
+            format!("{what}: unknown kind {k} (0 forward, 1 backward)"),
+        )),
+    }
+}
+
+fn to_pipeline(p: &ergon_pipeline) -> Result<Pipeline> {
+    let schedule = match (p.schedule, p.virtual_stages) {
+        (ERGON_SCHEDULE_1F1B, 0) => Schedule::OneFOneB,
+        (ERGON_SCHEDULE_GPIPE, 0) => Schedule::GPipe,
+        (ERGON_SCHEDULE_INTERLEAVED_1F1B, v) => Schedule::Interleaved1F1B { virtual_stages: v },
+        (ERGON_SCHEDULE_1F1B | ERGON_SCHEDULE_GPIPE, v) => {
+            return Err(Failure::new(
+                ergon_status::InvalidArgument,
+                format!("virtual_stages = {v} is only for ERGON_SCHEDULE_INTERLEAVED_1F1B"),
+            ));
+        }
+        (s, _) => {
+            return Err(Failure::new(
+                ergon_status::InvalidArgument,
+                format!("unknown schedule {s}"),
+            ));
+        }
+    };
+    Ok(Pipeline {
+        schedule,
+        num_stages: p.num_stages,
+        num_microbatches: p.num_microbatches,
+    })
+}
+
+fn energy_order(e: u32) -> Result<EffectiveEnergy> {
+    match e {
+        ERGON_EFFECTIVE_ENERGY_AFTER_FILTER => Ok(EffectiveEnergy::AfterFilter),
+        ERGON_EFFECTIVE_ENERGY_BEFORE_FILTER => Ok(EffectiveEnergy::BeforeFilter),
+        _ => Err(Failure::new(
+            ergon_status::InvalidArgument,
+            format!("unknown effective_energy {e}"),
+        )),
+    }
+}
+
+/// Reads an `ergon_problem` into a validated core problem.
+///
+/// # Safety
+/// Every pointer in `p` must satisfy the contract documented on [`ergon_problem`].
+unsafe fn problem_from_arrays(p: &ergon_problem) -> Result<Problem> {
+    // SAFETY (all `slice` calls): lengths and pointers come from the caller's description.
+    let profiles_in = unsafe { slice(p.profiles, p.num_profiles, "profiles")? };
+    let mut profiles = Vec::with_capacity(profiles_in.len());
+    for (i, prof) in profiles_in.iter().enumerate() {
+        let options = unsafe { slice(prof.options, prof.num_options, "profiles[].options")? };
+        let fit = if prof.fit.is_null() {
+            None
+        } else if !prof.fit.is_aligned() {
+            return Err(Failure::new(
+                ergon_status::NullPointer,
+                format!("profiles[{i}].fit is misaligned"),
+            ));
+        } else {
+            // SAFETY: non-null and aligned; the caller provides one ergon_fit.
+            let f = unsafe { *prof.fit };
+            Some(ExpModel {
+                a: f.a,
+                b: f.b,
+                c: f.c,
+            })
+        };
+        profiles.push(Profile {
+            stage: prof.stage,
+            kind: kind(prof.kind, &format!("profiles[{i}]"))?,
+            options: options
+                .iter()
+                .map(|o| ProfileOption {
+                    freq_mhz: o.freq_mhz,
+                    time_s: o.time_s,
+                    energy_j: o.energy_j,
+                })
+                .collect(),
+            fit,
+        });
+    }
+    let dag = if p.num_nodes == 0 {
+        to_pipeline(&p.pipeline)?.dag()?
+    } else {
+        let nodes = unsafe { slice(p.nodes, p.num_nodes, "nodes")? };
+        let edges = unsafe { slice(p.edges, p.num_edges, "edges")? };
+        Dag {
+            num_stages: p.num_stages,
+            nodes: nodes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    Ok(Computation {
+                        stage: n.stage,
+                        kind: kind(n.kind, &format!("nodes[{i}]"))?,
+                        microbatch: n.microbatch,
+                        chunk: 0,
+                    })
+                })
+                .collect::<Result<_>>()?,
+            edges: edges.iter().map(|e| (e.from, e.to)).collect(),
+        }
+    };
+    let problem = Problem {
+        unit_time_s: p.unit_time_s,
+        p_blocking_w: p.p_blocking_w,
+        effective_energy: energy_order(p.effective_energy)?,
+        profiles,
+        dag,
+    };
+    problem.validate()?;
+    Ok(problem)
+}
+
+fn new_frontier(problem: Problem, out_ptr: *mut *mut ergon_frontier) -> Result<()> {
+    let slot = out_ref(out_ptr, "out")?;
+    *slot = into_raw(ergon_frontier {
+        header: Header::new::<ergon_frontier>(),
+        problem,
+        frontier: None,
+    });
+    Ok(())
+}
+
+/// Creates a frontier problem from arrays (`problem` and everything it points to is only read
+/// during the call). On success `*out` receives a handle to release with
+/// `ergon_frontier_free`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (unknown kind, schedule or
+/// energy order), `INVALID_PROBLEM` (the message names the profile, option, node or edge) or
+/// `PANIC`. Messages: `ergon_last_error`.
+///
+/// # Safety
+/// `problem` must be NULL or valid as documented on `ergon_problem`; `out` must be NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_frontier_new(
+    problem: *const ergon_problem,
+    out: *mut *mut ergon_frontier,
+) -> ergon_status {
+    guard(
+        "ergon_frontier_new",
+        |_| {},
+        || {
+            if problem.is_null() || !problem.is_aligned() {
+                return Err(Failure::new(
+                    ergon_status::NullPointer,
+                    "`problem` is NULL or misaligned",
+                ));
+            }
+            // SAFETY: checked; the caller's contract covers the pointed-to arrays.
+            let p = unsafe { problem_from_arrays(&*problem)? };
+            new_frontier(p, out)
+        },
+    )
+}
+
+/// Creates a frontier problem from a `perseus-instance/v1` JSON document of `len` bytes (no
+/// NUL needed). On success `*out` receives a handle to release with `ergon_frontier_free`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE` (not JSON, not UTF-8, a missing or
+/// mistyped field), `SCHEMA`, `INVALID_PROBLEM` or `PANIC`. Messages: `ergon_last_error`.
+///
+/// # Safety
+/// `json` must be NULL or readable for `len` bytes; `out` must be NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_frontier_from_instance_json(
+    json: *const c_char,
+    len: usize,
+    out: *mut *mut ergon_frontier,
+) -> ergon_status {
+    guard(
+        "ergon_frontier_from_instance_json",
+        |_| {},
+        || {
+            if json.is_null() {
+                return Err(Failure::new(ergon_status::NullPointer, "`json` is NULL"));
+            }
+            // SAFETY: the caller's contract.
+            let s = unsafe { text(json, len, "json")? };
+            new_frontier(formats::parse_instance(s)?, out)
+        },
+    )
+}
+
+/// Creates a frontier problem from a zeus profile CSV (`stage,instruction,frequency,time,
+/// energy`) of `len` bytes and a pipeline description. On success `*out` receives a handle to
+/// release with `ergon_frontier_free`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT`, `PARSE` (the message names the
+/// CSV line), `INVALID_PROBLEM` or `PANIC`. Messages: `ergon_last_error`.
+///
+/// # Safety
+/// `csv` must be NULL or readable for `len` bytes, `pipeline` NULL or valid, `out` NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_frontier_from_profile_csv(
+    csv: *const c_char,
+    len: usize,
+    pipeline: *const ergon_pipeline,
+    unit_time_s: f64,
+    p_blocking_w: f64,
+    effective_energy: u32,
+    out: *mut *mut ergon_frontier,
+) -> ergon_status {
+    guard(
+        "ergon_frontier_from_profile_csv",
+        |_| {},
+        || {
+            if csv.is_null() {
+                return Err(Failure::new(ergon_status::NullPointer, "`csv` is NULL"));
+            }
+            if pipeline.is_null() || !pipeline.is_aligned() {
+                return Err(Failure::new(
+                    ergon_status::NullPointer,
+                    "`pipeline` is NULL or misaligned",
+                ));
+            }
+            // SAFETY: the caller's contract; the pipeline pointer was checked.
+            let (s, p) = unsafe { (text(csv, len, "csv")?, to_pipeline(&*pipeline)?) };
+            let problem = formats::problem_from_csv(
+                s,
+                p,
+                unit_time_s,
+                p_blocking_w,
+                energy_order(effective_energy)?,
+            )?;
+            new_frontier(problem, out)
+        },
+    )
+}
+
+/// Releases a frontier handle. NULL is a no-op.
+///
+/// # Safety
+/// `frontier` must be NULL or a handle from this library that is not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_frontier_free(frontier: *mut ergon_frontier) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: the caller's contract.
+        unsafe { free(frontier) }
+    }));
+}
+
+fn solved(h: &ergon_frontier) -> Result<&Frontier> {
+    h.frontier.as_ref().ok_or_else(|| {
+        Failure::new(
+            ergon_status::NotSolved,
+            "the frontier is not solved yet: call ergon_frontier_solve",
+        )
+    })
+}
+
+/// Solves the frontier (once; a second call fails with `INVALID_STATE`). A frontier that stops
+/// before T_min (see `ergon_summary.complete`) is still a success; the handle's last error then
+/// says why it stopped.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_STATE`, `INVALID_PROBLEM`, `OVERFLOW` or
+/// `PANIC`. Messages: `ergon_frontier_last_error`.
+///
+/// # Safety
+/// `frontier` must be NULL or a live handle not used concurrently.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_frontier_solve(frontier: *mut ergon_frontier) -> ergon_status {
+    // SAFETY: the caller's contract.
+    let header = unsafe { handle(frontier) }.ok().map(|h| h.header());
+    guard(
+        "ergon_frontier_solve",
+        |m| {
+            if let Some(h) = header {
+                h.record(m)
+            }
+        },
+        || {
+            // SAFETY: the caller's contract (exclusive use during the call).
+            let h = unsafe { handle_mut(frontier)? };
+            if h.frontier.is_some() {
+                return Err(Failure::new(
+                    ergon_status::InvalidState,
+                    "the frontier is already solved",
+                ));
+            }
+            let f = frontier::solve(&h.problem)?;
+            if let Termination::InfeasibleCut { at_quanta }
+            | Termination::NoFiniteCut { at_quanta } = f.termination
+            {
+                h.header.record(&format!(
+                    "the frontier stops early at {} quanta ({:?}); points below it are missing",
+                    at_quanta, f.termination
+                ));
+            }
+            h.frontier = Some(f);
+            Ok(())
+        },
+    )
+}
+
+/// Writes the number of points of the solved frontier to `*out`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `NOT_SOLVED` or `PANIC`.
+///
+/// # Safety
+/// `frontier` must be NULL or a live handle; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_frontier_num_points(
+    frontier: *const ergon_frontier,
+    out: *mut usize,
+) -> ergon_status {
+    with_handle("ergon_frontier_num_points", frontier, |h| {
+        let n = solved(h)?.points.len();
+        *out_ref(out, "out")? = n;
+        Ok(())
+    })
+}
+
+fn point(p: &frontier::Point) -> ergon_point {
+    ergon_point {
+        time_s: p.time_s,
+        energy_j: p.energy_j,
+        effective_cost_j: p.effective_cost_j,
+        cost_change_j: p.cost_change_j,
+        quanta: p.quanta,
+    }
+}
+
+/// Writes point `index` (0 is the slowest point, T_max − 1 quanta) to `*out`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `NOT_SOLVED`, `OUT_OF_RANGE` or `PANIC`.
+///
+/// # Safety
+/// `frontier` must be NULL or a live handle; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_frontier_point(
+    frontier: *const ergon_frontier,
+    index: usize,
+    out: *mut ergon_point,
+) -> ergon_status {
+    with_handle("ergon_frontier_point", frontier, |h| {
+        let f = solved(h)?;
+        let p = f.points.get(index).ok_or_else(|| {
+            Failure::new(
+                ergon_status::OutOfRange,
+                format!("point {index} does not exist ({} points)", f.points.len()),
+            )
+        })?;
+        *out_ref(out, "out")? = point(p);
+        Ok(())
+    })
+}
+
+/// Copies all points, slowest first, into `buf` ("ask the length, then fill": `*len` receives
+/// the number of points; `buf` may be NULL with `cap` 0).
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `NOT_SOLVED`, `BUFFER_TOO_SMALL` or `PANIC`.
+///
+/// # Safety
+/// `frontier` must be NULL or a live handle; `buf` NULL or writable for `cap` points; `len`
+/// NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_frontier_points(
+    frontier: *const ergon_frontier,
+    buf: *mut ergon_point,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    with_handle("ergon_frontier_points", frontier, |h| {
+        let points: Vec<ergon_point> = solved(h)?.points.iter().map(point).collect();
+        copy_items(&points, buf, cap, len)
+    })
+}
+
+/// Writes T_min, T_max, T* and the other facts of the solved frontier to `*out`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `NOT_SOLVED` or `PANIC`.
+///
+/// # Safety
+/// `frontier` must be NULL or a live handle; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_frontier_summary(
+    frontier: *const ergon_frontier,
+    out: *mut ergon_summary,
+) -> ergon_status {
+    with_handle("ergon_frontier_summary", frontier, |h| {
+        let f = solved(h)?;
+        let star = f.point(f.min_energy())?;
+        *out_ref(out, "out")? = ergon_summary {
+            t_min_s: f.t_min_quanta as f64 * f.unit_time_s,
+            t_max_s: f.t_max_quanta as f64 * f.unit_time_s,
+            t_star_s: star.time_s,
+            t_star_energy_j: star.energy_j,
+            num_points: f.points.len(),
+            num_stages: f.num_stages,
+            complete: f.termination == Termination::ReachedMinimum,
+        };
+        Ok(())
+    })
+}
+
+/// Copies the solved frontier as `ergon-frontier/v1` JSON into `buf` ("ask the length, then
+/// fill"; `*len` excludes the NUL).
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `NOT_SOLVED`, `BUFFER_TOO_SMALL` or `PANIC`.
+///
+/// # Safety
+/// `frontier` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+/// or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_frontier_to_json(
+    frontier: *const ergon_frontier,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    with_handle("ergon_frontier_to_json", frontier, |h| {
+        let f = solved(h)?;
+        let microbatches = h
+            .problem
+            .dag
+            .nodes
+            .iter()
+            .map(|c| c.microbatch.saturating_add(1))
+            .max();
+        copy_text(
+            &formats::frontier_json(f, microbatches, false),
+            buf,
+            cap,
+            len,
+        )
+    })
+}
+
+/// Makes a frequency plan: `at` is `ERGON_PLAN_FASTEST`, `ERGON_PLAN_T_STAR` or
+/// `ERGON_PLAN_DEADLINE` (then `deadline_s` is the straggler's iteration time, and the plan is
+/// the one of least energy including the wait; otherwise `deadline_s` is ignored). On success
+/// `*out` receives a handle to release with `ergon_plan_free`; it does not borrow the frontier.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `NOT_SOLVED`, `INVALID_ARGUMENT` (unknown `at`,
+/// non-finite deadline), `DEADLINE` (shorter than T_min) or `PANIC`.
+///
+/// # Safety
+/// `frontier` must be NULL or a live handle; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_frontier_plan(
+    frontier: *const ergon_frontier,
+    at: u32,
+    deadline_s: f64,
+    out: *mut *mut ergon_plan,
+) -> ergon_status {
+    with_handle("ergon_frontier_plan", frontier, |h| {
+        let f = solved(h)?;
+        let slot = out_ref(out, "out")?;
+        let (state, energy): (State, Option<f64>) = match at {
+            ERGON_PLAN_FASTEST => (f.fastest(), None),
+            ERGON_PLAN_T_STAR => (f.min_energy(), None),
+            ERGON_PLAN_DEADLINE => {
+                let (s, e) = f.for_deadline(deadline_s)?;
+                (s, Some(e))
+            }
+            _ => {
+                return Err(Failure::new(
+                    ergon_status::InvalidArgument,
+                    format!("unknown plan selector {at}"),
+                ));
+            }
+        };
+        let mut plan = f.plan(state)?;
+        if let Some(e) = energy {
+            plan.energy_j = e;
+        }
+        *slot = into_raw(ergon_plan {
+            header: Header::new::<ergon_plan>(),
+            plan,
+        });
+        Ok(())
+    })
+}
+
+/// Copies the message of the last failed call on this frontier (empty if none) into `buf`
+/// ("ask the length, then fill"; `*len` excludes the NUL).
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
+///
+/// # Safety
+/// `frontier` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+/// or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_frontier_last_error(
+    frontier: *const ergon_frontier,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    last_error(frontier, buf, cap, len)
+}
+
+/// Releases a plan handle. NULL is a no-op.
+///
+/// # Safety
+/// `plan` must be NULL or a handle from this library that is not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_plan_free(plan: *mut ergon_plan) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: the caller's contract.
+        unsafe { free(plan) }
+    }));
+}
+
+/// Writes the plan's time, energy and number of stages to `*out`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `PANIC`.
+///
+/// # Safety
+/// `plan` must be NULL or a live handle; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_plan_summary(
+    plan: *const ergon_plan,
+    out: *mut ergon_plan_summary,
+) -> ergon_status {
+    with_handle("ergon_plan_summary", plan, |h| {
+        *out_ref(out, "out")? = ergon_plan_summary {
+            time_s: h.plan.time_s,
+            energy_j: h.plan.energy_j,
+            num_stages: h.plan.stages.len(),
+        };
+        Ok(())
+    })
+}
+
+/// Copies stage `stage`'s program for one iteration: `kinds[i]` (`ERGON_KIND_*`) and
+/// `freqs_mhz[i]` (the SM clock to set before computation i). "Ask the length, then fill":
+/// `*len` receives the number of computations; both arrays must hold `cap` elements (both NULL
+/// with `cap` 0 to ask).
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `OUT_OF_RANGE` (no such stage),
+/// `BUFFER_TOO_SMALL` or `PANIC`.
+///
+/// # Safety
+/// `plan` must be NULL or a live handle; `kinds` and `freqs_mhz` NULL or writable for `cap`
+/// elements; `len` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_plan_stage(
+    plan: *const ergon_plan,
+    stage: usize,
+    kinds: *mut u32,
+    freqs_mhz: *mut u32,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    with_handle("ergon_plan_stage", plan, |h| {
+        let s = h.plan.stages.get(stage).ok_or_else(|| {
+            Failure::new(
+                ergon_status::OutOfRange,
+                format!(
+                    "stage {stage} does not exist ({} stages)",
+                    h.plan.stages.len()
+                ),
+            )
+        })?;
+        let k: Vec<u32> = s
+            .instructions
+            .iter()
+            .map(|&(kind, _)| {
+                if kind == Kind::Forward {
+                    ERGON_KIND_FORWARD
+                } else {
+                    ERGON_KIND_BACKWARD
+                }
+            })
+            .collect();
+        let f: Vec<u32> = s.instructions.iter().map(|&(_, freq)| freq).collect();
+        // Check both buffers before writing either, so that outputs change only on success.
+        if cap > 0 && (kinds.is_null() || freqs_mhz.is_null()) {
+            return Err(Failure::new(
+                ergon_status::NullPointer,
+                "`kinds` or `freqs_mhz` is NULL but `cap` is not 0",
+            ));
+        }
+        if cap > 0 && cap < k.len() {
+            *out_ref(len, "len")? = k.len();
+            return Err(Failure::new(
+                ergon_status::BufferTooSmall,
+                format!("buffers of {cap} elements are too small for {}", k.len()),
+            ));
+        }
+        copy_items(&k, kinds, cap, len)?;
+        copy_items(&f, freqs_mhz, cap, len)
+    })
+}
+
+/// Copies the plan as `ergon-plan/v1` JSON into `buf` ("ask the length, then fill").
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+///
+/// # Safety
+/// `plan` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_plan_to_json(
+    plan: *const ergon_plan,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    with_handle("ergon_plan_to_json", plan, |h| {
+        copy_text(&formats::plan_json(&h.plan), buf, cap, len)
+    })
+}
+
+/// Copies the message of the last failed call on this plan (empty if none) into `buf`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
+///
+/// # Safety
+/// `plan` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_plan_last_error(
+    plan: *const ergon_plan,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    last_error(plan, buf, cap, len)
+}
