@@ -215,6 +215,9 @@ pub fn parse_instance(text: &str) -> Result<Problem, FormatError> {
 }
 
 fn explicit_dag(doc: DagDoc, num_stages: Option<u32>) -> Result<(Dag, Vec<u32>), FormatError> {
+    if doc.nodes.is_empty() {
+        return Err(FrontierError::EmptyDag.into());
+    }
     let mut index = BTreeMap::new();
     for (i, n) in doc.nodes.iter().enumerate() {
         if index.insert(n.id, i as u32).is_some() {
