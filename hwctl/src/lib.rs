@@ -1,0 +1,67 @@
+//! Ergon hardware control: NVIDIA GPU clocks, power limits and energy through NVML.
+//!
+//! NVML (`libnvidia-ml`) is loaded at run time through the generated bindings of
+//! `nvml-wrapper-sys`; nothing links it at build time, so every binary starts on a machine
+//! without a GPU and reports [`Error::LibraryNotFound`] there. The library is looked for at
+//! `$ERGON_NVML_LIBRARY` if set, else as `libnvidia-ml.so.1`, then `libnvidia-ml.so`
+//! ([`library_candidates`]). Every NVML function other than `nvmlInit_v2` and `nvmlShutdown` is
+//! optional: one the driver does not export fails that call with [`Error::FunctionNotFound`]
+//! ("not supported by this driver"), never a panic. Init, device count and handle lookup use the
+//! explicit `_v2` entry points.
+//!
+//! Units follow NVML: clocks in MHz, power in mW, energy in mJ. Reads work unprivileged; the
+//! commands (locked clocks, power limit, persistence mode) need CAP_SYS_ADMIN, and
+//! [`Error::NoPermission`] says how to grant it. MIG devices are listed as such, and commands on
+//! them are refused ([`Error::MigDevice`]).
+//!
+//! [`StateGuard`] applies the same commands while recording each setting before its first change,
+//! and puts every one back on drop (also during a panic); [`StateGuard::records`] and
+//! [`restore_record`] are the pieces a state file for a later `restore` needs. [`Nvml`] and
+//! [`Device`] are `Send + Sync` (NVML is thread-safe); a `Device` keeps its session alive.
+//!
+//! `CUDA_VISIBLE_DEVICES` (indices, `GPU-` UUIDs or unique prefixes, `MIG-` UUIDs) is mapped to
+//! NVML devices by [`Nvml::cuda_devices`].
+//!
+//! ```no_run
+//! use ergon_hwctl::Nvml;
+//!
+//! let nvml = Nvml::init()?;
+//! for info in nvml.list()? {
+//!     println!("{} {} {} {}", info.index, info.uuid, info.name, info.architecture);
+//! }
+//! let gpu = nvml.device("0")?;
+//! let constraints = gpu.power_limit_constraints()?;
+//! gpu.lock_gpu_clocks(1410, 1410)?; // needs CAP_SYS_ADMIN
+//! gpu.reset_gpu_clocks()?;
+//! # Ok::<(), ergon_hwctl::Error>(())
+//! ```
+
+mod cuda;
+mod device;
+mod error;
+mod guard;
+mod nvml;
+
+pub use cuda::{
+    CUDA_DEVICE_ORDER, CUDA_VISIBLE_DEVICES, CudaDevices, CudaEntry, IgnoredEntry, parse_cuda_entry,
+};
+pub use device::{
+    Architecture, ClockEventReasons, ClockType, Device, DeviceInfo, MigParent,
+    PowerLimitConstraints,
+};
+pub use error::{Call, Error, LibraryAttempt, Result, ReturnCode};
+pub use guard::{Record, RestoreFailure, Setting, StateGuard, restore_record};
+pub use nvml::{DEFAULT_LIBRARIES, LIBRARY_ENV, Nvml, library_candidates};
+
+#[cfg(test)]
+mod tests {
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn handles_and_errors_cross_threads() {
+        assert_send_sync::<super::Nvml>();
+        assert_send_sync::<super::Device>();
+        assert_send_sync::<super::StateGuard>();
+        assert_send_sync::<super::Error>();
+    }
+}
