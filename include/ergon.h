@@ -381,7 +381,7 @@ typedef struct ergon_summary {
 /**
  * Facts about a plan.
  */
-typedef struct ergon_plan_summary {
+typedef struct ergon_plan_info {
   /**
    * Iteration time of the plan, seconds.
    */
@@ -394,7 +394,7 @@ typedef struct ergon_plan_summary {
    * Number of stages.
    */
   size_t num_stages;
-} ergon_plan_summary;
+} ergon_plan_info;
 
 #ifdef __cplusplus
 extern "C" {
@@ -558,7 +558,7 @@ void ergon_plan_free(struct ergon_plan *plan);
  * # Safety
  * `plan` must be NULL or a live handle; `out` NULL or writable.
  */
-ergon_status ergon_plan_summary(const struct ergon_plan *plan, struct ergon_plan_summary *out);
+ergon_status ergon_plan_summary(const struct ergon_plan *plan, struct ergon_plan_info *out);
 
 /**
  * Copies stage `stage`'s program for one iteration: `kinds[i]` (`ERGON_KIND_*`) and
@@ -601,6 +601,12 @@ ergon_status ergon_plan_last_error(const struct ergon_plan *plan, char *buf, siz
  * The library version, e.g. `"0.1.0"`, as a static NUL-terminated string. Never fails.
  */
 const char *ergon_version(void);
+
+/**
+ * The ABI version of the loaded library (`ERGON_ABI_VERSION` of its header), for bindings
+ * that load the library at run time. Never fails.
+ */
+uint32_t ergon_abi_version(void);
 
 /**
  * A static NUL-terminated description of a status code (any integer is accepted; unknown

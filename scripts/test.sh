@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of the repository: formatting, lints, the no_std build of the core
 # for a bare-metal target, all Rust tests (unit, property, oracle, CLI), and the benchmark
-# builds. Installs what the checks need (the rustup target) on a fresh machine.
+# builds, and the Python bindings' tests. Installs what the checks need (the rustup target,
+# a virtual environment with pytest) on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +27,9 @@ fi
 
 step "tests"
 cargo test --workspace --locked
+
+step "Python bindings (pytest against the built libergon.so and ergon)"
+scripts/test-python.sh
 
 step "benchmarks compile"
 cargo bench --workspace --no-run --locked

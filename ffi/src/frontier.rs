@@ -180,7 +180,7 @@ pub struct ergon_summary {
 /// Facts about a plan.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ergon_plan_summary {
+pub struct ergon_plan_info {
     /// Iteration time of the plan, seconds.
     pub time_s: f64,
     /// Energy of one iteration, joules (for a deadline plan, including waiting until it).
@@ -776,10 +776,10 @@ pub unsafe extern "C" fn ergon_plan_free(plan: *mut ergon_plan) {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ergon_plan_summary(
     plan: *const ergon_plan,
-    out: *mut ergon_plan_summary,
+    out: *mut ergon_plan_info,
 ) -> ergon_status {
     with_handle("ergon_plan_summary", plan, |h| {
-        *out_ref(out, "out")? = ergon_plan_summary {
+        *out_ref(out, "out")? = ergon_plan_info {
             time_s: h.plan.time_s,
             energy_j: h.plan.energy_j,
             num_stages: h.plan.stages.len(),

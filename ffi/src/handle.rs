@@ -333,6 +333,13 @@ pub extern "C" fn ergon_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
 }
 
+/// The ABI version of the loaded library (`ERGON_ABI_VERSION` of its header), for bindings
+/// that load the library at run time. Never fails.
+#[unsafe(no_mangle)]
+pub extern "C" fn ergon_abi_version() -> u32 {
+    crate::ERGON_ABI_VERSION
+}
+
 /// A static NUL-terminated description of a status code (any integer is accepted; unknown
 /// codes get "unknown status"). Never fails; the string must not be freed.
 #[unsafe(no_mangle)]

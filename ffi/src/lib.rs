@@ -15,7 +15,7 @@ mod frontier;
 mod handle;
 
 pub use frontier::*;
-pub use handle::{ergon_last_error, ergon_status_str, ergon_version};
+pub use handle::{ergon_abi_version, ergon_last_error, ergon_status_str, ergon_version};
 
 /// Version of the C ABI; raised on every incompatible change.
 pub const ERGON_ABI_VERSION: u32 = 1;

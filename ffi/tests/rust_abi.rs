@@ -67,10 +67,8 @@ fn thread_error() -> String {
 
 #[test]
 fn fixture_frontiers_through_the_abi() {
-    for (name, points, first, last) in [
-        ("a100_s2_m4", 97, 431, 335),
-        ("a100_s4_m8", 174, 896, 723),
-    ] {
+    for (name, points, first, last) in [("a100_s2_m4", 97, 431, 335), ("a100_s4_m8", 174, 896, 723)]
+    {
         let f = solved(name);
         let mut n = 0;
         let mut summary = ergon_summary::default();
@@ -191,7 +189,7 @@ fn plans_through_the_abi() {
         (ERGON_PLAN_DEADLINE, 0.8),
     ] {
         let mut plan = null_mut();
-        let mut s = ergon_plan_summary::default();
+        let mut s = ergon_plan_info::default();
         unsafe {
             assert_eq!(
                 ergon_frontier_plan(f, at, deadline, &mut plan),

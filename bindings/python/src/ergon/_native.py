@@ -1,0 +1,349 @@
+"""Loading ``libergon.so`` and the ctypes mirror of ``include/ergon.h``.
+
+Everything here is private: the structures mirror the header field for field (same order, same
+C types), and :func:`lib` declares ``argtypes``/``restype`` of every function of the header
+before the first call, so that ctypes converts (and checks) every argument.
+
+The library is looked up, in order, at
+
+1. ``$ERGON_LIBRARY`` (a path to the shared library) when that variable is set — and only there,
+   so a wrong path is an error rather than a silent fallback;
+2. the package directory (a ``libergon.so`` copied next to ``__init__.py``);
+3. the system search path: ``ctypes.util.find_library("ergon")``, then the plain file name
+   (``dlopen`` honours ``LD_LIBRARY_PATH`` and ``ldconfig``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import sys
+import threading
+from ctypes import (
+    POINTER,
+    Structure,
+    c_bool,
+    c_char,
+    c_char_p,
+    c_double,
+    c_int,
+    c_int32,
+    c_size_t,
+    c_uint32,
+    c_uint64,
+)
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from ._errors import LibraryNotFoundError
+
+ENV_LIBRARY = "ERGON_LIBRARY"
+"""Environment variable naming the shared library to load."""
+
+if sys.platform == "darwin":
+    LIBRARY_FILE = "libergon.dylib"
+elif sys.platform == "win32":
+    LIBRARY_FILE = "ergon.dll"
+else:
+    LIBRARY_FILE = "libergon.so"
+
+# --- constants of ergon.h --------------------------------------------------------------------
+
+ERGON_ABI_VERSION = 1
+ERGON_KIND_FORWARD = 0
+ERGON_KIND_BACKWARD = 1
+ERGON_SCHEDULE_1F1B = 0
+ERGON_SCHEDULE_GPIPE = 1
+ERGON_SCHEDULE_INTERLEAVED_1F1B = 2
+ERGON_EFFECTIVE_ENERGY_AFTER_FILTER = 0
+ERGON_EFFECTIVE_ENERGY_BEFORE_FILTER = 1
+ERGON_PLAN_FASTEST = 0
+ERGON_PLAN_T_STAR = 1
+ERGON_PLAN_DEADLINE = 2
+
+# --- structures of ergon.h (field order and C types exactly as in the header) ----------------
+
+ergon_status = c_int32
+
+
+class ergon_frontier(Structure):
+    """Opaque ``struct ergon_frontier`` (only ever used through a pointer)."""
+
+
+class ergon_plan(Structure):
+    """Opaque ``struct ergon_plan`` (only ever used through a pointer)."""
+
+
+class ergon_option(Structure):
+    """``struct ergon_option``: one measurement of a computation type at one SM clock."""
+
+    _fields_ = [
+        ("freq_mhz", c_uint32),
+        ("time_s", c_double),
+        ("energy_j", c_double),
+    ]
+
+
+class ergon_fit(Structure):
+    """``struct ergon_fit``: coefficients of the cost model ``a·exp(b·d) + c``."""
+
+    _fields_ = [
+        ("a", c_double),
+        ("b", c_double),
+        ("c", c_double),
+    ]
+
+
+class ergon_profile(Structure):
+    """``struct ergon_profile``: the measurements of one (stage, kind)."""
+
+    _fields_ = [
+        ("stage", c_uint32),
+        ("kind", c_uint32),
+        ("options", POINTER(ergon_option)),
+        ("num_options", c_size_t),
+        ("fit", POINTER(ergon_fit)),
+    ]
+
+
+class ergon_pipeline(Structure):
+    """``struct ergon_pipeline``: a pipeline shape."""
+
+    _fields_ = [
+        ("schedule", c_uint32),
+        ("num_stages", c_uint32),
+        ("num_microbatches", c_uint32),
+        ("virtual_stages", c_uint32),
+    ]
+
+
+class ergon_node(Structure):
+    """``struct ergon_node``: a computation of an explicit DAG."""
+
+    _fields_ = [
+        ("stage", c_uint32),
+        ("kind", c_uint32),
+        ("microbatch", c_uint32),
+    ]
+
+
+class ergon_edge(Structure):
+    """``struct ergon_edge``: node ``from`` finishes before node ``to`` starts."""
+
+    _fields_ = [
+        ("from", c_uint32),
+        ("to", c_uint32),
+    ]
+
+
+class ergon_problem(Structure):
+    """``struct ergon_problem``: a frontier problem given as arrays."""
+
+    _fields_ = [
+        ("unit_time_s", c_double),
+        ("p_blocking_w", c_double),
+        ("effective_energy", c_uint32),
+        ("profiles", POINTER(ergon_profile)),
+        ("num_profiles", c_size_t),
+        ("pipeline", ergon_pipeline),
+        ("nodes", POINTER(ergon_node)),
+        ("num_nodes", c_size_t),
+        ("edges", POINTER(ergon_edge)),
+        ("num_edges", c_size_t),
+        ("num_stages", c_uint32),
+    ]
+
+
+class ergon_point(Structure):
+    """``struct ergon_point``: one point of the frontier."""
+
+    _fields_ = [
+        ("time_s", c_double),
+        ("energy_j", c_double),
+        ("effective_cost_j", c_double),
+        ("cost_change_j", c_double),
+        ("quanta", c_uint64),
+    ]
+
+
+class ergon_summary(Structure):
+    """``struct ergon_summary``: facts about a solved frontier."""
+
+    _fields_ = [
+        ("t_min_s", c_double),
+        ("t_max_s", c_double),
+        ("t_star_s", c_double),
+        ("t_star_energy_j", c_double),
+        ("num_points", c_size_t),
+        ("num_stages", c_uint32),
+        ("complete", c_bool),
+    ]
+
+
+class ergon_plan_info(Structure):
+    """``struct ergon_plan_info``: facts about a plan."""
+
+    _fields_ = [
+        ("time_s", c_double),
+        ("energy_j", c_double),
+        ("num_stages", c_size_t),
+    ]
+
+
+FrontierPtr = POINTER(ergon_frontier)
+PlanPtr = POINTER(ergon_plan)
+_size_p = POINTER(c_size_t)
+_char_buf = POINTER(c_char)
+
+# name -> (restype, argtypes), in the order of ergon.h.
+PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
+    "ergon_frontier_new": (ergon_status, [POINTER(ergon_problem), POINTER(FrontierPtr)]),
+    "ergon_frontier_from_instance_json": (
+        ergon_status,
+        [c_char_p, c_size_t, POINTER(FrontierPtr)],
+    ),
+    "ergon_frontier_from_profile_csv": (
+        ergon_status,
+        [
+            c_char_p,
+            c_size_t,
+            POINTER(ergon_pipeline),
+            c_double,
+            c_double,
+            c_uint32,
+            POINTER(FrontierPtr),
+        ],
+    ),
+    "ergon_frontier_free": (None, [FrontierPtr]),
+    "ergon_frontier_solve": (ergon_status, [FrontierPtr]),
+    "ergon_frontier_num_points": (ergon_status, [FrontierPtr, _size_p]),
+    "ergon_frontier_point": (ergon_status, [FrontierPtr, c_size_t, POINTER(ergon_point)]),
+    "ergon_frontier_points": (
+        ergon_status,
+        [FrontierPtr, POINTER(ergon_point), c_size_t, _size_p],
+    ),
+    "ergon_frontier_summary": (ergon_status, [FrontierPtr, POINTER(ergon_summary)]),
+    "ergon_frontier_to_json": (ergon_status, [FrontierPtr, _char_buf, c_size_t, _size_p]),
+    "ergon_frontier_plan": (ergon_status, [FrontierPtr, c_uint32, c_double, POINTER(PlanPtr)]),
+    "ergon_frontier_last_error": (ergon_status, [FrontierPtr, _char_buf, c_size_t, _size_p]),
+    "ergon_plan_free": (None, [PlanPtr]),
+    "ergon_plan_summary": (ergon_status, [PlanPtr, POINTER(ergon_plan_info)]),
+    "ergon_plan_stage": (
+        ergon_status,
+        [PlanPtr, c_size_t, POINTER(c_uint32), POINTER(c_uint32), c_size_t, _size_p],
+    ),
+    "ergon_plan_to_json": (ergon_status, [PlanPtr, _char_buf, c_size_t, _size_p]),
+    "ergon_plan_last_error": (ergon_status, [PlanPtr, _char_buf, c_size_t, _size_p]),
+    "ergon_version": (c_char_p, []),
+    "ergon_abi_version": (c_uint32, []),
+    "ergon_status_str": (c_char_p, [c_int]),
+    "ergon_last_error": (ergon_status, [_char_buf, c_size_t, _size_p]),
+}
+
+# --- loading ---------------------------------------------------------------------------------
+
+_lock = threading.Lock()
+_lib: Optional[ctypes.CDLL] = None
+_lib_path: Optional[str] = None
+
+
+def _candidates() -> List[Tuple[str, str]]:
+    """The places to try, in order, as ``(description, path or name)``."""
+    env = os.environ.get(ENV_LIBRARY)
+    if env:
+        return [(f"${ENV_LIBRARY}", env)]
+    found: List[Tuple[str, str]] = [
+        ("package directory", str(Path(__file__).resolve().parent / LIBRARY_FILE))
+    ]
+    system = ctypes.util.find_library("ergon")
+    if system:
+        found.append(("ctypes.util.find_library('ergon')", system))
+    found.append(("system search path", LIBRARY_FILE))
+    return found
+
+
+def _declare(cdll: ctypes.CDLL, path: str) -> None:
+    for name, (restype, argtypes) in PROTOTYPES.items():
+        try:
+            fn = getattr(cdll, name)
+        except AttributeError:
+            raise LibraryNotFoundError(
+                f"{path} has no symbol {name}: it is not libergon, or a version too old for "
+                f"this package (C ABI {ERGON_ABI_VERSION})",
+                [path],
+            ) from None
+        fn.restype = restype
+        fn.argtypes = argtypes
+    abi = cdll.ergon_abi_version()
+    if abi != ERGON_ABI_VERSION:
+        raise LibraryNotFoundError(
+            f"{path} implements C ABI {abi}, but this package needs C ABI {ERGON_ABI_VERSION}",
+            [path],
+        )
+
+
+def lib() -> ctypes.CDLL:
+    """The loaded library with every prototype declared (loaded on first use, then cached).
+
+    Raises:
+        LibraryNotFoundError: no candidate could be loaded; the message lists what was tried.
+    """
+    global _lib, _lib_path
+    cdll = _lib
+    if cdll is not None:
+        return cdll
+    with _lock:
+        if _lib is not None:
+            return _lib
+        tried: List[str] = []
+        for what, where in _candidates():
+            if what == "package directory" and not os.path.exists(where):
+                tried.append(f"{what}: {where} (no such file)")
+                continue
+            try:
+                cdll = ctypes.CDLL(where)
+            except OSError as e:
+                tried.append(f"{what}: {where} ({e})")
+                if what.startswith("$"):
+                    break
+                continue
+            _declare(cdll, where)
+            _lib, _lib_path = cdll, where
+            return cdll
+        raise LibraryNotFoundError(
+            "cannot load the Ergon shared library ("
+            + LIBRARY_FILE
+            + "); build it with `cargo build -p ergon-ffi` and point $"
+            + ENV_LIBRARY
+            + " at target/<profile>/"
+            + LIBRARY_FILE
+            + ", copy it next to the package's __init__.py, or install it on the system "
+            "search path. Tried: " + "; ".join(tried),
+            tried,
+        )
+
+
+def library_path() -> str:
+    """Path (or name, for a system-wide library) of the loaded library; loads it if needed."""
+    lib()
+    assert _lib_path is not None
+    return _lib_path
+
+
+# --- handle accounting (for tests and leak hunting) -------------------------------------------
+
+_live_lock = threading.Lock()
+_live: Dict[str, int] = {"frontier": 0, "plan": 0}
+
+
+def track(kind: str, delta: int) -> None:
+    """Counts handles made (+1) and freed (-1) by this package."""
+    with _live_lock:
+        _live[kind] += delta
+
+
+def live_handles() -> Dict[str, int]:
+    """Native handles this package made and has not freed yet, per kind."""
+    with _live_lock:
+        return dict(_live)
