@@ -3,8 +3,13 @@
 //! `ergon frontier` computes the Perseus iteration-time/energy frontier of a pipeline-parallel
 //! training iteration (a built-in GPT-3-like default, a `perseus-instance/v1` file, or a zeus
 //! profile CSV), prints a summary, plots it to SVG and writes frequency plans.
+//!
+//! `ergon gpu` lists, inspects, monitors and controls NVIDIA GPUs through NVML (loaded at run
+//! time; without it the command says NVML is unavailable), and `ergon gpu restore` puts back the
+//! settings recorded in the GPU state file.
 
 mod frontier_cmd;
+mod gpu_cmd;
 mod plot;
 
 use std::process::ExitCode;
@@ -23,12 +28,16 @@ struct Cli {
 enum Command {
     /// Compute the iteration-time/energy Pareto frontier of a pipeline (Perseus).
     Frontier(frontier_cmd::Args),
+    /// Inspect, monitor and control NVIDIA GPUs through NVML: list, show, lock, reset,
+    /// power-limit, restore, monitor.
+    Gpu(gpu_cmd::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Frontier(args) => frontier_cmd::run(args),
+        Command::Gpu(args) => gpu_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -38,9 +38,13 @@
 
 mod cuda;
 mod device;
+pub mod energy;
 mod error;
+pub mod executor;
 mod guard;
 mod nvml;
+mod signals;
+mod statefile;
 
 pub use cuda::{
     CUDA_DEVICE_ORDER, CUDA_VISIBLE_DEVICES, CudaDevices, CudaEntry, IgnoredEntry, parse_cuda_entry,
@@ -49,9 +53,18 @@ pub use device::{
     Architecture, ClockEventReasons, ClockType, Device, DeviceInfo, MigParent,
     PowerLimitConstraints,
 };
+pub use energy::{
+    EnergyError, EnergyMethod, EnergyMonitor, EnergyOptions, Measurement, ZeroDelta,
+};
 pub use error::{Call, Error, LibraryAttempt, Result, ReturnCode};
+pub use executor::{ExecutorError, PlanError, PlanExecutor, PlannedInstruction, StagePlan};
 pub use guard::{Record, RestoreFailure, Setting, StateGuard, restore_record};
 pub use nvml::{DEFAULT_LIBRARIES, LIBRARY_ENV, Nvml, library_candidates};
+pub use signals::{RESTORE_SIGNALS, install_signal_handlers};
+pub use statefile::{
+    GuardOptions, PersistentGuard, RestoreReport, STATE_DIR_ENV, STATE_FILE_NAME, STATE_SCHEMA,
+    StateEntry, StateError, StateFile, default_state_dir, restore_from_state_file,
+};
 
 #[cfg(test)]
 mod tests {

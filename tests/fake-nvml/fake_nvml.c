@@ -25,6 +25,8 @@
  *   FAKE_NVML_POWER_W=W          power draw of every GPU (default 100; capped by the power limit);
  *                                the energy counter advances with CLOCK_MONOTONIC at this power
  *   FAKE_NVML_ENERGY_PERIOD_MS=P the energy counter only changes every P ms (default 0: always)
+ *   FAKE_NVML_SET_DELAY_MS=D     every setter (Set..., Reset...) first sleeps D ms, outside the lock, as
+ *                                real setters take 10-20 ms (default 0; read at every call)
  *   FAKE_NVML_MIG=i:n[,j:m]      GPU i has MIG mode on with n MIG devices (Ampere and newer)
  *   FAKE_NVML_LOG=path           append one line per call: "name arg=value ... -> RESULT"
  *   FAKE_NVML_STATE=path         per-GPU settings (locked clocks, power limit, persistence) are
@@ -883,6 +885,18 @@ EXPORT nvmlReturn_t nvmlDeviceGetCurrentClocksThrottleReasons(nvmlDevice_t d, un
     ), "dev=%s", DEV(d));
 }
 
+/* FAKE_NVML_SET_DELAY_MS: the latency of a setter, spent before the call is counted or locked. */
+static void setter_delay(void)
+{
+    const char *value = getenv("FAKE_NVML_SET_DELAY_MS");
+    unsigned long ms = value ? strtoul(value, NULL, 10) : 0;
+    if (ms) {
+        struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+    }
+}
+
 /* TDP = 0xffffff01 and UNLIMITED = 0xffffff02 are accepted as symbolic values (both or neither). */
 static int symbolic_clock(unsigned mhz)
 {
@@ -891,6 +905,7 @@ static int symbolic_clock(unsigned mhz)
 
 EXPORT nvmlReturn_t nvmlDeviceSetGpuLockedClocks(nvmlDevice_t d, unsigned int min_mhz, unsigned int max_mhz)
 {
+    setter_delay();
     CALL(1, "nvmlDeviceSetGpuLockedClocks", BODY(
         REQUIRE_SETTER(d)
         if (d->arch->arch < ARCH_VOLTA) { rc = NVML_ERROR_NOT_SUPPORTED; break; }
@@ -906,6 +921,7 @@ EXPORT nvmlReturn_t nvmlDeviceSetGpuLockedClocks(nvmlDevice_t d, unsigned int mi
 
 EXPORT nvmlReturn_t nvmlDeviceResetGpuLockedClocks(nvmlDevice_t d)
 {
+    setter_delay();
     CALL(1, "nvmlDeviceResetGpuLockedClocks", BODY(
         REQUIRE_SETTER(d)
         if (d->arch->arch < ARCH_VOLTA) { rc = NVML_ERROR_NOT_SUPPORTED; break; }
@@ -919,6 +935,7 @@ EXPORT nvmlReturn_t nvmlDeviceResetGpuLockedClocks(nvmlDevice_t d)
 #ifndef FAKE_NVML_OLD_DRIVER
 EXPORT nvmlReturn_t nvmlDeviceSetMemoryLockedClocks(nvmlDevice_t d, unsigned int min_mhz, unsigned int max_mhz)
 {
+    setter_delay();
     CALL(1, "nvmlDeviceSetMemoryLockedClocks", BODY(
         REQUIRE_SETTER(d)
         if (d->arch->arch < ARCH_AMPERE) { rc = NVML_ERROR_NOT_SUPPORTED; break; }
@@ -933,6 +950,7 @@ EXPORT nvmlReturn_t nvmlDeviceSetMemoryLockedClocks(nvmlDevice_t d, unsigned int
 
 EXPORT nvmlReturn_t nvmlDeviceResetMemoryLockedClocks(nvmlDevice_t d)
 {
+    setter_delay();
     CALL(1, "nvmlDeviceResetMemoryLockedClocks", BODY(
         REQUIRE_SETTER(d)
         if (d->arch->arch < ARCH_AMPERE) { rc = NVML_ERROR_NOT_SUPPORTED; break; }
@@ -991,6 +1009,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementLimitConstraints(nvmlDevice_t d,
 
 EXPORT nvmlReturn_t nvmlDeviceSetPowerManagementLimit(nvmlDevice_t d, unsigned int mw)
 {
+    setter_delay();
     CALL(1, "nvmlDeviceSetPowerManagementLimit", BODY(
         REQUIRE_SETTER(d)
         REQUIRE_ROOT()
@@ -1040,6 +1059,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetPersistenceMode(nvmlDevice_t d, unsigned int *m
 
 EXPORT nvmlReturn_t nvmlDeviceSetPersistenceMode(nvmlDevice_t d, unsigned int mode)
 {
+    setter_delay();
     CALL(1, "nvmlDeviceSetPersistenceMode", BODY(
         REQUIRE_SETTER(d)
         REQUIRE_ROOT()
