@@ -85,7 +85,8 @@ enum ergon_status
    */
   ERGON_STATUS_OK = 0,
   /**
-   * An argument is out of its domain (NaN, negative, unknown constant, zero length...).
+   * An argument of the call itself is out of its domain (an unknown constant, a NaN
+   * deadline...); values inside a problem description are `INVALID_PROBLEM`.
    */
   ERGON_STATUS_INVALID_ARGUMENT = 1,
   /**

@@ -25,6 +25,9 @@ else
     cargo build -p ergon-core --no-default-features --locked
 fi
 
+step "build (the C and Python tests load libergon and run ergon from target/debug)"
+cargo build --workspace --locked
+
 step "tests"
 cargo test --workspace --locked
 

@@ -12,8 +12,8 @@ use ergon_core::frontier::{
 
 use crate::ergon_status;
 use crate::handle::{
-    Failure, Header, Opaque, Result, copy_items, copy_text, free, guard, handle, handle_mut,
-    into_raw, last_error, out_ref, slice, text, with_handle,
+    Failure, Header, Opaque, Result, check_items_buffer, copy_items, copy_text, free, guard,
+    handle, handle_mut, into_raw, last_error, out_ref, slice, text, with_handle,
 };
 
 /// Computation kind: forward pass.
@@ -191,6 +191,9 @@ pub struct ergon_plan_info {
 
 /// Opaque handle of a frontier problem and, once solved, its frontier (see the
 /// `ergon_frontier_*` functions). Not to be used from two threads at once.
+// repr(C): the header (and its tag) first, as `handle` reads the tag of any handle type; through
+// cfg_attr so that cbindgen, which reads only plain `#[repr]`, still emits an opaque type.
+#[cfg_attr(all(), repr(C))]
 pub struct ergon_frontier {
     header: Header,
     problem: Problem,
@@ -198,6 +201,7 @@ pub struct ergon_frontier {
 }
 
 /// Opaque handle of a frequency plan (see the `ergon_plan_*` functions).
+#[cfg_attr(all(), repr(C))] // the header (and its tag) first (see ergon_frontier)
 pub struct ergon_plan {
     header: Header,
     plan: Plan,
@@ -524,13 +528,13 @@ fn solved(h: &ergon_frontier) -> Result<&Frontier> {
 /// `frontier` must be NULL or a live handle not used concurrently.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ergon_frontier_solve(frontier: *mut ergon_frontier) -> ergon_status {
-    // SAFETY: the caller's contract.
-    let header = unsafe { handle(frontier) }.ok().map(|h| h.header());
     guard(
         "ergon_frontier_solve",
+        // Runs after the body, when its `&mut` is gone.
+        // SAFETY: the caller's contract.
         |m| {
-            if let Some(h) = header {
-                h.record(m)
+            if let Ok(h) = unsafe { handle(frontier) } {
+                h.header().record(m)
             }
         },
         || {
@@ -831,19 +835,9 @@ pub unsafe extern "C" fn ergon_plan_stage(
             .collect();
         let f: Vec<u32> = s.instructions.iter().map(|&(_, freq)| freq).collect();
         // Check both buffers before writing either, so that outputs change only on success.
-        if cap > 0 && (kinds.is_null() || freqs_mhz.is_null()) {
-            return Err(Failure::new(
-                ergon_status::NullPointer,
-                "`kinds` or `freqs_mhz` is NULL but `cap` is not 0",
-            ));
-        }
-        if cap > 0 && cap < k.len() {
-            *out_ref(len, "len")? = k.len();
-            return Err(Failure::new(
-                ergon_status::BufferTooSmall,
-                format!("buffers of {cap} elements are too small for {}", k.len()),
-            ));
-        }
+        check_items_buffer(kinds, cap)?;
+        check_items_buffer(freqs_mhz, cap)?;
+        out_ref(len, "len")?;
         copy_items(&k, kinds, cap, len)?;
         copy_items(&f, freqs_mhz, cap, len)
     })

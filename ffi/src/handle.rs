@@ -31,10 +31,11 @@ thread_local! {
 }
 
 fn set_thread_error(message: &str) {
-    LAST_ERROR.with(|e| {
-        let mut e = e.borrow_mut();
-        e.clear();
-        e.push_str(message);
+    let _ = LAST_ERROR.try_with(|e| {
+        if let Ok(mut e) = e.try_borrow_mut() {
+            e.clear();
+            e.push_str(message);
+        }
     });
 }
 
@@ -83,6 +84,7 @@ pub(crate) fn guard(
 }
 
 /// What every opaque handle starts with: a type tag and the last error message.
+#[repr(C)] // the tag at offset 0
 pub(crate) struct Header {
     tag: u64,
     last_error: RefCell<String>,
@@ -140,15 +142,17 @@ pub(crate) unsafe fn handle<'a, T: Opaque>(ptr: *const T) -> Result<&'a T> {
         ));
     }
     // SAFETY: non-null and aligned; the caller promises a live handle of this library. Every
-    // handle type starts with its header, so reading the tag is sound for any of them.
-    let h = unsafe { &*ptr };
-    if h.header().tag != T::TAG {
+    // handle type is repr(C) and starts with its repr(C) header, whose first field is the tag,
+    // so reading a u64 at offset 0 is in bounds for any of them; no `&T` exists yet.
+    let tag = unsafe { ptr.cast::<u64>().read() };
+    if tag != T::TAG {
         return Err(Failure::new(
             ergon_status::NullPointer,
             format!("the pointer is not a live {what} handle"),
         ));
     }
-    Ok(h)
+    // SAFETY: the tag says it is a T.
+    Ok(unsafe { &*ptr })
 }
 
 /// Like [`handle`], mutable.
@@ -271,15 +275,17 @@ pub(crate) unsafe fn text<'a>(ptr: *const c_char, len: usize, what: &str) -> Res
 /// the text and a NUL into `buf` if `cap` exceeds it, else fails with `BufferTooSmall`
 /// (`cap == 0` with a NULL `buf` is the plain length query and succeeds).
 pub(crate) fn copy_text(s: &str, buf: *mut c_char, cap: usize, len_out: *mut usize) -> Result<()> {
-    *out_ref(len_out, "len")? = s.len();
-    if cap == 0 && buf.is_null() {
-        return Ok(());
-    }
-    if buf.is_null() {
+    let len = out_ref(len_out, "len")?;
+    if cap > 0 && buf.is_null() {
         return Err(Failure::new(
             ergon_status::NullPointer,
             "`buf` is NULL but `cap` is not 0",
         ));
+    }
+    // The length is the answer to the query, so it is written even when the buffer is short.
+    *len = s.len();
+    if cap == 0 && buf.is_null() {
+        return Ok(());
     }
     if cap <= s.len() {
         return Err(Failure::new(
@@ -306,15 +312,12 @@ pub(crate) fn copy_items<T: Copy>(
     cap: usize,
     len_out: *mut usize,
 ) -> Result<()> {
-    *out_ref(len_out, "len")? = items.len();
+    check_items_buffer(buf, cap)?;
+    let len = out_ref(len_out, "len")?;
+    // The length is the answer to the query, so it is written even when the buffer is short.
+    *len = items.len();
     if cap == 0 && buf.is_null() {
         return Ok(());
-    }
-    if buf.is_null() || !buf.is_aligned() {
-        return Err(Failure::new(
-            ergon_status::NullPointer,
-            "`buf` is NULL or misaligned but `cap` is not 0",
-        ));
     }
     if cap < items.len() {
         return Err(Failure::new(
@@ -324,6 +327,17 @@ pub(crate) fn copy_items<T: Copy>(
     }
     // SAFETY: buf is non-null, aligned, with room for cap ≥ items.len() elements.
     unsafe { std::ptr::copy_nonoverlapping(items.as_ptr(), buf, items.len()) };
+    Ok(())
+}
+
+/// Checks a caller's array buffer: NULL only with `cap == 0`, aligned otherwise.
+pub(crate) fn check_items_buffer<T>(buf: *mut T, cap: usize) -> Result<()> {
+    if cap > 0 && (buf.is_null() || !buf.is_aligned()) {
+        return Err(Failure::new(
+            ergon_status::NullPointer,
+            "`buf` is NULL or misaligned but `cap` is not 0",
+        ));
+    }
     Ok(())
 }
 
@@ -378,8 +392,14 @@ pub unsafe extern "C" fn ergon_last_error(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    let message = LAST_ERROR.with(|e| e.borrow().clone());
-    match catch_unwind(AssertUnwindSafe(|| copy_text(&message, buf, cap, len))) {
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        // During thread teardown the message is gone: report it as empty.
+        let message = LAST_ERROR
+            .try_with(|e| e.borrow().clone())
+            .unwrap_or_default();
+        copy_text(&message, buf, cap, len)
+    }));
+    match result {
         Ok(Ok(())) => ergon_status::Ok,
         Ok(Err(f)) => f.status,
         Err(_) => ergon_status::Panic,

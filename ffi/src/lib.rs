@@ -26,7 +26,8 @@ pub const ERGON_ABI_VERSION: u32 = 1;
 pub enum ergon_status {
     /// Success.
     Ok = 0,
-    /// An argument is out of its domain (NaN, negative, unknown constant, zero length...).
+    /// An argument of the call itself is out of its domain (an unknown constant, a NaN
+    /// deadline...); values inside a problem description are `INVALID_PROBLEM`.
     InvalidArgument = 1,
     /// A required pointer is NULL or misaligned, or a handle is not of the expected type.
     NullPointer = 2,

@@ -36,6 +36,12 @@ pub use prep::{
 pub use problem::{Computation, Dag, EffectiveEnergy, Kind, Problem, Profile, ProfileOption};
 
 use crate::fit::ExpModel;
+
+/// Largest number of computations of a problem: 16.7 million. The solver keeps a few dozen
+/// bytes per computation, and a bound checked before anything is allocated keeps an absurd
+/// pipeline shape (say 10⁹ microbatches) an error instead of an out-of-memory abort, which no
+/// panic boundary can catch.
+pub const MAX_COMPUTATIONS: usize = 1 << 24;
 use crate::flow::CutError;
 
 /// Why a frontier problem was rejected.
@@ -131,7 +137,7 @@ pub enum FrontierError {
     },
     /// A given cost model is unusable.
     #[error(
-        "profile (stage {stage}, {kind}): fit {model:?} must have finite coefficients and a >= 0 (convex)"
+        "profile (stage {stage}, {kind}): fit {model:?} must have finite coefficients, a >= 0 and b <= 0 (convex, not rising with duration)"
     )]
     InvalidFit {
         /// Stage.
@@ -164,7 +170,7 @@ pub enum FrontierError {
     #[error("the DAG has no computations")]
     EmptyDag,
     /// More computations than the solver's 32-bit ids allow.
-    #[error("the DAG has {nodes} computations, too many")]
+    #[error("the DAG has {nodes} computations, more than the limit of {MAX_COMPUTATIONS}")]
     TooLarge {
         /// Number of computations.
         nodes: usize,

@@ -73,7 +73,7 @@ impl Pipeline {
             _ => 1,
         };
         let total = 2 * self.num_stages as u64 * self.num_microbatches as u64 * chunks;
-        if total >= (u32::MAX / 4) as u64 {
+        if total > super::MAX_COMPUTATIONS as u64 {
             return Err(FrontierError::TooLarge {
                 nodes: total as usize,
             });

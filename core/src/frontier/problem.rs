@@ -207,7 +207,7 @@ impl Dag {
         if self.nodes.is_empty() {
             return Err(FrontierError::EmptyDag);
         }
-        if self.nodes.len() >= (u32::MAX / 4) as usize {
+        if self.nodes.len() > super::MAX_COMPUTATIONS {
             return Err(FrontierError::TooLarge {
                 nodes: self.nodes.len(),
             });

@@ -1,0 +1,337 @@
+// ergon.hpp: a header-only C++17 wrapper over the C ABI in ergon.h.
+//
+// Handles become move-only RAII objects (ergon::Frontier, ergon::Plan), buffers become
+// std::vector / std::string, and every failed call throws ergon::Error, which carries the
+// ergon_status and the library's message for it. Link against libergon as for C
+// (`pkg-config --cflags --libs ergon`).
+//
+//   auto f = ergon::Frontier::from_instance_json(text);
+//   f.solve();
+//   ergon_summary s = f.summary();
+//   ergon::Plan p = f.plan_t_star();
+//   for (ergon::Step step : p.stage(0)) { /* set step.freq_mhz, then run step.kind */ }
+//
+// Like the handles they own, objects are not to be used from two threads at once.
+
+#ifndef ERGON_HPP
+#define ERGON_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "ergon.h"
+
+namespace ergon {
+
+// A failed call: the status and the library's message (which names the C function).
+class Error : public std::runtime_error {
+public:
+  Error(ergon_status status, const std::string &message)
+      : std::runtime_error(message), status_(status) {}
+
+  ergon_status status() const noexcept { return status_; }
+
+private:
+  ergon_status status_;
+};
+
+// The library version, e.g. "0.1.0".
+inline std::string version() { return ergon_version(); }
+
+// The ABI version of the loaded library; ERGON_ABI_VERSION is the header's.
+inline uint32_t abi_version() noexcept { return ergon_abi_version(); }
+
+namespace detail {
+
+// Reads a message with "ask the length, then fill"; `read(buf, cap, len)` is one of the
+// *_last_error functions bound to its handle. Returns an empty string if it cannot be read.
+template <class Read> std::string read_message(Read read) {
+  size_t len = 0;
+  if (read(nullptr, 0, &len) != ERGON_STATUS_OK) {
+    return std::string();
+  }
+  std::string text(len + 1, '\0');
+  if (read(&text[0], text.size(), &len) != ERGON_STATUS_OK) {
+    return std::string();
+  }
+  text.resize(len);
+  return text;
+}
+
+inline std::string thread_message() {
+  return read_message([](char *buf, size_t cap, size_t *len) {
+    return ergon_last_error(buf, cap, len);
+  });
+}
+
+// Builds the exception for `status`: the handle's message if there is one, else this
+// thread's, else the status description.
+template <class Read> Error error(ergon_status status, Read read_handle_message) {
+  std::string message = read_handle_message();
+  if (message.empty()) {
+    message = thread_message();
+  }
+  if (message.empty()) {
+    message = ergon_status_str(status);
+  }
+  return Error(status, message);
+}
+
+inline void check(ergon_status status) {
+  if (status != ERGON_STATUS_OK) {
+    throw error(status, [] { return std::string(); });
+  }
+}
+
+inline void check(ergon_status status, const ergon_frontier *handle) {
+  if (status != ERGON_STATUS_OK) {
+    throw error(status, [handle] {
+      if (handle == nullptr) {
+        return std::string();
+      }
+      return read_message([handle](char *buf, size_t cap, size_t *len) {
+        return ergon_frontier_last_error(handle, buf, cap, len);
+      });
+    });
+  }
+}
+
+inline void check(ergon_status status, const ergon_plan *handle) {
+  if (status != ERGON_STATUS_OK) {
+    throw error(status, [handle] {
+      if (handle == nullptr) {
+        return std::string();
+      }
+      return read_message([handle](char *buf, size_t cap, size_t *len) {
+        return ergon_plan_last_error(handle, buf, cap, len);
+      });
+    });
+  }
+}
+
+// Copies text with "ask the length, then fill"; `fill(buf, cap, len)` calls the C function.
+template <class Handle, class Fill> std::string text(const Handle *handle, Fill fill) {
+  size_t len = 0;
+  check(fill(nullptr, 0, &len), handle);
+  std::string out(len + 1, '\0');
+  check(fill(&out[0], out.size(), &len), handle);
+  out.resize(len);
+  return out;
+}
+
+} // namespace detail
+
+// One computation of a stage's program: set the SM clock to `freq_mhz`, then run it.
+struct Step {
+  uint32_t kind; // ERGON_KIND_FORWARD or ERGON_KIND_BACKWARD
+  uint32_t freq_mhz;
+};
+
+inline bool operator==(const Step &a, const Step &b) {
+  return a.kind == b.kind && a.freq_mhz == b.freq_mhz;
+}
+inline bool operator!=(const Step &a, const Step &b) { return !(a == b); }
+
+// A frequency plan (owns an ergon_plan handle). Move-only; a moved-from Plan holds no handle
+// and its methods throw Error with ERGON_STATUS_NULL_POINTER.
+class Plan {
+public:
+  // Takes ownership of a handle from ergon_frontier_plan (may be nullptr).
+  explicit Plan(ergon_plan *handle) noexcept : handle_(handle) {}
+  Plan(const Plan &) = delete;
+  Plan &operator=(const Plan &) = delete;
+  Plan(Plan &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+  Plan &operator=(Plan &&other) noexcept {
+    if (this != &other) {
+      ergon_plan_free(handle_);
+      handle_ = std::exchange(other.handle_, nullptr);
+    }
+    return *this;
+  }
+  ~Plan() { ergon_plan_free(handle_); }
+
+  // Iteration time, energy (including waiting for a deadline plan) and number of stages.
+  ergon_plan_info summary() const {
+    ergon_plan_info out{};
+    detail::check(ergon_plan_summary(handle_, &out), handle_);
+    return out;
+  }
+
+  size_t num_stages() const { return summary().num_stages; }
+
+  // Stage `stage`'s program for one iteration, in order.
+  std::vector<Step> stage(size_t stage) const {
+    size_t len = 0;
+    detail::check(ergon_plan_stage(handle_, stage, nullptr, nullptr, 0, &len), handle_);
+    std::vector<uint32_t> kinds(len), freqs(len);
+    if (len > 0) {
+      detail::check(
+          ergon_plan_stage(handle_, stage, kinds.data(), freqs.data(), len, &len),
+          handle_);
+    }
+    std::vector<Step> steps;
+    steps.reserve(len);
+    for (size_t i = 0; i < len; ++i) {
+      steps.push_back(Step{kinds[i], freqs[i]});
+    }
+    return steps;
+  }
+
+  // The plan as ergon-plan/v1 JSON.
+  std::string to_json() const {
+    return detail::text(handle_, [this](char *buf, size_t cap, size_t *len) {
+      return ergon_plan_to_json(handle_, buf, cap, len);
+    });
+  }
+
+  // The message of the last failed call on this plan (empty if none).
+  std::string last_error() const {
+    if (handle_ == nullptr) {
+      return std::string();
+    }
+    return detail::read_message([this](char *buf, size_t cap, size_t *len) {
+      return ergon_plan_last_error(handle_, buf, cap, len);
+    });
+  }
+
+  const ergon_plan *get() const noexcept { return handle_; }
+  // Gives up ownership; the caller must ergon_plan_free the handle.
+  ergon_plan *release() noexcept { return std::exchange(handle_, nullptr); }
+  explicit operator bool() const noexcept { return handle_ != nullptr; }
+
+private:
+  ergon_plan *handle_;
+};
+
+// A frontier problem and, once solved, its frontier (owns an ergon_frontier handle).
+// Move-only; a moved-from Frontier holds no handle and its methods throw Error with
+// ERGON_STATUS_NULL_POINTER.
+class Frontier {
+public:
+  // From arrays (everything `problem` points to is only read during the call).
+  explicit Frontier(const ergon_problem &problem) : handle_(nullptr) {
+    detail::check(ergon_frontier_new(&problem, &handle_));
+  }
+
+  // Takes ownership of a handle from ergon_frontier_new / _from_* (may be nullptr).
+  explicit Frontier(ergon_frontier *handle) noexcept : handle_(handle) {}
+
+  // From a perseus-instance/v1 JSON document.
+  static Frontier from_instance_json(std::string_view json) {
+    ergon_frontier *h = nullptr;
+    // An empty string_view may have a NULL data(); the C call would report NULL_POINTER.
+    const char *text = json.empty() ? "" : json.data();
+    detail::check(ergon_frontier_from_instance_json(text, json.size(), &h));
+    return Frontier(h);
+  }
+
+  // From a zeus profile CSV (stage,instruction,frequency,time,energy) and a pipeline.
+  static Frontier
+  from_profile_csv(std::string_view csv, const ergon_pipeline &pipeline, double unit_time_s,
+                   double p_blocking_w,
+                   uint32_t effective_energy = ERGON_EFFECTIVE_ENERGY_AFTER_FILTER) {
+    ergon_frontier *h = nullptr;
+    const char *text = csv.empty() ? "" : csv.data();
+    detail::check(ergon_frontier_from_profile_csv(text, csv.size(), &pipeline,
+                                                  unit_time_s, p_blocking_w,
+                                                  effective_energy, &h));
+    return Frontier(h);
+  }
+
+  Frontier(const Frontier &) = delete;
+  Frontier &operator=(const Frontier &) = delete;
+  Frontier(Frontier &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+  Frontier &operator=(Frontier &&other) noexcept {
+    if (this != &other) {
+      ergon_frontier_free(handle_);
+      handle_ = std::exchange(other.handle_, nullptr);
+    }
+    return *this;
+  }
+  ~Frontier() { ergon_frontier_free(handle_); }
+
+  // Solves the frontier (once; a second call throws with ERGON_STATUS_INVALID_STATE). If the
+  // frontier stops before T_min, summary().complete is false and last_error() says why.
+  void solve() { detail::check(ergon_frontier_solve(handle_), handle_); }
+
+  size_t num_points() const {
+    size_t n = 0;
+    detail::check(ergon_frontier_num_points(handle_, &n), handle_);
+    return n;
+  }
+
+  // Point `index` (0 is the slowest).
+  ergon_point point(size_t index) const {
+    ergon_point p{};
+    detail::check(ergon_frontier_point(handle_, index, &p), handle_);
+    return p;
+  }
+
+  // All points, slowest first.
+  std::vector<ergon_point> points() const {
+    size_t len = 0;
+    detail::check(ergon_frontier_points(handle_, nullptr, 0, &len), handle_);
+    std::vector<ergon_point> out(len);
+    if (len > 0) {
+      detail::check(ergon_frontier_points(handle_, out.data(), out.size(), &len), handle_);
+      out.resize(len);
+    }
+    return out;
+  }
+
+  // T_min, T_max, T* and the other facts of the solved frontier.
+  ergon_summary summary() const {
+    ergon_summary s{};
+    detail::check(ergon_frontier_summary(handle_, &s), handle_);
+    return s;
+  }
+
+  // The solved frontier as ergon-frontier/v1 JSON.
+  std::string to_json() const {
+    return detail::text(handle_, [this](char *buf, size_t cap, size_t *len) {
+      return ergon_frontier_to_json(handle_, buf, cap, len);
+    });
+  }
+
+  // A plan: `at` is ERGON_PLAN_FASTEST, ERGON_PLAN_T_STAR or ERGON_PLAN_DEADLINE (then with
+  // `deadline_s`). The plan does not borrow the frontier.
+  Plan plan(uint32_t at, double deadline_s = 0.0) const {
+    ergon_plan *p = nullptr;
+    detail::check(ergon_frontier_plan(handle_, at, deadline_s, &p), handle_);
+    return Plan(p);
+  }
+  Plan plan_fastest() const { return plan(ERGON_PLAN_FASTEST); }
+  Plan plan_t_star() const { return plan(ERGON_PLAN_T_STAR); }
+  // Least energy when a straggler sets the iteration time to `deadline_s` (waiting included).
+  Plan plan_for_deadline(double deadline_s) const {
+    return plan(ERGON_PLAN_DEADLINE, deadline_s);
+  }
+
+  // The message of the last failed call on this frontier (empty if none), or why an
+  // incomplete frontier stopped.
+  std::string last_error() const {
+    if (handle_ == nullptr) {
+      return std::string();
+    }
+    return detail::read_message([this](char *buf, size_t cap, size_t *len) {
+      return ergon_frontier_last_error(handle_, buf, cap, len);
+    });
+  }
+
+  const ergon_frontier *get() const noexcept { return handle_; }
+  // Gives up ownership; the caller must ergon_frontier_free the handle.
+  ergon_frontier *release() noexcept { return std::exchange(handle_, nullptr); }
+  explicit operator bool() const noexcept { return handle_ != nullptr; }
+
+private:
+  ergon_frontier *handle_;
+};
+
+} // namespace ergon
+
+#endif // ERGON_HPP

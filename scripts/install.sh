@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Installs the C library of Ergon into a prefix:
+#
+#   PREFIX/lib/libergon.so            shared library (the canonical artifact)
+#   PREFIX/lib/libergon.a             static library (link with -lpthread -ldl -lm)
+#   PREFIX/include/ergon.h            the C header
+#   PREFIX/include/ergon.hpp          the header-only C++17 wrapper
+#   PREFIX/lib/pkgconfig/ergon.pc     for `pkg-config --cflags --libs ergon`
+#
+# Usage: scripts/install.sh PREFIX [--profile release|debug] [--libs-from DIR]
+#
+#   --profile P     build with `cargo build -p ergon-ffi` in profile P (default release) and
+#                   install target/<P>/ (honours CARGO_TARGET_DIR)
+#   --libs-from D   do not build: copy libergon.so and libergon.a from D (e.g. target/debug)
+#
+# Consumers: PKG_CONFIG_PATH=PREFIX/lib/pkgconfig cc app.c $(pkg-config --cflags --libs ergon)
+# and, unless PREFIX/lib is on the loader's path, -Wl,-rpath,PREFIX/lib (or LD_LIBRARY_PATH).
+# To link statically: cc app.c $(pkg-config --cflags ergon) PREFIX/lib/libergon.a \
+#   -lpthread -ldl -lm
+set -euo pipefail
+
+usage() {
+    sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2
+    exit 2
+}
+
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+prefix=""
+profile="release"
+libs_from=""
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --profile)
+            [[ $# -ge 2 ]] || usage
+            profile="$2"
+            shift 2
+            ;;
+        --profile=*)
+            profile="${1#--profile=}"
+            shift
+            ;;
+        --libs-from)
+            [[ $# -ge 2 ]] || usage
+            libs_from="$2"
+            shift 2
+            ;;
+        --libs-from=*)
+            libs_from="${1#--libs-from=}"
+            shift
+            ;;
+        -h | --help)
+            usage
+            ;;
+        -*)
+            echo "install.sh: unknown option $1" >&2
+            usage
+            ;;
+        *)
+            [[ -z "$prefix" ]] || usage
+            prefix="$1"
+            shift
+            ;;
+    esac
+done
+[[ -n "$prefix" ]] || usage
+
+case "$profile" in
+    release) cargo_flags=(--release) ;;
+    debug) cargo_flags=() ;;
+    *)
+        echo "install.sh: --profile must be release or debug, not '$profile'" >&2
+        exit 2
+        ;;
+esac
+
+if [[ -z "$libs_from" ]]; then
+    (cd "$repo" && cargo build -p ergon-ffi --locked "${cargo_flags[@]}")
+    libs_from="${CARGO_TARGET_DIR:-$repo/target}/$profile"
+fi
+for lib in libergon.so libergon.a; do
+    if [[ ! -f "$libs_from/$lib" ]]; then
+        echo "install.sh: $libs_from/$lib not found" >&2
+        exit 1
+    fi
+done
+
+version="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$repo/Cargo.toml" | head -n 1)"
+[[ -n "$version" ]] || { echo "install.sh: no version in Cargo.toml" >&2; exit 1; }
+
+mkdir -p "$prefix"
+prefix="$(cd "$prefix" && pwd)"
+install -d "$prefix/lib/pkgconfig" "$prefix/include"
+install -m 0755 "$libs_from/libergon.so" "$prefix/lib/libergon.so"
+install -m 0644 "$libs_from/libergon.a" "$prefix/lib/libergon.a"
+install -m 0644 "$repo/include/ergon.h" "$prefix/include/ergon.h"
+install -m 0644 "$repo/bindings/cpp/ergon.hpp" "$prefix/include/ergon.hpp"
+
+cat >"$prefix/lib/pkgconfig/ergon.pc" <<EOF
+prefix=$prefix
+exec_prefix=\${prefix}
+libdir=\${exec_prefix}/lib
+includedir=\${prefix}/include
+
+Name: ergon
+Description: Ergon: energy/time frontiers for large-model training (C ABI)
+Version: $version
+Libs: -L\${libdir} -lergon
+Libs.private: -lpthread -ldl -lm
+Cflags: -I\${includedir}
+EOF
+
+echo "installed ergon $version into $prefix"
