@@ -53,11 +53,11 @@ pub use device::{
     Architecture, ClockEventReasons, ClockType, Device, DeviceInfo, MigParent,
     PowerLimitConstraints,
 };
-pub use energy::{
-    EnergyError, EnergyMethod, EnergyMonitor, EnergyOptions, Measurement, ZeroDelta,
-};
+pub use energy::{EnergyError, EnergyMethod, EnergyMonitor, EnergyOptions, Measurement, ZeroDelta};
 pub use error::{Call, Error, LibraryAttempt, Result, ReturnCode};
-pub use executor::{ExecutorError, PlanError, PlanExecutor, PlannedInstruction, StagePlan};
+pub use executor::{
+    ExecutorError, ExecutorOptions, PlanError, PlanExecutor, PlannedInstruction, StagePlan,
+};
 pub use guard::{Record, RestoreFailure, Setting, StateGuard, restore_record};
 pub use nvml::{DEFAULT_LIBRARIES, LIBRARY_ENV, Nvml, library_candidates};
 pub use signals::{RESTORE_SIGNALS, install_signal_handlers};
