@@ -266,6 +266,10 @@ pub(super) fn solve(
             .and_then(|x| x.checked_add(1))
             .ok_or(FrontierError::Overflow)?;
         for &(i, lb, ub) in &op_bounds {
+            // Convex non-increasing models give lb ≤ ub. A fitted model that rises with duration
+            // (possible only after the 0.95 soft filter) could give lb > ub, which lowtime turns
+            // into an infeasible flow and a panic; clamping keeps the network feasible and prices
+            // that computation's slow-down at its speed-up cost.
             let ub = ub.unwrap_or(inf).max(lb);
             arcs.push(BoundedArc {
                 tail: 2 * i as u32,
