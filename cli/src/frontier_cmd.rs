@@ -264,17 +264,17 @@ fn summarize(f: &Frontier, problem: &Problem, label: &str, solve_time: Duration)
     );
     let _ = writeln!(
         s,
-        "  {:<44} {:>10} {:>12} {:>9}",
+        "  {:<46} {:>10} {:>12} {:>9}",
         "", "time (s)", "energy (J)", "saved"
     );
     let _ = writeln!(
         s,
-        "  {:<44} {:>10.4} {:>12.2} {:>9}",
+        "  {:<46} {:>10.4} {:>12.2} {:>9}",
         "all at fastest clock (baseline)", fastest.time_s, baseline, "-"
     );
     let _ = writeln!(
         s,
-        "  {:<44} {:>10.4} {:>12.2} {:>8.2}%",
+        "  {:<46} {:>10.4} {:>12.2} {:>8.2}%",
         "T_min  fastest plan (intrinsic bloat removed)",
         fastest.time_s,
         fastest.energy_j,
@@ -282,7 +282,7 @@ fn summarize(f: &Frontier, problem: &Problem, label: &str, solve_time: Duration)
     );
     let _ = writeln!(
         s,
-        "  {:<44} {:>10.4} {:>12.2} {:>8.2}%",
+        "  {:<46} {:>10.4} {:>12.2} {:>8.2}%",
         "T*     minimum-energy plan",
         star.time_s,
         star.energy_j,
@@ -290,7 +290,7 @@ fn summarize(f: &Frontier, problem: &Problem, label: &str, solve_time: Duration)
     );
     let _ = writeln!(
         s,
-        "  {:<44} {:>10.4} {:>12.2} {:>8.2}%",
+        "  {:<46} {:>10.4} {:>12.2} {:>8.2}%",
         "T_max  all at slowest useful clock",
         f.start.time_s,
         f.start.energy_j,
