@@ -73,6 +73,12 @@
 #define ERGON_PLAN_DEADLINE 2
 
 /**
+ * Size of the text fields of [`ergon_gpu_info`], NUL included (NVML's own buffer size for
+ * UUIDs and names).
+ */
+#define ERGON_GPU_TEXT_CAP 96
+
+/**
  * Result of every fallible call. Codes are never reused.
  */
 enum ergon_status
@@ -133,6 +139,16 @@ enum ergon_status
    * An internal error (a bug); the handle should be freed.
    */
   ERGON_STATUS_PANIC = 12,
+  /**
+   * The NVML library could not be loaded (no NVIDIA driver, or `$ERGON_NVML_LIBRARY` is
+   * wrong); the message names every path tried.
+   */
+  ERGON_STATUS_NVML_UNAVAILABLE = 13,
+  /**
+   * A GPU operation failed: an NVML call (no permission, not supported, GPU lost...), the GPU
+   * state file, or a setting that could not be restored; see the message.
+   */
+  ERGON_STATUS_GPU = 14,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -141,6 +157,12 @@ typedef enum ergon_status ergon_status;
 typedef int32_t ergon_status;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
+
+/**
+ * Opaque handle of an energy monitor (see the `ergon_energy_monitor_*` functions). Not to be
+ * used from two threads at once.
+ */
+typedef struct ergon_energy_monitor ergon_energy_monitor;
 
 /**
  * Opaque handle of a frontier problem and, once solved, its frontier (see the
@@ -152,6 +174,12 @@ typedef struct ergon_frontier ergon_frontier;
  * Opaque handle of a frequency plan (see the `ergon_plan_*` functions).
  */
 typedef struct ergon_plan ergon_plan;
+
+/**
+ * Opaque handle of a plan executor (see the `ergon_plan_executor_*` functions). Not to be used
+ * from two threads at once.
+ */
+typedef struct ergon_plan_executor ergon_plan_executor;
 
 /**
  * One measurement of a computation type at one SM clock.
@@ -397,6 +425,33 @@ typedef struct ergon_plan_info {
   size_t num_stages;
 } ergon_plan_info;
 
+/**
+ * What [`ergon_gpu_get_info`] reports about one GPU (or MIG device).
+ */
+typedef struct ergon_gpu_info {
+  /**
+   * NVML index (the parent GPU's for a MIG device).
+   */
+  uint32_t index;
+  /**
+   * NVML architecture code (`nvmlDeviceArchitecture_t`: 7 Ampere, 8 Ada, 9 Hopper, ...).
+   */
+  uint32_t architecture;
+  /**
+   * True for a MIG device.
+   */
+  bool is_mig;
+  /**
+   * `GPU-…` or `MIG-…`, NUL-terminated (truncated at a character boundary if longer than 95
+   * bytes, which NVML never reports).
+   */
+  char uuid[96];
+  /**
+   * Product name, e.g. "NVIDIA A100-SXM4-40GB", NUL-terminated (truncated like `uuid`).
+   */
+  char name[96];
+} ergon_gpu_info;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -597,6 +652,175 @@ ergon_status ergon_plan_to_json(const struct ergon_plan *plan, char *buf, size_t
  * writable.
  */
 ergon_status ergon_plan_last_error(const struct ergon_plan *plan, char *buf, size_t cap, size_t *len);
+
+/**
+ * Puts back every GPU setting recorded in the GPU state file (`$ERGON_STATE_DIR/…`, else the
+ * default location): what `ergon gpu restore` does after a process that changed settings was
+ * killed. Writes the number of settings restored to `*restored`. With no state file there is
+ * nothing to do and NVML is not loaded.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `NVML_UNAVAILABLE` (the message names every path
+ * tried), `GPU` (a setting could not be put back, or the state file is unreadable; what could
+ * not be restored stays in the file) or `PANIC`. Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * `restored` must be NULL or writable.
+ */
+ergon_status ergon_gpu_restore(size_t *restored);
+
+/**
+ * Writes the number of GPUs NVML sees to `*out` (MIG devices not counted).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `NVML_UNAVAILABLE`, `GPU` or `PANIC`. Messages:
+ * `ergon_last_error`.
+ *
+ * # Safety
+ * `out` must be NULL or writable.
+ */
+ergon_status ergon_gpu_count(uint32_t *out);
+
+/**
+ * Writes what NVML reports about GPU `index` (0 ≤ index < `ergon_gpu_count`) to `*out`. The
+ * UUID and name are copied into the fixed `ERGON_GPU_TEXT_CAP`-byte arrays of the struct,
+ * NUL-terminated, so nothing needs freeing.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `OUT_OF_RANGE`, `NVML_UNAVAILABLE`, `GPU` or
+ * `PANIC`. Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * `out` must be NULL or writable.
+ */
+ergon_status ergon_gpu_get_info(uint32_t index, struct ergon_gpu_info *out);
+
+/**
+ * Starts executing stage `stage` of `plan` on `device` (see the module notes for how devices
+ * are named): checks the planned clocks against the GPU's, sets the power limit to its default,
+ * locks the memory clock and the graphics clock at their maxima and starts a worker thread that
+ * applies each instruction's clock. Every original setting is also written to the GPU state
+ * file (`$ERGON_STATE_DIR`, else the default), so that `ergon_gpu_restore` can put it back
+ * after a crash; no signal handlers are installed. Needs CAP_SYS_ADMIN.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE` (`device` not UTF-8), `INVALID_ARGUMENT`
+ * (no such device, or a planned clock the GPU does not support), `OUT_OF_RANGE` (no such
+ * stage), `NVML_UNAVAILABLE`, `GPU` or `PANIC`. Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * `device` must be NULL or NUL-terminated; `plan` NULL or a live handle; `out` NULL or
+ * writable.
+ */
+ergon_status ergon_plan_executor_new(const char *device, const struct ergon_plan *plan, size_t stage, struct ergon_plan_executor **out);
+
+/**
+ * Before a computation: checks that `kind` (`ERGON_KIND_*`) is the plan's next instruction and
+ * hands its clock to the worker. Never calls NVML, never waits and never allocates on success.
+ * On a mismatch nothing advances.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (unknown kind),
+ * `INVALID_STATE` (not the plan's next instruction, or past its end) or `PANIC`. Messages:
+ * `ergon_plan_executor_last_error`.
+ *
+ * # Safety
+ * `executor` must be NULL or a live handle not used concurrently.
+ */
+ergon_status ergon_plan_executor_instruction_begin(struct ergon_plan_executor *executor, uint32_t kind);
+
+/**
+ * After an iteration: rewinds the plan, then reports an iteration that did not run every
+ * planned instruction, else clock changes the worker failed to make since the last report.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_STATE` (incomplete iteration), `GPU`
+ * (the worker's errors) or `PANIC`. Messages: `ergon_plan_executor_last_error`.
+ *
+ * # Safety
+ * `executor` must be NULL or a live handle not used concurrently.
+ */
+ergon_status ergon_plan_executor_step_end(struct ergon_plan_executor *executor);
+
+/**
+ * Blocks until the worker has handled the latest clock request (applied it, or recorded its
+ * failure for `ergon_plan_executor_step_end`).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `GPU` (the worker is gone) or `PANIC`.
+ *
+ * # Safety
+ * `executor` must be NULL or a live handle not used concurrently.
+ */
+ergon_status ergon_plan_executor_wait_applied(struct ergon_plan_executor *executor);
+
+/**
+ * Stops the worker, restores every setting the executor changed, and releases the handle.
+ * NULL is a no-op. Restore failures cannot be reported here (the settings stay in the GPU state
+ * file for `ergon_gpu_restore`).
+ *
+ * # Safety
+ * `executor` must be NULL or a handle from this library that is not used afterwards.
+ */
+void ergon_plan_executor_free(struct ergon_plan_executor *executor);
+
+/**
+ * Copies the message of the last failed call on this executor (empty if none) into `buf`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
+ *
+ * # Safety
+ * `executor` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+ * or writable.
+ */
+ergon_status ergon_plan_executor_last_error(const struct ergon_plan_executor *executor, char *buf, size_t cap, size_t *len);
+
+/**
+ * Starts measuring the energy of `device` (the GPU's energy counter where it has one, else
+ * power polling on a thread).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE`, `INVALID_ARGUMENT` (no such device, or a
+ * MIG device), `NVML_UNAVAILABLE`, `GPU` or `PANIC`. Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * `device` must be NULL or NUL-terminated; `out` NULL or writable.
+ */
+ergon_status ergon_energy_monitor_new(const char *device, struct ergon_energy_monitor **out);
+
+/**
+ * Opens the window `name` (NUL-terminated UTF-8); windows may overlap.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE`, `INVALID_STATE` (a window of that name is
+ * open), `GPU` or `PANIC`. Messages: `ergon_energy_monitor_last_error`.
+ *
+ * # Safety
+ * `monitor` must be NULL or a live handle not used concurrently; `name` NULL or NUL-terminated.
+ */
+ergon_status ergon_energy_monitor_begin(struct ergon_energy_monitor *monitor, const char *name);
+
+/**
+ * Closes the window `name` and writes its wall time (seconds) and GPU energy (joules).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE`, `INVALID_STATE` (no window of that name
+ * is open), `GPU` or `PANIC`. Messages: `ergon_energy_monitor_last_error`.
+ *
+ * # Safety
+ * `monitor` must be NULL or a live handle not used concurrently; `name` NULL or
+ * NUL-terminated; `time_s` and `energy_j` NULL or writable.
+ */
+ergon_status ergon_energy_monitor_end(struct ergon_energy_monitor *monitor, const char *name, double *time_s, double *energy_j);
+
+/**
+ * Releases an energy monitor (open windows are dropped). NULL is a no-op.
+ *
+ * # Safety
+ * `monitor` must be NULL or a handle from this library that is not used afterwards.
+ */
+void ergon_energy_monitor_free(struct ergon_energy_monitor *monitor);
+
+/**
+ * Copies the message of the last failed call on this monitor (empty if none) into `buf`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
+ *
+ * # Safety
+ * `monitor` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+ * or writable.
+ */
+ergon_status ergon_energy_monitor_last_error(const struct ergon_energy_monitor *monitor, char *buf, size_t cap, size_t *len);
 
 /**
  * The library version, e.g. `"0.1.0"`, as a static NUL-terminated string. Never fails.

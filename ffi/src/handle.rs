@@ -372,6 +372,8 @@ pub extern "C" fn ergon_status_str(status: c_int) -> *const c_char {
         10 => "deadline cannot be met\0",
         11 => "numbers too large\0",
         12 => "internal error (panic)\0",
+        13 => "NVML unavailable\0",
+        14 => "GPU operation failed\0",
         _ => "unknown status\0",
     };
     s.as_ptr().cast()

@@ -12,9 +12,11 @@
 #![allow(non_camel_case_types)] // C names
 
 mod frontier;
+mod gpu;
 mod handle;
 
 pub use frontier::*;
+pub use gpu::*;
 pub use handle::{ergon_abi_version, ergon_last_error, ergon_status_str, ergon_version};
 
 /// Version of the C ABI; raised on every incompatible change.
@@ -51,4 +53,10 @@ pub enum ergon_status {
     Overflow = 11,
     /// An internal error (a bug); the handle should be freed.
     Panic = 12,
+    /// The NVML library could not be loaded (no NVIDIA driver, or `$ERGON_NVML_LIBRARY` is
+    /// wrong); the message names every path tried.
+    NvmlUnavailable = 13,
+    /// A GPU operation failed: an NVML call (no permission, not supported, GPU lost...), the GPU
+    /// state file, or a setting that could not be restored; see the message.
+    Gpu = 14,
 }

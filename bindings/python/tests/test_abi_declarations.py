@@ -58,6 +58,9 @@ def header() -> str:
 
 def c_type(decl: str) -> Any:
     """The ctypes type of a C type as cbindgen writes it (``const struct ergon_point *``)."""
+    array = re.fullmatch(r"(.*)\[(\d+)\]", decl.strip(), flags=re.S)
+    if array:
+        return c_type(array.group(1)) * int(array.group(2))
     decl = decl.replace("const", " ").replace("struct", " ")
     pointers = decl.count("*")
     base = decl.replace("*", " ").strip()
@@ -77,9 +80,12 @@ def same_type(declared: Any, expected: Any) -> bool:
 
 
 def split_decl(decl: str) -> Tuple[str, str]:
-    """``"const struct ergon_option *options"`` -> (type, name)."""
-    m = re.fullmatch(r"\s*(.*?)\s*\b(\w+)\s*", decl, flags=re.S)
+    """``"const struct ergon_option *options"`` -> (type, name); ``"char uuid[96]"`` ->
+    (``"char[96]"``, ``"uuid"``)."""
+    m = re.fullmatch(r"\s*(.*?)\s*\b(\w+)\s*(?:\[(\d+)\])?\s*", decl, flags=re.S)
     assert m, decl
+    if m.group(3):
+        return f"{m.group(1)}[{m.group(3)}]", m.group(2)
     return m.group(1), m.group(2)
 
 

@@ -217,7 +217,7 @@ def test_error_type() -> None:
     assert unknown.status == 99 and unknown.status_name == "UNKNOWN_99"
     assert ergon.status_str(10) == "deadline cannot be met"
     assert ergon.status_str(1234) == "unknown status"
-    assert [s.value for s in Status] == list(range(13))
+    assert [s.value for s in Status] == list(range(15))
 
 
 # --- loading the library -----------------------------------------------------------------------

@@ -35,6 +35,10 @@ class Status(enum.IntEnum):
     """The numbers are too large for the solver's fixed-point arithmetic."""
     PANIC = 12
     """An internal error (a bug in the library)."""
+    NVML_UNAVAILABLE = 13
+    """The NVML library could not be loaded; the message names every path tried."""
+    GPU = 14
+    """A GPU operation failed (an NVML call, the GPU state file, a restore); see the message."""
 
 
 class ErgonError(Exception):

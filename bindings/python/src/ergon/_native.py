@@ -61,6 +61,7 @@ ERGON_EFFECTIVE_ENERGY_BEFORE_FILTER = 1
 ERGON_PLAN_FASTEST = 0
 ERGON_PLAN_T_STAR = 1
 ERGON_PLAN_DEADLINE = 2
+ERGON_GPU_TEXT_CAP = 96
 
 # --- structures of ergon.h (field order and C types exactly as in the header) ----------------
 
@@ -73,6 +74,14 @@ class ergon_frontier(Structure):
 
 class ergon_plan(Structure):
     """Opaque ``struct ergon_plan`` (only ever used through a pointer)."""
+
+
+class ergon_plan_executor(Structure):
+    """Opaque ``struct ergon_plan_executor`` (only ever used through a pointer)."""
+
+
+class ergon_energy_monitor(Structure):
+    """Opaque ``struct ergon_energy_monitor`` (only ever used through a pointer)."""
 
 
 class ergon_option(Structure):
@@ -191,10 +200,24 @@ class ergon_plan_info(Structure):
     ]
 
 
+class ergon_gpu_info(Structure):
+    """``struct ergon_gpu_info``: one GPU as NVML reports it (NUL-terminated text arrays)."""
+
+    _fields_ = [
+        ("index", c_uint32),
+        ("architecture", c_uint32),
+        ("is_mig", c_bool),
+        ("uuid", c_char * ERGON_GPU_TEXT_CAP),
+        ("name", c_char * ERGON_GPU_TEXT_CAP),
+    ]
+
+
 FrontierPtr = POINTER(ergon_frontier)
 PlanPtr = POINTER(ergon_plan)
 _size_p = POINTER(c_size_t)
 _char_buf = POINTER(c_char)
+ExecutorPtr = POINTER(ergon_plan_executor)
+MonitorPtr = POINTER(ergon_energy_monitor)
 
 # name -> (restype, argtypes), in the order of ergon.h.
 PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
@@ -235,6 +258,32 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     ),
     "ergon_plan_to_json": (ergon_status, [PlanPtr, _char_buf, c_size_t, _size_p]),
     "ergon_plan_last_error": (ergon_status, [PlanPtr, _char_buf, c_size_t, _size_p]),
+    "ergon_gpu_restore": (ergon_status, [_size_p]),
+    "ergon_gpu_count": (ergon_status, [POINTER(c_uint32)]),
+    "ergon_gpu_get_info": (ergon_status, [c_uint32, POINTER(ergon_gpu_info)]),
+    "ergon_plan_executor_new": (
+        ergon_status,
+        [c_char_p, PlanPtr, c_size_t, POINTER(ExecutorPtr)],
+    ),
+    "ergon_plan_executor_instruction_begin": (ergon_status, [ExecutorPtr, c_uint32]),
+    "ergon_plan_executor_step_end": (ergon_status, [ExecutorPtr]),
+    "ergon_plan_executor_wait_applied": (ergon_status, [ExecutorPtr]),
+    "ergon_plan_executor_free": (None, [ExecutorPtr]),
+    "ergon_plan_executor_last_error": (
+        ergon_status,
+        [ExecutorPtr, _char_buf, c_size_t, _size_p],
+    ),
+    "ergon_energy_monitor_new": (ergon_status, [c_char_p, POINTER(MonitorPtr)]),
+    "ergon_energy_monitor_begin": (ergon_status, [MonitorPtr, c_char_p]),
+    "ergon_energy_monitor_end": (
+        ergon_status,
+        [MonitorPtr, c_char_p, POINTER(c_double), POINTER(c_double)],
+    ),
+    "ergon_energy_monitor_free": (None, [MonitorPtr]),
+    "ergon_energy_monitor_last_error": (
+        ergon_status,
+        [MonitorPtr, _char_buf, c_size_t, _size_p],
+    ),
     "ergon_version": (c_char_p, []),
     "ergon_abi_version": (c_uint32, []),
     "ergon_status_str": (c_char_p, [c_int]),

@@ -1,0 +1,568 @@
+//! The GPU functions of the C ABI against the fake NVML (`tests/fake-nvml/fake_nvml.c`).
+//!
+//! NVML state and the environment are process-global, so every scenario runs in a child process
+//! (the harness of `hwctl/tests/support`).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::undocumented_unsafe_blocks
+)]
+
+#[path = "../../hwctl/tests/support/mod.rs"]
+mod support;
+
+use std::ffi::{CStr, c_char};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::ptr::{null, null_mut};
+
+use ergon::*;
+use support::{Scenario, default_state, report};
+
+fn thread_error() -> String {
+    let mut len = 0usize;
+    unsafe { ergon_last_error(null_mut(), 0, &mut len) };
+    let mut buf = vec![0u8; len + 1];
+    unsafe { ergon_last_error(buf.as_mut_ptr().cast(), buf.len(), &mut len) };
+    buf.truncate(len);
+    String::from_utf8(buf).unwrap()
+}
+
+fn executor_error(e: *const ergon_plan_executor) -> String {
+    let mut len = 0usize;
+    unsafe { ergon_plan_executor_last_error(e, null_mut(), 0, &mut len) };
+    let mut buf = vec![0u8; len + 1];
+    unsafe { ergon_plan_executor_last_error(e, buf.as_mut_ptr().cast(), buf.len(), &mut len) };
+    buf.truncate(len);
+    String::from_utf8(buf).unwrap()
+}
+
+fn text(field: &[c_char; 96]) -> String {
+    unsafe { CStr::from_ptr(field.as_ptr()) }
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// True in a scenario's child process (which runs its test from the start: no side effects
+/// before the first `Scenario::run` there).
+fn in_child() -> bool {
+    std::env::var_os("HWCTL_TEST_SCENARIO").is_some()
+}
+
+/// A private state directory for `ERGON_STATE_DIR`.
+fn state_dir(name: &str) -> std::path::PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("ffi-gpu-state")
+        .join(name);
+    fs::create_dir_all(&dir).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+    dir
+}
+
+/// A one-stage plan (one microbatch: forward then backward) at its minimum-energy point, with
+/// clocks the fake Ampere supports (210..=1410 MHz in 15 MHz steps).
+fn one_stage_plan() -> *mut ergon_plan {
+    let forward = [
+        ergon_option {
+            freq_mhz: 1410,
+            time_s: 0.010,
+            energy_j: 3.0,
+        },
+        ergon_option {
+            freq_mhz: 1200,
+            time_s: 0.012,
+            energy_j: 2.2,
+        },
+        // Slower and costlier than 1200 MHz: the forward pass stays at 1200 MHz.
+        ergon_option {
+            freq_mhz: 1005,
+            time_s: 0.015,
+            energy_j: 2.5,
+        },
+    ];
+    let backward = [
+        ergon_option {
+            freq_mhz: 1410,
+            time_s: 0.020,
+            energy_j: 6.0,
+        },
+        ergon_option {
+            freq_mhz: 1200,
+            time_s: 0.024,
+            energy_j: 4.4,
+        },
+        ergon_option {
+            freq_mhz: 1005,
+            time_s: 0.030,
+            energy_j: 4.0,
+        },
+    ];
+    let profiles = [
+        ergon_profile {
+            stage: 0,
+            kind: ERGON_KIND_FORWARD,
+            options: forward.as_ptr(),
+            num_options: forward.len(),
+            fit: null(),
+        },
+        ergon_profile {
+            stage: 0,
+            kind: ERGON_KIND_BACKWARD,
+            options: backward.as_ptr(),
+            num_options: backward.len(),
+            fit: null(),
+        },
+    ];
+    let problem = ergon_problem {
+        unit_time_s: 0.001,
+        p_blocking_w: 60.0,
+        effective_energy: ERGON_EFFECTIVE_ENERGY_AFTER_FILTER,
+        profiles: profiles.as_ptr(),
+        num_profiles: profiles.len(),
+        pipeline: ergon_pipeline {
+            schedule: ERGON_SCHEDULE_1F1B,
+            num_stages: 1,
+            num_microbatches: 1,
+            virtual_stages: 0,
+        },
+        nodes: null(),
+        num_nodes: 0,
+        edges: null(),
+        num_edges: 0,
+        num_stages: 0,
+    };
+    let mut f = null_mut();
+    let mut plan = null_mut();
+    unsafe {
+        assert_eq!(
+            ergon_frontier_new(&problem, &mut f),
+            ergon_status::Ok,
+            "{}",
+            thread_error()
+        );
+        assert_eq!(ergon_frontier_solve(f), ergon_status::Ok);
+        assert_eq!(
+            ergon_frontier_plan(f, ERGON_PLAN_T_STAR, 0.0, &mut plan),
+            ergon_status::Ok,
+            "{}",
+            thread_error()
+        );
+        ergon_frontier_free(f);
+    }
+    plan
+}
+
+fn plan_stage(plan: *const ergon_plan) -> (Vec<u32>, Vec<u32>) {
+    let mut len = 0usize;
+    unsafe { ergon_plan_stage(plan, 0, null_mut(), null_mut(), 0, &mut len) };
+    let mut kinds = vec![0; len];
+    let mut freqs = vec![0; len];
+    assert_eq!(
+        unsafe {
+            ergon_plan_stage(
+                plan,
+                0,
+                kinds.as_mut_ptr(),
+                freqs.as_mut_ptr(),
+                len,
+                &mut len,
+            )
+        },
+        ergon_status::Ok
+    );
+    (kinds, freqs)
+}
+
+/// A first process locks a clock through a persistent guard and dies without restoring it; a
+/// second one calls `ergon_gpu_restore`.
+#[test]
+fn ffi_gpu_restore_puts_back_a_lock_left_behind() {
+    let name = "ffi_gpu_restore_puts_back_a_lock_left_behind";
+    let dir = state_dir(name);
+    let fake_state = dir.join("fake-state");
+    let step = || match support::param().as_str() {
+        "crash" => {
+            let nvml = ergon_hwctl::Nvml::init().unwrap();
+            let gpu = nvml.device("0").unwrap();
+            let mut guard = ergon_hwctl::PersistentGuard::new().unwrap();
+            guard.lock_gpu_clocks(&gpu, 1200, 1200).unwrap();
+            std::mem::forget(guard);
+            std::process::exit(0);
+        }
+        _ => {
+            let mut restored = 0usize;
+            let status = unsafe { ergon_gpu_restore(&mut restored) };
+            report(format!("{status:?} {restored} {}", thread_error()));
+        }
+    };
+    if !in_child() {
+        let _ = fs::remove_file(&fake_state);
+        let _ = fs::remove_file(dir.join(ergon_hwctl::STATE_FILE_NAME));
+    }
+    let run = |param: &str| {
+        Scenario::new(name)
+            .param(param)
+            .env("FAKE_NVML_STATE", fake_state.to_str().unwrap())
+            .env("ERGON_STATE_DIR", dir.to_str().unwrap())
+            .run(step)
+    };
+    run("crash");
+    let state = fs::read_to_string(&fake_state).unwrap();
+    assert!(state.contains("gpu_locked=1200:1200"), "{state}");
+    let restore = run("restore");
+    assert_eq!(restore.report(), ["Ok 1 "]);
+    let state = fs::read_to_string(&fake_state).unwrap();
+    assert_eq!(state.lines().next().unwrap(), default_state(0, 400));
+    // Nothing left to restore.
+    let again = run("again");
+    assert_eq!(again.report(), ["Ok 0 "]);
+}
+
+#[test]
+fn ffi_gpu_count_and_info_of_two_gpus() {
+    let name = "ffi_gpu_count_and_info_of_two_gpus";
+    let run = Scenario::new(name)
+        .env("FAKE_NVML_DEVICES", "2")
+        .env("FAKE_NVML_ARCH", "ampere,ada")
+        .run(|| {
+            let mut count = 0u32;
+            assert_eq!(unsafe { ergon_gpu_count(&mut count) }, ergon_status::Ok);
+            report(format!("count {count}"));
+            for i in 0..count {
+                let mut info: ergon_gpu_info = unsafe { std::mem::zeroed() };
+                assert_eq!(
+                    unsafe { ergon_gpu_get_info(i, &mut info) },
+                    ergon_status::Ok
+                );
+                report(format!(
+                    "{} {} {} {} {}",
+                    info.index,
+                    info.architecture,
+                    info.is_mig,
+                    text(&info.uuid).starts_with("GPU-"),
+                    text(&info.name)
+                ));
+            }
+            let mut info: ergon_gpu_info = unsafe { std::mem::zeroed() };
+            let status = unsafe { ergon_gpu_get_info(2, &mut info) };
+            report(format!("{status:?} {}", thread_error()));
+        });
+    let lines = run.report();
+    assert_eq!(lines[0], "count 2");
+    assert_eq!(lines[1], "0 7 false true NVIDIA A100-SXM4-40GB");
+    assert_eq!(lines[2], "1 8 false true NVIDIA L40S");
+    assert!(
+        lines[3].starts_with("OutOfRange ergon_gpu_get_info: GPU 2 does not exist"),
+        "{}",
+        lines[3]
+    );
+}
+
+/// Two iterations of a one-stage plan: the fake sees the startup lock at the maximum, then each
+/// planned clock change, and everything is restored by `ergon_plan_executor_free`.
+#[test]
+fn ffi_plan_executor_runs_two_iterations_and_restores() {
+    let name = "ffi_plan_executor_runs_two_iterations_and_restores";
+    let dir = state_dir(name);
+    let run = Scenario::new(name)
+        .env("ERGON_STATE_DIR", dir.to_str().unwrap())
+        .run(|| {
+            let plan = one_stage_plan();
+            let (kinds, freqs) = plan_stage(plan);
+            report(format!("freqs {freqs:?}"));
+            let mut e = null_mut();
+            let status = unsafe { ergon_plan_executor_new(c"0".as_ptr(), plan, 0, &mut e) };
+            assert_eq!(status, ergon_status::Ok, "{}", thread_error());
+            for _ in 0..2 {
+                for &k in &kinds {
+                    let s = unsafe { ergon_plan_executor_instruction_begin(e, k) };
+                    assert_eq!(s, ergon_status::Ok, "{}", executor_error(e));
+                    assert_eq!(
+                        unsafe { ergon_plan_executor_wait_applied(e) },
+                        ergon_status::Ok
+                    );
+                }
+                let s = unsafe { ergon_plan_executor_step_end(e) };
+                assert_eq!(s, ergon_status::Ok, "{}", executor_error(e));
+            }
+            unsafe {
+                ergon_plan_executor_free(e);
+                ergon_plan_free(plan);
+            }
+        });
+    let freqs: Vec<u32> = run.report()[0]
+        .trim_start_matches("freqs [")
+        .trim_end_matches(']')
+        .split(", ")
+        .map(|f| f.parse().unwrap())
+        .collect();
+    let mut expected = vec![1410];
+    let mut last = 1410;
+    for _ in 0..2 {
+        for &f in &freqs {
+            if f != 0 && f != last {
+                expected.push(f);
+                last = f;
+            }
+        }
+    }
+    let locks: Vec<u32> = run
+        .log()
+        .iter()
+        .filter(|l| l.starts_with("nvmlDeviceSetGpuLockedClocks"))
+        .map(|l| {
+            let min = l.split("min=").nth(1).unwrap();
+            min.split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(locks, expected, "{:#?}", run.log());
+    // The plan has two clocks, so each iteration changes the lock twice.
+    assert_eq!(freqs, [1200, 1005], "{:#?}", run.report());
+    assert_eq!(expected, [1410, 1200, 1005, 1200, 1005]);
+    assert!(
+        run.calls()
+            .iter()
+            .any(|c| c == "nvmlDeviceResetGpuLockedClocks"),
+        "{:#?}",
+        run.log()
+    );
+    assert_eq!(run.state(), [default_state(0, 400)]);
+}
+
+#[test]
+fn ffi_plan_executor_rejects_a_wrong_instruction_kind() {
+    let name = "ffi_plan_executor_rejects_a_wrong_instruction_kind";
+    let dir = state_dir(name);
+    let run = Scenario::new(name)
+        .env("ERGON_STATE_DIR", dir.to_str().unwrap())
+        .run(|| {
+            let plan = one_stage_plan();
+            let mut e = null_mut();
+            let status = unsafe { ergon_plan_executor_new(c"0".as_ptr(), plan, 0, &mut e) };
+            assert_eq!(status, ergon_status::Ok, "{}", thread_error());
+            // The plan starts with a forward pass.
+            let s = unsafe { ergon_plan_executor_instruction_begin(e, ERGON_KIND_BACKWARD) };
+            report(format!("{s:?} {}", executor_error(e)));
+            let s = unsafe { ergon_plan_executor_instruction_begin(e, 7) };
+            report(format!("{s:?} {}", executor_error(e)));
+            let s = unsafe { ergon_plan_executor_step_end(e) };
+            report(format!("{s:?} {}", executor_error(e)));
+            let mut other = null_mut();
+            let s = unsafe { ergon_plan_executor_new(c"0".as_ptr(), plan, 5, &mut other) };
+            report(format!("{s:?} {}", thread_error()));
+            unsafe {
+                ergon_plan_executor_free(e);
+                ergon_plan_free(plan);
+            }
+        });
+    let lines = run.report();
+    assert!(
+        lines[0].starts_with("InvalidState ergon_plan_executor_instruction_begin: plan mismatch")
+            && lines[0].contains("\"forward\"")
+            && lines[0].contains("\"backward\""),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].starts_with("InvalidArgument ") && lines[1].contains("unknown instruction kind 7"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].starts_with("InvalidState ") && lines[2].contains("incomplete iteration"),
+        "{}",
+        lines[2]
+    );
+    assert!(
+        lines[3].starts_with("OutOfRange ") && lines[3].contains("stage 5 does not exist"),
+        "{}",
+        lines[3]
+    );
+    assert_eq!(run.state(), [default_state(0, 400)]);
+}
+
+#[test]
+fn ffi_energy_window_on_ampere() {
+    let name = "ffi_energy_window_on_ampere";
+    let run = Scenario::new(name).env("FAKE_NVML_POWER_W", "200").run(|| {
+        let mut m = null_mut();
+        let s = unsafe { ergon_energy_monitor_new(c"0".as_ptr(), &mut m) };
+        assert_eq!(s, ergon_status::Ok, "{}", thread_error());
+        assert_eq!(
+            unsafe { ergon_energy_monitor_begin(m, c"step".as_ptr()) },
+            ergon_status::Ok
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let (mut t, mut j) = (0.0, 0.0);
+        assert_eq!(
+            unsafe { ergon_energy_monitor_end(m, c"step".as_ptr(), &mut t, &mut j) },
+            ergon_status::Ok
+        );
+        report(format!("{t} {j}"));
+        let s = unsafe { ergon_energy_monitor_end(m, c"step".as_ptr(), &mut t, &mut j) };
+        let mut len = 0usize;
+        unsafe { ergon_energy_monitor_last_error(m, null_mut(), 0, &mut len) };
+        let mut buf = vec![0u8; len + 1];
+        unsafe { ergon_energy_monitor_last_error(m, buf.as_mut_ptr().cast(), buf.len(), &mut len) };
+        buf.truncate(len);
+        report(format!("{s:?} {}", String::from_utf8(buf).unwrap()));
+        unsafe { ergon_energy_monitor_free(m) };
+    });
+    let lines = run.report();
+    let mut parts = lines[0].split(' ').map(|v| v.parse::<f64>().unwrap());
+    let (t, j) = (parts.next().unwrap(), parts.next().unwrap());
+    assert!((0.09..1.0).contains(&t), "{t}");
+    // 200 W over the window, within the counter's millijoule resolution.
+    assert!(
+        (j - 200.0 * t).abs() < 0.05 * 200.0 * t + 0.01,
+        "{t} s {j} J"
+    );
+    assert!(
+        lines[1].starts_with("InvalidState ergon_energy_monitor_end: no energy window"),
+        "{}",
+        lines[1]
+    );
+}
+
+#[test]
+fn ffi_gpu_calls_without_nvml_are_nvml_unavailable() {
+    let name = "ffi_gpu_calls_without_nvml_are_nvml_unavailable";
+    let run = Scenario::new(name)
+        .env("ERGON_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1")
+        .run(|| {
+            let mut count = 0u32;
+            let s = unsafe { ergon_gpu_count(&mut count) };
+            report(format!("{s:?}|{}", thread_error()));
+            let mut m = null_mut();
+            let s = unsafe { ergon_energy_monitor_new(c"0".as_ptr(), &mut m) };
+            report(format!("{s:?}|{}", thread_error()));
+            assert!(m.is_null());
+        });
+    for line in run.report() {
+        assert!(
+            line.starts_with("NvmlUnavailable|") && line.contains("/nonexistent/libnvidia-ml.so.1"),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn ffi_gpu_restore_without_nvml_is_nvml_unavailable() {
+    let name = "ffi_gpu_restore_without_nvml_is_nvml_unavailable";
+    let dir = state_dir(name);
+    let fake_state = dir.join("fake-state");
+    let step = || match support::param().as_str() {
+        "crash" => {
+            let nvml = ergon_hwctl::Nvml::init().unwrap();
+            let gpu = nvml.device("0").unwrap();
+            let mut guard = ergon_hwctl::PersistentGuard::new().unwrap();
+            guard.lock_gpu_clocks(&gpu, 1200, 1200).unwrap();
+            std::mem::forget(guard);
+            std::process::exit(0);
+        }
+        _ => {
+            let mut restored = 7usize;
+            let status = unsafe { ergon_gpu_restore(&mut restored) };
+            report(format!("{status:?}|{restored}|{}", thread_error()));
+        }
+    };
+    if !in_child() {
+        let _ = fs::remove_file(&fake_state);
+        let _ = fs::remove_file(dir.join(ergon_hwctl::STATE_FILE_NAME));
+    }
+    Scenario::new(name)
+        .param("crash")
+        .env("FAKE_NVML_STATE", fake_state.to_str().unwrap())
+        .env("ERGON_STATE_DIR", dir.to_str().unwrap())
+        .run(step);
+    let run = Scenario::new(name)
+        .param("restore")
+        .env("ERGON_STATE_DIR", dir.to_str().unwrap())
+        .env("ERGON_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1")
+        .run(step);
+    let line = &run.report()[0];
+    assert!(
+        line.starts_with("NvmlUnavailable|7|ergon_gpu_restore: ")
+            && line.contains("/nonexistent/libnvidia-ml.so.1"),
+        "{line}"
+    );
+}
+
+#[test]
+fn ffi_gpu_null_pointers_are_null_pointer() {
+    // No NVML is needed: pointers are checked first.
+    unsafe {
+        assert_eq!(ergon_gpu_restore(null_mut()), ergon_status::NullPointer);
+        assert_eq!(ergon_gpu_count(null_mut()), ergon_status::NullPointer);
+        assert_eq!(ergon_gpu_get_info(0, null_mut()), ergon_status::NullPointer);
+        let mut e = null_mut();
+        assert_eq!(
+            ergon_plan_executor_new(null(), null(), 0, &mut e),
+            ergon_status::NullPointer
+        );
+        assert_eq!(
+            ergon_plan_executor_new(c"0".as_ptr(), null(), 0, &mut e),
+            ergon_status::NullPointer
+        );
+        assert_eq!(
+            ergon_plan_executor_new(c"0".as_ptr(), null(), 0, null_mut()),
+            ergon_status::NullPointer
+        );
+        assert!(e.is_null());
+        assert_eq!(
+            ergon_plan_executor_instruction_begin(null_mut(), ERGON_KIND_FORWARD),
+            ergon_status::NullPointer
+        );
+        assert_eq!(
+            ergon_plan_executor_step_end(null_mut()),
+            ergon_status::NullPointer
+        );
+        assert_eq!(
+            ergon_plan_executor_wait_applied(null_mut()),
+            ergon_status::NullPointer
+        );
+        let mut len = 0usize;
+        assert_eq!(
+            ergon_plan_executor_last_error(null(), null_mut(), 0, &mut len),
+            ergon_status::NullPointer
+        );
+        ergon_plan_executor_free(null_mut());
+        let mut m = null_mut();
+        assert_eq!(
+            ergon_energy_monitor_new(null(), &mut m),
+            ergon_status::NullPointer
+        );
+        assert_eq!(
+            ergon_energy_monitor_new(c"0".as_ptr(), null_mut()),
+            ergon_status::NullPointer
+        );
+        assert_eq!(
+            ergon_energy_monitor_begin(null_mut(), c"w".as_ptr()),
+            ergon_status::NullPointer
+        );
+        let (mut t, mut j) = (0.0, 0.0);
+        assert_eq!(
+            ergon_energy_monitor_end(null_mut(), c"w".as_ptr(), &mut t, &mut j),
+            ergon_status::NullPointer
+        );
+        assert_eq!(
+            ergon_energy_monitor_last_error(null(), null_mut(), 0, &mut len),
+            ergon_status::NullPointer
+        );
+        ergon_energy_monitor_free(null_mut());
+        // A plan handle is not an executor.
+        let plan = one_stage_plan();
+        assert_eq!(
+            ergon_plan_executor_step_end(plan.cast()),
+            ergon_status::NullPointer
+        );
+        ergon_plan_free(plan);
+    }
+}
