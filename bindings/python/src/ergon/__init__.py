@@ -13,10 +13,14 @@ directory, else from the system search path (see :func:`library_path`)::
             print(stage, program[:3])                    # [("forward", 1410), ...]
 
 Every failure raises :class:`ErgonError` with the library's :class:`Status` and message.
+
+GPU control through NVML (listing GPUs, executing a plan, measuring energy) is in
+:mod:`ergon.gpu`.
 """
 
 from __future__ import annotations
 
+from . import gpu
 from ._errors import ErgonError, LibraryNotFoundError, Status
 from ._frontier import Frontier, Instruction, Plan, Point, Summary, status_str, version
 from ._native import ERGON_ABI_VERSION, library_path, live_handles
@@ -38,6 +42,7 @@ __all__ = [
     "Status",
     "Summary",
     "__version__",
+    "gpu",
     "library_path",
     "live_handles",
     "status_str",

@@ -1,0 +1,513 @@
+"""GPUs through NVML: listing them, executing a frequency plan, measuring energy.
+
+The functions of this module drive the GPU part of the C ABI (``ergon_gpu_*``,
+``ergon_plan_executor_*``, ``ergon_energy_monitor_*`` of ``ergon.h``). NVML
+(``libnvidia-ml.so.1``, or ``$ERGON_NVML_LIBRARY``) is loaded by the library on first use; without
+it every call raises :class:`~ergon.ErgonError` with ``Status.NVML_UNAVAILABLE``::
+
+    import ergon
+    from ergon import gpu
+
+    print(gpu.count(), gpu.devices())
+    with ergon.Frontier.from_instance("a100_s4_m8.instance.json") as f, \\
+            gpu.PlanExecutor("0", f, stage=0) as ex:        # plan at T*; needs CAP_SYS_ADMIN
+        for kind, _freq in f.plan().stages[0]:
+            ex.instruction_begin(kind)                       # before each computation
+            ...
+        ex.step_end()                                        # after each iteration
+
+    with gpu.EnergyMonitor(0) as mon, mon.window("step") as w:
+        ...
+    print(w.time_s, w.energy_j, w.power_w)
+
+Devices are named as the library's module notes say (an NVML index such as ``"0"``, a
+``GPU-…``/``MIG-…`` UUID...); an ``int`` is passed as its decimal text.
+
+Handles are released by ``close()``, by leaving a ``with`` block, or when the object is
+garbage-collected (a ``weakref.finalize``, which also runs at interpreter exit). Closing a
+:class:`PlanExecutor` restores every GPU setting it changed. Any use after closing raises
+:class:`~ergon.ErgonError` with ``Status.INVALID_STATE``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import weakref
+from ctypes import byref, c_double, c_size_t, c_uint32
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
+
+from . import _native as N
+from ._errors import ErgonError, Status
+from ._frontier import (
+    _PLAN_AT,
+    Frontier,
+    Plan,
+    _closed_error,
+    _normalize,
+    _read_text,
+    _thread_error,
+    _u32,
+)
+
+__all__ = [
+    "EnergyMonitor",
+    "GpuInfo",
+    "Measurement",
+    "PlanExecutor",
+    "count",
+    "devices",
+    "info",
+    "restore",
+]
+
+Device = Union[str, int]
+"""A device name (``"0"``, ``"GPU-…"``, ``"MIG-…"``...) or an NVML index."""
+
+_KINDS = {"forward": N.ERGON_KIND_FORWARD, "backward": N.ERGON_KIND_BACKWARD}
+
+
+class GpuInfo(NamedTuple):
+    """What NVML reports about one GPU (``struct ergon_gpu_info``)."""
+
+    index: int
+    """NVML index (the parent GPU's for a MIG device)."""
+    architecture: int
+    """NVML architecture code (``nvmlDeviceArchitecture_t``: 7 Ampere, 8 Ada, 9 Hopper...)."""
+    is_mig: bool
+    """True for a MIG device."""
+    uuid: str
+    """``GPU-…`` or ``MIG-…``."""
+    name: str
+    """Product name, e.g. ``"NVIDIA A100-SXM4-40GB"``."""
+
+
+def _device_bytes(device: Device) -> bytes:
+    if isinstance(device, bool):
+        raise TypeError("device must be a str or an int, not bool")
+    if isinstance(device, int):
+        if device < 0:
+            raise ErgonError(Status.INVALID_ARGUMENT, f"device index {device} is negative")
+        return str(device).encode("utf-8")
+    if isinstance(device, str):
+        return device.encode("utf-8")
+    raise TypeError(f"device must be a str or an int, not {type(device).__name__}")
+
+
+def _name_bytes(name: str) -> bytes:
+    if not isinstance(name, str):
+        raise TypeError(f"a window name must be a str, not {type(name).__name__}")
+    return name.encode("utf-8")
+
+
+# --- module functions --------------------------------------------------------------------------
+
+
+def count() -> int:
+    """The number of GPUs NVML sees (MIG devices not counted).
+
+    Raises:
+        ErgonError: ``NVML_UNAVAILABLE`` (NVML could not be loaded; the message names every
+            path tried) or ``GPU`` (an NVML call failed).
+    """
+    out = c_uint32(0)
+    status = N.lib().ergon_gpu_count(byref(out))
+    if status:
+        raise _thread_error(status)
+    return int(out.value)
+
+
+def info(index: int) -> GpuInfo:
+    """What NVML reports about GPU ``index`` (0 ≤ ``index`` < :func:`count`).
+
+    Raises:
+        ErgonError: ``OUT_OF_RANGE`` (no such GPU), ``NVML_UNAVAILABLE`` or ``GPU``.
+    """
+    out = N.ergon_gpu_info()
+    status = N.lib().ergon_gpu_get_info(_u32(index, "index"), byref(out))
+    if status:
+        raise _thread_error(status)
+    return GpuInfo(
+        int(out.index),
+        int(out.architecture),
+        bool(out.is_mig),
+        out.uuid.decode("utf-8", "replace"),
+        out.name.decode("utf-8", "replace"),
+    )
+
+
+def devices() -> List[GpuInfo]:
+    """:func:`info` of every GPU, in NVML index order."""
+    return [info(i) for i in range(count())]
+
+
+def restore() -> int:
+    """Puts back every GPU setting recorded in the GPU state file (``$ERGON_STATE_DIR``, else
+    the default location), as ``ergon gpu restore`` does after a process that changed settings
+    was killed. Returns the number of settings restored (0, without loading NVML, when there is
+    no state file).
+
+    Raises:
+        ErgonError: ``NVML_UNAVAILABLE`` or ``GPU`` (a setting could not be put back, or the
+            state file is unreadable; what could not be restored stays in the file).
+    """
+    out = c_size_t(0)
+    status = N.lib().ergon_gpu_restore(byref(out))
+    if status:
+        raise _thread_error(status)
+    return int(out.value)
+
+
+# --- plan executor -----------------------------------------------------------------------------
+
+
+def _free_executor(free: Callable[[Any], None], ptr: Any) -> None:
+    """Finalizer of a :class:`PlanExecutor`: stops the worker and restores the settings."""
+    free(ptr)
+
+
+def _native_plan(
+    frontier: Frontier, at: Optional[str], deadline_s: Optional[float]
+) -> Any:
+    """A native plan handle of ``frontier`` (the caller frees it with ``ergon_plan_free``)."""
+    if deadline_s is not None:
+        if at is not None:
+            raise ErgonError(Status.INVALID_ARGUMENT, "give either deadline_s or at, not both")
+        selector, deadline = N.ERGON_PLAN_DEADLINE, float(deadline_s)
+    else:
+        selector = _normalize("t_star" if at is None else at, "plan selector `at`", _PLAN_AT)
+        deadline = math.nan
+    L = N.lib()
+    out = N.PlanPtr()
+    with frontier._lock:
+        ptr = frontier._solved_handle()
+        status = L.ergon_frontier_plan(ptr, selector, deadline, byref(out))
+        if status:
+            raise frontier._error(ptr, status)
+    return out
+
+
+class PlanExecutor:
+    """Executes one pipeline stage's frequency plan on a GPU (``ergon_plan_executor_*``).
+
+    Construction checks the planned clocks against the GPU's, sets the power limit to its
+    default, locks the memory and graphics clocks at their maxima and starts a worker thread
+    that applies each instruction's clock; every original setting is also written to the GPU
+    state file so that :func:`restore` can put it back after a crash. Needs CAP_SYS_ADMIN.
+
+    A :class:`~ergon.Plan` is a plain Python value without a native handle, so the executor is
+    made from the :class:`~ergon.Frontier` and the same ``at``/``deadline_s`` as
+    :meth:`Frontier.plan` (it makes and releases the native plan itself).
+
+    Per iteration: :meth:`instruction_begin` before each computation, in the plan's order,
+    then :meth:`step_end`. :meth:`close` (or leaving a ``with`` block) stops the worker and
+    restores every setting the executor changed. Calls are serialized by a lock.
+    """
+
+    __slots__ = ("_ptr", "_lib", "_lock", "_finalizer", "_device", "_stage", "__weakref__")
+
+    def __init__(
+        self,
+        device: Device,
+        frontier: Frontier,
+        stage: int = 0,
+        *,
+        at: Optional[str] = None,
+        deadline_s: Optional[float] = None,
+    ) -> None:
+        """Starts executing stage ``stage`` of ``frontier``'s plan on ``device``.
+
+        Args:
+            device: the GPU (``"0"``, ``0``, a UUID...).
+            frontier: the frontier to plan from (solved here if it is not yet).
+            stage: the pipeline stage this GPU runs.
+            at: ``"t_star"`` (the default) or ``"fastest"``, as for :meth:`Frontier.plan`.
+            deadline_s: a straggler deadline, seconds, as for :meth:`Frontier.plan`.
+
+        Raises:
+            TypeError: ``frontier`` is not a :class:`~ergon.Frontier` (e.g. a :class:`Plan`).
+            ErgonError: ``INVALID_ARGUMENT`` (no such device, or a planned clock the GPU does
+                not support), ``OUT_OF_RANGE`` (no such stage), ``DEADLINE``,
+                ``NVML_UNAVAILABLE``, ``GPU``; a closed frontier gives ``INVALID_STATE``.
+        """
+        if isinstance(frontier, Plan):
+            raise TypeError(
+                "a Plan has no native handle: pass the Frontier (and at=/deadline_s=) instead"
+            )
+        if not isinstance(frontier, Frontier):
+            raise TypeError(f"frontier must be an ergon.Frontier, not {type(frontier).__name__}")
+        if isinstance(stage, bool):
+            raise TypeError("stage must be an integer, not bool")
+        stage_index = int(stage)
+        if stage_index < 0:
+            raise ErgonError(Status.OUT_OF_RANGE, f"stage {stage_index} is negative")
+        name = _device_bytes(device)
+        self._lib = N.lib()
+        self._lock = threading.Lock()
+        self._device = name.decode("utf-8")
+        self._stage = stage_index
+        plan = _native_plan(frontier, at, deadline_s)
+        N.track("plan", +1)
+        out = N.ExecutorPtr()
+        try:
+            status = self._lib.ergon_plan_executor_new(name, plan, stage_index, byref(out))
+        finally:
+            # The executor copies its stage's program: the plan is not borrowed.
+            self._lib.ergon_plan_free(plan)
+            N.track("plan", -1)
+        if status:
+            raise _thread_error(status)
+        self._ptr: Any = out
+        self._finalizer = weakref.finalize(
+            self, _free_executor, self._lib.ergon_plan_executor_free, out
+        )
+
+    # --- lifetime ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stops the worker, restores every setting the executor changed and releases the
+        handle. Closing twice is fine. Restore failures cannot be reported here (the settings
+        stay in the GPU state file for :func:`restore`)."""
+        with self._lock:
+            self._ptr = None
+            self._finalizer()
+
+    @property
+    def closed(self) -> bool:
+        """Whether the handle has been released."""
+        return not self._finalizer.alive
+
+    @property
+    def device(self) -> str:
+        """The device name given at construction."""
+        return self._device
+
+    @property
+    def stage(self) -> int:
+        """The pipeline stage executed."""
+        return self._stage
+
+    def __enter__(self) -> "PlanExecutor":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __copy__(self) -> "PlanExecutor":
+        raise TypeError("a PlanExecutor owns a native handle and cannot be copied")
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> "PlanExecutor":
+        raise TypeError("a PlanExecutor owns a native handle and cannot be copied")
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a PlanExecutor owns a native handle and cannot be pickled")
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "running"
+        return f"<ergon.gpu.PlanExecutor device={self._device!r} stage={self._stage} ({state})>"
+
+    def _call(self, fn: Callable[..., int], *args: Any) -> None:
+        with self._lock:
+            ptr = self._ptr
+            if ptr is None:
+                raise _closed_error("plan executor")
+            status = fn(ptr, *args)
+            if status:
+                _, message = _read_text(self._lib.ergon_plan_executor_last_error, ptr)
+                raise ErgonError(status, message)
+
+    # --- execution ---------------------------------------------------------------------------
+
+    def instruction_begin(self, kind: str) -> None:
+        """Before a computation: checks that ``kind`` (``"forward"`` or ``"backward"``) is the
+        plan's next instruction and hands its clock to the worker (never waits). On a mismatch
+        nothing advances.
+
+        Raises:
+            ErgonError: ``INVALID_ARGUMENT`` (unknown kind), ``INVALID_STATE`` (not the plan's
+                next instruction, past its end, or the executor is closed).
+        """
+        code = _normalize(kind, "instruction kind", _KINDS)
+        self._call(self._lib.ergon_plan_executor_instruction_begin, code)
+
+    def step_end(self) -> None:
+        """After an iteration: rewinds the plan, then reports an iteration that did not run
+        every planned instruction, else clock changes the worker failed to make since the last
+        report.
+
+        Raises:
+            ErgonError: ``INVALID_STATE`` (incomplete iteration; the plan is rewound anyway) or
+                ``GPU`` (the worker's errors).
+        """
+        self._call(self._lib.ergon_plan_executor_step_end)
+
+    def wait_applied(self) -> None:
+        """Blocks until the worker has handled the latest clock request (applied it, or
+        recorded its failure for :meth:`step_end`).
+
+        Raises:
+            ErgonError: ``GPU`` (the worker is gone).
+        """
+        self._call(self._lib.ergon_plan_executor_wait_applied)
+
+
+# --- energy monitor ----------------------------------------------------------------------------
+
+
+@dataclass
+class Measurement:
+    """One energy window of an :class:`EnergyMonitor`; ``time_s`` and ``energy_j`` are set when
+    the window closes (``None`` while it is open)."""
+
+    name: str
+    """The window's name."""
+    time_s: Optional[float] = None
+    """Wall time of the window, seconds."""
+    energy_j: Optional[float] = None
+    """GPU energy over the window, joules."""
+
+    @property
+    def power_w(self) -> Optional[float]:
+        """Average power over the window, watts (``None`` while open or for a zero time)."""
+        if self.time_s is None or self.energy_j is None or self.time_s <= 0:
+            return None
+        return self.energy_j / self.time_s
+
+
+def _free_monitor(free: Callable[[Any], None], ptr: Any) -> None:
+    """Finalizer of an :class:`EnergyMonitor`."""
+    free(ptr)
+
+
+class EnergyMonitor:
+    """Measures the energy of a GPU over named, possibly overlapping, windows
+    (``ergon_energy_monitor_*``): the GPU's energy counter where it has one, else power
+    polling on a thread. Needs no privileges.
+
+    ::
+
+        with EnergyMonitor("0") as mon:
+            mon.begin("step")
+            ...
+            time_s, energy_j = mon.end("step")
+            with mon.window("eval") as m:
+                ...
+            print(m.time_s, m.energy_j)
+    """
+
+    __slots__ = ("_ptr", "_lib", "_lock", "_finalizer", "_device", "__weakref__")
+
+    def __init__(self, device: Device) -> None:
+        """Starts measuring ``device`` (``"0"``, ``0``, a ``GPU-…`` UUID...).
+
+        Raises:
+            ErgonError: ``INVALID_ARGUMENT`` (no such device, or a MIG device),
+                ``NVML_UNAVAILABLE`` or ``GPU``.
+        """
+        name = _device_bytes(device)
+        self._lib = N.lib()
+        self._lock = threading.Lock()
+        self._device = name.decode("utf-8")
+        out = N.MonitorPtr()
+        status = self._lib.ergon_energy_monitor_new(name, byref(out))
+        if status:
+            raise _thread_error(status)
+        self._ptr: Any = out
+        self._finalizer = weakref.finalize(
+            self, _free_monitor, self._lib.ergon_energy_monitor_free, out
+        )
+
+    # --- lifetime ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stops measuring and releases the handle (open windows are dropped). Closing twice
+        is fine."""
+        with self._lock:
+            self._ptr = None
+            self._finalizer()
+
+    @property
+    def closed(self) -> bool:
+        """Whether the handle has been released."""
+        return not self._finalizer.alive
+
+    @property
+    def device(self) -> str:
+        """The device name given at construction."""
+        return self._device
+
+    def __enter__(self) -> "EnergyMonitor":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __copy__(self) -> "EnergyMonitor":
+        raise TypeError("an EnergyMonitor owns a native handle and cannot be copied")
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> "EnergyMonitor":
+        raise TypeError("an EnergyMonitor owns a native handle and cannot be copied")
+
+    def __reduce__(self) -> Any:
+        raise TypeError("an EnergyMonitor owns a native handle and cannot be pickled")
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<ergon.gpu.EnergyMonitor device={self._device!r} ({state})>"
+
+    def _live(self) -> Any:
+        ptr = self._ptr
+        if ptr is None:
+            raise _closed_error("energy monitor")
+        return ptr
+
+    def _error(self, ptr: Any, status: int) -> ErgonError:
+        _, message = _read_text(self._lib.ergon_energy_monitor_last_error, ptr)
+        return ErgonError(status, message)
+
+    # --- windows -----------------------------------------------------------------------------
+
+    def begin(self, name: str) -> None:
+        """Opens the window ``name``.
+
+        Raises:
+            ErgonError: ``INVALID_STATE`` (a window of that name is open, or the monitor is
+                closed), ``PARSE`` or ``GPU``.
+        """
+        raw = _name_bytes(name)
+        with self._lock:
+            ptr = self._live()
+            status = self._lib.ergon_energy_monitor_begin(ptr, raw)
+            if status:
+                raise self._error(ptr, status)
+
+    def end(self, name: str) -> Tuple[float, float]:
+        """Closes the window ``name``; returns its ``(time_s, energy_j)``.
+
+        Raises:
+            ErgonError: ``INVALID_STATE`` (no window of that name is open, or the monitor is
+                closed), ``PARSE`` or ``GPU``.
+        """
+        raw = _name_bytes(name)
+        time_s = c_double(0.0)
+        energy_j = c_double(0.0)
+        with self._lock:
+            ptr = self._live()
+            status = self._lib.ergon_energy_monitor_end(ptr, raw, byref(time_s), byref(energy_j))
+            if status:
+                raise self._error(ptr, status)
+        return float(time_s.value), float(energy_j.value)
+
+    @contextlib.contextmanager
+    def window(self, name: str) -> Iterator[Measurement]:
+        """A ``with`` block measured as the window ``name``: yields a :class:`Measurement`
+        whose ``time_s`` and ``energy_j`` are filled in when the block ends (also when it
+        raises; the block's exception then propagates)."""
+        self.begin(name)
+        m = Measurement(name)
+        try:
+            yield m
+        finally:
+            m.time_s, m.energy_j = self.end(name)

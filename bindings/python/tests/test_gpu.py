@@ -1,0 +1,261 @@
+"""``ergon.gpu`` against the fake NVML (``tests/fake-nvml``).
+
+NVML state and the environment are process-global and read when NVML is loaded, so every
+scenario runs in a child Python process with its own environment; the child prints one JSON
+line that the test checks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import pytest
+
+from conftest import REPO
+
+FAKE_SRC = REPO / "tests" / "fake-nvml"
+
+# One stage, one microbatch (forward then backward), with clocks the fake Ampere supports
+# (210..=1410 MHz in 15 MHz steps): at T* the forward runs at 1200 MHz, the backward at 1005.
+PROFILE_CSV = """stage,instruction,frequency,time,energy
+0,forward,1410,0.010,3.0
+0,forward,1200,0.012,2.2
+0,forward,1005,0.015,2.5
+0,backward,1410,0.020,6.0
+0,backward,1200,0.024,4.4
+0,backward,1005,0.030,4.0
+"""
+
+PRELUDE = """
+import json, sys, time
+import ergon
+from ergon import gpu
+def emit(**kw):
+    print("RESULT " + json.dumps(kw), flush=True)
+def err(e):
+    return {"status": e.status_name, "message": e.message}
+"""
+
+
+@pytest.fixture(scope="session")
+def fake_nvml(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``libnvidia-ml.so.1`` of the fake, built once per session."""
+    if shutil.which(os.environ.get("CC", "cc")) is None or shutil.which("make") is None:
+        pytest.skip("no C compiler or make to build the fake NVML")
+    out = tmp_path_factory.mktemp("fake-nvml")
+    subprocess.run(
+        ["make", "-s", "-C", str(FAKE_SRC), f"OUT={out}", f"{out}/libnvidia-ml.so.1"],
+        check=True,
+    )
+    lib = out / "libnvidia-ml.so.1"
+    assert lib.is_file()
+    return lib
+
+
+def run_child(code: str, env: Dict[str, str], nvml: Optional[Path]) -> Dict[str, Any]:
+    """Runs ``code`` (after :data:`PRELUDE`) in a child Python; returns its ``emit(...)``."""
+    child_env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("FAKE_NVML_", "ERGON_NVML"))
+    }
+    child_env["ERGON_NVML_LIBRARY"] = str(nvml) if nvml is not None else "/nonexistent"
+    child_env.update(env)
+    proc = subprocess.run(
+        [sys.executable, "-c", PRELUDE + textwrap.dedent(code)],
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, f"child failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert len(lines) == 1, proc.stdout + proc.stderr
+    return json.loads(lines[0][len("RESULT ") :])
+
+
+def default_state(gpu: int, power_limit_w: int) -> str:
+    """A line of the fake's state file with every setting at its default."""
+    return (
+        f"gpu={gpu} gpu_locked=none mem_locked=none "
+        f"power_limit_mw={power_limit_w * 1000} persistence=0"
+    )
+
+
+def test_gpu_count_and_devices_of_two_fakes(fake_nvml: Path) -> None:
+    got = run_child(
+        """
+        n = gpu.count()
+        devs = gpu.devices()
+        one = gpu.info(1)
+        try:
+            gpu.info(2)
+            missing = None
+        except ergon.ErgonError as e:
+            missing = err(e)
+        emit(count=n, devs=[list(d) for d in devs], one=list(one),
+             is_info=isinstance(one, gpu.GpuInfo), missing=missing)
+        """,
+        {"FAKE_NVML_DEVICES": "2", "FAKE_NVML_ARCH": "ampere,ada"},
+        fake_nvml,
+    )
+    assert got["count"] == 2
+    devs = got["devs"]
+    assert [d[:3] for d in devs] == [[0, 7, False], [1, 8, False]]
+    assert [d[4] for d in devs] == ["NVIDIA A100-SXM4-40GB", "NVIDIA L40S"]
+    assert all(d[3].startswith("GPU-") for d in devs)
+    assert devs[0][3] != devs[1][3]
+    assert got["one"] == devs[1] and got["is_info"]
+    assert got["missing"]["status"] == "OUT_OF_RANGE"
+
+
+def test_gpu_plan_executor_two_iterations_restores_defaults(
+    fake_nvml: Path, tmp_path: Path
+) -> None:
+    state = tmp_path / "fake-state"
+    log = tmp_path / "fake-log"
+    state_dir = tmp_path / "ergon-state"
+    state_dir.mkdir(mode=0o700)
+    got = run_child(
+        f"""
+        csv = {PROFILE_CSV!r}
+        f = ergon.Frontier.from_profile_csv_text(
+            csv, stages=1, microbatches=1, unit_time_s=0.001, p_blocking_w=60.0)
+        program = f.plan().stages[0]
+        during = None
+        with gpu.PlanExecutor("0", f, 0) as ex:
+            for _ in range(2):
+                for kind, _freq in program:
+                    ex.instruction_begin(kind)
+                    ex.wait_applied()
+                ex.step_end()
+            during = open({str(state)!r}).read()
+        closed = ex.closed
+        try:
+            ex.step_end()
+            after_close = None
+        except ergon.ErgonError as e:
+            after_close = err(e)
+        f.close()
+        emit(program=program, during=during, closed=closed, after_close=after_close,
+             live=ergon.live_handles(), restored=gpu.restore())
+        """,
+        {
+            "FAKE_NVML_STATE": str(state),
+            "FAKE_NVML_LOG": str(log),
+            "ERGON_STATE_DIR": str(state_dir),
+        },
+        fake_nvml,
+    )
+    assert got["program"] == [["forward", 1200], ["backward", 1005]]
+    assert "gpu_locked=1005:1005" in got["during"], got["during"]
+    assert got["closed"]
+    assert got["after_close"]["status"] == "INVALID_STATE"
+    assert got["live"] == {"frontier": 0, "plan": 0}
+    assert got["restored"] == 0  # close() already put everything back
+    assert state.read_text().splitlines()[0] == default_state(0, 400)
+    locks = [
+        int(line.split("min=")[1].split()[0].rstrip(","))
+        for line in log.read_text().splitlines()
+        if line.startswith("nvmlDeviceSetGpuLockedClocks")
+    ]
+    assert locks == [1410, 1200, 1005, 1200, 1005]
+
+
+def test_gpu_plan_executor_wrong_kind_raises(fake_nvml: Path, tmp_path: Path) -> None:
+    state_dir = tmp_path / "ergon-state"
+    state_dir.mkdir(mode=0o700)
+    got = run_child(
+        f"""
+        f = ergon.Frontier.from_profile_csv_text(
+            {PROFILE_CSV!r}, stages=1, microbatches=1, unit_time_s=0.001, p_blocking_w=60.0)
+        out = {{}}
+        try:
+            gpu.PlanExecutor("0", f.plan(), 0)
+        except TypeError as e:
+            out["plan_arg"] = "TypeError"
+        try:
+            gpu.PlanExecutor("0", f, 5)
+        except ergon.ErgonError as e:
+            out["bad_stage"] = err(e)
+        with gpu.PlanExecutor(0, f, 0) as ex:
+            for name, kind in [("unknown", "sideways"), ("out_of_order", "backward")]:
+                try:
+                    ex.instruction_begin(kind)
+                except ergon.ErgonError as e:
+                    out[name] = err(e)
+            ex.instruction_begin("forward")   # nothing advanced: the program still starts here
+            try:
+                ex.step_end()                 # incomplete iteration
+            except ergon.ErgonError as e:
+                out["incomplete"] = err(e)
+        emit(**out)
+        """,
+        {"ERGON_STATE_DIR": str(state_dir), "FAKE_NVML_STATE": str(tmp_path / "fake-state")},
+        fake_nvml,
+    )
+    assert got["plan_arg"] == "TypeError"
+    assert got["bad_stage"]["status"] == "OUT_OF_RANGE", got
+    assert got["unknown"]["status"] == "INVALID_ARGUMENT", got
+    assert "sideways" in got["unknown"]["message"]
+    assert got["out_of_order"]["status"] == "INVALID_STATE", got
+    assert got["out_of_order"]["message"] != "(no message)"
+    assert got["incomplete"]["status"] == "INVALID_STATE", got
+
+
+def test_gpu_energy_window_at_200_w(fake_nvml: Path) -> None:
+    got = run_child(
+        """
+        with gpu.EnergyMonitor(0) as mon:
+            with mon.window("sleep") as m:
+                time.sleep(0.1)
+            mon.begin("manual")
+            time.sleep(0.05)
+            t2, e2 = mon.end("manual")
+            try:
+                mon.end("manual")
+                twice = None
+            except ergon.ErgonError as e:
+                twice = err(e)
+        emit(t=m.time_s, e=m.energy_j, p=m.power_w, t2=t2, e2=e2, twice=twice,
+             closed=mon.closed)
+        """,
+        {"FAKE_NVML_ARCH": "ampere", "FAKE_NVML_POWER_W": "200"},
+        fake_nvml,
+    )
+    assert 0.09 <= got["t"] < 2.0, got
+    assert got["e"] == pytest.approx(200.0 * got["t"], rel=0.25, abs=2.0), got
+    assert got["p"] == pytest.approx(200.0, rel=0.25, abs=20.0), got
+    assert 0.045 <= got["t2"] < 2.0, got
+    assert got["e2"] == pytest.approx(200.0 * got["t2"], rel=0.25, abs=2.0), got
+    assert got["twice"]["status"] == "INVALID_STATE"
+    assert got["closed"]
+
+
+def test_gpu_without_nvml_raises_nvml_unavailable() -> None:
+    got = run_child(
+        """
+        out = {}
+        for name, fn in [("count", gpu.count), ("info", lambda: gpu.info(0)),
+                         ("monitor", lambda: gpu.EnergyMonitor(0))]:
+            try:
+                fn()
+                out[name] = None
+            except ergon.ErgonError as e:
+                out[name] = err(e)
+                out[name + "_is_status"] = e.status is ergon.Status.NVML_UNAVAILABLE
+        emit(**out)
+        """,
+        {},
+        None,
+    )
+    assert got["count"]["status"] == "NVML_UNAVAILABLE", got
+    assert got["count_is_status"]
+    assert "/nonexistent" in got["count"]["message"], got
+    assert got["info"]["status"] == "NVML_UNAVAILABLE", got
+    assert got["monitor"]["status"] == "NVML_UNAVAILABLE", got
