@@ -13,7 +13,7 @@ import weakref
 from ctypes import byref, c_size_t, c_uint32, create_string_buffer
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, TypeVar, Union
 
 from . import _native as N
 from ._errors import ErgonError, Status
@@ -88,6 +88,46 @@ class Summary(NamedTuple):
 
 Instruction = Tuple[str, int]
 """One computation of a stage's program: ``("forward" | "backward", freq_mhz)``."""
+
+
+class _OwnsHandle:
+    """What every class owning a native handle shares: ``closed``, the context-manager
+    protocol, and refusing copies and pickling. Subclasses set ``self._finalizer`` (a
+    ``weakref.finalize`` releasing the handle) and define ``close()``."""
+
+    __slots__ = ()
+    _finalizer: "weakref.finalize"
+
+    def close(self) -> None:  # pragma: no cover - every subclass overrides it
+        raise NotImplementedError
+
+    @property
+    def closed(self) -> bool:
+        """Whether the handle has been released."""
+        return not self._finalizer.alive
+
+    def __enter__(self: "_H") -> "_H":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _refuse(self, what: str) -> TypeError:
+        name = type(self).__name__
+        article = "an" if name[0] in "AEIOU" else "a"
+        return TypeError(f"{article} {name} owns a native handle and cannot be {what}")
+
+    def __copy__(self) -> Any:
+        raise self._refuse("copied")
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> Any:
+        raise self._refuse("copied")
+
+    def __reduce__(self) -> Any:
+        raise self._refuse("pickled")
+
+
+_H = TypeVar("_H", bound=_OwnsHandle)
 
 
 @dataclass(frozen=True)
@@ -204,7 +244,7 @@ def _free_frontier(free: Callable[[Any], None], ptr: Any) -> None:
         N.track("frontier", -1)
 
 
-class Frontier:
+class Frontier(_OwnsHandle):
     """A Perseus iteration-time/energy frontier problem and, once solved, its frontier.
 
     Make one with :meth:`from_instance`, :meth:`from_instance_json`, :meth:`from_profile_csv`
@@ -364,26 +404,6 @@ class Frontier:
         with self._lock:
             self._ptr = None
             self._finalizer()
-
-    @property
-    def closed(self) -> bool:
-        """Whether the handle has been released."""
-        return not self._finalizer.alive
-
-    def __enter__(self) -> "Frontier":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __copy__(self) -> "Frontier":
-        raise TypeError("a Frontier owns a native handle and cannot be copied")
-
-    def __deepcopy__(self, memo: Dict[int, Any]) -> "Frontier":
-        raise TypeError("a Frontier owns a native handle and cannot be copied")
-
-    def __reduce__(self) -> Any:
-        raise TypeError("a Frontier owns a native handle and cannot be pickled")
 
     def __repr__(self) -> str:
         if self.closed:

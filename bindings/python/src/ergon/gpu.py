@@ -42,6 +42,7 @@ from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tu
 from . import _native as N
 from ._errors import ErgonError, Status
 from ._frontier import (
+    _OwnsHandle,
     _PLAN_AT,
     Frontier,
     Plan,
@@ -189,7 +190,7 @@ def _native_plan(
     return out
 
 
-class PlanExecutor:
+class PlanExecutor(_OwnsHandle):
     """Executes one pipeline stage's frequency plan on a GPU (``ergon_plan_executor_*``).
 
     Construction checks the planned clocks against the GPU's, sets the power limit to its
@@ -275,11 +276,6 @@ class PlanExecutor:
             self._finalizer()
 
     @property
-    def closed(self) -> bool:
-        """Whether the handle has been released."""
-        return not self._finalizer.alive
-
-    @property
     def device(self) -> str:
         """The device name given at construction."""
         return self._device
@@ -288,21 +284,6 @@ class PlanExecutor:
     def stage(self) -> int:
         """The pipeline stage executed."""
         return self._stage
-
-    def __enter__(self) -> "PlanExecutor":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __copy__(self) -> "PlanExecutor":
-        raise TypeError("a PlanExecutor owns a native handle and cannot be copied")
-
-    def __deepcopy__(self, memo: Dict[int, Any]) -> "PlanExecutor":
-        raise TypeError("a PlanExecutor owns a native handle and cannot be copied")
-
-    def __reduce__(self) -> Any:
-        raise TypeError("a PlanExecutor owns a native handle and cannot be pickled")
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "running"
@@ -381,7 +362,7 @@ def _free_monitor(free: Callable[[Any], None], ptr: Any) -> None:
     free(ptr)
 
 
-class EnergyMonitor:
+class EnergyMonitor(_OwnsHandle):
     """Measures the energy of a GPU over named, possibly overlapping, windows
     (``ergon_energy_monitor_*``): the GPU's energy counter where it has one, else power
     polling on a thread. Needs no privileges.
@@ -429,29 +410,9 @@ class EnergyMonitor:
             self._finalizer()
 
     @property
-    def closed(self) -> bool:
-        """Whether the handle has been released."""
-        return not self._finalizer.alive
-
-    @property
     def device(self) -> str:
         """The device name given at construction."""
         return self._device
-
-    def __enter__(self) -> "EnergyMonitor":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __copy__(self) -> "EnergyMonitor":
-        raise TypeError("an EnergyMonitor owns a native handle and cannot be copied")
-
-    def __deepcopy__(self, memo: Dict[int, Any]) -> "EnergyMonitor":
-        raise TypeError("an EnergyMonitor owns a native handle and cannot be copied")
-
-    def __reduce__(self) -> Any:
-        raise TypeError("an EnergyMonitor owns a native handle and cannot be pickled")
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
