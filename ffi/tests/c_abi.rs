@@ -266,11 +266,6 @@ fn run(exe: &Path, args: &[&OsStr], env: &[(&str, &str)]) -> String {
 /// Runs a built program under valgrind: any memory error or definite/indirect leak fails.
 /// Prints valgrind's summary (visible with `--nocapture`).
 fn run_valgrind(exe: &Path, args: &[&OsStr], env: &[(&str, &str)]) {
-    run_valgrind_with(exe, args, env, &[]);
-}
-
-/// [`run_valgrind`] with more valgrind options (before the program).
-fn run_valgrind_with(exe: &Path, args: &[&OsStr], env: &[(&str, &str)], options: &[&OsStr]) {
     let mut cmd = Command::new("valgrind");
     cmd.args([
         "--error-exitcode=1",
@@ -278,7 +273,6 @@ fn run_valgrind_with(exe: &Path, args: &[&OsStr], env: &[(&str, &str)], options:
         "--errors-for-leak-kinds=definite,indirect",
         "--show-leak-kinds=definite,indirect",
     ])
-    .args(options)
     .arg(exe)
     .args(args)
     .envs(env.iter().copied());
@@ -404,20 +398,6 @@ fn cpp_wrapper() {
 const INITIAL_STATE: &str =
     "gpu=0 gpu_locked=none mem_locked=none power_limit_mw=300000 persistence=0";
 
-/// One known leak is suppressed under valgrind: `ergon-hwctl` keeps every `NvmlLib` it loads
-/// (`ManuallyDrop`, so that NVML is never unloaded), and with it the `libloading` error text of
-/// each NVML symbol the library lacks (the fake lacks many); the C ABI loads NVML again on
-/// every call that needs it, so this grows with the number of such calls. It is reported to the
-/// hwctl owners; everything else (any other leak, any memory error) still fails the run.
-const NVML_LIB_SUPPRESSION: &str = "{
-   ergon-hwctl-kept-nvml-library-missing-symbol-errors
-   Memcheck:Leak
-   match-leak-kinds: definite
-   ...
-   fun:*libloading*DlDescription*
-}
-";
-
 /// What one run of a GPU program left behind.
 struct GpuRun {
     stdout: String,
@@ -466,10 +446,7 @@ fn run_gpu(exe: &Path, mode: &str, dir: &Path, nvml: bool, valgrind: bool) -> Gp
     ];
     let args = [OsStr::new(mode)];
     let stdout = if valgrind {
-        let suppressions = work_dir().join("nvml-lib.supp");
-        std::fs::write(&suppressions, NVML_LIB_SUPPRESSION).unwrap();
-        let option = format!("--suppressions={}", suppressions.display());
-        run_valgrind_with(exe, &args, &env, &[OsStr::new(&option)]);
+        run_valgrind(exe, &args, &env);
         String::new()
     } else {
         run(exe, &args, &env)
