@@ -287,7 +287,13 @@ impl Engine<'_> {
             }
             _ => 0,
         };
-        let mut alive: Vec<usize> = candidates.to_vec();
+        // Tasks that do not fit now never will in this run (budgets only shrink): dropping
+        // them up front keeps them out of every knapsack and priority recomputation.
+        let mut alive: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|&t| self.fits_all(t, remaining))
+            .collect();
         alive.sort_by_key(|&t| self.rank[t]);
         let mut is_alive = vec![false; self.demands.len()];
         for &t in &alive {
@@ -300,37 +306,53 @@ impl Engine<'_> {
         let mut allocated = Vec::new();
         let mut keys = vec![0.0_f64; self.demands.len()];
         loop {
-            self.keys(&alive, &is_alive, remaining, options, &cache, &mut keys);
-            let mut order = alive.clone();
-            order.sort_unstable_by(|&a, &b| {
-                keys[b]
-                    .total_cmp(&keys[a])
-                    .then(self.rank[a].cmp(&self.rank[b]))
-            });
+            self.keys(&alive, &is_alive, remaining, options, &mut cache, &mut keys);
+            let cmp = |a: &usize, b: &usize| {
+                keys[*b]
+                    .total_cmp(&keys[*a])
+                    .then(self.rank[*a].cmp(&self.rank[*b]))
+            };
+            // Walk the tasks by decreasing priority, sorting only as far as the walk gets: with
+            // recomputation every k allocations, a sweep usually stops long before the end, so
+            // the next chunk is selected (O(n)) and only that chunk is sorted.
+            let mut order = core::mem::take(&mut alive);
+            let n = order.len();
+            let mut chunk = if recompute > 0 {
+                (4 * recompute).max(256)
+            } else {
+                n
+            };
+            let mut from = 0usize;
             let mut count = 0usize;
             let mut stopped_at = None;
-            for (pos, &t) in order.iter().enumerate() {
-                is_alive[t] = false;
-                if self.fits_all(t, remaining) {
-                    self.take(t, remaining);
-                    allocated.push(t);
-                    count += 1;
-                    if recompute > 0 && count == recompute {
-                        stopped_at = Some(pos + 1);
-                        break;
-                    }
+            'sweep: while from < n {
+                let to = (from + chunk).min(n);
+                if to < n {
+                    order[from..].select_nth_unstable_by(to - from - 1, cmp);
                 }
-                // A task that does not fit now never will in this run: budgets only shrink.
+                order[from..to].sort_unstable_by(cmp);
+                for (pos, &t) in order.iter().enumerate().take(to).skip(from) {
+                    is_alive[t] = false;
+                    if self.fits_all(t, remaining) {
+                        self.take(t, remaining);
+                        allocated.push(t);
+                        count += 1;
+                        if recompute > 0 && count == recompute {
+                            stopped_at = Some(pos + 1);
+                            break 'sweep;
+                        }
+                    }
+                    // A task that does not fit now never will in this run: budgets only shrink.
+                }
+                from = to;
+                chunk = chunk.saturating_mul(2);
             }
             match stopped_at {
-                Some(pos) => {
-                    alive = order[pos..].to_vec();
-                    alive.sort_by_key(|&t| self.rank[t]);
-                    if alive.is_empty() {
-                        break;
-                    }
+                Some(pos) if pos < n => {
+                    order.drain(..pos);
+                    alive = order;
                 }
-                None => break,
+                _ => break,
             }
         }
         if let Some(start) = start {
@@ -364,7 +386,7 @@ impl Engine<'_> {
         is_alive: &[bool],
         remaining: &[f64],
         options: &ScheduleOptions,
-        cache: &DpkCache,
+        cache: &mut DpkCache,
         keys: &mut [f64],
     ) {
         let na = self.na;
@@ -459,6 +481,9 @@ struct DpkCache {
     on_block: Vec<Vec<usize>>,
     /// Counting mode: per block and order, the candidates sorted by demand (then rank).
     sorted: Vec<Vec<usize>>,
+    /// Per list of `sorted`, how many leading entries are known dead (allocated or dropped;
+    /// they never come back within a run).
+    head: Vec<usize>,
 }
 
 impl DpkCache {
@@ -483,24 +508,32 @@ impl DpkCache {
             .collect();
         if self.counting {
             self.sorted = vec![Vec::new(); e.num_blocks * na];
+            let mut keyed: Vec<(u64, u32, usize)> = Vec::new();
             for &j in &self.blocks {
                 for a in 0..na {
-                    let mut v = self.on_block[j].clone();
-                    v.sort_by(|&x, &y| {
-                        e.demands[x][a]
-                            .total_cmp(&e.demands[y][a])
-                            .then(e.rank[x].cmp(&e.rank[y]))
-                    });
-                    self.sorted[j * na + a] = v;
+                    // An order without initial capacity never has remaining budget.
+                    if e.initial[j * na + a] <= 0.0 {
+                        continue;
+                    }
+                    // Demands are finite and ≥ 0, so their bit patterns sort like the numbers.
+                    keyed.clear();
+                    keyed.extend(
+                        self.on_block[j]
+                            .iter()
+                            .map(|&t| (e.demands[t][a].to_bits(), e.rank[t], t)),
+                    );
+                    keyed.sort_unstable();
+                    self.sorted[j * na + a] = keyed.iter().map(|k| k.2).collect();
                 }
             }
+            self.head = vec![0; e.num_blocks * na];
         }
     }
 
     /// α̂ per block (index into the orders): the order with the largest knapsack value, the
     /// smallest order among ties. Blocks without candidates get order 0.
     fn best_orders(
-        &self,
+        &mut self,
         e: &Engine<'_>,
         _alive: &[usize],
         is_alive: &[bool],
@@ -517,9 +550,14 @@ impl DpkCache {
                 let value = if cap <= 0.0 {
                     0.0
                 } else if self.counting {
+                    let list = &self.sorted[j * na + a];
+                    let head = &mut self.head[j * na + a];
+                    while list.get(*head).is_some_and(|&t| !is_alive[t]) {
+                        *head += 1;
+                    }
                     let mut used = 0.0;
                     let mut n = 0usize;
-                    for &t in &self.sorted[j * na + a] {
+                    for &t in &list[*head..] {
                         if !is_alive[t] {
                             continue;
                         }
