@@ -269,6 +269,9 @@ struct GenerateArgs {
     /// Micro: standard deviation of the normalised ε_min.
     #[arg(long, default_value_t = 0.0)]
     eps_min_std: f64,
+    /// Micro: stretch the normalised spread over α ∈ {4, 5, 6, 8} to N(MEAN, STD).
+    #[arg(long, value_name = "MEAN,STD", value_delimiter = ',')]
+    spread: Vec<f64>,
     #[command(flatten)]
     gen_args: OnlineGenArgs,
 }
@@ -304,8 +307,20 @@ struct ExperimentArgs {
     #[arg(long)]
     tasks: Option<usize>,
     /// Node budget of the exact solver (fig5).
-    #[arg(long, default_value_t = 2_000_000)]
+    #[arg(long, default_value_t = 200_000)]
     max_nodes: u64,
+    /// Microbenchmarks: stretch each curve's normalised spread over α ∈ {4, 5, 6, 8} to a
+    /// draw of N(MEAN, STD) (the reference generator's option), e.g. `--spread 0.05,0.03`.
+    #[arg(long, value_name = "MEAN,STD", value_delimiter = ',')]
+    spread: Vec<f64>,
+}
+
+fn spread_of(v: &[f64]) -> Result<Option<(f64, f64)>> {
+    match v {
+        [] => Ok(None),
+        [m, s] if m.is_finite() && *m > 0.0 && s.is_finite() && *s >= 0.0 => Ok(Some((*m, *s))),
+        _ => bail!("--spread needs MEAN,STD with MEAN > 0 and STD >= 0"),
+    }
 }
 
 /// Runs the command.
@@ -444,7 +459,7 @@ fn run_generate(a: GenerateArgs) -> Result<()> {
                 sigma_alpha: a.sigma_alpha,
                 eps_min_mean: a.eps_min,
                 eps_min_std: a.eps_min_std,
-                spread: None,
+                spread: spread_of(&a.spread)?,
                 seed: a.gen_args.seed,
             }
             .workload()?;
@@ -558,6 +573,7 @@ fn micro_sweep(a: &ExperimentArgs) -> Result<()> {
         (0..=8).map(f64::from).collect()
     };
     let name = if fig4a { "sigma_blocks" } else { "sigma_alpha" };
+    let spread = spread_of(&a.spread)?;
     println!("| {name} | DPK | DPF | Area | DPK/DPF |");
     println!("|---|---|---|---|---|");
     let mut series = vec![
@@ -589,7 +605,7 @@ fn micro_sweep(a: &ExperimentArgs) -> Result<()> {
                     sigma_alpha: 0.0,
                     eps_min_mean: 0.1,
                     eps_min_std: 0.0,
-                    spread: None,
+                    spread,
                     seed,
                 }
             } else {
@@ -601,7 +617,7 @@ fn micro_sweep(a: &ExperimentArgs) -> Result<()> {
                     sigma_alpha: k,
                     eps_min_mean: 0.005,
                     eps_min_std: 0.0,
-                    spread: None,
+                    spread,
                     seed,
                 }
             };
@@ -639,6 +655,14 @@ fn micro_sweep(a: &ExperimentArgs) -> Result<()> {
             "σ_α",
         )
     };
+    let (file, title) = match spread {
+        Some((m, sd)) => (
+            file.replace(".svg", "-spread.svg"),
+            format!("{title}, spread N({m}, {sd})"),
+        ),
+        None => (file.to_string(), title.to_string()),
+    };
+    let title = title.as_str();
     let path = a.out_dir.join(file);
     line_svg(
         &path,
@@ -654,9 +678,9 @@ fn micro_sweep(a: &ExperimentArgs) -> Result<()> {
 fn fig5(a: &ExperimentArgs) -> Result<()> {
     let sizes = [25usize, 50, 100, 150, 200, 300, 500, 1000, 2000, 5000];
     println!(
-        "| tasks | DPK | DPF | Optimal (best found) | upper bound | proven | DPK ms | DPF ms | Optimal ms |"
+        "| tasks | DPK | DPF | Area | exact B&B (best found) | upper bound | proven | DPK ms | DPF ms | B&B ms |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     let mut series = vec![
         Series {
             label: "DPK".into(),
@@ -674,8 +698,13 @@ fn fig5(a: &ExperimentArgs) -> Result<()> {
             points: vec![],
         },
         Series {
-            label: "upper bound".into(),
+            label: "upper bound (B&B root bound when not proven)".into(),
             color: FCFS_COLOR,
+            points: vec![],
+        },
+        Series {
+            label: "Area".into(),
+            color: AREA_COLOR,
             points: vec![],
         },
     ];
@@ -698,9 +727,11 @@ fn fig5(a: &ExperimentArgs) -> Result<()> {
         let t = Instant::now();
         let dpf = schedule(&w, &ScheduleOptions::with(Scheduler::Dpf))?;
         let t_dpf = t.elapsed().as_secs_f64() * 1e3;
+        let area = schedule(&w, &ScheduleOptions::with(Scheduler::Area))?;
+        series[4].points.push((n as f64, area.total_weight));
         series[0].points.push((n as f64, dpk.total_weight));
         series[1].points.push((n as f64, dpf.total_weight));
-        if n <= 1000 {
+        if n <= 500 {
             let t = Instant::now();
             let opt = schedule(
                 &w,
@@ -712,9 +743,10 @@ fn fig5(a: &ExperimentArgs) -> Result<()> {
             let t_opt = t.elapsed().as_secs_f64() * 1e3;
             let ub = opt.upper_bound.unwrap_or(f64::NAN);
             println!(
-                "| {n} | {} | {} | {} | {:.1} | {} | {t_dpk:.2} | {t_dpf:.2} | {t_opt:.0} |",
+                "| {n} | {} | {} | {} | {} | {:.1} | {} | {t_dpk:.2} | {t_dpf:.2} | {t_opt:.0} |",
                 dpk.num_allocated(),
                 dpf.num_allocated(),
+                area.num_allocated(),
                 opt.num_allocated(),
                 ub,
                 if opt.proven_optimal() { "yes" } else { "no" }
@@ -723,9 +755,10 @@ fn fig5(a: &ExperimentArgs) -> Result<()> {
             series[3].points.push((n as f64, ub));
         } else {
             println!(
-                "| {n} | {} | {} | – | – | – | {t_dpk:.2} | {t_dpf:.2} | – |",
+                "| {n} | {} | {} | {} | – | – | – | {t_dpk:.2} | {t_dpf:.2} | – |",
                 dpk.num_allocated(),
-                dpf.num_allocated()
+                dpf.num_allocated(),
+                area.num_allocated()
             );
         }
     }

@@ -319,3 +319,41 @@ proptest! {
         prop_assert_eq!(g, arrivals.min(u64::from(steps)) as f64 / f64::from(steps));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Long contiguous requests take DPK's prefix-sum path; the same tasks with their block
+    /// lists reversed take the direct path. Same allocation (demands are random, so rounding
+    /// never decides a tie).
+    #[test]
+    fn dpk_prefix_path_matches_direct_path(
+        m in 20usize..30,
+        raw in prop::collection::vec((0usize..30, 17usize..30, prop::collection::vec(0.01f64..0.5, 3)), 5..40),
+        recompute in 0usize..3,
+    ) {
+        let blocks: Vec<Block> = (0..m as u64)
+            .map(|id| Block { id, capacity: RdpCurve::from_slice(&[1.0, 2.0, 3.0]).unwrap(), arrival: 0.0 })
+            .collect();
+        let mk = |reverse: bool| {
+            let tasks: Vec<Task> = raw
+                .iter()
+                .enumerate()
+                .map(|(i, (start, len, d))| {
+                    let len = (*len).min(m);
+                    let lo = (*start).min(m - len) as u64;
+                    let mut b: Vec<u64> = (lo..lo + len as u64).collect();
+                    if reverse {
+                        b.reverse();
+                    }
+                    Task { id: i as u64, weight: 1.0, arrival: 0.0, blocks: b, demand: d.iter().copied().collect() }
+                })
+                .collect();
+            Workload::new(&ALPHAS, blocks.clone(), tasks).unwrap()
+        };
+        let opts = ScheduleOptions { recompute_every: recompute, ..ScheduleOptions::default() };
+        let a = schedule(&mk(false), &opts).unwrap();
+        let b = schedule(&mk(true), &opts).unwrap();
+        prop_assert_eq!(a.allocated, b.allocated);
+    }
+}

@@ -88,6 +88,23 @@ fn by_density(items: &mut [KpItem]) {
     items.sort_by(|a, b| (b.profit / b.weight).total_cmp(&(a.profit / a.weight)));
 }
 
+/// The LP-relaxation (Dantzig) bound: whole items by decreasing density, then a fraction.
+fn lp_bound(items: &[KpItem], capacity: f64) -> f64 {
+    let mut v = items.to_vec();
+    by_density(&mut v);
+    let (mut used, mut profit) = (0.0, 0.0);
+    for it in &v {
+        if used + it.weight <= capacity {
+            used += it.weight;
+            profit += it.profit;
+        } else {
+            profit += it.profit * ((capacity - used).max(0.0) / it.weight);
+            break;
+        }
+    }
+    profit
+}
+
 /// Density greedy or the best single item, whichever is better: profit ≥ OPT/2.
 pub fn greedy_with_fallback(items: &[KpItem], capacity: f64) -> f64 {
     let (mut v, base) = prepare(items, capacity);
@@ -119,6 +136,8 @@ pub fn exact_dp(items: &[KpItem], capacity: f64) -> Option<f64> {
         }
         total += it.profit as u64;
     }
+    // No subset beats the LP relaxation, so profits above it need no table entries.
+    total = total.min(libm::floor(lp_bound(&v, capacity + FEASIBILITY_TOL) + 1e-9) as u64);
     if total > DP_MAX_PROFIT || total.saturating_mul(v.len() as u64) > DP_MAX_WORK {
         return None;
     }
@@ -129,7 +148,10 @@ pub fn exact_dp(items: &[KpItem], capacity: f64) -> Option<f64> {
     let mut reach = 0usize;
     for it in &v {
         let p = it.profit as usize;
-        reach += p;
+        if p > total {
+            continue;
+        }
+        reach = (reach + p).min(total);
         for q in (p..=reach).rev() {
             let cand = min_weight[q - p] + it.weight;
             if cand < min_weight[q] {
@@ -219,7 +241,9 @@ pub fn fptas(items: &[KpItem], capacity: f64, epsilon: f64) -> Option<f64> {
         .map(|it| libm::floor(it.profit / k) as usize)
         .collect();
     let total: usize = scaled.iter().sum();
-    let bound = libm::ceil(2.0 * n as f64 / epsilon) + n as f64;
+    // OPT/K ≤ min(2·LB, LP bound)/K scaled-profit units (plus rounding slack).
+    let ub = lp_bound(&v, capacity + FEASIBILITY_TOL).min(2.0 * lb);
+    let bound = libm::ceil(ub / k) + 1.0;
     let limit_f = bound.min(total as f64);
     if limit_f > FPTAS_MAX_STATES as f64 || limit_f * n as f64 > FPTAS_MAX_WORK {
         return None;

@@ -432,7 +432,9 @@ impl Engine<'_> {
                         let j = j as usize;
                         for (c, x) in remaining[j * na..(j + 1) * na].iter().zip(d) {
                             if *c > 0.0 {
-                                area += x / c;
+                                // x·(1/c), the same arithmetic as DPK's terms, so that DPK with
+                                // one order reproduces Area bit for bit.
+                                area += x * (1.0 / c);
                             }
                         }
                     }
@@ -445,15 +447,44 @@ impl Engine<'_> {
             }
             Scheduler::Dpk => {
                 let best = cache.best_orders(self, alive, is_alive, remaining, options);
+                // Per block: 1/c at its best order (0 where c ≤ 0), and per order the prefix
+                // sums of those over the blocks whose best order it is. A task asking for a
+                // contiguous run of many more blocks than there are orders (the online "latest k
+                // blocks") then costs one subtraction per order instead of one term per block.
+                let m = self.num_blocks;
+                let mut inv = vec![0.0_f64; m];
+                for (j, x) in inv.iter_mut().enumerate() {
+                    let c = remaining[j * na + best[j] as usize];
+                    if c > 0.0 {
+                        *x = 1.0 / c;
+                    }
+                }
+                let use_prefix = cache.has_long_ranges;
+                let mut prefix = Vec::new();
+                if use_prefix {
+                    prefix = vec![0.0_f64; (m + 1) * na];
+                    for j in 0..m {
+                        for a in 0..na {
+                            prefix[(j + 1) * na + a] = prefix[j * na + a];
+                        }
+                        prefix[(j + 1) * na + best[j] as usize] += inv[j];
+                    }
+                }
                 for &t in alive {
                     let d = &self.demands[t];
                     let mut denom = 0.0;
-                    for &j in &self.task_blocks[t] {
-                        let j = j as usize;
-                        let a = best[j] as usize;
-                        let c = remaining[j * na + a];
-                        if c > 0.0 {
-                            denom += d[a] / c;
+                    match cache.range.get(t) {
+                        Some(&(lo, hi)) if use_prefix && hi > lo => {
+                            let (lo, hi) = (lo as usize, hi as usize);
+                            for (a, x) in d.iter().enumerate() {
+                                denom += x * (prefix[hi * na + a] - prefix[lo * na + a]);
+                            }
+                        }
+                        _ => {
+                            for &j in &self.task_blocks[t] {
+                                let j = j as usize;
+                                denom += d[best[j] as usize] * inv[j];
+                            }
                         }
                     }
                     keys[t] = if denom > 0.0 {
@@ -484,6 +515,11 @@ struct DpkCache {
     /// Per list of `sorted`, how many leading entries are known dead (allocated or dropped;
     /// they never come back within a run).
     head: Vec<usize>,
+    /// Per task: its blocks as a half-open range `lo..hi` when they are contiguous, ascending
+    /// and more than max(2 × orders, 16); (0, 0) otherwise.
+    range: Vec<(u32, u32)>,
+    /// Some candidate has such a range.
+    has_long_ranges: bool,
 }
 
 impl DpkCache {
@@ -497,6 +533,20 @@ impl DpkCache {
         } else {
             first_w
         };
+        self.range = vec![(0, 0); e.demands.len()];
+        self.has_long_ranges = false;
+        for &t in alive {
+            let b = &e.task_blocks[t];
+            // Only long runs: the prefix sums round differently from the direct sum, and short
+            // requests keep the direct arithmetic, identical to Area's with one order.
+            if b.len() > (2 * na).max(16)
+                && b.windows(2).all(|w| w[1] == w[0] + 1)
+                && let (Some(&lo), Some(&last)) = (b.first(), b.last())
+            {
+                self.range[t] = (lo, last + 1);
+                self.has_long_ranges = true;
+            }
+        }
         self.on_block = vec![Vec::new(); e.num_blocks];
         for &t in alive {
             for &j in &e.task_blocks[t] {
