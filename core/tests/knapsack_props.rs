@@ -357,3 +357,44 @@ proptest! {
         prop_assert_eq!(a.allocated, b.allocated);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// O11: with one order and unit weights, DPF is "smallest max-share first" (shares against
+    /// the initial capacity, ties by arrival then id), greedy with the budget check.
+    #[test]
+    fn dpf_one_order_unit_weights_is_smallest_max_share_first(s in spec(4, 1, 14, true)) {
+        let w = build(&s);
+        let share = |i: usize| {
+            w.task_block_indices(i)
+                .iter()
+                .map(|&j| {
+                    let c = w.blocks()[j as usize].capacity[0];
+                    if c > 0.0 { w.tasks()[i].demand[0] / c } else { 0.0 }
+                })
+                .fold(0.0, f64::max)
+        };
+        let mut order: Vec<usize> = (0..w.tasks().len()).collect();
+        order.sort_by(|&a, &b| {
+            share(a)
+                .total_cmp(&share(b))
+                .then(w.tasks()[a].arrival.total_cmp(&w.tasks()[b].arrival))
+                .then(w.tasks()[a].id.cmp(&w.tasks()[b].id))
+        });
+        let mut remaining: Vec<f64> = w.blocks().iter().map(|b| b.capacity[0]).collect();
+        let mut expect = Vec::new();
+        for i in order {
+            let d = w.tasks()[i].demand[0];
+            let blocks = w.task_block_indices(i);
+            if blocks.iter().all(|&j| remaining[j as usize] - d >= -FEASIBILITY_TOL) {
+                for &j in blocks {
+                    remaining[j as usize] -= d;
+                }
+                expect.push(w.tasks()[i].id);
+            }
+        }
+        let got = schedule(&w, &ScheduleOptions::with(Scheduler::Dpf)).unwrap().allocated;
+        prop_assert_eq!(got, expect);
+    }
+}
