@@ -7,7 +7,11 @@
 //! `ergon gpu` lists, inspects, monitors and controls NVIDIA GPUs through NVML (loaded at run
 //! time; without it the command says NVML is unavailable), and `ergon gpu restore` puts back the
 //! settings recorded in the GPU state file.
+//!
+//! `ergon dpk` schedules privacy budget (DPK / DPack): offline schedules of `dpk-workload/v1`
+//! files, online simulations, workload generators and the experiments of docs/dpk.md.
 
+mod dpk_cmd;
 mod frontier_cmd;
 mod gpu_cmd;
 mod plot;
@@ -31,6 +35,8 @@ enum Command {
     /// Inspect, monitor and control NVIDIA GPUs through NVML: list, show, lock, reset,
     /// power-limit, restore, monitor.
     Gpu(gpu_cmd::Args),
+    /// Privacy-budget scheduling (DPK / DPack): schedule, simulate, generate, experiment.
+    Dpk(dpk_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +44,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Frontier(args) => frontier_cmd::run(args),
         Command::Gpu(args) => gpu_cmd::run(args),
+        Command::Dpk(args) => dpk_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,6 +10,8 @@
 //!   training iteration by iterative minimum cut, and the per-computation frequency plans.
 //! - [`flow`]: maximum flow / minimum cut on flat arrays with exact integer capacities.
 //! - [`fit`]: least-squares fitting of the exponential cost model.
+//! - [`knapsack`]: DPK (DPack), privacy-budget scheduling as a knapsack over data blocks with
+//!   Rényi-DP accounting, its baselines, an exact solver and an online simulator.
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -20,3 +22,4 @@ extern crate std;
 pub mod fit;
 pub mod flow;
 pub mod frontier;
+pub mod knapsack;

@@ -1,0 +1,223 @@
+//! Blocks, tasks and the ∃-order feasibility rule (dpk-orloj.md §A1).
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+use super::{KnapsackError, RdpCurve, rdp};
+
+/// Absolute slack of the budget check: a task fits at an order when
+/// `remaining − demand ≥ −FEASIBILITY_TOL`. It only absorbs floating-point rounding of
+/// incremental subtraction (sums of a few hundred demands); budgets are O(1)–O(10).
+pub const FEASIBILITY_TOL: f64 = 1e-9;
+
+/// A data block with a non-replenishable privacy budget.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Block {
+    /// Identifier (unique in a workload).
+    pub id: u64,
+    /// Capacity at each order.
+    pub capacity: RdpCurve,
+    /// When the block arrives (informative offline).
+    pub arrival: f64,
+}
+
+impl Block {
+    /// A block whose capacity comes from a global (ε, δ) budget.
+    pub fn from_budget(
+        id: u64,
+        alphas: &[f64],
+        epsilon: f64,
+        delta: f64,
+        arrival: f64,
+    ) -> Result<Self, KnapsackError> {
+        let capacity = rdp::block_capacity(alphas, epsilon, delta).map_err(|e| {
+            KnapsackError::BlockBudget {
+                block: id,
+                source: Box::new(e),
+            }
+        })?;
+        Ok(Block {
+            id,
+            capacity,
+            arrival,
+        })
+    }
+}
+
+/// A task: a weight (utility) and the same RDP demand on each block it requests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    /// Identifier (unique in a workload).
+    pub id: u64,
+    /// Utility, > 0 (1 to count tasks).
+    pub weight: f64,
+    /// Arrival time; breaks efficiency ties (earlier first), then the id.
+    pub arrival: f64,
+    /// Ids of the requested blocks.
+    pub blocks: Vec<u64>,
+    /// RDP ε at each order, on every requested block.
+    pub demand: RdpCurve,
+}
+
+/// A validated offline problem: orders, blocks and tasks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workload {
+    alphas: RdpCurve,
+    blocks: Vec<Block>,
+    tasks: Vec<Task>,
+    /// Per task, the indices (into `blocks`) of its requested blocks.
+    task_blocks: Vec<Vec<u32>>,
+}
+
+/// `true` when a task with `demand` fits on a block with `remaining` budget at some order.
+#[inline]
+pub fn fits(remaining: &[f64], demand: &[f64]) -> bool {
+    remaining
+        .iter()
+        .zip(demand)
+        .any(|(r, d)| r - d >= -FEASIBILITY_TOL)
+}
+
+impl Workload {
+    /// Validates and builds a workload. Errors name the offending block or task: duplicate ids,
+    /// capacity or demand vectors of the wrong length or with NaN / infinite / negative
+    /// entries, non-positive weights, requests of missing blocks.
+    pub fn new(
+        alphas: &[f64],
+        blocks: Vec<Block>,
+        tasks: Vec<Task>,
+    ) -> Result<Self, KnapsackError> {
+        let alphas = rdp::orders(alphas)?;
+        let na = alphas.len();
+        if blocks.is_empty() {
+            return Err(KnapsackError::NoBlocks);
+        }
+        let mut index = BTreeMap::new();
+        for (j, b) in blocks.iter().enumerate() {
+            if index.insert(b.id, j as u32).is_some() {
+                return Err(KnapsackError::DuplicateBlock { block: b.id });
+            }
+            if b.capacity.len() != na {
+                return Err(KnapsackError::CapacityLength {
+                    block: b.id,
+                    len: b.capacity.len(),
+                    expected: na,
+                });
+            }
+            for (&a, &c) in alphas.iter().zip(&b.capacity) {
+                if !(c.is_finite() && c >= 0.0) {
+                    return Err(KnapsackError::InvalidCapacity {
+                        block: b.id,
+                        alpha: a,
+                        value: c,
+                    });
+                }
+            }
+            if !b.arrival.is_finite() {
+                return Err(KnapsackError::BlockArrival {
+                    block: b.id,
+                    value: b.arrival,
+                });
+            }
+        }
+        let mut seen = BTreeMap::new();
+        let mut task_blocks = Vec::with_capacity(tasks.len());
+        for t in &tasks {
+            if seen.insert(t.id, ()).is_some() {
+                return Err(KnapsackError::DuplicateTask { task: t.id });
+            }
+            if !(t.weight.is_finite() && t.weight > 0.0) {
+                return Err(KnapsackError::InvalidWeight {
+                    task: t.id,
+                    value: t.weight,
+                });
+            }
+            if !t.arrival.is_finite() {
+                return Err(KnapsackError::TaskArrival {
+                    task: t.id,
+                    value: t.arrival,
+                });
+            }
+            check_demand(t.id, &alphas, &t.demand)?;
+            if t.blocks.is_empty() {
+                return Err(KnapsackError::NoRequestedBlocks { task: t.id });
+            }
+            let mut idx: Vec<u32> = Vec::with_capacity(t.blocks.len());
+            for &b in &t.blocks {
+                let j = *index.get(&b).ok_or(KnapsackError::MissingBlock {
+                    task: t.id,
+                    block: b,
+                })?;
+                if idx.contains(&j) {
+                    return Err(KnapsackError::DuplicateRequest {
+                        task: t.id,
+                        block: b,
+                    });
+                }
+                idx.push(j);
+            }
+            task_blocks.push(idx);
+        }
+        Ok(Workload {
+            alphas,
+            blocks,
+            tasks,
+            task_blocks,
+        })
+    }
+
+    /// The RDP orders.
+    pub fn alphas(&self) -> &[f64] {
+        &self.alphas
+    }
+
+    /// The blocks, in input order.
+    pub fn blocks(&self) -> &[Block] {
+        &self.blocks
+    }
+
+    /// The tasks, in input order.
+    pub fn tasks(&self) -> &[Task] {
+        &self.tasks
+    }
+
+    /// Per task, the positions in [`Workload::blocks`] of its requested blocks.
+    pub fn task_block_indices(&self, task: usize) -> &[u32] {
+        self.task_blocks.get(task).map_or(&[], |v| v.as_slice())
+    }
+
+    /// Capacities as one flat row-major array, block by block.
+    pub(crate) fn capacity_flat(&self) -> Vec<f64> {
+        let mut out = Vec::with_capacity(self.blocks.len() * self.alphas.len());
+        for b in &self.blocks {
+            out.extend_from_slice(&b.capacity);
+        }
+        out
+    }
+
+    pub(crate) fn task_blocks(&self) -> &[Vec<u32>] {
+        &self.task_blocks
+    }
+}
+
+/// Checks a demand vector against the orders.
+pub(crate) fn check_demand(task: u64, alphas: &[f64], demand: &[f64]) -> Result<(), KnapsackError> {
+    if demand.len() != alphas.len() {
+        return Err(KnapsackError::DemandLength {
+            task,
+            len: demand.len(),
+            expected: alphas.len(),
+        });
+    }
+    for (&a, &d) in alphas.iter().zip(demand) {
+        if !(d.is_finite() && d >= 0.0) {
+            return Err(KnapsackError::InvalidDemand {
+                task,
+                alpha: a,
+                value: d,
+            });
+        }
+    }
+    Ok(())
+}
