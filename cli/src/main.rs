@@ -7,9 +7,13 @@
 //! `ergon gpu` lists, inspects, monitors and controls NVIDIA GPUs through NVML (loaded at run
 //! time; without it the command says NVML is unavailable), and `ergon gpu restore` puts back the
 //! settings recorded in the GPU state file.
+//!
+//! `ergon orloj` simulates serving dynamic DNNs with Orloj's distribution-aware batching and
+//! the baselines (`orloj-sim/v1` in, `orloj-result/v1` out) and sweeps SLO and variance.
 
 mod frontier_cmd;
 mod gpu_cmd;
+mod orloj_cmd;
 mod plot;
 
 use std::process::ExitCode;
@@ -31,6 +35,9 @@ enum Command {
     /// Inspect, monitor and control NVIDIA GPUs through NVML: list, show, lock, reset,
     /// power-limit, restore, monitor.
     Gpu(gpu_cmd::Args),
+    /// Simulate serving dynamic DNNs with Orloj and baseline batching policies (simulate,
+    /// sweep, config).
+    Orloj(orloj_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +45,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Frontier(args) => frontier_cmd::run(args),
         Command::Gpu(args) => gpu_cmd::run(args),
+        Command::Orloj(args) => orloj_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,6 +10,8 @@
 //!   training iteration by iterative minimum cut, and the per-computation frequency plans.
 //! - [`flow`]: maximum flow / minimum cut on flat arrays with exact integer capacities.
 //! - [`fit`]: least-squares fitting of the exponential cost model.
+//! - [`batching`]: Orloj, batching dynamic-DNN requests on empirical execution-time
+//!   distributions: distributions, batch-time model, schedulers, online batcher, simulator.
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -17,6 +19,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod batching;
 pub mod fit;
 pub mod flow;
 pub mod frontier;

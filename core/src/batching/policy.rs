@@ -1,0 +1,595 @@
+//! Scheduling policies behind one trait: Orloj's batch-aware score over candidate batches
+//! (reference notes B5, [proposed] concrete rule) and the baselines of B6, which see only a
+//! point estimate of each application's time.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use super::batch::RunningMax;
+use super::{BatchModel, Distribution, ExecDistribution, MAX_APPS, Queued, TimeGrid, View};
+
+/// A batching policy. The [`Batcher`](super::Batcher) first drops, per application, the
+/// queued requests whose slack (deadline − now) is below [`min_slack_s`](Self::min_slack_s)
+/// (always those already past their deadline), then asks [`choose`](Self::choose) how many
+/// requests to take from the front of each application's deadline-ordered queue.
+pub trait Scheduler {
+    /// Short name (`orloj`, `clockwork-p99`, …).
+    fn name(&self) -> &str;
+
+    /// Called once by the batcher with the grid and the largest batch size, to size scratch
+    /// space (so that deciding does not allocate).
+    fn prepare(&mut self, grid: TimeGrid, max_size: usize) {
+        let _ = (grid, max_size);
+    }
+
+    /// Smallest slack, seconds, a request of `app` needs to stay queued.
+    fn min_slack_s(&self, view: &View<'_>, app: usize) -> f64;
+
+    /// Writes into `take[k]` how many requests to batch from the front of application `k`'s
+    /// queue (at most the model's largest batch in all). Taking nothing means: wait.
+    fn choose(&mut self, view: &View<'_>, take: &mut [usize]);
+
+    /// Feedback after a batch of `batch_size` ran for `batch_time_s`; `slo_s` is the tightest
+    /// SLO (deadline − arrival) among its members.
+    fn observe_batch(&mut self, batch_size: usize, batch_time_s: f64, slo_s: f64) {
+        let _ = (batch_size, batch_time_s, slo_s);
+    }
+}
+
+/// The batch sizes a policy may form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sizes {
+    /// Every size from 1 to the largest.
+    #[default]
+    All,
+    /// Powers of two, and the largest size.
+    PowersOfTwo,
+}
+
+impl Sizes {
+    #[inline]
+    fn allows(self, b: usize, max: usize) -> bool {
+        match self {
+            Sizes::All => true,
+            Sizes::PowersOfTwo => b.is_power_of_two() || b == max,
+        }
+    }
+}
+
+/// The point estimate a baseline uses for an application's time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Estimate {
+    /// The mean (optimistic for the maximum of several members).
+    #[default]
+    Mean,
+    /// The 99th percentile (conservative).
+    P99,
+}
+
+impl Estimate {
+    fn of(self, d: &impl ExecDistribution) -> f64 {
+        match self {
+            Estimate::Mean => d.mean_s(),
+            Estimate::P99 => d.quantile_s(0.99),
+        }
+    }
+}
+
+/// Order in which the per-application queues are merged.
+#[derive(Clone, Copy)]
+enum Order {
+    Deadline,
+    Arrival,
+}
+
+/// Visits queued requests across applications in `order` (each application's queue is in
+/// deadline order), at most `limit` of them, until `visit` returns false.
+fn merge(
+    view: &View<'_>,
+    order: Order,
+    limit: usize,
+    mut visit: impl FnMut(usize, &Queued) -> bool,
+) {
+    let queues = view.queues();
+    let mut cursor = [0usize; MAX_APPS];
+    for _ in 0..limit {
+        let mut best: Option<(usize, &Queued)> = None;
+        for (app, q) in queues.iter().enumerate() {
+            let Some(r) = q.get(cursor[app]) else {
+                continue;
+            };
+            let better = match best {
+                None => true,
+                Some((_, b)) => {
+                    let (x, y) = match order {
+                        Order::Deadline => (r.deadline_s, b.deadline_s),
+                        Order::Arrival => (r.arrival_s, b.arrival_s),
+                    };
+                    x < y || (x == y && r.seq < b.seq)
+                }
+            };
+            if better {
+                best = Some((app, r));
+            }
+        }
+        let Some((app, r)) = best else { return };
+        cursor[app] += 1;
+        if !visit(app, r) {
+            return;
+        }
+    }
+}
+
+/// The priority score of a candidate batch — [proposed]; replaceable.
+pub trait Score {
+    /// Score of a batch of `batch_size` expected to finish `on_time` of its members by their
+    /// deadlines and to take `mean_time_s` on average. Higher is better.
+    fn score(&self, on_time: f64, mean_time_s: f64, batch_size: usize) -> f64;
+}
+
+/// Expected on-time finishes per unit of expected batch time (a Gittins-like index).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FinishesPerTime;
+
+impl Score for FinishesPerTime {
+    #[inline]
+    fn score(&self, on_time: f64, mean_time_s: f64, _batch_size: usize) -> f64 {
+        on_time / mean_time_s.max(f64::MIN_POSITIVE)
+    }
+}
+
+/// When a request is hopeless — [proposed]; replaceable.
+pub trait DropRule {
+    /// Smallest slack a request with execution-time law `d` needs to stay queued, when a
+    /// batch of one takes `scale_1 · X`.
+    fn min_slack_s(&self, d: &Distribution, scale_1: f64) -> f64;
+}
+
+/// Drop a request when even alone it finishes in time with probability below `p_min`:
+/// `F_k((d − now) / s(1)) < p_min`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProbabilityFloor {
+    /// The floor, in [0, 1].
+    pub p_min: f64,
+}
+
+impl Default for ProbabilityFloor {
+    fn default() -> Self {
+        ProbabilityFloor { p_min: 0.05 }
+    }
+}
+
+impl DropRule for ProbabilityFloor {
+    fn min_slack_s(&self, d: &Distribution, scale_1: f64) -> f64 {
+        if self.p_min <= 0.0 {
+            0.0
+        } else {
+            // F(t) ≥ p_min exactly from the p_min-quantile on.
+            scale_1 * d.quantile_s(self.p_min)
+        }
+    }
+}
+
+/// The Orloj policy: drop hopeless requests; form candidate batches from the queue in
+/// deadline order (the first `b` requests, for each allowed `b`, and optionally the first `b`
+/// of each single application); run the one with the highest [`Score`] of its batch-time
+/// distribution. Ties go to the larger batch, then to the one whose latest deadline is
+/// earlier.
+pub struct Orloj<S: Score = FinishesPerTime, D: DropRule = ProbabilityFloor> {
+    /// The score.
+    pub score: S,
+    /// The drop rule.
+    pub drop: D,
+    /// Allowed batch sizes.
+    pub sizes: Sizes,
+    /// Also consider single-application batches (cheap same-app batches that keep a
+    /// high-variance application away from tight deadlines).
+    pub single_app: bool,
+    g: Vec<f64>,
+    members: Vec<(usize, f64)>,
+}
+
+impl Default for Orloj {
+    fn default() -> Self {
+        Orloj::new(FinishesPerTime, ProbabilityFloor::default())
+    }
+}
+
+impl<S: Score, D: DropRule> Orloj<S, D> {
+    /// Orloj with a score and a drop rule, every batch size, single-application candidates on.
+    pub fn new(score: S, drop: D) -> Self {
+        Orloj {
+            score,
+            drop,
+            sizes: Sizes::All,
+            single_app: true,
+            g: Vec::new(),
+            members: Vec::new(),
+        }
+    }
+}
+
+/// The best candidate so far.
+#[derive(Clone, Copy)]
+struct Best {
+    score: f64,
+    size: usize,
+    last_deadline_s: f64,
+    take: [usize; MAX_APPS],
+}
+
+impl Best {
+    /// Whether a candidate beats this one (ties within a relative 1e-12 go to the larger batch,
+    /// then to the earlier latest deadline).
+    fn beaten_by(&self, score: f64, size: usize, last_deadline_s: f64) -> bool {
+        let tol = 1e-12 * self.score.abs().max(score.abs());
+        if score > self.score + tol {
+            return true;
+        }
+        if score < self.score - tol {
+            return false;
+        }
+        size > self.size || (size == self.size && last_deadline_s < self.last_deadline_s)
+    }
+}
+
+/// Scores the current candidate `run` (members in `members`) and keeps it if it wins.
+#[allow(clippy::too_many_arguments)]
+fn evaluate<S: Score>(
+    score_fn: &S,
+    sizes: Sizes,
+    g: &[f64],
+    members: &[(usize, f64)],
+    run: &RunningMax,
+    model: &dyn BatchModel,
+    grid: TimeGrid,
+    now_s: f64,
+    max: usize,
+    counts: &[usize],
+    best: &mut Option<Best>,
+) {
+    let b = run.size();
+    if !sizes.allows(b, max) {
+        return;
+    }
+    let scale = model.scale(b);
+    let mean = run.mean_s(g, grid, scale);
+    let on_time: f64 = members
+        .iter()
+        .map(|&(_, d)| run.cdf_at(g, grid, scale, d - now_s))
+        .sum();
+    let last = members.last().map_or(f64::INFINITY, |m| m.1);
+    let score = score_fn.score(on_time, mean, b);
+    let wins = match best {
+        None => true,
+        Some(cur) => cur.beaten_by(score, b, last),
+    };
+    if wins {
+        let mut take = [0usize; MAX_APPS];
+        for (t, &c) in take.iter_mut().zip(counts) {
+            *t = c;
+        }
+        *best = Some(Best {
+            score,
+            size: b,
+            last_deadline_s: last,
+            take,
+        });
+    }
+}
+
+impl<S: Score, D: DropRule> Scheduler for Orloj<S, D> {
+    fn name(&self) -> &str {
+        "orloj"
+    }
+
+    fn prepare(&mut self, grid: TimeGrid, max_size: usize) {
+        self.g = vec![1.0; grid.bins()];
+        self.members = Vec::with_capacity(max_size);
+    }
+
+    fn min_slack_s(&self, view: &View<'_>, app: usize) -> f64 {
+        match view.dists().get(app) {
+            Some(d) => self.drop.min_slack_s(d, view.model().scale(1)),
+            None => 0.0,
+        }
+    }
+
+    fn choose(&mut self, view: &View<'_>, take: &mut [usize]) {
+        let model = view.model();
+        let dists = view.dists();
+        let Some(grid) = dists.first().map(|d| d.grid()) else {
+            return;
+        };
+        if self.g.len() != grid.bins() {
+            self.prepare(grid, model.max_size());
+        }
+        let max = model.max_size().min(view.queued());
+        let now_s = view.now_s;
+        let mut best: Option<Best> = None;
+        let mut counts = [0usize; MAX_APPS];
+        let Orloj {
+            score,
+            sizes,
+            single_app,
+            g,
+            members,
+            ..
+        } = self;
+        let sizes = *sizes;
+
+        // Prefixes of the deadline-ordered queue.
+        let mut run = RunningMax::new();
+        members.clear();
+        merge(view, Order::Deadline, max, |app, r| {
+            let Some(d) = dists.get(app) else {
+                return false;
+            };
+            run.add(g, model, d);
+            members.push((app, r.deadline_s));
+            counts[app] += 1;
+            evaluate(
+                score, sizes, g, members, &run, model, grid, now_s, max, &counts, &mut best,
+            );
+            true
+        });
+
+        // Prefixes of each application's own queue.
+        if *single_app && view.apps() > 1 {
+            for (app, (queue, d)) in view.queues().iter().zip(dists).enumerate() {
+                let mut run = RunningMax::new();
+                members.clear();
+                counts = [0usize; MAX_APPS];
+                for r in queue.iter().take(max) {
+                    run.add(g, model, d);
+                    members.push((app, r.deadline_s));
+                    counts[app] += 1;
+                    evaluate(
+                        score, sizes, g, members, &run, model, grid, now_s, max, &counts, &mut best,
+                    );
+                }
+            }
+        }
+        if let Some(best) = best {
+            for (t, &c) in take.iter_mut().zip(&best.take) {
+                *t = c;
+            }
+        }
+    }
+}
+
+/// Largest prefix of the queue in `order`, among `sizes`, whose estimated time
+/// `s(b) · max_k x̂_k` lets every member finish by its deadline; at least one request.
+fn largest_feasible(
+    view: &View<'_>,
+    order: Order,
+    estimate: Estimate,
+    sizes: Sizes,
+    take: &mut [usize],
+) {
+    let model = view.model();
+    let dists = view.dists();
+    let max = model.max_size().min(view.queued());
+    let now_s = view.now_s;
+    let mut counts = [0usize; MAX_APPS];
+    let mut best = [0usize; MAX_APPS];
+    let mut found = false;
+    let (mut x_max, mut d_min, mut b) = (0.0f64, f64::INFINITY, 0usize);
+    merge(view, order, max, |app, r| {
+        let Some(d) = dists.get(app) else {
+            return false;
+        };
+        x_max = x_max.max(estimate.of(d));
+        d_min = d_min.min(r.deadline_s);
+        b += 1;
+        counts[app] += 1;
+        if b == 1 && !found {
+            best = counts;
+        }
+        if sizes.allows(b, max) && now_s + model.scale(b) * x_max <= d_min {
+            best = counts;
+            found = true;
+        }
+        true
+    });
+    for (t, &c) in take.iter_mut().zip(&best) {
+        *t = c;
+    }
+}
+
+/// Clockwork-like (OSDI'20 controller): deterministic per-size latency `ℓ(b) = s(b)·x̂`,
+/// batch sizes in powers of two, the largest earliest-deadline-first batch whose latest start
+/// time has not passed, and proactive cancellation of requests that cannot make their
+/// deadline even alone.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Clockwork {
+    /// The point estimate.
+    pub estimate: Estimate,
+}
+
+impl Scheduler for Clockwork {
+    fn name(&self) -> &str {
+        match self.estimate {
+            Estimate::Mean => "clockwork",
+            Estimate::P99 => "clockwork-p99",
+        }
+    }
+    fn min_slack_s(&self, view: &View<'_>, app: usize) -> f64 {
+        view.dists()
+            .get(app)
+            .map_or(0.0, |d| view.model().scale(1) * self.estimate.of(d))
+    }
+    fn choose(&mut self, view: &View<'_>, take: &mut [usize]) {
+        largest_feasible(
+            view,
+            Order::Deadline,
+            self.estimate,
+            Sizes::PowersOfTwo,
+            take,
+        );
+    }
+}
+
+/// Earliest deadline first: the largest deadline-ordered batch estimated to meet every
+/// member's deadline; drops only expired requests.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Edf {
+    /// The point estimate.
+    pub estimate: Estimate,
+}
+
+impl Scheduler for Edf {
+    fn name(&self) -> &str {
+        match self.estimate {
+            Estimate::Mean => "edf",
+            Estimate::P99 => "edf-p99",
+        }
+    }
+    fn min_slack_s(&self, _view: &View<'_>, _app: usize) -> f64 {
+        0.0
+    }
+    fn choose(&mut self, view: &View<'_>, take: &mut [usize]) {
+        largest_feasible(view, Order::Deadline, self.estimate, Sizes::All, take);
+    }
+}
+
+/// First in, first out: the largest arrival-ordered batch estimated to meet every member's
+/// deadline; drops only expired requests.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Fifo {
+    /// The point estimate.
+    pub estimate: Estimate,
+}
+
+impl Scheduler for Fifo {
+    fn name(&self) -> &str {
+        match self.estimate {
+            Estimate::Mean => "fifo",
+            Estimate::P99 => "fifo-p99",
+        }
+    }
+    fn min_slack_s(&self, _view: &View<'_>, _app: usize) -> f64 {
+        0.0
+    }
+    fn choose(&mut self, view: &View<'_>, take: &mut [usize]) {
+        largest_feasible(view, Order::Arrival, self.estimate, Sizes::All, take);
+    }
+}
+
+/// Nexus-like (SOSP'19, single node): per application the largest batch `b*` with
+/// `2·ℓ(b*) ≤ SLO` (a request may wait one batch, then run in one); requests in arrival order;
+/// early drop of requests that would miss their deadline in a batch of the target size; the
+/// batch grows while every member still makes its deadline.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Nexus {
+    /// The point estimate.
+    pub estimate: Estimate,
+}
+
+impl Nexus {
+    fn target(&self, view: &View<'_>, app: usize) -> usize {
+        let model = view.model();
+        let (Some(d), slo) = (view.dists().get(app), view.slo_hint_s(app)) else {
+            return 1;
+        };
+        let x = self.estimate.of(d);
+        (1..=model.max_size())
+            .rev()
+            .find(|&b| 2.0 * model.scale(b) * x <= slo)
+            .unwrap_or(1)
+    }
+}
+
+impl Scheduler for Nexus {
+    fn name(&self) -> &str {
+        match self.estimate {
+            Estimate::Mean => "nexus",
+            Estimate::P99 => "nexus-p99",
+        }
+    }
+    fn min_slack_s(&self, view: &View<'_>, app: usize) -> f64 {
+        let b = self.target(view, app).min(view.queued()).max(1);
+        view.dists()
+            .get(app)
+            .map_or(0.0, |d| view.model().scale(b) * self.estimate.of(d))
+    }
+    fn choose(&mut self, view: &View<'_>, take: &mut [usize]) {
+        let model = view.model();
+        let dists = view.dists();
+        let now_s = view.now_s;
+        let mut target = 0usize;
+        let (mut x_max, mut d_min, mut b) = (0.0f64, f64::INFINITY, 0usize);
+        let mut counts = [0usize; MAX_APPS];
+        merge(view, Order::Arrival, model.max_size(), |app, r| {
+            let Some(d) = dists.get(app) else {
+                return false;
+            };
+            if b == 0 {
+                target = self.target(view, app);
+            }
+            let x = x_max.max(self.estimate.of(d));
+            let dm = d_min.min(r.deadline_s);
+            if b > 0 && (b >= target || now_s + model.scale(b + 1) * x > dm) {
+                return false;
+            }
+            x_max = x;
+            d_min = dm;
+            b += 1;
+            counts[app] += 1;
+            true
+        });
+        for (t, &c) in take.iter_mut().zip(&counts) {
+            *t = c;
+        }
+    }
+}
+
+/// Clipper-like (NSDI'17): arrival order, batch cap adapted by AIMD — +1 after a batch whose
+/// time stayed within the tightest member SLO, −10 % after one that did not; drops only
+/// expired requests.
+#[derive(Debug, Clone, Copy)]
+pub struct Clipper {
+    cap: f64,
+    max: usize,
+}
+
+impl Default for Clipper {
+    fn default() -> Self {
+        Clipper { cap: 1.0, max: 1 }
+    }
+}
+
+impl Clipper {
+    /// The current batch cap.
+    pub fn cap(&self) -> usize {
+        (self.cap as usize).clamp(1, self.max.max(1))
+    }
+}
+
+impl Scheduler for Clipper {
+    fn name(&self) -> &str {
+        "clipper"
+    }
+    fn prepare(&mut self, _grid: TimeGrid, max_size: usize) {
+        self.max = max_size;
+    }
+    fn min_slack_s(&self, _view: &View<'_>, _app: usize) -> f64 {
+        0.0
+    }
+    fn choose(&mut self, view: &View<'_>, take: &mut [usize]) {
+        let cap = self.cap().min(view.model().max_size());
+        merge(view, Order::Arrival, cap, |app, _| {
+            if let Some(t) = take.get_mut(app) {
+                *t += 1;
+            }
+            true
+        });
+    }
+    fn observe_batch(&mut self, _batch_size: usize, batch_time_s: f64, slo_s: f64) {
+        if batch_time_s <= slo_s {
+            self.cap = (self.cap + 1.0).min(self.max as f64);
+        } else {
+            self.cap = (self.cap * 0.9).max(1.0);
+        }
+    }
+}
