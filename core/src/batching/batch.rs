@@ -20,14 +20,55 @@ pub trait BatchModel {
     /// takes `s(b) · max(member times)`.
     fn scale(&self, batch_size: usize) -> f64;
 
-    /// Folds one member's CDF into the running batch CDF, bin by bin over the same range.
-    /// The default multiplies (the law of the maximum of independent times).
+    /// Folds one member's CDF into the running batch CDF, bin by bin over the same range,
+    /// and returns `Σ (1 − acc[i])` over the range afterwards (the batch's tail mass there,
+    /// from which its mean follows). The default multiplies (the law of the maximum of
+    /// independent times), fused with the sum in one vectorisable pass.
     #[inline]
-    fn combine(&self, acc: &mut [f64], member_cdf: &[f64]) {
-        for (a, &f) in acc.iter_mut().zip(member_cdf) {
-            *a *= f;
+    fn combine(&self, acc: &mut [f64], member_cdf: &[f64]) -> f64 {
+        product_tail(acc, member_cdf)
+    }
+}
+
+/// `x^n` by repeated squaring (`f64::powi` needs std): the CDF of the maximum of `n`
+/// independent members of one application where one member's CDF is `x`.
+#[inline]
+pub(crate) fn powi(mut x: f64, mut n: usize) -> f64 {
+    let mut acc = 1.0;
+    while n > 0 {
+        if n & 1 == 1 {
+            acc *= x;
+        }
+        x *= x;
+        n >>= 1;
+    }
+    acc
+}
+
+/// `acc[i] *= f[i]`, returning `Σ (1 − acc[i])`; eight independent partial sums so the
+/// loop vectorises and the additions do not wait on each other.
+#[inline]
+pub(crate) fn product_tail(acc: &mut [f64], f: &[f64]) -> f64 {
+    const L: usize = 8;
+    let mut lanes = [0.0f64; L];
+    let mut a8 = acc.chunks_exact_mut(L);
+    let mut f8 = f.chunks_exact(L);
+    for (a, g) in a8.by_ref().zip(f8.by_ref()) {
+        if let (Ok(a), Ok(g)) = (<&mut [f64; L]>::try_from(a), <&[f64; L]>::try_from(g)) {
+            for j in 0..L {
+                a[j] *= g[j];
+                lanes[j] += 1.0 - a[j];
+            }
         }
     }
+    let mut rest = 0.0;
+    for (a, &g) in a8.into_remainder().iter_mut().zip(f8.remainder()) {
+        *a *= g;
+        rest += 1.0 - *a;
+    }
+    ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]))
+        + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+        + rest
 }
 
 /// Batch-size factors `s(1..=max_size)`: a batch takes `s(b)` times its slowest member.
@@ -148,6 +189,8 @@ pub(crate) struct RunningMax {
     lo: usize,
     hi: usize,
     size: usize,
+    /// `Σ_{lo ≤ i < hi} (1 − g[i])`.
+    tail: f64,
 }
 
 impl RunningMax {
@@ -176,7 +219,7 @@ impl RunningMax {
         }
         let lo = self.lo.max(d.first_bin()).min(hi);
         if let (Some(acc), Some(f)) = (g.get_mut(lo..hi), cdf.get(lo..hi)) {
-            model.combine(acc, f);
+            self.tail = model.combine(acc, f);
         }
         self.lo = lo;
         self.hi = hi;
@@ -204,15 +247,32 @@ impl RunningMax {
         }
     }
 
+    /// `P(batch time ≤ slack_s)` given `inv = 1 / (scale · bin_s)`: the look-up of
+    /// [`cdf_at`](Self::cdf_at) without a division.
+    #[inline]
+    pub(crate) fn cdf_scaled(&self, g: &[f64], slack_s: f64, inv: f64) -> f64 {
+        match grid_index(slack_s, inv) {
+            None => 0.0,
+            Some(i) => self.at(g, i),
+        }
+    }
+
     /// Expected batch time, `scale · bin_s · Σ_i (1 − G[i])`.
     #[inline]
-    pub(crate) fn mean_s(&self, g: &[f64], grid: TimeGrid, scale: f64) -> f64 {
-        let tail: f64 = g
-            .get(self.lo..self.hi)
-            .map(|s| s.iter().map(|&x| 1.0 - x).sum())
-            .unwrap_or(0.0);
-        scale * grid.bin_s() * (self.lo as f64 + tail)
+    pub(crate) fn mean_s(&self, grid: TimeGrid, scale: f64) -> f64 {
+        scale * grid.bin_s() * (self.lo as f64 + self.tail)
     }
+}
+
+/// The grid bin at or below `t_s` given `inv = 1 / bin width` (same rounding as
+/// [`TimeGrid::bin_down`], unclamped: callers clamp through their slices).
+#[inline]
+pub(crate) fn grid_index(t_s: f64, inv: f64) -> Option<usize> {
+    if t_s.is_nan() || t_s < 0.0 {
+        return None;
+    }
+    let q = t_s * inv;
+    Some((q + 1e-9 * q.max(1.0)) as usize)
 }
 
 /// The distribution of one batch's execution time (for analysis and tests; the scheduler
@@ -223,6 +283,7 @@ pub struct BatchDistribution {
     g: Vec<f64>,
     lo: usize,
     hi: usize,
+    tail: f64,
     size: usize,
     scale: f64,
 }
@@ -259,6 +320,7 @@ impl BatchDistribution {
             g,
             lo: run.lo,
             hi: run.hi,
+            tail: run.tail,
             size,
             scale: model.scale(size),
         })
@@ -269,6 +331,7 @@ impl BatchDistribution {
             lo: self.lo,
             hi: self.hi,
             size: self.size,
+            tail: self.tail,
         }
     }
 
@@ -289,7 +352,7 @@ impl BatchDistribution {
 
     /// `E[T_B]`, seconds.
     pub fn mean_s(&self) -> f64 {
-        self.run().mean_s(&self.g, self.grid, self.scale)
+        self.run().mean_s(self.grid, self.scale)
     }
 
     /// The support: `(time_s, probability)` for every grid time with positive mass.

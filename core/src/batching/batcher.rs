@@ -31,6 +31,7 @@ pub struct View<'a> {
     pub(crate) dists: &'a [Distribution],
     pub(crate) queues: &'a [VecDeque<Queued>],
     pub(crate) slo_s: &'a [f64],
+    pub(crate) versions: &'a [u64],
     pub(crate) model: &'a dyn BatchModel,
     pub(crate) queued: usize,
 }
@@ -55,6 +56,11 @@ impl<'a> View<'a> {
     /// Requests queued over all applications.
     pub fn queued(&self) -> usize {
         self.queued
+    }
+    /// How many times `app`'s law has been updated (lets a policy cache what it derives
+    /// from the law).
+    pub fn law_version(&self, app: usize) -> u64 {
+        self.versions.get(app).copied().unwrap_or(0)
     }
     /// The latest SLO (deadline − arrival) seen for `app`, seconds (0 before any request).
     pub fn slo_hint_s(&self, app: usize) -> f64 {
@@ -98,6 +104,7 @@ pub struct Batcher {
     dists: Vec<Distribution>,
     queues: Vec<VecDeque<Queued>>,
     slo_s: Vec<f64>,
+    versions: Vec<u64>,
     model: Box<dyn BatchModel>,
     policy: Box<dyn Scheduler>,
     queued: usize,
@@ -154,6 +161,7 @@ impl Batcher {
             dists: apps,
             queues: (0..n).map(|_| VecDeque::new()).collect(),
             slo_s: alloc::vec![0.0; n],
+            versions: alloc::vec![0; n],
             model,
             policy,
             queued: 0,
@@ -314,6 +322,7 @@ impl Batcher {
                 dists: &self.dists,
                 queues: &self.queues,
                 slo_s: &self.slo_s,
+                versions: &self.versions,
                 model: self.model.as_ref(),
                 queued: self.queued,
             };
@@ -348,7 +357,11 @@ impl Batcher {
             .dists
             .get_mut(app)
             .ok_or(BatchingError::UnknownApp { app, apps })?;
-        d.observe(observed_time_s, self.decay)
+        d.observe(observed_time_s, self.decay)?;
+        if let Some(v) = self.versions.get_mut(app) {
+            *v += 1;
+        }
+        Ok(())
     }
 
     /// Reports how long the last batch took (feedback for adaptive policies such as
@@ -368,6 +381,7 @@ impl Batcher {
             dists: &self.dists,
             queues: &self.queues,
             slo_s: &self.slo_s,
+            versions: &self.versions,
             model: self.model.as_ref(),
             queued: self.queued,
         }

@@ -68,7 +68,8 @@ impl TimeGrid {
     /// to the last bin.
     pub fn bin_up(&self, x_s: f64) -> usize {
         let q = x_s / self.bin_s;
-        let i = snap(q).unwrap_or_else(|| libm::ceil(q));
+        // Within SNAP of a grid point counts as on it (division rounding).
+        let i = libm::ceil(q - SNAP * q.max(1.0));
         if i <= 0.0 {
             0
         } else if i >= (self.bins - 1) as f64 || i.is_nan() {
@@ -86,22 +87,13 @@ impl TimeGrid {
             return None;
         }
         let q = t_s / self.bin_s;
-        let i = snap(q).unwrap_or_else(|| libm::floor(q));
+        let i = q + SNAP * q.max(1.0);
         if i >= (self.bins - 1) as f64 {
             Some(self.bins - 1)
         } else {
+            // Truncation is the floor here: i ≥ 0.
             Some(i as usize)
         }
-    }
-}
-
-#[inline]
-fn snap(q: f64) -> Option<f64> {
-    let r = libm::round(q);
-    if libm::fabs(q - r) <= SNAP * r.max(1.0) {
-        Some(r)
-    } else {
-        None
     }
 }
 

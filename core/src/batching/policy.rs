@@ -5,8 +5,8 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::batch::RunningMax;
-use super::{BatchModel, Distribution, ExecDistribution, MAX_APPS, Queued, TimeGrid, View};
+use super::batch::{RunningMax, grid_index, powi};
+use super::{Distribution, ExecDistribution, MAX_APPS, MAX_BATCH_SIZE, Queued, TimeGrid, View};
 
 /// A batching policy. The [`Batcher`](super::Batcher) first drops, per application, the
 /// queued requests whose slack (deadline − now) is below [`min_slack_s`](Self::min_slack_s)
@@ -171,10 +171,16 @@ impl DropRule for ProbabilityFloor {
 }
 
 /// The Orloj policy: drop hopeless requests; form candidate batches from the queue in
-/// deadline order (the first `b` requests, for each allowed `b`, and optionally the first `b`
-/// of each single application); run the one with the highest [`Score`] of its batch-time
-/// distribution. Ties go to the larger batch, then to the one whose latest deadline is
-/// earlier.
+/// deadline order (the first `b` requests, for each allowed `b`) and, optionally, the first
+/// `b` of each single application's queue; run the one with the highest [`Score`] of its
+/// batch-time distribution. Ties go to the larger batch, then to the one whose latest deadline
+/// is earlier.
+///
+/// Cost per decision: O(b_max · H) for the deadline-ordered prefixes (one fused
+/// multiply-and-sum pass per member over the bins where the batch CDF is strictly between 0
+/// and 1) plus O(A · b_max²) table look-ups for the single-application prefixes, whose
+/// expected maxima `E[max of n]` are cached per application and recomputed only when its law
+/// changes.
 pub struct Orloj<S: Score = FinishesPerTime, D: DropRule = ProbabilityFloor> {
     /// The score.
     pub score: S,
@@ -182,11 +188,16 @@ pub struct Orloj<S: Score = FinishesPerTime, D: DropRule = ProbabilityFloor> {
     pub drop: D,
     /// Allowed batch sizes.
     pub sizes: Sizes,
-    /// Also consider single-application batches (cheap same-app batches that keep a
-    /// high-variance application away from tight deadlines).
+    /// Also consider single-application batches (same-app batches that keep a
+    /// high-variance application's long tail away from the others' deadlines).
     pub single_app: bool,
     g: Vec<f64>,
     members: Vec<(usize, f64)>,
+    /// `emax[app · (b_max + 1) + n]`: unscaled E[max of n members of app], seconds.
+    emax: Vec<f64>,
+    /// Law version each row of `emax` was computed from.
+    cached: Vec<Option<u64>>,
+    max: usize,
 }
 
 impl Default for Orloj {
@@ -205,6 +216,32 @@ impl<S: Score, D: DropRule> Orloj<S, D> {
             single_app: true,
             g: Vec::new(),
             members: Vec::new(),
+            emax: Vec::new(),
+            cached: Vec::new(),
+            max: 0,
+        }
+    }
+
+    /// Refreshes the cached `E[max of n]` of every application whose law changed.
+    fn refresh(&mut self, view: &View<'_>) {
+        let model = view.model();
+        let stride = self.max + 1;
+        let apps = view.apps();
+        if self.cached.len() != apps || self.emax.len() != apps * stride {
+            self.cached = vec![None; apps];
+            self.emax = vec![0.0; apps * stride];
+        }
+        for (app, d) in view.dists().iter().enumerate() {
+            let version = view.law_version(app);
+            if self.cached[app] == Some(version) {
+                continue;
+            }
+            let mut run = RunningMax::new();
+            for n in 1..=self.max {
+                run.add(&mut self.g, model, d);
+                self.emax[app * stride + n] = run.mean_s(d.grid(), 1.0);
+            }
+            self.cached[app] = Some(version);
         }
     }
 }
@@ -233,47 +270,26 @@ impl Best {
     }
 }
 
-/// Scores the current candidate `run` (members in `members`) and keeps it if it wins.
-#[allow(clippy::too_many_arguments)]
-fn evaluate<S: Score>(
-    score_fn: &S,
-    sizes: Sizes,
-    g: &[f64],
-    members: &[(usize, f64)],
-    run: &RunningMax,
-    model: &dyn BatchModel,
-    grid: TimeGrid,
-    now_s: f64,
-    max: usize,
-    counts: &[usize],
+/// Keeps a candidate if it beats `best`; `take` fills the per-application counts.
+fn offer(
     best: &mut Option<Best>,
+    score: f64,
+    size: usize,
+    last_deadline_s: f64,
+    take: impl FnOnce(&mut [usize; MAX_APPS]),
 ) {
-    let b = run.size();
-    if !sizes.allows(b, max) {
-        return;
-    }
-    let scale = model.scale(b);
-    let mean = run.mean_s(g, grid, scale);
-    let on_time: f64 = members
-        .iter()
-        .map(|&(_, d)| run.cdf_at(g, grid, scale, d - now_s))
-        .sum();
-    let last = members.last().map_or(f64::INFINITY, |m| m.1);
-    let score = score_fn.score(on_time, mean, b);
     let wins = match best {
         None => true,
-        Some(cur) => cur.beaten_by(score, b, last),
+        Some(cur) => cur.beaten_by(score, size, last_deadline_s),
     };
     if wins {
-        let mut take = [0usize; MAX_APPS];
-        for (t, &c) in take.iter_mut().zip(counts) {
-            *t = c;
-        }
+        let mut counts = [0usize; MAX_APPS];
+        take(&mut counts);
         *best = Some(Best {
             score,
-            size: b,
-            last_deadline_s: last,
-            take,
+            size,
+            last_deadline_s,
+            take: counts,
         });
     }
 }
@@ -286,6 +302,8 @@ impl<S: Score, D: DropRule> Scheduler for Orloj<S, D> {
     fn prepare(&mut self, grid: TimeGrid, max_size: usize) {
         self.g = vec![1.0; grid.bins()];
         self.members = Vec::with_capacity(max_size);
+        self.max = max_size;
+        self.cached.clear();
     }
 
     fn min_slack_s(&self, view: &View<'_>, app: usize) -> f64 {
@@ -301,8 +319,11 @@ impl<S: Score, D: DropRule> Scheduler for Orloj<S, D> {
         let Some(grid) = dists.first().map(|d| d.grid()) else {
             return;
         };
-        if self.g.len() != grid.bins() {
+        if self.g.len() != grid.bins() || self.max != model.max_size() {
             self.prepare(grid, model.max_size());
+        }
+        if self.single_app && view.apps() > 1 {
+            self.refresh(view);
         }
         let max = model.max_size().min(view.queued());
         let now_s = view.now_s;
@@ -314,11 +335,13 @@ impl<S: Score, D: DropRule> Scheduler for Orloj<S, D> {
             single_app,
             g,
             members,
+            emax,
+            max: b_max,
             ..
         } = self;
         let sizes = *sizes;
 
-        // Prefixes of the deadline-ordered queue.
+        // Prefixes of the deadline-ordered queue: the batch CDF grows by one product per member.
         let mut run = RunningMax::new();
         members.clear();
         merge(view, Order::Deadline, max, |app, r| {
@@ -326,27 +349,50 @@ impl<S: Score, D: DropRule> Scheduler for Orloj<S, D> {
                 return false;
             };
             run.add(g, model, d);
-            members.push((app, r.deadline_s));
+            members.push((app, r.deadline_s - now_s));
             counts[app] += 1;
-            evaluate(
-                score, sizes, g, members, &run, model, grid, now_s, max, &counts, &mut best,
-            );
+            let b = run.size();
+            if sizes.allows(b, max) {
+                let scale = model.scale(b);
+                let mean = run.mean_s(grid, scale);
+                let inv = 1.0 / (scale * grid.bin_s());
+                let on_time: f64 = members
+                    .iter()
+                    .map(|&(_, slack)| run.cdf_scaled(g, slack, inv))
+                    .sum();
+                let sc = score.score(on_time, mean, b);
+                offer(&mut best, sc, b, r.deadline_s, |t| *t = counts);
+            }
             true
         });
 
-        // Prefixes of each application's own queue.
+        // Prefixes of each application's own queue: F_k^n pointwise, E[max] from the cache.
         if *single_app && view.apps() > 1 {
+            let stride = *b_max + 1;
+            let mut slack = [0.0f64; MAX_BATCH_SIZE];
             for (app, (queue, d)) in view.queues().iter().zip(dists).enumerate() {
-                let mut run = RunningMax::new();
-                members.clear();
-                counts = [0usize; MAX_APPS];
-                for r in queue.iter().take(max) {
-                    run.add(g, model, d);
-                    members.push((app, r.deadline_s));
-                    counts[app] += 1;
-                    evaluate(
-                        score, sizes, g, members, &run, model, grid, now_s, max, &counts, &mut best,
-                    );
+                let cdf = d.cdf();
+                let last_bin = cdf.len().saturating_sub(1);
+                let n_max = queue.len().min(max);
+                for (s, r) in slack.iter_mut().zip(queue.iter().take(n_max)) {
+                    *s = r.deadline_s - now_s;
+                }
+                for n in 1..=n_max {
+                    if !sizes.allows(n, max) {
+                        continue;
+                    }
+                    let scale = model.scale(n);
+                    let mean = scale * emax.get(app * stride + n).copied().unwrap_or(0.0);
+                    let inv = 1.0 / (scale * grid.bin_s());
+                    let mut on_time = 0.0;
+                    for &sl in slack.iter().take(n) {
+                        if let Some(i) = grid_index(sl, inv) {
+                            on_time += powi(cdf.get(i.min(last_bin)).copied().unwrap_or(1.0), n);
+                        }
+                    }
+                    let last = queue.get(n - 1).map_or(f64::INFINITY, |r| r.deadline_s);
+                    let sc = score.score(on_time, mean, n);
+                    offer(&mut best, sc, n, last, |t| t[app] = n);
                 }
             }
         }
