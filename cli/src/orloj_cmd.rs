@@ -52,7 +52,8 @@ struct Workload {
     /// Override the seed.
     #[arg(long)]
     seed: Option<u64>,
-    /// Override the offered load (relative to capacity at the mean).
+    /// Override the offered load (relative to the capacity one request at a time at the
+    /// mean; batching makes loads above 1 servable).
     #[arg(long)]
     load: Option<f64>,
     /// Only these policies (comma-separated, e.g. orloj,clockwork-p99).
@@ -187,7 +188,7 @@ fn simulate_cmd(a: SimulateArgs) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{} applications, {:.0} s, {:.0} requests/s offered ({:.0} % of {:.1}/s capacity at the mean), batches ≤ {}",
+        "{} applications, {:.0} s, {:.0} requests/s offered ({:.0} % of {:.1}/s, the capacity one request at a time at the mean), batches ≤ {}",
         cfg.apps.len(),
         cfg.duration_s,
         cfg.arrivals.load() * cfg.capacity_per_s(),

@@ -2,7 +2,7 @@
 //! `orloj-result/v1` out. Everything works on strings.
 //!
 //! Beyond the documented fields, `orloj-sim/v1` accepts: `bins` (grid bins, default 1024),
-//! `p_min` (Orloj's drop floor, default 0.05), `learn` (feed executed times back into the
+//! `p_min` (Orloj's drop floor, default 0.5), `learn` (feed executed times back into the
 //! laws, default false), `batch.profile` (measured `[batch_size, time_s]` pairs, fitted by
 //! least squares, instead of `batch.scale`; with neither, `s(b) = 1 + 0.1·(b − 1)`),
 //! `arrivals.kind = "bursty"` with `burst_factor` and `period_s`. `policies` defaults to every

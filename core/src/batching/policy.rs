@@ -155,7 +155,7 @@ pub struct ProbabilityFloor {
 
 impl Default for ProbabilityFloor {
     fn default() -> Self {
-        ProbabilityFloor { p_min: 0.05 }
+        ProbabilityFloor { p_min: 0.5 }
     }
 }
 
