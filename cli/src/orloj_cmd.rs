@@ -56,6 +56,13 @@ struct Workload {
     /// mean; batching makes loads above 1 servable).
     #[arg(long)]
     load: Option<f64>,
+    /// Override the batch-size factors with `s(b) = 1 + STEP·(b − 1)` (same largest batch).
+    #[arg(long, value_name = "STEP")]
+    batch_step: Option<f64>,
+    /// Override Orloj's drop floor: drop a request whose probability of finishing in time
+    /// alone is below this.
+    #[arg(long, value_name = "P")]
+    p_min: Option<f64>,
     /// Only these policies (comma-separated, e.g. orloj,clockwork-p99).
     #[arg(long, value_delimiter = ',')]
     policies: Vec<String>,
@@ -162,6 +169,15 @@ fn load_config(w: &Workload, slo_multiplier: f64) -> Result<(SimConfig, bool)> {
     }
     if let Some(l) = w.load {
         cfg = cfg.with_load(l);
+    }
+    if let Some(step) = w.batch_step {
+        if !(step.is_finite() && step >= 0.0) {
+            bail!("--batch-step {step} is not a finite non-negative number");
+        }
+        cfg.scale = ergon_core::batching::BatchScale::linear(cfg.max_batch(), step);
+    }
+    if let Some(p) = w.p_min {
+        cfg.p_min = p;
     }
     if !w.policies.is_empty() {
         cfg.policies = w
@@ -377,10 +393,11 @@ const PALETTE: [RGBColor; 10] = [
 /// Finish rate against the SLO multiplier (left) and the CV (right), one line per policy;
 /// Orloj drawn thick.
 fn sweep_svg(slo: &Sweep, var: &Sweep, path: &Path) -> Result<()> {
-    let root = SVGBackend::new(path, (1200, 520)).into_drawing_area();
+    let root = SVGBackend::new(path, (1200, 560)).into_drawing_area();
     let err = |e: DrawingAreaErrorKind<std::io::Error>| anyhow!("{e}");
     root.fill(&WHITE).map_err(err)?;
-    let panels = root.split_evenly((1, 2));
+    let (charts, legend) = root.split_vertically(510);
+    let panels = charts.split_evenly((1, 2));
     for (area, (sweep, title, x_desc)) in panels.iter().zip([
         (
             slo,
@@ -429,21 +446,31 @@ fn sweep_svg(slo: &Sweep, var: &Sweep, path: &Path) -> Result<()> {
                     pts.iter().copied(),
                     color.stroke_width(width),
                 ))
-                .map_err(err)?
-                .label(name.as_str())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(width))
-                });
+                .map_err(err)?;
             chart
                 .draw_series(pts.iter().map(|&pt| Circle::new(pt, 3, color.filled())))
                 .map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()
+    }
+    // One legend row under both panels, so no line is hidden behind it.
+    let policies = if slo.policies.is_empty() {
+        &var.policies
+    } else {
+        &slo.policies
+    };
+    let step = 1160 / policies.len().max(1) as i32;
+    for (p, name) in policies.iter().enumerate() {
+        let color = PALETTE[p % PALETTE.len()];
+        let width = if name == "orloj" { 3 } else { 1 };
+        let x = 20 + step * p as i32;
+        legend
+            .draw(&PathElement::new(
+                vec![(x, 20), (x + 22, 20)],
+                color.stroke_width(width),
+            ))
+            .map_err(err)?;
+        legend
+            .draw(&Text::new(name.clone(), (x + 28, 13), ("sans-serif", 14)))
             .map_err(err)?;
     }
     root.present().map_err(err)?;

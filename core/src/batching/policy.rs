@@ -125,6 +125,13 @@ pub trait Score {
     /// Score of a batch of `batch_size` expected to finish `on_time` of its members by their
     /// deadlines and to take `mean_time_s` on average. Higher is better.
     fn score(&self, on_time: f64, mean_time_s: f64, batch_size: usize) -> f64;
+
+    /// An upper bound on [`score`](Self::score) over every `on_time ≤ batch_size`, which
+    /// lets the policy skip scoring candidates that cannot win. Default: no bound.
+    fn upper_bound(&self, mean_time_s: f64, batch_size: usize) -> f64 {
+        let _ = (mean_time_s, batch_size);
+        f64::INFINITY
+    }
 }
 
 /// Expected on-time finishes per unit of expected batch time (a Gittins-like index).
@@ -135,6 +142,11 @@ impl Score for FinishesPerTime {
     #[inline]
     fn score(&self, on_time: f64, mean_time_s: f64, _batch_size: usize) -> f64 {
         on_time / mean_time_s.max(f64::MIN_POSITIVE)
+    }
+
+    #[inline]
+    fn upper_bound(&self, mean_time_s: f64, batch_size: usize) -> f64 {
+        self.score(batch_size as f64, mean_time_s, batch_size)
     }
 }
 
@@ -243,6 +255,16 @@ impl<S: Score, D: DropRule> Orloj<S, D> {
             }
             self.cached[app] = Some(version);
         }
+    }
+}
+
+/// Whether a candidate whose score is at most `bound` can be skipped: it would lose even
+/// its ties (a margin keeps ties, which the tie rules decide, out of the shortcut).
+#[inline]
+fn hopeless(best: &Option<Best>, bound: f64) -> bool {
+    match best {
+        Some(b) => bound < b.score - 1e-9 * b.score.abs(),
+        None => false,
     }
 }
 
@@ -355,6 +377,9 @@ impl<S: Score, D: DropRule> Scheduler for Orloj<S, D> {
             if sizes.allows(b, max) {
                 let scale = model.scale(b);
                 let mean = run.mean_s(grid, scale);
+                if hopeless(&best, score.upper_bound(mean, b)) {
+                    return true;
+                }
                 let inv = 1.0 / (scale * grid.bin_s());
                 let on_time: f64 = members
                     .iter()
@@ -383,6 +408,9 @@ impl<S: Score, D: DropRule> Scheduler for Orloj<S, D> {
                     }
                     let scale = model.scale(n);
                     let mean = scale * emax.get(app * stride + n).copied().unwrap_or(0.0);
+                    if hopeless(&best, score.upper_bound(mean, n)) {
+                        continue;
+                    }
                     let inv = 1.0 / (scale * grid.bin_s());
                     let mut on_time = 0.0;
                     for &sl in slack.iter().take(n) {
