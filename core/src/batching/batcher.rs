@@ -302,6 +302,7 @@ impl Batcher {
                 }
                 let Some(slot) = dropped.get_mut(decision.dropped_len) else {
                     decision.more_dropped = true;
+                    self.policy.observe_decision(decision.dropped_len, 0);
                     return Ok(decision);
                 };
                 *slot = front.id;
@@ -311,6 +312,7 @@ impl Batcher {
             }
         }
         if self.queued == 0 {
+            self.policy.observe_decision(decision.dropped_len, 0);
             return Ok(decision);
         }
 
@@ -345,6 +347,8 @@ impl Batcher {
         }
         self.queued -= decision.batch_len;
         self.last_size = decision.batch_len;
+        self.policy
+            .observe_decision(decision.dropped_len, decision.batch_len);
         self.last_slo_s = slo;
         Ok(decision)
     }

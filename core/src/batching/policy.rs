@@ -34,6 +34,11 @@ pub trait Scheduler {
     fn observe_batch(&mut self, batch_size: usize, batch_time_s: f64, slo_s: f64) {
         let _ = (batch_size, batch_time_s, slo_s);
     }
+
+    /// Feedback after each decision: how many requests it dropped and batched.
+    fn observe_decision(&mut self, dropped: usize, batch_size: usize) {
+        let _ = (dropped, batch_size);
+    }
 }
 
 /// The batch sizes a policy may form.
@@ -203,6 +208,11 @@ pub struct Orloj<S: Score = FinishesPerTime, D: DropRule = ProbabilityFloor> {
     /// Also consider single-application batches (same-app batches that keep a
     /// high-variance application's long tail away from the others' deadlines).
     pub single_app: bool,
+    /// Raise the drop floor to the recent fraction of requests dropped (an overload signal):
+    /// under overload, keep only requests likely to finish.
+    pub adaptive_floor: bool,
+    dropped_ewma: f64,
+    served_ewma: f64,
     g: Vec<f64>,
     members: Vec<(usize, f64)>,
     /// `emax[app · (b_max + 1) + n]`: unscaled E[max of n members of app], seconds.
@@ -226,6 +236,9 @@ impl<S: Score, D: DropRule> Orloj<S, D> {
             drop,
             sizes: Sizes::All,
             single_app: true,
+            adaptive_floor: true,
+            dropped_ewma: 0.0,
+            served_ewma: 0.0,
             g: Vec::new(),
             members: Vec::new(),
             emax: Vec::new(),
@@ -330,9 +343,25 @@ impl<S: Score, D: DropRule> Scheduler for Orloj<S, D> {
 
     fn min_slack_s(&self, view: &View<'_>, app: usize) -> f64 {
         match view.dists().get(app) {
-            Some(d) => self.drop.min_slack_s(d, view.model().scale(1)),
+            Some(d) => {
+                let s1 = view.model().scale(1);
+                let base = self.drop.min_slack_s(d, s1);
+                let total = self.dropped_ewma + self.served_ewma;
+                if self.adaptive_floor && total > 0.0 {
+                    base.max(s1 * d.quantile_s(self.dropped_ewma / total))
+                } else {
+                    base
+                }
+            }
             None => 0.0,
         }
+    }
+
+    fn observe_decision(&mut self, dropped: usize, batch_size: usize) {
+        // About the last hundred requests.
+        let keep = libm::pow(0.99, (dropped + batch_size) as f64);
+        self.dropped_ewma = keep * self.dropped_ewma + dropped as f64;
+        self.served_ewma = keep * self.served_ewma + batch_size as f64;
     }
 
     fn choose(&mut self, view: &View<'_>, take: &mut [usize]) {
