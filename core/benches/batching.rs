@@ -2,7 +2,8 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 //! Criterion benchmarks of Orloj: one scheduling decision of the online batcher with 1 000
 //! queued requests from 4 applications on 1 024-bin distributions (every policy), and whole
-//! 60-second simulated traces at 80 % load. Timings go to BENCHMARKS.md, never into tests.
+//! 60-second simulated traces of the high-variance mix at 80 % and 250 % load. Timings go to
+//! BENCHMARKS.md, never into tests.
 
 use std::hint::black_box;
 
@@ -106,19 +107,23 @@ fn bench_decision(c: &mut Criterion) {
 }
 
 fn bench_sim(c: &mut Criterion) {
-    let mut group = c.benchmark_group("sim_60s_80pct");
+    let mut group = c.benchmark_group("sim_60s");
     group.sample_size(10);
-    let cfg = SimConfig::high_variance(2.0);
-    let requests = trace(&cfg).expect("trace");
-    for name in ["orloj", "clockwork"] {
-        let p = PolicySpec::parse(name).expect("policy");
-        group.bench_function(BenchmarkId::new(name, requests.len()), |bench| {
-            bench.iter(|| black_box(run_policy(&cfg, &requests, p).expect("sim")));
-        });
+    for load in [0.8, 2.5] {
+        let cfg = SimConfig::high_variance(2.0).with_load(load);
+        let requests = trace(&cfg).expect("trace");
+        for name in ["orloj", "clockwork"] {
+            let p = PolicySpec::parse(name).expect("policy");
+            let id = format!("{name}/load{load}_{}req", requests.len());
+            group.bench_function(BenchmarkId::from_parameter(id), |bench| {
+                bench.iter(|| black_box(run_policy(&cfg, &requests, p).expect("sim")));
+            });
+        }
+        group.bench_function(
+            BenchmarkId::from_parameter(format!("all_10_policies_with_trace/load{load}")),
+            |bench| bench.iter(|| black_box(simulate(&cfg).expect("sim"))),
+        );
     }
-    group.bench_function("all_10_policies_with_trace", |bench| {
-        bench.iter(|| black_box(simulate(&cfg).expect("sim")));
-    });
     group.finish();
 }
 
