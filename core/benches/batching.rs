@@ -66,6 +66,11 @@ fn bench_decision(c: &mut Criterion) {
             o.single_app = false;
             Box::new(o)
         }),
+        ("orloj-fixed-floor", || {
+            let mut o = Orloj::default();
+            o.adaptive_floor = false;
+            Box::new(o)
+        }),
         ("orloj-pow2-sizes", || {
             let mut o = Orloj::default();
             o.sizes = Sizes::PowersOfTwo;
