@@ -10,10 +10,13 @@
 //!
 //! `ergon dpk` schedules privacy budget (DPK / DPack): offline schedules of `dpk-workload/v1`
 //! files, online simulations, workload generators and the experiments of docs/dpk.md.
+//! `ergon orloj` simulates serving dynamic DNNs with Orloj's distribution-aware batching and
+//! the baselines (`orloj-sim/v1` in, `orloj-result/v1` out) and sweeps SLO and variance.
 
 mod dpk_cmd;
 mod frontier_cmd;
 mod gpu_cmd;
+mod orloj_cmd;
 mod plot;
 
 use std::process::ExitCode;
@@ -37,6 +40,9 @@ enum Command {
     Gpu(gpu_cmd::Args),
     /// Privacy-budget scheduling (DPK / DPack): schedule, simulate, generate, experiment.
     Dpk(dpk_cmd::Args),
+    /// Simulate serving dynamic DNNs with Orloj and baseline batching policies (simulate,
+    /// sweep, config).
+    Orloj(orloj_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +51,7 @@ fn main() -> ExitCode {
         Command::Frontier(args) => frontier_cmd::run(args),
         Command::Gpu(args) => gpu_cmd::run(args),
         Command::Dpk(args) => dpk_cmd::run(args),
+        Command::Orloj(args) => orloj_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

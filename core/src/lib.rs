@@ -12,6 +12,8 @@
 //! - [`fit`]: least-squares fitting of the exponential cost model.
 //! - [`knapsack`]: DPK (DPack), privacy-budget scheduling as a knapsack over data blocks with
 //!   Rényi-DP accounting, its baselines, an exact solver and an online simulator.
+//! - [`batching`]: Orloj, batching dynamic-DNN requests on empirical execution-time
+//!   distributions: distributions, batch-time model, schedulers, online batcher, simulator.
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -19,6 +21,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod batching;
 pub mod fit;
 pub mod flow;
 pub mod frontier;
