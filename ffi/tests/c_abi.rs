@@ -37,7 +37,7 @@ use ergon_core::frontier::formats::parse_instance;
 const INSTANCES: [&str; 2] = ["a100_s2_m4", "a100_s4_m8"];
 
 /// Every program under tests/c and tests/cpp, so that a new file cannot go unrun.
-const PROGRAMS: [&str; 7] = [
+const PROGRAMS: [&str; 8] = [
     "c/frontier.c",
     "c/dpk.c",
     "c/bad_input.c",
@@ -45,6 +45,7 @@ const PROGRAMS: [&str; 7] = [
     "c/executor.c",
     "cpp/wrapper.cpp",
     "cpp/gpu.cpp",
+    "cpp/dpk.cpp",
 ];
 
 fn repo() -> PathBuf {
@@ -381,6 +382,15 @@ fn c_dpk() {
             out.contains("json: DPK {6, 5} profit 310, remaining [-0.35, -0.30, 0.35]"),
             "{out}"
         );
+        assert!(out.contains("all checks passed"), "{out}");
+    }
+}
+
+#[test]
+fn cpp_dpk() {
+    for out in build_and_run("cpp/dpk.cpp", &[], &[], &[]) {
+        assert!(out.contains("arrays: DPK {6, 5} profit 310"), "{out}");
+        assert!(out.contains("json: DPK {6, 5} profit 310"), "{out}");
         assert!(out.contains("all checks passed"), "{out}");
     }
 }
