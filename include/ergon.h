@@ -214,6 +214,12 @@ typedef int32_t ergon_status;
 #endif // __cplusplus
 
 /**
+ * Opaque handle of the outcome of an online simulation (see the `ergon_dpk_online_*`
+ * functions).
+ */
+typedef struct ergon_dpk_online ergon_dpk_online;
+
+/**
  * Opaque handle of a schedule (see the `ergon_dpk_result_*` functions); it does not borrow
  * its workload handle.
  */
@@ -435,6 +441,36 @@ typedef struct ergon_dpk_result_info {
    */
   bool proven_optimal;
 } ergon_dpk_result_info;
+
+/**
+ * Facts about an online simulation.
+ */
+typedef struct ergon_dpk_online_info {
+  /**
+   * The scheduler that ran (`ERGON_DPK_*`).
+   */
+  uint32_t scheduler;
+  /**
+   * Number of tasks submitted.
+   */
+  size_t num_submitted;
+  /**
+   * Number of tasks allocated.
+   */
+  size_t num_allocated;
+  /**
+   * Sum of the allocated tasks' weights.
+   */
+  double total_weight;
+  /**
+   * Mean scheduling delay of the allocated tasks, time units (0 if none).
+   */
+  double mean_delay;
+  /**
+   * Number of scheduling rounds run.
+   */
+  size_t num_rounds;
+} ergon_dpk_online_info;
 
 /**
  * One measurement of a computation type at one SM clock.
@@ -891,6 +927,78 @@ ergon_status ergon_dpk_result_to_json(const struct ergon_dpk_result *result, cha
  * or writable.
  */
 ergon_status ergon_dpk_result_last_error(const struct ergon_dpk_result *result, char *buf, size_t cap, size_t *len);
+
+/**
+ * Runs an online simulation described by a `dpk-online/v1` JSON document of `len` bytes
+ * (blocks arriving over time, budget unlocked gradually, scheduling every T): with the
+ * document's scheduler settings when `options` is NULL, else with `options` instead. On
+ * success `*out` receives a handle to release with `ergon_dpk_online_free`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE`, `SCHEMA`, `INVALID_PROBLEM` (a setting
+ * or task of the document, naming it), `INVALID_ARGUMENT` (an unknown constant in `options`,
+ * or `ERGON_DPK_OPTIMAL`, which is offline only) or `PANIC`. Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * `json` must be NULL or readable for `len` bytes; `options` NULL or valid; `out` NULL or
+ * writable.
+ */
+ergon_status ergon_dpk_simulate_json(const char *json, size_t len, const struct ergon_dpk_options *options, struct ergon_dpk_online **out);
+
+/**
+ * Releases an online-simulation handle. NULL is a no-op.
+ *
+ * # Safety
+ * `online` must be NULL or a handle from this library that is not used afterwards.
+ */
+void ergon_dpk_online_free(struct ergon_dpk_online *online);
+
+/**
+ * Writes the numbers submitted and allocated, the total weight, the mean delay and the number
+ * of rounds to `*out`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `PANIC`.
+ *
+ * # Safety
+ * `online` must be NULL or a live handle; `out` NULL or writable.
+ */
+ergon_status ergon_dpk_online_summary(const struct ergon_dpk_online *online, struct ergon_dpk_online_info *out);
+
+/**
+ * Copies the ids of the allocated tasks, in allocation order, into `buf` ("ask the length,
+ * then fill").
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+ *
+ * # Safety
+ * `online` must be NULL or a live handle; `buf` NULL or writable for `cap` ids; `len` NULL or
+ * writable.
+ */
+ergon_status ergon_dpk_online_allocated(const struct ergon_dpk_online *online, uint64_t *buf, size_t cap, size_t *len);
+
+/**
+ * Copies the outcome as `dpk-online-result/v1` JSON (every allocation with its time, delay
+ * and block indices) into `buf` ("ask the length, then fill"; `*len` excludes the NUL). The
+ * text is the one `ergon dpk simulate --json` prints for one scheduler.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+ *
+ * # Safety
+ * `online` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+ * or writable.
+ */
+ergon_status ergon_dpk_online_to_json(const struct ergon_dpk_online *online, char *buf, size_t cap, size_t *len);
+
+/**
+ * Copies the message of the last failed call on this online result (empty if none) into
+ * `buf`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
+ *
+ * # Safety
+ * `online` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+ * or writable.
+ */
+ergon_status ergon_dpk_online_last_error(const struct ergon_dpk_online *online, char *buf, size_t cap, size_t *len);
 
 /**
  * Copies the 12 standard RDP orders of the DPack paper (1.5, 1.75, 2, 2.5, 3, 4, 5, 6, 8, 16,

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use ergon_core::knapsack::formats::{self as dpk_formats, FormatError as DpkFormatError};
 use ergon_core::knapsack::{
-    Allocation, Block, DpfCapacity, KnapsackError, KnapsackMode, MAX_ORDERS, RdpCurve,
-    STANDARD_ALPHAS, ScheduleOptions, Scheduler, Task, Workload, rdp, schedule,
+    Allocation, Block, DpfCapacity, KnapsackError, KnapsackMode, MAX_ORDERS, OnlineResult,
+    RdpCurve, STANDARD_ALPHAS, ScheduleOptions, Scheduler, Task, Workload, rdp, schedule, simulate,
 };
 
 use crate::ergon_status;
@@ -157,6 +157,24 @@ pub struct ergon_dpk_result_info {
     pub proven_optimal: bool,
 }
 
+/// Facts about an online simulation.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ergon_dpk_online_info {
+    /// The scheduler that ran (`ERGON_DPK_*`).
+    pub scheduler: u32,
+    /// Number of tasks submitted.
+    pub num_submitted: usize,
+    /// Number of tasks allocated.
+    pub num_allocated: usize,
+    /// Sum of the allocated tasks' weights.
+    pub total_weight: f64,
+    /// Mean scheduling delay of the allocated tasks, time units (0 if none).
+    pub mean_delay: f64,
+    /// Number of scheduling rounds run.
+    pub num_rounds: usize,
+}
+
 /// Opaque handle of a validated workload (see the `ergon_dpk_workload_*` functions). Not to be
 /// used from two threads at once.
 #[cfg_attr(all(), repr(C))] // the header (and its tag) first (see ergon_frontier)
@@ -173,6 +191,26 @@ pub struct ergon_dpk_result {
     scheduler: Scheduler,
     workload: Arc<Workload>,
     allocation: Allocation,
+}
+
+/// Opaque handle of the outcome of an online simulation (see the `ergon_dpk_online_*`
+/// functions).
+#[cfg_attr(all(), repr(C))] // the header (and its tag) first (see ergon_frontier)
+pub struct ergon_dpk_online {
+    header: Header,
+    scheduler: Scheduler,
+    result: OnlineResult,
+}
+
+impl Opaque for ergon_dpk_online {
+    const TAG: u64 = 0x4552_4744_504b_4f4e; // "ERGDPKON"
+    const NAME: &'static str = "DPK online result";
+    fn header(&self) -> &Header {
+        &self.header
+    }
+    fn header_mut(&mut self) -> &mut Header {
+        &mut self.header
+    }
 }
 
 impl Opaque for ergon_dpk_workload {
@@ -575,18 +613,8 @@ pub unsafe extern "C" fn ergon_dpk_schedule(
     out: *mut *mut ergon_dpk_result,
 ) -> ergon_status {
     with_handle("ergon_dpk_schedule", workload, |h| {
-        let o = if options.is_null() {
-            ergon_dpk_options_default()
-        } else if !options.is_aligned() {
-            return Err(Failure::new(
-                ergon_status::NullPointer,
-                "`options` is misaligned",
-            ));
-        } else {
-            // SAFETY: non-null and aligned; the caller provides one ergon_dpk_options.
-            unsafe { *options }
-        };
-        let opts = options_of(&o)?;
+        // SAFETY: the caller's contract.
+        let opts = unsafe { options_arg(options)? }.unwrap_or_default();
         let slot = out_ref(out, "out")?;
         let allocation = schedule(&h.workload, &opts).map_err(argument_failure)?;
         *slot = into_raw(ergon_dpk_result {
@@ -742,6 +770,172 @@ pub unsafe extern "C" fn ergon_dpk_result_last_error(
     len: *mut usize,
 ) -> ergon_status {
     last_error(result, buf, cap, len)
+}
+
+// ------------------------------------------------------------------------------ online
+
+/// Reads scheduler options: NULL gives `None`.
+///
+/// # Safety
+/// `options` must be NULL or point to one readable `ergon_dpk_options`.
+unsafe fn options_arg(options: *const ergon_dpk_options) -> Result<Option<ScheduleOptions>> {
+    if options.is_null() {
+        return Ok(None);
+    }
+    if !options.is_aligned() {
+        return Err(Failure::new(
+            ergon_status::NullPointer,
+            "`options` is misaligned",
+        ));
+    }
+    // SAFETY: non-null and aligned; the caller provides one ergon_dpk_options.
+    options_of(unsafe { &*options }).map(Some)
+}
+
+/// Runs an online simulation described by a `dpk-online/v1` JSON document of `len` bytes
+/// (blocks arriving over time, budget unlocked gradually, scheduling every T): with the
+/// document's scheduler settings when `options` is NULL, else with `options` instead. On
+/// success `*out` receives a handle to release with `ergon_dpk_online_free`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE`, `SCHEMA`, `INVALID_PROBLEM` (a setting
+/// or task of the document, naming it), `INVALID_ARGUMENT` (an unknown constant in `options`,
+/// or `ERGON_DPK_OPTIMAL`, which is offline only) or `PANIC`. Messages: `ergon_last_error`.
+///
+/// # Safety
+/// `json` must be NULL or readable for `len` bytes; `options` NULL or valid; `out` NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_simulate_json(
+    json: *const c_char,
+    len: usize,
+    options: *const ergon_dpk_options,
+    out: *mut *mut ergon_dpk_online,
+) -> ergon_status {
+    guard(
+        "ergon_dpk_simulate_json",
+        |_| {},
+        || {
+            if json.is_null() {
+                return Err(Failure::new(ergon_status::NullPointer, "`json` is NULL"));
+            }
+            // SAFETY: the caller's contract.
+            let (s, o) = unsafe { (text(json, len, "json")?, options_arg(options)?) };
+            let slot = out_ref(out, "out")?;
+            let mut config = dpk_formats::parse_online(s).map_err(format_failure)?;
+            if let Some(o) = o {
+                config.options = o;
+            }
+            let result = simulate(&config).map_err(|e| match e {
+                KnapsackError::InvalidOption { .. } => argument_failure(e),
+                _ => problem_failure(e),
+            })?;
+            *slot = into_raw(ergon_dpk_online {
+                header: Header::new::<ergon_dpk_online>(),
+                scheduler: config.options.scheduler,
+                result,
+            });
+            Ok(())
+        },
+    )
+}
+
+/// Releases an online-simulation handle. NULL is a no-op.
+///
+/// # Safety
+/// `online` must be NULL or a handle from this library that is not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_online_free(online: *mut ergon_dpk_online) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: the caller's contract.
+        unsafe { free(online) }
+    }));
+}
+
+/// Writes the numbers submitted and allocated, the total weight, the mean delay and the number
+/// of rounds to `*out`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `PANIC`.
+///
+/// # Safety
+/// `online` must be NULL or a live handle; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_online_summary(
+    online: *const ergon_dpk_online,
+    out: *mut ergon_dpk_online_info,
+) -> ergon_status {
+    with_handle("ergon_dpk_online_summary", online, |h| {
+        let r = &h.result;
+        *out_ref(out, "out")? = ergon_dpk_online_info {
+            scheduler: scheduler_code(h.scheduler),
+            num_submitted: r.num_submitted,
+            num_allocated: r.num_allocated(),
+            total_weight: r.total_weight,
+            mean_delay: r.mean_delay,
+            num_rounds: r.num_rounds,
+        };
+        Ok(())
+    })
+}
+
+/// Copies the ids of the allocated tasks, in allocation order, into `buf` ("ask the length,
+/// then fill").
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+///
+/// # Safety
+/// `online` must be NULL or a live handle; `buf` NULL or writable for `cap` ids; `len` NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_online_allocated(
+    online: *const ergon_dpk_online,
+    buf: *mut u64,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    with_handle("ergon_dpk_online_allocated", online, |h| {
+        let ids: Vec<u64> = h.result.allocations.iter().map(|a| a.id).collect();
+        copy_items(&ids, buf, cap, len)
+    })
+}
+
+/// Copies the outcome as `dpk-online-result/v1` JSON (every allocation with its time, delay
+/// and block indices) into `buf` ("ask the length, then fill"; `*len` excludes the NUL). The
+/// text is the one `ergon dpk simulate --json` prints for one scheduler.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+///
+/// # Safety
+/// `online` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+/// or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_online_to_json(
+    online: *const ergon_dpk_online,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    with_handle("ergon_dpk_online_to_json", online, |h| {
+        let json = dpk_formats::online_result_json(h.scheduler, &h.result);
+        copy_text(&json, buf, cap, len)
+    })
+}
+
+/// Copies the message of the last failed call on this online result (empty if none) into
+/// `buf`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
+///
+/// # Safety
+/// `online` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+/// or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_online_last_error(
+    online: *const ergon_dpk_online,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    last_error(online, buf, cap, len)
 }
 
 // ------------------------------------------------------------------------------ RDP helpers

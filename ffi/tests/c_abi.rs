@@ -382,6 +382,7 @@ fn c_dpk() {
             out.contains("json: DPK {6, 5} profit 310, remaining [-0.35, -0.30, 0.35]"),
             "{out}"
         );
+        assert!(out.contains("online: 3 of 4 tasks allocated"), "{out}");
         assert!(out.contains("all checks passed"), "{out}");
     }
 }

@@ -1109,3 +1109,150 @@ fn bad_rdp_helper_arguments() {
         assert_eq!(sigma, 5.0);
     }
 }
+
+// ------------------------------------------------------------------------------ online
+
+fn simulate_json(
+    json: &str,
+    options: Option<&ergon_dpk_options>,
+) -> Result<*mut ergon_dpk_online, (ergon_status, String)> {
+    let mut h = null_mut();
+    let o = options.map_or(null(), |o| o as *const _);
+    let s = unsafe { ergon_dpk_simulate_json(json.as_ptr().cast(), json.len(), o, &mut h) };
+    if s == ergon_status::Ok {
+        Ok(h)
+    } else {
+        assert!(h.is_null(), "a failed simulation wrote its output");
+        Err((s, thread_error()))
+    }
+}
+
+fn online_json_text(h: *const ergon_dpk_online) -> String {
+    let mut len = 0;
+    unsafe {
+        assert_eq!(
+            ergon_dpk_online_to_json(h, null_mut(), 0, &mut len),
+            ergon_status::Ok
+        );
+        let mut buf = vec![0u8; len + 1];
+        assert_eq!(
+            ergon_dpk_online_to_json(h, buf.as_mut_ptr().cast(), buf.len(), &mut len),
+            ergon_status::Ok
+        );
+        buf.truncate(len);
+        String::from_utf8(buf).unwrap()
+    }
+}
+
+#[test]
+fn online_simulation_matches_the_core() {
+    use ergon_core::knapsack::formats::{online_json, online_result_json};
+    use ergon_core::knapsack::generate::AmazonLike;
+    use ergon_core::knapsack::{ScheduleOptions, Scheduler, simulate};
+
+    let config = AmazonLike {
+        num_tasks: 400,
+        tasks_per_block: 40.0,
+        weighted: true,
+        ..AmazonLike::default()
+    }
+    .config(ScheduleOptions::default())
+    .unwrap();
+    let doc = online_json(&config);
+    for (scheduler, core) in [
+        (None, Scheduler::Dpk),
+        (Some(ERGON_DPK_DPF), Scheduler::Dpf),
+        (Some(ERGON_DPK_FCFS), Scheduler::Fcfs),
+    ] {
+        let o = scheduler.map(options);
+        let h = simulate_json(&doc, o.as_ref()).unwrap();
+        let mut cfg = config.clone();
+        cfg.options = ScheduleOptions::with(core);
+        let want = simulate(&cfg).unwrap();
+        assert_eq!(online_json_text(h), online_result_json(core, &want));
+        let mut info = ergon_dpk_online_info::default();
+        let mut ids = vec![0u64; want.num_allocated()];
+        let mut len = 0;
+        unsafe {
+            assert_eq!(ergon_dpk_online_summary(h, &mut info), ergon_status::Ok);
+            assert_eq!(
+                ergon_dpk_online_allocated(h, ids.as_mut_ptr(), ids.len(), &mut len),
+                ergon_status::Ok
+            );
+            ergon_dpk_online_free(h);
+        }
+        assert!(want.num_allocated() > 0);
+        assert_eq!(info.scheduler, o.map_or(ERGON_DPK_DPK, |o| o.scheduler));
+        assert_eq!(info.num_submitted, 400);
+        assert_eq!(info.num_allocated, want.num_allocated());
+        assert_eq!(info.total_weight, want.total_weight);
+        assert_eq!(info.mean_delay, want.mean_delay);
+        assert_eq!(info.num_rounds, want.num_rounds);
+        let want_ids: Vec<u64> = want.allocations.iter().map(|a| a.id).collect();
+        assert_eq!((len, ids), (want_ids.len(), want_ids));
+    }
+}
+
+#[test]
+fn bad_online_input() {
+    let doc = |tasks: &str, period: f64| {
+        format!(
+            r#"{{"schema": "dpk-online/v1", "alphas": [2, 4], "initial_blocks": 1,
+            "total_blocks": 3, "scheduling_period": {period},
+            "unlocking": {{"kind": "time", "period": 1, "steps": 2}}, "tasks": [{tasks}]}}"#
+        )
+    };
+    let good = r#"{"id": 1, "num_blocks": 1, "demand": [0.1, 0.2]}"#;
+    let h = simulate_json(&doc(good, 1.0), None).unwrap();
+    let mut info = ergon_dpk_online_info::default();
+    unsafe {
+        assert_eq!(ergon_dpk_online_summary(h, &mut info), ergon_status::Ok);
+        ergon_dpk_online_free(h);
+    }
+    assert_eq!((info.num_submitted, info.num_allocated), (1, 1));
+    let missing = r#"{"id": 8, "demand": [0.1, 0.2]}"#;
+    fails(
+        simulate_json(&doc(missing, 1.0), None).map(|_| null_mut()),
+        ergon_status::InvalidProblem,
+        &["task 8", "num_blocks"],
+    );
+    let nan = r#"{"id": 9, "num_blocks": 1, "demand": [0.1, -2]}"#;
+    fails(
+        simulate_json(&doc(nan, 1.0), None).map(|_| null_mut()),
+        ergon_status::InvalidProblem,
+        &["task 9", "-2"],
+    );
+    fails(
+        simulate_json(&doc(good, 0.0), None).map(|_| null_mut()),
+        ergon_status::InvalidProblem,
+        &["scheduling_period"],
+    );
+    fails(
+        simulate_json(&doc(good, 1.0), Some(&options(ERGON_DPK_OPTIMAL))).map(|_| null_mut()),
+        ergon_status::InvalidArgument,
+        &["offline only"],
+    );
+    fails(
+        simulate_json(&doc(good, 1.0), Some(&options(17))).map(|_| null_mut()),
+        ergon_status::InvalidArgument,
+        &["unknown scheduler 17"],
+    );
+    fails(
+        simulate_json(r#"{"schema": "dpk-workload/v1"}"#, None).map(|_| null_mut()),
+        ergon_status::Schema,
+        &["dpk-online/v1"],
+    );
+    let mut h = null_mut();
+    unsafe {
+        assert_eq!(
+            ergon_dpk_simulate_json(null(), 0, null(), &mut h),
+            ergon_status::NullPointer
+        );
+        let mut info = ergon_dpk_online_info::default();
+        assert_eq!(
+            ergon_dpk_online_summary(null(), &mut info),
+            ergon_status::NullPointer
+        );
+        ergon_dpk_online_free(null_mut());
+    }
+}

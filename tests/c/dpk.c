@@ -5,7 +5,8 @@
  * the RDP helpers give a block's capacity and convert it back; bad input (NULL pointers, a
  * handle of another type, NaN demand, a missing block, delta outside (0, 1), empty orders, an
  * unknown scheduler, a buffer too small) gets its status and a message naming the task or
- * block, and writes no output.
+ * block, and writes no output. A small dpk-online/v1 simulation runs through
+ * ergon_dpk_simulate_json.
  *
  * Usage: dpk (no arguments). Prints "all checks passed" and exits 0 when every check holds.
  */
@@ -226,6 +227,52 @@ static void rdp_helpers(void) {
   CHECK(len == 12);
 }
 
+/* ---------------------------------------------------------------------- online */
+
+static const char ONLINE_JSON[] =
+    "{\"schema\": \"dpk-online/v1\", \"alphas\": [2, 4], \"block_epsilon\": 10,"
+    " \"block_delta\": 1e-5, \"initial_blocks\": 1, \"total_blocks\": 4,"
+    " \"scheduling_period\": 1, \"unlocking\": {\"kind\": \"time\", \"period\": 1,"
+    " \"steps\": 2}, \"tasks\": ["
+    "  {\"id\": 0, \"arrival\": 0, \"num_blocks\": 1, \"demand\": [0.05, 2.5]},"
+    "  {\"id\": 1, \"arrival\": 0.5, \"num_blocks\": 2, \"demand\": [0.05, 2.5]},"
+    "  {\"id\": 2, \"arrival\": 1, \"num_blocks\": 1, \"demand\": [0.05, 2.5]},"
+    "  {\"id\": 3, \"arrival\": 1.5, \"num_blocks\": 2, \"demand\": [0.05, 2.5]}]}";
+
+static void online(void) {
+  ergon_dpk_online *h = NULL;
+  MUST(ergon_dpk_simulate_json(ONLINE_JSON, sizeof ONLINE_JSON - 1, NULL, &h));
+  ergon_dpk_online_info info;
+  MUST(ergon_dpk_online_summary(h, &info));
+  CHECK(info.scheduler == ERGON_DPK_DPK && info.num_submitted == 4);
+  CHECK(info.num_allocated > 0 && info.num_allocated <= 4 && info.num_rounds > 0);
+  size_t len = 0;
+  MUST(ergon_dpk_online_allocated(h, NULL, 0, &len));
+  CHECK(len == info.num_allocated);
+  /* By hand: block 0 is half unlocked at t = 1 (task 0), full at t = 2 (task 1); block 1 half
+   * unlocked at t = 2 (task 2); task 3 needs blocks 0 and 1, and block 0 keeps only 1.16. */
+  uint64_t ids[4] = {9, 9, 9, 9};
+  MUST(ergon_dpk_online_allocated(h, ids, 4, &len));
+  CHECK(len == 3 && ids[0] == 0 && ids[1] + ids[2] == 3 && ids[3] == 9);
+  MUST(ergon_dpk_online_to_json(h, NULL, 0, &len));
+  char *json = (char *)malloc(len + 1);
+  if (json == NULL) {
+    exit(1);
+  }
+  MUST(ergon_dpk_online_to_json(h, json, len + 1, &len));
+  CHECK(strstr(json, "\"schema\":\"dpk-online-result/v1\"") != NULL);
+  printf("online: %zu of %zu tasks allocated in %zu rounds\n", info.num_allocated,
+         info.num_submitted, info.num_rounds);
+  free(json);
+  ergon_dpk_online_free(h);
+  ergon_dpk_options o = ergon_dpk_options_default();
+  o.scheduler = ERGON_DPK_OPTIMAL;
+  h = NULL;
+  FAILS(ergon_dpk_simulate_json(ONLINE_JSON, sizeof ONLINE_JSON - 1, &o, &h),
+        ERGON_STATUS_INVALID_ARGUMENT, "offline only");
+  CHECK(h == NULL);
+}
+
 /* ---------------------------------------------------------------------- bad input */
 
 static void bad_input(void) {
@@ -309,6 +356,7 @@ int main(void) {
   ergon_dpk_workload_free(arrays);
   ergon_dpk_workload_free(json);
   rdp_helpers();
+  online();
   bad_input();
   if (failures > 0) {
     fprintf(stderr, "%d checks failed\n", failures);

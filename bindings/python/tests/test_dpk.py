@@ -370,3 +370,74 @@ def test_same_result_as_the_cli(cli: Path, tmp_path: Path) -> None:
             assert a.count == doc["num_allocated"] > 0
             assert a.total_weight == doc["total_weight"]
             assert {str(k): v for k, v in a.remaining.items()} == doc["remaining"]
+
+
+# --- online simulation -------------------------------------------------------------------------
+
+ONLINE = {
+    "schema": "dpk-online/v1",
+    "alphas": [2.0, 4.0],
+    "block_epsilon": 10.0,
+    "block_delta": 1e-5,
+    "initial_blocks": 1,
+    "total_blocks": 4,
+    "scheduling_period": 1.0,
+    "unlocking": {"kind": "time", "period": 1.0, "steps": 2},
+    "tasks": [
+        {"id": i, "arrival": 0.25 * i, "num_blocks": 1 + i % 2, "demand": [0.05, 2.5]}
+        for i in range(12)
+    ],
+}
+
+
+def test_simulate() -> None:
+    r = dpk.simulate(json.dumps(ONLINE))
+    assert r.scheduler == "dpk" and r.num_submitted == 12
+    assert 0 < r.count < 12 and r.num_rounds > 0  # the budget runs out
+    doc = json.loads(r.to_json())
+    assert doc["schema"] == "dpk-online-result/v1"
+    assert [a["id"] for a in doc["allocations"]] == r.allocated
+    assert doc["total_weight"] == r.total_weight == float(r.count)
+    assert dpk.simulate(json.dumps(ONLINE), "fcfs").scheduler == "fcfs"
+    assert ergon.live_handles()["dpk_online"] == 0
+
+
+def test_bad_simulations(tmp_path: Path) -> None:
+    bad = copy.deepcopy(ONLINE)
+    del bad["tasks"][3]["num_blocks"]
+    with fails(Status.INVALID_PROBLEM, "task 3", "num_blocks"):
+        dpk.simulate(json.dumps(bad))
+    bad = copy.deepcopy(ONLINE)
+    bad["scheduling_period"] = 0
+    with fails(Status.INVALID_PROBLEM, "scheduling_period"):
+        dpk.simulate(json.dumps(bad))
+    with fails(Status.INVALID_ARGUMENT, "offline only"):
+        dpk.simulate(json.dumps(ONLINE), "optimal")
+    with fails(Status.INVALID_ARGUMENT, "scheduler"):
+        dpk.simulate(json.dumps(ONLINE), eta=0.1)
+    with fails(Status.SCHEMA, "dpk-online/v1"):
+        dpk.simulate(as_document(o4(1)))
+    with fails(Status.INVALID_ARGUMENT, "cannot read"):
+        dpk.simulate_file(tmp_path / "missing.json")
+
+
+def test_simulation_same_as_the_cli(cli: Path, tmp_path: Path) -> None:
+    path = tmp_path / "amazon.json"
+    gen = subprocess.run(
+        [str(cli), "dpk", "generate", "amazon", "--out", str(path), "--tasks", "300",
+         "--tasks-per-block", "30", "--weighted", "--seed", "3"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert gen.returncode == 0, gen.stderr
+    for scheduler in (None, "dpf", "fcfs"):
+        extra = [] if scheduler is None else ["--scheduler", scheduler]
+        run = subprocess.run(
+            [str(cli), "dpk", "simulate", "--config", str(path), "--json", *extra],
+            capture_output=True, text=True, timeout=300,
+        )
+        assert run.returncode == 0, run.stderr
+        r = dpk.simulate_file(path, scheduler)
+        assert r.to_json() == run.stdout.rstrip("\n"), scheduler
+        doc = json.loads(run.stdout)
+        assert r.count == doc["num_allocated"] > 0
+        assert r.allocated == [a["id"] for a in doc["allocations"]]

@@ -103,6 +103,10 @@ class ergon_dpk_result(Structure):
     """Opaque ``struct ergon_dpk_result`` (only ever used through a pointer)."""
 
 
+class ergon_dpk_online(Structure):
+    """Opaque ``struct ergon_dpk_online`` (only ever used through a pointer)."""
+
+
 class ergon_dpk_options(Structure):
     """``struct ergon_dpk_options``: scheduler settings."""
 
@@ -155,6 +159,19 @@ class ergon_dpk_problem(Structure):
         ("num_blocks", c_size_t),
         ("tasks", POINTER(ergon_dpk_task)),
         ("num_tasks", c_size_t),
+    ]
+
+
+class ergon_dpk_online_info(Structure):
+    """``struct ergon_dpk_online_info``: facts about an online simulation."""
+
+    _fields_ = [
+        ("scheduler", c_uint32),
+        ("num_submitted", c_size_t),
+        ("num_allocated", c_size_t),
+        ("total_weight", c_double),
+        ("mean_delay", c_double),
+        ("num_rounds", c_size_t),
     ]
 
 
@@ -318,6 +335,7 @@ ExecutorPtr = POINTER(ergon_plan_executor)
 MonitorPtr = POINTER(ergon_energy_monitor)
 DpkWorkloadPtr = POINTER(ergon_dpk_workload)
 DpkResultPtr = POINTER(ergon_dpk_result)
+DpkOnlinePtr = POINTER(ergon_dpk_online)
 _double_p = POINTER(c_double)
 _u64_p = POINTER(c_uint64)
 
@@ -351,6 +369,15 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     "ergon_dpk_result_remaining": (ergon_status, [DpkResultPtr, _double_p, c_size_t, _size_p]),
     "ergon_dpk_result_to_json": (ergon_status, [DpkResultPtr, _char_buf, c_size_t, _size_p]),
     "ergon_dpk_result_last_error": (ergon_status, [DpkResultPtr, _char_buf, c_size_t, _size_p]),
+    "ergon_dpk_simulate_json": (
+        ergon_status,
+        [c_char_p, c_size_t, POINTER(ergon_dpk_options), POINTER(DpkOnlinePtr)],
+    ),
+    "ergon_dpk_online_free": (None, [DpkOnlinePtr]),
+    "ergon_dpk_online_summary": (ergon_status, [DpkOnlinePtr, POINTER(ergon_dpk_online_info)]),
+    "ergon_dpk_online_allocated": (ergon_status, [DpkOnlinePtr, _u64_p, c_size_t, _size_p]),
+    "ergon_dpk_online_to_json": (ergon_status, [DpkOnlinePtr, _char_buf, c_size_t, _size_p]),
+    "ergon_dpk_online_last_error": (ergon_status, [DpkOnlinePtr, _char_buf, c_size_t, _size_p]),
     "ergon_dpk_standard_alphas": (ergon_status, [_double_p, c_size_t, _size_p]),
     "ergon_dpk_block_capacity": (
         ergon_status,
@@ -540,7 +567,13 @@ def library_path() -> str:
 # --- handle accounting (for tests and leak hunting) -------------------------------------------
 
 _live_lock = threading.Lock()
-_live: Dict[str, int] = {"frontier": 0, "plan": 0, "dpk_workload": 0, "dpk_result": 0}
+_live: Dict[str, int] = {
+    "frontier": 0,
+    "plan": 0,
+    "dpk_workload": 0,
+    "dpk_result": 0,
+    "dpk_online": 0,
+}
 
 
 def track(kind: str, delta: int) -> None:

@@ -19,9 +19,10 @@ solver), through ``libergon.so``'s ``ergon_dpk_*`` functions::
                 "demand": dpk.subsampled_gaussian(q=0.01, sigma=1.1, steps=1000)}],
     )
 
-The RDP helpers (:func:`block_capacity`, :func:`gaussian`, :func:`subsampled_gaussian`,
-:func:`gaussian_sigma`, :func:`dp_epsilon`) let a training job describe its demand and convert a
-budget back to (ε, δ). Failures raise :class:`ergon.ErgonError` with the library's status and
+:func:`simulate` runs an online simulation (``dpk-online/v1``: blocks arriving over time, budget
+unlocked gradually, scheduling every T). The RDP helpers (:func:`block_capacity`,
+:func:`gaussian`, :func:`subsampled_gaussian`, :func:`gaussian_sigma`, :func:`dp_epsilon`) let a
+training job describe its demand and convert a budget back to (ε, δ). Failures raise :class:`ergon.ErgonError` with the library's status and
 a message naming the offending block or task.
 """
 
@@ -573,6 +574,111 @@ def _read_result(ptr: Any) -> Allocation:
     )
 
 
+# --- online simulation -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OnlineResult:
+    """The outcome of :func:`simulate`: a plain value."""
+
+    scheduler: str
+    """The scheduler that ran."""
+    allocated: List[int]
+    """Ids of the allocated tasks, in allocation order."""
+    num_submitted: int
+    """Number of tasks submitted."""
+    total_weight: float
+    """Sum of the allocated tasks' weights."""
+    mean_delay: float
+    """Mean scheduling delay of the allocated tasks, time units (0 if none)."""
+    num_rounds: int
+    """Number of scheduling rounds run."""
+    _json: str = field(default="", repr=False, compare=False)
+
+    @property
+    def count(self) -> int:
+        """Number of allocated tasks."""
+        return len(self.allocated)
+
+    def to_json(self) -> str:
+        """The outcome as ``dpk-online-result/v1`` JSON (every allocation with its time, delay
+        and block indices), as ``ergon dpk simulate --json`` prints it."""
+        return self._json
+
+
+def simulate(
+    config: Union[str, bytes], scheduler: Optional[str] = None, **options: Any
+) -> OnlineResult:
+    """Runs an online simulation described by a ``dpk-online/v1`` document (text): blocks
+    arriving over time, budget unlocked gradually, scheduling every T.
+
+    Args:
+        config: the document, as ``str`` or UTF-8 bytes (:func:`simulate_file` reads a file).
+        scheduler: ``None`` for the document's scheduler settings; else ``"dpk"``, ``"dpf"``,
+            ``"fcfs"`` or ``"area"`` with the default options, changed by ``options`` (the
+            keywords of :func:`schedule`).
+
+    Raises:
+        ErgonError: ``PARSE``, ``SCHEMA``, ``INVALID_PROBLEM`` (a setting or task of the
+            document, named), ``INVALID_ARGUMENT`` (an unknown scheduler or option, or
+            ``"optimal"``, which is offline only).
+    """
+    data = _as_bytes(config, "config")
+    if scheduler is None:
+        if options:
+            raise ErgonError(
+                Status.INVALID_ARGUMENT, "give `scheduler` together with scheduler options"
+            )
+        o = None
+    else:
+        o = byref(_options(scheduler, **options))
+    L = N.lib()
+    out = N.DpkOnlinePtr()
+    status = L.ergon_dpk_simulate_json(data, len(data), o, byref(out))
+    if status:
+        raise _thread_error(status)
+    N.track("dpk_online", +1)
+    try:
+        return _read_online(out)
+    finally:
+        L.ergon_dpk_online_free(out)
+        N.track("dpk_online", -1)
+
+
+def simulate_file(path: PathLike, scheduler: Optional[str] = None, **options: Any) -> OnlineResult:
+    """:func:`simulate` on a ``dpk-online/v1`` file (``INVALID_ARGUMENT`` if it cannot be
+    read)."""
+    return simulate(_read_file(path, "online configuration"), scheduler, **options)
+
+
+def _read_online(ptr: Any) -> OnlineResult:
+    L = N.lib()
+
+    def fail(status: int) -> ErgonError:
+        _, message = _read_text(L.ergon_dpk_online_last_error, ptr)
+        return ErgonError(status, message)
+
+    info = N.ergon_dpk_online_info()
+    status = L.ergon_dpk_online_summary(ptr, byref(info))
+    if status:
+        raise fail(status)
+    status, allocated = _read_u64(L.ergon_dpk_online_allocated, ptr)
+    if status:
+        raise fail(status)
+    status, text = _read_text(L.ergon_dpk_online_to_json, ptr)
+    if status:
+        raise fail(status)
+    return OnlineResult(
+        scheduler=_SCHEDULER_NAMES.get(info.scheduler, f"scheduler{info.scheduler}"),
+        allocated=allocated,
+        num_submitted=int(info.num_submitted),
+        total_weight=float(info.total_weight),
+        mean_delay=float(info.mean_delay),
+        num_rounds=int(info.num_rounds),
+        _json=text,
+    )
+
+
 # --- RDP helpers ---------------------------------------------------------------------------
 
 
@@ -667,12 +773,15 @@ def dp_epsilon(
 __all__ = [
     "SCHEDULERS",
     "Allocation",
+    "OnlineResult",
     "Workload",
     "block_capacity",
     "dp_epsilon",
     "gaussian",
     "gaussian_sigma",
     "schedule",
+    "simulate",
+    "simulate_file",
     "standard_alphas",
     "subsampled_gaussian",
 ]
