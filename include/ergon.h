@@ -23,6 +23,61 @@
 #define ERGON_ABI_VERSION 1
 
 /**
+ * Scheduler: DPK / DPack (best RDP order per block by 1-D knapsacks, then greedy).
+ */
+#define ERGON_DPK_DPK 0
+
+/**
+ * Scheduler: DPF, dominant private-block fairness (the PrivateKube baseline).
+ */
+#define ERGON_DPK_DPF 1
+
+/**
+ * Scheduler: first come, first served (arrival, then id).
+ */
+#define ERGON_DPK_FCFS 2
+
+/**
+ * Scheduler: greedy by weight over the demand summed over blocks and usable orders.
+ */
+#define ERGON_DPK_AREA 3
+
+/**
+ * Scheduler: exact branch and bound (small workloads; see `max_nodes`).
+ */
+#define ERGON_DPK_OPTIMAL 4
+
+/**
+ * DPK knapsack objective: total task weight (the paper's definition; default).
+ */
+#define ERGON_DPK_KNAPSACK_WEIGHTED 0
+
+/**
+ * DPK knapsack objective: number of tasks (what the reference simulator does).
+ */
+#define ERGON_DPK_KNAPSACK_COUNT 1
+
+/**
+ * DPF shares against each block's full capacity (default).
+ */
+#define ERGON_DPK_DPF_CAPACITY_INITIAL 0
+
+/**
+ * DPF shares against the budget remaining at scheduling time.
+ */
+#define ERGON_DPK_DPF_CAPACITY_REMAINING 1
+
+/**
+ * RDP → (ε, δ) by Mironov's bound `min_α ε(α) + ln(1/δ)/(α − 1)`.
+ */
+#define ERGON_DPK_CONVERSION_CLASSIC 0
+
+/**
+ * RDP → (ε, δ) by the tighter bound of Balle et al. (2020), as Opacus uses.
+ */
+#define ERGON_DPK_CONVERSION_TIGHT 1
+
+/**
  * Computation kind: forward pass.
  */
 #define ERGON_KIND_FORWARD 0
@@ -159,6 +214,24 @@ typedef int32_t ergon_status;
 #endif // __cplusplus
 
 /**
+ * Opaque handle of the outcome of an online simulation (see the `ergon_dpk_online_*`
+ * functions).
+ */
+typedef struct ergon_dpk_online ergon_dpk_online;
+
+/**
+ * Opaque handle of a schedule (see the `ergon_dpk_result_*` functions); it does not borrow
+ * its workload handle.
+ */
+typedef struct ergon_dpk_result ergon_dpk_result;
+
+/**
+ * Opaque handle of a validated workload (see the `ergon_dpk_workload_*` functions). Not to be
+ * used from two threads at once.
+ */
+typedef struct ergon_dpk_workload ergon_dpk_workload;
+
+/**
  * Opaque handle of an energy monitor (see the `ergon_energy_monitor_*` functions). Not to be
  * used from two threads at once.
  */
@@ -180,6 +253,224 @@ typedef struct ergon_plan ergon_plan;
  * from two threads at once.
  */
 typedef struct ergon_plan_executor ergon_plan_executor;
+
+/**
+ * Scheduler settings; start from `ergon_dpk_options_default()` and change what you need.
+ */
+typedef struct ergon_dpk_options {
+  /**
+   * `ERGON_DPK_DPK`, `_DPF`, `_FCFS`, `_AREA` or `_OPTIMAL`.
+   */
+  uint32_t scheduler;
+  /**
+   * DPK precision η, 0 < η < 0.75: knapsack values within a factor 1 + 2η/3 of optimal.
+   */
+  double eta;
+  /**
+   * DPK knapsack objective: `ERGON_DPK_KNAPSACK_WEIGHTED` or `ERGON_DPK_KNAPSACK_COUNT`.
+   */
+  uint32_t knapsack;
+  /**
+   * Recompute priorities after every k allocations (0: never); DPK, Area, DPF on remaining
+   * capacity.
+   */
+  size_t recompute_every;
+  /**
+   * DPK: allocate the best single task instead when it is worth more than the packing.
+   */
+  bool single_task_fallback;
+  /**
+   * DPF: divide the dominant share by the weight.
+   */
+  bool dpf_weighted;
+  /**
+   * DPF: `ERGON_DPK_DPF_CAPACITY_INITIAL` or `ERGON_DPK_DPF_CAPACITY_REMAINING`.
+   */
+  uint32_t dpf_capacity;
+  /**
+   * Optimal: node budget of the branch and bound (the best found so far is returned, with
+   * an upper bound, when it runs out).
+   */
+  uint64_t max_nodes;
+} ergon_dpk_options;
+
+/**
+ * A data block of a workload given as arrays.
+ */
+typedef struct ergon_dpk_block {
+  /**
+   * Identifier, unique in the workload.
+   */
+  uint64_t id;
+  /**
+   * Global ε of the block (> 0); used when `capacity_len` is 0.
+   */
+  double epsilon;
+  /**
+   * Global δ of the block, in (0, 1); used when `capacity_len` is 0.
+   */
+  double delta;
+  /**
+   * Explicit capacity, one value (≥ 0) per order, or NULL with `capacity_len` 0 to derive
+   * it from (`epsilon`, `delta`).
+   */
+  const double *capacity;
+  /**
+   * Number of values at `capacity`: 0 or the number of orders.
+   */
+  size_t capacity_len;
+  /**
+   * When the block arrives (informative offline; finite).
+   */
+  double arrival;
+} ergon_dpk_block;
+
+/**
+ * A task of a workload given as arrays.
+ */
+typedef struct ergon_dpk_task {
+  /**
+   * Identifier, unique in the workload.
+   */
+  uint64_t id;
+  /**
+   * Utility (> 0; 1 to count tasks).
+   */
+  double weight;
+  /**
+   * Arrival time (finite); breaks ties, earlier first.
+   */
+  double arrival;
+  /**
+   * Ids of the requested blocks (at least one, no repeats).
+   */
+  const uint64_t *blocks;
+  /**
+   * Number of ids at `blocks`.
+   */
+  size_t num_blocks;
+  /**
+   * RDP ε at each order (finite, ≥ 0), the same on every requested block.
+   */
+  const double *demand;
+  /**
+   * Number of values at `demand`: the number of orders.
+   */
+  size_t demand_len;
+} ergon_dpk_task;
+
+/**
+ * A workload given as arrays. All arrays are borrowed during the call only.
+ */
+typedef struct ergon_dpk_problem {
+  /**
+   * RDP orders, finite, > 1 and increasing (`ergon_dpk_standard_alphas` gives the usual 12).
+   */
+  const double *alphas;
+  /**
+   * Number of orders (1 to 16).
+   */
+  size_t num_alphas;
+  /**
+   * The blocks.
+   */
+  const struct ergon_dpk_block *blocks;
+  /**
+   * Number of blocks (≥ 1).
+   */
+  size_t num_blocks;
+  /**
+   * The tasks.
+   */
+  const struct ergon_dpk_task *tasks;
+  /**
+   * Number of tasks.
+   */
+  size_t num_tasks;
+} ergon_dpk_problem;
+
+/**
+ * Sizes of a workload.
+ */
+typedef struct ergon_dpk_workload_info {
+  /**
+   * Number of RDP orders.
+   */
+  size_t num_alphas;
+  /**
+   * Number of blocks.
+   */
+  size_t num_blocks;
+  /**
+   * Number of tasks.
+   */
+  size_t num_tasks;
+} ergon_dpk_workload_info;
+
+/**
+ * Facts about a schedule.
+ */
+typedef struct ergon_dpk_result_info {
+  /**
+   * The scheduler that made it (`ERGON_DPK_*`).
+   */
+  uint32_t scheduler;
+  /**
+   * Number of allocated tasks.
+   */
+  size_t num_allocated;
+  /**
+   * Sum of their weights.
+   */
+  double total_weight;
+  /**
+   * Number of blocks (rows of `ergon_dpk_result_remaining`).
+   */
+  size_t num_blocks;
+  /**
+   * Number of RDP orders (columns of `ergon_dpk_result_remaining`).
+   */
+  size_t num_alphas;
+  /**
+   * `ERGON_DPK_OPTIMAL`: an upper bound on the optimum (equal to `total_weight` when the
+   * search finished); NaN for the other schedulers.
+   */
+  double upper_bound;
+  /**
+   * False only when the exact search stopped at its node budget.
+   */
+  bool proven_optimal;
+} ergon_dpk_result_info;
+
+/**
+ * Facts about an online simulation.
+ */
+typedef struct ergon_dpk_online_info {
+  /**
+   * The scheduler that ran (`ERGON_DPK_*`).
+   */
+  uint32_t scheduler;
+  /**
+   * Number of tasks submitted.
+   */
+  size_t num_submitted;
+  /**
+   * Number of tasks allocated.
+   */
+  size_t num_allocated;
+  /**
+   * Sum of the allocated tasks' weights.
+   */
+  double total_weight;
+  /**
+   * Mean scheduling delay of the allocated tasks, time units (0 if none).
+   */
+  double mean_delay;
+  /**
+   * Number of scheduling rounds run.
+   */
+  size_t num_rounds;
+} ergon_dpk_online_info;
 
 /**
  * One measurement of a computation type at one SM clock.
@@ -455,6 +746,338 @@ typedef struct ergon_gpu_info {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * The default scheduler settings: weighted DPK with η = 0.05, no recomputation, the
+ * single-task fallback, weighted DPF on initial capacity, 20 000 000 branch-and-bound nodes.
+ * Never fails.
+ */
+struct ergon_dpk_options ergon_dpk_options_default(void);
+
+/**
+ * Creates a workload from arrays (`problem` and everything it points to is only read during
+ * the call). On success `*out` receives a handle to release with `ergon_dpk_workload_free`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` (the message names the array), `INVALID_PROBLEM`
+ * (the message names the block or task: empty or invalid orders, δ outside (0, 1), a NaN or
+ * negative demand or capacity, a missing or repeated block, a duplicate id, a wrong length...)
+ * or `PANIC`. Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * `problem` must be NULL or valid as documented on `ergon_dpk_problem`; `out` must be NULL or
+ * writable.
+ */
+ergon_status ergon_dpk_workload_new(const struct ergon_dpk_problem *problem, struct ergon_dpk_workload **out);
+
+/**
+ * Creates a workload from a `dpk-workload/v1` JSON document of `len` bytes (no NUL needed).
+ * On success `*out` receives a handle to release with `ergon_dpk_workload_free`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE` (not JSON, not UTF-8, a missing or
+ * mistyped field), `SCHEMA`, `INVALID_PROBLEM` (the message names the block or task) or
+ * `PANIC`. Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * `json` must be NULL or readable for `len` bytes; `out` must be NULL or writable.
+ */
+ergon_status ergon_dpk_workload_from_json(const char *json, size_t len, struct ergon_dpk_workload **out);
+
+/**
+ * Releases a workload handle. NULL is a no-op. Results made from it stay valid.
+ *
+ * # Safety
+ * `workload` must be NULL or a handle from this library that is not used afterwards.
+ */
+void ergon_dpk_workload_free(struct ergon_dpk_workload *workload);
+
+/**
+ * Writes the numbers of orders, blocks and tasks to `*out`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `PANIC`.
+ *
+ * # Safety
+ * `workload` must be NULL or a live handle; `out` NULL or writable.
+ */
+ergon_status ergon_dpk_workload_summary(const struct ergon_dpk_workload *workload, struct ergon_dpk_workload_info *out);
+
+/**
+ * Copies the workload's RDP orders into `buf` ("ask the length, then fill").
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+ *
+ * # Safety
+ * `workload` must be NULL or a live handle; `buf` NULL or writable for `cap` values; `len`
+ * NULL or writable.
+ */
+ergon_status ergon_dpk_workload_alphas(const struct ergon_dpk_workload *workload, double *buf, size_t cap, size_t *len);
+
+/**
+ * Copies the workload as `dpk-workload/v1` JSON (explicit capacities and demands) into `buf`
+ * ("ask the length, then fill"; `*len` excludes the NUL).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+ *
+ * # Safety
+ * `workload` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len`
+ * NULL or writable.
+ */
+ergon_status ergon_dpk_workload_to_json(const struct ergon_dpk_workload *workload, char *buf, size_t cap, size_t *len);
+
+/**
+ * Copies the message of the last failed call on this workload (empty if none) into `buf`
+ * ("ask the length, then fill"; `*len` excludes the NUL).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
+ *
+ * # Safety
+ * `workload` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len`
+ * NULL or writable.
+ */
+ergon_status ergon_dpk_workload_last_error(const struct ergon_dpk_workload *workload, char *buf, size_t cap, size_t *len);
+
+/**
+ * Schedules the workload's tasks offline with `options` (NULL: `ergon_dpk_options_default()`).
+ * On success `*out` receives a result handle to release with `ergon_dpk_result_free`; the
+ * workload handle is not modified and may be scheduled again.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (an unknown scheduler,
+ * objective or DPF capacity constant, η outside (0, 0.75), `ERGON_DPK_OPTIMAL` on more tasks
+ * than it accepts) or `PANIC`. Messages: `ergon_dpk_workload_last_error`.
+ *
+ * # Safety
+ * `workload` must be NULL or a live handle; `options` NULL or valid; `out` NULL or writable.
+ */
+ergon_status ergon_dpk_schedule(const struct ergon_dpk_workload *workload, const struct ergon_dpk_options *options, struct ergon_dpk_result **out);
+
+/**
+ * Releases a result handle. NULL is a no-op.
+ *
+ * # Safety
+ * `result` must be NULL or a handle from this library that is not used afterwards.
+ */
+void ergon_dpk_result_free(struct ergon_dpk_result *result);
+
+/**
+ * Writes the number of allocated tasks, their total weight and the other facts of the
+ * schedule to `*out`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `PANIC`.
+ *
+ * # Safety
+ * `result` must be NULL or a live handle; `out` NULL or writable.
+ */
+ergon_status ergon_dpk_result_summary(const struct ergon_dpk_result *result, struct ergon_dpk_result_info *out);
+
+/**
+ * Copies the ids of the allocated tasks, in allocation order, into `buf` ("ask the length,
+ * then fill").
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+ *
+ * # Safety
+ * `result` must be NULL or a live handle; `buf` NULL or writable for `cap` ids; `len` NULL or
+ * writable.
+ */
+ergon_status ergon_dpk_result_allocated(const struct ergon_dpk_result *result, uint64_t *buf, size_t cap, size_t *len);
+
+/**
+ * Copies the ids of the blocks, in workload order (the rows of `ergon_dpk_result_remaining`),
+ * into `buf` ("ask the length, then fill").
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+ *
+ * # Safety
+ * `result` must be NULL or a live handle; `buf` NULL or writable for `cap` ids; `len` NULL or
+ * writable.
+ */
+ergon_status ergon_dpk_result_block_ids(const struct ergon_dpk_result *result, uint64_t *buf, size_t cap, size_t *len);
+
+/**
+ * Copies the remaining budget, block by block (workload order) and within a block order by
+ * order, into `buf` ("ask the length, then fill": `*len` receives blocks × orders). Values
+ * may be negative at the orders a block did not use.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+ *
+ * # Safety
+ * `result` must be NULL or a live handle; `buf` NULL or writable for `cap` values; `len` NULL
+ * or writable.
+ */
+ergon_status ergon_dpk_result_remaining(const struct ergon_dpk_result *result, double *buf, size_t cap, size_t *len);
+
+/**
+ * Copies the schedule as `dpk-result/v1` JSON into `buf` ("ask the length, then fill";
+ * `*len` excludes the NUL). The text is the one `ergon dpk schedule --json` prints.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+ *
+ * # Safety
+ * `result` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+ * or writable.
+ */
+ergon_status ergon_dpk_result_to_json(const struct ergon_dpk_result *result, char *buf, size_t cap, size_t *len);
+
+/**
+ * Copies the message of the last failed call on this result (empty if none) into `buf`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
+ *
+ * # Safety
+ * `result` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+ * or writable.
+ */
+ergon_status ergon_dpk_result_last_error(const struct ergon_dpk_result *result, char *buf, size_t cap, size_t *len);
+
+/**
+ * Runs an online simulation described by a `dpk-online/v1` JSON document of `len` bytes
+ * (blocks arriving over time, budget unlocked gradually, scheduling every T): with the
+ * document's scheduler settings when `options` is NULL, else with `options` instead. On
+ * success `*out` receives a handle to release with `ergon_dpk_online_free`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE`, `SCHEMA`, `INVALID_PROBLEM` (a setting
+ * or task of the document, naming it), `INVALID_ARGUMENT` (an unknown constant in `options`,
+ * or `ERGON_DPK_OPTIMAL`, which is offline only) or `PANIC`. Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * `json` must be NULL or readable for `len` bytes; `options` NULL or valid; `out` NULL or
+ * writable.
+ */
+ergon_status ergon_dpk_simulate_json(const char *json, size_t len, const struct ergon_dpk_options *options, struct ergon_dpk_online **out);
+
+/**
+ * Releases an online-simulation handle. NULL is a no-op.
+ *
+ * # Safety
+ * `online` must be NULL or a handle from this library that is not used afterwards.
+ */
+void ergon_dpk_online_free(struct ergon_dpk_online *online);
+
+/**
+ * Writes the numbers submitted and allocated, the total weight, the mean delay and the number
+ * of rounds to `*out`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `PANIC`.
+ *
+ * # Safety
+ * `online` must be NULL or a live handle; `out` NULL or writable.
+ */
+ergon_status ergon_dpk_online_summary(const struct ergon_dpk_online *online, struct ergon_dpk_online_info *out);
+
+/**
+ * Copies the ids of the allocated tasks, in allocation order, into `buf` ("ask the length,
+ * then fill").
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+ *
+ * # Safety
+ * `online` must be NULL or a live handle; `buf` NULL or writable for `cap` ids; `len` NULL or
+ * writable.
+ */
+ergon_status ergon_dpk_online_allocated(const struct ergon_dpk_online *online, uint64_t *buf, size_t cap, size_t *len);
+
+/**
+ * Copies the outcome as `dpk-online-result/v1` JSON (every allocation with its time, delay
+ * and block indices) into `buf` ("ask the length, then fill"; `*len` excludes the NUL). The
+ * text is the one `ergon dpk simulate --json` prints for one scheduler.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+ *
+ * # Safety
+ * `online` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+ * or writable.
+ */
+ergon_status ergon_dpk_online_to_json(const struct ergon_dpk_online *online, char *buf, size_t cap, size_t *len);
+
+/**
+ * Copies the message of the last failed call on this online result (empty if none) into
+ * `buf`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
+ *
+ * # Safety
+ * `online` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+ * or writable.
+ */
+ergon_status ergon_dpk_online_last_error(const struct ergon_dpk_online *online, char *buf, size_t cap, size_t *len);
+
+/**
+ * Copies the 12 standard RDP orders of the DPack paper (1.5, 1.75, 2, 2.5, 3, 4, 5, 6, 8, 16,
+ * 32, 64) into `buf` ("ask the length, then fill").
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`. Messages:
+ * `ergon_last_error`.
+ *
+ * # Safety
+ * `buf` must be NULL or writable for `cap` values; `len` NULL or writable.
+ */
+ergon_status ergon_dpk_standard_alphas(double *buf, size_t cap, size_t *len);
+
+/**
+ * Copies the capacity of a block with global budget (ε, δ) at each order,
+ * `max(ε − ln(1/δ)/(α − 1), 0)`, into `buf` ("ask the length, then fill": `*len` receives
+ * `num_alphas`).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (ε not positive and finite, δ
+ * outside (0, 1), empty or invalid orders), `BUFFER_TOO_SMALL` or `PANIC`. Messages:
+ * `ergon_last_error`.
+ *
+ * # Safety
+ * `alphas` must be NULL or readable for `num_alphas` values; `buf` NULL or writable for `cap`
+ * values; `len` NULL or writable.
+ */
+ergon_status ergon_dpk_block_capacity(const double *alphas, size_t num_alphas, double epsilon, double delta, double *buf, size_t cap, size_t *len);
+
+/**
+ * Copies the RDP curve of the Gaussian mechanism with standard deviation `sigma`
+ * (sensitivity 1), `α / (2σ²)`, into `buf` ("ask the length, then fill").
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (σ not positive and finite,
+ * invalid orders), `BUFFER_TOO_SMALL` or `PANIC`. Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * As `ergon_dpk_block_capacity`.
+ */
+ergon_status ergon_dpk_gaussian(const double *alphas, size_t num_alphas, double sigma, double *buf, size_t cap, size_t *len);
+
+/**
+ * Copies the RDP curve of the Poisson-subsampled Gaussian mechanism (DP-SGD: sampling rate
+ * `q` in [0, 1], noise multiplier `sigma`, `steps` steps) into `buf` ("ask the length, then
+ * fill"). Exact series at integer and fractional orders.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (a parameter out of its
+ * domain, invalid orders), `BUFFER_TOO_SMALL` or `PANIC`. Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * As `ergon_dpk_block_capacity`.
+ */
+ergon_status ergon_dpk_subsampled_gaussian(const double *alphas, size_t num_alphas, double q, double sigma, double steps, double *buf, size_t cap, size_t *len);
+
+/**
+ * Writes σ of the Gaussian mechanism calibrated to (ε, δ) by the classic bound,
+ * `sqrt(2 ln(1.25/δ)) / ε`, to `*sigma`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` or `PANIC`. Messages:
+ * `ergon_last_error`.
+ *
+ * # Safety
+ * `sigma` must be NULL or writable.
+ */
+ergon_status ergon_dpk_gaussian_sigma(double epsilon, double delta, double *sigma);
+
+/**
+ * Converts an RDP curve (one ε per order) to (ε, δ)-DP: `conversion` is
+ * `ERGON_DPK_CONVERSION_CLASSIC` or `ERGON_DPK_CONVERSION_TIGHT`. Writes ε to `*epsilon` and
+ * the index of the order attaining it to `*alpha_index`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (δ outside (0, 1), a curve of
+ * another length than the orders, invalid orders, an unknown conversion) or `PANIC`.
+ * Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * `alphas` and `curve` must be NULL or readable for their lengths; `epsilon` and
+ * `alpha_index` NULL or writable.
+ */
+ergon_status ergon_dpk_dp_epsilon(const double *alphas, size_t num_alphas, const double *curve, size_t curve_len, double delta, uint32_t conversion, double *epsilon, size_t *alpha_index);
 
 /**
  * Creates a frontier problem from arrays (`problem` and everything it points to is only read

@@ -1,7 +1,7 @@
 // ergon.hpp: a header-only C++17 wrapper over the C ABI in ergon.h.
 //
 // Handles become move-only RAII objects (ergon::Frontier, ergon::Plan, ergon::PlanExecutor,
-// ergon::EnergyMonitor), buffers become std::vector / std::string, and every failed call throws
+// ergon::EnergyMonitor, ergon::DpkWorkload, ergon::DpkResult), buffers become std::vector / std::string, and every failed call throws
 // ergon::Error, which carries the ergon_status and the library's message for it. Link against
 // libergon as for C (`pkg-config --cflags --libs ergon`).
 //
@@ -20,6 +20,12 @@
 //   ergon::EnergyMonitor mon("0");
 //   ergon::Measurement m;
 //   { ergon::EnergyWindow w = mon.window("step", &m); /* ... */ }  // m.time_s, m.energy_j
+//
+// Privacy-budget scheduling (DPK):
+//
+//   auto w = ergon::DpkWorkload::from_json(text);  // dpk-workload/v1, or from ergon_dpk_problem
+//   ergon::DpkResult r = w.schedule(ERGON_DPK_DPK);
+//   std::vector<uint64_t> ids = r.allocated();     // r.summary().total_weight, r.remaining()
 //
 // Like the handles they own, objects are not to be used from two threads at once.
 
@@ -149,6 +155,46 @@ inline void check(ergon_status status, const ergon_energy_monitor *handle) {
       });
     });
   }
+}
+
+inline void check(ergon_status status, const ergon_dpk_workload *handle) {
+  if (status != ERGON_STATUS_OK) {
+    throw error(status, [handle] {
+      if (handle == nullptr) {
+        return std::string();
+      }
+      return read_message([handle](char *buf, size_t cap, size_t *len) {
+        return ergon_dpk_workload_last_error(handle, buf, cap, len);
+      });
+    });
+  }
+}
+
+inline void check(ergon_status status, const ergon_dpk_result *handle) {
+  if (status != ERGON_STATUS_OK) {
+    throw error(status, [handle] {
+      if (handle == nullptr) {
+        return std::string();
+      }
+      return read_message([handle](char *buf, size_t cap, size_t *len) {
+        return ergon_dpk_result_last_error(handle, buf, cap, len);
+      });
+    });
+  }
+}
+
+// Copies an array with "ask the length, then fill"; `fill(buf, cap, len)` calls the C function
+// and `handle` (nullptr for calls without one) names where the message is.
+template <class T, class Handle, class Fill>
+std::vector<T> items(const Handle *handle, Fill fill) {
+  size_t len = 0;
+  check(fill(nullptr, 0, &len), handle);
+  std::vector<T> out(len);
+  if (len > 0) {
+    check(fill(out.data(), out.size(), &len), handle);
+    out.resize(len);
+  }
+  return out;
 }
 
 // A NUL-terminated field of ergon_gpu_info, without reading past its end.
@@ -376,6 +422,225 @@ public:
 private:
   ergon_frontier *handle_;
 };
+
+// --- DPK: privacy-budget scheduling ------------------------------------------------------------
+
+// An offline schedule (owns an ergon_dpk_result handle; it does not borrow its workload).
+// Move-only; a moved-from DpkResult holds no handle and its methods throw Error with
+// ERGON_STATUS_NULL_POINTER.
+class DpkResult {
+public:
+  // Takes ownership of a handle from ergon_dpk_schedule (may be nullptr).
+  explicit DpkResult(ergon_dpk_result *handle) noexcept : handle_(handle) {}
+  DpkResult(const DpkResult &) = delete;
+  DpkResult &operator=(const DpkResult &) = delete;
+  DpkResult(DpkResult &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+  DpkResult &operator=(DpkResult &&other) noexcept {
+    if (this != &other) {
+      ergon_dpk_result_free(handle_);
+      handle_ = std::exchange(other.handle_, nullptr);
+    }
+    return *this;
+  }
+  ~DpkResult() { ergon_dpk_result_free(handle_); }
+
+  // The scheduler, number allocated, total weight, sizes, and for ERGON_DPK_OPTIMAL the bound.
+  ergon_dpk_result_info summary() const {
+    ergon_dpk_result_info out{};
+    detail::check(ergon_dpk_result_summary(handle_, &out), handle_);
+    return out;
+  }
+
+  // Ids of the allocated tasks, in allocation order.
+  std::vector<uint64_t> allocated() const {
+    return detail::items<uint64_t>(handle_, [this](uint64_t *buf, size_t cap, size_t *len) {
+      return ergon_dpk_result_allocated(handle_, buf, cap, len);
+    });
+  }
+
+  // Ids of the blocks, in workload order (the rows of remaining()).
+  std::vector<uint64_t> block_ids() const {
+    return detail::items<uint64_t>(handle_, [this](uint64_t *buf, size_t cap, size_t *len) {
+      return ergon_dpk_result_block_ids(handle_, buf, cap, len);
+    });
+  }
+
+  // Remaining budget, block by block and order by order (blocks × orders values).
+  std::vector<double> remaining() const {
+    return detail::items<double>(handle_, [this](double *buf, size_t cap, size_t *len) {
+      return ergon_dpk_result_remaining(handle_, buf, cap, len);
+    });
+  }
+
+  // The schedule as dpk-result/v1 JSON.
+  std::string to_json() const {
+    return detail::text(handle_, [this](char *buf, size_t cap, size_t *len) {
+      return ergon_dpk_result_to_json(handle_, buf, cap, len);
+    });
+  }
+
+  // The message of the last failed call on this result (empty if none).
+  std::string last_error() const {
+    if (handle_ == nullptr) {
+      return std::string();
+    }
+    return detail::read_message([this](char *buf, size_t cap, size_t *len) {
+      return ergon_dpk_result_last_error(handle_, buf, cap, len);
+    });
+  }
+
+  const ergon_dpk_result *get() const noexcept { return handle_; }
+  // Gives up ownership; the caller must ergon_dpk_result_free the handle.
+  ergon_dpk_result *release() noexcept { return std::exchange(handle_, nullptr); }
+  explicit operator bool() const noexcept { return handle_ != nullptr; }
+
+private:
+  ergon_dpk_result *handle_;
+};
+
+// A validated DPK workload: RDP orders, blocks and tasks (owns an ergon_dpk_workload handle).
+// Move-only; a moved-from DpkWorkload holds no handle and its methods throw Error with
+// ERGON_STATUS_NULL_POINTER.
+class DpkWorkload {
+public:
+  // From arrays (everything `problem` points to is only read during the call).
+  explicit DpkWorkload(const ergon_dpk_problem &problem) : handle_(nullptr) {
+    detail::check(ergon_dpk_workload_new(&problem, &handle_));
+  }
+
+  // Takes ownership of a handle from ergon_dpk_workload_new / _from_json (may be nullptr).
+  explicit DpkWorkload(ergon_dpk_workload *handle) noexcept : handle_(handle) {}
+
+  // From a dpk-workload/v1 JSON document.
+  static DpkWorkload from_json(std::string_view json) {
+    ergon_dpk_workload *h = nullptr;
+    const char *text = json.empty() ? "" : json.data();
+    detail::check(ergon_dpk_workload_from_json(text, json.size(), &h));
+    return DpkWorkload(h);
+  }
+
+  DpkWorkload(const DpkWorkload &) = delete;
+  DpkWorkload &operator=(const DpkWorkload &) = delete;
+  DpkWorkload(DpkWorkload &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+  DpkWorkload &operator=(DpkWorkload &&other) noexcept {
+    if (this != &other) {
+      ergon_dpk_workload_free(handle_);
+      handle_ = std::exchange(other.handle_, nullptr);
+    }
+    return *this;
+  }
+  ~DpkWorkload() { ergon_dpk_workload_free(handle_); }
+
+  // Numbers of orders, blocks and tasks.
+  ergon_dpk_workload_info summary() const {
+    ergon_dpk_workload_info out{};
+    detail::check(ergon_dpk_workload_summary(handle_, &out), handle_);
+    return out;
+  }
+
+  // The RDP orders.
+  std::vector<double> alphas() const {
+    return detail::items<double>(handle_, [this](double *buf, size_t cap, size_t *len) {
+      return ergon_dpk_workload_alphas(handle_, buf, cap, len);
+    });
+  }
+
+  // The workload as dpk-workload/v1 JSON (explicit capacities and demands).
+  std::string to_json() const {
+    return detail::text(handle_, [this](char *buf, size_t cap, size_t *len) {
+      return ergon_dpk_workload_to_json(handle_, buf, cap, len);
+    });
+  }
+
+  // Schedules the tasks offline (the workload is not modified).
+  DpkResult schedule(const ergon_dpk_options &options) const {
+    ergon_dpk_result *r = nullptr;
+    detail::check(ergon_dpk_schedule(handle_, &options, &r), handle_);
+    return DpkResult(r);
+  }
+  // With the default options and `scheduler` (ERGON_DPK_DPK, _DPF, _FCFS, _AREA, _OPTIMAL).
+  DpkResult schedule(uint32_t scheduler = ERGON_DPK_DPK) const {
+    ergon_dpk_options o = ergon_dpk_options_default();
+    o.scheduler = scheduler;
+    return schedule(o);
+  }
+
+  // The message of the last failed call on this workload (empty if none).
+  std::string last_error() const {
+    if (handle_ == nullptr) {
+      return std::string();
+    }
+    return detail::read_message([this](char *buf, size_t cap, size_t *len) {
+      return ergon_dpk_workload_last_error(handle_, buf, cap, len);
+    });
+  }
+
+  const ergon_dpk_workload *get() const noexcept { return handle_; }
+  // Gives up ownership; the caller must ergon_dpk_workload_free the handle.
+  ergon_dpk_workload *release() noexcept { return std::exchange(handle_, nullptr); }
+  explicit operator bool() const noexcept { return handle_ != nullptr; }
+
+private:
+  ergon_dpk_workload *handle_;
+};
+
+// Rényi-DP helpers (failures throw Error with the thread's message).
+namespace dpk {
+
+// The 12 standard orders of the DPack paper.
+inline std::vector<double> standard_alphas() {
+  return detail::items<double>(static_cast<const ergon_dpk_workload *>(nullptr),
+                               [](double *buf, size_t cap, size_t *len) {
+                                 return ergon_dpk_standard_alphas(buf, cap, len);
+                               });
+}
+
+// Capacity of a block with global budget (epsilon, delta) at each order.
+inline std::vector<double> block_capacity(const std::vector<double> &alphas, double epsilon,
+                                          double delta) {
+  return detail::items<double>(static_cast<const ergon_dpk_workload *>(nullptr),
+                               [&](double *buf, size_t cap, size_t *len) {
+                                 return ergon_dpk_block_capacity(alphas.data(), alphas.size(),
+                                                                 epsilon, delta, buf, cap, len);
+                               });
+}
+
+// RDP curve of the Gaussian mechanism with standard deviation sigma.
+inline std::vector<double> gaussian(const std::vector<double> &alphas, double sigma) {
+  return detail::items<double>(static_cast<const ergon_dpk_workload *>(nullptr),
+                               [&](double *buf, size_t cap, size_t *len) {
+                                 return ergon_dpk_gaussian(alphas.data(), alphas.size(), sigma,
+                                                           buf, cap, len);
+                               });
+}
+
+// RDP curve of DP-SGD: Poisson rate q, noise multiplier sigma, `steps` steps.
+inline std::vector<double> subsampled_gaussian(const std::vector<double> &alphas, double q,
+                                               double sigma, double steps) {
+  return detail::items<double>(static_cast<const ergon_dpk_workload *>(nullptr),
+                               [&](double *buf, size_t cap, size_t *len) {
+                                 return ergon_dpk_subsampled_gaussian(
+                                     alphas.data(), alphas.size(), q, sigma, steps, buf, cap,
+                                     len);
+                               });
+}
+
+// (epsilon, delta)-DP of an RDP curve, and the index of the order that attains it.
+struct Conversion {
+  double epsilon;
+  size_t alpha_index;
+};
+
+// `conversion`: ERGON_DPK_CONVERSION_CLASSIC or ERGON_DPK_CONVERSION_TIGHT.
+inline Conversion dp_epsilon(const std::vector<double> &alphas, const std::vector<double> &curve,
+                             double delta, uint32_t conversion = ERGON_DPK_CONVERSION_CLASSIC) {
+  Conversion out{0.0, 0};
+  detail::check(ergon_dpk_dp_epsilon(alphas.data(), alphas.size(), curve.data(), curve.size(),
+                                     delta, conversion, &out.epsilon, &out.alpha_index));
+  return out;
+}
+
+} // namespace dpk
 
 // --- GPUs --------------------------------------------------------------------------------------
 

@@ -37,13 +37,15 @@ use ergon_core::frontier::formats::parse_instance;
 const INSTANCES: [&str; 2] = ["a100_s2_m4", "a100_s4_m8"];
 
 /// Every program under tests/c and tests/cpp, so that a new file cannot go unrun.
-const PROGRAMS: [&str; 6] = [
+const PROGRAMS: [&str; 8] = [
     "c/frontier.c",
+    "c/dpk.c",
     "c/bad_input.c",
     "c/panic.c",
     "c/executor.c",
     "cpp/wrapper.cpp",
     "cpp/gpu.cpp",
+    "cpp/dpk.cpp",
 ];
 
 fn repo() -> PathBuf {
@@ -365,6 +367,31 @@ fn c_bad_input() {
     let data = data_dir();
     let data = [data.as_os_str()];
     for out in build_and_run("c/bad_input.c", &data, &data, &[]) {
+        assert!(out.contains("all checks passed"), "{out}");
+    }
+}
+
+#[test]
+fn c_dpk() {
+    for out in build_and_run("c/dpk.c", &[], &[], &[]) {
+        assert!(
+            out.contains("arrays: DPK {6, 5} profit 310, remaining [-0.35, -0.30, 0.35]"),
+            "{out}"
+        );
+        assert!(
+            out.contains("json: DPK {6, 5} profit 310, remaining [-0.35, -0.30, 0.35]"),
+            "{out}"
+        );
+        assert!(out.contains("online: 3 of 4 tasks allocated"), "{out}");
+        assert!(out.contains("all checks passed"), "{out}");
+    }
+}
+
+#[test]
+fn cpp_dpk() {
+    for out in build_and_run("cpp/dpk.cpp", &[], &[], &[]) {
+        assert!(out.contains("arrays: DPK {6, 5} profit 310"), "{out}");
+        assert!(out.contains("json: DPK {6, 5} profit 310"), "{out}");
         assert!(out.contains("all checks passed"), "{out}");
     }
 }

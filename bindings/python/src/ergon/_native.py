@@ -62,6 +62,17 @@ ERGON_PLAN_FASTEST = 0
 ERGON_PLAN_T_STAR = 1
 ERGON_PLAN_DEADLINE = 2
 ERGON_GPU_TEXT_CAP = 96
+ERGON_DPK_DPK = 0
+ERGON_DPK_DPF = 1
+ERGON_DPK_FCFS = 2
+ERGON_DPK_AREA = 3
+ERGON_DPK_OPTIMAL = 4
+ERGON_DPK_KNAPSACK_WEIGHTED = 0
+ERGON_DPK_KNAPSACK_COUNT = 1
+ERGON_DPK_DPF_CAPACITY_INITIAL = 0
+ERGON_DPK_DPF_CAPACITY_REMAINING = 1
+ERGON_DPK_CONVERSION_CLASSIC = 0
+ERGON_DPK_CONVERSION_TIGHT = 1
 
 # --- structures of ergon.h (field order and C types exactly as in the header) ----------------
 
@@ -82,6 +93,110 @@ class ergon_plan_executor(Structure):
 
 class ergon_energy_monitor(Structure):
     """Opaque ``struct ergon_energy_monitor`` (only ever used through a pointer)."""
+
+
+class ergon_dpk_workload(Structure):
+    """Opaque ``struct ergon_dpk_workload`` (only ever used through a pointer)."""
+
+
+class ergon_dpk_result(Structure):
+    """Opaque ``struct ergon_dpk_result`` (only ever used through a pointer)."""
+
+
+class ergon_dpk_online(Structure):
+    """Opaque ``struct ergon_dpk_online`` (only ever used through a pointer)."""
+
+
+class ergon_dpk_options(Structure):
+    """``struct ergon_dpk_options``: scheduler settings."""
+
+    _fields_ = [
+        ("scheduler", c_uint32),
+        ("eta", c_double),
+        ("knapsack", c_uint32),
+        ("recompute_every", c_size_t),
+        ("single_task_fallback", c_bool),
+        ("dpf_weighted", c_bool),
+        ("dpf_capacity", c_uint32),
+        ("max_nodes", c_uint64),
+    ]
+
+
+class ergon_dpk_block(Structure):
+    """``struct ergon_dpk_block``: a data block of a workload given as arrays."""
+
+    _fields_ = [
+        ("id", c_uint64),
+        ("epsilon", c_double),
+        ("delta", c_double),
+        ("capacity", POINTER(c_double)),
+        ("capacity_len", c_size_t),
+        ("arrival", c_double),
+    ]
+
+
+class ergon_dpk_task(Structure):
+    """``struct ergon_dpk_task``: a task of a workload given as arrays."""
+
+    _fields_ = [
+        ("id", c_uint64),
+        ("weight", c_double),
+        ("arrival", c_double),
+        ("blocks", POINTER(c_uint64)),
+        ("num_blocks", c_size_t),
+        ("demand", POINTER(c_double)),
+        ("demand_len", c_size_t),
+    ]
+
+
+class ergon_dpk_problem(Structure):
+    """``struct ergon_dpk_problem``: a workload given as arrays."""
+
+    _fields_ = [
+        ("alphas", POINTER(c_double)),
+        ("num_alphas", c_size_t),
+        ("blocks", POINTER(ergon_dpk_block)),
+        ("num_blocks", c_size_t),
+        ("tasks", POINTER(ergon_dpk_task)),
+        ("num_tasks", c_size_t),
+    ]
+
+
+class ergon_dpk_online_info(Structure):
+    """``struct ergon_dpk_online_info``: facts about an online simulation."""
+
+    _fields_ = [
+        ("scheduler", c_uint32),
+        ("num_submitted", c_size_t),
+        ("num_allocated", c_size_t),
+        ("total_weight", c_double),
+        ("mean_delay", c_double),
+        ("num_rounds", c_size_t),
+    ]
+
+
+class ergon_dpk_workload_info(Structure):
+    """``struct ergon_dpk_workload_info``: sizes of a workload."""
+
+    _fields_ = [
+        ("num_alphas", c_size_t),
+        ("num_blocks", c_size_t),
+        ("num_tasks", c_size_t),
+    ]
+
+
+class ergon_dpk_result_info(Structure):
+    """``struct ergon_dpk_result_info``: facts about a schedule."""
+
+    _fields_ = [
+        ("scheduler", c_uint32),
+        ("num_allocated", c_size_t),
+        ("total_weight", c_double),
+        ("num_blocks", c_size_t),
+        ("num_alphas", c_size_t),
+        ("upper_bound", c_double),
+        ("proven_optimal", c_bool),
+    ]
 
 
 class ergon_option(Structure):
@@ -218,9 +333,78 @@ _size_p = POINTER(c_size_t)
 _char_buf = POINTER(c_char)
 ExecutorPtr = POINTER(ergon_plan_executor)
 MonitorPtr = POINTER(ergon_energy_monitor)
+DpkWorkloadPtr = POINTER(ergon_dpk_workload)
+DpkResultPtr = POINTER(ergon_dpk_result)
+DpkOnlinePtr = POINTER(ergon_dpk_online)
+_double_p = POINTER(c_double)
+_u64_p = POINTER(c_uint64)
 
 # name -> (restype, argtypes), in the order of ergon.h.
 PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
+    "ergon_dpk_options_default": (ergon_dpk_options, []),
+    "ergon_dpk_workload_new": (
+        ergon_status,
+        [POINTER(ergon_dpk_problem), POINTER(DpkWorkloadPtr)],
+    ),
+    "ergon_dpk_workload_from_json": (ergon_status, [c_char_p, c_size_t, POINTER(DpkWorkloadPtr)]),
+    "ergon_dpk_workload_free": (None, [DpkWorkloadPtr]),
+    "ergon_dpk_workload_summary": (
+        ergon_status,
+        [DpkWorkloadPtr, POINTER(ergon_dpk_workload_info)],
+    ),
+    "ergon_dpk_workload_alphas": (ergon_status, [DpkWorkloadPtr, _double_p, c_size_t, _size_p]),
+    "ergon_dpk_workload_to_json": (ergon_status, [DpkWorkloadPtr, _char_buf, c_size_t, _size_p]),
+    "ergon_dpk_workload_last_error": (
+        ergon_status,
+        [DpkWorkloadPtr, _char_buf, c_size_t, _size_p],
+    ),
+    "ergon_dpk_schedule": (
+        ergon_status,
+        [DpkWorkloadPtr, POINTER(ergon_dpk_options), POINTER(DpkResultPtr)],
+    ),
+    "ergon_dpk_result_free": (None, [DpkResultPtr]),
+    "ergon_dpk_result_summary": (ergon_status, [DpkResultPtr, POINTER(ergon_dpk_result_info)]),
+    "ergon_dpk_result_allocated": (ergon_status, [DpkResultPtr, _u64_p, c_size_t, _size_p]),
+    "ergon_dpk_result_block_ids": (ergon_status, [DpkResultPtr, _u64_p, c_size_t, _size_p]),
+    "ergon_dpk_result_remaining": (ergon_status, [DpkResultPtr, _double_p, c_size_t, _size_p]),
+    "ergon_dpk_result_to_json": (ergon_status, [DpkResultPtr, _char_buf, c_size_t, _size_p]),
+    "ergon_dpk_result_last_error": (ergon_status, [DpkResultPtr, _char_buf, c_size_t, _size_p]),
+    "ergon_dpk_simulate_json": (
+        ergon_status,
+        [c_char_p, c_size_t, POINTER(ergon_dpk_options), POINTER(DpkOnlinePtr)],
+    ),
+    "ergon_dpk_online_free": (None, [DpkOnlinePtr]),
+    "ergon_dpk_online_summary": (ergon_status, [DpkOnlinePtr, POINTER(ergon_dpk_online_info)]),
+    "ergon_dpk_online_allocated": (ergon_status, [DpkOnlinePtr, _u64_p, c_size_t, _size_p]),
+    "ergon_dpk_online_to_json": (ergon_status, [DpkOnlinePtr, _char_buf, c_size_t, _size_p]),
+    "ergon_dpk_online_last_error": (ergon_status, [DpkOnlinePtr, _char_buf, c_size_t, _size_p]),
+    "ergon_dpk_standard_alphas": (ergon_status, [_double_p, c_size_t, _size_p]),
+    "ergon_dpk_block_capacity": (
+        ergon_status,
+        [_double_p, c_size_t, c_double, c_double, _double_p, c_size_t, _size_p],
+    ),
+    "ergon_dpk_gaussian": (
+        ergon_status,
+        [_double_p, c_size_t, c_double, _double_p, c_size_t, _size_p],
+    ),
+    "ergon_dpk_subsampled_gaussian": (
+        ergon_status,
+        [_double_p, c_size_t, c_double, c_double, c_double, _double_p, c_size_t, _size_p],
+    ),
+    "ergon_dpk_gaussian_sigma": (ergon_status, [c_double, c_double, _double_p]),
+    "ergon_dpk_dp_epsilon": (
+        ergon_status,
+        [
+            _double_p,
+            c_size_t,
+            _double_p,
+            c_size_t,
+            c_double,
+            c_uint32,
+            _double_p,
+            _size_p,
+        ],
+    ),
     "ergon_frontier_new": (ergon_status, [POINTER(ergon_problem), POINTER(FrontierPtr)]),
     "ergon_frontier_from_instance_json": (
         ergon_status,
@@ -383,7 +567,13 @@ def library_path() -> str:
 # --- handle accounting (for tests and leak hunting) -------------------------------------------
 
 _live_lock = threading.Lock()
-_live: Dict[str, int] = {"frontier": 0, "plan": 0}
+_live: Dict[str, int] = {
+    "frontier": 0,
+    "plan": 0,
+    "dpk_workload": 0,
+    "dpk_result": 0,
+    "dpk_online": 0,
+}
 
 
 def track(kind: str, delta: int) -> None:

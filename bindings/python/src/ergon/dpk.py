@@ -1,0 +1,787 @@
+"""DPK (DPack): privacy-budget scheduling of training tasks onto data blocks.
+
+Every data block has a differential-privacy budget that is never replenished; a task (a model
+to train) consumes the same Rényi-DP curve on every block it requests, and a set of tasks fits
+when every block stays within its capacity at *some* RDP order. :func:`schedule` picks the tasks
+to run with DPK (Tholoniat et al., EuroSys'25) or a baseline (DPF, FCFS, Area, an exact
+solver), through ``libergon.so``'s ``ergon_dpk_*`` functions::
+
+    from ergon import dpk
+
+    with dpk.Workload.from_file("workload.json") as w:        # dpk-workload/v1
+        a = dpk.schedule(w, "dpk")
+        print(a.count, a.total_weight, a.allocated)           # ids in allocation order
+        print(a.remaining[0])                                 # block 0, one value per order
+
+    w = dpk.Workload(
+        blocks=[{"id": 0, "epsilon": 10.0, "delta": 1e-7}],
+        tasks=[{"id": 1, "weight": 2.0, "blocks": [0],
+                "demand": dpk.subsampled_gaussian(q=0.01, sigma=1.1, steps=1000)}],
+    )
+
+:func:`simulate` runs an online simulation (``dpk-online/v1``: blocks arriving over time, budget
+unlocked gradually, scheduling every T). The RDP helpers (:func:`block_capacity`,
+:func:`gaussian`, :func:`subsampled_gaussian`, :func:`gaussian_sigma`, :func:`dp_epsilon`) let a
+training job describe its demand and convert a budget back to (ε, δ). Failures raise :class:`ergon.ErgonError` with the library's status and
+a message naming the offending block or task.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import operator
+import os
+import threading
+import weakref
+from ctypes import byref, c_double, c_size_t, c_uint64
+from dataclasses import dataclass, field
+from typing import (
+    AbstractSet,
+    Any,
+    Dict,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
+
+from . import _native as N
+from ._errors import ErgonError, Status
+from ._frontier import (
+    PathLike,
+    _as_bytes,
+    _closed_error,
+    _normalize,
+    _OwnsHandle,
+    _read_file,
+    _read_text,
+    _thread_error,
+)
+
+SCHEDULERS: Dict[str, int] = {
+    "dpk": N.ERGON_DPK_DPK,
+    "dpf": N.ERGON_DPK_DPF,
+    "fcfs": N.ERGON_DPK_FCFS,
+    "area": N.ERGON_DPK_AREA,
+    "optimal": N.ERGON_DPK_OPTIMAL,
+}
+"""The schedulers by name (the names of ``ergon dpk schedule --scheduler``)."""
+
+_SCHEDULER_NAMES = {v: k for k, v in SCHEDULERS.items()}
+_KNAPSACK = {"weighted": N.ERGON_DPK_KNAPSACK_WEIGHTED, "count": N.ERGON_DPK_KNAPSACK_COUNT}
+_DPF_CAPACITY = {
+    "initial": N.ERGON_DPK_DPF_CAPACITY_INITIAL,
+    "remaining": N.ERGON_DPK_DPF_CAPACITY_REMAINING,
+}
+_OPTION_NAMES = {
+    "eta",
+    "knapsack",
+    "recompute_every",
+    "single_task_fallback",
+    "dpf_weighted",
+    "dpf_capacity",
+    "max_nodes",
+}
+_BLOCK_KEYS = {"id", "epsilon", "delta", "capacity", "arrival"}
+_TASK_KEYS = {"id", "weight", "arrival", "blocks", "demand", "mechanism"}
+
+Number = Union[int, float]
+
+
+def _problem(message: str) -> ErgonError:
+    return ErgonError(Status.INVALID_PROBLEM, message)
+
+
+def _id(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise _problem(f"{what}: id must be an integer, got {value!r}")
+    v = operator.index(value)
+    if not 0 <= v < 2**64:
+        raise _problem(f"{what}: id {v} is out of range (0 to 2**64 - 1)")
+    return v
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool):
+        raise _problem(f"{what} must be a number, not bool")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise _problem(f"{what} must be a number, got {value!r}") from None
+
+
+def _numbers(values: Any, what: str) -> List[float]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise _problem(f"{what} must be a list of numbers, got {values!r}")
+    return [_number(v, f"{what}[{i}]") for i, v in enumerate(values)]
+
+
+def _doubles(values: Sequence[float]) -> Any:
+    return (c_double * len(values))(*values)
+
+
+def _read_doubles(fn: Any, *head: Any) -> Tuple[int, List[float]]:
+    """Ask the length, then fill, for an array of doubles: ``(status, values)``."""
+    n = c_size_t(0)
+    status = fn(*head, None, 0, byref(n))
+    if status:
+        return status, []
+    buf = (c_double * n.value)()
+    status = fn(*head, buf, n.value, byref(n))
+    return status, list(buf) if not status else []
+
+
+def _read_u64(fn: Any, *head: Any) -> Tuple[int, List[int]]:
+    n = c_size_t(0)
+    status = fn(*head, None, 0, byref(n))
+    if status:
+        return status, []
+    buf = (c_uint64 * n.value)()
+    status = fn(*head, buf, n.value, byref(n))
+    return status, list(buf) if not status else []
+
+
+def _free_handle(kind: str, free: Any, ptr: Any) -> None:
+    try:
+        free(ptr)
+    finally:
+        N.track(kind, -1)
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """The result of :func:`schedule`: a plain value (its native handle is read completely and
+    released before :func:`schedule` returns)."""
+
+    scheduler: str
+    """The scheduler that made it: ``"dpk"``, ``"dpf"``, ``"fcfs"``, ``"area"`` or ``"optimal"``."""
+    allocated: List[int]
+    """Ids of the allocated tasks, in allocation order."""
+    total_weight: float
+    """Sum of their weights."""
+    remaining: Dict[int, List[float]]
+    """Remaining budget per block id (workload order), one value per RDP order; negative at the
+    orders a block did not use."""
+    upper_bound: Optional[float] = None
+    """``"optimal"`` only: an upper bound on the optimum (equal to :attr:`total_weight` when the
+    search finished)."""
+    proven_optimal: bool = True
+    """False only when the exact search stopped at its node budget."""
+    _json: str = field(default="", repr=False, compare=False)
+
+    @property
+    def count(self) -> int:
+        """Number of allocated tasks."""
+        return len(self.allocated)
+
+    num_allocated = count
+    """Alias of :attr:`count`."""
+
+    def to_json(self) -> str:
+        """The allocation as ``dpk-result/v1`` JSON, exactly as ``ergon dpk schedule --json``
+        prints it."""
+        return self._json
+
+
+class Workload(_OwnsHandle):
+    """A validated DPK workload: RDP orders, data blocks and tasks (``dpk-workload/v1``).
+
+    Make one from Python values (``Workload(blocks=[...], tasks=[...], alphas=None)``), from a
+    document (:meth:`from_json`) or a file (:meth:`from_file`). The values:
+
+    - ``alphas``: the RDP orders (finite, > 1, increasing; at most 16); ``None`` for the 12
+      standard ones (:func:`standard_alphas`).
+    - a block: a mapping with ``id`` and either ``epsilon`` and ``delta`` (its global budget) or
+      ``capacity`` (one value per order); optional ``arrival``.
+    - a task: a mapping with ``id``, ``blocks`` (the ids it requests) and ``demand`` (its RDP
+      curve, one value per order) or a ``mechanism`` as in ``dpk-workload/v1`` (e.g.
+      ``{"kind": "gaussian", "sigma": 1.0}``); optional ``weight`` (1) and ``arrival`` (0).
+
+    The native handle is released by :meth:`close`, by leaving a ``with`` block, or when the
+    object is garbage-collected. Any use after closing raises :class:`ErgonError` with
+    ``Status.INVALID_STATE``. A workload can be scheduled any number of times.
+    """
+
+    __slots__ = ("_ptr", "_lib", "_lock", "_finalizer", "_source", "__weakref__")
+
+    def __init__(
+        self,
+        blocks: Iterable[Mapping[str, Any]],
+        tasks: Iterable[Mapping[str, Any]],
+        alphas: Optional[Sequence[Number]] = None,
+    ) -> None:
+        """Builds a workload from Python values (see the class documentation).
+
+        Raises:
+            ErgonError: ``INVALID_PROBLEM`` naming the block or task (an unknown or missing
+                key, a NaN or negative demand, a missing block, δ outside (0, 1), empty
+                orders...).
+        """
+        blocks = list(blocks)
+        tasks = list(tasks)
+        if any(isinstance(t, Mapping) and "mechanism" in t for t in tasks):
+            # Mechanisms are turned into curves by the document parser.
+            doc: Dict[str, Any] = {
+                "schema": "dpk-workload/v1",
+                "blocks": [
+                    dict(_check_keys(b, _BLOCK_KEYS, f"blocks[{j}]")) for j, b in enumerate(blocks)
+                ],
+                "tasks": [
+                    dict(_check_keys(t, _TASK_KEYS, f"tasks[{i}]")) for i, t in enumerate(tasks)
+                ],
+            }
+            if alphas is not None:
+                doc["alphas"] = _numbers(alphas, "alphas")
+            try:
+                text = json.dumps(doc, allow_nan=False)
+            except (TypeError, ValueError) as e:
+                raise _problem(f"the workload cannot be written as JSON: {e}") from e
+            self._adopt(_from_bytes(text.encode("utf-8")), "<values>")
+            return
+        self._adopt(_from_values(blocks, tasks, alphas), "<values>")
+
+    def _adopt(self, handle: Any, source: str) -> None:
+        self._ptr: Any = handle
+        self._lib = N.lib()
+        self._lock = threading.RLock()
+        self._source = source
+        N.track("dpk_workload", +1)
+        self._finalizer = weakref.finalize(
+            self, _free_handle, "dpk_workload", self._lib.ergon_dpk_workload_free, handle
+        )
+
+    @classmethod
+    def from_json(cls, text: Union[str, bytes]) -> "Workload":
+        """Parses a ``dpk-workload/v1`` document given as text (``str`` or UTF-8 bytes).
+
+        Raises:
+            ErgonError: ``PARSE`` (not JSON, a missing or mistyped field), ``SCHEMA`` (another
+                schema), ``INVALID_PROBLEM`` (naming the block or task).
+        """
+        w = cls.__new__(cls)
+        w._adopt(_from_bytes(_as_bytes(text, "text")), "<workload JSON>")
+        return w
+
+    @classmethod
+    def from_file(cls, path: PathLike) -> "Workload":
+        """Reads a ``dpk-workload/v1`` file.
+
+        Raises:
+            ErgonError: as :meth:`from_json`; ``INVALID_ARGUMENT`` if the file cannot be read.
+        """
+        w = cls.__new__(cls)
+        w._adopt(_from_bytes(_read_file(path, "workload")), os.fspath(path))
+        return w
+
+    # --- lifetime ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Releases the native handle now. Closing twice is fine."""
+        with self._lock:
+            self._ptr = None
+            self._finalizer()
+
+    def __repr__(self) -> str:
+        if self.closed:
+            return f"<ergon.dpk.Workload {self._source} (closed)>"
+        info = self._info()
+        return (
+            f"<ergon.dpk.Workload {self._source}: {info.num_tasks} tasks, "
+            f"{info.num_blocks} blocks, {info.num_alphas} orders>"
+        )
+
+    def _handle(self) -> Any:
+        ptr = self._ptr
+        if ptr is None:
+            raise _closed_error("workload")
+        return ptr
+
+    def _error(self, ptr: Any, status: int) -> ErgonError:
+        _, message = _read_text(self._lib.ergon_dpk_workload_last_error, ptr)
+        return ErgonError(status, message)
+
+    def _info(self) -> Any:
+        out = N.ergon_dpk_workload_info()
+        with self._lock:
+            ptr = self._handle()
+            status = self._lib.ergon_dpk_workload_summary(ptr, byref(out))
+            if status:
+                raise self._error(ptr, status)
+        return out
+
+    # --- contents ----------------------------------------------------------------------------
+
+    @property
+    def num_tasks(self) -> int:
+        """Number of tasks."""
+        return int(self._info().num_tasks)
+
+    @property
+    def num_blocks(self) -> int:
+        """Number of blocks."""
+        return int(self._info().num_blocks)
+
+    @property
+    def alphas(self) -> List[float]:
+        """The RDP orders."""
+        with self._lock:
+            ptr = self._handle()
+            status, values = _read_doubles(self._lib.ergon_dpk_workload_alphas, ptr)
+            if status:
+                raise self._error(ptr, status)
+        return values
+
+    def to_json(self) -> str:
+        """The workload as ``dpk-workload/v1`` JSON (explicit capacities and demands)."""
+        with self._lock:
+            ptr = self._handle()
+            status, text = _read_text(self._lib.ergon_dpk_workload_to_json, ptr)
+            if status:
+                raise self._error(ptr, status)
+        return text
+
+    def schedule(self, scheduler: str = "dpk", **options: Any) -> Allocation:
+        """Same as :func:`schedule` on this workload."""
+        return schedule(self, scheduler, **options)
+
+
+def _check_keys(value: Any, allowed: AbstractSet[str], what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise _problem(f"{what} must be a mapping (dict), got {type(value).__name__}")
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        label = f"{what} (id {value['id']!r})" if "id" in value else what
+        raise _problem(
+            f"{label}: unknown key(s) {', '.join(map(repr, unknown))} "
+            f"(expected {', '.join(sorted(allowed))})"
+        )
+    if "id" not in value:
+        raise _problem(f"{what}: missing `id`")
+    return value
+
+
+def _from_bytes(data: bytes) -> Any:
+    out = N.DpkWorkloadPtr()
+    status = N.lib().ergon_dpk_workload_from_json(data, len(data), byref(out))
+    if status:
+        raise _thread_error(status)
+    return out
+
+
+def _from_values(
+    blocks: List[Mapping[str, Any]],
+    tasks: List[Mapping[str, Any]],
+    alphas: Optional[Sequence[Number]],
+) -> Any:
+    orders = standard_alphas() if alphas is None else _numbers(alphas, "alphas")
+    keep: List[Any] = []  # the ctypes arrays the structs point into, alive during the call
+    c_blocks = (N.ergon_dpk_block * len(blocks))()
+    for j, b in enumerate(blocks):
+        _check_keys(b, _BLOCK_KEYS, f"blocks[{j}]")
+        bid = _id(b["id"], f"blocks[{j}]")
+        what = f"block {bid}"
+        c = c_blocks[j]
+        c.id = bid
+        c.arrival = _number(b.get("arrival", 0.0), f"{what}: arrival")
+        has_budget = "epsilon" in b or "delta" in b
+        if "capacity" in b:
+            if has_budget:
+                raise _problem(f"{what}: give either `capacity` or `epsilon` and `delta`, not both")
+            capacity = _doubles(_numbers(b["capacity"], f"{what}: capacity"))
+            keep.append(capacity)
+            c.capacity = capacity
+            c.capacity_len = len(capacity)
+            if len(capacity) == 0:
+                raise _problem(
+                    f"{what}: capacity has 0 entries but there are {len(orders)} orders"
+                )
+        elif "epsilon" in b and "delta" in b:
+            c.epsilon = _number(b["epsilon"], f"{what}: epsilon")
+            c.delta = _number(b["delta"], f"{what}: delta")
+        else:
+            raise _problem(
+                f"{what}: give either `capacity` (one value per alpha) or both `epsilon` and "
+                "`delta`"
+            )
+    c_tasks = (N.ergon_dpk_task * len(tasks))()
+    for i, t in enumerate(tasks):
+        _check_keys(t, _TASK_KEYS, f"tasks[{i}]")
+        tid = _id(t["id"], f"tasks[{i}]")
+        what = f"task {tid}"
+        c = c_tasks[i]
+        c.id = tid
+        c.weight = _number(t.get("weight", 1.0), f"{what}: weight")
+        c.arrival = _number(t.get("arrival", 0.0), f"{what}: arrival")
+        if "blocks" not in t:
+            raise _problem(f"{what}: field `blocks` is missing")
+        if "demand" not in t:
+            raise _problem(f"{what}: needs a `demand` (one epsilon per alpha) or a `mechanism`")
+        requested = t["blocks"]
+        if isinstance(requested, (str, bytes)) or not isinstance(requested, Iterable):
+            raise _problem(f"{what}: blocks must be a list of block ids, got {requested!r}")
+        ids = [_id(b, f"{what}: blocks[{k}]") for k, b in enumerate(requested)]
+        ids_arr = (c_uint64 * len(ids))(*ids)
+        demand = _doubles(_numbers(t["demand"], f"{what}: demand"))
+        keep.extend((ids_arr, demand))
+        c.blocks = ids_arr
+        c.num_blocks = len(ids)
+        c.demand = demand
+        c.demand_len = len(demand)
+    c_alphas = _doubles(orders)
+    problem = N.ergon_dpk_problem(
+        alphas=c_alphas,
+        num_alphas=len(orders),
+        blocks=c_blocks,
+        num_blocks=len(blocks),
+        tasks=c_tasks,
+        num_tasks=len(tasks),
+    )
+    out = N.DpkWorkloadPtr()
+    status = N.lib().ergon_dpk_workload_new(byref(problem), byref(out))
+    del keep
+    if status:
+        raise _thread_error(status)
+    return out
+
+
+def _options(scheduler: str, **kw: Any) -> Any:
+    o = N.lib().ergon_dpk_options_default()
+    o.scheduler = _normalize(scheduler, "scheduler", SCHEDULERS)
+    unknown = sorted(set(kw) - _OPTION_NAMES)
+    if unknown:
+        raise TypeError(f"schedule() got unexpected option(s) {', '.join(unknown)}")
+    if kw.get("eta") is not None:
+        o.eta = float(kw["eta"])
+    if kw.get("knapsack") is not None:
+        o.knapsack = _normalize(kw["knapsack"], "knapsack", _KNAPSACK)
+    if kw.get("recompute_every") is not None:
+        k = operator.index(kw["recompute_every"])
+        if k < 0:
+            raise ErgonError(Status.INVALID_ARGUMENT, f"recompute_every = {k} must be >= 0")
+        o.recompute_every = k
+    for flag in ("single_task_fallback", "dpf_weighted"):
+        if kw.get(flag) is not None:
+            if not isinstance(kw[flag], bool):
+                raise TypeError(f"{flag} must be a bool, got {kw[flag]!r}")
+            setattr(o, flag, kw[flag])
+    if kw.get("dpf_capacity") is not None:
+        o.dpf_capacity = _normalize(kw["dpf_capacity"], "dpf_capacity", _DPF_CAPACITY)
+    if kw.get("max_nodes") is not None:
+        n = operator.index(kw["max_nodes"])
+        if not 0 <= n < 2**64:
+            raise ErgonError(Status.INVALID_ARGUMENT, f"max_nodes = {n} is out of range")
+        o.max_nodes = n
+    return o
+
+
+def schedule(
+    workload: Workload,
+    scheduler: str = "dpk",
+    *,
+    eta: Optional[float] = None,
+    knapsack: Optional[str] = None,
+    recompute_every: Optional[int] = None,
+    single_task_fallback: Optional[bool] = None,
+    dpf_weighted: Optional[bool] = None,
+    dpf_capacity: Optional[str] = None,
+    max_nodes: Optional[int] = None,
+) -> Allocation:
+    """Schedules the workload's tasks offline.
+
+    Args:
+        workload: the workload (not modified; it can be scheduled again).
+        scheduler: ``"dpk"`` (default), ``"dpf"``, ``"fcfs"``, ``"area"`` or ``"optimal"``.
+        eta: DPK precision η, 0 < η < 0.75 (default 0.05).
+        knapsack: DPK's per-(block, order) objective, ``"weighted"`` (default) or ``"count"``.
+        recompute_every: recompute priorities after every k allocations (default 0: never).
+        single_task_fallback: DPK: allocate the best single task when it is worth more than the
+            packing (default True).
+        dpf_weighted: DPF: divide the dominant share by the weight (default True).
+        dpf_capacity: DPF: shares against ``"initial"`` (default) or ``"remaining"`` capacity.
+        max_nodes: optimal: node budget of the branch and bound (default 20 000 000).
+        ``None`` keeps the library's default (``ergon_dpk_options_default``).
+
+    Raises:
+        ErgonError: ``INVALID_ARGUMENT`` for an unknown scheduler or option value, η out of
+            range, or ``"optimal"`` on more tasks than it accepts; ``INVALID_STATE`` if the
+            workload is closed.
+    """
+    if not isinstance(workload, Workload):
+        raise TypeError(f"schedule() needs a Workload, not {type(workload).__name__}")
+    o = _options(
+        scheduler,
+        eta=eta,
+        knapsack=knapsack,
+        recompute_every=recompute_every,
+        single_task_fallback=single_task_fallback,
+        dpf_weighted=dpf_weighted,
+        dpf_capacity=dpf_capacity,
+        max_nodes=max_nodes,
+    )
+    L = N.lib()
+    out = N.DpkResultPtr()
+    with workload._lock:
+        ptr = workload._handle()
+        status = L.ergon_dpk_schedule(ptr, byref(o), byref(out))
+        if status:
+            raise workload._error(ptr, status)
+    N.track("dpk_result", +1)
+    try:
+        return _read_result(out)
+    finally:
+        L.ergon_dpk_result_free(out)
+        N.track("dpk_result", -1)
+
+
+def _read_result(ptr: Any) -> Allocation:
+    L = N.lib()
+
+    def fail(status: int) -> ErgonError:
+        _, message = _read_text(L.ergon_dpk_result_last_error, ptr)
+        return ErgonError(status, message)
+
+    info = N.ergon_dpk_result_info()
+    status = L.ergon_dpk_result_summary(ptr, byref(info))
+    if status:
+        raise fail(status)
+    status, allocated = _read_u64(L.ergon_dpk_result_allocated, ptr)
+    if status:
+        raise fail(status)
+    status, block_ids = _read_u64(L.ergon_dpk_result_block_ids, ptr)
+    if status:
+        raise fail(status)
+    status, flat = _read_doubles(L.ergon_dpk_result_remaining, ptr)
+    if status:
+        raise fail(status)
+    status, text = _read_text(L.ergon_dpk_result_to_json, ptr)
+    if status:
+        raise fail(status)
+    na = int(info.num_alphas)
+    remaining = {b: flat[j * na : (j + 1) * na] for j, b in enumerate(block_ids)}
+    upper = None if math.isnan(info.upper_bound) else float(info.upper_bound)
+    return Allocation(
+        scheduler=_SCHEDULER_NAMES.get(info.scheduler, f"scheduler{info.scheduler}"),
+        allocated=allocated,
+        total_weight=float(info.total_weight),
+        remaining=remaining,
+        upper_bound=upper,
+        proven_optimal=bool(info.proven_optimal),
+        _json=text,
+    )
+
+
+# --- online simulation -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OnlineResult:
+    """The outcome of :func:`simulate`: a plain value."""
+
+    scheduler: str
+    """The scheduler that ran."""
+    allocated: List[int]
+    """Ids of the allocated tasks, in allocation order."""
+    num_submitted: int
+    """Number of tasks submitted."""
+    total_weight: float
+    """Sum of the allocated tasks' weights."""
+    mean_delay: float
+    """Mean scheduling delay of the allocated tasks, time units (0 if none)."""
+    num_rounds: int
+    """Number of scheduling rounds run."""
+    _json: str = field(default="", repr=False, compare=False)
+
+    @property
+    def count(self) -> int:
+        """Number of allocated tasks."""
+        return len(self.allocated)
+
+    def to_json(self) -> str:
+        """The outcome as ``dpk-online-result/v1`` JSON (every allocation with its time, delay
+        and block indices), as ``ergon dpk simulate --json`` prints it."""
+        return self._json
+
+
+def simulate(
+    config: Union[str, bytes], scheduler: Optional[str] = None, **options: Any
+) -> OnlineResult:
+    """Runs an online simulation described by a ``dpk-online/v1`` document (text): blocks
+    arriving over time, budget unlocked gradually, scheduling every T.
+
+    Args:
+        config: the document, as ``str`` or UTF-8 bytes (:func:`simulate_file` reads a file).
+        scheduler: ``None`` for the document's scheduler settings; else ``"dpk"``, ``"dpf"``,
+            ``"fcfs"`` or ``"area"`` with the default options, changed by ``options`` (the
+            keywords of :func:`schedule`).
+
+    Raises:
+        ErgonError: ``PARSE``, ``SCHEMA``, ``INVALID_PROBLEM`` (a setting or task of the
+            document, named), ``INVALID_ARGUMENT`` (an unknown scheduler or option, or
+            ``"optimal"``, which is offline only).
+    """
+    data = _as_bytes(config, "config")
+    if scheduler is None:
+        if options:
+            raise ErgonError(
+                Status.INVALID_ARGUMENT, "give `scheduler` together with scheduler options"
+            )
+        o = None
+    else:
+        o = byref(_options(scheduler, **options))
+    L = N.lib()
+    out = N.DpkOnlinePtr()
+    status = L.ergon_dpk_simulate_json(data, len(data), o, byref(out))
+    if status:
+        raise _thread_error(status)
+    N.track("dpk_online", +1)
+    try:
+        return _read_online(out)
+    finally:
+        L.ergon_dpk_online_free(out)
+        N.track("dpk_online", -1)
+
+
+def simulate_file(path: PathLike, scheduler: Optional[str] = None, **options: Any) -> OnlineResult:
+    """:func:`simulate` on a ``dpk-online/v1`` file (``INVALID_ARGUMENT`` if it cannot be
+    read)."""
+    return simulate(_read_file(path, "online configuration"), scheduler, **options)
+
+
+def _read_online(ptr: Any) -> OnlineResult:
+    L = N.lib()
+
+    def fail(status: int) -> ErgonError:
+        _, message = _read_text(L.ergon_dpk_online_last_error, ptr)
+        return ErgonError(status, message)
+
+    info = N.ergon_dpk_online_info()
+    status = L.ergon_dpk_online_summary(ptr, byref(info))
+    if status:
+        raise fail(status)
+    status, allocated = _read_u64(L.ergon_dpk_online_allocated, ptr)
+    if status:
+        raise fail(status)
+    status, text = _read_text(L.ergon_dpk_online_to_json, ptr)
+    if status:
+        raise fail(status)
+    return OnlineResult(
+        scheduler=_SCHEDULER_NAMES.get(info.scheduler, f"scheduler{info.scheduler}"),
+        allocated=allocated,
+        num_submitted=int(info.num_submitted),
+        total_weight=float(info.total_weight),
+        mean_delay=float(info.mean_delay),
+        num_rounds=int(info.num_rounds),
+        _json=text,
+    )
+
+
+# --- RDP helpers ---------------------------------------------------------------------------
+
+
+def _orders_arg(alphas: Optional[Sequence[Number]]) -> Any:
+    orders = standard_alphas() if alphas is None else [float(a) for a in alphas]
+    return _doubles(orders), len(orders)
+
+
+def _curve_call(fn_name: str, alphas: Optional[Sequence[Number]], *params: float) -> List[float]:
+    arr, n = _orders_arg(alphas)
+    status, values = _read_doubles(getattr(N.lib(), fn_name), arr, n, *params)
+    if status:
+        raise _thread_error(status)
+    return values
+
+
+def standard_alphas() -> List[float]:
+    """The 12 standard RDP orders of the DPack paper: 1.5, 1.75, 2, 2.5, 3, 4, 5, 6, 8, 16, 32,
+    64."""
+    status, values = _read_doubles(N.lib().ergon_dpk_standard_alphas)
+    if status:
+        raise _thread_error(status)
+    return values
+
+
+def block_capacity(
+    epsilon: float, delta: float, alphas: Optional[Sequence[Number]] = None
+) -> List[float]:
+    """Capacity of a block with global budget (ε, δ) at each order (default: the standard
+    orders), ``max(ε − ln(1/δ)/(α − 1), 0)``.
+
+    Raises:
+        ErgonError: ``INVALID_ARGUMENT`` for ε not positive and finite, δ outside (0, 1) or
+            invalid orders.
+    """
+    return _curve_call("ergon_dpk_block_capacity", alphas, float(epsilon), float(delta))
+
+
+def gaussian(sigma: float, alphas: Optional[Sequence[Number]] = None) -> List[float]:
+    """RDP curve of the Gaussian mechanism with standard deviation ``sigma`` (sensitivity 1):
+    ``α / (2σ²)`` at each order."""
+    return _curve_call("ergon_dpk_gaussian", alphas, float(sigma))
+
+
+def subsampled_gaussian(
+    q: float, sigma: float, steps: float, alphas: Optional[Sequence[Number]] = None
+) -> List[float]:
+    """RDP curve of DP-SGD: the Poisson-subsampled Gaussian mechanism (sampling rate ``q``,
+    noise multiplier ``sigma``) composed over ``steps`` steps."""
+    return _curve_call(
+        "ergon_dpk_subsampled_gaussian", alphas, float(q), float(sigma), float(steps)
+    )
+
+
+def gaussian_sigma(epsilon: float, delta: float) -> float:
+    """σ of the Gaussian mechanism calibrated to (ε, δ): ``sqrt(2 ln(1.25/δ)) / ε``."""
+    out = c_double(0.0)
+    status = N.lib().ergon_dpk_gaussian_sigma(float(epsilon), float(delta), byref(out))
+    if status:
+        raise _thread_error(status)
+    return out.value
+
+
+def dp_epsilon(
+    curve: Sequence[Number],
+    delta: float,
+    alphas: Optional[Sequence[Number]] = None,
+    tight: bool = False,
+) -> Tuple[float, float]:
+    """Converts an RDP curve to (ε, δ)-DP: returns ``(epsilon, alpha)``, the ε and the order
+    that attains it. ``tight`` uses the bound of Balle et al. (2020), as Opacus does, instead of
+    Mironov's classic one.
+
+    Raises:
+        ErgonError: ``INVALID_ARGUMENT`` for δ outside (0, 1), a curve of another length than
+            the orders, a NaN or negative value.
+    """
+    arr, n = _orders_arg(alphas)
+    values = [float(v) for v in curve]
+    c_curve = _doubles(values)
+    eps = c_double(0.0)
+    index = c_size_t(0)
+    conversion = N.ERGON_DPK_CONVERSION_TIGHT if tight else N.ERGON_DPK_CONVERSION_CLASSIC
+    status = N.lib().ergon_dpk_dp_epsilon(
+        arr, n, c_curve, len(values), float(delta), conversion, byref(eps), byref(index)
+    )
+    if status:
+        raise _thread_error(status)
+    return eps.value, arr[index.value]
+
+
+__all__ = [
+    "SCHEDULERS",
+    "Allocation",
+    "OnlineResult",
+    "Workload",
+    "block_capacity",
+    "dp_epsilon",
+    "gaussian",
+    "gaussian_sigma",
+    "schedule",
+    "simulate",
+    "simulate_file",
+    "standard_alphas",
+    "subsampled_gaussian",
+]

@@ -1,0 +1,443 @@
+"""ergon.dpk: the DPK oracles O4 and O5 (dpk-orloj.md) from Python values and from JSON, the
+RDP helpers, bad input (status and a message naming the block or task), the lifecycle of a
+workload, and equality with ``ergon dpk schedule --json`` on a generated workload."""
+
+from __future__ import annotations
+
+import copy
+import gc
+import json
+import math
+import pickle
+import subprocess
+from pathlib import Path
+from typing import Any, Dict, List
+
+import ergon
+import pytest
+from ergon import ErgonError, Status, dpk
+
+# --- the oracle instances ----------------------------------------------------------------------
+
+R = [[1.0, 0.4, 0.4], [0.4, 1.0, 0.4], [0.4, 0.4, 1.0]]
+WHICH = [0, 0, 1, 1, 2, 1, 0]
+
+
+def o4(num_blocks: int = 1) -> Dict[str, Any]:
+    """Cohere's 3-order instance: capacity [1.05, 1.10, 1.15] on every block, tasks 0–6 with
+    curves (R0, R0, R1, R1, R2, R1, R0) and weights 100 + 10·id, each requesting every block."""
+    return {
+        "alphas": [2.0, 3.0, 4.0],
+        "blocks": [{"id": j, "capacity": [1.05, 1.10, 1.15]} for j in range(num_blocks)],
+        "tasks": [
+            {
+                "id": i,
+                "weight": 100.0 + 10.0 * i,
+                "blocks": list(range(num_blocks)),
+                "demand": R[WHICH[i]],
+            }
+            for i in range(7)
+        ],
+    }
+
+
+def o5() -> Dict[str, Any]:
+    """Fig. 1 style: 5 blocks of capacity 1; tasks 0, 1 on all five at 0.5; 2–6 on one each at
+    0.6."""
+    tasks: List[Dict[str, Any]] = [
+        {"id": i, "blocks": [0, 1, 2, 3, 4], "demand": [0.5]} for i in range(2)
+    ]
+    tasks += [{"id": i, "blocks": [i - 2], "demand": [0.6]} for i in range(2, 7)]
+    return {"alphas": [2.0], "blocks": [{"id": j, "capacity": [1.0]} for j in range(5)],
+            "tasks": tasks}
+
+
+def as_document(values: Dict[str, Any]) -> str:
+    return json.dumps({"schema": "dpk-workload/v1", **values})
+
+
+def both(values: Dict[str, Any]) -> List[dpk.Workload]:
+    return [dpk.Workload(**values), dpk.Workload.from_json(as_document(values))]
+
+
+# --- oracles -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("num_blocks", [1, 100])
+def test_o4(num_blocks: int) -> None:
+    for w in both(o4(num_blocks)):
+        with w:
+            assert (w.num_tasks, w.num_blocks, w.alphas) == (7, num_blocks, [2.0, 3.0, 4.0])
+            a = dpk.schedule(w)
+            assert a.scheduler == "dpk"
+            assert a.allocated == [6, 5]  # efficiency order: 6 first
+            assert (a.count, a.num_allocated, a.total_weight) == (2, 2, 310.0)
+            assert sorted(a.remaining) == list(range(num_blocks))
+            for r in a.remaining.values():
+                assert r == pytest.approx([-0.35, -0.30, 0.35], abs=1e-9)
+            assert a.upper_bound is None and a.proven_optimal
+            doc = json.loads(a.to_json())
+            assert doc["schema"] == "dpk-result/v1"
+            assert doc["allocated"] == [6, 5] and doc["total_weight"] == 310.0
+            assert doc["remaining"]["0"] == pytest.approx([-0.35, -0.30, 0.35], abs=1e-9)
+
+            fcfs = w.schedule("fcfs")
+            assert (sorted(fcfs.allocated), fcfs.total_weight) == ([0, 1], 210.0)
+            dpf = dpk.schedule(w, "dpf", dpf_weighted=False)
+            assert (sorted(dpf.allocated), dpf.total_weight) == ([2, 4], 260.0)
+            assert sorted(dpk.schedule(w, "dpf").allocated) == [5, 6]
+            assert sorted(dpk.schedule(w, "area").allocated) == [5, 6]
+            opt = dpk.schedule(w, "optimal")
+            assert sorted(opt.allocated) == [5, 6]
+            assert opt.upper_bound == 310.0 and opt.proven_optimal
+            assert json.loads(opt.to_json())["proven_optimal"] is True
+
+
+def test_o5() -> None:
+    for w in both(o5()):
+        with w:
+            assert sorted(w.schedule("dpf").allocated) == [0, 1]
+            assert sorted(w.schedule("fcfs").allocated) == [0, 1]
+            assert sorted(w.schedule("dpk").allocated) == [2, 3, 4, 5, 6]
+            assert sorted(w.schedule("area").allocated) == [2, 3, 4, 5, 6]
+            assert w.schedule("optimal").count == 5
+
+
+def test_values_and_json_give_the_same_workload() -> None:
+    with dpk.Workload(**o4(3)) as a, dpk.Workload.from_json(as_document(o4(3))) as b:
+        assert a.to_json() == b.to_json()
+        with dpk.Workload.from_json(a.to_json()) as c:
+            assert c.to_json() == a.to_json()
+
+
+def test_blocks_from_a_budget_and_tasks_from_a_mechanism() -> None:
+    alphas = dpk.standard_alphas()
+    assert alphas == [1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 16.0, 32.0, 64.0]
+    capacity = dpk.block_capacity(10.0, 1e-7)
+    expected = [0, 0, 0, 0, 1.94, 4.63, 5.97, 6.78, 7.70, 8.93, 9.48, 9.74]
+    assert capacity == pytest.approx(expected, abs=0.005)
+    tasks = [
+        {"id": 0, "blocks": [0], "mechanism": {"kind": "gaussian", "sigma": 1.0}},
+        {"id": 1, "blocks": [0], "demand": dpk.gaussian(1.0), "weight": 3},
+    ]
+    with dpk.Workload(blocks=[{"id": 0, "epsilon": 10.0, "delta": 1e-7}], tasks=tasks) as w:
+        doc = json.loads(w.to_json())
+        assert doc["blocks"][0]["capacity"] == pytest.approx(capacity, abs=1e-12)
+        assert doc["tasks"][0]["demand"] == pytest.approx(doc["tasks"][1]["demand"])
+        a = w.schedule("fcfs")
+        assert a.allocated == [0, 1]
+        assert a.remaining[0][-1] == pytest.approx(capacity[-1] - 2 * 32.0)
+
+
+def test_rdp_helpers() -> None:
+    alphas = [1.5, 2.0, 4.0, 8.0, 32.0]
+    capacity = dpk.block_capacity(10.0, 1e-7, alphas)
+    for c, a in zip(capacity, alphas):
+        assert c == pytest.approx(max(10.0 - math.log(1e7) / (a - 1.0), 0.0), abs=1e-12)
+    eps, alpha = dpk.dp_epsilon(capacity, 1e-7, alphas)
+    assert eps == pytest.approx(10.0, abs=1e-9)
+    assert capacity[alphas.index(alpha)] > 0
+    tight, _ = dpk.dp_epsilon(capacity, 1e-7, alphas, tight=True)
+    assert 0 < tight <= eps
+    assert dpk.gaussian(2.0, alphas) == pytest.approx([a / 8.0 for a in alphas])
+    assert dpk.subsampled_gaussian(1.0, 2.0, 3.0, alphas) == pytest.approx(
+        [3 * a / 8.0 for a in alphas]
+    )
+    sgm = dpk.subsampled_gaussian(0.01, 1.1, 1000)
+    assert len(sgm) == 12 and all(v > 0 for v in sgm)
+    eps, alpha = dpk.dp_epsilon(sgm, 1e-5, tight=True)
+    assert 0 < eps < 10 and alpha in dpk.standard_alphas()
+    assert dpk.gaussian_sigma(1.0, 1e-5) == pytest.approx(math.sqrt(2 * math.log(1.25e5)))
+
+
+# --- bad input ---------------------------------------------------------------------------------
+
+
+def fails(status: Status, *needles: str) -> Any:
+    class Check:
+        def __enter__(self) -> None:
+            return None
+
+        def __exit__(self, kind: Any, value: Any, tb: Any) -> bool:
+            assert kind is ErgonError, f"expected ErgonError, got {kind}"
+            assert value.status == status, (value.status_name, value.message)
+            for n in needles:
+                assert n in value.message, (n, value.message)
+            return True
+
+    return Check()
+
+
+def test_bad_values_name_the_task_or_block() -> None:
+    v = o4(2)
+    v["tasks"][3]["demand"] = [1.0, math.nan, 0.4]
+    with fails(Status.INVALID_PROBLEM, "task 3", "NaN"):
+        dpk.Workload(**v)
+    v = o4(2)
+    v["tasks"][4]["demand"] = [-0.1, 0.4, 0.4]
+    with fails(Status.INVALID_PROBLEM, "task 4", "-0.1"):
+        dpk.Workload(**v)
+    with fails(Status.INVALID_PROBLEM, "task 4", "-0.1"):
+        dpk.Workload.from_json(as_document(v))
+    v = o4(2)
+    v["tasks"][5]["blocks"] = [0, 9]
+    with fails(Status.INVALID_PROBLEM, "task 5", "block 9"):
+        dpk.Workload(**v)
+    with fails(Status.INVALID_PROBLEM, "task 5", "block 9"):
+        dpk.Workload.from_json(as_document(v))
+    for delta in (0.0, 1.0, 1.5, -1e-3):
+        v = o4(2)
+        v["blocks"][1] = {"id": 1, "epsilon": 10.0, "delta": delta}
+        with fails(Status.INVALID_PROBLEM, "block 1", "delta"):
+            dpk.Workload(**v)
+        with fails(Status.INVALID_PROBLEM, "block 1", "delta"):
+            dpk.Workload.from_json(as_document(v))
+    v = o4(1)
+    v["alphas"] = []
+    with fails(Status.INVALID_PROBLEM, "empty"):
+        dpk.Workload(**v)
+    with fails(Status.INVALID_PROBLEM, "empty"):
+        dpk.Workload.from_json(as_document(v))
+    v = o4(1)
+    v["tasks"][6]["demand"] = [0.1] * 20
+    with fails(Status.INVALID_PROBLEM, "task 6", "20 entries"):
+        dpk.Workload(**v)
+    v = o4(1)
+    v["blocks"][0]["colour"] = "red"
+    with fails(Status.INVALID_PROBLEM, "blocks[0]", "colour"):
+        dpk.Workload(**v)
+    v = o4(1)
+    del v["tasks"][2]["blocks"]
+    with fails(Status.INVALID_PROBLEM, "task 2", "blocks"):
+        dpk.Workload(**v)
+    v = o4(1)
+    v["blocks"][0]["epsilon"] = 1.0
+    with fails(Status.INVALID_PROBLEM, "block 0", "not both"):
+        dpk.Workload(**v)
+    v = o4(1)
+    v["tasks"][1]["weight"] = "heavy"
+    with fails(Status.INVALID_PROBLEM, "task 1", "weight"):
+        dpk.Workload(**v)
+    v = o4(1)
+    v["tasks"][1]["id"] = -1
+    with fails(Status.INVALID_PROBLEM, "tasks[1]", "out of range"):
+        dpk.Workload(**v)
+    v = o4(1)
+    v["tasks"][1]["weight"] = 0
+    with fails(Status.INVALID_PROBLEM, "task 1", "weight"):
+        dpk.Workload(**v)
+
+
+def test_bad_documents_and_files(tmp_path: Path) -> None:
+    with fails(Status.PARSE, "dpk-workload/v1"):
+        dpk.Workload.from_json("{")
+    with fails(Status.SCHEMA, "dpk-workload/v1", "dpk-result/v1"):
+        dpk.Workload.from_json('{"schema": "dpk-result/v1"}')
+    with fails(Status.PARSE):
+        dpk.Workload.from_json(b"\xff\xfe")
+    with fails(Status.INVALID_ARGUMENT, "cannot read"):
+        dpk.Workload.from_file(tmp_path / "missing.json")
+    path = tmp_path / "o4.json"
+    path.write_text(as_document(o4(1)))
+    with dpk.Workload.from_file(path) as w:
+        assert w.schedule().allocated == [6, 5]
+        assert str(path) in repr(w)
+
+
+def test_bad_schedule_arguments() -> None:
+    with dpk.Workload(**o4(1)) as w:
+        with fails(Status.INVALID_ARGUMENT, "unknown scheduler", "dpk, dpf"):
+            dpk.schedule(w, "greedy")
+        with fails(Status.INVALID_ARGUMENT, "eta"):
+            dpk.schedule(w, eta=0.9)
+        with fails(Status.INVALID_ARGUMENT, "eta"):
+            dpk.schedule(w, eta=math.nan)
+        with fails(Status.INVALID_ARGUMENT, "knapsack"):
+            dpk.schedule(w, knapsack="profit")
+        with fails(Status.INVALID_ARGUMENT, "dpf_capacity"):
+            dpk.schedule(w, "dpf", dpf_capacity="half")
+        with pytest.raises(TypeError):
+            dpk.schedule(w, dpf_weighted=1)  # type: ignore[arg-type]
+        with pytest.raises(TypeError):
+            dpk.schedule("not a workload")  # type: ignore[arg-type]
+        # The workload still works after the failures.
+        assert w.schedule("dpk", knapsack="count", recompute_every=1).count == 2
+
+
+def test_rdp_helper_errors() -> None:
+    with fails(Status.INVALID_ARGUMENT, "delta"):
+        dpk.block_capacity(10.0, 1.5)
+    with fails(Status.INVALID_ARGUMENT, "epsilon"):
+        dpk.block_capacity(-1.0, 1e-5)
+    with fails(Status.INVALID_ARGUMENT, "empty"):
+        dpk.gaussian(1.0, alphas=[])
+    with fails(Status.INVALID_ARGUMENT, "sigma"):
+        dpk.gaussian(0.0)
+    with fails(Status.INVALID_ARGUMENT, "q"):
+        dpk.subsampled_gaussian(1.5, 1.0, 10)
+    with fails(Status.INVALID_ARGUMENT, "12"):
+        dpk.dp_epsilon([1.0, 2.0], 1e-5)
+    with fails(Status.INVALID_ARGUMENT, "alpha = 4"):
+        dpk.dp_epsilon([1.0, math.nan], 1e-5, alphas=[2.0, 4.0])
+    with fails(Status.INVALID_ARGUMENT, "delta"):
+        dpk.gaussian_sigma(1.0, 0.0)
+
+
+# --- lifecycle ---------------------------------------------------------------------------------
+
+
+def live() -> int:
+    return ergon.live_handles()["dpk_workload"]
+
+
+def test_close_and_with() -> None:
+    before = live()
+    w = dpk.Workload(**o4(1))
+    assert live() == before + 1 and not w.closed
+    a = w.schedule()
+    w.close()
+    w.close()  # twice is fine
+    assert w.closed and live() == before and "closed" in repr(w)
+    for use in (
+        lambda: w.schedule(),
+        lambda: dpk.schedule(w, "fcfs"),
+        lambda: w.to_json(),
+        lambda: w.alphas,
+        lambda: w.num_tasks,
+    ):
+        with fails(Status.INVALID_STATE, "closed"):
+            use()
+    # An allocation is a plain value that outlives its workload.
+    assert a.allocated == [6, 5] and json.loads(a.to_json())["total_weight"] == 310.0
+    with dpk.Workload(**o4(1)) as w2:
+        assert live() == before + 1
+    assert w2.closed and live() == before
+    assert ergon.live_handles()["dpk_result"] == 0
+
+
+def test_garbage_collection_and_no_copies() -> None:
+    before = live()
+    w = dpk.Workload(**o4(1))
+    with pytest.raises(TypeError):
+        copy.copy(w)
+    with pytest.raises(TypeError):
+        pickle.dumps(w)
+    del w
+    gc.collect()
+    assert live() == before
+    # A failed constructor leaves nothing behind.
+    v = o4(1)
+    v["tasks"][0]["blocks"] = [5]
+    for _ in range(3):
+        with pytest.raises(ErgonError):
+            dpk.Workload(**v)
+    assert live() == before
+
+
+# --- the CLI -----------------------------------------------------------------------------------
+
+
+def test_same_result_as_the_cli(cli: Path, tmp_path: Path) -> None:
+    path = tmp_path / "micro.json"
+    gen = subprocess.run(
+        [str(cli), "dpk", "generate", "micro", "--out", str(path), "--num-tasks", "300",
+         "--blocks", "6", "--mu-blocks", "3", "--sigma-blocks", "1.5", "--seed", "7"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert gen.returncode == 0, gen.stderr
+    with dpk.Workload.from_file(path) as w:
+        assert w.num_tasks == 300 and w.num_blocks == 6
+        for scheduler, extra, kwargs in [
+            ("dpk", [], {}),
+            ("dpk", ["--knapsack", "count", "--recompute-every", "10"],
+             {"knapsack": "count", "recompute_every": 10}),
+            ("dpf", [], {}),
+            ("dpf", ["--dpf-unweighted", "--dpf-capacity", "remaining"],
+             {"dpf_weighted": False, "dpf_capacity": "remaining"}),
+            ("fcfs", [], {}),
+            ("area", [], {}),
+        ]:
+            run = subprocess.run(
+                [str(cli), "dpk", "schedule", "--workload", str(path), "--scheduler", scheduler,
+                 "--json", *extra],
+                capture_output=True, text=True, timeout=300,
+            )
+            assert run.returncode == 0, run.stderr
+            a = dpk.schedule(w, scheduler, **kwargs)
+            assert a.to_json() == run.stdout.rstrip("\n"), (scheduler, extra)
+            doc = json.loads(run.stdout)
+            assert a.allocated == doc["allocated"]
+            assert a.count == doc["num_allocated"] > 0
+            assert a.total_weight == doc["total_weight"]
+            assert {str(k): v for k, v in a.remaining.items()} == doc["remaining"]
+
+
+# --- online simulation -------------------------------------------------------------------------
+
+ONLINE = {
+    "schema": "dpk-online/v1",
+    "alphas": [2.0, 4.0],
+    "block_epsilon": 10.0,
+    "block_delta": 1e-5,
+    "initial_blocks": 1,
+    "total_blocks": 4,
+    "scheduling_period": 1.0,
+    "unlocking": {"kind": "time", "period": 1.0, "steps": 2},
+    "tasks": [
+        {"id": i, "arrival": 0.25 * i, "num_blocks": 1 + i % 2, "demand": [0.05, 2.5]}
+        for i in range(12)
+    ],
+}
+
+
+def test_simulate() -> None:
+    r = dpk.simulate(json.dumps(ONLINE))
+    assert r.scheduler == "dpk" and r.num_submitted == 12
+    assert 0 < r.count < 12 and r.num_rounds > 0  # the budget runs out
+    doc = json.loads(r.to_json())
+    assert doc["schema"] == "dpk-online-result/v1"
+    assert [a["id"] for a in doc["allocations"]] == r.allocated
+    assert doc["total_weight"] == r.total_weight == float(r.count)
+    assert dpk.simulate(json.dumps(ONLINE), "fcfs").scheduler == "fcfs"
+    assert ergon.live_handles()["dpk_online"] == 0
+
+
+def test_bad_simulations(tmp_path: Path) -> None:
+    bad = copy.deepcopy(ONLINE)
+    del bad["tasks"][3]["num_blocks"]
+    with fails(Status.INVALID_PROBLEM, "task 3", "num_blocks"):
+        dpk.simulate(json.dumps(bad))
+    bad = copy.deepcopy(ONLINE)
+    bad["scheduling_period"] = 0
+    with fails(Status.INVALID_PROBLEM, "scheduling_period"):
+        dpk.simulate(json.dumps(bad))
+    with fails(Status.INVALID_ARGUMENT, "offline only"):
+        dpk.simulate(json.dumps(ONLINE), "optimal")
+    with fails(Status.INVALID_ARGUMENT, "scheduler"):
+        dpk.simulate(json.dumps(ONLINE), eta=0.1)
+    with fails(Status.SCHEMA, "dpk-online/v1"):
+        dpk.simulate(as_document(o4(1)))
+    with fails(Status.INVALID_ARGUMENT, "cannot read"):
+        dpk.simulate_file(tmp_path / "missing.json")
+
+
+def test_simulation_same_as_the_cli(cli: Path, tmp_path: Path) -> None:
+    path = tmp_path / "amazon.json"
+    gen = subprocess.run(
+        [str(cli), "dpk", "generate", "amazon", "--out", str(path), "--tasks", "300",
+         "--tasks-per-block", "30", "--weighted", "--seed", "3"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert gen.returncode == 0, gen.stderr
+    for scheduler in (None, "dpf", "fcfs"):
+        extra = [] if scheduler is None else ["--scheduler", scheduler]
+        run = subprocess.run(
+            [str(cli), "dpk", "simulate", "--config", str(path), "--json", *extra],
+            capture_output=True, text=True, timeout=300,
+        )
+        assert run.returncode == 0, run.stderr
+        r = dpk.simulate_file(path, scheduler)
+        assert r.to_json() == run.stdout.rstrip("\n"), scheduler
+        doc = json.loads(run.stdout)
+        assert r.count == doc["num_allocated"] > 0
+        assert r.allocated == [a["id"] for a in doc["allocations"]]

@@ -1,0 +1,1139 @@
+//! DPK (DPack, privacy-budget scheduling) through the C ABI: a workload from arrays or from a
+//! `dpk-workload/v1` document, an offline schedule with any of the schedulers, the allocation,
+//! and the Rényi-DP helpers a training job needs to describe its demand.
+//!
+//! Blocks and tasks are named by their ids, as in `dpk-workload/v1`; every message about a
+//! block or a task names its id (and, for the arrays, its position).
+
+use std::ffi::c_char;
+use std::sync::Arc;
+
+use ergon_core::knapsack::formats::{self as dpk_formats, FormatError as DpkFormatError};
+use ergon_core::knapsack::{
+    Allocation, Block, DpfCapacity, KnapsackError, KnapsackMode, MAX_ORDERS, OnlineResult,
+    RdpCurve, STANDARD_ALPHAS, ScheduleOptions, Scheduler, Task, Workload, rdp, schedule, simulate,
+};
+
+use crate::ergon_status;
+use crate::handle::{
+    Failure, Header, Opaque, Result, copy_items, copy_text, free, guard, into_raw, last_error,
+    out_ref, slice, text, with_handle,
+};
+
+/// Scheduler: DPK / DPack (best RDP order per block by 1-D knapsacks, then greedy).
+pub const ERGON_DPK_DPK: u32 = 0;
+/// Scheduler: DPF, dominant private-block fairness (the PrivateKube baseline).
+pub const ERGON_DPK_DPF: u32 = 1;
+/// Scheduler: first come, first served (arrival, then id).
+pub const ERGON_DPK_FCFS: u32 = 2;
+/// Scheduler: greedy by weight over the demand summed over blocks and usable orders.
+pub const ERGON_DPK_AREA: u32 = 3;
+/// Scheduler: exact branch and bound (small workloads; see `max_nodes`).
+pub const ERGON_DPK_OPTIMAL: u32 = 4;
+/// DPK knapsack objective: total task weight (the paper's definition; default).
+pub const ERGON_DPK_KNAPSACK_WEIGHTED: u32 = 0;
+/// DPK knapsack objective: number of tasks (what the reference simulator does).
+pub const ERGON_DPK_KNAPSACK_COUNT: u32 = 1;
+/// DPF shares against each block's full capacity (default).
+pub const ERGON_DPK_DPF_CAPACITY_INITIAL: u32 = 0;
+/// DPF shares against the budget remaining at scheduling time.
+pub const ERGON_DPK_DPF_CAPACITY_REMAINING: u32 = 1;
+/// RDP → (ε, δ) by Mironov's bound `min_α ε(α) + ln(1/δ)/(α − 1)`.
+pub const ERGON_DPK_CONVERSION_CLASSIC: u32 = 0;
+/// RDP → (ε, δ) by the tighter bound of Balle et al. (2020), as Opacus uses.
+pub const ERGON_DPK_CONVERSION_TIGHT: u32 = 1;
+
+/// A data block of a workload given as arrays.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ergon_dpk_block {
+    /// Identifier, unique in the workload.
+    pub id: u64,
+    /// Global ε of the block (> 0); used when `capacity_len` is 0.
+    pub epsilon: f64,
+    /// Global δ of the block, in (0, 1); used when `capacity_len` is 0.
+    pub delta: f64,
+    /// Explicit capacity, one value (≥ 0) per order, or NULL with `capacity_len` 0 to derive
+    /// it from (`epsilon`, `delta`).
+    pub capacity: *const f64,
+    /// Number of values at `capacity`: 0 or the number of orders.
+    pub capacity_len: usize,
+    /// When the block arrives (informative offline; finite).
+    pub arrival: f64,
+}
+
+/// A task of a workload given as arrays.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ergon_dpk_task {
+    /// Identifier, unique in the workload.
+    pub id: u64,
+    /// Utility (> 0; 1 to count tasks).
+    pub weight: f64,
+    /// Arrival time (finite); breaks ties, earlier first.
+    pub arrival: f64,
+    /// Ids of the requested blocks (at least one, no repeats).
+    pub blocks: *const u64,
+    /// Number of ids at `blocks`.
+    pub num_blocks: usize,
+    /// RDP ε at each order (finite, ≥ 0), the same on every requested block.
+    pub demand: *const f64,
+    /// Number of values at `demand`: the number of orders.
+    pub demand_len: usize,
+}
+
+/// A workload given as arrays. All arrays are borrowed during the call only.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ergon_dpk_problem {
+    /// RDP orders, finite, > 1 and increasing (`ergon_dpk_standard_alphas` gives the usual 12).
+    pub alphas: *const f64,
+    /// Number of orders (1 to 16).
+    pub num_alphas: usize,
+    /// The blocks.
+    pub blocks: *const ergon_dpk_block,
+    /// Number of blocks (≥ 1).
+    pub num_blocks: usize,
+    /// The tasks.
+    pub tasks: *const ergon_dpk_task,
+    /// Number of tasks.
+    pub num_tasks: usize,
+}
+
+/// Scheduler settings; start from `ergon_dpk_options_default()` and change what you need.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ergon_dpk_options {
+    /// `ERGON_DPK_DPK`, `_DPF`, `_FCFS`, `_AREA` or `_OPTIMAL`.
+    pub scheduler: u32,
+    /// DPK precision η, 0 < η < 0.75: knapsack values within a factor 1 + 2η/3 of optimal.
+    pub eta: f64,
+    /// DPK knapsack objective: `ERGON_DPK_KNAPSACK_WEIGHTED` or `ERGON_DPK_KNAPSACK_COUNT`.
+    pub knapsack: u32,
+    /// Recompute priorities after every k allocations (0: never); DPK, Area, DPF on remaining
+    /// capacity.
+    pub recompute_every: usize,
+    /// DPK: allocate the best single task instead when it is worth more than the packing.
+    pub single_task_fallback: bool,
+    /// DPF: divide the dominant share by the weight.
+    pub dpf_weighted: bool,
+    /// DPF: `ERGON_DPK_DPF_CAPACITY_INITIAL` or `ERGON_DPK_DPF_CAPACITY_REMAINING`.
+    pub dpf_capacity: u32,
+    /// Optimal: node budget of the branch and bound (the best found so far is returned, with
+    /// an upper bound, when it runs out).
+    pub max_nodes: u64,
+}
+
+/// Sizes of a workload.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ergon_dpk_workload_info {
+    /// Number of RDP orders.
+    pub num_alphas: usize,
+    /// Number of blocks.
+    pub num_blocks: usize,
+    /// Number of tasks.
+    pub num_tasks: usize,
+}
+
+/// Facts about a schedule.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ergon_dpk_result_info {
+    /// The scheduler that made it (`ERGON_DPK_*`).
+    pub scheduler: u32,
+    /// Number of allocated tasks.
+    pub num_allocated: usize,
+    /// Sum of their weights.
+    pub total_weight: f64,
+    /// Number of blocks (rows of `ergon_dpk_result_remaining`).
+    pub num_blocks: usize,
+    /// Number of RDP orders (columns of `ergon_dpk_result_remaining`).
+    pub num_alphas: usize,
+    /// `ERGON_DPK_OPTIMAL`: an upper bound on the optimum (equal to `total_weight` when the
+    /// search finished); NaN for the other schedulers.
+    pub upper_bound: f64,
+    /// False only when the exact search stopped at its node budget.
+    pub proven_optimal: bool,
+}
+
+/// Facts about an online simulation.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ergon_dpk_online_info {
+    /// The scheduler that ran (`ERGON_DPK_*`).
+    pub scheduler: u32,
+    /// Number of tasks submitted.
+    pub num_submitted: usize,
+    /// Number of tasks allocated.
+    pub num_allocated: usize,
+    /// Sum of the allocated tasks' weights.
+    pub total_weight: f64,
+    /// Mean scheduling delay of the allocated tasks, time units (0 if none).
+    pub mean_delay: f64,
+    /// Number of scheduling rounds run.
+    pub num_rounds: usize,
+}
+
+/// Opaque handle of a validated workload (see the `ergon_dpk_workload_*` functions). Not to be
+/// used from two threads at once.
+#[cfg_attr(all(), repr(C))] // the header (and its tag) first (see ergon_frontier)
+pub struct ergon_dpk_workload {
+    header: Header,
+    workload: Arc<Workload>,
+}
+
+/// Opaque handle of a schedule (see the `ergon_dpk_result_*` functions); it does not borrow
+/// its workload handle.
+#[cfg_attr(all(), repr(C))] // the header (and its tag) first (see ergon_frontier)
+pub struct ergon_dpk_result {
+    header: Header,
+    scheduler: Scheduler,
+    workload: Arc<Workload>,
+    allocation: Allocation,
+}
+
+/// Opaque handle of the outcome of an online simulation (see the `ergon_dpk_online_*`
+/// functions).
+#[cfg_attr(all(), repr(C))] // the header (and its tag) first (see ergon_frontier)
+pub struct ergon_dpk_online {
+    header: Header,
+    scheduler: Scheduler,
+    result: OnlineResult,
+}
+
+impl Opaque for ergon_dpk_online {
+    const TAG: u64 = 0x4552_4744_504b_4f4e; // "ERGDPKON"
+    const NAME: &'static str = "DPK online result";
+    fn header(&self) -> &Header {
+        &self.header
+    }
+    fn header_mut(&mut self) -> &mut Header {
+        &mut self.header
+    }
+}
+
+impl Opaque for ergon_dpk_workload {
+    const TAG: u64 = 0x4552_4744_504b_574c; // "ERGDPKWL"
+    const NAME: &'static str = "DPK workload";
+    fn header(&self) -> &Header {
+        &self.header
+    }
+    fn header_mut(&mut self) -> &mut Header {
+        &mut self.header
+    }
+}
+
+impl Opaque for ergon_dpk_result {
+    const TAG: u64 = 0x4552_4744_504b_5253; // "ERGDPKRS"
+    const NAME: &'static str = "DPK result";
+    fn header(&self) -> &Header {
+        &self.header
+    }
+    fn header_mut(&mut self) -> &mut Header {
+        &mut self.header
+    }
+}
+
+/// A problem in a workload (arrays or document): `INVALID_PROBLEM`.
+fn problem_failure(e: KnapsackError) -> Failure {
+    Failure::new(ergon_status::InvalidProblem, e.to_string())
+}
+
+/// A bad argument of a helper or of the scheduling call: `INVALID_ARGUMENT`.
+fn argument_failure(e: KnapsackError) -> Failure {
+    Failure::new(ergon_status::InvalidArgument, e.to_string())
+}
+
+fn format_failure(e: DpkFormatError) -> Failure {
+    let status = match &e {
+        DpkFormatError::Json { .. } => ergon_status::Parse,
+        DpkFormatError::Schema { .. } => ergon_status::Schema,
+        DpkFormatError::Field { .. } | DpkFormatError::Problem(_) => ergon_status::InvalidProblem,
+    };
+    Failure::new(status, e.to_string())
+}
+
+fn scheduler_of(s: u32) -> Result<Scheduler> {
+    match s {
+        ERGON_DPK_DPK => Ok(Scheduler::Dpk),
+        ERGON_DPK_DPF => Ok(Scheduler::Dpf),
+        ERGON_DPK_FCFS => Ok(Scheduler::Fcfs),
+        ERGON_DPK_AREA => Ok(Scheduler::Area),
+        ERGON_DPK_OPTIMAL => Ok(Scheduler::Optimal),
+        _ => Err(Failure::new(
+            ergon_status::InvalidArgument,
+            format!(
+                "unknown scheduler {s} (ERGON_DPK_DPK 0, _DPF 1, _FCFS 2, _AREA 3, _OPTIMAL 4)"
+            ),
+        )),
+    }
+}
+
+fn scheduler_code(s: Scheduler) -> u32 {
+    match s {
+        Scheduler::Dpk => ERGON_DPK_DPK,
+        Scheduler::Dpf => ERGON_DPK_DPF,
+        Scheduler::Fcfs => ERGON_DPK_FCFS,
+        Scheduler::Area => ERGON_DPK_AREA,
+        Scheduler::Optimal => ERGON_DPK_OPTIMAL,
+    }
+}
+
+fn options_of(o: &ergon_dpk_options) -> Result<ScheduleOptions> {
+    let knapsack = match o.knapsack {
+        ERGON_DPK_KNAPSACK_WEIGHTED => KnapsackMode::Weighted,
+        ERGON_DPK_KNAPSACK_COUNT => KnapsackMode::Count,
+        k => {
+            return Err(Failure::new(
+                ergon_status::InvalidArgument,
+                format!("unknown knapsack objective {k} (0 weighted, 1 count)"),
+            ));
+        }
+    };
+    let dpf_capacity = match o.dpf_capacity {
+        ERGON_DPK_DPF_CAPACITY_INITIAL => DpfCapacity::Initial,
+        ERGON_DPK_DPF_CAPACITY_REMAINING => DpfCapacity::Remaining,
+        c => {
+            return Err(Failure::new(
+                ergon_status::InvalidArgument,
+                format!("unknown dpf_capacity {c} (0 initial, 1 remaining)"),
+            ));
+        }
+    };
+    if !(o.eta > 0.0 && o.eta < 0.75) {
+        return Err(Failure::new(
+            ergon_status::InvalidArgument,
+            format!("eta = {} must lie strictly between 0 and 0.75", o.eta),
+        ));
+    }
+    Ok(ScheduleOptions {
+        scheduler: scheduler_of(o.scheduler)?,
+        eta: o.eta,
+        knapsack,
+        recompute_every: o.recompute_every,
+        single_task_fallback: o.single_task_fallback,
+        dpf_weighted: o.dpf_weighted,
+        dpf_capacity,
+        max_nodes: o.max_nodes,
+    })
+}
+
+/// Borrows the orders of a call and checks them (`INVALID_ARGUMENT` when they are wrong).
+///
+/// # Safety
+/// As [`slice`].
+unsafe fn orders_arg(alphas: *const f64, num_alphas: usize) -> Result<RdpCurve> {
+    // SAFETY: forwarded contract.
+    let a = unsafe { slice(alphas, num_alphas, "alphas")? };
+    rdp::orders(a).map_err(argument_failure)
+}
+
+/// A curve of exactly `expected` values, checked before it is copied into a fixed-capacity
+/// vector (so that a long array is an error, not a truncation).
+fn curve(
+    values: &[f64],
+    expected: usize,
+    too_long: impl FnOnce(usize) -> Failure,
+) -> Result<RdpCurve> {
+    if values.len() != expected || values.len() > MAX_ORDERS {
+        return Err(too_long(values.len()));
+    }
+    Ok(values.iter().copied().collect())
+}
+
+/// Reads an `ergon_dpk_problem` into a validated workload.
+///
+/// # Safety
+/// Every pointer in `p` must satisfy the contract documented on [`ergon_dpk_problem`].
+unsafe fn workload_from_arrays(p: &ergon_dpk_problem) -> Result<Workload> {
+    // SAFETY (all `slice` calls): lengths and pointers come from the caller's description.
+    let alphas_in = unsafe { slice(p.alphas, p.num_alphas, "alphas")? };
+    let alphas = rdp::orders(alphas_in).map_err(problem_failure)?;
+    let na = alphas.len();
+    let blocks_in = unsafe { slice(p.blocks, p.num_blocks, "blocks")? };
+    let tasks_in = unsafe { slice(p.tasks, p.num_tasks, "tasks")? };
+    let mut blocks = Vec::with_capacity(blocks_in.len());
+    for (j, b) in blocks_in.iter().enumerate() {
+        let what = format!("blocks[{j}] (block {}).capacity", b.id);
+        let capacity = unsafe { slice(b.capacity, b.capacity_len, &what)? };
+        let block = if capacity.is_empty() {
+            Block::from_budget(b.id, &alphas, b.epsilon, b.delta, b.arrival)
+                .map_err(problem_failure)?
+        } else {
+            let capacity = curve(capacity, na, |len| {
+                problem_failure(KnapsackError::CapacityLength {
+                    block: b.id,
+                    len,
+                    expected: na,
+                })
+            })?;
+            Block {
+                id: b.id,
+                capacity,
+                arrival: b.arrival,
+            }
+        };
+        blocks.push(block);
+    }
+    let mut tasks = Vec::with_capacity(tasks_in.len());
+    for (i, t) in tasks_in.iter().enumerate() {
+        let ids = unsafe {
+            slice(
+                t.blocks,
+                t.num_blocks,
+                &format!("tasks[{i}] (task {}).blocks", t.id),
+            )?
+        };
+        let demand = unsafe {
+            slice(
+                t.demand,
+                t.demand_len,
+                &format!("tasks[{i}] (task {}).demand", t.id),
+            )?
+        };
+        let demand = curve(demand, na, |len| {
+            problem_failure(KnapsackError::DemandLength {
+                task: t.id,
+                len,
+                expected: na,
+            })
+        })?;
+        tasks.push(Task {
+            id: t.id,
+            weight: t.weight,
+            arrival: t.arrival,
+            blocks: ids.to_vec(),
+            demand,
+        });
+    }
+    Workload::new(&alphas, blocks, tasks).map_err(problem_failure)
+}
+
+fn new_workload(workload: Workload, out: *mut *mut ergon_dpk_workload) -> Result<()> {
+    let slot = out_ref(out, "out")?;
+    *slot = into_raw(ergon_dpk_workload {
+        header: Header::new::<ergon_dpk_workload>(),
+        workload: Arc::new(workload),
+    });
+    Ok(())
+}
+
+/// The default scheduler settings: weighted DPK with η = 0.05, no recomputation, the
+/// single-task fallback, weighted DPF on initial capacity, 20 000 000 branch-and-bound nodes.
+/// Never fails.
+#[unsafe(no_mangle)]
+pub extern "C" fn ergon_dpk_options_default() -> ergon_dpk_options {
+    let d = ScheduleOptions::default();
+    ergon_dpk_options {
+        scheduler: scheduler_code(d.scheduler),
+        eta: d.eta,
+        knapsack: match d.knapsack {
+            KnapsackMode::Weighted => ERGON_DPK_KNAPSACK_WEIGHTED,
+            KnapsackMode::Count => ERGON_DPK_KNAPSACK_COUNT,
+        },
+        recompute_every: d.recompute_every,
+        single_task_fallback: d.single_task_fallback,
+        dpf_weighted: d.dpf_weighted,
+        dpf_capacity: match d.dpf_capacity {
+            DpfCapacity::Initial => ERGON_DPK_DPF_CAPACITY_INITIAL,
+            DpfCapacity::Remaining => ERGON_DPK_DPF_CAPACITY_REMAINING,
+        },
+        max_nodes: d.max_nodes,
+    }
+}
+
+/// Creates a workload from arrays (`problem` and everything it points to is only read during
+/// the call). On success `*out` receives a handle to release with `ergon_dpk_workload_free`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER` (the message names the array), `INVALID_PROBLEM`
+/// (the message names the block or task: empty or invalid orders, δ outside (0, 1), a NaN or
+/// negative demand or capacity, a missing or repeated block, a duplicate id, a wrong length...)
+/// or `PANIC`. Messages: `ergon_last_error`.
+///
+/// # Safety
+/// `problem` must be NULL or valid as documented on `ergon_dpk_problem`; `out` must be NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_workload_new(
+    problem: *const ergon_dpk_problem,
+    out: *mut *mut ergon_dpk_workload,
+) -> ergon_status {
+    guard(
+        "ergon_dpk_workload_new",
+        |_| {},
+        || {
+            if problem.is_null() || !problem.is_aligned() {
+                return Err(Failure::new(
+                    ergon_status::NullPointer,
+                    "`problem` is NULL or misaligned",
+                ));
+            }
+            // SAFETY: checked; the caller's contract covers the pointed-to arrays.
+            let w = unsafe { workload_from_arrays(&*problem)? };
+            new_workload(w, out)
+        },
+    )
+}
+
+/// Creates a workload from a `dpk-workload/v1` JSON document of `len` bytes (no NUL needed).
+/// On success `*out` receives a handle to release with `ergon_dpk_workload_free`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE` (not JSON, not UTF-8, a missing or
+/// mistyped field), `SCHEMA`, `INVALID_PROBLEM` (the message names the block or task) or
+/// `PANIC`. Messages: `ergon_last_error`.
+///
+/// # Safety
+/// `json` must be NULL or readable for `len` bytes; `out` must be NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_workload_from_json(
+    json: *const c_char,
+    len: usize,
+    out: *mut *mut ergon_dpk_workload,
+) -> ergon_status {
+    guard(
+        "ergon_dpk_workload_from_json",
+        |_| {},
+        || {
+            if json.is_null() {
+                return Err(Failure::new(ergon_status::NullPointer, "`json` is NULL"));
+            }
+            // SAFETY: the caller's contract.
+            let s = unsafe { text(json, len, "json")? };
+            new_workload(dpk_formats::parse_workload(s).map_err(format_failure)?, out)
+        },
+    )
+}
+
+/// Releases a workload handle. NULL is a no-op. Results made from it stay valid.
+///
+/// # Safety
+/// `workload` must be NULL or a handle from this library that is not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_workload_free(workload: *mut ergon_dpk_workload) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: the caller's contract.
+        unsafe { free(workload) }
+    }));
+}
+
+/// Writes the numbers of orders, blocks and tasks to `*out`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `PANIC`.
+///
+/// # Safety
+/// `workload` must be NULL or a live handle; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_workload_summary(
+    workload: *const ergon_dpk_workload,
+    out: *mut ergon_dpk_workload_info,
+) -> ergon_status {
+    with_handle("ergon_dpk_workload_summary", workload, |h| {
+        let w = &h.workload;
+        *out_ref(out, "out")? = ergon_dpk_workload_info {
+            num_alphas: w.alphas().len(),
+            num_blocks: w.blocks().len(),
+            num_tasks: w.tasks().len(),
+        };
+        Ok(())
+    })
+}
+
+/// Copies the workload's RDP orders into `buf` ("ask the length, then fill").
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+///
+/// # Safety
+/// `workload` must be NULL or a live handle; `buf` NULL or writable for `cap` values; `len`
+/// NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_workload_alphas(
+    workload: *const ergon_dpk_workload,
+    buf: *mut f64,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    with_handle("ergon_dpk_workload_alphas", workload, |h| {
+        copy_items(h.workload.alphas(), buf, cap, len)
+    })
+}
+
+/// Copies the workload as `dpk-workload/v1` JSON (explicit capacities and demands) into `buf`
+/// ("ask the length, then fill"; `*len` excludes the NUL).
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+///
+/// # Safety
+/// `workload` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len`
+/// NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_workload_to_json(
+    workload: *const ergon_dpk_workload,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    with_handle("ergon_dpk_workload_to_json", workload, |h| {
+        copy_text(&dpk_formats::workload_json(&h.workload), buf, cap, len)
+    })
+}
+
+/// Copies the message of the last failed call on this workload (empty if none) into `buf`
+/// ("ask the length, then fill"; `*len` excludes the NUL).
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
+///
+/// # Safety
+/// `workload` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len`
+/// NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_workload_last_error(
+    workload: *const ergon_dpk_workload,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    last_error(workload, buf, cap, len)
+}
+
+/// Schedules the workload's tasks offline with `options` (NULL: `ergon_dpk_options_default()`).
+/// On success `*out` receives a result handle to release with `ergon_dpk_result_free`; the
+/// workload handle is not modified and may be scheduled again.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (an unknown scheduler,
+/// objective or DPF capacity constant, η outside (0, 0.75), `ERGON_DPK_OPTIMAL` on more tasks
+/// than it accepts) or `PANIC`. Messages: `ergon_dpk_workload_last_error`.
+///
+/// # Safety
+/// `workload` must be NULL or a live handle; `options` NULL or valid; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_schedule(
+    workload: *const ergon_dpk_workload,
+    options: *const ergon_dpk_options,
+    out: *mut *mut ergon_dpk_result,
+) -> ergon_status {
+    with_handle("ergon_dpk_schedule", workload, |h| {
+        // SAFETY: the caller's contract.
+        let opts = unsafe { options_arg(options)? }.unwrap_or_default();
+        let slot = out_ref(out, "out")?;
+        let allocation = schedule(&h.workload, &opts).map_err(argument_failure)?;
+        *slot = into_raw(ergon_dpk_result {
+            header: Header::new::<ergon_dpk_result>(),
+            scheduler: opts.scheduler,
+            workload: Arc::clone(&h.workload),
+            allocation,
+        });
+        Ok(())
+    })
+}
+
+/// Releases a result handle. NULL is a no-op.
+///
+/// # Safety
+/// `result` must be NULL or a handle from this library that is not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_result_free(result: *mut ergon_dpk_result) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: the caller's contract.
+        unsafe { free(result) }
+    }));
+}
+
+/// Writes the number of allocated tasks, their total weight and the other facts of the
+/// schedule to `*out`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `PANIC`.
+///
+/// # Safety
+/// `result` must be NULL or a live handle; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_result_summary(
+    result: *const ergon_dpk_result,
+    out: *mut ergon_dpk_result_info,
+) -> ergon_status {
+    with_handle("ergon_dpk_result_summary", result, |h| {
+        let a = &h.allocation;
+        *out_ref(out, "out")? = ergon_dpk_result_info {
+            scheduler: scheduler_code(h.scheduler),
+            num_allocated: a.num_allocated(),
+            total_weight: a.total_weight,
+            num_blocks: h.workload.blocks().len(),
+            num_alphas: h.workload.alphas().len(),
+            upper_bound: a.upper_bound.unwrap_or(f64::NAN),
+            proven_optimal: a.proven_optimal(),
+        };
+        Ok(())
+    })
+}
+
+/// Copies the ids of the allocated tasks, in allocation order, into `buf` ("ask the length,
+/// then fill").
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+///
+/// # Safety
+/// `result` must be NULL or a live handle; `buf` NULL or writable for `cap` ids; `len` NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_result_allocated(
+    result: *const ergon_dpk_result,
+    buf: *mut u64,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    with_handle("ergon_dpk_result_allocated", result, |h| {
+        copy_items(&h.allocation.allocated, buf, cap, len)
+    })
+}
+
+/// Copies the ids of the blocks, in workload order (the rows of `ergon_dpk_result_remaining`),
+/// into `buf` ("ask the length, then fill").
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+///
+/// # Safety
+/// `result` must be NULL or a live handle; `buf` NULL or writable for `cap` ids; `len` NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_result_block_ids(
+    result: *const ergon_dpk_result,
+    buf: *mut u64,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    with_handle("ergon_dpk_result_block_ids", result, |h| {
+        let ids: Vec<u64> = h.workload.blocks().iter().map(|b| b.id).collect();
+        copy_items(&ids, buf, cap, len)
+    })
+}
+
+/// Copies the remaining budget, block by block (workload order) and within a block order by
+/// order, into `buf` ("ask the length, then fill": `*len` receives blocks × orders). Values
+/// may be negative at the orders a block did not use.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+///
+/// # Safety
+/// `result` must be NULL or a live handle; `buf` NULL or writable for `cap` values; `len` NULL
+/// or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_result_remaining(
+    result: *const ergon_dpk_result,
+    buf: *mut f64,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    with_handle("ergon_dpk_result_remaining", result, |h| {
+        let flat: Vec<f64> = h
+            .allocation
+            .remaining
+            .iter()
+            .flat_map(|r| r.iter().copied())
+            .collect();
+        copy_items(&flat, buf, cap, len)
+    })
+}
+
+/// Copies the schedule as `dpk-result/v1` JSON into `buf` ("ask the length, then fill";
+/// `*len` excludes the NUL). The text is the one `ergon dpk schedule --json` prints.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+///
+/// # Safety
+/// `result` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+/// or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_result_to_json(
+    result: *const ergon_dpk_result,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    with_handle("ergon_dpk_result_to_json", result, |h| {
+        let json = dpk_formats::result_json(h.scheduler, &h.workload, &h.allocation);
+        copy_text(&json, buf, cap, len)
+    })
+}
+
+/// Copies the message of the last failed call on this result (empty if none) into `buf`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
+///
+/// # Safety
+/// `result` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+/// or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_result_last_error(
+    result: *const ergon_dpk_result,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    last_error(result, buf, cap, len)
+}
+
+// ------------------------------------------------------------------------------ online
+
+/// Reads scheduler options: NULL gives `None`.
+///
+/// # Safety
+/// `options` must be NULL or point to one readable `ergon_dpk_options`.
+unsafe fn options_arg(options: *const ergon_dpk_options) -> Result<Option<ScheduleOptions>> {
+    if options.is_null() {
+        return Ok(None);
+    }
+    if !options.is_aligned() {
+        return Err(Failure::new(
+            ergon_status::NullPointer,
+            "`options` is misaligned",
+        ));
+    }
+    // SAFETY: non-null and aligned; the caller provides one ergon_dpk_options.
+    options_of(unsafe { &*options }).map(Some)
+}
+
+/// Runs an online simulation described by a `dpk-online/v1` JSON document of `len` bytes
+/// (blocks arriving over time, budget unlocked gradually, scheduling every T): with the
+/// document's scheduler settings when `options` is NULL, else with `options` instead. On
+/// success `*out` receives a handle to release with `ergon_dpk_online_free`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE`, `SCHEMA`, `INVALID_PROBLEM` (a setting
+/// or task of the document, naming it), `INVALID_ARGUMENT` (an unknown constant in `options`,
+/// or `ERGON_DPK_OPTIMAL`, which is offline only) or `PANIC`. Messages: `ergon_last_error`.
+///
+/// # Safety
+/// `json` must be NULL or readable for `len` bytes; `options` NULL or valid; `out` NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_simulate_json(
+    json: *const c_char,
+    len: usize,
+    options: *const ergon_dpk_options,
+    out: *mut *mut ergon_dpk_online,
+) -> ergon_status {
+    guard(
+        "ergon_dpk_simulate_json",
+        |_| {},
+        || {
+            if json.is_null() {
+                return Err(Failure::new(ergon_status::NullPointer, "`json` is NULL"));
+            }
+            // SAFETY: the caller's contract.
+            let (s, o) = unsafe { (text(json, len, "json")?, options_arg(options)?) };
+            let slot = out_ref(out, "out")?;
+            let mut config = dpk_formats::parse_online(s).map_err(format_failure)?;
+            if let Some(o) = o {
+                config.options = o;
+            }
+            let result = simulate(&config).map_err(|e| match e {
+                KnapsackError::InvalidOption { .. } => argument_failure(e),
+                _ => problem_failure(e),
+            })?;
+            *slot = into_raw(ergon_dpk_online {
+                header: Header::new::<ergon_dpk_online>(),
+                scheduler: config.options.scheduler,
+                result,
+            });
+            Ok(())
+        },
+    )
+}
+
+/// Releases an online-simulation handle. NULL is a no-op.
+///
+/// # Safety
+/// `online` must be NULL or a handle from this library that is not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_online_free(online: *mut ergon_dpk_online) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: the caller's contract.
+        unsafe { free(online) }
+    }));
+}
+
+/// Writes the numbers submitted and allocated, the total weight, the mean delay and the number
+/// of rounds to `*out`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `PANIC`.
+///
+/// # Safety
+/// `online` must be NULL or a live handle; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_online_summary(
+    online: *const ergon_dpk_online,
+    out: *mut ergon_dpk_online_info,
+) -> ergon_status {
+    with_handle("ergon_dpk_online_summary", online, |h| {
+        let r = &h.result;
+        *out_ref(out, "out")? = ergon_dpk_online_info {
+            scheduler: scheduler_code(h.scheduler),
+            num_submitted: r.num_submitted,
+            num_allocated: r.num_allocated(),
+            total_weight: r.total_weight,
+            mean_delay: r.mean_delay,
+            num_rounds: r.num_rounds,
+        };
+        Ok(())
+    })
+}
+
+/// Copies the ids of the allocated tasks, in allocation order, into `buf` ("ask the length,
+/// then fill").
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+///
+/// # Safety
+/// `online` must be NULL or a live handle; `buf` NULL or writable for `cap` ids; `len` NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_online_allocated(
+    online: *const ergon_dpk_online,
+    buf: *mut u64,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    with_handle("ergon_dpk_online_allocated", online, |h| {
+        let ids: Vec<u64> = h.result.allocations.iter().map(|a| a.id).collect();
+        copy_items(&ids, buf, cap, len)
+    })
+}
+
+/// Copies the outcome as `dpk-online-result/v1` JSON (every allocation with its time, delay
+/// and block indices) into `buf` ("ask the length, then fill"; `*len` excludes the NUL). The
+/// text is the one `ergon dpk simulate --json` prints for one scheduler.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+///
+/// # Safety
+/// `online` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+/// or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_online_to_json(
+    online: *const ergon_dpk_online,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    with_handle("ergon_dpk_online_to_json", online, |h| {
+        let json = dpk_formats::online_result_json(h.scheduler, &h.result);
+        copy_text(&json, buf, cap, len)
+    })
+}
+
+/// Copies the message of the last failed call on this online result (empty if none) into
+/// `buf`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
+///
+/// # Safety
+/// `online` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+/// or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_online_last_error(
+    online: *const ergon_dpk_online,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    last_error(online, buf, cap, len)
+}
+
+// ------------------------------------------------------------------------------ RDP helpers
+
+/// Copies the 12 standard RDP orders of the DPack paper (1.5, 1.75, 2, 2.5, 3, 4, 5, 6, 8, 16,
+/// 32, 64) into `buf` ("ask the length, then fill").
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`. Messages:
+/// `ergon_last_error`.
+///
+/// # Safety
+/// `buf` must be NULL or writable for `cap` values; `len` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_standard_alphas(
+    buf: *mut f64,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    guard(
+        "ergon_dpk_standard_alphas",
+        |_| {},
+        || copy_items(&STANDARD_ALPHAS, buf, cap, len),
+    )
+}
+
+/// Copies the capacity of a block with global budget (ε, δ) at each order,
+/// `max(ε − ln(1/δ)/(α − 1), 0)`, into `buf` ("ask the length, then fill": `*len` receives
+/// `num_alphas`).
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (ε not positive and finite, δ
+/// outside (0, 1), empty or invalid orders), `BUFFER_TOO_SMALL` or `PANIC`. Messages:
+/// `ergon_last_error`.
+///
+/// # Safety
+/// `alphas` must be NULL or readable for `num_alphas` values; `buf` NULL or writable for `cap`
+/// values; `len` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_block_capacity(
+    alphas: *const f64,
+    num_alphas: usize,
+    epsilon: f64,
+    delta: f64,
+    buf: *mut f64,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    guard(
+        "ergon_dpk_block_capacity",
+        |_| {},
+        || {
+            // SAFETY: the caller's contract.
+            let a = unsafe { orders_arg(alphas, num_alphas)? };
+            let c = rdp::block_capacity(&a, epsilon, delta).map_err(argument_failure)?;
+            copy_items(&c, buf, cap, len)
+        },
+    )
+}
+
+/// Copies the RDP curve of the Gaussian mechanism with standard deviation `sigma`
+/// (sensitivity 1), `α / (2σ²)`, into `buf` ("ask the length, then fill").
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (σ not positive and finite,
+/// invalid orders), `BUFFER_TOO_SMALL` or `PANIC`. Messages: `ergon_last_error`.
+///
+/// # Safety
+/// As `ergon_dpk_block_capacity`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_gaussian(
+    alphas: *const f64,
+    num_alphas: usize,
+    sigma: f64,
+    buf: *mut f64,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    guard(
+        "ergon_dpk_gaussian",
+        |_| {},
+        || {
+            // SAFETY: the caller's contract.
+            let a = unsafe { orders_arg(alphas, num_alphas)? };
+            let c = rdp::gaussian(&a, sigma).map_err(argument_failure)?;
+            copy_items(&c, buf, cap, len)
+        },
+    )
+}
+
+/// Copies the RDP curve of the Poisson-subsampled Gaussian mechanism (DP-SGD: sampling rate
+/// `q` in [0, 1], noise multiplier `sigma`, `steps` steps) into `buf` ("ask the length, then
+/// fill"). Exact series at integer and fractional orders.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (a parameter out of its
+/// domain, invalid orders), `BUFFER_TOO_SMALL` or `PANIC`. Messages: `ergon_last_error`.
+///
+/// # Safety
+/// As `ergon_dpk_block_capacity`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_subsampled_gaussian(
+    alphas: *const f64,
+    num_alphas: usize,
+    q: f64,
+    sigma: f64,
+    steps: f64,
+    buf: *mut f64,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    guard(
+        "ergon_dpk_subsampled_gaussian",
+        |_| {},
+        || {
+            // SAFETY: the caller's contract.
+            let a = unsafe { orders_arg(alphas, num_alphas)? };
+            let c = rdp::subsampled_gaussian(&a, q, sigma, steps).map_err(argument_failure)?;
+            copy_items(&c, buf, cap, len)
+        },
+    )
+}
+
+/// Writes σ of the Gaussian mechanism calibrated to (ε, δ) by the classic bound,
+/// `sqrt(2 ln(1.25/δ)) / ε`, to `*sigma`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` or `PANIC`. Messages:
+/// `ergon_last_error`.
+///
+/// # Safety
+/// `sigma` must be NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_gaussian_sigma(
+    epsilon: f64,
+    delta: f64,
+    sigma: *mut f64,
+) -> ergon_status {
+    guard(
+        "ergon_dpk_gaussian_sigma",
+        |_| {},
+        || {
+            let slot = out_ref(sigma, "sigma")?;
+            *slot = rdp::gaussian_sigma(epsilon, delta).map_err(argument_failure)?;
+            Ok(())
+        },
+    )
+}
+
+/// Converts an RDP curve (one ε per order) to (ε, δ)-DP: `conversion` is
+/// `ERGON_DPK_CONVERSION_CLASSIC` or `ERGON_DPK_CONVERSION_TIGHT`. Writes ε to `*epsilon` and
+/// the index of the order attaining it to `*alpha_index`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (δ outside (0, 1), a curve of
+/// another length than the orders, invalid orders, an unknown conversion) or `PANIC`.
+/// Messages: `ergon_last_error`.
+///
+/// # Safety
+/// `alphas` and `curve` must be NULL or readable for their lengths; `epsilon` and
+/// `alpha_index` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_dp_epsilon(
+    alphas: *const f64,
+    num_alphas: usize,
+    curve: *const f64,
+    curve_len: usize,
+    delta: f64,
+    conversion: u32,
+    epsilon: *mut f64,
+    alpha_index: *mut usize,
+) -> ergon_status {
+    guard(
+        "ergon_dpk_dp_epsilon",
+        |_| {},
+        || {
+            // SAFETY: the caller's contract.
+            let a = unsafe { orders_arg(alphas, num_alphas)? };
+            let c = unsafe { slice(curve, curve_len, "curve")? };
+            let eps_slot = out_ref(epsilon, "epsilon")?;
+            let index_slot = out_ref(alpha_index, "alpha_index")?;
+            for (&alpha, &e) in a.iter().zip(c) {
+                if e.is_nan() || e < 0.0 {
+                    return Err(Failure::new(
+                        ergon_status::InvalidArgument,
+                        format!("curve at alpha = {alpha} is {e}; it must be >= 0"),
+                    ));
+                }
+            }
+            let (eps, index) = match conversion {
+                ERGON_DPK_CONVERSION_CLASSIC => rdp::dp_epsilon(&a, c, delta),
+                ERGON_DPK_CONVERSION_TIGHT => rdp::dp_epsilon_tight(&a, c, delta),
+                _ => {
+                    return Err(Failure::new(
+                        ergon_status::InvalidArgument,
+                        format!("unknown conversion {conversion} (0 classic, 1 tight)"),
+                    ));
+                }
+            }
+            .map_err(argument_failure)?;
+            // Write both outputs only now that the call succeeds.
+            *eps_slot = eps;
+            *index_slot = index;
+            Ok(())
+        },
+    )
+}

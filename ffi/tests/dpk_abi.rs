@@ -1,0 +1,1258 @@
+//! DPK through the C ABI, called from Rust: the oracles O4 and O5 of dpk-orloj.md from arrays
+//! and from `dpk-workload/v1`, the result accessors, the RDP helpers, and the error model call
+//! by call (status, a message naming the block or task, outputs untouched on failure).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::ffi::CStr;
+use std::ptr::{null, null_mut};
+
+use ergon::*;
+
+// ------------------------------------------------------------------------------ helpers
+
+fn thread_error() -> String {
+    let mut buf = [0u8; 2048];
+    let mut len = 0;
+    unsafe {
+        assert_eq!(
+            ergon_last_error(buf.as_mut_ptr().cast(), buf.len(), &mut len),
+            ergon_status::Ok
+        );
+    }
+    CStr::from_bytes_until_nul(&buf)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn workload_error(w: *const ergon_dpk_workload) -> String {
+    let mut buf = [0u8; 2048];
+    let mut len = 0;
+    unsafe {
+        assert_eq!(
+            ergon_dpk_workload_last_error(w, buf.as_mut_ptr().cast(), buf.len(), &mut len),
+            ergon_status::Ok
+        );
+    }
+    CStr::from_bytes_until_nul(&buf)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A workload given as owned arrays, and the `ergon_dpk_problem` that points into them.
+struct Arrays {
+    alphas: Vec<f64>,
+    blocks: Vec<ergon_dpk_block>,
+    task_blocks: Vec<Vec<u64>>,
+    demands: Vec<Vec<f64>>,
+    capacities: Vec<Vec<f64>>,
+    ids: Vec<u64>,
+    weights: Vec<f64>,
+    tasks: Vec<ergon_dpk_task>,
+}
+
+impl Arrays {
+    fn new(
+        alphas: &[f64],
+        capacities: Vec<Vec<f64>>,
+        tasks: Vec<(u64, f64, Vec<u64>, Vec<f64>)>,
+    ) -> Self {
+        let mut a = Arrays {
+            alphas: alphas.to_vec(),
+            blocks: Vec::new(),
+            task_blocks: tasks.iter().map(|t| t.2.clone()).collect(),
+            demands: tasks.iter().map(|t| t.3.clone()).collect(),
+            capacities,
+            ids: tasks.iter().map(|t| t.0).collect(),
+            weights: tasks.iter().map(|t| t.1).collect(),
+            tasks: Vec::new(),
+        };
+        a.relink();
+        a
+    }
+
+    /// Points the structs at the current vectors (after a test changed one).
+    fn relink(&mut self) {
+        self.blocks = self
+            .capacities
+            .iter()
+            .enumerate()
+            .map(|(j, c)| ergon_dpk_block {
+                id: j as u64,
+                epsilon: 0.0,
+                delta: 0.0,
+                capacity: c.as_ptr(),
+                capacity_len: c.len(),
+                arrival: 0.0,
+            })
+            .collect();
+        self.tasks = (0..self.ids.len())
+            .map(|i| ergon_dpk_task {
+                id: self.ids[i],
+                weight: self.weights[i],
+                arrival: 0.0,
+                blocks: self.task_blocks[i].as_ptr(),
+                num_blocks: self.task_blocks[i].len(),
+                demand: self.demands[i].as_ptr(),
+                demand_len: self.demands[i].len(),
+            })
+            .collect();
+    }
+
+    fn problem(&self) -> ergon_dpk_problem {
+        ergon_dpk_problem {
+            alphas: self.alphas.as_ptr(),
+            num_alphas: self.alphas.len(),
+            blocks: self.blocks.as_ptr(),
+            num_blocks: self.blocks.len(),
+            tasks: self.tasks.as_ptr(),
+            num_tasks: self.tasks.len(),
+        }
+    }
+
+    fn workload(&self) -> Result<*mut ergon_dpk_workload, (ergon_status, String)> {
+        let p = self.problem();
+        let mut w = null_mut();
+        let s = unsafe { ergon_dpk_workload_new(&p, &mut w) };
+        if s == ergon_status::Ok {
+            Ok(w)
+        } else {
+            assert!(w.is_null(), "a failed constructor wrote its output");
+            Err((s, thread_error()))
+        }
+    }
+
+    /// The same workload as a `dpk-workload/v1` document.
+    fn json(&self) -> String {
+        let blocks: Vec<serde_json::Value> = self
+            .capacities
+            .iter()
+            .enumerate()
+            .map(|(j, c)| serde_json::json!({"id": j, "capacity": c}))
+            .collect();
+        let tasks: Vec<serde_json::Value> = (0..self.ids.len())
+            .map(|i| {
+                serde_json::json!({
+                    "id": self.ids[i],
+                    "weight": self.weights[i],
+                    "blocks": self.task_blocks[i],
+                    "demand": self.demands[i],
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "schema": "dpk-workload/v1",
+            "alphas": self.alphas,
+            "blocks": blocks,
+            "tasks": tasks,
+        })
+        .to_string()
+    }
+}
+
+/// Cohere's 3-order instance (O4) on `num_blocks` identical blocks all requested by every task.
+fn o4(num_blocks: usize) -> Arrays {
+    let r = [[1.0, 0.4, 0.4], [0.4, 1.0, 0.4], [0.4, 0.4, 1.0]];
+    let which = [0, 0, 1, 1, 2, 1, 0];
+    Arrays::new(
+        &[2.0, 3.0, 4.0],
+        vec![vec![1.05, 1.10, 1.15]; num_blocks],
+        (0..7u64)
+            .map(|id| {
+                (
+                    id,
+                    100.0 + 10.0 * id as f64,
+                    (0..num_blocks as u64).collect(),
+                    r[which[id as usize]].to_vec(),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// O5, in the style of the paper's Fig. 1: 5 blocks of capacity 1 at one order; tasks 0 and 1
+/// request all 5 blocks at 0.5; tasks 2–6 one distinct block each at 0.6.
+fn o5() -> Arrays {
+    let mut tasks: Vec<(u64, f64, Vec<u64>, Vec<f64>)> = (0..2)
+        .map(|id| (id, 1.0, (0..5).collect(), vec![0.5]))
+        .collect();
+    tasks.extend((2..7).map(|id| (id, 1.0, vec![id - 2], vec![0.6])));
+    Arrays::new(&[2.0], vec![vec![1.0]; 5], tasks)
+}
+
+fn from_json(json: &str) -> Result<*mut ergon_dpk_workload, (ergon_status, String)> {
+    let mut w = null_mut();
+    let s = unsafe { ergon_dpk_workload_from_json(json.as_ptr().cast(), json.len(), &mut w) };
+    if s == ergon_status::Ok {
+        Ok(w)
+    } else {
+        assert!(w.is_null(), "a failed constructor wrote its output");
+        Err((s, thread_error()))
+    }
+}
+
+/// What a schedule says, read through every accessor.
+#[derive(Debug)]
+struct Outcome {
+    allocated: Vec<u64>,
+    info: ergon_dpk_result_info,
+    block_ids: Vec<u64>,
+    remaining: Vec<f64>,
+    json: String,
+}
+
+fn options(scheduler: u32) -> ergon_dpk_options {
+    ergon_dpk_options {
+        scheduler,
+        ..ergon_dpk_options_default()
+    }
+}
+
+fn run(w: *const ergon_dpk_workload, o: &ergon_dpk_options) -> Outcome {
+    let mut r = null_mut();
+    unsafe {
+        assert_eq!(
+            ergon_dpk_schedule(w, o, &mut r),
+            ergon_status::Ok,
+            "{}",
+            workload_error(w)
+        );
+        let mut info = ergon_dpk_result_info::default();
+        assert_eq!(ergon_dpk_result_summary(r, &mut info), ergon_status::Ok);
+        let mut len = 0;
+        assert_eq!(
+            ergon_dpk_result_allocated(r, null_mut(), 0, &mut len),
+            ergon_status::Ok
+        );
+        let mut allocated = vec![0u64; len];
+        assert_eq!(
+            ergon_dpk_result_allocated(r, allocated.as_mut_ptr(), len, &mut len),
+            ergon_status::Ok
+        );
+        assert_eq!(
+            ergon_dpk_result_block_ids(r, null_mut(), 0, &mut len),
+            ergon_status::Ok
+        );
+        let mut block_ids = vec![0u64; len];
+        assert_eq!(
+            ergon_dpk_result_block_ids(r, block_ids.as_mut_ptr(), len, &mut len),
+            ergon_status::Ok
+        );
+        assert_eq!(
+            ergon_dpk_result_remaining(r, null_mut(), 0, &mut len),
+            ergon_status::Ok
+        );
+        let mut remaining = vec![0.0; len];
+        assert_eq!(
+            ergon_dpk_result_remaining(r, remaining.as_mut_ptr(), len, &mut len),
+            ergon_status::Ok
+        );
+        assert_eq!(
+            ergon_dpk_result_to_json(r, null_mut(), 0, &mut len),
+            ergon_status::Ok
+        );
+        let mut buf = vec![0u8; len + 1];
+        assert_eq!(
+            ergon_dpk_result_to_json(r, buf.as_mut_ptr().cast(), buf.len(), &mut len),
+            ergon_status::Ok
+        );
+        ergon_dpk_result_free(r);
+        Outcome {
+            allocated,
+            info,
+            block_ids,
+            remaining,
+            json: CStr::from_bytes_until_nul(&buf)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        }
+    }
+}
+
+fn sorted(mut v: Vec<u64>) -> Vec<u64> {
+    v.sort_unstable();
+    v
+}
+
+fn close(a: f64, b: f64, tol: f64) -> bool {
+    (a - b).abs() <= tol
+}
+
+// ------------------------------------------------------------------------------ oracles
+
+fn check_o4(w: *const ergon_dpk_workload, num_blocks: usize) {
+    let dpk = run(w, &ergon_dpk_options_default());
+    // Efficiency order 6, 5, 3, 2, 1, 0, 4: 6 goes first.
+    assert_eq!(dpk.allocated, vec![6, 5]);
+    assert_eq!(dpk.info.num_allocated, 2);
+    assert_eq!(dpk.info.total_weight, 310.0);
+    assert_eq!(dpk.info.scheduler, ERGON_DPK_DPK);
+    assert_eq!(dpk.info.num_blocks, num_blocks);
+    assert_eq!(dpk.info.num_alphas, 3);
+    assert!(dpk.info.upper_bound.is_nan());
+    assert!(dpk.info.proven_optimal);
+    assert_eq!(dpk.block_ids, (0..num_blocks as u64).collect::<Vec<_>>());
+    assert_eq!(dpk.remaining.len(), 3 * num_blocks);
+    for row in dpk.remaining.chunks(3) {
+        for (got, want) in row.iter().zip([-0.35, -0.30, 0.35]) {
+            assert!(close(*got, want, 1e-9), "{row:?}");
+        }
+    }
+    let doc: serde_json::Value = serde_json::from_str(&dpk.json).unwrap();
+    assert_eq!(doc["schema"], "dpk-result/v1");
+    assert_eq!(doc["scheduler"], "dpk");
+    assert_eq!(doc["allocated"], serde_json::json!([6, 5]));
+    assert_eq!(doc["num_allocated"], 2);
+    assert_eq!(doc["total_weight"], 310.0);
+    assert_eq!(doc["remaining"].as_object().unwrap().len(), num_blocks);
+    assert!(close(
+        doc["remaining"]["0"][0].as_f64().unwrap(),
+        -0.35,
+        1e-9
+    ));
+    assert!(doc.get("upper_bound").is_none());
+
+    let fcfs = run(w, &options(ERGON_DPK_FCFS));
+    assert_eq!(
+        (sorted(fcfs.allocated), fcfs.info.total_weight),
+        (vec![0, 1], 210.0)
+    );
+    let dpf = run(w, &options(ERGON_DPK_DPF));
+    assert_eq!(
+        (sorted(dpf.allocated), dpf.info.total_weight),
+        (vec![5, 6], 310.0)
+    );
+    let unweighted = ergon_dpk_options {
+        dpf_weighted: false,
+        ..options(ERGON_DPK_DPF)
+    };
+    let dpf = run(w, &unweighted);
+    assert_eq!(
+        (sorted(dpf.allocated), dpf.info.total_weight),
+        (vec![2, 4], 260.0)
+    );
+    let area = run(w, &options(ERGON_DPK_AREA));
+    assert_eq!(sorted(area.allocated), vec![5, 6]);
+    let opt = run(w, &options(ERGON_DPK_OPTIMAL));
+    assert_eq!(sorted(opt.allocated), vec![5, 6]);
+    assert_eq!(opt.info.upper_bound, 310.0);
+    assert!(opt.info.proven_optimal);
+    let doc: serde_json::Value = serde_json::from_str(&opt.json).unwrap();
+    assert_eq!(doc["scheduler"], "optimal");
+    assert_eq!(doc["upper_bound"], 310.0);
+    assert_eq!(doc["proven_optimal"], true);
+}
+
+#[test]
+fn o4_from_arrays_and_from_json() {
+    for num_blocks in [1, 100] {
+        let a = o4(num_blocks);
+        let w = a.workload().unwrap();
+        check_o4(w, num_blocks);
+        let j = from_json(&a.json()).unwrap();
+        check_o4(j, num_blocks);
+        // Both constructors describe the same workload.
+        let (mut x, mut y) = (
+            ergon_dpk_workload_info::default(),
+            ergon_dpk_workload_info::default(),
+        );
+        unsafe {
+            assert_eq!(ergon_dpk_workload_summary(w, &mut x), ergon_status::Ok);
+            assert_eq!(ergon_dpk_workload_summary(j, &mut y), ergon_status::Ok);
+        }
+        assert_eq!(
+            (x.num_alphas, x.num_blocks, x.num_tasks),
+            (3, num_blocks, 7)
+        );
+        assert_eq!(
+            (x.num_alphas, x.num_blocks, x.num_tasks),
+            (y.num_alphas, y.num_blocks, y.num_tasks)
+        );
+        let text = |w| {
+            let mut len = 0;
+            unsafe {
+                assert_eq!(
+                    ergon_dpk_workload_to_json(w, null_mut(), 0, &mut len),
+                    ergon_status::Ok
+                );
+                let mut buf = vec![0u8; len + 1];
+                assert_eq!(
+                    ergon_dpk_workload_to_json(w, buf.as_mut_ptr().cast(), buf.len(), &mut len),
+                    ergon_status::Ok
+                );
+                buf.truncate(len);
+                String::from_utf8(buf).unwrap()
+            }
+        };
+        let (tw, tj) = (text(w), text(j));
+        assert_eq!(tw, tj);
+        // The rendered workload reads back as the same workload.
+        let again = from_json(&tw).unwrap();
+        assert_eq!(text(again), tw);
+        unsafe {
+            ergon_dpk_workload_free(again);
+            ergon_dpk_workload_free(w);
+            ergon_dpk_workload_free(j);
+        }
+    }
+}
+
+#[test]
+fn o5_from_arrays_and_from_json() {
+    let a = o5();
+    for w in [a.workload().unwrap(), from_json(&a.json()).unwrap()] {
+        for (scheduler, want) in [
+            (ERGON_DPK_DPF, vec![0, 1]),
+            (ERGON_DPK_FCFS, vec![0, 1]),
+            (ERGON_DPK_DPK, vec![2, 3, 4, 5, 6]),
+            (ERGON_DPK_AREA, vec![2, 3, 4, 5, 6]),
+        ] {
+            let got = run(w, &options(scheduler));
+            assert_eq!(sorted(got.allocated), want, "scheduler {scheduler}");
+            assert_eq!(got.info.num_allocated, want.len());
+        }
+        let opt = run(w, &options(ERGON_DPK_OPTIMAL));
+        assert_eq!(opt.info.num_allocated, 5);
+        assert!(opt.info.proven_optimal);
+        unsafe { ergon_dpk_workload_free(w) };
+    }
+}
+
+#[test]
+fn null_options_mean_the_defaults_and_a_workload_can_be_scheduled_again() {
+    let a = o4(1);
+    let w = a.workload().unwrap();
+    let mut r = null_mut();
+    unsafe {
+        assert_eq!(ergon_dpk_schedule(w, null(), &mut r), ergon_status::Ok);
+        let mut info = ergon_dpk_result_info::default();
+        assert_eq!(ergon_dpk_result_summary(r, &mut info), ergon_status::Ok);
+        assert_eq!((info.scheduler, info.total_weight), (ERGON_DPK_DPK, 310.0));
+        // The result outlives its workload handle.
+        ergon_dpk_workload_free(w);
+        let mut len = 0;
+        assert_eq!(
+            ergon_dpk_result_to_json(r, null_mut(), 0, &mut len),
+            ergon_status::Ok
+        );
+        assert!(len > 0);
+        ergon_dpk_result_free(r);
+    }
+    let d = ergon_dpk_options_default();
+    assert_eq!(d.scheduler, ERGON_DPK_DPK);
+    assert_eq!(d.eta, 0.05);
+    assert_eq!(d.knapsack, ERGON_DPK_KNAPSACK_WEIGHTED);
+    assert_eq!(d.recompute_every, 0);
+    assert!(d.single_task_fallback && d.dpf_weighted);
+    assert_eq!(d.dpf_capacity, ERGON_DPK_DPF_CAPACITY_INITIAL);
+    assert_eq!(d.max_nodes, 20_000_000);
+}
+
+#[test]
+fn blocks_from_epsilon_and_delta() {
+    // A (10, 1e-7) block at the standard orders: formats.md §5's example capacity.
+    let mut a = o4(1);
+    let mut alphas = vec![0.0; 12];
+    let mut len = 0;
+    unsafe {
+        assert_eq!(
+            ergon_dpk_standard_alphas(alphas.as_mut_ptr(), 12, &mut len),
+            ergon_status::Ok
+        );
+    }
+    assert_eq!(len, 12);
+    assert_eq!(
+        alphas,
+        [
+            1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 16.0, 32.0, 64.0
+        ]
+    );
+    a.alphas = alphas.clone();
+    a.capacities = vec![vec![]];
+    a.demands = vec![vec![0.5; 12]; 7];
+    a.relink();
+    a.blocks[0].epsilon = 10.0;
+    a.blocks[0].delta = 1e-7;
+    let w = a.workload().unwrap();
+    let got = run(w, &options(ERGON_DPK_FCFS));
+    let want = [
+        0.0, 0.0, 0.0, 0.0, 1.94, 4.63, 5.97, 6.78, 7.70, 8.93, 9.48, 9.74,
+    ];
+    // Capacity minus 7 tasks × 0.5 where they fit (all seven fit at α = 64: 9.74 ≥ 3.5).
+    assert_eq!(got.allocated.len(), 7);
+    for (r, c) in got.remaining.iter().zip(want) {
+        assert!(close(*r, c - 3.5, 0.006), "{:?}", got.remaining);
+    }
+    unsafe { ergon_dpk_workload_free(w) };
+}
+
+// ------------------------------------------------------------------------------ RDP helpers
+
+#[test]
+fn rdp_helpers() {
+    let alphas = [1.5, 2.0, 4.0, 8.0, 32.0];
+    let mut cap = [0.0; 5];
+    let mut len = 0;
+    unsafe {
+        assert_eq!(
+            ergon_dpk_block_capacity(
+                alphas.as_ptr(),
+                5,
+                10.0,
+                1e-7,
+                cap.as_mut_ptr(),
+                5,
+                &mut len
+            ),
+            ergon_status::Ok
+        );
+    }
+    assert_eq!(len, 5);
+    for (c, a) in cap.iter().zip(alphas) {
+        let want = (10.0 - (1e7f64).ln() / (a - 1.0)).max(0.0);
+        assert!(close(*c, want, 1e-12), "{cap:?}");
+    }
+    // The classic conversion inverts the capacity: ε = 10 at the orders with c > 0.
+    let (mut eps, mut index) = (0.0, 0);
+    unsafe {
+        assert_eq!(
+            ergon_dpk_dp_epsilon(
+                alphas.as_ptr(),
+                5,
+                cap.as_ptr(),
+                5,
+                1e-7,
+                ERGON_DPK_CONVERSION_CLASSIC,
+                &mut eps,
+                &mut index
+            ),
+            ergon_status::Ok
+        );
+    }
+    assert!(close(eps, 10.0, 1e-9), "{eps}");
+    assert!(cap[index] > 0.0);
+    // The tight bound is never larger.
+    let (mut tight, mut tight_index) = (0.0, 0);
+    unsafe {
+        assert_eq!(
+            ergon_dpk_dp_epsilon(
+                alphas.as_ptr(),
+                5,
+                cap.as_ptr(),
+                5,
+                1e-7,
+                ERGON_DPK_CONVERSION_TIGHT,
+                &mut tight,
+                &mut tight_index
+            ),
+            ergon_status::Ok
+        );
+    }
+    assert!(tight <= eps && tight > 0.0, "{tight} {eps}");
+
+    // Gaussian: α / (2σ²); a subsampled Gaussian with q = 1 is the plain one times the steps.
+    let mut g = [0.0; 5];
+    let mut s = [0.0; 5];
+    unsafe {
+        assert_eq!(
+            ergon_dpk_gaussian(alphas.as_ptr(), 5, 2.0, g.as_mut_ptr(), 5, &mut len),
+            ergon_status::Ok
+        );
+        assert_eq!(
+            ergon_dpk_subsampled_gaussian(
+                alphas.as_ptr(),
+                5,
+                1.0,
+                2.0,
+                3.0,
+                s.as_mut_ptr(),
+                5,
+                &mut len
+            ),
+            ergon_status::Ok
+        );
+    }
+    for i in 0..5 {
+        assert!(close(g[i], alphas[i] / 8.0, 1e-15));
+        assert!(close(s[i], 3.0 * g[i], 1e-12));
+    }
+    // Sampling lowers the cost.
+    unsafe {
+        assert_eq!(
+            ergon_dpk_subsampled_gaussian(
+                alphas.as_ptr(),
+                5,
+                0.01,
+                2.0,
+                3.0,
+                s.as_mut_ptr(),
+                5,
+                &mut len
+            ),
+            ergon_status::Ok
+        );
+    }
+    assert!(
+        s.iter().zip(&g).all(|(x, y)| *x < 3.0 * y && *x > 0.0),
+        "{s:?}"
+    );
+    let mut sigma = 0.0;
+    unsafe {
+        assert_eq!(
+            ergon_dpk_gaussian_sigma(1.0, 1e-5, &mut sigma),
+            ergon_status::Ok
+        );
+    }
+    assert!(close(sigma, (2.0 * (1.25e5f64).ln()).sqrt(), 1e-12));
+}
+
+// ------------------------------------------------------------------------------ bad input
+
+/// A constructor failure: the status, and a message that names `needles`.
+fn fails(
+    got: Result<*mut ergon_dpk_workload, (ergon_status, String)>,
+    status: ergon_status,
+    needles: &[&str],
+) {
+    let (s, message) = got.map(|_| ()).expect_err("should fail");
+    assert_eq!(s, status, "{message}");
+    for n in needles {
+        assert!(message.contains(n), "{message:?} does not contain {n:?}");
+    }
+}
+
+#[test]
+fn bad_workloads_name_the_task_or_block() {
+    // NaN and negative demand.
+    let mut a = o4(2);
+    a.demands[3][1] = f64::NAN;
+    a.relink();
+    fails(
+        a.workload(),
+        ergon_status::InvalidProblem,
+        &["task 3", "NaN"],
+    );
+    fails(
+        from_json(&a.json().replace("NaN", "x")),
+        ergon_status::Parse,
+        &[],
+    );
+    let mut a = o4(2);
+    a.demands[4][0] = -0.1;
+    a.relink();
+    fails(
+        a.workload(),
+        ergon_status::InvalidProblem,
+        &["task 4", "-0.1"],
+    );
+    fails(
+        from_json(&a.json()),
+        ergon_status::InvalidProblem,
+        &["task 4", "-0.1"],
+    );
+    // A missing block.
+    let mut a = o4(2);
+    a.task_blocks[5] = vec![0, 9];
+    a.relink();
+    fails(
+        a.workload(),
+        ergon_status::InvalidProblem,
+        &["task 5", "block 9"],
+    );
+    fails(
+        from_json(&a.json()),
+        ergon_status::InvalidProblem,
+        &["task 5", "block 9"],
+    );
+    // A block requested twice, a task with no block.
+    let mut a = o4(2);
+    a.task_blocks[1] = vec![1, 1];
+    a.task_blocks[2] = vec![];
+    a.relink();
+    fails(
+        a.workload(),
+        ergon_status::InvalidProblem,
+        &["task 1", "block 1", "twice"],
+    );
+    // δ outside (0, 1), ε not positive.
+    for (eps, delta, needle) in [
+        (10.0, 1.5, "delta"),
+        (10.0, 0.0, "delta"),
+        (-1.0, 1e-7, "epsilon"),
+    ] {
+        let mut a = o4(2);
+        a.capacities[1] = vec![];
+        a.relink();
+        a.blocks[1].epsilon = eps;
+        a.blocks[1].delta = delta;
+        fails(
+            a.workload(),
+            ergon_status::InvalidProblem,
+            &["block 1", needle],
+        );
+    }
+    let json = r#"{"schema": "dpk-workload/v1", "alphas": [2, 3],
+        "blocks": [{"id": 7, "epsilon": 1.0, "delta": 2.0}], "tasks": []}"#;
+    fails(
+        from_json(json),
+        ergon_status::InvalidProblem,
+        &["block 7", "delta"],
+    );
+    // Empty and invalid orders.
+    let mut a = o4(1);
+    a.alphas = vec![];
+    a.relink();
+    fails(
+        a.workload(),
+        ergon_status::InvalidProblem,
+        &["orders", "empty"],
+    );
+    let json = r#"{"schema": "dpk-workload/v1", "alphas": [], "blocks": [{"id": 0, "capacity": []}], "tasks": []}"#;
+    fails(from_json(json), ergon_status::InvalidProblem, &["empty"]);
+    let mut a = o4(1);
+    a.alphas = vec![2.0, 1.0, 4.0];
+    a.relink();
+    fails(a.workload(), ergon_status::InvalidProblem, &["order #1"]);
+    // Wrong lengths: an error, not a truncation or an out-of-bounds read.
+    let mut a = o4(2);
+    a.demands[6] = vec![0.1; 20];
+    a.relink();
+    fails(
+        a.workload(),
+        ergon_status::InvalidProblem,
+        &["task 6", "20 entries"],
+    );
+    let mut a = o4(2);
+    a.capacities[1] = vec![1.0, 1.0];
+    a.relink();
+    fails(
+        a.workload(),
+        ergon_status::InvalidProblem,
+        &["block 1", "2 entries"],
+    );
+    // Duplicate ids, a bad weight.
+    let mut a = o4(1);
+    a.ids[2] = 1;
+    a.relink();
+    fails(
+        a.workload(),
+        ergon_status::InvalidProblem,
+        &["task 1", "twice"],
+    );
+    let mut a = o4(1);
+    a.weights[0] = 0.0;
+    a.relink();
+    fails(
+        a.workload(),
+        ergon_status::InvalidProblem,
+        &["task 0", "weight"],
+    );
+    // No blocks.
+    let mut a = o4(1);
+    a.capacities.clear();
+    a.task_blocks = vec![vec![]; 7];
+    a.relink();
+    fails(a.workload(), ergon_status::InvalidProblem, &["no blocks"]);
+    // NULL arrays with a length name the array and the task.
+    let mut a = o4(1);
+    a.relink();
+    a.tasks[3].demand = null();
+    fails(
+        a.workload(),
+        ergon_status::NullPointer,
+        &["tasks[3] (task 3).demand"],
+    );
+    let mut a = o4(1);
+    a.relink();
+    a.blocks[0].capacity = null();
+    fails(
+        a.workload(),
+        ergon_status::NullPointer,
+        &["blocks[0] (block 0).capacity"],
+    );
+    // Documents: syntax, schema, a missing field.
+    fails(from_json("{"), ergon_status::Parse, &["dpk-workload/v1"]);
+    fails(
+        from_json(r#"{"schema": "dpk-result/v1"}"#),
+        ergon_status::Schema,
+        &["dpk-workload/v1", "dpk-result/v1"],
+    );
+    let json = r#"{"schema": "dpk-workload/v1", "blocks": [{"id": 0, "epsilon": 1, "delta": 1e-5}],
+        "tasks": [{"id": 4, "demand": [1,1,1,1,1,1,1,1,1,1,1,1]}]}"#;
+    fails(
+        from_json(json),
+        ergon_status::InvalidProblem,
+        &["task 4", "blocks"],
+    );
+    let bad_utf8 = [0xffu8, 0xfe];
+    let mut w = null_mut();
+    unsafe {
+        assert_eq!(
+            ergon_dpk_workload_from_json(bad_utf8.as_ptr().cast(), 2, &mut w),
+            ergon_status::Parse
+        );
+    }
+}
+
+#[test]
+fn bad_calls() {
+    let a = o4(1);
+    let p = a.problem();
+    let mut w = null_mut();
+    unsafe {
+        // NULL problem, NULL out, NULL json.
+        assert_eq!(
+            ergon_dpk_workload_new(null(), &mut w),
+            ergon_status::NullPointer
+        );
+        assert!(thread_error().contains("`problem`"));
+        assert_eq!(
+            ergon_dpk_workload_new(&p, null_mut()),
+            ergon_status::NullPointer
+        );
+        assert!(thread_error().contains("`out`"));
+        assert_eq!(
+            ergon_dpk_workload_from_json(null(), 3, &mut w),
+            ergon_status::NullPointer
+        );
+        assert!(w.is_null());
+    }
+    let w = a.workload().unwrap();
+    let mut r = null_mut();
+    unsafe {
+        // Unknown constants and η out of range: the workload's message says which.
+        for (o, needle) in [
+            (options(9), "unknown scheduler 9"),
+            (
+                ergon_dpk_options {
+                    knapsack: 7,
+                    ..ergon_dpk_options_default()
+                },
+                "knapsack",
+            ),
+            (
+                ergon_dpk_options {
+                    dpf_capacity: 2,
+                    ..ergon_dpk_options_default()
+                },
+                "dpf_capacity",
+            ),
+            (
+                ergon_dpk_options {
+                    eta: f64::NAN,
+                    ..ergon_dpk_options_default()
+                },
+                "eta",
+            ),
+            (
+                ergon_dpk_options {
+                    eta: 0.75,
+                    ..ergon_dpk_options_default()
+                },
+                "eta",
+            ),
+        ] {
+            assert_eq!(
+                ergon_dpk_schedule(w, &o, &mut r),
+                ergon_status::InvalidArgument
+            );
+            assert!(r.is_null(), "a failed schedule wrote its output");
+            let m = workload_error(w);
+            assert!(m.contains(needle), "{m}");
+            assert!(m.starts_with("ergon_dpk_schedule: "), "{m}");
+            assert_eq!(m, thread_error());
+        }
+        assert_eq!(
+            ergon_dpk_schedule(w, null(), null_mut()),
+            ergon_status::NullPointer
+        );
+        assert_eq!(
+            ergon_dpk_schedule(null(), null(), &mut r),
+            ergon_status::NullPointer
+        );
+        assert!(thread_error().contains("DPK workload handle is NULL"));
+
+        // A handle of another type.
+        assert_eq!(ergon_dpk_schedule(w, null(), &mut r), ergon_status::Ok);
+        let mut info = ergon_dpk_workload_info::default();
+        assert_eq!(
+            ergon_dpk_workload_summary(r.cast(), &mut info),
+            ergon_status::NullPointer
+        );
+        assert!(thread_error().contains("not a live DPK workload handle"));
+        let mut rinfo = ergon_dpk_result_info::default();
+        assert_eq!(
+            ergon_dpk_result_summary(w.cast(), &mut rinfo),
+            ergon_status::NullPointer
+        );
+        assert!(thread_error().contains("not a live DPK result handle"));
+
+        // Buffers too small: the needed length is written, the buffer is left alone.
+        let mut ids = [u64::MAX; 1];
+        let mut len = 0;
+        assert_eq!(
+            ergon_dpk_result_allocated(r, ids.as_mut_ptr(), 1, &mut len),
+            ergon_status::BufferTooSmall
+        );
+        assert_eq!((len, ids[0]), (2, u64::MAX));
+        let mut rem = [7.0; 2];
+        assert_eq!(
+            ergon_dpk_result_remaining(r, rem.as_mut_ptr(), 2, &mut len),
+            ergon_status::BufferTooSmall
+        );
+        assert_eq!((len, rem), (3, [7.0; 2]));
+        let mut text = [b'x'; 8];
+        assert_eq!(
+            ergon_dpk_result_to_json(r, text.as_mut_ptr().cast(), 8, &mut len),
+            ergon_status::BufferTooSmall
+        );
+        assert!(len > 8);
+        assert_eq!(text, [b'x'; 8]);
+        let mut buf = [0u8; 512];
+        let mut mlen = 0;
+        assert_eq!(
+            ergon_dpk_result_last_error(r, buf.as_mut_ptr().cast(), buf.len(), &mut mlen),
+            ergon_status::Ok
+        );
+        assert!(
+            CStr::from_bytes_until_nul(&buf)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .contains("too small")
+        );
+        // A NULL buffer with a capacity, a NULL length.
+        assert_eq!(
+            ergon_dpk_result_allocated(r, null_mut(), 4, &mut len),
+            ergon_status::NullPointer
+        );
+        assert_eq!(
+            ergon_dpk_result_allocated(r, ids.as_mut_ptr(), 1, null_mut()),
+            ergon_status::NullPointer
+        );
+        let mut alphas = [0.0; 2];
+        assert_eq!(
+            ergon_dpk_workload_alphas(w, alphas.as_mut_ptr(), 2, &mut len),
+            ergon_status::BufferTooSmall
+        );
+        assert_eq!((len, alphas), (3, [0.0; 2]));
+        ergon_dpk_result_free(r);
+        ergon_dpk_workload_free(w);
+        // Freeing NULL is a no-op.
+        ergon_dpk_workload_free(null_mut());
+        ergon_dpk_result_free(null_mut());
+    }
+}
+
+#[test]
+fn optimal_refuses_too_many_tasks() {
+    let n = 1100u64;
+    let a = Arrays::new(
+        &[2.0],
+        vec![vec![1.0]],
+        (0..n).map(|id| (id, 1.0, vec![0], vec![0.5])).collect(),
+    );
+    let w = a.workload().unwrap();
+    let mut r = null_mut();
+    unsafe {
+        assert_eq!(
+            ergon_dpk_schedule(w, &options(ERGON_DPK_OPTIMAL), &mut r),
+            ergon_status::InvalidArgument
+        );
+        assert!(workload_error(w).contains("1100"), "{}", workload_error(w));
+        ergon_dpk_workload_free(w);
+    }
+}
+
+#[test]
+fn bad_rdp_helper_arguments() {
+    let alphas = [2.0, 4.0];
+    let mut out = [9.0; 2];
+    let mut len = 0;
+    unsafe {
+        for (eps, delta, needle) in [
+            (1.0, 0.0, "delta"),
+            (1.0, 1.0, "delta"),
+            (1.0, f64::NAN, "delta"),
+            (0.0, 0.5, "epsilon"),
+            (f64::INFINITY, 0.5, "epsilon"),
+        ] {
+            assert_eq!(
+                ergon_dpk_block_capacity(
+                    alphas.as_ptr(),
+                    2,
+                    eps,
+                    delta,
+                    out.as_mut_ptr(),
+                    2,
+                    &mut len
+                ),
+                ergon_status::InvalidArgument
+            );
+            assert!(thread_error().contains(needle), "{}", thread_error());
+        }
+        assert_eq!(out, [9.0; 2]);
+        assert_eq!(
+            ergon_dpk_block_capacity(alphas.as_ptr(), 0, 1.0, 0.5, out.as_mut_ptr(), 2, &mut len),
+            ergon_status::InvalidArgument
+        );
+        assert!(thread_error().contains("empty"));
+        assert_eq!(
+            ergon_dpk_block_capacity(null(), 2, 1.0, 0.5, out.as_mut_ptr(), 2, &mut len),
+            ergon_status::NullPointer
+        );
+        assert_eq!(
+            ergon_dpk_gaussian(alphas.as_ptr(), 2, -1.0, out.as_mut_ptr(), 2, &mut len),
+            ergon_status::InvalidArgument
+        );
+        assert!(thread_error().contains("sigma"));
+        assert_eq!(
+            ergon_dpk_subsampled_gaussian(
+                alphas.as_ptr(),
+                2,
+                1.5,
+                1.0,
+                1.0,
+                out.as_mut_ptr(),
+                2,
+                &mut len
+            ),
+            ergon_status::InvalidArgument
+        );
+        assert_eq!(
+            ergon_dpk_gaussian(alphas.as_ptr(), 2, 1.0, out.as_mut_ptr(), 1, &mut len),
+            ergon_status::BufferTooSmall
+        );
+        assert_eq!(len, 2);
+        let (mut eps, mut index) = (-1.0, 99);
+        let curve = [0.5, f64::NAN];
+        assert_eq!(
+            ergon_dpk_dp_epsilon(
+                alphas.as_ptr(),
+                2,
+                curve.as_ptr(),
+                2,
+                1e-5,
+                0,
+                &mut eps,
+                &mut index
+            ),
+            ergon_status::InvalidArgument
+        );
+        assert!(thread_error().contains("alpha = 4"), "{}", thread_error());
+        let curve = [0.5, 0.5];
+        assert_eq!(
+            ergon_dpk_dp_epsilon(
+                alphas.as_ptr(),
+                2,
+                curve.as_ptr(),
+                1,
+                1e-5,
+                0,
+                &mut eps,
+                &mut index
+            ),
+            ergon_status::InvalidArgument
+        );
+        assert_eq!(
+            ergon_dpk_dp_epsilon(
+                alphas.as_ptr(),
+                2,
+                curve.as_ptr(),
+                2,
+                1e-5,
+                5,
+                &mut eps,
+                &mut index
+            ),
+            ergon_status::InvalidArgument
+        );
+        assert!(thread_error().contains("conversion 5"));
+        assert_eq!(
+            ergon_dpk_dp_epsilon(
+                alphas.as_ptr(),
+                2,
+                curve.as_ptr(),
+                2,
+                2.0,
+                0,
+                &mut eps,
+                &mut index
+            ),
+            ergon_status::InvalidArgument
+        );
+        assert_eq!(
+            ergon_dpk_dp_epsilon(
+                alphas.as_ptr(),
+                2,
+                curve.as_ptr(),
+                2,
+                1e-5,
+                0,
+                &mut eps,
+                null_mut()
+            ),
+            ergon_status::NullPointer
+        );
+        assert_eq!((eps, index), (-1.0, 99));
+        let mut sigma = 5.0;
+        assert_eq!(
+            ergon_dpk_gaussian_sigma(1.0, 1.0, &mut sigma),
+            ergon_status::InvalidArgument
+        );
+        assert_eq!(sigma, 5.0);
+    }
+}
+
+// ------------------------------------------------------------------------------ online
+
+fn simulate_json(
+    json: &str,
+    options: Option<&ergon_dpk_options>,
+) -> Result<*mut ergon_dpk_online, (ergon_status, String)> {
+    let mut h = null_mut();
+    let o = options.map_or(null(), |o| o as *const _);
+    let s = unsafe { ergon_dpk_simulate_json(json.as_ptr().cast(), json.len(), o, &mut h) };
+    if s == ergon_status::Ok {
+        Ok(h)
+    } else {
+        assert!(h.is_null(), "a failed simulation wrote its output");
+        Err((s, thread_error()))
+    }
+}
+
+fn online_json_text(h: *const ergon_dpk_online) -> String {
+    let mut len = 0;
+    unsafe {
+        assert_eq!(
+            ergon_dpk_online_to_json(h, null_mut(), 0, &mut len),
+            ergon_status::Ok
+        );
+        let mut buf = vec![0u8; len + 1];
+        assert_eq!(
+            ergon_dpk_online_to_json(h, buf.as_mut_ptr().cast(), buf.len(), &mut len),
+            ergon_status::Ok
+        );
+        buf.truncate(len);
+        String::from_utf8(buf).unwrap()
+    }
+}
+
+#[test]
+fn online_simulation_matches_the_core() {
+    use ergon_core::knapsack::formats::{online_json, online_result_json};
+    use ergon_core::knapsack::generate::AmazonLike;
+    use ergon_core::knapsack::{ScheduleOptions, Scheduler, simulate};
+
+    let config = AmazonLike {
+        num_tasks: 400,
+        tasks_per_block: 40.0,
+        weighted: true,
+        ..AmazonLike::default()
+    }
+    .config(ScheduleOptions::default())
+    .unwrap();
+    let doc = online_json(&config);
+    for (scheduler, core) in [
+        (None, Scheduler::Dpk),
+        (Some(ERGON_DPK_DPF), Scheduler::Dpf),
+        (Some(ERGON_DPK_FCFS), Scheduler::Fcfs),
+    ] {
+        let o = scheduler.map(options);
+        let h = simulate_json(&doc, o.as_ref()).unwrap();
+        let mut cfg = config.clone();
+        cfg.options = ScheduleOptions::with(core);
+        let want = simulate(&cfg).unwrap();
+        assert_eq!(online_json_text(h), online_result_json(core, &want));
+        let mut info = ergon_dpk_online_info::default();
+        let mut ids = vec![0u64; want.num_allocated()];
+        let mut len = 0;
+        unsafe {
+            assert_eq!(ergon_dpk_online_summary(h, &mut info), ergon_status::Ok);
+            assert_eq!(
+                ergon_dpk_online_allocated(h, ids.as_mut_ptr(), ids.len(), &mut len),
+                ergon_status::Ok
+            );
+            ergon_dpk_online_free(h);
+        }
+        assert!(want.num_allocated() > 0);
+        assert_eq!(info.scheduler, o.map_or(ERGON_DPK_DPK, |o| o.scheduler));
+        assert_eq!(info.num_submitted, 400);
+        assert_eq!(info.num_allocated, want.num_allocated());
+        assert_eq!(info.total_weight, want.total_weight);
+        assert_eq!(info.mean_delay, want.mean_delay);
+        assert_eq!(info.num_rounds, want.num_rounds);
+        let want_ids: Vec<u64> = want.allocations.iter().map(|a| a.id).collect();
+        assert_eq!((len, ids), (want_ids.len(), want_ids));
+    }
+}
+
+#[test]
+fn bad_online_input() {
+    let doc = |tasks: &str, period: f64| {
+        format!(
+            r#"{{"schema": "dpk-online/v1", "alphas": [2, 4], "initial_blocks": 1,
+            "total_blocks": 3, "scheduling_period": {period},
+            "unlocking": {{"kind": "time", "period": 1, "steps": 2}}, "tasks": [{tasks}]}}"#
+        )
+    };
+    let good = r#"{"id": 1, "num_blocks": 1, "demand": [0.1, 0.2]}"#;
+    let h = simulate_json(&doc(good, 1.0), None).unwrap();
+    let mut info = ergon_dpk_online_info::default();
+    unsafe {
+        assert_eq!(ergon_dpk_online_summary(h, &mut info), ergon_status::Ok);
+        ergon_dpk_online_free(h);
+    }
+    assert_eq!((info.num_submitted, info.num_allocated), (1, 1));
+    let missing = r#"{"id": 8, "demand": [0.1, 0.2]}"#;
+    fails(
+        simulate_json(&doc(missing, 1.0), None).map(|_| null_mut()),
+        ergon_status::InvalidProblem,
+        &["task 8", "num_blocks"],
+    );
+    let nan = r#"{"id": 9, "num_blocks": 1, "demand": [0.1, -2]}"#;
+    fails(
+        simulate_json(&doc(nan, 1.0), None).map(|_| null_mut()),
+        ergon_status::InvalidProblem,
+        &["task 9", "-2"],
+    );
+    fails(
+        simulate_json(&doc(good, 0.0), None).map(|_| null_mut()),
+        ergon_status::InvalidProblem,
+        &["scheduling_period"],
+    );
+    fails(
+        simulate_json(&doc(good, 1.0), Some(&options(ERGON_DPK_OPTIMAL))).map(|_| null_mut()),
+        ergon_status::InvalidArgument,
+        &["offline only"],
+    );
+    fails(
+        simulate_json(&doc(good, 1.0), Some(&options(17))).map(|_| null_mut()),
+        ergon_status::InvalidArgument,
+        &["unknown scheduler 17"],
+    );
+    fails(
+        simulate_json(r#"{"schema": "dpk-workload/v1"}"#, None).map(|_| null_mut()),
+        ergon_status::Schema,
+        &["dpk-online/v1"],
+    );
+    let mut h = null_mut();
+    unsafe {
+        assert_eq!(
+            ergon_dpk_simulate_json(null(), 0, null(), &mut h),
+            ergon_status::NullPointer
+        );
+        let mut info = ergon_dpk_online_info::default();
+        assert_eq!(
+            ergon_dpk_online_summary(null(), &mut info),
+            ergon_status::NullPointer
+        );
+        ergon_dpk_online_free(null_mut());
+    }
+}

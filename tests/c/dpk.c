@@ -1,0 +1,367 @@
+/*
+ * dpk.c: the DPK privacy knapsack through the C ABI. Cohere's 3-order instance (oracle O4 of
+ * dpk-orloj.md) is built from arrays and from a dpk-workload/v1 document, scheduled with DPK,
+ * FCFS and unweighted DPF, and read back (ids ask-then-fill, remaining budget, dpk-result/v1);
+ * the RDP helpers give a block's capacity and convert it back; bad input (NULL pointers, a
+ * handle of another type, NaN demand, a missing block, delta outside (0, 1), empty orders, an
+ * unknown scheduler, a buffer too small) gets its status and a message naming the task or
+ * block, and writes no output. A small dpk-online/v1 simulation runs through
+ * ergon_dpk_simulate_json.
+ *
+ * Usage: dpk (no arguments). Prints "all checks passed" and exits 0 when every check holds.
+ */
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ergon.h"
+
+static int failures = 0;
+
+#define CHECK(cond)                                                                           \
+  do {                                                                                        \
+    if (!(cond)) {                                                                            \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                \
+      failures++;                                                                             \
+    }                                                                                         \
+  } while (0)
+
+static char message_buf[4096];
+
+/* This thread's last error message (static buffer). */
+static const char *thread_message(void) {
+  size_t len = 0;
+  if (ergon_last_error(message_buf, sizeof message_buf, &len) != ERGON_STATUS_OK) {
+    return "(ergon_last_error failed)";
+  }
+  return message_buf;
+}
+
+#define MUST(call)                                                                            \
+  do {                                                                                        \
+    ergon_status must_status_ = (call);                                                       \
+    if (must_status_ != ERGON_STATUS_OK) {                                                    \
+      fprintf(stderr, "%s:%d: %s returned %d (%s): %s\n", __FILE__, __LINE__, #call,          \
+              (int)must_status_, ergon_status_str((int)must_status_), thread_message());      \
+      exit(1);                                                                                \
+    }                                                                                         \
+  } while (0)
+
+/* A call that must fail with `want` and a thread message containing `needle`. */
+static void expect_failure(ergon_status got, ergon_status want, const char *needle,
+                           const char *call, int line) {
+  const char *m = thread_message();
+  if (got != want) {
+    fprintf(stderr, "dpk.c:%d: %s returned %d (%s), expected %d (%s); message: %s\n", line, call,
+            (int)got, ergon_status_str((int)got), (int)want, ergon_status_str((int)want), m);
+    failures++;
+    return;
+  }
+  if (needle != NULL && strstr(m, needle) == NULL) {
+    fprintf(stderr, "dpk.c:%d: %s: message \"%s\" does not name \"%s\"\n", line, call, m,
+            needle);
+    failures++;
+  }
+  printf("  [%-22s] %s\n", ergon_status_str((int)got), m);
+}
+#define FAILS(call, want, needle) expect_failure((call), (want), (needle), #call, __LINE__)
+
+static int close_to(double a, double b, double tol) { return fabs(a - b) <= tol; }
+
+/* ---------------------------------------------------------------------- the O4 instance */
+
+#define NUM_TASKS 7
+static const double ALPHAS[3] = {2.0, 3.0, 4.0};
+static const double CAPACITY[3] = {1.05, 1.10, 1.15};
+static const double CURVES[3][3] = {{1.0, 0.4, 0.4}, {0.4, 1.0, 0.4}, {0.4, 0.4, 1.0}};
+static const int WHICH[NUM_TASKS] = {0, 0, 1, 1, 2, 1, 0};
+
+typedef struct o4 {
+  double demand[NUM_TASKS][3];
+  uint64_t requested[NUM_TASKS][1];
+  ergon_dpk_block blocks[1];
+  ergon_dpk_task tasks[NUM_TASKS];
+  ergon_dpk_problem problem;
+} o4;
+
+static void o4_init(o4 *x) {
+  memset(x, 0, sizeof *x);
+  x->blocks[0].id = 0;
+  x->blocks[0].capacity = CAPACITY;
+  x->blocks[0].capacity_len = 3;
+  for (int i = 0; i < NUM_TASKS; i++) {
+    memcpy(x->demand[i], CURVES[WHICH[i]], sizeof x->demand[i]);
+    x->requested[i][0] = 0;
+    x->tasks[i].id = (uint64_t)i;
+    x->tasks[i].weight = 100.0 + 10.0 * i;
+    x->tasks[i].arrival = 0.0;
+    x->tasks[i].blocks = x->requested[i];
+    x->tasks[i].num_blocks = 1;
+    x->tasks[i].demand = x->demand[i];
+    x->tasks[i].demand_len = 3;
+  }
+  x->problem.alphas = ALPHAS;
+  x->problem.num_alphas = 3;
+  x->problem.blocks = x->blocks;
+  x->problem.num_blocks = 1;
+  x->problem.tasks = x->tasks;
+  x->problem.num_tasks = NUM_TASKS;
+}
+
+static const char O4_JSON[] =
+    "{\"schema\": \"dpk-workload/v1\", \"alphas\": [2, 3, 4],"
+    " \"blocks\": [{\"id\": 0, \"capacity\": [1.05, 1.10, 1.15]}],"
+    " \"tasks\": ["
+    "  {\"id\": 0, \"weight\": 100, \"blocks\": [0], \"demand\": [1, 0.4, 0.4]},"
+    "  {\"id\": 1, \"weight\": 110, \"blocks\": [0], \"demand\": [1, 0.4, 0.4]},"
+    "  {\"id\": 2, \"weight\": 120, \"blocks\": [0], \"demand\": [0.4, 1, 0.4]},"
+    "  {\"id\": 3, \"weight\": 130, \"blocks\": [0], \"demand\": [0.4, 1, 0.4]},"
+    "  {\"id\": 4, \"weight\": 140, \"blocks\": [0], \"demand\": [0.4, 0.4, 1]},"
+    "  {\"id\": 5, \"weight\": 150, \"blocks\": [0], \"demand\": [0.4, 1, 0.4]},"
+    "  {\"id\": 6, \"weight\": 160, \"blocks\": [0], \"demand\": [1, 0.4, 0.4]}]}";
+
+/* Schedules with `scheduler` (and `dpf_weighted`), checks the allocated set (sorted) and total
+ * weight, and returns the result handle. */
+static ergon_dpk_result *schedule_and_check(const ergon_dpk_workload *w, uint32_t scheduler,
+                                            bool dpf_weighted, uint64_t a, uint64_t b,
+                                            double weight) {
+  ergon_dpk_options o = ergon_dpk_options_default();
+  o.scheduler = scheduler;
+  o.dpf_weighted = dpf_weighted;
+  ergon_dpk_result *r = NULL;
+  MUST(ergon_dpk_schedule(w, &o, &r));
+  ergon_dpk_result_info info;
+  MUST(ergon_dpk_result_summary(r, &info));
+  CHECK(info.scheduler == scheduler);
+  CHECK(info.num_allocated == 2);
+  CHECK(close_to(info.total_weight, weight, 1e-9));
+  /* Ask the length, then fill. */
+  size_t len = 0;
+  MUST(ergon_dpk_result_allocated(r, NULL, 0, &len));
+  CHECK(len == 2);
+  uint64_t ids[2] = {0, 0};
+  MUST(ergon_dpk_result_allocated(r, ids, 2, &len));
+  uint64_t lo = ids[0] < ids[1] ? ids[0] : ids[1];
+  uint64_t hi = ids[0] < ids[1] ? ids[1] : ids[0];
+  CHECK(lo == a && hi == b);
+  return r;
+}
+
+static void check_o4(const ergon_dpk_workload *w, const char *how) {
+  ergon_dpk_workload_info wi;
+  MUST(ergon_dpk_workload_summary(w, &wi));
+  CHECK(wi.num_alphas == 3 && wi.num_blocks == 1 && wi.num_tasks == NUM_TASKS);
+
+  ergon_dpk_result *r = schedule_and_check(w, ERGON_DPK_DPK, true, 5, 6, 310.0);
+  uint64_t ids[2];
+  size_t len = 0;
+  MUST(ergon_dpk_result_allocated(r, ids, 2, &len));
+  CHECK(ids[0] == 6 && ids[1] == 5); /* efficiency order: 6 first */
+  double remaining[3];
+  MUST(ergon_dpk_result_remaining(r, remaining, 3, &len));
+  CHECK(len == 3);
+  CHECK(close_to(remaining[0], -0.35, 1e-9));
+  CHECK(close_to(remaining[1], -0.30, 1e-9));
+  CHECK(close_to(remaining[2], 0.35, 1e-9));
+  uint64_t block_id = 99;
+  MUST(ergon_dpk_result_block_ids(r, &block_id, 1, &len));
+  CHECK(len == 1 && block_id == 0);
+  MUST(ergon_dpk_result_to_json(r, NULL, 0, &len));
+  char *json = (char *)malloc(len + 1);
+  if (json == NULL) {
+    exit(1);
+  }
+  MUST(ergon_dpk_result_to_json(r, json, len + 1, &len));
+  CHECK(strlen(json) == len);
+  CHECK(strstr(json, "\"schema\":\"dpk-result/v1\"") != NULL);
+  CHECK(strstr(json, "\"allocated\":[6,5]") != NULL);
+  CHECK(strstr(json, "\"total_weight\":310.0") != NULL);
+  printf("%s: DPK {6, 5} profit 310, remaining [%.2f, %.2f, %.2f]\n", how, remaining[0],
+         remaining[1], remaining[2]);
+  free(json);
+  ergon_dpk_result_free(r);
+
+  ergon_dpk_result_free(schedule_and_check(w, ERGON_DPK_FCFS, true, 0, 1, 210.0));
+  ergon_dpk_result_free(schedule_and_check(w, ERGON_DPK_DPF, false, 2, 4, 260.0));
+  ergon_dpk_result_free(schedule_and_check(w, ERGON_DPK_DPF, true, 5, 6, 310.0));
+  ergon_dpk_result *opt = schedule_and_check(w, ERGON_DPK_OPTIMAL, true, 5, 6, 310.0);
+  ergon_dpk_result_info info;
+  MUST(ergon_dpk_result_summary(opt, &info));
+  CHECK(info.proven_optimal && info.upper_bound == 310.0);
+  ergon_dpk_result_free(opt);
+}
+
+/* ---------------------------------------------------------------------- RDP helpers */
+
+static void rdp_helpers(void) {
+  size_t len = 0;
+  MUST(ergon_dpk_standard_alphas(NULL, 0, &len));
+  CHECK(len == 12);
+  double alphas[12], capacity[12];
+  MUST(ergon_dpk_standard_alphas(alphas, 12, &len));
+  CHECK(alphas[0] == 1.5 && alphas[11] == 64.0);
+  MUST(ergon_dpk_block_capacity(alphas, 12, 10.0, 1e-7, capacity, 12, &len));
+  CHECK(capacity[0] == 0.0);
+  CHECK(close_to(capacity[4], 1.94, 0.005));   /* alpha = 3 */
+  CHECK(close_to(capacity[11], 9.74, 0.005));  /* alpha = 64 */
+  double eps = 0.0;
+  size_t index = 0;
+  MUST(ergon_dpk_dp_epsilon(alphas, 12, capacity, 12, 1e-7, ERGON_DPK_CONVERSION_CLASSIC, &eps,
+                            &index));
+  CHECK(close_to(eps, 10.0, 1e-9));
+  /* A DP-SGD job: q = 0.01, sigma = 1.1, 1000 steps; its cost at (., 1e-5). */
+  double curve[12];
+  MUST(ergon_dpk_subsampled_gaussian(alphas, 12, 0.01, 1.1, 1000.0, curve, 12, &len));
+  MUST(ergon_dpk_dp_epsilon(alphas, 12, curve, 12, 1e-5, ERGON_DPK_CONVERSION_TIGHT, &eps,
+                            &index));
+  CHECK(eps > 0.0 && eps < 10.0 && index < 12);
+  printf("DP-SGD q=0.01 sigma=1.1 1000 steps: epsilon %.3f at alpha %g (delta 1e-5)\n", eps,
+         alphas[index]);
+  FAILS(ergon_dpk_block_capacity(alphas, 12, 10.0, 1.5, capacity, 12, &len),
+        ERGON_STATUS_INVALID_ARGUMENT, "delta");
+  FAILS(ergon_dpk_gaussian(alphas, 12, 1.0, capacity, 4, &len), ERGON_STATUS_BUFFER_TOO_SMALL,
+        "too small");
+  CHECK(len == 12);
+}
+
+/* ---------------------------------------------------------------------- online */
+
+static const char ONLINE_JSON[] =
+    "{\"schema\": \"dpk-online/v1\", \"alphas\": [2, 4], \"block_epsilon\": 10,"
+    " \"block_delta\": 1e-5, \"initial_blocks\": 1, \"total_blocks\": 4,"
+    " \"scheduling_period\": 1, \"unlocking\": {\"kind\": \"time\", \"period\": 1,"
+    " \"steps\": 2}, \"tasks\": ["
+    "  {\"id\": 0, \"arrival\": 0, \"num_blocks\": 1, \"demand\": [0.05, 2.5]},"
+    "  {\"id\": 1, \"arrival\": 0.5, \"num_blocks\": 2, \"demand\": [0.05, 2.5]},"
+    "  {\"id\": 2, \"arrival\": 1, \"num_blocks\": 1, \"demand\": [0.05, 2.5]},"
+    "  {\"id\": 3, \"arrival\": 1.5, \"num_blocks\": 2, \"demand\": [0.05, 2.5]}]}";
+
+static void online(void) {
+  ergon_dpk_online *h = NULL;
+  MUST(ergon_dpk_simulate_json(ONLINE_JSON, sizeof ONLINE_JSON - 1, NULL, &h));
+  ergon_dpk_online_info info;
+  MUST(ergon_dpk_online_summary(h, &info));
+  CHECK(info.scheduler == ERGON_DPK_DPK && info.num_submitted == 4);
+  CHECK(info.num_allocated > 0 && info.num_allocated <= 4 && info.num_rounds > 0);
+  size_t len = 0;
+  MUST(ergon_dpk_online_allocated(h, NULL, 0, &len));
+  CHECK(len == info.num_allocated);
+  /* By hand: block 0 is half unlocked at t = 1 (task 0), full at t = 2 (task 1); block 1 half
+   * unlocked at t = 2 (task 2); task 3 needs blocks 0 and 1, and block 0 keeps only 1.16. */
+  uint64_t ids[4] = {9, 9, 9, 9};
+  MUST(ergon_dpk_online_allocated(h, ids, 4, &len));
+  CHECK(len == 3 && ids[0] == 0 && ids[1] + ids[2] == 3 && ids[3] == 9);
+  MUST(ergon_dpk_online_to_json(h, NULL, 0, &len));
+  char *json = (char *)malloc(len + 1);
+  if (json == NULL) {
+    exit(1);
+  }
+  MUST(ergon_dpk_online_to_json(h, json, len + 1, &len));
+  CHECK(strstr(json, "\"schema\":\"dpk-online-result/v1\"") != NULL);
+  printf("online: %zu of %zu tasks allocated in %zu rounds\n", info.num_allocated,
+         info.num_submitted, info.num_rounds);
+  free(json);
+  ergon_dpk_online_free(h);
+  ergon_dpk_options o = ergon_dpk_options_default();
+  o.scheduler = ERGON_DPK_OPTIMAL;
+  h = NULL;
+  FAILS(ergon_dpk_simulate_json(ONLINE_JSON, sizeof ONLINE_JSON - 1, &o, &h),
+        ERGON_STATUS_INVALID_ARGUMENT, "offline only");
+  CHECK(h == NULL);
+}
+
+/* ---------------------------------------------------------------------- bad input */
+
+static void bad_input(void) {
+  o4 x;
+  ergon_dpk_workload *sentinel = (ergon_dpk_workload *)(void *)&x; /* must stay untouched */
+  ergon_dpk_workload *w = sentinel;
+
+  FAILS(ergon_dpk_workload_new(NULL, &w), ERGON_STATUS_NULL_POINTER, "problem");
+  o4_init(&x);
+  FAILS(ergon_dpk_workload_new(&x.problem, NULL), ERGON_STATUS_NULL_POINTER, "out");
+  FAILS(ergon_dpk_workload_from_json(NULL, 4, &w), ERGON_STATUS_NULL_POINTER, "json");
+
+  o4_init(&x);
+  x.demand[3][1] = NAN;
+  FAILS(ergon_dpk_workload_new(&x.problem, &w), ERGON_STATUS_INVALID_PROBLEM, "task 3");
+  o4_init(&x);
+  x.demand[2][0] = -1.0;
+  FAILS(ergon_dpk_workload_new(&x.problem, &w), ERGON_STATUS_INVALID_PROBLEM, "task 2");
+  o4_init(&x);
+  x.requested[4][0] = 9;
+  FAILS(ergon_dpk_workload_new(&x.problem, &w), ERGON_STATUS_INVALID_PROBLEM,
+        "task 4 requests block 9");
+  o4_init(&x);
+  x.blocks[0].capacity = NULL;
+  x.blocks[0].capacity_len = 0;
+  x.blocks[0].epsilon = 10.0;
+  x.blocks[0].delta = 1.0;
+  FAILS(ergon_dpk_workload_new(&x.problem, &w), ERGON_STATUS_INVALID_PROBLEM, "block 0");
+  o4_init(&x);
+  x.problem.num_alphas = 0;
+  FAILS(ergon_dpk_workload_new(&x.problem, &w), ERGON_STATUS_INVALID_PROBLEM, "empty");
+  o4_init(&x);
+  x.tasks[5].demand = NULL;
+  FAILS(ergon_dpk_workload_new(&x.problem, &w), ERGON_STATUS_NULL_POINTER, "task 5");
+  static const char wrong_schema[] = "{\"schema\": \"dpk-online/v1\"}";
+  FAILS(ergon_dpk_workload_from_json(wrong_schema, sizeof wrong_schema - 1, &w),
+        ERGON_STATUS_SCHEMA, "dpk-workload/v1");
+  FAILS(ergon_dpk_workload_from_json("{", 1, &w), ERGON_STATUS_PARSE, NULL);
+  CHECK(w == sentinel);
+
+  o4_init(&x);
+  w = NULL;
+  MUST(ergon_dpk_workload_new(&x.problem, &w));
+  ergon_dpk_options o = ergon_dpk_options_default();
+  o.scheduler = 42;
+  ergon_dpk_result *r = NULL;
+  FAILS(ergon_dpk_schedule(w, &o, &r), ERGON_STATUS_INVALID_ARGUMENT, "unknown scheduler 42");
+  CHECK(r == NULL);
+  char handle_msg[512];
+  size_t len = 0;
+  MUST(ergon_dpk_workload_last_error(w, handle_msg, sizeof handle_msg, &len));
+  CHECK(strstr(handle_msg, "unknown scheduler 42") != NULL);
+  FAILS(ergon_dpk_schedule(NULL, NULL, &r), ERGON_STATUS_NULL_POINTER, "NULL");
+
+  MUST(ergon_dpk_schedule(w, NULL, &r));
+  ergon_dpk_workload_info wi;
+  FAILS(ergon_dpk_workload_summary((const ergon_dpk_workload *)(const void *)r, &wi),
+        ERGON_STATUS_NULL_POINTER, "not a live DPK workload handle");
+  uint64_t one = 77;
+  FAILS(ergon_dpk_result_allocated(r, &one, 1, &len), ERGON_STATUS_BUFFER_TOO_SMALL,
+        "too small");
+  CHECK(len == 2 && one == 77);
+  char small[4] = "abc";
+  FAILS(ergon_dpk_result_to_json(r, small, sizeof small, &len), ERGON_STATUS_BUFFER_TOO_SMALL,
+        "too small");
+  CHECK(len > 4 && strcmp(small, "abc") == 0);
+  ergon_dpk_result_free(r);
+  ergon_dpk_workload_free(w);
+  ergon_dpk_workload_free(NULL);
+  ergon_dpk_result_free(NULL);
+}
+
+int main(void) {
+  o4 x;
+  o4_init(&x);
+  ergon_dpk_workload *arrays = NULL, *json = NULL;
+  MUST(ergon_dpk_workload_new(&x.problem, &arrays));
+  check_o4(arrays, "arrays");
+  MUST(ergon_dpk_workload_from_json(O4_JSON, sizeof O4_JSON - 1, &json));
+  check_o4(json, "json");
+  ergon_dpk_workload_free(arrays);
+  ergon_dpk_workload_free(json);
+  rdp_helpers();
+  online();
+  bad_input();
+  if (failures > 0) {
+    fprintf(stderr, "%d checks failed\n", failures);
+    return 1;
+  }
+  printf("all checks passed\n");
+  return 0;
+}
