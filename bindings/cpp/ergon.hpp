@@ -1,15 +1,25 @@
 // ergon.hpp: a header-only C++17 wrapper over the C ABI in ergon.h.
 //
-// Handles become move-only RAII objects (ergon::Frontier, ergon::Plan), buffers become
-// std::vector / std::string, and every failed call throws ergon::Error, which carries the
-// ergon_status and the library's message for it. Link against libergon as for C
-// (`pkg-config --cflags --libs ergon`).
+// Handles become move-only RAII objects (ergon::Frontier, ergon::Plan, ergon::PlanExecutor,
+// ergon::EnergyMonitor), buffers become std::vector / std::string, and every failed call throws
+// ergon::Error, which carries the ergon_status and the library's message for it. Link against
+// libergon as for C (`pkg-config --cflags --libs ergon`).
 //
 //   auto f = ergon::Frontier::from_instance_json(text);
 //   f.solve();
 //   ergon_summary s = f.summary();
 //   ergon::Plan p = f.plan_t_star();
 //   for (ergon::Step step : p.stage(0)) { /* set step.freq_mhz, then run step.kind */ }
+//
+// GPUs (NVML is loaded at run time; without it calls throw ERGON_STATUS_NVML_UNAVAILABLE):
+//
+//   for (const ergon::gpu::Info &g : ergon::gpu::devices()) { /* g.index, g.uuid, g.name */ }
+//   ergon::PlanExecutor ex("0", p, stage);        // needs CAP_SYS_ADMIN; restores when destroyed
+//   for (ergon::Step step : p.stage(stage)) { ex.instruction_begin(step.kind); /* run it */ }
+//   ex.step_end();                                // after each iteration
+//   ergon::EnergyMonitor mon("0");
+//   ergon::Measurement m;
+//   { ergon::EnergyWindow w = mon.window("step", &m); /* ... */ }  // m.time_s, m.energy_j
 //
 // Like the handles they own, objects are not to be used from two threads at once.
 
@@ -18,6 +28,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -112,6 +123,40 @@ inline void check(ergon_status status, const ergon_plan *handle) {
       });
     });
   }
+}
+
+inline void check(ergon_status status, const ergon_plan_executor *handle) {
+  if (status != ERGON_STATUS_OK) {
+    throw error(status, [handle] {
+      if (handle == nullptr) {
+        return std::string();
+      }
+      return read_message([handle](char *buf, size_t cap, size_t *len) {
+        return ergon_plan_executor_last_error(handle, buf, cap, len);
+      });
+    });
+  }
+}
+
+inline void check(ergon_status status, const ergon_energy_monitor *handle) {
+  if (status != ERGON_STATUS_OK) {
+    throw error(status, [handle] {
+      if (handle == nullptr) {
+        return std::string();
+      }
+      return read_message([handle](char *buf, size_t cap, size_t *len) {
+        return ergon_energy_monitor_last_error(handle, buf, cap, len);
+      });
+    });
+  }
+}
+
+// A NUL-terminated field of ergon_gpu_info, without reading past its end.
+inline std::string fixed_text(const char (&field)[ERGON_GPU_TEXT_CAP]) {
+  const void *nul = std::memchr(field, '\0', sizeof field);
+  size_t len = nul == nullptr ? sizeof field
+                              : static_cast<size_t>(static_cast<const char *>(nul) - field);
+  return std::string(field, len);
 }
 
 // Copies text with "ask the length, then fill"; `fill(buf, cap, len)` calls the C function.
@@ -331,6 +376,260 @@ public:
 private:
   ergon_frontier *handle_;
 };
+
+// --- GPUs --------------------------------------------------------------------------------------
+
+namespace gpu {
+
+// What NVML reports about one GPU (ergon_gpu_info with std::string fields).
+struct Info {
+  uint32_t index;        // NVML index (the parent GPU's for a MIG device)
+  uint32_t architecture; // nvmlDeviceArchitecture_t: 7 Ampere, 8 Ada, 9 Hopper, ...
+  bool is_mig;
+  std::string uuid; // "GPU-..." or "MIG-..."
+  std::string name; // e.g. "NVIDIA A100-SXM4-40GB"
+};
+
+// The number of GPUs NVML sees (MIG devices not counted).
+inline uint32_t count() {
+  uint32_t n = 0;
+  detail::check(ergon_gpu_count(&n));
+  return n;
+}
+
+// GPU `index` (0 <= index < count(); else ERGON_STATUS_OUT_OF_RANGE).
+inline Info info(uint32_t index) {
+  ergon_gpu_info raw{};
+  detail::check(ergon_gpu_get_info(index, &raw));
+  return Info{raw.index, raw.architecture, raw.is_mig, detail::fixed_text(raw.uuid),
+              detail::fixed_text(raw.name)};
+}
+
+// info() of every GPU, in NVML index order.
+inline std::vector<Info> devices() {
+  const uint32_t n = count();
+  std::vector<Info> out;
+  out.reserve(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    out.push_back(info(i));
+  }
+  return out;
+}
+
+// Puts back every GPU setting recorded in the GPU state file (what `ergon gpu restore` does
+// after a process that changed settings was killed); returns how many were restored (0,
+// without loading NVML, when there is no state file).
+inline size_t restore() {
+  size_t restored = 0;
+  detail::check(ergon_gpu_restore(&restored));
+  return restored;
+}
+
+} // namespace gpu
+
+// Executes one pipeline stage of a plan on a GPU (owns an ergon_plan_executor handle): the
+// constructor sets the power limit to its default and locks the memory and graphics clocks at
+// their maxima (needs CAP_SYS_ADMIN); per iteration, instruction_begin() before each
+// computation in the plan's order, then step_end(). The destructor (or close()) stops the
+// worker and restores every setting the executor changed. Move-only; a moved-from or closed
+// executor holds no handle and its methods throw Error with ERGON_STATUS_NULL_POINTER.
+class PlanExecutor {
+public:
+  // `device`: an NVML index ("0"), a GPU-/MIG- UUID; `plan` is only read during the call.
+  PlanExecutor(const std::string &device, const Plan &plan, size_t stage) : handle_(nullptr) {
+    detail::check(ergon_plan_executor_new(device.c_str(), plan.get(), stage, &handle_));
+  }
+
+  // Takes ownership of a handle from ergon_plan_executor_new (may be nullptr).
+  explicit PlanExecutor(ergon_plan_executor *handle) noexcept : handle_(handle) {}
+
+  PlanExecutor(const PlanExecutor &) = delete;
+  PlanExecutor &operator=(const PlanExecutor &) = delete;
+  PlanExecutor(PlanExecutor &&other) noexcept
+      : handle_(std::exchange(other.handle_, nullptr)) {}
+  PlanExecutor &operator=(PlanExecutor &&other) noexcept {
+    if (this != &other) {
+      ergon_plan_executor_free(handle_);
+      handle_ = std::exchange(other.handle_, nullptr);
+    }
+    return *this;
+  }
+  ~PlanExecutor() { ergon_plan_executor_free(handle_); }
+
+  // Before a computation: `kind` (ERGON_KIND_*) must be the plan's next instruction
+  // (else ERGON_STATUS_INVALID_STATE, and nothing advances). Never waits for NVML.
+  void instruction_begin(uint32_t kind) {
+    detail::check(ergon_plan_executor_instruction_begin(handle_, kind), handle_);
+  }
+  // The same with the plan's instruction name: "forward" or "backward".
+  void instruction_begin(std::string_view name) {
+    uint32_t kind = 0;
+    if (name == "forward") {
+      kind = ERGON_KIND_FORWARD;
+    } else if (name == "backward") {
+      kind = ERGON_KIND_BACKWARD;
+    } else {
+      throw Error(ERGON_STATUS_INVALID_ARGUMENT,
+                  "ergon::PlanExecutor::instruction_begin: unknown instruction \"" +
+                      std::string(name) +
+                      "\" (expected \"forward\" or \"backward\")");
+    }
+    instruction_begin(kind);
+  }
+
+  // After an iteration: rewinds the plan, then throws for an iteration that did not run every
+  // planned instruction (INVALID_STATE) or for clock changes the worker failed to make (GPU).
+  void step_end() { detail::check(ergon_plan_executor_step_end(handle_), handle_); }
+
+  // Blocks until the worker has handled the latest clock request.
+  void wait_applied() { detail::check(ergon_plan_executor_wait_applied(handle_), handle_); }
+
+  // Stops the worker and restores the settings now (what the destructor does).
+  void close() noexcept { ergon_plan_executor_free(std::exchange(handle_, nullptr)); }
+
+  // The message of the last failed call on this executor (empty if none).
+  std::string last_error() const {
+    if (handle_ == nullptr) {
+      return std::string();
+    }
+    return detail::read_message([this](char *buf, size_t cap, size_t *len) {
+      return ergon_plan_executor_last_error(handle_, buf, cap, len);
+    });
+  }
+
+  const ergon_plan_executor *get() const noexcept { return handle_; }
+  // Gives up ownership; the caller must ergon_plan_executor_free the handle.
+  ergon_plan_executor *release() noexcept { return std::exchange(handle_, nullptr); }
+  explicit operator bool() const noexcept { return handle_ != nullptr; }
+
+private:
+  ergon_plan_executor *handle_;
+};
+
+// One closed energy window.
+struct Measurement {
+  double time_s = 0.0;   // wall time of the window
+  double energy_j = 0.0; // GPU energy over the window
+  // Average power, watts (0 for a zero-length window).
+  double power_w() const noexcept { return time_s > 0.0 ? energy_j / time_s : 0.0; }
+};
+
+class EnergyWindow;
+
+// Measures a GPU's energy over named, possibly overlapping windows (owns an
+// ergon_energy_monitor handle). Needs no privileges. Move-only; a moved-from monitor holds no
+// handle and its methods throw Error with ERGON_STATUS_NULL_POINTER.
+class EnergyMonitor {
+public:
+  explicit EnergyMonitor(const std::string &device) : handle_(nullptr) {
+    detail::check(ergon_energy_monitor_new(device.c_str(), &handle_));
+  }
+  // Takes ownership of a handle from ergon_energy_monitor_new (may be nullptr).
+  explicit EnergyMonitor(ergon_energy_monitor *handle) noexcept : handle_(handle) {}
+
+  EnergyMonitor(const EnergyMonitor &) = delete;
+  EnergyMonitor &operator=(const EnergyMonitor &) = delete;
+  EnergyMonitor(EnergyMonitor &&other) noexcept
+      : handle_(std::exchange(other.handle_, nullptr)) {}
+  EnergyMonitor &operator=(EnergyMonitor &&other) noexcept {
+    if (this != &other) {
+      ergon_energy_monitor_free(handle_);
+      handle_ = std::exchange(other.handle_, nullptr);
+    }
+    return *this;
+  }
+  ~EnergyMonitor() { ergon_energy_monitor_free(handle_); }
+
+  // Opens the window `name` (INVALID_STATE if one of that name is open).
+  void begin(const std::string &name) {
+    detail::check(ergon_energy_monitor_begin(handle_, name.c_str()), handle_);
+  }
+
+  // Closes the window `name` (INVALID_STATE if none of that name is open).
+  Measurement end(const std::string &name) {
+    Measurement m;
+    detail::check(ergon_energy_monitor_end(handle_, name.c_str(), &m.time_s, &m.energy_j),
+                  handle_);
+    return m;
+  }
+
+  // A window open for the life of the returned object (see EnergyWindow).
+  inline EnergyWindow window(std::string name, Measurement *out = nullptr);
+
+  // The message of the last failed call on this monitor (empty if none).
+  std::string last_error() const {
+    if (handle_ == nullptr) {
+      return std::string();
+    }
+    return detail::read_message([this](char *buf, size_t cap, size_t *len) {
+      return ergon_energy_monitor_last_error(handle_, buf, cap, len);
+    });
+  }
+
+  const ergon_energy_monitor *get() const noexcept { return handle_; }
+  // Gives up ownership; the caller must ergon_energy_monitor_free the handle.
+  ergon_energy_monitor *release() noexcept { return std::exchange(handle_, nullptr); }
+  explicit operator bool() const noexcept { return handle_ != nullptr; }
+
+private:
+  ergon_energy_monitor *handle_;
+};
+
+// A scoped energy window: opened by the constructor, closed by end() or by the destructor,
+// which writes the measurement to `out` if one was given (errors there cannot be thrown: the
+// destructor then leaves `*out` unchanged). The monitor must outlive the window. Move-only.
+class EnergyWindow {
+public:
+  EnergyWindow(EnergyMonitor &monitor, std::string name, Measurement *out = nullptr)
+      : monitor_(&monitor), name_(std::move(name)), out_(out) {
+    monitor_->begin(name_);
+  }
+  EnergyWindow(const EnergyWindow &) = delete;
+  EnergyWindow &operator=(const EnergyWindow &) = delete;
+  EnergyWindow(EnergyWindow &&other) noexcept
+      : monitor_(std::exchange(other.monitor_, nullptr)), name_(std::move(other.name_)),
+        out_(std::exchange(other.out_, nullptr)) {}
+  EnergyWindow &operator=(EnergyWindow &&) = delete;
+  ~EnergyWindow() {
+    if (monitor_ != nullptr) {
+      try {
+        end();
+      } catch (...) {
+        // A destructor must not throw; the window is dropped.
+      }
+    }
+  }
+
+  // Closes the window now and returns its measurement (also written to `out`); a second call
+  // throws INVALID_STATE.
+  Measurement end() {
+    if (monitor_ == nullptr) {
+      throw Error(ERGON_STATUS_INVALID_STATE,
+                  name_.empty() ? std::string("ergon::EnergyWindow::end: the energy window is "
+                                              "closed (ended, or moved from)")
+                                : "ergon::EnergyWindow::end: the energy window \"" + name_ +
+                                      "\" is closed");
+    }
+    EnergyMonitor *monitor = std::exchange(monitor_, nullptr);
+    Measurement m = monitor->end(name_);
+    if (out_ != nullptr) {
+      *out_ = m;
+    }
+    return m;
+  }
+
+  const std::string &name() const noexcept { return name_; }
+  bool open() const noexcept { return monitor_ != nullptr; }
+
+private:
+  EnergyMonitor *monitor_;
+  std::string name_;
+  Measurement *out_;
+};
+
+inline EnergyWindow EnergyMonitor::window(std::string name, Measurement *out) {
+  return EnergyWindow(*this, std::move(name), out);
+}
 
 } // namespace ergon
 

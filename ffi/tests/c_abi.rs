@@ -11,10 +11,18 @@
 //! profiles of the shared fixtures reach C as arrays through a header this test generates
 //! (`fixtures.h`), and as JSON through the fixture files themselves.
 //!
+//! The GPU programs (`tests/c/executor.c`, `tests/cpp/gpu.cpp`) run against the fake NVML
+//! (`tests/fake-nvml`, built by the harness of `hwctl/tests/support`), each run with its own
+//! call log, fake state file and GPU state directory; the tests assert the exact NVML call
+//! sequence and that the fake GPU ends as it started.
+//!
 //! Compilers: `$CC` (default `cc`) and `$CXX` (default `c++`); a missing compiler fails the
 //! test with a message that says so.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../../hwctl/tests/support/mod.rs"]
+mod support;
 
 use std::ffi::OsStr;
 use std::fmt::Write as _;
@@ -29,11 +37,13 @@ use ergon_core::frontier::formats::parse_instance;
 const INSTANCES: [&str; 2] = ["a100_s2_m4", "a100_s4_m8"];
 
 /// Every program under tests/c and tests/cpp, so that a new file cannot go unrun.
-const PROGRAMS: [&str; 4] = [
+const PROGRAMS: [&str; 6] = [
     "c/frontier.c",
     "c/bad_input.c",
     "c/panic.c",
+    "c/executor.c",
     "cpp/wrapper.cpp",
+    "cpp/gpu.cpp",
 ];
 
 fn repo() -> PathBuf {
@@ -377,6 +387,381 @@ fn cpp_wrapper() {
     let (once, small) = (OsStr::new("--solve-once"), OsStr::new("a100_s2_m4"));
     for out in build_and_run("cpp/wrapper.cpp", &[data], &[once, data, small], &[]) {
         assert!(out.contains("all checks passed"), "{out}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// GPU programs against the fake NVML
+
+/// The fake GPU starts below its 400 W default power limit, so that the executor's startup
+/// changes it and its restore must bring back 300 W (not the default).
+const INITIAL_STATE: &str =
+    "gpu=0 gpu_locked=none mem_locked=none power_limit_mw=300000 persistence=0";
+
+/// What one run of a GPU program left behind.
+struct GpuRun {
+    stdout: String,
+    /// The fake's call log, one call per line (empty if NVML was never loaded).
+    log: Vec<String>,
+    /// The fake's state file (first line: GPU 0).
+    state: String,
+    /// The run's private directory (fake state and log, `ERGON_STATE_DIR`).
+    dir: PathBuf,
+}
+
+/// A fresh directory for one run: the fake's state file at [`INITIAL_STATE`], an empty log, a
+/// private `ERGON_STATE_DIR`.
+fn gpu_run_dir(name: &str) -> PathBuf {
+    let dir = work_dir().join("gpu").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("ergon-state")).unwrap();
+    std::fs::set_permissions(
+        dir.join("ergon-state"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    std::fs::write(dir.join("fake-state"), format!("{INITIAL_STATE}\n")).unwrap();
+    dir
+}
+
+/// Runs `exe MODE` (under valgrind if `valgrind`) in `dir` against the fake NVML, or with
+/// `ERGON_NVML_LIBRARY` pointing nowhere when `nvml` is false.
+fn run_gpu(exe: &Path, mode: &str, dir: &Path, nvml: bool, valgrind: bool) -> GpuRun {
+    let library = if nvml {
+        support::fake_library(support::Variant::Current)
+            .to_str()
+            .unwrap()
+            .to_owned()
+    } else {
+        "/nonexistent/libnvidia-ml.so.1".to_owned()
+    };
+    let log = dir.join("fake-log");
+    let state = dir.join("fake-state");
+    let state_dir = dir.join("ergon-state");
+    let env = [
+        ("ERGON_NVML_LIBRARY", library.as_str()),
+        ("FAKE_NVML_LOG", log.to_str().unwrap()),
+        ("FAKE_NVML_STATE", state.to_str().unwrap()),
+        ("ERGON_STATE_DIR", state_dir.to_str().unwrap()),
+    ];
+    let args = [OsStr::new(mode)];
+    let stdout = if valgrind {
+        run_valgrind(exe, &args, &env);
+        String::new()
+    } else {
+        run(exe, &args, &env)
+    };
+    GpuRun {
+        stdout,
+        log: std::fs::read_to_string(&log)
+            .map(|t| t.lines().map(str::to_owned).collect())
+            .unwrap_or_default(),
+        state: std::fs::read_to_string(&state)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+        dir: dir.to_path_buf(),
+    }
+}
+
+fn calls(lines: &str) -> Vec<String> {
+    lines
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn lock(mhz: u32) -> String {
+    format!("nvmlDeviceSetGpuLockedClocks dev=0 min={mhz} max={mhz} -> SUCCESS")
+}
+
+/// Starting a plan executor through the C ABI: the clock ranges, the default power limit, the
+/// originals read (twice: the state guard, then the GPU state file), then power limit to its
+/// default, memory clock and graphics clock locked at their maxima.
+const EXECUTOR_STARTUP: &str = "
+    nvmlInit_v2 -> SUCCESS
+    nvmlDeviceGetHandleByIndex_v2 index=0 -> SUCCESS
+    nvmlDeviceGetSupportedMemoryClocks dev=0 -> SUCCESS
+    nvmlDeviceGetSupportedGraphicsClocks dev=0 mem=1215 -> SUCCESS
+    nvmlDeviceGetPowerManagementDefaultLimit dev=0 -> SUCCESS
+    nvmlDeviceGetUUID dev=0 -> SUCCESS
+    nvmlDeviceGetPowerManagementLimit dev=0 -> SUCCESS
+    nvmlDeviceGetUUID dev=0 -> SUCCESS
+    nvmlDeviceGetPowerManagementLimit dev=0 -> SUCCESS
+    nvmlDeviceSetPowerManagementLimit dev=0 limit_mw=400000 -> SUCCESS
+    nvmlDeviceSetMemoryLockedClocks dev=0 min=1215 max=1215 -> SUCCESS
+    nvmlDeviceSetGpuLockedClocks dev=0 min=1410 max=1410 -> SUCCESS";
+
+/// Freeing it: the locks reset, the power limit back to the original 300 W.
+const EXECUTOR_SHUTDOWN: &str = "
+    nvmlDeviceResetGpuLockedClocks dev=0 -> SUCCESS
+    nvmlDeviceResetMemoryLockedClocks dev=0 -> SUCCESS
+    nvmlDeviceSetPowerManagementLimit dev=0 limit_mw=300000 -> SUCCESS
+    nvmlShutdown -> SUCCESS";
+
+/// The locks after startup: stage 0's plan is F F B B at 1200 1200 1005 1005 MHz, so each of
+/// the two iterations changes the clock twice (the second F and B are unchanged: no call); the
+/// refused instructions request nothing, the one forward after them locks 1200, and in the
+/// iteration after the rewind only the first backward changes the clock.
+const EXECUTOR_LOCKS: [u32; 6] = [1200, 1005, 1200, 1005, 1200, 1005];
+
+/// The exact NVML calls of `executor run`.
+fn executor_expected_log() -> Vec<String> {
+    let mut log = calls(
+        "
+        nvmlInit_v2 -> SUCCESS
+        nvmlDeviceGetCount_v2 -> SUCCESS
+        nvmlShutdown -> SUCCESS
+        nvmlInit_v2 -> SUCCESS
+        nvmlDeviceGetCount_v2 -> SUCCESS
+        nvmlDeviceGetHandleByIndex_v2 index=0 -> SUCCESS
+        nvmlDeviceGetUUID dev=0 -> SUCCESS
+        nvmlDeviceGetName dev=0 -> SUCCESS
+        nvmlDeviceGetArchitecture dev=0 -> SUCCESS
+        nvmlDeviceGetPciInfo_v3 dev=0 -> SUCCESS
+        nvmlDeviceGetMigMode dev=0 -> SUCCESS
+        nvmlShutdown -> SUCCESS
+        nvmlInit_v2 -> SUCCESS
+        nvmlDeviceGetCount_v2 -> SUCCESS
+        nvmlShutdown -> SUCCESS",
+    );
+    log.extend(calls(EXECUTOR_STARTUP));
+    log.extend(EXECUTOR_LOCKS.into_iter().map(lock));
+    log.extend(calls(EXECUTOR_SHUTDOWN));
+    // An energy monitor for a UUID no GPU has (looked up exactly, then as a prefix), then one
+    // for GPU 0: its architecture (Ampere: the energy counter), one counter read at start and
+    // one per window begin/end (step, inner, inner, step; refused calls read nothing).
+    log.extend(calls(
+        "
+        nvmlInit_v2 -> SUCCESS
+        nvmlDeviceGetHandleByUUID uuid=GPU-ffffffff -> NOT_FOUND
+        nvmlDeviceGetCount_v2 -> SUCCESS
+        nvmlDeviceGetHandleByIndex_v2 index=0 -> SUCCESS
+        nvmlDeviceGetUUID dev=0 -> SUCCESS
+        nvmlShutdown -> SUCCESS
+        nvmlInit_v2 -> SUCCESS
+        nvmlDeviceGetHandleByIndex_v2 index=0 -> SUCCESS
+        nvmlDeviceGetArchitecture dev=0 -> SUCCESS
+        nvmlDeviceGetTotalEnergyConsumption dev=0 -> SUCCESS
+        nvmlDeviceGetTotalEnergyConsumption dev=0 -> SUCCESS
+        nvmlDeviceGetTotalEnergyConsumption dev=0 -> SUCCESS
+        nvmlDeviceGetTotalEnergyConsumption dev=0 -> SUCCESS
+        nvmlDeviceGetTotalEnergyConsumption dev=0 -> SUCCESS
+        nvmlShutdown -> SUCCESS",
+    ));
+    log
+}
+
+/// The lines `executor run` and `gpu run` print about the clock during each computation.
+fn iteration_lines(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .filter(|l| {
+            l.starts_with("iteration ") || l.starts_with("after ") || l.starts_with("before ")
+        })
+        .collect()
+}
+
+#[test]
+fn c_executor_through_the_fake_nvml() {
+    let expected = executor_expected_log();
+    for link in [Link::Static, Link::Shared] {
+        let exe = build("c/executor.c", link);
+        let name = format!("executor-{link:?}");
+        let got = run_gpu(&exe, "run", &gpu_run_dir(&name), true, false);
+        assert!(got.stdout.contains("all checks passed"), "{}", got.stdout);
+        assert_eq!(
+            iteration_lines(&got.stdout),
+            [
+                "after startup: 1410:1410",
+                "iteration 1: F at 1200:1200",
+                "iteration 1: F at 1200:1200",
+                "iteration 1: B at 1005:1005",
+                "iteration 1: B at 1005:1005",
+                "iteration 2: F at 1200:1200",
+                "iteration 2: F at 1200:1200",
+                "iteration 2: B at 1005:1005",
+                "iteration 2: B at 1005:1005",
+                "after violations: F at 1200:1200",
+                "iteration 3: F at 1200:1200",
+                "iteration 3: F at 1200:1200",
+                "iteration 3: B at 1005:1005",
+                "iteration 3: B at 1005:1005",
+                "after free: none",
+            ],
+            "{}",
+            got.stdout
+        );
+        assert_eq!(got.log, expected, "{:#?}", got.log);
+        assert_eq!(got.state, INITIAL_STATE);
+
+        let none = run_gpu(
+            &exe,
+            "no-nvml",
+            &gpu_run_dir(&format!("{name}-none")),
+            false,
+            false,
+        );
+        assert!(none.stdout.contains("all checks passed"), "{}", none.stdout);
+        assert!(
+            none.stdout.matches("[NVML unavailable]").count() == 4,
+            "{}",
+            none.stdout
+        );
+        assert!(none.log.is_empty(), "{:#?}", none.log);
+
+        // A trainer killed with its executor running: the GPU state file lets
+        // ergon_gpu_restore put back exactly what the executor changed.
+        let dir = gpu_run_dir(&format!("{name}-abandon"));
+        let abandoned = run_gpu(&exe, "abandon", &dir, true, false);
+        assert!(
+            abandoned.stdout.contains("abandoned at 1200:1200"),
+            "{}",
+            abandoned.stdout
+        );
+        assert_eq!(
+            abandoned.state,
+            "gpu=0 gpu_locked=1200:1200 mem_locked=1215:1215 power_limit_mw=400000 persistence=0"
+        );
+        assert!(
+            abandoned
+                .dir
+                .join("ergon-state")
+                .join(ergon_hwctl::STATE_FILE_NAME)
+                .is_file()
+        );
+        let restored = run_gpu(&exe, "restore", &dir, true, false);
+        assert!(
+            restored.stdout.contains("restored 3"),
+            "{}",
+            restored.stdout
+        );
+        assert_eq!(restored.state, INITIAL_STATE);
+        let tail: Vec<&String> = restored.log.iter().rev().take(7).rev().collect();
+        let uuid = "nvmlDeviceGetHandleByUUID uuid=GPU-";
+        assert!(
+            tail[0].starts_with(uuid) && tail[2].starts_with(uuid),
+            "{tail:#?}"
+        );
+        assert_eq!(tail[1], "nvmlDeviceResetGpuLockedClocks dev=0 -> SUCCESS");
+        assert_eq!(
+            tail[3],
+            "nvmlDeviceResetMemoryLockedClocks dev=0 -> SUCCESS"
+        );
+        assert_eq!(
+            tail[5],
+            "nvmlDeviceSetPowerManagementLimit dev=0 limit_mw=300000 -> SUCCESS"
+        );
+        assert_eq!(tail[6], "nvmlShutdown -> SUCCESS");
+        let again = run_gpu(&exe, "restore", &dir, true, false);
+        assert!(again.stdout.contains("restored 0"), "{}", again.stdout);
+
+        if link == Link::Shared {
+            if valgrind_available() {
+                let dir = gpu_run_dir(&format!("{name}-valgrind"));
+                let got = run_gpu(&exe, "run", &dir, true, true);
+                assert_eq!(got.log, expected, "{:#?}", got.log);
+                assert_eq!(got.state, INITIAL_STATE);
+                let dir = gpu_run_dir(&format!("{name}-valgrind-none"));
+                run_gpu(&exe, "no-nvml", &dir, false, true);
+            } else {
+                eprintln!("valgrind not found: c/executor.c ran without it");
+            }
+        }
+    }
+}
+
+#[test]
+fn cpp_gpu_classes_through_the_fake_nvml() {
+    // Only the setters: the reads around them are those of the C program.
+    let mut setters = vec![
+        "nvmlDeviceSetPowerManagementLimit dev=0 limit_mw=400000 -> SUCCESS".to_owned(),
+        "nvmlDeviceSetMemoryLockedClocks dev=0 min=1215 max=1215 -> SUCCESS".to_owned(),
+        lock(1410),
+    ];
+    // Two iterations (by kind, then by name), then one forward after the violations.
+    setters.extend([1200, 1005, 1200, 1005, 1200].into_iter().map(lock));
+    setters.extend(
+        calls(EXECUTOR_SHUTDOWN)
+            .into_iter()
+            .filter(|c| c != "nvmlShutdown -> SUCCESS"),
+    );
+    let is_setter =
+        |l: &&String| l.starts_with("nvmlDeviceSet") || l.starts_with("nvmlDeviceReset");
+    for link in [Link::Static, Link::Shared] {
+        let exe = build("cpp/gpu.cpp", link);
+        let name = format!("gpu-cpp-{link:?}");
+        let got = run_gpu(&exe, "run", &gpu_run_dir(&name), true, false);
+        assert!(got.stdout.contains("all checks passed"), "{}", got.stdout);
+        let mut expected_lines = vec!["after startup: 1410:1410".to_owned()];
+        for iteration in 1..=2 {
+            for (kind, mhz) in [
+                ("forward", 1200),
+                ("forward", 1200),
+                ("backward", 1005),
+                ("backward", 1005),
+            ] {
+                expected_lines.push(format!("iteration {iteration}: {kind} at {mhz}:{mhz}"));
+            }
+        }
+        expected_lines.push("before close: 1200:1200".to_owned());
+        expected_lines.push("after close: none".to_owned());
+        assert_eq!(
+            iteration_lines(&got.stdout),
+            expected_lines,
+            "{}",
+            got.stdout
+        );
+        let got_setters: Vec<&String> = got.log.iter().filter(is_setter).collect();
+        assert_eq!(
+            got_setters,
+            setters.iter().collect::<Vec<_>>(),
+            "{:#?}",
+            got.log
+        );
+        assert_eq!(got.state, INITIAL_STATE);
+
+        let none = run_gpu(
+            &exe,
+            "no-nvml",
+            &gpu_run_dir(&format!("{name}-none")),
+            false,
+            false,
+        );
+        assert!(none.stdout.contains("all checks passed"), "{}", none.stdout);
+        assert_eq!(
+            none.stdout.matches("[NVML unavailable]").count(),
+            5,
+            "{}",
+            none.stdout
+        );
+        assert!(none.log.is_empty());
+
+        if link == Link::Shared {
+            if valgrind_available() {
+                let got = run_gpu(
+                    &exe,
+                    "run",
+                    &gpu_run_dir(&format!("{name}-valgrind")),
+                    true,
+                    true,
+                );
+                let got_setters: Vec<&String> = got.log.iter().filter(is_setter).collect();
+                assert_eq!(
+                    got_setters,
+                    setters.iter().collect::<Vec<_>>(),
+                    "{:#?}",
+                    got.log
+                );
+                assert_eq!(got.state, INITIAL_STATE);
+            } else {
+                eprintln!("valgrind not found: cpp/gpu.cpp ran without it");
+            }
+        }
     }
 }
 

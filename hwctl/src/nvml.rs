@@ -1,10 +1,10 @@
 //! Loading NVML at run time and the process-side NVML session ([`Nvml`]).
 
+use std::collections::HashMap;
 use std::ffi::{CString, OsStr, OsString, c_char};
 use std::fmt;
-use std::mem::ManuallyDrop;
 use std::ptr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use nvml_wrapper_sys::bindings::{NvmlLib, nvmlDevice_t, nvmlReturn_t};
 
@@ -87,10 +87,31 @@ pub(crate) fn string_from_buffer(buffer: &[c_char]) -> String {
 }
 
 struct Inner {
-    /// Never dropped: unloading NVML while a driver thread may still run is unsafe, and keeping
-    /// it loaded for the life of the process is what NVIDIA's own tools do.
-    lib: ManuallyDrop<NvmlLib>,
+    lib: &'static NvmlLib,
     path: String,
+}
+
+/// Every NVML library this process loaded, by the path given to the loader.
+///
+/// A library is loaded once and never unloaded: unloading NVML while a driver thread may still
+/// run is unsafe, and keeping it for the life of the process is what NVIDIA's own tools do.
+/// Loading it once also keeps the cost (and the symbol table with its resolution errors) from
+/// growing with every session the C ABI opens.
+fn load(candidate: &OsStr) -> std::result::Result<&'static NvmlLib, String> {
+    static LOADED: OnceLock<Mutex<HashMap<OsString, &'static NvmlLib>>> = OnceLock::new();
+    let mut loaded = LOADED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some(&lib) = loaded.get(candidate) {
+        return Ok(lib);
+    }
+    // SAFETY: loading a shared library runs its initializers; the candidates are the NVIDIA
+    // management library (or a path the user chose to stand for it).
+    let lib = unsafe { NvmlLib::new(candidate) }.map_err(|error| error.to_string())?;
+    let lib: &'static NvmlLib = Box::leak(Box::new(lib));
+    loaded.insert(candidate.to_owned(), lib);
+    Ok(lib)
 }
 
 impl Drop for Inner {
@@ -139,20 +160,18 @@ impl Nvml {
         let mut tried = Vec::new();
         for candidate in candidates {
             let path = candidate.to_string_lossy().into_owned();
-            // SAFETY: loading a shared library runs its initializers; the candidates are the
-            // NVIDIA management library (or a path the user chose to stand for it).
-            match unsafe { NvmlLib::new(candidate) } {
+            match load(candidate) {
                 Ok(lib) => return Self::start(lib, path),
                 Err(error) => tried.push(LibraryAttempt {
                     path,
-                    reason: error.to_string(),
+                    reason: error,
                 }),
             }
         }
         Err(Error::LibraryNotFound { tried })
     }
 
-    fn start(lib: NvmlLib, path: String) -> Result<Self> {
+    fn start(lib: &'static NvmlLib, path: String) -> Result<Self> {
         let init = lib
             .nvmlInit_v2
             .as_ref()
@@ -168,21 +187,14 @@ impl Nvml {
         }
         // SAFETY: nvmlInit_v2 takes no arguments and may be called from any thread.
         let code = unsafe { init() };
-        if let Err(error) = check(code, "nvmlInit_v2", None) {
-            // Keep the library loaded (see `Inner::lib`), but do not shut down what never started.
-            std::mem::forget(lib);
-            return Err(error);
-        }
+        check(code, "nvmlInit_v2", None)?;
         Ok(Self {
-            inner: Arc::new(Inner {
-                lib: ManuallyDrop::new(lib),
-                path,
-            }),
+            inner: Arc::new(Inner { lib, path }),
         })
     }
 
     pub(crate) fn lib(&self) -> &NvmlLib {
-        &self.inner.lib
+        self.inner.lib
     }
 
     /// The library this session loaded, as given to the dynamic loader.

@@ -1,0 +1,28 @@
+"""Trainer hooks that apply a Perseus frequency plan while a pipeline-parallel job trains.
+
+Each hook drives an :class:`ergon.gpu.PlanExecutor` (one per rank: its GPU and its pipeline
+stage): before every forward or backward computation it calls
+``executor.instruction_begin("forward" | "backward")`` — the instruction names of
+``ergon-plan/v1`` — and at the end of every training iteration ``executor.step_end()``, which
+checks that the iteration ran the stage's planned program and rewinds it. A computation the plan
+does not expect raises :class:`~ergon.ErgonError` (``INVALID_STATE``) before it runs.
+
+- :class:`DeepSpeedHook` wraps ``deepspeed.runtime.pipe.engine.PipelineEngine``
+  (``_exec_forward_pass``/``_exec_backward_pass``, an iteration per ``train_batch``);
+- :class:`MegatronHook` wraps ``megatron.core.pipeline_parallel.schedules``
+  (``forward_step``/``backward_step``, an iteration per training ``forward_backward_*`` call,
+  or per :meth:`~PlanHook.step` block / :meth:`~PlanHook.step_end` call).
+
+``install()`` returns the hook, which is also a context manager: leaving the block (or
+``close()``, or interpreter exit) uninstalls it and closes the executor, restoring the GPU's
+settings; ``uninstall()`` alone puts the framework back and keeps the executor. Neither
+DeepSpeed, Megatron nor torch is imported by this package until a hook needs it.
+"""
+
+from __future__ import annotations
+
+from ._base import PlanHook, Sync
+from .deepspeed import DeepSpeedHook
+from .megatron import MegatronHook
+
+__all__ = ["DeepSpeedHook", "MegatronHook", "PlanHook", "Sync"]
