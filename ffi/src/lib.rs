@@ -11,10 +11,12 @@
 
 #![allow(non_camel_case_types)] // C names
 
+mod batching;
 mod frontier;
 mod gpu;
 mod handle;
 
+pub use batching::*;
 pub use frontier::*;
 pub use gpu::*;
 pub use handle::{ergon_abi_version, ergon_last_error, ergon_status_str, ergon_version};
