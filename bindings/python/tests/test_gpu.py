@@ -156,7 +156,7 @@ def test_gpu_plan_executor_two_iterations_restores_defaults(
     assert "gpu_locked=1005:1005" in got["during"], got["during"]
     assert got["closed"]
     assert got["after_close"]["status"] == "INVALID_STATE"
-    assert got["live"] == {"frontier": 0, "plan": 0}
+    assert got["live"] == {"frontier": 0, "plan": 0, "batcher": 0}
     assert got["restored"] == 0  # close() already put everything back
     assert state.read_text().splitlines()[0] == default_state(0, 400)
     locks = [
