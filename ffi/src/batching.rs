@@ -653,8 +653,9 @@ pub unsafe extern "C" fn ergon_batcher_enqueue_slo(
 /// the call fails with `ERGON_STATUS_BUFFER_TOO_SMALL`, writes the needed lengths to
 /// `*batch_len` and `*dropped_len`, and keeps the decision in the handle: the next call returns
 /// that same decision (its `now_s` is then only checked, not used; the queue is not touched)
-/// once the buffers are large enough. Requests enqueued in between wait for the decision
-/// after it. A NULL buffer with capacity 0 is allowed.
+/// once the buffers are large enough, with the expected time computed when it was made (0 if
+/// that call passed a NULL `expected_time_s`). Requests enqueued in between wait for the
+/// decision after it. A NULL buffer with capacity 0 is allowed.
 ///
 /// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (`now_s` not finite),
 /// `BUFFER_TOO_SMALL` or `PANIC`. Messages: `ergon_batcher_last_error`.
