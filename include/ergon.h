@@ -23,6 +23,66 @@
 #define ERGON_ABI_VERSION 1
 
 /**
+ * Execution-time law: always `value_s`.
+ */
+#define ERGON_EXEC_CONSTANT 0
+
+/**
+ * Execution-time law: `low_s` with probability `p_low`, else `high_s` (early exit).
+ */
+#define ERGON_EXEC_BIMODAL 1
+
+/**
+ * Execution-time law: lognormal of mean `mean_s` and coefficient of variation `cv`.
+ */
+#define ERGON_EXEC_LOGNORMAL 2
+
+/**
+ * Execution-time law: uniform over the measured `samples_s`.
+ */
+#define ERGON_EXEC_SAMPLES 3
+
+/**
+ * Policy: Orloj (batch-aware score over the batch-time distribution, early drop).
+ */
+#define ERGON_POLICY_ORLOJ 0
+
+/**
+ * Policy: Clockwork-like (point estimate, power-of-two batches, proactive drop).
+ */
+#define ERGON_POLICY_CLOCKWORK 1
+
+/**
+ * Policy: Nexus-like (largest batch with 2·ℓ(b) ≤ SLO, early drop).
+ */
+#define ERGON_POLICY_NEXUS 2
+
+/**
+ * Policy: Clipper-like (arrival order, AIMD batch cap fed by `ergon_batcher_batch_done`).
+ */
+#define ERGON_POLICY_CLIPPER 3
+
+/**
+ * Policy: earliest deadline first.
+ */
+#define ERGON_POLICY_EDF 4
+
+/**
+ * Policy: first in, first out.
+ */
+#define ERGON_POLICY_FIFO 5
+
+/**
+ * Point estimate of the baselines: the mean.
+ */
+#define ERGON_ESTIMATE_MEAN 0
+
+/**
+ * Point estimate of the baselines: the 99th percentile.
+ */
+#define ERGON_ESTIMATE_P99 1
+
+/**
  * Scheduler: DPK / DPack (best RDP order per block by 1-D knapsacks, then greedy).
  */
 #define ERGON_DPK_DPK 0
@@ -214,6 +274,12 @@ typedef int32_t ergon_status;
 #endif // __cplusplus
 
 /**
+ * Opaque handle of an online batcher (see the `ergon_batcher_*` functions). Not to be used
+ * from two threads at once.
+ */
+typedef struct ergon_batcher ergon_batcher;
+
+/**
  * Opaque handle of the outcome of an online simulation (see the `ergon_dpk_online_*`
  * functions).
  */
@@ -244,6 +310,11 @@ typedef struct ergon_energy_monitor ergon_energy_monitor;
 typedef struct ergon_frontier ergon_frontier;
 
 /**
+ * Opaque handle of a simulation's result (see `ergon_orloj_simulate_json`).
+ */
+typedef struct ergon_orloj_result ergon_orloj_result;
+
+/**
  * Opaque handle of a frequency plan (see the `ergon_plan_*` functions).
  */
 typedef struct ergon_plan ergon_plan;
@@ -253,6 +324,123 @@ typedef struct ergon_plan ergon_plan;
  * from two threads at once.
  */
 typedef struct ergon_plan_executor ergon_plan_executor;
+
+/**
+ * How a batcher decides; start from `ergon_batcher_options_default()`.
+ */
+typedef struct ergon_batcher_options {
+  /**
+   * `ERGON_POLICY_*` (default Orloj).
+   */
+  uint32_t policy;
+  /**
+   * `ERGON_ESTIMATE_*`: the baselines' point estimate (ignored by Orloj and Clipper;
+   * default the mean).
+   */
+  uint32_t estimate;
+  /**
+   * Orloj's drop floor: a request whose probability of finishing even alone is below it
+   * is dropped, in [0, 1] (default 0.05).
+   */
+  double p_min;
+  /**
+   * Bins of the time grid shared by the laws, 2 to 65536 (default 1024).
+   */
+  size_t bins;
+  /**
+   * Last time of the grid, seconds; 0 (the default) covers every application's law (its
+   * largest value, or a lognormal's 99.99th percentile). Times beyond count as the last
+   * bin.
+   */
+  double grid_span_s;
+  /**
+   * Weight of one observed time in `ergon_batcher_complete`, in (0, 1] (default 0.01).
+   */
+  double decay;
+  /**
+   * Orloj also weighs batches of a single application (default true).
+   */
+  bool single_app;
+  /**
+   * Orloj forms only batches of power-of-two sizes and the largest (default false: every
+   * size).
+   */
+  bool powers_of_two;
+} ergon_batcher_options;
+
+/**
+ * One application served by a batcher: its latency SLO and its execution-time law (a request
+ * alone, at batch size 1). `kind` says which parameters are read; the others are ignored.
+ */
+typedef struct ergon_app {
+  /**
+   * Name for messages (NUL-terminated UTF-8, borrowed during the call), or NULL for
+   * "app <index>".
+   */
+  const char *name;
+  /**
+   * Latency SLO, seconds (> 0): `ergon_batcher_enqueue_slo` sets deadline = arrival + SLO.
+   */
+  double slo_s;
+  /**
+   * `ERGON_EXEC_*`.
+   */
+  uint32_t kind;
+  /**
+   * `ERGON_EXEC_CONSTANT`: the time, seconds.
+   */
+  double value_s;
+  /**
+   * `ERGON_EXEC_BIMODAL`: early-exit time, seconds.
+   */
+  double low_s;
+  /**
+   * `ERGON_EXEC_BIMODAL`: full-depth time, seconds.
+   */
+  double high_s;
+  /**
+   * `ERGON_EXEC_BIMODAL`: probability of the early exit.
+   */
+  double p_low;
+  /**
+   * `ERGON_EXEC_LOGNORMAL`: mean, seconds.
+   */
+  double mean_s;
+  /**
+   * `ERGON_EXEC_LOGNORMAL`: standard deviation over mean (0 is a constant).
+   */
+  double cv;
+  /**
+   * `ERGON_EXEC_SAMPLES`: measured times, seconds (borrowed during the call).
+   */
+  const double *samples_s;
+  /**
+   * `ERGON_EXEC_SAMPLES`: number of samples (≥ 1).
+   */
+  size_t num_samples;
+} ergon_app;
+
+/**
+ * What `ergon_batcher_app_stats` reports about one application's current law.
+ */
+typedef struct ergon_app_stats {
+  /**
+   * Latency SLO, seconds.
+   */
+  double slo_s;
+  /**
+   * Mean execution time, seconds (on the grid: values are rounded up to it).
+   */
+  double mean_s;
+  /**
+   * 99th percentile, seconds (a grid time).
+   */
+  double p99_s;
+  /**
+   * Completions reported so far.
+   */
+  uint64_t completions;
+} ergon_app_stats;
 
 /**
  * Scheduler settings; start from `ergon_dpk_options_default()` and change what you need.
@@ -746,6 +934,250 @@ typedef struct ergon_gpu_info {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * The default options (Orloj, p_min 0.05, 1024 bins over the laws' reach, decay 0.01,
+ * single-application batches on, every batch size). Never fails.
+ */
+struct ergon_batcher_options ergon_batcher_options_default(void);
+
+/**
+ * Creates a batcher for `num_apps` applications (index = application id in the other calls),
+ * batches of at most `max_batch` requests whose time is `scale[b − 1]` times the slowest
+ * member's (`scale` holds `max_batch` positive factors, or is NULL for no batch-size effect,
+ * all 1), deciding as `options` says (NULL: `ergon_batcher_options_default()`). Everything is
+ * only read during the call. On success `*out` receives a handle to release with
+ * `ergon_batcher_free`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE` (a name not UTF-8), `INVALID_ARGUMENT`
+ * (an unknown kind, policy or estimate constant, or an option out of its domain),
+ * `INVALID_PROBLEM` (no applications or more than 64, an SLO or law parameter out of its
+ * domain, `max_batch` not in 1..=256, a scale factor not positive; the message names the
+ * application and field) or `PANIC`. Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * `apps` must be NULL or valid for `num_apps` elements as documented on `ergon_app`; `scale`
+ * NULL or readable for `max_batch` doubles; `options` NULL or valid; `out` NULL or writable.
+ */
+ergon_status ergon_batcher_new(const struct ergon_app *apps, size_t num_apps, const double *scale, size_t max_batch, const struct ergon_batcher_options *options, struct ergon_batcher **out);
+
+/**
+ * Creates a batcher for the workload of an `orloj-sim/v1` document of `len` bytes (no NUL
+ * needed): its applications (index = position in `apps`, with their SLOs), batch scale,
+ * `bins` and `p_min`, on the grid the simulator uses, so that the batcher decides as the
+ * simulator's does. `policy` names the policy as the document's `policies` do (`"orloj"`,
+ * `"clockwork-p99"`, ...; NUL-terminated), or is NULL for the document's first policy. The
+ * whole document is validated (`seed`, `duration_s` and `arrivals` too). Decay: 0.01.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE` (not JSON, not UTF-8, a missing or
+ * mistyped field), `SCHEMA`, `INVALID_ARGUMENT` (unknown policy name), `INVALID_PROBLEM` or
+ * `PANIC`. Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * `json` must be NULL or readable for `len` bytes; `policy` NULL or NUL-terminated; `out`
+ * NULL or writable.
+ */
+ergon_status ergon_batcher_from_json(const char *json, size_t len, const char *policy, struct ergon_batcher **out);
+
+/**
+ * Releases a batcher (queued requests are forgotten). NULL is a no-op.
+ *
+ * # Safety
+ * `batcher` must be NULL or a handle from this library that is not used afterwards.
+ */
+void ergon_batcher_free(struct ergon_batcher *batcher);
+
+/**
+ * Queues request `request_id` (any value; the batcher hands it back) of application `app`,
+ * arrived at `arrival_s` and due by `deadline_s` (absolute seconds on the caller's clock).
+ * O(1) when an application's deadlines come in order; may allocate as the queue grows.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `OUT_OF_RANGE` (no application `app`),
+ * `INVALID_ARGUMENT` (a time not finite, or the deadline before the arrival) or `PANIC`.
+ * Nothing is queued on failure. Messages: `ergon_batcher_last_error`.
+ *
+ * # Safety
+ * `batcher` must be NULL or a live handle not used concurrently.
+ */
+ergon_status ergon_batcher_enqueue(struct ergon_batcher *batcher, size_t app, uint64_t request_id, double arrival_s, double deadline_s);
+
+/**
+ * `ergon_batcher_enqueue` with the deadline `arrival_s` + the application's SLO.
+ *
+ * Returns as `ergon_batcher_enqueue`.
+ *
+ * # Safety
+ * `batcher` must be NULL or a live handle not used concurrently.
+ */
+ergon_status ergon_batcher_enqueue_slo(struct ergon_batcher *batcher, size_t app, uint64_t request_id, double arrival_s);
+
+/**
+ * Decides at `now_s` (seconds, the clock of the deadlines): removes the requests that are
+ * hopeless or expired and picks the next batch. Call it whenever the accelerator is idle and
+ * requests wait, and after each arrival while it is idle.
+ *
+ * On success `*batch_len` ids are written to `batch` (run them now as one batch; 0 with a
+ * non-empty queue means: wait for the next arrival or completion) and `*dropped_len` ids to
+ * `dropped` (answer them as missed); `*expected_time_s`, if not NULL, receives the expected
+ * time of the batch under its distribution (0 for an empty batch; asking for it costs
+ * O(bins × applications) and one allocation, while a NULL pointer keeps the call free of
+ * allocations).
+ *
+ * Buffers: `batch` never needs more than `ergon_batcher_max_batch_size` ids, `dropped` never
+ * more than `ergon_batcher_queued` before the call. If either is too small for this decision,
+ * the call fails with `ERGON_STATUS_BUFFER_TOO_SMALL`, writes the needed lengths to
+ * `*batch_len` and `*dropped_len`, and keeps the decision in the handle: the next call returns
+ * that same decision (its `now_s` is then only checked, not used; the queue is not touched)
+ * once the buffers are large enough, with the expected time computed when it was made (0 if
+ * that call passed a NULL `expected_time_s`). Requests enqueued in between wait for the
+ * decision after it. A NULL buffer with capacity 0 is allowed.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (`now_s` not finite),
+ * `BUFFER_TOO_SMALL` or `PANIC`. Messages: `ergon_batcher_last_error`.
+ *
+ * # Safety
+ * `batcher` must be NULL or a live handle not used concurrently; `batch` NULL or writable for
+ * `batch_cap` ids, `dropped` NULL or writable for `dropped_cap` ids; `batch_len`,
+ * `dropped_len` and `expected_time_s` NULL or writable.
+ */
+ergon_status ergon_batcher_next_batch(struct ergon_batcher *batcher, double now_s, uint64_t *batch, size_t batch_cap, size_t *batch_len, uint64_t *dropped, size_t dropped_cap, size_t *dropped_len, double *expected_time_s);
+
+/**
+ * Reports the observed execution time of one finished request of application `app` (its time
+ * alone, as the application's law describes it; divide a batch's time by its scale factor
+ * first) and moves a fraction `decay` of the law's mass onto it. O(bins), no allocation.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `OUT_OF_RANGE` (no application `app`),
+ * `INVALID_ARGUMENT` (a time not finite or negative) or `PANIC`. Messages:
+ * `ergon_batcher_last_error`.
+ *
+ * # Safety
+ * `batcher` must be NULL or a live handle not used concurrently.
+ */
+ergon_status ergon_batcher_complete(struct ergon_batcher *batcher, size_t app, double observed_time_s);
+
+/**
+ * Reports how long the last batch took, seconds (feedback for Clipper's AIMD batch cap; the
+ * other policies ignore it).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (not finite or negative) or
+ * `PANIC`. Messages: `ergon_batcher_last_error`.
+ *
+ * # Safety
+ * `batcher` must be NULL or a live handle not used concurrently.
+ */
+ergon_status ergon_batcher_batch_done(struct ergon_batcher *batcher, double batch_time_s);
+
+/**
+ * Writes the number of queued requests to `*out` (those of a decision kept after
+ * `BUFFER_TOO_SMALL` have left the queue already).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `PANIC`.
+ *
+ * # Safety
+ * `batcher` must be NULL or a live handle; `out` NULL or writable.
+ */
+ergon_status ergon_batcher_queued(const struct ergon_batcher *batcher, size_t *out);
+
+/**
+ * Writes the largest batch the batcher forms to `*out` (enough for the `batch` buffer of
+ * `ergon_batcher_next_batch`).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `PANIC`.
+ *
+ * # Safety
+ * `batcher` must be NULL or a live handle; `out` NULL or writable.
+ */
+ergon_status ergon_batcher_max_batch_size(const struct ergon_batcher *batcher, size_t *out);
+
+/**
+ * Writes the number of applications to `*out`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `PANIC`.
+ *
+ * # Safety
+ * `batcher` must be NULL or a live handle; `out` NULL or writable.
+ */
+ergon_status ergon_batcher_num_apps(const struct ergon_batcher *batcher, size_t *out);
+
+/**
+ * Writes application `app`'s SLO and the mean and 99th percentile of its current law (which
+ * `ergon_batcher_complete` updates) to `*out`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `OUT_OF_RANGE` or `PANIC`.
+ *
+ * # Safety
+ * `batcher` must be NULL or a live handle; `out` NULL or writable.
+ */
+ergon_status ergon_batcher_app_stats(const struct ergon_batcher *batcher, size_t app, struct ergon_app_stats *out);
+
+/**
+ * Copies the policy's name (`"orloj"`, `"clockwork-p99"`, ...) into `buf` ("ask the length,
+ * then fill"; `*len` excludes the NUL).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+ *
+ * # Safety
+ * `batcher` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+ * or writable.
+ */
+ergon_status ergon_batcher_policy_name(const struct ergon_batcher *batcher, char *buf, size_t cap, size_t *len);
+
+/**
+ * Copies the message of the last failed call on this batcher (empty if none) into `buf`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
+ *
+ * # Safety
+ * `batcher` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+ * or writable.
+ */
+ergon_status ergon_batcher_last_error(const struct ergon_batcher *batcher, char *buf, size_t cap, size_t *len);
+
+/**
+ * Runs the serving simulation of an `orloj-sim/v1` document of `len` bytes (every listed
+ * policy on one shared, seeded trace), as `ergon orloj simulate --config FILE --json` does.
+ * On success `*out` receives a handle holding the `orloj-result/v1` JSON (read it with
+ * `ergon_orloj_result_json`, release it with `ergon_orloj_result_free`).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE`, `SCHEMA`, `INVALID_PROBLEM` or `PANIC`.
+ * Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * `json` must be NULL or readable for `len` bytes; `out` NULL or writable.
+ */
+ergon_status ergon_orloj_simulate_json(const char *json, size_t len, struct ergon_orloj_result **out);
+
+/**
+ * Copies the `orloj-result/v1` JSON into `buf` ("ask the length, then fill"; `*len` excludes
+ * the NUL).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+ *
+ * # Safety
+ * `result` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+ * or writable.
+ */
+ergon_status ergon_orloj_result_json(const struct ergon_orloj_result *result, char *buf, size_t cap, size_t *len);
+
+/**
+ * Releases a simulation result. NULL is a no-op.
+ *
+ * # Safety
+ * `result` must be NULL or a handle from this library that is not used afterwards.
+ */
+void ergon_orloj_result_free(struct ergon_orloj_result *result);
+
+/**
+ * Copies the message of the last failed call on this result (empty if none) into `buf`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
+ *
+ * # Safety
+ * `result` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+ * or writable.
+ */
+ergon_status ergon_orloj_result_last_error(const struct ergon_orloj_result *result, char *buf, size_t cap, size_t *len);
 
 /**
  * The default scheduler settings: weighted DPK with η = 0.05, no recomputation, the

@@ -1,9 +1,10 @@
 // ergon.hpp: a header-only C++17 wrapper over the C ABI in ergon.h.
 //
 // Handles become move-only RAII objects (ergon::Frontier, ergon::Plan, ergon::PlanExecutor,
-// ergon::EnergyMonitor, ergon::DpkWorkload, ergon::DpkResult), buffers become std::vector / std::string, and every failed call throws
-// ergon::Error, which carries the ergon_status and the library's message for it. Link against
-// libergon as for C (`pkg-config --cflags --libs ergon`).
+// ergon::EnergyMonitor, ergon::DpkWorkload, ergon::DpkResult, ergon::Batcher), buffers become
+// std::vector / std::string, and every failed call throws ergon::Error, which carries the
+// ergon_status and the library's message for it. Link against libergon as for C
+// (`pkg-config --cflags --libs ergon`).
 //
 //   auto f = ergon::Frontier::from_instance_json(text);
 //   f.solve();
@@ -26,12 +27,22 @@
 //   auto w = ergon::DpkWorkload::from_json(text);  // dpk-workload/v1, or from ergon_dpk_problem
 //   ergon::DpkResult r = w.schedule(ERGON_DPK_DPK);
 //   std::vector<uint64_t> ids = r.allocated();     // r.summary().total_weight, r.remaining()
+// Orloj batching (a server's scheduler: enqueue requests, ask for the next batch when idle):
+//
+//   ergon::Batcher b({ergon::AppSpec::bimodal("early-exit", 0.040, 0.006, 0.020, 0.3),
+//                     ergon::AppSpec::constant("resnet", 0.030, 0.012)},
+//                    /*max_batch=*/8);
+//   b.enqueue(app, request_id, arrival_s, deadline_s);   // or b.enqueue(app, id, arrival_s)
+//   ergon::Decision d;                                   // reuse it: no allocation per call
+//   b.next_batch(now_s, d);                              // run d.batch, answer d.dropped
+//   b.complete(app, observed_time_s);                    // updates the app's distribution
 //
 // Like the handles they own, objects are not to be used from two threads at once.
 
 #ifndef ERGON_HPP
 #define ERGON_HPP
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -178,6 +189,32 @@ inline void check(ergon_status status, const ergon_dpk_result *handle) {
       }
       return read_message([handle](char *buf, size_t cap, size_t *len) {
         return ergon_dpk_result_last_error(handle, buf, cap, len);
+      });
+    });
+  }
+}
+
+inline void check(ergon_status status, const ergon_batcher *handle) {
+  if (status != ERGON_STATUS_OK) {
+    throw error(status, [handle] {
+      if (handle == nullptr) {
+        return std::string();
+      }
+      return read_message([handle](char *buf, size_t cap, size_t *len) {
+        return ergon_batcher_last_error(handle, buf, cap, len);
+      });
+    });
+  }
+}
+
+inline void check(ergon_status status, const ergon_orloj_result *handle) {
+  if (status != ERGON_STATUS_OK) {
+    throw error(status, [handle] {
+      if (handle == nullptr) {
+        return std::string();
+      }
+      return read_message([handle](char *buf, size_t cap, size_t *len) {
+        return ergon_orloj_result_last_error(handle, buf, cap, len);
       });
     });
   }
@@ -895,6 +932,255 @@ private:
 inline EnergyWindow EnergyMonitor::window(std::string name, Measurement *out) {
   return EnergyWindow(*this, std::move(name), out);
 }
+
+
+// --- Orloj batching ----------------------------------------------------------------------------
+
+// One application of a Batcher: its SLO and execution-time law (ergon_app with owned strings
+// and samples). Build one with the static functions.
+struct AppSpec {
+  std::string name;
+  double slo_s = 0.0;                 // latency SLO, seconds (> 0)
+  uint32_t kind = ERGON_EXEC_CONSTANT; // ERGON_EXEC_*
+  double value_s = 0.0;               // constant
+  double low_s = 0.0, high_s = 0.0, p_low = 0.0; // bimodal (early exit)
+  double mean_s = 0.0, cv = 0.0;      // lognormal
+  std::vector<double> samples_s;      // samples
+
+  static AppSpec constant(std::string name, double slo_s, double value_s) {
+    AppSpec a;
+    a.name = std::move(name);
+    a.slo_s = slo_s;
+    a.kind = ERGON_EXEC_CONSTANT;
+    a.value_s = value_s;
+    return a;
+  }
+  // `low_s` with probability `p_low`, else `high_s`.
+  static AppSpec bimodal(std::string name, double slo_s, double low_s, double high_s,
+                         double p_low) {
+    AppSpec a;
+    a.name = std::move(name);
+    a.slo_s = slo_s;
+    a.kind = ERGON_EXEC_BIMODAL;
+    a.low_s = low_s;
+    a.high_s = high_s;
+    a.p_low = p_low;
+    return a;
+  }
+  static AppSpec lognormal(std::string name, double slo_s, double mean_s, double cv) {
+    AppSpec a;
+    a.name = std::move(name);
+    a.slo_s = slo_s;
+    a.kind = ERGON_EXEC_LOGNORMAL;
+    a.mean_s = mean_s;
+    a.cv = cv;
+    return a;
+  }
+  // Uniform over measured times.
+  static AppSpec samples(std::string name, double slo_s, std::vector<double> values_s) {
+    AppSpec a;
+    a.name = std::move(name);
+    a.slo_s = slo_s;
+    a.kind = ERGON_EXEC_SAMPLES;
+    a.samples_s = std::move(values_s);
+    return a;
+  }
+
+  // The C view; borrows this object's strings and samples.
+  ergon_app raw() const noexcept {
+    ergon_app r{};
+    r.name = name.c_str();
+    r.slo_s = slo_s;
+    r.kind = kind;
+    r.value_s = value_s;
+    r.low_s = low_s;
+    r.high_s = high_s;
+    r.p_low = p_low;
+    r.mean_s = mean_s;
+    r.cv = cv;
+    r.samples_s = samples_s.empty() ? nullptr : samples_s.data();
+    r.num_samples = samples_s.size();
+    return r;
+  }
+};
+
+// What Batcher::next_batch decided. Reuse one object across calls: its vectors keep their
+// capacity, so deciding does not allocate once they have grown.
+struct Decision {
+  std::vector<uint64_t> batch;   // run these now, as one batch (empty: wait)
+  std::vector<uint64_t> dropped; // hopeless or expired: answer them as missed
+  double expected_time_s = 0.0;  // expected batch time (0 if not asked for, or no batch)
+};
+
+// The Orloj online batcher (owns an ergon_batcher handle). Move-only; a moved-from Batcher
+// holds no handle and its methods throw Error with ERGON_STATUS_NULL_POINTER.
+class Batcher {
+public:
+  // Applications (index = id in the other calls), the largest batch, the batch-size factors
+  // s(1..max_batch) (empty: all 1) and the options (policy, grid, p_min, decay...).
+  Batcher(const std::vector<AppSpec> &apps, size_t max_batch,
+          const std::vector<double> &scale = {},
+          const ergon_batcher_options &options = ergon_batcher_options_default())
+      : handle_(nullptr) {
+    if (!scale.empty() && scale.size() != max_batch) {
+      throw Error(ERGON_STATUS_INVALID_PROBLEM,
+                  "ergon::Batcher: " + std::to_string(scale.size()) +
+                      " scale factors for max_batch " + std::to_string(max_batch) +
+                      ": give one per batch size");
+    }
+    std::vector<ergon_app> raw;
+    raw.reserve(apps.size());
+    for (const AppSpec &a : apps) {
+      raw.push_back(a.raw());
+    }
+    detail::check(ergon_batcher_new(raw.empty() ? nullptr : raw.data(), raw.size(),
+                                    scale.empty() ? nullptr : scale.data(), max_batch,
+                                    &options, &handle_));
+  }
+
+  // The workload of an orloj-sim/v1 document; `policy` as in its "policies" ("orloj",
+  // "clockwork-p99", ...), empty for the document's first.
+  static Batcher from_json(std::string_view json, const std::string &policy = std::string()) {
+    ergon_batcher *h = nullptr;
+    const char *text = json.empty() ? "" : json.data();
+    detail::check(ergon_batcher_from_json(text, json.size(),
+                                          policy.empty() ? nullptr : policy.c_str(), &h));
+    return Batcher(h);
+  }
+
+  // Takes ownership of a handle from ergon_batcher_new / _from_json (may be nullptr).
+  explicit Batcher(ergon_batcher *handle) noexcept : handle_(handle) {}
+
+  Batcher(const Batcher &) = delete;
+  Batcher &operator=(const Batcher &) = delete;
+  Batcher(Batcher &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+  Batcher &operator=(Batcher &&other) noexcept {
+    if (this != &other) {
+      ergon_batcher_free(handle_);
+      handle_ = std::exchange(other.handle_, nullptr);
+    }
+    return *this;
+  }
+  ~Batcher() { ergon_batcher_free(handle_); }
+
+  // Queues request `id` of application `app`, due by `deadline_s` (absolute seconds).
+  void enqueue(size_t app, uint64_t id, double arrival_s, double deadline_s) {
+    detail::check(ergon_batcher_enqueue(handle_, app, id, arrival_s, deadline_s), handle_);
+  }
+  // The same, due at arrival + the application's SLO.
+  void enqueue(size_t app, uint64_t id, double arrival_s) {
+    detail::check(ergon_batcher_enqueue_slo(handle_, app, id, arrival_s), handle_);
+  }
+
+  // Decides at `now_s` into `out` (sized here: no allocation once its vectors have grown).
+  // `expected_time` asks for the batch's expected time, which costs one allocation.
+  void next_batch(double now_s, Decision &out, bool expected_time = true) {
+    out.batch.resize(max_batch_size());
+    size_t waiting = queued();
+    if (out.dropped.size() < waiting) {
+      out.dropped.resize(waiting);
+    }
+    size_t nb = 0, nd = 0;
+    double t = 0.0;
+    ergon_status s = call_next(now_s, out, &nb, &nd, expected_time ? &t : nullptr);
+    if (s == ERGON_STATUS_BUFFER_TOO_SMALL) {
+      // A decision kept from an earlier short-buffer call through the C API: take it now.
+      out.batch.resize(std::max(nb, out.batch.size()));
+      out.dropped.resize(std::max(nd, out.dropped.size()));
+      s = call_next(now_s, out, &nb, &nd, expected_time ? &t : nullptr);
+    }
+    detail::check(s, handle_);
+    out.batch.resize(nb);
+    out.dropped.resize(nd);
+    out.expected_time_s = t;
+  }
+  Decision next_batch(double now_s) {
+    Decision d;
+    next_batch(now_s, d);
+    return d;
+  }
+
+  // One request of `app` took `observed_time_s` alone: updates the app's distribution.
+  void complete(size_t app, double observed_time_s) {
+    detail::check(ergon_batcher_complete(handle_, app, observed_time_s), handle_);
+  }
+  // The last batch took `batch_time_s` (Clipper's AIMD feedback).
+  void batch_done(double batch_time_s) {
+    detail::check(ergon_batcher_batch_done(handle_, batch_time_s), handle_);
+  }
+
+  size_t queued() const {
+    size_t n = 0;
+    detail::check(ergon_batcher_queued(handle_, &n), handle_);
+    return n;
+  }
+  size_t max_batch_size() const {
+    size_t n = 0;
+    detail::check(ergon_batcher_max_batch_size(handle_, &n), handle_);
+    return n;
+  }
+  size_t num_apps() const {
+    size_t n = 0;
+    detail::check(ergon_batcher_num_apps(handle_, &n), handle_);
+    return n;
+  }
+  // SLO, mean and p99 of the app's current law, completions reported.
+  ergon_app_stats app_stats(size_t app) const {
+    ergon_app_stats s{};
+    detail::check(ergon_batcher_app_stats(handle_, app, &s), handle_);
+    return s;
+  }
+  std::string policy_name() const {
+    return detail::text(handle_, [this](char *buf, size_t cap, size_t *len) {
+      return ergon_batcher_policy_name(handle_, buf, cap, len);
+    });
+  }
+
+  // The message of the last failed call on this batcher (empty if none).
+  std::string last_error() const {
+    if (handle_ == nullptr) {
+      return std::string();
+    }
+    return detail::read_message([this](char *buf, size_t cap, size_t *len) {
+      return ergon_batcher_last_error(handle_, buf, cap, len);
+    });
+  }
+
+  const ergon_batcher *get() const noexcept { return handle_; }
+  // Gives up ownership; the caller must ergon_batcher_free the handle.
+  ergon_batcher *release() noexcept { return std::exchange(handle_, nullptr); }
+  explicit operator bool() const noexcept { return handle_ != nullptr; }
+
+private:
+  ergon_status call_next(double now_s, Decision &out, size_t *nb, size_t *nd, double *t) {
+    return ergon_batcher_next_batch(handle_, now_s, out.batch.data(), out.batch.size(), nb,
+                                    out.dropped.data(), out.dropped.size(), nd, t);
+  }
+
+  ergon_batcher *handle_;
+};
+
+namespace orloj {
+
+// Runs an orloj-sim/v1 simulation; returns the orloj-result/v1 JSON (as `ergon orloj
+// simulate --config FILE --json` prints it).
+inline std::string simulate_json(std::string_view config) {
+  ergon_orloj_result *r = nullptr;
+  const char *text = config.empty() ? "" : config.data();
+  detail::check(ergon_orloj_simulate_json(text, config.size(), &r));
+  try {
+    std::string out = detail::text(r, [r](char *buf, size_t cap, size_t *len) {
+      return ergon_orloj_result_json(r, buf, cap, len);
+    });
+    ergon_orloj_result_free(r);
+    return out;
+  } catch (...) {
+    ergon_orloj_result_free(r);
+    throw;
+  }
+}
+
+} // namespace orloj
 
 } // namespace ergon
 

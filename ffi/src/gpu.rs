@@ -20,7 +20,8 @@ use crate::ergon_plan;
 use crate::ergon_status;
 use crate::frontier::{ERGON_KIND_BACKWARD, ERGON_KIND_FORWARD};
 use crate::handle::{
-    Failure, Header, Opaque, Result, free, guard, handle, handle_mut, into_raw, last_error, out_ref,
+    Failure, Header, Opaque, Result, free, guard, handle_mut, into_raw, last_error, out_ref,
+    with_handle_mut,
 };
 
 /// Size of the text fields of [`ergon_gpu_info`], NUL included (NVML's own buffer size for
@@ -157,25 +158,6 @@ fn init() -> Result<Nvml> {
 
 fn open_device(spec: &str) -> Result<ergon_hwctl::Device> {
     init()?.device(spec).map_err(|e| hw_failure(&e))
-}
-
-/// [`crate::handle::with_handle`] for calls that change the handle.
-fn with_handle_mut<T: Opaque>(
-    name: &str,
-    ptr: *mut T,
-    body: impl FnOnce(&mut T) -> Result<()>,
-) -> ergon_status {
-    guard(
-        name,
-        |m| {
-            // SAFETY: the caller's contract; the body's borrow has ended.
-            if let Ok(h) = unsafe { handle(ptr) } {
-                h.header().record(m)
-            }
-        },
-        // SAFETY: the caller's contract on every exported function.
-        || body(unsafe { handle_mut(ptr)? }),
-    )
 }
 
 fn copy_fixed(s: &str, out: &mut [c_char; 96]) {

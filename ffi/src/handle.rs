@@ -205,6 +205,25 @@ pub(crate) fn with_handle<T: Opaque>(
     )
 }
 
+/// [`with_handle`] for calls that change the handle.
+pub(crate) fn with_handle_mut<T: Opaque>(
+    name: &str,
+    ptr: *mut T,
+    body: impl FnOnce(&mut T) -> Result<()>,
+) -> ergon_status {
+    guard(
+        name,
+        |m| {
+            // SAFETY: the caller's contract; the body's borrow has ended.
+            if let Ok(h) = unsafe { handle(ptr) } {
+                h.header().record(m)
+            }
+        },
+        // SAFETY: the caller's contract on every exported function.
+        || body(unsafe { handle_mut(ptr)? }),
+    )
+}
+
 /// Copies a handle's last error message ("ask the length, then fill").
 pub(crate) fn last_error<T: Opaque>(
     ptr: *const T,

@@ -11,11 +11,13 @@
 
 #![allow(non_camel_case_types)] // C names
 
+mod batching;
 mod dpk;
 mod frontier;
 mod gpu;
 mod handle;
 
+pub use batching::*;
 pub use dpk::*;
 pub use frontier::*;
 pub use gpu::*;

@@ -37,15 +37,17 @@ use ergon_core::frontier::formats::parse_instance;
 const INSTANCES: [&str; 2] = ["a100_s2_m4", "a100_s4_m8"];
 
 /// Every program under tests/c and tests/cpp, so that a new file cannot go unrun.
-const PROGRAMS: [&str; 8] = [
+const PROGRAMS: [&str; 10] = [
     "c/frontier.c",
     "c/dpk.c",
+    "c/batcher.c",
     "c/bad_input.c",
     "c/panic.c",
     "c/executor.c",
     "cpp/wrapper.cpp",
     "cpp/gpu.cpp",
     "cpp/dpk.cpp",
+    "cpp/batcher.cpp",
 ];
 
 fn repo() -> PathBuf {
@@ -413,6 +415,28 @@ fn cpp_wrapper() {
     let data = data.as_os_str();
     let (once, small) = (OsStr::new("--solve-once"), OsStr::new("a100_s2_m4"));
     for out in build_and_run("cpp/wrapper.cpp", &[data], &[once, data, small], &[]) {
+        assert!(out.contains("all checks passed"), "{out}");
+    }
+}
+
+#[test]
+fn c_batcher() {
+    for out in build_and_run("c/batcher.c", &[], &[], &[]) {
+        assert!(
+            out.contains("oracle p_min 0.05: batch of 2, 0 dropped, E[T] 25.0 ms"),
+            "{out}"
+        );
+        assert!(
+            out.contains("oracle p_min 0.60: batch of 2, 1 dropped, E[T] 25.0 ms"),
+            "{out}"
+        );
+        assert!(out.contains("all checks passed"), "{out}");
+    }
+}
+
+#[test]
+fn cpp_batcher() {
+    for out in build_and_run("cpp/batcher.cpp", &[], &[], &[]) {
         assert!(out.contains("all checks passed"), "{out}");
     }
 }

@@ -162,6 +162,7 @@ def test_gpu_plan_executor_two_iterations_restores_defaults(
         "dpk_workload": 0,
         "dpk_result": 0,
         "dpk_online": 0,
+        "batcher": 0,
     }
     assert got["restored"] == 0  # close() already put everything back
     assert state.read_text().splitlines()[0] == default_state(0, 400)

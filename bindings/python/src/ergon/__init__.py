@@ -15,12 +15,13 @@ directory, else from the system search path (see :func:`library_path`)::
 Every failure raises :class:`ErgonError` with the library's :class:`Status` and message.
 
 GPU control through NVML (listing GPUs, executing a plan, measuring energy) is in
-:mod:`ergon.gpu`; privacy-budget scheduling (DPK) in :mod:`ergon.dpk`.
+:mod:`ergon.gpu`; privacy-budget scheduling (DPK) in :mod:`ergon.dpk`; the Orloj batcher of a
+model server and its serving simulator are in :mod:`ergon.batching`.
 """
 
 from __future__ import annotations
 
-from . import dpk, gpu
+from . import batching, dpk, gpu
 from ._errors import ErgonError, LibraryNotFoundError, Status
 from ._frontier import Frontier, Instruction, Plan, Point, Summary, status_str, version
 from ._native import ERGON_ABI_VERSION, library_path, live_handles
@@ -42,6 +43,7 @@ __all__ = [
     "Status",
     "Summary",
     "__version__",
+    "batching",
     "dpk",
     "gpu",
     "library_path",

@@ -73,6 +73,18 @@ ERGON_DPK_DPF_CAPACITY_INITIAL = 0
 ERGON_DPK_DPF_CAPACITY_REMAINING = 1
 ERGON_DPK_CONVERSION_CLASSIC = 0
 ERGON_DPK_CONVERSION_TIGHT = 1
+ERGON_EXEC_CONSTANT = 0
+ERGON_EXEC_BIMODAL = 1
+ERGON_EXEC_LOGNORMAL = 2
+ERGON_EXEC_SAMPLES = 3
+ERGON_POLICY_ORLOJ = 0
+ERGON_POLICY_CLOCKWORK = 1
+ERGON_POLICY_NEXUS = 2
+ERGON_POLICY_CLIPPER = 3
+ERGON_POLICY_EDF = 4
+ERGON_POLICY_FIFO = 5
+ERGON_ESTIMATE_MEAN = 0
+ERGON_ESTIMATE_P99 = 1
 
 # --- structures of ergon.h (field order and C types exactly as in the header) ----------------
 
@@ -196,6 +208,58 @@ class ergon_dpk_result_info(Structure):
         ("num_alphas", c_size_t),
         ("upper_bound", c_double),
         ("proven_optimal", c_bool),
+    ]
+
+
+class ergon_batcher(Structure):
+    """Opaque ``struct ergon_batcher`` (only ever used through a pointer)."""
+
+
+class ergon_orloj_result(Structure):
+    """Opaque ``struct ergon_orloj_result`` (only ever used through a pointer)."""
+
+
+class ergon_batcher_options(Structure):
+    """``struct ergon_batcher_options``: how a batcher decides."""
+
+    _fields_ = [
+        ("policy", c_uint32),
+        ("estimate", c_uint32),
+        ("p_min", c_double),
+        ("bins", c_size_t),
+        ("grid_span_s", c_double),
+        ("decay", c_double),
+        ("single_app", c_bool),
+        ("powers_of_two", c_bool),
+    ]
+
+
+class ergon_app(Structure):
+    """``struct ergon_app``: one application's SLO and execution-time law."""
+
+    _fields_ = [
+        ("name", c_char_p),
+        ("slo_s", c_double),
+        ("kind", c_uint32),
+        ("value_s", c_double),
+        ("low_s", c_double),
+        ("high_s", c_double),
+        ("p_low", c_double),
+        ("mean_s", c_double),
+        ("cv", c_double),
+        ("samples_s", POINTER(c_double)),
+        ("num_samples", c_size_t),
+    ]
+
+
+class ergon_app_stats(Structure):
+    """``struct ergon_app_stats``: an application's SLO and current law's mean and p99."""
+
+    _fields_ = [
+        ("slo_s", c_double),
+        ("mean_s", c_double),
+        ("p99_s", c_double),
+        ("completions", c_uint64),
     ]
 
 
@@ -337,6 +401,8 @@ DpkWorkloadPtr = POINTER(ergon_dpk_workload)
 DpkResultPtr = POINTER(ergon_dpk_result)
 DpkOnlinePtr = POINTER(ergon_dpk_online)
 _double_p = POINTER(c_double)
+BatcherPtr = POINTER(ergon_batcher)
+ResultPtr = POINTER(ergon_orloj_result)
 _u64_p = POINTER(c_uint64)
 
 # name -> (restype, argtypes), in the order of ergon.h.
@@ -405,6 +471,57 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
             _size_p,
         ],
     ),
+    "ergon_batcher_options_default": (ergon_batcher_options, []),
+    "ergon_batcher_new": (
+        ergon_status,
+        [
+            POINTER(ergon_app),
+            c_size_t,
+            POINTER(c_double),
+            c_size_t,
+            POINTER(ergon_batcher_options),
+            POINTER(BatcherPtr),
+        ],
+    ),
+    "ergon_batcher_from_json": (
+        ergon_status,
+        [c_char_p, c_size_t, c_char_p, POINTER(BatcherPtr)],
+    ),
+    "ergon_batcher_free": (None, [BatcherPtr]),
+    "ergon_batcher_enqueue": (
+        ergon_status,
+        [BatcherPtr, c_size_t, c_uint64, c_double, c_double],
+    ),
+    "ergon_batcher_enqueue_slo": (ergon_status, [BatcherPtr, c_size_t, c_uint64, c_double]),
+    "ergon_batcher_next_batch": (
+        ergon_status,
+        [
+            BatcherPtr,
+            c_double,
+            _u64_p,
+            c_size_t,
+            _size_p,
+            _u64_p,
+            c_size_t,
+            _size_p,
+            POINTER(c_double),
+        ],
+    ),
+    "ergon_batcher_complete": (ergon_status, [BatcherPtr, c_size_t, c_double]),
+    "ergon_batcher_batch_done": (ergon_status, [BatcherPtr, c_double]),
+    "ergon_batcher_queued": (ergon_status, [BatcherPtr, _size_p]),
+    "ergon_batcher_max_batch_size": (ergon_status, [BatcherPtr, _size_p]),
+    "ergon_batcher_num_apps": (ergon_status, [BatcherPtr, _size_p]),
+    "ergon_batcher_app_stats": (
+        ergon_status,
+        [BatcherPtr, c_size_t, POINTER(ergon_app_stats)],
+    ),
+    "ergon_batcher_policy_name": (ergon_status, [BatcherPtr, _char_buf, c_size_t, _size_p]),
+    "ergon_batcher_last_error": (ergon_status, [BatcherPtr, _char_buf, c_size_t, _size_p]),
+    "ergon_orloj_simulate_json": (ergon_status, [c_char_p, c_size_t, POINTER(ResultPtr)]),
+    "ergon_orloj_result_json": (ergon_status, [ResultPtr, _char_buf, c_size_t, _size_p]),
+    "ergon_orloj_result_free": (None, [ResultPtr]),
+    "ergon_orloj_result_last_error": (ergon_status, [ResultPtr, _char_buf, c_size_t, _size_p]),
     "ergon_frontier_new": (ergon_status, [POINTER(ergon_problem), POINTER(FrontierPtr)]),
     "ergon_frontier_from_instance_json": (
         ergon_status,
@@ -573,6 +690,7 @@ _live: Dict[str, int] = {
     "dpk_workload": 0,
     "dpk_result": 0,
     "dpk_online": 0,
+    "batcher": 0,
 }
 
 

@@ -1,0 +1,614 @@
+"""Orloj batching: the online scheduler of a model server, and the serving simulator.
+
+The classes of this module drive the Orloj part of the C ABI (``ergon_batcher_*`` and
+``ergon_orloj_simulate_json`` of ``ergon.h``). A :class:`Batcher` keeps an empirical
+execution-time distribution per application, a queue per application in deadline order and a
+policy (Orloj, or the baselines Clockwork, Nexus, Clipper, EDF and FIFO)::
+
+    from ergon.batching import App, Batcher, simulate
+
+    apps = [App.bimodal("early-exit", slo_s=0.040, low_s=0.006, high_s=0.020, p_low=0.3),
+            App.lognormal("seq2seq", slo_s=0.060, mean_s=0.030, cv=1.0)]
+    with Batcher(apps=apps, max_batch=8, scale=[1 + 0.1 * i for i in range(8)]) as b:
+        b.enqueue("early-exit", request_id=17, arrival_s=0.0)    # deadline = arrival + SLO
+        ids, dropped = b.next_batch(now_s=0.0)                   # run ids; answer dropped
+        b.complete("early-exit", observed_time_s=0.007)          # updates the distribution
+
+    result = simulate({"schema": "orloj-sim/v1", ...})           # orloj-result/v1 as a dict
+
+Applications are given as :class:`App` values or as the ``apps`` entries of ``orloj-sim/v1``
+(``{"name", "slo_s", "exec_time": {"kind", ...}}``; ``share`` is ignored), and named in the
+calls by index or by name. Times are seconds on the caller's clock.
+
+The native handle is released by :meth:`Batcher.close`, by leaving a ``with`` block, or when
+the object is garbage-collected. Any use after closing raises :class:`~ergon.ErgonError` with
+``Status.INVALID_STATE``. Calls on one object are serialized by a lock.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import operator
+import threading
+import weakref
+from ctypes import byref, c_double, c_size_t, c_uint64
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+
+from . import _native as N
+from ._errors import ErgonError, Status
+from ._frontier import _OwnsHandle, _as_bytes, _closed_error, _read_text, _thread_error
+
+__all__ = [
+    "App",
+    "AppStats",
+    "Batcher",
+    "Decision",
+    "POLICIES",
+    "simulate",
+    "simulate_json",
+]
+
+_KINDS = {
+    "constant": N.ERGON_EXEC_CONSTANT,
+    "bimodal": N.ERGON_EXEC_BIMODAL,
+    "lognormal": N.ERGON_EXEC_LOGNORMAL,
+    "samples": N.ERGON_EXEC_SAMPLES,
+}
+
+_BASES = {
+    "orloj": N.ERGON_POLICY_ORLOJ,
+    "clockwork": N.ERGON_POLICY_CLOCKWORK,
+    "nexus": N.ERGON_POLICY_NEXUS,
+    "clipper": N.ERGON_POLICY_CLIPPER,
+    "edf": N.ERGON_POLICY_EDF,
+    "fifo": N.ERGON_POLICY_FIFO,
+}
+
+POLICIES = (
+    "orloj",
+    "clockwork",
+    "clockwork-p99",
+    "nexus",
+    "nexus-p99",
+    "clipper",
+    "edf",
+    "edf-p99",
+    "fifo",
+    "fifo-p99",
+)
+"""Policy names, as in ``orloj-sim/v1`` (a baseline may also end in ``-mean``, the default)."""
+
+Config = Union[Mapping[str, Any], str, bytes]
+"""An ``orloj-sim/v1`` document: a mapping (serialized here) or its JSON text."""
+
+
+def _policy(name: Any) -> Tuple[int, int]:
+    """``(ERGON_POLICY_*, ERGON_ESTIMATE_*)`` of a policy name."""
+    if not isinstance(name, str):
+        raise ErgonError(
+            Status.INVALID_ARGUMENT, f"policy must be a string such as 'orloj'; got {name!r}"
+        )
+    key = name.strip().lower()
+    estimate = N.ERGON_ESTIMATE_MEAN
+    base = key
+    if key.endswith("-p99"):
+        base, estimate = key[: -len("-p99")], N.ERGON_ESTIMATE_P99
+    elif key.endswith("-mean"):
+        base = key[: -len("-mean")]
+    if base not in _BASES or (estimate == N.ERGON_ESTIMATE_P99 and base in ("orloj", "clipper")):
+        raise ErgonError(
+            Status.INVALID_ARGUMENT,
+            f"unknown policy {name!r} (expected one of {', '.join(POLICIES)}; baselines may end "
+            "in -mean)",
+        )
+    return _BASES[base], estimate
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{what} must be a number, not {type(value).__name__}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class App:
+    """One application: its latency SLO and the execution-time law of one request alone.
+
+    Build one with :meth:`constant`, :meth:`bimodal`, :meth:`lognormal`, :meth:`samples` or
+    :meth:`from_dict` (an ``apps`` entry of ``orloj-sim/v1``). Values are checked by the library
+    when a :class:`Batcher` is made; errors name the application and field.
+    """
+
+    name: str
+    """Name (for messages, and to name the application in calls)."""
+    slo_s: float
+    """Latency SLO, seconds: :meth:`Batcher.enqueue` without a deadline uses arrival + SLO."""
+    kind: str
+    """``"constant"``, ``"bimodal"``, ``"lognormal"`` or ``"samples"``."""
+    params: Tuple[Tuple[str, Any], ...] = ()
+    """The law's parameters as ``(field, value)`` pairs, named as in ``orloj-sim/v1``."""
+
+    @classmethod
+    def constant(cls, name: str, *, slo_s: float, value_s: float) -> "App":
+        """Always ``value_s`` (a static model)."""
+        return cls(name, slo_s, "constant", (("value_s", value_s),))
+
+    @classmethod
+    def bimodal(
+        cls, name: str, *, slo_s: float, low_s: float, high_s: float, p_low: float
+    ) -> "App":
+        """Early exit: ``low_s`` with probability ``p_low``, else ``high_s``."""
+        return cls(
+            name, slo_s, "bimodal", (("low_s", low_s), ("high_s", high_s), ("p_low", p_low))
+        )
+
+    @classmethod
+    def lognormal(cls, name: str, *, slo_s: float, mean_s: float, cv: float) -> "App":
+        """Lognormal with mean ``mean_s`` and coefficient of variation ``cv``."""
+        return cls(name, slo_s, "lognormal", (("mean_s", mean_s), ("cv", cv)))
+
+    @classmethod
+    def samples(cls, name: str, *, slo_s: float, values_s: Sequence[float]) -> "App":
+        """Uniform over measured times."""
+        return cls(name, slo_s, "samples", (("values_s", tuple(values_s)),))
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> "App":
+        """An ``apps`` entry of ``orloj-sim/v1``: ``{"name", "slo_s", "exec_time": {"kind",
+        ...}}`` (other keys, such as ``share``, are ignored)."""
+        if not isinstance(doc, Mapping):
+            raise TypeError(f"an app must be an ergon.batching.App or a mapping, not {doc!r}")
+        try:
+            exec_time = doc["exec_time"]
+            params = tuple((k, v) for k, v in exec_time.items() if k != "kind")
+            return cls(str(doc["name"]), doc["slo_s"], str(exec_time["kind"]), params)
+        except (KeyError, AttributeError, TypeError) as e:
+            raise ErgonError(
+                Status.INVALID_PROBLEM,
+                f"app {doc!r}: needs name, slo_s and exec_time with a kind ({e!r})",
+            ) from None
+
+    def _raw(self, index: int) -> Tuple[N.ergon_app, Any]:
+        """The C struct and what it borrows (kept alive by the caller during the call)."""
+        if self.kind not in _KINDS:
+            raise ErgonError(
+                Status.INVALID_ARGUMENT,
+                f"app {self.name!r}: unknown execution-time kind {self.kind!r} (expected "
+                f"{', '.join(_KINDS)})",
+            )
+        raw = N.ergon_app()
+        name = self.name.encode("utf-8")
+        raw.name = name
+        raw.slo_s = _number(self.slo_s, f"apps[{index}].slo_s")
+        raw.kind = _KINDS[self.kind]
+        keep: List[Any] = [name]
+        fields = {f for f, _ in N.ergon_app._fields_}
+        for key, value in self.params:
+            if key == "values_s":
+                values = [_number(v, f"apps[{index}].values_s") for v in value]
+                array = (c_double * len(values))(*values)
+                keep.append(array)
+                raw.samples_s = ctypes.cast(array, ctypes.POINTER(c_double))
+                raw.num_samples = len(values)
+            elif key in fields and key not in ("name", "slo_s", "kind", "num_samples"):
+                setattr(raw, key, _number(value, f"apps[{index}].exec_time.{key}"))
+            else:
+                raise ErgonError(
+                    Status.INVALID_PROBLEM,
+                    f"app {self.name!r}: unknown exec_time field {key!r}",
+                )
+        return raw, keep
+
+
+class AppStats(NamedTuple):
+    """An application's SLO and its current law (``struct ergon_app_stats``)."""
+
+    slo_s: float
+    """Latency SLO, seconds."""
+    mean_s: float
+    """Mean execution time, seconds (on the time grid)."""
+    p99_s: float
+    """99th percentile, seconds."""
+    completions: int
+    """Completions reported with :meth:`Batcher.complete`."""
+
+
+class Decision(NamedTuple):
+    """One decision of :meth:`Batcher.decide`."""
+
+    batch: List[int]
+    """Request ids to run now, as one batch (empty: wait for an arrival or completion)."""
+    dropped: List[int]
+    """Hopeless or expired request ids: answer them as missed."""
+    expected_time_s: float
+    """Expected time of the batch under its distribution, seconds (0 for no batch)."""
+
+
+def _free_batcher(free: Callable[[Any], None], ptr: Any) -> None:
+    try:
+        free(ptr)
+    finally:
+        N.track("batcher", -1)
+
+
+def _config_bytes(config: Config) -> bytes:
+    if isinstance(config, Mapping):
+        return json.dumps(config).encode("utf-8")
+    return _as_bytes(config, "config")
+
+
+class Batcher(_OwnsHandle):
+    """The Orloj online batcher of a model server.
+
+    Args:
+        apps: the applications, as :class:`App` values or ``orloj-sim/v1`` app mappings; their
+            index (or name) identifies them in the other calls.
+        max_batch: the largest batch, 1 to 256.
+        scale: batch-size factors ``s(1..max_batch)``: a batch of ``b`` takes ``s(b)`` times its
+            slowest member (default: all 1).
+        policy: ``"orloj"`` or a baseline (see :data:`POLICIES`).
+        p_min: Orloj's drop floor (a request whose probability of finishing even alone is
+            below it is dropped); default 0.05.
+        bins: bins of the shared time grid (default 1024).
+        grid_span_s: the grid's last time; 0 (default) covers every application's law.
+        decay: weight of one completion in :meth:`complete` (default 0.01).
+        single_app: Orloj also weighs single-application batches (default True).
+        powers_of_two: Orloj forms only power-of-two batch sizes (default False).
+
+    Raises:
+        ErgonError: ``INVALID_ARGUMENT`` (unknown policy or kind, an option out of its
+            domain), ``INVALID_PROBLEM`` (no applications, a bad SLO or law parameter, bad
+            batch sizes; the message names the application and field).
+    """
+
+    __slots__ = (
+        "_ptr",
+        "_lib",
+        "_lock",
+        "_finalizer",
+        "_names",
+        "_batch",
+        "_dropped",
+        "_max_batch",
+        "__weakref__",
+    )
+
+    def __init__(
+        self,
+        apps: Sequence[Union[App, Mapping[str, Any]]],
+        max_batch: int,
+        scale: Optional[Sequence[float]] = None,
+        policy: str = "orloj",
+        *,
+        p_min: Optional[float] = None,
+        bins: Optional[int] = None,
+        grid_span_s: Optional[float] = None,
+        decay: Optional[float] = None,
+        single_app: Optional[bool] = None,
+        powers_of_two: Optional[bool] = None,
+        _handle: Any = None,
+    ) -> None:
+        self._lib = N.lib()
+        self._lock = threading.RLock()
+        if _handle is None:
+            parsed = [a if isinstance(a, App) else App.from_dict(a) for a in apps]
+            out = self._build(
+                parsed,
+                max_batch,
+                scale,
+                policy,
+                dict(
+                    p_min=p_min,
+                    bins=bins,
+                    grid_span_s=grid_span_s,
+                    decay=decay,
+                    single_app=single_app,
+                    powers_of_two=powers_of_two,
+                ),
+            )
+            self._names = [a.name for a in parsed]
+        else:
+            out = _handle
+            self._names = [
+                a["name"] if isinstance(a, Mapping) else a.name for a in apps  # type: ignore
+            ]
+        self._ptr: Any = out
+        N.track("batcher", +1)
+        self._finalizer = weakref.finalize(self, _free_batcher, self._lib.ergon_batcher_free, out)
+        n = c_size_t(0)
+        self._check(self._lib.ergon_batcher_max_batch_size(out, byref(n)))
+        self._max_batch = n.value
+        self._batch = (c_uint64 * self._max_batch)()
+        self._dropped = (c_uint64 * 64)()
+
+    def _build(
+        self,
+        apps: List[App],
+        max_batch: Any,
+        scale: Optional[Sequence[float]],
+        policy: str,
+        overrides: Dict[str, Any],
+    ) -> Any:
+        if isinstance(max_batch, bool):
+            raise TypeError("max_batch must be an integer, not bool")
+        max_batch = operator.index(max_batch)
+        if max_batch < 0:
+            raise ErgonError(Status.INVALID_PROBLEM, f"max_batch {max_batch} is negative")
+        options = self._lib.ergon_batcher_options_default()
+        options.policy, options.estimate = _policy(policy)
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            if key in ("single_app", "powers_of_two"):
+                setattr(options, key, bool(value))
+            elif key == "bins":
+                if isinstance(value, bool):
+                    raise TypeError("bins must be an integer, not bool")
+                v = operator.index(value)
+                if v < 0:
+                    raise ErgonError(Status.INVALID_ARGUMENT, f"options.bins = {v} is negative")
+                options.bins = v
+            else:
+                setattr(options, key, _number(value, key))
+        raws, keep = [], []
+        for i, a in enumerate(apps):
+            raw, k = a._raw(i)
+            raws.append(raw)
+            keep.append(k)
+        array = (N.ergon_app * len(raws))(*raws)
+        scale_ptr = None
+        if scale is not None:
+            factors = [_number(s, "scale") for s in scale]
+            if len(factors) != max_batch:
+                raise ErgonError(
+                    Status.INVALID_PROBLEM,
+                    f"batch scale has {len(factors)} factors but max_batch is {max_batch}: "
+                    "give one per batch size",
+                )
+            scale_ptr = (c_double * len(factors))(*factors)
+        out = N.BatcherPtr()
+        status = self._lib.ergon_batcher_new(
+            array, len(raws), scale_ptr, max_batch, byref(options), byref(out)
+        )
+        del keep  # the C call has copied everything it borrowed
+        if status:
+            raise _thread_error(status)
+        return out
+
+    @classmethod
+    def from_json(cls, config: Config, policy: Optional[str] = None) -> "Batcher":
+        """The workload of an ``orloj-sim/v1`` document (its apps, batch scale, ``bins`` and
+        ``p_min``, on the simulator's grid), deciding with ``policy`` (default: the document's
+        first policy).
+
+        Raises:
+            ErgonError: ``PARSE``, ``SCHEMA``, ``INVALID_ARGUMENT`` (unknown policy) or
+                ``INVALID_PROBLEM``.
+        """
+        data = _config_bytes(config)
+        name = None
+        if policy is not None:
+            _policy(policy)  # a clear error before the library's
+            name = policy.encode("utf-8")
+        out = N.BatcherPtr()
+        status = N.lib().ergon_batcher_from_json(data, len(data), name, byref(out))
+        if status:
+            raise _thread_error(status)
+        try:
+            apps = json.loads(data)["apps"]
+        except Exception:  # pragma: no cover - the library has parsed it
+            apps = []
+        return cls(apps, 0, _handle=out)
+
+    # --- lifetime ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Releases the native handle (queued requests are forgotten). Closing twice is fine."""
+        with self._lock:
+            self._ptr = None
+            self._finalizer()
+
+    def __repr__(self) -> str:
+        if self.closed:
+            return "<ergon.batching.Batcher (closed)>"
+        return (
+            f"<ergon.batching.Batcher {self.policy} apps={self._names} "
+            f"max_batch={self._max_batch} queued={self.queued}>"
+        )
+
+    def _handle(self) -> Any:
+        ptr = self._ptr
+        if ptr is None:
+            raise _closed_error("batcher")
+        return ptr
+
+    def _check(self, status: int) -> None:
+        if status:
+            _, message = _read_text(self._lib.ergon_batcher_last_error, self._ptr)
+            raise ErgonError(status, message)
+
+    def _app(self, app: Union[int, str]) -> int:
+        if isinstance(app, str):
+            try:
+                return self._names.index(app)
+            except ValueError:
+                raise ErgonError(
+                    Status.OUT_OF_RANGE,
+                    f"unknown app {app!r} (the apps are {', '.join(map(repr, self._names))})",
+                ) from None
+        if isinstance(app, bool):
+            raise TypeError("app must be an index or a name, not bool")
+        index = operator.index(app)
+        if index < 0:
+            raise ErgonError(Status.OUT_OF_RANGE, f"unknown app {index} (negative)")
+        return index
+
+    # --- the server's calls ------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        app: Union[int, str],
+        request_id: int,
+        arrival_s: float,
+        deadline_s: Optional[float] = None,
+    ) -> None:
+        """Queues ``request_id`` (0 to 2**64 - 1) of ``app`` (index or name), arrived at
+        ``arrival_s`` and due by ``deadline_s`` (default: arrival + the app's SLO).
+
+        Raises:
+            ErgonError: ``OUT_OF_RANGE`` (unknown app), ``INVALID_ARGUMENT`` (a time not
+                finite, a deadline before the arrival, an id out of range).
+        """
+        index = self._app(app)
+        if isinstance(request_id, bool):
+            raise TypeError("request_id must be an integer, not bool")
+        rid = operator.index(request_id)
+        if not 0 <= rid < 1 << 64:
+            raise ErgonError(
+                Status.INVALID_ARGUMENT, f"request_id {rid} is not in 0..2**64-1"
+            )
+        arrival = _number(arrival_s, "arrival_s")
+        with self._lock:
+            ptr = self._handle()
+            if deadline_s is None:
+                status = self._lib.ergon_batcher_enqueue_slo(ptr, index, rid, arrival)
+            else:
+                deadline = _number(deadline_s, "deadline_s")
+                status = self._lib.ergon_batcher_enqueue(ptr, index, rid, arrival, deadline)
+            self._check(status)
+
+    def decide(self, now_s: float) -> Decision:
+        """Decides at ``now_s``: drops hopeless and expired requests and picks the next batch,
+        with its expected time.
+
+        Raises:
+            ErgonError: ``INVALID_ARGUMENT`` (``now_s`` not finite).
+        """
+        return self._decide(now_s, True)
+
+    def next_batch(self, now_s: float) -> Tuple[List[int], List[int]]:
+        """``(ids, dropped)`` of the decision at ``now_s`` (see :meth:`decide`): run ``ids``
+        now as one batch (empty: wait), answer ``dropped`` as missed."""
+        d = self._decide(now_s, False)
+        return d.batch, d.dropped
+
+    def _decide(self, now_s: float, expected: bool) -> Decision:
+        now = _number(now_s, "now_s")
+        nb, nd, t = c_size_t(0), c_size_t(0), c_double(0.0)
+        with self._lock:
+            ptr = self._handle()
+            for _ in range(2):
+                status = self._lib.ergon_batcher_next_batch(
+                    ptr,
+                    now,
+                    self._batch,
+                    len(self._batch),
+                    byref(nb),
+                    self._dropped,
+                    len(self._dropped),
+                    byref(nd),
+                    byref(t) if expected else None,
+                )
+                if status != Status.BUFFER_TOO_SMALL:
+                    break
+                # The decision is kept in the handle: grow the buffers and take it.
+                if nb.value > len(self._batch):
+                    self._batch = (c_uint64 * nb.value)()
+                if nd.value > len(self._dropped):
+                    self._dropped = (c_uint64 * max(nd.value, 2 * len(self._dropped)))()
+            self._check(status)
+            return Decision(
+                list(self._batch[: nb.value]), list(self._dropped[: nd.value]), t.value
+            )
+
+    def complete(self, app: Union[int, str], observed_time_s: float) -> None:
+        """Reports the observed time of one finished request of ``app`` (its time alone) and
+        moves a fraction ``decay`` of the app's distribution onto it.
+
+        Raises:
+            ErgonError: ``OUT_OF_RANGE`` (unknown app), ``INVALID_ARGUMENT`` (a time not
+                finite or negative).
+        """
+        index = self._app(app)
+        t = _number(observed_time_s, "observed_time_s")
+        with self._lock:
+            self._check(self._lib.ergon_batcher_complete(self._handle(), index, t))
+
+    def batch_done(self, batch_time_s: float) -> None:
+        """Reports how long the last batch took (Clipper's AIMD feedback)."""
+        t = _number(batch_time_s, "batch_time_s")
+        with self._lock:
+            self._check(self._lib.ergon_batcher_batch_done(self._handle(), t))
+
+    # --- state -------------------------------------------------------------------------------
+
+    def _size(self, fn: Callable[..., int]) -> int:
+        n = c_size_t(0)
+        with self._lock:
+            self._check(fn(self._handle(), byref(n)))
+        return n.value
+
+    @property
+    def queued(self) -> int:
+        """Requests waiting."""
+        return self._size(self._lib.ergon_batcher_queued)
+
+    def __len__(self) -> int:
+        return self.queued
+
+    @property
+    def max_batch(self) -> int:
+        """The largest batch."""
+        return self._max_batch
+
+    @property
+    def apps(self) -> List[str]:
+        """Application names, by index."""
+        return list(self._names)
+
+    @property
+    def policy(self) -> str:
+        """The policy's name (``"orloj"``, ``"clockwork-p99"``...)."""
+        with self._lock:
+            status, name = _read_text(self._lib.ergon_batcher_policy_name, self._handle())
+            self._check(status)
+        return name
+
+    def app_stats(self, app: Union[int, str]) -> AppStats:
+        """The SLO and current law's mean and p99 of ``app``, and completions reported."""
+        index = self._app(app)
+        s = N.ergon_app_stats()
+        with self._lock:
+            self._check(self._lib.ergon_batcher_app_stats(self._handle(), index, byref(s)))
+        return AppStats(s.slo_s, s.mean_s, s.p99_s, s.completions)
+
+
+def simulate_json(config: Config) -> str:
+    """Runs an ``orloj-sim/v1`` simulation; returns the ``orloj-result/v1`` JSON exactly as
+    ``ergon orloj simulate --config FILE --json`` prints it (without the newline).
+
+    Raises:
+        ErgonError: ``PARSE``, ``SCHEMA`` or ``INVALID_PROBLEM``.
+    """
+    lib = N.lib()
+    data = _config_bytes(config)
+    out = N.ResultPtr()
+    status = lib.ergon_orloj_simulate_json(data, len(data), byref(out))
+    if status:
+        raise _thread_error(status)
+    try:
+        status, text = _read_text(lib.ergon_orloj_result_json, out)
+        if status:
+            _, message = _read_text(lib.ergon_orloj_result_last_error, out)
+            raise ErgonError(status, message)
+        return text
+    finally:
+        lib.ergon_orloj_result_free(out)
+
+
+def simulate(config: Config) -> Dict[str, Any]:
+    """:func:`simulate_json`, parsed: ``{"schema": "orloj-result/v1", "results": [...]}``."""
+    result: Dict[str, Any] = json.loads(simulate_json(config))
+    return result

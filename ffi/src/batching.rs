@@ -1,0 +1,1024 @@
+//! Orloj through the C ABI: the online batcher a C++ server embeds (`ergon_batcher_*`: create
+//! it with the applications' execution-time laws, enqueue requests, ask for the next batch at
+//! time t, report completions to update the laws) and the serving simulator
+//! (`ergon_orloj_simulate_json`, `orloj-sim/v1` in, `orloj-result/v1` out).
+//!
+//! The decision path (`ergon_batcher_next_batch`) does not allocate: the handle keeps a batch
+//! buffer of the largest batch and a dropped buffer as long as the queue (grown by
+//! `ergon_batcher_enqueue`), the core decides into those, and the result is copied into the
+//! caller's buffers. A decision that does not fit the caller's buffers is kept in the handle
+//! and handed out by the next call, so it is never lost.
+
+use std::cell::Cell;
+use std::ffi::{CStr, c_char};
+use std::rc::Rc;
+
+use ergon_core::batching::formats::{self, FormatError};
+use ergon_core::batching::sim::{self, PolicySpec};
+use ergon_core::batching::{
+    BatchDistribution, BatchModel, BatchScale, Batcher, BatchingError, Clipper, Clockwork,
+    Distribution, Edf, Estimate, ExecDistribution, ExecSpec, Fifo, FinishesPerTime, MAX_BINS,
+    Nexus, Orloj, ProbabilityFloor, Scheduler, Sizes, TimeGrid, View,
+};
+
+use crate::ergon_status;
+use crate::handle::{
+    Failure, Header, Opaque, Result, copy_text, free, guard, into_raw, last_error, out_ref, slice,
+    text, with_handle, with_handle_mut,
+};
+
+/// Execution-time law: always `value_s`.
+pub const ERGON_EXEC_CONSTANT: u32 = 0;
+/// Execution-time law: `low_s` with probability `p_low`, else `high_s` (early exit).
+pub const ERGON_EXEC_BIMODAL: u32 = 1;
+/// Execution-time law: lognormal of mean `mean_s` and coefficient of variation `cv`.
+pub const ERGON_EXEC_LOGNORMAL: u32 = 2;
+/// Execution-time law: uniform over the measured `samples_s`.
+pub const ERGON_EXEC_SAMPLES: u32 = 3;
+/// Policy: Orloj (batch-aware score over the batch-time distribution, early drop).
+pub const ERGON_POLICY_ORLOJ: u32 = 0;
+/// Policy: Clockwork-like (point estimate, power-of-two batches, proactive drop).
+pub const ERGON_POLICY_CLOCKWORK: u32 = 1;
+/// Policy: Nexus-like (largest batch with 2·ℓ(b) ≤ SLO, early drop).
+pub const ERGON_POLICY_NEXUS: u32 = 2;
+/// Policy: Clipper-like (arrival order, AIMD batch cap fed by `ergon_batcher_batch_done`).
+pub const ERGON_POLICY_CLIPPER: u32 = 3;
+/// Policy: earliest deadline first.
+pub const ERGON_POLICY_EDF: u32 = 4;
+/// Policy: first in, first out.
+pub const ERGON_POLICY_FIFO: u32 = 5;
+/// Point estimate of the baselines: the mean.
+pub const ERGON_ESTIMATE_MEAN: u32 = 0;
+/// Point estimate of the baselines: the 99th percentile.
+pub const ERGON_ESTIMATE_P99: u32 = 1;
+
+/// One application served by a batcher: its latency SLO and its execution-time law (a request
+/// alone, at batch size 1). `kind` says which parameters are read; the others are ignored.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ergon_app {
+    /// Name for messages (NUL-terminated UTF-8, borrowed during the call), or NULL for
+    /// "app <index>".
+    pub name: *const c_char,
+    /// Latency SLO, seconds (> 0): `ergon_batcher_enqueue_slo` sets deadline = arrival + SLO.
+    pub slo_s: f64,
+    /// `ERGON_EXEC_*`.
+    pub kind: u32,
+    /// `ERGON_EXEC_CONSTANT`: the time, seconds.
+    pub value_s: f64,
+    /// `ERGON_EXEC_BIMODAL`: early-exit time, seconds.
+    pub low_s: f64,
+    /// `ERGON_EXEC_BIMODAL`: full-depth time, seconds.
+    pub high_s: f64,
+    /// `ERGON_EXEC_BIMODAL`: probability of the early exit.
+    pub p_low: f64,
+    /// `ERGON_EXEC_LOGNORMAL`: mean, seconds.
+    pub mean_s: f64,
+    /// `ERGON_EXEC_LOGNORMAL`: standard deviation over mean (0 is a constant).
+    pub cv: f64,
+    /// `ERGON_EXEC_SAMPLES`: measured times, seconds (borrowed during the call).
+    pub samples_s: *const f64,
+    /// `ERGON_EXEC_SAMPLES`: number of samples (≥ 1).
+    pub num_samples: usize,
+}
+
+/// How a batcher decides; start from `ergon_batcher_options_default()`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ergon_batcher_options {
+    /// `ERGON_POLICY_*` (default Orloj).
+    pub policy: u32,
+    /// `ERGON_ESTIMATE_*`: the baselines' point estimate (ignored by Orloj and Clipper;
+    /// default the mean).
+    pub estimate: u32,
+    /// Orloj's drop floor: a request whose probability of finishing even alone is below it
+    /// is dropped, in [0, 1] (default 0.05).
+    pub p_min: f64,
+    /// Bins of the time grid shared by the laws, 2 to 65536 (default 1024).
+    pub bins: usize,
+    /// Last time of the grid, seconds; 0 (the default) covers every application's law (its
+    /// largest value, or a lognormal's 99.99th percentile). Times beyond count as the last
+    /// bin.
+    pub grid_span_s: f64,
+    /// Weight of one observed time in `ergon_batcher_complete`, in (0, 1] (default 0.01).
+    pub decay: f64,
+    /// Orloj also weighs batches of a single application (default true).
+    pub single_app: bool,
+    /// Orloj forms only batches of power-of-two sizes and the largest (default false: every
+    /// size).
+    pub powers_of_two: bool,
+}
+
+/// What `ergon_batcher_app_stats` reports about one application's current law.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ergon_app_stats {
+    /// Latency SLO, seconds.
+    pub slo_s: f64,
+    /// Mean execution time, seconds (on the grid: values are rounded up to it).
+    pub mean_s: f64,
+    /// 99th percentile, seconds (a grid time).
+    pub p99_s: f64,
+    /// Completions reported so far.
+    pub completions: u64,
+}
+
+/// The decision on its way out: what the core wrote into the handle's buffers.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    batch_len: usize,
+    dropped_len: usize,
+    expected_time_s: f64,
+}
+
+/// Shared between the handle and the scheduler wrapper inside the core batcher: whether the
+/// caller wants the expected batch time, and the wrapper's answer.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tally {
+    want: bool,
+    expected_time_s: f64,
+}
+
+/// Wraps the chosen policy to learn the expected time of the batch it picks: the core's
+/// [`Batcher`] reports only ids, while the batch's distribution needs the per-application
+/// counts, which only the policy's `take` (clipped as the batcher clips it) gives.
+struct Recorder {
+    inner: Box<dyn Scheduler>,
+    tally: Rc<Cell<Tally>>,
+}
+
+impl Scheduler for Recorder {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn prepare(&mut self, grid: TimeGrid, max_size: usize) {
+        self.inner.prepare(grid, max_size);
+    }
+    fn min_slack_s(&self, view: &View<'_>, app: usize) -> f64 {
+        self.inner.min_slack_s(view, app)
+    }
+    fn choose(&mut self, view: &View<'_>, take: &mut [usize]) {
+        self.inner.choose(view, take);
+        let mut tally = self.tally.get();
+        if !tally.want {
+            return;
+        }
+        // The batcher takes min(take, queue length, room left) per application, in order.
+        let model = view.model();
+        let mut room = model.max_size();
+        let mut members: Vec<(&Distribution, usize)> = Vec::with_capacity(take.len());
+        for ((queue, d), &want) in view.queues().iter().zip(view.dists()).zip(take.iter()) {
+            let n = want.min(queue.len()).min(room);
+            room -= n;
+            members.push((d, n));
+        }
+        tally.expected_time_s = BatchDistribution::new(model, &members)
+            .map(|b| b.mean_s())
+            .unwrap_or(0.0);
+        self.tally.set(tally);
+    }
+    fn observe_batch(&mut self, batch_size: usize, batch_time_s: f64, slo_s: f64) {
+        self.inner.observe_batch(batch_size, batch_time_s, slo_s);
+    }
+}
+
+/// Opaque handle of an online batcher (see the `ergon_batcher_*` functions). Not to be used
+/// from two threads at once.
+#[cfg_attr(all(), repr(C))] // the header (and its tag) first (see ergon_frontier)
+pub struct ergon_batcher {
+    header: Header,
+    batcher: Batcher,
+    slo_s: Vec<f64>,
+    completions: Vec<u64>,
+    tally: Rc<Cell<Tally>>,
+    /// The core's batch buffer: the largest batch.
+    batch: Vec<u64>,
+    /// The core's dropped buffer: at least as long as the queue, so every drop fits.
+    dropped: Vec<u64>,
+    pending: Option<Pending>,
+}
+
+/// Opaque handle of a simulation's result (see `ergon_orloj_simulate_json`).
+#[cfg_attr(all(), repr(C))] // the header (and its tag) first (see ergon_frontier)
+pub struct ergon_orloj_result {
+    header: Header,
+    json: String,
+}
+
+impl Opaque for ergon_batcher {
+    const TAG: u64 = 0x4552_474f_4e42_4154; // "ERGONBAT"
+    const NAME: &'static str = "batcher";
+    fn header(&self) -> &Header {
+        &self.header
+    }
+    fn header_mut(&mut self) -> &mut Header {
+        &mut self.header
+    }
+}
+
+impl Opaque for ergon_orloj_result {
+    const TAG: u64 = 0x4552_474f_4e4f_5252; // "ERGONORR"
+    const NAME: &'static str = "Orloj result";
+    fn header(&self) -> &Header {
+        &self.header
+    }
+    fn header_mut(&mut self) -> &mut Header {
+        &mut self.header
+    }
+}
+
+/// Status of a core error raised by a call on a live batcher: its arguments are at fault.
+fn call_failure(e: BatchingError) -> Failure {
+    let status = match &e {
+        BatchingError::UnknownApp { .. } => ergon_status::OutOfRange,
+        BatchingError::BufferTooSmall { .. } => ergon_status::BufferTooSmall,
+        BatchingError::InvalidValue { .. } | BatchingError::DeadlineBeforeArrival { .. } => {
+            ergon_status::InvalidArgument
+        }
+        _ => ergon_status::InvalidProblem,
+    };
+    Failure::new(status, e.to_string())
+}
+
+/// Status of a core error raised while building a batcher: the description is at fault.
+fn problem_failure(e: BatchingError) -> Failure {
+    Failure::new(ergon_status::InvalidProblem, e.to_string())
+}
+
+impl From<FormatError> for Failure {
+    fn from(e: FormatError) -> Self {
+        let status = match &e {
+            FormatError::Json(_) => ergon_status::Parse,
+            FormatError::Schema(_) => ergon_status::Schema,
+            FormatError::Field { .. } | FormatError::Config(_) => ergon_status::InvalidProblem,
+        };
+        Failure::new(status, e.to_string())
+    }
+}
+
+fn invalid_argument(message: String) -> Failure {
+    Failure::new(ergon_status::InvalidArgument, message)
+}
+
+/// The default options (Orloj, p_min 0.05, 1024 bins over the laws' reach, decay 0.01,
+/// single-application batches on, every batch size). Never fails.
+#[unsafe(no_mangle)]
+pub extern "C" fn ergon_batcher_options_default() -> ergon_batcher_options {
+    ergon_batcher_options {
+        policy: ERGON_POLICY_ORLOJ,
+        estimate: ERGON_ESTIMATE_MEAN,
+        p_min: sim::DEFAULT_P_MIN,
+        bins: sim::DEFAULT_BINS,
+        grid_span_s: 0.0,
+        decay: 0.01,
+        single_app: true,
+        powers_of_two: false,
+    }
+}
+
+fn estimate(code: u32) -> Result<Estimate> {
+    match code {
+        ERGON_ESTIMATE_MEAN => Ok(Estimate::Mean),
+        ERGON_ESTIMATE_P99 => Ok(Estimate::P99),
+        _ => Err(invalid_argument(format!(
+            "options.estimate: unknown estimate {code} (ERGON_ESTIMATE_MEAN 0, ERGON_ESTIMATE_P99 1)"
+        ))),
+    }
+}
+
+/// The scheduler the options describe (checked).
+fn scheduler(o: &ergon_batcher_options) -> Result<Box<dyn Scheduler>> {
+    let estimate = estimate(o.estimate)?;
+    if !(0.0..=1.0).contains(&o.p_min) {
+        return Err(invalid_argument(format!(
+            "options.p_min = {} is not a probability in [0, 1]",
+            o.p_min
+        )));
+    }
+    Ok(match o.policy {
+        ERGON_POLICY_ORLOJ => {
+            let mut p = Orloj::new(FinishesPerTime, ProbabilityFloor { p_min: o.p_min });
+            p.single_app = o.single_app;
+            p.sizes = if o.powers_of_two {
+                Sizes::PowersOfTwo
+            } else {
+                Sizes::All
+            };
+            Box::new(p)
+        }
+        ERGON_POLICY_CLOCKWORK => Box::new(Clockwork { estimate }),
+        ERGON_POLICY_NEXUS => Box::new(Nexus { estimate }),
+        ERGON_POLICY_CLIPPER => Box::new(Clipper::default()),
+        ERGON_POLICY_EDF => Box::new(Edf { estimate }),
+        ERGON_POLICY_FIFO => Box::new(Fifo { estimate }),
+        other => {
+            return Err(invalid_argument(format!(
+                "options.policy: unknown policy {other} (expected ERGON_POLICY_ORLOJ 0 to ERGON_POLICY_FIFO 5)"
+            )));
+        }
+    })
+}
+
+/// Reads one application: its name, SLO and law (checked; errors name the application).
+///
+/// # Safety
+/// `a.name` must be NULL or NUL-terminated; `a.samples_s` valid for `a.num_samples` doubles.
+unsafe fn read_app(index: usize, a: &ergon_app) -> Result<(String, f64, ExecSpec)> {
+    let name = if a.name.is_null() {
+        format!("app {index}")
+    } else {
+        // SAFETY: non-null and NUL-terminated (caller's contract).
+        let bytes = unsafe { CStr::from_ptr(a.name) }.to_bytes();
+        std::str::from_utf8(bytes)
+            .map_err(|e| {
+                Failure::new(
+                    ergon_status::Parse,
+                    format!("apps[{index}].name is not UTF-8: {e}"),
+                )
+            })?
+            .to_string()
+    };
+    if !(a.slo_s.is_finite() && a.slo_s > 0.0) {
+        return Err(problem_failure(BatchingError::InvalidSlo {
+            app: name,
+            slo_s: a.slo_s,
+        }));
+    }
+    let spec = match a.kind {
+        ERGON_EXEC_CONSTANT => ExecSpec::Constant { value_s: a.value_s },
+        ERGON_EXEC_BIMODAL => ExecSpec::Bimodal {
+            low_s: a.low_s,
+            high_s: a.high_s,
+            p_low: a.p_low,
+        },
+        ERGON_EXEC_LOGNORMAL => ExecSpec::Lognormal {
+            mean_s: a.mean_s,
+            cv: a.cv,
+        },
+        ERGON_EXEC_SAMPLES => {
+            // SAFETY: the caller's contract on `samples_s`.
+            let values = unsafe { slice(a.samples_s, a.num_samples, "samples_s")? };
+            ExecSpec::Samples {
+                values_s: values.to_vec(),
+            }
+        }
+        other => {
+            return Err(invalid_argument(format!(
+                "app `{name}`: unknown execution-time kind {other} (expected ERGON_EXEC_CONSTANT 0, \
+                 BIMODAL 1, LOGNORMAL 2 or SAMPLES 3)"
+            )));
+        }
+    };
+    spec.validate(&name).map_err(problem_failure)?;
+    Ok((name, a.slo_s, spec))
+}
+
+/// Builds the handle from checked parts.
+fn new_batcher(
+    apps: &[(String, f64, ExecSpec)],
+    grid: TimeGrid,
+    scale: BatchScale,
+    policy: Box<dyn Scheduler>,
+    decay: f64,
+) -> Result<ergon_batcher> {
+    let dists = apps
+        .iter()
+        .map(|(name, _, spec)| Distribution::from_spec(grid, spec, name))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(problem_failure)?;
+    let max = scale.max_size();
+    let tally = Rc::new(Cell::new(Tally::default()));
+    let recorder = Recorder {
+        inner: policy,
+        tally: Rc::clone(&tally),
+    };
+    let mut batcher =
+        Batcher::new(dists, Box::new(scale), Box::new(recorder)).map_err(problem_failure)?;
+    batcher
+        .set_decay(decay)
+        .map_err(|e| invalid_argument(format!("options.{e}")))?;
+    Ok(ergon_batcher {
+        header: Header::new::<ergon_batcher>(),
+        batcher,
+        slo_s: apps.iter().map(|a| a.1).collect(),
+        completions: vec![0; apps.len()],
+        tally,
+        batch: vec![0; max],
+        dropped: vec![0; 64],
+        pending: None,
+    })
+}
+
+/// Creates a batcher for `num_apps` applications (index = application id in the other calls),
+/// batches of at most `max_batch` requests whose time is `scale[b − 1]` times the slowest
+/// member's (`scale` holds `max_batch` positive factors, or is NULL for no batch-size effect,
+/// all 1), deciding as `options` says (NULL: `ergon_batcher_options_default()`). Everything is
+/// only read during the call. On success `*out` receives a handle to release with
+/// `ergon_batcher_free`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE` (a name not UTF-8), `INVALID_ARGUMENT`
+/// (an unknown kind, policy or estimate constant, or an option out of its domain),
+/// `INVALID_PROBLEM` (no applications or more than 64, an SLO or law parameter out of its
+/// domain, `max_batch` not in 1..=256, a scale factor not positive; the message names the
+/// application and field) or `PANIC`. Messages: `ergon_last_error`.
+///
+/// # Safety
+/// `apps` must be NULL or valid for `num_apps` elements as documented on `ergon_app`; `scale`
+/// NULL or readable for `max_batch` doubles; `options` NULL or valid; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_batcher_new(
+    apps: *const ergon_app,
+    num_apps: usize,
+    scale: *const f64,
+    max_batch: usize,
+    options: *const ergon_batcher_options,
+    out: *mut *mut ergon_batcher,
+) -> ergon_status {
+    guard(
+        "ergon_batcher_new",
+        |_| {},
+        || {
+            let out = out_ref(out, "out")?;
+            let options = if options.is_null() {
+                ergon_batcher_options_default()
+            } else if !options.is_aligned() {
+                return Err(Failure::new(
+                    ergon_status::NullPointer,
+                    "`options` is misaligned",
+                ));
+            } else {
+                // SAFETY: non-null and aligned; the caller provides one struct.
+                unsafe { *options }
+            };
+            // SAFETY (both): the caller's contract.
+            let descs = unsafe { slice(apps, num_apps, "apps")? };
+            if descs.is_empty() {
+                return Err(problem_failure(BatchingError::NoApps));
+            }
+            let apps = descs
+                .iter()
+                .enumerate()
+                // SAFETY: the caller's contract on each element.
+                .map(|(i, a)| unsafe { read_app(i, a) })
+                .collect::<Result<Vec<_>>>()?;
+            let scale = if scale.is_null() {
+                BatchScale::unit(max_batch)
+            } else {
+                // SAFETY: the caller's contract.
+                BatchScale::from_factors(unsafe { slice(scale, max_batch, "scale")? })
+            }
+            .map_err(problem_failure)?;
+            if !(2..=MAX_BINS).contains(&options.bins) {
+                return Err(invalid_argument(format!(
+                    "options.bins = {} is not in 2..={MAX_BINS}",
+                    options.bins
+                )));
+            }
+            let span_s = options.grid_span_s;
+            if !(span_s.is_finite() && span_s >= 0.0) {
+                return Err(invalid_argument(format!(
+                    "options.grid_span_s = {span_s} is not a finite non-negative number of seconds"
+                )));
+            }
+            let span_s = if span_s > 0.0 {
+                span_s
+            } else {
+                apps.iter().map(|a| a.2.upper_s()).fold(0.0, f64::max)
+            };
+            let grid = TimeGrid::covering(span_s, options.bins).map_err(problem_failure)?;
+            let policy = scheduler(&options)?;
+            *out = into_raw(new_batcher(&apps, grid, scale, policy, options.decay)?);
+            Ok(())
+        },
+    )
+}
+
+/// Creates a batcher for the workload of an `orloj-sim/v1` document of `len` bytes (no NUL
+/// needed): its applications (index = position in `apps`, with their SLOs), batch scale,
+/// `bins` and `p_min`, on the grid the simulator uses, so that the batcher decides as the
+/// simulator's does. `policy` names the policy as the document's `policies` do (`"orloj"`,
+/// `"clockwork-p99"`, ...; NUL-terminated), or is NULL for the document's first policy. The
+/// whole document is validated (`seed`, `duration_s` and `arrivals` too). Decay: 0.01.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE` (not JSON, not UTF-8, a missing or
+/// mistyped field), `SCHEMA`, `INVALID_ARGUMENT` (unknown policy name), `INVALID_PROBLEM` or
+/// `PANIC`. Messages: `ergon_last_error`.
+///
+/// # Safety
+/// `json` must be NULL or readable for `len` bytes; `policy` NULL or NUL-terminated; `out`
+/// NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_batcher_from_json(
+    json: *const c_char,
+    len: usize,
+    policy: *const c_char,
+    out: *mut *mut ergon_batcher,
+) -> ergon_status {
+    guard(
+        "ergon_batcher_from_json",
+        |_| {},
+        || {
+            let out = out_ref(out, "out")?;
+            if json.is_null() {
+                return Err(Failure::new(ergon_status::NullPointer, "`json` is NULL"));
+            }
+            // SAFETY: the caller's contract.
+            let cfg = formats::parse_sim(unsafe { text(json, len, "json")? })?;
+            let spec = if policy.is_null() {
+                cfg.policies.first().copied().ok_or_else(|| {
+                    Failure::new(ergon_status::InvalidProblem, "the document lists no policy")
+                })?
+            } else {
+                // SAFETY: non-null and NUL-terminated (caller's contract).
+                let bytes = unsafe { CStr::from_ptr(policy) }.to_bytes();
+                let name = std::str::from_utf8(bytes).map_err(|e| {
+                    Failure::new(ergon_status::Parse, format!("`policy` is not UTF-8: {e}"))
+                })?;
+                PolicySpec::parse(name).ok_or_else(|| {
+                    invalid_argument(format!(
+                        "unknown policy \"{name}\" (expected orloj, clockwork, nexus, clipper, \
+                         edf or fifo, baselines optionally with -mean or -p99)"
+                    ))
+                })?
+            };
+            let grid = cfg.grid().map_err(problem_failure)?;
+            let apps: Vec<(String, f64, ExecSpec)> = cfg
+                .apps
+                .iter()
+                .map(|a| (a.name.clone(), a.slo_s, a.exec.clone()))
+                .collect();
+            let b = new_batcher(
+                &apps,
+                grid,
+                cfg.scale.clone(),
+                spec.build(cfg.p_min),
+                ergon_batcher_options_default().decay,
+            )?;
+            *out = into_raw(b);
+            Ok(())
+        },
+    )
+}
+
+/// Releases a batcher (queued requests are forgotten). NULL is a no-op.
+///
+/// # Safety
+/// `batcher` must be NULL or a handle from this library that is not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_batcher_free(batcher: *mut ergon_batcher) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: the caller's contract.
+        unsafe { free(batcher) }
+    }));
+}
+
+/// Queues request `request_id` (any value; the batcher hands it back) of application `app`,
+/// arrived at `arrival_s` and due by `deadline_s` (absolute seconds on the caller's clock).
+/// O(1) when an application's deadlines come in order; may allocate as the queue grows.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `OUT_OF_RANGE` (no application `app`),
+/// `INVALID_ARGUMENT` (a time not finite, or the deadline before the arrival) or `PANIC`.
+/// Nothing is queued on failure. Messages: `ergon_batcher_last_error`.
+///
+/// # Safety
+/// `batcher` must be NULL or a live handle not used concurrently.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_batcher_enqueue(
+    batcher: *mut ergon_batcher,
+    app: usize,
+    request_id: u64,
+    arrival_s: f64,
+    deadline_s: f64,
+) -> ergon_status {
+    with_handle_mut("ergon_batcher_enqueue", batcher, |h| {
+        enqueue(h, app, request_id, arrival_s, deadline_s)
+    })
+}
+
+fn enqueue(
+    h: &mut ergon_batcher,
+    app: usize,
+    request_id: u64,
+    arrival_s: f64,
+    deadline_s: f64,
+) -> Result<()> {
+    h.batcher
+        .enqueue(app, request_id, arrival_s, deadline_s)
+        .map_err(call_failure)?;
+    // Keep the dropped buffer as long as the queue, so that every drop of a decision fits.
+    let queued = h.batcher.queued();
+    if h.dropped.len() < queued {
+        let grown = queued.max(h.dropped.len().saturating_mul(2));
+        h.dropped.resize(grown, 0);
+    }
+    Ok(())
+}
+
+/// `ergon_batcher_enqueue` with the deadline `arrival_s` + the application's SLO.
+///
+/// Returns as `ergon_batcher_enqueue`.
+///
+/// # Safety
+/// `batcher` must be NULL or a live handle not used concurrently.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_batcher_enqueue_slo(
+    batcher: *mut ergon_batcher,
+    app: usize,
+    request_id: u64,
+    arrival_s: f64,
+) -> ergon_status {
+    with_handle_mut("ergon_batcher_enqueue_slo", batcher, |h| {
+        let apps = h.slo_s.len();
+        let slo = *h
+            .slo_s
+            .get(app)
+            .ok_or_else(|| call_failure(BatchingError::UnknownApp { app, apps }))?;
+        enqueue(h, app, request_id, arrival_s, arrival_s + slo)
+    })
+}
+
+/// Decides at `now_s` (seconds, the clock of the deadlines): removes the requests that are
+/// hopeless or expired and picks the next batch. Call it whenever the accelerator is idle and
+/// requests wait, and after each arrival while it is idle.
+///
+/// On success `*batch_len` ids are written to `batch` (run them now as one batch; 0 with a
+/// non-empty queue means: wait for the next arrival or completion) and `*dropped_len` ids to
+/// `dropped` (answer them as missed); `*expected_time_s`, if not NULL, receives the expected
+/// time of the batch under its distribution (0 for an empty batch; asking for it costs
+/// O(bins × applications) and one allocation, while a NULL pointer keeps the call free of
+/// allocations).
+///
+/// Buffers: `batch` never needs more than `ergon_batcher_max_batch_size` ids, `dropped` never
+/// more than `ergon_batcher_queued` before the call. If either is too small for this decision,
+/// the call fails with `ERGON_STATUS_BUFFER_TOO_SMALL`, writes the needed lengths to
+/// `*batch_len` and `*dropped_len`, and keeps the decision in the handle: the next call returns
+/// that same decision (its `now_s` is then only checked, not used; the queue is not touched)
+/// once the buffers are large enough, with the expected time computed when it was made (0 if
+/// that call passed a NULL `expected_time_s`). Requests enqueued in between wait for the
+/// decision after it. A NULL buffer with capacity 0 is allowed.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (`now_s` not finite),
+/// `BUFFER_TOO_SMALL` or `PANIC`. Messages: `ergon_batcher_last_error`.
+///
+/// # Safety
+/// `batcher` must be NULL or a live handle not used concurrently; `batch` NULL or writable for
+/// `batch_cap` ids, `dropped` NULL or writable for `dropped_cap` ids; `batch_len`,
+/// `dropped_len` and `expected_time_s` NULL or writable.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)] // the C signature: three buffers and their lengths
+pub unsafe extern "C" fn ergon_batcher_next_batch(
+    batcher: *mut ergon_batcher,
+    now_s: f64,
+    batch: *mut u64,
+    batch_cap: usize,
+    batch_len: *mut usize,
+    dropped: *mut u64,
+    dropped_cap: usize,
+    dropped_len: *mut usize,
+    expected_time_s: *mut f64,
+) -> ergon_status {
+    with_handle_mut("ergon_batcher_next_batch", batcher, |h| {
+        // Every pointer is checked before anything is decided.
+        if batch_cap > 0 && (batch.is_null() || !batch.is_aligned()) {
+            return Err(Failure::new(
+                ergon_status::NullPointer,
+                "`batch` is NULL or misaligned but `batch_cap` is not 0",
+            ));
+        }
+        if dropped_cap > 0 && (dropped.is_null() || !dropped.is_aligned()) {
+            return Err(Failure::new(
+                ergon_status::NullPointer,
+                "`dropped` is NULL or misaligned but `dropped_cap` is not 0",
+            ));
+        }
+        let batch_len = out_ref(batch_len, "batch_len")?;
+        let dropped_len = out_ref(dropped_len, "dropped_len")?;
+        if !expected_time_s.is_null() && !expected_time_s.is_aligned() {
+            return Err(Failure::new(
+                ergon_status::NullPointer,
+                "`expected_time_s` is misaligned",
+            ));
+        }
+        if !now_s.is_finite() {
+            return Err(invalid_argument(format!(
+                "now_s = {now_s} is not a finite time"
+            )));
+        }
+        let p = match h.pending {
+            Some(p) => p,
+            None => {
+                let queued = h.batcher.queued();
+                if h.dropped.len() < queued {
+                    h.dropped.resize(queued, 0);
+                }
+                h.tally.set(Tally {
+                    want: !expected_time_s.is_null(),
+                    expected_time_s: 0.0,
+                });
+                let d = h
+                    .batcher
+                    .next_batch(now_s, &mut h.batch, &mut h.dropped)
+                    .map_err(call_failure)?;
+                let p = Pending {
+                    batch_len: d.batch_len,
+                    dropped_len: d.dropped_len,
+                    expected_time_s: if d.batch_len > 0 {
+                        h.tally.get().expected_time_s
+                    } else {
+                        0.0
+                    },
+                };
+                h.pending = Some(p);
+                p
+            }
+        };
+        *batch_len = p.batch_len;
+        *dropped_len = p.dropped_len;
+        if batch_cap < p.batch_len || dropped_cap < p.dropped_len {
+            return Err(Failure::new(
+                ergon_status::BufferTooSmall,
+                format!(
+                    "the decision has {} batch ids and {} dropped ids but the buffers hold {} \
+                     and {}; it is kept for the next call",
+                    p.batch_len, p.dropped_len, batch_cap, dropped_cap
+                ),
+            ));
+        }
+        let (Some(ids), Some(gone)) = (h.batch.get(..p.batch_len), h.dropped.get(..p.dropped_len))
+        else {
+            return Err(Failure::new(
+                ergon_status::Panic,
+                "the decision is longer than the batcher's buffers",
+            ));
+        };
+        // SAFETY: checked non-null and aligned when the lengths are positive, with room for
+        // the capacities (caller's contract), which are at least the lengths.
+        unsafe {
+            if !ids.is_empty() {
+                std::ptr::copy_nonoverlapping(ids.as_ptr(), batch, ids.len());
+            }
+            if !gone.is_empty() {
+                std::ptr::copy_nonoverlapping(gone.as_ptr(), dropped, gone.len());
+            }
+        }
+        if !expected_time_s.is_null() {
+            // SAFETY: non-null and aligned (checked above); the caller's storage.
+            unsafe { *expected_time_s = p.expected_time_s };
+        }
+        h.pending = None;
+        Ok(())
+    })
+}
+
+/// Reports the observed execution time of one finished request of application `app` (its time
+/// alone, as the application's law describes it; divide a batch's time by its scale factor
+/// first) and moves a fraction `decay` of the law's mass onto it. O(bins), no allocation.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `OUT_OF_RANGE` (no application `app`),
+/// `INVALID_ARGUMENT` (a time not finite or negative) or `PANIC`. Messages:
+/// `ergon_batcher_last_error`.
+///
+/// # Safety
+/// `batcher` must be NULL or a live handle not used concurrently.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_batcher_complete(
+    batcher: *mut ergon_batcher,
+    app: usize,
+    observed_time_s: f64,
+) -> ergon_status {
+    with_handle_mut("ergon_batcher_complete", batcher, |h| {
+        h.batcher
+            .complete(app, observed_time_s)
+            .map_err(call_failure)?;
+        if let Some(c) = h.completions.get_mut(app) {
+            *c += 1;
+        }
+        Ok(())
+    })
+}
+
+/// Reports how long the last batch took, seconds (feedback for Clipper's AIMD batch cap; the
+/// other policies ignore it).
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (not finite or negative) or
+/// `PANIC`. Messages: `ergon_batcher_last_error`.
+///
+/// # Safety
+/// `batcher` must be NULL or a live handle not used concurrently.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_batcher_batch_done(
+    batcher: *mut ergon_batcher,
+    batch_time_s: f64,
+) -> ergon_status {
+    with_handle_mut("ergon_batcher_batch_done", batcher, |h| {
+        h.batcher.batch_done(batch_time_s).map_err(call_failure)
+    })
+}
+
+/// Writes the number of queued requests to `*out` (those of a decision kept after
+/// `BUFFER_TOO_SMALL` have left the queue already).
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `PANIC`.
+///
+/// # Safety
+/// `batcher` must be NULL or a live handle; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_batcher_queued(
+    batcher: *const ergon_batcher,
+    out: *mut usize,
+) -> ergon_status {
+    with_handle("ergon_batcher_queued", batcher, |h| {
+        *out_ref(out, "out")? = h.batcher.queued();
+        Ok(())
+    })
+}
+
+/// Writes the largest batch the batcher forms to `*out` (enough for the `batch` buffer of
+/// `ergon_batcher_next_batch`).
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `PANIC`.
+///
+/// # Safety
+/// `batcher` must be NULL or a live handle; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_batcher_max_batch_size(
+    batcher: *const ergon_batcher,
+    out: *mut usize,
+) -> ergon_status {
+    with_handle("ergon_batcher_max_batch_size", batcher, |h| {
+        *out_ref(out, "out")? = h.batcher.max_batch_size();
+        Ok(())
+    })
+}
+
+/// Writes the number of applications to `*out`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `PANIC`.
+///
+/// # Safety
+/// `batcher` must be NULL or a live handle; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_batcher_num_apps(
+    batcher: *const ergon_batcher,
+    out: *mut usize,
+) -> ergon_status {
+    with_handle("ergon_batcher_num_apps", batcher, |h| {
+        *out_ref(out, "out")? = h.batcher.apps();
+        Ok(())
+    })
+}
+
+/// Writes application `app`'s SLO and the mean and 99th percentile of its current law (which
+/// `ergon_batcher_complete` updates) to `*out`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `OUT_OF_RANGE` or `PANIC`.
+///
+/// # Safety
+/// `batcher` must be NULL or a live handle; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_batcher_app_stats(
+    batcher: *const ergon_batcher,
+    app: usize,
+    out: *mut ergon_app_stats,
+) -> ergon_status {
+    with_handle("ergon_batcher_app_stats", batcher, |h| {
+        let out = out_ref(out, "out")?;
+        let apps = h.batcher.apps();
+        let (Some(d), Some(&slo_s), Some(&completions)) = (
+            h.batcher.distribution(app),
+            h.slo_s.get(app),
+            h.completions.get(app),
+        ) else {
+            return Err(call_failure(BatchingError::UnknownApp { app, apps }));
+        };
+        *out = ergon_app_stats {
+            slo_s,
+            mean_s: d.mean_s(),
+            p99_s: d.quantile_s(0.99),
+            completions,
+        };
+        Ok(())
+    })
+}
+
+/// Copies the policy's name (`"orloj"`, `"clockwork-p99"`, ...) into `buf` ("ask the length,
+/// then fill"; `*len` excludes the NUL).
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+///
+/// # Safety
+/// `batcher` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+/// or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_batcher_policy_name(
+    batcher: *const ergon_batcher,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    with_handle("ergon_batcher_policy_name", batcher, |h| {
+        copy_text(h.batcher.policy_name(), buf, cap, len)
+    })
+}
+
+/// Copies the message of the last failed call on this batcher (empty if none) into `buf`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
+///
+/// # Safety
+/// `batcher` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+/// or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_batcher_last_error(
+    batcher: *const ergon_batcher,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    last_error(batcher, buf, cap, len)
+}
+
+/// Runs the serving simulation of an `orloj-sim/v1` document of `len` bytes (every listed
+/// policy on one shared, seeded trace), as `ergon orloj simulate --config FILE --json` does.
+/// On success `*out` receives a handle holding the `orloj-result/v1` JSON (read it with
+/// `ergon_orloj_result_json`, release it with `ergon_orloj_result_free`).
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE`, `SCHEMA`, `INVALID_PROBLEM` or `PANIC`.
+/// Messages: `ergon_last_error`.
+///
+/// # Safety
+/// `json` must be NULL or readable for `len` bytes; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_orloj_simulate_json(
+    json: *const c_char,
+    len: usize,
+    out: *mut *mut ergon_orloj_result,
+) -> ergon_status {
+    guard(
+        "ergon_orloj_simulate_json",
+        |_| {},
+        || {
+            let out = out_ref(out, "out")?;
+            if json.is_null() {
+                return Err(Failure::new(ergon_status::NullPointer, "`json` is NULL"));
+            }
+            // SAFETY: the caller's contract.
+            let cfg = formats::parse_sim(unsafe { text(json, len, "json")? })?;
+            let results = sim::simulate(&cfg).map_err(problem_failure)?;
+            *out = into_raw(ergon_orloj_result {
+                header: Header::new::<ergon_orloj_result>(),
+                json: formats::result_json(&results),
+            });
+            Ok(())
+        },
+    )
+}
+
+/// Copies the `orloj-result/v1` JSON into `buf` ("ask the length, then fill"; `*len` excludes
+/// the NUL).
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+///
+/// # Safety
+/// `result` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+/// or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_orloj_result_json(
+    result: *const ergon_orloj_result,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    with_handle("ergon_orloj_result_json", result, |h| {
+        copy_text(&h.json, buf, cap, len)
+    })
+}
+
+/// Releases a simulation result. NULL is a no-op.
+///
+/// # Safety
+/// `result` must be NULL or a handle from this library that is not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_orloj_result_free(result: *mut ergon_orloj_result) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: the caller's contract.
+        unsafe { free(result) }
+    }));
+}
+
+/// Copies the message of the last failed call on this result (empty if none) into `buf`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
+///
+/// # Safety
+/// `result` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+/// or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_orloj_result_last_error(
+    result: *const ergon_orloj_result,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    last_error(result, buf, cap, len)
+}

@@ -1,0 +1,295 @@
+/*
+ * batcher.c: the Orloj batcher from C. The score oracle of the reference notes (apps A =
+ * {10 ms, 30 ms} w.p. 1/2 each and B = 20 ms; r1 (A, 35 ms), r2 (A, 12 ms), r3 (B, 25 ms) at
+ * now 0, s(b) = 1): Orloj runs {r2, r1}, and with p_min = 0.6 drops r2 and runs {r1, r3}; a
+ * small server loop (arrivals, decisions when idle, completions fed back) that accounts for
+ * every request exactly once; the buffer-too-small contract; bad input; the simulator's JSON
+ * read with "ask the length, then fill".
+ *
+ * Usage: batcher   (no arguments)
+ */
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ergon.h"
+
+static int failures = 0;
+
+#define CHECK(cond)                                                                           \
+  do {                                                                                        \
+    if (!(cond)) {                                                                            \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                \
+      failures++;                                                                             \
+    }                                                                                         \
+  } while (0)
+
+static char message_buf[4096];
+
+static const char *thread_message(void) {
+  size_t len = 0;
+  if (ergon_last_error(message_buf, sizeof message_buf, &len) != ERGON_STATUS_OK) {
+    return "(ergon_last_error failed)";
+  }
+  return message_buf;
+}
+
+#define MUST(call)                                                                            \
+  do {                                                                                        \
+    ergon_status must_status_ = (call);                                                       \
+    if (must_status_ != ERGON_STATUS_OK) {                                                    \
+      fprintf(stderr, "%s:%d: %s returned %d: %s\n", __FILE__, __LINE__, #call,               \
+              (int)must_status_, thread_message());                                           \
+      exit(1);                                                                                \
+    }                                                                                         \
+  } while (0)
+
+#define MS 1e-3
+
+static ergon_app constant_app(const char *name, double value_s, double slo_s) {
+  ergon_app a;
+  memset(&a, 0, sizeof a);
+  a.name = name;
+  a.slo_s = slo_s;
+  a.kind = ERGON_EXEC_CONSTANT;
+  a.value_s = value_s;
+  return a;
+}
+
+static ergon_app app_a(void) {
+  ergon_app a = constant_app("A", 0.0, 0.1);
+  a.kind = ERGON_EXEC_BIMODAL;
+  a.low_s = 10 * MS;
+  a.high_s = 30 * MS;
+  a.p_low = 0.5;
+  return a;
+}
+
+/* One decision with ample buffers; returns the batch length, fills the arrays. */
+static size_t decide(ergon_batcher *b, double now_s, uint64_t batch[64], size_t *dropped_len,
+                     uint64_t dropped[64], double *expected_s) {
+  size_t batch_len = 0;
+  MUST(ergon_batcher_next_batch(b, now_s, batch, 64, &batch_len, dropped, 64, dropped_len,
+                                expected_s));
+  return batch_len;
+}
+
+static void oracle(double p_min) {
+  ergon_app apps[2];
+  apps[0] = app_a();
+  apps[1] = constant_app("B", 20 * MS, 0.1);
+  ergon_batcher_options o = ergon_batcher_options_default();
+  o.p_min = p_min;
+  o.grid_span_s = 63 * MS; /* a 1 ms grid: the notes' times are grid points */
+  o.bins = 64;
+  ergon_batcher *b = NULL;
+  MUST(ergon_batcher_new(apps, 2, NULL, 8, &o, &b));
+  MUST(ergon_batcher_enqueue(b, 0, 1, 0.0, 35 * MS));
+  MUST(ergon_batcher_enqueue(b, 0, 2, 0.0, 12 * MS));
+  MUST(ergon_batcher_enqueue(b, 1, 3, 0.0, 25 * MS));
+  uint64_t batch[64], dropped[64];
+  size_t nd = 0;
+  double expected = -1;
+  size_t nb = decide(b, 0.0, batch, &nd, dropped, &expected);
+  CHECK(fabs(expected - 25 * MS) < 1e-12);
+  if (p_min < 0.5) {
+    /* Tie at 0.05 between {r3} and the same-app {r2, r1}: the larger batch wins. */
+    CHECK(nb == 2 && batch[0] == 2 && batch[1] == 1);
+    CHECK(nd == 0);
+  } else {
+    /* r2 alone finishes in time w.p. 1/2 < 0.6: dropped; then the notes' argmax {r1, r3}. */
+    CHECK(nd == 1 && dropped[0] == 2);
+    CHECK(nb == 2 && batch[0] == 1 && batch[1] == 3);
+  }
+  printf("oracle p_min %.2f: batch of %zu, %zu dropped, E[T] %.1f ms\n", p_min, nb, nd,
+         expected / MS);
+  ergon_batcher_free(b);
+}
+
+/* A server loop: requests of two apps arrive every 4 ms; the accelerator runs one batch at a
+ * time, taking the scale factor times the slowest member (true times: 6 ms and 15 ms). */
+static void server_loop(void) {
+  ergon_app apps[2];
+  apps[0] = constant_app("small", 6 * MS, 40 * MS);
+  apps[0].kind = ERGON_EXEC_LOGNORMAL;
+  apps[0].mean_s = 6 * MS;
+  apps[0].cv = 0.5;
+  apps[1] = constant_app("large", 15 * MS, 60 * MS);
+  const double scale[4] = {1.0, 1.1, 1.2, 1.3};
+  ergon_batcher *b = NULL;
+  MUST(ergon_batcher_new(apps, 2, scale, 4, NULL, &b));
+  size_t max_batch = 0;
+  MUST(ergon_batcher_max_batch_size(b, &max_batch));
+  CHECK(max_batch == 4);
+
+  enum { REQUESTS = 200 };
+  int seen[REQUESTS];
+  memset(seen, 0, sizeof seen);
+  uint64_t batch[64], dropped[64];
+  size_t next = 0, batches = 0, finished = 0, late = 0, gone = 0;
+  double now = 0.0;
+  for (;;) {
+    while (next < REQUESTS && next * 4 * MS <= now + 1e-12) {
+      MUST(ergon_batcher_enqueue_slo(b, next % 2, next, next * 4 * MS));
+      next++;
+    }
+    size_t queued = 0;
+    MUST(ergon_batcher_queued(b, &queued));
+    if (queued == 0) {
+      if (next == REQUESTS) {
+        break;
+      }
+      now = next * 4 * MS;
+      continue;
+    }
+    size_t nd = 0;
+    double expected = 0;
+    size_t nb = decide(b, now, batch, &nd, dropped, &expected);
+    for (size_t i = 0; i < nd; i++) {
+      CHECK(dropped[i] < REQUESTS && seen[dropped[i]] == 0);
+      seen[dropped[i] % REQUESTS]++;
+      gone++;
+    }
+    if (nb == 0) {
+      if (next == REQUESTS) {
+        break; /* the policy waits for ever: the rest is never served */
+      }
+      now = next * 4 * MS;
+      continue;
+    }
+    CHECK(nb <= max_batch && expected > 0);
+    double slowest = 0;
+    for (size_t i = 0; i < nb; i++) {
+      double t = (batch[i] % 2 == 0) ? 6 * MS : 15 * MS;
+      slowest = t > slowest ? t : slowest;
+    }
+    double took = scale[nb - 1] * slowest;
+    now += took;
+    for (size_t i = 0; i < nb; i++) {
+      uint64_t id = batch[i];
+      CHECK(id < REQUESTS && seen[id] == 0);
+      seen[id % REQUESTS]++;
+      double deadline = id * 4 * MS + (id % 2 == 0 ? 40 : 60) * MS;
+      if (now <= deadline + 1e-12) {
+        finished++;
+      } else {
+        late++;
+      }
+      MUST(ergon_batcher_complete(b, id % 2, id % 2 == 0 ? 6 * MS : 15 * MS));
+    }
+    MUST(ergon_batcher_batch_done(b, took));
+    batches++;
+  }
+  size_t queued = 0;
+  MUST(ergon_batcher_queued(b, &queued));
+  size_t accounted = finished + late + gone + queued;
+  CHECK(accounted == REQUESTS);
+  CHECK(finished > REQUESTS / 2);
+  ergon_app_stats s;
+  MUST(ergon_batcher_app_stats(b, 1, &s));
+  CHECK(s.completions > 0 && fabs(s.mean_s - 15 * MS) < 1e-3);
+  printf("server loop: %zu batches, %zu finished, %zu late, %zu dropped, %zu left\n", batches,
+         finished, late, gone, queued);
+  ergon_batcher_free(b);
+}
+
+static void buffer_too_small(void) {
+  ergon_app apps[1];
+  apps[0] = constant_app("x", 10 * MS, 0.1);
+  ergon_batcher_options o = ergon_batcher_options_default();
+  o.policy = ERGON_POLICY_EDF;
+  ergon_batcher *b = NULL;
+  MUST(ergon_batcher_new(apps, 1, NULL, 4, &o, &b));
+  for (uint64_t id = 1; id <= 3; id++) {
+    MUST(ergon_batcher_enqueue(b, 0, id, 0.0, 100 * MS));
+  }
+  uint64_t batch[4] = {0, 0, 0, 0};
+  size_t nb = 0, nd = 0;
+  CHECK(ergon_batcher_next_batch(b, 0.0, batch, 1, &nb, NULL, 0, &nd, NULL) ==
+        ERGON_STATUS_BUFFER_TOO_SMALL);
+  CHECK(nb == 3 && nd == 0);
+  CHECK(batch[0] == 0); /* nothing written on failure */
+  size_t queued = 99;
+  MUST(ergon_batcher_queued(b, &queued));
+  CHECK(queued == 0); /* the decision is kept in the handle */
+  MUST(ergon_batcher_next_batch(b, 1.0, batch, nb, &nb, NULL, 0, &nd, NULL));
+  CHECK(nb == 3 && batch[0] == 1 && batch[1] == 2 && batch[2] == 3);
+  ergon_batcher_free(b);
+}
+
+static void bad_input(void) {
+  ergon_app apps[1];
+  apps[0] = constant_app("resnet", 10 * MS, 0.0);
+  ergon_batcher *b = NULL;
+  CHECK(ergon_batcher_new(apps, 1, NULL, 4, NULL, &b) == ERGON_STATUS_INVALID_PROBLEM);
+  CHECK(b == NULL && strstr(thread_message(), "resnet") != NULL);
+  apps[0].slo_s = 0.1;
+  apps[0].kind = 42;
+  CHECK(ergon_batcher_new(apps, 1, NULL, 4, NULL, &b) == ERGON_STATUS_INVALID_ARGUMENT);
+  apps[0].kind = ERGON_EXEC_CONSTANT;
+  ergon_batcher_options o = ergon_batcher_options_default();
+  o.policy = 17;
+  CHECK(ergon_batcher_new(apps, 1, NULL, 4, &o, &b) == ERGON_STATUS_INVALID_ARGUMENT);
+  CHECK(ergon_batcher_new(apps, 0, NULL, 4, NULL, &b) == ERGON_STATUS_INVALID_PROBLEM);
+  MUST(ergon_batcher_new(apps, 1, NULL, 4, NULL, &b));
+  CHECK(ergon_batcher_enqueue(b, 0, 1, NAN, 1.0) == ERGON_STATUS_INVALID_ARGUMENT);
+  CHECK(ergon_batcher_enqueue(b, 3, 1, 0.0, 1.0) == ERGON_STATUS_OUT_OF_RANGE);
+  char buf[256];
+  size_t len = 0;
+  MUST(ergon_batcher_last_error(b, buf, sizeof buf, &len));
+  CHECK(strstr(buf, "unknown app 3") != NULL);
+  CHECK(ergon_batcher_complete(b, 0, -1.0) == ERGON_STATUS_INVALID_ARGUMENT);
+  size_t nb = 0, nd = 0;
+  uint64_t batch[4];
+  CHECK(ergon_batcher_next_batch(b, NAN, batch, 4, &nb, NULL, 0, &nd, NULL) ==
+        ERGON_STATUS_INVALID_ARGUMENT);
+  CHECK(ergon_batcher_next_batch(NULL, 0.0, batch, 4, &nb, NULL, 0, &nd, NULL) ==
+        ERGON_STATUS_NULL_POINTER);
+  ergon_batcher_free(b);
+  ergon_batcher_free(NULL);
+}
+
+static const char SIM[] =
+    "{\"schema\": \"orloj-sim/v1\", \"seed\": 5, \"duration_s\": 0.5,"
+    " \"apps\": [{\"name\": \"ee\", \"share\": 0.5, \"slo_s\": 0.04,"
+    "   \"exec_time\": {\"kind\": \"bimodal\", \"low_s\": 0.006, \"high_s\": 0.02, \"p_low\": 0.3}},"
+    "  {\"name\": \"nlp\", \"share\": 0.5, \"slo_s\": 0.06,"
+    "   \"exec_time\": {\"kind\": \"lognormal\", \"mean_s\": 0.03, \"cv\": 1.0}}],"
+    " \"batch\": {\"max_size\": 4}, \"arrivals\": {\"kind\": \"poisson\", \"load\": 0.8},"
+    " \"policies\": [\"orloj\", \"edf\"]}";
+
+static void simulate(void) {
+  ergon_orloj_result *r = NULL;
+  MUST(ergon_orloj_simulate_json(SIM, strlen(SIM), &r));
+  size_t len = 0;
+  MUST(ergon_orloj_result_json(r, NULL, 0, &len));
+  char *json = malloc(len + 1);
+  CHECK(json != NULL);
+  MUST(ergon_orloj_result_json(r, json, len + 1, &len));
+  CHECK(strlen(json) == len);
+  CHECK(strstr(json, "\"schema\":\"orloj-result/v1\"") != NULL);
+  CHECK(strstr(json, "\"policy\":\"orloj\"") != NULL && strstr(json, "\"policy\":\"edf\""));
+  printf("simulation: %zu bytes of orloj-result/v1\n", len);
+  free(json);
+  ergon_orloj_result_free(r);
+  ergon_orloj_result *bad = NULL;
+  CHECK(ergon_orloj_simulate_json("{", 1, &bad) == ERGON_STATUS_PARSE && bad == NULL);
+}
+
+int main(void) {
+  oracle(0.05);
+  oracle(0.6);
+  server_loop();
+  buffer_too_small();
+  bad_input();
+  simulate();
+  if (failures > 0) {
+    fprintf(stderr, "%d checks failed\n", failures);
+    return 1;
+  }
+  printf("all checks passed\n");
+  return 0;
+}
