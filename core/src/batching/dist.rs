@@ -1,4 +1,4 @@
-//! Empirical execution-time distributions on a shared time grid ([proposed] representation of
+//! Empirical execution-time distributions on a shared time grid (\[proposed\] representation of
 //! the reference notes, B3): a pmf and its CDF per application, built from samples or a
 //! parametric spec, updated on line with exponential decay.
 

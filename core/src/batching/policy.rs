@@ -1,5 +1,5 @@
 //! Scheduling policies behind one trait: Orloj's batch-aware score over candidate batches
-//! (reference notes B5, [proposed] concrete rule) and the baselines of B6, which see only a
+//! (reference notes B5, \[proposed\] concrete rule) and the baselines of B6, which see only a
 //! point estimate of each application's time.
 
 use alloc::vec;
@@ -125,7 +125,7 @@ fn merge(
     }
 }
 
-/// The priority score of a candidate batch — [proposed]; replaceable.
+/// The priority score of a candidate batch — \[proposed\]; replaceable.
 pub trait Score {
     /// Score of a batch of `batch_size` expected to finish `on_time` of its members by their
     /// deadlines and to take `mean_time_s` on average. Higher is better.
@@ -155,7 +155,7 @@ impl Score for FinishesPerTime {
     }
 }
 
-/// When a request is hopeless — [proposed]; replaceable.
+/// When a request is hopeless — \[proposed\]; replaceable.
 pub trait DropRule {
     /// Smallest slack a request with execution-time law `d` needs to stay queued, when a
     /// batch of one takes `scale_1 · X`.
