@@ -340,7 +340,8 @@ typedef struct ergon_batcher_options {
   uint32_t estimate;
   /**
    * Orloj's drop floor: a request whose probability of finishing even alone is below it
-   * is dropped, in [0, 1] (default 0.05).
+   * is dropped, in [0, 1] (default 0.5, the core's `DEFAULT_P_MIN`; docs/orloj.md has the
+   * sweep behind it).
    */
   double p_min;
   /**
@@ -366,6 +367,11 @@ typedef struct ergon_batcher_options {
    * size).
    */
   bool powers_of_two;
+  /**
+   * Orloj raises its drop floor to the recent fraction of requests dropped, an overload
+   * signal (default true).
+   */
+  bool adaptive_floor;
 } ergon_batcher_options;
 
 /**
@@ -936,8 +942,8 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * The default options (Orloj, p_min 0.05, 1024 bins over the laws' reach, decay 0.01,
- * single-application batches on, every batch size). Never fails.
+ * The default options (Orloj, p_min 0.5, 1024 bins over the laws' reach, decay 0.01,
+ * single-application batches on, every batch size, adaptive drop floor on). Never fails.
  */
 struct ergon_batcher_options ergon_batcher_options_default(void);
 

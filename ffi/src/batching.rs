@@ -92,7 +92,8 @@ pub struct ergon_batcher_options {
     /// default the mean).
     pub estimate: u32,
     /// Orloj's drop floor: a request whose probability of finishing even alone is below it
-    /// is dropped, in [0, 1] (default 0.05).
+    /// is dropped, in [0, 1] (default 0.5, the core's `DEFAULT_P_MIN`; docs/orloj.md has the
+    /// sweep behind it).
     pub p_min: f64,
     /// Bins of the time grid shared by the laws, 2 to 65536 (default 1024).
     pub bins: usize,
@@ -107,6 +108,9 @@ pub struct ergon_batcher_options {
     /// Orloj forms only batches of power-of-two sizes and the largest (default false: every
     /// size).
     pub powers_of_two: bool,
+    /// Orloj raises its drop floor to the recent fraction of requests dropped, an overload
+    /// signal (default true).
+    pub adaptive_floor: bool,
 }
 
 /// What `ergon_batcher_app_stats` reports about one application's current law.
@@ -260,8 +264,8 @@ fn invalid_argument(message: String) -> Failure {
     Failure::new(ergon_status::InvalidArgument, message)
 }
 
-/// The default options (Orloj, p_min 0.05, 1024 bins over the laws' reach, decay 0.01,
-/// single-application batches on, every batch size). Never fails.
+/// The default options (Orloj, p_min 0.5, 1024 bins over the laws' reach, decay 0.01,
+/// single-application batches on, every batch size, adaptive drop floor on). Never fails.
 #[unsafe(no_mangle)]
 pub extern "C" fn ergon_batcher_options_default() -> ergon_batcher_options {
     ergon_batcher_options {
@@ -273,6 +277,7 @@ pub extern "C" fn ergon_batcher_options_default() -> ergon_batcher_options {
         decay: 0.01,
         single_app: true,
         powers_of_two: false,
+        adaptive_floor: true,
     }
 }
 
@@ -299,6 +304,7 @@ fn scheduler(o: &ergon_batcher_options) -> Result<Box<dyn Scheduler>> {
         ERGON_POLICY_ORLOJ => {
             let mut p = Orloj::new(FinishesPerTime, ProbabilityFloor { p_min: o.p_min });
             p.single_app = o.single_app;
+            p.adaptive_floor = o.adaptive_floor;
             p.sizes = if o.powers_of_two {
                 Sizes::PowersOfTwo
             } else {

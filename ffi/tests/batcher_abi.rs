@@ -160,11 +160,11 @@ fn default_options() {
     let o = ergon_batcher_options_default();
     assert_eq!(o.policy, ERGON_POLICY_ORLOJ);
     assert_eq!(o.estimate, ERGON_ESTIMATE_MEAN);
-    assert_eq!(o.p_min, 0.05);
+    assert_eq!(o.p_min, ergon_core::batching::sim::DEFAULT_P_MIN);
     assert_eq!(o.bins, 1024);
     assert_eq!(o.grid_span_s, 0.0);
     assert_eq!(o.decay, 0.01);
-    assert!(o.single_app && !o.powers_of_two);
+    assert!(o.single_app && !o.powers_of_two && o.adaptive_floor);
 }
 
 /// The notes' score table (Part C), r1 (A, 35 ms), r2 (A, 12 ms), r3 (B, 25 ms) at now 0 with

@@ -231,6 +231,7 @@ class ergon_batcher_options(Structure):
         ("decay", c_double),
         ("single_app", c_bool),
         ("powers_of_two", c_bool),
+        ("adaptive_floor", c_bool),
     ]
 
 

@@ -250,12 +250,14 @@ class Batcher(_OwnsHandle):
             slowest member (default: all 1).
         policy: ``"orloj"`` or a baseline (see :data:`POLICIES`).
         p_min: Orloj's drop floor (a request whose probability of finishing even alone is
-            below it is dropped); default 0.05.
+            below it is dropped); default 0.5.
         bins: bins of the shared time grid (default 1024).
         grid_span_s: the grid's last time; 0 (default) covers every application's law.
         decay: weight of one completion in :meth:`complete` (default 0.01).
         single_app: Orloj also weighs single-application batches (default True).
         powers_of_two: Orloj forms only power-of-two batch sizes (default False).
+        adaptive_floor: Orloj raises its drop floor to the recent fraction of requests
+            dropped, an overload signal (default True).
 
     Raises:
         ErgonError: ``INVALID_ARGUMENT`` (unknown policy or kind, an option out of its
@@ -288,6 +290,7 @@ class Batcher(_OwnsHandle):
         decay: Optional[float] = None,
         single_app: Optional[bool] = None,
         powers_of_two: Optional[bool] = None,
+        adaptive_floor: Optional[bool] = None,
         _handle: Any = None,
     ) -> None:
         self._lib = N.lib()
@@ -306,6 +309,7 @@ class Batcher(_OwnsHandle):
                     decay=decay,
                     single_app=single_app,
                     powers_of_two=powers_of_two,
+                    adaptive_floor=adaptive_floor,
                 ),
             )
             self._names = [a.name for a in parsed]
@@ -341,7 +345,7 @@ class Batcher(_OwnsHandle):
         for key, value in overrides.items():
             if value is None:
                 continue
-            if key in ("single_app", "powers_of_two"):
+            if key in ("single_app", "powers_of_two", "adaptive_floor"):
                 setattr(options, key, bool(value))
             elif key == "bins":
                 if isinstance(value, bool):
