@@ -679,7 +679,7 @@ impl AmazonLike {
                 demand,
             });
         }
-        let total = self.initial_blocks + libm::ceil(t) as u32;
+        let total = self.initial_blocks.saturating_add(libm::ceil(t) as u32);
         Ok(OnlineConfig {
             alphas: STANDARD_ALPHAS.iter().copied().collect(),
             block_epsilon: 10.0,

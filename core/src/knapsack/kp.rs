@@ -186,7 +186,10 @@ pub fn branch_and_bound(items: &[KpItem], capacity: f64, max_nodes: u64) -> Opti
     // LP bound of items i.. in capacity `cap`: whole items while they fit, then a fraction.
     let bound = |i: usize, cap: f64| -> f64 {
         let target = wsum[i] + cap;
-        let k = i + wsum[i..].partition_point(|&x| x <= target + FEASIBILITY_TOL) - 1;
+        // wsum[i] itself always qualifies in exact arithmetic; max(i) guards the rounding.
+        let k = (i + wsum[i..].partition_point(|&x| x <= target + FEASIBILITY_TOL))
+            .saturating_sub(1)
+            .max(i);
         let mut b = psum[k] - psum[i];
         if let Some(it) = v.get(k) {
             b += (target - wsum[k]).max(0.0) * it.profit / it.weight;

@@ -40,7 +40,7 @@ pub use online::{
     MAX_BLOCKS, MAX_ROUNDS, OnlineAllocation, OnlineConfig, OnlineResult, OnlineTask, Unlocking,
     block_arrival, simulate, unlocked_fraction,
 };
-pub use optimal::MAX_OPTIMAL_TASKS;
+pub use optimal::{MAX_OPTIMAL_TASKS, OPTIMAL_MAX_WORK};
 pub use problem::{Block, FEASIBILITY_TOL, Task, Workload, fits};
 pub use rdp::{Mechanism, STANDARD_ALPHAS};
 pub use sched::{

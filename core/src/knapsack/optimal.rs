@@ -17,6 +17,11 @@ use super::sched::{Engine, ScheduleOptions, Scheduler};
 /// quickly, larger problems stop at the node budget with an upper bound).
 pub const MAX_OPTIMAL_TASKS: usize = 1024;
 
+/// Work budget of one exact search, in elementary bound steps (tens of seconds at most): the
+/// node budget is lowered to `OPTIMAL_MAX_WORK / (cost of one bound)` when that is smaller, so
+/// that a large problem stops with its best set and a bound instead of running for hours.
+pub const OPTIMAL_MAX_WORK: f64 = 2e10;
+
 struct Search<'e, 'a> {
     e: &'e Engine<'a>,
     order: Vec<usize>,
@@ -107,6 +112,9 @@ pub(crate) fn solve(
                 .then(e.rank[x].cmp(&e.rank[y]))
         });
     }
+    // Cost of one bound: a fits check per undecided task plus one scan per (block, order) list.
+    let per_node = sorted.iter().map(Vec::len).sum::<usize>() + candidates.len() + 1;
+    let work_nodes = (OPTIMAL_MAX_WORK / per_node as f64).max(1000.0) as u64;
     let mut s = Search {
         e,
         order,
@@ -116,7 +124,7 @@ pub(crate) fn solve(
         best,
         best_set,
         nodes: 0,
-        max_nodes: options.max_nodes.max(1),
+        max_nodes: options.max_nodes.min(work_nodes).max(1),
         aborted: false,
         in_r: vec![false; e.demands.len()],
         on_block_weight: vec![0.0; e.num_blocks],

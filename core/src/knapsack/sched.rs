@@ -96,7 +96,8 @@ pub struct ScheduleOptions {
     /// DPF: capacity the shares are measured against.
     pub dpf_capacity: DpfCapacity,
     /// Optimal: node budget of the branch and bound (best found so far is returned with an
-    /// upper bound when it runs out).
+    /// upper bound when it runs out). Large problems get a smaller budget, see
+    /// `OPTIMAL_MAX_WORK`.
     pub max_nodes: u64,
 }
 
