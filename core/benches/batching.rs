@@ -69,6 +69,12 @@ fn bench_decision(c: &mut Criterion) {
         ("orloj-fixed-floor", || {
             let mut o = Orloj::default();
             o.adaptive_floor = false;
+            o.load_floor = false;
+            Box::new(o)
+        }),
+        ("orloj-no-load-floor", || {
+            let mut o = Orloj::default();
+            o.load_floor = false;
             Box::new(o)
         }),
         ("orloj-pow2-sizes", || {

@@ -231,3 +231,48 @@ fn quantiles_and_cdf_of_a_law() {
     close(a.cdf_at(29.0), 0.5);
     close(a.cdf_at(30.0), 1.0);
 }
+
+/// Feeds one app-A request (on a seconds grid: 10 ms w.p. ½, 30 ms w.p. ½, mean 20 ms) every
+/// `gap_s` for 2 s, deciding after each, then asks about a probe with 20 ms of slack, which
+/// finishes alone with probability ½, that arrived `waited_s` ago. Returns whether the probe
+/// was dropped.
+fn probe_dropped_after_arrivals(gap_s: f64, load_floor: bool, waited_s: f64) -> bool {
+    let g = TimeGrid::new(0.001, 64).unwrap();
+    let a = Distribution::from_spec(
+        g,
+        &ExecSpec::Bimodal {
+            low_s: 0.010,
+            high_s: 0.030,
+            p_low: 0.5,
+        },
+        "A",
+    )
+    .unwrap();
+    let mut policy = Orloj::new(FinishesPerTime, ProbabilityFloor { p_min: 0.05 });
+    policy.load_floor = load_floor;
+    let mut b = Batcher::new(vec![a], Box::new(unit()), Box::new(policy)).unwrap();
+    let (mut batch, mut dropped) = ([0u64; 8], [0u64; 8]);
+    let mut id = 0u64;
+    let mut now = 0.0;
+    while now < 2.0 {
+        b.enqueue(0, id, now, now + 1.0).unwrap();
+        id += 1;
+        b.next_batch(now, &mut batch, &mut dropped).unwrap();
+        now += gap_s;
+    }
+    b.enqueue(0, 9999, now - waited_s, now + 0.020).unwrap();
+    let d = b.next_batch(now, &mut batch, &mut dropped).unwrap();
+    dropped[..d.dropped_len].contains(&9999)
+}
+
+#[test]
+fn load_floor_drops_likely_misses_only_under_overload() {
+    // One arrival per 5 ms at 20 ms each: ρ = 4, floor 1 − 4⁻³ ≈ 0.98, so the probe (P = ½),
+    // which has waited 100 ms, goes.
+    assert!(probe_dropped_after_arrivals(0.005, true, 0.1));
+    assert!(!probe_dropped_after_arrivals(0.005, false, 0.1));
+    // The load floor never exceeds the SLO: a fresh probe (SLO 20 ms) stays.
+    assert!(!probe_dropped_after_arrivals(0.005, true, 0.0));
+    // One per 40 ms: ρ = ½, no load floor; the probe stays (p_min 0.05).
+    assert!(!probe_dropped_after_arrivals(0.040, true, 0.1));
+}

@@ -41,8 +41,8 @@ pub use batch::{BatchDistribution, BatchModel, BatchScale};
 pub use batcher::{Batcher, Decision, Queued, View};
 pub use dist::{Distribution, ExecDistribution, ExecSpec, FixedDistribution, TimeGrid};
 pub use policy::{
-    Clipper, Clockwork, DropRule, Edf, Estimate, Fifo, FinishesPerTime, Nexus, Orloj,
-    ProbabilityFloor, Scheduler, Score, Sizes,
+    Clipper, Clockwork, DropRule, Edf, Estimate, Fifo, FinishesPerTime, LOAD_FLOOR_EXPONENT,
+    LOAD_FLOOR_MAX, Nexus, Orloj, ProbabilityFloor, RATE_WINDOW_S, Scheduler, Score, Sizes,
 };
 
 /// Most applications a [`Batcher`] serves (fixed so per-decision cursors live on the stack).

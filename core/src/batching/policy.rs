@@ -211,6 +211,24 @@ pub struct Orloj<S: Score = FinishesPerTime, D: DropRule = ProbabilityFloor> {
     /// Raise the drop floor to the recent fraction of requests dropped (an overload signal):
     /// under overload, keep only requests likely to finish.
     pub adaptive_floor: bool,
+    /// Raise the drop floor with the offered load `ρ = Σ_k λ_k · s(1) · E[X_k]` (the arrival
+    /// rates each application has shown, over the one-at-a-time capacity): above `ρ = 1` the
+    /// floor is at least `1 − ρ^-LOAD_FLOOR_EXPONENT` (capped at [`LOAD_FLOOR_MAX`]). Only
+    /// about `1/ρ` of the offered work can be served, so under overload the policy keeps the
+    /// requests most likely to finish. Unlike the adaptive floor, this signal does not feed
+    /// on the policy's own drops. The load floor never exceeds the application's SLO, so
+    /// it never drops a request on arrival (which would also hide that arrival from the rate
+    /// estimate).
+    pub load_floor: bool,
+    /// Per-application decayed arrival counts (time constant [`RATE_WINDOW_S`]).
+    arrivals: [f64; MAX_APPS],
+    /// Decayed observation time matching `arrivals`, seconds.
+    observed_s: f64,
+    /// Highest enqueue sequence number seen per application, and the last decision time.
+    seen_seq: [Option<u64>; MAX_APPS],
+    last_now_s: Option<f64>,
+    /// Offered load estimated at the last decision (0 before any arrival was seen).
+    rho: f64,
     dropped_ewma: f64,
     served_ewma: f64,
     g: Vec<f64>,
@@ -237,6 +255,12 @@ impl<S: Score, D: DropRule> Orloj<S, D> {
             sizes: Sizes::All,
             single_app: true,
             adaptive_floor: true,
+            load_floor: true,
+            arrivals: [0.0; MAX_APPS],
+            observed_s: 0.0,
+            seen_seq: [None; MAX_APPS],
+            last_now_s: None,
+            rho: 0.0,
             dropped_ewma: 0.0,
             served_ewma: 0.0,
             g: Vec::new(),
@@ -245,6 +269,48 @@ impl<S: Score, D: DropRule> Orloj<S, D> {
             cached: Vec::new(),
             max: 0,
         }
+    }
+
+    /// Counts the requests that joined each queue since the last decision into the decayed
+    /// arrival counts. Queues are in deadline order, which is arrival order for a fixed SLO,
+    /// so the new requests are found from the back.
+    fn track_arrivals(&mut self, view: &View<'_>) {
+        let now_s = view.now_s;
+        let dt_s = self
+            .last_now_s
+            .map_or(0.0, |t| (now_s - t).max(0.0))
+            .min(1e6);
+        self.last_now_s = Some(self.last_now_s.map_or(now_s, |t| t.max(now_s)));
+        let keep = libm::exp(-dt_s / RATE_WINDOW_S);
+        self.observed_s = self.observed_s * keep + RATE_WINDOW_S * (1.0 - keep);
+        for ((count, seen), queue) in self
+            .arrivals
+            .iter_mut()
+            .zip(self.seen_seq.iter_mut())
+            .zip(view.queues())
+        {
+            let mut new = 0usize;
+            let mut top = *seen;
+            for r in queue.iter().rev() {
+                if seen.is_some_and(|s| r.seq <= s) {
+                    break;
+                }
+                new += 1;
+                top = Some(top.map_or(r.seq, |t: u64| t.max(r.seq)));
+            }
+            *seen = top;
+            *count = *count * keep + new as f64;
+        }
+        let s1 = view.model().scale(1);
+        self.rho = if self.observed_s > 0.0 {
+            view.dists()
+                .iter()
+                .zip(&self.arrivals)
+                .map(|(d, &c)| c / self.observed_s * s1 * d.mean_s())
+                .sum()
+        } else {
+            0.0
+        };
     }
 
     /// Refreshes the cached `E[max of n]` of every application whose law changed.
@@ -280,6 +346,16 @@ fn hopeless(best: &Option<Best>, bound: f64) -> bool {
         None => false,
     }
 }
+
+/// Time constant of the arrival-rate estimate, seconds.
+pub const RATE_WINDOW_S: f64 = 1.0;
+
+/// Exponent of the load-driven drop floor `1 − ρ^-e` (chosen among 1, 2 and 3 by the sweep in
+/// docs/orloj.md: 3 helped most under overload and changes nothing below `ρ = 1`).
+pub const LOAD_FLOOR_EXPONENT: f64 = 3.0;
+
+/// Cap of the load-driven drop floor.
+pub const LOAD_FLOOR_MAX: f64 = 0.95;
 
 /// The best candidate so far.
 #[derive(Clone, Copy)]
@@ -347,11 +423,22 @@ impl<S: Score, D: DropRule> Scheduler for Orloj<S, D> {
                 let s1 = view.model().scale(1);
                 let base = self.drop.min_slack_s(d, s1);
                 let total = self.dropped_ewma + self.served_ewma;
-                if self.adaptive_floor && total > 0.0 {
+                let mut floor = if self.adaptive_floor && total > 0.0 {
                     base.max(s1 * d.quantile_s(self.dropped_ewma / total))
                 } else {
                     base
+                };
+                if self.load_floor && self.rho > 1.0 {
+                    let p = (1.0 - libm::pow(self.rho, -LOAD_FLOOR_EXPONENT)).min(LOAD_FLOOR_MAX);
+                    // Never above the SLO: a fresh request always reaches the policy, so its
+                    // arrival is counted and the rate estimate cannot lock in.
+                    let cap_s = match view.slo_hint_s(app) {
+                        slo if slo > 0.0 => slo,
+                        _ => f64::INFINITY,
+                    };
+                    floor = floor.max((s1 * d.quantile_s(p)).min(cap_s));
                 }
+                floor
             }
             None => 0.0,
         }
@@ -375,6 +462,9 @@ impl<S: Score, D: DropRule> Scheduler for Orloj<S, D> {
         }
         if self.single_app && view.apps() > 1 {
             self.refresh(view);
+        }
+        if self.load_floor {
+            self.track_arrivals(view);
         }
         let max = model.max_size().min(view.queued());
         let now_s = view.now_s;
