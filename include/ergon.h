@@ -372,6 +372,11 @@ typedef struct ergon_batcher_options {
    * signal (default true).
    */
   bool adaptive_floor;
+  /**
+   * Orloj raises its drop floor when the load it estimates from arrivals exceeds the
+   * capacity one request at a time (default true; docs/orloj.md).
+   */
+  bool load_floor;
 } ergon_batcher_options;
 
 /**
@@ -943,7 +948,8 @@ extern "C" {
 
 /**
  * The default options (Orloj, p_min 0.5, 1024 bins over the laws' reach, decay 0.01,
- * single-application batches on, every batch size, adaptive drop floor on). Never fails.
+ * single-application batches on, every batch size, adaptive and load-driven drop floors on).
+ * Never fails.
  */
 struct ergon_batcher_options ergon_batcher_options_default(void);
 

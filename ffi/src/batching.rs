@@ -111,6 +111,9 @@ pub struct ergon_batcher_options {
     /// Orloj raises its drop floor to the recent fraction of requests dropped, an overload
     /// signal (default true).
     pub adaptive_floor: bool,
+    /// Orloj raises its drop floor when the load it estimates from arrivals exceeds the
+    /// capacity one request at a time (default true; docs/orloj.md).
+    pub load_floor: bool,
 }
 
 /// What `ergon_batcher_app_stats` reports about one application's current law.
@@ -265,7 +268,8 @@ fn invalid_argument(message: String) -> Failure {
 }
 
 /// The default options (Orloj, p_min 0.5, 1024 bins over the laws' reach, decay 0.01,
-/// single-application batches on, every batch size, adaptive drop floor on). Never fails.
+/// single-application batches on, every batch size, adaptive and load-driven drop floors on).
+/// Never fails.
 #[unsafe(no_mangle)]
 pub extern "C" fn ergon_batcher_options_default() -> ergon_batcher_options {
     ergon_batcher_options {
@@ -278,6 +282,7 @@ pub extern "C" fn ergon_batcher_options_default() -> ergon_batcher_options {
         single_app: true,
         powers_of_two: false,
         adaptive_floor: true,
+        load_floor: true,
     }
 }
 
@@ -305,6 +310,7 @@ fn scheduler(o: &ergon_batcher_options) -> Result<Box<dyn Scheduler>> {
             let mut p = Orloj::new(FinishesPerTime, ProbabilityFloor { p_min: o.p_min });
             p.single_app = o.single_app;
             p.adaptive_floor = o.adaptive_floor;
+            p.load_floor = o.load_floor;
             p.sizes = if o.powers_of_two {
                 Sizes::PowersOfTwo
             } else {

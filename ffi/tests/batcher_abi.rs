@@ -164,7 +164,7 @@ fn default_options() {
     assert_eq!(o.bins, 1024);
     assert_eq!(o.grid_span_s, 0.0);
     assert_eq!(o.decay, 0.01);
-    assert!(o.single_app && !o.powers_of_two && o.adaptive_floor);
+    assert!(o.single_app && !o.powers_of_two && o.adaptive_floor && o.load_floor);
 }
 
 /// The notes' score table (Part C), r1 (A, 35 ms), r2 (A, 12 ms), r3 (B, 25 ms) at now 0 with

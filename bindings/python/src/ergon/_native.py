@@ -232,6 +232,7 @@ class ergon_batcher_options(Structure):
         ("single_app", c_bool),
         ("powers_of_two", c_bool),
         ("adaptive_floor", c_bool),
+        ("load_floor", c_bool),
     ]
 
 

@@ -258,6 +258,8 @@ class Batcher(_OwnsHandle):
         powers_of_two: Orloj forms only power-of-two batch sizes (default False).
         adaptive_floor: Orloj raises its drop floor to the recent fraction of requests
             dropped, an overload signal (default True).
+        load_floor: Orloj raises its drop floor when the load it estimates from arrivals
+            exceeds one-at-a-time capacity (default True).
 
     Raises:
         ErgonError: ``INVALID_ARGUMENT`` (unknown policy or kind, an option out of its
@@ -291,6 +293,7 @@ class Batcher(_OwnsHandle):
         single_app: Optional[bool] = None,
         powers_of_two: Optional[bool] = None,
         adaptive_floor: Optional[bool] = None,
+        load_floor: Optional[bool] = None,
         _handle: Any = None,
     ) -> None:
         self._lib = N.lib()
@@ -310,6 +313,7 @@ class Batcher(_OwnsHandle):
                     single_app=single_app,
                     powers_of_two=powers_of_two,
                     adaptive_floor=adaptive_floor,
+                    load_floor=load_floor,
                 ),
             )
             self._names = [a.name for a in parsed]
@@ -345,7 +349,7 @@ class Batcher(_OwnsHandle):
         for key, value in overrides.items():
             if value is None:
                 continue
-            if key in ("single_app", "powers_of_two", "adaptive_floor"):
+            if key in ("single_app", "powers_of_two", "adaptive_floor", "load_floor"):
                 setattr(options, key, bool(value))
             elif key == "bins":
                 if isinstance(value, bool):
