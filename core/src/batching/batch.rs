@@ -34,6 +34,18 @@ pub trait BatchModel {
 /// independent members of one application where one member's CDF is `x`.
 #[inline]
 pub(crate) fn powi(mut x: f64, mut n: usize) -> f64 {
+    if n < 32 {
+        // Batch sizes: five fixed rounds with selects instead of a data-dependent loop, so
+        // the scheduler's inner loops compile without branches. Multiplying by 1.0 is exact,
+        // so the result is bit-identical to the loop below.
+        let mut acc = 1.0;
+        for _ in 0..5 {
+            acc *= if n & 1 == 1 { x } else { 1.0 };
+            x *= x;
+            n >>= 1;
+        }
+        return acc;
+    }
     let mut acc = 1.0;
     while n > 0 {
         if n & 1 == 1 {
