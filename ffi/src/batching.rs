@@ -23,7 +23,7 @@ use ergon_core::batching::{
 
 use crate::ergon_status;
 use crate::handle::{
-    Failure, Header, Opaque, Result, copy_text, free, guard, into_raw, last_error, out_ref, slice,
+    Failure, Header, Result, copy_text, free, guard, into_raw, last_error, opaque, out_ref, slice,
     text, with_handle, with_handle_mut,
 };
 
@@ -212,27 +212,9 @@ pub struct ergon_orloj_result {
     json: String,
 }
 
-impl Opaque for ergon_batcher {
-    const TAG: u64 = 0x4552_474f_4e42_4154; // "ERGONBAT"
-    const NAME: &'static str = "batcher";
-    fn header(&self) -> &Header {
-        &self.header
-    }
-    fn header_mut(&mut self) -> &mut Header {
-        &mut self.header
-    }
-}
+opaque!(ergon_batcher, 0x4552_474f_4e42_4154, "batcher"); // "ERGONBAT"
 
-impl Opaque for ergon_orloj_result {
-    const TAG: u64 = 0x4552_474f_4e4f_5252; // "ERGONORR"
-    const NAME: &'static str = "Orloj result";
-    fn header(&self) -> &Header {
-        &self.header
-    }
-    fn header_mut(&mut self) -> &mut Header {
-        &mut self.header
-    }
-}
+opaque!(ergon_orloj_result, 0x4552_474f_4e4f_5252, "Orloj result"); // "ERGONORR"
 
 /// Status of a core error raised by a call on a live batcher: its arguments are at fault.
 fn call_failure(e: BatchingError) -> Failure {

@@ -16,7 +16,7 @@ use ergon_core::knapsack::{
 
 use crate::ergon_status;
 use crate::handle::{
-    Failure, Header, Opaque, Result, copy_items, copy_text, free, guard, into_raw, last_error,
+    Failure, Header, Result, copy_items, copy_text, free, guard, into_raw, last_error, opaque,
     out_ref, slice, text, with_handle,
 };
 
@@ -202,38 +202,11 @@ pub struct ergon_dpk_online {
     result: OnlineResult,
 }
 
-impl Opaque for ergon_dpk_online {
-    const TAG: u64 = 0x4552_4744_504b_4f4e; // "ERGDPKON"
-    const NAME: &'static str = "DPK online result";
-    fn header(&self) -> &Header {
-        &self.header
-    }
-    fn header_mut(&mut self) -> &mut Header {
-        &mut self.header
-    }
-}
+opaque!(ergon_dpk_online, 0x4552_4744_504b_4f4e, "DPK online result"); // "ERGDPKON"
 
-impl Opaque for ergon_dpk_workload {
-    const TAG: u64 = 0x4552_4744_504b_574c; // "ERGDPKWL"
-    const NAME: &'static str = "DPK workload";
-    fn header(&self) -> &Header {
-        &self.header
-    }
-    fn header_mut(&mut self) -> &mut Header {
-        &mut self.header
-    }
-}
+opaque!(ergon_dpk_workload, 0x4552_4744_504b_574c, "DPK workload"); // "ERGDPKWL"
 
-impl Opaque for ergon_dpk_result {
-    const TAG: u64 = 0x4552_4744_504b_5253; // "ERGDPKRS"
-    const NAME: &'static str = "DPK result";
-    fn header(&self) -> &Header {
-        &self.header
-    }
-    fn header_mut(&mut self) -> &mut Header {
-        &mut self.header
-    }
-}
+opaque!(ergon_dpk_result, 0x4552_4744_504b_5253, "DPK result"); // "ERGDPKRS"
 
 /// A problem in a workload (arrays or document): `INVALID_PROBLEM`.
 fn problem_failure(e: KnapsackError) -> Failure {

@@ -13,7 +13,7 @@ use ergon_core::frontier::{
 use crate::ergon_status;
 use crate::handle::{
     Failure, Header, Opaque, Result, check_items_buffer, copy_items, copy_text, free, guard,
-    handle, handle_mut, into_raw, last_error, out_ref, slice, text, with_handle,
+    handle, handle_mut, into_raw, last_error, opaque, out_ref, slice, text, with_handle,
 };
 
 /// Computation kind: forward pass.
@@ -207,27 +207,9 @@ pub struct ergon_plan {
     plan: Plan,
 }
 
-impl Opaque for ergon_frontier {
-    const TAG: u64 = 0x4552_474f_4e46_5254; // "ERGONFRT"
-    const NAME: &'static str = "frontier";
-    fn header(&self) -> &Header {
-        &self.header
-    }
-    fn header_mut(&mut self) -> &mut Header {
-        &mut self.header
-    }
-}
+opaque!(ergon_frontier, 0x4552_474f_4e46_5254, "frontier"); // "ERGONFRT"
 
-impl Opaque for ergon_plan {
-    const TAG: u64 = 0x4552_474f_4e50_4c4e; // "ERGONPLN"
-    const NAME: &'static str = "plan";
-    fn header(&self) -> &Header {
-        &self.header
-    }
-    fn header_mut(&mut self) -> &mut Header {
-        &mut self.header
-    }
-}
+opaque!(ergon_plan, 0x4552_474f_4e50_4c4e, "plan"); // "ERGONPLN"
 
 fn status_of(e: &FrontierError) -> ergon_status {
     match e {

@@ -20,7 +20,7 @@ use crate::ergon_plan;
 use crate::ergon_status;
 use crate::frontier::{ERGON_KIND_BACKWARD, ERGON_KIND_FORWARD};
 use crate::handle::{
-    Failure, Header, Opaque, Result, free, guard, handle_mut, into_raw, last_error, out_ref,
+    Failure, Header, Result, free, guard, handle_mut, into_raw, last_error, opaque, out_ref,
     with_handle_mut,
 };
 
@@ -61,27 +61,13 @@ pub struct ergon_energy_monitor {
     monitor: EnergyMonitor,
 }
 
-impl Opaque for ergon_plan_executor {
-    const TAG: u64 = 0x4552_474f_4e50_4558; // "ERGONPEX"
-    const NAME: &'static str = "plan executor";
-    fn header(&self) -> &Header {
-        &self.header
-    }
-    fn header_mut(&mut self) -> &mut Header {
-        &mut self.header
-    }
-}
+opaque!(ergon_plan_executor, 0x4552_474f_4e50_4558, "plan executor"); // "ERGONPEX"
 
-impl Opaque for ergon_energy_monitor {
-    const TAG: u64 = 0x4552_474f_4e45_4e4d; // "ERGONENM"
-    const NAME: &'static str = "energy monitor";
-    fn header(&self) -> &Header {
-        &self.header
-    }
-    fn header_mut(&mut self) -> &mut Header {
-        &mut self.header
-    }
-}
+opaque!(
+    ergon_energy_monitor,
+    0x4552_474f_4e45_4e4d,
+    "energy monitor"
+); // "ERGONENM"
 
 fn hw_failure(e: &HwError) -> Failure {
     let status = match e {

@@ -123,6 +123,24 @@ pub(crate) trait Opaque: Sized {
     fn header_mut(&mut self) -> &mut Header;
 }
 
+/// Implements [`Opaque`] for a handle struct whose first field is `header: Header`:
+/// `opaque!(ergon_plan, 0x4552_474f_4e50_4c4e /* "ERGONPLN" */, "plan");`
+macro_rules! opaque {
+    ($ty:ty, $tag:expr, $name:expr) => {
+        impl $crate::handle::Opaque for $ty {
+            const TAG: u64 = $tag;
+            const NAME: &'static str = $name;
+            fn header(&self) -> &$crate::handle::Header {
+                &self.header
+            }
+            fn header_mut(&mut self) -> &mut $crate::handle::Header {
+                &mut self.header
+            }
+        }
+    };
+}
+pub(crate) use opaque;
+
 /// Checks a handle pointer: not NULL, aligned, and carrying the type's tag.
 ///
 /// # Safety
