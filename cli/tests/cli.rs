@@ -5,89 +5,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::Output;
 
 use serde_json::Value;
 
-/// A fresh directory under the system temp dir, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("ergon-cli-test-{}-{n}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Runs `ergon ARGS` in `dir`.
-fn ergon(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ergon"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("could not run the ergon binary")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
-
-#[track_caller]
-fn assert_success(o: &Output) {
-    assert!(
-        o.status.success(),
-        "ergon failed with {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        stdout(o),
-        stderr(o)
-    );
-}
-
-/// Asserts failure with a single `error: ...` line on stderr mentioning every needle, and
-/// nothing on stdout; returns the line.
-#[track_caller]
-fn assert_one_line_error(o: &Output, needles: &[&str]) -> String {
-    assert!(
-        !o.status.success(),
-        "expected failure, got success\nstdout:\n{}",
-        stdout(o)
-    );
-    assert_ne!(o.status.code(), Some(0));
-    let err = stderr(o);
-    let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 1, "expected one line on stderr, got:\n{err}");
-    let line = lines[0];
-    assert!(line.starts_with("error: "), "{line:?}");
-    for n in needles {
-        assert!(line.contains(n), "{line:?} does not mention {n:?}");
-    }
-    assert_eq!(
-        stdout(o),
-        "",
-        "nothing should reach stdout on an input error"
-    );
-    line.to_string()
-}
+mod support;
+use support::*;
 
 fn instance_path() -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -3,100 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use serde_json::Value;
 
-/// A fresh directory under the system temp dir, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("ergon-dpk-test-{}-{n}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    fn write(&self, name: &str, text: &str) -> String {
-        let p = self.0.join(name);
-        std::fs::write(&p, text).unwrap();
-        p.display().to_string()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn ergon(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ergon"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("could not run the ergon binary")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
-
-#[track_caller]
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "ergon failed with {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        stdout(o),
-        stderr(o)
-    );
-    stdout(o)
-}
-
-#[track_caller]
-fn json(o: &Output) -> Value {
-    let s = ok(o);
-    serde_json::from_str(&s).unwrap_or_else(|e| panic!("not JSON ({e}):\n{s}"))
-}
-
-/// Failure with exit code 1 and one `error: ...` line mentioning every needle.
-#[track_caller]
-fn one_line_error(o: &Output, needles: &[&str]) {
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "stdout:\n{}\nstderr:\n{}",
-        stdout(o),
-        stderr(o)
-    );
-    let err = stderr(o);
-    let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 1, "expected one line on stderr, got:\n{err}");
-    assert!(lines[0].starts_with("error: "), "{}", lines[0]);
-    for n in needles {
-        assert!(
-            lines[0].contains(n),
-            "{:?} does not mention {n:?}",
-            lines[0]
-        );
-    }
-    assert_eq!(stdout(o), "");
-}
+mod support;
+use support::*;
 
 /// Oracle O4 (Cohere's 3-order instance) as a dpk-workload/v1 document.
 fn o4() -> String {
@@ -123,7 +33,7 @@ fn o4() -> String {
 fn schedule_o4_json() {
     let s = Scratch::new("o4");
     let f = s.write("o4.json", &o4());
-    let v = json(&ergon(
+    let v = parse_json(&ergon(
         s.path(),
         &["dpk", "schedule", "--workload", &f, "--json"],
     ));
@@ -148,7 +58,7 @@ fn schedule_o4_json() {
         ("optimal", 310.0),
     ];
     for (sched, weight) in expect {
-        let v = json(&ergon(
+        let v = parse_json(&ergon(
             s.path(),
             &[
                 "dpk",
@@ -165,7 +75,7 @@ fn schedule_o4_json() {
             assert_eq!(v["proven_optimal"], true);
         }
     }
-    let v = json(&ergon(
+    let v = parse_json(&ergon(
         s.path(),
         &[
             "dpk",
@@ -185,13 +95,13 @@ fn schedule_o4_json() {
 fn schedule_human_summary() {
     let s = Scratch::new("summary");
     let f = s.write("o4.json", &o4());
-    let out = ok(&ergon(s.path(), &["dpk", "schedule", "--workload", &f]));
+    let out = assert_success(&ergon(s.path(), &["dpk", "schedule", "--workload", &f]));
     assert!(
         out.contains("scheduler dpk: allocated 2 of 7 tasks, total weight 310"),
         "{out}"
     );
     assert!(out.contains("[6, 5]"), "{out}");
-    let out = ok(&ergon(
+    let out = assert_success(&ergon(
         s.path(),
         &[
             "dpk",
@@ -213,7 +123,7 @@ fn schedule_bad_input() {
         r#"{"schema": "dpk-workload/v1", "alphas": [2], "blocks": [{"id": 0, "capacity": [1]}],
             "tasks": [{"id": 3, "blocks": [0], "demand": [-0.5]}]}"#,
     );
-    one_line_error(
+    assert_one_line_error(
         &ergon(s.path(), &["dpk", "schedule", "--workload", &neg]),
         &["neg.json", "task 3"],
     );
@@ -222,7 +132,7 @@ fn schedule_bad_input() {
         r#"{"schema": "dpk-workload/v1", "alphas": [2], "blocks": [{"id": 0, "capacity": [1]}],
             "tasks": [{"id": 4, "blocks": [7], "demand": [0.5]}]}"#,
     );
-    one_line_error(
+    assert_one_line_error(
         &ergon(
             s.path(),
             &["dpk", "schedule", "--workload", &missing, "--json"],
@@ -230,7 +140,7 @@ fn schedule_bad_input() {
         &["task 4", "block 7"],
     );
     let schema = s.write("schema.json", r#"{"schema": "dpk-workload/v2"}"#);
-    one_line_error(
+    assert_one_line_error(
         &ergon(s.path(), &["dpk", "schedule", "--workload", &schema]),
         &["dpk-workload/v2"],
     );
@@ -238,19 +148,19 @@ fn schedule_bad_input() {
         "delta.json",
         r#"{"schema": "dpk-workload/v1", "blocks": [{"id": 2, "epsilon": 10, "delta": 1}], "tasks": []}"#,
     );
-    one_line_error(
+    assert_one_line_error(
         &ergon(s.path(), &["dpk", "schedule", "--workload", &delta]),
         &["block 2", "delta"],
     );
     let f = s.write("o4.json", &o4());
-    one_line_error(
+    assert_one_line_error(
         &ergon(
             s.path(),
             &["dpk", "schedule", "--workload", &f, "--eta", "2"],
         ),
         &["eta"],
     );
-    one_line_error(
+    assert_one_line_error(
         &ergon(s.path(), &["dpk", "schedule", "--workload", "nope.json"]),
         &["nope.json"],
     );
@@ -259,7 +169,7 @@ fn schedule_bad_input() {
 #[test]
 fn generate_micro_then_schedule() {
     let s = Scratch::new("micro");
-    ok(&ergon(
+    assert_success(&ergon(
         s.path(),
         &[
             "dpk",
@@ -286,11 +196,11 @@ fn generate_micro_then_schedule() {
     assert_eq!(v["schema"], "dpk-workload/v1");
     assert_eq!(v["tasks"].as_array().unwrap().len(), 200);
     assert_eq!(v["blocks"].as_array().unwrap().len(), 5);
-    let dpk = json(&ergon(
+    let dpk = parse_json(&ergon(
         s.path(),
         &["dpk", "schedule", "--workload", "m.json", "--json"],
     ));
-    let dpf = json(&ergon(
+    let dpf = parse_json(&ergon(
         s.path(),
         &[
             "dpk",
@@ -305,7 +215,7 @@ fn generate_micro_then_schedule() {
     assert!(dpk["num_allocated"].as_u64().unwrap() > 0);
     assert!(dpk["num_allocated"].as_u64() >= dpf["num_allocated"].as_u64());
     // Same seed, same file.
-    ok(&ergon(
+    assert_success(&ergon(
         s.path(),
         &[
             "dpk",
@@ -336,7 +246,7 @@ fn generate_micro_then_schedule() {
 #[test]
 fn simulate_generated_and_from_file() {
     let s = Scratch::new("sim");
-    let out = ok(&ergon(
+    let out = assert_success(&ergon(
         s.path(),
         &[
             "dpk",
@@ -354,13 +264,13 @@ fn simulate_generated_and_from_file() {
     for name in ["| dpk |", "| dpf |", "| fcfs |"] {
         assert!(out.contains(name), "{out}");
     }
-    ok(&ergon(
+    assert_success(&ergon(
         s.path(),
         &[
             "dpk", "generate", "alibaba", "--tasks", "300", "--out", "a.json",
         ],
     ));
-    let v = json(&ergon(
+    let v = parse_json(&ergon(
         s.path(),
         &["dpk", "simulate", "--config", "a.json", "--json"],
     ));
@@ -368,7 +278,7 @@ fn simulate_generated_and_from_file() {
     assert_eq!(v["num_submitted"], 300);
     let n = v["num_allocated"].as_u64().unwrap();
     assert_eq!(v["allocations"].as_array().unwrap().len() as u64, n);
-    let v = json(&ergon(
+    let v = parse_json(&ergon(
         s.path(),
         &[
             "dpk",
@@ -388,7 +298,7 @@ fn simulate_generated_and_from_file() {
             "tasks": [{"id": 1, "arrival": 0.5, "num_blocks": 1, "mechanism": {"kind": "laplace", "b": 1}},
                       {"id": 2, "arrival": 1.5, "num_blocks": 2, "demand": [100, 100]}]}"#,
     );
-    let v = json(&ergon(
+    let v = parse_json(&ergon(
         s.path(),
         &["dpk", "simulate", "--config", &cfg, "--json"],
     ));
@@ -406,18 +316,18 @@ fn simulate_bad_input() {
             "scheduling_period": 1, "unlocking": {"kind": "time", "period": 1, "steps": 1},
             "tasks": []}"#,
     );
-    one_line_error(
+    assert_one_line_error(
         &ergon(s.path(), &["dpk", "simulate", "--config", &cfg]),
         &["initial_blocks"],
     );
-    one_line_error(&ergon(s.path(), &["dpk", "simulate"]), &["--config"]);
+    assert_one_line_error(&ergon(s.path(), &["dpk", "simulate"]), &["--config"]);
     let cfg = s.write(
         "opt.json",
         r#"{"schema": "dpk-online/v1", "initial_blocks": 1, "total_blocks": 2,
             "scheduling_period": 1, "unlocking": {"kind": "arrivals", "steps": 4},
             "tasks": []}"#,
     );
-    one_line_error(
+    assert_one_line_error(
         &ergon(
             s.path(),
             &[

@@ -13,6 +13,9 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+mod support;
+use support::*;
+
 const GPU0: &str = "GPU-f0000000-5a6b-4c3d-8e9f-0123456789ab";
 const GPU1: &str = "GPU-f0000001-5a6b-4c3d-8e9f-0123456789ab";
 const MIG: &str = "MIG-e0000000-7c6d-4e5f-9a0b-0123456789ab";
@@ -147,58 +150,6 @@ fn read_lines(path: &Path) -> Vec<String> {
         .lines()
         .map(str::to_owned)
         .collect()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
-
-#[track_caller]
-fn assert_success(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "ergon failed with {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        stdout(o),
-        stderr(o)
-    );
-    stdout(o)
-}
-
-/// Asserts failure with exit code 1 and a single `error: ...` line on stderr mentioning every
-/// needle, and nothing on stdout; returns the line.
-#[track_caller]
-fn assert_one_line_error(o: &Output, needles: &[&str]) -> String {
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "expected exit code 1\nstdout:\n{}\nstderr:\n{}",
-        stdout(o),
-        stderr(o)
-    );
-    let err = stderr(o);
-    let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 1, "expected one line on stderr, got:\n{err}");
-    let line = lines[0];
-    assert!(line.starts_with("error: "), "{line:?}");
-    for needle in needles {
-        assert!(
-            line.contains(needle),
-            "{line:?} does not mention {needle:?}"
-        );
-    }
-    assert_eq!(stdout(o), "", "nothing should reach stdout on an error");
-    line.to_owned()
-}
-
-#[track_caller]
-fn parse_json(o: &Output) -> Value {
-    let text = assert_success(o);
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{text}"))
 }
 
 // ---------------------------------------------------------------------------------------------
