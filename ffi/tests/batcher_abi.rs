@@ -9,6 +9,9 @@ use std::ffi::CStr;
 use std::ptr::{null, null_mut};
 
 use ergon::*;
+use messages::{read_text, thread_error};
+
+mod messages;
 
 const MS: f64 = 1e-3;
 
@@ -114,31 +117,12 @@ fn queued(b: *const ergon_batcher) -> usize {
     n
 }
 
-fn read(f: impl Fn(*mut std::ffi::c_char, usize, *mut usize) -> ergon_status) -> String {
-    let mut len = 0;
-    assert_eq!(f(null_mut(), 0, &mut len), ergon_status::Ok);
-    let mut buf = vec![0u8; len + 1];
-    assert_eq!(
-        f(buf.as_mut_ptr().cast(), buf.len(), &mut len),
-        ergon_status::Ok
-    );
-    CStr::from_bytes_until_nul(&buf)
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
-
 fn batcher_error(b: *const ergon_batcher) -> String {
-    read(|buf, cap, len| unsafe { ergon_batcher_last_error(b, buf, cap, len) })
-}
-
-fn thread_error() -> String {
-    read(|buf, cap, len| unsafe { ergon_last_error(buf, cap, len) })
+    read_text(|buf, cap, len| unsafe { ergon_batcher_last_error(b, buf, cap, len) })
 }
 
 fn policy_name(b: *const ergon_batcher) -> String {
-    read(|buf, cap, len| unsafe { ergon_batcher_policy_name(b, buf, cap, len) })
+    read_text(|buf, cap, len| unsafe { ergon_batcher_policy_name(b, buf, cap, len) })
 }
 
 fn stats(b: *const ergon_batcher, app: usize) -> ergon_app_stats {
@@ -886,11 +870,11 @@ fn simulate_json_matches_the_core() {
             ergon_status::BufferTooSmall
         );
         assert!(
-            read(|buf, cap, len| ergon_orloj_result_last_error(r, buf, cap, len))
+            read_text(|buf, cap, len| ergon_orloj_result_last_error(r, buf, cap, len))
                 .contains("too small")
         );
     }
-    let json = read(|buf, cap, len| unsafe { ergon_orloj_result_json(r, buf, cap, len) });
+    let json = read_text(|buf, cap, len| unsafe { ergon_orloj_result_json(r, buf, cap, len) });
     assert_eq!(json, expected);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["schema"], "orloj-result/v1");

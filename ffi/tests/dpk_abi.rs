@@ -8,39 +8,14 @@ use std::ffi::CStr;
 use std::ptr::{null, null_mut};
 
 use ergon::*;
+use messages::{read_text, thread_error};
+
+mod messages;
 
 // ------------------------------------------------------------------------------ helpers
 
-fn thread_error() -> String {
-    let mut buf = [0u8; 2048];
-    let mut len = 0;
-    unsafe {
-        assert_eq!(
-            ergon_last_error(buf.as_mut_ptr().cast(), buf.len(), &mut len),
-            ergon_status::Ok
-        );
-    }
-    CStr::from_bytes_until_nul(&buf)
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
-
 fn workload_error(w: *const ergon_dpk_workload) -> String {
-    let mut buf = [0u8; 2048];
-    let mut len = 0;
-    unsafe {
-        assert_eq!(
-            ergon_dpk_workload_last_error(w, buf.as_mut_ptr().cast(), buf.len(), &mut len),
-            ergon_status::Ok
-        );
-    }
-    CStr::from_bytes_until_nul(&buf)
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned()
+    read_text(|buf, cap, len| unsafe { ergon_dpk_workload_last_error(w, buf, cap, len) })
 }
 
 /// A workload given as owned arrays, and the `ergon_dpk_problem` that points into them.

@@ -19,24 +19,13 @@ use std::path::Path;
 use std::ptr::{null, null_mut};
 
 use ergon::*;
+use messages::{read_text, thread_error};
+
+mod messages;
 use support::{Scenario, default_state, report};
 
-fn thread_error() -> String {
-    let mut len = 0usize;
-    unsafe { ergon_last_error(null_mut(), 0, &mut len) };
-    let mut buf = vec![0u8; len + 1];
-    unsafe { ergon_last_error(buf.as_mut_ptr().cast(), buf.len(), &mut len) };
-    buf.truncate(len);
-    String::from_utf8(buf).unwrap()
-}
-
 fn executor_error(e: *const ergon_plan_executor) -> String {
-    let mut len = 0usize;
-    unsafe { ergon_plan_executor_last_error(e, null_mut(), 0, &mut len) };
-    let mut buf = vec![0u8; len + 1];
-    unsafe { ergon_plan_executor_last_error(e, buf.as_mut_ptr().cast(), buf.len(), &mut len) };
-    buf.truncate(len);
-    String::from_utf8(buf).unwrap()
+    read_text(|buf, cap, len| unsafe { ergon_plan_executor_last_error(e, buf, cap, len) })
 }
 
 fn text(field: &[c_char; 96]) -> String {

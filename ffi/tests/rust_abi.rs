@@ -7,6 +7,9 @@ use std::ffi::CStr;
 use std::ptr::{null, null_mut};
 
 use ergon::*;
+use messages::{read_text, thread_error};
+
+mod messages;
 
 fn fixture(name: &str) -> String {
     let path = format!(
@@ -30,39 +33,7 @@ fn solved(name: &str) -> *mut ergon_frontier {
 }
 
 fn frontier_error(f: *const ergon_frontier) -> String {
-    let mut len = 0;
-    unsafe {
-        assert_eq!(
-            ergon_frontier_last_error(f, null_mut(), 0, &mut len),
-            ergon_status::Ok
-        );
-        let mut buf = vec![0u8; len + 1];
-        assert_eq!(
-            ergon_frontier_last_error(f, buf.as_mut_ptr().cast(), buf.len(), &mut len),
-            ergon_status::Ok
-        );
-        CStr::from_bytes_until_nul(&buf)
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_owned()
-    }
-}
-
-fn thread_error() -> String {
-    let mut buf = [0u8; 1024];
-    let mut len = 0;
-    unsafe {
-        assert_eq!(
-            ergon_last_error(buf.as_mut_ptr().cast(), buf.len(), &mut len),
-            ergon_status::Ok
-        );
-    }
-    CStr::from_bytes_until_nul(&buf)
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned()
+    read_text(|buf, cap, len| unsafe { ergon_frontier_last_error(f, buf, cap, len) })
 }
 
 #[test]
