@@ -23,8 +23,8 @@ use ergon_core::batching::{
 
 use crate::ergon_status;
 use crate::handle::{
-    Failure, Header, Result, copy_text, free, guard, into_raw, last_error, opaque, out_ref, slice,
-    text, with_handle, with_handle_mut,
+    Failure, Header, Result, copy_text, free, guard, into_raw, last_error, opaque, opt_ref,
+    out_ref, slice, text, with_handle, with_handle_mut,
 };
 
 /// Execution-time law: always `value_s`.
@@ -433,17 +433,10 @@ pub unsafe extern "C" fn ergon_batcher_new(
         |_| {},
         || {
             let out = out_ref(out, "out")?;
-            let options = if options.is_null() {
-                ergon_batcher_options_default()
-            } else if !options.is_aligned() {
-                return Err(Failure::new(
-                    ergon_status::NullPointer,
-                    "`options` is misaligned",
-                ));
-            } else {
-                // SAFETY: non-null and aligned; the caller provides one struct.
-                unsafe { *options }
-            };
+            // SAFETY: the caller provides NULL or one struct.
+            let options = unsafe { opt_ref(options, "options") }?
+                .copied()
+                .unwrap_or_else(|| ergon_batcher_options_default());
             // SAFETY (both): the caller's contract.
             let descs = unsafe { slice(apps, num_apps, "apps")? };
             if descs.is_empty() {

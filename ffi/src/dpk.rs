@@ -16,8 +16,8 @@ use ergon_core::knapsack::{
 
 use crate::ergon_status;
 use crate::handle::{
-    Failure, Header, Result, copy_items, copy_text, free, guard, into_raw, last_error, opaque,
-    out_ref, slice, text, with_handle,
+    Failure, Header, Result, copy_items, copy_text, free, guard, in_ref, into_raw, last_error,
+    opaque, opt_ref, out_ref, slice, text, with_handle,
 };
 
 /// Scheduler: DPK / DPack (best RDP order per block by 1-D knapsacks, then greedy).
@@ -436,14 +436,8 @@ pub unsafe extern "C" fn ergon_dpk_workload_new(
         "ergon_dpk_workload_new",
         |_| {},
         || {
-            if problem.is_null() || !problem.is_aligned() {
-                return Err(Failure::new(
-                    ergon_status::NullPointer,
-                    "`problem` is NULL or misaligned",
-                ));
-            }
-            // SAFETY: checked; the caller's contract covers the pointed-to arrays.
-            let w = unsafe { workload_from_arrays(&*problem)? };
+            // SAFETY: the caller's contract covers the struct and the arrays it points to.
+            let w = unsafe { workload_from_arrays(in_ref(problem, "problem")?)? };
             new_workload(w, out)
         },
     )
@@ -752,17 +746,10 @@ pub unsafe extern "C" fn ergon_dpk_result_last_error(
 /// # Safety
 /// `options` must be NULL or point to one readable `ergon_dpk_options`.
 unsafe fn options_arg(options: *const ergon_dpk_options) -> Result<Option<ScheduleOptions>> {
-    if options.is_null() {
-        return Ok(None);
-    }
-    if !options.is_aligned() {
-        return Err(Failure::new(
-            ergon_status::NullPointer,
-            "`options` is misaligned",
-        ));
-    }
-    // SAFETY: non-null and aligned; the caller provides one ergon_dpk_options.
-    options_of(unsafe { &*options }).map(Some)
+    // SAFETY: forwarded.
+    unsafe { opt_ref(options, "options") }?
+        .map(options_of)
+        .transpose()
 }
 
 /// Runs an online simulation described by a `dpk-online/v1` JSON document of `len` bytes

@@ -13,7 +13,7 @@ use ergon_core::frontier::{
 use crate::ergon_status;
 use crate::handle::{
     Failure, Header, Opaque, Result, check_items_buffer, copy_items, copy_text, free, guard,
-    handle, handle_mut, into_raw, last_error, opaque, out_ref, slice, text, with_handle,
+    handle, handle_mut, in_ref, into_raw, last_error, opaque, out_ref, slice, text, with_handle,
 };
 
 /// Computation kind: forward pass.
@@ -390,14 +390,8 @@ pub unsafe extern "C" fn ergon_frontier_new(
         "ergon_frontier_new",
         |_| {},
         || {
-            if problem.is_null() || !problem.is_aligned() {
-                return Err(Failure::new(
-                    ergon_status::NullPointer,
-                    "`problem` is NULL or misaligned",
-                ));
-            }
-            // SAFETY: checked; the caller's contract covers the pointed-to arrays.
-            let p = unsafe { problem_from_arrays(&*problem)? };
+            // SAFETY: the caller's contract covers the struct and the arrays it points to.
+            let p = unsafe { problem_from_arrays(in_ref(problem, "problem")?)? };
             new_frontier(p, out)
         },
     )
@@ -458,14 +452,13 @@ pub unsafe extern "C" fn ergon_frontier_from_profile_csv(
             if csv.is_null() {
                 return Err(Failure::new(ergon_status::NullPointer, "`csv` is NULL"));
             }
-            if pipeline.is_null() || !pipeline.is_aligned() {
-                return Err(Failure::new(
-                    ergon_status::NullPointer,
-                    "`pipeline` is NULL or misaligned",
-                ));
-            }
-            // SAFETY: the caller's contract; the pipeline pointer was checked.
-            let (s, p) = unsafe { (text(csv, len, "csv")?, to_pipeline(&*pipeline)?) };
+            // SAFETY: the caller's contract.
+            let (s, p) = unsafe {
+                (
+                    text(csv, len, "csv")?,
+                    to_pipeline(in_ref(pipeline, "pipeline")?)?,
+                )
+            };
             let problem = formats::problem_from_csv(
                 s,
                 p,

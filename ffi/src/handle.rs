@@ -273,6 +273,38 @@ pub(crate) fn out_ref<'a, T>(ptr: *mut T, what: &str) -> Result<&'a mut T> {
     Ok(unsafe { &mut *ptr })
 }
 
+/// Borrows one input struct.
+///
+/// # Safety
+/// `ptr` must be NULL or point to one readable, initialized `T`.
+pub(crate) unsafe fn in_ref<'a, T>(ptr: *const T, what: &str) -> Result<&'a T> {
+    // SAFETY: forwarded.
+    unsafe { opt_ref(ptr, what) }?.ok_or_else(|| {
+        Failure::new(
+            ergon_status::NullPointer,
+            format!("`{what}` is NULL or misaligned"),
+        )
+    })
+}
+
+/// Borrows one optional input struct: NULL gives `None`.
+///
+/// # Safety
+/// `ptr` must be NULL or point to one readable, initialized `T`.
+pub(crate) unsafe fn opt_ref<'a, T>(ptr: *const T, what: &str) -> Result<Option<&'a T>> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    if !ptr.is_aligned() {
+        return Err(Failure::new(
+            ergon_status::NullPointer,
+            format!("`{what}` is misaligned"),
+        ));
+    }
+    // SAFETY: non-null and aligned; the caller's contract covers the rest.
+    Ok(Some(unsafe { &*ptr }))
+}
+
 /// Borrows `len` elements at `ptr`; NULL is fine for an empty array.
 ///
 /// # Safety
