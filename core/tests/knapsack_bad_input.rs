@@ -215,6 +215,7 @@ fn online(tasks: Vec<OnlineTask>) -> OnlineConfig {
         alphas: RdpCurve::from_slice(&[2.0, 64.0]).unwrap(),
         block_epsilon: 10.0,
         block_delta: 1e-7,
+        block_conversion: Default::default(),
         initial_blocks: 1,
         total_blocks: 3,
         scheduling_period: 1.0,

@@ -121,7 +121,7 @@ fn o2_laplace_overflow_safe() {
 
 #[test]
 fn o2_calibrated_gaussian() {
-    let s = rdp::gaussian_sigma(0.5, 1e-6).unwrap();
+    let s = rdp::gaussian_sigma_classic(0.5, 1e-6).unwrap();
     close(s, 10.5976050537, 1e-9);
     let g = rdp::gaussian(&STANDARD_ALPHAS, s).unwrap();
     close(g[0], 0.006677990587, 1e-8);

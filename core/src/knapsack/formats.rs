@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    Allocation, Block, DpfCapacity, KnapsackError, KnapsackMode, Mechanism, OnlineConfig,
-    OnlineResult, OnlineTask, RdpCurve, STANDARD_ALPHAS, ScheduleOptions, Scheduler, Task,
-    Unlocking, Workload, rdp,
+    Allocation, Block, Conversion, DpfCapacity, KnapsackError, KnapsackMode, Mechanism,
+    OnlineConfig, OnlineResult, OnlineTask, RdpCurve, STANDARD_ALPHAS, ScheduleOptions, Scheduler,
+    Task, Unlocking, Workload, rdp,
 };
 
 /// Schema name of a workload.
@@ -106,6 +106,8 @@ struct BlockDoc {
     #[serde(default)]
     capacity: Option<Vec<f64>>,
     #[serde(default)]
+    conversion: Option<String>,
+    #[serde(default)]
     arrival: Option<f64>,
 }
 
@@ -164,6 +166,22 @@ fn alphas_of(doc: Option<Vec<f64>>) -> Result<RdpCurve, FormatError> {
     }
 }
 
+/// A conversion named in a document (`classic`, the default, or `tight`).
+fn conversion_of(
+    name: Option<String>,
+    place: impl Fn() -> String,
+) -> Result<Conversion, FormatError> {
+    match name {
+        None => Ok(Conversion::Classic),
+        Some(n) => Conversion::from_name(&n).ok_or_else(|| {
+            field(
+                format!("{}: field `conversion`", place()),
+                &format!("unknown conversion \"{n}\" (expected \"classic\" or \"tight\")"),
+            )
+        }),
+    }
+}
+
 /// The demand of a task: explicit (`demand`) or from its `mechanism`, exactly one of them.
 fn demand_of(
     id: u64,
@@ -215,6 +233,12 @@ pub fn parse_workload(text: &str) -> Result<Workload, FormatError> {
     for b in doc.blocks {
         let arrival = b.arrival.unwrap_or(0.0);
         let block = match (b.capacity, b.epsilon, b.delta) {
+            (Some(_), None, None) if b.conversion.is_some() => {
+                return Err(field(
+                    format!("block {}", b.id),
+                    "`conversion` applies to `epsilon` and `delta`, not to an explicit `capacity`",
+                ));
+            }
             (Some(c), None, None) => {
                 if c.len() != alphas.len() {
                     return Err(KnapsackError::CapacityLength {
@@ -230,7 +254,10 @@ pub fn parse_workload(text: &str) -> Result<Workload, FormatError> {
                     arrival,
                 }
             }
-            (None, Some(e), Some(d)) => Block::from_budget(b.id, &alphas, e, d, arrival)?,
+            (None, Some(e), Some(d)) => {
+                let conversion = conversion_of(b.conversion, || format!("block {}", b.id))?;
+                Block::from_budget_with(b.id, &alphas, e, d, conversion, arrival)?
+            }
             _ => {
                 return Err(field(
                     format!("block {}", b.id),
@@ -428,6 +455,8 @@ struct OnlineDoc {
     block_epsilon: Option<f64>,
     #[serde(default)]
     block_delta: Option<f64>,
+    #[serde(default)]
+    block_conversion: Option<String>,
     initial_blocks: u32,
     total_blocks: u32,
     scheduling_period: f64,
@@ -478,6 +507,7 @@ pub fn parse_online(text: &str) -> Result<OnlineConfig, FormatError> {
         alphas,
         block_epsilon: doc.block_epsilon.unwrap_or(10.0),
         block_delta: doc.block_delta.unwrap_or(1e-7),
+        block_conversion: conversion_of(doc.block_conversion, || "document".to_string())?,
         initial_blocks: doc.initial_blocks,
         total_blocks: doc.total_blocks,
         scheduling_period: doc.scheduling_period,
@@ -496,6 +526,7 @@ struct OnlineOut<'a> {
     alphas: &'a [f64],
     block_epsilon: f64,
     block_delta: f64,
+    block_conversion: &'static str,
     initial_blocks: u32,
     total_blocks: u32,
     scheduling_period: f64,
@@ -521,6 +552,7 @@ pub fn online_json(c: &OnlineConfig) -> String {
         alphas: &c.alphas,
         block_epsilon: c.block_epsilon,
         block_delta: c.block_delta,
+        block_conversion: c.block_conversion.name(),
         initial_blocks: c.initial_blocks,
         total_blocks: c.total_blocks,
         scheduling_period: c.scheduling_period,

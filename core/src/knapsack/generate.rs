@@ -488,14 +488,14 @@ impl AlibabaLike {
                         })?;
                         rdp::subsampled_gaussian(alphas, q, s, steps)?
                     } else {
-                        let s = rdp::gaussian_sigma(eps, delta)?;
+                        let s = rdp::reference_generator_sigma(eps, delta)?;
                         rdp::scale(&rdp::gaussian(alphas, s)?, libm::ceil(libm::log(dataset)))
                     }
                 } else {
                     match pick {
                         0 => rdp::laplace(alphas, 1.0 / eps)?,
                         1 => {
-                            let s = rdp::gaussian_sigma(eps, delta)?;
+                            let s = rdp::reference_generator_sigma(eps, delta)?;
                             rdp::scale(&rdp::gaussian(alphas, s)?, epochs)
                         }
                         _ => {
@@ -538,6 +538,7 @@ impl AlibabaLike {
             alphas: alphas.iter().copied().collect(),
             block_epsilon: 10.0,
             block_delta: 1e-7,
+            block_conversion: Default::default(),
             initial_blocks: self.initial_blocks,
             total_blocks: self.total_blocks,
             scheduling_period: self.scheduling_period,
@@ -684,6 +685,7 @@ impl AmazonLike {
             alphas: STANDARD_ALPHAS.iter().copied().collect(),
             block_epsilon: 10.0,
             block_delta: 1e-7,
+            block_conversion: Default::default(),
             initial_blocks: self.initial_blocks,
             total_blocks: total,
             scheduling_period: self.scheduling_period,

@@ -1,6 +1,6 @@
 //! One-dimensional 0/1 knapsack solvers: the per-(block, order) subproblem of DPK.
 //!
-//! An item fits in capacity `c` when `weight ≤ c + FEASIBILITY_TOL`, the same rule as
+//! An item fits in capacity `c` when `weight ≤ c·(1 + FEASIBILITY_RTOL)`, the rounding slack of
 //! [`fits`](super::fits). All solvers return the best total profit (DPK needs only the value).
 //!
 //! - [`max_count`]: the most items that fit (take the lightest first) — exact for counts.
@@ -16,7 +16,12 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::problem::FEASIBILITY_TOL;
+use super::problem::FEASIBILITY_RTOL;
+
+/// Rounding slack of a knapsack of capacity `capacity` (relative, as in [`fits`](super::fits)).
+fn tol(capacity: f64) -> f64 {
+    FEASIBILITY_RTOL * capacity.max(0.0)
+}
 
 /// An item of a 1-D knapsack.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -42,12 +47,12 @@ pub const FPTAS_MAX_WORK: f64 = 2e9;
 fn prepare(items: &[KpItem], capacity: f64) -> (Vec<KpItem>, f64) {
     let mut base = 0.0;
     let mut out = Vec::with_capacity(items.len());
-    if capacity < -FEASIBILITY_TOL {
+    if capacity.is_nan() || capacity < 0.0 {
         return (out, 0.0);
     }
     for it in items {
         // NaN fails both comparisons and is skipped too.
-        let useful = it.profit > 0.0 && it.weight <= capacity + FEASIBILITY_TOL;
+        let useful = it.profit > 0.0 && it.weight <= capacity + tol(capacity);
         if !useful {
             continue;
         }
@@ -72,7 +77,7 @@ pub fn count_sorted(sorted: &[f64], capacity: f64) -> usize {
     let mut used = 0.0;
     let mut n = 0;
     for &x in sorted {
-        if used + x <= capacity + FEASIBILITY_TOL {
+        if used + x <= capacity + tol(capacity) {
             used += x;
             n += 1;
         } else {
@@ -116,7 +121,7 @@ fn greedy_sorted(v: &[KpItem], capacity: f64) -> f64 {
     let (mut used, mut profit, mut single) = (0.0, 0.0, 0.0_f64);
     for it in v {
         single = single.max(it.profit);
-        if used + it.weight <= capacity + FEASIBILITY_TOL {
+        if used + it.weight <= capacity + tol(capacity) {
             used += it.weight;
             profit += it.profit;
         }
@@ -137,7 +142,7 @@ pub fn exact_dp(items: &[KpItem], capacity: f64) -> Option<f64> {
         total += it.profit as u64;
     }
     // No subset beats the LP relaxation, so profits above it need no table entries.
-    total = total.min(libm::floor(lp_bound(&v, capacity + FEASIBILITY_TOL) + 1e-9) as u64);
+    total = total.min(libm::floor(lp_bound(&v, capacity + tol(capacity)) + 1e-9) as u64);
     if total > DP_MAX_PROFIT || total.saturating_mul(v.len() as u64) > DP_MAX_WORK {
         return None;
     }
@@ -161,7 +166,7 @@ pub fn exact_dp(items: &[KpItem], capacity: f64) -> Option<f64> {
     }
     let best = (0..=total)
         .rev()
-        .find(|&p| min_weight[p] <= capacity + FEASIBILITY_TOL)
+        .find(|&p| min_weight[p] <= capacity + tol(capacity))
         .unwrap_or(0);
     Some(base + best as f64)
 }
@@ -187,7 +192,7 @@ pub fn branch_and_bound(items: &[KpItem], capacity: f64, max_nodes: u64) -> Opti
     let bound = |i: usize, cap: f64| -> f64 {
         let target = wsum[i] + cap;
         // wsum[i] itself always qualifies in exact arithmetic; max(i) guards the rounding.
-        let k = (i + wsum[i..].partition_point(|&x| x <= target + FEASIBILITY_TOL))
+        let k = (i + wsum[i..].partition_point(|&x| x <= target + tol(capacity)))
             .saturating_sub(1)
             .max(i);
         let mut b = psum[k] - psum[i];
@@ -212,7 +217,7 @@ pub fn branch_and_bound(items: &[KpItem], capacity: f64, max_nodes: u64) -> Opti
         }
         stack.push((i + 1, cap, profit));
         let it = v[i];
-        if it.weight <= cap + FEASIBILITY_TOL {
+        if it.weight <= cap + tol(capacity) {
             stack.push((i + 1, cap - it.weight, profit + it.profit));
         }
     }
@@ -245,7 +250,7 @@ pub fn fptas(items: &[KpItem], capacity: f64, epsilon: f64) -> Option<f64> {
         .collect();
     let total: usize = scaled.iter().sum();
     // OPT/K ≤ min(2·LB, LP bound)/K scaled-profit units (plus rounding slack).
-    let ub = lp_bound(&v, capacity + FEASIBILITY_TOL).min(2.0 * lb);
+    let ub = lp_bound(&v, capacity + tol(capacity)).min(2.0 * lb);
     let bound = libm::ceil(ub / k) + 1.0;
     let limit_f = bound.min(total as f64);
     if limit_f > FPTAS_MAX_STATES as f64 || limit_f * n as f64 > FPTAS_MAX_WORK {
@@ -263,7 +268,7 @@ pub fn fptas(items: &[KpItem], capacity: f64, epsilon: f64) -> Option<f64> {
         reach = (reach + s).min(limit);
         for q in (s..=reach).rev() {
             let cand = min_weight[q - s] + it.weight;
-            if cand <= capacity + FEASIBILITY_TOL && cand < min_weight[q] {
+            if cand <= capacity + tol(capacity) && cand < min_weight[q] {
                 min_weight[q] = cand;
                 profit[q] = profit[q - s] + it.profit;
             }

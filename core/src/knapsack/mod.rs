@@ -41,8 +41,8 @@ pub use online::{
     block_arrival, simulate, unlocked_fraction,
 };
 pub use optimal::{MAX_OPTIMAL_TASKS, OPTIMAL_MAX_WORK};
-pub use problem::{Block, FEASIBILITY_TOL, Task, Workload, fits};
-pub use rdp::{Mechanism, STANDARD_ALPHAS};
+pub use problem::{Block, FEASIBILITY_RTOL, Task, Workload, fits};
+pub use rdp::{Conversion, MAX_ACCOUNTING_ORDERS, Mechanism, STANDARD_ALPHAS};
 pub use sched::{
     Allocation, DEFAULT_ETA, DpfCapacity, KnapsackMode, ScheduleOptions, Scheduler, schedule,
 };
@@ -105,6 +105,33 @@ pub enum KnapsackError {
         len: usize,
         /// Number of orders.
         expected: usize,
+    },
+    /// A value of an RDP curve is NaN or negative.
+    #[error("RDP curve at alpha = {alpha} is {value}; it must be >= 0 (+inf allowed)")]
+    InvalidCurve {
+        /// The order.
+        alpha: f64,
+        /// The value.
+        value: f64,
+    },
+    /// A value of one of several curves to compose is NaN or negative.
+    #[error("curve #{curve}, entry #{position} is {value}; it must be >= 0 (+inf allowed)")]
+    InvalidCurveEntry {
+        /// Which curve.
+        curve: usize,
+        /// Which entry of it.
+        position: usize,
+        /// The value.
+        value: f64,
+    },
+    /// The classic Gaussian calibration was asked for outside its range of validity.
+    #[error(
+        "the classic Gaussian calibration sqrt(2 ln(1.25/delta))/epsilon is (epsilon, delta)-DP \
+         only for epsilon < 1, and epsilon = {epsilon}; use the analytic calibration"
+    )]
+    ClassicGaussianRange {
+        /// The ε asked for.
+        epsilon: f64,
     },
     /// A problem without blocks.
     #[error("the workload has no blocks")]

@@ -13,6 +13,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::problem::check_demand;
+use super::rdp::Conversion;
 use super::sched::{Engine, ScheduleOptions, Scheduler};
 use super::{KnapsackError, RdpCurve, rdp};
 
@@ -94,6 +95,9 @@ pub struct OnlineConfig {
     pub block_epsilon: f64,
     /// Global δ of every block.
     pub block_delta: f64,
+    /// How the blocks' (ε, δ) becomes a capacity per order (and so which conversion certifies
+    /// what is allocated).
+    pub block_conversion: Conversion,
     /// Blocks present at t = 0 (≥ 1).
     pub initial_blocks: u32,
     /// Total number of blocks (≥ initial_blocks).
@@ -168,7 +172,12 @@ pub fn simulate(config: &OnlineConfig) -> Result<OnlineResult, KnapsackError> {
             message: "the exact solver is offline only",
         });
     }
-    let capacity = rdp::block_capacity(&cfg.alphas, cfg.block_epsilon, cfg.block_delta)?;
+    let capacity = rdp::block_capacity_with(
+        &cfg.alphas,
+        cfg.block_epsilon,
+        cfg.block_delta,
+        cfg.block_conversion,
+    )?;
     let na = capacity.len();
     if cfg.initial_blocks == 0 {
         return Err(setting(

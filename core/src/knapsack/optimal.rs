@@ -10,7 +10,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::KnapsackError;
-use super::problem::FEASIBILITY_TOL;
+use super::problem::within;
 use super::sched::{Engine, ScheduleOptions, Scheduler};
 
 /// Most tasks [`Scheduler::Optimal`] accepts (it is exponential; about 25 tasks finish
@@ -180,7 +180,7 @@ impl Search<'_, '_> {
                         continue;
                     }
                     let d = e.demands[t][a];
-                    if used + d <= cap + FEASIBILITY_TOL {
+                    if within(used + d, cap, e.initial[j * na + a]) {
                         used += d;
                         lp += e.weights[t];
                     } else {

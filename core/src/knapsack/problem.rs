@@ -4,12 +4,14 @@ use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
+use super::rdp::Conversion;
 use super::{KnapsackError, RdpCurve, rdp};
 
-/// Absolute slack of the budget check: a task fits at an order when
-/// `remaining − demand ≥ −FEASIBILITY_TOL`. It only absorbs floating-point rounding of
-/// incremental subtraction (sums of a few hundred demands); budgets are O(1)–O(10).
-pub const FEASIBILITY_TOL: f64 = 1e-9;
+/// Relative slack of the budget check: at an order whose full capacity is `c > 0`, a task fits
+/// when `remaining − demand ≥ −FEASIBILITY_RTOL·c`. It only absorbs the rounding of
+/// incremental subtraction; relative to the capacity, it can never admit more than a
+/// `1 + FEASIBILITY_RTOL` fraction of it, whatever the scale of the budget.
+pub const FEASIBILITY_RTOL: f64 = 1e-12;
 
 /// A data block with a non-replenishable privacy budget.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,7 +25,7 @@ pub struct Block {
 }
 
 impl Block {
-    /// A block whose capacity comes from a global (ε, δ) budget.
+    /// A block whose capacity comes from a global (ε, δ) budget by the classic conversion.
     pub fn from_budget(
         id: u64,
         alphas: &[f64],
@@ -31,12 +33,27 @@ impl Block {
         delta: f64,
         arrival: f64,
     ) -> Result<Self, KnapsackError> {
-        let capacity = rdp::block_capacity(alphas, epsilon, delta).map_err(|e| {
-            KnapsackError::BlockBudget {
-                block: id,
-                source: Box::new(e),
-            }
-        })?;
+        Self::from_budget_with(id, alphas, epsilon, delta, Conversion::Classic, arrival)
+    }
+
+    /// A block whose capacity comes from a global (ε, δ) budget by `conversion`
+    /// ([`rdp::block_capacity_with`]): what the block admits is certified (ε, δ)-DP by that
+    /// conversion.
+    pub fn from_budget_with(
+        id: u64,
+        alphas: &[f64],
+        epsilon: f64,
+        delta: f64,
+        conversion: Conversion,
+        arrival: f64,
+    ) -> Result<Self, KnapsackError> {
+        let capacity =
+            rdp::block_capacity_with(alphas, epsilon, delta, conversion).map_err(|e| {
+                KnapsackError::BlockBudget {
+                    block: id,
+                    source: Box::new(e),
+                }
+            })?;
         Ok(Block {
             id,
             capacity,
@@ -70,13 +87,28 @@ pub struct Workload {
     task_blocks: Vec<Vec<u32>>,
 }
 
-/// `true` when a task with `demand` fits on a block with `remaining` budget at some order.
+/// `true` when a task with `demand` fits on a block with `remaining` budget at some order
+/// whose full `capacity` is positive.
+///
+/// This is the block's privacy filter. Its invariant: the total demand ever admitted on a
+/// block stays within `(1 + FEASIBILITY_RTOL)·c_α` at one order α with `c_α > 0`, so the
+/// block's conversion (the one its capacity was derived with) certifies the block's ε for the
+/// whole allocated set. An order with capacity ≤ 0 admits nothing, not even a tiny demand:
+/// no demand there can be certified.
 #[inline]
-pub fn fits(remaining: &[f64], demand: &[f64]) -> bool {
+pub fn fits(remaining: &[f64], demand: &[f64], capacity: &[f64]) -> bool {
     remaining
         .iter()
         .zip(demand)
-        .any(|(r, d)| r - d >= -FEASIBILITY_TOL)
+        .zip(capacity)
+        .any(|((r, d), &c)| c > 0.0 && r - d >= -FEASIBILITY_RTOL * c)
+}
+
+/// `true` when a total `used` is within `capacity` up to the rounding slack (the 1-D knapsack
+/// rule of the estimates; `limit` is the full capacity that sets the slack).
+#[inline]
+pub(crate) fn within(used: f64, capacity: f64, limit: f64) -> bool {
+    used <= capacity + FEASIBILITY_RTOL * limit.max(0.0)
 }
 
 impl Workload {

@@ -5,7 +5,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::kp::{self, KpItem};
-use super::problem::{FEASIBILITY_TOL, fits};
+use super::problem::{fits, within};
 use super::{KnapsackError, RdpCurve, Workload, optimal};
 
 /// Default DPK precision η: the 1-D knapsacks are solved to within a factor (1 + 2η/3).
@@ -251,9 +251,14 @@ impl Engine<'_> {
     /// `true` when task `t` fits on all its blocks.
     pub fn fits_all(&self, t: usize, remaining: &[f64]) -> bool {
         let d = &self.demands[t];
+        let na = self.na;
         self.task_blocks[t].iter().all(|&j| {
             let j = j as usize;
-            fits(&remaining[j * self.na..(j + 1) * self.na], d)
+            fits(
+                &remaining[j * na..(j + 1) * na],
+                d,
+                &self.initial[j * na..(j + 1) * na],
+            )
         })
     }
 
@@ -613,7 +618,7 @@ impl DpkCache {
                             continue;
                         }
                         let d = e.demands[t][a];
-                        if used + d <= cap + FEASIBILITY_TOL {
+                        if within(used + d, cap, e.initial[j * na + a]) {
                             used += d;
                             n += 1;
                         } else {
