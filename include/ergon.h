@@ -138,6 +138,11 @@
 #define ERGON_DPK_CONVERSION_TIGHT 1
 
 /**
+ * Most orders an RDP helper accepts.
+ */
+#define ERGON_DPK_MAX_ACCOUNTING_ORDERS 4096
+
+/**
  * Computation kind: forward pass.
  */
 #define ERGON_KIND_FORWARD 0
@@ -1457,9 +1462,23 @@ ergon_status ergon_dpk_online_last_error(const struct ergon_dpk_online *online, 
 ergon_status ergon_dpk_standard_alphas(double *buf, size_t cap, size_t *len);
 
 /**
- * Copies the capacity of a block with global budget (ε, δ) at each order,
- * `max(ε − ln(1/δ)/(α − 1), 0)`, into `buf` ("ask the length, then fill": `*len` receives
- * `num_alphas`).
+ * Copies the 156-order default grid of Google's `dp-accounting` (1.1 to 10.9 by 0.1, 11 to
+ * 63, 128, 256, 512, 1024) into `buf` ("ask the length, then fill"). For accounting; a
+ * workload takes at most 16 orders.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`. Messages:
+ * `ergon_last_error`.
+ *
+ * # Safety
+ * `buf` must be NULL or writable for `cap` values; `len` NULL or writable.
+ */
+ergon_status ergon_dpk_dense_alphas(double *buf, size_t cap, size_t *len);
+
+/**
+ * Copies the capacity of a block with global budget (ε, δ) at each order by the classic
+ * conversion, `max(ε − ln(1/δ)/(α − 1), 0)`, into `buf` ("ask the length, then fill": `*len`
+ * receives `num_alphas`). Same as `ergon_dpk_block_capacity_with` with
+ * `ERGON_DPK_CONVERSION_CLASSIC`.
  *
  * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (ε not positive and finite, δ
  * outside (0, 1), empty or invalid orders), `BUFFER_TOO_SMALL` or `PANIC`. Messages:
@@ -1472,6 +1491,22 @@ ergon_status ergon_dpk_standard_alphas(double *buf, size_t cap, size_t *len);
 ergon_status ergon_dpk_block_capacity(const double *alphas, size_t num_alphas, double epsilon, double delta, double *buf, size_t cap, size_t *len);
 
 /**
+ * Copies the capacity of a block with global budget (ε, δ) at each order as the inverse of
+ * `conversion` (`ERGON_DPK_CONVERSION_CLASSIC` or `_TIGHT`): a total demand within the
+ * capacity at one order is certified (ε, δ)-DP by that conversion; orders where nothing can
+ * be certified get 0. Pass the result as a block's `capacity` to schedule with tight
+ * capacities.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (ε not positive and finite, δ
+ * outside (0, 1), invalid orders, unknown conversion), `BUFFER_TOO_SMALL` or `PANIC`.
+ * Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * As `ergon_dpk_block_capacity`.
+ */
+ergon_status ergon_dpk_block_capacity_with(const double *alphas, size_t num_alphas, double epsilon, double delta, uint32_t conversion, double *buf, size_t cap, size_t *len);
+
+/**
  * Copies the RDP curve of the Gaussian mechanism with standard deviation `sigma`
  * (sensitivity 1), `α / (2σ²)`, into `buf` ("ask the length, then fill").
  *
@@ -1482,6 +1517,18 @@ ergon_status ergon_dpk_block_capacity(const double *alphas, size_t num_alphas, d
  * As `ergon_dpk_block_capacity`.
  */
 ergon_status ergon_dpk_gaussian(const double *alphas, size_t num_alphas, double sigma, double *buf, size_t cap, size_t *len);
+
+/**
+ * Copies the RDP curve of the Laplace mechanism with scale `b` (sensitivity 1; b = 1/ε for
+ * ε-DP), exact at every scale, into `buf` ("ask the length, then fill").
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (b not positive and finite,
+ * invalid orders), `BUFFER_TOO_SMALL` or `PANIC`. Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * As `ergon_dpk_block_capacity`.
+ */
+ergon_status ergon_dpk_laplace(const double *alphas, size_t num_alphas, double b, double *buf, size_t cap, size_t *len);
 
 /**
  * Copies the RDP curve of the Poisson-subsampled Gaussian mechanism (DP-SGD: sampling rate
@@ -1497,11 +1544,42 @@ ergon_status ergon_dpk_gaussian(const double *alphas, size_t num_alphas, double 
 ergon_status ergon_dpk_subsampled_gaussian(const double *alphas, size_t num_alphas, double q, double sigma, double steps, double *buf, size_t cap, size_t *len);
 
 /**
- * Writes σ of the Gaussian mechanism calibrated to (ε, δ) by the classic bound,
- * `sqrt(2 ln(1.25/δ)) / ε`, to `*sigma`.
+ * Copies an upper bound on the RDP curve of the Poisson-subsampled Laplace mechanism
+ * (sampling rate `q` in [0, 1], scale `b`, `steps` steps; the general bound of Zhu & Wang
+ * 2019 at ⌈α⌉, capped by the unsampled curve) into `buf` ("ask the length, then fill").
  *
- * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` or `PANIC`. Messages:
- * `ergon_last_error`.
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (a parameter out of its
+ * domain, invalid orders), `BUFFER_TOO_SMALL` or `PANIC`. Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * As `ergon_dpk_block_capacity`.
+ */
+ergon_status ergon_dpk_subsampled_laplace(const double *alphas, size_t num_alphas, double q, double b, double steps, double *buf, size_t cap, size_t *len);
+
+/**
+ * Composes RDP curves (adds them order by order): `curves` holds `num_curves` rows of
+ * `num_alphas` values each (row-major), `counts` NULL for one run of each or `num_curves`
+ * run counts (finite, ≥ 0), and `buf` receives `Σ counts[i]·curves[i]` ("ask the length,
+ * then fill": `*len` receives `num_alphas`). Curve values must be ≥ 0 (+∞ allowed).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (no orders, more than 4096,
+ * a negative or NaN value or count, sizes that overflow), `BUFFER_TOO_SMALL` or `PANIC`.
+ * Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * `curves` must be NULL or readable for `num_curves·num_alphas` values; `counts` NULL or
+ * readable for `num_curves` values; `buf` NULL or writable for `cap` values; `len` NULL or
+ * writable.
+ */
+ergon_status ergon_dpk_compose(const double *curves, size_t num_curves, size_t num_alphas, const double *counts, double *buf, size_t cap, size_t *len);
+
+/**
+ * Writes σ of the Gaussian mechanism (sensitivity 1) calibrated to (ε, δ) exactly — the
+ * analytic Gaussian mechanism of Balle & Wang (2018), the smallest σ whose privacy profile
+ * meets δ at ε, valid for every ε ≥ 0 — to `*sigma`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (ε negative or not finite, δ
+ * outside (0, 1)) or `PANIC`. Messages: `ergon_last_error`.
  *
  * # Safety
  * `sigma` must be NULL or writable.
@@ -1509,19 +1587,59 @@ ergon_status ergon_dpk_subsampled_gaussian(const double *alphas, size_t num_alph
 ergon_status ergon_dpk_gaussian_sigma(double epsilon, double delta, double *sigma);
 
 /**
- * Converts an RDP curve (one ε per order) to (ε, δ)-DP: `conversion` is
- * `ERGON_DPK_CONVERSION_CLASSIC` or `ERGON_DPK_CONVERSION_TIGHT`. Writes ε to `*epsilon` and
- * the index of the order attaining it to `*alpha_index`.
+ * Writes σ by the classic bound `sqrt(2 ln(1.25/δ)) / ε` to `*sigma`. The bound proves
+ * (ε, δ)-DP only for ε < 1, so ε ≥ 1 is refused; `ergon_dpk_gaussian_sigma` is exact and
+ * never larger.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (ε outside (0, 1), δ outside
+ * (0, 1)) or `PANIC`. Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * `sigma` must be NULL or writable.
+ */
+ergon_status ergon_dpk_gaussian_sigma_classic(double epsilon, double delta, double *sigma);
+
+/**
+ * Writes the exact δ at which the Gaussian mechanism with standard deviation `sigma`
+ * (sensitivity 1) is (ε, δ)-DP (its privacy profile, Balle & Wang 2018) to `*delta`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (σ not positive and finite, ε
+ * negative or not finite) or `PANIC`. Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * `delta` must be NULL or writable.
+ */
+ergon_status ergon_dpk_gaussian_delta(double sigma, double epsilon, double *delta);
+
+/**
+ * Converts an RDP curve (one ε per order, ≥ 0, +∞ allowed) to (ε, δ)-DP: `conversion` is
+ * `ERGON_DPK_CONVERSION_CLASSIC` or `ERGON_DPK_CONVERSION_TIGHT` (clamped at 0, with the
+ * small-divergence shortcut). Writes ε to `*epsilon` and the index of the order attaining it
+ * to `*alpha_index`.
  *
  * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (δ outside (0, 1), a curve of
- * another length than the orders, invalid orders, an unknown conversion) or `PANIC`.
- * Messages: `ergon_last_error`.
+ * another length than the orders or with a NaN or negative value, invalid orders, an unknown
+ * conversion) or `PANIC`. Messages: `ergon_last_error`.
  *
  * # Safety
  * `alphas` and `curve` must be NULL or readable for their lengths; `epsilon` and
  * `alpha_index` NULL or writable.
  */
 ergon_status ergon_dpk_dp_epsilon(const double *alphas, size_t num_alphas, const double *curve, size_t curve_len, double delta, uint32_t conversion, double *epsilon, size_t *alpha_index);
+
+/**
+ * Converts an RDP curve to (ε, δ)-DP the other way: the smallest δ (capped at 1) that the
+ * curve certifies for `epsilon` ≥ 0 under `conversion`, written to `*delta`, and the index of
+ * the order attaining it to `*alpha_index`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (ε negative or not finite, a
+ * curve of another length or with a NaN or negative value, invalid orders, an unknown
+ * conversion) or `PANIC`. Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * As `ergon_dpk_dp_epsilon`.
+ */
+ergon_status ergon_dpk_dp_delta(const double *alphas, size_t num_alphas, const double *curve, size_t curve_len, double epsilon, uint32_t conversion, double *delta, size_t *alpha_index);
 
 /**
  * Creates a frontier problem from arrays (`problem` and everything it points to is only read

@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use ergon_core::knapsack::formats::{self as dpk_formats, FormatError as DpkFormatError};
 use ergon_core::knapsack::{
-    Allocation, Block, DpfCapacity, KnapsackError, KnapsackMode, MAX_ORDERS, OnlineResult,
-    RdpCurve, STANDARD_ALPHAS, ScheduleOptions, Scheduler, Task, Workload, rdp, schedule, simulate,
+    Allocation, Block, Conversion, DpfCapacity, KnapsackError, KnapsackMode, MAX_ORDERS, Mechanism,
+    OnlineResult, RdpCurve, STANDARD_ALPHAS, ScheduleOptions, Scheduler, Task, Workload, rdp,
+    schedule, simulate,
 };
 
 use crate::ergon_status;
@@ -290,16 +291,6 @@ fn options_of(o: &ergon_dpk_options) -> Result<ScheduleOptions> {
         dpf_capacity,
         max_nodes: o.max_nodes,
     })
-}
-
-/// Borrows the orders of a call and checks them (`INVALID_ARGUMENT` when they are wrong).
-///
-/// # Safety
-/// As [`slice`].
-unsafe fn orders_arg(alphas: *const f64, num_alphas: usize) -> Result<RdpCurve> {
-    // SAFETY: forwarded contract.
-    let a = unsafe { slice(alphas, num_alphas, "alphas")? };
-    rdp::orders(a).map_err(argument_failure)
 }
 
 /// A curve of exactly `expected` values, checked before it is copied into a fixed-capacity
@@ -899,6 +890,57 @@ pub unsafe extern "C" fn ergon_dpk_online_last_error(
 }
 
 // ------------------------------------------------------------------------------ RDP helpers
+//
+// The helpers take any grid of 1 to 4096 orders (`ERGON_DPK_MAX_ACCOUNTING_ORDERS`); only
+// workloads are limited to 16. Curves are written with "ask the length, then fill": `*len`
+// receives `num_alphas` even when `buf` is too small (or NULL with `cap` 0).
+
+/// Most orders an RDP helper accepts.
+pub const ERGON_DPK_MAX_ACCOUNTING_ORDERS: usize = 4096;
+const _: () = assert!(ERGON_DPK_MAX_ACCOUNTING_ORDERS == rdp::MAX_ACCOUNTING_ORDERS);
+
+/// Borrows an order grid of a helper call and checks it (`INVALID_ARGUMENT` when it is wrong).
+///
+/// # Safety
+/// As [`slice`].
+unsafe fn grid_arg<'a>(alphas: *const f64, num_alphas: usize) -> Result<&'a [f64]> {
+    // SAFETY: forwarded contract.
+    let a = unsafe { slice(alphas, num_alphas, "alphas")? };
+    rdp::check_orders(a).map_err(argument_failure)?;
+    Ok(a)
+}
+
+fn conversion_arg(conversion: u32) -> Result<Conversion> {
+    match conversion {
+        ERGON_DPK_CONVERSION_CLASSIC => Ok(Conversion::Classic),
+        ERGON_DPK_CONVERSION_TIGHT => Ok(Conversion::Tight),
+        _ => Err(Failure::new(
+            ergon_status::InvalidArgument,
+            format!("unknown conversion {conversion} (0 classic, 1 tight)"),
+        )),
+    }
+}
+
+/// A mechanism's curve on a caller's grid, copied out ("ask the length, then fill").
+///
+/// # Safety
+/// As [`slice`] for `alphas`; `buf`/`len` as [`copy_items`].
+unsafe fn curve_call(
+    mechanism: Mechanism,
+    alphas: *const f64,
+    num_alphas: usize,
+    buf: *mut f64,
+    cap: usize,
+    len: *mut usize,
+) -> Result<()> {
+    // SAFETY: the caller's contract.
+    let a = unsafe { grid_arg(alphas, num_alphas)? };
+    let mut out = vec![0.0; a.len()];
+    mechanism
+        .curve_into(a, &mut out)
+        .map_err(argument_failure)?;
+    copy_items(&out, buf, cap, len)
+}
 
 /// Copies the 12 standard RDP orders of the DPack paper (1.5, 1.75, 2, 2.5, 3, 4, 5, 6, 8, 16,
 /// 32, 64) into `buf` ("ask the length, then fill").
@@ -921,9 +963,32 @@ pub unsafe extern "C" fn ergon_dpk_standard_alphas(
     )
 }
 
-/// Copies the capacity of a block with global budget (ε, δ) at each order,
-/// `max(ε − ln(1/δ)/(α − 1), 0)`, into `buf` ("ask the length, then fill": `*len` receives
-/// `num_alphas`).
+/// Copies the 156-order default grid of Google's `dp-accounting` (1.1 to 10.9 by 0.1, 11 to
+/// 63, 128, 256, 512, 1024) into `buf` ("ask the length, then fill"). For accounting; a
+/// workload takes at most 16 orders.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`. Messages:
+/// `ergon_last_error`.
+///
+/// # Safety
+/// `buf` must be NULL or writable for `cap` values; `len` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_dense_alphas(
+    buf: *mut f64,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    guard(
+        "ergon_dpk_dense_alphas",
+        |_| {},
+        || copy_items(&rdp::dense_orders(), buf, cap, len),
+    )
+}
+
+/// Copies the capacity of a block with global budget (ε, δ) at each order by the classic
+/// conversion, `max(ε − ln(1/δ)/(α − 1), 0)`, into `buf` ("ask the length, then fill": `*len`
+/// receives `num_alphas`). Same as `ergon_dpk_block_capacity_with` with
+/// `ERGON_DPK_CONVERSION_CLASSIC`.
 ///
 /// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (ε not positive and finite, δ
 /// outside (0, 1), empty or invalid orders), `BUFFER_TOO_SMALL` or `PANIC`. Messages:
@@ -942,14 +1007,56 @@ pub unsafe extern "C" fn ergon_dpk_block_capacity(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
+    // SAFETY: the same contract.
+    unsafe {
+        ergon_dpk_block_capacity_with(
+            alphas,
+            num_alphas,
+            epsilon,
+            delta,
+            ERGON_DPK_CONVERSION_CLASSIC,
+            buf,
+            cap,
+            len,
+        )
+    }
+}
+
+/// Copies the capacity of a block with global budget (ε, δ) at each order as the inverse of
+/// `conversion` (`ERGON_DPK_CONVERSION_CLASSIC` or `_TIGHT`): a total demand within the
+/// capacity at one order is certified (ε, δ)-DP by that conversion; orders where nothing can
+/// be certified get 0. Pass the result as a block's `capacity` to schedule with tight
+/// capacities.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (ε not positive and finite, δ
+/// outside (0, 1), invalid orders, unknown conversion), `BUFFER_TOO_SMALL` or `PANIC`.
+/// Messages: `ergon_last_error`.
+///
+/// # Safety
+/// As `ergon_dpk_block_capacity`.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn ergon_dpk_block_capacity_with(
+    alphas: *const f64,
+    num_alphas: usize,
+    epsilon: f64,
+    delta: f64,
+    conversion: u32,
+    buf: *mut f64,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
     guard(
-        "ergon_dpk_block_capacity",
+        "ergon_dpk_block_capacity_with",
         |_| {},
         || {
             // SAFETY: the caller's contract.
-            let a = unsafe { orders_arg(alphas, num_alphas)? };
-            let c = rdp::block_capacity(&a, epsilon, delta).map_err(argument_failure)?;
-            copy_items(&c, buf, cap, len)
+            let a = unsafe { grid_arg(alphas, num_alphas)? };
+            let conversion = conversion_arg(conversion)?;
+            let mut out = vec![0.0; a.len()];
+            rdp::block_capacity_into(a, epsilon, delta, conversion, &mut out)
+                .map_err(argument_failure)?;
+            copy_items(&out, buf, cap, len)
         },
     )
 }
@@ -974,12 +1081,42 @@ pub unsafe extern "C" fn ergon_dpk_gaussian(
     guard(
         "ergon_dpk_gaussian",
         |_| {},
-        || {
-            // SAFETY: the caller's contract.
-            let a = unsafe { orders_arg(alphas, num_alphas)? };
-            let c = rdp::gaussian(&a, sigma).map_err(argument_failure)?;
-            copy_items(&c, buf, cap, len)
+        // SAFETY: the caller's contract.
+        || unsafe {
+            curve_call(
+                Mechanism::Gaussian { sigma },
+                alphas,
+                num_alphas,
+                buf,
+                cap,
+                len,
+            )
         },
+    )
+}
+
+/// Copies the RDP curve of the Laplace mechanism with scale `b` (sensitivity 1; b = 1/ε for
+/// ε-DP), exact at every scale, into `buf` ("ask the length, then fill").
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (b not positive and finite,
+/// invalid orders), `BUFFER_TOO_SMALL` or `PANIC`. Messages: `ergon_last_error`.
+///
+/// # Safety
+/// As `ergon_dpk_block_capacity`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_laplace(
+    alphas: *const f64,
+    num_alphas: usize,
+    b: f64,
+    buf: *mut f64,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    guard(
+        "ergon_dpk_laplace",
+        |_| {},
+        // SAFETY: the caller's contract.
+        || unsafe { curve_call(Mechanism::Laplace { b }, alphas, num_alphas, buf, cap, len) },
     )
 }
 
@@ -1006,20 +1143,120 @@ pub unsafe extern "C" fn ergon_dpk_subsampled_gaussian(
     guard(
         "ergon_dpk_subsampled_gaussian",
         |_| {},
-        || {
-            // SAFETY: the caller's contract.
-            let a = unsafe { orders_arg(alphas, num_alphas)? };
-            let c = rdp::subsampled_gaussian(&a, q, sigma, steps).map_err(argument_failure)?;
-            copy_items(&c, buf, cap, len)
+        // SAFETY: the caller's contract.
+        || unsafe {
+            curve_call(
+                Mechanism::SubsampledGaussian { q, sigma, steps },
+                alphas,
+                num_alphas,
+                buf,
+                cap,
+                len,
+            )
         },
     )
 }
 
-/// Writes σ of the Gaussian mechanism calibrated to (ε, δ) by the classic bound,
-/// `sqrt(2 ln(1.25/δ)) / ε`, to `*sigma`.
+/// Copies an upper bound on the RDP curve of the Poisson-subsampled Laplace mechanism
+/// (sampling rate `q` in [0, 1], scale `b`, `steps` steps; the general bound of Zhu & Wang
+/// 2019 at ⌈α⌉, capped by the unsampled curve) into `buf` ("ask the length, then fill").
 ///
-/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` or `PANIC`. Messages:
-/// `ergon_last_error`.
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (a parameter out of its
+/// domain, invalid orders), `BUFFER_TOO_SMALL` or `PANIC`. Messages: `ergon_last_error`.
+///
+/// # Safety
+/// As `ergon_dpk_block_capacity`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_subsampled_laplace(
+    alphas: *const f64,
+    num_alphas: usize,
+    q: f64,
+    b: f64,
+    steps: f64,
+    buf: *mut f64,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    guard(
+        "ergon_dpk_subsampled_laplace",
+        |_| {},
+        // SAFETY: the caller's contract.
+        || unsafe {
+            curve_call(
+                Mechanism::SubsampledLaplace { q, b, steps },
+                alphas,
+                num_alphas,
+                buf,
+                cap,
+                len,
+            )
+        },
+    )
+}
+
+/// Composes RDP curves (adds them order by order): `curves` holds `num_curves` rows of
+/// `num_alphas` values each (row-major), `counts` NULL for one run of each or `num_curves`
+/// run counts (finite, ≥ 0), and `buf` receives `Σ counts[i]·curves[i]` ("ask the length,
+/// then fill": `*len` receives `num_alphas`). Curve values must be ≥ 0 (+∞ allowed).
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (no orders, more than 4096,
+/// a negative or NaN value or count, sizes that overflow), `BUFFER_TOO_SMALL` or `PANIC`.
+/// Messages: `ergon_last_error`.
+///
+/// # Safety
+/// `curves` must be NULL or readable for `num_curves·num_alphas` values; `counts` NULL or
+/// readable for `num_curves` values; `buf` NULL or writable for `cap` values; `len` NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_compose(
+    curves: *const f64,
+    num_curves: usize,
+    num_alphas: usize,
+    counts: *const f64,
+    buf: *mut f64,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    guard(
+        "ergon_dpk_compose",
+        |_| {},
+        || {
+            if num_alphas == 0 || num_alphas > ERGON_DPK_MAX_ACCOUNTING_ORDERS {
+                return Err(Failure::new(
+                    ergon_status::InvalidArgument,
+                    format!(
+                        "num_alphas = {num_alphas}; it must be 1 to \
+                         {ERGON_DPK_MAX_ACCOUNTING_ORDERS}"
+                    ),
+                ));
+            }
+            let total = num_curves.checked_mul(num_alphas).ok_or_else(|| {
+                Failure::new(
+                    ergon_status::InvalidArgument,
+                    format!("{num_curves} curves of {num_alphas} values overflow"),
+                )
+            })?;
+            // SAFETY: the caller's contract.
+            let rows = unsafe { slice(curves, total, "curves")? };
+            let counts = if counts.is_null() {
+                None
+            } else {
+                // SAFETY: the caller's contract.
+                Some(unsafe { slice(counts, num_curves, "counts")? })
+            };
+            let mut out = vec![0.0; num_alphas];
+            rdp::compose_into(rows, counts, num_alphas, &mut out).map_err(argument_failure)?;
+            copy_items(&out, buf, cap, len)
+        },
+    )
+}
+
+/// Writes σ of the Gaussian mechanism (sensitivity 1) calibrated to (ε, δ) exactly — the
+/// analytic Gaussian mechanism of Balle & Wang (2018), the smallest σ whose privacy profile
+/// meets δ at ε, valid for every ε ≥ 0 — to `*sigma`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (ε negative or not finite, δ
+/// outside (0, 1)) or `PANIC`. Messages: `ergon_last_error`.
 ///
 /// # Safety
 /// `sigma` must be NULL or writable.
@@ -1040,18 +1277,71 @@ pub unsafe extern "C" fn ergon_dpk_gaussian_sigma(
     )
 }
 
-/// Converts an RDP curve (one ε per order) to (ε, δ)-DP: `conversion` is
-/// `ERGON_DPK_CONVERSION_CLASSIC` or `ERGON_DPK_CONVERSION_TIGHT`. Writes ε to `*epsilon` and
-/// the index of the order attaining it to `*alpha_index`.
+/// Writes σ by the classic bound `sqrt(2 ln(1.25/δ)) / ε` to `*sigma`. The bound proves
+/// (ε, δ)-DP only for ε < 1, so ε ≥ 1 is refused; `ergon_dpk_gaussian_sigma` is exact and
+/// never larger.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (ε outside (0, 1), δ outside
+/// (0, 1)) or `PANIC`. Messages: `ergon_last_error`.
+///
+/// # Safety
+/// `sigma` must be NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_gaussian_sigma_classic(
+    epsilon: f64,
+    delta: f64,
+    sigma: *mut f64,
+) -> ergon_status {
+    guard(
+        "ergon_dpk_gaussian_sigma_classic",
+        |_| {},
+        || {
+            let slot = out_ref(sigma, "sigma")?;
+            *slot = rdp::gaussian_sigma_classic(epsilon, delta).map_err(argument_failure)?;
+            Ok(())
+        },
+    )
+}
+
+/// Writes the exact δ at which the Gaussian mechanism with standard deviation `sigma`
+/// (sensitivity 1) is (ε, δ)-DP (its privacy profile, Balle & Wang 2018) to `*delta`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (σ not positive and finite, ε
+/// negative or not finite) or `PANIC`. Messages: `ergon_last_error`.
+///
+/// # Safety
+/// `delta` must be NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_gaussian_delta(
+    sigma: f64,
+    epsilon: f64,
+    delta: *mut f64,
+) -> ergon_status {
+    guard(
+        "ergon_dpk_gaussian_delta",
+        |_| {},
+        || {
+            let slot = out_ref(delta, "delta")?;
+            *slot = rdp::gaussian_delta(sigma, epsilon).map_err(argument_failure)?;
+            Ok(())
+        },
+    )
+}
+
+/// Converts an RDP curve (one ε per order, ≥ 0, +∞ allowed) to (ε, δ)-DP: `conversion` is
+/// `ERGON_DPK_CONVERSION_CLASSIC` or `ERGON_DPK_CONVERSION_TIGHT` (clamped at 0, with the
+/// small-divergence shortcut). Writes ε to `*epsilon` and the index of the order attaining it
+/// to `*alpha_index`.
 ///
 /// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (δ outside (0, 1), a curve of
-/// another length than the orders, invalid orders, an unknown conversion) or `PANIC`.
-/// Messages: `ergon_last_error`.
+/// another length than the orders or with a NaN or negative value, invalid orders, an unknown
+/// conversion) or `PANIC`. Messages: `ergon_last_error`.
 ///
 /// # Safety
 /// `alphas` and `curve` must be NULL or readable for their lengths; `epsilon` and
 /// `alpha_index` NULL or writable.
 #[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn ergon_dpk_dp_epsilon(
     alphas: *const f64,
     num_alphas: usize,
@@ -1067,31 +1357,55 @@ pub unsafe extern "C" fn ergon_dpk_dp_epsilon(
         |_| {},
         || {
             // SAFETY: the caller's contract.
-            let a = unsafe { orders_arg(alphas, num_alphas)? };
+            let a = unsafe { grid_arg(alphas, num_alphas)? };
             let c = unsafe { slice(curve, curve_len, "curve")? };
             let eps_slot = out_ref(epsilon, "epsilon")?;
             let index_slot = out_ref(alpha_index, "alpha_index")?;
-            for (&alpha, &e) in a.iter().zip(c) {
-                if e.is_nan() || e < 0.0 {
-                    return Err(Failure::new(
-                        ergon_status::InvalidArgument,
-                        format!("curve at alpha = {alpha} is {e}; it must be >= 0"),
-                    ));
-                }
-            }
-            let (eps, index) = match conversion {
-                ERGON_DPK_CONVERSION_CLASSIC => rdp::dp_epsilon(&a, c, delta),
-                ERGON_DPK_CONVERSION_TIGHT => rdp::dp_epsilon_tight(&a, c, delta),
-                _ => {
-                    return Err(Failure::new(
-                        ergon_status::InvalidArgument,
-                        format!("unknown conversion {conversion} (0 classic, 1 tight)"),
-                    ));
-                }
-            }
-            .map_err(argument_failure)?;
+            let conversion = conversion_arg(conversion)?;
+            let (eps, index) =
+                rdp::dp_epsilon_with(a, c, delta, conversion).map_err(argument_failure)?;
             // Write both outputs only now that the call succeeds.
             *eps_slot = eps;
+            *index_slot = index;
+            Ok(())
+        },
+    )
+}
+
+/// Converts an RDP curve to (ε, δ)-DP the other way: the smallest δ (capped at 1) that the
+/// curve certifies for `epsilon` ≥ 0 under `conversion`, written to `*delta`, and the index of
+/// the order attaining it to `*alpha_index`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (ε negative or not finite, a
+/// curve of another length or with a NaN or negative value, invalid orders, an unknown
+/// conversion) or `PANIC`. Messages: `ergon_last_error`.
+///
+/// # Safety
+/// As `ergon_dpk_dp_epsilon`.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn ergon_dpk_dp_delta(
+    alphas: *const f64,
+    num_alphas: usize,
+    curve: *const f64,
+    curve_len: usize,
+    epsilon: f64,
+    conversion: u32,
+    delta: *mut f64,
+    alpha_index: *mut usize,
+) -> ergon_status {
+    guard(
+        "ergon_dpk_dp_delta",
+        |_| {},
+        || {
+            // SAFETY: the caller's contract.
+            let a = unsafe { grid_arg(alphas, num_alphas)? };
+            let c = unsafe { slice(curve, curve_len, "curve")? };
+            let delta_slot = out_ref(delta, "delta")?;
+            let index_slot = out_ref(alpha_index, "alpha_index")?;
+            let conversion = conversion_arg(conversion)?;
+            let (d, index) = rdp::dp_delta(a, c, epsilon, conversion).map_err(argument_failure)?;
+            *delta_slot = d;
             *index_slot = index;
             Ok(())
         },
