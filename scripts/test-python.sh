@@ -77,6 +77,22 @@ elif [[ $(cat "$VENV/.ergon-installed" 2>/dev/null) != "$PYTEST_PIN $HATCHLING_P
     echo "$PYTEST_PIN $HATCHLING_PIN" > "$VENV/.ergon-installed"
 fi
 
+# --- the external oracle: Google's dp-accounting, from the package registry ---------------------
+# test_dp_accounting.py compares ergon's privacy accounting with it at test time. If it cannot
+# be installed (no registry), say so and mark it, so that those tests skip visibly rather than
+# fail for a reason unrelated to ergon; without the mark a missing package fails them.
+DP_ACCOUNTING_PIN="dp-accounting==0.6.0"
+if ! "$PY" -c 'import importlib.metadata as m, sys; sys.exit(m.version("dp-accounting") != "0.6.0")' \
+        2>/dev/null; then
+    say "installing $DP_ACCOUNTING_PIN (external oracle of the DPK accounting tests)"
+    if ! "$PY" -m pip install --quiet ${PIP_USER[@]+"${PIP_USER[@]}"} "$DP_ACCOUNTING_PIN" 2>&1 \
+            && ! { [[ ${#PIP_USER[@]} != 0 ]] && "$PY" -m pip install --quiet "${PIP_USER[@]}" \
+                   --break-system-packages "$DP_ACCOUNTING_PIN"; }; then
+        say "WARNING: could not install $DP_ACCOUNTING_PIN: the dp-accounting oracle tests are SKIPPED" >&2
+        export ERGON_DP_ACCOUNTING=unavailable
+    fi
+fi
+
 # --- the package: a real (non-editable) install of ./bindings/python ---------------------------
 # The build backend (hatchling) is already in the environment, so no isolated build env is made.
 install_package() {
@@ -93,7 +109,7 @@ fi
 
 # --- the tests ---------------------------------------------------------------------------------
 status=0
-ERGON_LIBRARY=$LIB ERGON_CLI=$CLI "$PY" -m pytest -q -p no:cacheprovider bindings/python/tests "$@" \
+ERGON_LIBRARY=$LIB ERGON_CLI=$CLI "$PY" -m pytest -q -rs -p no:cacheprovider bindings/python/tests "$@" \
     || status=$?
 if [[ $status == 5 ]]; then
     echo "python: pytest collected no tests: counted as a failure" >&2

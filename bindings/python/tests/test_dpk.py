@@ -137,8 +137,12 @@ def test_rdp_helpers() -> None:
     eps, alpha = dpk.dp_epsilon(capacity, 1e-7, alphas)
     assert eps == pytest.approx(10.0, abs=1e-9)
     assert capacity[alphas.index(alpha)] > 0
+    # A capacity is 0 at its low orders: read as a curve, the tight rule's small-divergence
+    # shortcut certifies ε = 0 there. A mechanism's curve gets a positive, smaller ε.
     tight, _ = dpk.dp_epsilon(capacity, 1e-7, alphas, tight=True)
-    assert 0 < tight <= eps
+    assert tight == 0.0
+    g = dpk.gaussian(2.0, alphas)
+    assert 0 < dpk.dp_epsilon(g, 1e-7, alphas, tight=True)[0] < dpk.dp_epsilon(g, 1e-7, alphas)[0]
     assert dpk.gaussian(2.0, alphas) == pytest.approx([a / 8.0 for a in alphas])
     assert dpk.subsampled_gaussian(1.0, 2.0, 3.0, alphas) == pytest.approx(
         [3 * a / 8.0 for a in alphas]
@@ -147,7 +151,10 @@ def test_rdp_helpers() -> None:
     assert len(sgm) == 12 and all(v > 0 for v in sgm)
     eps, alpha = dpk.dp_epsilon(sgm, 1e-5, tight=True)
     assert 0 < eps < 10 and alpha in dpk.standard_alphas()
-    assert dpk.gaussian_sigma(1.0, 1e-5) == pytest.approx(math.sqrt(2 * math.log(1.25e5)))
+    assert dpk.gaussian_sigma(1.0, 1e-5, classic=False) < math.sqrt(2 * math.log(1.25e5))
+    assert dpk.gaussian_sigma(0.5, 1e-5, classic=True) == pytest.approx(
+        math.sqrt(2 * math.log(1.25e5)) / 0.5
+    )
 
 
 # --- bad input ---------------------------------------------------------------------------------
@@ -441,3 +448,41 @@ def test_simulation_same_as_the_cli(cli: Path, tmp_path: Path) -> None:
         doc = json.loads(run.stdout)
         assert r.count == doc["num_allocated"] > 0
         assert r.allocated == [a["id"] for a in doc["allocations"]]
+
+
+def test_tight_blocks_admit_more_and_stay_certified() -> None:
+    classic = dpk.block_capacity(1.0, 1e-5)
+    tight = dpk.block_capacity(1.0, 1e-5, tight=True)
+    assert all(t >= c for t, c in zip(tight, classic)) and tight != classic
+    sgm = dpk.subsampled_gaussian(0.01, 1.0, 100)
+    counts = {}
+    for conversion in ("classic", "tight"):
+        blocks = [{"id": 0, "epsilon": 2.0, "delta": 1e-5, "conversion": conversion}]
+        tasks = [{"id": i, "blocks": [0], "demand": sgm} for i in range(60)]
+        a = dpk.schedule(dpk.Workload(blocks, tasks), "fcfs")
+        total = [a.count * v for v in sgm]
+        eps, _ = dpk.dp_epsilon(total, 1e-5, tight=conversion == "tight")
+        assert eps <= 2.0 * (1 + 1e-11)
+        # One more task would not be certified.
+        over = [(a.count + 1) * v for v in sgm]
+        assert dpk.dp_epsilon(over, 1e-5, tight=conversion == "tight")[0] > 2.0
+        # The document path (mechanisms go through the parser) agrees.
+        doc_tasks = [
+            {
+                "id": i,
+                "blocks": [0],
+                "mechanism": {
+                    "kind": "subsampled_gaussian",
+                    "q": 0.01,
+                    "sigma": 1.0,
+                    "steps": 100,
+                },
+            }
+            for i in range(60)
+        ]
+        assert dpk.schedule(dpk.Workload(blocks, doc_tasks), "fcfs").count == a.count
+        counts[conversion] = a.count
+    # 3 and 8 tasks: the tight conversion certifies more than twice as many.
+    assert (counts["classic"], counts["tight"]) == (3, 8)
+    with pytest.raises(ErgonError, match="unknown conversion"):
+        dpk.Workload([{"id": 0, "epsilon": 1.0, "delta": 1e-5, "conversion": "loose"}], [])

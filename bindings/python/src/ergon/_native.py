@@ -73,6 +73,7 @@ ERGON_DPK_DPF_CAPACITY_INITIAL = 0
 ERGON_DPK_DPF_CAPACITY_REMAINING = 1
 ERGON_DPK_CONVERSION_CLASSIC = 0
 ERGON_DPK_CONVERSION_TIGHT = 1
+ERGON_DPK_MAX_ACCOUNTING_ORDERS = 4096
 ERGON_EXEC_CONSTANT = 0
 ERGON_EXEC_BIMODAL = 1
 ERGON_EXEC_LOGNORMAL = 2
@@ -460,6 +461,38 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
         [_double_p, c_size_t, c_double, c_double, c_double, _double_p, c_size_t, _size_p],
     ),
     "ergon_dpk_gaussian_sigma": (ergon_status, [c_double, c_double, _double_p]),
+    "ergon_dpk_gaussian_sigma_classic": (ergon_status, [c_double, c_double, _double_p]),
+    "ergon_dpk_gaussian_delta": (ergon_status, [c_double, c_double, _double_p]),
+    "ergon_dpk_dense_alphas": (ergon_status, [_double_p, c_size_t, _size_p]),
+    "ergon_dpk_block_capacity_with": (
+        ergon_status,
+        [_double_p, c_size_t, c_double, c_double, c_uint32, _double_p, c_size_t, _size_p],
+    ),
+    "ergon_dpk_laplace": (
+        ergon_status,
+        [_double_p, c_size_t, c_double, _double_p, c_size_t, _size_p],
+    ),
+    "ergon_dpk_subsampled_laplace": (
+        ergon_status,
+        [_double_p, c_size_t, c_double, c_double, c_double, _double_p, c_size_t, _size_p],
+    ),
+    "ergon_dpk_compose": (
+        ergon_status,
+        [_double_p, c_size_t, c_size_t, _double_p, _double_p, c_size_t, _size_p],
+    ),
+    "ergon_dpk_dp_delta": (
+        ergon_status,
+        [
+            _double_p,
+            c_size_t,
+            _double_p,
+            c_size_t,
+            c_double,
+            c_uint32,
+            _double_p,
+            _size_p,
+        ],
+    ),
     "ergon_dpk_dp_epsilon": (
         ergon_status,
         [

@@ -20,9 +20,11 @@ solver), through ``libergon.so``'s ``ergon_dpk_*`` functions::
     )
 
 :func:`simulate` runs an online simulation (``dpk-online/v1``: blocks arriving over time, budget
-unlocked gradually, scheduling every T). The RDP helpers (:func:`block_capacity`,
-:func:`gaussian`, :func:`subsampled_gaussian`, :func:`gaussian_sigma`, :func:`dp_epsilon`) let a
-training job describe its demand and convert a budget back to (ε, δ). Failures raise :class:`ergon.ErgonError` with the library's status and
+unlocked gradually, scheduling every T). The RDP helpers (:func:`gaussian`, :func:`laplace`,
+:func:`subsampled_gaussian`, :func:`subsampled_laplace`, :func:`compose`, :func:`block_capacity`,
+:func:`gaussian_sigma`, :func:`gaussian_delta`, :func:`dp_epsilon`, :func:`dp_delta`) let a
+training job describe its demand and convert between RDP and (ε, δ), on the standard orders, on
+:func:`dense_alphas` or on any grid of up to 4096 orders. Failures raise :class:`ergon.ErgonError` with the library's status and
 a message naming the offending block or task.
 """
 
@@ -86,7 +88,7 @@ _OPTION_NAMES = {
     "dpf_capacity",
     "max_nodes",
 }
-_BLOCK_KEYS = {"id", "epsilon", "delta", "capacity", "arrival"}
+_BLOCK_KEYS = {"id", "epsilon", "delta", "conversion", "capacity", "arrival"}
 _TASK_KEYS = {"id", "weight", "arrival", "blocks", "demand", "mechanism"}
 
 Number = Union[int, float]
@@ -195,8 +197,10 @@ class Workload(_OwnsHandle):
 
     - ``alphas``: the RDP orders (finite, > 1, increasing; at most 16); ``None`` for the 12
       standard ones (:func:`standard_alphas`).
-    - a block: a mapping with ``id`` and either ``epsilon`` and ``delta`` (its global budget) or
-      ``capacity`` (one value per order); optional ``arrival``.
+    - a block: a mapping with ``id`` and either ``epsilon`` and ``delta`` (its global budget,
+      turned into a capacity per order by ``conversion``: ``"classic"``, the default, or
+      ``"tight"``; see :func:`block_capacity`) or ``capacity`` (one value per order); optional
+      ``arrival``.
     - a task: a mapping with ``id``, ``blocks`` (the ids it requests) and ``demand`` (its RDP
       curve, one value per order) or a ``mechanism`` as in ``dpk-workload/v1`` (e.g.
       ``{"kind": "gaussian", "sigma": 1.0}``); optional ``weight`` (1) and ``arrival`` (0).
@@ -399,9 +403,30 @@ def _from_values(
                 raise _problem(
                     f"{what}: capacity has 0 entries but there are {len(orders)} orders"
                 )
+            if "conversion" in b:
+                raise _problem(
+                    f"{what}: `conversion` applies to `epsilon` and `delta`, not to an explicit "
+                    "`capacity`"
+                )
         elif "epsilon" in b and "delta" in b:
             c.epsilon = _number(b["epsilon"], f"{what}: epsilon")
             c.delta = _number(b["delta"], f"{what}: delta")
+            conversion = b.get("conversion", "classic")
+            if conversion not in ("classic", "tight"):
+                raise _problem(
+                    f"{what}: field `conversion`: unknown conversion {conversion!r} (expected "
+                    '"classic" or "tight")'
+                )
+            if conversion == "tight":
+                # The arrays carry a capacity, not a conversion: derive it here, by the library.
+                try:
+                    tight = block_capacity(c.epsilon, c.delta, orders, tight=True)
+                except ErgonError as e:
+                    raise _problem(f"{what}: {e.message}") from e
+                capacity = _doubles(tight)
+                keep.append(capacity)
+                c.capacity = capacity
+                c.capacity_len = len(capacity)
         else:
             raise _problem(
                 f"{what}: give either `capacity` (one value per alpha) or both `epsilon` and "
@@ -704,17 +729,43 @@ def standard_alphas() -> List[float]:
     return values
 
 
+def dense_alphas() -> List[float]:
+    """The 156-order default grid of Google's ``dp-accounting`` (1.1 to 10.9 by 0.1, 11 to 63,
+    128, 256, 512, 1024), for accounting with the helpers below; a workload takes at most 16
+    orders."""
+    status, values = _read_doubles(N.lib().ergon_dpk_dense_alphas)
+    if status:
+        raise _thread_error(status)
+    return values
+
+
+def _conversion(tight: bool) -> int:
+    return N.ERGON_DPK_CONVERSION_TIGHT if tight else N.ERGON_DPK_CONVERSION_CLASSIC
+
+
 def block_capacity(
-    epsilon: float, delta: float, alphas: Optional[Sequence[Number]] = None
+    epsilon: float,
+    delta: float,
+    alphas: Optional[Sequence[Number]] = None,
+    tight: bool = False,
 ) -> List[float]:
     """Capacity of a block with global budget (ε, δ) at each order (default: the standard
-    orders), ``max(ε − ln(1/δ)/(α − 1), 0)``.
+    orders): the largest total RDP demand at that order that the conversion certifies as
+    (ε, δ)-DP, 0 where none can be. Classic (the default, the DPack paper's):
+    ``max(ε − ln(1/δ)/(α − 1), 0)``; ``tight=True`` inverts the conversion of Balle et al.
+    (2020), which leaves more budget (pass the result as a block's ``capacity``).
 
     Raises:
         ErgonError: ``INVALID_ARGUMENT`` for ε not positive and finite, δ outside (0, 1) or
             invalid orders.
     """
-    return _curve_call("ergon_dpk_block_capacity", alphas, float(epsilon), float(delta))
+    return _curve_call(
+        "ergon_dpk_block_capacity_with",
+        alphas,
+        float(epsilon),
+        float(delta),
+        _conversion(tight),
+    )
 
 
 def gaussian(sigma: float, alphas: Optional[Sequence[Number]] = None) -> List[float]:
@@ -723,23 +774,117 @@ def gaussian(sigma: float, alphas: Optional[Sequence[Number]] = None) -> List[fl
     return _curve_call("ergon_dpk_gaussian", alphas, float(sigma))
 
 
+def laplace(b: float, alphas: Optional[Sequence[Number]] = None) -> List[float]:
+    """RDP curve of the Laplace mechanism with scale ``b`` (sensitivity 1; ``b = 1/ε`` for
+    ε-DP), exact at every scale."""
+    return _curve_call("ergon_dpk_laplace", alphas, float(b))
+
+
 def subsampled_gaussian(
     q: float, sigma: float, steps: float, alphas: Optional[Sequence[Number]] = None
 ) -> List[float]:
     """RDP curve of DP-SGD: the Poisson-subsampled Gaussian mechanism (sampling rate ``q``,
-    noise multiplier ``sigma``) composed over ``steps`` steps."""
+    noise multiplier ``sigma``) composed over ``steps`` steps; exact at integer and fractional
+    orders."""
     return _curve_call(
         "ergon_dpk_subsampled_gaussian", alphas, float(q), float(sigma), float(steps)
     )
 
 
-def gaussian_sigma(epsilon: float, delta: float) -> float:
-    """σ of the Gaussian mechanism calibrated to (ε, δ): ``sqrt(2 ln(1.25/δ)) / ε``."""
+def subsampled_laplace(
+    q: float, b: float, steps: float, alphas: Optional[Sequence[Number]] = None
+) -> List[float]:
+    """An upper bound on the RDP curve of the Poisson-subsampled Laplace mechanism (sampling
+    rate ``q``, scale ``b``) over ``steps`` steps: the general bound of Zhu & Wang (2019),
+    capped by the unsampled curve."""
+    return _curve_call("ergon_dpk_subsampled_laplace", alphas, float(q), float(b), float(steps))
+
+
+def compose(
+    curves: Sequence[Sequence[Number]], counts: Optional[Sequence[Number]] = None
+) -> List[float]:
+    """RDP composition: ``Σ counts[i]·curves[i]`` order by order (one run of each when
+    ``counts`` is None). The curves must be on the same orders.
+
+    Raises:
+        ErgonError: ``INVALID_ARGUMENT`` for curves of different lengths, a NaN or negative
+            value or count, or no curve values at all.
+    """
+    rows = [[float(v) for v in c] for c in curves]
+    width = len(rows[0]) if rows else 0
+    if any(len(r) != width for r in rows):
+        raise ErgonError(
+            Status.INVALID_ARGUMENT,
+            "compose: curves of different lengths "
+            + str(sorted({len(r) for r in rows})),
+        )
+    flat = _doubles([v for r in rows for v in r])
+    c_counts = None
+    if counts is not None:
+        if len(counts) != len(rows):
+            raise ErgonError(
+                Status.INVALID_ARGUMENT,
+                f"compose: {len(counts)} counts for {len(rows)} curves",
+            )
+        c_counts = _doubles([float(k) for k in counts])
+    status, values = _read_doubles(N.lib().ergon_dpk_compose, flat, len(rows), width, c_counts)
+    if status:
+        raise _thread_error(status)
+    return values
+
+
+def _scalar(fn_name: str, *args: float) -> float:
     out = c_double(0.0)
-    status = N.lib().ergon_dpk_gaussian_sigma(float(epsilon), float(delta), byref(out))
+    status = getattr(N.lib(), fn_name)(*args, byref(out))
     if status:
         raise _thread_error(status)
     return out.value
+
+
+def gaussian_sigma(epsilon: float, delta: float, classic: bool = False) -> float:
+    """σ of the Gaussian mechanism (sensitivity 1) calibrated to (ε, δ).
+
+    By default the analytic Gaussian mechanism (Balle & Wang 2018): the smallest σ whose exact
+    privacy profile meets δ at ε, valid for every ε ≥ 0. ``classic=True`` gives
+    ``sqrt(2 ln(1.25/δ)) / ε``, which is (ε, δ)-DP only for ε < 1 and is refused otherwise.
+
+    Raises:
+        ErgonError: ``INVALID_ARGUMENT`` for ε or δ out of range (ε ≥ 1 with ``classic``).
+    """
+    name = "ergon_dpk_gaussian_sigma_classic" if classic else "ergon_dpk_gaussian_sigma"
+    return _scalar(name, float(epsilon), float(delta))
+
+
+def gaussian_delta(sigma: float, epsilon: float) -> float:
+    """The exact δ at which the Gaussian mechanism with standard deviation ``sigma``
+    (sensitivity 1) is (ε, δ)-DP (its privacy profile)."""
+    return _scalar("ergon_dpk_gaussian_delta", float(sigma), float(epsilon))
+
+
+def _conversion_call(
+    fn_name: str,
+    curve: Sequence[Number],
+    target: float,
+    alphas: Optional[Sequence[Number]],
+    tight: bool,
+) -> Tuple[float, float]:
+    arr, n = _orders_arg(alphas)
+    values = [float(v) for v in curve]
+    out = c_double(0.0)
+    index = c_size_t(0)
+    status = getattr(N.lib(), fn_name)(
+        arr,
+        n,
+        _doubles(values),
+        len(values),
+        float(target),
+        _conversion(tight),
+        byref(out),
+        byref(index),
+    )
+    if status:
+        raise _thread_error(status)
+    return out.value, arr[index.value]
 
 
 def dp_epsilon(
@@ -749,25 +894,32 @@ def dp_epsilon(
     tight: bool = False,
 ) -> Tuple[float, float]:
     """Converts an RDP curve to (ε, δ)-DP: returns ``(epsilon, alpha)``, the ε and the order
-    that attains it. ``tight`` uses the bound of Balle et al. (2020), as Opacus does, instead of
-    Mironov's classic one.
+    that attains it. ``tight`` uses the bound of Balle et al. (2020) as ``dp-accounting`` and
+    Opacus do (clamped at 0, with their small-divergence shortcut) instead of Mironov's classic
+    one. Any grid of up to 4096 orders.
 
     Raises:
         ErgonError: ``INVALID_ARGUMENT`` for δ outside (0, 1), a curve of another length than
             the orders, a NaN or negative value.
     """
-    arr, n = _orders_arg(alphas)
-    values = [float(v) for v in curve]
-    c_curve = _doubles(values)
-    eps = c_double(0.0)
-    index = c_size_t(0)
-    conversion = N.ERGON_DPK_CONVERSION_TIGHT if tight else N.ERGON_DPK_CONVERSION_CLASSIC
-    status = N.lib().ergon_dpk_dp_epsilon(
-        arr, n, c_curve, len(values), float(delta), conversion, byref(eps), byref(index)
-    )
-    if status:
-        raise _thread_error(status)
-    return eps.value, arr[index.value]
+    return _conversion_call("ergon_dpk_dp_epsilon", curve, delta, alphas, tight)
+
+
+def dp_delta(
+    curve: Sequence[Number],
+    epsilon: float,
+    alphas: Optional[Sequence[Number]] = None,
+    tight: bool = False,
+) -> Tuple[float, float]:
+    """Converts an RDP curve to (ε, δ)-DP the other way: returns ``(delta, alpha)``, the
+    smallest δ (at most 1) that the curve certifies for ``epsilon`` and the order that attains
+    it.
+
+    Raises:
+        ErgonError: ``INVALID_ARGUMENT`` for ε negative or not finite, a curve of another
+            length than the orders, a NaN or negative value.
+    """
+    return _conversion_call("ergon_dpk_dp_delta", curve, epsilon, alphas, tight)
 
 
 __all__ = [
@@ -776,12 +928,18 @@ __all__ = [
     "OnlineResult",
     "Workload",
     "block_capacity",
+    "compose",
+    "dense_alphas",
+    "dp_delta",
     "dp_epsilon",
     "gaussian",
+    "gaussian_delta",
     "gaussian_sigma",
+    "laplace",
     "schedule",
     "simulate",
     "simulate_file",
     "standard_alphas",
     "subsampled_gaussian",
+    "subsampled_laplace",
 ]
