@@ -27,6 +27,9 @@
 //   auto w = ergon::DpkWorkload::from_json(text);  // dpk-workload/v1, or from ergon_dpk_problem
 //   ergon::DpkResult r = w.schedule(ERGON_DPK_DPK);
 //   std::vector<uint64_t> ids = r.allocated();     // r.summary().total_weight, r.remaining()
+//   std::vector<double> alphas = ergon::dpk::standard_alphas();   // or dense_alphas()
+//   auto curve = ergon::dpk::subsampled_gaussian(alphas, 0.01, 1.0, 1e4);  // DP-SGD
+//   double eps = ergon::dpk::dp_epsilon(alphas, curve, 1e-5, ERGON_DPK_CONVERSION_TIGHT).epsilon;
 // Orloj batching (a server's scheduler: enqueue requests, ask for the next batch when idle):
 //
 //   ergon::Batcher b({ergon::AppSpec::bimodal("early-exit", 0.040, 0.006, 0.020, 0.3),
@@ -632,13 +635,27 @@ inline std::vector<double> standard_alphas() {
                                });
 }
 
-// Capacity of a block with global budget (epsilon, delta) at each order.
+// dp-accounting's default grid of 156 orders (1.1 to 10.9 by 0.1, 11 to 63, 128, 256, 512,
+// 1024), for accounting; the helpers take up to ERGON_DPK_MAX_ACCOUNTING_ORDERS orders, a
+// workload at most 16.
+inline std::vector<double> dense_alphas() {
+  return detail::items<double>(static_cast<const ergon_dpk_workload *>(nullptr),
+                               [](double *buf, size_t cap, size_t *len) {
+                                 return ergon_dpk_dense_alphas(buf, cap, len);
+                               });
+}
+
+// Capacity of a block with global budget (epsilon, delta) at each order, as the inverse of
+// `conversion` (ERGON_DPK_CONVERSION_CLASSIC or ERGON_DPK_CONVERSION_TIGHT); 0 where nothing
+// can be certified.
 inline std::vector<double> block_capacity(const std::vector<double> &alphas, double epsilon,
-                                          double delta) {
+                                          double delta,
+                                          uint32_t conversion = ERGON_DPK_CONVERSION_CLASSIC) {
   return detail::items<double>(static_cast<const ergon_dpk_workload *>(nullptr),
                                [&](double *buf, size_t cap, size_t *len) {
-                                 return ergon_dpk_block_capacity(alphas.data(), alphas.size(),
-                                                                 epsilon, delta, buf, cap, len);
+                                 return ergon_dpk_block_capacity_with(
+                                     alphas.data(), alphas.size(), epsilon, delta, conversion,
+                                     buf, cap, len);
                                });
 }
 
@@ -648,6 +665,15 @@ inline std::vector<double> gaussian(const std::vector<double> &alphas, double si
                                [&](double *buf, size_t cap, size_t *len) {
                                  return ergon_dpk_gaussian(alphas.data(), alphas.size(), sigma,
                                                            buf, cap, len);
+                               });
+}
+
+// RDP curve of the Laplace mechanism with scale b (b = 1/epsilon for epsilon-DP).
+inline std::vector<double> laplace(const std::vector<double> &alphas, double b) {
+  return detail::items<double>(static_cast<const ergon_dpk_workload *>(nullptr),
+                               [&](double *buf, size_t cap, size_t *len) {
+                                 return ergon_dpk_laplace(alphas.data(), alphas.size(), b, buf,
+                                                          cap, len);
                                });
 }
 
@@ -662,6 +688,72 @@ inline std::vector<double> subsampled_gaussian(const std::vector<double> &alphas
                                });
 }
 
+// Upper bound on the RDP curve of the Poisson-subsampled Laplace mechanism: rate q, scale b,
+// `steps` steps.
+inline std::vector<double> subsampled_laplace(const std::vector<double> &alphas, double q,
+                                              double b, double steps) {
+  return detail::items<double>(static_cast<const ergon_dpk_workload *>(nullptr),
+                               [&](double *buf, size_t cap, size_t *len) {
+                                 return ergon_dpk_subsampled_laplace(alphas.data(), alphas.size(),
+                                                                     q, b, steps, buf, cap, len);
+                               });
+}
+
+// Composition of RDP curves on one grid, order by order: sum of counts[i] * curves[i]
+// (`counts` empty: one run of each). Curves of different lengths, or counts of another size
+// than the curves, throw ERGON_STATUS_INVALID_ARGUMENT; so do no curves (the grid is unknown).
+inline std::vector<double> compose(const std::vector<std::vector<double>> &curves,
+                                   const std::vector<double> &counts = {}) {
+  const size_t num_alphas = curves.empty() ? 0 : curves.front().size();
+  std::vector<double> rows;
+  rows.reserve(curves.size() * num_alphas);
+  for (size_t i = 0; i < curves.size(); ++i) {
+    if (curves[i].size() != num_alphas) {
+      throw Error(ERGON_STATUS_INVALID_ARGUMENT,
+                  "ergon::dpk::compose: curve " + std::to_string(i) + " has " +
+                      std::to_string(curves[i].size()) + " values, curve 0 has " +
+                      std::to_string(num_alphas));
+    }
+    rows.insert(rows.end(), curves[i].begin(), curves[i].end());
+  }
+  if (!counts.empty() && counts.size() != curves.size()) {
+    throw Error(ERGON_STATUS_INVALID_ARGUMENT,
+                "ergon::dpk::compose: " + std::to_string(counts.size()) + " counts for " +
+                    std::to_string(curves.size()) + " curves");
+  }
+  const double *counts_ptr = counts.empty() ? nullptr : counts.data();
+  return detail::items<double>(static_cast<const ergon_dpk_workload *>(nullptr),
+                               [&](double *buf, size_t cap, size_t *len) {
+                                 return ergon_dpk_compose(rows.data(), curves.size(),
+                                                          num_alphas, counts_ptr, buf, cap,
+                                                          len);
+                               });
+}
+
+// Sigma of the Gaussian mechanism calibrated to (epsilon, delta) exactly (the analytic
+// Gaussian mechanism of Balle & Wang 2018; any epsilon >= 0).
+inline double gaussian_sigma(double epsilon, double delta) {
+  double sigma = 0.0;
+  detail::check(ergon_dpk_gaussian_sigma(epsilon, delta, &sigma));
+  return sigma;
+}
+
+// Sigma by the classic bound sqrt(2 ln(1.25/delta)) / epsilon; epsilon >= 1 throws
+// ERGON_STATUS_INVALID_ARGUMENT (the bound proves nothing there).
+inline double gaussian_sigma_classic(double epsilon, double delta) {
+  double sigma = 0.0;
+  detail::check(ergon_dpk_gaussian_sigma_classic(epsilon, delta, &sigma));
+  return sigma;
+}
+
+// The exact delta at which the Gaussian mechanism with standard deviation sigma is
+// (epsilon, delta)-DP.
+inline double gaussian_delta(double sigma, double epsilon) {
+  double delta = 0.0;
+  detail::check(ergon_dpk_gaussian_delta(sigma, epsilon, &delta));
+  return delta;
+}
+
 // (epsilon, delta)-DP of an RDP curve, and the index of the order that attains it.
 struct Conversion {
   double epsilon;
@@ -674,6 +766,23 @@ inline Conversion dp_epsilon(const std::vector<double> &alphas, const std::vecto
   Conversion out{0.0, 0};
   detail::check(ergon_dpk_dp_epsilon(alphas.data(), alphas.size(), curve.data(), curve.size(),
                                      delta, conversion, &out.epsilon, &out.alpha_index));
+  return out;
+}
+
+// The smallest delta that an RDP curve certifies for a given epsilon, and the index of the
+// order that attains it.
+struct DeltaConversion {
+  double delta;
+  size_t alpha_index;
+};
+
+// `conversion`: ERGON_DPK_CONVERSION_CLASSIC or ERGON_DPK_CONVERSION_TIGHT.
+inline DeltaConversion dp_delta(const std::vector<double> &alphas,
+                                const std::vector<double> &curve, double epsilon,
+                                uint32_t conversion = ERGON_DPK_CONVERSION_CLASSIC) {
+  DeltaConversion out{0.0, 0};
+  detail::check(ergon_dpk_dp_delta(alphas.data(), alphas.size(), curve.data(), curve.size(),
+                                   epsilon, conversion, &out.delta, &out.alpha_index));
   return out;
 }
 

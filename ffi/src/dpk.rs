@@ -1007,19 +1007,46 @@ pub unsafe extern "C" fn ergon_dpk_block_capacity(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    // SAFETY: the same contract.
-    unsafe {
-        ergon_dpk_block_capacity_with(
-            alphas,
-            num_alphas,
-            epsilon,
-            delta,
-            ERGON_DPK_CONVERSION_CLASSIC,
-            buf,
-            cap,
-            len,
-        )
-    }
+    guard(
+        "ergon_dpk_block_capacity",
+        |_| {},
+        // SAFETY: the caller's contract.
+        || unsafe {
+            capacity_call(
+                alphas,
+                num_alphas,
+                epsilon,
+                delta,
+                ERGON_DPK_CONVERSION_CLASSIC,
+                buf,
+                cap,
+                len,
+            )
+        },
+    )
+}
+
+/// A block's capacity on a caller's grid, copied out ("ask the length, then fill").
+///
+/// # Safety
+/// As [`slice`] for `alphas`; `buf`/`len` as [`copy_items`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn capacity_call(
+    alphas: *const f64,
+    num_alphas: usize,
+    epsilon: f64,
+    delta: f64,
+    conversion: u32,
+    buf: *mut f64,
+    cap: usize,
+    len: *mut usize,
+) -> Result<()> {
+    // SAFETY: the caller's contract.
+    let a = unsafe { grid_arg(alphas, num_alphas)? };
+    let conversion = conversion_arg(conversion)?;
+    let mut out = vec![0.0; a.len()];
+    rdp::block_capacity_into(a, epsilon, delta, conversion, &mut out).map_err(argument_failure)?;
+    copy_items(&out, buf, cap, len)
 }
 
 /// Copies the capacity of a block with global budget (ε, δ) at each order as the inverse of
@@ -1049,14 +1076,11 @@ pub unsafe extern "C" fn ergon_dpk_block_capacity_with(
     guard(
         "ergon_dpk_block_capacity_with",
         |_| {},
-        || {
-            // SAFETY: the caller's contract.
-            let a = unsafe { grid_arg(alphas, num_alphas)? };
-            let conversion = conversion_arg(conversion)?;
-            let mut out = vec![0.0; a.len()];
-            rdp::block_capacity_into(a, epsilon, delta, conversion, &mut out)
-                .map_err(argument_failure)?;
-            copy_items(&out, buf, cap, len)
+        // SAFETY: the caller's contract.
+        || unsafe {
+            capacity_call(
+                alphas, num_alphas, epsilon, delta, conversion, buf, cap, len,
+            )
         },
     )
 }

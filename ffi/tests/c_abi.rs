@@ -243,6 +243,7 @@ fn build(program: &str, link: Link) -> PathBuf {
             cmd.arg("-L")
                 .arg(&lib)
                 .arg("-lergon")
+                .arg("-lm") // the programs' own <math.h> calls
                 .arg(format!("-Wl,-rpath,{}", lib.display()));
         }
     }

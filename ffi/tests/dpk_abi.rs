@@ -591,6 +591,422 @@ fn rdp_helpers() {
     assert!(close(sigma, 3.7306316348159414, 1e-9), "{sigma}");
 }
 
+/// A helper's output by "ask the length, then fill": both calls must succeed and agree on the
+/// length.
+fn items(f: impl Fn(*mut f64, usize, *mut usize) -> ergon_status) -> Vec<f64> {
+    let mut len = usize::MAX;
+    assert_eq!(
+        f(null_mut(), 0, &mut len),
+        ergon_status::Ok,
+        "{}",
+        thread_error()
+    );
+    let mut out = vec![f64::NAN; len];
+    let mut again = usize::MAX;
+    assert_eq!(f(out.as_mut_ptr(), len, &mut again), ergon_status::Ok);
+    assert_eq!(again, len);
+    out
+}
+
+/// The RDP curve of Laplace with scale b, `ln(α/(2α−1)·e^{(α−1)/b} + (α−1)/(2α−1)·e^{−α/b})
+/// / (α − 1)` (Mironov 2017, Table II), written out directly.
+fn laplace_rdp(a: f64, b: f64) -> f64 {
+    let w = 2.0 * a - 1.0;
+    ((a / w) * ((a - 1.0) / b).exp() + ((a - 1.0) / w) * (-a / b).exp()).ln() / (a - 1.0)
+}
+
+/// The DP-SGD job of the dp-accounting oracles: q = 0.01, σ = 1, 10⁴ steps, standard orders.
+fn dpsgd_job() -> (Vec<f64>, Vec<f64>) {
+    let alphas = items(|b, c, l| unsafe { ergon_dpk_standard_alphas(b, c, l) });
+    let curve = items(|b, c, l| unsafe {
+        ergon_dpk_subsampled_gaussian(alphas.as_ptr(), alphas.len(), 0.01, 1.0, 1e4, b, c, l)
+    });
+    (alphas, curve)
+}
+
+#[test]
+fn accounting_helpers() {
+    // dp-accounting's default grid: 156 orders, 1.1 .. 10.9, 11 .. 63, 128 .. 1024.
+    let dense = items(|b, c, l| unsafe { ergon_dpk_dense_alphas(b, c, l) });
+    assert_eq!(dense.len(), 156);
+    assert!(close(dense[0], 1.1, 1e-12) && close(dense[98], 10.9, 1e-12));
+    assert_eq!(&dense[99..101], &[11.0, 12.0]);
+    assert_eq!(&dense[151..], &[63.0, 128.0, 256.0, 512.0, 1024.0]);
+    assert!(dense.windows(2).all(|w| w[0] < w[1]));
+    // Too small a buffer: BUFFER_TOO_SMALL, *len the full length, the buffer untouched.
+    let mut small = [7.0; 10];
+    let mut len = 0;
+    assert_eq!(
+        unsafe { ergon_dpk_dense_alphas(small.as_mut_ptr(), 10, &mut len) },
+        ergon_status::BufferTooSmall
+    );
+    assert_eq!((len, small), (156, [7.0; 10]));
+    assert!(thread_error().contains("too small"), "{}", thread_error());
+
+    // Capacities on the dense grid (156 orders, more than a workload's 16), by both rules:
+    // the closed forms, and tight ≥ classic at every order.
+    let (eps, delta) = (3.0, 1e-6);
+    let cap = |conversion: u32| {
+        items(|b, c, l| unsafe {
+            ergon_dpk_block_capacity_with(
+                dense.as_ptr(),
+                dense.len(),
+                eps,
+                delta,
+                conversion,
+                b,
+                c,
+                l,
+            )
+        })
+    };
+    let classic = cap(ERGON_DPK_CONVERSION_CLASSIC);
+    let tight = cap(ERGON_DPK_CONVERSION_TIGHT);
+    assert_eq!((classic.len(), tight.len()), (156, 156));
+    for ((&a, &c), &t) in dense.iter().zip(&classic).zip(&tight) {
+        let want_c = (eps - (1.0 / delta).ln() / (a - 1.0)).max(0.0);
+        let want_t = if a > 1.01 {
+            (eps - ((-1.0 / a).ln_1p() - (delta.ln() + a.ln()) / (a - 1.0))).max(0.0)
+        } else {
+            want_c
+        };
+        assert!(close(c, want_c, 1e-12), "classic at {a}: {c} vs {want_c}");
+        assert!(close(t, want_t, 1e-12), "tight at {a}: {t} vs {want_t}");
+        assert!(t >= c, "at {a}: tight {t} < classic {c}");
+    }
+    assert!(tight.iter().zip(&classic).any(|(t, c)| t > c));
+    // ergon_dpk_block_capacity is the classic rule.
+    let plain = items(|b, c, l| unsafe {
+        ergon_dpk_block_capacity(dense.as_ptr(), dense.len(), eps, delta, b, c, l)
+    });
+    assert_eq!(plain, classic);
+
+    // Laplace on a 20-order grid, against the closed form; a subsampled Laplace with q = 1 is
+    // the plain one times the steps, and sampling (q = 0.01) costs less.
+    let grid: Vec<f64> = (0..20).map(|i| 1.5 + f64::from(i)).collect();
+    let b = 2.0;
+    let lap = items(|o, c, l| unsafe { ergon_dpk_laplace(grid.as_ptr(), 20, b, o, c, l) });
+    assert_eq!(lap.len(), 20);
+    for (&a, &v) in grid.iter().zip(&lap) {
+        let want = laplace_rdp(a, b);
+        assert!(
+            close(v, want, 1e-12 * want.max(1.0)),
+            "at {a}: {v} vs {want}"
+        );
+        assert!(v <= 1.0 / b + 1e-15, "RDP of Laplace is at most its pure ε");
+    }
+    let full = items(|o, c, l| unsafe {
+        ergon_dpk_subsampled_laplace(grid.as_ptr(), 20, 1.0, b, 3.0, o, c, l)
+    });
+    let sampled = items(|o, c, l| unsafe {
+        ergon_dpk_subsampled_laplace(grid.as_ptr(), 20, 0.01, b, 3.0, o, c, l)
+    });
+    for i in 0..20 {
+        assert!(close(full[i], 3.0 * lap[i], 1e-12), "{full:?}");
+        assert!(sampled[i] > 0.0 && sampled[i] < full[i], "{sampled:?}");
+    }
+
+    // Composition: Σ counts[i]·curves[i] order by order; NULL counts = one run of each.
+    let gauss = items(|o, c, l| unsafe { ergon_dpk_gaussian(grid.as_ptr(), 20, 4.0, o, c, l) });
+    let rows: Vec<f64> = lap.iter().chain(&gauss).copied().collect();
+    let counts = [2.0, 3.5];
+    let composed = items(|o, c, l| unsafe {
+        ergon_dpk_compose(rows.as_ptr(), 2, 20, counts.as_ptr(), o, c, l)
+    });
+    let once = items(|o, c, l| unsafe { ergon_dpk_compose(rows.as_ptr(), 2, 20, null(), o, c, l) });
+    for i in 0..20 {
+        assert!(close(composed[i], 2.0 * lap[i] + 3.5 * gauss[i], 1e-12));
+        assert!(close(once[i], lap[i] + gauss[i], 1e-12));
+    }
+
+    // The analytic Gaussian calibration (dp_accounting.get_sigma_gaussian), and its profile
+    // gives δ back; the classic formula only for ε < 1.
+    for (e, d, want) in [
+        (1.0, 1e-5, 3.7306316348159414),
+        (10.0, 1e-5, 0.4998886197090085),
+        (0.5, 1e-6, 8.057618480725047),
+    ] {
+        let mut sigma = 0.0;
+        assert_eq!(
+            unsafe { ergon_dpk_gaussian_sigma(e, d, &mut sigma) },
+            ergon_status::Ok
+        );
+        assert!(
+            close(sigma, want, 1e-9 * want),
+            "({e}, {d}): {sigma} vs {want}"
+        );
+        let mut back = 0.0;
+        assert_eq!(
+            unsafe { ergon_dpk_gaussian_delta(sigma, e, &mut back) },
+            ergon_status::Ok
+        );
+        assert!(
+            back <= d * (1.0 + 1e-9) && back >= d * (1.0 - 1e-6),
+            "{back} vs {d}"
+        );
+    }
+    let mut sigma = 0.0;
+    assert_eq!(
+        unsafe { ergon_dpk_gaussian_sigma_classic(0.5, 1e-6, &mut sigma) },
+        ergon_status::Ok
+    );
+    assert!(close(sigma, 10.5976050537, 1e-9), "{sigma}");
+    assert!(close(sigma, (2.0 * (1.25e6f64).ln()).sqrt() / 0.5, 1e-12));
+    let mut untouched = -3.0;
+    assert_eq!(
+        unsafe { ergon_dpk_gaussian_sigma_classic(1.0, 1e-5, &mut untouched) },
+        ergon_status::InvalidArgument
+    );
+    assert!(thread_error().contains("epsilon < 1"), "{}", thread_error());
+    assert_eq!(untouched, -3.0);
+
+    // dp-accounting's compute_epsilon / compute_delta on the DP-SGD job (tight rule).
+    let (alphas, curve) = dpsgd_job();
+    let epsilon_of = |d: f64, conversion: u32| {
+        let (mut e, mut i) = (f64::NAN, usize::MAX);
+        let s = unsafe {
+            ergon_dpk_dp_epsilon(
+                alphas.as_ptr(),
+                12,
+                curve.as_ptr(),
+                12,
+                d,
+                conversion,
+                &mut e,
+                &mut i,
+            )
+        };
+        assert_eq!(s, ergon_status::Ok, "{}", thread_error());
+        (e, i)
+    };
+    let (e, i) = epsilon_of(1e-5, ERGON_DPK_CONVERSION_TIGHT);
+    assert!(close(e, 6.7194021179393335, 1e-9), "{e}");
+    assert_eq!(alphas[i], 4.0);
+    let (e, _) = epsilon_of(1e-5, ERGON_DPK_CONVERSION_CLASSIC);
+    assert!(close(e, 7.469182310764411, 1e-9), "{e}");
+    let delta_of = |e: f64| {
+        let (mut d, mut i) = (f64::NAN, usize::MAX);
+        let s = unsafe {
+            ergon_dpk_dp_delta(
+                alphas.as_ptr(),
+                12,
+                curve.as_ptr(),
+                12,
+                e,
+                ERGON_DPK_CONVERSION_TIGHT,
+                &mut d,
+                &mut i,
+            )
+        };
+        assert_eq!(s, ergon_status::Ok, "{}", thread_error());
+        (d, i)
+    };
+    let (d, i) = delta_of(5.0);
+    assert!(close(d, 0.0013377167808450215, 1e-12), "{d}");
+    assert_eq!(alphas[i], 3.0);
+    let (d, i) = delta_of(10.0);
+    assert!(close(d, 4.8216374583033133e-11, 1e-20), "{d}");
+    assert_eq!(alphas[i], 5.0);
+
+    // The tight rule is clamped at 0: a zero curve at δ = 0.5 certifies ε = 0, not less.
+    let zeros = vec![0.0; dense.len()];
+    let (mut e, mut i) = (f64::NAN, usize::MAX);
+    assert_eq!(
+        unsafe {
+            ergon_dpk_dp_epsilon(
+                dense.as_ptr(),
+                dense.len(),
+                zeros.as_ptr(),
+                zeros.len(),
+                0.5,
+                ERGON_DPK_CONVERSION_TIGHT,
+                &mut e,
+                &mut i,
+            )
+        },
+        ergon_status::Ok
+    );
+    assert_eq!(e, 0.0);
+    assert!(i < dense.len());
+}
+
+#[test]
+fn bad_accounting_arguments() {
+    let alphas = [2.0, 4.0];
+    let curve = [0.5, 1.0];
+    let mut out = [9.0; 2];
+    let mut len = 0;
+    let (mut d, mut i) = (-1.0, 99);
+    unsafe {
+        // An unknown conversion.
+        assert_eq!(
+            ergon_dpk_block_capacity_with(
+                alphas.as_ptr(),
+                2,
+                1.0,
+                1e-5,
+                7,
+                out.as_mut_ptr(),
+                2,
+                &mut len
+            ),
+            ergon_status::InvalidArgument
+        );
+        assert!(
+            thread_error().contains("conversion 7"),
+            "{}",
+            thread_error()
+        );
+        assert_eq!(
+            ergon_dpk_dp_delta(
+                alphas.as_ptr(),
+                2,
+                curve.as_ptr(),
+                2,
+                1.0,
+                7,
+                &mut d,
+                &mut i
+            ),
+            ergon_status::InvalidArgument
+        );
+        assert!(
+            thread_error().contains("conversion 7"),
+            "{}",
+            thread_error()
+        );
+        // Each entry point names itself, the classic one included.
+        assert_eq!(
+            ergon_dpk_block_capacity(alphas.as_ptr(), 2, 1.0, 1.5, out.as_mut_ptr(), 2, &mut len),
+            ergon_status::InvalidArgument
+        );
+        let m = thread_error();
+        assert!(m.starts_with("ergon_dpk_block_capacity: "), "{m}");
+        // NULL pointers.
+        assert_eq!(
+            ergon_dpk_dp_delta(
+                alphas.as_ptr(),
+                2,
+                curve.as_ptr(),
+                2,
+                1.0,
+                0,
+                null_mut(),
+                &mut i
+            ),
+            ergon_status::NullPointer
+        );
+        assert_eq!(
+            ergon_dpk_dp_delta(alphas.as_ptr(), 2, null(), 2, 1.0, 0, &mut d, &mut i),
+            ergon_status::NullPointer
+        );
+        assert_eq!(
+            ergon_dpk_laplace(null(), 2, 1.0, out.as_mut_ptr(), 2, &mut len),
+            ergon_status::NullPointer
+        );
+        assert_eq!(
+            ergon_dpk_compose(null(), 2, 2, null(), out.as_mut_ptr(), 2, &mut len),
+            ergon_status::NullPointer
+        );
+        assert_eq!(
+            ergon_dpk_gaussian_sigma_classic(0.5, 1e-5, null_mut()),
+            ergon_status::NullPointer
+        );
+        assert_eq!(
+            ergon_dpk_gaussian_delta(1.0, 1.0, null_mut()),
+            ergon_status::NullPointer
+        );
+        // Out of domain.
+        assert_eq!(
+            ergon_dpk_dp_delta(
+                alphas.as_ptr(),
+                2,
+                curve.as_ptr(),
+                2,
+                -1.0,
+                0,
+                &mut d,
+                &mut i
+            ),
+            ergon_status::InvalidArgument
+        );
+        assert_eq!((d, i), (-1.0, 99));
+        assert_eq!(
+            ergon_dpk_laplace(alphas.as_ptr(), 2, 0.0, out.as_mut_ptr(), 2, &mut len),
+            ergon_status::InvalidArgument
+        );
+        assert!(thread_error().contains('b'), "{}", thread_error());
+        assert_eq!(
+            ergon_dpk_subsampled_laplace(
+                alphas.as_ptr(),
+                2,
+                -0.1,
+                1.0,
+                1.0,
+                out.as_mut_ptr(),
+                2,
+                &mut len
+            ),
+            ergon_status::InvalidArgument
+        );
+        let negative = [0.5, -1.0];
+        assert_eq!(
+            ergon_dpk_compose(
+                negative.as_ptr(),
+                1,
+                2,
+                null(),
+                out.as_mut_ptr(),
+                2,
+                &mut len
+            ),
+            ergon_status::InvalidArgument
+        );
+        let counts = [1.0, f64::NAN];
+        let rows = [0.5, 1.0, 0.5, 1.0];
+        assert_eq!(
+            ergon_dpk_compose(
+                rows.as_ptr(),
+                2,
+                2,
+                counts.as_ptr(),
+                out.as_mut_ptr(),
+                2,
+                &mut len
+            ),
+            ergon_status::InvalidArgument
+        );
+        assert_eq!(
+            ergon_dpk_compose(rows.as_ptr(), 2, 0, null(), out.as_mut_ptr(), 2, &mut len),
+            ergon_status::InvalidArgument
+        );
+        assert_eq!(
+            ergon_dpk_gaussian_delta(0.0, 1.0, &mut d),
+            ergon_status::InvalidArgument
+        );
+        assert_eq!(
+            ergon_dpk_gaussian_sigma(-1.0, 1e-5, &mut d),
+            ergon_status::InvalidArgument
+        );
+        assert_eq!(d, -1.0);
+        assert_eq!(out, [9.0; 2]);
+        // 4096 orders are accepted, 4097 refused.
+        let many: Vec<f64> = (0..4097).map(|k| 2.0 + f64::from(k)).collect();
+        let mut buf = vec![0.0; 4097];
+        assert_eq!(
+            ergon_dpk_gaussian(many.as_ptr(), 4096, 1.0, buf.as_mut_ptr(), 4097, &mut len),
+            ergon_status::Ok
+        );
+        assert_eq!(len, 4096);
+        assert!(close(buf[4095], many[4095] / 2.0, 1e-12));
+        assert_eq!(
+            ergon_dpk_gaussian(many.as_ptr(), 4097, 1.0, buf.as_mut_ptr(), 4097, &mut len),
+            ergon_status::InvalidArgument
+        );
+        assert!(thread_error().contains("4096"), "{}", thread_error());
+    }
+}
+
 // ------------------------------------------------------------------------------ bad input
 
 /// A constructor failure: the status, and a message that names `needles`.

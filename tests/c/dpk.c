@@ -2,10 +2,13 @@
  * dpk.c: the DPK privacy knapsack through the C ABI. Cohere's 3-order instance (oracle O4 of
  * dpk-orloj.md) is built from arrays and from a dpk-workload/v1 document, scheduled with DPK,
  * FCFS and unweighted DPF, and read back (ids ask-then-fill, remaining budget, dpk-result/v1);
- * the RDP helpers give a block's capacity and convert it back; bad input (NULL pointers, a
+ * the RDP helpers give a block's capacity and convert it back, and the accounting helpers meet
+ * dp-accounting's values (analytic Gaussian sigma, tight epsilon and delta of a DP-SGD job) and
+ * their closed forms on grids longer than a workload's 16 orders; bad input (NULL pointers, a
  * handle of another type, NaN demand, a missing block, delta outside (0, 1), empty orders, an
- * unknown scheduler, a buffer too small) gets its status and a message naming the task or
- * block, and writes no output. A small dpk-online/v1 simulation runs through
+ * unknown scheduler or conversion, classic calibration at epsilon >= 1, a buffer too small)
+ * gets its status and a message naming the task, block or argument, and writes no output. A
+ * small dpk-online/v1 simulation runs through
  * ergon_dpk_simulate_json.
  *
  * Usage: dpk (no arguments). Prints "all checks passed" and exits 0 when every check holds.
@@ -227,6 +230,163 @@ static void rdp_helpers(void) {
   CHECK(len == 12);
 }
 
+/* The DP-SGD job of the dp-accounting oracles: q = 0.01, sigma = 1, 1e4 steps. */
+static void dpsgd_oracles(const double *alphas /* the 12 standard orders */) {
+  double curve[12];
+  size_t len = 0, index = 99;
+  MUST(ergon_dpk_subsampled_gaussian(alphas, 12, 0.01, 1.0, 1e4, curve, 12, &len));
+  double eps = 0.0, delta = 0.0;
+  MUST(ergon_dpk_dp_epsilon(alphas, 12, curve, 12, 1e-5, ERGON_DPK_CONVERSION_TIGHT, &eps,
+                            &index));
+  CHECK(close_to(eps, 6.7194021179393335, 1e-9) && alphas[index] == 4.0);
+  MUST(ergon_dpk_dp_epsilon(alphas, 12, curve, 12, 1e-5, ERGON_DPK_CONVERSION_CLASSIC, &eps,
+                            &index));
+  CHECK(close_to(eps, 7.469182310764411, 1e-9));
+  /* compute_delta of dp-accounting: epsilon 5 and 10. */
+  MUST(ergon_dpk_dp_delta(alphas, 12, curve, 12, 5.0, ERGON_DPK_CONVERSION_TIGHT, &delta,
+                          &index));
+  CHECK(close_to(delta, 0.0013377167808450215, 1e-12) && alphas[index] == 3.0);
+  printf("DP-SGD q=0.01 sigma=1 1e4 steps: delta %.17g at alpha %g for epsilon 5\n", delta,
+         alphas[index]);
+  MUST(ergon_dpk_dp_delta(alphas, 12, curve, 12, 10.0, ERGON_DPK_CONVERSION_TIGHT, &delta,
+                          &index));
+  CHECK(close_to(delta, 4.8216374583033133e-11, 1e-20) && alphas[index] == 5.0);
+  /* The classic rule never certifies a smaller delta. */
+  double classic = 0.0;
+  MUST(ergon_dpk_dp_delta(alphas, 12, curve, 12, 10.0, ERGON_DPK_CONVERSION_CLASSIC, &classic,
+                          &index));
+  CHECK(classic >= delta);
+}
+
+/* The accounting helpers: dense grid, capacities by either rule, Laplace, composition,
+ * Gaussian calibration both ways, eps -> delta; grids longer than a workload's 16 orders. */
+static void accounting_helpers(const double *alphas /* the 12 standard orders */) {
+  size_t len = 0, index = 99;
+  MUST(ergon_dpk_dense_alphas(NULL, 0, &len));
+  CHECK(len == 156);
+  double dense[156];
+  MUST(ergon_dpk_dense_alphas(dense, 156, &len));
+  CHECK(len == 156 && close_to(dense[0], 1.1, 1e-12) && close_to(dense[98], 10.9, 1e-12));
+  CHECK(dense[99] == 11.0 && dense[151] == 63.0 && dense[152] == 128.0 && dense[155] == 1024.0);
+  double small[4] = {7.0, 7.0, 7.0, 7.0};
+  FAILS(ergon_dpk_dense_alphas(small, 4, &len), ERGON_STATUS_BUFFER_TOO_SMALL, "too small");
+  CHECK(len == 156 && small[0] == 7.0 && small[3] == 7.0);
+
+  /* Capacities on the 156-order grid: the closed forms; tight >= classic at every order. */
+  static double classic[156], tight[156];
+  MUST(ergon_dpk_block_capacity_with(dense, 156, 3.0, 1e-6, ERGON_DPK_CONVERSION_CLASSIC,
+                                     classic, 156, &len));
+  CHECK(len == 156);
+  MUST(ergon_dpk_block_capacity_with(dense, 156, 3.0, 1e-6, ERGON_DPK_CONVERSION_TIGHT, tight,
+                                     156, &len));
+  CHECK(len == 156);
+  int tight_ok = 1, closed_ok = 1, strictly = 0;
+  for (int i = 0; i < 156; i++) {
+    double a = dense[i];
+    double want_c = fmax(3.0 - log(1e6) / (a - 1.0), 0.0);
+    double want_t =
+        a > 1.01 ? fmax(3.0 - (log1p(-1.0 / a) - (log(1e-6) + log(a)) / (a - 1.0)), 0.0) : want_c;
+    closed_ok &= close_to(classic[i], want_c, 1e-12) && close_to(tight[i], want_t, 1e-12);
+    tight_ok &= tight[i] >= classic[i];
+    strictly |= tight[i] > classic[i];
+  }
+  CHECK(closed_ok);
+  CHECK(tight_ok && strictly);
+
+  /* Laplace on a 20-order grid (more than 16): the closed form of Mironov 2017. */
+  double grid[20], lap[20], slap[20], gauss[20];
+  for (int i = 0; i < 20; i++) {
+    grid[i] = 1.5 + i;
+  }
+  MUST(ergon_dpk_laplace(grid, 20, 2.0, lap, 20, &len));
+  CHECK(len == 20);
+  int lap_ok = 1;
+  for (int i = 0; i < 20; i++) {
+    double a = grid[i], b = 2.0, w = 2.0 * a - 1.0;
+    double want = log((a / w) * exp((a - 1.0) / b) + ((a - 1.0) / w) * exp(-a / b)) / (a - 1.0);
+    lap_ok &= close_to(lap[i], want, 1e-12) && lap[i] <= 0.5 + 1e-15;
+  }
+  CHECK(lap_ok);
+  MUST(ergon_dpk_subsampled_laplace(grid, 20, 1.0, 2.0, 3.0, slap, 20, &len));
+  CHECK(len == 20 && close_to(slap[7], 3.0 * lap[7], 1e-12));
+  MUST(ergon_dpk_subsampled_laplace(grid, 20, 0.01, 2.0, 3.0, slap, 20, &len));
+  CHECK(slap[0] > 0.0 && slap[0] < 3.0 * lap[0] && slap[19] < 3.0 * lap[19]);
+
+  /* Composition: 2 Laplace + 3.5 Gaussian, order by order; NULL counts = one each. */
+  MUST(ergon_dpk_gaussian(grid, 20, 4.0, gauss, 20, &len));
+  double rows[40], composed[20], once[20];
+  memcpy(rows, lap, sizeof lap);
+  memcpy(rows + 20, gauss, sizeof gauss);
+  const double counts[2] = {2.0, 3.5};
+  MUST(ergon_dpk_compose(rows, 2, 20, counts, composed, 20, &len));
+  CHECK(len == 20);
+  MUST(ergon_dpk_compose(rows, 2, 20, NULL, once, 20, &len));
+  int sum_ok = 1;
+  for (int i = 0; i < 20; i++) {
+    sum_ok &= close_to(composed[i], 2.0 * lap[i] + 3.5 * gauss[i], 1e-12) &&
+              close_to(once[i], lap[i] + gauss[i], 1e-12);
+  }
+  CHECK(sum_ok);
+
+  /* The analytic Gaussian calibration (dp_accounting.get_sigma_gaussian) and its profile. */
+  static const double calib[3][3] = {
+      {1.0, 1e-5, 3.7306316348159414},
+      {10.0, 1e-5, 0.4998886197090085},
+      {0.5, 1e-6, 8.057618480725047},
+  };
+  for (int i = 0; i < 3; i++) {
+    double sigma = 0.0, back = 0.0;
+    MUST(ergon_dpk_gaussian_sigma(calib[i][0], calib[i][1], &sigma));
+    CHECK(close_to(sigma, calib[i][2], 1e-9 * calib[i][2]));
+    MUST(ergon_dpk_gaussian_delta(sigma, calib[i][0], &back));
+    CHECK(back <= calib[i][1] * (1.0 + 1e-9) && back >= calib[i][1] * (1.0 - 1e-6));
+    printf("analytic sigma(%g, %g) = %.17g; its delta %.6g\n", calib[i][0], calib[i][1], sigma,
+           back);
+  }
+  double sigma = 0.0;
+  MUST(ergon_dpk_gaussian_sigma_classic(0.5, 1e-6, &sigma));
+  CHECK(close_to(sigma, 10.5976050537, 1e-9));
+  CHECK(close_to(sigma, sqrt(2.0 * log(1.25e6)) / 0.5, 1e-12));
+  double untouched = -3.0;
+  FAILS(ergon_dpk_gaussian_sigma_classic(1.0, 1e-5, &untouched), ERGON_STATUS_INVALID_ARGUMENT,
+        "epsilon < 1");
+  FAILS(ergon_dpk_gaussian_sigma_classic(8.0, 1e-5, &untouched), ERGON_STATUS_INVALID_ARGUMENT,
+        "epsilon < 1");
+  CHECK(untouched == -3.0);
+
+  dpsgd_oracles(alphas);
+
+  /* The tight rule is clamped at 0: a zero curve at delta 0.5 gives 0, not a negative. */
+  static const double zeros[156];
+  double eps = -1.0;
+  MUST(ergon_dpk_dp_epsilon(dense, 156, zeros, 156, 0.5, ERGON_DPK_CONVERSION_TIGHT, &eps,
+                            &index));
+  CHECK(eps == 0.0 && index < 156);
+
+  /* Bad input: unknown conversion, NULL pointers; outputs untouched. */
+  double out[2] = {9.0, 9.0}, d = -1.0;
+  size_t i_out = 99;
+  FAILS(ergon_dpk_block_capacity_with(alphas, 12, 1.0, 1e-5, 7, classic, 156, &len),
+        ERGON_STATUS_INVALID_ARGUMENT, "conversion 7");
+  FAILS(ergon_dpk_dp_delta(alphas, 2, zeros, 2, 1.0, 7, &d, &i_out),
+        ERGON_STATUS_INVALID_ARGUMENT, "conversion 7");
+  FAILS(ergon_dpk_dp_delta(alphas, 2, zeros, 2, 1.0, ERGON_DPK_CONVERSION_TIGHT, NULL, &i_out),
+        ERGON_STATUS_NULL_POINTER, "delta");
+  FAILS(ergon_dpk_dp_delta(alphas, 2, NULL, 2, 1.0, ERGON_DPK_CONVERSION_TIGHT, &d, &i_out),
+        ERGON_STATUS_NULL_POINTER, "curve");
+  FAILS(ergon_dpk_dp_delta(alphas, 2, zeros, 2, -1.0, ERGON_DPK_CONVERSION_TIGHT, &d, &i_out),
+        ERGON_STATUS_INVALID_ARGUMENT, "epsilon");
+  CHECK(d == -1.0 && i_out == 99);
+  FAILS(ergon_dpk_compose(NULL, 2, 2, NULL, out, 2, &len), ERGON_STATUS_NULL_POINTER, "curves");
+  FAILS(ergon_dpk_compose(rows, 2, 0, NULL, out, 2, &len), ERGON_STATUS_INVALID_ARGUMENT,
+        "num_alphas");
+  FAILS(ergon_dpk_laplace(NULL, 2, 1.0, out, 2, &len), ERGON_STATUS_NULL_POINTER, "alphas");
+  FAILS(ergon_dpk_laplace(alphas, 2, -1.0, out, 2, &len), ERGON_STATUS_INVALID_ARGUMENT, "b");
+  FAILS(ergon_dpk_gaussian_delta(1.0, 1.0, NULL), ERGON_STATUS_NULL_POINTER, "delta");
+  FAILS(ergon_dpk_gaussian_sigma(1.0, 1e-5, NULL), ERGON_STATUS_NULL_POINTER, "sigma");
+  CHECK(out[0] == 9.0 && out[1] == 9.0);
+}
+
 /* ---------------------------------------------------------------------- online */
 
 static const char ONLINE_JSON[] =
@@ -356,6 +516,10 @@ int main(void) {
   ergon_dpk_workload_free(arrays);
   ergon_dpk_workload_free(json);
   rdp_helpers();
+  double alphas[12];
+  size_t len = 0;
+  MUST(ergon_dpk_standard_alphas(alphas, 12, &len));
+  accounting_helpers(alphas);
   online();
   bad_input();
   if (failures > 0) {
