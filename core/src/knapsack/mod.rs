@@ -90,6 +90,12 @@ pub enum KnapsackError {
         /// ε.
         epsilon: f64,
     },
+    /// An ε that may be 0 is negative or not finite.
+    #[error("epsilon = {epsilon} must be a finite number >= 0")]
+    NegativeEpsilon {
+        /// ε.
+        epsilon: f64,
+    },
     /// A mechanism or generator parameter is out of its domain.
     #[error("parameter `{name}` = {value} is out of range")]
     InvalidParameter {

@@ -732,7 +732,7 @@ pub fn dp_delta(
     conversion: Conversion,
 ) -> Result<(f64, usize), KnapsackError> {
     if !(epsilon.is_finite() && epsilon >= 0.0) {
-        return Err(KnapsackError::InvalidEpsilon { epsilon });
+        return Err(KnapsackError::NegativeEpsilon { epsilon });
     }
     check_orders(alphas)?;
     check_curve(alphas, curve)?;
@@ -781,7 +781,7 @@ fn gaussian_log_delta(sigma: f64, epsilon: f64) -> f64 {
 pub fn gaussian_delta(sigma: f64, epsilon: f64) -> Result<f64, KnapsackError> {
     positive("sigma", sigma)?;
     if !(epsilon.is_finite() && epsilon >= 0.0) {
-        return Err(KnapsackError::InvalidEpsilon { epsilon });
+        return Err(KnapsackError::NegativeEpsilon { epsilon });
     }
     Ok(libm::exp(gaussian_log_delta(sigma, epsilon)))
 }
@@ -792,7 +792,7 @@ pub fn gaussian_delta(sigma: f64, epsilon: f64) -> Result<f64, KnapsackError> {
 /// target as computed). Valid for every ε ≥ 0, unlike [`gaussian_sigma_classic`].
 pub fn gaussian_sigma(epsilon: f64, delta: f64) -> Result<f64, KnapsackError> {
     if !(epsilon.is_finite() && epsilon >= 0.0) {
-        return Err(KnapsackError::InvalidEpsilon { epsilon });
+        return Err(KnapsackError::NegativeEpsilon { epsilon });
     }
     check_delta(delta)?;
     let target = libm::log(delta);
