@@ -6,8 +6,7 @@
 //! after a process that used a state guard was killed with SIGKILL. `reset` removes the clock
 //! locks of one GPU.
 
-use std::fmt::{self, Write as _};
-use std::io::{self, Write as _};
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -17,6 +16,8 @@ use ergon_hwctl::{
     StateFile,
 };
 use serde_json::{Value, json};
+
+use crate::output;
 
 /// Arguments of `ergon gpu`.
 #[derive(clap::Args)]
@@ -160,21 +161,11 @@ fn info_json(info: &DeviceInfo) -> Value {
     })
 }
 
-/// Writes one line to stdout. A reader that went away (`ergon gpu monitor | head`) ends the
-/// process quietly with the status a SIGPIPE death would give (141), instead of a panic.
-fn write_line(line: fmt::Arguments<'_>) -> Result<()> {
-    let mut out = io::stdout().lock();
-    match writeln!(out, "{line}") {
-        Ok(()) => Ok(()),
-        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => std::process::exit(141),
-        Err(error) => Err(error).context("writing to standard output"),
-    }
-}
-
-/// `println!` through [`write_line`], returning its error from the enclosing function.
+/// `println!` through [`output::stdout`], returning its error from the enclosing function (a
+/// reader that went away, `ergon gpu monitor | head`, ends the command quietly in `main`).
 macro_rules! say {
     ($($arg:tt)*) => {
-        write_line(format_args!($($arg)*))?
+        writeln!(output::stdout(), $($arg)*)?
     };
 }
 
@@ -494,7 +485,7 @@ fn reset(spec: &str) -> Result<()> {
     });
     let file = StateFile::default_location();
     if let Err(error) = file.remove(&done) {
-        eprintln!("warning: the clocks are reset, but the state file was not updated: {error}");
+        note!("warning: the clocks are reset, but the state file was not updated: {error}");
     }
     Ok(())
 }
@@ -516,7 +507,7 @@ fn restore() -> Result<()> {
         say!("FAILED {failure}");
     }
     for pid in &report.running_owners {
-        eprintln!(
+        note!(
             "warning: process {pid}, which changed a restored setting, is still running and may \
              change it again"
         );

@@ -13,10 +13,18 @@
 //! `ergon orloj` simulates serving dynamic DNNs with Orloj's distribution-aware batching and
 //! the baselines (`orloj-sim/v1` in, `orloj-result/v1` out) and sweeps SLO and variance.
 
+/// `eprintln!` that ignores a failed write instead of panicking (see [`output`]).
+macro_rules! note {
+    ($($arg:tt)*) => {
+        $crate::output::note(format_args!($($arg)*))
+    };
+}
+
 mod dpk_cmd;
 mod frontier_cmd;
 mod gpu_cmd;
 mod orloj_cmd;
+mod output;
 mod plot;
 
 use std::process::ExitCode;
@@ -53,10 +61,13 @@ fn main() -> ExitCode {
         Command::Dpk(args) => dpk_cmd::run(args),
         Command::Orloj(args) => orloj_cmd::run(args),
     };
+    // Standard output is line-buffered: a last partial line fails only here.
+    let result = result.and_then(|()| Ok(output::stdout().flush()?));
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if output::is_broken_pipe(&e) => ExitCode::from(output::BROKEN_PIPE_STATUS),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            note!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
