@@ -12,8 +12,8 @@ use ergon_core::knapsack::formats::{
 };
 use ergon_core::knapsack::generate::{AlibabaLike, AmazonLike, Microbenchmark};
 use ergon_core::knapsack::{
-    DpfCapacity, KnapsackMode, OnlineConfig, ScheduleOptions, Scheduler, Workload, schedule,
-    simulate,
+    DpfCapacity, KnapsackError, KnapsackMode, OnlineConfig, ScheduleOptions, Scheduler, Workload,
+    schedule, simulate,
 };
 use plotters::prelude::*;
 
@@ -272,7 +272,12 @@ struct GenerateArgs {
     #[arg(long, default_value_t = 0.0)]
     eps_min_std: f64,
     /// Micro: stretch the normalised spread over α ∈ {4, 5, 6, 8} to N(MEAN, STD).
-    #[arg(long, value_name = "MEAN,STD", value_delimiter = ',')]
+    #[arg(
+        long,
+        value_name = "MEAN,STD",
+        value_delimiter = ',',
+        allow_hyphen_values = true
+    )]
     spread: Vec<f64>,
     #[command(flatten)]
     gen_args: OnlineGenArgs,
@@ -313,7 +318,12 @@ struct ExperimentArgs {
     max_nodes: u64,
     /// Microbenchmarks: stretch each curve's normalised spread over α ∈ {4, 5, 6, 8} to a
     /// draw of N(MEAN, STD) (the reference generator's option), e.g. `--spread 0.05,0.03`.
-    #[arg(long, value_name = "MEAN,STD", value_delimiter = ',')]
+    #[arg(
+        long,
+        value_name = "MEAN,STD",
+        value_delimiter = ',',
+        allow_hyphen_values = true
+    )]
     spread: Vec<f64>,
 }
 
@@ -339,13 +349,26 @@ fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
 
+/// An error of a scheduler or simulation run on the contents of `file`, naming the file: the
+/// readers check the format, the run checks the rest (duplicate tasks, weights, arrivals, sizes).
+/// An option error is left as it is: the option may come from the command line, and the
+/// message names it.
+fn about_file(file: Option<&Path>, e: KnapsackError) -> anyhow::Error {
+    match file {
+        Some(path) if !matches!(e, KnapsackError::InvalidOption { .. }) => {
+            anyhow!("{}: {e}", path.display())
+        }
+        _ => anyhow!("{e}"),
+    }
+}
+
 fn run_schedule(a: ScheduleArgs) -> Result<()> {
     let mut out = output::stdout();
     let text = read(&a.workload)?;
     let w = parse_workload(&text).map_err(|e| anyhow!("{}: {e}", a.workload.display()))?;
     let opts = a.options.apply(ScheduleOptions::with(a.scheduler.core()));
     let started = Instant::now();
-    let alloc = schedule(&w, &opts).map_err(|e| anyhow!("{e}"))?;
+    let alloc = schedule(&w, &opts).map_err(|e| about_file(Some(&a.workload), e))?;
     let took = started.elapsed();
     if a.json {
         writeln!(out, "{}", result_json(opts.scheduler, &w, &alloc))?;
@@ -418,7 +441,7 @@ fn run_simulate(a: SimulateArgs) -> Result<()> {
             ..base.options
         });
         let started = Instant::now();
-        let r = simulate(&cfg).map_err(|e| anyhow!("{e}"))?;
+        let r = simulate(&cfg).map_err(|e| about_file(a.config.as_deref(), e))?;
         rows.push((s, r, started.elapsed().as_secs_f64()));
     }
     if a.json {

@@ -164,7 +164,16 @@ pub fn run(args: Args) -> Result<()> {
         };
         b.set_position(done);
     };
-    let frontier = frontier::solve_with_progress(&problem, &mut progress)?;
+    // The solver checks more of the problem than the reader does: name the file it came from.
+    let source = args.instance.as_ref().or(args.profile.as_ref());
+    let frontier = match (
+        frontier::solve_with_progress(&problem, &mut progress),
+        source,
+    ) {
+        (Ok(frontier), _) => frontier,
+        (Err(e), Some(path)) => return Err(e).with_context(|| format!("in {}", path.display())),
+        (Err(e), None) => return Err(e.into()),
+    };
     let solve_time = started.elapsed();
     if let Some(b) = &bar {
         b.finish_and_clear();

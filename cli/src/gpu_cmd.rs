@@ -433,13 +433,39 @@ fn lock(spec: &str, sm_mhz: u32, mem_mhz: Option<u32>) -> Result<()> {
 
 fn power_limit(spec: &str, watts_requested: f64) -> Result<()> {
     let limit_mw = watts_requested * 1000.0;
-    if !limit_mw.is_finite() || limit_mw < 1.0 || limit_mw > f64::from(u32::MAX) {
+    if !(limit_mw.is_finite() && limit_mw > 0.0) {
         bail!("power limit {watts_requested} W is not a positive number of watts");
     }
-    let limit_mw = limit_mw.round() as u32;
     let nvml = Nvml::init()?;
     let device = nvml.device(spec)?;
     let label = describe(&device)?;
+    let limit_mw = match in_mw_range(limit_mw) {
+        Some(mw) => mw,
+        // Beyond what NVML's unsigned milliwatts can hold: no GPU takes it, so say what the
+        // GPU's range is (or, where the GPU cannot tell, the largest number NVML can carry).
+        None => {
+            let side = if limit_mw < 1.0 {
+                "below the minimum"
+            } else {
+                "above the maximum"
+            };
+            match optional(device.power_limit_constraints())? {
+                Some(range) => bail!(
+                    "power limit {watts_requested} W for {label} is {side}: the allowed range \
+                     is {}..={} mW ({} – {})",
+                    range.min_mw,
+                    range.max_mw,
+                    watts(range.min_mw),
+                    watts(range.max_mw)
+                ),
+                None => bail!(
+                    "power limit {watts_requested} W for {label} is {side} NVML can express \
+                     (1 mW to {})",
+                    watts(u32::MAX)
+                ),
+            }
+        }
+    };
     let mut guard = command_guard()?;
     let file = guard
         .state_file()
@@ -463,6 +489,14 @@ fn power_limit(spec: &str, watts_requested: f64) -> Result<()> {
     }
     say!("{}", kept_note(&file));
     Ok(())
+}
+
+/// `mw` rounded to NVML's unit when it fits one (1 mW to `u32::MAX` mW).
+fn in_mw_range(mw: f64) -> Option<u32> {
+    let rounded = mw.round();
+    (1.0..=f64::from(u32::MAX))
+        .contains(&rounded)
+        .then_some(rounded as u32)
 }
 
 fn reset(spec: &str) -> Result<()> {

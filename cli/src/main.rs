@@ -29,7 +29,7 @@ mod plot;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Ergon: energy-, privacy- and GPU-time-efficient training and serving.
 #[derive(Parser)]
@@ -53,8 +53,30 @@ enum Command {
     Orloj(orloj_cmd::Args),
 }
 
+/// The command line, with every option and argument that takes a value accepting one that
+/// looks like a negative number (`--load -1`, `power-limit 0 -5`): such a value then reaches
+/// the option's own check and its message, instead of clap's "unexpected argument '-1'". No
+/// option of `ergon` has a digit as its short name, so nothing becomes ambiguous. (Lists of
+/// numbers, `--cvs -1,0.5`, are not one number: those options allow hyphen values themselves.)
+fn command() -> clap::Command {
+    fn negative_numbers(cmd: clap::Command) -> clap::Command {
+        cmd.mut_args(|arg| {
+            if arg.get_action().takes_values() {
+                arg.allow_negative_numbers(true)
+            } else {
+                arg
+            }
+        })
+        .mut_subcommands(negative_numbers)
+    }
+    negative_numbers(Cli::command())
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::from_arg_matches(&command().get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let result = match cli.command {
         Command::Frontier(args) => frontier_cmd::run(args),
         Command::Gpu(args) => gpu_cmd::run(args),

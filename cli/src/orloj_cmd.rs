@@ -92,11 +92,21 @@ struct SweepArgs {
     #[command(flatten)]
     workload: Workload,
     /// SLO multipliers (each application's SLO = M × its mean time alone).
-    #[arg(long, value_delimiter = ',', default_value = "1.5,2,3,4,5")]
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        value_delimiter = ',',
+        default_value = "1.5,2,3,4,5"
+    )]
     multipliers: Vec<f64>,
     /// Coefficients of variation for the variance sweep (every application lognormal at its
     /// mean).
-    #[arg(long, value_delimiter = ',', default_value = "0,0.25,0.5,1")]
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        value_delimiter = ',',
+        default_value = "0,0.25,0.5,1"
+    )]
     cvs: Vec<f64>,
     /// SLO multiplier of the variance sweep.
     #[arg(long, value_name = "M", default_value_t = 2.0)]
