@@ -12,10 +12,12 @@ use ergon_core::knapsack::formats::{
 };
 use ergon_core::knapsack::generate::{AlibabaLike, AmazonLike, Microbenchmark};
 use ergon_core::knapsack::{
-    DpfCapacity, KnapsackMode, OnlineConfig, ScheduleOptions, Scheduler, Workload, schedule,
-    simulate,
+    DpfCapacity, KnapsackError, KnapsackMode, OnlineConfig, ScheduleOptions, Scheduler, Workload,
+    schedule, simulate,
 };
 use plotters::prelude::*;
+
+use crate::output;
 
 /// Arguments of `ergon dpk`.
 #[derive(clap::Args)]
@@ -270,7 +272,12 @@ struct GenerateArgs {
     #[arg(long, default_value_t = 0.0)]
     eps_min_std: f64,
     /// Micro: stretch the normalised spread over α ∈ {4, 5, 6, 8} to N(MEAN, STD).
-    #[arg(long, value_name = "MEAN,STD", value_delimiter = ',')]
+    #[arg(
+        long,
+        value_name = "MEAN,STD",
+        value_delimiter = ',',
+        allow_hyphen_values = true
+    )]
     spread: Vec<f64>,
     #[command(flatten)]
     gen_args: OnlineGenArgs,
@@ -311,7 +318,12 @@ struct ExperimentArgs {
     max_nodes: u64,
     /// Microbenchmarks: stretch each curve's normalised spread over α ∈ {4, 5, 6, 8} to a
     /// draw of N(MEAN, STD) (the reference generator's option), e.g. `--spread 0.05,0.03`.
-    #[arg(long, value_name = "MEAN,STD", value_delimiter = ',')]
+    #[arg(
+        long,
+        value_name = "MEAN,STD",
+        value_delimiter = ',',
+        allow_hyphen_values = true
+    )]
     spread: Vec<f64>,
 }
 
@@ -337,40 +349,57 @@ fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
 
+/// An error of a scheduler or simulation run on the contents of `file`, naming the file: the
+/// readers check the format, the run checks the rest (duplicate tasks, weights, arrivals, sizes).
+/// An option error is left as it is: the option may come from the command line, and the
+/// message names it.
+fn about_file(file: Option<&Path>, e: KnapsackError) -> anyhow::Error {
+    match file {
+        Some(path) if !matches!(e, KnapsackError::InvalidOption { .. }) => {
+            anyhow!("{}: {e}", path.display())
+        }
+        _ => anyhow!("{e}"),
+    }
+}
+
 fn run_schedule(a: ScheduleArgs) -> Result<()> {
+    let mut out = output::stdout();
     let text = read(&a.workload)?;
     let w = parse_workload(&text).map_err(|e| anyhow!("{}: {e}", a.workload.display()))?;
     let opts = a.options.apply(ScheduleOptions::with(a.scheduler.core()));
     let started = Instant::now();
-    let alloc = schedule(&w, &opts).map_err(|e| anyhow!("{e}"))?;
+    let alloc = schedule(&w, &opts).map_err(|e| about_file(Some(&a.workload), e))?;
     let took = started.elapsed();
     if a.json {
-        println!("{}", result_json(opts.scheduler, &w, &alloc));
+        writeln!(out, "{}", result_json(opts.scheduler, &w, &alloc))?;
         return Ok(());
     }
-    println!(
+    writeln!(
+        out,
         "{}: {} tasks, {} blocks, {} RDP orders",
         a.workload.display(),
         w.tasks().len(),
         w.blocks().len(),
         w.alphas().len()
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "scheduler {}: allocated {} of {} tasks, total weight {}, in {:.3} ms",
         opts.scheduler.name(),
         alloc.num_allocated(),
         w.tasks().len(),
         alloc.total_weight,
         took.as_secs_f64() * 1e3
-    );
+    )?;
     if let Some(ub) = alloc.upper_bound {
         if alloc.proven_optimal() {
-            println!("proven optimal");
+            writeln!(out, "proven optimal")?;
         } else {
-            println!(
+            writeln!(
+                out,
                 "node budget exhausted: best found {}, upper bound {ub}",
                 alloc.total_weight
-            );
+            )?;
         }
     }
     let shown: Vec<String> = alloc
@@ -384,11 +413,12 @@ fn run_schedule(a: ScheduleArgs) -> Result<()> {
     } else {
         ""
     };
-    println!("allocated (in order): [{}{more}]", shown.join(", "));
+    writeln!(out, "allocated (in order): [{}{more}]", shown.join(", "))?;
     Ok(())
 }
 
 fn run_simulate(a: SimulateArgs) -> Result<()> {
+    let mut out = output::stdout();
     let base = match (&a.config, a.generate) {
         (Some(path), _) => {
             let text = read(path)?;
@@ -411,7 +441,7 @@ fn run_simulate(a: SimulateArgs) -> Result<()> {
             ..base.options
         });
         let started = Instant::now();
-        let r = simulate(&cfg).map_err(|e| anyhow!("{e}"))?;
+        let r = simulate(&cfg).map_err(|e| about_file(a.config.as_deref(), e))?;
         rows.push((s, r, started.elapsed().as_secs_f64()));
     }
     if a.json {
@@ -420,30 +450,35 @@ fn run_simulate(a: SimulateArgs) -> Result<()> {
             .map(|(s, r, _)| online_result_json(*s, r))
             .collect();
         if docs.len() == 1 {
-            println!("{}", docs.join(""));
+            writeln!(out, "{}", docs.join(""))?;
         } else {
-            println!("[{}]", docs.join(","));
+            writeln!(out, "[{}]", docs.join(","))?;
         }
         return Ok(());
     }
-    println!(
+    writeln!(
+        out,
         "{} tasks, blocks {} + {}, T = {}",
         base.tasks.len(),
         base.initial_blocks,
         base.total_blocks.saturating_sub(base.initial_blocks),
         base.scheduling_period
-    );
-    println!("| scheduler | allocated | total weight | mean delay | time (s) |");
-    println!("|---|---|---|---|---|");
+    )?;
+    writeln!(
+        out,
+        "| scheduler | allocated | total weight | mean delay | time (s) |"
+    )?;
+    writeln!(out, "|---|---|---|---|---|")?;
     for (s, r, took) in rows {
-        println!(
+        writeln!(
+            out,
             "| {} | {} | {} | {:.2} | {:.2} |",
             s.name(),
             r.num_allocated(),
             r.total_weight,
             r.mean_delay,
             took
-        );
+        )?;
     }
     Ok(())
 }
@@ -474,8 +509,8 @@ fn run_generate(a: GenerateArgs) -> Result<()> {
                 .config(OnlineWorkload::Amazon, ScheduleOptions::default())?,
         ),
     };
-    std::fs::write(&a.out, text).with_context(|| format!("writing {}", a.out.display()))?;
-    eprintln!("wrote {}", a.out.display());
+    output::write_file(&a.out, text.as_bytes())?;
+    note!("wrote {}", a.out.display());
     Ok(())
 }
 
@@ -504,48 +539,52 @@ fn line_svg(path: &Path, title: &str, x_desc: &str, y_desc: &str, series: &[Seri
     if x0 >= x1 {
         x1 = x0 + 1.0;
     }
-    let root = SVGBackend::new(path, (800, 520)).into_drawing_area();
-    let err = |e: DrawingAreaErrorKind<std::io::Error>| anyhow!("{e}");
-    root.fill(&WHITE).map_err(err)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 20))
-        .margin(16)
-        .x_label_area_size(44)
-        .y_label_area_size(64)
-        .build_cartesian_2d(x0..x1, 0.0..(y1 * 1.1).max(1.0))
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc(x_desc)
-        .y_desc(y_desc)
-        .light_line_style(RGBColor(235, 235, 235))
-        .draw()
-        .map_err(err)?;
-    for s in series {
-        let color = s.color;
-        chart
-            .draw_series(LineSeries::new(
-                s.points.iter().copied(),
-                color.stroke_width(2),
-            ))
-            .map_err(err)?
-            .label(s.label.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-            });
-        chart
-            .draw_series(s.points.iter().map(|&p| Circle::new(p, 4, color.filled())))
+    // Drawn in memory, then written in one go: a failure leaves no half-drawn file.
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (800, 520)).into_drawing_area();
+        let err = |e: DrawingAreaErrorKind<std::io::Error>| anyhow!("{e}");
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin(16)
+            .x_label_area_size(44)
+            .y_label_area_size(64)
+            .build_cartesian_2d(x0..x1, 0.0..(y1 * 1.1).max(1.0))
             .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(err)?;
+        for s in series {
+            let color = s.color;
+            chart
+                .draw_series(LineSeries::new(
+                    s.points.iter().copied(),
+                    color.stroke_width(2),
+                ))
+                .map_err(err)?
+                .label(s.label.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+            chart
+                .draw_series(s.points.iter().map(|&p| Circle::new(p, 4, color.filled())))
+                .map_err(err)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)?;
-    root.present().map_err(err)?;
-    Ok(())
+    output::write_file(path, svg.as_bytes())
 }
 
 const DPK_COLOR: RGBColor = RGBColor(31, 119, 180);
@@ -566,6 +605,7 @@ fn run_experiment(a: ExperimentArgs) -> Result<()> {
 }
 
 fn micro_sweep(a: &ExperimentArgs) -> Result<()> {
+    let mut out = output::stdout();
     let fig4a = a.which == Experiment::Fig4a;
     let knobs: Vec<f64> = if fig4a {
         vec![0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0]
@@ -574,8 +614,8 @@ fn micro_sweep(a: &ExperimentArgs) -> Result<()> {
     };
     let name = if fig4a { "sigma_blocks" } else { "sigma_alpha" };
     let spread = spread_of(&a.spread)?;
-    println!("| {name} | DPK | DPF | Area | DPK/DPF |");
-    println!("|---|---|---|---|---|");
+    writeln!(out, "| {name} | DPK | DPF | Area | DPK/DPF |")?;
+    writeln!(out, "|---|---|---|---|---|")?;
     let mut series = vec![
         Series {
             label: "DPK".into(),
@@ -631,13 +671,14 @@ fn micro_sweep(a: &ExperimentArgs) -> Result<()> {
         }
         let n = a.seeds.max(1) as f64;
         let avg = sums.map(|x| x / n);
-        println!(
+        writeln!(
+            out,
             "| {k} | {:.1} | {:.1} | {:.1} | {:.2} |",
             avg[0],
             avg[1],
             avg[2],
             avg[0] / avg[1].max(1e-9)
-        );
+        )?;
         for (s, v) in series.iter_mut().zip(avg) {
             s.points.push((k, v));
         }
@@ -671,16 +712,18 @@ fn micro_sweep(a: &ExperimentArgs) -> Result<()> {
         "allocated tasks (mean over seeds)",
         &series,
     )?;
-    eprintln!("wrote {}", path.display());
+    note!("wrote {}", path.display());
     Ok(())
 }
 
 fn fig5(a: &ExperimentArgs) -> Result<()> {
+    let mut out = output::stdout();
     let sizes = [25usize, 50, 100, 150, 200, 300, 500, 1000, 2000, 5000];
-    println!(
+    writeln!(
+        out,
         "| tasks | DPK | DPF | Area | exact B&B (best found) | upper bound | proven | DPK ms | DPF ms | B&B ms |"
-    );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    )?;
+    writeln!(out, "|---|---|---|---|---|---|---|---|---|---|")?;
     let mut series = vec![
         Series {
             label: "DPK".into(),
@@ -742,7 +785,8 @@ fn fig5(a: &ExperimentArgs) -> Result<()> {
             )?;
             let t_opt = t.elapsed().as_secs_f64() * 1e3;
             let ub = opt.upper_bound.unwrap_or(f64::NAN);
-            println!(
+            writeln!(
+                out,
                 "| {n} | {} | {} | {} | {} | {:.1} | {} | {t_dpk:.2} | {t_dpf:.2} | {t_opt:.0} |",
                 dpk.num_allocated(),
                 dpf.num_allocated(),
@@ -750,16 +794,17 @@ fn fig5(a: &ExperimentArgs) -> Result<()> {
                 opt.num_allocated(),
                 ub,
                 if opt.proven_optimal() { "yes" } else { "no" }
-            );
+            )?;
             series[2].points.push((n as f64, opt.total_weight));
             series[3].points.push((n as f64, ub));
         } else {
-            println!(
+            writeln!(
+                out,
                 "| {n} | {} | {} | {} | – | – | – | {t_dpk:.2} | {t_dpf:.2} | – |",
                 dpk.num_allocated(),
                 dpf.num_allocated(),
                 area.num_allocated()
-            );
+            )?;
         }
     }
     let path = a.out_dir.join("dpk-fig5.svg");
@@ -770,11 +815,12 @@ fn fig5(a: &ExperimentArgs) -> Result<()> {
         "allocated tasks",
         &series,
     )?;
-    eprintln!("wrote {}", path.display());
+    note!("wrote {}", path.display());
     Ok(())
 }
 
 fn alibaba(a: &ExperimentArgs) -> Result<()> {
+    let mut out = output::stdout();
     let by_t = a.which == Experiment::AlibabaT;
     let knobs: Vec<f64> = if by_t {
         vec![1.0, 5.0, 10.0, 25.0, 50.0, 100.0]
@@ -782,8 +828,11 @@ fn alibaba(a: &ExperimentArgs) -> Result<()> {
         vec![30.0, 60.0, 90.0, 120.0, 180.0]
     };
     let name = if by_t { "T" } else { "online blocks" };
-    println!("| {name} | DPK | DPF | FCFS | DPK/DPF | DPK s | DPF s | FCFS s |");
-    println!("|---|---|---|---|---|---|---|---|");
+    writeln!(
+        out,
+        "| {name} | DPK | DPF | FCFS | DPK/DPF | DPK s | DPF s | FCFS s |"
+    )?;
+    writeln!(out, "|---|---|---|---|---|---|---|---|")?;
     let mut series = vec![
         Series {
             label: "DPK".into(),
@@ -825,7 +874,8 @@ fn alibaba(a: &ExperimentArgs) -> Result<()> {
             counts[i] = simulate(&c)?.num_allocated();
             secs[i] = t.elapsed().as_secs_f64();
         }
-        println!(
+        writeln!(
+            out,
             "| {k} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} |",
             counts[0],
             counts[1],
@@ -834,7 +884,7 @@ fn alibaba(a: &ExperimentArgs) -> Result<()> {
             secs[0],
             secs[1],
             secs[2]
-        );
+        )?;
         for (s, v) in series.iter_mut().zip(counts) {
             s.points.push((k, v as f64));
         }
@@ -854,14 +904,18 @@ fn alibaba(a: &ExperimentArgs) -> Result<()> {
     };
     let path = a.out_dir.join(file);
     line_svg(&path, title, x, "allocated tasks", &series)?;
-    eprintln!("wrote {}", path.display());
+    note!("wrote {}", path.display());
     Ok(())
 }
 
 fn amazon(a: &ExperimentArgs) -> Result<()> {
+    let mut out = output::stdout();
     let rates = [250.0, 500.0, 750.0, 1000.0, 1500.0];
-    println!("| tasks per block | weighted | DPK | DPF | FCFS | DPK/DPF |");
-    println!("|---|---|---|---|---|---|");
+    writeln!(
+        out,
+        "| tasks per block | weighted | DPK | DPF | FCFS | DPK/DPF |"
+    )?;
+    writeln!(out, "|---|---|---|---|---|---|")?;
     let mut series = vec![
         Series {
             label: "DPK (unit weights)".into(),
@@ -900,14 +954,15 @@ fn amazon(a: &ExperimentArgs) -> Result<()> {
                 };
                 vals[i] = simulate(&c)?.total_weight;
             }
-            println!(
+            writeln!(
+                out,
                 "| {r} | {} | {} | {} | {} | {:.2} |",
                 if weighted { "yes" } else { "no" },
                 vals[0],
                 vals[1],
                 vals[2],
                 vals[0] / vals[1].max(1e-9)
-            );
+            )?;
             if !weighted {
                 for (s, v) in series.iter_mut().zip(vals) {
                     s.points.push((r, v));
@@ -923,6 +978,6 @@ fn amazon(a: &ExperimentArgs) -> Result<()> {
         "allocated tasks",
         &series,
     )?;
-    eprintln!("wrote {}", path.display());
+    note!("wrote {}", path.display());
     Ok(())
 }

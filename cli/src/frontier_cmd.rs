@@ -1,6 +1,6 @@
 //! `ergon frontier`.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,7 @@ use ergon_core::frontier::{
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::plot;
+use crate::{output, plot};
 
 /// Arguments of `ergon frontier`.
 #[derive(clap::Args)]
@@ -164,28 +164,36 @@ pub fn run(args: Args) -> Result<()> {
         };
         b.set_position(done);
     };
-    let frontier = frontier::solve_with_progress(&problem, &mut progress)?;
+    // The solver checks more of the problem than the reader does: name the file it came from.
+    let source = args.instance.as_ref().or(args.profile.as_ref());
+    let frontier = match (
+        frontier::solve_with_progress(&problem, &mut progress),
+        source,
+    ) {
+        (Ok(frontier), _) => frontier,
+        (Err(e), Some(path)) => return Err(e).with_context(|| format!("in {}", path.display())),
+        (Err(e), None) => return Err(e.into()),
+    };
     let solve_time = started.elapsed();
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
 
     let summary = summarize(&frontier, &problem, &label, solve_time);
+    let mut out = output::stdout();
     if args.json {
-        eprint!("{summary}");
-        let mut out = std::io::stdout().lock();
+        note!("{}", summary.trim_end_matches('\n'));
         writeln!(
             out,
             "{}",
             frontier_json(&frontier, microbatches, args.with_changes)
         )?;
     } else {
-        print!("{summary}");
+        write!(out, "{summary}")?;
     }
     if !args.no_plot {
-        plot::frontier_svg(&frontier, &args.svg)
-            .with_context(|| format!("writing {}", args.svg.display()))?;
-        eprintln!("wrote {}", args.svg.display());
+        plot::frontier_svg(&frontier, &args.svg)?;
+        note!("wrote {}", args.svg.display());
     }
     if let Some(dir) = &args.plan_out {
         write_plans(&frontier, dir, args.deadline, &args.at)?;
@@ -217,9 +225,8 @@ fn write_plans(frontier: &Frontier, dir: &PathBuf, deadline: Option<f64>, at: &[
             plan.energy_j = e;
         }
         let path = dir.join(&name);
-        std::fs::write(&path, plan_json(&plan) + "\n")
-            .with_context(|| format!("writing {}", path.display()))?;
-        eprintln!(
+        output::write_file(&path, (plan_json(&plan) + "\n").as_bytes())?;
+        note!(
             "wrote {} (T = {:.4} s, E = {:.2} J)",
             path.display(),
             plan.time_s,

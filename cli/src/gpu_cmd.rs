@@ -6,8 +6,7 @@
 //! after a process that used a state guard was killed with SIGKILL. `reset` removes the clock
 //! locks of one GPU.
 
-use std::fmt::{self, Write as _};
-use std::io::{self, Write as _};
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -17,6 +16,8 @@ use ergon_hwctl::{
     StateFile,
 };
 use serde_json::{Value, json};
+
+use crate::output;
 
 /// Arguments of `ergon gpu`.
 #[derive(clap::Args)]
@@ -160,21 +161,11 @@ fn info_json(info: &DeviceInfo) -> Value {
     })
 }
 
-/// Writes one line to stdout. A reader that went away (`ergon gpu monitor | head`) ends the
-/// process quietly with the status a SIGPIPE death would give (141), instead of a panic.
-fn write_line(line: fmt::Arguments<'_>) -> Result<()> {
-    let mut out = io::stdout().lock();
-    match writeln!(out, "{line}") {
-        Ok(()) => Ok(()),
-        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => std::process::exit(141),
-        Err(error) => Err(error).context("writing to standard output"),
-    }
-}
-
-/// `println!` through [`write_line`], returning its error from the enclosing function.
+/// `println!` through [`output::stdout`], returning its error from the enclosing function (a
+/// reader that went away, `ergon gpu monitor | head`, ends the command quietly in `main`).
 macro_rules! say {
     ($($arg:tt)*) => {
-        write_line(format_args!($($arg)*))?
+        writeln!(output::stdout(), $($arg)*)?
     };
 }
 
@@ -442,13 +433,39 @@ fn lock(spec: &str, sm_mhz: u32, mem_mhz: Option<u32>) -> Result<()> {
 
 fn power_limit(spec: &str, watts_requested: f64) -> Result<()> {
     let limit_mw = watts_requested * 1000.0;
-    if !limit_mw.is_finite() || limit_mw < 1.0 || limit_mw > f64::from(u32::MAX) {
+    if !(limit_mw.is_finite() && limit_mw > 0.0) {
         bail!("power limit {watts_requested} W is not a positive number of watts");
     }
-    let limit_mw = limit_mw.round() as u32;
     let nvml = Nvml::init()?;
     let device = nvml.device(spec)?;
     let label = describe(&device)?;
+    let limit_mw = match in_mw_range(limit_mw) {
+        Some(mw) => mw,
+        // Beyond what NVML's unsigned milliwatts can hold: no GPU takes it, so say what the
+        // GPU's range is (or, where the GPU cannot tell, the largest number NVML can carry).
+        None => {
+            let side = if limit_mw < 1.0 {
+                "below the minimum"
+            } else {
+                "above the maximum"
+            };
+            match optional(device.power_limit_constraints())? {
+                Some(range) => bail!(
+                    "power limit {watts_requested} W for {label} is {side}: the allowed range \
+                     is {}..={} mW ({} – {})",
+                    range.min_mw,
+                    range.max_mw,
+                    watts(range.min_mw),
+                    watts(range.max_mw)
+                ),
+                None => bail!(
+                    "power limit {watts_requested} W for {label} is {side} NVML can express \
+                     (1 mW to {})",
+                    watts(u32::MAX)
+                ),
+            }
+        }
+    };
     let mut guard = command_guard()?;
     let file = guard
         .state_file()
@@ -474,6 +491,14 @@ fn power_limit(spec: &str, watts_requested: f64) -> Result<()> {
     Ok(())
 }
 
+/// `mw` rounded to NVML's unit when it fits one (1 mW to `u32::MAX` mW).
+fn in_mw_range(mw: f64) -> Option<u32> {
+    let rounded = mw.round();
+    (1.0..=f64::from(u32::MAX))
+        .contains(&rounded)
+        .then_some(rounded as u32)
+}
+
 fn reset(spec: &str) -> Result<()> {
     let nvml = Nvml::init()?;
     let device = nvml.device(spec)?;
@@ -494,7 +519,7 @@ fn reset(spec: &str) -> Result<()> {
     });
     let file = StateFile::default_location();
     if let Err(error) = file.remove(&done) {
-        eprintln!("warning: the clocks are reset, but the state file was not updated: {error}");
+        note!("warning: the clocks are reset, but the state file was not updated: {error}");
     }
     Ok(())
 }
@@ -516,7 +541,7 @@ fn restore() -> Result<()> {
         say!("FAILED {failure}");
     }
     for pid in &report.running_owners {
-        eprintln!(
+        note!(
             "warning: process {pid}, which changed a restored setting, is still running and may \
              change it again"
         );

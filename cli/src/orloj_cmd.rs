@@ -11,6 +11,8 @@ use ergon_core::batching::sim::{PolicyResult, SimConfig, simulate};
 
 use plotters::prelude::*;
 
+use crate::output::{self, Stdout, StdoutError};
+
 /// Arguments of `ergon orloj`.
 #[derive(clap::Args)]
 pub struct Args {
@@ -90,11 +92,21 @@ struct SweepArgs {
     #[command(flatten)]
     workload: Workload,
     /// SLO multipliers (each application's SLO = M × its mean time alone).
-    #[arg(long, value_delimiter = ',', default_value = "1.5,2,3,4,5")]
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        value_delimiter = ',',
+        default_value = "1.5,2,3,4,5"
+    )]
     multipliers: Vec<f64>,
     /// Coefficients of variation for the variance sweep (every application lognormal at its
     /// mean).
-    #[arg(long, value_delimiter = ',', default_value = "0,0.25,0.5,1")]
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        value_delimiter = ',',
+        default_value = "0,0.25,0.5,1"
+    )]
     cvs: Vec<f64>,
     /// SLO multiplier of the variance sweep.
     #[arg(long, value_name = "M", default_value_t = 2.0)]
@@ -127,7 +139,8 @@ pub fn run(args: Args) -> Result<()> {
         Cmd::Sweep(a) => sweep_cmd(a),
         Cmd::Config(a) => {
             check_multiplier(a.slo_multiplier)?;
-            println!("{}", sim_json(&builtin(a.mix, a.slo_multiplier)));
+            let json = sim_json(&builtin(a.mix, a.slo_multiplier));
+            writeln!(output::stdout(), "{json}")?;
             Ok(())
         }
     }
@@ -197,13 +210,15 @@ fn load_config(w: &Workload, slo_multiplier: f64) -> Result<(SimConfig, bool)> {
 }
 
 fn simulate_cmd(a: SimulateArgs) -> Result<()> {
+    let mut out = output::stdout();
     let (cfg, _) = load_config(&a.workload, a.slo_multiplier)?;
     let results = simulate(&cfg).context("simulation failed")?;
     if a.json {
-        println!("{}", result_json(&results));
+        writeln!(out, "{}", result_json(&results))?;
         return Ok(());
     }
-    println!(
+    writeln!(
+        out,
         "{} applications, {:.0} s, {:.0} requests/s offered ({:.0} % of {:.1}/s, the capacity one request at a time at the mean), batches ≤ {}",
         cfg.apps.len(),
         cfg.duration_s,
@@ -211,29 +226,32 @@ fn simulate_cmd(a: SimulateArgs) -> Result<()> {
         cfg.arrivals.load() * 100.0,
         cfg.capacity_per_s(),
         cfg.max_batch()
-    );
+    )?;
     for app in &cfg.apps {
-        println!(
+        writeln!(
+            out,
             "  {:<20} share {:.2}  SLO {:.1} ms  {} (mean {:.1} ms)",
             app.name,
             app.share,
             app.slo_s * 1e3,
             app.exec.kind(),
             app.exec.mean_s() * 1e3
-        );
+        )?;
     }
-    println!();
-    print_table(&results);
+    writeln!(out)?;
+    print_table(&mut out, &results)?;
     Ok(())
 }
 
-fn print_table(results: &[PolicyResult]) {
-    println!(
+fn print_table(out: &mut Stdout, results: &[PolicyResult]) -> Result<(), StdoutError> {
+    writeln!(
+        out,
         "{:<15} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>7}",
         "policy", "arrived", "finished", "rate", "dropped", "late", "p99 ms", "batch"
-    );
+    )?;
     for r in results {
-        println!(
+        writeln!(
+            out,
             "{:<15} {:>8} {:>8} {:>8.3} {:>8} {:>8} {:>10.2} {:>7.2}",
             r.policy,
             r.arrived,
@@ -243,8 +261,9 @@ fn print_table(results: &[PolicyResult]) {
             r.late,
             r.p99_latency_s * 1e3,
             r.mean_batch_size
-        );
+        )?;
     }
+    Ok(())
 }
 
 /// One sweep: the x values and, per policy, the finish rates.
@@ -278,22 +297,23 @@ impl Sweep {
         Some(row.get(orloj)? / best)
     }
 
-    fn print(&self) {
-        print!("{:>8}", self.x_label);
+    fn print(&self, out: &mut Stdout) -> Result<(), StdoutError> {
+        write!(out, "{:>8}", self.x_label)?;
         for p in &self.policies {
-            print!(" {:>13}", p);
+            write!(out, " {:>13}", p)?;
         }
-        println!(" {:>13}", "orloj/best");
+        writeln!(out, " {:>13}", "orloj/best")?;
         for (i, (x, row)) in self.xs.iter().zip(&self.rates).enumerate() {
-            print!("{x:>8.2}");
+            write!(out, "{x:>8.2}")?;
             for r in row {
-                print!(" {r:>13.3}");
+                write!(out, " {r:>13.3}")?;
             }
             match self.gain(i) {
-                Some(g) if g.is_finite() => println!(" {g:>12.2}×"),
-                _ => println!(" {:>13}", "-"),
+                Some(g) if g.is_finite() => writeln!(out, " {g:>12.2}×")?,
+                _ => writeln!(out, " {:>13}", "-")?,
             }
         }
+        Ok(())
     }
 
     fn json(&self) -> serde_json::Value {
@@ -329,6 +349,7 @@ fn run_sweep(
 }
 
 fn sweep_cmd(a: SweepArgs) -> Result<()> {
+    let mut out = output::stdout();
     if a.multipliers.is_empty() && a.cvs.is_empty() {
         bail!("nothing to sweep: give --multipliers or --cvs");
     }
@@ -353,26 +374,31 @@ fn sweep_cmd(a: SweepArgs) -> Result<()> {
         c.clone().with_cv(cv).with_slo_multiplier(cv_m)
     })?;
     if a.json {
-        println!(
+        writeln!(
+            out,
             "{}",
             serde_json::json!({"slo_sweep": slo.json(), "cv_sweep": var.json()})
-        );
+        )?;
     } else {
         if !slo.xs.is_empty() {
-            println!("finish rate vs SLO multiplier (SLO = M × mean time alone):");
-            slo.print();
-            println!();
+            writeln!(
+                out,
+                "finish rate vs SLO multiplier (SLO = M × mean time alone):"
+            )?;
+            slo.print(&mut out)?;
+            writeln!(out)?;
         }
         if !var.xs.is_empty() {
-            println!(
+            writeln!(
+                out,
                 "finish rate vs coefficient of variation (lognormal at each mean, SLO = {cv_m} × mean):"
-            );
-            var.print();
+            )?;
+            var.print(&mut out)?;
         }
     }
     if !a.no_plot {
         sweep_svg(&slo, &var, &a.svg).with_context(|| format!("writing {}", a.svg.display()))?;
-        eprintln!("plot written to {}", a.svg.display());
+        note!("plot written to {}", a.svg.display());
     }
     Ok(())
 }
@@ -393,86 +419,90 @@ const PALETTE: [RGBColor; 10] = [
 /// Finish rate against the SLO multiplier (left) and the CV (right), one line per policy;
 /// Orloj drawn thick.
 fn sweep_svg(slo: &Sweep, var: &Sweep, path: &Path) -> Result<()> {
-    let root = SVGBackend::new(path, (1200, 560)).into_drawing_area();
-    let err = |e: DrawingAreaErrorKind<std::io::Error>| anyhow!("{e}");
-    root.fill(&WHITE).map_err(err)?;
-    let (charts, legend) = root.split_vertically(510);
-    let panels = charts.split_evenly((1, 2));
-    for (area, (sweep, title, x_desc)) in panels.iter().zip([
-        (
-            slo,
-            "Finish rate vs SLO multiplier",
-            "SLO / mean time alone",
-        ),
-        (
-            var,
-            "Finish rate vs execution-time variance",
-            "coefficient of variation",
-        ),
-    ]) {
-        if sweep.xs.is_empty() {
-            continue;
-        }
-        let (x0, x1) = sweep
-            .xs
-            .iter()
-            .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
-        let pad = ((x1 - x0) * 0.04).max(0.05);
-        let mut chart = ChartBuilder::on(area)
-            .caption(title, ("sans-serif", 20))
-            .margin(14)
-            .x_label_area_size(44)
-            .y_label_area_size(56)
-            .build_cartesian_2d((x0 - pad)..(x1 + pad), 0.0..1.02)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_desc)
-            .y_desc("finish rate")
-            .light_line_style(RGBColor(235, 235, 235))
-            .draw()
-            .map_err(err)?;
-        for (p, name) in sweep.policies.iter().enumerate() {
-            let color = PALETTE[p % PALETTE.len()];
-            let width = if name == "orloj" { 3 } else { 1 };
-            let pts: Vec<(f64, f64)> = sweep
+    // Drawn in memory, then written in one go: a failure leaves no half-drawn file.
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (1200, 560)).into_drawing_area();
+        let err = |e: DrawingAreaErrorKind<std::io::Error>| anyhow!("{e}");
+        root.fill(&WHITE).map_err(err)?;
+        let (charts, legend) = root.split_vertically(510);
+        let panels = charts.split_evenly((1, 2));
+        for (area, (sweep, title, x_desc)) in panels.iter().zip([
+            (
+                slo,
+                "Finish rate vs SLO multiplier",
+                "SLO / mean time alone",
+            ),
+            (
+                var,
+                "Finish rate vs execution-time variance",
+                "coefficient of variation",
+            ),
+        ]) {
+            if sweep.xs.is_empty() {
+                continue;
+            }
+            let (x0, x1) = sweep
                 .xs
                 .iter()
-                .zip(&sweep.rates)
-                .filter_map(|(&x, row)| row.get(p).map(|&r| (x, r)))
-                .collect();
+                .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+            let pad = ((x1 - x0) * 0.04).max(0.05);
+            let mut chart = ChartBuilder::on(area)
+                .caption(title, ("sans-serif", 20))
+                .margin(14)
+                .x_label_area_size(44)
+                .y_label_area_size(56)
+                .build_cartesian_2d((x0 - pad)..(x1 + pad), 0.0..1.02)
+                .map_err(err)?;
             chart
-                .draw_series(LineSeries::new(
-                    pts.iter().copied(),
+                .configure_mesh()
+                .x_desc(x_desc)
+                .y_desc("finish rate")
+                .light_line_style(RGBColor(235, 235, 235))
+                .draw()
+                .map_err(err)?;
+            for (p, name) in sweep.policies.iter().enumerate() {
+                let color = PALETTE[p % PALETTE.len()];
+                let width = if name == "orloj" { 3 } else { 1 };
+                let pts: Vec<(f64, f64)> = sweep
+                    .xs
+                    .iter()
+                    .zip(&sweep.rates)
+                    .filter_map(|(&x, row)| row.get(p).map(|&r| (x, r)))
+                    .collect();
+                chart
+                    .draw_series(LineSeries::new(
+                        pts.iter().copied(),
+                        color.stroke_width(width),
+                    ))
+                    .map_err(err)?;
+                chart
+                    .draw_series(pts.iter().map(|&pt| Circle::new(pt, 3, color.filled())))
+                    .map_err(err)?;
+            }
+        }
+        // One legend row under both panels, so no line is hidden behind it.
+        let policies = if slo.policies.is_empty() {
+            &var.policies
+        } else {
+            &slo.policies
+        };
+        let step = 1160 / policies.len().max(1) as i32;
+        for (p, name) in policies.iter().enumerate() {
+            let color = PALETTE[p % PALETTE.len()];
+            let width = if name == "orloj" { 3 } else { 1 };
+            let x = 20 + step * p as i32;
+            legend
+                .draw(&PathElement::new(
+                    vec![(x, 20), (x + 22, 20)],
                     color.stroke_width(width),
                 ))
                 .map_err(err)?;
-            chart
-                .draw_series(pts.iter().map(|&pt| Circle::new(pt, 3, color.filled())))
+            legend
+                .draw(&Text::new(name.clone(), (x + 28, 13), ("sans-serif", 14)))
                 .map_err(err)?;
         }
+        root.present().map_err(err)?;
     }
-    // One legend row under both panels, so no line is hidden behind it.
-    let policies = if slo.policies.is_empty() {
-        &var.policies
-    } else {
-        &slo.policies
-    };
-    let step = 1160 / policies.len().max(1) as i32;
-    for (p, name) in policies.iter().enumerate() {
-        let color = PALETTE[p % PALETTE.len()];
-        let width = if name == "orloj" { 3 } else { 1 };
-        let x = 20 + step * p as i32;
-        legend
-            .draw(&PathElement::new(
-                vec![(x, 20), (x + 22, 20)],
-                color.stroke_width(width),
-            ))
-            .map_err(err)?;
-        legend
-            .draw(&Text::new(name.clone(), (x + 28, 13), ("sans-serif", 14)))
-            .map_err(err)?;
-    }
-    root.present().map_err(err)?;
-    Ok(())
+    output::write_file(path, svg.as_bytes())
 }

@@ -661,6 +661,21 @@ fn bad_devices_and_values_are_rejected() {
         &gpus.run(&["power-limit", "0", "--", "-5"]),
         &["not a positive number of watts"],
     );
+    // Without `--`, a negative number reaches the same check.
+    assert_one_line_error(
+        &gpus.run(&["power-limit", "0", "-5"]),
+        &["power limit -5 W is not a positive number of watts"],
+    );
+    // Too large for NVML's milliwatts: the message says so and names the GPU's range.
+    let line = assert_one_line_error(
+        &gpus.run(&["power-limit", "0", "1e12"]),
+        &[
+            "power limit 1000000000000 W for GPU 0",
+            "above the maximum",
+            "100000..=400000 mW",
+        ],
+    );
+    assert!(!line.contains("not a positive"), "{line}");
     assert_one_line_error(&gpus.run(&["lock", "0", "--sm", "0"]), &["0 MHz"]);
     assert_one_line_error(
         &gpus.run(&["lock", MIG, "--sm", "1200"]),
