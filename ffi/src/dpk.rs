@@ -921,25 +921,33 @@ fn conversion_arg(conversion: u32) -> Result<Conversion> {
     }
 }
 
-/// A mechanism's curve on a caller's grid, copied out ("ask the length, then fill").
+/// The body of every curve export: a mechanism's curve on a caller's grid, copied out ("ask
+/// the length, then fill"), inside the panic boundary under the export's `name`.
 ///
 /// # Safety
 /// As [`slice`] for `alphas`; `buf`/`len` as [`copy_items`].
-unsafe fn curve_call(
+unsafe fn curve_export(
+    name: &str,
     mechanism: Mechanism,
     alphas: *const f64,
     num_alphas: usize,
     buf: *mut f64,
     cap: usize,
     len: *mut usize,
-) -> Result<()> {
-    // SAFETY: the caller's contract.
-    let a = unsafe { grid_arg(alphas, num_alphas)? };
-    let mut out = vec![0.0; a.len()];
-    mechanism
-        .curve_into(a, &mut out)
-        .map_err(argument_failure)?;
-    copy_items(&out, buf, cap, len)
+) -> ergon_status {
+    guard(
+        name,
+        |_| {},
+        || {
+            // SAFETY: the caller's contract.
+            let a = unsafe { grid_arg(alphas, num_alphas)? };
+            let mut out = vec![0.0; a.len()];
+            mechanism
+                .curve_into(a, &mut out)
+                .map_err(argument_failure)?;
+            copy_items(&out, buf, cap, len)
+        },
+    )
 }
 
 /// Copies the 12 standard RDP orders of the DPack paper (1.5, 1.75, 2, 2.5, 3, 4, 5, 6, 8, 16,
@@ -1102,21 +1110,18 @@ pub unsafe extern "C" fn ergon_dpk_gaussian(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    guard(
-        "ergon_dpk_gaussian",
-        |_| {},
-        // SAFETY: the caller's contract.
-        || unsafe {
-            curve_call(
-                Mechanism::Gaussian { sigma },
-                alphas,
-                num_alphas,
-                buf,
-                cap,
-                len,
-            )
-        },
-    )
+    // SAFETY: the caller's contract.
+    unsafe {
+        curve_export(
+            "ergon_dpk_gaussian",
+            Mechanism::Gaussian { sigma },
+            alphas,
+            num_alphas,
+            buf,
+            cap,
+            len,
+        )
+    }
 }
 
 /// Copies the RDP curve of the Laplace mechanism with scale `b` (sensitivity 1; b = 1/ε for
@@ -1136,12 +1141,18 @@ pub unsafe extern "C" fn ergon_dpk_laplace(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    guard(
-        "ergon_dpk_laplace",
-        |_| {},
-        // SAFETY: the caller's contract.
-        || unsafe { curve_call(Mechanism::Laplace { b }, alphas, num_alphas, buf, cap, len) },
-    )
+    // SAFETY: the caller's contract.
+    unsafe {
+        curve_export(
+            "ergon_dpk_laplace",
+            Mechanism::Laplace { b },
+            alphas,
+            num_alphas,
+            buf,
+            cap,
+            len,
+        )
+    }
 }
 
 /// Copies the RDP curve of the Poisson-subsampled Gaussian mechanism (DP-SGD: sampling rate
@@ -1164,21 +1175,18 @@ pub unsafe extern "C" fn ergon_dpk_subsampled_gaussian(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    guard(
-        "ergon_dpk_subsampled_gaussian",
-        |_| {},
-        // SAFETY: the caller's contract.
-        || unsafe {
-            curve_call(
-                Mechanism::SubsampledGaussian { q, sigma, steps },
-                alphas,
-                num_alphas,
-                buf,
-                cap,
-                len,
-            )
-        },
-    )
+    // SAFETY: the caller's contract.
+    unsafe {
+        curve_export(
+            "ergon_dpk_subsampled_gaussian",
+            Mechanism::SubsampledGaussian { q, sigma, steps },
+            alphas,
+            num_alphas,
+            buf,
+            cap,
+            len,
+        )
+    }
 }
 
 /// Copies an upper bound on the RDP curve of the Poisson-subsampled Laplace mechanism
@@ -1201,21 +1209,18 @@ pub unsafe extern "C" fn ergon_dpk_subsampled_laplace(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    guard(
-        "ergon_dpk_subsampled_laplace",
-        |_| {},
-        // SAFETY: the caller's contract.
-        || unsafe {
-            curve_call(
-                Mechanism::SubsampledLaplace { q, b, steps },
-                alphas,
-                num_alphas,
-                buf,
-                cap,
-                len,
-            )
-        },
-    )
+    // SAFETY: the caller's contract.
+    unsafe {
+        curve_export(
+            "ergon_dpk_subsampled_laplace",
+            Mechanism::SubsampledLaplace { q, b, steps },
+            alphas,
+            num_alphas,
+            buf,
+            cap,
+            len,
+        )
+    }
 }
 
 /// Composes RDP curves (adds them order by order): `curves` holds `num_curves` rows of
