@@ -17,8 +17,8 @@ use ergon_core::batching::formats::{self, FormatError};
 use ergon_core::batching::sim::{self, PolicySpec};
 use ergon_core::batching::{
     BatchDistribution, BatchModel, BatchScale, Batcher, BatchingError, Clipper, Clockwork,
-    Distribution, Edf, Estimate, ExecDistribution, ExecSpec, Fifo, FinishesPerTime, MAX_BINS,
-    Nexus, Orloj, ProbabilityFloor, Scheduler, Sizes, TimeGrid, View,
+    Distribution, Edf, Estimate, ExecDistribution, ExecSpec, Fifo, FinishesPerTime, MAX_APPS,
+    MAX_BINS, Nexus, Orloj, ProbabilityFloor, Scheduler, Sizes, TimeGrid, View,
 };
 
 use crate::ergon_status;
@@ -352,9 +352,15 @@ unsafe fn read_app(index: usize, a: &ergon_app) -> Result<(String, f64, ExecSpec
         ERGON_EXEC_SAMPLES => {
             // SAFETY: the caller's contract on `samples_s`.
             let values = unsafe { slice(a.samples_s, a.num_samples, "samples_s")? };
-            ExecSpec::Samples {
-                values_s: values.to_vec(),
-            }
+            let mut values_s = Vec::new();
+            values_s.try_reserve_exact(values.len()).map_err(|_| {
+                invalid_argument(format!(
+                    "app `{name}`: out of memory copying {} samples",
+                    values.len()
+                ))
+            })?;
+            values_s.extend_from_slice(values);
+            ExecSpec::Samples { values_s }
         }
         other => {
             return Err(invalid_argument(format!(
@@ -438,6 +444,12 @@ pub unsafe extern "C" fn ergon_batcher_new(
                 .copied()
                 .unwrap_or_else(|| ergon_batcher_options_default());
             // SAFETY (both): the caller's contract.
+            // The count first: nothing is read or allocated for more than MAX_APPS apps.
+            if num_apps > MAX_APPS {
+                return Err(problem_failure(BatchingError::TooManyApps {
+                    apps: num_apps,
+                }));
+            }
             let descs = unsafe { slice(apps, num_apps, "apps")? };
             if descs.is_empty() {
                 return Err(problem_failure(BatchingError::NoApps));

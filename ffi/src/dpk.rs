@@ -8,6 +8,7 @@
 use std::ffi::c_char;
 use std::sync::Arc;
 
+use ergon_core::knapsack;
 use ergon_core::knapsack::formats::{self as dpk_formats, FormatError as DpkFormatError};
 use ergon_core::knapsack::{
     Allocation, Block, Conversion, DpfCapacity, KnapsackError, KnapsackMode, MAX_ORDERS, Mechanism,
@@ -306,6 +307,19 @@ fn curve(
     Ok(values.iter().copied().collect())
 }
 
+/// An empty vector with room for `count` items; an allocation failure is
+/// `ERGON_STATUS_INVALID_PROBLEM` naming `what`, never an abort.
+fn reserved<T>(count: usize, what: &str) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(count).map_err(|_| {
+        Failure::new(
+            ergon_status::InvalidProblem,
+            format!("out of memory allocating {count} {what}"),
+        )
+    })?;
+    Ok(v)
+}
+
 /// Reads an `ergon_dpk_problem` into a validated workload.
 ///
 /// # Safety
@@ -315,9 +329,22 @@ unsafe fn workload_from_arrays(p: &ergon_dpk_problem) -> Result<Workload> {
     let alphas_in = unsafe { slice(p.alphas, p.num_alphas, "alphas")? };
     let alphas = rdp::orders(alphas_in).map_err(problem_failure)?;
     let na = alphas.len();
+    // Limits before anything of the caller's sizes is allocated.
+    knapsack::check_sizes(p.num_blocks, p.num_tasks).map_err(problem_failure)?;
     let blocks_in = unsafe { slice(p.blocks, p.num_blocks, "blocks")? };
     let tasks_in = unsafe { slice(p.tasks, p.num_tasks, "tasks")? };
-    let mut blocks = Vec::with_capacity(blocks_in.len());
+    let requests = tasks_in
+        .iter()
+        .fold(0usize, |n, t| n.saturating_add(t.num_blocks));
+    if requests > knapsack::MAX_BLOCK_REQUESTS {
+        return Err(problem_failure(KnapsackError::LimitExceeded {
+            what: "block requests",
+            count: requests as u64,
+            limit: "MAX_BLOCK_REQUESTS",
+            max: knapsack::MAX_BLOCK_REQUESTS as u64,
+        }));
+    }
+    let mut blocks = reserved(blocks_in.len(), "blocks")?;
     for (j, b) in blocks_in.iter().enumerate() {
         let what = format!("blocks[{j}] (block {}).capacity", b.id);
         let capacity = unsafe { slice(b.capacity, b.capacity_len, &what)? };
@@ -340,7 +367,7 @@ unsafe fn workload_from_arrays(p: &ergon_dpk_problem) -> Result<Workload> {
         };
         blocks.push(block);
     }
-    let mut tasks = Vec::with_capacity(tasks_in.len());
+    let mut tasks = reserved(tasks_in.len(), "tasks")?;
     for (i, t) in tasks_in.iter().enumerate() {
         let ids = unsafe {
             slice(
@@ -363,11 +390,13 @@ unsafe fn workload_from_arrays(p: &ergon_dpk_problem) -> Result<Workload> {
                 expected: na,
             })
         })?;
+        let mut blocks = reserved(ids.len(), "block ids")?;
+        blocks.extend_from_slice(ids);
         tasks.push(Task {
             id: t.id,
             weight: t.weight,
             arrival: t.arrival,
-            blocks: ids.to_vec(),
+            blocks,
             demand,
         });
     }

@@ -893,3 +893,21 @@ fn simulate_json_matches_the_core() {
         );
     }
 }
+
+/// A `num_apps` over MAX_APPS is refused before the array is read (so a one-element array
+/// with a huge count is never read past its end), and 65 real apps are refused too.
+#[test]
+fn too_many_apps_is_a_status_before_reading() {
+    let o = options(ERGON_POLICY_ORLOJ, 63.0);
+    let one = [constant(c"x", 0.01)];
+    for n in [65usize, 1 << 40, usize::MAX] {
+        let mut b = null_mut();
+        let status = unsafe { ergon_batcher_new(one.as_ptr(), n, null(), 4, &o, &mut b) };
+        assert_eq!(status, ergon_status::InvalidProblem);
+        assert!(b.is_null());
+        assert!(thread_error().contains("limit of 64"), "{}", thread_error());
+    }
+    let many = vec![constant(c"x", 0.01); 65];
+    let (status, msg) = new_fails(&many, None, 4, &o);
+    assert_eq!(status, ergon_status::InvalidProblem, "{msg}");
+}

@@ -1651,3 +1651,84 @@ fn bad_online_input() {
         ergon_dpk_online_free(null_mut());
     }
 }
+
+// ---------------------------------------------------------- issue 12: hostile sizes, orders
+
+/// A 10⁷-task description aborted the host on allocation; the count is now checked against
+/// MAX_TASKS before anything is read or allocated (so the one-element array below is never
+/// read past its end).
+#[test]
+fn sizes_over_the_limits_are_a_status() {
+    let a = o5();
+    for (num_blocks, num_tasks, needle) in [
+        (a.blocks.len(), 10_000_000, "MAX_TASKS"),
+        (10_000_000, a.tasks.len(), "MAX_BLOCKS"),
+        (usize::MAX, usize::MAX, "MAX_BLOCKS"),
+    ] {
+        let mut p = a.problem();
+        p.num_tasks = num_tasks;
+        p.num_blocks = num_blocks;
+        let mut w = null_mut();
+        let s = unsafe { ergon_dpk_workload_new(&p, &mut w) };
+        assert_eq!(s, ergon_status::InvalidProblem);
+        assert!(w.is_null());
+        let msg = thread_error();
+        assert!(msg.contains(needle), "{msg}");
+    }
+    let mut a = o5();
+    a.weights[0] = 1e300;
+    a.relink();
+    fails(
+        a.workload(),
+        ergon_status::InvalidProblem,
+        &["task 0", "MAX_WEIGHT"],
+    );
+}
+
+/// Order 10³⁰⁸ hung the subsampled series; it is refused by the grid check.
+#[test]
+fn huge_orders_are_a_status_not_a_hang() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let alphas = [2.0, 1e308];
+        let mut out = [0.0; 2];
+        let mut len = 0usize;
+        let s = unsafe {
+            ergon_dpk_subsampled_gaussian(
+                alphas.as_ptr(),
+                2,
+                0.01,
+                1.0,
+                1.0,
+                out.as_mut_ptr(),
+                2,
+                &mut len,
+            )
+        };
+        let t = unsafe {
+            ergon_dpk_subsampled_laplace(
+                alphas.as_ptr(),
+                2,
+                0.01,
+                1.0,
+                1.0,
+                out.as_mut_ptr(),
+                2,
+                &mut len,
+            )
+        };
+        let _ = tx.send((s, t, thread_error()));
+    });
+    let (s, t, msg) = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("order 1e308 was not refused by validation");
+    assert_eq!(
+        (s, t),
+        (ergon_status::InvalidArgument, ergon_status::InvalidArgument)
+    );
+    assert!(msg.contains("MAX_ALPHA") && msg.contains("#1"), "{msg}");
+    let mut a = o5();
+    a.alphas = vec![1e308];
+    a.relink();
+    fails(a.workload(), ergon_status::InvalidProblem, &["MAX_ALPHA"]);
+}

@@ -281,3 +281,19 @@ def test_simulate_errors() -> None:
     expect(Status.INVALID_PROBLEM, "unknown distribution kind", simulate, cfg)
     with pytest.raises(TypeError):
         simulate(42)  # type: ignore[arg-type]
+
+
+def test_indices_past_2_64_do_not_wrap() -> None:
+    # ctypes reduces ints modulo 2**64: enqueue(2**64 + 1, ...) queued into app 1 (issue 12).
+    apps = [App.constant("x", slo_s=0.1, value_s=0.01), App.constant("y", slo_s=0.1, value_s=0.01)]
+    with Batcher(apps, max_batch=4) as b:
+        expect(Status.OUT_OF_RANGE, "app", b.enqueue, 2**64 + 1, 1, 0.0, 1.0)
+        expect(Status.OUT_OF_RANGE, "app", b.enqueue, 2**64, 1, 0.0, 1.0)
+        expect(Status.OUT_OF_RANGE, "app", b.complete, 2**64 + 1, 0.01)
+        expect(Status.OUT_OF_RANGE, "app", b.app_stats, 2**65)
+        expect(Status.INVALID_ARGUMENT, "request_id", b.enqueue, 0, 2**64, 0.0, 1.0)
+        assert b.queued == 0
+    expect(Status.INVALID_PROBLEM, "max_batch", Batcher, apps, max_batch=2**64 + 4)
+    expect(Status.INVALID_ARGUMENT, "bins", Batcher, apps, max_batch=4, bins=2**64 + 8)
+    with pytest.raises(TypeError):
+        Batcher(apps, max_batch=4.0)  # type: ignore[arg-type]

@@ -486,3 +486,30 @@ def test_tight_blocks_admit_more_and_stay_certified() -> None:
     assert (counts["classic"], counts["tight"]) == (3, 8)
     with pytest.raises(ErgonError, match="unknown conversion"):
         dpk.Workload([{"id": 0, "epsilon": 1.0, "delta": 1e-5, "conversion": "loose"}], [])
+
+
+def test_option_counts_past_size_t_do_not_wrap() -> None:
+    # ctypes reduces ints modulo 2**64: recompute_every=2**64 + 1 became 1 (issue 12).
+    with dpk.Workload(**o4(1)) as w:
+        with fails(Status.INVALID_ARGUMENT, "recompute_every"):
+            dpk.schedule(w, recompute_every=2**64 + 1)
+        with fails(Status.INVALID_ARGUMENT, "recompute_every"):
+            dpk.schedule(w, recompute_every=-1)
+        with fails(Status.INVALID_ARGUMENT, "max_nodes"):
+            dpk.schedule(w, "optimal", max_nodes=2**64)
+        with pytest.raises(TypeError):
+            dpk.schedule(w, recompute_every=1.5)  # type: ignore[arg-type]
+
+
+def test_huge_orders_and_sizes_are_errors_not_hangs() -> None:
+    # Order 1e308 hung the subsampled series; sigma 1e9 gave a negative curve (issue 12).
+    with fails(Status.INVALID_ARGUMENT, "MAX_ALPHA"):
+        dpk.subsampled_gaussian(q=0.01, sigma=1.0, steps=1.0, alphas=[2.0, 1e308])
+    with fails(Status.INVALID_ARGUMENT, "MAX_ALPHA"):
+        dpk.subsampled_laplace(q=0.01, b=1.0, steps=1.0, alphas=[2.0, 1e308])
+    curve = dpk.subsampled_gaussian(q=0.01, sigma=1e9, steps=100.0)
+    assert all(0.0 <= v < 1e-14 for v in curve), curve
+    doc = o4(1)
+    doc["tasks"][0]["weight"] = 1e300
+    with fails(Status.INVALID_PROBLEM, "MAX_WEIGHT"):
+        dpk.Workload(**doc)

@@ -269,3 +269,14 @@ def test_plan_outlives_frontier(instance_2x4: Path) -> None:
     assert f.closed
     assert plan.to_json().startswith('{"schema":"ergon-plan/v1"')
     assert len(plan.stages) == 2
+
+
+def test_point_index_past_size_t_does_not_wrap(frontier_4x8: ergon.Frontier) -> None:
+    # ctypes reduces ints modulo 2**64: point(2**64 + 5) returned point 5 (issue 12).
+    for bad in (2**64 + 5, 2**64, 2**200, -(2**64) - 1):
+        with pytest.raises(ergon.ErgonError) as e:
+            frontier_4x8.point(bad)
+        assert e.value.status == ergon.Status.OUT_OF_RANGE, e.value
+    for bad_type in (True, 1.0, "1"):
+        with pytest.raises(TypeError):
+            frontier_4x8.point(bad_type)  # type: ignore[arg-type]

@@ -229,7 +229,8 @@ pub fn parse_workload(text: &str) -> Result<Workload, FormatError> {
     check_schema(text, WORKLOAD_SCHEMA)?;
     let doc: WorkloadDoc = serde_json::from_str(text).map_err(|e| json(WORKLOAD_SCHEMA, &e))?;
     let alphas = alphas_of(doc.alphas)?;
-    let mut blocks = Vec::with_capacity(doc.blocks.len());
+    super::check_sizes(doc.blocks.len(), doc.tasks.len())?;
+    let mut blocks = super::vec_for("blocks", doc.blocks.len())?;
     for b in doc.blocks {
         let arrival = b.arrival.unwrap_or(0.0);
         let block = match (b.capacity, b.epsilon, b.delta) {
@@ -267,7 +268,7 @@ pub fn parse_workload(text: &str) -> Result<Workload, FormatError> {
         };
         blocks.push(block);
     }
-    let mut tasks = Vec::with_capacity(doc.tasks.len());
+    let mut tasks = super::vec_for("tasks", doc.tasks.len())?;
     for t in doc.tasks {
         let demand = demand_of(t.id, &alphas, t.demand, t.mechanism)?;
         let Some(requested) = t.blocks else {
@@ -480,7 +481,8 @@ pub fn parse_online(text: &str) -> Result<OnlineConfig, FormatError> {
     check_schema(text, ONLINE_SCHEMA)?;
     let doc: OnlineDoc = serde_json::from_str(text).map_err(|e| json(ONLINE_SCHEMA, &e))?;
     let alphas = alphas_of(doc.alphas)?;
-    let mut tasks = Vec::with_capacity(doc.tasks.len());
+    super::check_limit("tasks", "MAX_TASKS", doc.tasks.len(), super::MAX_TASKS)?;
+    let mut tasks = super::vec_for("tasks", doc.tasks.len())?;
     for t in doc.tasks {
         let demand = demand_of(t.id, &alphas, t.demand, t.mechanism)?;
         if t.blocks.is_some() {

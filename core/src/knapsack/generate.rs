@@ -16,8 +16,8 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::rdp::{self, STANDARD_ALPHAS};
 use super::{
-    Block, KnapsackError, OnlineConfig, OnlineTask, RdpCurve, ScheduleOptions, Task, Unlocking,
-    Workload,
+    Block, KnapsackError, MAX_TASKS, OnlineConfig, OnlineTask, RdpCurve, ScheduleOptions, Task,
+    Unlocking, Workload, check_limit, vec_for,
 };
 
 /// Seeded random numbers.
@@ -189,6 +189,7 @@ impl Microbenchmark {
         if self.num_blocks == 0 || self.num_blocks > 100_000 {
             return bad("num_blocks", self.num_blocks as f64);
         }
+        check_limit("tasks", "MAX_TASKS", self.num_tasks, MAX_TASKS)?;
         if !(self.mu_blocks.is_finite() && self.mu_blocks >= 1.0) {
             return bad("mu_blocks", self.mu_blocks);
         }
@@ -254,7 +255,7 @@ impl Microbenchmark {
             .collect();
         let max_k = self.num_blocks.min(20);
         let spread_orders = [5usize, 6, 7, 8]; // α = 4, 5, 6, 8
-        let mut tasks = Vec::with_capacity(self.num_tasks);
+        let mut tasks = vec_for("tasks", self.num_tasks)?;
         for id in 0..self.num_tasks {
             let bucket = &buckets[rng.weighted(&weights)];
             let base = &bucket[rng.below(bucket.len())];
@@ -427,6 +428,7 @@ impl Default for AlibabaLike {
 impl AlibabaLike {
     /// The online configuration with the given scheduler settings.
     pub fn config(&self, options: ScheduleOptions) -> Result<OnlineConfig, KnapsackError> {
+        check_limit("tasks", "MAX_TASKS", self.num_tasks, MAX_TASKS)?;
         if self.total_blocks < self.initial_blocks
             || self.initial_blocks == 0
             || self.total_blocks > super::online::MAX_BLOCKS
@@ -446,7 +448,7 @@ impl AlibabaLike {
         let cap = rdp::block_capacity(alphas, 10.0, 1e-7)?;
         let mut rng = Draw::new(self.seed);
         let span = f64::from(self.total_blocks - self.initial_blocks).max(1.0);
-        let mut tasks = Vec::with_capacity(self.num_tasks);
+        let mut tasks = vec_for("tasks", self.num_tasks)?;
         // Draw trace statistics in batches so that the min–max maps see a whole sample.
         let batch = self.num_tasks.clamp(1, 20_000);
         let mut attempts = 0usize;
@@ -623,6 +625,7 @@ impl AmazonLike {
 
     /// The online configuration with the given scheduler settings.
     pub fn config(&self, options: ScheduleOptions) -> Result<OnlineConfig, KnapsackError> {
+        check_limit("tasks", "MAX_TASKS", self.num_tasks, MAX_TASKS)?;
         if !(self.tasks_per_block.is_finite() && self.tasks_per_block > 0.0) {
             return Err(KnapsackError::InvalidParameter {
                 name: "tasks_per_block",
@@ -645,7 +648,7 @@ impl AmazonLike {
         let (elephants, mice) = Self::curves()?;
         let mut rng = Draw::new(self.seed);
         let mut t = 0.0;
-        let mut tasks = Vec::with_capacity(self.num_tasks);
+        let mut tasks = vec_for("tasks", self.num_tasks)?;
         for id in 0..self.num_tasks {
             t += -libm::log(1.0 - rng.uniform()) / self.tasks_per_block;
             let elephant = rng.uniform() < self.elephant_fraction;

@@ -41,14 +41,59 @@ pub use online::{
     block_arrival, simulate, unlocked_fraction,
 };
 pub use optimal::{MAX_OPTIMAL_TASKS, OPTIMAL_MAX_WORK};
-pub use problem::{Block, FEASIBILITY_RTOL, Task, Workload, fits};
-pub use rdp::{Conversion, MAX_ACCOUNTING_ORDERS, Mechanism, STANDARD_ALPHAS};
+pub use problem::{Block, FEASIBILITY_RTOL, Task, Workload, check_sizes, fits};
+pub use rdp::{Conversion, MAX_ACCOUNTING_ORDERS, MAX_ALPHA, Mechanism, STANDARD_ALPHAS};
 pub use sched::{
     Allocation, DEFAULT_ETA, DpfCapacity, KnapsackMode, ScheduleOptions, Scheduler, schedule,
 };
 
 /// Largest number of RDP orders a problem may use (the standard set has 12).
 pub const MAX_ORDERS: usize = 16;
+
+/// Most tasks in a workload, an online configuration or a generated workload (checked before
+/// the task list is allocated). A million tasks is 16 times the largest workload of the DPack
+/// paper; the schedulers keep a few vectors of this length. Not overridable.
+pub const MAX_TASKS: usize = 1_000_000;
+
+/// Most block requests summed over the tasks of a workload (offline: the lengths of the tasks'
+/// `blocks` lists; online: each task's `num_blocks`, capped by the number of blocks). The
+/// schedulers keep one 4-byte index per request, so this bounds that memory to 200 MB.
+pub const MAX_BLOCK_REQUESTS: usize = 50_000_000;
+
+/// Largest task weight. With at most [`MAX_TASKS`] tasks, every sum of weights stays below
+/// 10¹⁸, finite and exact to 10⁻⁴ relative of the largest weight.
+pub const MAX_WEIGHT: f64 = 1e12;
+
+/// An empty vector with room for `count` items, or [`KnapsackError::Allocation`] naming
+/// `what` when the memory cannot be had (a size that came from input).
+pub(crate) fn vec_for<T>(
+    what: &'static str,
+    count: usize,
+) -> Result<alloc::vec::Vec<T>, KnapsackError> {
+    let mut v = alloc::vec::Vec::new();
+    v.try_reserve_exact(count)
+        .map_err(|_| KnapsackError::Allocation { what, count })?;
+    Ok(v)
+}
+
+/// [`KnapsackError::LimitExceeded`] unless `count ≤ max`.
+pub(crate) fn check_limit(
+    what: &'static str,
+    limit: &'static str,
+    count: usize,
+    max: usize,
+) -> Result<(), KnapsackError> {
+    if count > max {
+        Err(KnapsackError::LimitExceeded {
+            what,
+            count: count as u64,
+            limit,
+            max: max as u64,
+        })
+    } else {
+        Ok(())
+    }
+}
 
 /// One ε per RDP order: a demand curve, a capacity or a remaining budget. Fixed capacity, so
 /// scheduling never allocates per task.
@@ -77,6 +122,16 @@ pub enum KnapsackError {
         index: usize,
         /// Its value.
         value: f64,
+    },
+    /// An order is larger than [`rdp::MAX_ALPHA`].
+    #[error("RDP order #{index} = {value:e} exceeds the limit MAX_ALPHA = {max}")]
+    OrderTooLarge {
+        /// Position in the list.
+        index: usize,
+        /// Its value.
+        value: f64,
+        /// The limit.
+        max: f64,
     },
     /// δ is outside (0, 1).
     #[error("delta = {delta} must lie strictly between 0 and 1")]
@@ -189,6 +244,36 @@ pub enum KnapsackError {
     DuplicateTask {
         /// Task id.
         task: u64,
+    },
+    /// A size read from input is over one of the documented limits.
+    #[error("{count} {what} exceed the limit {limit} = {max}")]
+    LimitExceeded {
+        /// What was counted (`tasks`, `blocks`...).
+        what: &'static str,
+        /// How many the input asks for.
+        count: u64,
+        /// The name of the limit's constant.
+        limit: &'static str,
+        /// The limit.
+        max: u64,
+    },
+    /// Memory for a size read from input could not be allocated.
+    #[error("out of memory allocating {count} {what}")]
+    Allocation {
+        /// What was to be allocated.
+        what: &'static str,
+        /// How many.
+        count: usize,
+    },
+    /// A task's weight is above [`MAX_WEIGHT`].
+    #[error("task {task}: weight {value:e} exceeds the limit MAX_WEIGHT = {max:e}")]
+    WeightTooLarge {
+        /// Task id.
+        task: u64,
+        /// The value.
+        value: f64,
+        /// The limit.
+        max: f64,
     },
     /// A task's weight is not positive and finite.
     #[error("task {task}: weight {value} must be a positive finite number")]

@@ -12,10 +12,10 @@ use alloc::collections::BTreeSet;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::problem::check_demand;
+use super::problem::{check_demand, check_weight};
 use super::rdp::Conversion;
 use super::sched::{Engine, ScheduleOptions, Scheduler};
-use super::{KnapsackError, RdpCurve, rdp};
+use super::{KnapsackError, MAX_BLOCK_REQUESTS, MAX_TASKS, RdpCurve, check_limit, rdp};
 
 /// How a block's capacity becomes available.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -151,7 +151,7 @@ impl OnlineResult {
 
 /// Most scheduling rounds a simulation may need (guards against a tiny T).
 pub const MAX_ROUNDS: f64 = 10_000_000.0;
-/// Most blocks a simulation may have.
+/// Most blocks a simulation or a workload may have (checked before they are allocated).
 pub const MAX_BLOCKS: u32 = 1_000_000;
 
 fn setting(name: &'static str, value: f64, message: &'static str) -> KnapsackError {
@@ -225,18 +225,23 @@ pub fn simulate(config: &OnlineConfig) -> Result<OnlineResult, KnapsackError> {
             0.0
         }
     };
+    check_limit("tasks", "MAX_TASKS", cfg.tasks.len(), MAX_TASKS)?;
+    let requests = cfg.tasks.iter().fold(0usize, |n, t| {
+        n.saturating_add((t.num_blocks as usize).min(cfg.total_blocks as usize))
+    });
+    check_limit(
+        "block requests",
+        "MAX_BLOCK_REQUESTS",
+        requests,
+        MAX_BLOCK_REQUESTS,
+    )?;
     let mut ids = BTreeSet::new();
     let mut last_arrival = 0.0_f64;
     for t in &cfg.tasks {
         if !ids.insert(t.id) {
             return Err(KnapsackError::DuplicateTask { task: t.id });
         }
-        if !(t.weight.is_finite() && t.weight > 0.0) {
-            return Err(KnapsackError::InvalidWeight {
-                task: t.id,
-                value: t.weight,
-            });
-        }
+        check_weight(t.id, t.weight)?;
         if !(t.arrival.is_finite() && t.arrival >= 0.0) {
             return Err(KnapsackError::TaskArrival {
                 task: t.id,

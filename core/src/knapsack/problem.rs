@@ -4,8 +4,36 @@ use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
+use super::online::MAX_BLOCKS;
 use super::rdp::Conversion;
-use super::{KnapsackError, RdpCurve, rdp};
+use super::{
+    KnapsackError, MAX_BLOCK_REQUESTS, MAX_TASKS, MAX_WEIGHT, RdpCurve, check_limit, rdp, vec_for,
+};
+
+/// Checks the sizes of a workload against [`MAX_BLOCKS`] and [`MAX_TASKS`], before anything
+/// of that size is allocated (readers and the C ABI call it first).
+pub fn check_sizes(num_blocks: usize, num_tasks: usize) -> Result<(), KnapsackError> {
+    check_limit("blocks", "MAX_BLOCKS", num_blocks, MAX_BLOCKS as usize)?;
+    check_limit("tasks", "MAX_TASKS", num_tasks, MAX_TASKS)
+}
+
+/// Checks a task's weight: positive, finite and at most [`MAX_WEIGHT`].
+pub(crate) fn check_weight(task: u64, weight: f64) -> Result<(), KnapsackError> {
+    if !(weight.is_finite() && weight > 0.0) {
+        return Err(KnapsackError::InvalidWeight {
+            task,
+            value: weight,
+        });
+    }
+    if weight > MAX_WEIGHT {
+        return Err(KnapsackError::WeightTooLarge {
+            task,
+            value: weight,
+            max: MAX_WEIGHT,
+        });
+    }
+    Ok(())
+}
 
 /// Relative slack of the budget check: at an order whose full capacity is `c > 0`, a task fits
 /// when `remaining − demand ≥ −FEASIBILITY_RTOL·c`. It only absorbs the rounding of
@@ -114,7 +142,8 @@ pub(crate) fn within(used: f64, capacity: f64, limit: f64) -> bool {
 impl Workload {
     /// Validates and builds a workload. Errors name the offending block or task: duplicate ids,
     /// capacity or demand vectors of the wrong length or with NaN / infinite / negative
-    /// entries, non-positive weights, requests of missing blocks.
+    /// entries, non-positive weights or weights over [`MAX_WEIGHT`], requests of missing
+    /// blocks; and the limits [`MAX_BLOCKS`], [`MAX_TASKS`] and [`MAX_BLOCK_REQUESTS`].
     pub fn new(
         alphas: &[f64],
         blocks: Vec<Block>,
@@ -125,6 +154,16 @@ impl Workload {
         if blocks.is_empty() {
             return Err(KnapsackError::NoBlocks);
         }
+        check_sizes(blocks.len(), tasks.len())?;
+        let requests = tasks
+            .iter()
+            .fold(0usize, |n, t| n.saturating_add(t.blocks.len()));
+        check_limit(
+            "block requests",
+            "MAX_BLOCK_REQUESTS",
+            requests,
+            MAX_BLOCK_REQUESTS,
+        )?;
         let mut index = BTreeMap::new();
         for (j, b) in blocks.iter().enumerate() {
             if index.insert(b.id, j as u32).is_some() {
@@ -154,17 +193,12 @@ impl Workload {
             }
         }
         let mut seen = BTreeMap::new();
-        let mut task_blocks = Vec::with_capacity(tasks.len());
+        let mut task_blocks = vec_for("task block lists", tasks.len())?;
         for t in &tasks {
             if seen.insert(t.id, ()).is_some() {
                 return Err(KnapsackError::DuplicateTask { task: t.id });
             }
-            if !(t.weight.is_finite() && t.weight > 0.0) {
-                return Err(KnapsackError::InvalidWeight {
-                    task: t.id,
-                    value: t.weight,
-                });
-            }
+            check_weight(t.id, t.weight)?;
             if !t.arrival.is_finite() {
                 return Err(KnapsackError::TaskArrival {
                     task: t.id,
@@ -175,19 +209,28 @@ impl Workload {
             if t.blocks.is_empty() {
                 return Err(KnapsackError::NoRequestedBlocks { task: t.id });
             }
-            let mut idx: Vec<u32> = Vec::with_capacity(t.blocks.len());
+            let mut idx: Vec<u32> = vec_for("block requests", t.blocks.len())?;
             for &b in &t.blocks {
                 let j = *index.get(&b).ok_or(KnapsackError::MissingBlock {
                     task: t.id,
                     block: b,
                 })?;
-                if idx.contains(&j) {
-                    return Err(KnapsackError::DuplicateRequest {
-                        task: t.id,
-                        block: b,
-                    });
-                }
                 idx.push(j);
+            }
+            // Repeated requests: sort a copy (not a quadratic scan; a task may list every
+            // block), and report the first repeated id in the task's own order.
+            let mut sorted = idx.clone();
+            sorted.sort_unstable();
+            if sorted.windows(2).any(|w| w.first() == w.last()) {
+                let mut seen = BTreeMap::new();
+                for &b in &t.blocks {
+                    if seen.insert(b, ()).is_some() {
+                        return Err(KnapsackError::DuplicateRequest {
+                            task: t.id,
+                            block: b,
+                        });
+                    }
+                }
             }
             task_blocks.push(idx);
         }

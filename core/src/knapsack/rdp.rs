@@ -24,6 +24,21 @@ pub const STANDARD_ALPHAS: [f64; 12] = [
 /// Most orders an accounting helper accepts (a bound on what input may make it allocate).
 pub const MAX_ACCOUNTING_ORDERS: usize = 4096;
 
+/// Largest RDP order accepted anywhere (workload orders and the accounting helpers' grids).
+///
+/// The integer-order series of the subsampled Gaussian and the subsampled-Laplace bound sum
+/// ⌈α⌉ + 1 terms, so an order's cost grows linearly with its magnitude (and past 2⁵³ a loop
+/// counter in `f64` stops advancing: order 10³⁰⁸ hung, order 10⁷ took 1.4 s). At this limit
+/// one order costs about 1.1 ms for the subsampled Laplace (the slowest) and 0.4 ms for the
+/// subsampled Gaussian (release build, one core of the 2-core development machine, measured by
+/// `cargo test --release -p ergon-core --test knapsack_bad_input order_cost -- --ignored
+/// --nocapture`), so even a 4096-order accounting grid packed just under the limit stays
+/// under 5 s, and a workload's 16 orders under 20 ms per task. `dp-accounting`'s default grid
+/// tops out at 1024 and the DPack paper's at 64; orders of thousands already certify nothing
+/// better for any practical δ.
+/// Not overridable: larger orders only cost time.
+pub const MAX_ALPHA: f64 = 10_000.0;
+
 /// Below this order the tight conversion is numerically unstable (as α → 1); `dp-accounting`
 /// skips such orders, and here they fall back to the classic bound, which stays valid.
 const TIGHT_MIN_ORDER: f64 = 1.01;
@@ -62,8 +77,8 @@ impl Conversion {
     }
 }
 
-/// Checks an order grid against a length limit: non-empty, every α finite and > 1, strictly
-/// increasing.
+/// Checks an order grid against a length limit: non-empty, every α finite and > 1, at most
+/// [`MAX_ALPHA`], strictly increasing.
 fn check_orders_up_to(alphas: &[f64], max: usize) -> Result<(), KnapsackError> {
     if alphas.is_empty() {
         return Err(KnapsackError::EmptyOrders);
@@ -79,13 +94,20 @@ fn check_orders_up_to(alphas: &[f64], max: usize) -> Result<(), KnapsackError> {
         if !(a.is_finite() && a > 1.0 && a > prev) {
             return Err(KnapsackError::InvalidOrder { index, value: a });
         }
+        if a > MAX_ALPHA {
+            return Err(KnapsackError::OrderTooLarge {
+                index,
+                value: a,
+                max: MAX_ALPHA,
+            });
+        }
         prev = a;
     }
     Ok(())
 }
 
-/// Checks an order list for a workload (non-empty, at most [`MAX_ORDERS`], every α finite and
-/// > 1, strictly increasing) and returns it as a fixed-capacity vector.
+/// Checks an order list for a workload (non-empty, at most [`MAX_ORDERS`], every α finite,
+/// > 1 and at most [`MAX_ALPHA`], strictly increasing) and returns it as a fixed-capacity vector.
 pub fn orders(alphas: &[f64]) -> Result<RdpCurve, KnapsackError> {
     check_orders_up_to(alphas, MAX_ORDERS)?;
     Ok(alphas.iter().copied().collect())
@@ -328,8 +350,9 @@ fn laplace_at(a: f64, b: f64) -> f64 {
 /// Terms of the fractional-order series after which its tail is bounded instead of summed.
 const SGM_MAX_TERMS: u32 = 4000;
 
-/// ln A_α of the sampled Gaussian mechanism for an integer order (binomial expansion).
-fn sgm_log_a_int(a: f64, q: f64, sigma: f64) -> f64 {
+/// ln A_α of the sampled Gaussian mechanism for an integer order (binomial expansion), and the
+/// number of terms summed.
+fn sgm_log_a_int(a: f64, q: f64, sigma: f64) -> (f64, f64) {
     let n = a as u64;
     let (lq, l1q) = (libm::log(q), libm::log1p(-q));
     let mut acc = f64::NEG_INFINITY;
@@ -339,10 +362,49 @@ fn sgm_log_a_int(a: f64, q: f64, sigma: f64) -> f64 {
             log_binom(a, kf) + kf * lq + (a - kf) * l1q + (kf * kf - kf) / (2.0 * sigma * sigma);
         acc = log_add(acc, term);
     }
-    acc
+    (acc, a + 1.0)
 }
 
-/// ln A_α of the sampled Gaussian mechanism for a fractional order: the two-sided series of
+/// A generous bound on the absolute rounding error of a computed ln A_α: 16 ulps of 1 per
+/// term summed (each `log_add` rounds a running sum near 1) plus 16 ulps of the largest
+/// logarithm a term carries, ln Γ(α + 1).
+fn sgm_rounding(a: f64, terms: f64) -> f64 {
+    16.0 * f64::EPSILON * (terms + libm::lgamma(a + 1.0).max(1.0))
+}
+
+/// Below this multiple of its rounding bound a computed ln A_α is not trusted as it stands.
+const SGM_TRUST: f64 = 1024.0;
+
+/// ε(α)/steps of the subsampled Gaussian (0 < q < 1), never negative and never below the true
+/// value by more than ordinary rounding.
+///
+/// For a large σ (≳ 10⁶), ln A_α is close to 0 and the series computes it as a difference of
+/// numbers near 1, so it can come out below its rounding error, even negative. Where the
+/// computed ln A is under [`SGM_TRUST`] times its rounding bound `r` ([`sgm_rounding`]), the
+/// value used is `max(ln A, 0) + r`, which is ≥ the truth (the rounding error is at most `r`)
+/// and at most `r` above it. Everything is capped by the unsampled Gaussian's
+/// `ln A = α(α − 1)/(2σ²)`, a valid upper bound since subsampling only helps; for σ ≥ 10⁷ the
+/// cap is what remains, `ε(α) ≤ α/(2σ²)`.
+fn sgm_at(a: f64, q: f64, sigma: f64) -> f64 {
+    let (log_a, terms) = if a == libm::floor(a) {
+        sgm_log_a_int(a, q, sigma)
+    } else {
+        sgm_log_a_frac(a, q, sigma)
+    };
+    let r = sgm_rounding(a, terms);
+    let unsampled = a * (a - 1.0) / (2.0 * sigma * sigma);
+    let log_a = if log_a.is_nan() {
+        unsampled
+    } else if log_a < SGM_TRUST * r {
+        log_a.max(0.0) + r
+    } else {
+        log_a
+    };
+    log_a.min(unsampled) / (a - 1.0)
+}
+
+/// ln A_α of the sampled Gaussian mechanism for a fractional order, and the number of terms
+/// summed: the two-sided series of
 /// Mironov–Talwar–Zhang (2019, §3.3) in log space, with the signed generalised binomial
 /// coefficients (exact; `dp-accounting` adds their magnitudes, an upper bound that is up to a
 /// few percent larger at α = 1.5).
@@ -353,7 +415,7 @@ fn sgm_log_a_int(a: f64, q: f64, sigma: f64) -> f64 {
 /// the last magnitude (an alternating series' tail is at most its first term), so the result
 /// errs upwards, never below the truth. A series that is neither converged nor alternating
 /// there gives +∞ (no guarantee).
-fn sgm_log_a_frac(a: f64, q: f64, sigma: f64) -> f64 {
+fn sgm_log_a_frac(a: f64, q: f64, sigma: f64) -> (f64, f64) {
     let (mut log_a0, mut log_a1) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
     let z0 = sigma * sigma * libm::log(1.0 / q - 1.0) + 0.5;
     let (lq, l1q) = (libm::log(q), libm::log1p(-q));
@@ -381,21 +443,23 @@ fn sgm_log_a_frac(a: f64, q: f64, sigma: f64) -> f64 {
         let total = log_add(log_a0, log_a1);
         let decreasing = log_s0 < last0 && log_s1 < last1;
         let largest = log_s0.max(log_s1);
+        let terms = 2.0 * (fi + 1.0);
         if decreasing && largest < total - 37.0 {
-            return total;
+            return (total, terms);
         }
         if i >= SGM_MAX_TERMS {
-            return if decreasing && fi > a + 1.0 {
+            let bounded = if decreasing && fi > a + 1.0 {
                 log_add(total, largest + core::f64::consts::LN_2)
             } else {
                 f64::INFINITY
             };
+            return (bounded, terms);
         }
         (last0, last1) = (log_s0, log_s1);
         // C(α, i+1) = C(α, i)·(α − i)/(i + 1).
         let factor = (a - fi) / (fi + 1.0);
         if factor == 0.0 {
-            return total;
+            return (total, terms);
         }
         if factor < 0.0 {
             sign = -sign;
@@ -443,7 +507,10 @@ pub enum Mechanism {
         /// b.
         b: f64,
     },
-    /// Poisson-subsampled Gaussian (DP-SGD), exact series at integer and fractional orders.
+    /// Poisson-subsampled Gaussian (DP-SGD), exact series at integer and fractional orders;
+    /// where the series cannot resolve ln A_α from its rounding error (σ ≳ 10⁶) the value is
+    /// raised by that error, and it is always capped by the unsampled Gaussian `α/(2σ²)` per
+    /// step (see `sgm_at`), so it is never negative and never below the truth.
     SubsampledGaussian {
         /// Sampling rate, in [0, 1].
         q: f64,
@@ -519,10 +586,8 @@ impl Mechanism {
                     0.0
                 } else if q == 1.0 {
                     steps * a / (2.0 * sigma * sigma)
-                } else if a == libm::floor(a) {
-                    steps * sgm_log_a_int(a, q, sigma) / (a - 1.0)
                 } else {
-                    steps * sgm_log_a_frac(a, q, sigma) / (a - 1.0)
+                    steps * sgm_at(a, q, sigma)
                 }
             }
             Mechanism::SubsampledLaplace { q, b, steps } => {

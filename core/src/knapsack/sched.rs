@@ -162,10 +162,13 @@ impl Allocation {
         self.allocated.len()
     }
 
-    /// `true` unless an exact search stopped at its node budget.
+    /// `true` unless an exact search stopped at its node budget. Never `true` when the total
+    /// weight or the bound is not finite (no optimality is proven by an infinite sum).
     pub fn proven_optimal(&self) -> bool {
-        self.upper_bound
-            .is_none_or(|ub| ub <= self.total_weight * (1.0 + 1e-9) + 1e-12)
+        self.total_weight.is_finite()
+            && self
+                .upper_bound
+                .is_none_or(|ub| ub.is_finite() && ub <= self.total_weight * (1.0 + 1e-9) + 1e-12)
     }
 }
 

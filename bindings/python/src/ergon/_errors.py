@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import enum
-from typing import List, Optional
+import operator
+from typing import Any, List, Optional
 
 
 class Status(enum.IntEnum):
@@ -79,3 +81,33 @@ class LibraryNotFoundError(OSError):
     def __init__(self, message: str, tried: Optional[List[str]] = None) -> None:
         self.tried = list(tried or [])
         super().__init__(message)
+
+
+SIZE_T_BITS = ctypes.sizeof(ctypes.c_size_t) * 8
+"""Width of the C ``size_t`` that indices and counts are passed as."""
+
+
+def _index(
+    value: Any,
+    name: str,
+    bits: int = SIZE_T_BITS,
+    status: "Status" = Status.OUT_OF_RANGE,
+) -> int:
+    """``value`` as an int that fits an unsigned C integer of ``bits`` bits.
+
+    ctypes converts a Python int to ``c_size_t``, ``c_uint32`` or ``c_uint64`` modulo 2**bits,
+    silently: 2**64 + 5 would become 5. Every int the package hands to the C library goes
+    through here first.
+
+    Raises:
+        TypeError: for a bool or a value without ``__index__`` (a float, a string...), as the
+            package does for every argument of the wrong type.
+        ErgonError: ``status`` (``OUT_OF_RANGE`` unless the caller says otherwise) for a
+            negative value or one of 2**bits or more; the message names ``name`` and the range.
+    """
+    if isinstance(value, bool) or not hasattr(type(value), "__index__"):
+        raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
+    v = operator.index(value)
+    if not 0 <= v < 1 << bits:
+        raise ErgonError(status, f"{name} = {v} is out of range (0 to 2**{bits} - 1)")
+    return v

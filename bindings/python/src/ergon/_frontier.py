@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, TypeVar, Union
 
 from . import _native as N
-from ._errors import ErgonError, Status
+from ._errors import ErgonError, Status, _index
 
 PathLike = Union[str, "os.PathLike[str]"]
 """A file name: ``str`` or any ``os.PathLike``."""
@@ -180,12 +180,7 @@ def _normalize(value: str, what: str, choices: Dict[str, int]) -> int:
 
 
 def _u32(value: Any, what: str) -> int:
-    if isinstance(value, bool):
-        raise TypeError(f"{what} must be an integer, not bool")
-    v = operator.index(value)
-    if not 0 <= v <= 0xFFFF_FFFF:
-        raise ErgonError(Status.INVALID_ARGUMENT, f"{what} = {v} is out of range (0 to 4294967295)")
-    return v
+    return _index(value, what, 32, Status.INVALID_ARGUMENT)
 
 
 def _read_file(path: PathLike, what: str) -> bytes:
@@ -532,8 +527,12 @@ class Frontier(_OwnsHandle):
         """Point ``index`` (0 is the slowest; negative indices count from the fastest end).
 
         Raises:
-            ErgonError: ``OUT_OF_RANGE`` for an index beyond either end.
+            ErgonError: ``OUT_OF_RANGE`` for an index beyond either end (also 2**64 and more,
+                which ctypes would otherwise wrap).
+            TypeError: for a bool or a non-integer.
         """
+        if isinstance(index, bool):
+            raise TypeError("index must be an integer, not bool")
         i = operator.index(index)
         out = N.ergon_point()
         with self._lock:
@@ -542,6 +541,7 @@ class Frontier(_OwnsHandle):
                 i += self.num_points
                 if i < 0:
                     raise ErgonError(Status.OUT_OF_RANGE, f"point {index} does not exist")
+            i = _index(i, f"point index {index}")
             status = self._lib.ergon_frontier_point(ptr, i, byref(out))
             if status:
                 raise self._error(ptr, status)

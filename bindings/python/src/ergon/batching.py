@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 from . import _native as N
-from ._errors import ErgonError, Status
+from ._errors import ErgonError, Status, _index
 from ._frontier import _OwnsHandle, _as_bytes, _closed_error, _read_text, _thread_error
 
 __all__ = [
@@ -341,9 +341,7 @@ class Batcher(_OwnsHandle):
     ) -> Any:
         if isinstance(max_batch, bool):
             raise TypeError("max_batch must be an integer, not bool")
-        max_batch = operator.index(max_batch)
-        if max_batch < 0:
-            raise ErgonError(Status.INVALID_PROBLEM, f"max_batch {max_batch} is negative")
+        max_batch = _index(max_batch, "max_batch", status=Status.INVALID_PROBLEM)
         options = self._lib.ergon_batcher_options_default()
         options.policy, options.estimate = _policy(policy)
         for key, value in overrides.items():
@@ -354,10 +352,7 @@ class Batcher(_OwnsHandle):
             elif key == "bins":
                 if isinstance(value, bool):
                     raise TypeError("bins must be an integer, not bool")
-                v = operator.index(value)
-                if v < 0:
-                    raise ErgonError(Status.INVALID_ARGUMENT, f"options.bins = {v} is negative")
-                options.bins = v
+                options.bins = _index(value, "options.bins", status=Status.INVALID_ARGUMENT)
             else:
                 setattr(options, key, _number(value, key))
         raws, keep = [], []
@@ -451,7 +446,8 @@ class Batcher(_OwnsHandle):
         index = operator.index(app)
         if index < 0:
             raise ErgonError(Status.OUT_OF_RANGE, f"unknown app {index} (negative)")
-        return index
+        # An index of 2**64 or more would wrap to a small one in ctypes.
+        return _index(index, "app")
 
     # --- the server's calls ------------------------------------------------------------------
 
@@ -472,11 +468,7 @@ class Batcher(_OwnsHandle):
         index = self._app(app)
         if isinstance(request_id, bool):
             raise TypeError("request_id must be an integer, not bool")
-        rid = operator.index(request_id)
-        if not 0 <= rid < 1 << 64:
-            raise ErgonError(
-                Status.INVALID_ARGUMENT, f"request_id {rid} is not in 0..2**64-1"
-            )
+        rid = _index(request_id, "request_id", 64, Status.INVALID_ARGUMENT)
         arrival = _number(arrival_s, "arrival_s")
         with self._lock:
             ptr = self._handle()

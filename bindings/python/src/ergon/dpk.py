@@ -52,7 +52,7 @@ from typing import (
 )
 
 from . import _native as N
-from ._errors import ErgonError, Status
+from ._errors import ErgonError, Status, _index
 from ._frontier import (
     PathLike,
     _as_bytes,
@@ -484,10 +484,9 @@ def _options(scheduler: str, **kw: Any) -> Any:
     if kw.get("knapsack") is not None:
         o.knapsack = _normalize(kw["knapsack"], "knapsack", _KNAPSACK)
     if kw.get("recompute_every") is not None:
-        k = operator.index(kw["recompute_every"])
-        if k < 0:
-            raise ErgonError(Status.INVALID_ARGUMENT, f"recompute_every = {k} must be >= 0")
-        o.recompute_every = k
+        o.recompute_every = _index(
+            kw["recompute_every"], "recompute_every", status=Status.INVALID_ARGUMENT
+        )
     for flag in ("single_task_fallback", "dpf_weighted"):
         if kw.get(flag) is not None:
             if not isinstance(kw[flag], bool):
@@ -496,10 +495,7 @@ def _options(scheduler: str, **kw: Any) -> Any:
     if kw.get("dpf_capacity") is not None:
         o.dpf_capacity = _normalize(kw["dpf_capacity"], "dpf_capacity", _DPF_CAPACITY)
     if kw.get("max_nodes") is not None:
-        n = operator.index(kw["max_nodes"])
-        if not 0 <= n < 2**64:
-            raise ErgonError(Status.INVALID_ARGUMENT, f"max_nodes = {n} is out of range")
-        o.max_nodes = n
+        o.max_nodes = _index(kw["max_nodes"], "max_nodes", 64, Status.INVALID_ARGUMENT)
     return o
 
 

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 from . import _native as N
-from ._errors import ErgonError, Status
+from ._errors import ErgonError, Status, _index
 from ._frontier import (
     _OwnsHandle,
     _PLAN_AT,
@@ -241,9 +241,7 @@ class PlanExecutor(_OwnsHandle):
             raise TypeError(f"frontier must be an ergon.Frontier, not {type(frontier).__name__}")
         if isinstance(stage, bool):
             raise TypeError("stage must be an integer, not bool")
-        stage_index = int(stage)
-        if stage_index < 0:
-            raise ErgonError(Status.OUT_OF_RANGE, f"stage {stage_index} is negative")
+        stage_index = _index(stage, "stage")
         name = _device_bytes(device)
         self._lib = N.lib()
         self._lock = threading.Lock()
