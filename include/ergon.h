@@ -837,7 +837,8 @@ typedef struct ergon_problem {
    */
   size_t num_edges;
   /**
-   * Stages of the explicit DAG (GPUs drawing blocking power); ignored with `pipeline`.
+   * Stages of the explicit DAG (GPUs drawing blocking power); ignored with `pipeline`. At
+   * most 524 288 (`MAX_STAGES`; every limit is listed in docs/fuzzing.md).
    */
   uint32_t num_stages;
 } ergon_problem;
@@ -1647,7 +1648,8 @@ ergon_status ergon_dpk_dp_delta(const double *alphas, size_t num_alphas, const d
  * `ergon_frontier_free`.
  *
  * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (unknown kind, schedule or
- * energy order), `INVALID_PROBLEM` (the message names the profile, option, node or edge) or
+ * energy order), `INVALID_PROBLEM` (the message names the profile, option, node or edge, or
+ * the size limit exceeded and its value: docs/fuzzing.md; checked before copying) or
  * `PANIC`. Messages: `ergon_last_error`.
  *
  * # Safety

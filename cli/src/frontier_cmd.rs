@@ -206,7 +206,11 @@ fn write_plans(frontier: &Frontier, dir: &PathBuf, deadline: Option<f64>, at: &[
     let mut wanted: Vec<(String, State, Option<f64>)> = Vec::new();
     if let Some(t) = deadline {
         let (state, energy) = frontier.for_deadline(t)?;
-        wanted.push((format!("plan_deadline_{t}s.json"), state, Some(energy)));
+        wanted.push((
+            format!("plan_deadline_{}s.json", frontier::Num(t)),
+            state,
+            Some(energy),
+        ));
     }
     let at: Vec<At> = if at.is_empty() && deadline.is_none() {
         vec![At::Fastest, At::TStar]
@@ -267,7 +271,7 @@ fn summarize(f: &Frontier, problem: &Problem, label: &str, solve_time: Duration)
         problem.dag.nodes.len(),
         f.num_stages,
         problem.profiles.len(),
-        f.p_blocking_w
+        frontier::Num(f.p_blocking_w)
     );
     let _ = writeln!(
         s,

@@ -313,6 +313,94 @@ fn csv_gives_the_same_frontier_as_the_instance() {
     }
 }
 
+/// Issue 12: a UTF-8 byte-order mark before the header (as spreadsheet tools write) is ignored;
+/// before, the run failed with "the header has no `stage` column".
+#[test]
+fn csv_with_a_utf8_bom_is_read() {
+    let dir = Scratch::new("csv-bom");
+    let inst = instance();
+    write_csv(&inst, &dir.path().join("plain.csv"));
+    let text = std::fs::read_to_string(dir.path().join("plain.csv")).unwrap();
+    dir.write("bom.csv", &format!("\u{feff}{text}"));
+    let mut args = vec!["frontier", "--profile", "bom.csv"];
+    args.extend(CSV_FLAGS);
+    args.extend(["--json", "--no-plot"]);
+    check_a100_s4_m8_frontier(&parse_json(&ergon(dir.path(), &args)));
+}
+
+/// Issue 12: an explicit DAG next to an informative `pipeline` whose `num_stages` disagrees.
+/// The GPUs drawing blocking power are the DAG's; before, 400 "informative" stages multiplied
+/// the blocking energy by 100, and 4·10⁹ made the plan allocate one list per stage (96 GB) and
+/// abort.
+#[test]
+fn explicit_dag_decides_the_gpu_count_over_the_informative_pipeline() {
+    let dir = Scratch::new("dag-stages");
+    let plain = parse_json(&ergon(
+        dir.path(),
+        &[
+            "frontier",
+            "--instance",
+            instance_path().to_str().unwrap(),
+            "--json",
+            "--no-plot",
+        ],
+    ));
+    let dag = ergon_core::frontier::Pipeline::one_f_one_b(4, 8)
+        .dag()
+        .unwrap();
+    let nodes: Vec<Value> = dag
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(id, c)| {
+            serde_json::json!({"id": id, "stage": c.stage, "kind": c.kind.as_str(), "microbatch": c.microbatch})
+        })
+        .collect();
+    for stages in [400u64, 4_000_000_000] {
+        let mut inst = instance();
+        inst["pipeline"]["num_stages"] = stages.into();
+        inst["dag"] = serde_json::json!({"nodes": nodes, "edges": dag.edges});
+        dir.write("dag.json", &inst.to_string());
+        let v = parse_json(&ergon(
+            dir.path(),
+            &[
+                "frontier",
+                "--instance",
+                "dag.json",
+                "--json",
+                "--no-plot",
+                "--plan-out",
+                "plans",
+            ],
+        ));
+        assert_eq!(v["num_stages"], 4, "pipeline.num_stages = {stages}");
+        assert_eq!(
+            v["points"], plain["points"],
+            "pipeline.num_stages = {stages}"
+        );
+        let plan: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("plans/plan_fastest.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(plan["stages"].as_array().unwrap().len(), 4);
+    }
+}
+
+/// Issue 12: limits reach the command line as a one-line error naming the limit.
+#[test]
+fn instance_beyond_the_stage_limit_is_a_one_line_error() {
+    let dir = Scratch::new("too-many-stages");
+    let mut inst = instance();
+    inst.as_object_mut().unwrap().remove("dag");
+    inst["pipeline"]["num_stages"] = 4_000_000_000u64.into();
+    dir.write("big.json", &inst.to_string());
+    let o = ergon(
+        dir.path(),
+        &["frontier", "--instance", "big.json", "--no-plot"],
+    );
+    assert_one_line_error(&o, &["MAX_STAGES", "4000000000"]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // (d) Plans and deadlines.
 

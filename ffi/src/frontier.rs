@@ -137,7 +137,8 @@ pub struct ergon_problem {
     pub edges: *const ergon_edge,
     /// Number of edges.
     pub num_edges: usize,
-    /// Stages of the explicit DAG (GPUs drawing blocking power); ignored with `pipeline`.
+    /// Stages of the explicit DAG (GPUs drawing blocking power); ignored with `pipeline`. At
+    /// most 524 288 (`MAX_STAGES`; every limit is listed in docs/fuzzing.md).
     pub num_stages: u32,
 }
 
@@ -292,10 +293,75 @@ fn energy_order(e: u32) -> Result<EffectiveEnergy> {
 /// # Safety
 /// Every pointer in `p` must satisfy the contract documented on [`ergon_problem`].
 unsafe fn problem_from_arrays(p: &ergon_problem) -> Result<Problem> {
+    // Every length the caller gives is checked against core's limits before anything of that
+    // size is allocated, and the copies are reserved fallibly: a status, never an abort.
+    // A length no array of that type can have stays INVALID_ARGUMENT (as `slice` reports it);
+    // a possible one beyond a limit is INVALID_PROBLEM.
+    let over = |what: &str, len: usize, size: usize, name: &str, limit: usize| -> Result<()> {
+        if len > isize::MAX as usize / size.max(1) {
+            return Err(Failure::new(
+                ergon_status::InvalidArgument,
+                format!("`{what}` length {len} is impossibly large"),
+            ));
+        }
+        if len > limit {
+            return Err(Failure::new(
+                ergon_status::InvalidProblem,
+                format!("{what} = {len} is more than the limit {name} = {limit}"),
+            ));
+        }
+        Ok(())
+    };
+    over(
+        "num_profiles",
+        p.num_profiles,
+        size_of::<ergon_profile>(),
+        "MAX_PROFILES",
+        frontier::MAX_PROFILES,
+    )?;
+    if p.num_nodes > 0 {
+        over(
+            "num_nodes",
+            p.num_nodes,
+            size_of::<ergon_node>(),
+            "MAX_COMPUTATIONS",
+            frontier::MAX_COMPUTATIONS,
+        )?;
+        over(
+            "num_edges",
+            p.num_edges,
+            size_of::<ergon_edge>(),
+            "MAX_EDGES",
+            frontier::MAX_EDGES,
+        )?;
+        over(
+            "num_stages",
+            p.num_stages as usize,
+            1,
+            "MAX_STAGES",
+            frontier::MAX_STAGES as usize,
+        )?;
+    }
     // SAFETY (all `slice` calls): lengths and pointers come from the caller's description.
     let profiles_in = unsafe { slice(p.profiles, p.num_profiles, "profiles")? };
-    let mut profiles = Vec::with_capacity(profiles_in.len());
+    let mut profiles = try_vec(profiles_in.len(), "profiles")?;
+    let mut total_options = 0usize;
     for (i, prof) in profiles_in.iter().enumerate() {
+        over(
+            &format!("profiles[{i}].num_options"),
+            prof.num_options,
+            size_of::<ergon_option>(),
+            "MAX_OPTIONS_PER_PROFILE",
+            frontier::MAX_OPTIONS_PER_PROFILE,
+        )?;
+        total_options = total_options.saturating_add(prof.num_options);
+        over(
+            "the total of num_options",
+            total_options,
+            1,
+            "MAX_OPTIONS",
+            frontier::MAX_OPTIONS,
+        )?;
         let options = unsafe { slice(prof.options, prof.num_options, "profiles[].options")? };
         let fit = if prof.fit.is_null() {
             None
@@ -316,14 +382,15 @@ unsafe fn problem_from_arrays(p: &ergon_problem) -> Result<Problem> {
         profiles.push(Profile {
             stage: prof.stage,
             kind: kind(prof.kind, &format!("profiles[{i}]"))?,
-            options: options
-                .iter()
-                .map(|o| ProfileOption {
+            options: {
+                let mut v = try_vec(options.len(), "options")?;
+                v.extend(options.iter().map(|o| ProfileOption {
                     freq_mhz: o.freq_mhz,
                     time_s: o.time_s,
                     energy_j: o.energy_j,
-                })
-                .collect(),
+                }));
+                v
+            },
             fit,
         });
     }
@@ -332,21 +399,21 @@ unsafe fn problem_from_arrays(p: &ergon_problem) -> Result<Problem> {
     } else {
         let nodes = unsafe { slice(p.nodes, p.num_nodes, "nodes")? };
         let edges = unsafe { slice(p.edges, p.num_edges, "edges")? };
+        let mut dag_nodes = try_vec(nodes.len(), "nodes")?;
+        for (i, n) in nodes.iter().enumerate() {
+            dag_nodes.push(Computation {
+                stage: n.stage,
+                kind: kind(n.kind, &format!("nodes[{i}]"))?,
+                microbatch: n.microbatch,
+                chunk: 0,
+            });
+        }
+        let mut dag_edges = try_vec(edges.len(), "edges")?;
+        dag_edges.extend(edges.iter().map(|e| (e.from, e.to)));
         Dag {
             num_stages: p.num_stages,
-            nodes: nodes
-                .iter()
-                .enumerate()
-                .map(|(i, n)| {
-                    Ok(Computation {
-                        stage: n.stage,
-                        kind: kind(n.kind, &format!("nodes[{i}]"))?,
-                        microbatch: n.microbatch,
-                        chunk: 0,
-                    })
-                })
-                .collect::<Result<_>>()?,
-            edges: edges.iter().map(|e| (e.from, e.to)).collect(),
+            nodes: dag_nodes,
+            edges: dag_edges,
         }
     };
     let problem = Problem {
@@ -358,6 +425,18 @@ unsafe fn problem_from_arrays(p: &ergon_problem) -> Result<Problem> {
     };
     problem.validate()?;
     Ok(problem)
+}
+
+/// An empty vector with room for `count` items, or an `INVALID_PROBLEM` failure naming them.
+fn try_vec<T>(count: usize, what: &str) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(count).map_err(|_| {
+        Failure::new(
+            ergon_status::InvalidProblem,
+            format!("out of memory: could not allocate {count} {what}"),
+        )
+    })?;
+    Ok(v)
 }
 
 fn new_frontier(problem: Problem, out_ptr: *mut *mut ergon_frontier) -> Result<()> {
@@ -375,7 +454,8 @@ fn new_frontier(problem: Problem, out_ptr: *mut *mut ergon_frontier) -> Result<(
 /// `ergon_frontier_free`.
 ///
 /// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (unknown kind, schedule or
-/// energy order), `INVALID_PROBLEM` (the message names the profile, option, node or edge) or
+/// energy order), `INVALID_PROBLEM` (the message names the profile, option, node or edge, or
+/// the size limit exceeded and its value: docs/fuzzing.md; checked before copying) or
 /// `PANIC`. Messages: `ergon_last_error`.
 ///
 /// # Safety

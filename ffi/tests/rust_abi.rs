@@ -377,3 +377,156 @@ fn status_strings_cover_every_code() {
         env!("CARGO_PKG_VERSION")
     );
 }
+
+/// Issue 12: sizes from the caller beyond core's limits are a status, checked before anything
+/// of that size is allocated (before: one list per stage for `num_stages` = 4·10⁹, the solve of
+/// a pipeline at the old computation limit, a 2 GiB cost table, and a copy of whatever length
+/// the caller claimed, each an abort of the host process).
+#[test]
+fn sizes_beyond_the_limits_are_a_status() {
+    let opts = [
+        ergon_option {
+            freq_mhz: 1410,
+            time_s: 0.020,
+            energy_j: 10.0,
+        },
+        ergon_option {
+            freq_mhz: 990,
+            time_s: 0.030,
+            energy_j: 6.0,
+        },
+    ];
+    let profiles = [ERGON_KIND_FORWARD, ERGON_KIND_BACKWARD].map(|kind| ergon_profile {
+        stage: 0,
+        kind,
+        options: opts.as_ptr(),
+        num_options: opts.len(),
+        fit: null(),
+    });
+    let nodes = [
+        ergon_node {
+            stage: 0,
+            kind: ERGON_KIND_FORWARD,
+            microbatch: 0,
+        },
+        ergon_node {
+            stage: 0,
+            kind: ERGON_KIND_BACKWARD,
+            microbatch: 0,
+        },
+    ];
+    let edges = [ergon_edge { from: 0, to: 1 }];
+    let base = ergon_problem {
+        unit_time_s: 0.001,
+        p_blocking_w: 80.0,
+        effective_energy: ERGON_EFFECTIVE_ENERGY_AFTER_FILTER,
+        profiles: profiles.as_ptr(),
+        num_profiles: profiles.len(),
+        pipeline: ergon_pipeline {
+            schedule: ERGON_SCHEDULE_1F1B,
+            num_stages: 1,
+            num_microbatches: 1,
+            virtual_stages: 0,
+        },
+        nodes: nodes.as_ptr(),
+        num_nodes: nodes.len(),
+        edges: edges.as_ptr(),
+        num_edges: edges.len(),
+        num_stages: 1,
+    };
+    let refused = |problem: &ergon_problem, needles: &[&str]| {
+        let mut f = null_mut();
+        let status = unsafe { ergon_frontier_new(problem, &mut f) };
+        let msg = thread_error();
+        assert_eq!(status, ergon_status::InvalidProblem, "{msg}");
+        assert!(f.is_null());
+        for n in needles {
+            assert!(msg.contains(n), "{msg:?} does not mention {n:?}");
+        }
+    };
+    // The base is valid: one stage, a plan with one list.
+    let mut f = null_mut();
+    unsafe {
+        assert_eq!(ergon_frontier_new(&base, &mut f), ergon_status::Ok);
+        ergon_frontier_free(f);
+    }
+    refused(
+        &ergon_problem {
+            num_stages: 4_000_000_000,
+            ..base
+        },
+        &["num_stages = 4000000000", "MAX_STAGES"],
+    );
+    // Exactly the old limit of 2²⁴ computations: 8 stages × 1 048 576 microbatches.
+    refused(
+        &ergon_problem {
+            nodes: null(),
+            num_nodes: 0,
+            pipeline: ergon_pipeline {
+                schedule: ERGON_SCHEDULE_1F1B,
+                num_stages: 8,
+                num_microbatches: 1 << 20,
+                virtual_stages: 0,
+            },
+            ..base
+        },
+        &["16777216", "MAX_COMPUTATIONS"],
+    );
+    // Claimed lengths far beyond the limits are refused before the arrays are read.
+    refused(
+        &ergon_problem {
+            num_profiles: usize::MAX / 1024,
+            ..base
+        },
+        &["num_profiles", "MAX_PROFILES"],
+    );
+    refused(
+        &ergon_problem {
+            num_nodes: 1 << 40,
+            ..base
+        },
+        &["num_nodes", "MAX_COMPUTATIONS"],
+    );
+    let huge = [ergon_profile {
+        num_options: 1 << 40,
+        ..profiles[0]
+    }];
+    refused(
+        &ergon_problem {
+            profiles: huge.as_ptr(),
+            num_profiles: 1,
+            ..base
+        },
+        &["profiles[0].num_options", "MAX_OPTIONS_PER_PROFILE"],
+    );
+    // τ = 1 ns and options of 1 ms and 0.26 s: ~2²⁸ quanta, a 2 GiB cost table before.
+    let wide = [
+        ergon_option {
+            freq_mhz: 1410,
+            time_s: 1e-3,
+            energy_j: 10.0,
+        },
+        ergon_option {
+            freq_mhz: 990,
+            time_s: 0.26,
+            energy_j: 5.0,
+        },
+    ];
+    let wide_profiles = profiles.map(|p| ergon_profile {
+        options: wide.as_ptr(),
+        ..p
+    });
+    let problem = ergon_problem {
+        unit_time_s: 1e-9,
+        profiles: wide_profiles.as_ptr(),
+        ..base
+    };
+    let mut f = null_mut();
+    unsafe {
+        assert_eq!(ergon_frontier_new(&problem, &mut f), ergon_status::Ok);
+        assert_eq!(ergon_frontier_solve(f), ergon_status::InvalidProblem);
+        let msg = frontier_error(f);
+        assert!(msg.contains("MAX_COST_CELLS"), "{msg}");
+        ergon_frontier_free(f);
+    }
+}

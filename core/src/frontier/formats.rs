@@ -18,6 +18,9 @@ use crate::fit::ExpModel;
 pub const INSTANCE_SCHEMA: &str = "perseus-instance/v1";
 /// Schema name of a solved frontier.
 pub const FRONTIER_SCHEMA: &str = "ergon-frontier/v1";
+/// Largest number of lines of a zeus profile CSV: 4 194 305 (a header and one data row per
+/// option, [`MAX_OPTIONS`](super::MAX_OPTIONS)). Counted before anything is parsed.
+pub const MAX_CSV_LINES: usize = super::MAX_OPTIONS + 1;
 /// Schema name of a frequency plan.
 pub const PLAN_SCHEMA: &str = "ergon-plan/v1";
 
@@ -214,7 +217,7 @@ pub fn parse_instance(text: &str) -> Result<Problem, FormatError> {
     Ok(problem)
 }
 
-fn explicit_dag(doc: DagDoc, num_stages: Option<u32>) -> Result<(Dag, Vec<u32>), FormatError> {
+fn explicit_dag(doc: DagDoc, pipeline_stages: Option<u32>) -> Result<(Dag, Vec<u32>), FormatError> {
     if doc.nodes.is_empty() {
         return Err(FrontierError::EmptyDag.into());
     }
@@ -241,13 +244,29 @@ fn explicit_dag(doc: DagDoc, num_stages: Option<u32>) -> Result<(Dag, Vec<u32>),
             }),
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let num_stages = num_stages.unwrap_or_else(|| {
-        doc.nodes
-            .iter()
-            .map(|n| n.stage.saturating_add(1))
-            .max()
-            .unwrap_or(0)
-    });
+    // The GPUs that draw blocking power are the DAG's stages; a `pipeline` next to a `dag` is
+    // informative only (formats.md §1), so its `num_stages` must not change the energy. It
+    // still catches a node on a stage the pipeline does not have.
+    if let Some(ps) = pipeline_stages
+        && let Some(n) = doc.nodes.iter().find(|n| n.stage >= ps)
+    {
+        return Err(FrontierError::StageOutOfRange {
+            node: n.id as usize,
+            stage: n.stage,
+            num_stages: ps,
+        }
+        .into());
+    }
+    let num_stages = doc
+        .nodes
+        .iter()
+        .map(|n| u64::from(n.stage) + 1)
+        .max()
+        .unwrap_or(0);
+    let num_stages = match u32::try_from(num_stages) {
+        Ok(s) if s <= super::MAX_STAGES => s,
+        _ => return Err(FrontierError::TooManyStages { num_stages }.into()),
+    };
     let nodes = doc
         .nodes
         .iter()
@@ -271,7 +290,20 @@ fn explicit_dag(doc: DagDoc, num_stages: Option<u32>) -> Result<(Dag, Vec<u32>),
 
 /// Parses the zeus profile CSV (`stage,instruction,frequency,time,energy` with a header; extra
 /// columns ignored) into one profile per (stage, instruction), in order of first appearance.
+///
+/// A UTF-8 byte-order mark before the header is ignored. Linear in the size of the text; more
+/// than [`MAX_CSV_LINES`] lines are refused before parsing.
 pub fn parse_profile_csv(text: &str) -> Result<Vec<Profile>, FormatError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let lines_total = text.bytes().filter(|&b| b == b'\n').count() + 1;
+    if lines_total > MAX_CSV_LINES {
+        return Err(FormatError::Csv {
+            line: MAX_CSV_LINES + 1,
+            message: alloc::format!(
+                "the file has {lines_total} lines, more than the limit MAX_CSV_LINES = {MAX_CSV_LINES}"
+            ),
+        });
+    }
     let mut lines = text
         .lines()
         .enumerate()
@@ -295,6 +327,8 @@ pub fn parse_profile_csv(text: &str) -> Result<Vec<Profile>, FormatError> {
         col("energy")?,
     );
     let mut profiles: Vec<Profile> = Vec::new();
+    // (stage, kind) → index into `profiles`: O(log P) per row, not a scan of every profile.
+    let mut index: BTreeMap<(u32, Kind), usize> = BTreeMap::new();
     for (i, line) in lines {
         let line_no = i + 1;
         let cells: Vec<&str> = line.split(',').map(str::trim).collect();
@@ -337,7 +371,8 @@ pub fn parse_profile_csv(text: &str) -> Result<Vec<Profile>, FormatError> {
             return Err(FormatError::Csv {
                 line: line_no,
                 message: alloc::format!(
-                    "`frequency` = {freq} is not a positive whole number of MHz"
+                    "`frequency` = {} is not a positive whole number of MHz",
+                    super::Num(freq)
                 ),
             });
         }
@@ -346,17 +381,17 @@ pub fn parse_profile_csv(text: &str) -> Result<Vec<Profile>, FormatError> {
             time_s: number(c_time, "time")?,
             energy_j: number(c_energy, "energy")?,
         };
-        match profiles
-            .iter_mut()
-            .find(|p| p.stage == stage && p.kind == kind)
-        {
+        match index.get(&(stage, kind)).and_then(|&k| profiles.get_mut(k)) {
             Some(p) => p.options.push(option),
-            None => profiles.push(Profile {
-                stage,
-                kind,
-                options: alloc::vec![option],
-                fit: None,
-            }),
+            None => {
+                index.insert((stage, kind), profiles.len());
+                profiles.push(Profile {
+                    stage,
+                    kind,
+                    options: alloc::vec![option],
+                    fit: None,
+                });
+            }
         }
     }
     if profiles.is_empty() {

@@ -35,23 +35,75 @@ pub use prep::{
 };
 pub use problem::{Computation, Dag, EffectiveEnergy, Kind, Problem, Profile, ProfileOption};
 
+/// An empty vector with room for `count` items, or [`FrontierError::OutOfMemory`].
+pub(crate) fn try_vec<T>(count: usize, what: &'static str) -> Result<Vec<T>, FrontierError> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(count)
+        .map_err(|_| FrontierError::OutOfMemory { what, count })?;
+    Ok(v)
+}
+
 use crate::fit::ExpModel;
 
-/// Largest number of computations of a problem: 16.7 million. The solver keeps a few dozen
-/// bytes per computation, and a bound checked before anything is allocated keeps an absurd
-/// pipeline shape (say 10⁹ microbatches) an error instead of an out-of-memory abort, which no
-/// panic boundary can catch.
-pub const MAX_COMPUTATIONS: usize = 1 << 24;
+// Resource limits. Every size that comes from input is checked against one of these before
+// anything of that size is allocated, so that an absurd input is an error naming the limit and
+// the value, never an out-of-memory abort (which no panic boundary, C or Python, can catch).
+// docs/fuzzing.md ("Limits (Perseus)") lists them.
+
+/// Largest number of computations of a problem: 1 048 576. The solver keeps several hundred
+/// bytes per computation (DAG, CSR adjacency, critical-path times, the flow network with its
+/// residual arcs and warm-start flows): 576 MB measured at 2²⁰, so the former limit of 2²⁴
+/// needed about 9 GB and aborted.
+pub const MAX_COMPUTATIONS: usize = 1 << 20;
+/// Largest number of pipeline stages (GPUs): 524 288 (a pipeline needs at least two
+/// computations per stage, so no larger count can be solved within [`MAX_COMPUTATIONS`]).
+/// Plans keep one list per stage.
+pub const MAX_STAGES: u32 = 1 << 19;
+/// Largest number of precedence edges of a DAG: 16 777 216 (pipeline schedules have two to
+/// three per computation).
+pub const MAX_EDGES: usize = 1 << 24;
+/// Largest number of profiles: 1 048 576 (one per stage and kind).
+pub const MAX_PROFILES: usize = 2 * MAX_STAGES as usize;
+/// Largest number of options (measurements) of one profile: 1 048 576.
+pub const MAX_OPTIONS_PER_PROFILE: usize = 1 << 20;
+/// Largest number of options over all profiles together: 4 194 304.
+pub const MAX_OPTIONS: usize = 1 << 22;
+/// Largest number of cost-table cells over all profiles together: 16 777 216 (128 MiB). A
+/// profile's table has one cell per quantum between its fastest and slowest duration, so this
+/// bounds `Σ (max_quanta − min_quanta + 1)`; a finer unit time or a wider spread of measured
+/// times needs more cells.
+pub const MAX_COST_CELLS: usize = 1 << 24;
+
+/// A float in an error message: the shortest representation that reads back to the same
+/// value, in scientific notation when it is very large or very small (never 300 digits).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Num(pub f64);
+
+impl core::fmt::Display for Num {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let a = libm::fabs(self.0);
+        if a.is_finite() && a != 0.0 && !(1e-5..1e16).contains(&a) {
+            write!(f, "{:e}", self.0)
+        } else {
+            write!(f, "{}", self.0)
+        }
+    }
+}
+
+fn num(x: &f64) -> Num {
+    Num(*x)
+}
+
 use crate::flow::CutError;
 
 /// Why a frontier problem was rejected.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FrontierError {
     /// τ must be a positive finite number of seconds.
-    #[error("unit time {0} s is not a positive finite number")]
+    #[error("unit time {} s is not a positive finite number", num(.0))]
     InvalidUnitTime(f64),
     /// Blocking power must be finite and non-negative.
-    #[error("blocking power {0} W is not a finite non-negative number")]
+    #[error("blocking power {} W is not a finite non-negative number", num(.0))]
     InvalidBlockingPower(f64),
     /// A profile has no options.
     #[error("profile (stage {stage}, {kind}) has no options")]
@@ -91,7 +143,8 @@ pub enum FrontierError {
     },
     /// A measurement is NaN, infinite, zero or negative.
     #[error(
-        "profile (stage {stage}, {kind}) option {row}: {field} = {value} must be a positive finite number"
+        "profile (stage {stage}, {kind}) option {row}: {field} = {} must be a positive finite number",
+        num(.value)
     )]
     InvalidOption {
         /// Stage.
@@ -107,7 +160,9 @@ pub enum FrontierError {
     },
     /// A measured time is shorter than one quantum.
     #[error(
-        "profile (stage {stage}, {kind}) option {row}: time {time_s} s is shorter than the unit time {unit_time_s} s; use a smaller unit time"
+        "profile (stage {stage}, {kind}) option {row}: time {} s is shorter than the unit time {} s; use a smaller unit time",
+        num(.time_s),
+        num(.unit_time_s)
     )]
     ShorterThanUnitTime {
         /// Stage.
@@ -123,7 +178,8 @@ pub enum FrontierError {
     },
     /// A measured time spans too many quanta.
     #[error(
-        "profile (stage {stage}, {kind}) option {row}: {quanta} quanta exceed the limit of {MAX_QUANTA}; use a larger unit time"
+        "profile (stage {stage}, {kind}) option {row}: {} quanta exceed the limit MAX_QUANTA = {MAX_QUANTA}; use a larger unit time",
+        num(.quanta)
     )]
     TooManyQuanta {
         /// Stage.
@@ -169,11 +225,70 @@ pub enum FrontierError {
     /// No computations.
     #[error("the DAG has no computations")]
     EmptyDag,
-    /// More computations than the solver's 32-bit ids allow.
-    #[error("the DAG has {nodes} computations, more than the limit of {MAX_COMPUTATIONS}")]
+    /// More computations than [`MAX_COMPUTATIONS`].
+    #[error(
+        "the DAG has {nodes} computations, more than the limit MAX_COMPUTATIONS = {MAX_COMPUTATIONS}"
+    )]
     TooLarge {
         /// Number of computations.
         nodes: usize,
+    },
+    /// More edges than [`MAX_EDGES`].
+    #[error("the DAG has {edges} edges, more than the limit MAX_EDGES = {MAX_EDGES}")]
+    TooManyEdges {
+        /// Number of edges.
+        edges: usize,
+    },
+    /// More stages than [`MAX_STAGES`].
+    #[error("the pipeline has {num_stages} stages, more than the limit MAX_STAGES = {MAX_STAGES}")]
+    TooManyStages {
+        /// Number of stages.
+        num_stages: u64,
+    },
+    /// More profiles than [`MAX_PROFILES`].
+    #[error("{profiles} profiles, more than the limit MAX_PROFILES = {MAX_PROFILES}")]
+    TooManyProfiles {
+        /// Number of profiles.
+        profiles: usize,
+    },
+    /// A profile with more options than [`MAX_OPTIONS_PER_PROFILE`], or more options in all
+    /// than [`MAX_OPTIONS`].
+    #[error("{what} has {options} options, more than the limit {limit_name} = {limit}")]
+    TooManyOptions {
+        /// "profile (stage s, kind)" or "the problem".
+        what: alloc::string::String,
+        /// Number of options.
+        options: usize,
+        /// Name of the limit.
+        limit_name: &'static str,
+        /// Its value.
+        limit: usize,
+    },
+    /// The profiles' cost tables together need more cells than [`MAX_COST_CELLS`].
+    #[error(
+        "profile (stage {stage}, {kind}) spans {quanta} quanta ({min_quanta}..={max_quanta}), bringing the cost tables to {cells} cells, more than the limit MAX_COST_CELLS = {MAX_COST_CELLS}; use a larger unit time"
+    )]
+    TooManyCostCells {
+        /// Stage.
+        stage: u32,
+        /// Kind.
+        kind: Kind,
+        /// Quanta spanned by this profile.
+        quanta: u64,
+        /// Its fastest duration.
+        min_quanta: u32,
+        /// Its slowest duration.
+        max_quanta: u32,
+        /// Cells of every table so far, this one included.
+        cells: u64,
+    },
+    /// Memory for a buffer sized by the input could not be allocated.
+    #[error("out of memory: could not allocate {count} {what}")]
+    OutOfMemory {
+        /// What the buffer holds.
+        what: &'static str,
+        /// How many of them.
+        count: usize,
     },
     /// A node names a stage beyond the pipeline.
     #[error("computation {node} runs on stage {stage}, but the pipeline has {num_stages} stages")]
@@ -214,10 +329,14 @@ pub enum FrontierError {
     #[error("internal error in the minimum cut: {0}")]
     Internal(CutError),
     /// A deadline that is not a finite non-negative number of seconds.
-    #[error("deadline {0} s is not a finite non-negative number of seconds")]
+    #[error("deadline {} s is not a finite non-negative number of seconds", num(.0))]
     InvalidDeadline(f64),
     /// A deadline shorter than the fastest iteration.
-    #[error("deadline {deadline_s} s is shorter than the fastest iteration time {t_min_s} s")]
+    #[error(
+        "deadline {} s is shorter than the fastest iteration time {} s",
+        num(.deadline_s),
+        num(.t_min_s)
+    )]
     DeadlineTooShort {
         /// The requested deadline.
         deadline_s: f64,

@@ -56,6 +56,11 @@ impl Pipeline {
         if self.num_microbatches == 0 {
             return Err(FrontierError::NoMicrobatches);
         }
+        if self.num_stages > super::MAX_STAGES {
+            return Err(FrontierError::TooManyStages {
+                num_stages: self.num_stages.into(),
+            });
+        }
         let chunks = match self.schedule {
             Schedule::Interleaved1F1B { virtual_stages } => {
                 if virtual_stages < 2 {
@@ -143,9 +148,15 @@ impl Pipeline {
             let vs = (chunk * s + stage) as usize;
             (vs * m as usize + mb as usize) * 2 + usize::from(kind == Kind::Backward)
         };
-        let mut id_of = alloc::vec![u32::MAX; 2 * (s * m * chunks) as usize];
-        let mut nodes = Vec::with_capacity(id_of.len());
-        let mut edges = Vec::new();
+        // `check` bounded the total by MAX_COMPUTATIONS; the buffers are still allocated
+        // fallibly, so a short memory is an error, not an abort.
+        let total = 2 * (s as usize) * (m as usize) * (chunks as usize);
+        let mut id_of: Vec<u32> = super::try_vec(total, "computation ids")?;
+        id_of.resize(total, u32::MAX);
+        let mut nodes: Vec<Computation> = super::try_vec(total, "computations")?;
+        // Program order gives fewer than one edge per computation, dependencies two per
+        // microbatch and virtual stage boundary.
+        let mut edges: Vec<(u32, u32)> = super::try_vec(2 * total, "edges")?;
         for stage in 0..s {
             let program = self.program(stage);
             for (k, &(kind, microbatch, chunk)) in program.iter().enumerate() {

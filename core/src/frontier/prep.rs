@@ -86,26 +86,28 @@ impl Spec {
     /// The clock to run at for duration `d`: the slowest candidate whose duration is at most
     /// `d` (the fastest one if none is).
     pub fn freq_for(&self, d: u32) -> u32 {
-        // Candidates are sorted by duration, descending.
-        self.candidates
-            .iter()
-            .find(|c| c.quanta <= d)
-            .or(self.candidates.last())
-            .map_or(0, |c| c.freq_mhz)
+        self.candidate_for(d).map_or(0, |c| c.freq_mhz)
     }
 
     /// Measured time and energy of the candidate chosen for duration `d`.
     pub fn candidate_for(&self, d: u32) -> Option<&Candidate> {
-        self.candidates
-            .iter()
-            .find(|c| c.quanta <= d)
-            .or(self.candidates.last())
+        // Candidates are sorted by duration, strictly descending: binary search.
+        let i = self.candidates.partition_point(|c| c.quanta > d);
+        self.candidates.get(i).or(self.candidates.last())
     }
 }
 
 /// Preprocesses every profile of `problem` (which must have passed `validate`).
+///
+/// The cost tables of all profiles together are bounded by [`MAX_COST_CELLS`](super::MAX_COST_CELLS),
+/// checked before each table is allocated.
 pub fn specs(problem: &Problem) -> Result<Vec<Spec>, FrontierError> {
-    problem.profiles.iter().map(|p| spec(problem, p)).collect()
+    let mut cells: u64 = 0;
+    let mut out = super::try_vec(problem.profiles.len(), "profiles")?;
+    for p in &problem.profiles {
+        out.push(spec(problem, p, &mut cells)?);
+    }
+    Ok(out)
 }
 
 struct Raw {
@@ -116,12 +118,12 @@ struct Raw {
     cost: f64,
 }
 
-fn spec(problem: &Problem, profile: &Profile) -> Result<Spec, FrontierError> {
+fn spec(problem: &Problem, profile: &Profile, cells: &mut u64) -> Result<Spec, FrontierError> {
     let tau = problem.unit_time_s;
     let p_b = problem.p_blocking_w;
     let (stage, kind) = (profile.stage, profile.kind);
     let effective = |energy: f64, quanta: u32| energy - p_b * f64::from(quanta) * tau;
-    let mut raw = Vec::with_capacity(profile.options.len());
+    let mut raw: Vec<Raw> = super::try_vec(profile.options.len(), "profile options")?;
     for (row, o) in profile.options.iter().enumerate() {
         let q = floor_div(o.time_s, tau);
         if q < 1.0 {
@@ -198,12 +200,26 @@ fn spec(problem: &Problem, profile: &Profile) -> Result<Spec, FrontierError> {
             }
         }
     };
-    let costs = match &model {
-        CostModel::Exponential(m) => (min_quanta..=max_quanta)
-            .map(|d| m.eval(f64::from(d)))
-            .collect(),
-        CostModel::ConvexHull { .. } => hull_costs(&candidates, min_quanta, max_quanta),
-    };
+    // One cell per quantum of the table: bounded over all profiles before it is allocated.
+    let quanta = u64::from(max_quanta - min_quanta) + 1;
+    *cells += quanta;
+    if *cells > super::MAX_COST_CELLS as u64 {
+        return Err(FrontierError::TooManyCostCells {
+            stage,
+            kind,
+            quanta,
+            min_quanta,
+            max_quanta,
+            cells: *cells,
+        });
+    }
+    let mut costs: Vec<f64> = super::try_vec(quanta as usize, "cost-table cells")?;
+    match &model {
+        CostModel::Exponential(m) => {
+            costs.extend((min_quanta..=max_quanta).map(|d| m.eval(f64::from(d))));
+        }
+        CostModel::ConvexHull { .. } => hull_costs(&candidates, min_quanta, max_quanta, &mut costs),
+    }
     if let Some(d) = costs.iter().position(|c: &f64| !c.is_finite()) {
         return Err(FrontierError::NonFiniteCost {
             stage,
@@ -225,31 +241,55 @@ fn spec(problem: &Problem, profile: &Profile) -> Result<Spec, FrontierError> {
 
 /// Indices into `raw` (sorted slowest first) of the options lowtime keeps: not strictly
 /// dominated within `nf`, then one per duration (the most expensive, i.e. the one whose true
-/// time is closest to its floor-quantized duration), slowest first.
+/// time is closest to its floor-quantized duration; the first of equals), slowest first.
+///
+/// O(n log n): option `o` is dominated when some `p` has `p.time < nf·o.time` and
+/// `p.cost < nf·o.cost`, i.e. when the least cost among the options faster than `nf·o.time`
+/// (a prefix minimum over the options in ascending time, found by binary search) is below
+/// `nf·o.cost`. That is the same comparison as lowtime's all-pairs test, so the same options
+/// survive.
 fn pareto_dedup(raw: &[Raw], nf: f64) -> Vec<usize> {
-    let mut kept: Vec<usize> = (0..raw.len())
+    let n = raw.len();
+    // raw is sorted by time descending, so reversed it is ascending.
+    let asc = |j: usize| &raw[n - 1 - j];
+    let mut prefix_min: Vec<f64> = Vec::with_capacity(n);
+    let mut m = f64::INFINITY;
+    for j in 0..n {
+        m = m.min(asc(j).cost);
+        prefix_min.push(m);
+    }
+    let mut kept: Vec<usize> = (0..n)
         .filter(|&i| {
             let o = &raw[i];
-            !raw.iter()
-                .any(|p| p.time_s < nf * o.time_s && p.cost < nf * o.cost)
+            let limit = nf * o.time_s;
+            // Number of options with time < limit: a prefix of the ascending order.
+            let (mut lo, mut hi) = (0, n);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if asc(mid).time_s < limit {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            !(lo > 0 && prefix_min[lo - 1] < nf * o.cost)
         })
         .collect();
-    kept.sort_by(|&a, &b| raw[b].cost.total_cmp(&raw[a].cost));
-    let mut seen: Vec<u32> = Vec::with_capacity(kept.len());
-    kept.retain(|&i| {
-        if seen.contains(&raw[i].quanta) {
-            false
-        } else {
-            seen.push(raw[i].quanta);
-            true
-        }
+    // Slowest duration first; within a duration the most expensive first, ties in input order
+    // (the sort is stable and `kept` ascends); then keep the first of each duration.
+    kept.sort_by(|&a, &b| {
+        raw[b]
+            .quanta
+            .cmp(&raw[a].quanta)
+            .then(raw[b].cost.total_cmp(&raw[a].cost))
     });
-    kept.sort_by(|&a, &b| raw[b].quanta.cmp(&raw[a].quanta));
+    kept.dedup_by_key(|&mut i| raw[i].quanta);
     kept
 }
 
-/// Costs at every integer duration in `[lo, hi]` from the lower convex hull of the candidates.
-fn hull_costs(candidates: &[Candidate], lo: u32, hi: u32) -> Vec<f64> {
+/// Costs at every integer duration in `[lo, hi]` from the lower convex hull of the candidates,
+/// appended to `out`. Linear in the number of candidates plus the number of durations.
+fn hull_costs(candidates: &[Candidate], lo: u32, hi: u32, out: &mut Vec<f64>) {
     // Candidates are slowest first; the hull is built fastest first.
     let mut hull: Vec<(f64, f64)> = Vec::with_capacity(candidates.len());
     for c in candidates.iter().rev() {
@@ -265,13 +305,16 @@ fn hull_costs(candidates: &[Candidate], lo: u32, hi: u32) -> Vec<f64> {
         }
         hull.push(p);
     }
-    (lo..=hi)
-        .map(|d| {
-            let x = f64::from(d);
-            match hull.windows(2).find(|w| x <= w[1].0) {
-                Some(w) => w[0].1 + (w[1].1 - w[0].1) * (x - w[0].0) / (w[1].0 - w[0].0),
-                None => hull.last().map_or(0.0, |p| p.1),
-            }
-        })
-        .collect()
+    // Durations ascend, so the segment that holds d only moves right: one sweep.
+    let mut j = 0;
+    out.extend((lo..=hi).map(|d| {
+        let x = f64::from(d);
+        while j + 1 < hull.len() && x > hull[j + 1].0 {
+            j += 1;
+        }
+        match (hull.get(j), hull.get(j + 1)) {
+            (Some(a), Some(b)) => a.1 + (b.1 - a.1) * (x - a.0) / (b.0 - a.0),
+            _ => hull.last().map_or(0.0, |p| p.1),
+        }
+    }));
 }

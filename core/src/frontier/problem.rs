@@ -1,6 +1,7 @@
 //! The input of a frontier solve: profiles, the computation DAG, the time quantum and the
 //! blocking power.
 
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -119,14 +120,36 @@ impl Problem {
         if !(self.p_blocking_w.is_finite() && self.p_blocking_w >= 0.0) {
             return Err(FrontierError::InvalidBlockingPower(self.p_blocking_w));
         }
-        for (i, p) in self.profiles.iter().enumerate() {
-            if self.profiles[..i]
-                .iter()
-                .any(|q| q.stage == p.stage && q.kind == p.kind)
-            {
+        if self.profiles.len() > super::MAX_PROFILES {
+            return Err(FrontierError::TooManyProfiles {
+                profiles: self.profiles.len(),
+            });
+        }
+        let total_options: usize = self.profiles.iter().map(|p| p.options.len()).sum();
+        if total_options > super::MAX_OPTIONS {
+            return Err(FrontierError::TooManyOptions {
+                what: "the problem".into(),
+                options: total_options,
+                limit_name: "MAX_OPTIONS",
+                limit: super::MAX_OPTIONS,
+            });
+        }
+        // (stage, kind) → profile index: duplicate and missing profiles are found in
+        // O(log P) per lookup, not by scanning every profile.
+        let mut index = BTreeMap::new();
+        for p in &self.profiles {
+            if index.insert((p.stage, p.kind), ()).is_some() {
                 return Err(FrontierError::DuplicateProfile {
                     stage: p.stage,
                     kind: p.kind,
+                });
+            }
+            if p.options.len() > super::MAX_OPTIONS_PER_PROFILE {
+                return Err(FrontierError::TooManyOptions {
+                    what: alloc::format!("profile (stage {}, {})", p.stage, p.kind),
+                    options: p.options.len(),
+                    limit_name: "MAX_OPTIONS_PER_PROFILE",
+                    limit: super::MAX_OPTIONS_PER_PROFILE,
                 });
             }
             if p.options.is_empty() {
@@ -182,11 +205,7 @@ impl Problem {
             });
         }
         for c in &self.dag.nodes {
-            if !self
-                .profiles
-                .iter()
-                .any(|p| p.stage == c.stage && p.kind == c.kind)
-            {
+            if !index.contains_key(&(c.stage, c.kind)) {
                 return Err(FrontierError::MissingProfile {
                     stage: c.stage,
                     kind: c.kind,
@@ -204,12 +223,22 @@ impl Dag {
         if self.num_stages == 0 {
             return Err(FrontierError::NoStages);
         }
+        if self.num_stages > super::MAX_STAGES {
+            return Err(FrontierError::TooManyStages {
+                num_stages: self.num_stages.into(),
+            });
+        }
         if self.nodes.is_empty() {
             return Err(FrontierError::EmptyDag);
         }
         if self.nodes.len() > super::MAX_COMPUTATIONS {
             return Err(FrontierError::TooLarge {
                 nodes: self.nodes.len(),
+            });
+        }
+        if self.edges.len() > super::MAX_EDGES {
+            return Err(FrontierError::TooManyEdges {
+                edges: self.edges.len(),
             });
         }
         for (id, c) in self.nodes.iter().enumerate() {
@@ -233,19 +262,36 @@ impl Dag {
             }
         }
         // Kahn's algorithm: whatever is never freed lies on or behind a cycle.
-        let mut indegree = alloc::vec![0u32; n];
-        let mut out: Vec<Vec<u32>> = alloc::vec![Vec::new(); n];
+        // Successors as compressed sparse rows: three flat buffers, allocated fallibly, instead
+        // of one vector per node.
+        let mut indegree: Vec<u32> = super::try_vec(n, "DAG in-degrees")?;
+        indegree.resize(n, 0);
+        let mut start: Vec<u32> = super::try_vec(n + 1, "DAG adjacency offsets")?;
+        start.resize(n + 1, 0);
         for &(u, v) in &self.edges {
             indegree[v as usize] += 1;
-            out[u as usize].push(v);
+            start[u as usize + 1] += 1;
         }
-        let mut ready: Vec<u32> = (0..n as u32)
-            .filter(|&v| indegree[v as usize] == 0)
-            .collect();
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut succ: Vec<u32> = super::try_vec(self.edges.len(), "DAG edges")?;
+        succ.resize(self.edges.len(), 0);
+        {
+            let mut fill: Vec<u32> = super::try_vec(n, "DAG adjacency offsets")?;
+            fill.extend_from_slice(&start[..n]);
+            for &(u, v) in &self.edges {
+                succ[fill[u as usize] as usize] = v;
+                fill[u as usize] += 1;
+            }
+        }
+        let mut ready: Vec<u32> = super::try_vec(n, "DAG nodes")?;
+        ready.extend((0..n as u32).filter(|&v| indegree[v as usize] == 0));
         let mut freed = 0;
         while let Some(u) = ready.pop() {
             freed += 1;
-            for &v in &out[u as usize] {
+            let u = u as usize;
+            for &v in &succ[start[u] as usize..start[u + 1] as usize] {
                 indegree[v as usize] -= 1;
                 if indegree[v as usize] == 0 {
                     ready.push(v);

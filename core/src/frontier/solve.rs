@@ -1,6 +1,7 @@
 //! The Phillips–Dessouky iteration: from all-slowest to all-fastest, one quantum at a time,
 //! each step the cheapest way to shorten every critical path (a minimum cut).
 
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use super::prep::Spec;
@@ -160,14 +161,19 @@ pub(super) fn solve(
 ) -> Result<Frontier, FrontierError> {
     let dag = &problem.dag;
     let n = dag.nodes.len();
+    // (stage, kind) → spec: a map, not a scan of every spec per computation.
+    let by_key: BTreeMap<_, u32> = specs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| ((s.stage, s.kind), i as u32))
+        .collect();
     let spec_of: Vec<u32> = dag
         .nodes
         .iter()
         .map(|c| {
-            specs
-                .iter()
-                .position(|s| s.stage == c.stage && s.kind == c.kind)
-                .map(|i| i as u32)
+            by_key
+                .get(&(c.stage, c.kind))
+                .copied()
                 .ok_or(FrontierError::MissingProfile {
                     stage: c.stage,
                     kind: c.kind,
