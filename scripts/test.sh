@@ -36,3 +36,31 @@ scripts/test-python.sh
 
 step "benchmarks compile"
 cargo bench --workspace --no-run --locked
+
+step "Miri: ergon-core's unit tests (but the curve fits) and the Orloj bad-input tests (nightly)"
+# Undefined behaviour in the core (unsafe-free, but its dependencies are not) under the
+# interpreter. A subset: Miri runs some 1000 times slower than native code (the fits' 54-start
+# Levenberg-Marquardt grids alone take many minutes, so fit:: is skipped). libm's soft floats
+# (its x86 sqrt is inline assembly, which Miri cannot run) and Tree Borrows (nalgebra 0.35's
+# Cholesky breaks Stacked Borrows: dimforge/nalgebra#1520), see docs/fuzzing.md.
+miri_start=$SECONDS
+if cargo +nightly --version >/dev/null 2>&1 \
+    && { rustup +nightly component add miri rust-src >/dev/null 2>&1 \
+         || cargo +nightly miri --version >/dev/null 2>&1; }; then
+    PROPTEST_CASES=2 MIRIFLAGS="-Zmiri-disable-isolation -Zmiri-tree-borrows" \
+        cargo +nightly miri test -p ergon-core --locked --features libm/force-soft-floats \
+        --lib --test batching_bad_input -- --skip fit::
+    echo "miri: $((SECONDS - miri_start)) s"
+else
+    echo "WARNING: Miri skipped: no nightly toolchain with the miri component" \
+         "(rustup toolchain install nightly && rustup +nightly component add miri)" >&2
+fi
+
+step "fuzz targets, 10 s each (nightly, cargo-fuzz)"
+fuzz_start=$SECONDS
+if cargo +nightly --version >/dev/null 2>&1; then
+    scripts/fuzz.sh --seconds 10
+    echo "fuzz: $((SECONDS - fuzz_start)) s"
+else
+    echo "SKIPPED: fuzzing needs a nightly toolchain (rustup toolchain install nightly)"
+fi

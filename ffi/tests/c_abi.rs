@@ -16,6 +16,15 @@
 //! call log, fake state file and GPU state directory; the tests assert the exact NVML call
 //! sequence and that the fake GPU ends as it started.
 //!
+//! Every program also runs a third time, built with AddressSanitizer and UndefinedBehaviorSanitizer
+//! (`-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer`) against
+//! `libergon.so`: the program carries the sanitizer runtime, so every allocation and free of the
+//! (uninstrumented) Rust library goes through ASan's allocator too, and a mismatched or double
+//! free, a buffer overflow in the C or C++ code, or a leak (LeakSanitizer) fails the run. The
+//! sanitizer options are compiled into the program (`__asan_default_options`), not read from the
+//! environment. Where the compiler has no sanitizer runtime, a warning is printed and that
+//! variant is skipped.
+//!
 //! Compilers: `$CC` (default `cc`) and `$CXX` (default `c++`); a missing compiler fails the
 //! test with a message that says so.
 
@@ -188,6 +197,98 @@ fn fixtures_header() -> String {
 enum Link {
     Static,
     Shared,
+    /// Shared, with the program built under ASan + UBSan.
+    Sanitized,
+}
+
+const SANITIZE: [&str; 4] = [
+    "-fsanitize=address,undefined",
+    "-fno-sanitize-recover=all",
+    "-fno-omit-frame-pointer",
+    "-g",
+];
+
+/// Compiled into every sanitized program, so that runs do not depend on the environment.
+fn sanitizer_options_source(detect_leaks: bool) -> String {
+    format!(
+        "const char *__asan_default_options(void);\n\
+         const char *__asan_default_options(void) {{ return \"detect_leaks={}:halt_on_error=1:\
+         abort_on_error=0:exitcode=23:strict_string_checks=1:detect_stack_use_after_return=1\"; }}\n\
+         const char *__ubsan_default_options(void);\n\
+         const char *__ubsan_default_options(void) {{ return \"halt_on_error=1:print_stacktrace=1\"; }}\n",
+        u8::from(detect_leaks)
+    )
+}
+
+/// The sanitizer options object for this run, or `None` (with a warning) when `$CC` cannot
+/// build and run a sanitized program. LeakSanitizer is dropped, with a warning, where it
+/// cannot run (e.g. under ptrace).
+fn sanitizer_object() -> Option<&'static Path> {
+    static OBJ: OnceLock<Option<PathBuf>> = OnceLock::new();
+    OBJ.get_or_init(|| {
+        let cc = compiler(false);
+        for leaks in [true, false] {
+            let src = work_dir().join(format!("sanitizer_options_{leaks}.c"));
+            let obj = src.with_extension("o");
+            std::fs::write(&src, sanitizer_options_source(leaks)).unwrap();
+            let probe = work_dir().join(format!("sanitizer_probe_{leaks}"));
+            let probe_src = work_dir().join("sanitizer_probe.c");
+            std::fs::write(
+                &probe_src,
+                "#include <stdlib.h>\nint main(void) { char *p = malloc(4); p[0] = 1; \
+                 int r = p[0] - 1; free(p); return r; }\n",
+            )
+            .unwrap();
+            let compiled = Command::new(&cc)
+                .args(SANITIZE)
+                .arg("-c")
+                .arg(&src)
+                .arg("-o")
+                .arg(&obj)
+                .status()
+                .is_ok_and(|s| s.success())
+                && Command::new(&cc)
+                    .args(SANITIZE)
+                    .arg(&probe_src)
+                    .arg(&obj)
+                    .arg("-o")
+                    .arg(&probe)
+                    .status()
+                    .is_ok_and(|s| s.success());
+            if !compiled {
+                eprintln!(
+                    "WARNING: {cc} cannot build with -fsanitize=address,undefined (no sanitizer \
+                     runtime?): the ASan/UBSan variant of the C ABI tests is skipped"
+                );
+                return None;
+            }
+            if Command::new(&probe)
+                .output()
+                .is_ok_and(|o| o.status.success())
+            {
+                if !leaks {
+                    eprintln!(
+                        "WARNING: LeakSanitizer cannot run here: the sanitized C ABI tests run \
+                         with ASan and UBSan but without leak detection"
+                    );
+                }
+                return Some(obj);
+            }
+        }
+        eprintln!("WARNING: a sanitized probe program does not run: ASan/UBSan variant skipped");
+        None
+    })
+    .as_deref()
+}
+
+/// The links every program is tested with: static, shared and, where the compiler has the
+/// sanitizer runtime, shared under ASan + UBSan.
+fn links() -> Vec<Link> {
+    let mut links = vec![Link::Static, Link::Shared];
+    if sanitizer_object().is_some() {
+        links.push(Link::Sanitized);
+    }
+    links
 }
 
 fn compiler(cxx: bool) -> String {
@@ -233,13 +334,17 @@ fn build(program: &str, link: Link) -> PathBuf {
     if cxx {
         cmd.arg("-I").arg(repo().join("bindings/cpp"));
     }
+    if link == Link::Sanitized {
+        cmd.args(SANITIZE);
+        cmd.arg(sanitizer_object().expect("the sanitized variant runs only where it builds"));
+    }
     cmd.arg(&src).arg("-o").arg(&exe);
     match link {
         Link::Static => {
             cmd.arg(lib.join("libergon.a"))
                 .args(["-lpthread", "-ldl", "-lm"]);
         }
-        Link::Shared => {
+        Link::Shared | Link::Sanitized => {
             cmd.arg("-L")
                 .arg(&lib)
                 .arg("-lergon")
@@ -317,7 +422,7 @@ fn build_and_run(
     env: &[(&str, &str)],
 ) -> Vec<String> {
     let mut outputs = Vec::new();
-    for link in [Link::Static, Link::Shared] {
+    for link in links() {
         let exe = build(program, link);
         outputs.push(run(&exe, args, env));
         if link == Link::Shared {
@@ -621,7 +726,7 @@ fn iteration_lines(stdout: &str) -> Vec<&str> {
 #[test]
 fn c_executor_through_the_fake_nvml() {
     let expected = executor_expected_log();
-    for link in [Link::Static, Link::Shared] {
+    for link in links() {
         let exe = build("c/executor.c", link);
         let name = format!("executor-{link:?}");
         let got = run_gpu(&exe, "run", &gpu_run_dir(&name), true, false);
@@ -744,7 +849,7 @@ fn cpp_gpu_classes_through_the_fake_nvml() {
     );
     let is_setter =
         |l: &&String| l.starts_with("nvmlDeviceSet") || l.starts_with("nvmlDeviceReset");
-    for link in [Link::Static, Link::Shared] {
+    for link in links() {
         let exe = build("cpp/gpu.cpp", link);
         let name = format!("gpu-cpp-{link:?}");
         let got = run_gpu(&exe, "run", &gpu_run_dir(&name), true, false);

@@ -1,0 +1,768 @@
+//! C ABI targets: a handle is created from the fuzz bytes by one of the `*_from_json`
+//! functions, then a sequence of op codes from the input calls its accessors with arbitrary
+//! indices and buffer sizes, NULL outputs, frees and NULL frees, in any order. Every call
+//! must return a defined status other than `ERGON_STATUS_PANIC`, and never unwind (an unwind
+//! out of an `extern "C"` function aborts the process, which libFuzzer reports).
+//!
+//! Buffers are always as large as the capacity passed (or NULL): lying about a capacity is
+//! outside the ABI's contract, not something it can defend against.
+
+use std::ffi::{CString, c_char};
+use std::ptr;
+
+use arbitrary::{Arbitrary, Unstructured};
+use ergon::*;
+
+use crate::readers::{GUARD_MAX_QUANTA, known_open};
+
+/// Largest buffer a fuzz op passes (elements or bytes).
+const MAX_CAP: usize = 4096;
+
+fn check(status: ergon_status, call: &str) {
+    let code = status as i32;
+    assert!(
+        (0..=14).contains(&code),
+        "{call}: status {code} is not an ergon_status"
+    );
+    assert!(
+        status != ergon_status::Panic,
+        "{call}: returned ERGON_STATUS_PANIC"
+    );
+    // The message of every status is a static string.
+    assert!(!ergon_status_str(code).is_null());
+}
+
+/// A caller buffer of `cap` elements, or NULL (`cap` stays as given: NULL with a positive
+/// capacity must be refused, NULL with 0 asks the length).
+struct Buf<T> {
+    data: Vec<T>,
+    null: bool,
+}
+
+impl<T: Default + Clone> Buf<T> {
+    fn new(cap: u16, null: bool) -> Self {
+        let cap = usize::from(cap) % (MAX_CAP + 1);
+        Buf {
+            data: vec![T::default(); if null { 0 } else { cap }],
+            null,
+        }
+    }
+    fn ptr(&mut self) -> *mut T {
+        if self.null {
+            ptr::null_mut()
+        } else {
+            self.data.as_mut_ptr()
+        }
+    }
+    fn cap(&self, asked: u16) -> usize {
+        if self.null {
+            usize::from(asked)
+        } else {
+            self.data.len()
+        }
+    }
+}
+
+fn out<T>(slot: &mut T, null: bool) -> *mut T {
+    if null { ptr::null_mut() } else { slot }
+}
+
+/// `(pointer, length)` of the document; `lie_len` may shorten the length (never lengthen).
+fn doc(bytes: &[u8], cut: Option<u16>) -> (*const c_char, usize) {
+    let len = cut.map_or(bytes.len(), |c| usize::from(c).min(bytes.len()));
+    (bytes.as_ptr().cast(), len)
+}
+
+/// Splits an ABI input: a little-endian `u16` header length `h`, `h` bytes decoded as the
+/// structured part (ops, sizes, flags), and the rest: the document handed to `*_from_json`.
+/// (A seed is a header followed by a fixture file.)
+fn split<'a, T: Arbitrary<'a>>(data: &'a [u8]) -> Option<(T, &'a [u8])> {
+    let (len, rest) = data.split_first_chunk::<2>()?;
+    let h = usize::from(u16::from_le_bytes(*len)).min(rest.len());
+    let (header, json) = rest.split_at(h);
+    let input = T::arbitrary_take_rest(Unstructured::new(header)).ok()?;
+    Some((input, json))
+}
+
+/// The `which`-th live handle, or NULL past the end (every call must accept a NULL handle).
+fn nth<T>(handles: &[*mut T], which: u8) -> *mut T {
+    handles
+        .get(usize::from(which))
+        .copied()
+        .unwrap_or(ptr::null_mut())
+}
+
+fn global_last_error(cap: u16, null: bool) {
+    let mut buf = Buf::<c_char>::new(cap, null);
+    let mut len = 0usize;
+    // SAFETY: the buffer holds `cap` bytes (or is NULL).
+    let s = unsafe { ergon_last_error(buf.ptr(), buf.cap(cap), &mut len) };
+    check(s, "ergon_last_error");
+}
+
+// ---------------------------------------------------------------------------------------
+// Frontier and plans
+// ---------------------------------------------------------------------------------------
+
+#[derive(Debug, Arbitrary)]
+enum FrontierOp {
+    Solve,
+    NumPoints {
+        null: bool,
+    },
+    Point {
+        index: usize,
+        null: bool,
+    },
+    Points {
+        cap: u16,
+        null: bool,
+    },
+    Summary {
+        null: bool,
+    },
+    ToJson {
+        cap: u16,
+        null: bool,
+    },
+    Plan {
+        at: u32,
+        deadline_s: f64,
+        null: bool,
+    },
+    LastError {
+        cap: u16,
+        null: bool,
+    },
+    GlobalLastError {
+        cap: u16,
+    },
+    Free,
+    PlanSummary {
+        which: u8,
+        null: bool,
+    },
+    PlanStage {
+        which: u8,
+        stage: usize,
+        cap: u16,
+        null: bool,
+    },
+    PlanToJson {
+        which: u8,
+        cap: u16,
+        null: bool,
+    },
+    PlanLastError {
+        which: u8,
+        cap: u16,
+    },
+    PlanFree {
+        which: u8,
+    },
+}
+
+#[derive(Debug, Arbitrary)]
+struct FrontierIn {
+    cut: Option<u16>,
+    null_out: bool,
+    ops: Vec<FrontierOp>,
+}
+
+/// `true` when the instance's slowest option spans at most [`GUARD_MAX_QUANTA`] quanta and the
+/// pipeline is small: solving it is quick (issue 12 item 1 bounds the rest).
+fn quick_to_solve(json: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(json) else {
+        return false;
+    };
+    let Ok(p) = ergon_core::frontier::formats::parse_instance(text) else {
+        return true; // the ABI refuses it before solving
+    };
+    p.dag.nodes.len() <= 512
+        && p.profiles.iter().all(|pr| {
+            pr.options
+                .iter()
+                .all(|o| o.time_s / p.unit_time_s <= GUARD_MAX_QUANTA)
+        })
+}
+
+/// Instance JSON → `ergon_frontier`, then accessors, plans and frees in any order.
+pub fn abi_frontier(data: &[u8]) {
+    let Some((input, json_bytes)) = split::<FrontierIn>(data) else {
+        return;
+    };
+    if std::str::from_utf8(json_bytes).is_ok_and(known_open) {
+        return;
+    }
+    let (json, len) = doc(json_bytes, input.cut);
+    let mut frontier: *mut ergon_frontier = ptr::null_mut();
+    // SAFETY: `json` is readable for `len` bytes; `out` is NULL or a local.
+    let s =
+        unsafe { ergon_frontier_from_instance_json(json, len, out(&mut frontier, input.null_out)) };
+    check(s, "ergon_frontier_from_instance_json");
+    let solvable = quick_to_solve(&json_bytes[..len]);
+    let mut plans: Vec<*mut ergon_plan> = Vec::new();
+    for op in input.ops.iter().take(64) {
+        // SAFETY (every call below): `frontier` and the plans are live handles or NULL (freed
+        // ones are replaced by NULL), buffers hold the capacity passed, outputs are locals.
+        unsafe {
+            match *op {
+                FrontierOp::Solve => {
+                    if solvable {
+                        check(ergon_frontier_solve(frontier), "ergon_frontier_solve");
+                    }
+                }
+                FrontierOp::NumPoints { null } => {
+                    let mut n = 0usize;
+                    check(
+                        ergon_frontier_num_points(frontier, out(&mut n, null)),
+                        "ergon_frontier_num_points",
+                    );
+                }
+                FrontierOp::Point { index, null } => {
+                    let mut p = ergon_point::default();
+                    check(
+                        ergon_frontier_point(frontier, index, out(&mut p, null)),
+                        "ergon_frontier_point",
+                    );
+                }
+                FrontierOp::Points { cap, null } => {
+                    let mut buf = Buf::<ergon_point>::new(cap, null);
+                    let mut len = 0usize;
+                    check(
+                        ergon_frontier_points(frontier, buf.ptr(), buf.cap(cap), &mut len),
+                        "ergon_frontier_points",
+                    );
+                }
+                FrontierOp::Summary { null } => {
+                    let mut sm = ergon_summary::default();
+                    check(
+                        ergon_frontier_summary(frontier, out(&mut sm, null)),
+                        "ergon_frontier_summary",
+                    );
+                }
+                FrontierOp::ToJson { cap, null } => {
+                    let mut buf = Buf::<c_char>::new(cap, null);
+                    let mut len = 0usize;
+                    check(
+                        ergon_frontier_to_json(frontier, buf.ptr(), buf.cap(cap), &mut len),
+                        "ergon_frontier_to_json",
+                    );
+                }
+                FrontierOp::Plan {
+                    at,
+                    deadline_s,
+                    null,
+                } => {
+                    let mut plan: *mut ergon_plan = ptr::null_mut();
+                    check(
+                        ergon_frontier_plan(frontier, at % 4, deadline_s, out(&mut plan, null)),
+                        "ergon_frontier_plan",
+                    );
+                    if !plan.is_null() {
+                        plans.push(plan);
+                    }
+                }
+                FrontierOp::LastError { cap, null } => {
+                    let mut buf = Buf::<c_char>::new(cap, null);
+                    let mut len = 0usize;
+                    check(
+                        ergon_frontier_last_error(frontier, buf.ptr(), buf.cap(cap), &mut len),
+                        "ergon_frontier_last_error",
+                    );
+                }
+                FrontierOp::GlobalLastError { cap } => global_last_error(cap, false),
+                FrontierOp::Free => {
+                    ergon_frontier_free(frontier);
+                    frontier = ptr::null_mut();
+                    ergon_frontier_free(frontier);
+                }
+                FrontierOp::PlanSummary { which, null } => {
+                    let mut info = ergon_plan_info::default();
+                    check(
+                        ergon_plan_summary(nth(&plans, which), out(&mut info, null)),
+                        "ergon_plan_summary",
+                    );
+                }
+                FrontierOp::PlanStage {
+                    which,
+                    stage,
+                    cap,
+                    null,
+                } => {
+                    let mut kinds = Buf::<u32>::new(cap, null);
+                    let mut freqs = Buf::<u32>::new(cap, null);
+                    let mut len = 0usize;
+                    check(
+                        ergon_plan_stage(
+                            nth(&plans, which),
+                            stage,
+                            kinds.ptr(),
+                            freqs.ptr(),
+                            kinds.cap(cap),
+                            &mut len,
+                        ),
+                        "ergon_plan_stage",
+                    );
+                }
+                FrontierOp::PlanToJson { which, cap, null } => {
+                    let mut buf = Buf::<c_char>::new(cap, null);
+                    let mut len = 0usize;
+                    check(
+                        ergon_plan_to_json(nth(&plans, which), buf.ptr(), buf.cap(cap), &mut len),
+                        "ergon_plan_to_json",
+                    );
+                }
+                FrontierOp::PlanLastError { which, cap } => {
+                    let mut buf = Buf::<c_char>::new(cap, false);
+                    let mut len = 0usize;
+                    check(
+                        ergon_plan_last_error(
+                            nth(&plans, which),
+                            buf.ptr(),
+                            buf.cap(cap),
+                            &mut len,
+                        ),
+                        "ergon_plan_last_error",
+                    );
+                }
+                FrontierOp::PlanFree { which } => {
+                    let i = usize::from(which);
+                    if i < plans.len() {
+                        ergon_plan_free(plans.swap_remove(i));
+                    } else {
+                        ergon_plan_free(ptr::null_mut());
+                    }
+                }
+            }
+        }
+    }
+    // SAFETY: live handles or NULL; a plan outlives its frontier.
+    unsafe {
+        ergon_frontier_free(frontier);
+        for p in plans {
+            ergon_plan_free(p);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// DPK workloads and results
+// ---------------------------------------------------------------------------------------
+
+#[derive(Debug, Arbitrary)]
+enum DpkOp {
+    Summary { null: bool },
+    Alphas { cap: u16, null: bool },
+    ToJson { cap: u16, null: bool },
+    LastError { cap: u16 },
+    Schedule { options: Option<OptionsIn> },
+    Free,
+    ResultSummary { which: u8, null: bool },
+    ResultAllocated { which: u8, cap: u16, null: bool },
+    ResultBlockIds { which: u8, cap: u16, null: bool },
+    ResultRemaining { which: u8, cap: u16, null: bool },
+    ResultToJson { which: u8, cap: u16, null: bool },
+    ResultLastError { which: u8, cap: u16 },
+    ResultFree { which: u8 },
+    GlobalLastError { cap: u16 },
+}
+
+#[derive(Debug, Arbitrary)]
+struct OptionsIn {
+    scheduler: u32,
+    eta: f64,
+    knapsack: u32,
+    recompute_every: u8,
+    single_task_fallback: bool,
+    dpf_weighted: bool,
+    dpf_capacity: u32,
+    max_nodes: u16,
+}
+
+#[derive(Debug, Arbitrary)]
+struct DpkIn {
+    cut: Option<u16>,
+    null_out: bool,
+    ops: Vec<DpkOp>,
+}
+
+/// Workload JSON → `ergon_dpk_workload`, then summaries, schedules (arbitrary options, bounded
+/// exact search), result accessors and frees in any order.
+pub fn abi_dpk(data: &[u8]) {
+    let Some((input, json_bytes)) = split::<DpkIn>(data) else {
+        return;
+    };
+    if std::str::from_utf8(json_bytes).is_ok_and(known_open) {
+        return;
+    }
+    let (json, len) = doc(json_bytes, input.cut);
+    let mut workload: *mut ergon_dpk_workload = ptr::null_mut();
+    // SAFETY: `json` readable for `len` bytes; `out` NULL or a local.
+    let s = unsafe { ergon_dpk_workload_from_json(json, len, out(&mut workload, input.null_out)) };
+    check(s, "ergon_dpk_workload_from_json");
+    let mut results: Vec<*mut ergon_dpk_result> = Vec::new();
+    for op in input.ops.iter().take(64) {
+        // SAFETY (every call below): live handles or NULL, buffers of the capacity passed.
+        unsafe {
+            match op {
+                DpkOp::Summary { null } => {
+                    let mut info = ergon_dpk_workload_info::default();
+                    check(
+                        ergon_dpk_workload_summary(workload, out(&mut info, *null)),
+                        "ergon_dpk_workload_summary",
+                    );
+                }
+                DpkOp::Alphas { cap, null } => {
+                    let mut buf = Buf::<f64>::new(*cap, *null);
+                    let mut len = 0usize;
+                    check(
+                        ergon_dpk_workload_alphas(workload, buf.ptr(), buf.cap(*cap), &mut len),
+                        "ergon_dpk_workload_alphas",
+                    );
+                }
+                DpkOp::ToJson { cap, null } => {
+                    let mut buf = Buf::<c_char>::new(*cap, *null);
+                    let mut len = 0usize;
+                    check(
+                        ergon_dpk_workload_to_json(workload, buf.ptr(), buf.cap(*cap), &mut len),
+                        "ergon_dpk_workload_to_json",
+                    );
+                }
+                DpkOp::LastError { cap } => {
+                    let mut buf = Buf::<c_char>::new(*cap, false);
+                    let mut len = 0usize;
+                    check(
+                        ergon_dpk_workload_last_error(workload, buf.ptr(), buf.cap(*cap), &mut len),
+                        "ergon_dpk_workload_last_error",
+                    );
+                }
+                DpkOp::Schedule { options } => {
+                    let opts = options.as_ref().map(|o| {
+                        let mut d = ergon_dpk_options_default();
+                        d.scheduler = o.scheduler % 6;
+                        d.eta = o.eta;
+                        d.knapsack = o.knapsack % 3;
+                        d.recompute_every = usize::from(o.recompute_every % 4);
+                        d.single_task_fallback = o.single_task_fallback;
+                        d.dpf_weighted = o.dpf_weighted;
+                        d.dpf_capacity = o.dpf_capacity % 3;
+                        // The exact search is exponential: keep its node budget small.
+                        d.max_nodes = u64::from(o.max_nodes);
+                        d
+                    });
+                    let mut defaults = ergon_dpk_options_default();
+                    defaults.max_nodes = 10_000;
+                    let opts_ptr: *const ergon_dpk_options = opts.as_ref().map_or(&defaults, |o| o);
+                    let mut result: *mut ergon_dpk_result = ptr::null_mut();
+                    check(
+                        ergon_dpk_schedule(workload, opts_ptr, &mut result),
+                        "ergon_dpk_schedule",
+                    );
+                    if !result.is_null() {
+                        results.push(result);
+                    }
+                }
+                DpkOp::Free => {
+                    ergon_dpk_workload_free(workload);
+                    workload = ptr::null_mut();
+                    ergon_dpk_workload_free(workload);
+                }
+                DpkOp::ResultSummary { which, null } => {
+                    let mut info = ergon_dpk_result_info::default();
+                    check(
+                        ergon_dpk_result_summary(nth(&results, *which), out(&mut info, *null)),
+                        "ergon_dpk_result_summary",
+                    );
+                }
+                DpkOp::ResultAllocated { which, cap, null } => {
+                    let mut buf = Buf::<u64>::new(*cap, *null);
+                    let mut len = 0usize;
+                    check(
+                        ergon_dpk_result_allocated(
+                            nth(&results, *which),
+                            buf.ptr(),
+                            buf.cap(*cap),
+                            &mut len,
+                        ),
+                        "ergon_dpk_result_allocated",
+                    );
+                }
+                DpkOp::ResultBlockIds { which, cap, null } => {
+                    let mut buf = Buf::<u64>::new(*cap, *null);
+                    let mut len = 0usize;
+                    check(
+                        ergon_dpk_result_block_ids(
+                            nth(&results, *which),
+                            buf.ptr(),
+                            buf.cap(*cap),
+                            &mut len,
+                        ),
+                        "ergon_dpk_result_block_ids",
+                    );
+                }
+                DpkOp::ResultRemaining { which, cap, null } => {
+                    let mut buf = Buf::<f64>::new(*cap, *null);
+                    let mut len = 0usize;
+                    check(
+                        ergon_dpk_result_remaining(
+                            nth(&results, *which),
+                            buf.ptr(),
+                            buf.cap(*cap),
+                            &mut len,
+                        ),
+                        "ergon_dpk_result_remaining",
+                    );
+                }
+                DpkOp::ResultToJson { which, cap, null } => {
+                    let mut buf = Buf::<c_char>::new(*cap, *null);
+                    let mut len = 0usize;
+                    check(
+                        ergon_dpk_result_to_json(
+                            nth(&results, *which),
+                            buf.ptr(),
+                            buf.cap(*cap),
+                            &mut len,
+                        ),
+                        "ergon_dpk_result_to_json",
+                    );
+                }
+                DpkOp::ResultLastError { which, cap } => {
+                    let mut buf = Buf::<c_char>::new(*cap, false);
+                    let mut len = 0usize;
+                    check(
+                        ergon_dpk_result_last_error(
+                            nth(&results, *which),
+                            buf.ptr(),
+                            buf.cap(*cap),
+                            &mut len,
+                        ),
+                        "ergon_dpk_result_last_error",
+                    );
+                }
+                DpkOp::ResultFree { which } => {
+                    let i = usize::from(*which);
+                    if i < results.len() {
+                        ergon_dpk_result_free(results.swap_remove(i));
+                    } else {
+                        ergon_dpk_result_free(ptr::null_mut());
+                    }
+                }
+                DpkOp::GlobalLastError { cap } => global_last_error(*cap, false),
+            }
+        }
+    }
+    // SAFETY: live handles or NULL.
+    unsafe {
+        ergon_dpk_workload_free(workload);
+        for r in results {
+            ergon_dpk_result_free(r);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Orloj batcher
+// ---------------------------------------------------------------------------------------
+
+#[derive(Debug, Arbitrary)]
+enum BatcherOp {
+    Enqueue {
+        app: u8,
+        id: u64,
+        arrival_s: f64,
+        deadline_s: f64,
+    },
+    EnqueueSlo {
+        app: u8,
+        id: u64,
+        arrival_s: f64,
+    },
+    NextBatch {
+        now_s: f64,
+        cap: u16,
+        dropped_cap: u16,
+        null: bool,
+        null_time: bool,
+    },
+    Complete {
+        app: u8,
+        observed_s: f64,
+    },
+    BatchDone {
+        time_s: f64,
+    },
+    Queued {
+        null: bool,
+    },
+    MaxBatchSize {
+        null: bool,
+    },
+    NumApps {
+        null: bool,
+    },
+    AppStats {
+        app: u8,
+        null: bool,
+    },
+    PolicyName {
+        cap: u16,
+        null: bool,
+    },
+    LastError {
+        cap: u16,
+    },
+    GlobalLastError {
+        cap: u16,
+    },
+    Free,
+}
+
+#[derive(Debug, Arbitrary)]
+struct BatcherIn {
+    cut: Option<u16>,
+    null_out: bool,
+    /// Index into the policy names; past the end: NULL; `Some(bytes)` after that: any bytes.
+    policy: u8,
+    policy_bytes: Vec<u8>,
+    ops: Vec<BatcherOp>,
+}
+
+/// `orloj-sim/v1` JSON (+ a policy name) → `ergon_batcher`, then enqueues, batches,
+/// completions and queries in any order.
+pub fn abi_batcher(data: &[u8]) {
+    let Some((input, json_bytes)) = split::<BatcherIn>(data) else {
+        return;
+    };
+    let names = ergon_core::batching::sim::PolicySpec::NAMES;
+    let policy: Option<CString> = match names.get(usize::from(input.policy)) {
+        Some(n) => CString::new(*n).ok(),
+        None if input.policy % 2 == 0 => None,
+        None => {
+            let bytes: Vec<u8> = input
+                .policy_bytes
+                .iter()
+                .copied()
+                .filter(|&b| b != 0)
+                .collect();
+            CString::new(bytes).ok()
+        }
+    };
+    let (json, len) = doc(json_bytes, input.cut);
+    let mut batcher: *mut ergon_batcher = ptr::null_mut();
+    // SAFETY: `json` readable for `len` bytes; `policy` NUL-terminated or NULL; `out` a local.
+    let s = unsafe {
+        ergon_batcher_from_json(
+            json,
+            len,
+            policy.as_ref().map_or(ptr::null(), |p| p.as_ptr()),
+            out(&mut batcher, input.null_out),
+        )
+    };
+    check(s, "ergon_batcher_from_json");
+    for op in input.ops.iter().take(128) {
+        // SAFETY (every call below): `batcher` live or NULL, buffers of the capacity passed.
+        unsafe {
+            match *op {
+                BatcherOp::Enqueue {
+                    app,
+                    id,
+                    arrival_s,
+                    deadline_s,
+                } => check(
+                    ergon_batcher_enqueue(batcher, usize::from(app), id, arrival_s, deadline_s),
+                    "ergon_batcher_enqueue",
+                ),
+                BatcherOp::EnqueueSlo { app, id, arrival_s } => check(
+                    ergon_batcher_enqueue_slo(batcher, usize::from(app), id, arrival_s),
+                    "ergon_batcher_enqueue_slo",
+                ),
+                BatcherOp::NextBatch {
+                    now_s,
+                    cap,
+                    dropped_cap,
+                    null,
+                    null_time,
+                } => {
+                    let mut batch = Buf::<u64>::new(cap, null);
+                    let mut dropped = Buf::<u64>::new(dropped_cap, null);
+                    let (mut bl, mut dl, mut t) = (0usize, 0usize, 0f64);
+                    check(
+                        ergon_batcher_next_batch(
+                            batcher,
+                            now_s,
+                            batch.ptr(),
+                            batch.cap(cap),
+                            &mut bl,
+                            dropped.ptr(),
+                            dropped.cap(dropped_cap),
+                            &mut dl,
+                            out(&mut t, null_time),
+                        ),
+                        "ergon_batcher_next_batch",
+                    );
+                }
+                BatcherOp::Complete { app, observed_s } => check(
+                    ergon_batcher_complete(batcher, usize::from(app), observed_s),
+                    "ergon_batcher_complete",
+                ),
+                BatcherOp::BatchDone { time_s } => check(
+                    ergon_batcher_batch_done(batcher, time_s),
+                    "ergon_batcher_batch_done",
+                ),
+                BatcherOp::Queued { null } => {
+                    let mut n = 0usize;
+                    check(
+                        ergon_batcher_queued(batcher, out(&mut n, null)),
+                        "ergon_batcher_queued",
+                    );
+                }
+                BatcherOp::MaxBatchSize { null } => {
+                    let mut n = 0usize;
+                    check(
+                        ergon_batcher_max_batch_size(batcher, out(&mut n, null)),
+                        "ergon_batcher_max_batch_size",
+                    );
+                }
+                BatcherOp::NumApps { null } => {
+                    let mut n = 0usize;
+                    check(
+                        ergon_batcher_num_apps(batcher, out(&mut n, null)),
+                        "ergon_batcher_num_apps",
+                    );
+                }
+                BatcherOp::AppStats { app, null } => {
+                    let mut st = ergon_app_stats::default();
+                    check(
+                        ergon_batcher_app_stats(batcher, usize::from(app), out(&mut st, null)),
+                        "ergon_batcher_app_stats",
+                    );
+                }
+                BatcherOp::PolicyName { cap, null } => {
+                    let mut buf = Buf::<c_char>::new(cap, null);
+                    let mut len = 0usize;
+                    check(
+                        ergon_batcher_policy_name(batcher, buf.ptr(), buf.cap(cap), &mut len),
+                        "ergon_batcher_policy_name",
+                    );
+                }
+                BatcherOp::LastError { cap } => {
+                    let mut buf = Buf::<c_char>::new(cap, false);
+                    let mut len = 0usize;
+                    check(
+                        ergon_batcher_last_error(batcher, buf.ptr(), buf.cap(cap), &mut len),
+                        "ergon_batcher_last_error",
+                    );
+                }
+                BatcherOp::GlobalLastError { cap } => global_last_error(cap, false),
+                BatcherOp::Free => {
+                    ergon_batcher_free(batcher);
+                    batcher = ptr::null_mut();
+                    ergon_batcher_free(batcher);
+                }
+            }
+        }
+    }
+    // SAFETY: live or NULL.
+    unsafe { ergon_batcher_free(batcher) };
+}
