@@ -44,6 +44,10 @@ step "Miri: ergon-core's unit tests (but the curve fits) and the Orloj bad-input
 # (its x86 sqrt is inline assembly, which Miri cannot run) and Tree Borrows (nalgebra 0.35's
 # Cholesky breaks Stacked Borrows: dimforge/nalgebra#1520), see docs/fuzzing.md.
 miri_start=$SECONDS
+if ! cargo +nightly --version >/dev/null 2>&1; then
+    echo "no nightly toolchain: rustup toolchain install nightly --profile minimal"
+    rustup toolchain install nightly --profile minimal >/dev/null 2>&1 || true
+fi
 if cargo +nightly --version >/dev/null 2>&1 \
     && { rustup +nightly component add miri rust-src >/dev/null 2>&1 \
          || cargo +nightly miri --version >/dev/null 2>&1; }; then
