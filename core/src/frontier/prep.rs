@@ -1,6 +1,7 @@
 //! From raw profile rows to what the solver sees per (stage, kind): integer durations, the
 //! candidate options, and a convex cost model over effective energy (perseus.md §1.3–1.5).
 
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use super::FrontierError;
@@ -103,12 +104,19 @@ impl Spec {
 /// checked before each table is allocated.
 pub fn specs(problem: &Problem) -> Result<Vec<Spec>, FrontierError> {
     let mut cells: u64 = 0;
+    let mut fits = Fits::new();
     let mut out = super::try_vec(problem.profiles.len(), "profiles")?;
     for p in &problem.profiles {
-        out.push(spec(problem, p, &mut cells)?);
+        out.push(spec(problem, p, &mut cells, &mut fits)?);
     }
     Ok(out)
 }
+
+/// Fits already made for this problem, keyed by the bits of their (duration, cost) points: the
+/// fit is deterministic, and profiles with the same candidates (every stage of a uniform
+/// pipeline, every profile of some fuzz inputs) need it only once. A fit that fails costs
+/// 54 starts × lowtime's evaluation budget, the bulk of the time of such a problem.
+type Fits = BTreeMap<Vec<(u32, u64)>, Result<ExpModel, FitError>>;
 
 struct Raw {
     freq_mhz: u32,
@@ -118,7 +126,12 @@ struct Raw {
     cost: f64,
 }
 
-fn spec(problem: &Problem, profile: &Profile, cells: &mut u64) -> Result<Spec, FrontierError> {
+fn spec(
+    problem: &Problem,
+    profile: &Profile,
+    cells: &mut u64,
+    fits: &mut Fits,
+) -> Result<Spec, FrontierError> {
     let tau = problem.unit_time_s;
     let p_b = problem.p_blocking_w;
     let (stage, kind) = (profile.stage, profile.kind);
@@ -190,10 +203,22 @@ fn spec(problem: &Problem, profile: &Profile, cells: &mut u64) -> Result<Spec, F
             reason: HullReason::TooFewCandidates(candidates.len()),
         },
         None => {
-            let xs: Vec<f64> = candidates.iter().map(|c| f64::from(c.quanta)).collect();
-            let ys: Vec<f64> = candidates.iter().map(|c| c.effective_cost_j).collect();
-            match fit_exponential(&xs, &ys, tau) {
-                Ok(fit) => CostModel::Exponential(fit.model),
+            let key: Vec<(u32, u64)> = candidates
+                .iter()
+                .map(|c| (c.quanta, c.effective_cost_j.to_bits()))
+                .collect();
+            let fit = match fits.get(&key) {
+                Some(fit) => fit.clone(),
+                None => {
+                    let xs: Vec<f64> = candidates.iter().map(|c| f64::from(c.quanta)).collect();
+                    let ys: Vec<f64> = candidates.iter().map(|c| c.effective_cost_j).collect();
+                    let fit = fit_exponential(&xs, &ys, tau).map(|f| f.model);
+                    fits.insert(key, fit.clone());
+                    fit
+                }
+            };
+            match fit {
+                Ok(model) => CostModel::Exponential(model),
                 Err(e) => CostModel::ConvexHull {
                     reason: HullReason::FitFailed(e),
                 },
@@ -227,6 +252,7 @@ fn spec(problem: &Problem, profile: &Profile, cells: &mut u64) -> Result<Spec, F
             quanta: min_quanta + d as u32,
         });
     }
+    let (max_quanta, candidates) = cut_rising_tail(min_quanta, &mut costs, candidates);
     Ok(Spec {
         stage,
         kind,
@@ -237,6 +263,35 @@ fn spec(problem: &Problem, profile: &Profile, cells: &mut u64) -> Result<Spec, F
         max_quanta,
         costs,
     })
+}
+
+/// Drops the durations past the model's minimum, and the candidates there; returns the new
+/// longest duration.
+///
+/// A duration slower than the cheapest one that also costs more is dominated: no frontier
+/// point should use it. lowtime starts from every computation at its slowest and assumes that
+/// is the cheapest state, true when the model does not rise with duration (every fit on real
+/// profiles). The soft Pareto filter (nf = 0.95) can keep an option that is slower *and* costlier
+/// than one within 5 % of its time, and then the model rises towards the slow end: the start
+/// was not the cheapest state, the first steps got faster *and* cheaper, and their reported
+/// cost change had the wrong sign (fuzz finding `crash-5a423c31…`). Cut at the slowest duration
+/// of least cost, the model is non-increasing over what remains (it is convex); where it
+/// already was, nothing changes.
+fn cut_rising_tail(
+    min_quanta: u32,
+    costs: &mut Vec<f64>,
+    mut candidates: Vec<Candidate>,
+) -> (u32, Vec<Candidate>) {
+    let least = costs.iter().copied().fold(f64::INFINITY, f64::min);
+    let keep = costs
+        .iter()
+        .rposition(|&c| c == least)
+        .map_or(costs.len(), |i| i + 1);
+    costs.truncate(keep);
+    let max_quanta = min_quanta + (keep as u32).saturating_sub(1);
+    // Candidates are slowest first; the fastest is at min_quanta and always stays.
+    candidates.retain(|c| c.quanta <= max_quanta);
+    (max_quanta, candidates)
 }
 
 /// Indices into `raw` (sorted slowest first) of the options lowtime keeps: not strictly

@@ -345,6 +345,9 @@ pub(super) fn solve(
         }
 
         // Apply the cut: forward arcs get one quantum faster, backward arcs one slower.
+        // The cost change is summed with signs, not as lowtime's absolute values: the same
+        // where the models do not rise with duration (`prep` cuts them so), and the actual
+        // change of the effective cost wherever they might.
         // Dummies and computations already at their slowest absorb a backward crossing (their
         // lower bound, the refund, is 0); lowtime stops the whole run on the latter.
         let first_change = changes.len() as u32;
@@ -360,11 +363,11 @@ pub(super) fn solve(
             let sp = spec(i);
             if t && !h {
                 // A finite cut has finite forward arcs only: d > min here.
-                faster += libm::fabs(sp.cost(d - 1) - sp.cost(d));
+                faster += sp.cost(d - 1) - sp.cost(d);
                 dur[i] = d - 1;
                 changes.push((op, d - 1));
             } else if !t && h && d < sp.max_quanta {
-                slower += libm::fabs(sp.cost(d) - sp.cost(d + 1));
+                slower += sp.cost(d) - sp.cost(d + 1);
                 dur[i] = d + 1;
                 changes.push((op, d + 1));
             }
