@@ -346,7 +346,7 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+    crate::output::read_text(path)
 }
 
 /// An error of a scheduler or simulation run on the contents of `file`, naming the file: the

@@ -91,13 +91,11 @@ fn load(args: &Args) -> Result<(Problem, String)> {
         EnergyOrder::BeforeFilter => EffectiveEnergy::BeforeFilter,
     });
     let (mut problem, label) = if let Some(path) = &args.instance {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text = crate::output::read_text(path)?;
         let problem = parse_instance(&text).with_context(|| format!("in {}", path.display()))?;
         (problem, path.display().to_string())
     } else if let Some(path) = &args.profile {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text = crate::output::read_text(path)?;
         let (Some(s), Some(m), Some(tau), Some(pb)) = (
             args.stages,
             args.microbatches,

@@ -164,8 +164,7 @@ fn check_multiplier(m: f64) -> Result<()> {
 fn load_config(w: &Workload, slo_multiplier: f64) -> Result<(SimConfig, bool)> {
     let (mut cfg, from_file) = match &w.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
+            let text = crate::output::read_text(path)?;
             let cfg = parse_sim(&text).with_context(|| format!("in {}", path.display()))?;
             (cfg, true)
         }

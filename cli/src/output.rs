@@ -1,5 +1,7 @@
-//! Everything `ergon` writes goes through here, one rule per destination:
+//! Everything `ergon` reads from and writes to files goes through here, one rule per direction:
 //!
+//! - **Input files** ([`read_text`]) are refused above [`MAX_INPUT_BYTES`] before any of them
+//!   is read, so a huge or endless input is an error, not an allocation of its size.
 //! - **Files** ([`write_file`]) are replaced atomically: the bytes go to a temporary file in the
 //!   target's directory, which is flushed to disk and only then renamed over the target. A
 //!   failure at any step (full disk, file-size limit, a kill) leaves the previous file exactly as
@@ -12,10 +14,42 @@
 
 use std::fmt;
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result};
+
+/// Largest input file a command reads (1 GiB): every reader's own limits (docs/fuzzing.md) are
+/// reached long before, so a larger file can only be refused; refusing it first bounds the
+/// memory a command takes for its input.
+pub const MAX_INPUT_BYTES: u64 = 1 << 30;
+
+/// Reads a UTF-8 input file whole, refusing one larger than [`MAX_INPUT_BYTES`]: a regular file
+/// by its size before reading, anything else (a pipe, `/dev/stdin`) once that many bytes came.
+/// Errors name `path`.
+pub fn read_text(path: &Path) -> Result<String> {
+    let too_large = || {
+        anyhow::anyhow!(
+            "{} is larger than the limit of {MAX_INPUT_BYTES} bytes for an input file \
+             (MAX_INPUT_BYTES)",
+            path.display()
+        )
+    };
+    let file = File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if size > MAX_INPUT_BYTES {
+        return Err(too_large());
+    }
+    let mut text = String::with_capacity(usize::try_from(size).unwrap_or(0));
+    let read = file
+        .take(MAX_INPUT_BYTES + 1)
+        .read_to_string(&mut text)
+        .with_context(|| format!("reading {}", path.display()))?;
+    if read as u64 > MAX_INPUT_BYTES {
+        return Err(too_large());
+    }
+    Ok(text)
+}
 
 /// Exit status when standard output is a pipe whose reader has closed it (`ergon … | head`).
 ///

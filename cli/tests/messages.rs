@@ -108,3 +108,25 @@ fn an_error_found_after_parsing_names_the_file() {
     );
     assert!(!line.contains("online.json"), "{line}");
 }
+
+/// An input file larger than MAX_INPUT_BYTES (1 GiB) is refused by its size before it is read:
+/// a sparse file of 1 GiB + 1 byte takes no disk and, before the limit, 1 GiB of memory.
+#[test]
+fn an_input_file_over_the_size_limit_is_refused_before_reading() {
+    let s = Scratch::new("huge-input");
+    let dir = s.path();
+    let big = dir.join("big.json");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len((1 << 30) + 1)
+        .unwrap();
+    let big = big.to_str().unwrap();
+    for args in [
+        &["dpk", "schedule", "--workload", big][..],
+        &["frontier", "--instance", big, "--no-plot"],
+        &["orloj", "simulate", "--config", big],
+    ] {
+        let o = ergon(dir, args);
+        assert_one_line_error(&o, &["big.json", "MAX_INPUT_BYTES", "1073741824"]);
+    }
+}
