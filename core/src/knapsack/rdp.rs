@@ -736,9 +736,10 @@ pub fn compose_into(
     Ok(())
 }
 
-/// `k`-fold composition of one curve: every entry times `k`.
-pub fn scale(curve: &[f64], k: f64) -> RdpCurve {
-    curve.iter().take(MAX_ORDERS).map(|x| x * k).collect()
+/// `k`-fold composition of one curve: every entry times `k`. (A workload curve, so its length
+/// is bounded by the type; longer grids go through [`compose_into`].)
+pub fn scale(curve: &RdpCurve, k: f64) -> RdpCurve {
+    curve.iter().map(|x| x * k).collect()
 }
 
 // ------------------------------------------------------------------------------ conversions
