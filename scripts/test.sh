@@ -53,7 +53,7 @@ if cargo +nightly --version >/dev/null 2>&1 \
          || cargo +nightly miri --version >/dev/null 2>&1; }; then
     PROPTEST_CASES=2 MIRIFLAGS="-Zmiri-disable-isolation -Zmiri-tree-borrows" \
         cargo +nightly miri test -p ergon-core --locked --features libm/force-soft-floats \
-        --lib --test batching_bad_input -- --skip fit::
+        --lib --test orloj_bad_input -- --skip fit::
     echo "miri: $((SECONDS - miri_start)) s"
 else
     echo "WARNING: Miri skipped: no nightly toolchain with the miri component" \

@@ -7,11 +7,11 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Subcommand, ValueEnum};
-use ergon_core::knapsack::formats::{
+use ergon_core::dpk::formats::{
     online_json, online_result_json, parse_online, parse_workload, result_json, workload_json,
 };
-use ergon_core::knapsack::generate::{AlibabaLike, AmazonLike, Microbenchmark};
-use ergon_core::knapsack::{
+use ergon_core::dpk::generate::{AlibabaLike, AmazonLike, Microbenchmark};
+use ergon_core::dpk::{
     DpfCapacity, KnapsackError, KnapsackMode, OnlineConfig, ScheduleOptions, Scheduler, Workload,
     schedule, simulate,
 };

@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
-use ergon_core::frontier::formats::{
+use ergon_core::perseus::formats::{
     self, frontier_json, parse_instance, parse_schedule, plan_json,
 };
-use ergon_core::frontier::{
+use ergon_core::perseus::{
     self, CostModel, EffectiveEnergy, Frontier, Pipeline, Problem, State, Termination, synthetic,
 };
 use indicatif::{ProgressBar, ProgressStyle};
@@ -165,7 +165,7 @@ pub fn run(args: Args) -> Result<()> {
     // The solver checks more of the problem than the reader does: name the file it came from.
     let source = args.instance.as_ref().or(args.profile.as_ref());
     let frontier = match (
-        frontier::solve_with_progress(&problem, &mut progress),
+        perseus::solve_with_progress(&problem, &mut progress),
         source,
     ) {
         (Ok(frontier), _) => frontier,
@@ -205,7 +205,7 @@ fn write_plans(frontier: &Frontier, dir: &PathBuf, deadline: Option<f64>, at: &[
     if let Some(t) = deadline {
         let (state, energy) = frontier.for_deadline(t)?;
         wanted.push((
-            format!("plan_deadline_{}s.json", frontier::Num(t)),
+            format!("plan_deadline_{}s.json", perseus::Num(t)),
             state,
             Some(energy),
         ));
@@ -269,7 +269,7 @@ fn summarize(f: &Frontier, problem: &Problem, label: &str, solve_time: Duration)
         problem.dag.nodes.len(),
         f.num_stages,
         problem.profiles.len(),
-        frontier::Num(f.p_blocking_w)
+        perseus::Num(f.p_blocking_w)
     );
     let _ = writeln!(
         s,

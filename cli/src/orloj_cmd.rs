@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Subcommand, ValueEnum};
-use ergon_core::batching::formats::{parse_sim, result_json, sim_json};
-use ergon_core::batching::sim::{PolicyResult, SimConfig, simulate};
+use ergon_core::orloj::formats::{parse_sim, result_json, sim_json};
+use ergon_core::orloj::sim::{PolicyResult, SimConfig, simulate};
 
 use plotters::prelude::*;
 
@@ -186,7 +186,7 @@ fn load_config(w: &Workload, slo_multiplier: f64) -> Result<(SimConfig, bool)> {
         if !(step.is_finite() && step >= 0.0) {
             bail!("--batch-step {step} is not a finite non-negative number");
         }
-        cfg.scale = ergon_core::batching::BatchScale::linear(cfg.max_batch(), step);
+        cfg.scale = ergon_core::orloj::BatchScale::linear(cfg.max_batch(), step);
     }
     if let Some(p) = w.p_min {
         cfg.p_min = p;
@@ -196,7 +196,7 @@ fn load_config(w: &Workload, slo_multiplier: f64) -> Result<(SimConfig, bool)> {
             .policies
             .iter()
             .map(|n| {
-                ergon_core::batching::sim::PolicySpec::parse(n).with_context(|| {
+                ergon_core::orloj::sim::PolicySpec::parse(n).with_context(|| {
                     format!(
                         "unknown policy \"{n}\" (expected orloj, clockwork, nexus, clipper, edf or fifo, baselines optionally with -mean or -p99)"
                     )

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Result, anyhow};
-use ergon_core::frontier::Frontier;
+use ergon_core::perseus::Frontier;
 use plotters::prelude::*;
 
 use crate::frontier_cmd::all_fastest_energy;

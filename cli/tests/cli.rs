@@ -345,7 +345,7 @@ fn explicit_dag_decides_the_gpu_count_over_the_informative_pipeline() {
             "--no-plot",
         ],
     ));
-    let dag = ergon_core::frontier::Pipeline::one_f_one_b(4, 8)
+    let dag = ergon_core::perseus::Pipeline::one_f_one_b(4, 8)
         .dag()
         .unwrap();
     let nodes: Vec<Value> = dag

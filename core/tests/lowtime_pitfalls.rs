@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 
 use ergon_core::fit::ExpModel;
-use ergon_core::frontier::formats::parse_instance;
-use ergon_core::frontier::{self, FrontierError, Problem, Termination};
+use ergon_core::perseus::formats::parse_instance;
+use ergon_core::perseus::{self, FrontierError, Problem, Termination};
 use serde_json::Value;
 
 fn fixture(name: &str) -> (Problem, Value) {
@@ -54,7 +54,7 @@ fn flat_cost_models_do_not_stop_the_frontier() {
             c: 3.0,
         });
     }
-    let f = frontier::solve(&problem).unwrap();
+    let f = perseus::solve(&problem).unwrap();
     assert_eq!(f.termination, Termination::ReachedMinimum);
     assert_eq!(f.points.len() as u64, f.t_max_quanta - f.t_min_quanta);
     assert!(f.points.iter().all(|p| p.cost_change_j == 0.0));
@@ -69,7 +69,7 @@ fn slopes_beyond_lowtimes_infinity_are_handled() {
     let k = 1e4;
     problem.p_blocking_w *= k;
     fits(&mut problem, &oracle, k);
-    let f = frontier::solve(&problem).unwrap();
+    let f = perseus::solve(&problem).unwrap();
     let want = oracle["frontier"].as_array().unwrap();
     assert_eq!(f.termination, Termination::ReachedMinimum);
     assert_eq!(f.points.len(), want.len());
@@ -88,7 +88,7 @@ fn slopes_beyond_lowtimes_infinity_are_handled() {
 fn energies_beyond_fixed_point_are_an_error_not_a_panic() {
     let (mut problem, oracle) = fixture("a100_s2_m4");
     fits(&mut problem, &oracle, 1e13);
-    match frontier::solve(&problem) {
+    match perseus::solve(&problem) {
         Err(FrontierError::Overflow) => {}
         other => panic!("expected an overflow error, got {other:?}"),
     }

@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 
 use ergon_core::fit::ExpModel;
-use ergon_core::frontier::formats::parse_instance;
-use ergon_core::frontier::{self, EffectiveEnergy, Kind, Problem};
+use ergon_core::perseus::formats::parse_instance;
+use ergon_core::perseus::{self, EffectiveEnergy, Kind, Problem};
 use serde_json::Value;
 
 const INSTANCES: [&str; 2] = ["a100_s2_m4", "a100_s4_m8"];
@@ -75,7 +75,7 @@ fn candidates_match_lowtime() {
             let (mut problem, oracle) = load(name, order);
             problem.effective_energy = mode;
             inject_fits(&mut problem, &oracle);
-            let specs = frontier::specs(&problem).unwrap();
+            let specs = perseus::specs(&problem).unwrap();
             for o in oracle["specs"].as_array().unwrap() {
                 let (stage, k) = (o["stage"].as_u64().unwrap() as u32, kind(&o["kind"]));
                 let spec = specs
@@ -123,7 +123,7 @@ fn frontier_matches_lowtime_with_its_fit() {
             let (mut problem, oracle) = load(name, order);
             problem.effective_energy = mode;
             inject_fits(&mut problem, &oracle);
-            let f = frontier::solve(&problem).unwrap();
+            let f = perseus::solve(&problem).unwrap();
             let bounds = &oracle["bounds"];
             assert_eq!(
                 f.t_max_quanta,
@@ -135,7 +135,7 @@ fn frontier_matches_lowtime_with_its_fit() {
                 bounds["t_min_quant"].as_u64().unwrap(),
                 "{name} {order}"
             );
-            assert_eq!(f.termination, frontier::Termination::ReachedMinimum);
+            assert_eq!(f.termination, perseus::Termination::ReachedMinimum);
             let initial = &oracle["initial_point_not_yielded"];
             assert!(
                 rel(
@@ -206,7 +206,7 @@ fn frontier_with_own_fit_matches_lowtime() {
         for (order, mode) in ORDERS {
             let (mut problem, oracle) = load(name, order);
             problem.effective_energy = mode;
-            let f = frontier::solve(&problem).unwrap();
+            let f = perseus::solve(&problem).unwrap();
             let want = oracle["frontier"].as_array().unwrap();
             assert_eq!(
                 f.points.len(),

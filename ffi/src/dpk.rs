@@ -8,9 +8,9 @@
 use std::ffi::c_char;
 use std::sync::Arc;
 
-use ergon_core::knapsack;
-use ergon_core::knapsack::formats::{self as dpk_formats, FormatError as DpkFormatError};
-use ergon_core::knapsack::{
+use ergon_core::dpk;
+use ergon_core::dpk::formats::{self as dpk_formats, FormatError as DpkFormatError};
+use ergon_core::dpk::{
     Allocation, Block, Conversion, DpfCapacity, KnapsackError, KnapsackMode, MAX_ORDERS, Mechanism,
     OnlineResult, RdpCurve, STANDARD_ALPHAS, ScheduleOptions, Scheduler, Task, Workload, rdp,
     schedule, simulate,
@@ -330,18 +330,18 @@ unsafe fn workload_from_arrays(p: &ergon_dpk_problem) -> Result<Workload> {
     let alphas = rdp::orders(alphas_in).map_err(problem_failure)?;
     let na = alphas.len();
     // Limits before anything of the caller's sizes is allocated.
-    knapsack::check_sizes(p.num_blocks, p.num_tasks).map_err(problem_failure)?;
+    dpk::check_sizes(p.num_blocks, p.num_tasks).map_err(problem_failure)?;
     let blocks_in = unsafe { slice(p.blocks, p.num_blocks, "blocks")? };
     let tasks_in = unsafe { slice(p.tasks, p.num_tasks, "tasks")? };
     let requests = tasks_in
         .iter()
         .fold(0usize, |n, t| n.saturating_add(t.num_blocks));
-    if requests > knapsack::MAX_BLOCK_REQUESTS {
+    if requests > dpk::MAX_BLOCK_REQUESTS {
         return Err(problem_failure(KnapsackError::LimitExceeded {
             what: "block requests",
             count: requests as u64,
             limit: "MAX_BLOCK_REQUESTS",
-            max: knapsack::MAX_BLOCK_REQUESTS as u64,
+            max: dpk::MAX_BLOCK_REQUESTS as u64,
         }));
     }
     let mut blocks = reserved(blocks_in.len(), "blocks")?;

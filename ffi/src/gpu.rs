@@ -18,11 +18,11 @@ use ergon_hwctl::{
 
 use crate::ergon_plan;
 use crate::ergon_status;
-use crate::frontier::{ERGON_KIND_BACKWARD, ERGON_KIND_FORWARD};
 use crate::handle::{
     Failure, Header, Result, free, guard, handle_mut, into_raw, last_error, opaque, out_ref,
     with_handle_mut,
 };
+use crate::perseus::{ERGON_KIND_BACKWARD, ERGON_KIND_FORWARD};
 
 /// Size of the text fields of [`ergon_gpu_info`], NUL included (NVML's own buffer size for
 /// UUIDs and names).

@@ -11,17 +11,17 @@
 
 #![allow(non_camel_case_types)] // C names
 
-mod batching;
 mod dpk;
-mod frontier;
 mod gpu;
 mod handle;
+mod orloj;
+mod perseus;
 
-pub use batching::*;
 pub use dpk::*;
-pub use frontier::*;
 pub use gpu::*;
 pub use handle::{ergon_abi_version, ergon_last_error, ergon_status_str, ergon_version};
+pub use orloj::*;
+pub use perseus::*;
 
 /// Version of the C ABI; raised on every incompatible change.
 pub const ERGON_ABI_VERSION: u32 = 1;

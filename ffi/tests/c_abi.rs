@@ -39,8 +39,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use ergon_core::frontier::Kind;
-use ergon_core::frontier::formats::parse_instance;
+use ergon_core::perseus::Kind;
+use ergon_core::perseus::formats::parse_instance;
 
 /// The instances the programs check (their expected values are in the programs).
 const INSTANCES: [&str; 2] = ["a100_s2_m4", "a100_s4_m8"];

@@ -1541,9 +1541,9 @@ fn online_json_text(h: *const ergon_dpk_online) -> String {
 
 #[test]
 fn online_simulation_matches_the_core() {
-    use ergon_core::knapsack::formats::{online_json, online_result_json};
-    use ergon_core::knapsack::generate::AmazonLike;
-    use ergon_core::knapsack::{ScheduleOptions, Scheduler, simulate};
+    use ergon_core::dpk::formats::{online_json, online_result_json};
+    use ergon_core::dpk::generate::AmazonLike;
+    use ergon_core::dpk::{ScheduleOptions, Scheduler, simulate};
 
     let config = AmazonLike {
         num_tasks: 400,

@@ -175,7 +175,7 @@ fn quick_to_solve(json: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(json) else {
         return false;
     };
-    let Ok(p) = ergon_core::frontier::formats::parse_instance(text) else {
+    let Ok(p) = ergon_core::perseus::formats::parse_instance(text) else {
         return true; // the ABI refuses it before solving
     };
     p.dag.nodes.len() <= 512
@@ -634,7 +634,7 @@ pub fn abi_batcher(data: &[u8]) {
     let Some((input, json_bytes)) = split::<BatcherIn>(data) else {
         return;
     };
-    let names = ergon_core::batching::sim::PolicySpec::NAMES;
+    let names = ergon_core::orloj::sim::PolicySpec::NAMES;
     let policy: Option<CString> = match names.get(usize::from(input.policy)) {
         Some(n) => CString::new(*n).ok(),
         None if input.policy % 2 == 0 => None,

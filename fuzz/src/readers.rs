@@ -7,9 +7,9 @@
 //! [`known_open`] remains for the targets that go on to *solve* what they read: the limits
 //! bound memory, not solving time, and a valid-but-huge problem would only time the fuzzer out.
 
-use ergon_core::batching::formats as orloj;
-use ergon_core::frontier::formats as perseus;
-use ergon_core::knapsack::formats as dpk;
+use ergon_core::dpk::formats as dpk;
+use ergon_core::orloj::formats as orloj;
+use ergon_core::perseus::formats as perseus;
 use serde_json::Value;
 
 /// Largest pipeline (stages, microbatches, stage index, node count) the solving targets hand

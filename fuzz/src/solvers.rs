@@ -4,15 +4,15 @@
 //! The solvers run on them and their invariants are checked; a broken invariant panics.
 
 use arbitrary::{Arbitrary, Unstructured};
-use ergon_core::batching::sim::{self, AppConfig, Arrivals, PolicySpec, SimConfig};
-use ergon_core::batching::{BatchScale, ExecSpec};
-use ergon_core::frontier::{
-    self, EffectiveEnergy, Frontier, FrontierError, Kind, Pipeline, Problem, Profile,
-    ProfileOption, Schedule,
-};
-use ergon_core::knapsack::{
+use ergon_core::dpk::{
     self, Block, FEASIBILITY_RTOL, KnapsackMode, RdpCurve, STANDARD_ALPHAS, ScheduleOptions,
     Scheduler, Task, Workload,
+};
+use ergon_core::orloj::sim::{self, AppConfig, Arrivals, PolicySpec, SimConfig};
+use ergon_core::orloj::{BatchScale, ExecSpec};
+use ergon_core::perseus::{
+    self, EffectiveEnergy, Frontier, FrontierError, Kind, Pipeline, Problem, Profile,
+    ProfileOption, Schedule,
 };
 
 /// Magnitudes at the edges of `f64` and of the formats' domains, picked by small codes.
@@ -160,7 +160,7 @@ pub fn frontier_solve(data: &[u8]) {
     let Some(problem) = frontier_solve_problem(data) else {
         return;
     };
-    let f = match frontier::solve(&problem) {
+    let f = match perseus::solve(&problem) {
         Ok(f) => f,
         // A documented refusal: energies too far apart for the cut's 1e-6 J fixed point.
         Err(FrontierError::Overflow) => return,
@@ -327,7 +327,7 @@ pub fn dpk_schedule(data: &[u8]) {
         max_nodes: 20_000,
         ..ScheduleOptions::default()
     };
-    let allocation = match knapsack::schedule(&workload, &options) {
+    let allocation = match dpk::schedule(&workload, &options) {
         Ok(a) => a,
         Err(e) => panic!("{:?} failed on a valid workload: {e}", options.scheduler),
     };

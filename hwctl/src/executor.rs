@@ -225,11 +225,11 @@ impl StagePlan {
     }
 }
 
-impl TryFrom<&ergon_core::frontier::PlanStage> for StagePlan {
+impl TryFrom<&ergon_core::perseus::PlanStage> for StagePlan {
     type Error = PlanError;
 
-    /// The plan of one stage of an `ergon_core::frontier::Plan`.
-    fn try_from(stage: &ergon_core::frontier::PlanStage) -> Result<Self, PlanError> {
+    /// The plan of one stage of an `ergon_core::perseus::Plan`.
+    fn try_from(stage: &ergon_core::perseus::PlanStage) -> Result<Self, PlanError> {
         Self::new(
             stage
                 .instructions
@@ -839,7 +839,7 @@ mod tests {
 
     #[test]
     fn plans_come_from_core_plan_stages() {
-        use ergon_core::frontier::{Kind, PlanStage};
+        use ergon_core::perseus::{Kind, PlanStage};
         let stage = PlanStage {
             stage: 3,
             instructions: vec![(Kind::Forward, 1410), (Kind::Backward, 1305)],

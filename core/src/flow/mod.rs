@@ -1,6 +1,6 @@
 //! Maximum flow and minimum cut on flat arrays with exact integer capacities.
 //!
-//! Shared machinery: Perseus ([`crate::frontier`]) solves one minimum cut with lower bounds per
+//! Shared machinery: Perseus ([`crate::perseus`]) solves one minimum cut with lower bounds per
 //! frontier point, so the network is rebuilt thousands of times per solve. [`MaxFlow`] keeps
 //! its buffers between solves and stores the graph in compressed sparse rows (arcs of a node
 //! are contiguous), and capacities are `i64` so that ties between equal-cost cuts are decided

@@ -5,10 +5,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ergon_core::batching::sim::{
+use ergon_core::orloj::sim::{
     AppConfig, Arrivals, PolicySpec, SimConfig, Status, run_policy, simulate, trace,
 };
-use ergon_core::batching::{
+use ergon_core::orloj::{
     BatchDistribution, BatchScale, Batcher, Distribution, ExecDistribution, ExecSpec,
     FixedDistribution, TimeGrid,
 };

@@ -83,7 +83,7 @@ pub struct Decision {
 /// The online scheduler: applications' execution-time laws, a batch model and a policy.
 ///
 /// ```
-/// use ergon_core::batching::{Batcher, BatchScale, Distribution, ExecSpec, Orloj, TimeGrid};
+/// use ergon_core::orloj::{Batcher, BatchScale, Distribution, ExecSpec, Orloj, TimeGrid};
 /// let grid = TimeGrid::covering(0.040, 1024).unwrap();
 /// let app = Distribution::from_spec(
 ///     grid,

@@ -11,7 +11,7 @@ mod solvers;
 use std::path::Path;
 use std::time::Instant;
 
-use ergon_core::frontier::{self, CostModel, Problem};
+use ergon_core::perseus::{self, CostModel, Problem};
 
 fn problem(file: &str) -> Problem {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -28,7 +28,7 @@ fn problem(file: &str) -> Problem {
 #[test]
 fn soft_filter_option_that_is_slower_and_costlier_is_never_used() {
     let problem = problem("crash-5a423c3142d80a929d6ac978d76fab0614626d51");
-    let f = frontier::solve(&problem).unwrap();
+    let f = perseus::solve(&problem).unwrap();
     let soft = f.specs().iter().filter(|s| s.noise_factor < 1.0).count();
     assert!(soft > 0, "the input exercises the soft filter");
     for s in f.specs() {
@@ -89,7 +89,7 @@ fn soft_filter_option_that_is_slower_and_costlier_is_never_used() {
 fn non_converging_fits_are_bounded() {
     let problem = problem("timeout-12f627821bc70d6500e24a388232c91a804ecccc");
     let started = Instant::now();
-    let f = frontier::solve(&problem).unwrap();
+    let f = perseus::solve(&problem).unwrap();
     let took = started.elapsed();
     eprintln!("solved in {took:?}: {} points", f.points.len());
     for s in f.specs() {

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::needless_range_loop)]
 
-use ergon_core::knapsack::{
+use ergon_core::dpk::{
     Block, FEASIBILITY_RTOL, KnapsackMode, OnlineConfig, OnlineTask, RdpCurve, ScheduleOptions,
     Scheduler, Task, Unlocking, Workload, block_arrival, schedule, simulate, unlocked_fraction,
 };
@@ -138,7 +138,7 @@ fn all_schedulers() -> Vec<ScheduleOptions> {
         ..ScheduleOptions::with(Scheduler::Dpf)
     });
     v.push(ScheduleOptions {
-        dpf_capacity: ergon_core::knapsack::DpfCapacity::Remaining,
+        dpf_capacity: ergon_core::dpk::DpfCapacity::Remaining,
         recompute_every: 2,
         ..ScheduleOptions::with(Scheduler::Dpf)
     });
@@ -268,7 +268,7 @@ proptest! {
             tasks: tasks.clone(),
         };
         let r = simulate(&cfg).unwrap();
-        let cap = ergon_core::knapsack::rdp::block_capacity(&cfg.alphas, 10.0, 1e-7).unwrap();
+        let cap = ergon_core::dpk::rdp::block_capacity(&cfg.alphas, 10.0, 1e-7).unwrap();
         let m = (initial + extra) as usize;
         // Replay: at each allocation time, consumed ≤ unlocked at some order on every block.
         let mut times: Vec<f64> = r.allocations.iter().map(|a| a.time).collect();

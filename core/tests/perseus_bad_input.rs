@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use ergon_core::fit::ExpModel;
-use ergon_core::frontier::formats::{self, FormatError};
-use ergon_core::frontier::{
+use ergon_core::perseus::formats::{self, FormatError};
+use ergon_core::perseus::{
     self, Computation, CostModel, Dag, EffectiveEnergy, FrontierError, HullReason, Kind, Pipeline,
     Problem, Profile, ProfileOption, Termination,
 };
@@ -98,9 +98,9 @@ fn parse(doc: &Value) -> Result<Problem, FormatError> {
 }
 
 /// Parses and solves; the first error of either.
-fn parse_and_solve(doc: &Value) -> Result<frontier::Frontier, FormatError> {
+fn parse_and_solve(doc: &Value) -> Result<perseus::Frontier, FormatError> {
     let problem = parse(doc)?;
-    Ok(frontier::solve(&problem)?)
+    Ok(perseus::solve(&problem)?)
 }
 
 fn base_problem() -> Problem {
@@ -179,7 +179,7 @@ fn base_instance_csv_and_problem_are_valid_and_agree() {
     let direct = base_problem();
     assert_eq!(from_json, direct);
     assert_eq!(from_csv, direct);
-    let f = frontier::solve(&direct).unwrap();
+    let f = perseus::solve(&direct).unwrap();
     assert_eq!(f.termination, Termination::ReachedMinimum);
     assert!(!f.points.is_empty());
     assert_eq!(f.points.last().unwrap().quanta, f.t_min_quanta);
@@ -212,7 +212,7 @@ fn empty_profile_is_rejected_naming_it() {
 
     let mut p = base_problem();
     p.profiles[2].options.clear();
-    let e = frontier::solve(&p).unwrap_err();
+    let e = perseus::solve(&p).unwrap_err();
     assert_eq!(
         e,
         FrontierError::EmptyProfile {
@@ -261,7 +261,7 @@ fn nan_in_csv_is_rejected_naming_profile_option_and_field() {
 fn nan_and_infinity_through_the_rust_api() {
     let mut p = base_problem();
     p.profiles[3].options[4].time_s = f64::NAN;
-    let e = frontier::solve(&p).unwrap_err();
+    let e = perseus::solve(&p).unwrap_err();
     assert!(
         matches!(
             e,
@@ -279,7 +279,7 @@ fn nan_and_infinity_through_the_rust_api() {
 
     let mut p = base_problem();
     p.profiles[1].options[0].energy_j = f64::INFINITY;
-    let e = frontier::solve(&p).unwrap_err();
+    let e = perseus::solve(&p).unwrap_err();
     assert!(
         matches!(
             e,
@@ -297,13 +297,13 @@ fn nan_and_infinity_through_the_rust_api() {
 
     let mut p = base_problem();
     p.unit_time_s = f64::NAN;
-    let e = frontier::solve(&p).unwrap_err();
+    let e = perseus::solve(&p).unwrap_err();
     assert!(matches!(e, FrontierError::InvalidUnitTime(t) if t.is_nan()));
     assert_mentions(&e, &["unit time"]);
 
     let mut p = base_problem();
     p.p_blocking_w = f64::NAN;
-    let e = frontier::solve(&p).unwrap_err();
+    let e = perseus::solve(&p).unwrap_err();
     assert!(matches!(e, FrontierError::InvalidBlockingPower(w) if w.is_nan()));
     assert_mentions(&e, &["blocking power"]);
 }
@@ -479,7 +479,7 @@ fn invalid_given_fit_is_rejected() {
         b: 0.5,
         c: 0.0,
     });
-    let e = frontier::solve(&p).unwrap_err();
+    let e = perseus::solve(&p).unwrap_err();
     assert!(
         matches!(
             e,
@@ -525,7 +525,7 @@ fn unit_time_longer_than_every_computation_is_rejected() {
 fn too_many_quanta_is_rejected() {
     let mut p = base_problem();
     p.unit_time_s = 1e-12;
-    let e = frontier::solve(&p).unwrap_err();
+    let e = perseus::solve(&p).unwrap_err();
     assert!(
         matches!(
             e,
@@ -706,11 +706,11 @@ fn zero_stages_and_zero_microbatches_are_rejected() {
     assert_eq!(e, FrontierError::NoStages);
     let mut p = base_problem();
     p.dag = Dag::default();
-    assert_eq!(frontier::solve(&p).unwrap_err(), FrontierError::NoStages);
+    assert_eq!(perseus::solve(&p).unwrap_err(), FrontierError::NoStages);
     let mut p = base_problem();
     p.dag.nodes.clear();
     p.dag.edges.clear();
-    let e = frontier::solve(&p).unwrap_err();
+    let e = perseus::solve(&p).unwrap_err();
     assert_eq!(e, FrontierError::EmptyDag);
 }
 
@@ -734,7 +734,7 @@ fn cycle_in_explicit_dag_is_reported() {
     // The same through the Rust API.
     let mut p = base_problem();
     p.dag.edges.push((3, 0));
-    let e = frontier::solve(&p).unwrap_err();
+    let e = perseus::solve(&p).unwrap_err();
     let FrontierError::Cycle { node } = e else {
         panic!("expected Cycle, got {e:?}")
     };
@@ -1001,7 +1001,7 @@ fn all_single_option_profiles_give_an_empty_frontier() {
     for prof in &mut p.profiles {
         prof.options.truncate(1);
     }
-    let f = frontier::solve(&p).unwrap();
+    let f = perseus::solve(&p).unwrap();
     assert!(f.points.is_empty(), "{:?}", f.points);
     assert_eq!(f.t_max_quanta, f.t_min_quanta);
     assert_eq!(f.start.quanta, f.t_max_quanta);
@@ -1030,7 +1030,7 @@ fn two_or_three_candidates_use_the_convex_hull() {
     for n in [2, 3] {
         let mut p = base_problem();
         p.profiles[3].options.truncate(n);
-        let f = frontier::solve(&p).unwrap();
+        let f = perseus::solve(&p).unwrap();
         assert_eq!(f.termination, Termination::ReachedMinimum);
         let spec = &f.specs()[3];
         assert_eq!((spec.stage, spec.kind), (1, Kind::Backward));
@@ -1093,7 +1093,7 @@ fn hand_built_dag_with_fixed_clock_solves() {
             edges: vec![(0, 1)],
         },
     };
-    let f = frontier::solve(&p).unwrap();
+    let f = perseus::solve(&p).unwrap();
     assert_eq!(f.termination, Termination::ReachedMinimum);
     assert_eq!(f.t_max_quanta - f.t_min_quanta, f.points.len() as u64);
     assert_eq!(f.t_min_quanta, 10 + 20);

@@ -8,8 +8,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use ergon_core::fit::ExpModel;
-use ergon_core::frontier::formats::{self, FormatError, MAX_CSV_LINES};
-use ergon_core::frontier::{
+use ergon_core::perseus::formats::{self, FormatError, MAX_CSV_LINES};
+use ergon_core::perseus::{
     self, Computation, Dag, EffectiveEnergy, FrontierError, Kind, MAX_COMPUTATIONS, MAX_COST_CELLS,
     MAX_OPTIONS_PER_PROFILE, MAX_STAGES, Pipeline, Problem, Profile, ProfileOption,
 };
@@ -111,11 +111,11 @@ fn assert_mentions(err: &impl std::fmt::Display, needles: &[&str]) {
 /// the blocking energy of the 2-stage DAG.
 #[test]
 fn explicit_dag_decides_the_gpu_count_not_the_informative_pipeline() {
-    let reference = frontier::solve(&problem(Pipeline::one_f_one_b(2, 2).dag().unwrap())).unwrap();
+    let reference = perseus::solve(&problem(Pipeline::one_f_one_b(2, 2).dag().unwrap())).unwrap();
     for stages in [2u64, 200] {
         let p = formats::parse_instance(&dag_doc(stages).to_string()).unwrap();
         assert_eq!(p.dag.num_stages, 2);
-        let f = frontier::solve(&p).unwrap();
+        let f = perseus::solve(&p).unwrap();
         assert_eq!(f.num_stages, 2);
         assert_eq!(
             f.start.energy_j, reference.start.energy_j,
@@ -131,7 +131,7 @@ fn explicit_dag_decides_the_gpu_count_not_the_informative_pipeline() {
 #[test]
 fn four_billion_informative_stages_do_not_reach_the_plan() {
     let p = formats::parse_instance(&dag_doc(4_000_000_000).to_string()).unwrap();
-    let f = frontier::solve(&p).unwrap();
+    let f = perseus::solve(&p).unwrap();
     let plan = f.plan(f.fastest()).unwrap();
     assert_eq!(plan.stages.len(), 2);
 }
@@ -244,7 +244,7 @@ fn a_profile_spanning_2_pow_28_quanta_is_refused_before_its_table() {
             energy_j: 5.0,
         },
     ];
-    let e = frontier::solve(&p).unwrap_err();
+    let e = perseus::solve(&p).unwrap_err();
     assert!(
         matches!(
             e,
@@ -282,7 +282,7 @@ fn the_cost_cell_budget_is_over_all_profiles() {
             },
         ];
     }
-    match frontier::specs(&p) {
+    match perseus::specs(&p) {
         Err(FrontierError::TooManyCostCells {
             cells, stage, kind, ..
         }) => {
@@ -328,7 +328,7 @@ fn a_hundred_thousand_options_in_one_profile_are_filtered() {
         })
         .collect();
     p.profiles[0].fit = Some(MODEL);
-    let specs = frontier::specs(&p).unwrap();
+    let specs = perseus::specs(&p).unwrap();
     let c = &specs[0].candidates;
     assert!(c.len() > 1 && c.len() <= 21, "{}", c.len());
     assert!(c.windows(2).all(|w| w[0].quanta > w[1].quanta));
@@ -363,7 +363,7 @@ fn sorted_pareto_filter_matches_the_all_pairs_filter() {
         p.profiles[0].options = opts.clone();
         // A given model: the filter is under test, not the fit.
         p.profiles[0].fit = Some(MODEL);
-        let got: Vec<(u32, u32)> = frontier::specs(&p).unwrap()[0]
+        let got: Vec<(u32, u32)> = perseus::specs(&p).unwrap()[0]
             .candidates
             .iter()
             .map(|c| (c.freq_mhz, c.quanta))
@@ -410,8 +410,8 @@ fn naive_candidates(p: &Problem, opts: &[ProfileOption]) -> Vec<(u32, u32)> {
         kept
     };
     let mut kept = filter(1.0);
-    if kept.len() <= frontier::FALLBACK_IF_CANDIDATES_AT_MOST {
-        kept = filter(frontier::SOFT_NOISE_FACTOR);
+    if kept.len() <= perseus::FALLBACK_IF_CANDIDATES_AT_MOST {
+        kept = filter(perseus::SOFT_NOISE_FACTOR);
     }
     kept.iter().map(|&i| (raw[i].0, raw[i].2)).collect()
 }
@@ -486,12 +486,12 @@ fn csv_with_too_many_lines_is_refused_before_parsing() {
 fn huge_and_tiny_floats_in_messages_are_short() {
     let mut p = problem(Pipeline::one_f_one_b(1, 1).dag().unwrap());
     p.unit_time_s = 1e-300;
-    let e = frontier::solve(&p).unwrap_err();
+    let e = perseus::solve(&p).unwrap_err();
     let msg = e.to_string();
     assert!(!msg.contains("0000000000"), "{msg}");
     assert!(msg.contains("e298"), "{msg}");
     p.unit_time_s = 1e300;
-    let msg = frontier::solve(&p).unwrap_err().to_string();
+    let msg = perseus::solve(&p).unwrap_err().to_string();
     assert!(msg.contains("1e300"), "{msg}");
     assert!(!msg.contains("0000000000"), "{msg}");
     p.unit_time_s = f64::MAX;

@@ -7,8 +7,8 @@
 
 use ergon_core::fit::ExpModel;
 use ergon_core::flow::{BoundedArc, BoundedCut, MaxFlow};
-use ergon_core::frontier::synthetic::{A100_LIKE, H100_LIKE, Synthetic};
-use ergon_core::frontier::{
+use ergon_core::perseus::synthetic::{A100_LIKE, H100_LIKE, Synthetic};
+use ergon_core::perseus::{
     self, Computation, CostModel, Dag, EffectiveEnergy, Frontier, Kind, Pipeline, Problem, Profile,
     ProfileOption, Schedule, Termination,
 };
@@ -166,7 +166,7 @@ proptest! {
         if before {
             problem.effective_energy = EffectiveEnergy::BeforeFilter;
         }
-        let f = frontier::solve(&problem).unwrap();
+        let f = perseus::solve(&problem).unwrap();
         check_frontier(&problem, &f)?;
     }
 }
@@ -256,7 +256,7 @@ proptest! {
     #[test]
     fn frontier_is_optimal_on_tiny_dags(t in tiny_strategy()) {
         let problem = tiny_problem(&t);
-        let f = frontier::solve(&problem).unwrap();
+        let f = perseus::solve(&problem).unwrap();
         check_frontier(&problem, &f)?;
         // Brute force: least model cost over all duration vectors for every deadline.
         let n = t.ranges.len();

@@ -3,9 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ergon_core::knapsack::kp::{self, KpItem};
-use ergon_core::knapsack::rdp::{self, STANDARD_ALPHAS};
-use ergon_core::knapsack::{
+use ergon_core::dpk::kp::{self, KpItem};
+use ergon_core::dpk::rdp::{self, STANDARD_ALPHAS};
+use ergon_core::dpk::{
     Block, KnapsackMode, RdpCurve, ScheduleOptions, Scheduler, Task, Workload, schedule,
 };
 

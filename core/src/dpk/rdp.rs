@@ -31,7 +31,7 @@ pub const MAX_ACCOUNTING_ORDERS: usize = 4096;
 /// counter in `f64` stops advancing: order 10³⁰⁸ hung, order 10⁷ took 1.4 s). At this limit
 /// one order costs about 1.1 ms for the subsampled Laplace (the slowest) and 0.4 ms for the
 /// subsampled Gaussian (release build, one core of the 2-core development machine, measured by
-/// `cargo test --release -p ergon-core --test knapsack_bad_input order_cost -- --ignored
+/// `cargo test --release -p ergon-core --test dpk_bad_input order_cost -- --ignored
 /// --nocapture`), so even a 4096-order accounting grid packed just under the limit stays
 /// under 5 s, and a workload's 16 orders under 20 ms per task. `dp-accounting`'s default grid
 /// tops out at 1024 and the DPack paper's at 64; orders of thousands already certify nothing

@@ -4,8 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ergon_core::batching::formats::{FormatError, parse_sim};
-use ergon_core::batching::{
+use ergon_core::orloj::formats::{FormatError, parse_sim};
+use ergon_core::orloj::{
     BatchScale, Batcher, BatchingError, Distribution, ExecSpec, Orloj, TimeGrid,
 };
 

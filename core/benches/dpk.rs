@@ -9,9 +9,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use ergon_core::knapsack::generate::{AlibabaLike, Microbenchmark};
-use ergon_core::knapsack::kp::{self, KpItem};
-use ergon_core::knapsack::{ScheduleOptions, Scheduler, Task, Workload, schedule, simulate};
+use ergon_core::dpk::generate::{AlibabaLike, Microbenchmark};
+use ergon_core::dpk::kp::{self, KpItem};
+use ergon_core::dpk::{ScheduleOptions, Scheduler, Task, Workload, schedule, simulate};
 
 /// The Fig. 5 setting: 7 blocks, σ_α = 4, σ_blocks = 10, μ_blocks = 1, ε_min = 0.01.
 fn fig5(n: usize) -> Workload {

@@ -6,8 +6,8 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ergon_core::flow::{BoundedArc, BoundedCut, MaxFlow};
-use ergon_core::frontier::synthetic::{self, A100_LIKE, Synthetic};
-use ergon_core::frontier::{self, Pipeline};
+use ergon_core::perseus::synthetic::{self, A100_LIKE, Synthetic};
+use ergon_core::perseus::{self, Pipeline};
 
 /// A layered network `layers × width` with random arcs between consecutive layers: deep and
 /// narrow like the critical networks of pipelines. Deterministic (xorshift).
@@ -93,10 +93,10 @@ fn bench_frontier(c: &mut Criterion) {
         };
         // Preprocessing alone (filter + 54-start fit per profile), then the whole solve.
         group.bench_function(format!("{name}/prep"), |b| {
-            b.iter(|| black_box(frontier::specs(&problem)))
+            b.iter(|| black_box(perseus::specs(&problem)))
         });
         group.bench_function(format!("{name}/solve"), |b| {
-            b.iter(|| black_box(frontier::solve(&problem)))
+            b.iter(|| black_box(perseus::solve(&problem)))
         });
     }
     group.finish();

@@ -144,7 +144,7 @@ fn default_options() {
     let o = ergon_batcher_options_default();
     assert_eq!(o.policy, ERGON_POLICY_ORLOJ);
     assert_eq!(o.estimate, ERGON_ESTIMATE_MEAN);
-    assert_eq!(o.p_min, ergon_core::batching::sim::DEFAULT_P_MIN);
+    assert_eq!(o.p_min, ergon_core::orloj::sim::DEFAULT_P_MIN);
     assert_eq!(o.bins, 1024);
     assert_eq!(o.grid_span_s, 0.0);
     assert_eq!(o.decay, 0.01);
@@ -848,8 +848,8 @@ fn batcher_from_an_orloj_sim_document() {
 /// The simulation through the ABI is the CLI's: the same core functions on the same document.
 #[test]
 fn simulate_json_matches_the_core() {
-    use ergon_core::batching::formats::{parse_sim, result_json};
-    use ergon_core::batching::sim::simulate;
+    use ergon_core::orloj::formats::{parse_sim, result_json};
+    use ergon_core::orloj::sim::simulate;
     let doc = sim_doc(2.0, r#"["orloj", "clockwork", "edf-p99"]"#);
     let expected = result_json(&simulate(&parse_sim(&doc).unwrap()).unwrap());
     let mut r = null_mut();

@@ -4,8 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ergon_core::knapsack::generate::{AlibabaLike, Microbenchmark, zoo};
-use ergon_core::knapsack::{ScheduleOptions, Scheduler, Workload, schedule, simulate};
+use ergon_core::dpk::generate::{AlibabaLike, Microbenchmark, zoo};
+use ergon_core::dpk::{ScheduleOptions, Scheduler, Workload, schedule, simulate};
 
 fn count(w: &Workload, s: Scheduler) -> usize {
     schedule(w, &ScheduleOptions::with(s))

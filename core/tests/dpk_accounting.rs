@@ -9,8 +9,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ergon_core::knapsack::rdp::{self, Conversion, Mechanism, STANDARD_ALPHAS};
-use ergon_core::knapsack::{
+use ergon_core::dpk::rdp::{self, Conversion, Mechanism, STANDARD_ALPHAS};
+use ergon_core::dpk::{
     Block, FEASIBILITY_RTOL, OnlineConfig, OnlineTask, RdpCurve, ScheduleOptions, Scheduler, Task,
     Unlocking, Workload, schedule, simulate,
 };

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ergon_core::batching::{
+use ergon_core::orloj::{
     BatchDistribution, BatchModel, BatchScale, Batcher, Distribution, ExecDistribution, ExecSpec,
     FinishesPerTime, FixedDistribution, Orloj, ProbabilityFloor, Score, TimeGrid,
 };

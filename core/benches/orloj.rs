@@ -8,8 +8,8 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use ergon_core::batching::sim::{PolicySpec, SimConfig, run_policy, simulate, trace};
-use ergon_core::batching::{
+use ergon_core::orloj::sim::{PolicySpec, SimConfig, run_policy, simulate, trace};
+use ergon_core::orloj::{
     BatchScale, Batcher, Distribution, ExecSpec, Orloj, Scheduler, Sizes, TimeGrid,
 };
 

@@ -13,9 +13,9 @@ use std::cell::Cell;
 use std::ffi::{CStr, c_char};
 use std::rc::Rc;
 
-use ergon_core::batching::formats::{self, FormatError};
-use ergon_core::batching::sim::{self, PolicySpec};
-use ergon_core::batching::{
+use ergon_core::orloj::formats::{self, FormatError};
+use ergon_core::orloj::sim::{self, PolicySpec};
+use ergon_core::orloj::{
     BatchDistribution, BatchModel, BatchScale, Batcher, BatchingError, Clipper, Clockwork,
     Distribution, Edf, Estimate, ExecDistribution, ExecSpec, Fifo, FinishesPerTime, MAX_APPS,
     MAX_BINS, Nexus, Orloj, ProbabilityFloor, Scheduler, Sizes, TimeGrid, View,

@@ -3,8 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ergon_core::knapsack::formats::{parse_online, parse_workload};
-use ergon_core::knapsack::{
+use ergon_core::dpk::formats::{parse_online, parse_workload};
+use ergon_core::dpk::{
     Allocation, Block, KnapsackError, Mechanism, OnlineConfig, OnlineTask, RdpCurve,
     STANDARD_ALPHAS, ScheduleOptions, Scheduler, Task, Unlocking, Workload, rdp, schedule,
     simulate,
@@ -459,7 +459,7 @@ fn weights_over_the_limit_are_refused() {
         &format!(
             r#"[{{"id": 4, "weight": {m:e}, "blocks": [0], "demand": [0, 0]}},
                 {{"id": 5, "weight": {m:e}, "blocks": [0], "demand": [0, 0]}}]"#,
-            m = ergon_core::knapsack::MAX_WEIGHT
+            m = ergon_core::dpk::MAX_WEIGHT
         ),
     ))
     .unwrap();
@@ -507,7 +507,7 @@ fn an_infinite_total_is_never_proven_optimal() {
 /// 1000000000` aborted on allocation; the generators now check MAX_TASKS first.
 #[test]
 fn generators_refuse_too_many_tasks_before_allocating() {
-    use ergon_core::knapsack::generate::{AlibabaLike, AmazonLike, Microbenchmark};
+    use ergon_core::dpk::generate::{AlibabaLike, AmazonLike, Microbenchmark};
     let msg = within_seconds(10, || {
         [
             Microbenchmark {
@@ -538,7 +538,7 @@ fn generators_refuse_too_many_tasks_before_allocating() {
 
 #[test]
 fn workload_sizes_are_limited() {
-    use ergon_core::knapsack::{MAX_BLOCKS, MAX_TASKS, check_sizes};
+    use ergon_core::dpk::{MAX_BLOCKS, MAX_TASKS, check_sizes};
     assert!(check_sizes(MAX_BLOCKS as usize, MAX_TASKS).is_ok());
     mentions(
         &check_sizes(1, 10_000_000).unwrap_err().to_string(),

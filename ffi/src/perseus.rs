@@ -4,8 +4,8 @@
 use std::ffi::c_char;
 
 use ergon_core::fit::ExpModel;
-use ergon_core::frontier::formats::{self, FormatError};
-use ergon_core::frontier::{
+use ergon_core::perseus::formats::{self, FormatError};
+use ergon_core::perseus::{
     self, Computation, Dag, EffectiveEnergy, Frontier, FrontierError, Kind, Pipeline, Plan,
     Problem, Profile, ProfileOption, Schedule, State, Termination,
 };
@@ -317,7 +317,7 @@ unsafe fn problem_from_arrays(p: &ergon_problem) -> Result<Problem> {
         p.num_profiles,
         size_of::<ergon_profile>(),
         "MAX_PROFILES",
-        frontier::MAX_PROFILES,
+        perseus::MAX_PROFILES,
     )?;
     if p.num_nodes > 0 {
         over(
@@ -325,21 +325,21 @@ unsafe fn problem_from_arrays(p: &ergon_problem) -> Result<Problem> {
             p.num_nodes,
             size_of::<ergon_node>(),
             "MAX_COMPUTATIONS",
-            frontier::MAX_COMPUTATIONS,
+            perseus::MAX_COMPUTATIONS,
         )?;
         over(
             "num_edges",
             p.num_edges,
             size_of::<ergon_edge>(),
             "MAX_EDGES",
-            frontier::MAX_EDGES,
+            perseus::MAX_EDGES,
         )?;
         over(
             "num_stages",
             p.num_stages as usize,
             1,
             "MAX_STAGES",
-            frontier::MAX_STAGES as usize,
+            perseus::MAX_STAGES as usize,
         )?;
     }
     // SAFETY (all `slice` calls): lengths and pointers come from the caller's description.
@@ -352,7 +352,7 @@ unsafe fn problem_from_arrays(p: &ergon_problem) -> Result<Problem> {
             prof.num_options,
             size_of::<ergon_option>(),
             "MAX_OPTIONS_PER_PROFILE",
-            frontier::MAX_OPTIONS_PER_PROFILE,
+            perseus::MAX_OPTIONS_PER_PROFILE,
         )?;
         total_options = total_options.saturating_add(prof.num_options);
         over(
@@ -360,7 +360,7 @@ unsafe fn problem_from_arrays(p: &ergon_problem) -> Result<Problem> {
             total_options,
             1,
             "MAX_OPTIONS",
-            frontier::MAX_OPTIONS,
+            perseus::MAX_OPTIONS,
         )?;
         let options = unsafe { slice(prof.options, prof.num_options, "profiles[].options")? };
         let fit = if prof.fit.is_null() {
@@ -601,7 +601,7 @@ pub unsafe extern "C" fn ergon_frontier_solve(frontier: *mut ergon_frontier) -> 
                     "the frontier is already solved",
                 ));
             }
-            let f = frontier::solve(&h.problem)?;
+            let f = perseus::solve(&h.problem)?;
             if let Termination::InfeasibleCut { at_quanta }
             | Termination::NoFiniteCut { at_quanta } = f.termination
             {
@@ -634,7 +634,7 @@ pub unsafe extern "C" fn ergon_frontier_num_points(
     })
 }
 
-fn point(p: &frontier::Point) -> ergon_point {
+fn point(p: &perseus::Point) -> ergon_point {
     ergon_point {
         time_s: p.time_s,
         energy_j: p.energy_j,
