@@ -20,92 +20,32 @@
 /**
  * Version of the C ABI; raised on every incompatible change.
  */
-#define ERGON_ABI_VERSION 1
-
-/**
- * Execution-time law: always `value_s`.
- */
-#define ERGON_EXEC_CONSTANT 0
-
-/**
- * Execution-time law: `low_s` with probability `p_low`, else `high_s` (early exit).
- */
-#define ERGON_EXEC_BIMODAL 1
-
-/**
- * Execution-time law: lognormal of mean `mean_s` and coefficient of variation `cv`.
- */
-#define ERGON_EXEC_LOGNORMAL 2
-
-/**
- * Execution-time law: uniform over the measured `samples_s`.
- */
-#define ERGON_EXEC_SAMPLES 3
-
-/**
- * Policy: Orloj (batch-aware score over the batch-time distribution, early drop).
- */
-#define ERGON_POLICY_ORLOJ 0
-
-/**
- * Policy: Clockwork-like (point estimate, power-of-two batches, proactive drop).
- */
-#define ERGON_POLICY_CLOCKWORK 1
-
-/**
- * Policy: Nexus-like (largest batch with 2·ℓ(b) ≤ SLO, early drop).
- */
-#define ERGON_POLICY_NEXUS 2
-
-/**
- * Policy: Clipper-like (arrival order, AIMD batch cap fed by `ergon_batcher_batch_done`).
- */
-#define ERGON_POLICY_CLIPPER 3
-
-/**
- * Policy: earliest deadline first.
- */
-#define ERGON_POLICY_EDF 4
-
-/**
- * Policy: first in, first out.
- */
-#define ERGON_POLICY_FIFO 5
-
-/**
- * Point estimate of the baselines: the mean.
- */
-#define ERGON_ESTIMATE_MEAN 0
-
-/**
- * Point estimate of the baselines: the 99th percentile.
- */
-#define ERGON_ESTIMATE_P99 1
+#define ERGON_ABI_VERSION 2
 
 /**
  * Scheduler: DPK / DPack (best RDP order per block by 1-D knapsacks, then greedy).
  */
-#define ERGON_DPK_DPK 0
+#define ERGON_DPK_SCHEDULER_DPK 0
 
 /**
  * Scheduler: DPF, dominant private-block fairness (the PrivateKube baseline).
  */
-#define ERGON_DPK_DPF 1
+#define ERGON_DPK_SCHEDULER_DPF 1
 
 /**
  * Scheduler: first come, first served (arrival, then id).
  */
-#define ERGON_DPK_FCFS 2
+#define ERGON_DPK_SCHEDULER_FCFS 2
 
 /**
  * Scheduler: greedy by weight over the demand summed over blocks and usable orders.
  */
-#define ERGON_DPK_AREA 3
+#define ERGON_DPK_SCHEDULER_AREA 3
 
 /**
  * Scheduler: exact branch and bound (small workloads; see `max_nodes`).
  */
-#define ERGON_DPK_OPTIMAL 4
+#define ERGON_DPK_SCHEDULER_OPTIMAL 4
 
 /**
  * DPK knapsack objective: total task weight (the paper's definition; default).
@@ -143,60 +83,120 @@
 #define ERGON_DPK_MAX_ACCOUNTING_ORDERS 4096
 
 /**
+ * Size of the text fields of [`ergon_gpu_device_info`], NUL included (NVML's own buffer size for
+ * UUIDs and names).
+ */
+#define ERGON_GPU_TEXT_CAP 96
+
+/**
+ * Execution-time law: always `value_s`.
+ */
+#define ERGON_ORLOJ_EXEC_CONSTANT 0
+
+/**
+ * Execution-time law: `low_s` with probability `p_low`, else `high_s` (early exit).
+ */
+#define ERGON_ORLOJ_EXEC_BIMODAL 1
+
+/**
+ * Execution-time law: lognormal of mean `mean_s` and coefficient of variation `cv`.
+ */
+#define ERGON_ORLOJ_EXEC_LOGNORMAL 2
+
+/**
+ * Execution-time law: uniform over the measured `samples_s`.
+ */
+#define ERGON_ORLOJ_EXEC_SAMPLES 3
+
+/**
+ * Policy: Orloj (batch-aware score over the batch-time distribution, early drop).
+ */
+#define ERGON_ORLOJ_POLICY_ORLOJ 0
+
+/**
+ * Policy: Clockwork-like (point estimate, power-of-two batches, proactive drop).
+ */
+#define ERGON_ORLOJ_POLICY_CLOCKWORK 1
+
+/**
+ * Policy: Nexus-like (largest batch with 2·ℓ(b) ≤ SLO, early drop).
+ */
+#define ERGON_ORLOJ_POLICY_NEXUS 2
+
+/**
+ * Policy: Clipper-like (arrival order, AIMD batch cap fed by `ergon_orloj_batcher_batch_done`).
+ */
+#define ERGON_ORLOJ_POLICY_CLIPPER 3
+
+/**
+ * Policy: earliest deadline first.
+ */
+#define ERGON_ORLOJ_POLICY_EDF 4
+
+/**
+ * Policy: first in, first out.
+ */
+#define ERGON_ORLOJ_POLICY_FIFO 5
+
+/**
+ * Point estimate of the baselines: the mean.
+ */
+#define ERGON_ORLOJ_ESTIMATE_MEAN 0
+
+/**
+ * Point estimate of the baselines: the 99th percentile.
+ */
+#define ERGON_ORLOJ_ESTIMATE_P99 1
+
+/**
  * Computation kind: forward pass.
  */
-#define ERGON_KIND_FORWARD 0
+#define ERGON_PERSEUS_KIND_FORWARD 0
 
 /**
  * Computation kind: backward pass.
  */
-#define ERGON_KIND_BACKWARD 1
+#define ERGON_PERSEUS_KIND_BACKWARD 1
 
 /**
  * Schedule: synchronous 1F1B (DeepSpeed / Megatron order).
  */
-#define ERGON_SCHEDULE_1F1B 0
+#define ERGON_PERSEUS_SCHEDULE_1F1B 0
 
 /**
  * Schedule: GPipe.
  */
-#define ERGON_SCHEDULE_GPIPE 1
+#define ERGON_PERSEUS_SCHEDULE_GPIPE 1
 
 /**
  * Schedule: Megatron's interleaved 1F1B (`virtual_stages` ≥ 2).
  */
-#define ERGON_SCHEDULE_INTERLEAVED_1F1B 2
+#define ERGON_PERSEUS_SCHEDULE_INTERLEAVED_1F1B 2
 
 /**
  * Subtract blocking energy after the Pareto filter (SOSP'24 artifact; default).
  */
-#define ERGON_EFFECTIVE_ENERGY_AFTER_FILTER 0
+#define ERGON_PERSEUS_EFFECTIVE_ENERGY_AFTER_FILTER 0
 
 /**
  * Subtract blocking energy before the Pareto filter (zeus driver).
  */
-#define ERGON_EFFECTIVE_ENERGY_BEFORE_FILTER 1
+#define ERGON_PERSEUS_EFFECTIVE_ENERGY_BEFORE_FILTER 1
 
 /**
  * Plan at the fastest point (T_min).
  */
-#define ERGON_PLAN_FASTEST 0
+#define ERGON_PERSEUS_PLAN_FASTEST 0
 
 /**
  * Plan at the minimum-energy point (T*).
  */
-#define ERGON_PLAN_T_STAR 1
+#define ERGON_PERSEUS_PLAN_T_STAR 1
 
 /**
  * Plan for a straggler deadline: least energy including waiting until it.
  */
-#define ERGON_PLAN_DEADLINE 2
-
-/**
- * Size of the text fields of [`ergon_gpu_info`], NUL included (NVML's own buffer size for
- * UUIDs and names).
- */
-#define ERGON_GPU_TEXT_CAP 96
+#define ERGON_PERSEUS_PLAN_DEADLINE 2
 
 /**
  * Result of every fallible call. Codes are never reused.
@@ -279,12 +279,6 @@ typedef int32_t ergon_status;
 #endif // __cplusplus
 
 /**
- * Opaque handle of an online batcher (see the `ergon_batcher_*` functions). Not to be used
- * from two threads at once.
- */
-typedef struct ergon_batcher ergon_batcher;
-
-/**
  * Opaque handle of the outcome of an online simulation (see the `ergon_dpk_online_*`
  * functions).
  */
@@ -303,167 +297,45 @@ typedef struct ergon_dpk_result ergon_dpk_result;
 typedef struct ergon_dpk_workload ergon_dpk_workload;
 
 /**
- * Opaque handle of an energy monitor (see the `ergon_energy_monitor_*` functions). Not to be
+ * Opaque handle of an energy monitor (see the `ergon_gpu_energy_monitor_*` functions). Not to be
  * used from two threads at once.
  */
-typedef struct ergon_energy_monitor ergon_energy_monitor;
+typedef struct ergon_gpu_energy_monitor ergon_gpu_energy_monitor;
+
+/**
+ * Opaque handle of a plan executor (see the `ergon_gpu_executor_*` functions). Not to be used
+ * from two threads at once.
+ */
+typedef struct ergon_gpu_executor ergon_gpu_executor;
+
+/**
+ * Opaque handle of an online batcher (see the `ergon_orloj_batcher_*` functions). Not to be used
+ * from two threads at once.
+ */
+typedef struct ergon_orloj_batcher ergon_orloj_batcher;
+
+/**
+ * Opaque handle of a simulation's result (see `ergon_orloj_simulation_run_json`).
+ */
+typedef struct ergon_orloj_simulation ergon_orloj_simulation;
 
 /**
  * Opaque handle of a frontier problem and, once solved, its frontier (see the
- * `ergon_frontier_*` functions). Not to be used from two threads at once.
+ * `ergon_perseus_frontier_*` functions). Not to be used from two threads at once.
  */
-typedef struct ergon_frontier ergon_frontier;
+typedef struct ergon_perseus_frontier ergon_perseus_frontier;
 
 /**
- * Opaque handle of a simulation's result (see `ergon_orloj_simulate_json`).
+ * Opaque handle of a frequency plan (see the `ergon_perseus_plan_*` functions).
  */
-typedef struct ergon_orloj_result ergon_orloj_result;
-
-/**
- * Opaque handle of a frequency plan (see the `ergon_plan_*` functions).
- */
-typedef struct ergon_plan ergon_plan;
-
-/**
- * Opaque handle of a plan executor (see the `ergon_plan_executor_*` functions). Not to be used
- * from two threads at once.
- */
-typedef struct ergon_plan_executor ergon_plan_executor;
-
-/**
- * How a batcher decides; start from `ergon_batcher_options_default()`.
- */
-typedef struct ergon_batcher_options {
-  /**
-   * `ERGON_POLICY_*` (default Orloj).
-   */
-  uint32_t policy;
-  /**
-   * `ERGON_ESTIMATE_*`: the baselines' point estimate (ignored by Orloj and Clipper;
-   * default the mean).
-   */
-  uint32_t estimate;
-  /**
-   * Orloj's drop floor: a request whose probability of finishing even alone is below it
-   * is dropped, in [0, 1] (default 0.5, the core's `DEFAULT_P_MIN`; docs/orloj.md has the
-   * sweep behind it).
-   */
-  double p_min;
-  /**
-   * Bins of the time grid shared by the laws, 2 to 65536 (default 1024).
-   */
-  size_t bins;
-  /**
-   * Last time of the grid, seconds; 0 (the default) covers every application's law (its
-   * largest value, or a lognormal's 99.99th percentile). Times beyond count as the last
-   * bin.
-   */
-  double grid_span_s;
-  /**
-   * Weight of one observed time in `ergon_batcher_complete`, in (0, 1] (default 0.01).
-   */
-  double decay;
-  /**
-   * Orloj also weighs batches of a single application (default true).
-   */
-  bool single_app;
-  /**
-   * Orloj forms only batches of power-of-two sizes and the largest (default false: every
-   * size).
-   */
-  bool powers_of_two;
-  /**
-   * Orloj raises its drop floor to the recent fraction of requests dropped, an overload
-   * signal (default true).
-   */
-  bool adaptive_floor;
-  /**
-   * Orloj raises its drop floor when the load it estimates from arrivals exceeds the
-   * capacity one request at a time (default true; docs/orloj.md).
-   */
-  bool load_floor;
-} ergon_batcher_options;
-
-/**
- * One application served by a batcher: its latency SLO and its execution-time law (a request
- * alone, at batch size 1). `kind` says which parameters are read; the others are ignored.
- */
-typedef struct ergon_app {
-  /**
-   * Name for messages (NUL-terminated UTF-8, borrowed during the call), or NULL for
-   * "app <index>".
-   */
-  const char *name;
-  /**
-   * Latency SLO, seconds (> 0): `ergon_batcher_enqueue_slo` sets deadline = arrival + SLO.
-   */
-  double slo_s;
-  /**
-   * `ERGON_EXEC_*`.
-   */
-  uint32_t kind;
-  /**
-   * `ERGON_EXEC_CONSTANT`: the time, seconds.
-   */
-  double value_s;
-  /**
-   * `ERGON_EXEC_BIMODAL`: early-exit time, seconds.
-   */
-  double low_s;
-  /**
-   * `ERGON_EXEC_BIMODAL`: full-depth time, seconds.
-   */
-  double high_s;
-  /**
-   * `ERGON_EXEC_BIMODAL`: probability of the early exit.
-   */
-  double p_low;
-  /**
-   * `ERGON_EXEC_LOGNORMAL`: mean, seconds.
-   */
-  double mean_s;
-  /**
-   * `ERGON_EXEC_LOGNORMAL`: standard deviation over mean (0 is a constant).
-   */
-  double cv;
-  /**
-   * `ERGON_EXEC_SAMPLES`: measured times, seconds (borrowed during the call).
-   */
-  const double *samples_s;
-  /**
-   * `ERGON_EXEC_SAMPLES`: number of samples (≥ 1).
-   */
-  size_t num_samples;
-} ergon_app;
-
-/**
- * What `ergon_batcher_app_stats` reports about one application's current law.
- */
-typedef struct ergon_app_stats {
-  /**
-   * Latency SLO, seconds.
-   */
-  double slo_s;
-  /**
-   * Mean execution time, seconds (on the grid: values are rounded up to it).
-   */
-  double mean_s;
-  /**
-   * 99th percentile, seconds (a grid time).
-   */
-  double p99_s;
-  /**
-   * Completions reported so far.
-   */
-  uint64_t completions;
-} ergon_app_stats;
+typedef struct ergon_perseus_plan ergon_perseus_plan;
 
 /**
  * Scheduler settings; start from `ergon_dpk_options_default()` and change what you need.
  */
 typedef struct ergon_dpk_options {
   /**
-   * `ERGON_DPK_DPK`, `_DPF`, `_FCFS`, `_AREA` or `_OPTIMAL`.
+   * `ERGON_DPK_SCHEDULER_DPK`, `_DPF`, `_FCFS`, `_AREA` or `_OPTIMAL`.
    */
   uint32_t scheduler;
   /**
@@ -568,7 +440,7 @@ typedef struct ergon_dpk_task {
  */
 typedef struct ergon_dpk_problem {
   /**
-   * RDP orders, finite, > 1 and increasing (`ergon_dpk_standard_alphas` gives the usual 12).
+   * RDP orders, finite, > 1 and increasing (`ergon_dpk_alphas_standard` gives the usual 12).
    */
   const double *alphas;
   /**
@@ -636,7 +508,7 @@ typedef struct ergon_dpk_result_info {
    */
   size_t num_alphas;
   /**
-   * `ERGON_DPK_OPTIMAL`: an upper bound on the optimum (equal to `total_weight` when the
+   * `ERGON_DPK_SCHEDULER_OPTIMAL`: an upper bound on the optimum (equal to `total_weight` when the
    * search finished); NaN for the other schedulers.
    */
   double upper_bound;
@@ -677,9 +549,164 @@ typedef struct ergon_dpk_online_info {
 } ergon_dpk_online_info;
 
 /**
+ * What [`ergon_gpu_device_get_info`] reports about one GPU (or MIG device).
+ */
+typedef struct ergon_gpu_device_info {
+  /**
+   * NVML index (the parent GPU's for a MIG device).
+   */
+  uint32_t index;
+  /**
+   * NVML architecture code (`nvmlDeviceArchitecture_t`: 7 Ampere, 8 Ada, 9 Hopper, ...).
+   */
+  uint32_t architecture;
+  /**
+   * True for a MIG device.
+   */
+  bool is_mig;
+  /**
+   * `GPU-…` or `MIG-…`, NUL-terminated (truncated at a character boundary if longer than 95
+   * bytes, which NVML never reports).
+   */
+  char uuid[96];
+  /**
+   * Product name, e.g. "NVIDIA A100-SXM4-40GB", NUL-terminated (truncated like `uuid`).
+   */
+  char name[96];
+} ergon_gpu_device_info;
+
+/**
+ * How a batcher decides; start from `ergon_orloj_batcher_options_default()`.
+ */
+typedef struct ergon_orloj_batcher_options {
+  /**
+   * `ERGON_ORLOJ_POLICY_*` (default Orloj).
+   */
+  uint32_t policy;
+  /**
+   * `ERGON_ORLOJ_ESTIMATE_*`: the baselines' point estimate (ignored by Orloj and Clipper;
+   * default the mean).
+   */
+  uint32_t estimate;
+  /**
+   * Orloj's drop floor: a request whose probability of finishing even alone is below it
+   * is dropped, in [0, 1] (default 0.5, the core's `DEFAULT_P_MIN`; docs/orloj.md has the
+   * sweep behind it).
+   */
+  double p_min;
+  /**
+   * Bins of the time grid shared by the laws, 2 to 65536 (default 1024).
+   */
+  size_t bins;
+  /**
+   * Last time of the grid, seconds; 0 (the default) covers every application's law (its
+   * largest value, or a lognormal's 99.99th percentile). Times beyond count as the last
+   * bin.
+   */
+  double grid_span_s;
+  /**
+   * Weight of one observed time in `ergon_orloj_batcher_complete`, in (0, 1] (default 0.01).
+   */
+  double decay;
+  /**
+   * Orloj also weighs batches of a single application (default true).
+   */
+  bool single_app;
+  /**
+   * Orloj forms only batches of power-of-two sizes and the largest (default false: every
+   * size).
+   */
+  bool powers_of_two;
+  /**
+   * Orloj raises its drop floor to the recent fraction of requests dropped, an overload
+   * signal (default true).
+   */
+  bool adaptive_floor;
+  /**
+   * Orloj raises its drop floor when the load it estimates from arrivals exceeds the
+   * capacity one request at a time (default true; docs/orloj.md).
+   */
+  bool load_floor;
+} ergon_orloj_batcher_options;
+
+/**
+ * One application served by a batcher: its latency SLO and its execution-time law (a request
+ * alone, at batch size 1). `kind` says which parameters are read; the others are ignored.
+ */
+typedef struct ergon_orloj_app {
+  /**
+   * Name for messages (NUL-terminated UTF-8, borrowed during the call), or NULL for
+   * "app <index>".
+   */
+  const char *name;
+  /**
+   * Latency SLO, seconds (> 0): `ergon_orloj_batcher_enqueue_slo` sets deadline = arrival + SLO.
+   */
+  double slo_s;
+  /**
+   * `ERGON_ORLOJ_EXEC_*`.
+   */
+  uint32_t kind;
+  /**
+   * `ERGON_ORLOJ_EXEC_CONSTANT`: the time, seconds.
+   */
+  double value_s;
+  /**
+   * `ERGON_ORLOJ_EXEC_BIMODAL`: early-exit time, seconds.
+   */
+  double low_s;
+  /**
+   * `ERGON_ORLOJ_EXEC_BIMODAL`: full-depth time, seconds.
+   */
+  double high_s;
+  /**
+   * `ERGON_ORLOJ_EXEC_BIMODAL`: probability of the early exit.
+   */
+  double p_low;
+  /**
+   * `ERGON_ORLOJ_EXEC_LOGNORMAL`: mean, seconds.
+   */
+  double mean_s;
+  /**
+   * `ERGON_ORLOJ_EXEC_LOGNORMAL`: standard deviation over mean (0 is a constant).
+   */
+  double cv;
+  /**
+   * `ERGON_ORLOJ_EXEC_SAMPLES`: measured times, seconds (borrowed during the call).
+   */
+  const double *samples_s;
+  /**
+   * `ERGON_ORLOJ_EXEC_SAMPLES`: number of samples (≥ 1).
+   */
+  size_t num_samples;
+} ergon_orloj_app;
+
+/**
+ * What `ergon_orloj_batcher_app_stats` reports about one application's current law.
+ */
+typedef struct ergon_orloj_app_stats {
+  /**
+   * Latency SLO, seconds.
+   */
+  double slo_s;
+  /**
+   * Mean execution time, seconds (on the grid: values are rounded up to it).
+   */
+  double mean_s;
+  /**
+   * 99th percentile, seconds (a grid time).
+   */
+  double p99_s;
+  /**
+   * Completions reported so far.
+   */
+  uint64_t completions;
+} ergon_orloj_app_stats;
+
+/**
  * One measurement of a computation type at one SM clock.
  */
-typedef struct ergon_option {
+typedef struct ergon_perseus_option {
   /**
    * SM clock, MHz (> 0).
    */
@@ -692,12 +719,12 @@ typedef struct ergon_option {
    * Energy of one computation, joules (> 0).
    */
   double energy_j;
-} ergon_option;
+} ergon_perseus_option;
 
 /**
  * Coefficients of the cost model `a·exp(b·d) + c` (d in quanta, cost in J).
  */
-typedef struct ergon_fit {
+typedef struct ergon_perseus_fit {
   /**
    * Scale (≥ 0).
    */
@@ -710,24 +737,24 @@ typedef struct ergon_fit {
    * Offset, J.
    */
   double c;
-} ergon_fit;
+} ergon_perseus_fit;
 
 /**
  * The measurements of one (stage, kind).
  */
-typedef struct ergon_profile {
+typedef struct ergon_perseus_profile {
   /**
    * Pipeline stage.
    */
   uint32_t stage;
   /**
-   * `ERGON_KIND_FORWARD` or `ERGON_KIND_BACKWARD`.
+   * `ERGON_PERSEUS_KIND_FORWARD` or `ERGON_PERSEUS_KIND_BACKWARD`.
    */
   uint32_t kind;
   /**
    * `num_options` measurements (borrowed during the call only).
    */
-  const struct ergon_option *options;
+  const struct ergon_perseus_option *options;
   /**
    * Number of measurements (≥ 1).
    */
@@ -735,15 +762,15 @@ typedef struct ergon_profile {
   /**
    * A cost model to use instead of fitting one, or NULL to fit.
    */
-  const struct ergon_fit *fit;
-} ergon_profile;
+  const struct ergon_perseus_fit *fit;
+} ergon_perseus_profile;
 
 /**
  * A pipeline shape.
  */
-typedef struct ergon_pipeline {
+typedef struct ergon_perseus_pipeline {
   /**
-   * `ERGON_SCHEDULE_*`.
+   * `ERGON_PERSEUS_SCHEDULE_*`.
    */
   uint32_t schedule;
   /**
@@ -758,30 +785,30 @@ typedef struct ergon_pipeline {
    * Model chunks per GPU for interleaved 1F1B; 0 otherwise.
    */
   uint32_t virtual_stages;
-} ergon_pipeline;
+} ergon_perseus_pipeline;
 
 /**
  * A computation of an explicit DAG; nodes of one stage in program order.
  */
-typedef struct ergon_node {
+typedef struct ergon_perseus_node {
   /**
    * Stage.
    */
   uint32_t stage;
   /**
-   * `ERGON_KIND_*`.
+   * `ERGON_PERSEUS_KIND_*`.
    */
   uint32_t kind;
   /**
    * Microbatch.
    */
   uint32_t microbatch;
-} ergon_node;
+} ergon_perseus_node;
 
 /**
  * A precedence of an explicit DAG: node `from` finishes before node `to` starts.
  */
-typedef struct ergon_edge {
+typedef struct ergon_perseus_edge {
   /**
    * Index into the nodes.
    */
@@ -790,12 +817,12 @@ typedef struct ergon_edge {
    * Index into the nodes.
    */
   uint32_t to;
-} ergon_edge;
+} ergon_perseus_edge;
 
 /**
  * A frontier problem given as arrays. All arrays are borrowed during the call only.
  */
-typedef struct ergon_problem {
+typedef struct ergon_perseus_problem {
   /**
    * Time quantum τ, seconds.
    */
@@ -805,13 +832,13 @@ typedef struct ergon_problem {
    */
   double p_blocking_w;
   /**
-   * `ERGON_EFFECTIVE_ENERGY_*`.
+   * `ERGON_PERSEUS_EFFECTIVE_ENERGY_*`.
    */
   uint32_t effective_energy;
   /**
    * One profile per (stage, kind).
    */
-  const struct ergon_profile *profiles;
+  const struct ergon_perseus_profile *profiles;
   /**
    * Number of profiles.
    */
@@ -819,11 +846,11 @@ typedef struct ergon_problem {
   /**
    * The pipeline; used when `num_nodes` is 0.
    */
-  struct ergon_pipeline pipeline;
+  struct ergon_perseus_pipeline pipeline;
   /**
    * An explicit DAG instead of `pipeline` (NULL with `num_nodes` 0 to use the pipeline).
    */
-  const struct ergon_node *nodes;
+  const struct ergon_perseus_node *nodes;
   /**
    * Number of nodes.
    */
@@ -831,7 +858,7 @@ typedef struct ergon_problem {
   /**
    * Precedences of the explicit DAG.
    */
-  const struct ergon_edge *edges;
+  const struct ergon_perseus_edge *edges;
   /**
    * Number of edges.
    */
@@ -841,12 +868,12 @@ typedef struct ergon_problem {
    * most 524 288 (`MAX_STAGES`; every limit is listed in docs/fuzzing.md).
    */
   uint32_t num_stages;
-} ergon_problem;
+} ergon_perseus_problem;
 
 /**
  * One point of the frontier.
  */
-typedef struct ergon_point {
+typedef struct ergon_perseus_point {
   /**
    * Iteration time, seconds.
    */
@@ -867,12 +894,12 @@ typedef struct ergon_point {
    * Iteration time in quanta.
    */
   uint64_t quanta;
-} ergon_point;
+} ergon_perseus_point;
 
 /**
  * Facts about a solved frontier.
  */
-typedef struct ergon_summary {
+typedef struct ergon_perseus_summary {
   /**
    * Fastest iteration time, seconds.
    */
@@ -901,12 +928,12 @@ typedef struct ergon_summary {
    * Whether the frontier reaches T_min; if not, the last error message says why it stopped.
    */
   bool complete;
-} ergon_summary;
+} ergon_perseus_summary;
 
 /**
  * Facts about a plan.
  */
-typedef struct ergon_plan_info {
+typedef struct ergon_perseus_plan_info {
   /**
    * Iteration time of the plan, seconds.
    */
@@ -919,283 +946,11 @@ typedef struct ergon_plan_info {
    * Number of stages.
    */
   size_t num_stages;
-} ergon_plan_info;
-
-/**
- * What [`ergon_gpu_get_info`] reports about one GPU (or MIG device).
- */
-typedef struct ergon_gpu_info {
-  /**
-   * NVML index (the parent GPU's for a MIG device).
-   */
-  uint32_t index;
-  /**
-   * NVML architecture code (`nvmlDeviceArchitecture_t`: 7 Ampere, 8 Ada, 9 Hopper, ...).
-   */
-  uint32_t architecture;
-  /**
-   * True for a MIG device.
-   */
-  bool is_mig;
-  /**
-   * `GPU-…` or `MIG-…`, NUL-terminated (truncated at a character boundary if longer than 95
-   * bytes, which NVML never reports).
-   */
-  char uuid[96];
-  /**
-   * Product name, e.g. "NVIDIA A100-SXM4-40GB", NUL-terminated (truncated like `uuid`).
-   */
-  char name[96];
-} ergon_gpu_info;
+} ergon_perseus_plan_info;
 
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
-
-/**
- * The default options (Orloj, p_min 0.5, 1024 bins over the laws' reach, decay 0.01,
- * single-application batches on, every batch size, adaptive and load-driven drop floors on).
- * Never fails.
- */
-struct ergon_batcher_options ergon_batcher_options_default(void);
-
-/**
- * Creates a batcher for `num_apps` applications (index = application id in the other calls),
- * batches of at most `max_batch` requests whose time is `scale[b − 1]` times the slowest
- * member's (`scale` holds `max_batch` positive factors, or is NULL for no batch-size effect,
- * all 1), deciding as `options` says (NULL: `ergon_batcher_options_default()`). Everything is
- * only read during the call. On success `*out` receives a handle to release with
- * `ergon_batcher_free`.
- *
- * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE` (a name not UTF-8), `INVALID_ARGUMENT`
- * (an unknown kind, policy or estimate constant, or an option out of its domain),
- * `INVALID_PROBLEM` (no applications or more than 64, an SLO or law parameter out of its
- * domain, `max_batch` not in 1..=256, a scale factor not positive; the message names the
- * application and field) or `PANIC`. Messages: `ergon_last_error`.
- *
- * # Safety
- * `apps` must be NULL or valid for `num_apps` elements as documented on `ergon_app`; `scale`
- * NULL or readable for `max_batch` doubles; `options` NULL or valid; `out` NULL or writable.
- */
-ergon_status ergon_batcher_new(const struct ergon_app *apps, size_t num_apps, const double *scale, size_t max_batch, const struct ergon_batcher_options *options, struct ergon_batcher **out);
-
-/**
- * Creates a batcher for the workload of an `orloj-sim/v1` document of `len` bytes (no NUL
- * needed): its applications (index = position in `apps`, with their SLOs), batch scale,
- * `bins` and `p_min`, on the grid the simulator uses, so that the batcher decides as the
- * simulator's does. `policy` names the policy as the document's `policies` do (`"orloj"`,
- * `"clockwork-p99"`, ...; NUL-terminated), or is NULL for the document's first policy. The
- * whole document is validated (`seed`, `duration_s` and `arrivals` too). Decay: 0.01.
- *
- * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE` (not JSON, not UTF-8, a missing or
- * mistyped field), `SCHEMA`, `INVALID_ARGUMENT` (unknown policy name), `INVALID_PROBLEM` or
- * `PANIC`. Messages: `ergon_last_error`.
- *
- * # Safety
- * `json` must be NULL or readable for `len` bytes; `policy` NULL or NUL-terminated; `out`
- * NULL or writable.
- */
-ergon_status ergon_batcher_from_json(const char *json, size_t len, const char *policy, struct ergon_batcher **out);
-
-/**
- * Releases a batcher (queued requests are forgotten). NULL is a no-op.
- *
- * # Safety
- * `batcher` must be NULL or a handle from this library that is not used afterwards.
- */
-void ergon_batcher_free(struct ergon_batcher *batcher);
-
-/**
- * Queues request `request_id` (any value; the batcher hands it back) of application `app`,
- * arrived at `arrival_s` and due by `deadline_s` (absolute seconds on the caller's clock).
- * O(1) when an application's deadlines come in order; may allocate as the queue grows.
- *
- * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `OUT_OF_RANGE` (no application `app`),
- * `INVALID_ARGUMENT` (a time not finite, or the deadline before the arrival) or `PANIC`.
- * Nothing is queued on failure. Messages: `ergon_batcher_last_error`.
- *
- * # Safety
- * `batcher` must be NULL or a live handle not used concurrently.
- */
-ergon_status ergon_batcher_enqueue(struct ergon_batcher *batcher, size_t app, uint64_t request_id, double arrival_s, double deadline_s);
-
-/**
- * `ergon_batcher_enqueue` with the deadline `arrival_s` + the application's SLO.
- *
- * Returns as `ergon_batcher_enqueue`.
- *
- * # Safety
- * `batcher` must be NULL or a live handle not used concurrently.
- */
-ergon_status ergon_batcher_enqueue_slo(struct ergon_batcher *batcher, size_t app, uint64_t request_id, double arrival_s);
-
-/**
- * Decides at `now_s` (seconds, the clock of the deadlines): removes the requests that are
- * hopeless or expired and picks the next batch. Call it whenever the accelerator is idle and
- * requests wait, and after each arrival while it is idle.
- *
- * On success `*batch_len` ids are written to `batch` (run them now as one batch; 0 with a
- * non-empty queue means: wait for the next arrival or completion) and `*dropped_len` ids to
- * `dropped` (answer them as missed); `*expected_time_s`, if not NULL, receives the expected
- * time of the batch under its distribution (0 for an empty batch; asking for it costs
- * O(bins × applications) and one allocation, while a NULL pointer keeps the call free of
- * allocations).
- *
- * Buffers: `batch` never needs more than `ergon_batcher_max_batch_size` ids, `dropped` never
- * more than `ergon_batcher_queued` before the call. If either is too small for this decision,
- * the call fails with `ERGON_STATUS_BUFFER_TOO_SMALL`, writes the needed lengths to
- * `*batch_len` and `*dropped_len`, and keeps the decision in the handle: the next call returns
- * that same decision (its `now_s` is then only checked, not used; the queue is not touched)
- * once the buffers are large enough, with the expected time computed when it was made (0 if
- * that call passed a NULL `expected_time_s`). Requests enqueued in between wait for the
- * decision after it. A NULL buffer with capacity 0 is allowed.
- *
- * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (`now_s` not finite),
- * `BUFFER_TOO_SMALL` or `PANIC`. Messages: `ergon_batcher_last_error`.
- *
- * # Safety
- * `batcher` must be NULL or a live handle not used concurrently; `batch` NULL or writable for
- * `batch_cap` ids, `dropped` NULL or writable for `dropped_cap` ids; `batch_len`,
- * `dropped_len` and `expected_time_s` NULL or writable.
- */
-ergon_status ergon_batcher_next_batch(struct ergon_batcher *batcher, double now_s, uint64_t *batch, size_t batch_cap, size_t *batch_len, uint64_t *dropped, size_t dropped_cap, size_t *dropped_len, double *expected_time_s);
-
-/**
- * Reports the observed execution time of one finished request of application `app` (its time
- * alone, as the application's law describes it; divide a batch's time by its scale factor
- * first) and moves a fraction `decay` of the law's mass onto it. O(bins), no allocation.
- *
- * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `OUT_OF_RANGE` (no application `app`),
- * `INVALID_ARGUMENT` (a time not finite or negative) or `PANIC`. Messages:
- * `ergon_batcher_last_error`.
- *
- * # Safety
- * `batcher` must be NULL or a live handle not used concurrently.
- */
-ergon_status ergon_batcher_complete(struct ergon_batcher *batcher, size_t app, double observed_time_s);
-
-/**
- * Reports how long the last batch took, seconds (feedback for Clipper's AIMD batch cap; the
- * other policies ignore it).
- *
- * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (not finite or negative) or
- * `PANIC`. Messages: `ergon_batcher_last_error`.
- *
- * # Safety
- * `batcher` must be NULL or a live handle not used concurrently.
- */
-ergon_status ergon_batcher_batch_done(struct ergon_batcher *batcher, double batch_time_s);
-
-/**
- * Writes the number of queued requests to `*out` (those of a decision kept after
- * `BUFFER_TOO_SMALL` have left the queue already).
- *
- * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `PANIC`.
- *
- * # Safety
- * `batcher` must be NULL or a live handle; `out` NULL or writable.
- */
-ergon_status ergon_batcher_queued(const struct ergon_batcher *batcher, size_t *out);
-
-/**
- * Writes the largest batch the batcher forms to `*out` (enough for the `batch` buffer of
- * `ergon_batcher_next_batch`).
- *
- * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `PANIC`.
- *
- * # Safety
- * `batcher` must be NULL or a live handle; `out` NULL or writable.
- */
-ergon_status ergon_batcher_max_batch_size(const struct ergon_batcher *batcher, size_t *out);
-
-/**
- * Writes the number of applications to `*out`.
- *
- * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `PANIC`.
- *
- * # Safety
- * `batcher` must be NULL or a live handle; `out` NULL or writable.
- */
-ergon_status ergon_batcher_num_apps(const struct ergon_batcher *batcher, size_t *out);
-
-/**
- * Writes application `app`'s SLO and the mean and 99th percentile of its current law (which
- * `ergon_batcher_complete` updates) to `*out`.
- *
- * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `OUT_OF_RANGE` or `PANIC`.
- *
- * # Safety
- * `batcher` must be NULL or a live handle; `out` NULL or writable.
- */
-ergon_status ergon_batcher_app_stats(const struct ergon_batcher *batcher, size_t app, struct ergon_app_stats *out);
-
-/**
- * Copies the policy's name (`"orloj"`, `"clockwork-p99"`, ...) into `buf` ("ask the length,
- * then fill"; `*len` excludes the NUL).
- *
- * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
- *
- * # Safety
- * `batcher` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
- * or writable.
- */
-ergon_status ergon_batcher_policy_name(const struct ergon_batcher *batcher, char *buf, size_t cap, size_t *len);
-
-/**
- * Copies the message of the last failed call on this batcher (empty if none) into `buf`.
- *
- * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
- *
- * # Safety
- * `batcher` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
- * or writable.
- */
-ergon_status ergon_batcher_last_error(const struct ergon_batcher *batcher, char *buf, size_t cap, size_t *len);
-
-/**
- * Runs the serving simulation of an `orloj-sim/v1` document of `len` bytes (every listed
- * policy on one shared, seeded trace), as `ergon orloj simulate --config FILE --json` does.
- * On success `*out` receives a handle holding the `orloj-result/v1` JSON (read it with
- * `ergon_orloj_result_json`, release it with `ergon_orloj_result_free`).
- *
- * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE`, `SCHEMA`, `INVALID_PROBLEM` or `PANIC`.
- * Messages: `ergon_last_error`.
- *
- * # Safety
- * `json` must be NULL or readable for `len` bytes; `out` NULL or writable.
- */
-ergon_status ergon_orloj_simulate_json(const char *json, size_t len, struct ergon_orloj_result **out);
-
-/**
- * Copies the `orloj-result/v1` JSON into `buf` ("ask the length, then fill"; `*len` excludes
- * the NUL).
- *
- * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
- *
- * # Safety
- * `result` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
- * or writable.
- */
-ergon_status ergon_orloj_result_json(const struct ergon_orloj_result *result, char *buf, size_t cap, size_t *len);
-
-/**
- * Releases a simulation result. NULL is a no-op.
- *
- * # Safety
- * `result` must be NULL or a handle from this library that is not used afterwards.
- */
-void ergon_orloj_result_free(struct ergon_orloj_result *result);
-
-/**
- * Copies the message of the last failed call on this result (empty if none) into `buf`.
- *
- * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
- *
- * # Safety
- * `result` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
- * or writable.
- */
-ergon_status ergon_orloj_result_last_error(const struct ergon_orloj_result *result, char *buf, size_t cap, size_t *len);
 
 /**
  * The default scheduler settings: weighted DPK with η = 0.05, no recomputation, the
@@ -1291,13 +1046,13 @@ ergon_status ergon_dpk_workload_last_error(const struct ergon_dpk_workload *work
  * workload handle is not modified and may be scheduled again.
  *
  * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (an unknown scheduler,
- * objective or DPF capacity constant, η outside (0, 0.75), `ERGON_DPK_OPTIMAL` on more tasks
+ * objective or DPF capacity constant, η outside (0, 0.75), `ERGON_DPK_SCHEDULER_OPTIMAL` on more tasks
  * than it accepts) or `PANIC`. Messages: `ergon_dpk_workload_last_error`.
  *
  * # Safety
  * `workload` must be NULL or a live handle; `options` NULL or valid; `out` NULL or writable.
  */
-ergon_status ergon_dpk_schedule(const struct ergon_dpk_workload *workload, const struct ergon_dpk_options *options, struct ergon_dpk_result **out);
+ergon_status ergon_dpk_workload_schedule(const struct ergon_dpk_workload *workload, const struct ergon_dpk_options *options, struct ergon_dpk_result **out);
 
 /**
  * Releases a result handle. NULL is a no-op.
@@ -1386,13 +1141,13 @@ ergon_status ergon_dpk_result_last_error(const struct ergon_dpk_result *result, 
  *
  * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE`, `SCHEMA`, `INVALID_PROBLEM` (a setting
  * or task of the document, naming it), `INVALID_ARGUMENT` (an unknown constant in `options`,
- * or `ERGON_DPK_OPTIMAL`, which is offline only) or `PANIC`. Messages: `ergon_last_error`.
+ * or `ERGON_DPK_SCHEDULER_OPTIMAL`, which is offline only) or `PANIC`. Messages: `ergon_last_error`.
  *
  * # Safety
  * `json` must be NULL or readable for `len` bytes; `options` NULL or valid; `out` NULL or
  * writable.
  */
-ergon_status ergon_dpk_simulate_json(const char *json, size_t len, const struct ergon_dpk_options *options, struct ergon_dpk_online **out);
+ergon_status ergon_dpk_online_run_json(const char *json, size_t len, const struct ergon_dpk_options *options, struct ergon_dpk_online **out);
 
 /**
  * Releases an online-simulation handle. NULL is a no-op.
@@ -1460,7 +1215,7 @@ ergon_status ergon_dpk_online_last_error(const struct ergon_dpk_online *online, 
  * # Safety
  * `buf` must be NULL or writable for `cap` values; `len` NULL or writable.
  */
-ergon_status ergon_dpk_standard_alphas(double *buf, size_t cap, size_t *len);
+ergon_status ergon_dpk_alphas_standard(double *buf, size_t cap, size_t *len);
 
 /**
  * Copies the 156-order default grid of Google's `dp-accounting` (1.1 to 10.9 by 0.1, 11 to
@@ -1473,7 +1228,7 @@ ergon_status ergon_dpk_standard_alphas(double *buf, size_t cap, size_t *len);
  * # Safety
  * `buf` must be NULL or writable for `cap` values; `len` NULL or writable.
  */
-ergon_status ergon_dpk_dense_alphas(double *buf, size_t cap, size_t *len);
+ergon_status ergon_dpk_alphas_dense(double *buf, size_t cap, size_t *len);
 
 /**
  * Copies the capacity of a block with global budget (ε, δ) at each order by the classic
@@ -1517,7 +1272,7 @@ ergon_status ergon_dpk_block_capacity_with(const double *alphas, size_t num_alph
  * # Safety
  * As `ergon_dpk_block_capacity`.
  */
-ergon_status ergon_dpk_gaussian(const double *alphas, size_t num_alphas, double sigma, double *buf, size_t cap, size_t *len);
+ergon_status ergon_dpk_curve_gaussian(const double *alphas, size_t num_alphas, double sigma, double *buf, size_t cap, size_t *len);
 
 /**
  * Copies the RDP curve of the Laplace mechanism with scale `b` (sensitivity 1; b = 1/ε for
@@ -1529,7 +1284,7 @@ ergon_status ergon_dpk_gaussian(const double *alphas, size_t num_alphas, double 
  * # Safety
  * As `ergon_dpk_block_capacity`.
  */
-ergon_status ergon_dpk_laplace(const double *alphas, size_t num_alphas, double b, double *buf, size_t cap, size_t *len);
+ergon_status ergon_dpk_curve_laplace(const double *alphas, size_t num_alphas, double b, double *buf, size_t cap, size_t *len);
 
 /**
  * Copies the RDP curve of the Poisson-subsampled Gaussian mechanism (DP-SGD: sampling rate
@@ -1542,7 +1297,7 @@ ergon_status ergon_dpk_laplace(const double *alphas, size_t num_alphas, double b
  * # Safety
  * As `ergon_dpk_block_capacity`.
  */
-ergon_status ergon_dpk_subsampled_gaussian(const double *alphas, size_t num_alphas, double q, double sigma, double steps, double *buf, size_t cap, size_t *len);
+ergon_status ergon_dpk_curve_subsampled_gaussian(const double *alphas, size_t num_alphas, double q, double sigma, double steps, double *buf, size_t cap, size_t *len);
 
 /**
  * Copies an upper bound on the RDP curve of the Poisson-subsampled Laplace mechanism
@@ -1555,7 +1310,7 @@ ergon_status ergon_dpk_subsampled_gaussian(const double *alphas, size_t num_alph
  * # Safety
  * As `ergon_dpk_block_capacity`.
  */
-ergon_status ergon_dpk_subsampled_laplace(const double *alphas, size_t num_alphas, double q, double b, double steps, double *buf, size_t cap, size_t *len);
+ergon_status ergon_dpk_curve_subsampled_laplace(const double *alphas, size_t num_alphas, double q, double b, double steps, double *buf, size_t cap, size_t *len);
 
 /**
  * Composes RDP curves (adds them order by order): `curves` holds `num_curves` rows of
@@ -1572,7 +1327,7 @@ ergon_status ergon_dpk_subsampled_laplace(const double *alphas, size_t num_alpha
  * readable for `num_curves` values; `buf` NULL or writable for `cap` values; `len` NULL or
  * writable.
  */
-ergon_status ergon_dpk_compose(const double *curves, size_t num_curves, size_t num_alphas, const double *counts, double *buf, size_t cap, size_t *len);
+ergon_status ergon_dpk_curve_compose(const double *curves, size_t num_curves, size_t num_alphas, const double *counts, double *buf, size_t cap, size_t *len);
 
 /**
  * Writes σ of the Gaussian mechanism (sensitivity 1) calibrated to (ε, δ) exactly — the
@@ -1626,7 +1381,7 @@ ergon_status ergon_dpk_gaussian_delta(double sigma, double epsilon, double *delt
  * `alphas` and `curve` must be NULL or readable for their lengths; `epsilon` and
  * `alpha_index` NULL or writable.
  */
-ergon_status ergon_dpk_dp_epsilon(const double *alphas, size_t num_alphas, const double *curve, size_t curve_len, double delta, uint32_t conversion, double *epsilon, size_t *alpha_index);
+ergon_status ergon_dpk_curve_dp_epsilon(const double *alphas, size_t num_alphas, const double *curve, size_t curve_len, double delta, uint32_t conversion, double *epsilon, size_t *alpha_index);
 
 /**
  * Converts an RDP curve to (ε, δ)-DP the other way: the smallest δ (capped at 1) that the
@@ -1638,207 +1393,9 @@ ergon_status ergon_dpk_dp_epsilon(const double *alphas, size_t num_alphas, const
  * conversion) or `PANIC`. Messages: `ergon_last_error`.
  *
  * # Safety
- * As `ergon_dpk_dp_epsilon`.
+ * As `ergon_dpk_curve_dp_epsilon`.
  */
-ergon_status ergon_dpk_dp_delta(const double *alphas, size_t num_alphas, const double *curve, size_t curve_len, double epsilon, uint32_t conversion, double *delta, size_t *alpha_index);
-
-/**
- * Creates a frontier problem from arrays (`problem` and everything it points to is only read
- * during the call). On success `*out` receives a handle to release with
- * `ergon_frontier_free`.
- *
- * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (unknown kind, schedule or
- * energy order), `INVALID_PROBLEM` (the message names the profile, option, node or edge, or
- * the size limit exceeded and its value: docs/fuzzing.md; checked before copying) or
- * `PANIC`. Messages: `ergon_last_error`.
- *
- * # Safety
- * `problem` must be NULL or valid as documented on `ergon_problem`; `out` must be NULL or
- * writable.
- */
-ergon_status ergon_frontier_new(const struct ergon_problem *problem, struct ergon_frontier **out);
-
-/**
- * Creates a frontier problem from a `perseus-instance/v1` JSON document of `len` bytes (no
- * NUL needed). On success `*out` receives a handle to release with `ergon_frontier_free`.
- *
- * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE` (not JSON, not UTF-8, a missing or
- * mistyped field), `SCHEMA`, `INVALID_PROBLEM` or `PANIC`. Messages: `ergon_last_error`.
- *
- * # Safety
- * `json` must be NULL or readable for `len` bytes; `out` must be NULL or writable.
- */
-ergon_status ergon_frontier_from_instance_json(const char *json, size_t len, struct ergon_frontier **out);
-
-/**
- * Creates a frontier problem from a zeus profile CSV (`stage,instruction,frequency,time,
- * energy`) of `len` bytes and a pipeline description. On success `*out` receives a handle to
- * release with `ergon_frontier_free`.
- *
- * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT`, `PARSE` (the message names the
- * CSV line), `INVALID_PROBLEM` or `PANIC`. Messages: `ergon_last_error`.
- *
- * # Safety
- * `csv` must be NULL or readable for `len` bytes, `pipeline` NULL or valid, `out` NULL or
- * writable.
- */
-ergon_status ergon_frontier_from_profile_csv(const char *csv, size_t len, const struct ergon_pipeline *pipeline, double unit_time_s, double p_blocking_w, uint32_t effective_energy, struct ergon_frontier **out);
-
-/**
- * Releases a frontier handle. NULL is a no-op.
- *
- * # Safety
- * `frontier` must be NULL or a handle from this library that is not used afterwards.
- */
-void ergon_frontier_free(struct ergon_frontier *frontier);
-
-/**
- * Solves the frontier (once; a second call fails with `INVALID_STATE`). A frontier that stops
- * before T_min (see `ergon_summary.complete`) is still a success; the handle's last error then
- * says why it stopped.
- *
- * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_STATE`, `INVALID_PROBLEM`, `OVERFLOW` or
- * `PANIC`. Messages: `ergon_frontier_last_error`.
- *
- * # Safety
- * `frontier` must be NULL or a live handle not used concurrently.
- */
-ergon_status ergon_frontier_solve(struct ergon_frontier *frontier);
-
-/**
- * Writes the number of points of the solved frontier to `*out`.
- *
- * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `NOT_SOLVED` or `PANIC`.
- *
- * # Safety
- * `frontier` must be NULL or a live handle; `out` NULL or writable.
- */
-ergon_status ergon_frontier_num_points(const struct ergon_frontier *frontier, size_t *out);
-
-/**
- * Writes point `index` (0 is the slowest point, T_max − 1 quanta) to `*out`.
- *
- * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `NOT_SOLVED`, `OUT_OF_RANGE` or `PANIC`.
- *
- * # Safety
- * `frontier` must be NULL or a live handle; `out` NULL or writable.
- */
-ergon_status ergon_frontier_point(const struct ergon_frontier *frontier, size_t index, struct ergon_point *out);
-
-/**
- * Copies all points, slowest first, into `buf` ("ask the length, then fill": `*len` receives
- * the number of points; `buf` may be NULL with `cap` 0).
- *
- * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `NOT_SOLVED`, `BUFFER_TOO_SMALL` or `PANIC`.
- *
- * # Safety
- * `frontier` must be NULL or a live handle; `buf` NULL or writable for `cap` points; `len`
- * NULL or writable.
- */
-ergon_status ergon_frontier_points(const struct ergon_frontier *frontier, struct ergon_point *buf, size_t cap, size_t *len);
-
-/**
- * Writes T_min, T_max, T* and the other facts of the solved frontier to `*out`.
- *
- * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `NOT_SOLVED` or `PANIC`.
- *
- * # Safety
- * `frontier` must be NULL or a live handle; `out` NULL or writable.
- */
-ergon_status ergon_frontier_summary(const struct ergon_frontier *frontier, struct ergon_summary *out);
-
-/**
- * Copies the solved frontier as `ergon-frontier/v1` JSON into `buf` ("ask the length, then
- * fill"; `*len` excludes the NUL).
- *
- * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `NOT_SOLVED`, `BUFFER_TOO_SMALL` or `PANIC`.
- *
- * # Safety
- * `frontier` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
- * or writable.
- */
-ergon_status ergon_frontier_to_json(const struct ergon_frontier *frontier, char *buf, size_t cap, size_t *len);
-
-/**
- * Makes a frequency plan: `at` is `ERGON_PLAN_FASTEST`, `ERGON_PLAN_T_STAR` or
- * `ERGON_PLAN_DEADLINE` (then `deadline_s` is the straggler's iteration time, and the plan is
- * the one of least energy including the wait; otherwise `deadline_s` is ignored). On success
- * `*out` receives a handle to release with `ergon_plan_free`; it does not borrow the frontier.
- *
- * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `NOT_SOLVED`, `INVALID_ARGUMENT` (unknown `at`,
- * non-finite deadline), `DEADLINE` (shorter than T_min) or `PANIC`.
- *
- * # Safety
- * `frontier` must be NULL or a live handle; `out` NULL or writable.
- */
-ergon_status ergon_frontier_plan(const struct ergon_frontier *frontier, uint32_t at, double deadline_s, struct ergon_plan **out);
-
-/**
- * Copies the message of the last failed call on this frontier (empty if none) into `buf`
- * ("ask the length, then fill"; `*len` excludes the NUL).
- *
- * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
- *
- * # Safety
- * `frontier` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
- * or writable.
- */
-ergon_status ergon_frontier_last_error(const struct ergon_frontier *frontier, char *buf, size_t cap, size_t *len);
-
-/**
- * Releases a plan handle. NULL is a no-op.
- *
- * # Safety
- * `plan` must be NULL or a handle from this library that is not used afterwards.
- */
-void ergon_plan_free(struct ergon_plan *plan);
-
-/**
- * Writes the plan's time, energy and number of stages to `*out`.
- *
- * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `PANIC`.
- *
- * # Safety
- * `plan` must be NULL or a live handle; `out` NULL or writable.
- */
-ergon_status ergon_plan_summary(const struct ergon_plan *plan, struct ergon_plan_info *out);
-
-/**
- * Copies stage `stage`'s program for one iteration: `kinds[i]` (`ERGON_KIND_*`) and
- * `freqs_mhz[i]` (the SM clock to set before computation i). "Ask the length, then fill":
- * `*len` receives the number of computations; both arrays must hold `cap` elements (both NULL
- * with `cap` 0 to ask).
- *
- * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `OUT_OF_RANGE` (no such stage),
- * `BUFFER_TOO_SMALL` or `PANIC`.
- *
- * # Safety
- * `plan` must be NULL or a live handle; `kinds` and `freqs_mhz` NULL or writable for `cap`
- * elements; `len` NULL or writable.
- */
-ergon_status ergon_plan_stage(const struct ergon_plan *plan, size_t stage, uint32_t *kinds, uint32_t *freqs_mhz, size_t cap, size_t *len);
-
-/**
- * Copies the plan as `ergon-plan/v1` JSON into `buf` ("ask the length, then fill").
- *
- * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
- *
- * # Safety
- * `plan` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL or
- * writable.
- */
-ergon_status ergon_plan_to_json(const struct ergon_plan *plan, char *buf, size_t cap, size_t *len);
-
-/**
- * Copies the message of the last failed call on this plan (empty if none) into `buf`.
- *
- * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
- *
- * # Safety
- * `plan` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL or
- * writable.
- */
-ergon_status ergon_plan_last_error(const struct ergon_plan *plan, char *buf, size_t cap, size_t *len);
+ergon_status ergon_dpk_curve_dp_delta(const double *alphas, size_t num_alphas, const double *curve, size_t curve_len, double epsilon, uint32_t conversion, double *delta, size_t *alpha_index);
 
 /**
  * Puts back every GPU setting recorded in the GPU state file (`$ERGON_STATE_DIR/…`, else the
@@ -1853,7 +1410,7 @@ ergon_status ergon_plan_last_error(const struct ergon_plan *plan, char *buf, siz
  * # Safety
  * `restored` must be NULL or writable.
  */
-ergon_status ergon_gpu_restore(size_t *restored);
+ergon_status ergon_gpu_state_restore(size_t *restored);
 
 /**
  * Writes the number of GPUs NVML sees to `*out` (MIG devices not counted).
@@ -1864,10 +1421,10 @@ ergon_status ergon_gpu_restore(size_t *restored);
  * # Safety
  * `out` must be NULL or writable.
  */
-ergon_status ergon_gpu_count(uint32_t *out);
+ergon_status ergon_gpu_device_count(uint32_t *out);
 
 /**
- * Writes what NVML reports about GPU `index` (0 ≤ index < `ergon_gpu_count`) to `*out`. The
+ * Writes what NVML reports about GPU `index` (0 ≤ index < `ergon_gpu_device_count`) to `*out`. The
  * UUID and name are copied into the fixed `ERGON_GPU_TEXT_CAP`-byte arrays of the struct,
  * NUL-terminated, so nothing needs freeing.
  *
@@ -1877,14 +1434,14 @@ ergon_status ergon_gpu_count(uint32_t *out);
  * # Safety
  * `out` must be NULL or writable.
  */
-ergon_status ergon_gpu_get_info(uint32_t index, struct ergon_gpu_info *out);
+ergon_status ergon_gpu_device_get_info(uint32_t index, struct ergon_gpu_device_info *out);
 
 /**
  * Starts executing stage `stage` of `plan` on `device` (see the module notes for how devices
  * are named): checks the planned clocks against the GPU's, sets the power limit to its default,
  * locks the memory clock and the graphics clock at their maxima and starts a worker thread that
  * applies each instruction's clock. Every original setting is also written to the GPU state
- * file (`$ERGON_STATE_DIR`, else the default), so that `ergon_gpu_restore` can put it back
+ * file (`$ERGON_STATE_DIR`, else the default), so that `ergon_gpu_state_restore` can put it back
  * after a crash; no signal handlers are installed. Needs CAP_SYS_ADMIN.
  *
  * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE` (`device` not UTF-8), `INVALID_ARGUMENT`
@@ -1895,54 +1452,54 @@ ergon_status ergon_gpu_get_info(uint32_t index, struct ergon_gpu_info *out);
  * `device` must be NULL or NUL-terminated; `plan` NULL or a live handle; `out` NULL or
  * writable.
  */
-ergon_status ergon_plan_executor_new(const char *device, const struct ergon_plan *plan, size_t stage, struct ergon_plan_executor **out);
+ergon_status ergon_gpu_executor_new(const char *device, const struct ergon_perseus_plan *plan, size_t stage, struct ergon_gpu_executor **out);
 
 /**
- * Before a computation: checks that `kind` (`ERGON_KIND_*`) is the plan's next instruction and
+ * Before a computation: checks that `kind` (`ERGON_PERSEUS_KIND_*`) is the plan's next instruction and
  * hands its clock to the worker. Never calls NVML, never waits and never allocates on success.
  * On a mismatch nothing advances.
  *
  * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (unknown kind),
  * `INVALID_STATE` (not the plan's next instruction, or past its end) or `PANIC`. Messages:
- * `ergon_plan_executor_last_error`.
+ * `ergon_gpu_executor_last_error`.
  *
  * # Safety
  * `executor` must be NULL or a live handle not used concurrently.
  */
-ergon_status ergon_plan_executor_instruction_begin(struct ergon_plan_executor *executor, uint32_t kind);
+ergon_status ergon_gpu_executor_instruction_begin(struct ergon_gpu_executor *executor, uint32_t kind);
 
 /**
  * After an iteration: rewinds the plan, then reports an iteration that did not run every
  * planned instruction, else clock changes the worker failed to make since the last report.
  *
  * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_STATE` (incomplete iteration), `GPU`
- * (the worker's errors) or `PANIC`. Messages: `ergon_plan_executor_last_error`.
+ * (the worker's errors) or `PANIC`. Messages: `ergon_gpu_executor_last_error`.
  *
  * # Safety
  * `executor` must be NULL or a live handle not used concurrently.
  */
-ergon_status ergon_plan_executor_step_end(struct ergon_plan_executor *executor);
+ergon_status ergon_gpu_executor_step_end(struct ergon_gpu_executor *executor);
 
 /**
  * Blocks until the worker has handled the latest clock request (applied it, or recorded its
- * failure for `ergon_plan_executor_step_end`).
+ * failure for `ergon_gpu_executor_step_end`).
  *
  * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `GPU` (the worker is gone) or `PANIC`.
  *
  * # Safety
  * `executor` must be NULL or a live handle not used concurrently.
  */
-ergon_status ergon_plan_executor_wait_applied(struct ergon_plan_executor *executor);
+ergon_status ergon_gpu_executor_wait_applied(struct ergon_gpu_executor *executor);
 
 /**
  * Stops the worker, restores every setting the executor changed, and releases the handle.
  * NULL is a no-op. Restore failures cannot be reported here (the settings stay in the GPU state
- * file for `ergon_gpu_restore`).
+ * file for `ergon_gpu_state_restore`).
  *
  * # Safety
  * `executor` must be NULL or a handle from this library that is not used afterwards.
  */
-void ergon_plan_executor_free(struct ergon_plan_executor *executor);
+void ergon_gpu_executor_free(struct ergon_gpu_executor *executor);
 
 /**
  * Copies the message of the last failed call on this executor (empty if none) into `buf`.
@@ -1953,7 +1510,7 @@ void ergon_plan_executor_free(struct ergon_plan_executor *executor);
  * `executor` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
  * or writable.
  */
-ergon_status ergon_plan_executor_last_error(const struct ergon_plan_executor *executor, char *buf, size_t cap, size_t *len);
+ergon_status ergon_gpu_executor_last_error(const struct ergon_gpu_executor *executor, char *buf, size_t cap, size_t *len);
 
 /**
  * Starts measuring the energy of `device` (the GPU's energy counter where it has one, else
@@ -1965,30 +1522,30 @@ ergon_status ergon_plan_executor_last_error(const struct ergon_plan_executor *ex
  * # Safety
  * `device` must be NULL or NUL-terminated; `out` NULL or writable.
  */
-ergon_status ergon_energy_monitor_new(const char *device, struct ergon_energy_monitor **out);
+ergon_status ergon_gpu_energy_monitor_new(const char *device, struct ergon_gpu_energy_monitor **out);
 
 /**
  * Opens the window `name` (NUL-terminated UTF-8); windows may overlap.
  *
  * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE`, `INVALID_STATE` (a window of that name is
- * open), `GPU` or `PANIC`. Messages: `ergon_energy_monitor_last_error`.
+ * open), `GPU` or `PANIC`. Messages: `ergon_gpu_energy_monitor_last_error`.
  *
  * # Safety
  * `monitor` must be NULL or a live handle not used concurrently; `name` NULL or NUL-terminated.
  */
-ergon_status ergon_energy_monitor_begin(struct ergon_energy_monitor *monitor, const char *name);
+ergon_status ergon_gpu_energy_monitor_begin(struct ergon_gpu_energy_monitor *monitor, const char *name);
 
 /**
  * Closes the window `name` and writes its wall time (seconds) and GPU energy (joules).
  *
  * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE`, `INVALID_STATE` (no window of that name
- * is open), `GPU` or `PANIC`. Messages: `ergon_energy_monitor_last_error`.
+ * is open), `GPU` or `PANIC`. Messages: `ergon_gpu_energy_monitor_last_error`.
  *
  * # Safety
  * `monitor` must be NULL or a live handle not used concurrently; `name` NULL or
  * NUL-terminated; `time_s` and `energy_j` NULL or writable.
  */
-ergon_status ergon_energy_monitor_end(struct ergon_energy_monitor *monitor, const char *name, double *time_s, double *energy_j);
+ergon_status ergon_gpu_energy_monitor_end(struct ergon_gpu_energy_monitor *monitor, const char *name, double *time_s, double *energy_j);
 
 /**
  * Releases an energy monitor (open windows are dropped). NULL is a no-op.
@@ -1996,7 +1553,7 @@ ergon_status ergon_energy_monitor_end(struct ergon_energy_monitor *monitor, cons
  * # Safety
  * `monitor` must be NULL or a handle from this library that is not used afterwards.
  */
-void ergon_energy_monitor_free(struct ergon_energy_monitor *monitor);
+void ergon_gpu_energy_monitor_free(struct ergon_gpu_energy_monitor *monitor);
 
 /**
  * Copies the message of the last failed call on this monitor (empty if none) into `buf`.
@@ -2007,7 +1564,7 @@ void ergon_energy_monitor_free(struct ergon_energy_monitor *monitor);
  * `monitor` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
  * or writable.
  */
-ergon_status ergon_energy_monitor_last_error(const struct ergon_energy_monitor *monitor, char *buf, size_t cap, size_t *len);
+ergon_status ergon_gpu_energy_monitor_last_error(const struct ergon_gpu_energy_monitor *monitor, char *buf, size_t cap, size_t *len);
 
 /**
  * The library version, e.g. `"0.1.0"`, as a static NUL-terminated string. Never fails.
@@ -2038,6 +1595,449 @@ const char *ergon_status_str(int status);
  * `buf` must be NULL or writable for `cap` bytes; `len` must be NULL or writable.
  */
 ergon_status ergon_last_error(char *buf, size_t cap, size_t *len);
+
+/**
+ * The default options (Orloj, p_min 0.5, 1024 bins over the laws' reach, decay 0.01,
+ * single-application batches on, every batch size, adaptive and load-driven drop floors on).
+ * Never fails.
+ */
+struct ergon_orloj_batcher_options ergon_orloj_batcher_options_default(void);
+
+/**
+ * Creates a batcher for `num_apps` applications (index = application id in the other calls),
+ * batches of at most `max_batch` requests whose time is `scale[b − 1]` times the slowest
+ * member's (`scale` holds `max_batch` positive factors, or is NULL for no batch-size effect,
+ * all 1), deciding as `options` says (NULL: `ergon_orloj_batcher_options_default()`). Everything is
+ * only read during the call. On success `*out` receives a handle to release with
+ * `ergon_orloj_batcher_free`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE` (a name not UTF-8), `INVALID_ARGUMENT`
+ * (an unknown kind, policy or estimate constant, or an option out of its domain),
+ * `INVALID_PROBLEM` (no applications or more than 64, an SLO or law parameter out of its
+ * domain, `max_batch` not in 1..=256, a scale factor not positive; the message names the
+ * application and field) or `PANIC`. Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * `apps` must be NULL or valid for `num_apps` elements as documented on `ergon_orloj_app`; `scale`
+ * NULL or readable for `max_batch` doubles; `options` NULL or valid; `out` NULL or writable.
+ */
+ergon_status ergon_orloj_batcher_new(const struct ergon_orloj_app *apps, size_t num_apps, const double *scale, size_t max_batch, const struct ergon_orloj_batcher_options *options, struct ergon_orloj_batcher **out);
+
+/**
+ * Creates a batcher for the workload of an `orloj-sim/v1` document of `len` bytes (no NUL
+ * needed): its applications (index = position in `apps`, with their SLOs), batch scale,
+ * `bins` and `p_min`, on the grid the simulator uses, so that the batcher decides as the
+ * simulator's does. `policy` names the policy as the document's `policies` do (`"orloj"`,
+ * `"clockwork-p99"`, ...; NUL-terminated), or is NULL for the document's first policy. The
+ * whole document is validated (`seed`, `duration_s` and `arrivals` too). Decay: 0.01.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE` (not JSON, not UTF-8, a missing or
+ * mistyped field), `SCHEMA`, `INVALID_ARGUMENT` (unknown policy name), `INVALID_PROBLEM` or
+ * `PANIC`. Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * `json` must be NULL or readable for `len` bytes; `policy` NULL or NUL-terminated; `out`
+ * NULL or writable.
+ */
+ergon_status ergon_orloj_batcher_from_json(const char *json, size_t len, const char *policy, struct ergon_orloj_batcher **out);
+
+/**
+ * Releases a batcher (queued requests are forgotten). NULL is a no-op.
+ *
+ * # Safety
+ * `batcher` must be NULL or a handle from this library that is not used afterwards.
+ */
+void ergon_orloj_batcher_free(struct ergon_orloj_batcher *batcher);
+
+/**
+ * Queues request `request_id` (any value; the batcher hands it back) of application `app`,
+ * arrived at `arrival_s` and due by `deadline_s` (absolute seconds on the caller's clock).
+ * O(1) when an application's deadlines come in order; may allocate as the queue grows.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `OUT_OF_RANGE` (no application `app`),
+ * `INVALID_ARGUMENT` (a time not finite, or the deadline before the arrival) or `PANIC`.
+ * Nothing is queued on failure. Messages: `ergon_orloj_batcher_last_error`.
+ *
+ * # Safety
+ * `batcher` must be NULL or a live handle not used concurrently.
+ */
+ergon_status ergon_orloj_batcher_enqueue(struct ergon_orloj_batcher *batcher, size_t app, uint64_t request_id, double arrival_s, double deadline_s);
+
+/**
+ * `ergon_orloj_batcher_enqueue` with the deadline `arrival_s` + the application's SLO.
+ *
+ * Returns as `ergon_orloj_batcher_enqueue`.
+ *
+ * # Safety
+ * `batcher` must be NULL or a live handle not used concurrently.
+ */
+ergon_status ergon_orloj_batcher_enqueue_slo(struct ergon_orloj_batcher *batcher, size_t app, uint64_t request_id, double arrival_s);
+
+/**
+ * Decides at `now_s` (seconds, the clock of the deadlines): removes the requests that are
+ * hopeless or expired and picks the next batch. Call it whenever the accelerator is idle and
+ * requests wait, and after each arrival while it is idle.
+ *
+ * On success `*batch_len` ids are written to `batch` (run them now as one batch; 0 with a
+ * non-empty queue means: wait for the next arrival or completion) and `*dropped_len` ids to
+ * `dropped` (answer them as missed); `*expected_time_s`, if not NULL, receives the expected
+ * time of the batch under its distribution (0 for an empty batch; asking for it costs
+ * O(bins × applications) and one allocation, while a NULL pointer keeps the call free of
+ * allocations).
+ *
+ * Buffers: `batch` never needs more than `ergon_orloj_batcher_max_batch_size` ids, `dropped` never
+ * more than `ergon_orloj_batcher_queued` before the call. If either is too small for this decision,
+ * the call fails with `ERGON_STATUS_BUFFER_TOO_SMALL`, writes the needed lengths to
+ * `*batch_len` and `*dropped_len`, and keeps the decision in the handle: the next call returns
+ * that same decision (its `now_s` is then only checked, not used; the queue is not touched)
+ * once the buffers are large enough, with the expected time computed when it was made (0 if
+ * that call passed a NULL `expected_time_s`). Requests enqueued in between wait for the
+ * decision after it. A NULL buffer with capacity 0 is allowed.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (`now_s` not finite),
+ * `BUFFER_TOO_SMALL` or `PANIC`. Messages: `ergon_orloj_batcher_last_error`.
+ *
+ * # Safety
+ * `batcher` must be NULL or a live handle not used concurrently; `batch` NULL or writable for
+ * `batch_cap` ids, `dropped` NULL or writable for `dropped_cap` ids; `batch_len`,
+ * `dropped_len` and `expected_time_s` NULL or writable.
+ */
+ergon_status ergon_orloj_batcher_next_batch(struct ergon_orloj_batcher *batcher, double now_s, uint64_t *batch, size_t batch_cap, size_t *batch_len, uint64_t *dropped, size_t dropped_cap, size_t *dropped_len, double *expected_time_s);
+
+/**
+ * Reports the observed execution time of one finished request of application `app` (its time
+ * alone, as the application's law describes it; divide a batch's time by its scale factor
+ * first) and moves a fraction `decay` of the law's mass onto it. O(bins), no allocation.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `OUT_OF_RANGE` (no application `app`),
+ * `INVALID_ARGUMENT` (a time not finite or negative) or `PANIC`. Messages:
+ * `ergon_orloj_batcher_last_error`.
+ *
+ * # Safety
+ * `batcher` must be NULL or a live handle not used concurrently.
+ */
+ergon_status ergon_orloj_batcher_complete(struct ergon_orloj_batcher *batcher, size_t app, double observed_time_s);
+
+/**
+ * Reports how long the last batch took, seconds (feedback for Clipper's AIMD batch cap; the
+ * other policies ignore it).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (not finite or negative) or
+ * `PANIC`. Messages: `ergon_orloj_batcher_last_error`.
+ *
+ * # Safety
+ * `batcher` must be NULL or a live handle not used concurrently.
+ */
+ergon_status ergon_orloj_batcher_batch_done(struct ergon_orloj_batcher *batcher, double batch_time_s);
+
+/**
+ * Writes the number of queued requests to `*out` (those of a decision kept after
+ * `BUFFER_TOO_SMALL` have left the queue already).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `PANIC`.
+ *
+ * # Safety
+ * `batcher` must be NULL or a live handle; `out` NULL or writable.
+ */
+ergon_status ergon_orloj_batcher_queued(const struct ergon_orloj_batcher *batcher, size_t *out);
+
+/**
+ * Writes the largest batch the batcher forms to `*out` (enough for the `batch` buffer of
+ * `ergon_orloj_batcher_next_batch`).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `PANIC`.
+ *
+ * # Safety
+ * `batcher` must be NULL or a live handle; `out` NULL or writable.
+ */
+ergon_status ergon_orloj_batcher_max_batch_size(const struct ergon_orloj_batcher *batcher, size_t *out);
+
+/**
+ * Writes the number of applications to `*out`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `PANIC`.
+ *
+ * # Safety
+ * `batcher` must be NULL or a live handle; `out` NULL or writable.
+ */
+ergon_status ergon_orloj_batcher_num_apps(const struct ergon_orloj_batcher *batcher, size_t *out);
+
+/**
+ * Writes application `app`'s SLO and the mean and 99th percentile of its current law (which
+ * `ergon_orloj_batcher_complete` updates) to `*out`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `OUT_OF_RANGE` or `PANIC`.
+ *
+ * # Safety
+ * `batcher` must be NULL or a live handle; `out` NULL or writable.
+ */
+ergon_status ergon_orloj_batcher_app_stats(const struct ergon_orloj_batcher *batcher, size_t app, struct ergon_orloj_app_stats *out);
+
+/**
+ * Copies the policy's name (`"orloj"`, `"clockwork-p99"`, ...) into `buf` ("ask the length,
+ * then fill"; `*len` excludes the NUL).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+ *
+ * # Safety
+ * `batcher` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+ * or writable.
+ */
+ergon_status ergon_orloj_batcher_policy_name(const struct ergon_orloj_batcher *batcher, char *buf, size_t cap, size_t *len);
+
+/**
+ * Copies the message of the last failed call on this batcher (empty if none) into `buf`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
+ *
+ * # Safety
+ * `batcher` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+ * or writable.
+ */
+ergon_status ergon_orloj_batcher_last_error(const struct ergon_orloj_batcher *batcher, char *buf, size_t cap, size_t *len);
+
+/**
+ * Runs the serving simulation of an `orloj-sim/v1` document of `len` bytes (every listed
+ * policy on one shared, seeded trace), as `ergon orloj simulate --config FILE --json` does.
+ * On success `*out` receives a handle holding the `orloj-result/v1` JSON (read it with
+ * `ergon_orloj_simulation_to_json`, release it with `ergon_orloj_simulation_free`).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE`, `SCHEMA`, `INVALID_PROBLEM` or `PANIC`.
+ * Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * `json` must be NULL or readable for `len` bytes; `out` NULL or writable.
+ */
+ergon_status ergon_orloj_simulation_run_json(const char *json, size_t len, struct ergon_orloj_simulation **out);
+
+/**
+ * Copies the `orloj-result/v1` JSON into `buf` ("ask the length, then fill"; `*len` excludes
+ * the NUL).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+ *
+ * # Safety
+ * `result` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+ * or writable.
+ */
+ergon_status ergon_orloj_simulation_to_json(const struct ergon_orloj_simulation *result, char *buf, size_t cap, size_t *len);
+
+/**
+ * Releases a simulation result. NULL is a no-op.
+ *
+ * # Safety
+ * `result` must be NULL or a handle from this library that is not used afterwards.
+ */
+void ergon_orloj_simulation_free(struct ergon_orloj_simulation *result);
+
+/**
+ * Copies the message of the last failed call on this result (empty if none) into `buf`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
+ *
+ * # Safety
+ * `result` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+ * or writable.
+ */
+ergon_status ergon_orloj_simulation_last_error(const struct ergon_orloj_simulation *result, char *buf, size_t cap, size_t *len);
+
+/**
+ * Creates a frontier problem from arrays (`problem` and everything it points to is only read
+ * during the call). On success `*out` receives a handle to release with
+ * `ergon_perseus_frontier_free`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (unknown kind, schedule or
+ * energy order), `INVALID_PROBLEM` (the message names the profile, option, node or edge, or
+ * the size limit exceeded and its value: docs/fuzzing.md; checked before copying) or
+ * `PANIC`. Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * `problem` must be NULL or valid as documented on `ergon_perseus_problem`; `out` must be NULL or
+ * writable.
+ */
+ergon_status ergon_perseus_frontier_new(const struct ergon_perseus_problem *problem, struct ergon_perseus_frontier **out);
+
+/**
+ * Creates a frontier problem from a `perseus-instance/v1` JSON document of `len` bytes (no
+ * NUL needed). On success `*out` receives a handle to release with `ergon_perseus_frontier_free`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE` (not JSON, not UTF-8, a missing or
+ * mistyped field), `SCHEMA`, `INVALID_PROBLEM` or `PANIC`. Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * `json` must be NULL or readable for `len` bytes; `out` must be NULL or writable.
+ */
+ergon_status ergon_perseus_frontier_from_instance_json(const char *json, size_t len, struct ergon_perseus_frontier **out);
+
+/**
+ * Creates a frontier problem from a zeus profile CSV (`stage,instruction,frequency,time,
+ * energy`) of `len` bytes and a pipeline description. On success `*out` receives a handle to
+ * release with `ergon_perseus_frontier_free`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT`, `PARSE` (the message names the
+ * CSV line), `INVALID_PROBLEM` or `PANIC`. Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * `csv` must be NULL or readable for `len` bytes, `pipeline` NULL or valid, `out` NULL or
+ * writable.
+ */
+ergon_status ergon_perseus_frontier_from_profile_csv(const char *csv, size_t len, const struct ergon_perseus_pipeline *pipeline, double unit_time_s, double p_blocking_w, uint32_t effective_energy, struct ergon_perseus_frontier **out);
+
+/**
+ * Releases a frontier handle. NULL is a no-op.
+ *
+ * # Safety
+ * `frontier` must be NULL or a handle from this library that is not used afterwards.
+ */
+void ergon_perseus_frontier_free(struct ergon_perseus_frontier *frontier);
+
+/**
+ * Solves the frontier (once; a second call fails with `INVALID_STATE`). A frontier that stops
+ * before T_min (see `ergon_perseus_summary.complete`) is still a success; the handle's last error then
+ * says why it stopped.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_STATE`, `INVALID_PROBLEM`, `OVERFLOW` or
+ * `PANIC`. Messages: `ergon_perseus_frontier_last_error`.
+ *
+ * # Safety
+ * `frontier` must be NULL or a live handle not used concurrently.
+ */
+ergon_status ergon_perseus_frontier_solve(struct ergon_perseus_frontier *frontier);
+
+/**
+ * Writes the number of points of the solved frontier to `*out`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `NOT_SOLVED` or `PANIC`.
+ *
+ * # Safety
+ * `frontier` must be NULL or a live handle; `out` NULL or writable.
+ */
+ergon_status ergon_perseus_frontier_num_points(const struct ergon_perseus_frontier *frontier, size_t *out);
+
+/**
+ * Writes point `index` (0 is the slowest point, T_max − 1 quanta) to `*out`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `NOT_SOLVED`, `OUT_OF_RANGE` or `PANIC`.
+ *
+ * # Safety
+ * `frontier` must be NULL or a live handle; `out` NULL or writable.
+ */
+ergon_status ergon_perseus_frontier_point(const struct ergon_perseus_frontier *frontier, size_t index, struct ergon_perseus_point *out);
+
+/**
+ * Copies all points, slowest first, into `buf` ("ask the length, then fill": `*len` receives
+ * the number of points; `buf` may be NULL with `cap` 0).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `NOT_SOLVED`, `BUFFER_TOO_SMALL` or `PANIC`.
+ *
+ * # Safety
+ * `frontier` must be NULL or a live handle; `buf` NULL or writable for `cap` points; `len`
+ * NULL or writable.
+ */
+ergon_status ergon_perseus_frontier_points(const struct ergon_perseus_frontier *frontier, struct ergon_perseus_point *buf, size_t cap, size_t *len);
+
+/**
+ * Writes T_min, T_max, T* and the other facts of the solved frontier to `*out`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `NOT_SOLVED` or `PANIC`.
+ *
+ * # Safety
+ * `frontier` must be NULL or a live handle; `out` NULL or writable.
+ */
+ergon_status ergon_perseus_frontier_summary(const struct ergon_perseus_frontier *frontier, struct ergon_perseus_summary *out);
+
+/**
+ * Copies the solved frontier as `ergon-frontier/v1` JSON into `buf` ("ask the length, then
+ * fill"; `*len` excludes the NUL).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `NOT_SOLVED`, `BUFFER_TOO_SMALL` or `PANIC`.
+ *
+ * # Safety
+ * `frontier` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+ * or writable.
+ */
+ergon_status ergon_perseus_frontier_to_json(const struct ergon_perseus_frontier *frontier, char *buf, size_t cap, size_t *len);
+
+/**
+ * Makes a frequency plan: `at` is `ERGON_PERSEUS_PLAN_FASTEST`, `ERGON_PERSEUS_PLAN_T_STAR` or
+ * `ERGON_PERSEUS_PLAN_DEADLINE` (then `deadline_s` is the straggler's iteration time, and the plan is
+ * the one of least energy including the wait; otherwise `deadline_s` is ignored). On success
+ * `*out` receives a handle to release with `ergon_perseus_plan_free`; it does not borrow the frontier.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `NOT_SOLVED`, `INVALID_ARGUMENT` (unknown `at`,
+ * non-finite deadline), `DEADLINE` (shorter than T_min) or `PANIC`.
+ *
+ * # Safety
+ * `frontier` must be NULL or a live handle; `out` NULL or writable.
+ */
+ergon_status ergon_perseus_frontier_plan(const struct ergon_perseus_frontier *frontier, uint32_t at, double deadline_s, struct ergon_perseus_plan **out);
+
+/**
+ * Copies the message of the last failed call on this frontier (empty if none) into `buf`
+ * ("ask the length, then fill"; `*len` excludes the NUL).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
+ *
+ * # Safety
+ * `frontier` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+ * or writable.
+ */
+ergon_status ergon_perseus_frontier_last_error(const struct ergon_perseus_frontier *frontier, char *buf, size_t cap, size_t *len);
+
+/**
+ * Releases a plan handle. NULL is a no-op.
+ *
+ * # Safety
+ * `plan` must be NULL or a handle from this library that is not used afterwards.
+ */
+void ergon_perseus_plan_free(struct ergon_perseus_plan *plan);
+
+/**
+ * Writes the plan's time, energy and number of stages to `*out`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `PANIC`.
+ *
+ * # Safety
+ * `plan` must be NULL or a live handle; `out` NULL or writable.
+ */
+ergon_status ergon_perseus_plan_summary(const struct ergon_perseus_plan *plan, struct ergon_perseus_plan_info *out);
+
+/**
+ * Copies stage `stage`'s program for one iteration: `kinds[i]` (`ERGON_PERSEUS_KIND_*`) and
+ * `freqs_mhz[i]` (the SM clock to set before computation i). "Ask the length, then fill":
+ * `*len` receives the number of computations; both arrays must hold `cap` elements (both NULL
+ * with `cap` 0 to ask).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `OUT_OF_RANGE` (no such stage),
+ * `BUFFER_TOO_SMALL` or `PANIC`.
+ *
+ * # Safety
+ * `plan` must be NULL or a live handle; `kinds` and `freqs_mhz` NULL or writable for `cap`
+ * elements; `len` NULL or writable.
+ */
+ergon_status ergon_perseus_plan_stage(const struct ergon_perseus_plan *plan, size_t stage, uint32_t *kinds, uint32_t *freqs_mhz, size_t cap, size_t *len);
+
+/**
+ * Copies the plan as `ergon-plan/v1` JSON into `buf` ("ask the length, then fill").
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+ *
+ * # Safety
+ * `plan` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL or
+ * writable.
+ */
+ergon_status ergon_perseus_plan_to_json(const struct ergon_perseus_plan *plan, char *buf, size_t cap, size_t *len);
+
+/**
+ * Copies the message of the last failed call on this plan (empty if none) into `buf`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
+ *
+ * # Safety
+ * `plan` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL or
+ * writable.
+ */
+ergon_status ergon_perseus_plan_last_error(const struct ergon_perseus_plan *plan, char *buf, size_t cap, size_t *len);
 
 #ifdef __cplusplus
 }  // extern "C"

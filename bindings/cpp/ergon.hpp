@@ -8,7 +8,7 @@
 //
 //   auto f = ergon::Frontier::from_instance_json(text);
 //   f.solve();
-//   ergon_summary s = f.summary();
+//   ergon_perseus_summary s = f.summary();
 //   ergon::Plan p = f.plan_t_star();
 //   for (ergon::Step step : p.stage(0)) { /* set step.freq_mhz, then run step.kind */ }
 //
@@ -25,7 +25,7 @@
 // Privacy-budget scheduling (DPK):
 //
 //   auto w = ergon::DpkWorkload::from_json(text);  // dpk-workload/v1, or from ergon_dpk_problem
-//   ergon::DpkResult r = w.schedule(ERGON_DPK_DPK);
+//   ergon::DpkResult r = w.schedule(ERGON_DPK_SCHEDULER_DPK);
 //   std::vector<uint64_t> ids = r.allocated();     // r.summary().total_weight, r.remaining()
 //   std::vector<double> alphas = ergon::dpk::standard_alphas();   // or dense_alphas()
 //   auto curve = ergon::dpk::subsampled_gaussian(alphas, 0.01, 1.0, 1e4);  // DP-SGD
@@ -119,53 +119,53 @@ inline void check(ergon_status status) {
   }
 }
 
-inline void check(ergon_status status, const ergon_frontier *handle) {
+inline void check(ergon_status status, const ergon_perseus_frontier *handle) {
   if (status != ERGON_STATUS_OK) {
     throw error(status, [handle] {
       if (handle == nullptr) {
         return std::string();
       }
       return read_message([handle](char *buf, size_t cap, size_t *len) {
-        return ergon_frontier_last_error(handle, buf, cap, len);
+        return ergon_perseus_frontier_last_error(handle, buf, cap, len);
       });
     });
   }
 }
 
-inline void check(ergon_status status, const ergon_plan *handle) {
+inline void check(ergon_status status, const ergon_perseus_plan *handle) {
   if (status != ERGON_STATUS_OK) {
     throw error(status, [handle] {
       if (handle == nullptr) {
         return std::string();
       }
       return read_message([handle](char *buf, size_t cap, size_t *len) {
-        return ergon_plan_last_error(handle, buf, cap, len);
+        return ergon_perseus_plan_last_error(handle, buf, cap, len);
       });
     });
   }
 }
 
-inline void check(ergon_status status, const ergon_plan_executor *handle) {
+inline void check(ergon_status status, const ergon_gpu_executor *handle) {
   if (status != ERGON_STATUS_OK) {
     throw error(status, [handle] {
       if (handle == nullptr) {
         return std::string();
       }
       return read_message([handle](char *buf, size_t cap, size_t *len) {
-        return ergon_plan_executor_last_error(handle, buf, cap, len);
+        return ergon_gpu_executor_last_error(handle, buf, cap, len);
       });
     });
   }
 }
 
-inline void check(ergon_status status, const ergon_energy_monitor *handle) {
+inline void check(ergon_status status, const ergon_gpu_energy_monitor *handle) {
   if (status != ERGON_STATUS_OK) {
     throw error(status, [handle] {
       if (handle == nullptr) {
         return std::string();
       }
       return read_message([handle](char *buf, size_t cap, size_t *len) {
-        return ergon_energy_monitor_last_error(handle, buf, cap, len);
+        return ergon_gpu_energy_monitor_last_error(handle, buf, cap, len);
       });
     });
   }
@@ -197,27 +197,27 @@ inline void check(ergon_status status, const ergon_dpk_result *handle) {
   }
 }
 
-inline void check(ergon_status status, const ergon_batcher *handle) {
+inline void check(ergon_status status, const ergon_orloj_batcher *handle) {
   if (status != ERGON_STATUS_OK) {
     throw error(status, [handle] {
       if (handle == nullptr) {
         return std::string();
       }
       return read_message([handle](char *buf, size_t cap, size_t *len) {
-        return ergon_batcher_last_error(handle, buf, cap, len);
+        return ergon_orloj_batcher_last_error(handle, buf, cap, len);
       });
     });
   }
 }
 
-inline void check(ergon_status status, const ergon_orloj_result *handle) {
+inline void check(ergon_status status, const ergon_orloj_simulation *handle) {
   if (status != ERGON_STATUS_OK) {
     throw error(status, [handle] {
       if (handle == nullptr) {
         return std::string();
       }
       return read_message([handle](char *buf, size_t cap, size_t *len) {
-        return ergon_orloj_result_last_error(handle, buf, cap, len);
+        return ergon_orloj_simulation_last_error(handle, buf, cap, len);
       });
     });
   }
@@ -237,7 +237,7 @@ std::vector<T> items(const Handle *handle, Fill fill) {
   return out;
 }
 
-// A NUL-terminated field of ergon_gpu_info, without reading past its end.
+// A NUL-terminated field of ergon_gpu_device_info, without reading past its end.
 inline std::string fixed_text(const char (&field)[ERGON_GPU_TEXT_CAP]) {
   const void *nul = std::memchr(field, '\0', sizeof field);
   size_t len = nul == nullptr ? sizeof field
@@ -259,7 +259,7 @@ template <class Handle, class Fill> std::string text(const Handle *handle, Fill 
 
 // One computation of a stage's program: set the SM clock to `freq_mhz`, then run it.
 struct Step {
-  uint32_t kind; // ERGON_KIND_FORWARD or ERGON_KIND_BACKWARD
+  uint32_t kind; // ERGON_PERSEUS_KIND_FORWARD or ERGON_PERSEUS_KIND_BACKWARD
   uint32_t freq_mhz;
 };
 
@@ -268,28 +268,28 @@ inline bool operator==(const Step &a, const Step &b) {
 }
 inline bool operator!=(const Step &a, const Step &b) { return !(a == b); }
 
-// A frequency plan (owns an ergon_plan handle). Move-only; a moved-from Plan holds no handle
+// A frequency plan (owns an ergon_perseus_plan handle). Move-only; a moved-from Plan holds no handle
 // and its methods throw Error with ERGON_STATUS_NULL_POINTER.
 class Plan {
 public:
-  // Takes ownership of a handle from ergon_frontier_plan (may be nullptr).
-  explicit Plan(ergon_plan *handle) noexcept : handle_(handle) {}
+  // Takes ownership of a handle from ergon_perseus_frontier_plan (may be nullptr).
+  explicit Plan(ergon_perseus_plan *handle) noexcept : handle_(handle) {}
   Plan(const Plan &) = delete;
   Plan &operator=(const Plan &) = delete;
   Plan(Plan &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
   Plan &operator=(Plan &&other) noexcept {
     if (this != &other) {
-      ergon_plan_free(handle_);
+      ergon_perseus_plan_free(handle_);
       handle_ = std::exchange(other.handle_, nullptr);
     }
     return *this;
   }
-  ~Plan() { ergon_plan_free(handle_); }
+  ~Plan() { ergon_perseus_plan_free(handle_); }
 
   // Iteration time, energy (including waiting for a deadline plan) and number of stages.
-  ergon_plan_info summary() const {
-    ergon_plan_info out{};
-    detail::check(ergon_plan_summary(handle_, &out), handle_);
+  ergon_perseus_plan_info summary() const {
+    ergon_perseus_plan_info out{};
+    detail::check(ergon_perseus_plan_summary(handle_, &out), handle_);
     return out;
   }
 
@@ -298,11 +298,11 @@ public:
   // Stage `stage`'s program for one iteration, in order.
   std::vector<Step> stage(size_t stage) const {
     size_t len = 0;
-    detail::check(ergon_plan_stage(handle_, stage, nullptr, nullptr, 0, &len), handle_);
+    detail::check(ergon_perseus_plan_stage(handle_, stage, nullptr, nullptr, 0, &len), handle_);
     std::vector<uint32_t> kinds(len), freqs(len);
     if (len > 0) {
       detail::check(
-          ergon_plan_stage(handle_, stage, kinds.data(), freqs.data(), len, &len),
+          ergon_perseus_plan_stage(handle_, stage, kinds.data(), freqs.data(), len, &len),
           handle_);
     }
     std::vector<Step> steps;
@@ -316,7 +316,7 @@ public:
   // The plan as ergon-plan/v1 JSON.
   std::string to_json() const {
     return detail::text(handle_, [this](char *buf, size_t cap, size_t *len) {
-      return ergon_plan_to_json(handle_, buf, cap, len);
+      return ergon_perseus_plan_to_json(handle_, buf, cap, len);
     });
   }
 
@@ -326,49 +326,49 @@ public:
       return std::string();
     }
     return detail::read_message([this](char *buf, size_t cap, size_t *len) {
-      return ergon_plan_last_error(handle_, buf, cap, len);
+      return ergon_perseus_plan_last_error(handle_, buf, cap, len);
     });
   }
 
-  const ergon_plan *get() const noexcept { return handle_; }
-  // Gives up ownership; the caller must ergon_plan_free the handle.
-  ergon_plan *release() noexcept { return std::exchange(handle_, nullptr); }
+  const ergon_perseus_plan *get() const noexcept { return handle_; }
+  // Gives up ownership; the caller must ergon_perseus_plan_free the handle.
+  ergon_perseus_plan *release() noexcept { return std::exchange(handle_, nullptr); }
   explicit operator bool() const noexcept { return handle_ != nullptr; }
 
 private:
-  ergon_plan *handle_;
+  ergon_perseus_plan *handle_;
 };
 
-// A frontier problem and, once solved, its frontier (owns an ergon_frontier handle).
+// A frontier problem and, once solved, its frontier (owns an ergon_perseus_frontier handle).
 // Move-only; a moved-from Frontier holds no handle and its methods throw Error with
 // ERGON_STATUS_NULL_POINTER.
 class Frontier {
 public:
   // From arrays (everything `problem` points to is only read during the call).
-  explicit Frontier(const ergon_problem &problem) : handle_(nullptr) {
-    detail::check(ergon_frontier_new(&problem, &handle_));
+  explicit Frontier(const ergon_perseus_problem &problem) : handle_(nullptr) {
+    detail::check(ergon_perseus_frontier_new(&problem, &handle_));
   }
 
-  // Takes ownership of a handle from ergon_frontier_new / _from_* (may be nullptr).
-  explicit Frontier(ergon_frontier *handle) noexcept : handle_(handle) {}
+  // Takes ownership of a handle from ergon_perseus_frontier_new / _from_* (may be nullptr).
+  explicit Frontier(ergon_perseus_frontier *handle) noexcept : handle_(handle) {}
 
   // From a perseus-instance/v1 JSON document.
   static Frontier from_instance_json(std::string_view json) {
-    ergon_frontier *h = nullptr;
+    ergon_perseus_frontier *h = nullptr;
     // An empty string_view may have a NULL data(); the C call would report NULL_POINTER.
     const char *text = json.empty() ? "" : json.data();
-    detail::check(ergon_frontier_from_instance_json(text, json.size(), &h));
+    detail::check(ergon_perseus_frontier_from_instance_json(text, json.size(), &h));
     return Frontier(h);
   }
 
   // From a zeus profile CSV (stage,instruction,frequency,time,energy) and a pipeline.
   static Frontier
-  from_profile_csv(std::string_view csv, const ergon_pipeline &pipeline, double unit_time_s,
+  from_profile_csv(std::string_view csv, const ergon_perseus_pipeline &pipeline, double unit_time_s,
                    double p_blocking_w,
-                   uint32_t effective_energy = ERGON_EFFECTIVE_ENERGY_AFTER_FILTER) {
-    ergon_frontier *h = nullptr;
+                   uint32_t effective_energy = ERGON_PERSEUS_EFFECTIVE_ENERGY_AFTER_FILTER) {
+    ergon_perseus_frontier *h = nullptr;
     const char *text = csv.empty() ? "" : csv.data();
-    detail::check(ergon_frontier_from_profile_csv(text, csv.size(), &pipeline,
+    detail::check(ergon_perseus_frontier_from_profile_csv(text, csv.size(), &pipeline,
                                                   unit_time_s, p_blocking_w,
                                                   effective_energy, &h));
     return Frontier(h);
@@ -379,68 +379,68 @@ public:
   Frontier(Frontier &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
   Frontier &operator=(Frontier &&other) noexcept {
     if (this != &other) {
-      ergon_frontier_free(handle_);
+      ergon_perseus_frontier_free(handle_);
       handle_ = std::exchange(other.handle_, nullptr);
     }
     return *this;
   }
-  ~Frontier() { ergon_frontier_free(handle_); }
+  ~Frontier() { ergon_perseus_frontier_free(handle_); }
 
   // Solves the frontier (once; a second call throws with ERGON_STATUS_INVALID_STATE). If the
   // frontier stops before T_min, summary().complete is false and last_error() says why.
-  void solve() { detail::check(ergon_frontier_solve(handle_), handle_); }
+  void solve() { detail::check(ergon_perseus_frontier_solve(handle_), handle_); }
 
   size_t num_points() const {
     size_t n = 0;
-    detail::check(ergon_frontier_num_points(handle_, &n), handle_);
+    detail::check(ergon_perseus_frontier_num_points(handle_, &n), handle_);
     return n;
   }
 
   // Point `index` (0 is the slowest).
-  ergon_point point(size_t index) const {
-    ergon_point p{};
-    detail::check(ergon_frontier_point(handle_, index, &p), handle_);
+  ergon_perseus_point point(size_t index) const {
+    ergon_perseus_point p{};
+    detail::check(ergon_perseus_frontier_point(handle_, index, &p), handle_);
     return p;
   }
 
   // All points, slowest first.
-  std::vector<ergon_point> points() const {
+  std::vector<ergon_perseus_point> points() const {
     size_t len = 0;
-    detail::check(ergon_frontier_points(handle_, nullptr, 0, &len), handle_);
-    std::vector<ergon_point> out(len);
+    detail::check(ergon_perseus_frontier_points(handle_, nullptr, 0, &len), handle_);
+    std::vector<ergon_perseus_point> out(len);
     if (len > 0) {
-      detail::check(ergon_frontier_points(handle_, out.data(), out.size(), &len), handle_);
+      detail::check(ergon_perseus_frontier_points(handle_, out.data(), out.size(), &len), handle_);
       out.resize(len);
     }
     return out;
   }
 
   // T_min, T_max, T* and the other facts of the solved frontier.
-  ergon_summary summary() const {
-    ergon_summary s{};
-    detail::check(ergon_frontier_summary(handle_, &s), handle_);
+  ergon_perseus_summary summary() const {
+    ergon_perseus_summary s{};
+    detail::check(ergon_perseus_frontier_summary(handle_, &s), handle_);
     return s;
   }
 
   // The solved frontier as ergon-frontier/v1 JSON.
   std::string to_json() const {
     return detail::text(handle_, [this](char *buf, size_t cap, size_t *len) {
-      return ergon_frontier_to_json(handle_, buf, cap, len);
+      return ergon_perseus_frontier_to_json(handle_, buf, cap, len);
     });
   }
 
-  // A plan: `at` is ERGON_PLAN_FASTEST, ERGON_PLAN_T_STAR or ERGON_PLAN_DEADLINE (then with
+  // A plan: `at` is ERGON_PERSEUS_PLAN_FASTEST, ERGON_PERSEUS_PLAN_T_STAR or ERGON_PERSEUS_PLAN_DEADLINE (then with
   // `deadline_s`). The plan does not borrow the frontier.
   Plan plan(uint32_t at, double deadline_s = 0.0) const {
-    ergon_plan *p = nullptr;
-    detail::check(ergon_frontier_plan(handle_, at, deadline_s, &p), handle_);
+    ergon_perseus_plan *p = nullptr;
+    detail::check(ergon_perseus_frontier_plan(handle_, at, deadline_s, &p), handle_);
     return Plan(p);
   }
-  Plan plan_fastest() const { return plan(ERGON_PLAN_FASTEST); }
-  Plan plan_t_star() const { return plan(ERGON_PLAN_T_STAR); }
+  Plan plan_fastest() const { return plan(ERGON_PERSEUS_PLAN_FASTEST); }
+  Plan plan_t_star() const { return plan(ERGON_PERSEUS_PLAN_T_STAR); }
   // Least energy when a straggler sets the iteration time to `deadline_s` (waiting included).
   Plan plan_for_deadline(double deadline_s) const {
-    return plan(ERGON_PLAN_DEADLINE, deadline_s);
+    return plan(ERGON_PERSEUS_PLAN_DEADLINE, deadline_s);
   }
 
   // The message of the last failed call on this frontier (empty if none), or why an
@@ -450,17 +450,17 @@ public:
       return std::string();
     }
     return detail::read_message([this](char *buf, size_t cap, size_t *len) {
-      return ergon_frontier_last_error(handle_, buf, cap, len);
+      return ergon_perseus_frontier_last_error(handle_, buf, cap, len);
     });
   }
 
-  const ergon_frontier *get() const noexcept { return handle_; }
-  // Gives up ownership; the caller must ergon_frontier_free the handle.
-  ergon_frontier *release() noexcept { return std::exchange(handle_, nullptr); }
+  const ergon_perseus_frontier *get() const noexcept { return handle_; }
+  // Gives up ownership; the caller must ergon_perseus_frontier_free the handle.
+  ergon_perseus_frontier *release() noexcept { return std::exchange(handle_, nullptr); }
   explicit operator bool() const noexcept { return handle_ != nullptr; }
 
 private:
-  ergon_frontier *handle_;
+  ergon_perseus_frontier *handle_;
 };
 
 // --- DPK: privacy-budget scheduling ------------------------------------------------------------
@@ -470,7 +470,7 @@ private:
 // ERGON_STATUS_NULL_POINTER.
 class DpkResult {
 public:
-  // Takes ownership of a handle from ergon_dpk_schedule (may be nullptr).
+  // Takes ownership of a handle from ergon_dpk_workload_schedule (may be nullptr).
   explicit DpkResult(ergon_dpk_result *handle) noexcept : handle_(handle) {}
   DpkResult(const DpkResult &) = delete;
   DpkResult &operator=(const DpkResult &) = delete;
@@ -484,7 +484,7 @@ public:
   }
   ~DpkResult() { ergon_dpk_result_free(handle_); }
 
-  // The scheduler, number allocated, total weight, sizes, and for ERGON_DPK_OPTIMAL the bound.
+  // The scheduler, number allocated, total weight, sizes, and for ERGON_DPK_SCHEDULER_OPTIMAL the bound.
   ergon_dpk_result_info summary() const {
     ergon_dpk_result_info out{};
     detail::check(ergon_dpk_result_summary(handle_, &out), handle_);
@@ -595,11 +595,11 @@ public:
   // Schedules the tasks offline (the workload is not modified).
   DpkResult schedule(const ergon_dpk_options &options) const {
     ergon_dpk_result *r = nullptr;
-    detail::check(ergon_dpk_schedule(handle_, &options, &r), handle_);
+    detail::check(ergon_dpk_workload_schedule(handle_, &options, &r), handle_);
     return DpkResult(r);
   }
-  // With the default options and `scheduler` (ERGON_DPK_DPK, _DPF, _FCFS, _AREA, _OPTIMAL).
-  DpkResult schedule(uint32_t scheduler = ERGON_DPK_DPK) const {
+  // With the default options and `scheduler` (ERGON_DPK_SCHEDULER_DPK, _DPF, _FCFS, _AREA, _OPTIMAL).
+  DpkResult schedule(uint32_t scheduler = ERGON_DPK_SCHEDULER_DPK) const {
     ergon_dpk_options o = ergon_dpk_options_default();
     o.scheduler = scheduler;
     return schedule(o);
@@ -631,7 +631,7 @@ namespace dpk {
 inline std::vector<double> standard_alphas() {
   return detail::items<double>(static_cast<const ergon_dpk_workload *>(nullptr),
                                [](double *buf, size_t cap, size_t *len) {
-                                 return ergon_dpk_standard_alphas(buf, cap, len);
+                                 return ergon_dpk_alphas_standard(buf, cap, len);
                                });
 }
 
@@ -641,7 +641,7 @@ inline std::vector<double> standard_alphas() {
 inline std::vector<double> dense_alphas() {
   return detail::items<double>(static_cast<const ergon_dpk_workload *>(nullptr),
                                [](double *buf, size_t cap, size_t *len) {
-                                 return ergon_dpk_dense_alphas(buf, cap, len);
+                                 return ergon_dpk_alphas_dense(buf, cap, len);
                                });
 }
 
@@ -663,7 +663,7 @@ inline std::vector<double> block_capacity(const std::vector<double> &alphas, dou
 inline std::vector<double> gaussian(const std::vector<double> &alphas, double sigma) {
   return detail::items<double>(static_cast<const ergon_dpk_workload *>(nullptr),
                                [&](double *buf, size_t cap, size_t *len) {
-                                 return ergon_dpk_gaussian(alphas.data(), alphas.size(), sigma,
+                                 return ergon_dpk_curve_gaussian(alphas.data(), alphas.size(), sigma,
                                                            buf, cap, len);
                                });
 }
@@ -672,7 +672,7 @@ inline std::vector<double> gaussian(const std::vector<double> &alphas, double si
 inline std::vector<double> laplace(const std::vector<double> &alphas, double b) {
   return detail::items<double>(static_cast<const ergon_dpk_workload *>(nullptr),
                                [&](double *buf, size_t cap, size_t *len) {
-                                 return ergon_dpk_laplace(alphas.data(), alphas.size(), b, buf,
+                                 return ergon_dpk_curve_laplace(alphas.data(), alphas.size(), b, buf,
                                                           cap, len);
                                });
 }
@@ -682,7 +682,7 @@ inline std::vector<double> subsampled_gaussian(const std::vector<double> &alphas
                                                double sigma, double steps) {
   return detail::items<double>(static_cast<const ergon_dpk_workload *>(nullptr),
                                [&](double *buf, size_t cap, size_t *len) {
-                                 return ergon_dpk_subsampled_gaussian(
+                                 return ergon_dpk_curve_subsampled_gaussian(
                                      alphas.data(), alphas.size(), q, sigma, steps, buf, cap,
                                      len);
                                });
@@ -694,7 +694,7 @@ inline std::vector<double> subsampled_laplace(const std::vector<double> &alphas,
                                               double b, double steps) {
   return detail::items<double>(static_cast<const ergon_dpk_workload *>(nullptr),
                                [&](double *buf, size_t cap, size_t *len) {
-                                 return ergon_dpk_subsampled_laplace(alphas.data(), alphas.size(),
+                                 return ergon_dpk_curve_subsampled_laplace(alphas.data(), alphas.size(),
                                                                      q, b, steps, buf, cap, len);
                                });
 }
@@ -724,7 +724,7 @@ inline std::vector<double> compose(const std::vector<std::vector<double>> &curve
   const double *counts_ptr = counts.empty() ? nullptr : counts.data();
   return detail::items<double>(static_cast<const ergon_dpk_workload *>(nullptr),
                                [&](double *buf, size_t cap, size_t *len) {
-                                 return ergon_dpk_compose(rows.data(), curves.size(),
+                                 return ergon_dpk_curve_compose(rows.data(), curves.size(),
                                                           num_alphas, counts_ptr, buf, cap,
                                                           len);
                                });
@@ -764,7 +764,7 @@ struct Conversion {
 inline Conversion dp_epsilon(const std::vector<double> &alphas, const std::vector<double> &curve,
                              double delta, uint32_t conversion = ERGON_DPK_CONVERSION_CLASSIC) {
   Conversion out{0.0, 0};
-  detail::check(ergon_dpk_dp_epsilon(alphas.data(), alphas.size(), curve.data(), curve.size(),
+  detail::check(ergon_dpk_curve_dp_epsilon(alphas.data(), alphas.size(), curve.data(), curve.size(),
                                      delta, conversion, &out.epsilon, &out.alpha_index));
   return out;
 }
@@ -781,7 +781,7 @@ inline DeltaConversion dp_delta(const std::vector<double> &alphas,
                                 const std::vector<double> &curve, double epsilon,
                                 uint32_t conversion = ERGON_DPK_CONVERSION_CLASSIC) {
   DeltaConversion out{0.0, 0};
-  detail::check(ergon_dpk_dp_delta(alphas.data(), alphas.size(), curve.data(), curve.size(),
+  detail::check(ergon_dpk_curve_dp_delta(alphas.data(), alphas.size(), curve.data(), curve.size(),
                                    epsilon, conversion, &out.delta, &out.alpha_index));
   return out;
 }
@@ -792,7 +792,7 @@ inline DeltaConversion dp_delta(const std::vector<double> &alphas,
 
 namespace gpu {
 
-// What NVML reports about one GPU (ergon_gpu_info with std::string fields).
+// What NVML reports about one GPU (ergon_gpu_device_info with std::string fields).
 struct Info {
   uint32_t index;        // NVML index (the parent GPU's for a MIG device)
   uint32_t architecture; // nvmlDeviceArchitecture_t: 7 Ampere, 8 Ada, 9 Hopper, ...
@@ -804,14 +804,14 @@ struct Info {
 // The number of GPUs NVML sees (MIG devices not counted).
 inline uint32_t count() {
   uint32_t n = 0;
-  detail::check(ergon_gpu_count(&n));
+  detail::check(ergon_gpu_device_count(&n));
   return n;
 }
 
 // GPU `index` (0 <= index < count(); else ERGON_STATUS_OUT_OF_RANGE).
 inline Info info(uint32_t index) {
-  ergon_gpu_info raw{};
-  detail::check(ergon_gpu_get_info(index, &raw));
+  ergon_gpu_device_info raw{};
+  detail::check(ergon_gpu_device_get_info(index, &raw));
   return Info{raw.index, raw.architecture, raw.is_mig, detail::fixed_text(raw.uuid),
               detail::fixed_text(raw.name)};
 }
@@ -832,13 +832,13 @@ inline std::vector<Info> devices() {
 // without loading NVML, when there is no state file).
 inline size_t restore() {
   size_t restored = 0;
-  detail::check(ergon_gpu_restore(&restored));
+  detail::check(ergon_gpu_state_restore(&restored));
   return restored;
 }
 
 } // namespace gpu
 
-// Executes one pipeline stage of a plan on a GPU (owns an ergon_plan_executor handle): the
+// Executes one pipeline stage of a plan on a GPU (owns an ergon_gpu_executor handle): the
 // constructor sets the power limit to its default and locks the memory and graphics clocks at
 // their maxima (needs CAP_SYS_ADMIN); per iteration, instruction_begin() before each
 // computation in the plan's order, then step_end(). The destructor (or close()) stops the
@@ -848,11 +848,11 @@ class PlanExecutor {
 public:
   // `device`: an NVML index ("0"), a GPU-/MIG- UUID; `plan` is only read during the call.
   PlanExecutor(const std::string &device, const Plan &plan, size_t stage) : handle_(nullptr) {
-    detail::check(ergon_plan_executor_new(device.c_str(), plan.get(), stage, &handle_));
+    detail::check(ergon_gpu_executor_new(device.c_str(), plan.get(), stage, &handle_));
   }
 
-  // Takes ownership of a handle from ergon_plan_executor_new (may be nullptr).
-  explicit PlanExecutor(ergon_plan_executor *handle) noexcept : handle_(handle) {}
+  // Takes ownership of a handle from ergon_gpu_executor_new (may be nullptr).
+  explicit PlanExecutor(ergon_gpu_executor *handle) noexcept : handle_(handle) {}
 
   PlanExecutor(const PlanExecutor &) = delete;
   PlanExecutor &operator=(const PlanExecutor &) = delete;
@@ -860,25 +860,25 @@ public:
       : handle_(std::exchange(other.handle_, nullptr)) {}
   PlanExecutor &operator=(PlanExecutor &&other) noexcept {
     if (this != &other) {
-      ergon_plan_executor_free(handle_);
+      ergon_gpu_executor_free(handle_);
       handle_ = std::exchange(other.handle_, nullptr);
     }
     return *this;
   }
-  ~PlanExecutor() { ergon_plan_executor_free(handle_); }
+  ~PlanExecutor() { ergon_gpu_executor_free(handle_); }
 
-  // Before a computation: `kind` (ERGON_KIND_*) must be the plan's next instruction
+  // Before a computation: `kind` (ERGON_PERSEUS_KIND_*) must be the plan's next instruction
   // (else ERGON_STATUS_INVALID_STATE, and nothing advances). Never waits for NVML.
   void instruction_begin(uint32_t kind) {
-    detail::check(ergon_plan_executor_instruction_begin(handle_, kind), handle_);
+    detail::check(ergon_gpu_executor_instruction_begin(handle_, kind), handle_);
   }
   // The same with the plan's instruction name: "forward" or "backward".
   void instruction_begin(std::string_view name) {
     uint32_t kind = 0;
     if (name == "forward") {
-      kind = ERGON_KIND_FORWARD;
+      kind = ERGON_PERSEUS_KIND_FORWARD;
     } else if (name == "backward") {
-      kind = ERGON_KIND_BACKWARD;
+      kind = ERGON_PERSEUS_KIND_BACKWARD;
     } else {
       throw Error(ERGON_STATUS_INVALID_ARGUMENT,
                   "ergon::PlanExecutor::instruction_begin: unknown instruction \"" +
@@ -890,13 +890,13 @@ public:
 
   // After an iteration: rewinds the plan, then throws for an iteration that did not run every
   // planned instruction (INVALID_STATE) or for clock changes the worker failed to make (GPU).
-  void step_end() { detail::check(ergon_plan_executor_step_end(handle_), handle_); }
+  void step_end() { detail::check(ergon_gpu_executor_step_end(handle_), handle_); }
 
   // Blocks until the worker has handled the latest clock request.
-  void wait_applied() { detail::check(ergon_plan_executor_wait_applied(handle_), handle_); }
+  void wait_applied() { detail::check(ergon_gpu_executor_wait_applied(handle_), handle_); }
 
   // Stops the worker and restores the settings now (what the destructor does).
-  void close() noexcept { ergon_plan_executor_free(std::exchange(handle_, nullptr)); }
+  void close() noexcept { ergon_gpu_executor_free(std::exchange(handle_, nullptr)); }
 
   // The message of the last failed call on this executor (empty if none).
   std::string last_error() const {
@@ -904,17 +904,17 @@ public:
       return std::string();
     }
     return detail::read_message([this](char *buf, size_t cap, size_t *len) {
-      return ergon_plan_executor_last_error(handle_, buf, cap, len);
+      return ergon_gpu_executor_last_error(handle_, buf, cap, len);
     });
   }
 
-  const ergon_plan_executor *get() const noexcept { return handle_; }
-  // Gives up ownership; the caller must ergon_plan_executor_free the handle.
-  ergon_plan_executor *release() noexcept { return std::exchange(handle_, nullptr); }
+  const ergon_gpu_executor *get() const noexcept { return handle_; }
+  // Gives up ownership; the caller must ergon_gpu_executor_free the handle.
+  ergon_gpu_executor *release() noexcept { return std::exchange(handle_, nullptr); }
   explicit operator bool() const noexcept { return handle_ != nullptr; }
 
 private:
-  ergon_plan_executor *handle_;
+  ergon_gpu_executor *handle_;
 };
 
 // One closed energy window.
@@ -928,15 +928,15 @@ struct Measurement {
 class EnergyWindow;
 
 // Measures a GPU's energy over named, possibly overlapping windows (owns an
-// ergon_energy_monitor handle). Needs no privileges. Move-only; a moved-from monitor holds no
+// ergon_gpu_energy_monitor handle). Needs no privileges. Move-only; a moved-from monitor holds no
 // handle and its methods throw Error with ERGON_STATUS_NULL_POINTER.
 class EnergyMonitor {
 public:
   explicit EnergyMonitor(const std::string &device) : handle_(nullptr) {
-    detail::check(ergon_energy_monitor_new(device.c_str(), &handle_));
+    detail::check(ergon_gpu_energy_monitor_new(device.c_str(), &handle_));
   }
-  // Takes ownership of a handle from ergon_energy_monitor_new (may be nullptr).
-  explicit EnergyMonitor(ergon_energy_monitor *handle) noexcept : handle_(handle) {}
+  // Takes ownership of a handle from ergon_gpu_energy_monitor_new (may be nullptr).
+  explicit EnergyMonitor(ergon_gpu_energy_monitor *handle) noexcept : handle_(handle) {}
 
   EnergyMonitor(const EnergyMonitor &) = delete;
   EnergyMonitor &operator=(const EnergyMonitor &) = delete;
@@ -944,22 +944,22 @@ public:
       : handle_(std::exchange(other.handle_, nullptr)) {}
   EnergyMonitor &operator=(EnergyMonitor &&other) noexcept {
     if (this != &other) {
-      ergon_energy_monitor_free(handle_);
+      ergon_gpu_energy_monitor_free(handle_);
       handle_ = std::exchange(other.handle_, nullptr);
     }
     return *this;
   }
-  ~EnergyMonitor() { ergon_energy_monitor_free(handle_); }
+  ~EnergyMonitor() { ergon_gpu_energy_monitor_free(handle_); }
 
   // Opens the window `name` (INVALID_STATE if one of that name is open).
   void begin(const std::string &name) {
-    detail::check(ergon_energy_monitor_begin(handle_, name.c_str()), handle_);
+    detail::check(ergon_gpu_energy_monitor_begin(handle_, name.c_str()), handle_);
   }
 
   // Closes the window `name` (INVALID_STATE if none of that name is open).
   Measurement end(const std::string &name) {
     Measurement m;
-    detail::check(ergon_energy_monitor_end(handle_, name.c_str(), &m.time_s, &m.energy_j),
+    detail::check(ergon_gpu_energy_monitor_end(handle_, name.c_str(), &m.time_s, &m.energy_j),
                   handle_);
     return m;
   }
@@ -973,17 +973,17 @@ public:
       return std::string();
     }
     return detail::read_message([this](char *buf, size_t cap, size_t *len) {
-      return ergon_energy_monitor_last_error(handle_, buf, cap, len);
+      return ergon_gpu_energy_monitor_last_error(handle_, buf, cap, len);
     });
   }
 
-  const ergon_energy_monitor *get() const noexcept { return handle_; }
-  // Gives up ownership; the caller must ergon_energy_monitor_free the handle.
-  ergon_energy_monitor *release() noexcept { return std::exchange(handle_, nullptr); }
+  const ergon_gpu_energy_monitor *get() const noexcept { return handle_; }
+  // Gives up ownership; the caller must ergon_gpu_energy_monitor_free the handle.
+  ergon_gpu_energy_monitor *release() noexcept { return std::exchange(handle_, nullptr); }
   explicit operator bool() const noexcept { return handle_ != nullptr; }
 
 private:
-  ergon_energy_monitor *handle_;
+  ergon_gpu_energy_monitor *handle_;
 };
 
 // A scoped energy window: opened by the constructor, closed by end() or by the destructor,
@@ -1045,12 +1045,12 @@ inline EnergyWindow EnergyMonitor::window(std::string name, Measurement *out) {
 
 // --- Orloj batching ----------------------------------------------------------------------------
 
-// One application of a Batcher: its SLO and execution-time law (ergon_app with owned strings
+// One application of a Batcher: its SLO and execution-time law (ergon_orloj_app with owned strings
 // and samples). Build one with the static functions.
 struct AppSpec {
   std::string name;
   double slo_s = 0.0;                 // latency SLO, seconds (> 0)
-  uint32_t kind = ERGON_EXEC_CONSTANT; // ERGON_EXEC_*
+  uint32_t kind = ERGON_ORLOJ_EXEC_CONSTANT; // ERGON_ORLOJ_EXEC_*
   double value_s = 0.0;               // constant
   double low_s = 0.0, high_s = 0.0, p_low = 0.0; // bimodal (early exit)
   double mean_s = 0.0, cv = 0.0;      // lognormal
@@ -1060,7 +1060,7 @@ struct AppSpec {
     AppSpec a;
     a.name = std::move(name);
     a.slo_s = slo_s;
-    a.kind = ERGON_EXEC_CONSTANT;
+    a.kind = ERGON_ORLOJ_EXEC_CONSTANT;
     a.value_s = value_s;
     return a;
   }
@@ -1070,7 +1070,7 @@ struct AppSpec {
     AppSpec a;
     a.name = std::move(name);
     a.slo_s = slo_s;
-    a.kind = ERGON_EXEC_BIMODAL;
+    a.kind = ERGON_ORLOJ_EXEC_BIMODAL;
     a.low_s = low_s;
     a.high_s = high_s;
     a.p_low = p_low;
@@ -1080,7 +1080,7 @@ struct AppSpec {
     AppSpec a;
     a.name = std::move(name);
     a.slo_s = slo_s;
-    a.kind = ERGON_EXEC_LOGNORMAL;
+    a.kind = ERGON_ORLOJ_EXEC_LOGNORMAL;
     a.mean_s = mean_s;
     a.cv = cv;
     return a;
@@ -1090,14 +1090,14 @@ struct AppSpec {
     AppSpec a;
     a.name = std::move(name);
     a.slo_s = slo_s;
-    a.kind = ERGON_EXEC_SAMPLES;
+    a.kind = ERGON_ORLOJ_EXEC_SAMPLES;
     a.samples_s = std::move(values_s);
     return a;
   }
 
   // The C view; borrows this object's strings and samples.
-  ergon_app raw() const noexcept {
-    ergon_app r{};
+  ergon_orloj_app raw() const noexcept {
+    ergon_orloj_app r{};
     r.name = name.c_str();
     r.slo_s = slo_s;
     r.kind = kind;
@@ -1121,7 +1121,7 @@ struct Decision {
   double expected_time_s = 0.0;  // expected batch time (0 if not asked for, or no batch)
 };
 
-// The Orloj online batcher (owns an ergon_batcher handle). Move-only; a moved-from Batcher
+// The Orloj online batcher (owns an ergon_orloj_batcher handle). Move-only; a moved-from Batcher
 // holds no handle and its methods throw Error with ERGON_STATUS_NULL_POINTER.
 class Batcher {
 public:
@@ -1129,7 +1129,7 @@ public:
   // s(1..max_batch) (empty: all 1) and the options (policy, grid, p_min, decay...).
   Batcher(const std::vector<AppSpec> &apps, size_t max_batch,
           const std::vector<double> &scale = {},
-          const ergon_batcher_options &options = ergon_batcher_options_default())
+          const ergon_orloj_batcher_options &options = ergon_orloj_batcher_options_default())
       : handle_(nullptr) {
     if (!scale.empty() && scale.size() != max_batch) {
       throw Error(ERGON_STATUS_INVALID_PROBLEM,
@@ -1137,12 +1137,12 @@ public:
                       " scale factors for max_batch " + std::to_string(max_batch) +
                       ": give one per batch size");
     }
-    std::vector<ergon_app> raw;
+    std::vector<ergon_orloj_app> raw;
     raw.reserve(apps.size());
     for (const AppSpec &a : apps) {
       raw.push_back(a.raw());
     }
-    detail::check(ergon_batcher_new(raw.empty() ? nullptr : raw.data(), raw.size(),
+    detail::check(ergon_orloj_batcher_new(raw.empty() ? nullptr : raw.data(), raw.size(),
                                     scale.empty() ? nullptr : scale.data(), max_batch,
                                     &options, &handle_));
   }
@@ -1150,35 +1150,35 @@ public:
   // The workload of an orloj-sim/v1 document; `policy` as in its "policies" ("orloj",
   // "clockwork-p99", ...), empty for the document's first.
   static Batcher from_json(std::string_view json, const std::string &policy = std::string()) {
-    ergon_batcher *h = nullptr;
+    ergon_orloj_batcher *h = nullptr;
     const char *text = json.empty() ? "" : json.data();
-    detail::check(ergon_batcher_from_json(text, json.size(),
+    detail::check(ergon_orloj_batcher_from_json(text, json.size(),
                                           policy.empty() ? nullptr : policy.c_str(), &h));
     return Batcher(h);
   }
 
-  // Takes ownership of a handle from ergon_batcher_new / _from_json (may be nullptr).
-  explicit Batcher(ergon_batcher *handle) noexcept : handle_(handle) {}
+  // Takes ownership of a handle from ergon_orloj_batcher_new / _from_json (may be nullptr).
+  explicit Batcher(ergon_orloj_batcher *handle) noexcept : handle_(handle) {}
 
   Batcher(const Batcher &) = delete;
   Batcher &operator=(const Batcher &) = delete;
   Batcher(Batcher &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
   Batcher &operator=(Batcher &&other) noexcept {
     if (this != &other) {
-      ergon_batcher_free(handle_);
+      ergon_orloj_batcher_free(handle_);
       handle_ = std::exchange(other.handle_, nullptr);
     }
     return *this;
   }
-  ~Batcher() { ergon_batcher_free(handle_); }
+  ~Batcher() { ergon_orloj_batcher_free(handle_); }
 
   // Queues request `id` of application `app`, due by `deadline_s` (absolute seconds).
   void enqueue(size_t app, uint64_t id, double arrival_s, double deadline_s) {
-    detail::check(ergon_batcher_enqueue(handle_, app, id, arrival_s, deadline_s), handle_);
+    detail::check(ergon_orloj_batcher_enqueue(handle_, app, id, arrival_s, deadline_s), handle_);
   }
   // The same, due at arrival + the application's SLO.
   void enqueue(size_t app, uint64_t id, double arrival_s) {
-    detail::check(ergon_batcher_enqueue_slo(handle_, app, id, arrival_s), handle_);
+    detail::check(ergon_orloj_batcher_enqueue_slo(handle_, app, id, arrival_s), handle_);
   }
 
   // Decides at `now_s` into `out` (sized here: no allocation once its vectors have grown).
@@ -1211,37 +1211,37 @@ public:
 
   // One request of `app` took `observed_time_s` alone: updates the app's distribution.
   void complete(size_t app, double observed_time_s) {
-    detail::check(ergon_batcher_complete(handle_, app, observed_time_s), handle_);
+    detail::check(ergon_orloj_batcher_complete(handle_, app, observed_time_s), handle_);
   }
   // The last batch took `batch_time_s` (Clipper's AIMD feedback).
   void batch_done(double batch_time_s) {
-    detail::check(ergon_batcher_batch_done(handle_, batch_time_s), handle_);
+    detail::check(ergon_orloj_batcher_batch_done(handle_, batch_time_s), handle_);
   }
 
   size_t queued() const {
     size_t n = 0;
-    detail::check(ergon_batcher_queued(handle_, &n), handle_);
+    detail::check(ergon_orloj_batcher_queued(handle_, &n), handle_);
     return n;
   }
   size_t max_batch_size() const {
     size_t n = 0;
-    detail::check(ergon_batcher_max_batch_size(handle_, &n), handle_);
+    detail::check(ergon_orloj_batcher_max_batch_size(handle_, &n), handle_);
     return n;
   }
   size_t num_apps() const {
     size_t n = 0;
-    detail::check(ergon_batcher_num_apps(handle_, &n), handle_);
+    detail::check(ergon_orloj_batcher_num_apps(handle_, &n), handle_);
     return n;
   }
   // SLO, mean and p99 of the app's current law, completions reported.
-  ergon_app_stats app_stats(size_t app) const {
-    ergon_app_stats s{};
-    detail::check(ergon_batcher_app_stats(handle_, app, &s), handle_);
+  ergon_orloj_app_stats app_stats(size_t app) const {
+    ergon_orloj_app_stats s{};
+    detail::check(ergon_orloj_batcher_app_stats(handle_, app, &s), handle_);
     return s;
   }
   std::string policy_name() const {
     return detail::text(handle_, [this](char *buf, size_t cap, size_t *len) {
-      return ergon_batcher_policy_name(handle_, buf, cap, len);
+      return ergon_orloj_batcher_policy_name(handle_, buf, cap, len);
     });
   }
 
@@ -1251,22 +1251,22 @@ public:
       return std::string();
     }
     return detail::read_message([this](char *buf, size_t cap, size_t *len) {
-      return ergon_batcher_last_error(handle_, buf, cap, len);
+      return ergon_orloj_batcher_last_error(handle_, buf, cap, len);
     });
   }
 
-  const ergon_batcher *get() const noexcept { return handle_; }
-  // Gives up ownership; the caller must ergon_batcher_free the handle.
-  ergon_batcher *release() noexcept { return std::exchange(handle_, nullptr); }
+  const ergon_orloj_batcher *get() const noexcept { return handle_; }
+  // Gives up ownership; the caller must ergon_orloj_batcher_free the handle.
+  ergon_orloj_batcher *release() noexcept { return std::exchange(handle_, nullptr); }
   explicit operator bool() const noexcept { return handle_ != nullptr; }
 
 private:
   ergon_status call_next(double now_s, Decision &out, size_t *nb, size_t *nd, double *t) {
-    return ergon_batcher_next_batch(handle_, now_s, out.batch.data(), out.batch.size(), nb,
+    return ergon_orloj_batcher_next_batch(handle_, now_s, out.batch.data(), out.batch.size(), nb,
                                     out.dropped.data(), out.dropped.size(), nd, t);
   }
 
-  ergon_batcher *handle_;
+  ergon_orloj_batcher *handle_;
 };
 
 namespace orloj {
@@ -1274,17 +1274,17 @@ namespace orloj {
 // Runs an orloj-sim/v1 simulation; returns the orloj-result/v1 JSON (as `ergon orloj
 // simulate --config FILE --json` prints it).
 inline std::string simulate_json(std::string_view config) {
-  ergon_orloj_result *r = nullptr;
+  ergon_orloj_simulation *r = nullptr;
   const char *text = config.empty() ? "" : config.data();
-  detail::check(ergon_orloj_simulate_json(text, config.size(), &r));
+  detail::check(ergon_orloj_simulation_run_json(text, config.size(), &r));
   try {
     std::string out = detail::text(r, [r](char *buf, size_t cap, size_t *len) {
-      return ergon_orloj_result_json(r, buf, cap, len);
+      return ergon_orloj_simulation_to_json(r, buf, cap, len);
     });
-    ergon_orloj_result_free(r);
+    ergon_orloj_simulation_free(r);
     return out;
   } catch (...) {
-    ergon_orloj_result_free(r);
+    ergon_orloj_simulation_free(r);
     throw;
   }
 }

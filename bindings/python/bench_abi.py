@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Micro-benchmark of calling libergon through ctypes: the cost of one trivial ABI call from
-Python (reading one point with ``ergon_frontier_point``) and of the package's wrappers, e.g.
+Python (reading one point with ``ergon_perseus_frontier_point``) and of the package's wrappers, e.g.
 ``Frontier.points`` for a whole frontier.
 
 Each case is timed with ``timeit``: the number of calls per repeat is chosen so that a repeat
@@ -65,9 +65,9 @@ def main(argv: List[str]) -> int:
     f = ergon.Frontier.from_instance(args.instance).solve()
     n = f.num_points
     ptr = f._ptr  # the raw handle, for the bare ctypes calls
-    point = N.ergon_point()
+    point = N.ergon_perseus_point()
     point_ref = byref(point)
-    fn_point = lib.ergon_frontier_point
+    fn_point = lib.ergon_perseus_frontier_point
     fn_version = lib.ergon_version
     assert fn_point(ptr, 0, point_ref) == 0
 
@@ -75,7 +75,7 @@ def main(argv: List[str]) -> int:
     # package always declares them; this is for comparison only.)
     import ctypes
 
-    bare = ctypes.CDLL(ergon.library_path()).ergon_frontier_point
+    bare = ctypes.CDLL(ergon.library_path()).ergon_perseus_frontier_point
     bare.restype = ctypes.c_int32
     bare_handle = ctypes.c_void_p(ctypes.cast(ptr, ctypes.c_void_p).value)
     bare_index = ctypes.c_size_t(0)
@@ -83,19 +83,19 @@ def main(argv: List[str]) -> int:
 
     cases: List[Tuple[str, Callable[[], object], int]] = [
         ("ctypes: ergon_version() (no arguments)", fn_version, 1),
-        ("ctypes: ergon_frontier_point(h, 0, &pt)", lambda: fn_point(ptr, 0, point_ref), 1),
+        ("ctypes: ergon_perseus_frontier_point(h, 0, &pt)", lambda: fn_point(ptr, 0, point_ref), 1),
         (
             "  same, no argtypes (pre-converted arguments)",
             lambda: bare(bare_handle, bare_index, point_ref),
             1,
         ),
         (
-            "ctypes: ergon_frontier_point(h, 0, byref(pt))",
+            "ctypes: ergon_perseus_frontier_point(h, 0, byref(pt))",
             lambda: fn_point(ptr, 0, byref(point)),
             1,
         ),
         ("Frontier.point(0) -> Point", lambda: f.point(0), 1),
-        ("Frontier.t_star_s (ergon_frontier_summary)", lambda: f.t_star_s, 1),
+        ("Frontier.t_star_s (ergon_perseus_frontier_summary)", lambda: f.t_star_s, 1),
         (f"Frontier.points ({n} points, list of tuples)", lambda: f.points, n),
         (f"Frontier.point_records ({n} points)", lambda: f.point_records, n),
         (f"{n} x Frontier.point(i)", lambda: [f.point(i) for i in range(n)], n),

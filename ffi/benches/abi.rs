@@ -6,8 +6,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ergon::{
-    ergon_frontier, ergon_frontier_free, ergon_frontier_from_instance_json, ergon_frontier_point,
-    ergon_frontier_solve, ergon_point, ergon_status,
+    ergon_perseus_frontier, ergon_perseus_frontier_free, ergon_perseus_frontier_from_instance_json, ergon_perseus_frontier_point,
+    ergon_perseus_frontier_solve, ergon_perseus_point, ergon_status,
 };
 
 fn bench_abi(c: &mut Criterion) {
@@ -19,22 +19,22 @@ fn bench_abi(c: &mut Criterion) {
         eprintln!("skipping: {path} not found");
         return;
     };
-    let mut f: *mut ergon_frontier = std::ptr::null_mut();
+    let mut f: *mut ergon_perseus_frontier = std::ptr::null_mut();
     // SAFETY: valid pointers and lengths; the handle is freed below.
     unsafe {
         assert_eq!(
-            ergon_frontier_from_instance_json(json.as_ptr().cast(), json.len(), &mut f),
+            ergon_perseus_frontier_from_instance_json(json.as_ptr().cast(), json.len(), &mut f),
             ergon_status::Ok
         );
-        assert_eq!(ergon_frontier_solve(f), ergon_status::Ok);
+        assert_eq!(ergon_perseus_frontier_solve(f), ergon_status::Ok);
     }
-    let mut p = ergon_point::default();
-    c.bench_function("abi/ergon_frontier_point", |b| {
+    let mut p = ergon_perseus_point::default();
+    c.bench_function("abi/ergon_perseus_frontier_point", |b| {
         // SAFETY: `f` is a live solved handle, `p` is writable.
-        b.iter(|| unsafe { black_box(ergon_frontier_point(black_box(f), black_box(10), &mut p)) })
+        b.iter(|| unsafe { black_box(ergon_perseus_frontier_point(black_box(f), black_box(10), &mut p)) })
     });
     // SAFETY: made above, not used afterwards.
-    unsafe { ergon_frontier_free(f) };
+    unsafe { ergon_perseus_frontier_free(f) };
 }
 
 criterion_group!(benches, bench_abi);

@@ -23,15 +23,15 @@ use crate::handle::{
 };
 
 /// Scheduler: DPK / DPack (best RDP order per block by 1-D knapsacks, then greedy).
-pub const ERGON_DPK_DPK: u32 = 0;
+pub const ERGON_DPK_SCHEDULER_DPK: u32 = 0;
 /// Scheduler: DPF, dominant private-block fairness (the PrivateKube baseline).
-pub const ERGON_DPK_DPF: u32 = 1;
+pub const ERGON_DPK_SCHEDULER_DPF: u32 = 1;
 /// Scheduler: first come, first served (arrival, then id).
-pub const ERGON_DPK_FCFS: u32 = 2;
+pub const ERGON_DPK_SCHEDULER_FCFS: u32 = 2;
 /// Scheduler: greedy by weight over the demand summed over blocks and usable orders.
-pub const ERGON_DPK_AREA: u32 = 3;
+pub const ERGON_DPK_SCHEDULER_AREA: u32 = 3;
 /// Scheduler: exact branch and bound (small workloads; see `max_nodes`).
-pub const ERGON_DPK_OPTIMAL: u32 = 4;
+pub const ERGON_DPK_SCHEDULER_OPTIMAL: u32 = 4;
 /// DPK knapsack objective: total task weight (the paper's definition; default).
 pub const ERGON_DPK_KNAPSACK_WEIGHTED: u32 = 0;
 /// DPK knapsack objective: number of tasks (what the reference simulator does).
@@ -88,7 +88,7 @@ pub struct ergon_dpk_task {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct ergon_dpk_problem {
-    /// RDP orders, finite, > 1 and increasing (`ergon_dpk_standard_alphas` gives the usual 12).
+    /// RDP orders, finite, > 1 and increasing (`ergon_dpk_alphas_standard` gives the usual 12).
     pub alphas: *const f64,
     /// Number of orders (1 to 16).
     pub num_alphas: usize,
@@ -106,7 +106,7 @@ pub struct ergon_dpk_problem {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct ergon_dpk_options {
-    /// `ERGON_DPK_DPK`, `_DPF`, `_FCFS`, `_AREA` or `_OPTIMAL`.
+    /// `ERGON_DPK_SCHEDULER_DPK`, `_DPF`, `_FCFS`, `_AREA` or `_OPTIMAL`.
     pub scheduler: u32,
     /// DPK precision η, 0 < η < 0.75: knapsack values within a factor 1 + 2η/3 of optimal.
     pub eta: f64,
@@ -152,7 +152,7 @@ pub struct ergon_dpk_result_info {
     pub num_blocks: usize,
     /// Number of RDP orders (columns of `ergon_dpk_result_remaining`).
     pub num_alphas: usize,
-    /// `ERGON_DPK_OPTIMAL`: an upper bound on the optimum (equal to `total_weight` when the
+    /// `ERGON_DPK_SCHEDULER_OPTIMAL`: an upper bound on the optimum (equal to `total_weight` when the
     /// search finished); NaN for the other schedulers.
     pub upper_bound: f64,
     /// False only when the exact search stopped at its node budget.
@@ -179,7 +179,7 @@ pub struct ergon_dpk_online_info {
 
 /// Opaque handle of a validated workload (see the `ergon_dpk_workload_*` functions). Not to be
 /// used from two threads at once.
-#[cfg_attr(all(), repr(C))] // the header (and its tag) first (see ergon_frontier)
+#[cfg_attr(all(), repr(C))] // the header (and its tag) first (see ergon_perseus_frontier)
 pub struct ergon_dpk_workload {
     header: Header,
     workload: Arc<Workload>,
@@ -187,7 +187,7 @@ pub struct ergon_dpk_workload {
 
 /// Opaque handle of a schedule (see the `ergon_dpk_result_*` functions); it does not borrow
 /// its workload handle.
-#[cfg_attr(all(), repr(C))] // the header (and its tag) first (see ergon_frontier)
+#[cfg_attr(all(), repr(C))] // the header (and its tag) first (see ergon_perseus_frontier)
 pub struct ergon_dpk_result {
     header: Header,
     scheduler: Scheduler,
@@ -197,7 +197,7 @@ pub struct ergon_dpk_result {
 
 /// Opaque handle of the outcome of an online simulation (see the `ergon_dpk_online_*`
 /// functions).
-#[cfg_attr(all(), repr(C))] // the header (and its tag) first (see ergon_frontier)
+#[cfg_attr(all(), repr(C))] // the header (and its tag) first (see ergon_perseus_frontier)
 pub struct ergon_dpk_online {
     header: Header,
     scheduler: Scheduler,
@@ -231,15 +231,15 @@ fn format_failure(e: DpkFormatError) -> Failure {
 
 fn scheduler_of(s: u32) -> Result<Scheduler> {
     match s {
-        ERGON_DPK_DPK => Ok(Scheduler::Dpk),
-        ERGON_DPK_DPF => Ok(Scheduler::Dpf),
-        ERGON_DPK_FCFS => Ok(Scheduler::Fcfs),
-        ERGON_DPK_AREA => Ok(Scheduler::Area),
-        ERGON_DPK_OPTIMAL => Ok(Scheduler::Optimal),
+        ERGON_DPK_SCHEDULER_DPK => Ok(Scheduler::Dpk),
+        ERGON_DPK_SCHEDULER_DPF => Ok(Scheduler::Dpf),
+        ERGON_DPK_SCHEDULER_FCFS => Ok(Scheduler::Fcfs),
+        ERGON_DPK_SCHEDULER_AREA => Ok(Scheduler::Area),
+        ERGON_DPK_SCHEDULER_OPTIMAL => Ok(Scheduler::Optimal),
         _ => Err(Failure::new(
             ergon_status::InvalidArgument,
             format!(
-                "unknown scheduler {s} (ERGON_DPK_DPK 0, _DPF 1, _FCFS 2, _AREA 3, _OPTIMAL 4)"
+                "unknown scheduler {s} (ERGON_DPK_SCHEDULER_DPK 0, _DPF 1, _FCFS 2, _AREA 3, _OPTIMAL 4)"
             ),
         )),
     }
@@ -247,11 +247,11 @@ fn scheduler_of(s: u32) -> Result<Scheduler> {
 
 fn scheduler_code(s: Scheduler) -> u32 {
     match s {
-        Scheduler::Dpk => ERGON_DPK_DPK,
-        Scheduler::Dpf => ERGON_DPK_DPF,
-        Scheduler::Fcfs => ERGON_DPK_FCFS,
-        Scheduler::Area => ERGON_DPK_AREA,
-        Scheduler::Optimal => ERGON_DPK_OPTIMAL,
+        Scheduler::Dpk => ERGON_DPK_SCHEDULER_DPK,
+        Scheduler::Dpf => ERGON_DPK_SCHEDULER_DPF,
+        Scheduler::Fcfs => ERGON_DPK_SCHEDULER_FCFS,
+        Scheduler::Area => ERGON_DPK_SCHEDULER_AREA,
+        Scheduler::Optimal => ERGON_DPK_SCHEDULER_OPTIMAL,
     }
 }
 
@@ -588,18 +588,18 @@ pub unsafe extern "C" fn ergon_dpk_workload_last_error(
 /// workload handle is not modified and may be scheduled again.
 ///
 /// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (an unknown scheduler,
-/// objective or DPF capacity constant, η outside (0, 0.75), `ERGON_DPK_OPTIMAL` on more tasks
+/// objective or DPF capacity constant, η outside (0, 0.75), `ERGON_DPK_SCHEDULER_OPTIMAL` on more tasks
 /// than it accepts) or `PANIC`. Messages: `ergon_dpk_workload_last_error`.
 ///
 /// # Safety
 /// `workload` must be NULL or a live handle; `options` NULL or valid; `out` NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_dpk_schedule(
+pub unsafe extern "C" fn ergon_dpk_workload_schedule(
     workload: *const ergon_dpk_workload,
     options: *const ergon_dpk_options,
     out: *mut *mut ergon_dpk_result,
 ) -> ergon_status {
-    with_handle("ergon_dpk_schedule", workload, |h| {
+    with_handle("ergon_dpk_workload_schedule", workload, |h| {
         // SAFETY: the caller's contract.
         let opts = unsafe { options_arg(options)? }.unwrap_or_default();
         let slot = out_ref(out, "out")?;
@@ -779,20 +779,20 @@ unsafe fn options_arg(options: *const ergon_dpk_options) -> Result<Option<Schedu
 ///
 /// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE`, `SCHEMA`, `INVALID_PROBLEM` (a setting
 /// or task of the document, naming it), `INVALID_ARGUMENT` (an unknown constant in `options`,
-/// or `ERGON_DPK_OPTIMAL`, which is offline only) or `PANIC`. Messages: `ergon_last_error`.
+/// or `ERGON_DPK_SCHEDULER_OPTIMAL`, which is offline only) or `PANIC`. Messages: `ergon_last_error`.
 ///
 /// # Safety
 /// `json` must be NULL or readable for `len` bytes; `options` NULL or valid; `out` NULL or
 /// writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_dpk_simulate_json(
+pub unsafe extern "C" fn ergon_dpk_online_run_json(
     json: *const c_char,
     len: usize,
     options: *const ergon_dpk_options,
     out: *mut *mut ergon_dpk_online,
 ) -> ergon_status {
     guard(
-        "ergon_dpk_simulate_json",
+        "ergon_dpk_online_run_json",
         |_| {},
         || {
             if json.is_null() {
@@ -988,13 +988,13 @@ unsafe fn curve_export(
 /// # Safety
 /// `buf` must be NULL or writable for `cap` values; `len` NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_dpk_standard_alphas(
+pub unsafe extern "C" fn ergon_dpk_alphas_standard(
     buf: *mut f64,
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
     guard(
-        "ergon_dpk_standard_alphas",
+        "ergon_dpk_alphas_standard",
         |_| {},
         || copy_items(&STANDARD_ALPHAS, buf, cap, len),
     )
@@ -1010,13 +1010,13 @@ pub unsafe extern "C" fn ergon_dpk_standard_alphas(
 /// # Safety
 /// `buf` must be NULL or writable for `cap` values; `len` NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_dpk_dense_alphas(
+pub unsafe extern "C" fn ergon_dpk_alphas_dense(
     buf: *mut f64,
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
     guard(
-        "ergon_dpk_dense_alphas",
+        "ergon_dpk_alphas_dense",
         |_| {},
         || copy_items(&rdp::dense_orders(), buf, cap, len),
     )
@@ -1131,7 +1131,7 @@ pub unsafe extern "C" fn ergon_dpk_block_capacity_with(
 /// # Safety
 /// As `ergon_dpk_block_capacity`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_dpk_gaussian(
+pub unsafe extern "C" fn ergon_dpk_curve_gaussian(
     alphas: *const f64,
     num_alphas: usize,
     sigma: f64,
@@ -1142,7 +1142,7 @@ pub unsafe extern "C" fn ergon_dpk_gaussian(
     // SAFETY: the caller's contract.
     unsafe {
         curve_export(
-            "ergon_dpk_gaussian",
+            "ergon_dpk_curve_gaussian",
             Mechanism::Gaussian { sigma },
             alphas,
             num_alphas,
@@ -1162,7 +1162,7 @@ pub unsafe extern "C" fn ergon_dpk_gaussian(
 /// # Safety
 /// As `ergon_dpk_block_capacity`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_dpk_laplace(
+pub unsafe extern "C" fn ergon_dpk_curve_laplace(
     alphas: *const f64,
     num_alphas: usize,
     b: f64,
@@ -1173,7 +1173,7 @@ pub unsafe extern "C" fn ergon_dpk_laplace(
     // SAFETY: the caller's contract.
     unsafe {
         curve_export(
-            "ergon_dpk_laplace",
+            "ergon_dpk_curve_laplace",
             Mechanism::Laplace { b },
             alphas,
             num_alphas,
@@ -1194,7 +1194,7 @@ pub unsafe extern "C" fn ergon_dpk_laplace(
 /// # Safety
 /// As `ergon_dpk_block_capacity`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_dpk_subsampled_gaussian(
+pub unsafe extern "C" fn ergon_dpk_curve_subsampled_gaussian(
     alphas: *const f64,
     num_alphas: usize,
     q: f64,
@@ -1207,7 +1207,7 @@ pub unsafe extern "C" fn ergon_dpk_subsampled_gaussian(
     // SAFETY: the caller's contract.
     unsafe {
         curve_export(
-            "ergon_dpk_subsampled_gaussian",
+            "ergon_dpk_curve_subsampled_gaussian",
             Mechanism::SubsampledGaussian { q, sigma, steps },
             alphas,
             num_alphas,
@@ -1228,7 +1228,7 @@ pub unsafe extern "C" fn ergon_dpk_subsampled_gaussian(
 /// # Safety
 /// As `ergon_dpk_block_capacity`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_dpk_subsampled_laplace(
+pub unsafe extern "C" fn ergon_dpk_curve_subsampled_laplace(
     alphas: *const f64,
     num_alphas: usize,
     q: f64,
@@ -1241,7 +1241,7 @@ pub unsafe extern "C" fn ergon_dpk_subsampled_laplace(
     // SAFETY: the caller's contract.
     unsafe {
         curve_export(
-            "ergon_dpk_subsampled_laplace",
+            "ergon_dpk_curve_subsampled_laplace",
             Mechanism::SubsampledLaplace { q, b, steps },
             alphas,
             num_alphas,
@@ -1266,7 +1266,7 @@ pub unsafe extern "C" fn ergon_dpk_subsampled_laplace(
 /// readable for `num_curves` values; `buf` NULL or writable for `cap` values; `len` NULL or
 /// writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_dpk_compose(
+pub unsafe extern "C" fn ergon_dpk_curve_compose(
     curves: *const f64,
     num_curves: usize,
     num_alphas: usize,
@@ -1276,7 +1276,7 @@ pub unsafe extern "C" fn ergon_dpk_compose(
     len: *mut usize,
 ) -> ergon_status {
     guard(
-        "ergon_dpk_compose",
+        "ergon_dpk_curve_compose",
         |_| {},
         || {
             if num_alphas == 0 || num_alphas > ERGON_DPK_MAX_ACCOUNTING_ORDERS {
@@ -1400,7 +1400,7 @@ pub unsafe extern "C" fn ergon_dpk_gaussian_delta(
 /// `alpha_index` NULL or writable.
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
-pub unsafe extern "C" fn ergon_dpk_dp_epsilon(
+pub unsafe extern "C" fn ergon_dpk_curve_dp_epsilon(
     alphas: *const f64,
     num_alphas: usize,
     curve: *const f64,
@@ -1411,7 +1411,7 @@ pub unsafe extern "C" fn ergon_dpk_dp_epsilon(
     alpha_index: *mut usize,
 ) -> ergon_status {
     guard(
-        "ergon_dpk_dp_epsilon",
+        "ergon_dpk_curve_dp_epsilon",
         |_| {},
         || {
             // SAFETY: the caller's contract.
@@ -1439,10 +1439,10 @@ pub unsafe extern "C" fn ergon_dpk_dp_epsilon(
 /// conversion) or `PANIC`. Messages: `ergon_last_error`.
 ///
 /// # Safety
-/// As `ergon_dpk_dp_epsilon`.
+/// As `ergon_dpk_curve_dp_epsilon`.
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
-pub unsafe extern "C" fn ergon_dpk_dp_delta(
+pub unsafe extern "C" fn ergon_dpk_curve_dp_delta(
     alphas: *const f64,
     num_alphas: usize,
     curve: *const f64,
@@ -1453,7 +1453,7 @@ pub unsafe extern "C" fn ergon_dpk_dp_delta(
     alpha_index: *mut usize,
 ) -> ergon_status {
     guard(
-        "ergon_dpk_dp_delta",
+        "ergon_dpk_curve_dp_delta",
         |_| {},
         || {
             // SAFETY: the caller's contract.

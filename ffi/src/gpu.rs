@@ -16,22 +16,22 @@ use ergon_hwctl::{
     Nvml, PlanExecutor, StagePlan, StateError, StateFile,
 };
 
-use crate::ergon_plan;
+use crate::ergon_perseus_plan;
 use crate::ergon_status;
 use crate::handle::{
     Failure, Header, Result, free, guard, handle_mut, into_raw, last_error, opaque, out_ref,
     with_handle_mut,
 };
-use crate::perseus::{ERGON_KIND_BACKWARD, ERGON_KIND_FORWARD};
+use crate::perseus::{ERGON_PERSEUS_KIND_BACKWARD, ERGON_PERSEUS_KIND_FORWARD};
 
-/// Size of the text fields of [`ergon_gpu_info`], NUL included (NVML's own buffer size for
+/// Size of the text fields of [`ergon_gpu_device_info`], NUL included (NVML's own buffer size for
 /// UUIDs and names).
 pub const ERGON_GPU_TEXT_CAP: usize = 96;
 
-/// What [`ergon_gpu_get_info`] reports about one GPU (or MIG device).
+/// What [`ergon_gpu_device_get_info`] reports about one GPU (or MIG device).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
-pub struct ergon_gpu_info {
+pub struct ergon_gpu_device_info {
     /// NVML index (the parent GPU's for a MIG device).
     pub index: u32,
     /// NVML architecture code (`nvmlDeviceArchitecture_t`: 7 Ampere, 8 Ada, 9 Hopper, ...).
@@ -45,26 +45,26 @@ pub struct ergon_gpu_info {
     pub name: [c_char; 96],
 }
 
-/// Opaque handle of a plan executor (see the `ergon_plan_executor_*` functions). Not to be used
+/// Opaque handle of a plan executor (see the `ergon_gpu_executor_*` functions). Not to be used
 /// from two threads at once.
-#[cfg_attr(all(), repr(C))] // the header (and its tag) first (see ergon_frontier)
-pub struct ergon_plan_executor {
+#[cfg_attr(all(), repr(C))] // the header (and its tag) first (see ergon_perseus_frontier)
+pub struct ergon_gpu_executor {
     header: Header,
     executor: Option<PlanExecutor>,
 }
 
-/// Opaque handle of an energy monitor (see the `ergon_energy_monitor_*` functions). Not to be
+/// Opaque handle of an energy monitor (see the `ergon_gpu_energy_monitor_*` functions). Not to be
 /// used from two threads at once.
-#[cfg_attr(all(), repr(C))] // the header (and its tag) first (see ergon_frontier)
-pub struct ergon_energy_monitor {
+#[cfg_attr(all(), repr(C))] // the header (and its tag) first (see ergon_perseus_frontier)
+pub struct ergon_gpu_energy_monitor {
     header: Header,
     monitor: EnergyMonitor,
 }
 
-opaque!(ergon_plan_executor, 0x4552_474f_4e50_4558, "plan executor"); // "ERGONPEX"
+opaque!(ergon_gpu_executor, 0x4552_474f_4e50_4558, "plan executor"); // "ERGONPEX"
 
 opaque!(
-    ergon_energy_monitor,
+    ergon_gpu_energy_monitor,
     0x4552_474f_4e45_4e4d,
     "energy monitor"
 ); // "ERGONENM"
@@ -169,9 +169,9 @@ fn copy_fixed(s: &str, out: &mut [c_char; 96]) {
 /// # Safety
 /// `restored` must be NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_gpu_restore(restored: *mut usize) -> ergon_status {
+pub unsafe extern "C" fn ergon_gpu_state_restore(restored: *mut usize) -> ergon_status {
     guard(
-        "ergon_gpu_restore",
+        "ergon_gpu_state_restore",
         |_| {},
         || {
             let out = out_ref(restored, "restored")?;
@@ -205,9 +205,9 @@ pub unsafe extern "C" fn ergon_gpu_restore(restored: *mut usize) -> ergon_status
 /// # Safety
 /// `out` must be NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_gpu_count(out: *mut u32) -> ergon_status {
+pub unsafe extern "C" fn ergon_gpu_device_count(out: *mut u32) -> ergon_status {
     guard(
-        "ergon_gpu_count",
+        "ergon_gpu_device_count",
         |_| {},
         || {
             let out = out_ref(out, "out")?;
@@ -217,7 +217,7 @@ pub unsafe extern "C" fn ergon_gpu_count(out: *mut u32) -> ergon_status {
     )
 }
 
-/// Writes what NVML reports about GPU `index` (0 ≤ index < `ergon_gpu_count`) to `*out`. The
+/// Writes what NVML reports about GPU `index` (0 ≤ index < `ergon_gpu_device_count`) to `*out`. The
 /// UUID and name are copied into the fixed `ERGON_GPU_TEXT_CAP`-byte arrays of the struct,
 /// NUL-terminated, so nothing needs freeing.
 ///
@@ -227,9 +227,9 @@ pub unsafe extern "C" fn ergon_gpu_count(out: *mut u32) -> ergon_status {
 /// # Safety
 /// `out` must be NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_gpu_get_info(index: u32, out: *mut ergon_gpu_info) -> ergon_status {
+pub unsafe extern "C" fn ergon_gpu_device_get_info(index: u32, out: *mut ergon_gpu_device_info) -> ergon_status {
     guard(
-        "ergon_gpu_get_info",
+        "ergon_gpu_device_get_info",
         |_| {},
         || {
             let out = out_ref(out, "out")?;
@@ -245,7 +245,7 @@ pub unsafe extern "C" fn ergon_gpu_get_info(index: u32, out: *mut ergon_gpu_info
                 .device_by_index(index)
                 .and_then(|d| d.info())
                 .map_err(|e| hw_failure(&e))?;
-            let mut result = ergon_gpu_info {
+            let mut result = ergon_gpu_device_info {
                 index: info.index,
                 architecture: info.architecture.raw(),
                 is_mig: info.mig_parent.is_some(),
@@ -264,7 +264,7 @@ pub unsafe extern "C" fn ergon_gpu_get_info(index: u32, out: *mut ergon_gpu_info
 /// are named): checks the planned clocks against the GPU's, sets the power limit to its default,
 /// locks the memory clock and the graphics clock at their maxima and starts a worker thread that
 /// applies each instruction's clock. Every original setting is also written to the GPU state
-/// file (`$ERGON_STATE_DIR`, else the default), so that `ergon_gpu_restore` can put it back
+/// file (`$ERGON_STATE_DIR`, else the default), so that `ergon_gpu_state_restore` can put it back
 /// after a crash; no signal handlers are installed. Needs CAP_SYS_ADMIN.
 ///
 /// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE` (`device` not UTF-8), `INVALID_ARGUMENT`
@@ -275,14 +275,14 @@ pub unsafe extern "C" fn ergon_gpu_get_info(index: u32, out: *mut ergon_gpu_info
 /// `device` must be NULL or NUL-terminated; `plan` NULL or a live handle; `out` NULL or
 /// writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_plan_executor_new(
+pub unsafe extern "C" fn ergon_gpu_executor_new(
     device: *const c_char,
-    plan: *const ergon_plan,
+    plan: *const ergon_perseus_plan,
     stage: usize,
-    out: *mut *mut ergon_plan_executor,
+    out: *mut *mut ergon_gpu_executor,
 ) -> ergon_status {
     guard(
-        "ergon_plan_executor_new",
+        "ergon_gpu_executor_new",
         |_| {},
         || {
             let out = out_ref(out, "out")?;
@@ -299,8 +299,8 @@ pub unsafe extern "C" fn ergon_plan_executor_new(
             };
             let executor = PlanExecutor::with_options(&gpu, stage_plan, options)
                 .map_err(|e| executor_failure(&e))?;
-            *out = into_raw(ergon_plan_executor {
-                header: Header::new::<ergon_plan_executor>(),
+            *out = into_raw(ergon_gpu_executor {
+                header: Header::new::<ergon_gpu_executor>(),
                 executor: Some(executor),
             });
             Ok(())
@@ -308,9 +308,9 @@ pub unsafe extern "C" fn ergon_plan_executor_new(
     )
 }
 
-/// Stage `stage` of a plan handle, read through the public `ergon_plan_stage` (the plan's
+/// Stage `stage` of a plan handle, read through the public `ergon_perseus_plan_stage` (the plan's
 /// fields belong to the frontier module).
-fn stage_plan(plan: *const ergon_plan, stage: usize) -> Result<StagePlan> {
+fn stage_plan(plan: *const ergon_perseus_plan, stage: usize) -> Result<StagePlan> {
     let forward_status = |status: ergon_status| -> Result<()> {
         if status == ergon_status::Ok {
             return Ok(());
@@ -335,7 +335,7 @@ fn stage_plan(plan: *const ergon_plan, stage: usize) -> Result<StagePlan> {
     let mut len = 0usize;
     // SAFETY: NULL arrays with cap 0 ask the length; `plan` is the caller's (checked there).
     forward_status(unsafe {
-        crate::ergon_plan_stage(
+        crate::ergon_perseus_plan_stage(
             plan,
             stage,
             std::ptr::null_mut(),
@@ -348,7 +348,7 @@ fn stage_plan(plan: *const ergon_plan, stage: usize) -> Result<StagePlan> {
     let mut freqs = vec![0u32; len];
     // SAFETY: both arrays hold `len` elements.
     forward_status(unsafe {
-        crate::ergon_plan_stage(
+        crate::ergon_perseus_plan_stage(
             plan,
             stage,
             kinds.as_mut_ptr(),
@@ -359,7 +359,7 @@ fn stage_plan(plan: *const ergon_plan, stage: usize) -> Result<StagePlan> {
     })?;
     let instructions = kinds.iter().zip(&freqs).map(|(&k, &f)| {
         (
-            if k == ERGON_KIND_FORWARD {
+            if k == ERGON_PERSEUS_KIND_FORWARD {
                 "forward"
             } else {
                 "backward"
@@ -371,7 +371,7 @@ fn stage_plan(plan: *const ergon_plan, stage: usize) -> Result<StagePlan> {
         .map_err(|e| Failure::new(ergon_status::InvalidArgument, e.to_string()))
 }
 
-fn running(h: &mut ergon_plan_executor) -> Result<&mut PlanExecutor> {
+fn running(h: &mut ergon_gpu_executor) -> Result<&mut PlanExecutor> {
     h.executor.as_mut().ok_or_else(|| {
         Failure::new(
             ergon_status::InvalidState,
@@ -380,29 +380,29 @@ fn running(h: &mut ergon_plan_executor) -> Result<&mut PlanExecutor> {
     })
 }
 
-/// Before a computation: checks that `kind` (`ERGON_KIND_*`) is the plan's next instruction and
+/// Before a computation: checks that `kind` (`ERGON_PERSEUS_KIND_*`) is the plan's next instruction and
 /// hands its clock to the worker. Never calls NVML, never waits and never allocates on success.
 /// On a mismatch nothing advances.
 ///
 /// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (unknown kind),
 /// `INVALID_STATE` (not the plan's next instruction, or past its end) or `PANIC`. Messages:
-/// `ergon_plan_executor_last_error`.
+/// `ergon_gpu_executor_last_error`.
 ///
 /// # Safety
 /// `executor` must be NULL or a live handle not used concurrently.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_plan_executor_instruction_begin(
-    executor: *mut ergon_plan_executor,
+pub unsafe extern "C" fn ergon_gpu_executor_instruction_begin(
+    executor: *mut ergon_gpu_executor,
     kind: u32,
 ) -> ergon_status {
-    with_handle_mut("ergon_plan_executor_instruction_begin", executor, |h| {
+    with_handle_mut("ergon_gpu_executor_instruction_begin", executor, |h| {
         let name = match kind {
-            ERGON_KIND_FORWARD => "forward",
-            ERGON_KIND_BACKWARD => "backward",
+            ERGON_PERSEUS_KIND_FORWARD => "forward",
+            ERGON_PERSEUS_KIND_BACKWARD => "backward",
             _ => {
                 return Err(Failure::new(
                     ergon_status::InvalidArgument,
-                    format!("unknown instruction kind {kind} (expected ERGON_KIND_*)"),
+                    format!("unknown instruction kind {kind} (expected ERGON_PERSEUS_KIND_*)"),
                 ));
             }
         };
@@ -416,43 +416,43 @@ pub unsafe extern "C" fn ergon_plan_executor_instruction_begin(
 /// planned instruction, else clock changes the worker failed to make since the last report.
 ///
 /// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_STATE` (incomplete iteration), `GPU`
-/// (the worker's errors) or `PANIC`. Messages: `ergon_plan_executor_last_error`.
+/// (the worker's errors) or `PANIC`. Messages: `ergon_gpu_executor_last_error`.
 ///
 /// # Safety
 /// `executor` must be NULL or a live handle not used concurrently.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_plan_executor_step_end(
-    executor: *mut ergon_plan_executor,
+pub unsafe extern "C" fn ergon_gpu_executor_step_end(
+    executor: *mut ergon_gpu_executor,
 ) -> ergon_status {
-    with_handle_mut("ergon_plan_executor_step_end", executor, |h| {
+    with_handle_mut("ergon_gpu_executor_step_end", executor, |h| {
         running(h)?.step_end().map_err(|e| executor_failure(&e))
     })
 }
 
 /// Blocks until the worker has handled the latest clock request (applied it, or recorded its
-/// failure for `ergon_plan_executor_step_end`).
+/// failure for `ergon_gpu_executor_step_end`).
 ///
 /// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `GPU` (the worker is gone) or `PANIC`.
 ///
 /// # Safety
 /// `executor` must be NULL or a live handle not used concurrently.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_plan_executor_wait_applied(
-    executor: *mut ergon_plan_executor,
+pub unsafe extern "C" fn ergon_gpu_executor_wait_applied(
+    executor: *mut ergon_gpu_executor,
 ) -> ergon_status {
-    with_handle_mut("ergon_plan_executor_wait_applied", executor, |h| {
+    with_handle_mut("ergon_gpu_executor_wait_applied", executor, |h| {
         running(h)?.wait_applied().map_err(|e| executor_failure(&e))
     })
 }
 
 /// Stops the worker, restores every setting the executor changed, and releases the handle.
 /// NULL is a no-op. Restore failures cannot be reported here (the settings stay in the GPU state
-/// file for `ergon_gpu_restore`).
+/// file for `ergon_gpu_state_restore`).
 ///
 /// # Safety
 /// `executor` must be NULL or a handle from this library that is not used afterwards.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_plan_executor_free(executor: *mut ergon_plan_executor) {
+pub unsafe extern "C" fn ergon_gpu_executor_free(executor: *mut ergon_gpu_executor) {
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         // SAFETY: the caller's contract.
         if let Ok(h) = unsafe { handle_mut(executor) }
@@ -473,8 +473,8 @@ pub unsafe extern "C" fn ergon_plan_executor_free(executor: *mut ergon_plan_exec
 /// `executor` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
 /// or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_plan_executor_last_error(
-    executor: *const ergon_plan_executor,
+pub unsafe extern "C" fn ergon_gpu_executor_last_error(
+    executor: *const ergon_gpu_executor,
     buf: *mut c_char,
     cap: usize,
     len: *mut usize,
@@ -491,12 +491,12 @@ pub unsafe extern "C" fn ergon_plan_executor_last_error(
 /// # Safety
 /// `device` must be NULL or NUL-terminated; `out` NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_energy_monitor_new(
+pub unsafe extern "C" fn ergon_gpu_energy_monitor_new(
     device: *const c_char,
-    out: *mut *mut ergon_energy_monitor,
+    out: *mut *mut ergon_gpu_energy_monitor,
 ) -> ergon_status {
     guard(
-        "ergon_energy_monitor_new",
+        "ergon_gpu_energy_monitor_new",
         |_| {},
         || {
             let out = out_ref(out, "out")?;
@@ -504,8 +504,8 @@ pub unsafe extern "C" fn ergon_energy_monitor_new(
             let spec = unsafe { c_text(device, "device")? };
             let gpu = open_device(spec)?;
             let monitor = EnergyMonitor::new(&gpu).map_err(|e| energy_failure(&e))?;
-            *out = into_raw(ergon_energy_monitor {
-                header: Header::new::<ergon_energy_monitor>(),
+            *out = into_raw(ergon_gpu_energy_monitor {
+                header: Header::new::<ergon_gpu_energy_monitor>(),
                 monitor,
             });
             Ok(())
@@ -516,16 +516,16 @@ pub unsafe extern "C" fn ergon_energy_monitor_new(
 /// Opens the window `name` (NUL-terminated UTF-8); windows may overlap.
 ///
 /// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE`, `INVALID_STATE` (a window of that name is
-/// open), `GPU` or `PANIC`. Messages: `ergon_energy_monitor_last_error`.
+/// open), `GPU` or `PANIC`. Messages: `ergon_gpu_energy_monitor_last_error`.
 ///
 /// # Safety
 /// `monitor` must be NULL or a live handle not used concurrently; `name` NULL or NUL-terminated.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_energy_monitor_begin(
-    monitor: *mut ergon_energy_monitor,
+pub unsafe extern "C" fn ergon_gpu_energy_monitor_begin(
+    monitor: *mut ergon_gpu_energy_monitor,
     name: *const c_char,
 ) -> ergon_status {
-    with_handle_mut("ergon_energy_monitor_begin", monitor, |h| {
+    with_handle_mut("ergon_gpu_energy_monitor_begin", monitor, |h| {
         // SAFETY: the caller's contract.
         let name = unsafe { c_text(name, "name")? };
         h.monitor.begin_window(name).map_err(|e| energy_failure(&e))
@@ -535,19 +535,19 @@ pub unsafe extern "C" fn ergon_energy_monitor_begin(
 /// Closes the window `name` and writes its wall time (seconds) and GPU energy (joules).
 ///
 /// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE`, `INVALID_STATE` (no window of that name
-/// is open), `GPU` or `PANIC`. Messages: `ergon_energy_monitor_last_error`.
+/// is open), `GPU` or `PANIC`. Messages: `ergon_gpu_energy_monitor_last_error`.
 ///
 /// # Safety
 /// `monitor` must be NULL or a live handle not used concurrently; `name` NULL or
 /// NUL-terminated; `time_s` and `energy_j` NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_energy_monitor_end(
-    monitor: *mut ergon_energy_monitor,
+pub unsafe extern "C" fn ergon_gpu_energy_monitor_end(
+    monitor: *mut ergon_gpu_energy_monitor,
     name: *const c_char,
     time_s: *mut f64,
     energy_j: *mut f64,
 ) -> ergon_status {
-    with_handle_mut("ergon_energy_monitor_end", monitor, |h| {
+    with_handle_mut("ergon_gpu_energy_monitor_end", monitor, |h| {
         // Check every pointer before closing the window, so that nothing changes on failure.
         let time_s = out_ref(time_s, "time_s")?;
         let energy_j = out_ref(energy_j, "energy_j")?;
@@ -565,7 +565,7 @@ pub unsafe extern "C" fn ergon_energy_monitor_end(
 /// # Safety
 /// `monitor` must be NULL or a handle from this library that is not used afterwards.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_energy_monitor_free(monitor: *mut ergon_energy_monitor) {
+pub unsafe extern "C" fn ergon_gpu_energy_monitor_free(monitor: *mut ergon_gpu_energy_monitor) {
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         // SAFETY: the caller's contract.
         unsafe { free(monitor) }
@@ -580,8 +580,8 @@ pub unsafe extern "C" fn ergon_energy_monitor_free(monitor: *mut ergon_energy_mo
 /// `monitor` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
 /// or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_energy_monitor_last_error(
-    monitor: *const ergon_energy_monitor,
+pub unsafe extern "C" fn ergon_gpu_energy_monitor_last_error(
+    monitor: *const ergon_gpu_energy_monitor,
     buf: *mut c_char,
     cap: usize,
     len: *mut usize,

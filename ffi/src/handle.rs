@@ -40,7 +40,7 @@ fn set_thread_error(message: &str) {
 }
 
 /// Name of an exported function that must panic, for the test of the panic boundary
-/// (`ERGON_FFI_TEST_PANIC=ergon_frontier_solve`); read once.
+/// (`ERGON_FFI_TEST_PANIC=ergon_perseus_frontier_solve`); read once.
 fn test_panic(name: &str) -> bool {
     static HOOK: OnceLock<Option<String>> = OnceLock::new();
     HOOK.get_or_init(|| std::env::var("ERGON_FFI_TEST_PANIC").ok())
@@ -124,7 +124,7 @@ pub(crate) trait Opaque: Sized {
 }
 
 /// Implements [`Opaque`] for a handle struct whose first field is `header: Header`:
-/// `opaque!(ergon_plan, 0x4552_474f_4e50_4c4e /* "ERGONPLN" */, "plan");`
+/// `opaque!(ergon_perseus_plan, 0x4552_474f_4e50_4c4e /* "ERGONPLN" */, "plan");`
 macro_rules! opaque {
     ($ty:ty, $tag:expr, $name:expr) => {
         impl $crate::handle::Opaque for $ty {

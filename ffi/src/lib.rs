@@ -24,7 +24,7 @@ pub use orloj::*;
 pub use perseus::*;
 
 /// Version of the C ABI; raised on every incompatible change.
-pub const ERGON_ABI_VERSION: u32 = 1;
+pub const ERGON_ABI_VERSION: u32 = 2;
 
 /// Result of every fallible call. Codes are never reused.
 #[repr(i32)]

@@ -1,11 +1,11 @@
-//! Orloj through the C ABI: the online batcher a C++ server embeds (`ergon_batcher_*`: create
+//! Orloj through the C ABI: the online batcher a C++ server embeds (`ergon_orloj_batcher_*`: create
 //! it with the applications' execution-time laws, enqueue requests, ask for the next batch at
 //! time t, report completions to update the laws) and the serving simulator
-//! (`ergon_orloj_simulate_json`, `orloj-sim/v1` in, `orloj-result/v1` out).
+//! (`ergon_orloj_simulation_run_json`, `orloj-sim/v1` in, `orloj-result/v1` out).
 //!
-//! The decision path (`ergon_batcher_next_batch`) does not allocate: the handle keeps a batch
+//! The decision path (`ergon_orloj_batcher_next_batch`) does not allocate: the handle keeps a batch
 //! buffer of the largest batch and a dropped buffer as long as the queue (grown by
-//! `ergon_batcher_enqueue`), the core decides into those, and the result is copied into the
+//! `ergon_orloj_batcher_enqueue`), the core decides into those, and the result is copied into the
 //! caller's buffers. A decision that does not fit the caller's buffers is kept in the handle
 //! and handed out by the next call, so it is never lost.
 
@@ -28,67 +28,67 @@ use crate::handle::{
 };
 
 /// Execution-time law: always `value_s`.
-pub const ERGON_EXEC_CONSTANT: u32 = 0;
+pub const ERGON_ORLOJ_EXEC_CONSTANT: u32 = 0;
 /// Execution-time law: `low_s` with probability `p_low`, else `high_s` (early exit).
-pub const ERGON_EXEC_BIMODAL: u32 = 1;
+pub const ERGON_ORLOJ_EXEC_BIMODAL: u32 = 1;
 /// Execution-time law: lognormal of mean `mean_s` and coefficient of variation `cv`.
-pub const ERGON_EXEC_LOGNORMAL: u32 = 2;
+pub const ERGON_ORLOJ_EXEC_LOGNORMAL: u32 = 2;
 /// Execution-time law: uniform over the measured `samples_s`.
-pub const ERGON_EXEC_SAMPLES: u32 = 3;
+pub const ERGON_ORLOJ_EXEC_SAMPLES: u32 = 3;
 /// Policy: Orloj (batch-aware score over the batch-time distribution, early drop).
-pub const ERGON_POLICY_ORLOJ: u32 = 0;
+pub const ERGON_ORLOJ_POLICY_ORLOJ: u32 = 0;
 /// Policy: Clockwork-like (point estimate, power-of-two batches, proactive drop).
-pub const ERGON_POLICY_CLOCKWORK: u32 = 1;
+pub const ERGON_ORLOJ_POLICY_CLOCKWORK: u32 = 1;
 /// Policy: Nexus-like (largest batch with 2·ℓ(b) ≤ SLO, early drop).
-pub const ERGON_POLICY_NEXUS: u32 = 2;
-/// Policy: Clipper-like (arrival order, AIMD batch cap fed by `ergon_batcher_batch_done`).
-pub const ERGON_POLICY_CLIPPER: u32 = 3;
+pub const ERGON_ORLOJ_POLICY_NEXUS: u32 = 2;
+/// Policy: Clipper-like (arrival order, AIMD batch cap fed by `ergon_orloj_batcher_batch_done`).
+pub const ERGON_ORLOJ_POLICY_CLIPPER: u32 = 3;
 /// Policy: earliest deadline first.
-pub const ERGON_POLICY_EDF: u32 = 4;
+pub const ERGON_ORLOJ_POLICY_EDF: u32 = 4;
 /// Policy: first in, first out.
-pub const ERGON_POLICY_FIFO: u32 = 5;
+pub const ERGON_ORLOJ_POLICY_FIFO: u32 = 5;
 /// Point estimate of the baselines: the mean.
-pub const ERGON_ESTIMATE_MEAN: u32 = 0;
+pub const ERGON_ORLOJ_ESTIMATE_MEAN: u32 = 0;
 /// Point estimate of the baselines: the 99th percentile.
-pub const ERGON_ESTIMATE_P99: u32 = 1;
+pub const ERGON_ORLOJ_ESTIMATE_P99: u32 = 1;
 
 /// One application served by a batcher: its latency SLO and its execution-time law (a request
 /// alone, at batch size 1). `kind` says which parameters are read; the others are ignored.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
-pub struct ergon_app {
+pub struct ergon_orloj_app {
     /// Name for messages (NUL-terminated UTF-8, borrowed during the call), or NULL for
     /// "app <index>".
     pub name: *const c_char,
-    /// Latency SLO, seconds (> 0): `ergon_batcher_enqueue_slo` sets deadline = arrival + SLO.
+    /// Latency SLO, seconds (> 0): `ergon_orloj_batcher_enqueue_slo` sets deadline = arrival + SLO.
     pub slo_s: f64,
-    /// `ERGON_EXEC_*`.
+    /// `ERGON_ORLOJ_EXEC_*`.
     pub kind: u32,
-    /// `ERGON_EXEC_CONSTANT`: the time, seconds.
+    /// `ERGON_ORLOJ_EXEC_CONSTANT`: the time, seconds.
     pub value_s: f64,
-    /// `ERGON_EXEC_BIMODAL`: early-exit time, seconds.
+    /// `ERGON_ORLOJ_EXEC_BIMODAL`: early-exit time, seconds.
     pub low_s: f64,
-    /// `ERGON_EXEC_BIMODAL`: full-depth time, seconds.
+    /// `ERGON_ORLOJ_EXEC_BIMODAL`: full-depth time, seconds.
     pub high_s: f64,
-    /// `ERGON_EXEC_BIMODAL`: probability of the early exit.
+    /// `ERGON_ORLOJ_EXEC_BIMODAL`: probability of the early exit.
     pub p_low: f64,
-    /// `ERGON_EXEC_LOGNORMAL`: mean, seconds.
+    /// `ERGON_ORLOJ_EXEC_LOGNORMAL`: mean, seconds.
     pub mean_s: f64,
-    /// `ERGON_EXEC_LOGNORMAL`: standard deviation over mean (0 is a constant).
+    /// `ERGON_ORLOJ_EXEC_LOGNORMAL`: standard deviation over mean (0 is a constant).
     pub cv: f64,
-    /// `ERGON_EXEC_SAMPLES`: measured times, seconds (borrowed during the call).
+    /// `ERGON_ORLOJ_EXEC_SAMPLES`: measured times, seconds (borrowed during the call).
     pub samples_s: *const f64,
-    /// `ERGON_EXEC_SAMPLES`: number of samples (≥ 1).
+    /// `ERGON_ORLOJ_EXEC_SAMPLES`: number of samples (≥ 1).
     pub num_samples: usize,
 }
 
-/// How a batcher decides; start from `ergon_batcher_options_default()`.
+/// How a batcher decides; start from `ergon_orloj_batcher_options_default()`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
-pub struct ergon_batcher_options {
-    /// `ERGON_POLICY_*` (default Orloj).
+pub struct ergon_orloj_batcher_options {
+    /// `ERGON_ORLOJ_POLICY_*` (default Orloj).
     pub policy: u32,
-    /// `ERGON_ESTIMATE_*`: the baselines' point estimate (ignored by Orloj and Clipper;
+    /// `ERGON_ORLOJ_ESTIMATE_*`: the baselines' point estimate (ignored by Orloj and Clipper;
     /// default the mean).
     pub estimate: u32,
     /// Orloj's drop floor: a request whose probability of finishing even alone is below it
@@ -101,7 +101,7 @@ pub struct ergon_batcher_options {
     /// largest value, or a lognormal's 99.99th percentile). Times beyond count as the last
     /// bin.
     pub grid_span_s: f64,
-    /// Weight of one observed time in `ergon_batcher_complete`, in (0, 1] (default 0.01).
+    /// Weight of one observed time in `ergon_orloj_batcher_complete`, in (0, 1] (default 0.01).
     pub decay: f64,
     /// Orloj also weighs batches of a single application (default true).
     pub single_app: bool,
@@ -116,10 +116,10 @@ pub struct ergon_batcher_options {
     pub load_floor: bool,
 }
 
-/// What `ergon_batcher_app_stats` reports about one application's current law.
+/// What `ergon_orloj_batcher_app_stats` reports about one application's current law.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ergon_app_stats {
+pub struct ergon_orloj_app_stats {
     /// Latency SLO, seconds.
     pub slo_s: f64,
     /// Mean execution time, seconds (on the grid: values are rounded up to it).
@@ -189,10 +189,10 @@ impl Scheduler for Recorder {
     }
 }
 
-/// Opaque handle of an online batcher (see the `ergon_batcher_*` functions). Not to be used
+/// Opaque handle of an online batcher (see the `ergon_orloj_batcher_*` functions). Not to be used
 /// from two threads at once.
-#[cfg_attr(all(), repr(C))] // the header (and its tag) first (see ergon_frontier)
-pub struct ergon_batcher {
+#[cfg_attr(all(), repr(C))] // the header (and its tag) first (see ergon_perseus_frontier)
+pub struct ergon_orloj_batcher {
     header: Header,
     batcher: Batcher,
     slo_s: Vec<f64>,
@@ -205,16 +205,16 @@ pub struct ergon_batcher {
     pending: Option<Pending>,
 }
 
-/// Opaque handle of a simulation's result (see `ergon_orloj_simulate_json`).
-#[cfg_attr(all(), repr(C))] // the header (and its tag) first (see ergon_frontier)
-pub struct ergon_orloj_result {
+/// Opaque handle of a simulation's result (see `ergon_orloj_simulation_run_json`).
+#[cfg_attr(all(), repr(C))] // the header (and its tag) first (see ergon_perseus_frontier)
+pub struct ergon_orloj_simulation {
     header: Header,
     json: String,
 }
 
-opaque!(ergon_batcher, 0x4552_474f_4e42_4154, "batcher"); // "ERGONBAT"
+opaque!(ergon_orloj_batcher, 0x4552_474f_4e42_4154, "batcher"); // "ERGONBAT"
 
-opaque!(ergon_orloj_result, 0x4552_474f_4e4f_5252, "Orloj result"); // "ERGONORR"
+opaque!(ergon_orloj_simulation, 0x4552_474f_4e4f_5252, "Orloj result"); // "ERGONORR"
 
 /// Status of a core error raised by a call on a live batcher: its arguments are at fault.
 fn call_failure(e: BatchingError) -> Failure {
@@ -253,10 +253,10 @@ fn invalid_argument(message: String) -> Failure {
 /// single-application batches on, every batch size, adaptive and load-driven drop floors on).
 /// Never fails.
 #[unsafe(no_mangle)]
-pub extern "C" fn ergon_batcher_options_default() -> ergon_batcher_options {
-    ergon_batcher_options {
-        policy: ERGON_POLICY_ORLOJ,
-        estimate: ERGON_ESTIMATE_MEAN,
+pub extern "C" fn ergon_orloj_batcher_options_default() -> ergon_orloj_batcher_options {
+    ergon_orloj_batcher_options {
+        policy: ERGON_ORLOJ_POLICY_ORLOJ,
+        estimate: ERGON_ORLOJ_ESTIMATE_MEAN,
         p_min: sim::DEFAULT_P_MIN,
         bins: sim::DEFAULT_BINS,
         grid_span_s: 0.0,
@@ -270,16 +270,16 @@ pub extern "C" fn ergon_batcher_options_default() -> ergon_batcher_options {
 
 fn estimate(code: u32) -> Result<Estimate> {
     match code {
-        ERGON_ESTIMATE_MEAN => Ok(Estimate::Mean),
-        ERGON_ESTIMATE_P99 => Ok(Estimate::P99),
+        ERGON_ORLOJ_ESTIMATE_MEAN => Ok(Estimate::Mean),
+        ERGON_ORLOJ_ESTIMATE_P99 => Ok(Estimate::P99),
         _ => Err(invalid_argument(format!(
-            "options.estimate: unknown estimate {code} (ERGON_ESTIMATE_MEAN 0, ERGON_ESTIMATE_P99 1)"
+            "options.estimate: unknown estimate {code} (ERGON_ORLOJ_ESTIMATE_MEAN 0, ERGON_ORLOJ_ESTIMATE_P99 1)"
         ))),
     }
 }
 
 /// The scheduler the options describe (checked).
-fn scheduler(o: &ergon_batcher_options) -> Result<Box<dyn Scheduler>> {
+fn scheduler(o: &ergon_orloj_batcher_options) -> Result<Box<dyn Scheduler>> {
     let estimate = estimate(o.estimate)?;
     if !(0.0..=1.0).contains(&o.p_min) {
         return Err(invalid_argument(format!(
@@ -288,7 +288,7 @@ fn scheduler(o: &ergon_batcher_options) -> Result<Box<dyn Scheduler>> {
         )));
     }
     Ok(match o.policy {
-        ERGON_POLICY_ORLOJ => {
+        ERGON_ORLOJ_POLICY_ORLOJ => {
             let mut p = Orloj::new(FinishesPerTime, ProbabilityFloor { p_min: o.p_min });
             p.single_app = o.single_app;
             p.adaptive_floor = o.adaptive_floor;
@@ -300,14 +300,14 @@ fn scheduler(o: &ergon_batcher_options) -> Result<Box<dyn Scheduler>> {
             };
             Box::new(p)
         }
-        ERGON_POLICY_CLOCKWORK => Box::new(Clockwork { estimate }),
-        ERGON_POLICY_NEXUS => Box::new(Nexus { estimate }),
-        ERGON_POLICY_CLIPPER => Box::new(Clipper::default()),
-        ERGON_POLICY_EDF => Box::new(Edf { estimate }),
-        ERGON_POLICY_FIFO => Box::new(Fifo { estimate }),
+        ERGON_ORLOJ_POLICY_CLOCKWORK => Box::new(Clockwork { estimate }),
+        ERGON_ORLOJ_POLICY_NEXUS => Box::new(Nexus { estimate }),
+        ERGON_ORLOJ_POLICY_CLIPPER => Box::new(Clipper::default()),
+        ERGON_ORLOJ_POLICY_EDF => Box::new(Edf { estimate }),
+        ERGON_ORLOJ_POLICY_FIFO => Box::new(Fifo { estimate }),
         other => {
             return Err(invalid_argument(format!(
-                "options.policy: unknown policy {other} (expected ERGON_POLICY_ORLOJ 0 to ERGON_POLICY_FIFO 5)"
+                "options.policy: unknown policy {other} (expected ERGON_ORLOJ_POLICY_ORLOJ 0 to ERGON_ORLOJ_POLICY_FIFO 5)"
             )));
         }
     })
@@ -317,7 +317,7 @@ fn scheduler(o: &ergon_batcher_options) -> Result<Box<dyn Scheduler>> {
 ///
 /// # Safety
 /// `a.name` must be NULL or NUL-terminated; `a.samples_s` valid for `a.num_samples` doubles.
-unsafe fn read_app(index: usize, a: &ergon_app) -> Result<(String, f64, ExecSpec)> {
+unsafe fn read_app(index: usize, a: &ergon_orloj_app) -> Result<(String, f64, ExecSpec)> {
     let name = if a.name.is_null() {
         format!("app {index}")
     } else {
@@ -339,17 +339,17 @@ unsafe fn read_app(index: usize, a: &ergon_app) -> Result<(String, f64, ExecSpec
         }));
     }
     let spec = match a.kind {
-        ERGON_EXEC_CONSTANT => ExecSpec::Constant { value_s: a.value_s },
-        ERGON_EXEC_BIMODAL => ExecSpec::Bimodal {
+        ERGON_ORLOJ_EXEC_CONSTANT => ExecSpec::Constant { value_s: a.value_s },
+        ERGON_ORLOJ_EXEC_BIMODAL => ExecSpec::Bimodal {
             low_s: a.low_s,
             high_s: a.high_s,
             p_low: a.p_low,
         },
-        ERGON_EXEC_LOGNORMAL => ExecSpec::Lognormal {
+        ERGON_ORLOJ_EXEC_LOGNORMAL => ExecSpec::Lognormal {
             mean_s: a.mean_s,
             cv: a.cv,
         },
-        ERGON_EXEC_SAMPLES => {
+        ERGON_ORLOJ_EXEC_SAMPLES => {
             // SAFETY: the caller's contract on `samples_s`.
             let values = unsafe { slice(a.samples_s, a.num_samples, "samples_s")? };
             let mut values_s = Vec::new();
@@ -364,7 +364,7 @@ unsafe fn read_app(index: usize, a: &ergon_app) -> Result<(String, f64, ExecSpec
         }
         other => {
             return Err(invalid_argument(format!(
-                "app `{name}`: unknown execution-time kind {other} (expected ERGON_EXEC_CONSTANT 0, \
+                "app `{name}`: unknown execution-time kind {other} (expected ERGON_ORLOJ_EXEC_CONSTANT 0, \
                  BIMODAL 1, LOGNORMAL 2 or SAMPLES 3)"
             )));
         }
@@ -380,7 +380,7 @@ fn new_batcher(
     scale: BatchScale,
     policy: Box<dyn Scheduler>,
     decay: f64,
-) -> Result<ergon_batcher> {
+) -> Result<ergon_orloj_batcher> {
     let dists = apps
         .iter()
         .map(|(name, _, spec)| Distribution::from_spec(grid, spec, name))
@@ -397,8 +397,8 @@ fn new_batcher(
     batcher
         .set_decay(decay)
         .map_err(|e| invalid_argument(format!("options.{e}")))?;
-    Ok(ergon_batcher {
-        header: Header::new::<ergon_batcher>(),
+    Ok(ergon_orloj_batcher {
+        header: Header::new::<ergon_orloj_batcher>(),
         batcher,
         slo_s: apps.iter().map(|a| a.1).collect(),
         completions: vec![0; apps.len()],
@@ -412,9 +412,9 @@ fn new_batcher(
 /// Creates a batcher for `num_apps` applications (index = application id in the other calls),
 /// batches of at most `max_batch` requests whose time is `scale[b − 1]` times the slowest
 /// member's (`scale` holds `max_batch` positive factors, or is NULL for no batch-size effect,
-/// all 1), deciding as `options` says (NULL: `ergon_batcher_options_default()`). Everything is
+/// all 1), deciding as `options` says (NULL: `ergon_orloj_batcher_options_default()`). Everything is
 /// only read during the call. On success `*out` receives a handle to release with
-/// `ergon_batcher_free`.
+/// `ergon_orloj_batcher_free`.
 ///
 /// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE` (a name not UTF-8), `INVALID_ARGUMENT`
 /// (an unknown kind, policy or estimate constant, or an option out of its domain),
@@ -423,26 +423,26 @@ fn new_batcher(
 /// application and field) or `PANIC`. Messages: `ergon_last_error`.
 ///
 /// # Safety
-/// `apps` must be NULL or valid for `num_apps` elements as documented on `ergon_app`; `scale`
+/// `apps` must be NULL or valid for `num_apps` elements as documented on `ergon_orloj_app`; `scale`
 /// NULL or readable for `max_batch` doubles; `options` NULL or valid; `out` NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_batcher_new(
-    apps: *const ergon_app,
+pub unsafe extern "C" fn ergon_orloj_batcher_new(
+    apps: *const ergon_orloj_app,
     num_apps: usize,
     scale: *const f64,
     max_batch: usize,
-    options: *const ergon_batcher_options,
-    out: *mut *mut ergon_batcher,
+    options: *const ergon_orloj_batcher_options,
+    out: *mut *mut ergon_orloj_batcher,
 ) -> ergon_status {
     guard(
-        "ergon_batcher_new",
+        "ergon_orloj_batcher_new",
         |_| {},
         || {
             let out = out_ref(out, "out")?;
             // SAFETY: the caller provides NULL or one struct.
             let options = unsafe { opt_ref(options, "options") }?
                 .copied()
-                .unwrap_or_else(|| ergon_batcher_options_default());
+                .unwrap_or_else(|| ergon_orloj_batcher_options_default());
             // SAFETY (both): the caller's contract.
             // The count first: nothing is read or allocated for more than MAX_APPS apps.
             if num_apps > MAX_APPS {
@@ -507,14 +507,14 @@ pub unsafe extern "C" fn ergon_batcher_new(
 /// `json` must be NULL or readable for `len` bytes; `policy` NULL or NUL-terminated; `out`
 /// NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_batcher_from_json(
+pub unsafe extern "C" fn ergon_orloj_batcher_from_json(
     json: *const c_char,
     len: usize,
     policy: *const c_char,
-    out: *mut *mut ergon_batcher,
+    out: *mut *mut ergon_orloj_batcher,
 ) -> ergon_status {
     guard(
-        "ergon_batcher_from_json",
+        "ergon_orloj_batcher_from_json",
         |_| {},
         || {
             let out = out_ref(out, "out")?;
@@ -551,7 +551,7 @@ pub unsafe extern "C" fn ergon_batcher_from_json(
                 grid,
                 cfg.scale.clone(),
                 spec.build(cfg.p_min),
-                ergon_batcher_options_default().decay,
+                ergon_orloj_batcher_options_default().decay,
             )?;
             *out = into_raw(b);
             Ok(())
@@ -564,7 +564,7 @@ pub unsafe extern "C" fn ergon_batcher_from_json(
 /// # Safety
 /// `batcher` must be NULL or a handle from this library that is not used afterwards.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_batcher_free(batcher: *mut ergon_batcher) {
+pub unsafe extern "C" fn ergon_orloj_batcher_free(batcher: *mut ergon_orloj_batcher) {
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         // SAFETY: the caller's contract.
         unsafe { free(batcher) }
@@ -577,25 +577,25 @@ pub unsafe extern "C" fn ergon_batcher_free(batcher: *mut ergon_batcher) {
 ///
 /// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `OUT_OF_RANGE` (no application `app`),
 /// `INVALID_ARGUMENT` (a time not finite, or the deadline before the arrival) or `PANIC`.
-/// Nothing is queued on failure. Messages: `ergon_batcher_last_error`.
+/// Nothing is queued on failure. Messages: `ergon_orloj_batcher_last_error`.
 ///
 /// # Safety
 /// `batcher` must be NULL or a live handle not used concurrently.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_batcher_enqueue(
-    batcher: *mut ergon_batcher,
+pub unsafe extern "C" fn ergon_orloj_batcher_enqueue(
+    batcher: *mut ergon_orloj_batcher,
     app: usize,
     request_id: u64,
     arrival_s: f64,
     deadline_s: f64,
 ) -> ergon_status {
-    with_handle_mut("ergon_batcher_enqueue", batcher, |h| {
+    with_handle_mut("ergon_orloj_batcher_enqueue", batcher, |h| {
         enqueue(h, app, request_id, arrival_s, deadline_s)
     })
 }
 
 fn enqueue(
-    h: &mut ergon_batcher,
+    h: &mut ergon_orloj_batcher,
     app: usize,
     request_id: u64,
     arrival_s: f64,
@@ -613,20 +613,20 @@ fn enqueue(
     Ok(())
 }
 
-/// `ergon_batcher_enqueue` with the deadline `arrival_s` + the application's SLO.
+/// `ergon_orloj_batcher_enqueue` with the deadline `arrival_s` + the application's SLO.
 ///
-/// Returns as `ergon_batcher_enqueue`.
+/// Returns as `ergon_orloj_batcher_enqueue`.
 ///
 /// # Safety
 /// `batcher` must be NULL or a live handle not used concurrently.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_batcher_enqueue_slo(
-    batcher: *mut ergon_batcher,
+pub unsafe extern "C" fn ergon_orloj_batcher_enqueue_slo(
+    batcher: *mut ergon_orloj_batcher,
     app: usize,
     request_id: u64,
     arrival_s: f64,
 ) -> ergon_status {
-    with_handle_mut("ergon_batcher_enqueue_slo", batcher, |h| {
+    with_handle_mut("ergon_orloj_batcher_enqueue_slo", batcher, |h| {
         let apps = h.slo_s.len();
         let slo = *h
             .slo_s
@@ -647,8 +647,8 @@ pub unsafe extern "C" fn ergon_batcher_enqueue_slo(
 /// O(bins × applications) and one allocation, while a NULL pointer keeps the call free of
 /// allocations).
 ///
-/// Buffers: `batch` never needs more than `ergon_batcher_max_batch_size` ids, `dropped` never
-/// more than `ergon_batcher_queued` before the call. If either is too small for this decision,
+/// Buffers: `batch` never needs more than `ergon_orloj_batcher_max_batch_size` ids, `dropped` never
+/// more than `ergon_orloj_batcher_queued` before the call. If either is too small for this decision,
 /// the call fails with `ERGON_STATUS_BUFFER_TOO_SMALL`, writes the needed lengths to
 /// `*batch_len` and `*dropped_len`, and keeps the decision in the handle: the next call returns
 /// that same decision (its `now_s` is then only checked, not used; the queue is not touched)
@@ -657,7 +657,7 @@ pub unsafe extern "C" fn ergon_batcher_enqueue_slo(
 /// decision after it. A NULL buffer with capacity 0 is allowed.
 ///
 /// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (`now_s` not finite),
-/// `BUFFER_TOO_SMALL` or `PANIC`. Messages: `ergon_batcher_last_error`.
+/// `BUFFER_TOO_SMALL` or `PANIC`. Messages: `ergon_orloj_batcher_last_error`.
 ///
 /// # Safety
 /// `batcher` must be NULL or a live handle not used concurrently; `batch` NULL or writable for
@@ -665,8 +665,8 @@ pub unsafe extern "C" fn ergon_batcher_enqueue_slo(
 /// `dropped_len` and `expected_time_s` NULL or writable.
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)] // the C signature: three buffers and their lengths
-pub unsafe extern "C" fn ergon_batcher_next_batch(
-    batcher: *mut ergon_batcher,
+pub unsafe extern "C" fn ergon_orloj_batcher_next_batch(
+    batcher: *mut ergon_orloj_batcher,
     now_s: f64,
     batch: *mut u64,
     batch_cap: usize,
@@ -676,7 +676,7 @@ pub unsafe extern "C" fn ergon_batcher_next_batch(
     dropped_len: *mut usize,
     expected_time_s: *mut f64,
 ) -> ergon_status {
-    with_handle_mut("ergon_batcher_next_batch", batcher, |h| {
+    with_handle_mut("ergon_orloj_batcher_next_batch", batcher, |h| {
         // Every pointer is checked before anything is decided.
         if batch_cap > 0 && (batch.is_null() || !batch.is_aligned()) {
             return Err(Failure::new(
@@ -775,17 +775,17 @@ pub unsafe extern "C" fn ergon_batcher_next_batch(
 ///
 /// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `OUT_OF_RANGE` (no application `app`),
 /// `INVALID_ARGUMENT` (a time not finite or negative) or `PANIC`. Messages:
-/// `ergon_batcher_last_error`.
+/// `ergon_orloj_batcher_last_error`.
 ///
 /// # Safety
 /// `batcher` must be NULL or a live handle not used concurrently.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_batcher_complete(
-    batcher: *mut ergon_batcher,
+pub unsafe extern "C" fn ergon_orloj_batcher_complete(
+    batcher: *mut ergon_orloj_batcher,
     app: usize,
     observed_time_s: f64,
 ) -> ergon_status {
-    with_handle_mut("ergon_batcher_complete", batcher, |h| {
+    with_handle_mut("ergon_orloj_batcher_complete", batcher, |h| {
         h.batcher
             .complete(app, observed_time_s)
             .map_err(call_failure)?;
@@ -800,16 +800,16 @@ pub unsafe extern "C" fn ergon_batcher_complete(
 /// other policies ignore it).
 ///
 /// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (not finite or negative) or
-/// `PANIC`. Messages: `ergon_batcher_last_error`.
+/// `PANIC`. Messages: `ergon_orloj_batcher_last_error`.
 ///
 /// # Safety
 /// `batcher` must be NULL or a live handle not used concurrently.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_batcher_batch_done(
-    batcher: *mut ergon_batcher,
+pub unsafe extern "C" fn ergon_orloj_batcher_batch_done(
+    batcher: *mut ergon_orloj_batcher,
     batch_time_s: f64,
 ) -> ergon_status {
-    with_handle_mut("ergon_batcher_batch_done", batcher, |h| {
+    with_handle_mut("ergon_orloj_batcher_batch_done", batcher, |h| {
         h.batcher.batch_done(batch_time_s).map_err(call_failure)
     })
 }
@@ -822,29 +822,29 @@ pub unsafe extern "C" fn ergon_batcher_batch_done(
 /// # Safety
 /// `batcher` must be NULL or a live handle; `out` NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_batcher_queued(
-    batcher: *const ergon_batcher,
+pub unsafe extern "C" fn ergon_orloj_batcher_queued(
+    batcher: *const ergon_orloj_batcher,
     out: *mut usize,
 ) -> ergon_status {
-    with_handle("ergon_batcher_queued", batcher, |h| {
+    with_handle("ergon_orloj_batcher_queued", batcher, |h| {
         *out_ref(out, "out")? = h.batcher.queued();
         Ok(())
     })
 }
 
 /// Writes the largest batch the batcher forms to `*out` (enough for the `batch` buffer of
-/// `ergon_batcher_next_batch`).
+/// `ergon_orloj_batcher_next_batch`).
 ///
 /// Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `PANIC`.
 ///
 /// # Safety
 /// `batcher` must be NULL or a live handle; `out` NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_batcher_max_batch_size(
-    batcher: *const ergon_batcher,
+pub unsafe extern "C" fn ergon_orloj_batcher_max_batch_size(
+    batcher: *const ergon_orloj_batcher,
     out: *mut usize,
 ) -> ergon_status {
-    with_handle("ergon_batcher_max_batch_size", batcher, |h| {
+    with_handle("ergon_orloj_batcher_max_batch_size", batcher, |h| {
         *out_ref(out, "out")? = h.batcher.max_batch_size();
         Ok(())
     })
@@ -857,30 +857,30 @@ pub unsafe extern "C" fn ergon_batcher_max_batch_size(
 /// # Safety
 /// `batcher` must be NULL or a live handle; `out` NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_batcher_num_apps(
-    batcher: *const ergon_batcher,
+pub unsafe extern "C" fn ergon_orloj_batcher_num_apps(
+    batcher: *const ergon_orloj_batcher,
     out: *mut usize,
 ) -> ergon_status {
-    with_handle("ergon_batcher_num_apps", batcher, |h| {
+    with_handle("ergon_orloj_batcher_num_apps", batcher, |h| {
         *out_ref(out, "out")? = h.batcher.apps();
         Ok(())
     })
 }
 
 /// Writes application `app`'s SLO and the mean and 99th percentile of its current law (which
-/// `ergon_batcher_complete` updates) to `*out`.
+/// `ergon_orloj_batcher_complete` updates) to `*out`.
 ///
 /// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `OUT_OF_RANGE` or `PANIC`.
 ///
 /// # Safety
 /// `batcher` must be NULL or a live handle; `out` NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_batcher_app_stats(
-    batcher: *const ergon_batcher,
+pub unsafe extern "C" fn ergon_orloj_batcher_app_stats(
+    batcher: *const ergon_orloj_batcher,
     app: usize,
-    out: *mut ergon_app_stats,
+    out: *mut ergon_orloj_app_stats,
 ) -> ergon_status {
-    with_handle("ergon_batcher_app_stats", batcher, |h| {
+    with_handle("ergon_orloj_batcher_app_stats", batcher, |h| {
         let out = out_ref(out, "out")?;
         let apps = h.batcher.apps();
         let (Some(d), Some(&slo_s), Some(&completions)) = (
@@ -890,7 +890,7 @@ pub unsafe extern "C" fn ergon_batcher_app_stats(
         ) else {
             return Err(call_failure(BatchingError::UnknownApp { app, apps }));
         };
-        *out = ergon_app_stats {
+        *out = ergon_orloj_app_stats {
             slo_s,
             mean_s: d.mean_s(),
             p99_s: d.quantile_s(0.99),
@@ -909,13 +909,13 @@ pub unsafe extern "C" fn ergon_batcher_app_stats(
 /// `batcher` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
 /// or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_batcher_policy_name(
-    batcher: *const ergon_batcher,
+pub unsafe extern "C" fn ergon_orloj_batcher_policy_name(
+    batcher: *const ergon_orloj_batcher,
     buf: *mut c_char,
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    with_handle("ergon_batcher_policy_name", batcher, |h| {
+    with_handle("ergon_orloj_batcher_policy_name", batcher, |h| {
         copy_text(h.batcher.policy_name(), buf, cap, len)
     })
 }
@@ -928,8 +928,8 @@ pub unsafe extern "C" fn ergon_batcher_policy_name(
 /// `batcher` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
 /// or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_batcher_last_error(
-    batcher: *const ergon_batcher,
+pub unsafe extern "C" fn ergon_orloj_batcher_last_error(
+    batcher: *const ergon_orloj_batcher,
     buf: *mut c_char,
     cap: usize,
     len: *mut usize,
@@ -940,7 +940,7 @@ pub unsafe extern "C" fn ergon_batcher_last_error(
 /// Runs the serving simulation of an `orloj-sim/v1` document of `len` bytes (every listed
 /// policy on one shared, seeded trace), as `ergon orloj simulate --config FILE --json` does.
 /// On success `*out` receives a handle holding the `orloj-result/v1` JSON (read it with
-/// `ergon_orloj_result_json`, release it with `ergon_orloj_result_free`).
+/// `ergon_orloj_simulation_to_json`, release it with `ergon_orloj_simulation_free`).
 ///
 /// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE`, `SCHEMA`, `INVALID_PROBLEM` or `PANIC`.
 /// Messages: `ergon_last_error`.
@@ -948,13 +948,13 @@ pub unsafe extern "C" fn ergon_batcher_last_error(
 /// # Safety
 /// `json` must be NULL or readable for `len` bytes; `out` NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_orloj_simulate_json(
+pub unsafe extern "C" fn ergon_orloj_simulation_run_json(
     json: *const c_char,
     len: usize,
-    out: *mut *mut ergon_orloj_result,
+    out: *mut *mut ergon_orloj_simulation,
 ) -> ergon_status {
     guard(
-        "ergon_orloj_simulate_json",
+        "ergon_orloj_simulation_run_json",
         |_| {},
         || {
             let out = out_ref(out, "out")?;
@@ -964,8 +964,8 @@ pub unsafe extern "C" fn ergon_orloj_simulate_json(
             // SAFETY: the caller's contract.
             let cfg = formats::parse_sim(unsafe { text(json, len, "json")? })?;
             let results = sim::simulate(&cfg).map_err(problem_failure)?;
-            *out = into_raw(ergon_orloj_result {
-                header: Header::new::<ergon_orloj_result>(),
+            *out = into_raw(ergon_orloj_simulation {
+                header: Header::new::<ergon_orloj_simulation>(),
                 json: formats::result_json(&results),
             });
             Ok(())
@@ -982,13 +982,13 @@ pub unsafe extern "C" fn ergon_orloj_simulate_json(
 /// `result` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
 /// or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_orloj_result_json(
-    result: *const ergon_orloj_result,
+pub unsafe extern "C" fn ergon_orloj_simulation_to_json(
+    result: *const ergon_orloj_simulation,
     buf: *mut c_char,
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    with_handle("ergon_orloj_result_json", result, |h| {
+    with_handle("ergon_orloj_simulation_to_json", result, |h| {
         copy_text(&h.json, buf, cap, len)
     })
 }
@@ -998,7 +998,7 @@ pub unsafe extern "C" fn ergon_orloj_result_json(
 /// # Safety
 /// `result` must be NULL or a handle from this library that is not used afterwards.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_orloj_result_free(result: *mut ergon_orloj_result) {
+pub unsafe extern "C" fn ergon_orloj_simulation_free(result: *mut ergon_orloj_simulation) {
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         // SAFETY: the caller's contract.
         unsafe { free(result) }
@@ -1013,8 +1013,8 @@ pub unsafe extern "C" fn ergon_orloj_result_free(result: *mut ergon_orloj_result
 /// `result` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
 /// or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_orloj_result_last_error(
-    result: *const ergon_orloj_result,
+pub unsafe extern "C" fn ergon_orloj_simulation_last_error(
+    result: *const ergon_orloj_simulation,
     buf: *mut c_char,
     cap: usize,
     len: *mut usize,

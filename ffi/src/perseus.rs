@@ -17,30 +17,30 @@ use crate::handle::{
 };
 
 /// Computation kind: forward pass.
-pub const ERGON_KIND_FORWARD: u32 = 0;
+pub const ERGON_PERSEUS_KIND_FORWARD: u32 = 0;
 /// Computation kind: backward pass.
-pub const ERGON_KIND_BACKWARD: u32 = 1;
+pub const ERGON_PERSEUS_KIND_BACKWARD: u32 = 1;
 /// Schedule: synchronous 1F1B (DeepSpeed / Megatron order).
-pub const ERGON_SCHEDULE_1F1B: u32 = 0;
+pub const ERGON_PERSEUS_SCHEDULE_1F1B: u32 = 0;
 /// Schedule: GPipe.
-pub const ERGON_SCHEDULE_GPIPE: u32 = 1;
+pub const ERGON_PERSEUS_SCHEDULE_GPIPE: u32 = 1;
 /// Schedule: Megatron's interleaved 1F1B (`virtual_stages` ≥ 2).
-pub const ERGON_SCHEDULE_INTERLEAVED_1F1B: u32 = 2;
+pub const ERGON_PERSEUS_SCHEDULE_INTERLEAVED_1F1B: u32 = 2;
 /// Subtract blocking energy after the Pareto filter (SOSP'24 artifact; default).
-pub const ERGON_EFFECTIVE_ENERGY_AFTER_FILTER: u32 = 0;
+pub const ERGON_PERSEUS_EFFECTIVE_ENERGY_AFTER_FILTER: u32 = 0;
 /// Subtract blocking energy before the Pareto filter (zeus driver).
-pub const ERGON_EFFECTIVE_ENERGY_BEFORE_FILTER: u32 = 1;
+pub const ERGON_PERSEUS_EFFECTIVE_ENERGY_BEFORE_FILTER: u32 = 1;
 /// Plan at the fastest point (T_min).
-pub const ERGON_PLAN_FASTEST: u32 = 0;
+pub const ERGON_PERSEUS_PLAN_FASTEST: u32 = 0;
 /// Plan at the minimum-energy point (T*).
-pub const ERGON_PLAN_T_STAR: u32 = 1;
+pub const ERGON_PERSEUS_PLAN_T_STAR: u32 = 1;
 /// Plan for a straggler deadline: least energy including waiting until it.
-pub const ERGON_PLAN_DEADLINE: u32 = 2;
+pub const ERGON_PERSEUS_PLAN_DEADLINE: u32 = 2;
 
 /// One measurement of a computation type at one SM clock.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
-pub struct ergon_option {
+pub struct ergon_perseus_option {
     /// SM clock, MHz (> 0).
     pub freq_mhz: u32,
     /// Time of one computation, seconds (> 0).
@@ -52,7 +52,7 @@ pub struct ergon_option {
 /// Coefficients of the cost model `a·exp(b·d) + c` (d in quanta, cost in J).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
-pub struct ergon_fit {
+pub struct ergon_perseus_fit {
     /// Scale (≥ 0).
     pub a: f64,
     /// Rate per quantum (≤ 0).
@@ -64,24 +64,24 @@ pub struct ergon_fit {
 /// The measurements of one (stage, kind).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
-pub struct ergon_profile {
+pub struct ergon_perseus_profile {
     /// Pipeline stage.
     pub stage: u32,
-    /// `ERGON_KIND_FORWARD` or `ERGON_KIND_BACKWARD`.
+    /// `ERGON_PERSEUS_KIND_FORWARD` or `ERGON_PERSEUS_KIND_BACKWARD`.
     pub kind: u32,
     /// `num_options` measurements (borrowed during the call only).
-    pub options: *const ergon_option,
+    pub options: *const ergon_perseus_option,
     /// Number of measurements (≥ 1).
     pub num_options: usize,
     /// A cost model to use instead of fitting one, or NULL to fit.
-    pub fit: *const ergon_fit,
+    pub fit: *const ergon_perseus_fit,
 }
 
 /// A pipeline shape.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
-pub struct ergon_pipeline {
-    /// `ERGON_SCHEDULE_*`.
+pub struct ergon_perseus_pipeline {
+    /// `ERGON_PERSEUS_SCHEDULE_*`.
     pub schedule: u32,
     /// Stages (GPUs).
     pub num_stages: u32,
@@ -94,10 +94,10 @@ pub struct ergon_pipeline {
 /// A computation of an explicit DAG; nodes of one stage in program order.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
-pub struct ergon_node {
+pub struct ergon_perseus_node {
     /// Stage.
     pub stage: u32,
-    /// `ERGON_KIND_*`.
+    /// `ERGON_PERSEUS_KIND_*`.
     pub kind: u32,
     /// Microbatch.
     pub microbatch: u32,
@@ -106,7 +106,7 @@ pub struct ergon_node {
 /// A precedence of an explicit DAG: node `from` finishes before node `to` starts.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
-pub struct ergon_edge {
+pub struct ergon_perseus_edge {
     /// Index into the nodes.
     pub from: u32,
     /// Index into the nodes.
@@ -116,25 +116,25 @@ pub struct ergon_edge {
 /// A frontier problem given as arrays. All arrays are borrowed during the call only.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
-pub struct ergon_problem {
+pub struct ergon_perseus_problem {
     /// Time quantum τ, seconds.
     pub unit_time_s: f64,
     /// Power of a GPU while not computing, watts.
     pub p_blocking_w: f64,
-    /// `ERGON_EFFECTIVE_ENERGY_*`.
+    /// `ERGON_PERSEUS_EFFECTIVE_ENERGY_*`.
     pub effective_energy: u32,
     /// One profile per (stage, kind).
-    pub profiles: *const ergon_profile,
+    pub profiles: *const ergon_perseus_profile,
     /// Number of profiles.
     pub num_profiles: usize,
     /// The pipeline; used when `num_nodes` is 0.
-    pub pipeline: ergon_pipeline,
+    pub pipeline: ergon_perseus_pipeline,
     /// An explicit DAG instead of `pipeline` (NULL with `num_nodes` 0 to use the pipeline).
-    pub nodes: *const ergon_node,
+    pub nodes: *const ergon_perseus_node,
     /// Number of nodes.
     pub num_nodes: usize,
     /// Precedences of the explicit DAG.
-    pub edges: *const ergon_edge,
+    pub edges: *const ergon_perseus_edge,
     /// Number of edges.
     pub num_edges: usize,
     /// Stages of the explicit DAG (GPUs drawing blocking power); ignored with `pipeline`. At
@@ -145,7 +145,7 @@ pub struct ergon_problem {
 /// One point of the frontier.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ergon_point {
+pub struct ergon_perseus_point {
     /// Iteration time, seconds.
     pub time_s: f64,
     /// Total iteration energy (effective cost + stages · time · blocking power), joules.
@@ -161,7 +161,7 @@ pub struct ergon_point {
 /// Facts about a solved frontier.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ergon_summary {
+pub struct ergon_perseus_summary {
     /// Fastest iteration time, seconds.
     pub t_min_s: f64,
     /// Slowest iteration time (all computations at their slowest), seconds.
@@ -181,7 +181,7 @@ pub struct ergon_summary {
 /// Facts about a plan.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ergon_plan_info {
+pub struct ergon_perseus_plan_info {
     /// Iteration time of the plan, seconds.
     pub time_s: f64,
     /// Energy of one iteration, joules (for a deadline plan, including waiting until it).
@@ -191,26 +191,26 @@ pub struct ergon_plan_info {
 }
 
 /// Opaque handle of a frontier problem and, once solved, its frontier (see the
-/// `ergon_frontier_*` functions). Not to be used from two threads at once.
+/// `ergon_perseus_frontier_*` functions). Not to be used from two threads at once.
 // repr(C): the header (and its tag) first, as `handle` reads the tag of any handle type; through
 // cfg_attr so that cbindgen, which reads only plain `#[repr]`, still emits an opaque type.
 #[cfg_attr(all(), repr(C))]
-pub struct ergon_frontier {
+pub struct ergon_perseus_frontier {
     header: Header,
     problem: Problem,
     frontier: Option<Frontier>,
 }
 
-/// Opaque handle of a frequency plan (see the `ergon_plan_*` functions).
-#[cfg_attr(all(), repr(C))] // the header (and its tag) first (see ergon_frontier)
-pub struct ergon_plan {
+/// Opaque handle of a frequency plan (see the `ergon_perseus_plan_*` functions).
+#[cfg_attr(all(), repr(C))] // the header (and its tag) first (see ergon_perseus_frontier)
+pub struct ergon_perseus_plan {
     header: Header,
     plan: Plan,
 }
 
-opaque!(ergon_frontier, 0x4552_474f_4e46_5254, "frontier"); // "ERGONFRT"
+opaque!(ergon_perseus_frontier, 0x4552_474f_4e46_5254, "frontier"); // "ERGONFRT"
 
-opaque!(ergon_plan, 0x4552_474f_4e50_4c4e, "plan"); // "ERGONPLN"
+opaque!(ergon_perseus_plan, 0x4552_474f_4e50_4c4e, "plan"); // "ERGONPLN"
 
 fn status_of(e: &FrontierError) -> ergon_status {
     match e {
@@ -243,8 +243,8 @@ impl From<FormatError> for Failure {
 
 fn kind(k: u32, what: &str) -> Result<Kind> {
     match k {
-        ERGON_KIND_FORWARD => Ok(Kind::Forward),
-        ERGON_KIND_BACKWARD => Ok(Kind::Backward),
+        ERGON_PERSEUS_KIND_FORWARD => Ok(Kind::Forward),
+        ERGON_PERSEUS_KIND_BACKWARD => Ok(Kind::Backward),
         _ => Err(Failure::new(
             ergon_status::InvalidArgument,
             format!("{what}: unknown kind {k} (0 forward, 1 backward)"),
@@ -252,15 +252,15 @@ fn kind(k: u32, what: &str) -> Result<Kind> {
     }
 }
 
-fn to_pipeline(p: &ergon_pipeline) -> Result<Pipeline> {
+fn to_pipeline(p: &ergon_perseus_pipeline) -> Result<Pipeline> {
     let schedule = match (p.schedule, p.virtual_stages) {
-        (ERGON_SCHEDULE_1F1B, 0) => Schedule::OneFOneB,
-        (ERGON_SCHEDULE_GPIPE, 0) => Schedule::GPipe,
-        (ERGON_SCHEDULE_INTERLEAVED_1F1B, v) => Schedule::Interleaved1F1B { virtual_stages: v },
-        (ERGON_SCHEDULE_1F1B | ERGON_SCHEDULE_GPIPE, v) => {
+        (ERGON_PERSEUS_SCHEDULE_1F1B, 0) => Schedule::OneFOneB,
+        (ERGON_PERSEUS_SCHEDULE_GPIPE, 0) => Schedule::GPipe,
+        (ERGON_PERSEUS_SCHEDULE_INTERLEAVED_1F1B, v) => Schedule::Interleaved1F1B { virtual_stages: v },
+        (ERGON_PERSEUS_SCHEDULE_1F1B | ERGON_PERSEUS_SCHEDULE_GPIPE, v) => {
             return Err(Failure::new(
                 ergon_status::InvalidArgument,
-                format!("virtual_stages = {v} is only for ERGON_SCHEDULE_INTERLEAVED_1F1B"),
+                format!("virtual_stages = {v} is only for ERGON_PERSEUS_SCHEDULE_INTERLEAVED_1F1B"),
             ));
         }
         (s, _) => {
@@ -279,8 +279,8 @@ fn to_pipeline(p: &ergon_pipeline) -> Result<Pipeline> {
 
 fn energy_order(e: u32) -> Result<EffectiveEnergy> {
     match e {
-        ERGON_EFFECTIVE_ENERGY_AFTER_FILTER => Ok(EffectiveEnergy::AfterFilter),
-        ERGON_EFFECTIVE_ENERGY_BEFORE_FILTER => Ok(EffectiveEnergy::BeforeFilter),
+        ERGON_PERSEUS_EFFECTIVE_ENERGY_AFTER_FILTER => Ok(EffectiveEnergy::AfterFilter),
+        ERGON_PERSEUS_EFFECTIVE_ENERGY_BEFORE_FILTER => Ok(EffectiveEnergy::BeforeFilter),
         _ => Err(Failure::new(
             ergon_status::InvalidArgument,
             format!("unknown effective_energy {e}"),
@@ -288,11 +288,11 @@ fn energy_order(e: u32) -> Result<EffectiveEnergy> {
     }
 }
 
-/// Reads an `ergon_problem` into a validated core problem.
+/// Reads an `ergon_perseus_problem` into a validated core problem.
 ///
 /// # Safety
-/// Every pointer in `p` must satisfy the contract documented on [`ergon_problem`].
-unsafe fn problem_from_arrays(p: &ergon_problem) -> Result<Problem> {
+/// Every pointer in `p` must satisfy the contract documented on [`ergon_perseus_problem`].
+unsafe fn problem_from_arrays(p: &ergon_perseus_problem) -> Result<Problem> {
     // Every length the caller gives is checked against core's limits before anything of that
     // size is allocated, and the copies are reserved fallibly: a status, never an abort.
     // A length no array of that type can have stays INVALID_ARGUMENT (as `slice` reports it);
@@ -315,7 +315,7 @@ unsafe fn problem_from_arrays(p: &ergon_problem) -> Result<Problem> {
     over(
         "num_profiles",
         p.num_profiles,
-        size_of::<ergon_profile>(),
+        size_of::<ergon_perseus_profile>(),
         "MAX_PROFILES",
         perseus::MAX_PROFILES,
     )?;
@@ -323,14 +323,14 @@ unsafe fn problem_from_arrays(p: &ergon_problem) -> Result<Problem> {
         over(
             "num_nodes",
             p.num_nodes,
-            size_of::<ergon_node>(),
+            size_of::<ergon_perseus_node>(),
             "MAX_COMPUTATIONS",
             perseus::MAX_COMPUTATIONS,
         )?;
         over(
             "num_edges",
             p.num_edges,
-            size_of::<ergon_edge>(),
+            size_of::<ergon_perseus_edge>(),
             "MAX_EDGES",
             perseus::MAX_EDGES,
         )?;
@@ -350,7 +350,7 @@ unsafe fn problem_from_arrays(p: &ergon_problem) -> Result<Problem> {
         over(
             &format!("profiles[{i}].num_options"),
             prof.num_options,
-            size_of::<ergon_option>(),
+            size_of::<ergon_perseus_option>(),
             "MAX_OPTIONS_PER_PROFILE",
             perseus::MAX_OPTIONS_PER_PROFILE,
         )?;
@@ -371,7 +371,7 @@ unsafe fn problem_from_arrays(p: &ergon_problem) -> Result<Problem> {
                 format!("profiles[{i}].fit is misaligned"),
             ));
         } else {
-            // SAFETY: non-null and aligned; the caller provides one ergon_fit.
+            // SAFETY: non-null and aligned; the caller provides one ergon_perseus_fit.
             let f = unsafe { *prof.fit };
             Some(ExpModel {
                 a: f.a,
@@ -439,10 +439,10 @@ fn try_vec<T>(count: usize, what: &str) -> Result<Vec<T>> {
     Ok(v)
 }
 
-fn new_frontier(problem: Problem, out_ptr: *mut *mut ergon_frontier) -> Result<()> {
+fn new_frontier(problem: Problem, out_ptr: *mut *mut ergon_perseus_frontier) -> Result<()> {
     let slot = out_ref(out_ptr, "out")?;
-    *slot = into_raw(ergon_frontier {
-        header: Header::new::<ergon_frontier>(),
+    *slot = into_raw(ergon_perseus_frontier {
+        header: Header::new::<ergon_perseus_frontier>(),
         problem,
         frontier: None,
     });
@@ -451,7 +451,7 @@ fn new_frontier(problem: Problem, out_ptr: *mut *mut ergon_frontier) -> Result<(
 
 /// Creates a frontier problem from arrays (`problem` and everything it points to is only read
 /// during the call). On success `*out` receives a handle to release with
-/// `ergon_frontier_free`.
+/// `ergon_perseus_frontier_free`.
 ///
 /// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (unknown kind, schedule or
 /// energy order), `INVALID_PROBLEM` (the message names the profile, option, node or edge, or
@@ -459,15 +459,15 @@ fn new_frontier(problem: Problem, out_ptr: *mut *mut ergon_frontier) -> Result<(
 /// `PANIC`. Messages: `ergon_last_error`.
 ///
 /// # Safety
-/// `problem` must be NULL or valid as documented on `ergon_problem`; `out` must be NULL or
+/// `problem` must be NULL or valid as documented on `ergon_perseus_problem`; `out` must be NULL or
 /// writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_frontier_new(
-    problem: *const ergon_problem,
-    out: *mut *mut ergon_frontier,
+pub unsafe extern "C" fn ergon_perseus_frontier_new(
+    problem: *const ergon_perseus_problem,
+    out: *mut *mut ergon_perseus_frontier,
 ) -> ergon_status {
     guard(
-        "ergon_frontier_new",
+        "ergon_perseus_frontier_new",
         |_| {},
         || {
             // SAFETY: the caller's contract covers the struct and the arrays it points to.
@@ -478,7 +478,7 @@ pub unsafe extern "C" fn ergon_frontier_new(
 }
 
 /// Creates a frontier problem from a `perseus-instance/v1` JSON document of `len` bytes (no
-/// NUL needed). On success `*out` receives a handle to release with `ergon_frontier_free`.
+/// NUL needed). On success `*out` receives a handle to release with `ergon_perseus_frontier_free`.
 ///
 /// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE` (not JSON, not UTF-8, a missing or
 /// mistyped field), `SCHEMA`, `INVALID_PROBLEM` or `PANIC`. Messages: `ergon_last_error`.
@@ -486,13 +486,13 @@ pub unsafe extern "C" fn ergon_frontier_new(
 /// # Safety
 /// `json` must be NULL or readable for `len` bytes; `out` must be NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_frontier_from_instance_json(
+pub unsafe extern "C" fn ergon_perseus_frontier_from_instance_json(
     json: *const c_char,
     len: usize,
-    out: *mut *mut ergon_frontier,
+    out: *mut *mut ergon_perseus_frontier,
 ) -> ergon_status {
     guard(
-        "ergon_frontier_from_instance_json",
+        "ergon_perseus_frontier_from_instance_json",
         |_| {},
         || {
             if json.is_null() {
@@ -507,7 +507,7 @@ pub unsafe extern "C" fn ergon_frontier_from_instance_json(
 
 /// Creates a frontier problem from a zeus profile CSV (`stage,instruction,frequency,time,
 /// energy`) of `len` bytes and a pipeline description. On success `*out` receives a handle to
-/// release with `ergon_frontier_free`.
+/// release with `ergon_perseus_frontier_free`.
 ///
 /// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT`, `PARSE` (the message names the
 /// CSV line), `INVALID_PROBLEM` or `PANIC`. Messages: `ergon_last_error`.
@@ -516,17 +516,17 @@ pub unsafe extern "C" fn ergon_frontier_from_instance_json(
 /// `csv` must be NULL or readable for `len` bytes, `pipeline` NULL or valid, `out` NULL or
 /// writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_frontier_from_profile_csv(
+pub unsafe extern "C" fn ergon_perseus_frontier_from_profile_csv(
     csv: *const c_char,
     len: usize,
-    pipeline: *const ergon_pipeline,
+    pipeline: *const ergon_perseus_pipeline,
     unit_time_s: f64,
     p_blocking_w: f64,
     effective_energy: u32,
-    out: *mut *mut ergon_frontier,
+    out: *mut *mut ergon_perseus_frontier,
 ) -> ergon_status {
     guard(
-        "ergon_frontier_from_profile_csv",
+        "ergon_perseus_frontier_from_profile_csv",
         |_| {},
         || {
             if csv.is_null() {
@@ -556,35 +556,35 @@ pub unsafe extern "C" fn ergon_frontier_from_profile_csv(
 /// # Safety
 /// `frontier` must be NULL or a handle from this library that is not used afterwards.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_frontier_free(frontier: *mut ergon_frontier) {
+pub unsafe extern "C" fn ergon_perseus_frontier_free(frontier: *mut ergon_perseus_frontier) {
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         // SAFETY: the caller's contract.
         unsafe { free(frontier) }
     }));
 }
 
-fn solved(h: &ergon_frontier) -> Result<&Frontier> {
+fn solved(h: &ergon_perseus_frontier) -> Result<&Frontier> {
     h.frontier.as_ref().ok_or_else(|| {
         Failure::new(
             ergon_status::NotSolved,
-            "the frontier is not solved yet: call ergon_frontier_solve",
+            "the frontier is not solved yet: call ergon_perseus_frontier_solve",
         )
     })
 }
 
 /// Solves the frontier (once; a second call fails with `INVALID_STATE`). A frontier that stops
-/// before T_min (see `ergon_summary.complete`) is still a success; the handle's last error then
+/// before T_min (see `ergon_perseus_summary.complete`) is still a success; the handle's last error then
 /// says why it stopped.
 ///
 /// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_STATE`, `INVALID_PROBLEM`, `OVERFLOW` or
-/// `PANIC`. Messages: `ergon_frontier_last_error`.
+/// `PANIC`. Messages: `ergon_perseus_frontier_last_error`.
 ///
 /// # Safety
 /// `frontier` must be NULL or a live handle not used concurrently.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_frontier_solve(frontier: *mut ergon_frontier) -> ergon_status {
+pub unsafe extern "C" fn ergon_perseus_frontier_solve(frontier: *mut ergon_perseus_frontier) -> ergon_status {
     guard(
-        "ergon_frontier_solve",
+        "ergon_perseus_frontier_solve",
         // Runs after the body, when its `&mut` is gone.
         // SAFETY: the caller's contract.
         |m| {
@@ -623,19 +623,19 @@ pub unsafe extern "C" fn ergon_frontier_solve(frontier: *mut ergon_frontier) -> 
 /// # Safety
 /// `frontier` must be NULL or a live handle; `out` NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_frontier_num_points(
-    frontier: *const ergon_frontier,
+pub unsafe extern "C" fn ergon_perseus_frontier_num_points(
+    frontier: *const ergon_perseus_frontier,
     out: *mut usize,
 ) -> ergon_status {
-    with_handle("ergon_frontier_num_points", frontier, |h| {
+    with_handle("ergon_perseus_frontier_num_points", frontier, |h| {
         let n = solved(h)?.points.len();
         *out_ref(out, "out")? = n;
         Ok(())
     })
 }
 
-fn point(p: &perseus::Point) -> ergon_point {
-    ergon_point {
+fn point(p: &perseus::Point) -> ergon_perseus_point {
+    ergon_perseus_point {
         time_s: p.time_s,
         energy_j: p.energy_j,
         effective_cost_j: p.effective_cost_j,
@@ -651,12 +651,12 @@ fn point(p: &perseus::Point) -> ergon_point {
 /// # Safety
 /// `frontier` must be NULL or a live handle; `out` NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_frontier_point(
-    frontier: *const ergon_frontier,
+pub unsafe extern "C" fn ergon_perseus_frontier_point(
+    frontier: *const ergon_perseus_frontier,
     index: usize,
-    out: *mut ergon_point,
+    out: *mut ergon_perseus_point,
 ) -> ergon_status {
-    with_handle("ergon_frontier_point", frontier, |h| {
+    with_handle("ergon_perseus_frontier_point", frontier, |h| {
         let f = solved(h)?;
         let p = f.points.get(index).ok_or_else(|| {
             Failure::new(
@@ -678,14 +678,14 @@ pub unsafe extern "C" fn ergon_frontier_point(
 /// `frontier` must be NULL or a live handle; `buf` NULL or writable for `cap` points; `len`
 /// NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_frontier_points(
-    frontier: *const ergon_frontier,
-    buf: *mut ergon_point,
+pub unsafe extern "C" fn ergon_perseus_frontier_points(
+    frontier: *const ergon_perseus_frontier,
+    buf: *mut ergon_perseus_point,
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    with_handle("ergon_frontier_points", frontier, |h| {
-        let points: Vec<ergon_point> = solved(h)?.points.iter().map(point).collect();
+    with_handle("ergon_perseus_frontier_points", frontier, |h| {
+        let points: Vec<ergon_perseus_point> = solved(h)?.points.iter().map(point).collect();
         copy_items(&points, buf, cap, len)
     })
 }
@@ -697,14 +697,14 @@ pub unsafe extern "C" fn ergon_frontier_points(
 /// # Safety
 /// `frontier` must be NULL or a live handle; `out` NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_frontier_summary(
-    frontier: *const ergon_frontier,
-    out: *mut ergon_summary,
+pub unsafe extern "C" fn ergon_perseus_frontier_summary(
+    frontier: *const ergon_perseus_frontier,
+    out: *mut ergon_perseus_summary,
 ) -> ergon_status {
-    with_handle("ergon_frontier_summary", frontier, |h| {
+    with_handle("ergon_perseus_frontier_summary", frontier, |h| {
         let f = solved(h)?;
         let star = f.point(f.min_energy())?;
-        *out_ref(out, "out")? = ergon_summary {
+        *out_ref(out, "out")? = ergon_perseus_summary {
             t_min_s: f.t_min_quanta as f64 * f.unit_time_s,
             t_max_s: f.t_max_quanta as f64 * f.unit_time_s,
             t_star_s: star.time_s,
@@ -726,13 +726,13 @@ pub unsafe extern "C" fn ergon_frontier_summary(
 /// `frontier` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
 /// or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_frontier_to_json(
-    frontier: *const ergon_frontier,
+pub unsafe extern "C" fn ergon_perseus_frontier_to_json(
+    frontier: *const ergon_perseus_frontier,
     buf: *mut c_char,
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    with_handle("ergon_frontier_to_json", frontier, |h| {
+    with_handle("ergon_perseus_frontier_to_json", frontier, |h| {
         let f = solved(h)?;
         let microbatches = h
             .problem
@@ -750,10 +750,10 @@ pub unsafe extern "C" fn ergon_frontier_to_json(
     })
 }
 
-/// Makes a frequency plan: `at` is `ERGON_PLAN_FASTEST`, `ERGON_PLAN_T_STAR` or
-/// `ERGON_PLAN_DEADLINE` (then `deadline_s` is the straggler's iteration time, and the plan is
+/// Makes a frequency plan: `at` is `ERGON_PERSEUS_PLAN_FASTEST`, `ERGON_PERSEUS_PLAN_T_STAR` or
+/// `ERGON_PERSEUS_PLAN_DEADLINE` (then `deadline_s` is the straggler's iteration time, and the plan is
 /// the one of least energy including the wait; otherwise `deadline_s` is ignored). On success
-/// `*out` receives a handle to release with `ergon_plan_free`; it does not borrow the frontier.
+/// `*out` receives a handle to release with `ergon_perseus_plan_free`; it does not borrow the frontier.
 ///
 /// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `NOT_SOLVED`, `INVALID_ARGUMENT` (unknown `at`,
 /// non-finite deadline), `DEADLINE` (shorter than T_min) or `PANIC`.
@@ -761,19 +761,19 @@ pub unsafe extern "C" fn ergon_frontier_to_json(
 /// # Safety
 /// `frontier` must be NULL or a live handle; `out` NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_frontier_plan(
-    frontier: *const ergon_frontier,
+pub unsafe extern "C" fn ergon_perseus_frontier_plan(
+    frontier: *const ergon_perseus_frontier,
     at: u32,
     deadline_s: f64,
-    out: *mut *mut ergon_plan,
+    out: *mut *mut ergon_perseus_plan,
 ) -> ergon_status {
-    with_handle("ergon_frontier_plan", frontier, |h| {
+    with_handle("ergon_perseus_frontier_plan", frontier, |h| {
         let f = solved(h)?;
         let slot = out_ref(out, "out")?;
         let (state, energy): (State, Option<f64>) = match at {
-            ERGON_PLAN_FASTEST => (f.fastest(), None),
-            ERGON_PLAN_T_STAR => (f.min_energy(), None),
-            ERGON_PLAN_DEADLINE => {
+            ERGON_PERSEUS_PLAN_FASTEST => (f.fastest(), None),
+            ERGON_PERSEUS_PLAN_T_STAR => (f.min_energy(), None),
+            ERGON_PERSEUS_PLAN_DEADLINE => {
                 let (s, e) = f.for_deadline(deadline_s)?;
                 (s, Some(e))
             }
@@ -788,8 +788,8 @@ pub unsafe extern "C" fn ergon_frontier_plan(
         if let Some(e) = energy {
             plan.energy_j = e;
         }
-        *slot = into_raw(ergon_plan {
-            header: Header::new::<ergon_plan>(),
+        *slot = into_raw(ergon_perseus_plan {
+            header: Header::new::<ergon_perseus_plan>(),
             plan,
         });
         Ok(())
@@ -805,8 +805,8 @@ pub unsafe extern "C" fn ergon_frontier_plan(
 /// `frontier` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
 /// or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_frontier_last_error(
-    frontier: *const ergon_frontier,
+pub unsafe extern "C" fn ergon_perseus_frontier_last_error(
+    frontier: *const ergon_perseus_frontier,
     buf: *mut c_char,
     cap: usize,
     len: *mut usize,
@@ -819,7 +819,7 @@ pub unsafe extern "C" fn ergon_frontier_last_error(
 /// # Safety
 /// `plan` must be NULL or a handle from this library that is not used afterwards.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_plan_free(plan: *mut ergon_plan) {
+pub unsafe extern "C" fn ergon_perseus_plan_free(plan: *mut ergon_perseus_plan) {
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         // SAFETY: the caller's contract.
         unsafe { free(plan) }
@@ -833,12 +833,12 @@ pub unsafe extern "C" fn ergon_plan_free(plan: *mut ergon_plan) {
 /// # Safety
 /// `plan` must be NULL or a live handle; `out` NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_plan_summary(
-    plan: *const ergon_plan,
-    out: *mut ergon_plan_info,
+pub unsafe extern "C" fn ergon_perseus_plan_summary(
+    plan: *const ergon_perseus_plan,
+    out: *mut ergon_perseus_plan_info,
 ) -> ergon_status {
-    with_handle("ergon_plan_summary", plan, |h| {
-        *out_ref(out, "out")? = ergon_plan_info {
+    with_handle("ergon_perseus_plan_summary", plan, |h| {
+        *out_ref(out, "out")? = ergon_perseus_plan_info {
             time_s: h.plan.time_s,
             energy_j: h.plan.energy_j,
             num_stages: h.plan.stages.len(),
@@ -847,7 +847,7 @@ pub unsafe extern "C" fn ergon_plan_summary(
     })
 }
 
-/// Copies stage `stage`'s program for one iteration: `kinds[i]` (`ERGON_KIND_*`) and
+/// Copies stage `stage`'s program for one iteration: `kinds[i]` (`ERGON_PERSEUS_KIND_*`) and
 /// `freqs_mhz[i]` (the SM clock to set before computation i). "Ask the length, then fill":
 /// `*len` receives the number of computations; both arrays must hold `cap` elements (both NULL
 /// with `cap` 0 to ask).
@@ -859,15 +859,15 @@ pub unsafe extern "C" fn ergon_plan_summary(
 /// `plan` must be NULL or a live handle; `kinds` and `freqs_mhz` NULL or writable for `cap`
 /// elements; `len` NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_plan_stage(
-    plan: *const ergon_plan,
+pub unsafe extern "C" fn ergon_perseus_plan_stage(
+    plan: *const ergon_perseus_plan,
     stage: usize,
     kinds: *mut u32,
     freqs_mhz: *mut u32,
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    with_handle("ergon_plan_stage", plan, |h| {
+    with_handle("ergon_perseus_plan_stage", plan, |h| {
         let s = h.plan.stages.get(stage).ok_or_else(|| {
             Failure::new(
                 ergon_status::OutOfRange,
@@ -882,9 +882,9 @@ pub unsafe extern "C" fn ergon_plan_stage(
             .iter()
             .map(|&(kind, _)| {
                 if kind == Kind::Forward {
-                    ERGON_KIND_FORWARD
+                    ERGON_PERSEUS_KIND_FORWARD
                 } else {
-                    ERGON_KIND_BACKWARD
+                    ERGON_PERSEUS_KIND_BACKWARD
                 }
             })
             .collect();
@@ -906,13 +906,13 @@ pub unsafe extern "C" fn ergon_plan_stage(
 /// `plan` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL or
 /// writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_plan_to_json(
-    plan: *const ergon_plan,
+pub unsafe extern "C" fn ergon_perseus_plan_to_json(
+    plan: *const ergon_perseus_plan,
     buf: *mut c_char,
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    with_handle("ergon_plan_to_json", plan, |h| {
+    with_handle("ergon_perseus_plan_to_json", plan, |h| {
         copy_text(&formats::plan_json(&h.plan), buf, cap, len)
     })
 }
@@ -925,8 +925,8 @@ pub unsafe extern "C" fn ergon_plan_to_json(
 /// `plan` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL or
 /// writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_plan_last_error(
-    plan: *const ergon_plan,
+pub unsafe extern "C" fn ergon_perseus_plan_last_error(
+    plan: *const ergon_perseus_plan,
     buf: *mut c_char,
     cap: usize,
     len: *mut usize,

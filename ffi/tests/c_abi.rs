@@ -11,7 +11,7 @@
 //! profiles of the shared fixtures reach C as arrays through a header this test generates
 //! (`fixtures.h`), and as JSON through the fixture files themselves.
 //!
-//! The GPU programs (`tests/c/executor.c`, `tests/cpp/gpu.cpp`) run against the fake NVML
+//! The GPU programs (`tests/c/gpu.c`, `tests/cpp/gpu.cpp`) run against the fake NVML
 //! (`tests/fake-nvml`, built by the harness of `hwctl/tests/support`), each run with its own
 //! call log, fake state file and GPU state directory; the tests assert the exact NVML call
 //! sequence and that the fake GPU ends as it started.
@@ -47,16 +47,16 @@ const INSTANCES: [&str; 2] = ["a100_s2_m4", "a100_s4_m8"];
 
 /// Every program under tests/c and tests/cpp, so that a new file cannot go unrun.
 const PROGRAMS: [&str; 10] = [
-    "c/frontier.c",
+    "c/perseus.c",
     "c/dpk.c",
-    "c/batcher.c",
+    "c/orloj.c",
     "c/bad_input.c",
     "c/panic.c",
-    "c/executor.c",
+    "c/gpu.c",
     "cpp/wrapper.cpp",
     "cpp/gpu.cpp",
     "cpp/dpk.cpp",
-    "cpp/batcher.cpp",
+    "cpp/orloj.cpp",
 ];
 
 fn repo() -> PathBuf {
@@ -127,7 +127,7 @@ fn work_dir() -> &'static Path {
     })
 }
 
-/// A C header with the profiles of every instance as `ergon_option` / `ergon_profile`
+/// A C header with the profiles of every instance as `ergon_perseus_option` / `ergon_perseus_profile`
 /// arrays, read from the same JSON files the programs also load. Doubles are written with
 /// Rust's shortest round-trip form, which C compilers read back exactly.
 fn fixtures_header() -> String {
@@ -137,7 +137,7 @@ fn fixtures_header() -> String {
          #include <stddef.h>\n#include \"ergon.h\"\n\n\
          typedef struct fixture {\n  const char *name;\n  double unit_time_s;\n  \
          double p_blocking_w;\n  uint32_t num_stages;\n  uint32_t num_microbatches;\n  \
-         const ergon_profile *profiles;\n  size_t num_profiles;\n} fixture;\n\n",
+         const ergon_perseus_profile *profiles;\n  size_t num_profiles;\n} fixture;\n\n",
     );
     let mut table = String::from("static const fixture FIXTURES[] = {\n");
     for name in INSTANCES {
@@ -151,10 +151,10 @@ fn fixtures_header() -> String {
             .map(|c| c.microbatch + 1)
             .max()
             .unwrap();
-        let mut profiles = format!("static const ergon_profile {name}_profiles[] = {{\n");
+        let mut profiles = format!("static const ergon_perseus_profile {name}_profiles[] = {{\n");
         for (i, p) in problem.profiles.iter().enumerate() {
             assert!(p.fit.is_none(), "{name}: the fixtures have no fits");
-            writeln!(h, "static const ergon_option {name}_options_{i}[] = {{").unwrap();
+            writeln!(h, "static const ergon_perseus_option {name}_options_{i}[] = {{").unwrap();
             for o in &p.options {
                 writeln!(
                     h,
@@ -165,8 +165,8 @@ fn fixtures_header() -> String {
             }
             h.push_str("};\n");
             let kind = match p.kind {
-                Kind::Forward => "ERGON_KIND_FORWARD",
-                Kind::Backward => "ERGON_KIND_BACKWARD",
+                Kind::Forward => "ERGON_PERSEUS_KIND_FORWARD",
+                Kind::Backward => "ERGON_PERSEUS_KIND_BACKWARD",
             };
             writeln!(
                 profiles,
@@ -462,7 +462,7 @@ fn c_frontier_from_arrays_json_and_csv() {
     let data = data_dir();
     let data = data.as_os_str();
     let (once, small) = (OsStr::new("--solve-once"), OsStr::new("a100_s2_m4"));
-    for out in build_and_run("c/frontier.c", &[data], &[once, data, small], &[]) {
+    for out in build_and_run("c/perseus.c", &[data], &[once, data, small], &[]) {
         assert!(out.contains("a100_s2_m4"), "{out}");
         assert!(out.contains("97 points, T_min 0.335 s"), "{out}");
         assert!(out.contains("174 points, T_min 0.723 s"), "{out}");
@@ -509,7 +509,7 @@ fn cpp_dpk() {
 fn c_panic_boundary() {
     let data = data_dir();
     let data = [data.as_os_str()];
-    let env = [("ERGON_FFI_TEST_PANIC", "ergon_frontier_solve")];
+    let env = [("ERGON_FFI_TEST_PANIC", "ergon_perseus_frontier_solve")];
     for out in build_and_run("c/panic.c", &data, &data, &env) {
         assert!(out.contains("all checks passed"), "{out}");
     }
@@ -527,7 +527,7 @@ fn cpp_wrapper() {
 
 #[test]
 fn c_batcher() {
-    for out in build_and_run("c/batcher.c", &[], &[], &[]) {
+    for out in build_and_run("c/orloj.c", &[], &[], &[]) {
         assert!(
             out.contains("oracle p_min 0.05: batch of 2, 0 dropped, E[T] 25.0 ms"),
             "{out}"
@@ -542,7 +542,7 @@ fn c_batcher() {
 
 #[test]
 fn cpp_batcher() {
-    for out in build_and_run("cpp/batcher.cpp", &[], &[], &[]) {
+    for out in build_and_run("cpp/orloj.cpp", &[], &[], &[]) {
         assert!(out.contains("all checks passed"), "{out}");
     }
 }
@@ -727,7 +727,7 @@ fn iteration_lines(stdout: &str) -> Vec<&str> {
 fn c_executor_through_the_fake_nvml() {
     let expected = executor_expected_log();
     for link in links() {
-        let exe = build("c/executor.c", link);
+        let exe = build("c/gpu.c", link);
         let name = format!("executor-{link:?}");
         let got = run_gpu(&exe, "run", &gpu_run_dir(&name), true, false);
         assert!(got.stdout.contains("all checks passed"), "{}", got.stdout);
@@ -772,7 +772,7 @@ fn c_executor_through_the_fake_nvml() {
         assert!(none.log.is_empty(), "{:#?}", none.log);
 
         // A trainer killed with its executor running: the GPU state file lets
-        // ergon_gpu_restore put back exactly what the executor changed.
+        // ergon_gpu_state_restore put back exactly what the executor changed.
         let dir = gpu_run_dir(&format!("{name}-abandon"));
         let abandoned = run_gpu(&exe, "abandon", &dir, true, false);
         assert!(
@@ -826,7 +826,7 @@ fn c_executor_through_the_fake_nvml() {
                 let dir = gpu_run_dir(&format!("{name}-valgrind-none"));
                 run_gpu(&exe, "no-nvml", &dir, false, true);
             } else {
-                eprintln!("valgrind not found: c/executor.c ran without it");
+                eprintln!("valgrind not found: c/gpu.c ran without it");
             }
         }
     }

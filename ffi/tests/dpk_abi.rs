@@ -191,7 +191,7 @@ fn run(w: *const ergon_dpk_workload, o: &ergon_dpk_options) -> Outcome {
     let mut r = null_mut();
     unsafe {
         assert_eq!(
-            ergon_dpk_schedule(w, o, &mut r),
+            ergon_dpk_workload_schedule(w, o, &mut r),
             ergon_status::Ok,
             "{}",
             workload_error(w)
@@ -267,7 +267,7 @@ fn check_o4(w: *const ergon_dpk_workload, num_blocks: usize) {
     assert_eq!(dpk.allocated, vec![6, 5]);
     assert_eq!(dpk.info.num_allocated, 2);
     assert_eq!(dpk.info.total_weight, 310.0);
-    assert_eq!(dpk.info.scheduler, ERGON_DPK_DPK);
+    assert_eq!(dpk.info.scheduler, ERGON_DPK_SCHEDULER_DPK);
     assert_eq!(dpk.info.num_blocks, num_blocks);
     assert_eq!(dpk.info.num_alphas, 3);
     assert!(dpk.info.upper_bound.is_nan());
@@ -293,28 +293,28 @@ fn check_o4(w: *const ergon_dpk_workload, num_blocks: usize) {
     ));
     assert!(doc.get("upper_bound").is_none());
 
-    let fcfs = run(w, &options(ERGON_DPK_FCFS));
+    let fcfs = run(w, &options(ERGON_DPK_SCHEDULER_FCFS));
     assert_eq!(
         (sorted(fcfs.allocated), fcfs.info.total_weight),
         (vec![0, 1], 210.0)
     );
-    let dpf = run(w, &options(ERGON_DPK_DPF));
+    let dpf = run(w, &options(ERGON_DPK_SCHEDULER_DPF));
     assert_eq!(
         (sorted(dpf.allocated), dpf.info.total_weight),
         (vec![5, 6], 310.0)
     );
     let unweighted = ergon_dpk_options {
         dpf_weighted: false,
-        ..options(ERGON_DPK_DPF)
+        ..options(ERGON_DPK_SCHEDULER_DPF)
     };
     let dpf = run(w, &unweighted);
     assert_eq!(
         (sorted(dpf.allocated), dpf.info.total_weight),
         (vec![2, 4], 260.0)
     );
-    let area = run(w, &options(ERGON_DPK_AREA));
+    let area = run(w, &options(ERGON_DPK_SCHEDULER_AREA));
     assert_eq!(sorted(area.allocated), vec![5, 6]);
-    let opt = run(w, &options(ERGON_DPK_OPTIMAL));
+    let opt = run(w, &options(ERGON_DPK_SCHEDULER_OPTIMAL));
     assert_eq!(sorted(opt.allocated), vec![5, 6]);
     assert_eq!(opt.info.upper_bound, 310.0);
     assert!(opt.info.proven_optimal);
@@ -383,16 +383,16 @@ fn o5_from_arrays_and_from_json() {
     let a = o5();
     for w in [a.workload().unwrap(), from_json(&a.json()).unwrap()] {
         for (scheduler, want) in [
-            (ERGON_DPK_DPF, vec![0, 1]),
-            (ERGON_DPK_FCFS, vec![0, 1]),
-            (ERGON_DPK_DPK, vec![2, 3, 4, 5, 6]),
-            (ERGON_DPK_AREA, vec![2, 3, 4, 5, 6]),
+            (ERGON_DPK_SCHEDULER_DPF, vec![0, 1]),
+            (ERGON_DPK_SCHEDULER_FCFS, vec![0, 1]),
+            (ERGON_DPK_SCHEDULER_DPK, vec![2, 3, 4, 5, 6]),
+            (ERGON_DPK_SCHEDULER_AREA, vec![2, 3, 4, 5, 6]),
         ] {
             let got = run(w, &options(scheduler));
             assert_eq!(sorted(got.allocated), want, "scheduler {scheduler}");
             assert_eq!(got.info.num_allocated, want.len());
         }
-        let opt = run(w, &options(ERGON_DPK_OPTIMAL));
+        let opt = run(w, &options(ERGON_DPK_SCHEDULER_OPTIMAL));
         assert_eq!(opt.info.num_allocated, 5);
         assert!(opt.info.proven_optimal);
         unsafe { ergon_dpk_workload_free(w) };
@@ -405,10 +405,10 @@ fn null_options_mean_the_defaults_and_a_workload_can_be_scheduled_again() {
     let w = a.workload().unwrap();
     let mut r = null_mut();
     unsafe {
-        assert_eq!(ergon_dpk_schedule(w, null(), &mut r), ergon_status::Ok);
+        assert_eq!(ergon_dpk_workload_schedule(w, null(), &mut r), ergon_status::Ok);
         let mut info = ergon_dpk_result_info::default();
         assert_eq!(ergon_dpk_result_summary(r, &mut info), ergon_status::Ok);
-        assert_eq!((info.scheduler, info.total_weight), (ERGON_DPK_DPK, 310.0));
+        assert_eq!((info.scheduler, info.total_weight), (ERGON_DPK_SCHEDULER_DPK, 310.0));
         // The result outlives its workload handle.
         ergon_dpk_workload_free(w);
         let mut len = 0;
@@ -420,7 +420,7 @@ fn null_options_mean_the_defaults_and_a_workload_can_be_scheduled_again() {
         ergon_dpk_result_free(r);
     }
     let d = ergon_dpk_options_default();
-    assert_eq!(d.scheduler, ERGON_DPK_DPK);
+    assert_eq!(d.scheduler, ERGON_DPK_SCHEDULER_DPK);
     assert_eq!(d.eta, 0.05);
     assert_eq!(d.knapsack, ERGON_DPK_KNAPSACK_WEIGHTED);
     assert_eq!(d.recompute_every, 0);
@@ -437,7 +437,7 @@ fn blocks_from_epsilon_and_delta() {
     let mut len = 0;
     unsafe {
         assert_eq!(
-            ergon_dpk_standard_alphas(alphas.as_mut_ptr(), 12, &mut len),
+            ergon_dpk_alphas_standard(alphas.as_mut_ptr(), 12, &mut len),
             ergon_status::Ok
         );
     }
@@ -455,7 +455,7 @@ fn blocks_from_epsilon_and_delta() {
     a.blocks[0].epsilon = 10.0;
     a.blocks[0].delta = 1e-7;
     let w = a.workload().unwrap();
-    let got = run(w, &options(ERGON_DPK_FCFS));
+    let got = run(w, &options(ERGON_DPK_SCHEDULER_FCFS));
     let want = [
         0.0, 0.0, 0.0, 0.0, 1.94, 4.63, 5.97, 6.78, 7.70, 8.93, 9.48, 9.74,
     ];
@@ -497,7 +497,7 @@ fn rdp_helpers() {
     let (mut eps, mut index) = (0.0, 0);
     unsafe {
         assert_eq!(
-            ergon_dpk_dp_epsilon(
+            ergon_dpk_curve_dp_epsilon(
                 alphas.as_ptr(),
                 5,
                 cap.as_ptr(),
@@ -516,7 +516,7 @@ fn rdp_helpers() {
     let (mut tight, mut tight_index) = (0.0, 0);
     unsafe {
         assert_eq!(
-            ergon_dpk_dp_epsilon(
+            ergon_dpk_curve_dp_epsilon(
                 alphas.as_ptr(),
                 5,
                 cap.as_ptr(),
@@ -538,11 +538,11 @@ fn rdp_helpers() {
     let mut s = [0.0; 5];
     unsafe {
         assert_eq!(
-            ergon_dpk_gaussian(alphas.as_ptr(), 5, 2.0, g.as_mut_ptr(), 5, &mut len),
+            ergon_dpk_curve_gaussian(alphas.as_ptr(), 5, 2.0, g.as_mut_ptr(), 5, &mut len),
             ergon_status::Ok
         );
         assert_eq!(
-            ergon_dpk_subsampled_gaussian(
+            ergon_dpk_curve_subsampled_gaussian(
                 alphas.as_ptr(),
                 5,
                 1.0,
@@ -562,7 +562,7 @@ fn rdp_helpers() {
     // Sampling lowers the cost.
     unsafe {
         assert_eq!(
-            ergon_dpk_subsampled_gaussian(
+            ergon_dpk_curve_subsampled_gaussian(
                 alphas.as_ptr(),
                 5,
                 0.01,
@@ -617,9 +617,9 @@ fn laplace_rdp(a: f64, b: f64) -> f64 {
 
 /// The DP-SGD job of the dp-accounting oracles: q = 0.01, σ = 1, 10⁴ steps, standard orders.
 fn dpsgd_job() -> (Vec<f64>, Vec<f64>) {
-    let alphas = items(|b, c, l| unsafe { ergon_dpk_standard_alphas(b, c, l) });
+    let alphas = items(|b, c, l| unsafe { ergon_dpk_alphas_standard(b, c, l) });
     let curve = items(|b, c, l| unsafe {
-        ergon_dpk_subsampled_gaussian(alphas.as_ptr(), alphas.len(), 0.01, 1.0, 1e4, b, c, l)
+        ergon_dpk_curve_subsampled_gaussian(alphas.as_ptr(), alphas.len(), 0.01, 1.0, 1e4, b, c, l)
     });
     (alphas, curve)
 }
@@ -627,7 +627,7 @@ fn dpsgd_job() -> (Vec<f64>, Vec<f64>) {
 #[test]
 fn accounting_helpers() {
     // dp-accounting's default grid: 156 orders, 1.1 .. 10.9, 11 .. 63, 128 .. 1024.
-    let dense = items(|b, c, l| unsafe { ergon_dpk_dense_alphas(b, c, l) });
+    let dense = items(|b, c, l| unsafe { ergon_dpk_alphas_dense(b, c, l) });
     assert_eq!(dense.len(), 156);
     assert!(close(dense[0], 1.1, 1e-12) && close(dense[98], 10.9, 1e-12));
     assert_eq!(&dense[99..101], &[11.0, 12.0]);
@@ -637,7 +637,7 @@ fn accounting_helpers() {
     let mut small = [7.0; 10];
     let mut len = 0;
     assert_eq!(
-        unsafe { ergon_dpk_dense_alphas(small.as_mut_ptr(), 10, &mut len) },
+        unsafe { ergon_dpk_alphas_dense(small.as_mut_ptr(), 10, &mut len) },
         ergon_status::BufferTooSmall
     );
     assert_eq!((len, small), (156, [7.0; 10]));
@@ -685,7 +685,7 @@ fn accounting_helpers() {
     // the plain one times the steps, and sampling (q = 0.01) costs less.
     let grid: Vec<f64> = (0..20).map(|i| 1.5 + f64::from(i)).collect();
     let b = 2.0;
-    let lap = items(|o, c, l| unsafe { ergon_dpk_laplace(grid.as_ptr(), 20, b, o, c, l) });
+    let lap = items(|o, c, l| unsafe { ergon_dpk_curve_laplace(grid.as_ptr(), 20, b, o, c, l) });
     assert_eq!(lap.len(), 20);
     for (&a, &v) in grid.iter().zip(&lap) {
         let want = laplace_rdp(a, b);
@@ -696,10 +696,10 @@ fn accounting_helpers() {
         assert!(v <= 1.0 / b + 1e-15, "RDP of Laplace is at most its pure ε");
     }
     let full = items(|o, c, l| unsafe {
-        ergon_dpk_subsampled_laplace(grid.as_ptr(), 20, 1.0, b, 3.0, o, c, l)
+        ergon_dpk_curve_subsampled_laplace(grid.as_ptr(), 20, 1.0, b, 3.0, o, c, l)
     });
     let sampled = items(|o, c, l| unsafe {
-        ergon_dpk_subsampled_laplace(grid.as_ptr(), 20, 0.01, b, 3.0, o, c, l)
+        ergon_dpk_curve_subsampled_laplace(grid.as_ptr(), 20, 0.01, b, 3.0, o, c, l)
     });
     for i in 0..20 {
         assert!(close(full[i], 3.0 * lap[i], 1e-12), "{full:?}");
@@ -707,13 +707,13 @@ fn accounting_helpers() {
     }
 
     // Composition: Σ counts[i]·curves[i] order by order; NULL counts = one run of each.
-    let gauss = items(|o, c, l| unsafe { ergon_dpk_gaussian(grid.as_ptr(), 20, 4.0, o, c, l) });
+    let gauss = items(|o, c, l| unsafe { ergon_dpk_curve_gaussian(grid.as_ptr(), 20, 4.0, o, c, l) });
     let rows: Vec<f64> = lap.iter().chain(&gauss).copied().collect();
     let counts = [2.0, 3.5];
     let composed = items(|o, c, l| unsafe {
-        ergon_dpk_compose(rows.as_ptr(), 2, 20, counts.as_ptr(), o, c, l)
+        ergon_dpk_curve_compose(rows.as_ptr(), 2, 20, counts.as_ptr(), o, c, l)
     });
-    let once = items(|o, c, l| unsafe { ergon_dpk_compose(rows.as_ptr(), 2, 20, null(), o, c, l) });
+    let once = items(|o, c, l| unsafe { ergon_dpk_curve_compose(rows.as_ptr(), 2, 20, null(), o, c, l) });
     for i in 0..20 {
         assert!(close(composed[i], 2.0 * lap[i] + 3.5 * gauss[i], 1e-12));
         assert!(close(once[i], lap[i] + gauss[i], 1e-12));
@@ -765,7 +765,7 @@ fn accounting_helpers() {
     let epsilon_of = |d: f64, conversion: u32| {
         let (mut e, mut i) = (f64::NAN, usize::MAX);
         let s = unsafe {
-            ergon_dpk_dp_epsilon(
+            ergon_dpk_curve_dp_epsilon(
                 alphas.as_ptr(),
                 12,
                 curve.as_ptr(),
@@ -787,7 +787,7 @@ fn accounting_helpers() {
     let delta_of = |e: f64| {
         let (mut d, mut i) = (f64::NAN, usize::MAX);
         let s = unsafe {
-            ergon_dpk_dp_delta(
+            ergon_dpk_curve_dp_delta(
                 alphas.as_ptr(),
                 12,
                 curve.as_ptr(),
@@ -813,7 +813,7 @@ fn accounting_helpers() {
     let (mut e, mut i) = (f64::NAN, usize::MAX);
     assert_eq!(
         unsafe {
-            ergon_dpk_dp_epsilon(
+            ergon_dpk_curve_dp_epsilon(
                 dense.as_ptr(),
                 dense.len(),
                 zeros.as_ptr(),
@@ -858,7 +858,7 @@ fn bad_accounting_arguments() {
             thread_error()
         );
         assert_eq!(
-            ergon_dpk_dp_delta(
+            ergon_dpk_curve_dp_delta(
                 alphas.as_ptr(),
                 2,
                 curve.as_ptr(),
@@ -884,7 +884,7 @@ fn bad_accounting_arguments() {
         assert!(m.starts_with("ergon_dpk_block_capacity: "), "{m}");
         // NULL pointers.
         assert_eq!(
-            ergon_dpk_dp_delta(
+            ergon_dpk_curve_dp_delta(
                 alphas.as_ptr(),
                 2,
                 curve.as_ptr(),
@@ -897,15 +897,15 @@ fn bad_accounting_arguments() {
             ergon_status::NullPointer
         );
         assert_eq!(
-            ergon_dpk_dp_delta(alphas.as_ptr(), 2, null(), 2, 1.0, 0, &mut d, &mut i),
+            ergon_dpk_curve_dp_delta(alphas.as_ptr(), 2, null(), 2, 1.0, 0, &mut d, &mut i),
             ergon_status::NullPointer
         );
         assert_eq!(
-            ergon_dpk_laplace(null(), 2, 1.0, out.as_mut_ptr(), 2, &mut len),
+            ergon_dpk_curve_laplace(null(), 2, 1.0, out.as_mut_ptr(), 2, &mut len),
             ergon_status::NullPointer
         );
         assert_eq!(
-            ergon_dpk_compose(null(), 2, 2, null(), out.as_mut_ptr(), 2, &mut len),
+            ergon_dpk_curve_compose(null(), 2, 2, null(), out.as_mut_ptr(), 2, &mut len),
             ergon_status::NullPointer
         );
         assert_eq!(
@@ -918,7 +918,7 @@ fn bad_accounting_arguments() {
         );
         // Out of domain.
         assert_eq!(
-            ergon_dpk_dp_delta(
+            ergon_dpk_curve_dp_delta(
                 alphas.as_ptr(),
                 2,
                 curve.as_ptr(),
@@ -932,12 +932,12 @@ fn bad_accounting_arguments() {
         );
         assert_eq!((d, i), (-1.0, 99));
         assert_eq!(
-            ergon_dpk_laplace(alphas.as_ptr(), 2, 0.0, out.as_mut_ptr(), 2, &mut len),
+            ergon_dpk_curve_laplace(alphas.as_ptr(), 2, 0.0, out.as_mut_ptr(), 2, &mut len),
             ergon_status::InvalidArgument
         );
         assert!(thread_error().contains('b'), "{}", thread_error());
         assert_eq!(
-            ergon_dpk_subsampled_laplace(
+            ergon_dpk_curve_subsampled_laplace(
                 alphas.as_ptr(),
                 2,
                 -0.1,
@@ -951,7 +951,7 @@ fn bad_accounting_arguments() {
         );
         let negative = [0.5, -1.0];
         assert_eq!(
-            ergon_dpk_compose(
+            ergon_dpk_curve_compose(
                 negative.as_ptr(),
                 1,
                 2,
@@ -965,7 +965,7 @@ fn bad_accounting_arguments() {
         let counts = [1.0, f64::NAN];
         let rows = [0.5, 1.0, 0.5, 1.0];
         assert_eq!(
-            ergon_dpk_compose(
+            ergon_dpk_curve_compose(
                 rows.as_ptr(),
                 2,
                 2,
@@ -977,7 +977,7 @@ fn bad_accounting_arguments() {
             ergon_status::InvalidArgument
         );
         assert_eq!(
-            ergon_dpk_compose(rows.as_ptr(), 2, 0, null(), out.as_mut_ptr(), 2, &mut len),
+            ergon_dpk_curve_compose(rows.as_ptr(), 2, 0, null(), out.as_mut_ptr(), 2, &mut len),
             ergon_status::InvalidArgument
         );
         assert_eq!(
@@ -994,13 +994,13 @@ fn bad_accounting_arguments() {
         let many: Vec<f64> = (0..4097).map(|k| 2.0 + f64::from(k)).collect();
         let mut buf = vec![0.0; 4097];
         assert_eq!(
-            ergon_dpk_gaussian(many.as_ptr(), 4096, 1.0, buf.as_mut_ptr(), 4097, &mut len),
+            ergon_dpk_curve_gaussian(many.as_ptr(), 4096, 1.0, buf.as_mut_ptr(), 4097, &mut len),
             ergon_status::Ok
         );
         assert_eq!(len, 4096);
         assert!(close(buf[4095], many[4095] / 2.0, 1e-12));
         assert_eq!(
-            ergon_dpk_gaussian(many.as_ptr(), 4097, 1.0, buf.as_mut_ptr(), 4097, &mut len),
+            ergon_dpk_curve_gaussian(many.as_ptr(), 4097, 1.0, buf.as_mut_ptr(), 4097, &mut len),
             ergon_status::InvalidArgument
         );
         assert!(thread_error().contains("4096"), "{}", thread_error());
@@ -1254,27 +1254,27 @@ fn bad_calls() {
             ),
         ] {
             assert_eq!(
-                ergon_dpk_schedule(w, &o, &mut r),
+                ergon_dpk_workload_schedule(w, &o, &mut r),
                 ergon_status::InvalidArgument
             );
             assert!(r.is_null(), "a failed schedule wrote its output");
             let m = workload_error(w);
             assert!(m.contains(needle), "{m}");
-            assert!(m.starts_with("ergon_dpk_schedule: "), "{m}");
+            assert!(m.starts_with("ergon_dpk_workload_schedule: "), "{m}");
             assert_eq!(m, thread_error());
         }
         assert_eq!(
-            ergon_dpk_schedule(w, null(), null_mut()),
+            ergon_dpk_workload_schedule(w, null(), null_mut()),
             ergon_status::NullPointer
         );
         assert_eq!(
-            ergon_dpk_schedule(null(), null(), &mut r),
+            ergon_dpk_workload_schedule(null(), null(), &mut r),
             ergon_status::NullPointer
         );
         assert!(thread_error().contains("DPK workload handle is NULL"));
 
         // A handle of another type.
-        assert_eq!(ergon_dpk_schedule(w, null(), &mut r), ergon_status::Ok);
+        assert_eq!(ergon_dpk_workload_schedule(w, null(), &mut r), ergon_status::Ok);
         let mut info = ergon_dpk_workload_info::default();
         assert_eq!(
             ergon_dpk_workload_summary(r.cast(), &mut info),
@@ -1357,7 +1357,7 @@ fn optimal_refuses_too_many_tasks() {
     let mut r = null_mut();
     unsafe {
         assert_eq!(
-            ergon_dpk_schedule(w, &options(ERGON_DPK_OPTIMAL), &mut r),
+            ergon_dpk_workload_schedule(w, &options(ERGON_DPK_SCHEDULER_OPTIMAL), &mut r),
             ergon_status::InvalidArgument
         );
         assert!(workload_error(w).contains("1100"), "{}", workload_error(w));
@@ -1403,12 +1403,12 @@ fn bad_rdp_helper_arguments() {
             ergon_status::NullPointer
         );
         assert_eq!(
-            ergon_dpk_gaussian(alphas.as_ptr(), 2, -1.0, out.as_mut_ptr(), 2, &mut len),
+            ergon_dpk_curve_gaussian(alphas.as_ptr(), 2, -1.0, out.as_mut_ptr(), 2, &mut len),
             ergon_status::InvalidArgument
         );
         assert!(thread_error().contains("sigma"));
         assert_eq!(
-            ergon_dpk_subsampled_gaussian(
+            ergon_dpk_curve_subsampled_gaussian(
                 alphas.as_ptr(),
                 2,
                 1.5,
@@ -1421,14 +1421,14 @@ fn bad_rdp_helper_arguments() {
             ergon_status::InvalidArgument
         );
         assert_eq!(
-            ergon_dpk_gaussian(alphas.as_ptr(), 2, 1.0, out.as_mut_ptr(), 1, &mut len),
+            ergon_dpk_curve_gaussian(alphas.as_ptr(), 2, 1.0, out.as_mut_ptr(), 1, &mut len),
             ergon_status::BufferTooSmall
         );
         assert_eq!(len, 2);
         let (mut eps, mut index) = (-1.0, 99);
         let curve = [0.5, f64::NAN];
         assert_eq!(
-            ergon_dpk_dp_epsilon(
+            ergon_dpk_curve_dp_epsilon(
                 alphas.as_ptr(),
                 2,
                 curve.as_ptr(),
@@ -1443,7 +1443,7 @@ fn bad_rdp_helper_arguments() {
         assert!(thread_error().contains("alpha = 4"), "{}", thread_error());
         let curve = [0.5, 0.5];
         assert_eq!(
-            ergon_dpk_dp_epsilon(
+            ergon_dpk_curve_dp_epsilon(
                 alphas.as_ptr(),
                 2,
                 curve.as_ptr(),
@@ -1456,7 +1456,7 @@ fn bad_rdp_helper_arguments() {
             ergon_status::InvalidArgument
         );
         assert_eq!(
-            ergon_dpk_dp_epsilon(
+            ergon_dpk_curve_dp_epsilon(
                 alphas.as_ptr(),
                 2,
                 curve.as_ptr(),
@@ -1470,7 +1470,7 @@ fn bad_rdp_helper_arguments() {
         );
         assert!(thread_error().contains("conversion 5"));
         assert_eq!(
-            ergon_dpk_dp_epsilon(
+            ergon_dpk_curve_dp_epsilon(
                 alphas.as_ptr(),
                 2,
                 curve.as_ptr(),
@@ -1483,7 +1483,7 @@ fn bad_rdp_helper_arguments() {
             ergon_status::InvalidArgument
         );
         assert_eq!(
-            ergon_dpk_dp_epsilon(
+            ergon_dpk_curve_dp_epsilon(
                 alphas.as_ptr(),
                 2,
                 curve.as_ptr(),
@@ -1513,7 +1513,7 @@ fn simulate_json(
 ) -> Result<*mut ergon_dpk_online, (ergon_status, String)> {
     let mut h = null_mut();
     let o = options.map_or(null(), |o| o as *const _);
-    let s = unsafe { ergon_dpk_simulate_json(json.as_ptr().cast(), json.len(), o, &mut h) };
+    let s = unsafe { ergon_dpk_online_run_json(json.as_ptr().cast(), json.len(), o, &mut h) };
     if s == ergon_status::Ok {
         Ok(h)
     } else {
@@ -1556,8 +1556,8 @@ fn online_simulation_matches_the_core() {
     let doc = online_json(&config);
     for (scheduler, core) in [
         (None, Scheduler::Dpk),
-        (Some(ERGON_DPK_DPF), Scheduler::Dpf),
-        (Some(ERGON_DPK_FCFS), Scheduler::Fcfs),
+        (Some(ERGON_DPK_SCHEDULER_DPF), Scheduler::Dpf),
+        (Some(ERGON_DPK_SCHEDULER_FCFS), Scheduler::Fcfs),
     ] {
         let o = scheduler.map(options);
         let h = simulate_json(&doc, o.as_ref()).unwrap();
@@ -1577,7 +1577,7 @@ fn online_simulation_matches_the_core() {
             ergon_dpk_online_free(h);
         }
         assert!(want.num_allocated() > 0);
-        assert_eq!(info.scheduler, o.map_or(ERGON_DPK_DPK, |o| o.scheduler));
+        assert_eq!(info.scheduler, o.map_or(ERGON_DPK_SCHEDULER_DPK, |o| o.scheduler));
         assert_eq!(info.num_submitted, 400);
         assert_eq!(info.num_allocated, want.num_allocated());
         assert_eq!(info.total_weight, want.total_weight);
@@ -1623,7 +1623,7 @@ fn bad_online_input() {
         &["scheduling_period"],
     );
     fails(
-        simulate_json(&doc(good, 1.0), Some(&options(ERGON_DPK_OPTIMAL))).map(|_| null_mut()),
+        simulate_json(&doc(good, 1.0), Some(&options(ERGON_DPK_SCHEDULER_OPTIMAL))).map(|_| null_mut()),
         ergon_status::InvalidArgument,
         &["offline only"],
     );
@@ -1640,7 +1640,7 @@ fn bad_online_input() {
     let mut h = null_mut();
     unsafe {
         assert_eq!(
-            ergon_dpk_simulate_json(null(), 0, null(), &mut h),
+            ergon_dpk_online_run_json(null(), 0, null(), &mut h),
             ergon_status::NullPointer
         );
         let mut info = ergon_dpk_online_info::default();
@@ -1694,7 +1694,7 @@ fn huge_orders_are_a_status_not_a_hang() {
         let mut out = [0.0; 2];
         let mut len = 0usize;
         let s = unsafe {
-            ergon_dpk_subsampled_gaussian(
+            ergon_dpk_curve_subsampled_gaussian(
                 alphas.as_ptr(),
                 2,
                 0.01,
@@ -1706,7 +1706,7 @@ fn huge_orders_are_a_status_not_a_hang() {
             )
         };
         let t = unsafe {
-            ergon_dpk_subsampled_laplace(
+            ergon_dpk_curve_subsampled_laplace(
                 alphas.as_ptr(),
                 2,
                 0.01,

@@ -24,8 +24,8 @@ use messages::{read_text, thread_error};
 mod messages;
 use support::{Scenario, default_state, report};
 
-fn executor_error(e: *const ergon_plan_executor) -> String {
-    read_text(|buf, cap, len| unsafe { ergon_plan_executor_last_error(e, buf, cap, len) })
+fn executor_error(e: *const ergon_gpu_executor) -> String {
+    read_text(|buf, cap, len| unsafe { ergon_gpu_executor_last_error(e, buf, cap, len) })
 }
 
 fn text(field: &[c_char; 96]) -> String {
@@ -53,66 +53,66 @@ fn state_dir(name: &str) -> std::path::PathBuf {
 
 /// A one-stage plan (one microbatch: forward then backward) at its minimum-energy point, with
 /// clocks the fake Ampere supports (210..=1410 MHz in 15 MHz steps).
-fn one_stage_plan() -> *mut ergon_plan {
+fn one_stage_plan() -> *mut ergon_perseus_plan {
     let forward = [
-        ergon_option {
+        ergon_perseus_option {
             freq_mhz: 1410,
             time_s: 0.010,
             energy_j: 3.0,
         },
-        ergon_option {
+        ergon_perseus_option {
             freq_mhz: 1200,
             time_s: 0.012,
             energy_j: 2.2,
         },
         // Slower and costlier than 1200 MHz: the forward pass stays at 1200 MHz.
-        ergon_option {
+        ergon_perseus_option {
             freq_mhz: 1005,
             time_s: 0.015,
             energy_j: 2.5,
         },
     ];
     let backward = [
-        ergon_option {
+        ergon_perseus_option {
             freq_mhz: 1410,
             time_s: 0.020,
             energy_j: 6.0,
         },
-        ergon_option {
+        ergon_perseus_option {
             freq_mhz: 1200,
             time_s: 0.024,
             energy_j: 4.4,
         },
-        ergon_option {
+        ergon_perseus_option {
             freq_mhz: 1005,
             time_s: 0.030,
             energy_j: 4.0,
         },
     ];
     let profiles = [
-        ergon_profile {
+        ergon_perseus_profile {
             stage: 0,
-            kind: ERGON_KIND_FORWARD,
+            kind: ERGON_PERSEUS_KIND_FORWARD,
             options: forward.as_ptr(),
             num_options: forward.len(),
             fit: null(),
         },
-        ergon_profile {
+        ergon_perseus_profile {
             stage: 0,
-            kind: ERGON_KIND_BACKWARD,
+            kind: ERGON_PERSEUS_KIND_BACKWARD,
             options: backward.as_ptr(),
             num_options: backward.len(),
             fit: null(),
         },
     ];
-    let problem = ergon_problem {
+    let problem = ergon_perseus_problem {
         unit_time_s: 0.001,
         p_blocking_w: 60.0,
-        effective_energy: ERGON_EFFECTIVE_ENERGY_AFTER_FILTER,
+        effective_energy: ERGON_PERSEUS_EFFECTIVE_ENERGY_AFTER_FILTER,
         profiles: profiles.as_ptr(),
         num_profiles: profiles.len(),
-        pipeline: ergon_pipeline {
-            schedule: ERGON_SCHEDULE_1F1B,
+        pipeline: ergon_perseus_pipeline {
+            schedule: ERGON_PERSEUS_SCHEDULE_1F1B,
             num_stages: 1,
             num_microbatches: 1,
             virtual_stages: 0,
@@ -127,31 +127,31 @@ fn one_stage_plan() -> *mut ergon_plan {
     let mut plan = null_mut();
     unsafe {
         assert_eq!(
-            ergon_frontier_new(&problem, &mut f),
+            ergon_perseus_frontier_new(&problem, &mut f),
             ergon_status::Ok,
             "{}",
             thread_error()
         );
-        assert_eq!(ergon_frontier_solve(f), ergon_status::Ok);
+        assert_eq!(ergon_perseus_frontier_solve(f), ergon_status::Ok);
         assert_eq!(
-            ergon_frontier_plan(f, ERGON_PLAN_T_STAR, 0.0, &mut plan),
+            ergon_perseus_frontier_plan(f, ERGON_PERSEUS_PLAN_T_STAR, 0.0, &mut plan),
             ergon_status::Ok,
             "{}",
             thread_error()
         );
-        ergon_frontier_free(f);
+        ergon_perseus_frontier_free(f);
     }
     plan
 }
 
-fn plan_stage(plan: *const ergon_plan) -> (Vec<u32>, Vec<u32>) {
+fn plan_stage(plan: *const ergon_perseus_plan) -> (Vec<u32>, Vec<u32>) {
     let mut len = 0usize;
-    unsafe { ergon_plan_stage(plan, 0, null_mut(), null_mut(), 0, &mut len) };
+    unsafe { ergon_perseus_plan_stage(plan, 0, null_mut(), null_mut(), 0, &mut len) };
     let mut kinds = vec![0; len];
     let mut freqs = vec![0; len];
     assert_eq!(
         unsafe {
-            ergon_plan_stage(
+            ergon_perseus_plan_stage(
                 plan,
                 0,
                 kinds.as_mut_ptr(),
@@ -166,7 +166,7 @@ fn plan_stage(plan: *const ergon_plan) -> (Vec<u32>, Vec<u32>) {
 }
 
 /// A first process locks a clock through a persistent guard and dies without restoring it; a
-/// second one calls `ergon_gpu_restore`.
+/// second one calls `ergon_gpu_state_restore`.
 #[test]
 fn ffi_gpu_restore_puts_back_a_lock_left_behind() {
     let name = "ffi_gpu_restore_puts_back_a_lock_left_behind";
@@ -183,7 +183,7 @@ fn ffi_gpu_restore_puts_back_a_lock_left_behind() {
         }
         _ => {
             let mut restored = 0usize;
-            let status = unsafe { ergon_gpu_restore(&mut restored) };
+            let status = unsafe { ergon_gpu_state_restore(&mut restored) };
             report(format!("{status:?} {restored} {}", thread_error()));
         }
     };
@@ -218,12 +218,12 @@ fn ffi_gpu_count_and_info_of_two_gpus() {
         .env("FAKE_NVML_ARCH", "ampere,ada")
         .run(|| {
             let mut count = 0u32;
-            assert_eq!(unsafe { ergon_gpu_count(&mut count) }, ergon_status::Ok);
+            assert_eq!(unsafe { ergon_gpu_device_count(&mut count) }, ergon_status::Ok);
             report(format!("count {count}"));
             for i in 0..count {
-                let mut info: ergon_gpu_info = unsafe { std::mem::zeroed() };
+                let mut info: ergon_gpu_device_info = unsafe { std::mem::zeroed() };
                 assert_eq!(
-                    unsafe { ergon_gpu_get_info(i, &mut info) },
+                    unsafe { ergon_gpu_device_get_info(i, &mut info) },
                     ergon_status::Ok
                 );
                 report(format!(
@@ -235,8 +235,8 @@ fn ffi_gpu_count_and_info_of_two_gpus() {
                     text(&info.name)
                 ));
             }
-            let mut info: ergon_gpu_info = unsafe { std::mem::zeroed() };
-            let status = unsafe { ergon_gpu_get_info(2, &mut info) };
+            let mut info: ergon_gpu_device_info = unsafe { std::mem::zeroed() };
+            let status = unsafe { ergon_gpu_device_get_info(2, &mut info) };
             report(format!("{status:?} {}", thread_error()));
         });
     let lines = run.report();
@@ -244,14 +244,14 @@ fn ffi_gpu_count_and_info_of_two_gpus() {
     assert_eq!(lines[1], "0 7 false true NVIDIA A100-SXM4-40GB");
     assert_eq!(lines[2], "1 8 false true NVIDIA L40S");
     assert!(
-        lines[3].starts_with("OutOfRange ergon_gpu_get_info: GPU 2 does not exist"),
+        lines[3].starts_with("OutOfRange ergon_gpu_device_get_info: GPU 2 does not exist"),
         "{}",
         lines[3]
     );
 }
 
 /// Two iterations of a one-stage plan: the fake sees the startup lock at the maximum, then each
-/// planned clock change, and everything is restored by `ergon_plan_executor_free`.
+/// planned clock change, and everything is restored by `ergon_gpu_executor_free`.
 #[test]
 fn ffi_plan_executor_runs_two_iterations_and_restores() {
     let name = "ffi_plan_executor_runs_two_iterations_and_restores";
@@ -263,23 +263,23 @@ fn ffi_plan_executor_runs_two_iterations_and_restores() {
             let (kinds, freqs) = plan_stage(plan);
             report(format!("freqs {freqs:?}"));
             let mut e = null_mut();
-            let status = unsafe { ergon_plan_executor_new(c"0".as_ptr(), plan, 0, &mut e) };
+            let status = unsafe { ergon_gpu_executor_new(c"0".as_ptr(), plan, 0, &mut e) };
             assert_eq!(status, ergon_status::Ok, "{}", thread_error());
             for _ in 0..2 {
                 for &k in &kinds {
-                    let s = unsafe { ergon_plan_executor_instruction_begin(e, k) };
+                    let s = unsafe { ergon_gpu_executor_instruction_begin(e, k) };
                     assert_eq!(s, ergon_status::Ok, "{}", executor_error(e));
                     assert_eq!(
-                        unsafe { ergon_plan_executor_wait_applied(e) },
+                        unsafe { ergon_gpu_executor_wait_applied(e) },
                         ergon_status::Ok
                     );
                 }
-                let s = unsafe { ergon_plan_executor_step_end(e) };
+                let s = unsafe { ergon_gpu_executor_step_end(e) };
                 assert_eq!(s, ergon_status::Ok, "{}", executor_error(e));
             }
             unsafe {
-                ergon_plan_executor_free(e);
-                ergon_plan_free(plan);
+                ergon_gpu_executor_free(e);
+                ergon_perseus_plan_free(plan);
             }
         });
     let freqs: Vec<u32> = run.report()[0]
@@ -334,26 +334,26 @@ fn ffi_plan_executor_rejects_a_wrong_instruction_kind() {
         .run(|| {
             let plan = one_stage_plan();
             let mut e = null_mut();
-            let status = unsafe { ergon_plan_executor_new(c"0".as_ptr(), plan, 0, &mut e) };
+            let status = unsafe { ergon_gpu_executor_new(c"0".as_ptr(), plan, 0, &mut e) };
             assert_eq!(status, ergon_status::Ok, "{}", thread_error());
             // The plan starts with a forward pass.
-            let s = unsafe { ergon_plan_executor_instruction_begin(e, ERGON_KIND_BACKWARD) };
+            let s = unsafe { ergon_gpu_executor_instruction_begin(e, ERGON_PERSEUS_KIND_BACKWARD) };
             report(format!("{s:?} {}", executor_error(e)));
-            let s = unsafe { ergon_plan_executor_instruction_begin(e, 7) };
+            let s = unsafe { ergon_gpu_executor_instruction_begin(e, 7) };
             report(format!("{s:?} {}", executor_error(e)));
-            let s = unsafe { ergon_plan_executor_step_end(e) };
+            let s = unsafe { ergon_gpu_executor_step_end(e) };
             report(format!("{s:?} {}", executor_error(e)));
             let mut other = null_mut();
-            let s = unsafe { ergon_plan_executor_new(c"0".as_ptr(), plan, 5, &mut other) };
+            let s = unsafe { ergon_gpu_executor_new(c"0".as_ptr(), plan, 5, &mut other) };
             report(format!("{s:?} {}", thread_error()));
             unsafe {
-                ergon_plan_executor_free(e);
-                ergon_plan_free(plan);
+                ergon_gpu_executor_free(e);
+                ergon_perseus_plan_free(plan);
             }
         });
     let lines = run.report();
     assert!(
-        lines[0].starts_with("InvalidState ergon_plan_executor_instruction_begin: plan mismatch")
+        lines[0].starts_with("InvalidState ergon_gpu_executor_instruction_begin: plan mismatch")
             && lines[0].contains("\"forward\"")
             && lines[0].contains("\"backward\""),
         "{}",
@@ -382,27 +382,27 @@ fn ffi_energy_window_on_ampere() {
     let name = "ffi_energy_window_on_ampere";
     let run = Scenario::new(name).env("FAKE_NVML_POWER_W", "200").run(|| {
         let mut m = null_mut();
-        let s = unsafe { ergon_energy_monitor_new(c"0".as_ptr(), &mut m) };
+        let s = unsafe { ergon_gpu_energy_monitor_new(c"0".as_ptr(), &mut m) };
         assert_eq!(s, ergon_status::Ok, "{}", thread_error());
         assert_eq!(
-            unsafe { ergon_energy_monitor_begin(m, c"step".as_ptr()) },
+            unsafe { ergon_gpu_energy_monitor_begin(m, c"step".as_ptr()) },
             ergon_status::Ok
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
         let (mut t, mut j) = (0.0, 0.0);
         assert_eq!(
-            unsafe { ergon_energy_monitor_end(m, c"step".as_ptr(), &mut t, &mut j) },
+            unsafe { ergon_gpu_energy_monitor_end(m, c"step".as_ptr(), &mut t, &mut j) },
             ergon_status::Ok
         );
         report(format!("{t} {j}"));
-        let s = unsafe { ergon_energy_monitor_end(m, c"step".as_ptr(), &mut t, &mut j) };
+        let s = unsafe { ergon_gpu_energy_monitor_end(m, c"step".as_ptr(), &mut t, &mut j) };
         let mut len = 0usize;
-        unsafe { ergon_energy_monitor_last_error(m, null_mut(), 0, &mut len) };
+        unsafe { ergon_gpu_energy_monitor_last_error(m, null_mut(), 0, &mut len) };
         let mut buf = vec![0u8; len + 1];
-        unsafe { ergon_energy_monitor_last_error(m, buf.as_mut_ptr().cast(), buf.len(), &mut len) };
+        unsafe { ergon_gpu_energy_monitor_last_error(m, buf.as_mut_ptr().cast(), buf.len(), &mut len) };
         buf.truncate(len);
         report(format!("{s:?} {}", String::from_utf8(buf).unwrap()));
-        unsafe { ergon_energy_monitor_free(m) };
+        unsafe { ergon_gpu_energy_monitor_free(m) };
     });
     let lines = run.report();
     let mut parts = lines[0].split(' ').map(|v| v.parse::<f64>().unwrap());
@@ -414,7 +414,7 @@ fn ffi_energy_window_on_ampere() {
         "{t} s {j} J"
     );
     assert!(
-        lines[1].starts_with("InvalidState ergon_energy_monitor_end: no energy window"),
+        lines[1].starts_with("InvalidState ergon_gpu_energy_monitor_end: no energy window"),
         "{}",
         lines[1]
     );
@@ -427,10 +427,10 @@ fn ffi_gpu_calls_without_nvml_are_nvml_unavailable() {
         .env("ERGON_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1")
         .run(|| {
             let mut count = 0u32;
-            let s = unsafe { ergon_gpu_count(&mut count) };
+            let s = unsafe { ergon_gpu_device_count(&mut count) };
             report(format!("{s:?}|{}", thread_error()));
             let mut m = null_mut();
-            let s = unsafe { ergon_energy_monitor_new(c"0".as_ptr(), &mut m) };
+            let s = unsafe { ergon_gpu_energy_monitor_new(c"0".as_ptr(), &mut m) };
             report(format!("{s:?}|{}", thread_error()));
             assert!(m.is_null());
         });
@@ -458,7 +458,7 @@ fn ffi_gpu_restore_without_nvml_is_nvml_unavailable() {
         }
         _ => {
             let mut restored = 7usize;
-            let status = unsafe { ergon_gpu_restore(&mut restored) };
+            let status = unsafe { ergon_gpu_state_restore(&mut restored) };
             report(format!("{status:?}|{restored}|{}", thread_error()));
         }
     };
@@ -478,7 +478,7 @@ fn ffi_gpu_restore_without_nvml_is_nvml_unavailable() {
         .run(step);
     let line = &run.report()[0];
     assert!(
-        line.starts_with("NvmlUnavailable|7|ergon_gpu_restore: ")
+        line.starts_with("NvmlUnavailable|7|ergon_gpu_state_restore: ")
             && line.contains("/nonexistent/libnvidia-ml.so.1"),
         "{line}"
     );
@@ -488,70 +488,70 @@ fn ffi_gpu_restore_without_nvml_is_nvml_unavailable() {
 fn ffi_gpu_null_pointers_are_null_pointer() {
     // No NVML is needed: pointers are checked first.
     unsafe {
-        assert_eq!(ergon_gpu_restore(null_mut()), ergon_status::NullPointer);
-        assert_eq!(ergon_gpu_count(null_mut()), ergon_status::NullPointer);
-        assert_eq!(ergon_gpu_get_info(0, null_mut()), ergon_status::NullPointer);
+        assert_eq!(ergon_gpu_state_restore(null_mut()), ergon_status::NullPointer);
+        assert_eq!(ergon_gpu_device_count(null_mut()), ergon_status::NullPointer);
+        assert_eq!(ergon_gpu_device_get_info(0, null_mut()), ergon_status::NullPointer);
         let mut e = null_mut();
         assert_eq!(
-            ergon_plan_executor_new(null(), null(), 0, &mut e),
+            ergon_gpu_executor_new(null(), null(), 0, &mut e),
             ergon_status::NullPointer
         );
         assert_eq!(
-            ergon_plan_executor_new(c"0".as_ptr(), null(), 0, &mut e),
+            ergon_gpu_executor_new(c"0".as_ptr(), null(), 0, &mut e),
             ergon_status::NullPointer
         );
         assert_eq!(
-            ergon_plan_executor_new(c"0".as_ptr(), null(), 0, null_mut()),
+            ergon_gpu_executor_new(c"0".as_ptr(), null(), 0, null_mut()),
             ergon_status::NullPointer
         );
         assert!(e.is_null());
         assert_eq!(
-            ergon_plan_executor_instruction_begin(null_mut(), ERGON_KIND_FORWARD),
+            ergon_gpu_executor_instruction_begin(null_mut(), ERGON_PERSEUS_KIND_FORWARD),
             ergon_status::NullPointer
         );
         assert_eq!(
-            ergon_plan_executor_step_end(null_mut()),
+            ergon_gpu_executor_step_end(null_mut()),
             ergon_status::NullPointer
         );
         assert_eq!(
-            ergon_plan_executor_wait_applied(null_mut()),
+            ergon_gpu_executor_wait_applied(null_mut()),
             ergon_status::NullPointer
         );
         let mut len = 0usize;
         assert_eq!(
-            ergon_plan_executor_last_error(null(), null_mut(), 0, &mut len),
+            ergon_gpu_executor_last_error(null(), null_mut(), 0, &mut len),
             ergon_status::NullPointer
         );
-        ergon_plan_executor_free(null_mut());
+        ergon_gpu_executor_free(null_mut());
         let mut m = null_mut();
         assert_eq!(
-            ergon_energy_monitor_new(null(), &mut m),
+            ergon_gpu_energy_monitor_new(null(), &mut m),
             ergon_status::NullPointer
         );
         assert_eq!(
-            ergon_energy_monitor_new(c"0".as_ptr(), null_mut()),
+            ergon_gpu_energy_monitor_new(c"0".as_ptr(), null_mut()),
             ergon_status::NullPointer
         );
         assert_eq!(
-            ergon_energy_monitor_begin(null_mut(), c"w".as_ptr()),
+            ergon_gpu_energy_monitor_begin(null_mut(), c"w".as_ptr()),
             ergon_status::NullPointer
         );
         let (mut t, mut j) = (0.0, 0.0);
         assert_eq!(
-            ergon_energy_monitor_end(null_mut(), c"w".as_ptr(), &mut t, &mut j),
+            ergon_gpu_energy_monitor_end(null_mut(), c"w".as_ptr(), &mut t, &mut j),
             ergon_status::NullPointer
         );
         assert_eq!(
-            ergon_energy_monitor_last_error(null(), null_mut(), 0, &mut len),
+            ergon_gpu_energy_monitor_last_error(null(), null_mut(), 0, &mut len),
             ergon_status::NullPointer
         );
-        ergon_energy_monitor_free(null_mut());
+        ergon_gpu_energy_monitor_free(null_mut());
         // A plan handle is not an executor.
         let plan = one_stage_plan();
         assert_eq!(
-            ergon_plan_executor_step_end(plan.cast()),
+            ergon_gpu_executor_step_end(plan.cast()),
             ergon_status::NullPointer
         );
-        ergon_plan_free(plan);
+        ergon_perseus_plan_free(plan);
     }
 }

@@ -40,7 +40,7 @@ fn committed_header_is_fresh() {
 fn header_declares_the_version_of_the_crate() {
     let header = generate();
     assert!(
-        header.contains("#define ERGON_ABI_VERSION 1"),
+        header.contains("#define ERGON_ABI_VERSION 2"),
         "ABI version constant missing"
     );
     // Every exported function carries the prefix.

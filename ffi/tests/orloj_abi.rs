@@ -16,9 +16,9 @@ mod messages;
 const MS: f64 = 1e-3;
 
 /// App A of the notes: 10 ms w.p. ½, 30 ms w.p. ½.
-fn app_a() -> ergon_app {
-    ergon_app {
-        kind: ERGON_EXEC_BIMODAL,
+fn app_a() -> ergon_orloj_app {
+    ergon_orloj_app {
+        kind: ERGON_ORLOJ_EXEC_BIMODAL,
         low_s: 10.0 * MS,
         high_s: 30.0 * MS,
         p_low: 0.5,
@@ -27,11 +27,11 @@ fn app_a() -> ergon_app {
 }
 
 /// A constant law of `value_s`, SLO 100 ms.
-fn constant(name: &'static CStr, value_s: f64) -> ergon_app {
-    ergon_app {
+fn constant(name: &'static CStr, value_s: f64) -> ergon_orloj_app {
+    ergon_orloj_app {
         name: name.as_ptr(),
         slo_s: 0.1,
-        kind: ERGON_EXEC_CONSTANT,
+        kind: ERGON_ORLOJ_EXEC_CONSTANT,
         value_s,
         low_s: 0.0,
         high_s: 0.0,
@@ -44,34 +44,34 @@ fn constant(name: &'static CStr, value_s: f64) -> ergon_app {
 }
 
 /// Options on a 1-ms grid up to `span_ms` (so that the notes' times are grid points).
-fn options(policy: u32, span_ms: f64) -> ergon_batcher_options {
-    ergon_batcher_options {
+fn options(policy: u32, span_ms: f64) -> ergon_orloj_batcher_options {
+    ergon_orloj_batcher_options {
         policy,
         grid_span_s: span_ms * MS,
         bins: span_ms as usize + 1,
-        ..ergon_batcher_options_default()
+        ..ergon_orloj_batcher_options_default()
     }
 }
 
-fn new(apps: &[ergon_app], max_batch: usize, o: &ergon_batcher_options) -> *mut ergon_batcher {
+fn new(apps: &[ergon_orloj_app], max_batch: usize, o: &ergon_orloj_batcher_options) -> *mut ergon_orloj_batcher {
     let mut b = null_mut();
     let status =
-        unsafe { ergon_batcher_new(apps.as_ptr(), apps.len(), null(), max_batch, o, &mut b) };
+        unsafe { ergon_orloj_batcher_new(apps.as_ptr(), apps.len(), null(), max_batch, o, &mut b) };
     assert_eq!(status, ergon_status::Ok, "{}", thread_error());
     assert!(!b.is_null());
     b
 }
 
-/// The status of a failed `ergon_batcher_new` and the thread's message.
+/// The status of a failed `ergon_orloj_batcher_new` and the thread's message.
 fn new_fails(
-    apps: &[ergon_app],
+    apps: &[ergon_orloj_app],
     scale: Option<&[f64]>,
     max_batch: usize,
-    o: &ergon_batcher_options,
+    o: &ergon_orloj_batcher_options,
 ) -> (ergon_status, String) {
     let mut b = null_mut();
     let status = unsafe {
-        ergon_batcher_new(
+        ergon_orloj_batcher_new(
             apps.as_ptr(),
             apps.len(),
             scale.map_or(null(), |s| s.as_ptr()),
@@ -85,17 +85,17 @@ fn new_fails(
     (status, thread_error())
 }
 
-fn enqueue(b: *mut ergon_batcher, app: usize, id: u64, arrival_ms: f64, deadline_ms: f64) {
-    let status = unsafe { ergon_batcher_enqueue(b, app, id, arrival_ms * MS, deadline_ms * MS) };
+fn enqueue(b: *mut ergon_orloj_batcher, app: usize, id: u64, arrival_ms: f64, deadline_ms: f64) {
+    let status = unsafe { ergon_orloj_batcher_enqueue(b, app, id, arrival_ms * MS, deadline_ms * MS) };
     assert_eq!(status, ergon_status::Ok, "{}", batcher_error(b));
 }
 
 /// One decision with ample buffers: (batch, dropped, expected time in s).
-fn decide(b: *mut ergon_batcher, now_ms: f64) -> (Vec<u64>, Vec<u64>, f64) {
+fn decide(b: *mut ergon_orloj_batcher, now_ms: f64) -> (Vec<u64>, Vec<u64>, f64) {
     let (mut batch, mut dropped) = ([0u64; 64], [0u64; 64]);
     let (mut nb, mut nd, mut t) = (0, 0, -1.0);
     let status = unsafe {
-        ergon_batcher_next_batch(
+        ergon_orloj_batcher_next_batch(
             b,
             now_ms * MS,
             batch.as_mut_ptr(),
@@ -111,24 +111,24 @@ fn decide(b: *mut ergon_batcher, now_ms: f64) -> (Vec<u64>, Vec<u64>, f64) {
     (batch[..nb].to_vec(), dropped[..nd].to_vec(), t)
 }
 
-fn queued(b: *const ergon_batcher) -> usize {
+fn queued(b: *const ergon_orloj_batcher) -> usize {
     let mut n = usize::MAX;
-    assert_eq!(unsafe { ergon_batcher_queued(b, &mut n) }, ergon_status::Ok);
+    assert_eq!(unsafe { ergon_orloj_batcher_queued(b, &mut n) }, ergon_status::Ok);
     n
 }
 
-fn batcher_error(b: *const ergon_batcher) -> String {
-    read_text(|buf, cap, len| unsafe { ergon_batcher_last_error(b, buf, cap, len) })
+fn batcher_error(b: *const ergon_orloj_batcher) -> String {
+    read_text(|buf, cap, len| unsafe { ergon_orloj_batcher_last_error(b, buf, cap, len) })
 }
 
-fn policy_name(b: *const ergon_batcher) -> String {
-    read_text(|buf, cap, len| unsafe { ergon_batcher_policy_name(b, buf, cap, len) })
+fn policy_name(b: *const ergon_orloj_batcher) -> String {
+    read_text(|buf, cap, len| unsafe { ergon_orloj_batcher_policy_name(b, buf, cap, len) })
 }
 
-fn stats(b: *const ergon_batcher, app: usize) -> ergon_app_stats {
-    let mut s = ergon_app_stats::default();
+fn stats(b: *const ergon_orloj_batcher, app: usize) -> ergon_orloj_app_stats {
+    let mut s = ergon_orloj_app_stats::default();
     assert_eq!(
-        unsafe { ergon_batcher_app_stats(b, app, &mut s) },
+        unsafe { ergon_orloj_batcher_app_stats(b, app, &mut s) },
         ergon_status::Ok
     );
     s
@@ -141,9 +141,9 @@ fn close(a: f64, b: f64) {
 
 #[test]
 fn default_options() {
-    let o = ergon_batcher_options_default();
-    assert_eq!(o.policy, ERGON_POLICY_ORLOJ);
-    assert_eq!(o.estimate, ERGON_ESTIMATE_MEAN);
+    let o = ergon_orloj_batcher_options_default();
+    assert_eq!(o.policy, ERGON_ORLOJ_POLICY_ORLOJ);
+    assert_eq!(o.estimate, ERGON_ORLOJ_ESTIMATE_MEAN);
     assert_eq!(o.p_min, ergon_core::orloj::sim::DEFAULT_P_MIN);
     assert_eq!(o.bins, 1024);
     assert_eq!(o.grid_span_s, 0.0);
@@ -160,7 +160,7 @@ fn default_options() {
 #[test]
 fn orloj_oracle_runs_the_same_app_pair() {
     let apps = [app_a(), constant(c"B", 20.0 * MS)];
-    let b = new(&apps, 8, &options(ERGON_POLICY_ORLOJ, 63.0));
+    let b = new(&apps, 8, &options(ERGON_ORLOJ_POLICY_ORLOJ, 63.0));
     enqueue(b, 0, 1, 0.0, 35.0);
     enqueue(b, 0, 2, 0.0, 12.0);
     enqueue(b, 1, 3, 0.0, 25.0);
@@ -178,7 +178,7 @@ fn orloj_oracle_runs_the_same_app_pair() {
     assert_eq!(expected, 0.0);
     assert_eq!(queued(b), 0);
     assert_eq!(policy_name(b), "orloj");
-    unsafe { ergon_batcher_free(b) };
+    unsafe { ergon_orloj_batcher_free(b) };
 }
 
 /// With p_min = 0.6 the early drop removes r2 (P(A ≤ 12 ms) = ½ < 0.6; its threshold is A's
@@ -187,9 +187,9 @@ fn orloj_oracle_runs_the_same_app_pair() {
 #[test]
 fn orloj_oracle_after_the_early_drop_is_the_notes_argmax() {
     let apps = [app_a(), constant(c"B", 20.0 * MS)];
-    let o = ergon_batcher_options {
+    let o = ergon_orloj_batcher_options {
         p_min: 0.6,
-        ..options(ERGON_POLICY_ORLOJ, 63.0)
+        ..options(ERGON_ORLOJ_POLICY_ORLOJ, 63.0)
     };
     let b = new(&apps, 8, &o);
     enqueue(b, 0, 1, 0.0, 35.0);
@@ -200,7 +200,7 @@ fn orloj_oracle_after_the_early_drop_is_the_notes_argmax() {
     assert_eq!(batch, vec![1, 3]);
     close(expected, 25.0 * MS); // E[max(A, B)] = ½·20 + ½·30
     assert_eq!(queued(b), 0);
-    unsafe { ergon_batcher_free(b) };
+    unsafe { ergon_orloj_batcher_free(b) };
 }
 
 /// One slot per batch: EDF serves the earlier deadline first, FIFO the earlier arrival.
@@ -208,8 +208,8 @@ fn orloj_oracle_after_the_early_drop_is_the_notes_argmax() {
 fn edf_and_fifo_orders() {
     let apps = [constant(c"x", 10.0 * MS), constant(c"y", 10.0 * MS)];
     for (policy, name, first, second) in [
-        (ERGON_POLICY_EDF, "edf", 2, 1),
-        (ERGON_POLICY_FIFO, "fifo", 1, 2),
+        (ERGON_ORLOJ_POLICY_EDF, "edf", 2, 1),
+        (ERGON_ORLOJ_POLICY_FIFO, "fifo", 1, 2),
     ] {
         let b = new(&apps, 1, &options(policy, 31.0));
         assert_eq!(policy_name(b), name);
@@ -218,7 +218,7 @@ fn edf_and_fifo_orders() {
         assert_eq!(decide(b, 1.0).0, vec![first], "{name}");
         assert_eq!(decide(b, 11.0).0, vec![second], "{name}");
         assert_eq!(queued(b), 0);
-        unsafe { ergon_batcher_free(b) };
+        unsafe { ergon_orloj_batcher_free(b) };
     }
 }
 
@@ -226,7 +226,7 @@ fn edf_and_fifo_orders() {
 #[test]
 fn edf_drops_only_expired_requests() {
     let apps = [constant(c"x", 10.0 * MS)];
-    let b = new(&apps, 4, &options(ERGON_POLICY_EDF, 31.0));
+    let b = new(&apps, 4, &options(ERGON_ORLOJ_POLICY_EDF, 31.0));
     enqueue(b, 0, 7, 0.0, 5.0); // expired at 6 ms
     enqueue(b, 0, 8, 0.0, 8.0); // cannot finish, but not expired: EDF keeps it
     enqueue(b, 0, 9, 0.0, 50.0);
@@ -237,16 +237,16 @@ fn edf_drops_only_expired_requests() {
     let (batch, dropped, _) = decide(b, 16.0);
     assert!(dropped.is_empty());
     assert_eq!(batch, vec![9]);
-    unsafe { ergon_batcher_free(b) };
+    unsafe { ergon_orloj_batcher_free(b) };
 }
 
 /// A completion moves mass onto the observed time, and the drop decision follows.
 #[test]
 fn completions_update_the_law_and_change_decisions() {
     let apps = [constant(c"x", 10.0 * MS)];
-    let o = ergon_batcher_options {
+    let o = ergon_orloj_batcher_options {
         decay: 1.0,
-        ..options(ERGON_POLICY_ORLOJ, 31.0)
+        ..options(ERGON_ORLOJ_POLICY_ORLOJ, 31.0)
     };
     let b = new(&apps, 4, &o);
     let s = stats(b, 0);
@@ -258,7 +258,7 @@ fn completions_update_the_law_and_change_decisions() {
     assert_eq!(decide(b, 0.0).0, vec![1]);
     // Observed 20 ms with decay 1: the law becomes a constant 20 ms.
     assert_eq!(
-        unsafe { ergon_batcher_complete(b, 0, 20.0 * MS) },
+        unsafe { ergon_orloj_batcher_complete(b, 0, 20.0 * MS) },
         ergon_status::Ok
     );
     let s = stats(b, 0);
@@ -270,36 +270,36 @@ fn completions_update_the_law_and_change_decisions() {
     let (batch, dropped, _) = decide(b, 100.0);
     assert!(batch.is_empty());
     assert_eq!(dropped, vec![2]);
-    unsafe { ergon_batcher_free(b) };
+    unsafe { ergon_orloj_batcher_free(b) };
 
     // Decay ½ mixes: mean (10 + 20) / 2.
-    let o = ergon_batcher_options { decay: 0.5, ..o };
+    let o = ergon_orloj_batcher_options { decay: 0.5, ..o };
     let b = new(&apps, 4, &o);
     assert_eq!(
-        unsafe { ergon_batcher_complete(b, 0, 20.0 * MS) },
+        unsafe { ergon_orloj_batcher_complete(b, 0, 20.0 * MS) },
         ergon_status::Ok
     );
     close(stats(b, 0).mean_s, 15.0 * MS);
-    unsafe { ergon_batcher_free(b) };
+    unsafe { ergon_orloj_batcher_free(b) };
 }
 
 #[test]
 fn enqueue_slo_uses_the_app_slo() {
     let apps = [constant(c"x", 10.0 * MS)];
-    let b = new(&apps, 4, &options(ERGON_POLICY_EDF, 31.0));
+    let b = new(&apps, 4, &options(ERGON_ORLOJ_POLICY_EDF, 31.0));
     // SLO 100 ms: due at 105 ms, so alive at 100 ms and expired at 106 ms.
     assert_eq!(
-        unsafe { ergon_batcher_enqueue_slo(b, 0, 5, 5.0 * MS) },
+        unsafe { ergon_orloj_batcher_enqueue_slo(b, 0, 5, 5.0 * MS) },
         ergon_status::Ok
     );
     let (batch, dropped, _) = decide(b, 106.0);
     assert!(batch.is_empty());
     assert_eq!(dropped, vec![5]);
     assert_eq!(
-        unsafe { ergon_batcher_enqueue_slo(b, 3, 5, 0.0) },
+        unsafe { ergon_orloj_batcher_enqueue_slo(b, 3, 5, 0.0) },
         ergon_status::OutOfRange
     );
-    unsafe { ergon_batcher_free(b) };
+    unsafe { ergon_orloj_batcher_free(b) };
 }
 
 /// Short buffers: BUFFER_TOO_SMALL with the needed lengths, and the decision waits in the
@@ -307,7 +307,7 @@ fn enqueue_slo_uses_the_app_slo() {
 #[test]
 fn buffer_too_small_keeps_the_decision() {
     let apps = [constant(c"x", 10.0 * MS)];
-    let b = new(&apps, 4, &options(ERGON_POLICY_EDF, 31.0));
+    let b = new(&apps, 4, &options(ERGON_ORLOJ_POLICY_EDF, 31.0));
     enqueue(b, 0, 1, 0.0, 5.0);
     enqueue(b, 0, 2, 0.0, 6.0);
     enqueue(b, 0, 3, 0.0, 100.0);
@@ -316,7 +316,7 @@ fn buffer_too_small_keeps_the_decision() {
     let (mut nb, mut nd, mut t) = (0, 0, -1.0);
     // Ask with no buffers at all: 2 expired, a batch of 2.
     let status = unsafe {
-        ergon_batcher_next_batch(
+        ergon_orloj_batcher_next_batch(
             b,
             10.0 * MS,
             null_mut(),
@@ -342,7 +342,7 @@ fn buffer_too_small_keeps_the_decision() {
     enqueue(b, 0, 5, 10.0, 300.0);
     // Still too small for the dropped ids.
     let status = unsafe {
-        ergon_batcher_next_batch(
+        ergon_orloj_batcher_next_batch(
             b,
             20.0 * MS,
             batch.as_mut_ptr(),
@@ -358,7 +358,7 @@ fn buffer_too_small_keeps_the_decision() {
     assert_eq!((nb, nd), (2, 2));
     // Large enough: the same decision, although the time is later.
     let status = unsafe {
-        ergon_batcher_next_batch(
+        ergon_orloj_batcher_next_batch(
             b,
             50.0 * MS,
             batch.as_mut_ptr(),
@@ -376,18 +376,18 @@ fn buffer_too_small_keeps_the_decision() {
     close(t, 10.0 * MS);
     // Then the next decision.
     assert_eq!(decide(b, 50.0), (vec![5], vec![], 10.0 * MS));
-    unsafe { ergon_batcher_free(b) };
+    unsafe { ergon_orloj_batcher_free(b) };
 }
 
 /// Without an expected-time pointer the call still decides.
 #[test]
 fn expected_time_is_optional() {
     let apps = [constant(c"x", 10.0 * MS)];
-    let b = new(&apps, 4, &ergon_batcher_options_default());
+    let b = new(&apps, 4, &ergon_orloj_batcher_options_default());
     enqueue(b, 0, 1, 0.0, 100.0);
     let (mut batch, mut nb, mut nd) = ([0u64; 4], 0, 0);
     let status = unsafe {
-        ergon_batcher_next_batch(
+        ergon_orloj_batcher_next_batch(
             b,
             0.0,
             batch.as_mut_ptr(),
@@ -401,22 +401,22 @@ fn expected_time_is_optional() {
     };
     assert_eq!(status, ergon_status::Ok);
     assert_eq!((&batch[..nb], nd), (&[1u64][..], 0));
-    unsafe { ergon_batcher_free(b) };
+    unsafe { ergon_orloj_batcher_free(b) };
 }
 
 #[test]
 fn every_policy_constant_builds() {
     let apps = [app_a(), constant(c"B", 20.0 * MS)];
     for (policy, estimate, name) in [
-        (ERGON_POLICY_ORLOJ, ERGON_ESTIMATE_MEAN, "orloj"),
-        (ERGON_POLICY_CLOCKWORK, ERGON_ESTIMATE_MEAN, "clockwork"),
-        (ERGON_POLICY_CLOCKWORK, ERGON_ESTIMATE_P99, "clockwork-p99"),
-        (ERGON_POLICY_NEXUS, ERGON_ESTIMATE_P99, "nexus-p99"),
-        (ERGON_POLICY_CLIPPER, ERGON_ESTIMATE_P99, "clipper"),
-        (ERGON_POLICY_EDF, ERGON_ESTIMATE_P99, "edf-p99"),
-        (ERGON_POLICY_FIFO, ERGON_ESTIMATE_MEAN, "fifo"),
+        (ERGON_ORLOJ_POLICY_ORLOJ, ERGON_ORLOJ_ESTIMATE_MEAN, "orloj"),
+        (ERGON_ORLOJ_POLICY_CLOCKWORK, ERGON_ORLOJ_ESTIMATE_MEAN, "clockwork"),
+        (ERGON_ORLOJ_POLICY_CLOCKWORK, ERGON_ORLOJ_ESTIMATE_P99, "clockwork-p99"),
+        (ERGON_ORLOJ_POLICY_NEXUS, ERGON_ORLOJ_ESTIMATE_P99, "nexus-p99"),
+        (ERGON_ORLOJ_POLICY_CLIPPER, ERGON_ORLOJ_ESTIMATE_P99, "clipper"),
+        (ERGON_ORLOJ_POLICY_EDF, ERGON_ORLOJ_ESTIMATE_P99, "edf-p99"),
+        (ERGON_ORLOJ_POLICY_FIFO, ERGON_ORLOJ_ESTIMATE_MEAN, "fifo"),
     ] {
-        let o = ergon_batcher_options {
+        let o = ergon_orloj_batcher_options {
             estimate,
             ..options(policy, 63.0)
         };
@@ -424,12 +424,12 @@ fn every_policy_constant_builds() {
         assert_eq!(policy_name(b), name);
         let mut n = 0;
         unsafe {
-            assert_eq!(ergon_batcher_max_batch_size(b, &mut n), ergon_status::Ok);
+            assert_eq!(ergon_orloj_batcher_max_batch_size(b, &mut n), ergon_status::Ok);
             assert_eq!(n, 8);
-            assert_eq!(ergon_batcher_num_apps(b, &mut n), ergon_status::Ok);
+            assert_eq!(ergon_orloj_batcher_num_apps(b, &mut n), ergon_status::Ok);
             assert_eq!(n, 2);
-            assert_eq!(ergon_batcher_batch_done(b, 0.02), ergon_status::Ok);
-            ergon_batcher_free(b);
+            assert_eq!(ergon_orloj_batcher_batch_done(b, 0.02), ergon_status::Ok);
+            ergon_orloj_batcher_free(b);
         }
     }
 }
@@ -438,23 +438,23 @@ fn every_policy_constant_builds() {
 fn lognormal_and_samples_laws() {
     let samples = [0.010, 0.010, 0.020, 0.040];
     let apps = [
-        ergon_app {
-            kind: ERGON_EXEC_LOGNORMAL,
+        ergon_orloj_app {
+            kind: ERGON_ORLOJ_EXEC_LOGNORMAL,
             mean_s: 0.030,
             cv: 1.0,
             ..constant(c"ln", 0.0)
         },
-        ergon_app {
-            kind: ERGON_EXEC_SAMPLES,
+        ergon_orloj_app {
+            kind: ERGON_ORLOJ_EXEC_SAMPLES,
             samples_s: samples.as_ptr(),
             num_samples: samples.len(),
             ..constant(c"s", 0.0)
         },
     ];
-    let o = ergon_batcher_options {
+    let o = ergon_orloj_batcher_options {
         grid_span_s: 0.080,
         bins: 81,
-        ..ergon_batcher_options_default()
+        ..ergon_orloj_batcher_options_default()
     };
     let b = new(&apps, 4, &o);
     // Samples: uniform over the four, mean 20 ms, p99 40 ms.
@@ -462,7 +462,7 @@ fn lognormal_and_samples_laws() {
     close(s.mean_s, 0.020);
     close(s.p99_s, 0.040);
     assert!(stats(b, 0).mean_s > 0.0);
-    unsafe { ergon_batcher_free(b) };
+    unsafe { ergon_orloj_batcher_free(b) };
 }
 
 #[test]
@@ -470,10 +470,10 @@ fn scale_factors_stretch_the_expected_time() {
     let apps = [constant(c"x", 10.0 * MS)];
     let scale = [1.0, 1.5];
     let mut b = null_mut();
-    let o = options(ERGON_POLICY_EDF, 31.0);
+    let o = options(ERGON_ORLOJ_POLICY_EDF, 31.0);
     unsafe {
         assert_eq!(
-            ergon_batcher_new(apps.as_ptr(), 1, scale.as_ptr(), 2, &o, &mut b),
+            ergon_orloj_batcher_new(apps.as_ptr(), 1, scale.as_ptr(), 2, &o, &mut b),
             ergon_status::Ok
         );
     }
@@ -482,20 +482,20 @@ fn scale_factors_stretch_the_expected_time() {
     let (batch, _, t) = decide(b, 0.0);
     assert_eq!(batch, vec![1, 2]);
     close(t, 15.0 * MS);
-    unsafe { ergon_batcher_free(b) };
+    unsafe { ergon_orloj_batcher_free(b) };
 }
 
 #[test]
 fn bad_construction() {
     let good = [constant(c"x", 10.0 * MS)];
-    let o = ergon_batcher_options_default();
+    let o = ergon_orloj_batcher_options_default();
     // No applications.
     let (s, m) = new_fails(&[], None, 4, &o);
     assert_eq!(s, ergon_status::InvalidProblem);
     assert!(m.contains("no applications"), "{m}");
     // Non-positive and NaN SLOs name the application.
     for slo in [0.0, -1.0, f64::NAN] {
-        let apps = [ergon_app {
+        let apps = [ergon_orloj_app {
             slo_s: slo,
             ..constant(c"resnet", 0.01)
         }];
@@ -504,7 +504,7 @@ fn bad_construction() {
         assert!(m.contains("resnet") && m.contains("slo_s"), "{m}");
     }
     // Unknown kind constant.
-    let apps = [ergon_app {
+    let apps = [ergon_orloj_app {
         kind: 9,
         ..constant(c"x", 0.01)
     }];
@@ -516,22 +516,22 @@ fn bad_construction() {
         (constant(c"x", 0.0), "value_s"),
         (constant(c"x", f64::NAN), "value_s"),
         (
-            ergon_app {
+            ergon_orloj_app {
                 low_s: 0.05,
                 ..app_a()
             },
             "low_s",
         ),
         (
-            ergon_app {
+            ergon_orloj_app {
                 p_low: 1.5,
                 ..app_a()
             },
             "p_low",
         ),
         (
-            ergon_app {
-                kind: ERGON_EXEC_LOGNORMAL,
+            ergon_orloj_app {
+                kind: ERGON_ORLOJ_EXEC_LOGNORMAL,
                 mean_s: 0.01,
                 cv: -1.0,
                 ..constant(c"x", 0.0)
@@ -539,8 +539,8 @@ fn bad_construction() {
             "cv",
         ),
         (
-            ergon_app {
-                kind: ERGON_EXEC_SAMPLES,
+            ergon_orloj_app {
+                kind: ERGON_ORLOJ_EXEC_SAMPLES,
                 ..constant(c"x", 0.0)
             },
             "values_s",
@@ -551,36 +551,36 @@ fn bad_construction() {
         assert!(m.contains(field), "{field}: {m}");
     }
     // Samples pointer NULL with a length.
-    let apps = [ergon_app {
-        kind: ERGON_EXEC_SAMPLES,
+    let apps = [ergon_orloj_app {
+        kind: ERGON_ORLOJ_EXEC_SAMPLES,
         num_samples: 3,
         ..constant(c"x", 0.0)
     }];
     assert_eq!(new_fails(&apps, None, 4, &o).0, ergon_status::NullPointer);
     // Options.
     for (bad, what) in [
-        (ergon_batcher_options { policy: 6, ..o }, "unknown policy 6"),
+        (ergon_orloj_batcher_options { policy: 6, ..o }, "unknown policy 6"),
         (
-            ergon_batcher_options { estimate: 2, ..o },
+            ergon_orloj_batcher_options { estimate: 2, ..o },
             "unknown estimate 2",
         ),
-        (ergon_batcher_options { p_min: 1.5, ..o }, "p_min"),
+        (ergon_orloj_batcher_options { p_min: 1.5, ..o }, "p_min"),
         (
-            ergon_batcher_options {
+            ergon_orloj_batcher_options {
                 p_min: f64::NAN,
                 ..o
             },
             "p_min",
         ),
-        (ergon_batcher_options { bins: 1, ..o }, "bins"),
+        (ergon_orloj_batcher_options { bins: 1, ..o }, "bins"),
         (
-            ergon_batcher_options {
+            ergon_orloj_batcher_options {
                 grid_span_s: f64::INFINITY,
                 ..o
             },
             "grid_span_s",
         ),
-        (ergon_batcher_options { decay: 0.0, ..o }, "decay"),
+        (ergon_orloj_batcher_options { decay: 0.0, ..o }, "decay"),
     ] {
         let (s, m) = new_fails(&good, None, 4, &bad);
         assert_eq!(s, ergon_status::InvalidArgument, "{m}");
@@ -601,27 +601,27 @@ fn bad_construction() {
     let mut b = null_mut();
     unsafe {
         assert_eq!(
-            ergon_batcher_new(null(), 1, null(), 4, &o, &mut b),
+            ergon_orloj_batcher_new(null(), 1, null(), 4, &o, &mut b),
             ergon_status::NullPointer
         );
         assert_eq!(
-            ergon_batcher_new(good.as_ptr(), 1, null(), 4, &o, null_mut()),
+            ergon_orloj_batcher_new(good.as_ptr(), 1, null(), 4, &o, null_mut()),
             ergon_status::NullPointer
         );
         // NULL options are the defaults.
         assert_eq!(
-            ergon_batcher_new(good.as_ptr(), 1, null(), 4, null(), &mut b),
+            ergon_orloj_batcher_new(good.as_ptr(), 1, null(), 4, null(), &mut b),
             ergon_status::Ok
         );
         assert_eq!(policy_name(b), "orloj");
-        ergon_batcher_free(b);
+        ergon_orloj_batcher_free(b);
     }
 }
 
 #[test]
 fn bad_calls() {
     let apps = [constant(c"x", 10.0 * MS)];
-    let b = new(&apps, 4, &ergon_batcher_options_default());
+    let b = new(&apps, 4, &ergon_orloj_batcher_options_default());
     let (mut nb, mut nd) = (0, 0);
     let mut ids = [0u64; 4];
     unsafe {
@@ -632,36 +632,36 @@ fn bad_calls() {
             (1.0, 0.5, "before its arrival"),
         ] {
             assert_eq!(
-                ergon_batcher_enqueue(b, 0, 1, arrival, deadline),
+                ergon_orloj_batcher_enqueue(b, 0, 1, arrival, deadline),
                 ergon_status::InvalidArgument
             );
             let m = batcher_error(b);
             assert!(
-                m.contains("ergon_batcher_enqueue") && m.contains(what),
+                m.contains("ergon_orloj_batcher_enqueue") && m.contains(what),
                 "{m}"
             );
         }
         assert_eq!(queued(b), 0, "a failed enqueue queued something");
         // Unknown application.
         assert_eq!(
-            ergon_batcher_enqueue(b, 1, 1, 0.0, 1.0),
+            ergon_orloj_batcher_enqueue(b, 1, 1, 0.0, 1.0),
             ergon_status::OutOfRange
         );
         assert!(batcher_error(b).contains("unknown app 1"));
-        assert_eq!(ergon_batcher_complete(b, 5, 0.01), ergon_status::OutOfRange);
-        let mut s = ergon_app_stats::default();
+        assert_eq!(ergon_orloj_batcher_complete(b, 5, 0.01), ergon_status::OutOfRange);
+        let mut s = ergon_orloj_app_stats::default();
         assert_eq!(
-            ergon_batcher_app_stats(b, 1, &mut s),
+            ergon_orloj_batcher_app_stats(b, 1, &mut s),
             ergon_status::OutOfRange
         );
         // Observed times.
         for bad in [f64::NAN, -0.01, f64::INFINITY] {
             assert_eq!(
-                ergon_batcher_complete(b, 0, bad),
+                ergon_orloj_batcher_complete(b, 0, bad),
                 ergon_status::InvalidArgument
             );
             assert_eq!(
-                ergon_batcher_batch_done(b, bad),
+                ergon_orloj_batcher_batch_done(b, bad),
                 ergon_status::InvalidArgument
             );
         }
@@ -670,7 +670,7 @@ fn bad_calls() {
         enqueue(b, 0, 1, 0.0, 100.0);
         for now in [f64::NAN, f64::NEG_INFINITY] {
             assert_eq!(
-                ergon_batcher_next_batch(
+                ergon_orloj_batcher_next_batch(
                     b,
                     now,
                     ids.as_mut_ptr(),
@@ -686,7 +686,7 @@ fn bad_calls() {
         }
         // Buffers and outputs.
         assert_eq!(
-            ergon_batcher_next_batch(
+            ergon_orloj_batcher_next_batch(
                 b,
                 0.0,
                 null_mut(),
@@ -700,7 +700,7 @@ fn bad_calls() {
             ergon_status::NullPointer
         );
         assert_eq!(
-            ergon_batcher_next_batch(
+            ergon_orloj_batcher_next_batch(
                 b,
                 0.0,
                 ids.as_mut_ptr(),
@@ -714,7 +714,7 @@ fn bad_calls() {
             ergon_status::NullPointer
         );
         assert_eq!(
-            ergon_batcher_next_batch(
+            ergon_orloj_batcher_next_batch(
                 b,
                 0.0,
                 ids.as_mut_ptr(),
@@ -728,7 +728,7 @@ fn bad_calls() {
             ergon_status::NullPointer
         );
         assert_eq!(
-            ergon_batcher_next_batch(
+            ergon_orloj_batcher_next_batch(
                 b,
                 0.0,
                 ids.as_mut_ptr(),
@@ -744,18 +744,18 @@ fn bad_calls() {
         // Nothing was decided by the failed calls.
         assert_eq!(queued(b), 1);
         assert_eq!(
-            ergon_batcher_queued(b, null_mut()),
+            ergon_orloj_batcher_queued(b, null_mut()),
             ergon_status::NullPointer
         );
         // NULL and foreign handles.
         assert_eq!(
-            ergon_batcher_enqueue(null_mut(), 0, 1, 0.0, 1.0),
+            ergon_orloj_batcher_enqueue(null_mut(), 0, 1, 0.0, 1.0),
             ergon_status::NullPointer
         );
         assert!(thread_error().contains("batcher handle is NULL"));
         let mut n = 0;
         assert_eq!(
-            ergon_batcher_queued(null(), &mut n),
+            ergon_orloj_batcher_queued(null(), &mut n),
             ergon_status::NullPointer
         );
         let json = std::fs::read_to_string(format!(
@@ -765,20 +765,20 @@ fn bad_calls() {
         .unwrap();
         let mut f = null_mut();
         assert_eq!(
-            ergon_frontier_from_instance_json(json.as_ptr().cast(), json.len(), &mut f),
+            ergon_perseus_frontier_from_instance_json(json.as_ptr().cast(), json.len(), &mut f),
             ergon_status::Ok
         );
-        let foreign = f.cast::<ergon_batcher>();
+        let foreign = f.cast::<ergon_orloj_batcher>();
         assert_eq!(
-            ergon_batcher_queued(foreign, &mut n),
+            ergon_orloj_batcher_queued(foreign, &mut n),
             ergon_status::NullPointer
         );
         assert!(thread_error().contains("not a live batcher handle"));
         // Freeing a foreign pointer as a batcher does nothing.
-        ergon_batcher_free(foreign);
-        ergon_frontier_free(f);
-        ergon_batcher_free(null_mut());
-        ergon_batcher_free(b);
+        ergon_orloj_batcher_free(foreign);
+        ergon_perseus_frontier_free(f);
+        ergon_orloj_batcher_free(null_mut());
+        ergon_orloj_batcher_free(b);
     }
 }
 
@@ -797,10 +797,10 @@ fn sim_doc(duration_s: f64, policies: &str) -> String {
     )
 }
 
-fn from_json(doc: &str, policy: Option<&CStr>) -> (ergon_status, *mut ergon_batcher) {
+fn from_json(doc: &str, policy: Option<&CStr>) -> (ergon_status, *mut ergon_orloj_batcher) {
     let mut b = null_mut();
     let s = unsafe {
-        ergon_batcher_from_json(
+        ergon_orloj_batcher_from_json(
             doc.as_ptr().cast(),
             doc.len(),
             policy.map_or(null(), |p| p.as_ptr()),
@@ -820,14 +820,14 @@ fn batcher_from_an_orloj_sim_document() {
     close(stats(b, 1).slo_s, 0.06);
     let mut n = 0;
     unsafe {
-        assert_eq!(ergon_batcher_max_batch_size(b, &mut n), ergon_status::Ok);
-        ergon_batcher_free(b);
+        assert_eq!(ergon_orloj_batcher_max_batch_size(b, &mut n), ergon_status::Ok);
+        ergon_orloj_batcher_free(b);
     }
     assert_eq!(n, 4);
     let (s, b) = from_json(&doc, Some(c"orloj"));
     assert_eq!(s, ergon_status::Ok);
     assert_eq!(policy_name(b), "orloj");
-    unsafe { ergon_batcher_free(b) };
+    unsafe { ergon_orloj_batcher_free(b) };
 
     let (s, b) = from_json(&doc, Some(c"sjf"));
     assert_eq!(s, ergon_status::InvalidArgument);
@@ -855,40 +855,40 @@ fn simulate_json_matches_the_core() {
     let mut r = null_mut();
     unsafe {
         assert_eq!(
-            ergon_orloj_simulate_json(doc.as_ptr().cast(), doc.len(), &mut r),
+            ergon_orloj_simulation_run_json(doc.as_ptr().cast(), doc.len(), &mut r),
             ergon_status::Ok
         );
         let mut len = 0;
         assert_eq!(
-            ergon_orloj_result_json(r, null_mut(), 0, &mut len),
+            ergon_orloj_simulation_to_json(r, null_mut(), 0, &mut len),
             ergon_status::Ok
         );
         assert_eq!(len, expected.len());
         let mut small = [0u8; 8];
         assert_eq!(
-            ergon_orloj_result_json(r, small.as_mut_ptr().cast(), small.len(), &mut len),
+            ergon_orloj_simulation_to_json(r, small.as_mut_ptr().cast(), small.len(), &mut len),
             ergon_status::BufferTooSmall
         );
         assert!(
-            read_text(|buf, cap, len| ergon_orloj_result_last_error(r, buf, cap, len))
+            read_text(|buf, cap, len| ergon_orloj_simulation_last_error(r, buf, cap, len))
                 .contains("too small")
         );
     }
-    let json = read_text(|buf, cap, len| unsafe { ergon_orloj_result_json(r, buf, cap, len) });
+    let json = read_text(|buf, cap, len| unsafe { ergon_orloj_simulation_to_json(r, buf, cap, len) });
     assert_eq!(json, expected);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["schema"], "orloj-result/v1");
     assert_eq!(v["results"].as_array().unwrap().len(), 3);
     unsafe {
-        ergon_orloj_result_free(r);
-        ergon_orloj_result_free(null_mut());
+        ergon_orloj_simulation_free(r);
+        ergon_orloj_simulation_free(null_mut());
         let bad = "{\"schema\": \"orloj-sim/v1\"}";
         assert_eq!(
-            ergon_orloj_simulate_json(bad.as_ptr().cast(), bad.len(), &mut r),
+            ergon_orloj_simulation_run_json(bad.as_ptr().cast(), bad.len(), &mut r),
             ergon_status::Parse
         );
         assert_eq!(
-            ergon_orloj_simulate_json(null(), 0, &mut r),
+            ergon_orloj_simulation_run_json(null(), 0, &mut r),
             ergon_status::NullPointer
         );
     }
@@ -898,11 +898,11 @@ fn simulate_json_matches_the_core() {
 /// with a huge count is never read past its end), and 65 real apps are refused too.
 #[test]
 fn too_many_apps_is_a_status_before_reading() {
-    let o = options(ERGON_POLICY_ORLOJ, 63.0);
+    let o = options(ERGON_ORLOJ_POLICY_ORLOJ, 63.0);
     let one = [constant(c"x", 0.01)];
     for n in [65usize, 1 << 40, usize::MAX] {
         let mut b = null_mut();
-        let status = unsafe { ergon_batcher_new(one.as_ptr(), n, null(), 4, &o, &mut b) };
+        let status = unsafe { ergon_orloj_batcher_new(one.as_ptr(), n, null(), 4, &o, &mut b) };
         assert_eq!(status, ergon_status::InvalidProblem);
         assert!(b.is_null());
         assert!(thread_error().contains("limit of 64"), "{}", thread_error());

@@ -1,5 +1,5 @@
-//! The batcher's hot path does not allocate: `ergon_batcher_next_batch` (without the expected
-//! time) and `ergon_batcher_complete` are counted by a global allocator that tallies this
+//! The batcher's hot path does not allocate: `ergon_orloj_batcher_next_batch` (without the expected
+//! time) and `ergon_orloj_batcher_complete` are counted by a global allocator that tallies this
 //! thread's allocations (its own test binary, so that no other test shares the allocator).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -41,8 +41,8 @@ fn allocations() -> usize {
     ALLOCATIONS.with(Cell::get)
 }
 
-fn app(kind: u32) -> ergon_app {
-    ergon_app {
+fn app(kind: u32) -> ergon_orloj_app {
+    ergon_orloj_app {
         name: c"app".as_ptr(),
         slo_s: 0.05,
         kind,
@@ -60,35 +60,35 @@ fn app(kind: u32) -> ergon_app {
 #[test]
 fn deciding_and_completing_do_not_allocate() {
     let apps = [
-        app(ERGON_EXEC_BIMODAL),
-        app(ERGON_EXEC_LOGNORMAL),
-        app(ERGON_EXEC_CONSTANT),
+        app(ERGON_ORLOJ_EXEC_BIMODAL),
+        app(ERGON_ORLOJ_EXEC_LOGNORMAL),
+        app(ERGON_ORLOJ_EXEC_CONSTANT),
     ];
     let mut verified = 0;
     for policy in [
-        ERGON_POLICY_ORLOJ,
-        ERGON_POLICY_CLOCKWORK,
-        ERGON_POLICY_NEXUS,
-        ERGON_POLICY_CLIPPER,
-        ERGON_POLICY_EDF,
-        ERGON_POLICY_FIFO,
+        ERGON_ORLOJ_POLICY_ORLOJ,
+        ERGON_ORLOJ_POLICY_CLOCKWORK,
+        ERGON_ORLOJ_POLICY_NEXUS,
+        ERGON_ORLOJ_POLICY_CLIPPER,
+        ERGON_ORLOJ_POLICY_EDF,
+        ERGON_ORLOJ_POLICY_FIFO,
     ] {
-        let o = ergon_batcher_options {
+        let o = ergon_orloj_batcher_options {
             policy,
-            ..ergon_batcher_options_default()
+            ..ergon_orloj_batcher_options_default()
         };
         let mut b = null_mut();
         unsafe {
             assert_eq!(
-                ergon_batcher_new(apps.as_ptr(), apps.len(), null(), 8, &o, &mut b),
+                ergon_orloj_batcher_new(apps.as_ptr(), apps.len(), null(), 8, &o, &mut b),
                 ergon_status::Ok
             );
         }
         let (mut batch, mut dropped) = ([0u64; 8], vec![0u64; 512]);
         let (mut nb, mut nd) = (0, 0);
-        let mut decide = |b: *mut ergon_batcher, now_s: f64| unsafe {
+        let mut decide = |b: *mut ergon_orloj_batcher, now_s: f64| unsafe {
             assert_eq!(
-                ergon_batcher_next_batch(
+                ergon_orloj_batcher_next_batch(
                     b,
                     now_s,
                     batch.as_mut_ptr(),
@@ -110,7 +110,7 @@ fn deciding_and_completing_do_not_allocate() {
             for _ in 0..300 {
                 let app = (id % 3) as usize;
                 assert_eq!(
-                    ergon_batcher_enqueue(b, app, id, now, now + 0.05),
+                    ergon_orloj_batcher_enqueue(b, app, id, now, now + 0.05),
                     ergon_status::Ok
                 );
                 id += 1;
@@ -125,7 +125,7 @@ fn deciding_and_completing_do_not_allocate() {
                 for _ in 0..6 {
                     let app = (id % 3) as usize;
                     assert_eq!(
-                        ergon_batcher_enqueue(b, app, id, now, now + 0.05),
+                        ergon_orloj_batcher_enqueue(b, app, id, now, now + 0.05),
                         ergon_status::Ok
                     );
                     id += 1;
@@ -134,8 +134,8 @@ fn deciding_and_completing_do_not_allocate() {
             let before = allocations();
             handled += decide(b, now);
             unsafe {
-                assert_eq!(ergon_batcher_complete(b, round % 3, 0.01), ergon_status::Ok);
-                assert_eq!(ergon_batcher_batch_done(b, 0.01), ergon_status::Ok);
+                assert_eq!(ergon_orloj_batcher_complete(b, round % 3, 0.01), ergon_status::Ok);
+                assert_eq!(ergon_orloj_batcher_batch_done(b, 0.01), ergon_status::Ok);
             }
             counted += allocations() - before;
         }
@@ -145,13 +145,13 @@ fn deciding_and_completing_do_not_allocate() {
         // costs one (the batch distribution).
         unsafe {
             assert_eq!(
-                ergon_batcher_enqueue(b, 0, id, now, now + 1.0),
+                ergon_orloj_batcher_enqueue(b, 0, id, now, now + 1.0),
                 ergon_status::Ok
             );
             let (mut one, mut t) = ([0u64; 8], 0.0);
             let before = allocations();
             assert_eq!(
-                ergon_batcher_next_batch(
+                ergon_orloj_batcher_next_batch(
                     b,
                     now,
                     one.as_mut_ptr(),
@@ -172,7 +172,7 @@ fn deciding_and_completing_do_not_allocate() {
                 verified += 1;
             }
         }
-        unsafe { ergon_batcher_free(b) };
+        unsafe { ergon_orloj_batcher_free(b) };
     }
     assert!(verified > 0, "no policy ran the counted batch");
 }

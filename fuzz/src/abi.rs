@@ -186,7 +186,7 @@ fn quick_to_solve(json: &[u8]) -> bool {
         })
 }
 
-/// Instance JSON → `ergon_frontier`, then accessors, plans and frees in any order.
+/// Instance JSON → `ergon_perseus_frontier`, then accessors, plans and frees in any order.
 pub fn abi_frontier(data: &[u8]) {
     let Some((input, json_bytes)) = split::<FrontierIn>(data) else {
         return;
@@ -195,13 +195,13 @@ pub fn abi_frontier(data: &[u8]) {
         return;
     }
     let (json, len) = doc(json_bytes, input.cut);
-    let mut frontier: *mut ergon_frontier = ptr::null_mut();
+    let mut frontier: *mut ergon_perseus_frontier = ptr::null_mut();
     // SAFETY: `json` is readable for `len` bytes; `out` is NULL or a local.
     let s =
-        unsafe { ergon_frontier_from_instance_json(json, len, out(&mut frontier, input.null_out)) };
-    check(s, "ergon_frontier_from_instance_json");
+        unsafe { ergon_perseus_frontier_from_instance_json(json, len, out(&mut frontier, input.null_out)) };
+    check(s, "ergon_perseus_frontier_from_instance_json");
     let solvable = quick_to_solve(&json_bytes[..len]);
-    let mut plans: Vec<*mut ergon_plan> = Vec::new();
+    let mut plans: Vec<*mut ergon_perseus_plan> = Vec::new();
     for op in input.ops.iter().take(64) {
         // SAFETY (every call below): `frontier` and the plans are live handles or NULL (freed
         // ones are replaced by NULL), buffers hold the capacity passed, outputs are locals.
@@ -209,44 +209,44 @@ pub fn abi_frontier(data: &[u8]) {
             match *op {
                 FrontierOp::Solve => {
                     if solvable {
-                        check(ergon_frontier_solve(frontier), "ergon_frontier_solve");
+                        check(ergon_perseus_frontier_solve(frontier), "ergon_perseus_frontier_solve");
                     }
                 }
                 FrontierOp::NumPoints { null } => {
                     let mut n = 0usize;
                     check(
-                        ergon_frontier_num_points(frontier, out(&mut n, null)),
-                        "ergon_frontier_num_points",
+                        ergon_perseus_frontier_num_points(frontier, out(&mut n, null)),
+                        "ergon_perseus_frontier_num_points",
                     );
                 }
                 FrontierOp::Point { index, null } => {
-                    let mut p = ergon_point::default();
+                    let mut p = ergon_perseus_point::default();
                     check(
-                        ergon_frontier_point(frontier, index, out(&mut p, null)),
-                        "ergon_frontier_point",
+                        ergon_perseus_frontier_point(frontier, index, out(&mut p, null)),
+                        "ergon_perseus_frontier_point",
                     );
                 }
                 FrontierOp::Points { cap, null } => {
-                    let mut buf = Buf::<ergon_point>::new(cap, null);
+                    let mut buf = Buf::<ergon_perseus_point>::new(cap, null);
                     let mut len = 0usize;
                     check(
-                        ergon_frontier_points(frontier, buf.ptr(), buf.cap(cap), &mut len),
-                        "ergon_frontier_points",
+                        ergon_perseus_frontier_points(frontier, buf.ptr(), buf.cap(cap), &mut len),
+                        "ergon_perseus_frontier_points",
                     );
                 }
                 FrontierOp::Summary { null } => {
-                    let mut sm = ergon_summary::default();
+                    let mut sm = ergon_perseus_summary::default();
                     check(
-                        ergon_frontier_summary(frontier, out(&mut sm, null)),
-                        "ergon_frontier_summary",
+                        ergon_perseus_frontier_summary(frontier, out(&mut sm, null)),
+                        "ergon_perseus_frontier_summary",
                     );
                 }
                 FrontierOp::ToJson { cap, null } => {
                     let mut buf = Buf::<c_char>::new(cap, null);
                     let mut len = 0usize;
                     check(
-                        ergon_frontier_to_json(frontier, buf.ptr(), buf.cap(cap), &mut len),
-                        "ergon_frontier_to_json",
+                        ergon_perseus_frontier_to_json(frontier, buf.ptr(), buf.cap(cap), &mut len),
+                        "ergon_perseus_frontier_to_json",
                     );
                 }
                 FrontierOp::Plan {
@@ -254,10 +254,10 @@ pub fn abi_frontier(data: &[u8]) {
                     deadline_s,
                     null,
                 } => {
-                    let mut plan: *mut ergon_plan = ptr::null_mut();
+                    let mut plan: *mut ergon_perseus_plan = ptr::null_mut();
                     check(
-                        ergon_frontier_plan(frontier, at % 4, deadline_s, out(&mut plan, null)),
-                        "ergon_frontier_plan",
+                        ergon_perseus_frontier_plan(frontier, at % 4, deadline_s, out(&mut plan, null)),
+                        "ergon_perseus_frontier_plan",
                     );
                     if !plan.is_null() {
                         plans.push(plan);
@@ -267,21 +267,21 @@ pub fn abi_frontier(data: &[u8]) {
                     let mut buf = Buf::<c_char>::new(cap, null);
                     let mut len = 0usize;
                     check(
-                        ergon_frontier_last_error(frontier, buf.ptr(), buf.cap(cap), &mut len),
-                        "ergon_frontier_last_error",
+                        ergon_perseus_frontier_last_error(frontier, buf.ptr(), buf.cap(cap), &mut len),
+                        "ergon_perseus_frontier_last_error",
                     );
                 }
                 FrontierOp::GlobalLastError { cap } => global_last_error(cap, false),
                 FrontierOp::Free => {
-                    ergon_frontier_free(frontier);
+                    ergon_perseus_frontier_free(frontier);
                     frontier = ptr::null_mut();
-                    ergon_frontier_free(frontier);
+                    ergon_perseus_frontier_free(frontier);
                 }
                 FrontierOp::PlanSummary { which, null } => {
-                    let mut info = ergon_plan_info::default();
+                    let mut info = ergon_perseus_plan_info::default();
                     check(
-                        ergon_plan_summary(nth(&plans, which), out(&mut info, null)),
-                        "ergon_plan_summary",
+                        ergon_perseus_plan_summary(nth(&plans, which), out(&mut info, null)),
+                        "ergon_perseus_plan_summary",
                     );
                 }
                 FrontierOp::PlanStage {
@@ -294,7 +294,7 @@ pub fn abi_frontier(data: &[u8]) {
                     let mut freqs = Buf::<u32>::new(cap, null);
                     let mut len = 0usize;
                     check(
-                        ergon_plan_stage(
+                        ergon_perseus_plan_stage(
                             nth(&plans, which),
                             stage,
                             kinds.ptr(),
@@ -302,36 +302,36 @@ pub fn abi_frontier(data: &[u8]) {
                             kinds.cap(cap),
                             &mut len,
                         ),
-                        "ergon_plan_stage",
+                        "ergon_perseus_plan_stage",
                     );
                 }
                 FrontierOp::PlanToJson { which, cap, null } => {
                     let mut buf = Buf::<c_char>::new(cap, null);
                     let mut len = 0usize;
                     check(
-                        ergon_plan_to_json(nth(&plans, which), buf.ptr(), buf.cap(cap), &mut len),
-                        "ergon_plan_to_json",
+                        ergon_perseus_plan_to_json(nth(&plans, which), buf.ptr(), buf.cap(cap), &mut len),
+                        "ergon_perseus_plan_to_json",
                     );
                 }
                 FrontierOp::PlanLastError { which, cap } => {
                     let mut buf = Buf::<c_char>::new(cap, false);
                     let mut len = 0usize;
                     check(
-                        ergon_plan_last_error(
+                        ergon_perseus_plan_last_error(
                             nth(&plans, which),
                             buf.ptr(),
                             buf.cap(cap),
                             &mut len,
                         ),
-                        "ergon_plan_last_error",
+                        "ergon_perseus_plan_last_error",
                     );
                 }
                 FrontierOp::PlanFree { which } => {
                     let i = usize::from(which);
                     if i < plans.len() {
-                        ergon_plan_free(plans.swap_remove(i));
+                        ergon_perseus_plan_free(plans.swap_remove(i));
                     } else {
-                        ergon_plan_free(ptr::null_mut());
+                        ergon_perseus_plan_free(ptr::null_mut());
                     }
                 }
             }
@@ -339,9 +339,9 @@ pub fn abi_frontier(data: &[u8]) {
     }
     // SAFETY: live handles or NULL; a plan outlives its frontier.
     unsafe {
-        ergon_frontier_free(frontier);
+        ergon_perseus_frontier_free(frontier);
         for p in plans {
-            ergon_plan_free(p);
+            ergon_perseus_plan_free(p);
         }
     }
 }
@@ -456,8 +456,8 @@ pub fn abi_dpk(data: &[u8]) {
                     let opts_ptr: *const ergon_dpk_options = opts.as_ref().map_or(&defaults, |o| o);
                     let mut result: *mut ergon_dpk_result = ptr::null_mut();
                     check(
-                        ergon_dpk_schedule(workload, opts_ptr, &mut result),
-                        "ergon_dpk_schedule",
+                        ergon_dpk_workload_schedule(workload, opts_ptr, &mut result),
+                        "ergon_dpk_workload_schedule",
                     );
                     if !result.is_null() {
                         results.push(result);
@@ -628,7 +628,7 @@ struct BatcherIn {
     ops: Vec<BatcherOp>,
 }
 
-/// `orloj-sim/v1` JSON (+ a policy name) → `ergon_batcher`, then enqueues, batches,
+/// `orloj-sim/v1` JSON (+ a policy name) → `ergon_orloj_batcher`, then enqueues, batches,
 /// completions and queries in any order.
 pub fn abi_batcher(data: &[u8]) {
     let Some((input, json_bytes)) = split::<BatcherIn>(data) else {
@@ -649,17 +649,17 @@ pub fn abi_batcher(data: &[u8]) {
         }
     };
     let (json, len) = doc(json_bytes, input.cut);
-    let mut batcher: *mut ergon_batcher = ptr::null_mut();
+    let mut batcher: *mut ergon_orloj_batcher = ptr::null_mut();
     // SAFETY: `json` readable for `len` bytes; `policy` NUL-terminated or NULL; `out` a local.
     let s = unsafe {
-        ergon_batcher_from_json(
+        ergon_orloj_batcher_from_json(
             json,
             len,
             policy.as_ref().map_or(ptr::null(), |p| p.as_ptr()),
             out(&mut batcher, input.null_out),
         )
     };
-    check(s, "ergon_batcher_from_json");
+    check(s, "ergon_orloj_batcher_from_json");
     for op in input.ops.iter().take(128) {
         // SAFETY (every call below): `batcher` live or NULL, buffers of the capacity passed.
         unsafe {
@@ -670,12 +670,12 @@ pub fn abi_batcher(data: &[u8]) {
                     arrival_s,
                     deadline_s,
                 } => check(
-                    ergon_batcher_enqueue(batcher, usize::from(app), id, arrival_s, deadline_s),
-                    "ergon_batcher_enqueue",
+                    ergon_orloj_batcher_enqueue(batcher, usize::from(app), id, arrival_s, deadline_s),
+                    "ergon_orloj_batcher_enqueue",
                 ),
                 BatcherOp::EnqueueSlo { app, id, arrival_s } => check(
-                    ergon_batcher_enqueue_slo(batcher, usize::from(app), id, arrival_s),
-                    "ergon_batcher_enqueue_slo",
+                    ergon_orloj_batcher_enqueue_slo(batcher, usize::from(app), id, arrival_s),
+                    "ergon_orloj_batcher_enqueue_slo",
                 ),
                 BatcherOp::NextBatch {
                     now_s,
@@ -688,7 +688,7 @@ pub fn abi_batcher(data: &[u8]) {
                     let mut dropped = Buf::<u64>::new(dropped_cap, null);
                     let (mut bl, mut dl, mut t) = (0usize, 0usize, 0f64);
                     check(
-                        ergon_batcher_next_batch(
+                        ergon_orloj_batcher_next_batch(
                             batcher,
                             now_s,
                             batch.ptr(),
@@ -699,70 +699,70 @@ pub fn abi_batcher(data: &[u8]) {
                             &mut dl,
                             out(&mut t, null_time),
                         ),
-                        "ergon_batcher_next_batch",
+                        "ergon_orloj_batcher_next_batch",
                     );
                 }
                 BatcherOp::Complete { app, observed_s } => check(
-                    ergon_batcher_complete(batcher, usize::from(app), observed_s),
-                    "ergon_batcher_complete",
+                    ergon_orloj_batcher_complete(batcher, usize::from(app), observed_s),
+                    "ergon_orloj_batcher_complete",
                 ),
                 BatcherOp::BatchDone { time_s } => check(
-                    ergon_batcher_batch_done(batcher, time_s),
-                    "ergon_batcher_batch_done",
+                    ergon_orloj_batcher_batch_done(batcher, time_s),
+                    "ergon_orloj_batcher_batch_done",
                 ),
                 BatcherOp::Queued { null } => {
                     let mut n = 0usize;
                     check(
-                        ergon_batcher_queued(batcher, out(&mut n, null)),
-                        "ergon_batcher_queued",
+                        ergon_orloj_batcher_queued(batcher, out(&mut n, null)),
+                        "ergon_orloj_batcher_queued",
                     );
                 }
                 BatcherOp::MaxBatchSize { null } => {
                     let mut n = 0usize;
                     check(
-                        ergon_batcher_max_batch_size(batcher, out(&mut n, null)),
-                        "ergon_batcher_max_batch_size",
+                        ergon_orloj_batcher_max_batch_size(batcher, out(&mut n, null)),
+                        "ergon_orloj_batcher_max_batch_size",
                     );
                 }
                 BatcherOp::NumApps { null } => {
                     let mut n = 0usize;
                     check(
-                        ergon_batcher_num_apps(batcher, out(&mut n, null)),
-                        "ergon_batcher_num_apps",
+                        ergon_orloj_batcher_num_apps(batcher, out(&mut n, null)),
+                        "ergon_orloj_batcher_num_apps",
                     );
                 }
                 BatcherOp::AppStats { app, null } => {
-                    let mut st = ergon_app_stats::default();
+                    let mut st = ergon_orloj_app_stats::default();
                     check(
-                        ergon_batcher_app_stats(batcher, usize::from(app), out(&mut st, null)),
-                        "ergon_batcher_app_stats",
+                        ergon_orloj_batcher_app_stats(batcher, usize::from(app), out(&mut st, null)),
+                        "ergon_orloj_batcher_app_stats",
                     );
                 }
                 BatcherOp::PolicyName { cap, null } => {
                     let mut buf = Buf::<c_char>::new(cap, null);
                     let mut len = 0usize;
                     check(
-                        ergon_batcher_policy_name(batcher, buf.ptr(), buf.cap(cap), &mut len),
-                        "ergon_batcher_policy_name",
+                        ergon_orloj_batcher_policy_name(batcher, buf.ptr(), buf.cap(cap), &mut len),
+                        "ergon_orloj_batcher_policy_name",
                     );
                 }
                 BatcherOp::LastError { cap } => {
                     let mut buf = Buf::<c_char>::new(cap, false);
                     let mut len = 0usize;
                     check(
-                        ergon_batcher_last_error(batcher, buf.ptr(), buf.cap(cap), &mut len),
-                        "ergon_batcher_last_error",
+                        ergon_orloj_batcher_last_error(batcher, buf.ptr(), buf.cap(cap), &mut len),
+                        "ergon_orloj_batcher_last_error",
                     );
                 }
                 BatcherOp::GlobalLastError { cap } => global_last_error(cap, false),
                 BatcherOp::Free => {
-                    ergon_batcher_free(batcher);
+                    ergon_orloj_batcher_free(batcher);
                     batcher = ptr::null_mut();
-                    ergon_batcher_free(batcher);
+                    ergon_orloj_batcher_free(batcher);
                 }
             }
         }
     }
     // SAFETY: live or NULL.
-    unsafe { ergon_batcher_free(batcher) };
+    unsafe { ergon_orloj_batcher_free(batcher) };
 }

@@ -75,18 +75,18 @@ static void check_failure(ergon_status got, ergon_status want, const char *handl
 
 static char handle_buf[4096];
 
-static const char *frontier_message(const ergon_frontier *f) {
+static const char *frontier_message(const ergon_perseus_frontier *f) {
   size_t len = 0;
-  if (ergon_frontier_last_error(f, handle_buf, sizeof handle_buf, &len) != ERGON_STATUS_OK) {
-    return "(ergon_frontier_last_error failed)";
+  if (ergon_perseus_frontier_last_error(f, handle_buf, sizeof handle_buf, &len) != ERGON_STATUS_OK) {
+    return "(ergon_perseus_frontier_last_error failed)";
   }
   return handle_buf;
 }
 
-static const char *plan_message(const ergon_plan *p) {
+static const char *plan_message(const ergon_perseus_plan *p) {
   size_t len = 0;
-  if (ergon_plan_last_error(p, handle_buf, sizeof handle_buf, &len) != ERGON_STATUS_OK) {
-    return "(ergon_plan_last_error failed)";
+  if (ergon_perseus_plan_last_error(p, handle_buf, sizeof handle_buf, &len) != ERGON_STATUS_OK) {
+    return "(ergon_perseus_plan_last_error failed)";
   }
   return handle_buf;
 }
@@ -107,14 +107,14 @@ static const char *plan_message(const ergon_plan *p) {
 
 /* Storage behind a sentinel handle value that a failed constructor must leave alone. */
 static char sentinel_storage[64];
-#define SENTINEL_FRONTIER ((ergon_frontier *)(void *)sentinel_storage)
-#define SENTINEL_PLAN ((ergon_plan *)(void *)sentinel_storage)
+#define SENTINEL_FRONTIER ((ergon_perseus_frontier *)(void *)sentinel_storage)
+#define SENTINEL_PLAN ((ergon_perseus_plan *)(void *)sentinel_storage)
 
 /* A mutable copy of the a100_s2_m4 problem. */
 typedef struct problem_copy {
-  ergon_problem problem;
-  ergon_profile profiles[4];
-  ergon_option options[4][64];
+  ergon_perseus_problem problem;
+  ergon_perseus_profile profiles[4];
+  ergon_perseus_option options[4][64];
 } problem_copy;
 
 static void fresh(problem_copy *c) {
@@ -130,130 +130,130 @@ static void fresh(problem_copy *c) {
       exit(1);
     }
     memcpy(c->options[i], fx->profiles[i].options,
-           fx->profiles[i].num_options * sizeof(ergon_option));
+           fx->profiles[i].num_options * sizeof(ergon_perseus_option));
     c->profiles[i].options = c->options[i];
   }
   c->problem.unit_time_s = fx->unit_time_s;
   c->problem.p_blocking_w = fx->p_blocking_w;
-  c->problem.effective_energy = ERGON_EFFECTIVE_ENERGY_AFTER_FILTER;
+  c->problem.effective_energy = ERGON_PERSEUS_EFFECTIVE_ENERGY_AFTER_FILTER;
   c->problem.profiles = c->profiles;
   c->problem.num_profiles = fx->num_profiles;
-  c->problem.pipeline.schedule = ERGON_SCHEDULE_1F1B;
+  c->problem.pipeline.schedule = ERGON_PERSEUS_SCHEDULE_1F1B;
   c->problem.pipeline.num_stages = fx->num_stages;
   c->problem.pipeline.num_microbatches = fx->num_microbatches;
 }
 
 static void constructors_from_arrays(void) {
-  printf("ergon_frontier_new\n");
+  printf("ergon_perseus_frontier_new\n");
   problem_copy c;
-  ergon_frontier *f = SENTINEL_FRONTIER;
+  ergon_perseus_frontier *f = SENTINEL_FRONTIER;
 
   fresh(&c);
-  FAILS(ergon_frontier_new(NULL, &f), ERGON_STATUS_NULL_POINTER);
-  FAILS(ergon_frontier_new(&c.problem, NULL), ERGON_STATUS_NULL_POINTER);
+  FAILS(ergon_perseus_frontier_new(NULL, &f), ERGON_STATUS_NULL_POINTER);
+  FAILS(ergon_perseus_frontier_new(&c.problem, NULL), ERGON_STATUS_NULL_POINTER);
 
   c.problem.profiles = NULL;
-  FAILS(ergon_frontier_new(&c.problem, &f), ERGON_STATUS_NULL_POINTER);
+  FAILS(ergon_perseus_frontier_new(&c.problem, &f), ERGON_STATUS_NULL_POINTER);
   fresh(&c);
   c.problem.num_profiles = 0;
-  FAILS(ergon_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
+  FAILS(ergon_perseus_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
   fresh(&c);
   c.problem.num_profiles = SIZE_MAX;
-  FAILS(ergon_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_ARGUMENT);
+  FAILS(ergon_perseus_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_ARGUMENT);
   fresh(&c);
   c.profiles[2].options = NULL;
-  FAILS(ergon_frontier_new(&c.problem, &f), ERGON_STATUS_NULL_POINTER);
+  FAILS(ergon_perseus_frontier_new(&c.problem, &f), ERGON_STATUS_NULL_POINTER);
   fresh(&c);
   c.profiles[1].num_options = 0;
-  FAILS(ergon_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
+  FAILS(ergon_perseus_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
 
   fresh(&c);
   c.problem.unit_time_s = NAN;
-  FAILS(ergon_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
+  FAILS(ergon_perseus_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
   c.problem.unit_time_s = 0.0;
-  FAILS(ergon_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
+  FAILS(ergon_perseus_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
   c.problem.unit_time_s = -0.001;
-  FAILS(ergon_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
+  FAILS(ergon_perseus_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
   fresh(&c);
   c.problem.p_blocking_w = -1.0;
-  FAILS(ergon_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
+  FAILS(ergon_perseus_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
   c.problem.p_blocking_w = INFINITY;
-  FAILS(ergon_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
+  FAILS(ergon_perseus_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
 
   fresh(&c);
   c.options[3][5].energy_j = -7.5;
-  FAILS(ergon_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
+  FAILS(ergon_perseus_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
   CHECK(strstr(thread_message(), "energy") != NULL);
   fresh(&c);
   c.options[0][0].time_s = NAN;
-  FAILS(ergon_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
+  FAILS(ergon_perseus_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
   CHECK(strstr(thread_message(), "time") != NULL);
   fresh(&c);
   c.options[0][1].freq_mhz = 0;
-  FAILS(ergon_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
+  FAILS(ergon_perseus_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
 
   fresh(&c);
   c.profiles[0].kind = 7;
-  FAILS(ergon_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_ARGUMENT);
+  FAILS(ergon_perseus_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_ARGUMENT);
   fresh(&c);
   c.profiles[2].stage = 0; /* duplicates profile 0 or 1 */
-  FAILS(ergon_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
+  FAILS(ergon_perseus_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
   fresh(&c);
   c.profiles[3].stage = 5; /* no such stage */
-  FAILS(ergon_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
+  FAILS(ergon_perseus_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
 
   fresh(&c);
   c.problem.pipeline.schedule = 9;
-  FAILS(ergon_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_ARGUMENT);
+  FAILS(ergon_perseus_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_ARGUMENT);
   fresh(&c);
   c.problem.pipeline.virtual_stages = 2; /* only for interleaved 1F1B */
-  FAILS(ergon_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_ARGUMENT);
+  FAILS(ergon_perseus_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_ARGUMENT);
   fresh(&c);
   c.problem.pipeline.num_stages = 0;
-  FAILS(ergon_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
+  FAILS(ergon_perseus_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
   fresh(&c);
   c.problem.pipeline.num_microbatches = 0;
-  FAILS(ergon_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
+  FAILS(ergon_perseus_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
   fresh(&c);
   c.problem.effective_energy = 9;
-  FAILS(ergon_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_ARGUMENT);
+  FAILS(ergon_perseus_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_ARGUMENT);
 
   /* A cost model that rises with duration, and one with a NaN. */
-  ergon_fit rising = {1.0, 0.5, 0.0};
+  ergon_perseus_fit rising = {1.0, 0.5, 0.0};
   fresh(&c);
   c.profiles[0].fit = &rising;
-  FAILS(ergon_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
-  ergon_fit nan_fit = {NAN, -0.1, 0.0};
+  FAILS(ergon_perseus_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
+  ergon_perseus_fit nan_fit = {NAN, -0.1, 0.0};
   c.profiles[0].fit = &nan_fit;
-  FAILS(ergon_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
+  FAILS(ergon_perseus_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
 
   /* Explicit DAGs: edges missing, an edge to a node that does not exist, a cycle. */
-  ergon_node nodes[4] = {{0, ERGON_KIND_FORWARD, 0},
-                         {1, ERGON_KIND_FORWARD, 0},
-                         {1, ERGON_KIND_BACKWARD, 0},
-                         {0, ERGON_KIND_BACKWARD, 0}};
-  ergon_edge edges[3] = {{0, 1}, {1, 2}, {2, 3}};
+  ergon_perseus_node nodes[4] = {{0, ERGON_PERSEUS_KIND_FORWARD, 0},
+                         {1, ERGON_PERSEUS_KIND_FORWARD, 0},
+                         {1, ERGON_PERSEUS_KIND_BACKWARD, 0},
+                         {0, ERGON_PERSEUS_KIND_BACKWARD, 0}};
+  ergon_perseus_edge edges[3] = {{0, 1}, {1, 2}, {2, 3}};
   fresh(&c);
   c.problem.nodes = nodes;
   c.problem.num_nodes = 4;
   c.problem.edges = NULL;
   c.problem.num_edges = 3;
   c.problem.num_stages = 2;
-  FAILS(ergon_frontier_new(&c.problem, &f), ERGON_STATUS_NULL_POINTER);
+  FAILS(ergon_perseus_frontier_new(&c.problem, &f), ERGON_STATUS_NULL_POINTER);
   c.problem.edges = edges;
   edges[2].to = 99;
-  FAILS(ergon_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
+  FAILS(ergon_perseus_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
   edges[2].to = 0; /* 0 -> 1 -> 2 -> 0 */
-  FAILS(ergon_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
+  FAILS(ergon_perseus_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_PROBLEM);
   nodes[3].kind = 5;
   edges[2].to = 3;
-  FAILS(ergon_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_ARGUMENT);
-  nodes[3].kind = ERGON_KIND_BACKWARD;
+  FAILS(ergon_perseus_frontier_new(&c.problem, &f), ERGON_STATUS_INVALID_ARGUMENT);
+  nodes[3].kind = ERGON_PERSEUS_KIND_BACKWARD;
 
   /* The same DAG, valid, is accepted. */
-  ergon_frontier *ok = NULL;
-  MUST(ergon_frontier_new(&c.problem, &ok));
-  ergon_frontier_free(ok);
+  ergon_perseus_frontier *ok = NULL;
+  MUST(ergon_perseus_frontier_new(&c.problem, &ok));
+  ergon_perseus_frontier_free(ok);
 
   CHECK(f == SENTINEL_FRONTIER); /* no failed call wrote its output */
 }
@@ -296,49 +296,49 @@ static char *insert_after(const char *text, const char *after, const char *inser
 }
 
 static void constructors_from_json(const char *json, size_t len) {
-  printf("ergon_frontier_from_instance_json\n");
-  ergon_frontier *f = SENTINEL_FRONTIER;
-  FAILS(ergon_frontier_from_instance_json(NULL, len, &f), ERGON_STATUS_NULL_POINTER);
-  FAILS(ergon_frontier_from_instance_json(NULL, 0, &f), ERGON_STATUS_NULL_POINTER);
-  FAILS(ergon_frontier_from_instance_json(json, len, NULL), ERGON_STATUS_NULL_POINTER);
-  FAILS(ergon_frontier_from_instance_json("", 0, &f), ERGON_STATUS_PARSE);
+  printf("ergon_perseus_frontier_from_instance_json\n");
+  ergon_perseus_frontier *f = SENTINEL_FRONTIER;
+  FAILS(ergon_perseus_frontier_from_instance_json(NULL, len, &f), ERGON_STATUS_NULL_POINTER);
+  FAILS(ergon_perseus_frontier_from_instance_json(NULL, 0, &f), ERGON_STATUS_NULL_POINTER);
+  FAILS(ergon_perseus_frontier_from_instance_json(json, len, NULL), ERGON_STATUS_NULL_POINTER);
+  FAILS(ergon_perseus_frontier_from_instance_json("", 0, &f), ERGON_STATUS_PARSE);
   /* The length is what counts: half a document is not JSON. */
-  FAILS(ergon_frontier_from_instance_json(json, len / 2, &f), ERGON_STATUS_PARSE);
+  FAILS(ergon_perseus_frontier_from_instance_json(json, len / 2, &f), ERGON_STATUS_PARSE);
   const char *broken = "{\"schema\": \"perseus-instance/v1\", ";
-  FAILS(ergon_frontier_from_instance_json(broken, strlen(broken), &f), ERGON_STATUS_PARSE);
+  FAILS(ergon_perseus_frontier_from_instance_json(broken, strlen(broken), &f), ERGON_STATUS_PARSE);
   const char *wrong_schema = "{\"schema\": \"perseus-instance/v9\"}";
-  FAILS(ergon_frontier_from_instance_json(wrong_schema, strlen(wrong_schema), &f),
+  FAILS(ergon_perseus_frontier_from_instance_json(wrong_schema, strlen(wrong_schema), &f),
         ERGON_STATUS_SCHEMA);
   CHECK(strstr(thread_message(), "perseus-instance/v9") != NULL);
   const char *other_schema = "{\"schema\": \"ergon-frontier/v1\", \"points\": []}";
-  FAILS(ergon_frontier_from_instance_json(other_schema, strlen(other_schema), &f),
+  FAILS(ergon_perseus_frontier_from_instance_json(other_schema, strlen(other_schema), &f),
         ERGON_STATUS_SCHEMA);
   const char *no_fields = "{\"schema\": \"perseus-instance/v1\"}";
-  FAILS(ergon_frontier_from_instance_json(no_fields, strlen(no_fields), &f),
+  FAILS(ergon_perseus_frontier_from_instance_json(no_fields, strlen(no_fields), &f),
         ERGON_STATUS_PARSE);
   const char not_utf8[] = "{\"schema\": \"\xff\xfe\"}";
-  FAILS(ergon_frontier_from_instance_json(not_utf8, sizeof not_utf8 - 1, &f),
+  FAILS(ergon_perseus_frontier_from_instance_json(not_utf8, sizeof not_utf8 - 1, &f),
         ERGON_STATUS_PARSE);
   /* Valid JSON, invalid problem: a negative energy, a negative clock. */
   char *negative = insert_after(json, "\"energy_j\":", "-");
-  FAILS(ergon_frontier_from_instance_json(negative, strlen(negative), &f),
+  FAILS(ergon_perseus_frontier_from_instance_json(negative, strlen(negative), &f),
         ERGON_STATUS_INVALID_PROBLEM);
   free(negative);
   char *negative_freq = insert_after(json, "\"freq_mhz\":", "-");
-  FAILS(ergon_frontier_from_instance_json(negative_freq, strlen(negative_freq), &f),
+  FAILS(ergon_perseus_frontier_from_instance_json(negative_freq, strlen(negative_freq), &f),
         ERGON_STATUS_PARSE);
   free(negative_freq);
   char *bad_blocking = insert_after(json, "\"p_blocking_w\":", "-");
-  FAILS(ergon_frontier_from_instance_json(bad_blocking, strlen(bad_blocking), &f),
+  FAILS(ergon_perseus_frontier_from_instance_json(bad_blocking, strlen(bad_blocking), &f),
         ERGON_STATUS_INVALID_PROBLEM);
   free(bad_blocking);
   CHECK(f == SENTINEL_FRONTIER);
 }
 
 static void constructors_from_csv(void) {
-  printf("ergon_frontier_from_profile_csv\n");
-  ergon_frontier *f = SENTINEL_FRONTIER;
-  ergon_pipeline pipe = {ERGON_SCHEDULE_1F1B, 1, 2, 0};
+  printf("ergon_perseus_frontier_from_profile_csv\n");
+  ergon_perseus_frontier *f = SENTINEL_FRONTIER;
+  ergon_perseus_pipeline pipe = {ERGON_PERSEUS_SCHEDULE_1F1B, 1, 2, 0};
   const char *csv = "stage,instruction,frequency,time,energy\n"
                     "0,forward,1410,0.020,8.0\n"
                     "0,forward,1200,0.024,6.5\n"
@@ -346,57 +346,57 @@ static void constructors_from_csv(void) {
                     "0,backward,1200,0.048,13.0\n";
   const size_t len = strlen(csv);
   const double tau = 0.001, pb = 80.0;
-  const uint32_t after = ERGON_EFFECTIVE_ENERGY_AFTER_FILTER;
-  FAILS(ergon_frontier_from_profile_csv(NULL, len, &pipe, tau, pb, after, &f),
+  const uint32_t after = ERGON_PERSEUS_EFFECTIVE_ENERGY_AFTER_FILTER;
+  FAILS(ergon_perseus_frontier_from_profile_csv(NULL, len, &pipe, tau, pb, after, &f),
         ERGON_STATUS_NULL_POINTER);
-  FAILS(ergon_frontier_from_profile_csv(csv, len, NULL, tau, pb, after, &f),
+  FAILS(ergon_perseus_frontier_from_profile_csv(csv, len, NULL, tau, pb, after, &f),
         ERGON_STATUS_NULL_POINTER);
-  FAILS(ergon_frontier_from_profile_csv(csv, len, &pipe, tau, pb, after, NULL),
+  FAILS(ergon_perseus_frontier_from_profile_csv(csv, len, &pipe, tau, pb, after, NULL),
         ERGON_STATUS_NULL_POINTER);
-  FAILS(ergon_frontier_from_profile_csv("", 0, &pipe, tau, pb, after, &f), ERGON_STATUS_PARSE);
+  FAILS(ergon_perseus_frontier_from_profile_csv("", 0, &pipe, tau, pb, after, &f), ERGON_STATUS_PARSE);
   const size_t header_only = strlen("stage,instruction,frequency,time,energy\n");
-  FAILS(ergon_frontier_from_profile_csv(csv, header_only, &pipe, tau, pb, after, &f),
+  FAILS(ergon_perseus_frontier_from_profile_csv(csv, header_only, &pipe, tau, pb, after, &f),
         ERGON_STATUS_PARSE);
   const char *bad_number = "stage,instruction,frequency,time,energy\n"
                            "0,forward,1410,0.020,8.0\n"
                            "0,forward,1200,fast,6.5\n";
-  FAILS(ergon_frontier_from_profile_csv(bad_number, strlen(bad_number), &pipe, tau, pb, after,
+  FAILS(ergon_perseus_frontier_from_profile_csv(bad_number, strlen(bad_number), &pipe, tau, pb, after,
                                         &f),
         ERGON_STATUS_PARSE);
   CHECK(strstr(thread_message(), "line 3") != NULL);
   const char *bad_kind = "stage,instruction,frequency,time,energy\n"
                          "0,sideways,1410,0.020,8.0\n";
-  FAILS(ergon_frontier_from_profile_csv(bad_kind, strlen(bad_kind), &pipe, tau, pb, after, &f),
+  FAILS(ergon_perseus_frontier_from_profile_csv(bad_kind, strlen(bad_kind), &pipe, tau, pb, after, &f),
         ERGON_STATUS_PARSE);
   const char *negative = "stage,instruction,frequency,time,energy\n"
                          "0,forward,1410,0.020,-8.0\n"
                          "0,backward,1410,0.040,16.0\n";
-  FAILS(ergon_frontier_from_profile_csv(negative, strlen(negative), &pipe, tau, pb, after, &f),
+  FAILS(ergon_perseus_frontier_from_profile_csv(negative, strlen(negative), &pipe, tau, pb, after, &f),
         ERGON_STATUS_INVALID_PROBLEM);
-  FAILS(ergon_frontier_from_profile_csv(csv, len, &pipe, NAN, pb, after, &f),
+  FAILS(ergon_perseus_frontier_from_profile_csv(csv, len, &pipe, NAN, pb, after, &f),
         ERGON_STATUS_INVALID_PROBLEM);
-  FAILS(ergon_frontier_from_profile_csv(csv, len, &pipe, tau, -pb, after, &f),
+  FAILS(ergon_perseus_frontier_from_profile_csv(csv, len, &pipe, tau, -pb, after, &f),
         ERGON_STATUS_INVALID_PROBLEM);
-  FAILS(ergon_frontier_from_profile_csv(csv, len, &pipe, tau, pb, 3, &f),
+  FAILS(ergon_perseus_frontier_from_profile_csv(csv, len, &pipe, tau, pb, 3, &f),
         ERGON_STATUS_INVALID_ARGUMENT);
-  ergon_pipeline no_stages = {ERGON_SCHEDULE_GPIPE, 0, 2, 0};
-  FAILS(ergon_frontier_from_profile_csv(csv, len, &no_stages, tau, pb, after, &f),
+  ergon_perseus_pipeline no_stages = {ERGON_PERSEUS_SCHEDULE_GPIPE, 0, 2, 0};
+  FAILS(ergon_perseus_frontier_from_profile_csv(csv, len, &no_stages, tau, pb, after, &f),
         ERGON_STATUS_INVALID_PROBLEM);
-  ergon_pipeline too_many = {ERGON_SCHEDULE_1F1B, 2, 2, 0}; /* stage 1 has no profile */
-  FAILS(ergon_frontier_from_profile_csv(csv, len, &too_many, tau, pb, after, &f),
+  ergon_perseus_pipeline too_many = {ERGON_PERSEUS_SCHEDULE_1F1B, 2, 2, 0}; /* stage 1 has no profile */
+  FAILS(ergon_perseus_frontier_from_profile_csv(csv, len, &too_many, tau, pb, after, &f),
         ERGON_STATUS_INVALID_PROBLEM);
   CHECK(f == SENTINEL_FRONTIER);
   /* The good CSV works. */
-  ergon_frontier *ok = NULL;
-  MUST(ergon_frontier_from_profile_csv(csv, len, &pipe, tau, pb, after, &ok));
-  MUST(ergon_frontier_solve(ok));
-  ergon_frontier_free(ok);
+  ergon_perseus_frontier *ok = NULL;
+  MUST(ergon_perseus_frontier_from_profile_csv(csv, len, &pipe, tau, pb, after, &ok));
+  MUST(ergon_perseus_frontier_solve(ok));
+  ergon_perseus_frontier_free(ok);
 }
 
 static void last_error_buffers(void) {
   printf("ergon_last_error\n");
-  ergon_frontier *f = NULL;
-  CHECK(ergon_frontier_new(NULL, &f) == ERGON_STATUS_NULL_POINTER);
+  ergon_perseus_frontier *f = NULL;
+  CHECK(ergon_perseus_frontier_new(NULL, &f) == ERGON_STATUS_NULL_POINTER);
   size_t len = 0;
   MUST(ergon_last_error(NULL, 0, &len));
   CHECK(len > 10);
@@ -406,7 +406,7 @@ static void last_error_buffers(void) {
   }
   MUST(ergon_last_error(expected, len + 1, &len));
   CHECK(strlen(expected) == len);
-  CHECK(strstr(expected, "ergon_frontier_new") != NULL);
+  CHECK(strstr(expected, "ergon_perseus_frontier_new") != NULL);
 
   /* Too small by one (no room for the NUL) and much too small: the needed length is
    * written, the buffer is untouched. */
@@ -438,151 +438,151 @@ static void frontier_calls(void) {
   problem_copy c;
   fresh(&c);
   c.problem.unit_time_s = 0.01;
-  ergon_frontier *f = NULL;
-  MUST(ergon_frontier_new(&c.problem, &f));
+  ergon_perseus_frontier *f = NULL;
+  MUST(ergon_perseus_frontier_new(&c.problem, &f));
   size_t n = 777;
-  ergon_point p;
-  ergon_summary s;
-  ergon_plan *plan = SENTINEL_PLAN;
+  ergon_perseus_point p;
+  ergon_perseus_summary s;
+  ergon_perseus_plan *plan = SENTINEL_PLAN;
   char text[64];
   size_t text_len = 777;
 
   /* NULL handles: the thread's message. */
-  FAILS(ergon_frontier_solve(NULL), ERGON_STATUS_NULL_POINTER);
-  FAILS(ergon_frontier_num_points(NULL, &n), ERGON_STATUS_NULL_POINTER);
-  FAILS(ergon_frontier_summary(NULL, &s), ERGON_STATUS_NULL_POINTER);
-  FAILS(ergon_frontier_plan(NULL, ERGON_PLAN_FASTEST, 0.0, &plan), ERGON_STATUS_NULL_POINTER);
-  CHECK(ergon_frontier_last_error(NULL, text, sizeof text, &text_len) ==
+  FAILS(ergon_perseus_frontier_solve(NULL), ERGON_STATUS_NULL_POINTER);
+  FAILS(ergon_perseus_frontier_num_points(NULL, &n), ERGON_STATUS_NULL_POINTER);
+  FAILS(ergon_perseus_frontier_summary(NULL, &s), ERGON_STATUS_NULL_POINTER);
+  FAILS(ergon_perseus_frontier_plan(NULL, ERGON_PERSEUS_PLAN_FASTEST, 0.0, &plan), ERGON_STATUS_NULL_POINTER);
+  CHECK(ergon_perseus_frontier_last_error(NULL, text, sizeof text, &text_len) ==
         ERGON_STATUS_NULL_POINTER);
 
   /* Before the solve: NOT_SOLVED, and the handle has the message too. */
-  FRONTIER_FAILS(f, ergon_frontier_num_points(f, &n), ERGON_STATUS_NOT_SOLVED);
-  FRONTIER_FAILS(f, ergon_frontier_point(f, 0, &p), ERGON_STATUS_NOT_SOLVED);
-  FRONTIER_FAILS(f, ergon_frontier_points(f, NULL, 0, &n), ERGON_STATUS_NOT_SOLVED);
-  FRONTIER_FAILS(f, ergon_frontier_summary(f, &s), ERGON_STATUS_NOT_SOLVED);
-  FRONTIER_FAILS(f, ergon_frontier_to_json(f, NULL, 0, &text_len), ERGON_STATUS_NOT_SOLVED);
-  FRONTIER_FAILS(f, ergon_frontier_plan(f, ERGON_PLAN_T_STAR, 0.0, &plan),
+  FRONTIER_FAILS(f, ergon_perseus_frontier_num_points(f, &n), ERGON_STATUS_NOT_SOLVED);
+  FRONTIER_FAILS(f, ergon_perseus_frontier_point(f, 0, &p), ERGON_STATUS_NOT_SOLVED);
+  FRONTIER_FAILS(f, ergon_perseus_frontier_points(f, NULL, 0, &n), ERGON_STATUS_NOT_SOLVED);
+  FRONTIER_FAILS(f, ergon_perseus_frontier_summary(f, &s), ERGON_STATUS_NOT_SOLVED);
+  FRONTIER_FAILS(f, ergon_perseus_frontier_to_json(f, NULL, 0, &text_len), ERGON_STATUS_NOT_SOLVED);
+  FRONTIER_FAILS(f, ergon_perseus_frontier_plan(f, ERGON_PERSEUS_PLAN_T_STAR, 0.0, &plan),
                  ERGON_STATUS_NOT_SOLVED);
   CHECK(n == 777 && text_len == 777 && plan == SENTINEL_PLAN);
 
   /* Solve; a second solve is refused and the handle still works. */
-  MUST(ergon_frontier_solve(f));
-  FRONTIER_FAILS(f, ergon_frontier_solve(f), ERGON_STATUS_INVALID_STATE);
-  MUST(ergon_frontier_num_points(f, &n));
+  MUST(ergon_perseus_frontier_solve(f));
+  FRONTIER_FAILS(f, ergon_perseus_frontier_solve(f), ERGON_STATUS_INVALID_STATE);
+  MUST(ergon_perseus_frontier_num_points(f, &n));
   const size_t points = n;
   CHECK(points > 10);
 
   /* NULL outputs. */
-  FRONTIER_FAILS(f, ergon_frontier_num_points(f, NULL), ERGON_STATUS_NULL_POINTER);
-  FRONTIER_FAILS(f, ergon_frontier_point(f, 0, NULL), ERGON_STATUS_NULL_POINTER);
-  FRONTIER_FAILS(f, ergon_frontier_points(f, NULL, 0, NULL), ERGON_STATUS_NULL_POINTER);
-  FRONTIER_FAILS(f, ergon_frontier_points(f, NULL, 100, &n), ERGON_STATUS_NULL_POINTER);
-  FRONTIER_FAILS(f, ergon_frontier_summary(f, NULL), ERGON_STATUS_NULL_POINTER);
-  FRONTIER_FAILS(f, ergon_frontier_to_json(f, NULL, 0, NULL), ERGON_STATUS_NULL_POINTER);
-  FRONTIER_FAILS(f, ergon_frontier_to_json(f, NULL, 100, &text_len),
+  FRONTIER_FAILS(f, ergon_perseus_frontier_num_points(f, NULL), ERGON_STATUS_NULL_POINTER);
+  FRONTIER_FAILS(f, ergon_perseus_frontier_point(f, 0, NULL), ERGON_STATUS_NULL_POINTER);
+  FRONTIER_FAILS(f, ergon_perseus_frontier_points(f, NULL, 0, NULL), ERGON_STATUS_NULL_POINTER);
+  FRONTIER_FAILS(f, ergon_perseus_frontier_points(f, NULL, 100, &n), ERGON_STATUS_NULL_POINTER);
+  FRONTIER_FAILS(f, ergon_perseus_frontier_summary(f, NULL), ERGON_STATUS_NULL_POINTER);
+  FRONTIER_FAILS(f, ergon_perseus_frontier_to_json(f, NULL, 0, NULL), ERGON_STATUS_NULL_POINTER);
+  FRONTIER_FAILS(f, ergon_perseus_frontier_to_json(f, NULL, 100, &text_len),
                  ERGON_STATUS_NULL_POINTER);
-  FRONTIER_FAILS(f, ergon_frontier_plan(f, ERGON_PLAN_FASTEST, 0.0, NULL),
+  FRONTIER_FAILS(f, ergon_perseus_frontier_plan(f, ERGON_PERSEUS_PLAN_FASTEST, 0.0, NULL),
                  ERGON_STATUS_NULL_POINTER);
 
   /* Indices and buffers. */
-  FRONTIER_FAILS(f, ergon_frontier_point(f, points, &p), ERGON_STATUS_OUT_OF_RANGE);
-  FRONTIER_FAILS(f, ergon_frontier_point(f, SIZE_MAX, &p), ERGON_STATUS_OUT_OF_RANGE);
-  ergon_point few[10];
+  FRONTIER_FAILS(f, ergon_perseus_frontier_point(f, points, &p), ERGON_STATUS_OUT_OF_RANGE);
+  FRONTIER_FAILS(f, ergon_perseus_frontier_point(f, SIZE_MAX, &p), ERGON_STATUS_OUT_OF_RANGE);
+  ergon_perseus_point few[10];
   memset(few, 0xAB, sizeof few);
   n = 0;
-  FRONTIER_FAILS(f, ergon_frontier_points(f, few, 10, &n), ERGON_STATUS_BUFFER_TOO_SMALL);
+  FRONTIER_FAILS(f, ergon_perseus_frontier_points(f, few, 10, &n), ERGON_STATUS_BUFFER_TOO_SMALL);
   CHECK(n == points);
   CHECK(few[0].quanta == 0xABABABABABABABABull); /* untouched */
-  FRONTIER_FAILS(f, ergon_frontier_to_json(f, text, sizeof text, &text_len),
+  FRONTIER_FAILS(f, ergon_perseus_frontier_to_json(f, text, sizeof text, &text_len),
                  ERGON_STATUS_BUFFER_TOO_SMALL);
   CHECK(text_len > sizeof text);
 
   /* Plans: unknown selector, bad deadlines. */
-  FRONTIER_FAILS(f, ergon_frontier_plan(f, 9, 0.0, &plan), ERGON_STATUS_INVALID_ARGUMENT);
-  FRONTIER_FAILS(f, ergon_frontier_plan(f, ERGON_PLAN_DEADLINE, NAN, &plan),
+  FRONTIER_FAILS(f, ergon_perseus_frontier_plan(f, 9, 0.0, &plan), ERGON_STATUS_INVALID_ARGUMENT);
+  FRONTIER_FAILS(f, ergon_perseus_frontier_plan(f, ERGON_PERSEUS_PLAN_DEADLINE, NAN, &plan),
                  ERGON_STATUS_INVALID_ARGUMENT);
-  FRONTIER_FAILS(f, ergon_frontier_plan(f, ERGON_PLAN_DEADLINE, -1.0, &plan),
+  FRONTIER_FAILS(f, ergon_perseus_frontier_plan(f, ERGON_PERSEUS_PLAN_DEADLINE, -1.0, &plan),
                  ERGON_STATUS_INVALID_ARGUMENT);
-  FRONTIER_FAILS(f, ergon_frontier_plan(f, ERGON_PLAN_DEADLINE, INFINITY, &plan),
+  FRONTIER_FAILS(f, ergon_perseus_frontier_plan(f, ERGON_PERSEUS_PLAN_DEADLINE, INFINITY, &plan),
                  ERGON_STATUS_INVALID_ARGUMENT);
-  FRONTIER_FAILS(f, ergon_frontier_plan(f, ERGON_PLAN_DEADLINE, 0.1, &plan),
+  FRONTIER_FAILS(f, ergon_perseus_frontier_plan(f, ERGON_PERSEUS_PLAN_DEADLINE, 0.1, &plan),
                  ERGON_STATUS_DEADLINE); /* T_min is about 0.34 s */
   CHECK(plan == SENTINEL_PLAN);
 
   /* The handle's message: ask the length, too small, NULL len. */
   size_t msg_len = 0;
-  MUST(ergon_frontier_last_error(f, NULL, 0, &msg_len));
+  MUST(ergon_perseus_frontier_last_error(f, NULL, 0, &msg_len));
   CHECK(msg_len > 0);
   char tiny[4] = {'#', '#', '#', '#'};
   size_t needed = 0;
-  CHECK(ergon_frontier_last_error(f, tiny, sizeof tiny, &needed) ==
+  CHECK(ergon_perseus_frontier_last_error(f, tiny, sizeof tiny, &needed) ==
         ERGON_STATUS_BUFFER_TOO_SMALL);
   CHECK(needed == msg_len && tiny[0] == '#');
-  CHECK(ergon_frontier_last_error(f, tiny, sizeof tiny, NULL) == ERGON_STATUS_NULL_POINTER);
-  CHECK(ergon_frontier_last_error(f, NULL, 8, &needed) == ERGON_STATUS_NULL_POINTER);
+  CHECK(ergon_perseus_frontier_last_error(f, tiny, sizeof tiny, NULL) == ERGON_STATUS_NULL_POINTER);
+  CHECK(ergon_perseus_frontier_last_error(f, NULL, 8, &needed) == ERGON_STATUS_NULL_POINTER);
 
   /* After all that, the frontier is intact. */
-  MUST(ergon_frontier_summary(f, &s));
+  MUST(ergon_perseus_frontier_summary(f, &s));
   CHECK(s.num_points == points && s.complete);
-  MUST(ergon_frontier_point(f, points - 1, &p));
+  MUST(ergon_perseus_frontier_point(f, points - 1, &p));
   CHECK(p.time_s == s.t_min_s);
 
   /* Plan handle. */
   printf("plan handle\n");
-  ergon_plan *pl = NULL;
-  MUST(ergon_frontier_plan(f, ERGON_PLAN_T_STAR, 0.0, &pl));
-  ergon_plan_info ps;
+  ergon_perseus_plan *pl = NULL;
+  MUST(ergon_perseus_frontier_plan(f, ERGON_PERSEUS_PLAN_T_STAR, 0.0, &pl));
+  ergon_perseus_plan_info ps;
   uint32_t kinds[16], freqs[16];
-  FAILS(ergon_plan_summary(NULL, &ps), ERGON_STATUS_NULL_POINTER);
-  FAILS(ergon_plan_stage(NULL, 0, kinds, freqs, 16, &n), ERGON_STATUS_NULL_POINTER);
-  FAILS(ergon_plan_to_json(NULL, text, sizeof text, &text_len), ERGON_STATUS_NULL_POINTER);
-  CHECK(ergon_plan_last_error(NULL, text, sizeof text, &text_len) ==
+  FAILS(ergon_perseus_plan_summary(NULL, &ps), ERGON_STATUS_NULL_POINTER);
+  FAILS(ergon_perseus_plan_stage(NULL, 0, kinds, freqs, 16, &n), ERGON_STATUS_NULL_POINTER);
+  FAILS(ergon_perseus_plan_to_json(NULL, text, sizeof text, &text_len), ERGON_STATUS_NULL_POINTER);
+  CHECK(ergon_perseus_plan_last_error(NULL, text, sizeof text, &text_len) ==
         ERGON_STATUS_NULL_POINTER);
-  PLAN_FAILS(pl, ergon_plan_summary(pl, NULL), ERGON_STATUS_NULL_POINTER);
-  PLAN_FAILS(pl, ergon_plan_stage(pl, 2, kinds, freqs, 16, &n), ERGON_STATUS_OUT_OF_RANGE);
-  PLAN_FAILS(pl, ergon_plan_stage(pl, SIZE_MAX, NULL, NULL, 0, &n), ERGON_STATUS_OUT_OF_RANGE);
-  PLAN_FAILS(pl, ergon_plan_stage(pl, 0, NULL, freqs, 16, &n), ERGON_STATUS_NULL_POINTER);
-  PLAN_FAILS(pl, ergon_plan_stage(pl, 0, kinds, NULL, 16, &n), ERGON_STATUS_NULL_POINTER);
-  PLAN_FAILS(pl, ergon_plan_stage(pl, 0, kinds, freqs, 16, NULL), ERGON_STATUS_NULL_POINTER);
+  PLAN_FAILS(pl, ergon_perseus_plan_summary(pl, NULL), ERGON_STATUS_NULL_POINTER);
+  PLAN_FAILS(pl, ergon_perseus_plan_stage(pl, 2, kinds, freqs, 16, &n), ERGON_STATUS_OUT_OF_RANGE);
+  PLAN_FAILS(pl, ergon_perseus_plan_stage(pl, SIZE_MAX, NULL, NULL, 0, &n), ERGON_STATUS_OUT_OF_RANGE);
+  PLAN_FAILS(pl, ergon_perseus_plan_stage(pl, 0, NULL, freqs, 16, &n), ERGON_STATUS_NULL_POINTER);
+  PLAN_FAILS(pl, ergon_perseus_plan_stage(pl, 0, kinds, NULL, 16, &n), ERGON_STATUS_NULL_POINTER);
+  PLAN_FAILS(pl, ergon_perseus_plan_stage(pl, 0, kinds, freqs, 16, NULL), ERGON_STATUS_NULL_POINTER);
   memset(kinds, 0xAB, sizeof kinds);
   memset(freqs, 0xAB, sizeof freqs);
   n = 0;
-  PLAN_FAILS(pl, ergon_plan_stage(pl, 1, kinds, freqs, 3, &n), ERGON_STATUS_BUFFER_TOO_SMALL);
+  PLAN_FAILS(pl, ergon_perseus_plan_stage(pl, 1, kinds, freqs, 3, &n), ERGON_STATUS_BUFFER_TOO_SMALL);
   CHECK(n == 8);
   CHECK(kinds[0] == 0xABABABABu && freqs[0] == 0xABABABABu);
-  PLAN_FAILS(pl, ergon_plan_to_json(pl, text, sizeof text, &text_len),
+  PLAN_FAILS(pl, ergon_perseus_plan_to_json(pl, text, sizeof text, &text_len),
              ERGON_STATUS_BUFFER_TOO_SMALL);
   CHECK(text_len > sizeof text);
-  PLAN_FAILS(pl, ergon_plan_to_json(pl, text, sizeof text, NULL), ERGON_STATUS_NULL_POINTER);
-  MUST(ergon_plan_stage(pl, 1, kinds, freqs, 16, &n));
+  PLAN_FAILS(pl, ergon_perseus_plan_to_json(pl, text, sizeof text, NULL), ERGON_STATUS_NULL_POINTER);
+  MUST(ergon_perseus_plan_stage(pl, 1, kinds, freqs, 16, &n));
   CHECK(n == 8);
-  MUST(ergon_plan_summary(pl, &ps));
+  MUST(ergon_perseus_plan_summary(pl, &ps));
   CHECK(ps.num_stages == 2);
 
   /* A handle of the other type: refused through the type tag, nothing recorded in it, and
    * the free functions ignore it. */
   printf("handles of the wrong type\n");
-  FAILS(ergon_frontier_solve((ergon_frontier *)(void *)pl), ERGON_STATUS_NULL_POINTER);
+  FAILS(ergon_perseus_frontier_solve((ergon_perseus_frontier *)(void *)pl), ERGON_STATUS_NULL_POINTER);
   CHECK(strstr(thread_message(), "not a live frontier handle") != NULL);
-  FAILS(ergon_frontier_num_points((ergon_frontier *)(void *)pl, &n), ERGON_STATUS_NULL_POINTER);
-  FAILS(ergon_frontier_plan((ergon_frontier *)(void *)pl, ERGON_PLAN_FASTEST, 0.0, &plan),
+  FAILS(ergon_perseus_frontier_num_points((ergon_perseus_frontier *)(void *)pl, &n), ERGON_STATUS_NULL_POINTER);
+  FAILS(ergon_perseus_frontier_plan((ergon_perseus_frontier *)(void *)pl, ERGON_PERSEUS_PLAN_FASTEST, 0.0, &plan),
         ERGON_STATUS_NULL_POINTER);
-  FAILS(ergon_plan_summary((ergon_plan *)(void *)f, &ps), ERGON_STATUS_NULL_POINTER);
+  FAILS(ergon_perseus_plan_summary((ergon_perseus_plan *)(void *)f, &ps), ERGON_STATUS_NULL_POINTER);
   CHECK(strstr(thread_message(), "not a live plan handle") != NULL);
-  FAILS(ergon_plan_stage((ergon_plan *)(void *)f, 0, kinds, freqs, 16, &n),
+  FAILS(ergon_perseus_plan_stage((ergon_perseus_plan *)(void *)f, 0, kinds, freqs, 16, &n),
         ERGON_STATUS_NULL_POINTER);
-  CHECK(ergon_frontier_last_error((ergon_frontier *)(void *)pl, text, sizeof text,
+  CHECK(ergon_perseus_frontier_last_error((ergon_perseus_frontier *)(void *)pl, text, sizeof text,
                                   &text_len) == ERGON_STATUS_NULL_POINTER);
-  CHECK(ergon_plan_last_error((ergon_plan *)(void *)f, text, sizeof text, &text_len) ==
+  CHECK(ergon_perseus_plan_last_error((ergon_perseus_plan *)(void *)f, text, sizeof text, &text_len) ==
         ERGON_STATUS_NULL_POINTER);
-  ergon_frontier_free((ergon_frontier *)(void *)pl);
-  ergon_plan_free((ergon_plan *)(void *)f);
-  MUST(ergon_plan_summary(pl, &ps));
-  MUST(ergon_frontier_num_points(f, &n));
+  ergon_perseus_frontier_free((ergon_perseus_frontier *)(void *)pl);
+  ergon_perseus_plan_free((ergon_perseus_plan *)(void *)f);
+  MUST(ergon_perseus_plan_summary(pl, &ps));
+  MUST(ergon_perseus_frontier_num_points(f, &n));
   CHECK(n == points && plan == SENTINEL_PLAN);
 
-  ergon_plan_free(pl);
-  ergon_frontier_free(f);
+  ergon_perseus_plan_free(pl);
+  ergon_perseus_frontier_free(f);
 }
 
 static void status_strings(void) {

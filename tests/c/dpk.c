@@ -9,7 +9,7 @@
  * unknown scheduler or conversion, classic calibration at epsilon >= 1, a buffer too small)
  * gets its status and a message naming the task, block or argument, and writes no output. A
  * small dpk-online/v1 simulation runs through
- * ergon_dpk_simulate_json.
+ * ergon_dpk_online_run_json.
  *
  * Usage: dpk (no arguments). Prints "all checks passed" and exits 0 when every check holds.
  */
@@ -135,7 +135,7 @@ static ergon_dpk_result *schedule_and_check(const ergon_dpk_workload *w, uint32_
   o.scheduler = scheduler;
   o.dpf_weighted = dpf_weighted;
   ergon_dpk_result *r = NULL;
-  MUST(ergon_dpk_schedule(w, &o, &r));
+  MUST(ergon_dpk_workload_schedule(w, &o, &r));
   ergon_dpk_result_info info;
   MUST(ergon_dpk_result_summary(r, &info));
   CHECK(info.scheduler == scheduler);
@@ -158,7 +158,7 @@ static void check_o4(const ergon_dpk_workload *w, const char *how) {
   MUST(ergon_dpk_workload_summary(w, &wi));
   CHECK(wi.num_alphas == 3 && wi.num_blocks == 1 && wi.num_tasks == NUM_TASKS);
 
-  ergon_dpk_result *r = schedule_and_check(w, ERGON_DPK_DPK, true, 5, 6, 310.0);
+  ergon_dpk_result *r = schedule_and_check(w, ERGON_DPK_SCHEDULER_DPK, true, 5, 6, 310.0);
   uint64_t ids[2];
   size_t len = 0;
   MUST(ergon_dpk_result_allocated(r, ids, 2, &len));
@@ -187,10 +187,10 @@ static void check_o4(const ergon_dpk_workload *w, const char *how) {
   free(json);
   ergon_dpk_result_free(r);
 
-  ergon_dpk_result_free(schedule_and_check(w, ERGON_DPK_FCFS, true, 0, 1, 210.0));
-  ergon_dpk_result_free(schedule_and_check(w, ERGON_DPK_DPF, false, 2, 4, 260.0));
-  ergon_dpk_result_free(schedule_and_check(w, ERGON_DPK_DPF, true, 5, 6, 310.0));
-  ergon_dpk_result *opt = schedule_and_check(w, ERGON_DPK_OPTIMAL, true, 5, 6, 310.0);
+  ergon_dpk_result_free(schedule_and_check(w, ERGON_DPK_SCHEDULER_FCFS, true, 0, 1, 210.0));
+  ergon_dpk_result_free(schedule_and_check(w, ERGON_DPK_SCHEDULER_DPF, false, 2, 4, 260.0));
+  ergon_dpk_result_free(schedule_and_check(w, ERGON_DPK_SCHEDULER_DPF, true, 5, 6, 310.0));
+  ergon_dpk_result *opt = schedule_and_check(w, ERGON_DPK_SCHEDULER_OPTIMAL, true, 5, 6, 310.0);
   ergon_dpk_result_info info;
   MUST(ergon_dpk_result_summary(opt, &info));
   CHECK(info.proven_optimal && info.upper_bound == 310.0);
@@ -201,10 +201,10 @@ static void check_o4(const ergon_dpk_workload *w, const char *how) {
 
 static void rdp_helpers(void) {
   size_t len = 0;
-  MUST(ergon_dpk_standard_alphas(NULL, 0, &len));
+  MUST(ergon_dpk_alphas_standard(NULL, 0, &len));
   CHECK(len == 12);
   double alphas[12], capacity[12];
-  MUST(ergon_dpk_standard_alphas(alphas, 12, &len));
+  MUST(ergon_dpk_alphas_standard(alphas, 12, &len));
   CHECK(alphas[0] == 1.5 && alphas[11] == 64.0);
   MUST(ergon_dpk_block_capacity(alphas, 12, 10.0, 1e-7, capacity, 12, &len));
   CHECK(capacity[0] == 0.0);
@@ -212,20 +212,20 @@ static void rdp_helpers(void) {
   CHECK(close_to(capacity[11], 9.74, 0.005));  /* alpha = 64 */
   double eps = 0.0;
   size_t index = 0;
-  MUST(ergon_dpk_dp_epsilon(alphas, 12, capacity, 12, 1e-7, ERGON_DPK_CONVERSION_CLASSIC, &eps,
+  MUST(ergon_dpk_curve_dp_epsilon(alphas, 12, capacity, 12, 1e-7, ERGON_DPK_CONVERSION_CLASSIC, &eps,
                             &index));
   CHECK(close_to(eps, 10.0, 1e-9));
   /* A DP-SGD job: q = 0.01, sigma = 1.1, 1000 steps; its cost at (., 1e-5). */
   double curve[12];
-  MUST(ergon_dpk_subsampled_gaussian(alphas, 12, 0.01, 1.1, 1000.0, curve, 12, &len));
-  MUST(ergon_dpk_dp_epsilon(alphas, 12, curve, 12, 1e-5, ERGON_DPK_CONVERSION_TIGHT, &eps,
+  MUST(ergon_dpk_curve_subsampled_gaussian(alphas, 12, 0.01, 1.1, 1000.0, curve, 12, &len));
+  MUST(ergon_dpk_curve_dp_epsilon(alphas, 12, curve, 12, 1e-5, ERGON_DPK_CONVERSION_TIGHT, &eps,
                             &index));
   CHECK(eps > 0.0 && eps < 10.0 && index < 12);
   printf("DP-SGD q=0.01 sigma=1.1 1000 steps: epsilon %.3f at alpha %g (delta 1e-5)\n", eps,
          alphas[index]);
   FAILS(ergon_dpk_block_capacity(alphas, 12, 10.0, 1.5, capacity, 12, &len),
         ERGON_STATUS_INVALID_ARGUMENT, "delta");
-  FAILS(ergon_dpk_gaussian(alphas, 12, 1.0, capacity, 4, &len), ERGON_STATUS_BUFFER_TOO_SMALL,
+  FAILS(ergon_dpk_curve_gaussian(alphas, 12, 1.0, capacity, 4, &len), ERGON_STATUS_BUFFER_TOO_SMALL,
         "too small");
   CHECK(len == 12);
 }
@@ -234,26 +234,26 @@ static void rdp_helpers(void) {
 static void dpsgd_oracles(const double *alphas /* the 12 standard orders */) {
   double curve[12];
   size_t len = 0, index = 99;
-  MUST(ergon_dpk_subsampled_gaussian(alphas, 12, 0.01, 1.0, 1e4, curve, 12, &len));
+  MUST(ergon_dpk_curve_subsampled_gaussian(alphas, 12, 0.01, 1.0, 1e4, curve, 12, &len));
   double eps = 0.0, delta = 0.0;
-  MUST(ergon_dpk_dp_epsilon(alphas, 12, curve, 12, 1e-5, ERGON_DPK_CONVERSION_TIGHT, &eps,
+  MUST(ergon_dpk_curve_dp_epsilon(alphas, 12, curve, 12, 1e-5, ERGON_DPK_CONVERSION_TIGHT, &eps,
                             &index));
   CHECK(close_to(eps, 6.7194021179393335, 1e-9) && alphas[index] == 4.0);
-  MUST(ergon_dpk_dp_epsilon(alphas, 12, curve, 12, 1e-5, ERGON_DPK_CONVERSION_CLASSIC, &eps,
+  MUST(ergon_dpk_curve_dp_epsilon(alphas, 12, curve, 12, 1e-5, ERGON_DPK_CONVERSION_CLASSIC, &eps,
                             &index));
   CHECK(close_to(eps, 7.469182310764411, 1e-9));
   /* compute_delta of dp-accounting: epsilon 5 and 10. */
-  MUST(ergon_dpk_dp_delta(alphas, 12, curve, 12, 5.0, ERGON_DPK_CONVERSION_TIGHT, &delta,
+  MUST(ergon_dpk_curve_dp_delta(alphas, 12, curve, 12, 5.0, ERGON_DPK_CONVERSION_TIGHT, &delta,
                           &index));
   CHECK(close_to(delta, 0.0013377167808450215, 1e-12) && alphas[index] == 3.0);
   printf("DP-SGD q=0.01 sigma=1 1e4 steps: delta %.17g at alpha %g for epsilon 5\n", delta,
          alphas[index]);
-  MUST(ergon_dpk_dp_delta(alphas, 12, curve, 12, 10.0, ERGON_DPK_CONVERSION_TIGHT, &delta,
+  MUST(ergon_dpk_curve_dp_delta(alphas, 12, curve, 12, 10.0, ERGON_DPK_CONVERSION_TIGHT, &delta,
                           &index));
   CHECK(close_to(delta, 4.8216374583033133e-11, 1e-20) && alphas[index] == 5.0);
   /* The classic rule never certifies a smaller delta. */
   double classic = 0.0;
-  MUST(ergon_dpk_dp_delta(alphas, 12, curve, 12, 10.0, ERGON_DPK_CONVERSION_CLASSIC, &classic,
+  MUST(ergon_dpk_curve_dp_delta(alphas, 12, curve, 12, 10.0, ERGON_DPK_CONVERSION_CLASSIC, &classic,
                           &index));
   CHECK(classic >= delta);
 }
@@ -262,14 +262,14 @@ static void dpsgd_oracles(const double *alphas /* the 12 standard orders */) {
  * Gaussian calibration both ways, eps -> delta; grids longer than a workload's 16 orders. */
 static void accounting_helpers(const double *alphas /* the 12 standard orders */) {
   size_t len = 0, index = 99;
-  MUST(ergon_dpk_dense_alphas(NULL, 0, &len));
+  MUST(ergon_dpk_alphas_dense(NULL, 0, &len));
   CHECK(len == 156);
   double dense[156];
-  MUST(ergon_dpk_dense_alphas(dense, 156, &len));
+  MUST(ergon_dpk_alphas_dense(dense, 156, &len));
   CHECK(len == 156 && close_to(dense[0], 1.1, 1e-12) && close_to(dense[98], 10.9, 1e-12));
   CHECK(dense[99] == 11.0 && dense[151] == 63.0 && dense[152] == 128.0 && dense[155] == 1024.0);
   double small[4] = {7.0, 7.0, 7.0, 7.0};
-  FAILS(ergon_dpk_dense_alphas(small, 4, &len), ERGON_STATUS_BUFFER_TOO_SMALL, "too small");
+  FAILS(ergon_dpk_alphas_dense(small, 4, &len), ERGON_STATUS_BUFFER_TOO_SMALL, "too small");
   CHECK(len == 156 && small[0] == 7.0 && small[3] == 7.0);
 
   /* Capacities on the 156-order grid: the closed forms; tight >= classic at every order. */
@@ -298,7 +298,7 @@ static void accounting_helpers(const double *alphas /* the 12 standard orders */
   for (int i = 0; i < 20; i++) {
     grid[i] = 1.5 + i;
   }
-  MUST(ergon_dpk_laplace(grid, 20, 2.0, lap, 20, &len));
+  MUST(ergon_dpk_curve_laplace(grid, 20, 2.0, lap, 20, &len));
   CHECK(len == 20);
   int lap_ok = 1;
   for (int i = 0; i < 20; i++) {
@@ -307,20 +307,20 @@ static void accounting_helpers(const double *alphas /* the 12 standard orders */
     lap_ok &= close_to(lap[i], want, 1e-12) && lap[i] <= 0.5 + 1e-15;
   }
   CHECK(lap_ok);
-  MUST(ergon_dpk_subsampled_laplace(grid, 20, 1.0, 2.0, 3.0, slap, 20, &len));
+  MUST(ergon_dpk_curve_subsampled_laplace(grid, 20, 1.0, 2.0, 3.0, slap, 20, &len));
   CHECK(len == 20 && close_to(slap[7], 3.0 * lap[7], 1e-12));
-  MUST(ergon_dpk_subsampled_laplace(grid, 20, 0.01, 2.0, 3.0, slap, 20, &len));
+  MUST(ergon_dpk_curve_subsampled_laplace(grid, 20, 0.01, 2.0, 3.0, slap, 20, &len));
   CHECK(slap[0] > 0.0 && slap[0] < 3.0 * lap[0] && slap[19] < 3.0 * lap[19]);
 
   /* Composition: 2 Laplace + 3.5 Gaussian, order by order; NULL counts = one each. */
-  MUST(ergon_dpk_gaussian(grid, 20, 4.0, gauss, 20, &len));
+  MUST(ergon_dpk_curve_gaussian(grid, 20, 4.0, gauss, 20, &len));
   double rows[40], composed[20], once[20];
   memcpy(rows, lap, sizeof lap);
   memcpy(rows + 20, gauss, sizeof gauss);
   const double counts[2] = {2.0, 3.5};
-  MUST(ergon_dpk_compose(rows, 2, 20, counts, composed, 20, &len));
+  MUST(ergon_dpk_curve_compose(rows, 2, 20, counts, composed, 20, &len));
   CHECK(len == 20);
-  MUST(ergon_dpk_compose(rows, 2, 20, NULL, once, 20, &len));
+  MUST(ergon_dpk_curve_compose(rows, 2, 20, NULL, once, 20, &len));
   int sum_ok = 1;
   for (int i = 0; i < 20; i++) {
     sum_ok &= close_to(composed[i], 2.0 * lap[i] + 3.5 * gauss[i], 1e-12) &&
@@ -359,7 +359,7 @@ static void accounting_helpers(const double *alphas /* the 12 standard orders */
   /* The tight rule is clamped at 0: a zero curve at delta 0.5 gives 0, not a negative. */
   static const double zeros[156];
   double eps = -1.0;
-  MUST(ergon_dpk_dp_epsilon(dense, 156, zeros, 156, 0.5, ERGON_DPK_CONVERSION_TIGHT, &eps,
+  MUST(ergon_dpk_curve_dp_epsilon(dense, 156, zeros, 156, 0.5, ERGON_DPK_CONVERSION_TIGHT, &eps,
                             &index));
   CHECK(eps == 0.0 && index < 156);
 
@@ -368,20 +368,20 @@ static void accounting_helpers(const double *alphas /* the 12 standard orders */
   size_t i_out = 99;
   FAILS(ergon_dpk_block_capacity_with(alphas, 12, 1.0, 1e-5, 7, classic, 156, &len),
         ERGON_STATUS_INVALID_ARGUMENT, "conversion 7");
-  FAILS(ergon_dpk_dp_delta(alphas, 2, zeros, 2, 1.0, 7, &d, &i_out),
+  FAILS(ergon_dpk_curve_dp_delta(alphas, 2, zeros, 2, 1.0, 7, &d, &i_out),
         ERGON_STATUS_INVALID_ARGUMENT, "conversion 7");
-  FAILS(ergon_dpk_dp_delta(alphas, 2, zeros, 2, 1.0, ERGON_DPK_CONVERSION_TIGHT, NULL, &i_out),
+  FAILS(ergon_dpk_curve_dp_delta(alphas, 2, zeros, 2, 1.0, ERGON_DPK_CONVERSION_TIGHT, NULL, &i_out),
         ERGON_STATUS_NULL_POINTER, "delta");
-  FAILS(ergon_dpk_dp_delta(alphas, 2, NULL, 2, 1.0, ERGON_DPK_CONVERSION_TIGHT, &d, &i_out),
+  FAILS(ergon_dpk_curve_dp_delta(alphas, 2, NULL, 2, 1.0, ERGON_DPK_CONVERSION_TIGHT, &d, &i_out),
         ERGON_STATUS_NULL_POINTER, "curve");
-  FAILS(ergon_dpk_dp_delta(alphas, 2, zeros, 2, -1.0, ERGON_DPK_CONVERSION_TIGHT, &d, &i_out),
+  FAILS(ergon_dpk_curve_dp_delta(alphas, 2, zeros, 2, -1.0, ERGON_DPK_CONVERSION_TIGHT, &d, &i_out),
         ERGON_STATUS_INVALID_ARGUMENT, "epsilon");
   CHECK(d == -1.0 && i_out == 99);
-  FAILS(ergon_dpk_compose(NULL, 2, 2, NULL, out, 2, &len), ERGON_STATUS_NULL_POINTER, "curves");
-  FAILS(ergon_dpk_compose(rows, 2, 0, NULL, out, 2, &len), ERGON_STATUS_INVALID_ARGUMENT,
+  FAILS(ergon_dpk_curve_compose(NULL, 2, 2, NULL, out, 2, &len), ERGON_STATUS_NULL_POINTER, "curves");
+  FAILS(ergon_dpk_curve_compose(rows, 2, 0, NULL, out, 2, &len), ERGON_STATUS_INVALID_ARGUMENT,
         "num_alphas");
-  FAILS(ergon_dpk_laplace(NULL, 2, 1.0, out, 2, &len), ERGON_STATUS_NULL_POINTER, "alphas");
-  FAILS(ergon_dpk_laplace(alphas, 2, -1.0, out, 2, &len), ERGON_STATUS_INVALID_ARGUMENT, "b");
+  FAILS(ergon_dpk_curve_laplace(NULL, 2, 1.0, out, 2, &len), ERGON_STATUS_NULL_POINTER, "alphas");
+  FAILS(ergon_dpk_curve_laplace(alphas, 2, -1.0, out, 2, &len), ERGON_STATUS_INVALID_ARGUMENT, "b");
   FAILS(ergon_dpk_gaussian_delta(1.0, 1.0, NULL), ERGON_STATUS_NULL_POINTER, "delta");
   FAILS(ergon_dpk_gaussian_sigma(1.0, 1e-5, NULL), ERGON_STATUS_NULL_POINTER, "sigma");
   CHECK(out[0] == 9.0 && out[1] == 9.0);
@@ -401,10 +401,10 @@ static const char ONLINE_JSON[] =
 
 static void online(void) {
   ergon_dpk_online *h = NULL;
-  MUST(ergon_dpk_simulate_json(ONLINE_JSON, sizeof ONLINE_JSON - 1, NULL, &h));
+  MUST(ergon_dpk_online_run_json(ONLINE_JSON, sizeof ONLINE_JSON - 1, NULL, &h));
   ergon_dpk_online_info info;
   MUST(ergon_dpk_online_summary(h, &info));
-  CHECK(info.scheduler == ERGON_DPK_DPK && info.num_submitted == 4);
+  CHECK(info.scheduler == ERGON_DPK_SCHEDULER_DPK && info.num_submitted == 4);
   CHECK(info.num_allocated > 0 && info.num_allocated <= 4 && info.num_rounds > 0);
   size_t len = 0;
   MUST(ergon_dpk_online_allocated(h, NULL, 0, &len));
@@ -426,9 +426,9 @@ static void online(void) {
   free(json);
   ergon_dpk_online_free(h);
   ergon_dpk_options o = ergon_dpk_options_default();
-  o.scheduler = ERGON_DPK_OPTIMAL;
+  o.scheduler = ERGON_DPK_SCHEDULER_OPTIMAL;
   h = NULL;
-  FAILS(ergon_dpk_simulate_json(ONLINE_JSON, sizeof ONLINE_JSON - 1, &o, &h),
+  FAILS(ergon_dpk_online_run_json(ONLINE_JSON, sizeof ONLINE_JSON - 1, &o, &h),
         ERGON_STATUS_INVALID_ARGUMENT, "offline only");
   CHECK(h == NULL);
 }
@@ -479,15 +479,15 @@ static void bad_input(void) {
   ergon_dpk_options o = ergon_dpk_options_default();
   o.scheduler = 42;
   ergon_dpk_result *r = NULL;
-  FAILS(ergon_dpk_schedule(w, &o, &r), ERGON_STATUS_INVALID_ARGUMENT, "unknown scheduler 42");
+  FAILS(ergon_dpk_workload_schedule(w, &o, &r), ERGON_STATUS_INVALID_ARGUMENT, "unknown scheduler 42");
   CHECK(r == NULL);
   char handle_msg[512];
   size_t len = 0;
   MUST(ergon_dpk_workload_last_error(w, handle_msg, sizeof handle_msg, &len));
   CHECK(strstr(handle_msg, "unknown scheduler 42") != NULL);
-  FAILS(ergon_dpk_schedule(NULL, NULL, &r), ERGON_STATUS_NULL_POINTER, "NULL");
+  FAILS(ergon_dpk_workload_schedule(NULL, NULL, &r), ERGON_STATUS_NULL_POINTER, "NULL");
 
-  MUST(ergon_dpk_schedule(w, NULL, &r));
+  MUST(ergon_dpk_workload_schedule(w, NULL, &r));
   ergon_dpk_workload_info wi;
   FAILS(ergon_dpk_workload_summary((const ergon_dpk_workload *)(const void *)r, &wi),
         ERGON_STATUS_NULL_POINTER, "not a live DPK workload handle");
@@ -518,7 +518,7 @@ int main(void) {
   rdp_helpers();
   double alphas[12];
   size_t len = 0;
-  MUST(ergon_dpk_standard_alphas(alphas, 12, &len));
+  MUST(ergon_dpk_alphas_standard(alphas, 12, &len));
   accounting_helpers(alphas);
   online();
   bad_input();

@@ -1,10 +1,10 @@
 /*
- * panic.c: the panic boundary. Run with ERGON_FFI_TEST_PANIC=ergon_frontier_solve (the library
+ * panic.c: the panic boundary. Run with ERGON_FFI_TEST_PANIC=ergon_perseus_frontier_solve (the library
  * reads it once per process), which makes that function panic inside the library: the call
  * returns ERGON_STATUS_PANIC with a message instead of unwinding into C, the process goes on,
  * other functions work, and the handle can still be freed.
  *
- * Usage: ERGON_FFI_TEST_PANIC=ergon_frontier_solve panic DATA_DIR
+ * Usage: ERGON_FFI_TEST_PANIC=ergon_perseus_frontier_solve panic DATA_DIR
  */
 
 #include <stdio.h>
@@ -29,8 +29,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   const char *hook = getenv("ERGON_FFI_TEST_PANIC");
-  if (hook == NULL || strcmp(hook, "ergon_frontier_solve") != 0) {
-    fprintf(stderr, "run with ERGON_FFI_TEST_PANIC=ergon_frontier_solve\n");
+  if (hook == NULL || strcmp(hook, "ergon_perseus_frontier_solve") != 0) {
+    fprintf(stderr, "run with ERGON_FFI_TEST_PANIC=ergon_perseus_frontier_solve\n");
     return 2;
   }
   char path[4096];
@@ -44,31 +44,31 @@ int main(int argc, char **argv) {
   size_t len = fread(json, 1, sizeof json, file);
   fclose(file);
 
-  ergon_frontier *f = NULL;
-  CHECK(ergon_frontier_from_instance_json(json, len, &f) == ERGON_STATUS_OK);
+  ergon_perseus_frontier *f = NULL;
+  CHECK(ergon_perseus_frontier_from_instance_json(json, len, &f) == ERGON_STATUS_OK);
   if (f == NULL) {
     return 1;
   }
   for (int attempt = 0; attempt < 2; attempt++) {
-    ergon_status s = ergon_frontier_solve(f);
+    ergon_status s = ergon_perseus_frontier_solve(f);
     CHECK(s == ERGON_STATUS_PANIC);
     char handle_msg[1024], thread_msg[1024];
     size_t n = 0;
-    CHECK(ergon_frontier_last_error(f, handle_msg, sizeof handle_msg, &n) == ERGON_STATUS_OK);
+    CHECK(ergon_perseus_frontier_last_error(f, handle_msg, sizeof handle_msg, &n) == ERGON_STATUS_OK);
     CHECK(n > 0);
     CHECK(ergon_last_error(thread_msg, sizeof thread_msg, &n) == ERGON_STATUS_OK);
     CHECK(strcmp(handle_msg, thread_msg) == 0);
-    CHECK(strstr(handle_msg, "ergon_frontier_solve") != NULL);
+    CHECK(strstr(handle_msg, "ergon_perseus_frontier_solve") != NULL);
     CHECK(strstr(handle_msg, "internal error") != NULL);
     printf("solve -> %d (%s): %s\n", (int)s, ergon_status_str((int)s), handle_msg);
   }
   /* The handle is unchanged (not solved) and other calls work. */
   size_t points = 0;
-  CHECK(ergon_frontier_num_points(f, &points) == ERGON_STATUS_NOT_SOLVED);
-  ergon_frontier *g = NULL;
-  CHECK(ergon_frontier_from_instance_json(json, len, &g) == ERGON_STATUS_OK);
-  ergon_frontier_free(g);
-  ergon_frontier_free(f);
+  CHECK(ergon_perseus_frontier_num_points(f, &points) == ERGON_STATUS_NOT_SOLVED);
+  ergon_perseus_frontier *g = NULL;
+  CHECK(ergon_perseus_frontier_from_instance_json(json, len, &g) == ERGON_STATUS_OK);
+  ergon_perseus_frontier_free(g);
+  ergon_perseus_frontier_free(f);
 
   if (failures != 0) {
     fprintf(stderr, "%d checks failed\n", failures);

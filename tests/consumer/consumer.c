@@ -35,21 +35,21 @@ int main(int argc, char **argv) {
   size_t len = fread(json, 1, sizeof json, file);
   fclose(file);
 
-  ergon_frontier *f = NULL;
-  ergon_status s = ergon_frontier_from_instance_json(json, len, &f);
+  ergon_perseus_frontier *f = NULL;
+  ergon_status s = ergon_perseus_frontier_from_instance_json(json, len, &f);
   if (s != ERGON_STATUS_OK) {
-    fail("ergon_frontier_from_instance_json", s);
+    fail("ergon_perseus_frontier_from_instance_json", s);
   }
-  if ((s = ergon_frontier_solve(f)) != ERGON_STATUS_OK) {
-    fail("ergon_frontier_solve", s);
+  if ((s = ergon_perseus_frontier_solve(f)) != ERGON_STATUS_OK) {
+    fail("ergon_perseus_frontier_solve", s);
   }
-  ergon_summary sum;
-  if ((s = ergon_frontier_summary(f, &sum)) != ERGON_STATUS_OK) {
-    fail("ergon_frontier_summary", s);
+  ergon_perseus_summary sum;
+  if ((s = ergon_perseus_frontier_summary(f, &sum)) != ERGON_STATUS_OK) {
+    fail("ergon_perseus_frontier_summary", s);
   }
   printf("libergon %s: %zu points, T_min %.3f s, T* %.3f s (%.1f J), T_max %.3f s\n",
          ergon_version(), sum.num_points, sum.t_min_s, sum.t_star_s, sum.t_star_energy_j,
          sum.t_max_s);
-  ergon_frontier_free(f);
+  ergon_perseus_frontier_free(f);
   return 0;
 }

@@ -118,7 +118,7 @@ void check_o4(const ergon::DpkWorkload &w, const char *how) {
   ergon::DpkResult r = w.schedule();
   CHECK(r.allocated() == (std::vector<uint64_t>{6, 5}));
   ergon_dpk_result_info s = r.summary();
-  CHECK(s.scheduler == ERGON_DPK_DPK && s.num_allocated == 2 && s.total_weight == 310.0);
+  CHECK(s.scheduler == ERGON_DPK_SCHEDULER_DPK && s.num_allocated == 2 && s.total_weight == 310.0);
   CHECK(std::isnan(s.upper_bound));
   std::vector<double> rem = r.remaining();
   CHECK(rem.size() == 3);
@@ -128,14 +128,14 @@ void check_o4(const ergon::DpkWorkload &w, const char *how) {
   CHECK(r.to_json().find("\"allocated\":[6,5]") != std::string::npos);
   std::cout << how << ": DPK {6, 5} profit " << s.total_weight << "\n";
 
-  CHECK(sorted(w.schedule(ERGON_DPK_FCFS).allocated()) == (std::vector<uint64_t>{0, 1}));
+  CHECK(sorted(w.schedule(ERGON_DPK_SCHEDULER_FCFS).allocated()) == (std::vector<uint64_t>{0, 1}));
   ergon_dpk_options o = ergon_dpk_options_default();
-  o.scheduler = ERGON_DPK_DPF;
+  o.scheduler = ERGON_DPK_SCHEDULER_DPF;
   o.dpf_weighted = false;
   ergon::DpkResult dpf = w.schedule(o);
   CHECK(sorted(dpf.allocated()) == (std::vector<uint64_t>{2, 4}));
   CHECK(dpf.summary().total_weight == 260.0);
-  ergon::DpkResult opt = w.schedule(ERGON_DPK_OPTIMAL);
+  ergon::DpkResult opt = w.schedule(ERGON_DPK_SCHEDULER_OPTIMAL);
   CHECK(opt.summary().upper_bound == 310.0 && opt.summary().proven_optimal);
 }
 

@@ -107,12 +107,12 @@ const char *const PROFILE_CSV = "stage,instruction,frequency,time,energy\n"
 
 ergon::Plan make_plan() {
   ergon::Frontier f = ergon::Frontier::from_profile_csv(
-      PROFILE_CSV, ergon_pipeline{ERGON_SCHEDULE_1F1B, 2, 2, 0}, 0.001, 60.0);
+      PROFILE_CSV, ergon_perseus_pipeline{ERGON_PERSEUS_SCHEDULE_1F1B, 2, 2, 0}, 0.001, 60.0);
   f.solve();
   return f.plan_t_star();
 }
 
-const char *name_of(uint32_t kind) { return kind == ERGON_KIND_FORWARD ? "forward" : "backward"; }
+const char *name_of(uint32_t kind) { return kind == ERGON_PERSEUS_KIND_FORWARD ? "forward" : "backward"; }
 
 void devices() {
   CHECK(ergon::gpu::count() == 1);
@@ -129,10 +129,10 @@ void devices() {
 
 void executor(const ergon::Plan &plan) {
   const std::vector<ergon::Step> program = plan.stage(0);
-  const std::vector<ergon::Step> expected = {{ERGON_KIND_FORWARD, 1200},
-                                             {ERGON_KIND_FORWARD, 1200},
-                                             {ERGON_KIND_BACKWARD, 1005},
-                                             {ERGON_KIND_BACKWARD, 1005}};
+  const std::vector<ergon::Step> expected = {{ERGON_PERSEUS_KIND_FORWARD, 1200},
+                                             {ERGON_PERSEUS_KIND_FORWARD, 1200},
+                                             {ERGON_PERSEUS_KIND_BACKWARD, 1005},
+                                             {ERGON_PERSEUS_KIND_BACKWARD, 1005}};
   CHECK(program == expected);
   THROWS(ERGON_STATUS_OUT_OF_RANGE, "stage 5", ergon::PlanExecutor("0", plan, 5));
   THROWS(ERGON_STATUS_NULL_POINTER, "plan", ergon::PlanExecutor("0", ergon::Plan(nullptr), 0));
@@ -169,7 +169,7 @@ void executor(const ergon::Plan &plan) {
   CHECK(!ex && moved);
   CHECK(ex.last_error().empty());
   THROWS(ERGON_STATUS_NULL_POINTER, "NULL", ex.step_end());
-  THROWS(ERGON_STATUS_NULL_POINTER, "NULL", ex.instruction_begin(ERGON_KIND_FORWARD));
+  THROWS(ERGON_STATUS_NULL_POINTER, "NULL", ex.instruction_begin(ERGON_PERSEUS_KIND_FORWARD));
   std::cout << "before close: " << gpu_locked() << "\n";
   moved.close();
   CHECK(!moved);

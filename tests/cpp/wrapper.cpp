@@ -85,14 +85,14 @@ std::string read_file(const std::string &path) {
   return text.str();
 }
 
-ergon_problem problem_of(const fixture &fx) {
-  ergon_problem p{};
+ergon_perseus_problem problem_of(const fixture &fx) {
+  ergon_perseus_problem p{};
   p.unit_time_s = fx.unit_time_s;
   p.p_blocking_w = fx.p_blocking_w;
-  p.effective_energy = ERGON_EFFECTIVE_ENERGY_AFTER_FILTER;
+  p.effective_energy = ERGON_PERSEUS_EFFECTIVE_ENERGY_AFTER_FILTER;
   p.profiles = fx.profiles;
   p.num_profiles = fx.num_profiles;
-  p.pipeline = ergon_pipeline{ERGON_SCHEDULE_1F1B, fx.num_stages, fx.num_microbatches, 0};
+  p.pipeline = ergon_perseus_pipeline{ERGON_PERSEUS_SCHEDULE_1F1B, fx.num_stages, fx.num_microbatches, 0};
   return p;
 }
 
@@ -101,9 +101,9 @@ std::string csv_of(const fixture &fx) {
   csv.precision(17);
   csv << "stage,instruction,frequency,time,energy\n";
   for (size_t i = 0; i < fx.num_profiles; ++i) {
-    const ergon_profile &p = fx.profiles[i];
+    const ergon_perseus_profile &p = fx.profiles[i];
     for (size_t j = 0; j < p.num_options; ++j) {
-      csv << p.stage << "," << (p.kind == ERGON_KIND_FORWARD ? "forward" : "backward") << ","
+      csv << p.stage << "," << (p.kind == ERGON_PERSEUS_KIND_FORWARD ? "forward" : "backward") << ","
           << p.options[j].freq_mhz << "," << p.options[j].time_s << ","
           << p.options[j].energy_j << "\n";
     }
@@ -111,7 +111,7 @@ std::string csv_of(const fixture &fx) {
   return csv.str();
 }
 
-bool same(const std::vector<ergon_point> &a, const std::vector<ergon_point> &b) {
+bool same(const std::vector<ergon_perseus_point> &a, const std::vector<ergon_perseus_point> &b) {
   if (a.size() != b.size()) {
     return false;
   }
@@ -131,7 +131,7 @@ struct Expected {
 };
 
 void check_plan(const ergon::Plan &plan, const fixture &fx) {
-  ergon_plan_info s = plan.summary();
+  ergon_perseus_plan_info s = plan.summary();
   CHECK(s.num_stages == fx.num_stages);
   CHECK(plan.num_stages() == fx.num_stages);
   for (size_t stage = 0; stage < s.num_stages; ++stage) {
@@ -139,7 +139,7 @@ void check_plan(const ergon::Plan &plan, const fixture &fx) {
     CHECK(steps.size() == 2u * fx.num_microbatches);
     size_t forward = 0;
     for (const ergon::Step &step : steps) {
-      forward += step.kind == ERGON_KIND_FORWARD;
+      forward += step.kind == ERGON_PERSEUS_KIND_FORWARD;
       CHECK(step.freq_mhz >= 810 && step.freq_mhz <= 1410);
     }
     CHECK(forward == fx.num_microbatches);
@@ -155,7 +155,7 @@ void run_fixture(const fixture &fx, const Expected &ex, const std::string &data_
   ergon::Frontier from_json =
       ergon::Frontier::from_instance_json(read_file(data_dir + "/" + fx.name + ".instance.json"));
   ergon::Frontier from_csv = ergon::Frontier::from_profile_csv(
-      csv_of(fx), ergon_pipeline{ERGON_SCHEDULE_1F1B, fx.num_stages, fx.num_microbatches, 0},
+      csv_of(fx), ergon_perseus_pipeline{ERGON_PERSEUS_SCHEDULE_1F1B, fx.num_stages, fx.num_microbatches, 0},
       fx.unit_time_s, fx.p_blocking_w);
 
   THROWS(ERGON_STATUS_NOT_SOLVED, from_arrays.points());
@@ -167,7 +167,7 @@ void run_fixture(const fixture &fx, const Expected &ex, const std::string &data_
   const ergon::Frontier &arrays = solve_all ? from_arrays : from_json;
   const ergon::Frontier &csv_built = solve_all ? from_csv : from_json;
 
-  std::vector<ergon_point> points = arrays.points();
+  std::vector<ergon_perseus_point> points = arrays.points();
   CHECK(points.size() == ex.points);
   CHECK(arrays.num_points() == ex.points);
   CHECK(!points.empty() && points.front().quanta == ex.first_quanta);
@@ -176,7 +176,7 @@ void run_fixture(const fixture &fx, const Expected &ex, const std::string &data_
   CHECK(same(points, csv_built.points()));
   CHECK(same({points.at(3)}, {from_json.point(3)}));
 
-  ergon_summary s = from_json.summary();
+  ergon_perseus_summary s = from_json.summary();
   CHECK(s.num_points == ex.points);
   CHECK(s.complete);
   CHECK(s.num_stages == fx.num_stages);
@@ -196,7 +196,7 @@ void run_fixture(const fixture &fx, const Expected &ex, const std::string &data_
   CHECK(close_to(t_star.summary().time_s, s.t_star_s, 1e-12));
   CHECK(close_to(t_star.summary().energy_j, s.t_star_energy_j, 1e-9));
   CHECK(waiting.summary().time_s <= deadline + 1e-12);
-  CHECK(csv_built.plan(ERGON_PLAN_DEADLINE, deadline).stage(0) == waiting.stage(0));
+  CHECK(csv_built.plan(ERGON_PERSEUS_PLAN_DEADLINE, deadline).stage(0) == waiting.stage(0));
   check_plan(fastest, fx);
   check_plan(t_star, fx);
   check_plan(waiting, fx);
@@ -205,16 +205,16 @@ void run_fixture(const fixture &fx, const Expected &ex, const std::string &data_
 void errors(const std::string &data_dir) {
   std::cout << "errors\n";
   std::string what = THROWS(ERGON_STATUS_PARSE, ergon::Frontier::from_instance_json("{"));
-  CHECK(what.find("ergon_frontier_from_instance_json") != std::string::npos);
+  CHECK(what.find("ergon_perseus_frontier_from_instance_json") != std::string::npos);
   THROWS(ERGON_STATUS_PARSE, ergon::Frontier::from_instance_json(""));
   THROWS(ERGON_STATUS_PARSE, ergon::Frontier::from_instance_json(std::string_view()));
   THROWS(ERGON_STATUS_SCHEMA,
          ergon::Frontier::from_instance_json("{\"schema\":\"perseus-instance/v0\"}"));
   THROWS(ERGON_STATUS_PARSE,
          ergon::Frontier::from_profile_csv("stage,instruction,frequency,time,energy\n0,x\n",
-                                           ergon_pipeline{ERGON_SCHEDULE_1F1B, 1, 1, 0}, 0.001,
+                                           ergon_perseus_pipeline{ERGON_PERSEUS_SCHEDULE_1F1B, 1, 1, 0}, 0.001,
                                            80.0));
-  ergon_problem bad = problem_of(FIXTURES[0]);
+  ergon_perseus_problem bad = problem_of(FIXTURES[0]);
   bad.unit_time_s = std::numeric_limits<double>::quiet_NaN();
   THROWS(ERGON_STATUS_INVALID_PROBLEM, ergon::Frontier f(bad));
   bad = problem_of(FIXTURES[0]);
@@ -223,7 +223,7 @@ void errors(const std::string &data_dir) {
 
   // The a100_s2_m4 problem with a 10 ms quantum: 19 points instead of 97, solved in a
   // fraction of the time (this program also runs under valgrind).
-  ergon_problem coarse = problem_of(FIXTURES[0]);
+  ergon_perseus_problem coarse = problem_of(FIXTURES[0]);
   coarse.unit_time_s = 0.01;
   ergon::Frontier f(coarse);
   what = THROWS(ERGON_STATUS_NOT_SOLVED, f.summary());

@@ -57,7 +57,7 @@ def header() -> str:
 
 
 def c_type(decl: str) -> Any:
-    """The ctypes type of a C type as cbindgen writes it (``const struct ergon_point *``)."""
+    """The ctypes type of a C type as cbindgen writes it (``const struct ergon_perseus_point *``)."""
     array = re.fullmatch(r"(.*)\[(\d+)\]", decl.strip(), flags=re.S)
     if array:
         return c_type(array.group(1)) * int(array.group(2))
@@ -80,7 +80,7 @@ def same_type(declared: Any, expected: Any) -> bool:
 
 
 def split_decl(decl: str) -> Tuple[str, str]:
-    """``"const struct ergon_option *options"`` -> (type, name); ``"char uuid[96]"`` ->
+    """``"const struct ergon_perseus_option *options"`` -> (type, name); ``"char uuid[96]"`` ->
     (``"char[96]"``, ``"uuid"``)."""
     m = re.fullmatch(r"\s*(.*?)\s*\b(\w+)\s*(?:\[(\d+)\])?\s*", decl, flags=re.S)
     assert m, decl
@@ -126,7 +126,7 @@ def test_every_function_declared(header: str) -> None:
 
 def test_every_struct_mirrored(header: str) -> None:
     found = structs(header)
-    assert {"ergon_point", "ergon_summary", "ergon_problem", "ergon_pipeline"} <= set(found)
+    assert {"ergon_perseus_point", "ergon_perseus_summary", "ergon_perseus_problem", "ergon_perseus_pipeline"} <= set(found)
     for name, fields in found.items():
         mirror = getattr(N, name)
         assert [f for f, _ in mirror._fields_] == [n for _, n in fields], name

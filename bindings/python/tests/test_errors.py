@@ -37,7 +37,7 @@ def raises(status: Status, fn: Callable[..., Any], *args: Any, **kwargs: Any) ->
 
 def test_invalid_json() -> None:
     err = raises(Status.PARSE, ergon.Frontier.from_instance_json, "{ not json")
-    assert err.message.startswith("ergon_frontier_from_instance_json")
+    assert err.message.startswith("ergon_perseus_frontier_from_instance_json")
     raises(Status.PARSE, ergon.Frontier.from_instance_json, "")
     raises(Status.PARSE, ergon.Frontier.from_instance_json, b"\xff\xfe{}")  # not UTF-8
 
@@ -101,7 +101,7 @@ def test_csv_bad_values(csv_2x4: str, column: int, value: str) -> None:
     with pytest.raises(ErgonError) as e:
         ergon.Frontier.from_profile_csv_text(bad, **CSV_ARGS)
     assert e.value.status in (Status.PARSE, Status.INVALID_PROBLEM, Status.INVALID_ARGUMENT)
-    assert e.value.message.startswith("ergon_frontier_from_profile_csv")
+    assert e.value.message.startswith("ergon_perseus_frontier_from_profile_csv")
 
 
 def test_csv_bad_shape(csv_2x4: str) -> None:
@@ -170,7 +170,7 @@ def test_unknown_schedule_and_order(csv_2x4: str) -> None:
         virtual_stages=2,
         **CSV_ARGS,
     )
-    assert err.message.startswith("ergon_frontier_from_profile_csv")
+    assert err.message.startswith("ergon_perseus_frontier_from_profile_csv")
     for bad in (-1, 2**32):
         raises(
             Status.INVALID_ARGUMENT,
@@ -197,7 +197,7 @@ def test_plan_arguments(frontier_2x4: ergon.Frontier) -> None:
     raises(Status.INVALID_ARGUMENT, frontier_2x4.plan, at="slowest")
     raises(Status.INVALID_ARGUMENT, frontier_2x4.plan, deadline_s=1.0, at="fastest")
     err = raises(Status.INVALID_ARGUMENT, frontier_2x4.plan, deadline_s=float("nan"))
-    assert err.message.startswith("ergon_frontier_plan")
+    assert err.message.startswith("ergon_perseus_frontier_plan")
     raises(Status.INVALID_ARGUMENT, frontier_2x4.plan, deadline_s=float("inf"))
     raises(Status.INVALID_ARGUMENT, frontier_2x4.plan, deadline_s=-1.0)
     raises(Status.DEADLINE, frontier_2x4.plan, deadline_s=0.0)

@@ -173,7 +173,7 @@ def test_lazy_solve(instance_2x4: Path) -> None:
 def test_version(cli: Path) -> None:
     v = ergon.version()
     assert re.fullmatch(r"\d+\.\d+\.\d+.*", v), v
-    assert ergon.ABI_VERSION == 1
+    assert ergon.ABI_VERSION == 2
     run = subprocess.run([str(cli), "--version"], capture_output=True, text=True, timeout=60)
     if run.returncode == 0:
         assert v in run.stdout
@@ -235,7 +235,7 @@ def test_deadline_plans(frontier_4x8: ergon.Frontier, instance_4x8_doc: Dict[str
         frontier_4x8.plan(deadline_s=s.t_min_s - 0.01)
     assert e.value.status == ergon.Status.DEADLINE == 10
     assert e.value.status_name == "DEADLINE"
-    assert "ergon_frontier_plan" in e.value.message
+    assert "ergon_perseus_frontier_plan" in e.value.message
     # at T_min exactly: the fastest plan
     fastest = frontier_4x8.plan(deadline_s=s.t_min_s)
     assert fastest.time_s == pytest.approx(s.t_min_s) and fastest.at == "deadline"

@@ -50,7 +50,7 @@ class ErgonError(Exception):
         status: the :class:`Status` (an ``int``) the library returned, or the one that describes
             an argument the Python layer rejected before calling it.
         status_name: the status's name, e.g. ``"DEADLINE"``.
-        message: the library's message (from ``ergon_frontier_last_error`` or
+        message: the library's message (from ``ergon_perseus_frontier_last_error`` or
             ``ergon_last_error``), or the Python layer's.
     """
 

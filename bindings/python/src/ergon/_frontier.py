@@ -22,32 +22,32 @@ PathLike = Union[str, "os.PathLike[str]"]
 """A file name: ``str`` or any ``os.PathLike``."""
 
 _SCHEDULES = {
-    "1f1b": N.ERGON_SCHEDULE_1F1B,
-    "gpipe": N.ERGON_SCHEDULE_GPIPE,
-    "interleaved_1f1b": N.ERGON_SCHEDULE_INTERLEAVED_1F1B,
+    "1f1b": N.ERGON_PERSEUS_SCHEDULE_1F1B,
+    "gpipe": N.ERGON_PERSEUS_SCHEDULE_GPIPE,
+    "interleaved_1f1b": N.ERGON_PERSEUS_SCHEDULE_INTERLEAVED_1F1B,
 }
 _ENERGY_ORDERS = {
-    "after_filter": N.ERGON_EFFECTIVE_ENERGY_AFTER_FILTER,
-    "before_filter": N.ERGON_EFFECTIVE_ENERGY_BEFORE_FILTER,
+    "after_filter": N.ERGON_PERSEUS_EFFECTIVE_ENERGY_AFTER_FILTER,
+    "before_filter": N.ERGON_PERSEUS_EFFECTIVE_ENERGY_BEFORE_FILTER,
 }
 _PLAN_AT = {
-    "fastest": N.ERGON_PLAN_FASTEST,
-    "t_star": N.ERGON_PLAN_T_STAR,
+    "fastest": N.ERGON_PERSEUS_PLAN_FASTEST,
+    "t_star": N.ERGON_PERSEUS_PLAN_T_STAR,
 }
-_KIND_NAMES = {N.ERGON_KIND_FORWARD: "forward", N.ERGON_KIND_BACKWARD: "backward"}
+_KIND_NAMES = {N.ERGON_PERSEUS_KIND_FORWARD: "forward", N.ERGON_PERSEUS_KIND_BACKWARD: "backward"}
 
-# ergon_point as raw bytes: four doubles and a uint64 in native layout (checked below), and the
+# ergon_perseus_point as raw bytes: four doubles and a uint64 in native layout (checked below), and the
 # same with only (time_s, energy_j) read.
 _POINT_STRUCT = struct.Struct("@ddddQ")
 _TIME_ENERGY_STRUCT = struct.Struct("@dd24x")
 _FAST_POINTS = (
-    _POINT_STRUCT.size == _TIME_ENERGY_STRUCT.size == ctypes.sizeof(N.ergon_point)
-    and N.ergon_point.energy_j.offset == 8
+    _POINT_STRUCT.size == _TIME_ENERGY_STRUCT.size == ctypes.sizeof(N.ergon_perseus_point)
+    and N.ergon_perseus_point.energy_j.offset == 8
 )
 
 
 class Point(NamedTuple):
-    """One point of the frontier (``ergon_point``)."""
+    """One point of the frontier (``ergon_perseus_point``)."""
 
     time_s: float
     """Iteration time, seconds."""
@@ -68,7 +68,7 @@ _new_point: Callable[[Tuple[float, float, float, float, int]], Point] = functool
 
 
 class Summary(NamedTuple):
-    """Facts about a solved frontier (``ergon_summary``)."""
+    """Facts about a solved frontier (``ergon_perseus_summary``)."""
 
     t_min_s: float
     """Fastest iteration time, seconds."""
@@ -277,7 +277,7 @@ class Frontier(_OwnsHandle):
         self._source = _source
         N.track("frontier", +1)
         self._finalizer = weakref.finalize(
-            self, _free_frontier, self._lib.ergon_frontier_free, _handle
+            self, _free_frontier, self._lib.ergon_perseus_frontier_free, _handle
         )
 
     # --- construction ------------------------------------------------------------------------
@@ -305,7 +305,7 @@ class Frontier(_OwnsHandle):
     @classmethod
     def _from_instance_bytes(cls, data: bytes, source: str) -> "Frontier":
         out = N.FrontierPtr()
-        status = N.lib().ergon_frontier_from_instance_json(data, len(data), byref(out))
+        status = N.lib().ergon_perseus_frontier_from_instance_json(data, len(data), byref(out))
         if status:
             raise _thread_error(status)
         return cls(out, source)
@@ -370,7 +370,7 @@ class Frontier(_OwnsHandle):
     ) -> "Frontier":
         """Like :meth:`from_profile_csv`, with the CSV given as text (``str`` or UTF-8 bytes)."""
         data = _as_bytes(text, "text")
-        pipeline = N.ergon_pipeline(
+        pipeline = N.ergon_perseus_pipeline(
             schedule=_normalize(schedule, "schedule", _SCHEDULES),
             num_stages=_u32(stages, "stages"),
             num_microbatches=_u32(microbatches, "microbatches"),
@@ -378,7 +378,7 @@ class Frontier(_OwnsHandle):
         )
         order = _normalize(effective_energy, "effective_energy", _ENERGY_ORDERS)
         out = N.FrontierPtr()
-        status = N.lib().ergon_frontier_from_profile_csv(
+        status = N.lib().ergon_perseus_frontier_from_profile_csv(
             data,
             len(data),
             byref(pipeline),
@@ -421,7 +421,7 @@ class Frontier(_OwnsHandle):
         return ptr
 
     def _error(self, ptr: Any, status: int) -> ErgonError:
-        _, message = _read_text(self._lib.ergon_frontier_last_error, ptr)
+        _, message = _read_text(self._lib.ergon_perseus_frontier_last_error, ptr)
         return ErgonError(status, message)
 
     def _solved_handle(self) -> Any:
@@ -430,13 +430,13 @@ class Frontier(_OwnsHandle):
         if ptr is not None and self._solved:
             return ptr
         ptr = self._handle()
-        status = self._lib.ergon_frontier_solve(ptr)
+        status = self._lib.ergon_perseus_frontier_solve(ptr)
         if status:
             raise self._error(ptr, status)
         self._solved = True
         # A frontier that stops before T_min says why in the handle's last-error slot, which the
         # next failing call overwrites: keep the message now.
-        _, self._stop_message = _read_text(self._lib.ergon_frontier_last_error, ptr)
+        _, self._stop_message = _read_text(self._lib.ergon_perseus_frontier_last_error, ptr)
         return ptr
 
     # --- solving and results -----------------------------------------------------------------
@@ -459,10 +459,10 @@ class Frontier(_OwnsHandle):
 
     def summary(self) -> Summary:
         """T_min, T_max, T* and the other facts of the frontier (solves it if needed)."""
-        out = N.ergon_summary()
+        out = N.ergon_perseus_summary()
         with self._lock:
             ptr = self._solved_handle()
-            status = self._lib.ergon_frontier_summary(ptr, byref(out))
+            status = self._lib.ergon_perseus_frontier_summary(ptr, byref(out))
             if status:
                 raise self._error(ptr, status)
         return Summary(
@@ -518,7 +518,7 @@ class Frontier(_OwnsHandle):
         n = c_size_t(0)
         with self._lock:
             ptr = self._solved_handle()
-            status = self._lib.ergon_frontier_num_points(ptr, byref(n))
+            status = self._lib.ergon_perseus_frontier_num_points(ptr, byref(n))
             if status:
                 raise self._error(ptr, status)
         return n.value
@@ -534,7 +534,7 @@ class Frontier(_OwnsHandle):
         if isinstance(index, bool):
             raise TypeError("index must be an integer, not bool")
         i = operator.index(index)
-        out = N.ergon_point()
+        out = N.ergon_perseus_point()
         with self._lock:
             ptr = self._solved_handle()
             if i < 0:
@@ -542,7 +542,7 @@ class Frontier(_OwnsHandle):
                 if i < 0:
                     raise ErgonError(Status.OUT_OF_RANGE, f"point {index} does not exist")
             i = _index(i, f"point index {index}")
-            status = self._lib.ergon_frontier_point(ptr, i, byref(out))
+            status = self._lib.ergon_perseus_frontier_point(ptr, i, byref(out))
             if status:
                 raise self._error(ptr, status)
         if _FAST_POINTS:
@@ -553,10 +553,10 @@ class Frontier(_OwnsHandle):
         n = c_size_t(0)
         with self._lock:
             ptr = self._solved_handle()
-            fn = self._lib.ergon_frontier_points
+            fn = self._lib.ergon_perseus_frontier_points
             status = fn(ptr, None, 0, byref(n))
             if not status:
-                buf = (N.ergon_point * n.value)()
+                buf = (N.ergon_perseus_point * n.value)()
                 status = fn(ptr, buf, n.value, byref(n))
             if status:
                 raise self._error(ptr, status)
@@ -584,7 +584,7 @@ class Frontier(_OwnsHandle):
         """The frontier as ``ergon-frontier/v1`` JSON (formats.md §3), as the library writes it."""
         with self._lock:
             ptr = self._solved_handle()
-            status, text = _read_text(self._lib.ergon_frontier_to_json, ptr)
+            status, text = _read_text(self._lib.ergon_perseus_frontier_to_json, ptr)
             if status:
                 raise self._error(ptr, status)
         return text
@@ -607,23 +607,23 @@ class Frontier(_OwnsHandle):
         if deadline_s is not None:
             if at is not None:
                 raise ErgonError(Status.INVALID_ARGUMENT, "give either deadline_s or at, not both")
-            selector, label, deadline = N.ERGON_PLAN_DEADLINE, "deadline", float(deadline_s)
+            selector, label, deadline = N.ERGON_PERSEUS_PLAN_DEADLINE, "deadline", float(deadline_s)
         else:
             selector = _normalize("t_star" if at is None else at, "plan selector `at`", _PLAN_AT)
-            label = "fastest" if selector == N.ERGON_PLAN_FASTEST else "t_star"
+            label = "fastest" if selector == N.ERGON_PERSEUS_PLAN_FASTEST else "t_star"
             deadline = math.nan
         L = N.lib()
         out = N.PlanPtr()
         with self._lock:
             ptr = self._solved_handle()
-            status = L.ergon_frontier_plan(ptr, selector, deadline, byref(out))
+            status = L.ergon_perseus_frontier_plan(ptr, selector, deadline, byref(out))
             if status:
                 raise self._error(ptr, status)
         N.track("plan", +1)
         try:
             return _read_plan(out, label, None if deadline_s is None else deadline)
         finally:
-            L.ergon_plan_free(out)
+            L.ergon_perseus_plan_free(out)
             N.track("plan", -1)
 
 
@@ -631,25 +631,25 @@ def _read_plan(ptr: Any, at: str, deadline_s: Optional[float]) -> Plan:
     L = N.lib()
 
     def fail(status: int) -> ErgonError:
-        _, message = _read_text(L.ergon_plan_last_error, ptr)
+        _, message = _read_text(L.ergon_perseus_plan_last_error, ptr)
         return ErgonError(status, message)
 
-    summary = N.ergon_plan_info()
-    status = L.ergon_plan_summary(ptr, byref(summary))
+    summary = N.ergon_perseus_plan_info()
+    status = L.ergon_perseus_plan_summary(ptr, byref(summary))
     if status:
         raise fail(status)
     stages: List[List[Instruction]] = []
     n = c_size_t(0)
     for s in range(summary.num_stages):
-        status = L.ergon_plan_stage(ptr, s, None, None, 0, byref(n))
+        status = L.ergon_perseus_plan_stage(ptr, s, None, None, 0, byref(n))
         if not status:
             kinds = (c_uint32 * n.value)()
             freqs = (c_uint32 * n.value)()
-            status = L.ergon_plan_stage(ptr, s, kinds, freqs, n.value, byref(n))
+            status = L.ergon_perseus_plan_stage(ptr, s, kinds, freqs, n.value, byref(n))
         if status:
             raise fail(status)
         stages.append([(_KIND_NAMES.get(k, f"kind{k}"), f) for k, f in zip(kinds, freqs)])
-    status, text = _read_text(L.ergon_plan_to_json, ptr)
+    status, text = _read_text(L.ergon_perseus_plan_to_json, ptr)
     if status:
         raise fail(status)
     return Plan(summary.time_s, summary.energy_j, stages, at, deadline_s, text)

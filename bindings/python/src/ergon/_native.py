@@ -50,23 +50,23 @@ else:
 
 # --- constants of ergon.h --------------------------------------------------------------------
 
-ERGON_ABI_VERSION = 1
-ERGON_KIND_FORWARD = 0
-ERGON_KIND_BACKWARD = 1
-ERGON_SCHEDULE_1F1B = 0
-ERGON_SCHEDULE_GPIPE = 1
-ERGON_SCHEDULE_INTERLEAVED_1F1B = 2
-ERGON_EFFECTIVE_ENERGY_AFTER_FILTER = 0
-ERGON_EFFECTIVE_ENERGY_BEFORE_FILTER = 1
-ERGON_PLAN_FASTEST = 0
-ERGON_PLAN_T_STAR = 1
-ERGON_PLAN_DEADLINE = 2
+ERGON_ABI_VERSION = 2
+ERGON_PERSEUS_KIND_FORWARD = 0
+ERGON_PERSEUS_KIND_BACKWARD = 1
+ERGON_PERSEUS_SCHEDULE_1F1B = 0
+ERGON_PERSEUS_SCHEDULE_GPIPE = 1
+ERGON_PERSEUS_SCHEDULE_INTERLEAVED_1F1B = 2
+ERGON_PERSEUS_EFFECTIVE_ENERGY_AFTER_FILTER = 0
+ERGON_PERSEUS_EFFECTIVE_ENERGY_BEFORE_FILTER = 1
+ERGON_PERSEUS_PLAN_FASTEST = 0
+ERGON_PERSEUS_PLAN_T_STAR = 1
+ERGON_PERSEUS_PLAN_DEADLINE = 2
 ERGON_GPU_TEXT_CAP = 96
-ERGON_DPK_DPK = 0
-ERGON_DPK_DPF = 1
-ERGON_DPK_FCFS = 2
-ERGON_DPK_AREA = 3
-ERGON_DPK_OPTIMAL = 4
+ERGON_DPK_SCHEDULER_DPK = 0
+ERGON_DPK_SCHEDULER_DPF = 1
+ERGON_DPK_SCHEDULER_FCFS = 2
+ERGON_DPK_SCHEDULER_AREA = 3
+ERGON_DPK_SCHEDULER_OPTIMAL = 4
 ERGON_DPK_KNAPSACK_WEIGHTED = 0
 ERGON_DPK_KNAPSACK_COUNT = 1
 ERGON_DPK_DPF_CAPACITY_INITIAL = 0
@@ -74,38 +74,38 @@ ERGON_DPK_DPF_CAPACITY_REMAINING = 1
 ERGON_DPK_CONVERSION_CLASSIC = 0
 ERGON_DPK_CONVERSION_TIGHT = 1
 ERGON_DPK_MAX_ACCOUNTING_ORDERS = 4096
-ERGON_EXEC_CONSTANT = 0
-ERGON_EXEC_BIMODAL = 1
-ERGON_EXEC_LOGNORMAL = 2
-ERGON_EXEC_SAMPLES = 3
-ERGON_POLICY_ORLOJ = 0
-ERGON_POLICY_CLOCKWORK = 1
-ERGON_POLICY_NEXUS = 2
-ERGON_POLICY_CLIPPER = 3
-ERGON_POLICY_EDF = 4
-ERGON_POLICY_FIFO = 5
-ERGON_ESTIMATE_MEAN = 0
-ERGON_ESTIMATE_P99 = 1
+ERGON_ORLOJ_EXEC_CONSTANT = 0
+ERGON_ORLOJ_EXEC_BIMODAL = 1
+ERGON_ORLOJ_EXEC_LOGNORMAL = 2
+ERGON_ORLOJ_EXEC_SAMPLES = 3
+ERGON_ORLOJ_POLICY_ORLOJ = 0
+ERGON_ORLOJ_POLICY_CLOCKWORK = 1
+ERGON_ORLOJ_POLICY_NEXUS = 2
+ERGON_ORLOJ_POLICY_CLIPPER = 3
+ERGON_ORLOJ_POLICY_EDF = 4
+ERGON_ORLOJ_POLICY_FIFO = 5
+ERGON_ORLOJ_ESTIMATE_MEAN = 0
+ERGON_ORLOJ_ESTIMATE_P99 = 1
 
 # --- structures of ergon.h (field order and C types exactly as in the header) ----------------
 
 ergon_status = c_int32
 
 
-class ergon_frontier(Structure):
-    """Opaque ``struct ergon_frontier`` (only ever used through a pointer)."""
+class ergon_perseus_frontier(Structure):
+    """Opaque ``struct ergon_perseus_frontier`` (only ever used through a pointer)."""
 
 
-class ergon_plan(Structure):
-    """Opaque ``struct ergon_plan`` (only ever used through a pointer)."""
+class ergon_perseus_plan(Structure):
+    """Opaque ``struct ergon_perseus_plan`` (only ever used through a pointer)."""
 
 
-class ergon_plan_executor(Structure):
-    """Opaque ``struct ergon_plan_executor`` (only ever used through a pointer)."""
+class ergon_gpu_executor(Structure):
+    """Opaque ``struct ergon_gpu_executor`` (only ever used through a pointer)."""
 
 
-class ergon_energy_monitor(Structure):
-    """Opaque ``struct ergon_energy_monitor`` (only ever used through a pointer)."""
+class ergon_gpu_energy_monitor(Structure):
+    """Opaque ``struct ergon_gpu_energy_monitor`` (only ever used through a pointer)."""
 
 
 class ergon_dpk_workload(Structure):
@@ -212,16 +212,16 @@ class ergon_dpk_result_info(Structure):
     ]
 
 
-class ergon_batcher(Structure):
-    """Opaque ``struct ergon_batcher`` (only ever used through a pointer)."""
+class ergon_orloj_batcher(Structure):
+    """Opaque ``struct ergon_orloj_batcher`` (only ever used through a pointer)."""
 
 
-class ergon_orloj_result(Structure):
-    """Opaque ``struct ergon_orloj_result`` (only ever used through a pointer)."""
+class ergon_orloj_simulation(Structure):
+    """Opaque ``struct ergon_orloj_simulation`` (only ever used through a pointer)."""
 
 
-class ergon_batcher_options(Structure):
-    """``struct ergon_batcher_options``: how a batcher decides."""
+class ergon_orloj_batcher_options(Structure):
+    """``struct ergon_orloj_batcher_options``: how a batcher decides."""
 
     _fields_ = [
         ("policy", c_uint32),
@@ -237,8 +237,8 @@ class ergon_batcher_options(Structure):
     ]
 
 
-class ergon_app(Structure):
-    """``struct ergon_app``: one application's SLO and execution-time law."""
+class ergon_orloj_app(Structure):
+    """``struct ergon_orloj_app``: one application's SLO and execution-time law."""
 
     _fields_ = [
         ("name", c_char_p),
@@ -255,8 +255,8 @@ class ergon_app(Structure):
     ]
 
 
-class ergon_app_stats(Structure):
-    """``struct ergon_app_stats``: an application's SLO and current law's mean and p99."""
+class ergon_orloj_app_stats(Structure):
+    """``struct ergon_orloj_app_stats``: an application's SLO and current law's mean and p99."""
 
     _fields_ = [
         ("slo_s", c_double),
@@ -266,8 +266,8 @@ class ergon_app_stats(Structure):
     ]
 
 
-class ergon_option(Structure):
-    """``struct ergon_option``: one measurement of a computation type at one SM clock."""
+class ergon_perseus_option(Structure):
+    """``struct ergon_perseus_option``: one measurement of a computation type at one SM clock."""
 
     _fields_ = [
         ("freq_mhz", c_uint32),
@@ -276,8 +276,8 @@ class ergon_option(Structure):
     ]
 
 
-class ergon_fit(Structure):
-    """``struct ergon_fit``: coefficients of the cost model ``a·exp(b·d) + c``."""
+class ergon_perseus_fit(Structure):
+    """``struct ergon_perseus_fit``: coefficients of the cost model ``a·exp(b·d) + c``."""
 
     _fields_ = [
         ("a", c_double),
@@ -286,20 +286,20 @@ class ergon_fit(Structure):
     ]
 
 
-class ergon_profile(Structure):
-    """``struct ergon_profile``: the measurements of one (stage, kind)."""
+class ergon_perseus_profile(Structure):
+    """``struct ergon_perseus_profile``: the measurements of one (stage, kind)."""
 
     _fields_ = [
         ("stage", c_uint32),
         ("kind", c_uint32),
-        ("options", POINTER(ergon_option)),
+        ("options", POINTER(ergon_perseus_option)),
         ("num_options", c_size_t),
-        ("fit", POINTER(ergon_fit)),
+        ("fit", POINTER(ergon_perseus_fit)),
     ]
 
 
-class ergon_pipeline(Structure):
-    """``struct ergon_pipeline``: a pipeline shape."""
+class ergon_perseus_pipeline(Structure):
+    """``struct ergon_perseus_pipeline``: a pipeline shape."""
 
     _fields_ = [
         ("schedule", c_uint32),
@@ -309,8 +309,8 @@ class ergon_pipeline(Structure):
     ]
 
 
-class ergon_node(Structure):
-    """``struct ergon_node``: a computation of an explicit DAG."""
+class ergon_perseus_node(Structure):
+    """``struct ergon_perseus_node``: a computation of an explicit DAG."""
 
     _fields_ = [
         ("stage", c_uint32),
@@ -319,8 +319,8 @@ class ergon_node(Structure):
     ]
 
 
-class ergon_edge(Structure):
-    """``struct ergon_edge``: node ``from`` finishes before node ``to`` starts."""
+class ergon_perseus_edge(Structure):
+    """``struct ergon_perseus_edge``: node ``from`` finishes before node ``to`` starts."""
 
     _fields_ = [
         ("from", c_uint32),
@@ -328,26 +328,26 @@ class ergon_edge(Structure):
     ]
 
 
-class ergon_problem(Structure):
-    """``struct ergon_problem``: a frontier problem given as arrays."""
+class ergon_perseus_problem(Structure):
+    """``struct ergon_perseus_problem``: a frontier problem given as arrays."""
 
     _fields_ = [
         ("unit_time_s", c_double),
         ("p_blocking_w", c_double),
         ("effective_energy", c_uint32),
-        ("profiles", POINTER(ergon_profile)),
+        ("profiles", POINTER(ergon_perseus_profile)),
         ("num_profiles", c_size_t),
-        ("pipeline", ergon_pipeline),
-        ("nodes", POINTER(ergon_node)),
+        ("pipeline", ergon_perseus_pipeline),
+        ("nodes", POINTER(ergon_perseus_node)),
         ("num_nodes", c_size_t),
-        ("edges", POINTER(ergon_edge)),
+        ("edges", POINTER(ergon_perseus_edge)),
         ("num_edges", c_size_t),
         ("num_stages", c_uint32),
     ]
 
 
-class ergon_point(Structure):
-    """``struct ergon_point``: one point of the frontier."""
+class ergon_perseus_point(Structure):
+    """``struct ergon_perseus_point``: one point of the frontier."""
 
     _fields_ = [
         ("time_s", c_double),
@@ -358,8 +358,8 @@ class ergon_point(Structure):
     ]
 
 
-class ergon_summary(Structure):
-    """``struct ergon_summary``: facts about a solved frontier."""
+class ergon_perseus_summary(Structure):
+    """``struct ergon_perseus_summary``: facts about a solved frontier."""
 
     _fields_ = [
         ("t_min_s", c_double),
@@ -372,8 +372,8 @@ class ergon_summary(Structure):
     ]
 
 
-class ergon_plan_info(Structure):
-    """``struct ergon_plan_info``: facts about a plan."""
+class ergon_perseus_plan_info(Structure):
+    """``struct ergon_perseus_plan_info``: facts about a plan."""
 
     _fields_ = [
         ("time_s", c_double),
@@ -382,8 +382,8 @@ class ergon_plan_info(Structure):
     ]
 
 
-class ergon_gpu_info(Structure):
-    """``struct ergon_gpu_info``: one GPU as NVML reports it (NUL-terminated text arrays)."""
+class ergon_gpu_device_info(Structure):
+    """``struct ergon_gpu_device_info``: one GPU as NVML reports it (NUL-terminated text arrays)."""
 
     _fields_ = [
         ("index", c_uint32),
@@ -394,18 +394,18 @@ class ergon_gpu_info(Structure):
     ]
 
 
-FrontierPtr = POINTER(ergon_frontier)
-PlanPtr = POINTER(ergon_plan)
+FrontierPtr = POINTER(ergon_perseus_frontier)
+PlanPtr = POINTER(ergon_perseus_plan)
 _size_p = POINTER(c_size_t)
 _char_buf = POINTER(c_char)
-ExecutorPtr = POINTER(ergon_plan_executor)
-MonitorPtr = POINTER(ergon_energy_monitor)
+ExecutorPtr = POINTER(ergon_gpu_executor)
+MonitorPtr = POINTER(ergon_gpu_energy_monitor)
 DpkWorkloadPtr = POINTER(ergon_dpk_workload)
 DpkResultPtr = POINTER(ergon_dpk_result)
 DpkOnlinePtr = POINTER(ergon_dpk_online)
 _double_p = POINTER(c_double)
-BatcherPtr = POINTER(ergon_batcher)
-ResultPtr = POINTER(ergon_orloj_result)
+BatcherPtr = POINTER(ergon_orloj_batcher)
+ResultPtr = POINTER(ergon_orloj_simulation)
 _u64_p = POINTER(c_uint64)
 
 # name -> (restype, argtypes), in the order of ergon.h.
@@ -427,7 +427,7 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
         ergon_status,
         [DpkWorkloadPtr, _char_buf, c_size_t, _size_p],
     ),
-    "ergon_dpk_schedule": (
+    "ergon_dpk_workload_schedule": (
         ergon_status,
         [DpkWorkloadPtr, POINTER(ergon_dpk_options), POINTER(DpkResultPtr)],
     ),
@@ -438,7 +438,7 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     "ergon_dpk_result_remaining": (ergon_status, [DpkResultPtr, _double_p, c_size_t, _size_p]),
     "ergon_dpk_result_to_json": (ergon_status, [DpkResultPtr, _char_buf, c_size_t, _size_p]),
     "ergon_dpk_result_last_error": (ergon_status, [DpkResultPtr, _char_buf, c_size_t, _size_p]),
-    "ergon_dpk_simulate_json": (
+    "ergon_dpk_online_run_json": (
         ergon_status,
         [c_char_p, c_size_t, POINTER(ergon_dpk_options), POINTER(DpkOnlinePtr)],
     ),
@@ -447,40 +447,40 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     "ergon_dpk_online_allocated": (ergon_status, [DpkOnlinePtr, _u64_p, c_size_t, _size_p]),
     "ergon_dpk_online_to_json": (ergon_status, [DpkOnlinePtr, _char_buf, c_size_t, _size_p]),
     "ergon_dpk_online_last_error": (ergon_status, [DpkOnlinePtr, _char_buf, c_size_t, _size_p]),
-    "ergon_dpk_standard_alphas": (ergon_status, [_double_p, c_size_t, _size_p]),
+    "ergon_dpk_alphas_standard": (ergon_status, [_double_p, c_size_t, _size_p]),
     "ergon_dpk_block_capacity": (
         ergon_status,
         [_double_p, c_size_t, c_double, c_double, _double_p, c_size_t, _size_p],
     ),
-    "ergon_dpk_gaussian": (
+    "ergon_dpk_curve_gaussian": (
         ergon_status,
         [_double_p, c_size_t, c_double, _double_p, c_size_t, _size_p],
     ),
-    "ergon_dpk_subsampled_gaussian": (
+    "ergon_dpk_curve_subsampled_gaussian": (
         ergon_status,
         [_double_p, c_size_t, c_double, c_double, c_double, _double_p, c_size_t, _size_p],
     ),
     "ergon_dpk_gaussian_sigma": (ergon_status, [c_double, c_double, _double_p]),
     "ergon_dpk_gaussian_sigma_classic": (ergon_status, [c_double, c_double, _double_p]),
     "ergon_dpk_gaussian_delta": (ergon_status, [c_double, c_double, _double_p]),
-    "ergon_dpk_dense_alphas": (ergon_status, [_double_p, c_size_t, _size_p]),
+    "ergon_dpk_alphas_dense": (ergon_status, [_double_p, c_size_t, _size_p]),
     "ergon_dpk_block_capacity_with": (
         ergon_status,
         [_double_p, c_size_t, c_double, c_double, c_uint32, _double_p, c_size_t, _size_p],
     ),
-    "ergon_dpk_laplace": (
+    "ergon_dpk_curve_laplace": (
         ergon_status,
         [_double_p, c_size_t, c_double, _double_p, c_size_t, _size_p],
     ),
-    "ergon_dpk_subsampled_laplace": (
+    "ergon_dpk_curve_subsampled_laplace": (
         ergon_status,
         [_double_p, c_size_t, c_double, c_double, c_double, _double_p, c_size_t, _size_p],
     ),
-    "ergon_dpk_compose": (
+    "ergon_dpk_curve_compose": (
         ergon_status,
         [_double_p, c_size_t, c_size_t, _double_p, _double_p, c_size_t, _size_p],
     ),
-    "ergon_dpk_dp_delta": (
+    "ergon_dpk_curve_dp_delta": (
         ergon_status,
         [
             _double_p,
@@ -493,7 +493,7 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
             _size_p,
         ],
     ),
-    "ergon_dpk_dp_epsilon": (
+    "ergon_dpk_curve_dp_epsilon": (
         ergon_status,
         [
             _double_p,
@@ -506,29 +506,29 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
             _size_p,
         ],
     ),
-    "ergon_batcher_options_default": (ergon_batcher_options, []),
-    "ergon_batcher_new": (
+    "ergon_orloj_batcher_options_default": (ergon_orloj_batcher_options, []),
+    "ergon_orloj_batcher_new": (
         ergon_status,
         [
-            POINTER(ergon_app),
+            POINTER(ergon_orloj_app),
             c_size_t,
             POINTER(c_double),
             c_size_t,
-            POINTER(ergon_batcher_options),
+            POINTER(ergon_orloj_batcher_options),
             POINTER(BatcherPtr),
         ],
     ),
-    "ergon_batcher_from_json": (
+    "ergon_orloj_batcher_from_json": (
         ergon_status,
         [c_char_p, c_size_t, c_char_p, POINTER(BatcherPtr)],
     ),
-    "ergon_batcher_free": (None, [BatcherPtr]),
-    "ergon_batcher_enqueue": (
+    "ergon_orloj_batcher_free": (None, [BatcherPtr]),
+    "ergon_orloj_batcher_enqueue": (
         ergon_status,
         [BatcherPtr, c_size_t, c_uint64, c_double, c_double],
     ),
-    "ergon_batcher_enqueue_slo": (ergon_status, [BatcherPtr, c_size_t, c_uint64, c_double]),
-    "ergon_batcher_next_batch": (
+    "ergon_orloj_batcher_enqueue_slo": (ergon_status, [BatcherPtr, c_size_t, c_uint64, c_double]),
+    "ergon_orloj_batcher_next_batch": (
         ergon_status,
         [
             BatcherPtr,
@@ -542,81 +542,81 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
             POINTER(c_double),
         ],
     ),
-    "ergon_batcher_complete": (ergon_status, [BatcherPtr, c_size_t, c_double]),
-    "ergon_batcher_batch_done": (ergon_status, [BatcherPtr, c_double]),
-    "ergon_batcher_queued": (ergon_status, [BatcherPtr, _size_p]),
-    "ergon_batcher_max_batch_size": (ergon_status, [BatcherPtr, _size_p]),
-    "ergon_batcher_num_apps": (ergon_status, [BatcherPtr, _size_p]),
-    "ergon_batcher_app_stats": (
+    "ergon_orloj_batcher_complete": (ergon_status, [BatcherPtr, c_size_t, c_double]),
+    "ergon_orloj_batcher_batch_done": (ergon_status, [BatcherPtr, c_double]),
+    "ergon_orloj_batcher_queued": (ergon_status, [BatcherPtr, _size_p]),
+    "ergon_orloj_batcher_max_batch_size": (ergon_status, [BatcherPtr, _size_p]),
+    "ergon_orloj_batcher_num_apps": (ergon_status, [BatcherPtr, _size_p]),
+    "ergon_orloj_batcher_app_stats": (
         ergon_status,
-        [BatcherPtr, c_size_t, POINTER(ergon_app_stats)],
+        [BatcherPtr, c_size_t, POINTER(ergon_orloj_app_stats)],
     ),
-    "ergon_batcher_policy_name": (ergon_status, [BatcherPtr, _char_buf, c_size_t, _size_p]),
-    "ergon_batcher_last_error": (ergon_status, [BatcherPtr, _char_buf, c_size_t, _size_p]),
-    "ergon_orloj_simulate_json": (ergon_status, [c_char_p, c_size_t, POINTER(ResultPtr)]),
-    "ergon_orloj_result_json": (ergon_status, [ResultPtr, _char_buf, c_size_t, _size_p]),
-    "ergon_orloj_result_free": (None, [ResultPtr]),
-    "ergon_orloj_result_last_error": (ergon_status, [ResultPtr, _char_buf, c_size_t, _size_p]),
-    "ergon_frontier_new": (ergon_status, [POINTER(ergon_problem), POINTER(FrontierPtr)]),
-    "ergon_frontier_from_instance_json": (
+    "ergon_orloj_batcher_policy_name": (ergon_status, [BatcherPtr, _char_buf, c_size_t, _size_p]),
+    "ergon_orloj_batcher_last_error": (ergon_status, [BatcherPtr, _char_buf, c_size_t, _size_p]),
+    "ergon_orloj_simulation_run_json": (ergon_status, [c_char_p, c_size_t, POINTER(ResultPtr)]),
+    "ergon_orloj_simulation_to_json": (ergon_status, [ResultPtr, _char_buf, c_size_t, _size_p]),
+    "ergon_orloj_simulation_free": (None, [ResultPtr]),
+    "ergon_orloj_simulation_last_error": (ergon_status, [ResultPtr, _char_buf, c_size_t, _size_p]),
+    "ergon_perseus_frontier_new": (ergon_status, [POINTER(ergon_perseus_problem), POINTER(FrontierPtr)]),
+    "ergon_perseus_frontier_from_instance_json": (
         ergon_status,
         [c_char_p, c_size_t, POINTER(FrontierPtr)],
     ),
-    "ergon_frontier_from_profile_csv": (
+    "ergon_perseus_frontier_from_profile_csv": (
         ergon_status,
         [
             c_char_p,
             c_size_t,
-            POINTER(ergon_pipeline),
+            POINTER(ergon_perseus_pipeline),
             c_double,
             c_double,
             c_uint32,
             POINTER(FrontierPtr),
         ],
     ),
-    "ergon_frontier_free": (None, [FrontierPtr]),
-    "ergon_frontier_solve": (ergon_status, [FrontierPtr]),
-    "ergon_frontier_num_points": (ergon_status, [FrontierPtr, _size_p]),
-    "ergon_frontier_point": (ergon_status, [FrontierPtr, c_size_t, POINTER(ergon_point)]),
-    "ergon_frontier_points": (
+    "ergon_perseus_frontier_free": (None, [FrontierPtr]),
+    "ergon_perseus_frontier_solve": (ergon_status, [FrontierPtr]),
+    "ergon_perseus_frontier_num_points": (ergon_status, [FrontierPtr, _size_p]),
+    "ergon_perseus_frontier_point": (ergon_status, [FrontierPtr, c_size_t, POINTER(ergon_perseus_point)]),
+    "ergon_perseus_frontier_points": (
         ergon_status,
-        [FrontierPtr, POINTER(ergon_point), c_size_t, _size_p],
+        [FrontierPtr, POINTER(ergon_perseus_point), c_size_t, _size_p],
     ),
-    "ergon_frontier_summary": (ergon_status, [FrontierPtr, POINTER(ergon_summary)]),
-    "ergon_frontier_to_json": (ergon_status, [FrontierPtr, _char_buf, c_size_t, _size_p]),
-    "ergon_frontier_plan": (ergon_status, [FrontierPtr, c_uint32, c_double, POINTER(PlanPtr)]),
-    "ergon_frontier_last_error": (ergon_status, [FrontierPtr, _char_buf, c_size_t, _size_p]),
-    "ergon_plan_free": (None, [PlanPtr]),
-    "ergon_plan_summary": (ergon_status, [PlanPtr, POINTER(ergon_plan_info)]),
-    "ergon_plan_stage": (
+    "ergon_perseus_frontier_summary": (ergon_status, [FrontierPtr, POINTER(ergon_perseus_summary)]),
+    "ergon_perseus_frontier_to_json": (ergon_status, [FrontierPtr, _char_buf, c_size_t, _size_p]),
+    "ergon_perseus_frontier_plan": (ergon_status, [FrontierPtr, c_uint32, c_double, POINTER(PlanPtr)]),
+    "ergon_perseus_frontier_last_error": (ergon_status, [FrontierPtr, _char_buf, c_size_t, _size_p]),
+    "ergon_perseus_plan_free": (None, [PlanPtr]),
+    "ergon_perseus_plan_summary": (ergon_status, [PlanPtr, POINTER(ergon_perseus_plan_info)]),
+    "ergon_perseus_plan_stage": (
         ergon_status,
         [PlanPtr, c_size_t, POINTER(c_uint32), POINTER(c_uint32), c_size_t, _size_p],
     ),
-    "ergon_plan_to_json": (ergon_status, [PlanPtr, _char_buf, c_size_t, _size_p]),
-    "ergon_plan_last_error": (ergon_status, [PlanPtr, _char_buf, c_size_t, _size_p]),
-    "ergon_gpu_restore": (ergon_status, [_size_p]),
-    "ergon_gpu_count": (ergon_status, [POINTER(c_uint32)]),
-    "ergon_gpu_get_info": (ergon_status, [c_uint32, POINTER(ergon_gpu_info)]),
-    "ergon_plan_executor_new": (
+    "ergon_perseus_plan_to_json": (ergon_status, [PlanPtr, _char_buf, c_size_t, _size_p]),
+    "ergon_perseus_plan_last_error": (ergon_status, [PlanPtr, _char_buf, c_size_t, _size_p]),
+    "ergon_gpu_state_restore": (ergon_status, [_size_p]),
+    "ergon_gpu_device_count": (ergon_status, [POINTER(c_uint32)]),
+    "ergon_gpu_device_get_info": (ergon_status, [c_uint32, POINTER(ergon_gpu_device_info)]),
+    "ergon_gpu_executor_new": (
         ergon_status,
         [c_char_p, PlanPtr, c_size_t, POINTER(ExecutorPtr)],
     ),
-    "ergon_plan_executor_instruction_begin": (ergon_status, [ExecutorPtr, c_uint32]),
-    "ergon_plan_executor_step_end": (ergon_status, [ExecutorPtr]),
-    "ergon_plan_executor_wait_applied": (ergon_status, [ExecutorPtr]),
-    "ergon_plan_executor_free": (None, [ExecutorPtr]),
-    "ergon_plan_executor_last_error": (
+    "ergon_gpu_executor_instruction_begin": (ergon_status, [ExecutorPtr, c_uint32]),
+    "ergon_gpu_executor_step_end": (ergon_status, [ExecutorPtr]),
+    "ergon_gpu_executor_wait_applied": (ergon_status, [ExecutorPtr]),
+    "ergon_gpu_executor_free": (None, [ExecutorPtr]),
+    "ergon_gpu_executor_last_error": (
         ergon_status,
         [ExecutorPtr, _char_buf, c_size_t, _size_p],
     ),
-    "ergon_energy_monitor_new": (ergon_status, [c_char_p, POINTER(MonitorPtr)]),
-    "ergon_energy_monitor_begin": (ergon_status, [MonitorPtr, c_char_p]),
-    "ergon_energy_monitor_end": (
+    "ergon_gpu_energy_monitor_new": (ergon_status, [c_char_p, POINTER(MonitorPtr)]),
+    "ergon_gpu_energy_monitor_begin": (ergon_status, [MonitorPtr, c_char_p]),
+    "ergon_gpu_energy_monitor_end": (
         ergon_status,
         [MonitorPtr, c_char_p, POINTER(c_double), POINTER(c_double)],
     ),
-    "ergon_energy_monitor_free": (None, [MonitorPtr]),
-    "ergon_energy_monitor_last_error": (
+    "ergon_gpu_energy_monitor_free": (None, [MonitorPtr]),
+    "ergon_gpu_energy_monitor_last_error": (
         ergon_status,
         [MonitorPtr, _char_buf, c_size_t, _size_p],
     ),

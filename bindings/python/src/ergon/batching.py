@@ -1,7 +1,7 @@
 """Orloj batching: the online scheduler of a model server, and the serving simulator.
 
-The classes of this module drive the Orloj part of the C ABI (``ergon_batcher_*`` and
-``ergon_orloj_simulate_json`` of ``ergon.h``). A :class:`Batcher` keeps an empirical
+The classes of this module drive the Orloj part of the C ABI (``ergon_orloj_batcher_*`` and
+``ergon_orloj_simulation_run_json`` of ``ergon.h``). A :class:`Batcher` keeps an empirical
 execution-time distribution per application, a queue per application in deadline order and a
 policy (Orloj, or the baselines Clockwork, Nexus, Clipper, EDF and FIFO)::
 
@@ -51,19 +51,19 @@ __all__ = [
 ]
 
 _KINDS = {
-    "constant": N.ERGON_EXEC_CONSTANT,
-    "bimodal": N.ERGON_EXEC_BIMODAL,
-    "lognormal": N.ERGON_EXEC_LOGNORMAL,
-    "samples": N.ERGON_EXEC_SAMPLES,
+    "constant": N.ERGON_ORLOJ_EXEC_CONSTANT,
+    "bimodal": N.ERGON_ORLOJ_EXEC_BIMODAL,
+    "lognormal": N.ERGON_ORLOJ_EXEC_LOGNORMAL,
+    "samples": N.ERGON_ORLOJ_EXEC_SAMPLES,
 }
 
 _BASES = {
-    "orloj": N.ERGON_POLICY_ORLOJ,
-    "clockwork": N.ERGON_POLICY_CLOCKWORK,
-    "nexus": N.ERGON_POLICY_NEXUS,
-    "clipper": N.ERGON_POLICY_CLIPPER,
-    "edf": N.ERGON_POLICY_EDF,
-    "fifo": N.ERGON_POLICY_FIFO,
+    "orloj": N.ERGON_ORLOJ_POLICY_ORLOJ,
+    "clockwork": N.ERGON_ORLOJ_POLICY_CLOCKWORK,
+    "nexus": N.ERGON_ORLOJ_POLICY_NEXUS,
+    "clipper": N.ERGON_ORLOJ_POLICY_CLIPPER,
+    "edf": N.ERGON_ORLOJ_POLICY_EDF,
+    "fifo": N.ERGON_ORLOJ_POLICY_FIFO,
 }
 
 POLICIES = (
@@ -85,19 +85,19 @@ Config = Union[Mapping[str, Any], str, bytes]
 
 
 def _policy(name: Any) -> Tuple[int, int]:
-    """``(ERGON_POLICY_*, ERGON_ESTIMATE_*)`` of a policy name."""
+    """``(ERGON_ORLOJ_POLICY_*, ERGON_ORLOJ_ESTIMATE_*)`` of a policy name."""
     if not isinstance(name, str):
         raise ErgonError(
             Status.INVALID_ARGUMENT, f"policy must be a string such as 'orloj'; got {name!r}"
         )
     key = name.strip().lower()
-    estimate = N.ERGON_ESTIMATE_MEAN
+    estimate = N.ERGON_ORLOJ_ESTIMATE_MEAN
     base = key
     if key.endswith("-p99"):
-        base, estimate = key[: -len("-p99")], N.ERGON_ESTIMATE_P99
+        base, estimate = key[: -len("-p99")], N.ERGON_ORLOJ_ESTIMATE_P99
     elif key.endswith("-mean"):
         base = key[: -len("-mean")]
-    if base not in _BASES or (estimate == N.ERGON_ESTIMATE_P99 and base in ("orloj", "clipper")):
+    if base not in _BASES or (estimate == N.ERGON_ORLOJ_ESTIMATE_P99 and base in ("orloj", "clipper")):
         raise ErgonError(
             Status.INVALID_ARGUMENT,
             f"unknown policy {name!r} (expected one of {', '.join(POLICIES)}; baselines may end "
@@ -170,7 +170,7 @@ class App:
                 f"app {doc!r}: needs name, slo_s and exec_time with a kind ({e!r})",
             ) from None
 
-    def _raw(self, index: int) -> Tuple[N.ergon_app, Any]:
+    def _raw(self, index: int) -> Tuple[N.ergon_orloj_app, Any]:
         """The C struct and what it borrows (kept alive by the caller during the call)."""
         if self.kind not in _KINDS:
             raise ErgonError(
@@ -178,13 +178,13 @@ class App:
                 f"app {self.name!r}: unknown execution-time kind {self.kind!r} (expected "
                 f"{', '.join(_KINDS)})",
             )
-        raw = N.ergon_app()
+        raw = N.ergon_orloj_app()
         name = self.name.encode("utf-8")
         raw.name = name
         raw.slo_s = _number(self.slo_s, f"apps[{index}].slo_s")
         raw.kind = _KINDS[self.kind]
         keep: List[Any] = [name]
-        fields = {f for f, _ in N.ergon_app._fields_}
+        fields = {f for f, _ in N.ergon_orloj_app._fields_}
         for key, value in self.params:
             if key == "values_s":
                 values = [_number(v, f"apps[{index}].values_s") for v in value]
@@ -203,7 +203,7 @@ class App:
 
 
 class AppStats(NamedTuple):
-    """An application's SLO and its current law (``struct ergon_app_stats``)."""
+    """An application's SLO and its current law (``struct ergon_orloj_app_stats``)."""
 
     slo_s: float
     """Latency SLO, seconds."""
@@ -324,9 +324,9 @@ class Batcher(_OwnsHandle):
             ]
         self._ptr: Any = out
         N.track("batcher", +1)
-        self._finalizer = weakref.finalize(self, _free_batcher, self._lib.ergon_batcher_free, out)
+        self._finalizer = weakref.finalize(self, _free_batcher, self._lib.ergon_orloj_batcher_free, out)
         n = c_size_t(0)
-        self._check(self._lib.ergon_batcher_max_batch_size(out, byref(n)))
+        self._check(self._lib.ergon_orloj_batcher_max_batch_size(out, byref(n)))
         self._max_batch = n.value
         self._batch = (c_uint64 * self._max_batch)()
         self._dropped = (c_uint64 * 64)()
@@ -342,7 +342,7 @@ class Batcher(_OwnsHandle):
         if isinstance(max_batch, bool):
             raise TypeError("max_batch must be an integer, not bool")
         max_batch = _index(max_batch, "max_batch", status=Status.INVALID_PROBLEM)
-        options = self._lib.ergon_batcher_options_default()
+        options = self._lib.ergon_orloj_batcher_options_default()
         options.policy, options.estimate = _policy(policy)
         for key, value in overrides.items():
             if value is None:
@@ -360,7 +360,7 @@ class Batcher(_OwnsHandle):
             raw, k = a._raw(i)
             raws.append(raw)
             keep.append(k)
-        array = (N.ergon_app * len(raws))(*raws)
+        array = (N.ergon_orloj_app * len(raws))(*raws)
         scale_ptr = None
         if scale is not None:
             factors = [_number(s, "scale") for s in scale]
@@ -372,7 +372,7 @@ class Batcher(_OwnsHandle):
                 )
             scale_ptr = (c_double * len(factors))(*factors)
         out = N.BatcherPtr()
-        status = self._lib.ergon_batcher_new(
+        status = self._lib.ergon_orloj_batcher_new(
             array, len(raws), scale_ptr, max_batch, byref(options), byref(out)
         )
         del keep  # the C call has copied everything it borrowed
@@ -396,7 +396,7 @@ class Batcher(_OwnsHandle):
             _policy(policy)  # a clear error before the library's
             name = policy.encode("utf-8")
         out = N.BatcherPtr()
-        status = N.lib().ergon_batcher_from_json(data, len(data), name, byref(out))
+        status = N.lib().ergon_orloj_batcher_from_json(data, len(data), name, byref(out))
         if status:
             raise _thread_error(status)
         try:
@@ -429,7 +429,7 @@ class Batcher(_OwnsHandle):
 
     def _check(self, status: int) -> None:
         if status:
-            _, message = _read_text(self._lib.ergon_batcher_last_error, self._ptr)
+            _, message = _read_text(self._lib.ergon_orloj_batcher_last_error, self._ptr)
             raise ErgonError(status, message)
 
     def _app(self, app: Union[int, str]) -> int:
@@ -473,10 +473,10 @@ class Batcher(_OwnsHandle):
         with self._lock:
             ptr = self._handle()
             if deadline_s is None:
-                status = self._lib.ergon_batcher_enqueue_slo(ptr, index, rid, arrival)
+                status = self._lib.ergon_orloj_batcher_enqueue_slo(ptr, index, rid, arrival)
             else:
                 deadline = _number(deadline_s, "deadline_s")
-                status = self._lib.ergon_batcher_enqueue(ptr, index, rid, arrival, deadline)
+                status = self._lib.ergon_orloj_batcher_enqueue(ptr, index, rid, arrival, deadline)
             self._check(status)
 
     def decide(self, now_s: float) -> Decision:
@@ -500,7 +500,7 @@ class Batcher(_OwnsHandle):
         with self._lock:
             ptr = self._handle()
             for _ in range(2):
-                status = self._lib.ergon_batcher_next_batch(
+                status = self._lib.ergon_orloj_batcher_next_batch(
                     ptr,
                     now,
                     self._batch,
@@ -534,13 +534,13 @@ class Batcher(_OwnsHandle):
         index = self._app(app)
         t = _number(observed_time_s, "observed_time_s")
         with self._lock:
-            self._check(self._lib.ergon_batcher_complete(self._handle(), index, t))
+            self._check(self._lib.ergon_orloj_batcher_complete(self._handle(), index, t))
 
     def batch_done(self, batch_time_s: float) -> None:
         """Reports how long the last batch took (Clipper's AIMD feedback)."""
         t = _number(batch_time_s, "batch_time_s")
         with self._lock:
-            self._check(self._lib.ergon_batcher_batch_done(self._handle(), t))
+            self._check(self._lib.ergon_orloj_batcher_batch_done(self._handle(), t))
 
     # --- state -------------------------------------------------------------------------------
 
@@ -553,7 +553,7 @@ class Batcher(_OwnsHandle):
     @property
     def queued(self) -> int:
         """Requests waiting."""
-        return self._size(self._lib.ergon_batcher_queued)
+        return self._size(self._lib.ergon_orloj_batcher_queued)
 
     def __len__(self) -> int:
         return self.queued
@@ -572,16 +572,16 @@ class Batcher(_OwnsHandle):
     def policy(self) -> str:
         """The policy's name (``"orloj"``, ``"clockwork-p99"``...)."""
         with self._lock:
-            status, name = _read_text(self._lib.ergon_batcher_policy_name, self._handle())
+            status, name = _read_text(self._lib.ergon_orloj_batcher_policy_name, self._handle())
             self._check(status)
         return name
 
     def app_stats(self, app: Union[int, str]) -> AppStats:
         """The SLO and current law's mean and p99 of ``app``, and completions reported."""
         index = self._app(app)
-        s = N.ergon_app_stats()
+        s = N.ergon_orloj_app_stats()
         with self._lock:
-            self._check(self._lib.ergon_batcher_app_stats(self._handle(), index, byref(s)))
+            self._check(self._lib.ergon_orloj_batcher_app_stats(self._handle(), index, byref(s)))
         return AppStats(s.slo_s, s.mean_s, s.p99_s, s.completions)
 
 
@@ -595,17 +595,17 @@ def simulate_json(config: Config) -> str:
     lib = N.lib()
     data = _config_bytes(config)
     out = N.ResultPtr()
-    status = lib.ergon_orloj_simulate_json(data, len(data), byref(out))
+    status = lib.ergon_orloj_simulation_run_json(data, len(data), byref(out))
     if status:
         raise _thread_error(status)
     try:
-        status, text = _read_text(lib.ergon_orloj_result_json, out)
+        status, text = _read_text(lib.ergon_orloj_simulation_to_json, out)
         if status:
-            _, message = _read_text(lib.ergon_orloj_result_last_error, out)
+            _, message = _read_text(lib.ergon_orloj_simulation_last_error, out)
             raise ErgonError(status, message)
         return text
     finally:
-        lib.ergon_orloj_result_free(out)
+        lib.ergon_orloj_simulation_free(out)
 
 
 def simulate(config: Config) -> Dict[str, Any]:

@@ -65,11 +65,11 @@ from ._frontier import (
 )
 
 SCHEDULERS: Dict[str, int] = {
-    "dpk": N.ERGON_DPK_DPK,
-    "dpf": N.ERGON_DPK_DPF,
-    "fcfs": N.ERGON_DPK_FCFS,
-    "area": N.ERGON_DPK_AREA,
-    "optimal": N.ERGON_DPK_OPTIMAL,
+    "dpk": N.ERGON_DPK_SCHEDULER_DPK,
+    "dpf": N.ERGON_DPK_SCHEDULER_DPF,
+    "fcfs": N.ERGON_DPK_SCHEDULER_FCFS,
+    "area": N.ERGON_DPK_SCHEDULER_AREA,
+    "optimal": N.ERGON_DPK_SCHEDULER_OPTIMAL,
 }
 """The schedulers by name (the names of ``ergon dpk schedule --scheduler``)."""
 
@@ -547,7 +547,7 @@ def schedule(
     out = N.DpkResultPtr()
     with workload._lock:
         ptr = workload._handle()
-        status = L.ergon_dpk_schedule(ptr, byref(o), byref(out))
+        status = L.ergon_dpk_workload_schedule(ptr, byref(o), byref(out))
         if status:
             raise workload._error(ptr, status)
     N.track("dpk_result", +1)
@@ -655,7 +655,7 @@ def simulate(
         o = byref(_options(scheduler, **options))
     L = N.lib()
     out = N.DpkOnlinePtr()
-    status = L.ergon_dpk_simulate_json(data, len(data), o, byref(out))
+    status = L.ergon_dpk_online_run_json(data, len(data), o, byref(out))
     if status:
         raise _thread_error(status)
     N.track("dpk_online", +1)
@@ -719,7 +719,7 @@ def _curve_call(fn_name: str, alphas: Optional[Sequence[Number]], *params: float
 def standard_alphas() -> List[float]:
     """The 12 standard RDP orders of the DPack paper: 1.5, 1.75, 2, 2.5, 3, 4, 5, 6, 8, 16, 32,
     64."""
-    status, values = _read_doubles(N.lib().ergon_dpk_standard_alphas)
+    status, values = _read_doubles(N.lib().ergon_dpk_alphas_standard)
     if status:
         raise _thread_error(status)
     return values
@@ -729,7 +729,7 @@ def dense_alphas() -> List[float]:
     """The 156-order default grid of Google's ``dp-accounting`` (1.1 to 10.9 by 0.1, 11 to 63,
     128, 256, 512, 1024), for accounting with the helpers below; a workload takes at most 16
     orders."""
-    status, values = _read_doubles(N.lib().ergon_dpk_dense_alphas)
+    status, values = _read_doubles(N.lib().ergon_dpk_alphas_dense)
     if status:
         raise _thread_error(status)
     return values
@@ -767,13 +767,13 @@ def block_capacity(
 def gaussian(sigma: float, alphas: Optional[Sequence[Number]] = None) -> List[float]:
     """RDP curve of the Gaussian mechanism with standard deviation ``sigma`` (sensitivity 1):
     ``α / (2σ²)`` at each order."""
-    return _curve_call("ergon_dpk_gaussian", alphas, float(sigma))
+    return _curve_call("ergon_dpk_curve_gaussian", alphas, float(sigma))
 
 
 def laplace(b: float, alphas: Optional[Sequence[Number]] = None) -> List[float]:
     """RDP curve of the Laplace mechanism with scale ``b`` (sensitivity 1; ``b = 1/ε`` for
     ε-DP), exact at every scale."""
-    return _curve_call("ergon_dpk_laplace", alphas, float(b))
+    return _curve_call("ergon_dpk_curve_laplace", alphas, float(b))
 
 
 def subsampled_gaussian(
@@ -783,7 +783,7 @@ def subsampled_gaussian(
     noise multiplier ``sigma``) composed over ``steps`` steps; exact at integer and fractional
     orders."""
     return _curve_call(
-        "ergon_dpk_subsampled_gaussian", alphas, float(q), float(sigma), float(steps)
+        "ergon_dpk_curve_subsampled_gaussian", alphas, float(q), float(sigma), float(steps)
     )
 
 
@@ -793,7 +793,7 @@ def subsampled_laplace(
     """An upper bound on the RDP curve of the Poisson-subsampled Laplace mechanism (sampling
     rate ``q``, scale ``b``) over ``steps`` steps: the general bound of Zhu & Wang (2019),
     capped by the unsampled curve."""
-    return _curve_call("ergon_dpk_subsampled_laplace", alphas, float(q), float(b), float(steps))
+    return _curve_call("ergon_dpk_curve_subsampled_laplace", alphas, float(q), float(b), float(steps))
 
 
 def compose(
@@ -823,7 +823,7 @@ def compose(
                 f"compose: {len(counts)} counts for {len(rows)} curves",
             )
         c_counts = _doubles([float(k) for k in counts])
-    status, values = _read_doubles(N.lib().ergon_dpk_compose, flat, len(rows), width, c_counts)
+    status, values = _read_doubles(N.lib().ergon_dpk_curve_compose, flat, len(rows), width, c_counts)
     if status:
         raise _thread_error(status)
     return values
@@ -898,7 +898,7 @@ def dp_epsilon(
         ErgonError: ``INVALID_ARGUMENT`` for δ outside (0, 1), a curve of another length than
             the orders, a NaN or negative value.
     """
-    return _conversion_call("ergon_dpk_dp_epsilon", curve, delta, alphas, tight)
+    return _conversion_call("ergon_dpk_curve_dp_epsilon", curve, delta, alphas, tight)
 
 
 def dp_delta(
@@ -915,7 +915,7 @@ def dp_delta(
         ErgonError: ``INVALID_ARGUMENT`` for ε negative or not finite, a curve of another
             length than the orders, a NaN or negative value.
     """
-    return _conversion_call("ergon_dpk_dp_delta", curve, epsilon, alphas, tight)
+    return _conversion_call("ergon_dpk_curve_dp_delta", curve, epsilon, alphas, tight)
 
 
 __all__ = [

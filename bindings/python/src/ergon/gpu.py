@@ -1,7 +1,7 @@
 """GPUs through NVML: listing them, executing a frequency plan, measuring energy.
 
 The functions of this module drive the GPU part of the C ABI (``ergon_gpu_*``,
-``ergon_plan_executor_*``, ``ergon_energy_monitor_*`` of ``ergon.h``). NVML
+``ergon_gpu_executor_*``, ``ergon_gpu_energy_monitor_*`` of ``ergon.h``). NVML
 (``libnvidia-ml.so.1``, or ``$ERGON_NVML_LIBRARY``) is loaded by the library on first use; without
 it every call raises :class:`~ergon.ErgonError` with ``Status.NVML_UNAVAILABLE``::
 
@@ -67,11 +67,11 @@ __all__ = [
 Device = Union[str, int]
 """A device name (``"0"``, ``"GPU-…"``, ``"MIG-…"``...) or an NVML index."""
 
-_KINDS = {"forward": N.ERGON_KIND_FORWARD, "backward": N.ERGON_KIND_BACKWARD}
+_KINDS = {"forward": N.ERGON_PERSEUS_KIND_FORWARD, "backward": N.ERGON_PERSEUS_KIND_BACKWARD}
 
 
 class GpuInfo(NamedTuple):
-    """What NVML reports about one GPU (``struct ergon_gpu_info``)."""
+    """What NVML reports about one GPU (``struct ergon_gpu_device_info``)."""
 
     index: int
     """NVML index (the parent GPU's for a MIG device)."""
@@ -114,7 +114,7 @@ def count() -> int:
             path tried) or ``GPU`` (an NVML call failed).
     """
     out = c_uint32(0)
-    status = N.lib().ergon_gpu_count(byref(out))
+    status = N.lib().ergon_gpu_device_count(byref(out))
     if status:
         raise _thread_error(status)
     return int(out.value)
@@ -126,8 +126,8 @@ def info(index: int) -> GpuInfo:
     Raises:
         ErgonError: ``OUT_OF_RANGE`` (no such GPU), ``NVML_UNAVAILABLE`` or ``GPU``.
     """
-    out = N.ergon_gpu_info()
-    status = N.lib().ergon_gpu_get_info(_u32(index, "index"), byref(out))
+    out = N.ergon_gpu_device_info()
+    status = N.lib().ergon_gpu_device_get_info(_u32(index, "index"), byref(out))
     if status:
         raise _thread_error(status)
     return GpuInfo(
@@ -155,7 +155,7 @@ def restore() -> int:
             state file is unreadable; what could not be restored stays in the file).
     """
     out = c_size_t(0)
-    status = N.lib().ergon_gpu_restore(byref(out))
+    status = N.lib().ergon_gpu_state_restore(byref(out))
     if status:
         raise _thread_error(status)
     return int(out.value)
@@ -172,11 +172,11 @@ def _free_executor(free: Callable[[Any], None], ptr: Any) -> None:
 def _native_plan(
     frontier: Frontier, at: Optional[str], deadline_s: Optional[float]
 ) -> Any:
-    """A native plan handle of ``frontier`` (the caller frees it with ``ergon_plan_free``)."""
+    """A native plan handle of ``frontier`` (the caller frees it with ``ergon_perseus_plan_free``)."""
     if deadline_s is not None:
         if at is not None:
             raise ErgonError(Status.INVALID_ARGUMENT, "give either deadline_s or at, not both")
-        selector, deadline = N.ERGON_PLAN_DEADLINE, float(deadline_s)
+        selector, deadline = N.ERGON_PERSEUS_PLAN_DEADLINE, float(deadline_s)
     else:
         selector = _normalize("t_star" if at is None else at, "plan selector `at`", _PLAN_AT)
         deadline = math.nan
@@ -184,14 +184,14 @@ def _native_plan(
     out = N.PlanPtr()
     with frontier._lock:
         ptr = frontier._solved_handle()
-        status = L.ergon_frontier_plan(ptr, selector, deadline, byref(out))
+        status = L.ergon_perseus_frontier_plan(ptr, selector, deadline, byref(out))
         if status:
             raise frontier._error(ptr, status)
     return out
 
 
 class PlanExecutor(_OwnsHandle):
-    """Executes one pipeline stage's frequency plan on a GPU (``ergon_plan_executor_*``).
+    """Executes one pipeline stage's frequency plan on a GPU (``ergon_gpu_executor_*``).
 
     Construction checks the planned clocks against the GPU's, sets the power limit to its
     default, locks the memory and graphics clocks at their maxima and starts a worker thread
@@ -251,16 +251,16 @@ class PlanExecutor(_OwnsHandle):
         N.track("plan", +1)
         out = N.ExecutorPtr()
         try:
-            status = self._lib.ergon_plan_executor_new(name, plan, stage_index, byref(out))
+            status = self._lib.ergon_gpu_executor_new(name, plan, stage_index, byref(out))
         finally:
             # The executor copies its stage's program: the plan is not borrowed.
-            self._lib.ergon_plan_free(plan)
+            self._lib.ergon_perseus_plan_free(plan)
             N.track("plan", -1)
         if status:
             raise _thread_error(status)
         self._ptr: Any = out
         self._finalizer = weakref.finalize(
-            self, _free_executor, self._lib.ergon_plan_executor_free, out
+            self, _free_executor, self._lib.ergon_gpu_executor_free, out
         )
 
     # --- lifetime ----------------------------------------------------------------------------
@@ -294,7 +294,7 @@ class PlanExecutor(_OwnsHandle):
                 raise _closed_error("plan executor")
             status = fn(ptr, *args)
             if status:
-                _, message = _read_text(self._lib.ergon_plan_executor_last_error, ptr)
+                _, message = _read_text(self._lib.ergon_gpu_executor_last_error, ptr)
                 raise ErgonError(status, message)
 
     # --- execution ---------------------------------------------------------------------------
@@ -309,7 +309,7 @@ class PlanExecutor(_OwnsHandle):
                 next instruction, past its end, or the executor is closed).
         """
         code = _normalize(kind, "instruction kind", _KINDS)
-        self._call(self._lib.ergon_plan_executor_instruction_begin, code)
+        self._call(self._lib.ergon_gpu_executor_instruction_begin, code)
 
     def step_end(self) -> None:
         """After an iteration: rewinds the plan, then reports an iteration that did not run
@@ -320,7 +320,7 @@ class PlanExecutor(_OwnsHandle):
             ErgonError: ``INVALID_STATE`` (incomplete iteration; the plan is rewound anyway) or
                 ``GPU`` (the worker's errors).
         """
-        self._call(self._lib.ergon_plan_executor_step_end)
+        self._call(self._lib.ergon_gpu_executor_step_end)
 
     def wait_applied(self) -> None:
         """Blocks until the worker has handled the latest clock request (applied it, or
@@ -329,7 +329,7 @@ class PlanExecutor(_OwnsHandle):
         Raises:
             ErgonError: ``GPU`` (the worker is gone).
         """
-        self._call(self._lib.ergon_plan_executor_wait_applied)
+        self._call(self._lib.ergon_gpu_executor_wait_applied)
 
 
 # --- energy monitor ----------------------------------------------------------------------------
@@ -362,7 +362,7 @@ def _free_monitor(free: Callable[[Any], None], ptr: Any) -> None:
 
 class EnergyMonitor(_OwnsHandle):
     """Measures the energy of a GPU over named, possibly overlapping, windows
-    (``ergon_energy_monitor_*``): the GPU's energy counter where it has one, else power
+    (``ergon_gpu_energy_monitor_*``): the GPU's energy counter where it has one, else power
     polling on a thread. Needs no privileges.
 
     ::
@@ -390,12 +390,12 @@ class EnergyMonitor(_OwnsHandle):
         self._lock = threading.Lock()
         self._device = name.decode("utf-8")
         out = N.MonitorPtr()
-        status = self._lib.ergon_energy_monitor_new(name, byref(out))
+        status = self._lib.ergon_gpu_energy_monitor_new(name, byref(out))
         if status:
             raise _thread_error(status)
         self._ptr: Any = out
         self._finalizer = weakref.finalize(
-            self, _free_monitor, self._lib.ergon_energy_monitor_free, out
+            self, _free_monitor, self._lib.ergon_gpu_energy_monitor_free, out
         )
 
     # --- lifetime ----------------------------------------------------------------------------
@@ -423,7 +423,7 @@ class EnergyMonitor(_OwnsHandle):
         return ptr
 
     def _error(self, ptr: Any, status: int) -> ErgonError:
-        _, message = _read_text(self._lib.ergon_energy_monitor_last_error, ptr)
+        _, message = _read_text(self._lib.ergon_gpu_energy_monitor_last_error, ptr)
         return ErgonError(status, message)
 
     # --- windows -----------------------------------------------------------------------------
@@ -438,7 +438,7 @@ class EnergyMonitor(_OwnsHandle):
         raw = _name_bytes(name)
         with self._lock:
             ptr = self._live()
-            status = self._lib.ergon_energy_monitor_begin(ptr, raw)
+            status = self._lib.ergon_gpu_energy_monitor_begin(ptr, raw)
             if status:
                 raise self._error(ptr, status)
 
@@ -454,7 +454,7 @@ class EnergyMonitor(_OwnsHandle):
         energy_j = c_double(0.0)
         with self._lock:
             ptr = self._live()
-            status = self._lib.ergon_energy_monitor_end(ptr, raw, byref(time_s), byref(energy_j))
+            status = self._lib.ergon_gpu_energy_monitor_end(ptr, raw, byref(time_s), byref(energy_j))
             if status:
                 raise self._error(ptr, status)
         return float(time_s.value), float(energy_j.value)

@@ -8,10 +8,10 @@
  * Usage: executor MODE
  *   run      everything above; ends with "all checks passed"
  *   no-nvml  ERGON_NVML_LIBRARY points nowhere: every GPU call is ERGON_STATUS_NVML_UNAVAILABLE,
- *            naming the path, and writes no output; ergon_gpu_restore without a state file is OK
+ *            naming the path, and writes no output; ergon_gpu_state_restore without a state file is OK
  *   abandon  starts an executor, applies one clock and exits without freeing it (as a killed
  *            trainer would); the harness then runs `restore`
- *   restore  ergon_gpu_restore puts back what `abandon` left; prints "restored N"
+ *   restore  ergon_gpu_state_restore puts back what `abandon` left; prints "restored N"
  *
  * The harness (ffi/tests/c_abi.rs) sets ERGON_NVML_LIBRARY, FAKE_NVML_LOG, FAKE_NVML_STATE and
  * ERGON_STATE_DIR, and asserts the fake's call log and final state.
@@ -60,20 +60,20 @@ static const char *thread_message(void) {
   return thread_buf;
 }
 
-static const char *executor_message(const ergon_plan_executor *e) {
+static const char *executor_message(const ergon_gpu_executor *e) {
   size_t len = 0;
-  if (ergon_plan_executor_last_error(e, handle_buf, sizeof handle_buf, &len) !=
+  if (ergon_gpu_executor_last_error(e, handle_buf, sizeof handle_buf, &len) !=
       ERGON_STATUS_OK) {
-    return "(ergon_plan_executor_last_error failed)";
+    return "(ergon_gpu_executor_last_error failed)";
   }
   return handle_buf;
 }
 
-static const char *monitor_message(const ergon_energy_monitor *m) {
+static const char *monitor_message(const ergon_gpu_energy_monitor *m) {
   size_t len = 0;
-  if (ergon_energy_monitor_last_error(m, handle_buf, sizeof handle_buf, &len) !=
+  if (ergon_gpu_energy_monitor_last_error(m, handle_buf, sizeof handle_buf, &len) !=
       ERGON_STATUS_OK) {
-    return "(ergon_energy_monitor_last_error failed)";
+    return "(ergon_gpu_energy_monitor_last_error failed)";
   }
   return handle_buf;
 }
@@ -153,27 +153,27 @@ static const char PROFILE_CSV[] = "stage,instruction,frequency,time,energy\n"
                                   "1,backward,1200,0.024,4.4\n"
                                   "1,backward,1005,0.030,4.0\n";
 
-static ergon_plan *make_plan(ergon_frontier **frontier_out) {
-  ergon_pipeline pipeline = {ERGON_SCHEDULE_1F1B, 2, 2, 0};
-  ergon_frontier *f = NULL;
-  MUST(ergon_frontier_from_profile_csv(PROFILE_CSV, strlen(PROFILE_CSV), &pipeline, 0.001, 60.0,
-                                       ERGON_EFFECTIVE_ENERGY_AFTER_FILTER, &f));
-  MUST(ergon_frontier_solve(f));
-  ergon_plan *plan = NULL;
-  MUST(ergon_frontier_plan(f, ERGON_PLAN_T_STAR, 0.0, &plan));
+static ergon_perseus_plan *make_plan(ergon_perseus_frontier **frontier_out) {
+  ergon_perseus_pipeline pipeline = {ERGON_PERSEUS_SCHEDULE_1F1B, 2, 2, 0};
+  ergon_perseus_frontier *f = NULL;
+  MUST(ergon_perseus_frontier_from_profile_csv(PROFILE_CSV, strlen(PROFILE_CSV), &pipeline, 0.001, 60.0,
+                                       ERGON_PERSEUS_EFFECTIVE_ENERGY_AFTER_FILTER, &f));
+  MUST(ergon_perseus_frontier_solve(f));
+  ergon_perseus_plan *plan = NULL;
+  MUST(ergon_perseus_frontier_plan(f, ERGON_PERSEUS_PLAN_T_STAR, 0.0, &plan));
   *frontier_out = f;
   return plan;
 }
 
 #define PROGRAM_LEN 4
-static const uint32_t KINDS[PROGRAM_LEN] = {ERGON_KIND_FORWARD, ERGON_KIND_FORWARD,
-                                            ERGON_KIND_BACKWARD, ERGON_KIND_BACKWARD};
+static const uint32_t KINDS[PROGRAM_LEN] = {ERGON_PERSEUS_KIND_FORWARD, ERGON_PERSEUS_KIND_FORWARD,
+                                            ERGON_PERSEUS_KIND_BACKWARD, ERGON_PERSEUS_KIND_BACKWARD};
 static const uint32_t FREQS[PROGRAM_LEN] = {1200, 1200, 1005, 1005};
 
-static void check_program(const ergon_plan *plan) {
+static void check_program(const ergon_perseus_plan *plan) {
   uint32_t kinds[8], freqs[8];
   size_t len = 0;
-  MUST(ergon_plan_stage(plan, 0, kinds, freqs, 8, &len));
+  MUST(ergon_perseus_plan_stage(plan, 0, kinds, freqs, 8, &len));
   CHECK(len == PROGRAM_LEN);
   for (size_t i = 0; i < len && i < PROGRAM_LEN; ++i) {
     CHECK(kinds[i] == KINDS[i]);
@@ -182,23 +182,23 @@ static void check_program(const ergon_plan *plan) {
 }
 
 /* One iteration, waiting for each clock as a computation longer than the setter would. */
-static void iteration(ergon_plan_executor *e, int number) {
+static void iteration(ergon_gpu_executor *e, int number) {
   for (size_t i = 0; i < PROGRAM_LEN; ++i) {
-    MUST(ergon_plan_executor_instruction_begin(e, KINDS[i]));
-    MUST(ergon_plan_executor_wait_applied(e));
-    printf("iteration %d: %s at %s\n", number, KINDS[i] == ERGON_KIND_FORWARD ? "F" : "B",
+    MUST(ergon_gpu_executor_instruction_begin(e, KINDS[i]));
+    MUST(ergon_gpu_executor_wait_applied(e));
+    printf("iteration %d: %s at %s\n", number, KINDS[i] == ERGON_PERSEUS_KIND_FORWARD ? "F" : "B",
            gpu_locked());
   }
-  MUST(ergon_plan_executor_step_end(e));
+  MUST(ergon_gpu_executor_step_end(e));
 }
 
 static void gpu_info(void) {
   uint32_t n = 99;
-  MUST(ergon_gpu_count(&n));
+  MUST(ergon_gpu_device_count(&n));
   CHECK(n == 1);
-  ergon_gpu_info info;
+  ergon_gpu_device_info info;
   memset(&info, 0x55, sizeof info);
-  MUST(ergon_gpu_get_info(0, &info));
+  MUST(ergon_gpu_device_get_info(0, &info));
   CHECK(info.index == 0);
   CHECK(info.architecture == 7);
   CHECK(!info.is_mig);
@@ -206,76 +206,76 @@ static void gpu_info(void) {
   CHECK(strncmp(info.uuid, "GPU-", 4) == 0);
   CHECK(strcmp(info.name, "NVIDIA A100-SXM4-40GB") == 0);
   printf("gpu 0: arch %u, %s\n", info.architecture, info.name);
-  ergon_gpu_info untouched;
+  ergon_gpu_device_info untouched;
   memset(&untouched, 0x55, sizeof untouched);
   EXPECT_THREAD(ERGON_STATUS_OUT_OF_RANGE, "GPU 1 does not exist",
-                ergon_gpu_get_info(1, &untouched));
+                ergon_gpu_device_get_info(1, &untouched));
   CHECK(untouched.index == 0x55555555u); /* nothing written on failure */
-  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, "out", ergon_gpu_count(NULL));
-  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, "out", ergon_gpu_get_info(0, NULL));
+  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, "out", ergon_gpu_device_count(NULL));
+  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, "out", ergon_gpu_device_get_info(0, NULL));
 }
 
-static void executor_errors(ergon_frontier *frontier, const ergon_plan *plan) {
-  ergon_plan_executor *e = NULL;
+static void executor_errors(ergon_perseus_frontier *frontier, const ergon_perseus_plan *plan) {
+  ergon_gpu_executor *e = NULL;
   /* Checked before NVML is touched. */
-  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, "device", ergon_plan_executor_new(NULL, plan, 0, &e));
-  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, "plan", ergon_plan_executor_new("0", NULL, 0, &e));
-  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, "out", ergon_plan_executor_new("0", plan, 0, NULL));
+  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, "device", ergon_gpu_executor_new(NULL, plan, 0, &e));
+  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, "plan", ergon_gpu_executor_new("0", NULL, 0, &e));
+  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, "out", ergon_gpu_executor_new("0", plan, 0, NULL));
   EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, "plan",
-                ergon_plan_executor_new("0", (const ergon_plan *)frontier, 0, &e));
-  EXPECT_THREAD(ERGON_STATUS_OUT_OF_RANGE, "stage 5", ergon_plan_executor_new("0", plan, 5, &e));
-  EXPECT_THREAD(ERGON_STATUS_PARSE, "UTF-8", ergon_plan_executor_new("\xff", plan, 0, &e));
+                ergon_gpu_executor_new("0", (const ergon_perseus_plan *)frontier, 0, &e));
+  EXPECT_THREAD(ERGON_STATUS_OUT_OF_RANGE, "stage 5", ergon_gpu_executor_new("0", plan, 5, &e));
+  EXPECT_THREAD(ERGON_STATUS_PARSE, "UTF-8", ergon_gpu_executor_new("\xff", plan, 0, &e));
   CHECK(e == NULL);
   EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, NULL,
-                ergon_plan_executor_instruction_begin(NULL, ERGON_KIND_FORWARD));
-  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, NULL, ergon_plan_executor_step_end(NULL));
-  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, NULL, ergon_plan_executor_wait_applied(NULL));
+                ergon_gpu_executor_instruction_begin(NULL, ERGON_PERSEUS_KIND_FORWARD));
+  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, NULL, ergon_gpu_executor_step_end(NULL));
+  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, NULL, ergon_gpu_executor_wait_applied(NULL));
   size_t len = 0;
-  CHECK(ergon_plan_executor_last_error(NULL, NULL, 0, &len) == ERGON_STATUS_NULL_POINTER);
-  ergon_plan_executor_free(NULL);
+  CHECK(ergon_gpu_executor_last_error(NULL, NULL, 0, &len) == ERGON_STATUS_NULL_POINTER);
+  ergon_gpu_executor_free(NULL);
   /* A plan handle is not an executor. */
   EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, NULL,
-                ergon_plan_executor_step_end((ergon_plan_executor *)(void *)plan));
+                ergon_gpu_executor_step_end((ergon_gpu_executor *)(void *)plan));
 }
 
-static void plan_violations(ergon_plan_executor *e) {
+static void plan_violations(ergon_gpu_executor *e) {
   /* The plan starts with a forward pass: nothing advances on these. */
   EXPECT_EXECUTOR(e, ERGON_STATUS_INVALID_STATE, "plan mismatch",
-                  ergon_plan_executor_instruction_begin(e, ERGON_KIND_BACKWARD));
+                  ergon_gpu_executor_instruction_begin(e, ERGON_PERSEUS_KIND_BACKWARD));
   EXPECT_EXECUTOR(e, ERGON_STATUS_INVALID_ARGUMENT, "unknown instruction kind 7",
-                  ergon_plan_executor_instruction_begin(e, 7));
-  MUST(ergon_plan_executor_instruction_begin(e, ERGON_KIND_FORWARD));
-  MUST(ergon_plan_executor_wait_applied(e));
+                  ergon_gpu_executor_instruction_begin(e, 7));
+  MUST(ergon_gpu_executor_instruction_begin(e, ERGON_PERSEUS_KIND_FORWARD));
+  MUST(ergon_gpu_executor_wait_applied(e));
   printf("after violations: F at %s\n", gpu_locked());
   EXPECT_EXECUTOR(e, ERGON_STATUS_INVALID_STATE, "incomplete iteration",
-                  ergon_plan_executor_step_end(e));
+                  ergon_gpu_executor_step_end(e));
   /* Rewound: a whole iteration runs again. */
   iteration(e, 3);
 }
 
 static void energy(void) {
-  ergon_energy_monitor *m = NULL;
-  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, "device", ergon_energy_monitor_new(NULL, &m));
-  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, "out", ergon_energy_monitor_new("0", NULL));
+  ergon_gpu_energy_monitor *m = NULL;
+  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, "device", ergon_gpu_energy_monitor_new(NULL, &m));
+  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, "out", ergon_gpu_energy_monitor_new("0", NULL));
   EXPECT_THREAD(ERGON_STATUS_INVALID_ARGUMENT, "GPU-ffffffff",
-                ergon_energy_monitor_new("GPU-ffffffff", &m));
+                ergon_gpu_energy_monitor_new("GPU-ffffffff", &m));
   CHECK(m == NULL);
-  MUST(ergon_energy_monitor_new("0", &m));
-  MUST(ergon_energy_monitor_begin(m, "step"));
-  EXPECT_MONITOR(m, ERGON_STATUS_INVALID_STATE, "step", ergon_energy_monitor_begin(m, "step"));
-  EXPECT_MONITOR(m, ERGON_STATUS_NULL_POINTER, "name", ergon_energy_monitor_begin(m, NULL));
-  MUST(ergon_energy_monitor_begin(m, "inner"));
+  MUST(ergon_gpu_energy_monitor_new("0", &m));
+  MUST(ergon_gpu_energy_monitor_begin(m, "step"));
+  EXPECT_MONITOR(m, ERGON_STATUS_INVALID_STATE, "step", ergon_gpu_energy_monitor_begin(m, "step"));
+  EXPECT_MONITOR(m, ERGON_STATUS_NULL_POINTER, "name", ergon_gpu_energy_monitor_begin(m, NULL));
+  MUST(ergon_gpu_energy_monitor_begin(m, "inner"));
   sleep_ms(60);
   double t_inner = -1.0, e_inner = -1.0, t = -1.0, j = -1.0;
-  MUST(ergon_energy_monitor_end(m, "inner", &t_inner, &e_inner));
+  MUST(ergon_gpu_energy_monitor_end(m, "inner", &t_inner, &e_inner));
   /* A NULL output fails and leaves the window open. */
   EXPECT_MONITOR(m, ERGON_STATUS_NULL_POINTER, "energy_j",
-                 ergon_energy_monitor_end(m, "step", &t, NULL));
+                 ergon_gpu_energy_monitor_end(m, "step", &t, NULL));
   CHECK(t == -1.0);
   sleep_ms(40);
-  MUST(ergon_energy_monitor_end(m, "step", &t, &j));
+  MUST(ergon_gpu_energy_monitor_end(m, "step", &t, &j));
   EXPECT_MONITOR(m, ERGON_STATUS_INVALID_STATE, "no energy window",
-                 ergon_energy_monitor_end(m, "step", &t_inner, &e_inner));
+                 ergon_gpu_energy_monitor_end(m, "step", &t_inner, &e_inner));
   /* The fake draws 100 W. The window's clock and the fake's counter are read a moment apart,
    * which a loaded machine (or valgrind) can stretch by milliseconds: hence 25 %. */
   CHECK(t_inner >= 0.055 && t_inner < 5.0);
@@ -283,69 +283,69 @@ static void energy(void) {
   CHECK(fabs(e_inner - 100.0 * t_inner) <= 0.25 * 100.0 * t_inner);
   CHECK(fabs(j - 100.0 * t) <= 0.25 * 100.0 * t);
   printf("energy: inner %.3f s, step %.3f s, %.1f W\n", t_inner, t, j / t);
-  ergon_energy_monitor_free(m);
-  ergon_energy_monitor_free(NULL);
-  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, NULL, ergon_energy_monitor_begin(NULL, "w"));
-  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, NULL, ergon_energy_monitor_end(NULL, "w", &t, &j));
+  ergon_gpu_energy_monitor_free(m);
+  ergon_gpu_energy_monitor_free(NULL);
+  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, NULL, ergon_gpu_energy_monitor_begin(NULL, "w"));
+  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, NULL, ergon_gpu_energy_monitor_end(NULL, "w", &t, &j));
 }
 
 static int run(void) {
   gpu_info();
-  ergon_frontier *frontier = NULL;
-  ergon_plan *plan = make_plan(&frontier);
+  ergon_perseus_frontier *frontier = NULL;
+  ergon_perseus_plan *plan = make_plan(&frontier);
   check_program(plan);
   executor_errors(frontier, plan);
 
-  ergon_plan_executor *e = NULL;
-  MUST(ergon_plan_executor_new("0", plan, 0, &e));
+  ergon_gpu_executor *e = NULL;
+  MUST(ergon_gpu_executor_new("0", plan, 0, &e));
   CHECK(e != NULL);
   printf("after startup: %s\n", gpu_locked());
   iteration(e, 1);
   iteration(e, 2);
   plan_violations(e);
-  ergon_plan_executor_free(e); /* restores */
+  ergon_gpu_executor_free(e); /* restores */
   printf("after free: %s\n", gpu_locked());
-  ergon_plan_free(plan);
-  ergon_frontier_free(frontier);
+  ergon_perseus_plan_free(plan);
+  ergon_perseus_frontier_free(frontier);
 
   energy();
   size_t restored = 99;
-  MUST(ergon_gpu_restore(&restored));
+  MUST(ergon_gpu_state_restore(&restored));
   CHECK(restored == 0); /* the executor already put everything back */
   return 0;
 }
 
 static void no_nvml(void) {
   uint32_t n = 99;
-  EXPECT_THREAD(ERGON_STATUS_NVML_UNAVAILABLE, "/nonexistent", ergon_gpu_count(&n));
+  EXPECT_THREAD(ERGON_STATUS_NVML_UNAVAILABLE, "/nonexistent", ergon_gpu_device_count(&n));
   CHECK(n == 99);
-  ergon_gpu_info info;
+  ergon_gpu_device_info info;
   memset(&info, 0, sizeof info);
-  EXPECT_THREAD(ERGON_STATUS_NVML_UNAVAILABLE, "/nonexistent", ergon_gpu_get_info(0, &info));
-  ergon_frontier *frontier = NULL;
-  ergon_plan *plan = make_plan(&frontier);
-  ergon_plan_executor *e = NULL;
+  EXPECT_THREAD(ERGON_STATUS_NVML_UNAVAILABLE, "/nonexistent", ergon_gpu_device_get_info(0, &info));
+  ergon_perseus_frontier *frontier = NULL;
+  ergon_perseus_plan *plan = make_plan(&frontier);
+  ergon_gpu_executor *e = NULL;
   EXPECT_THREAD(ERGON_STATUS_NVML_UNAVAILABLE, "/nonexistent",
-                ergon_plan_executor_new("0", plan, 0, &e));
+                ergon_gpu_executor_new("0", plan, 0, &e));
   CHECK(e == NULL);
-  ergon_energy_monitor *m = NULL;
+  ergon_gpu_energy_monitor *m = NULL;
   EXPECT_THREAD(ERGON_STATUS_NVML_UNAVAILABLE, "/nonexistent",
-                ergon_energy_monitor_new("0", &m));
+                ergon_gpu_energy_monitor_new("0", &m));
   CHECK(m == NULL);
   size_t restored = 99;
-  MUST(ergon_gpu_restore(&restored)); /* no state file: nothing to do, NVML not needed */
+  MUST(ergon_gpu_state_restore(&restored)); /* no state file: nothing to do, NVML not needed */
   CHECK(restored == 0);
-  ergon_plan_free(plan);
-  ergon_frontier_free(frontier);
+  ergon_perseus_plan_free(plan);
+  ergon_perseus_frontier_free(frontier);
 }
 
 static void abandon(void) {
-  ergon_frontier *frontier = NULL;
-  ergon_plan *plan = make_plan(&frontier);
-  ergon_plan_executor *e = NULL;
-  MUST(ergon_plan_executor_new("0", plan, 0, &e));
-  MUST(ergon_plan_executor_instruction_begin(e, ERGON_KIND_FORWARD));
-  MUST(ergon_plan_executor_wait_applied(e));
+  ergon_perseus_frontier *frontier = NULL;
+  ergon_perseus_plan *plan = make_plan(&frontier);
+  ergon_gpu_executor *e = NULL;
+  MUST(ergon_gpu_executor_new("0", plan, 0, &e));
+  MUST(ergon_gpu_executor_instruction_begin(e, ERGON_PERSEUS_KIND_FORWARD));
+  MUST(ergon_gpu_executor_wait_applied(e));
   printf("abandoned at %s\n", gpu_locked());
   fflush(stdout);
   _exit(0); /* no free, no atexit: as if killed */
@@ -365,7 +365,7 @@ int main(int argc, char **argv) {
     abandon();
   } else if (strcmp(mode, "restore") == 0) {
     size_t restored = 0;
-    MUST(ergon_gpu_restore(&restored));
+    MUST(ergon_gpu_state_restore(&restored));
     printf("restored %zu\n", restored);
   } else {
     fprintf(stderr, "unknown mode %s\n", mode);

@@ -52,7 +52,7 @@ template <class F> void expect_error(ergon_status status, const std::string &par
 }
 
 ergon::Batcher oracle_batcher(double p_min) {
-  ergon_batcher_options o = ergon_batcher_options_default();
+  ergon_orloj_batcher_options o = ergon_orloj_batcher_options_default();
   o.p_min = p_min;
   o.grid_span_s = 63 * MS; // a 1 ms grid
   o.bins = 64;
@@ -142,7 +142,7 @@ void server_loop() {
   const size_t left = b.queued();
   CHECK(finished + late + gone + left == requests);
   CHECK(finished > requests / 2);
-  const ergon_app_stats s = b.app_stats(1);
+  const ergon_orloj_app_stats s = b.app_stats(1);
   CHECK(s.completions > 0 && std::fabs(s.mean_s - 15 * MS) < 1e-3);
   CHECK(std::fabs(s.slo_s - 60 * MS) < 1e-15);
   std::cout << "server loop: " << batches << " batches, " << finished << " finished, " << late
@@ -156,7 +156,7 @@ void errors_and_ownership() {
   expect_error(ERGON_STATUS_INVALID_PROBLEM, "no applications", [] { ergon::Batcher b({}, 4); });
   expect_error(ERGON_STATUS_INVALID_PROBLEM, "scale factors",
                [] { ergon::Batcher b({ergon::AppSpec::constant("x", 0.1, 0.01)}, 4, {1.0}); });
-  ergon_batcher_options o = ergon_batcher_options_default();
+  ergon_orloj_batcher_options o = ergon_orloj_batcher_options_default();
   o.policy = 99;
   expect_error(ERGON_STATUS_INVALID_ARGUMENT, "unknown policy 99", [&o] {
     ergon::Batcher b({ergon::AppSpec::constant("x", 0.1, 0.01)}, 4, {}, o);
@@ -168,7 +168,7 @@ void errors_and_ownership() {
   expect_error(ERGON_STATUS_INVALID_ARGUMENT, "now_s", [&b] { b.next_batch(std::nan("")); });
   expect_error(ERGON_STATUS_INVALID_ARGUMENT, "observed_time_s",
                [&b] { b.complete(0, -1.0); });
-  CHECK(b.last_error().find("ergon_batcher_complete") != std::string::npos);
+  CHECK(b.last_error().find("ergon_orloj_batcher_complete") != std::string::npos);
   ergon::Batcher moved(std::move(b));
   CHECK(!b && moved);
   expect_error(ERGON_STATUS_NULL_POINTER, "NULL", [&b] { (void)b.queued(); });

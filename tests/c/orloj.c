@@ -49,19 +49,19 @@ static const char *thread_message(void) {
 
 #define MS 1e-3
 
-static ergon_app constant_app(const char *name, double value_s, double slo_s) {
-  ergon_app a;
+static ergon_orloj_app constant_app(const char *name, double value_s, double slo_s) {
+  ergon_orloj_app a;
   memset(&a, 0, sizeof a);
   a.name = name;
   a.slo_s = slo_s;
-  a.kind = ERGON_EXEC_CONSTANT;
+  a.kind = ERGON_ORLOJ_EXEC_CONSTANT;
   a.value_s = value_s;
   return a;
 }
 
-static ergon_app app_a(void) {
-  ergon_app a = constant_app("A", 0.0, 0.1);
-  a.kind = ERGON_EXEC_BIMODAL;
+static ergon_orloj_app app_a(void) {
+  ergon_orloj_app a = constant_app("A", 0.0, 0.1);
+  a.kind = ERGON_ORLOJ_EXEC_BIMODAL;
   a.low_s = 10 * MS;
   a.high_s = 30 * MS;
   a.p_low = 0.5;
@@ -69,27 +69,27 @@ static ergon_app app_a(void) {
 }
 
 /* One decision with ample buffers; returns the batch length, fills the arrays. */
-static size_t decide(ergon_batcher *b, double now_s, uint64_t batch[64], size_t *dropped_len,
+static size_t decide(ergon_orloj_batcher *b, double now_s, uint64_t batch[64], size_t *dropped_len,
                      uint64_t dropped[64], double *expected_s) {
   size_t batch_len = 0;
-  MUST(ergon_batcher_next_batch(b, now_s, batch, 64, &batch_len, dropped, 64, dropped_len,
+  MUST(ergon_orloj_batcher_next_batch(b, now_s, batch, 64, &batch_len, dropped, 64, dropped_len,
                                 expected_s));
   return batch_len;
 }
 
 static void oracle(double p_min) {
-  ergon_app apps[2];
+  ergon_orloj_app apps[2];
   apps[0] = app_a();
   apps[1] = constant_app("B", 20 * MS, 0.1);
-  ergon_batcher_options o = ergon_batcher_options_default();
+  ergon_orloj_batcher_options o = ergon_orloj_batcher_options_default();
   o.p_min = p_min;
   o.grid_span_s = 63 * MS; /* a 1 ms grid: the notes' times are grid points */
   o.bins = 64;
-  ergon_batcher *b = NULL;
-  MUST(ergon_batcher_new(apps, 2, NULL, 8, &o, &b));
-  MUST(ergon_batcher_enqueue(b, 0, 1, 0.0, 35 * MS));
-  MUST(ergon_batcher_enqueue(b, 0, 2, 0.0, 12 * MS));
-  MUST(ergon_batcher_enqueue(b, 1, 3, 0.0, 25 * MS));
+  ergon_orloj_batcher *b = NULL;
+  MUST(ergon_orloj_batcher_new(apps, 2, NULL, 8, &o, &b));
+  MUST(ergon_orloj_batcher_enqueue(b, 0, 1, 0.0, 35 * MS));
+  MUST(ergon_orloj_batcher_enqueue(b, 0, 2, 0.0, 12 * MS));
+  MUST(ergon_orloj_batcher_enqueue(b, 1, 3, 0.0, 25 * MS));
   uint64_t batch[64], dropped[64];
   size_t nd = 0;
   double expected = -1;
@@ -106,23 +106,23 @@ static void oracle(double p_min) {
   }
   printf("oracle p_min %.2f: batch of %zu, %zu dropped, E[T] %.1f ms\n", p_min, nb, nd,
          expected / MS);
-  ergon_batcher_free(b);
+  ergon_orloj_batcher_free(b);
 }
 
 /* A server loop: requests of two apps arrive every 4 ms; the accelerator runs one batch at a
  * time, taking the scale factor times the slowest member (true times: 6 ms and 15 ms). */
 static void server_loop(void) {
-  ergon_app apps[2];
+  ergon_orloj_app apps[2];
   apps[0] = constant_app("small", 6 * MS, 40 * MS);
-  apps[0].kind = ERGON_EXEC_LOGNORMAL;
+  apps[0].kind = ERGON_ORLOJ_EXEC_LOGNORMAL;
   apps[0].mean_s = 6 * MS;
   apps[0].cv = 0.5;
   apps[1] = constant_app("large", 15 * MS, 60 * MS);
   const double scale[4] = {1.0, 1.1, 1.2, 1.3};
-  ergon_batcher *b = NULL;
-  MUST(ergon_batcher_new(apps, 2, scale, 4, NULL, &b));
+  ergon_orloj_batcher *b = NULL;
+  MUST(ergon_orloj_batcher_new(apps, 2, scale, 4, NULL, &b));
   size_t max_batch = 0;
-  MUST(ergon_batcher_max_batch_size(b, &max_batch));
+  MUST(ergon_orloj_batcher_max_batch_size(b, &max_batch));
   CHECK(max_batch == 4);
 
   enum { REQUESTS = 200 };
@@ -133,11 +133,11 @@ static void server_loop(void) {
   double now = 0.0;
   for (;;) {
     while (next < REQUESTS && next * 4 * MS <= now + 1e-12) {
-      MUST(ergon_batcher_enqueue_slo(b, next % 2, next, next * 4 * MS));
+      MUST(ergon_orloj_batcher_enqueue_slo(b, next % 2, next, next * 4 * MS));
       next++;
     }
     size_t queued = 0;
-    MUST(ergon_batcher_queued(b, &queued));
+    MUST(ergon_orloj_batcher_queued(b, &queued));
     if (queued == 0) {
       if (next == REQUESTS) {
         break;
@@ -178,78 +178,78 @@ static void server_loop(void) {
       } else {
         late++;
       }
-      MUST(ergon_batcher_complete(b, id % 2, id % 2 == 0 ? 6 * MS : 15 * MS));
+      MUST(ergon_orloj_batcher_complete(b, id % 2, id % 2 == 0 ? 6 * MS : 15 * MS));
     }
-    MUST(ergon_batcher_batch_done(b, took));
+    MUST(ergon_orloj_batcher_batch_done(b, took));
     batches++;
   }
   size_t queued = 0;
-  MUST(ergon_batcher_queued(b, &queued));
+  MUST(ergon_orloj_batcher_queued(b, &queued));
   size_t accounted = finished + late + gone + queued;
   CHECK(accounted == REQUESTS);
   CHECK(finished > REQUESTS / 2);
-  ergon_app_stats s;
-  MUST(ergon_batcher_app_stats(b, 1, &s));
+  ergon_orloj_app_stats s;
+  MUST(ergon_orloj_batcher_app_stats(b, 1, &s));
   CHECK(s.completions > 0 && fabs(s.mean_s - 15 * MS) < 1e-3);
   printf("server loop: %zu batches, %zu finished, %zu late, %zu dropped, %zu left\n", batches,
          finished, late, gone, queued);
-  ergon_batcher_free(b);
+  ergon_orloj_batcher_free(b);
 }
 
 static void buffer_too_small(void) {
-  ergon_app apps[1];
+  ergon_orloj_app apps[1];
   apps[0] = constant_app("x", 10 * MS, 0.1);
-  ergon_batcher_options o = ergon_batcher_options_default();
-  o.policy = ERGON_POLICY_EDF;
-  ergon_batcher *b = NULL;
-  MUST(ergon_batcher_new(apps, 1, NULL, 4, &o, &b));
+  ergon_orloj_batcher_options o = ergon_orloj_batcher_options_default();
+  o.policy = ERGON_ORLOJ_POLICY_EDF;
+  ergon_orloj_batcher *b = NULL;
+  MUST(ergon_orloj_batcher_new(apps, 1, NULL, 4, &o, &b));
   for (uint64_t id = 1; id <= 3; id++) {
-    MUST(ergon_batcher_enqueue(b, 0, id, 0.0, 100 * MS));
+    MUST(ergon_orloj_batcher_enqueue(b, 0, id, 0.0, 100 * MS));
   }
   uint64_t batch[4] = {0, 0, 0, 0};
   size_t nb = 0, nd = 0;
-  CHECK(ergon_batcher_next_batch(b, 0.0, batch, 1, &nb, NULL, 0, &nd, NULL) ==
+  CHECK(ergon_orloj_batcher_next_batch(b, 0.0, batch, 1, &nb, NULL, 0, &nd, NULL) ==
         ERGON_STATUS_BUFFER_TOO_SMALL);
   CHECK(nb == 3 && nd == 0);
   CHECK(batch[0] == 0); /* nothing written on failure */
   size_t queued = 99;
-  MUST(ergon_batcher_queued(b, &queued));
+  MUST(ergon_orloj_batcher_queued(b, &queued));
   CHECK(queued == 0); /* the decision is kept in the handle */
-  MUST(ergon_batcher_next_batch(b, 1.0, batch, nb, &nb, NULL, 0, &nd, NULL));
+  MUST(ergon_orloj_batcher_next_batch(b, 1.0, batch, nb, &nb, NULL, 0, &nd, NULL));
   CHECK(nb == 3 && batch[0] == 1 && batch[1] == 2 && batch[2] == 3);
-  ergon_batcher_free(b);
+  ergon_orloj_batcher_free(b);
 }
 
 static void bad_input(void) {
-  ergon_app apps[1];
+  ergon_orloj_app apps[1];
   apps[0] = constant_app("resnet", 10 * MS, 0.0);
-  ergon_batcher *b = NULL;
-  CHECK(ergon_batcher_new(apps, 1, NULL, 4, NULL, &b) == ERGON_STATUS_INVALID_PROBLEM);
+  ergon_orloj_batcher *b = NULL;
+  CHECK(ergon_orloj_batcher_new(apps, 1, NULL, 4, NULL, &b) == ERGON_STATUS_INVALID_PROBLEM);
   CHECK(b == NULL && strstr(thread_message(), "resnet") != NULL);
   apps[0].slo_s = 0.1;
   apps[0].kind = 42;
-  CHECK(ergon_batcher_new(apps, 1, NULL, 4, NULL, &b) == ERGON_STATUS_INVALID_ARGUMENT);
-  apps[0].kind = ERGON_EXEC_CONSTANT;
-  ergon_batcher_options o = ergon_batcher_options_default();
+  CHECK(ergon_orloj_batcher_new(apps, 1, NULL, 4, NULL, &b) == ERGON_STATUS_INVALID_ARGUMENT);
+  apps[0].kind = ERGON_ORLOJ_EXEC_CONSTANT;
+  ergon_orloj_batcher_options o = ergon_orloj_batcher_options_default();
   o.policy = 17;
-  CHECK(ergon_batcher_new(apps, 1, NULL, 4, &o, &b) == ERGON_STATUS_INVALID_ARGUMENT);
-  CHECK(ergon_batcher_new(apps, 0, NULL, 4, NULL, &b) == ERGON_STATUS_INVALID_PROBLEM);
-  MUST(ergon_batcher_new(apps, 1, NULL, 4, NULL, &b));
-  CHECK(ergon_batcher_enqueue(b, 0, 1, NAN, 1.0) == ERGON_STATUS_INVALID_ARGUMENT);
-  CHECK(ergon_batcher_enqueue(b, 3, 1, 0.0, 1.0) == ERGON_STATUS_OUT_OF_RANGE);
+  CHECK(ergon_orloj_batcher_new(apps, 1, NULL, 4, &o, &b) == ERGON_STATUS_INVALID_ARGUMENT);
+  CHECK(ergon_orloj_batcher_new(apps, 0, NULL, 4, NULL, &b) == ERGON_STATUS_INVALID_PROBLEM);
+  MUST(ergon_orloj_batcher_new(apps, 1, NULL, 4, NULL, &b));
+  CHECK(ergon_orloj_batcher_enqueue(b, 0, 1, NAN, 1.0) == ERGON_STATUS_INVALID_ARGUMENT);
+  CHECK(ergon_orloj_batcher_enqueue(b, 3, 1, 0.0, 1.0) == ERGON_STATUS_OUT_OF_RANGE);
   char buf[256];
   size_t len = 0;
-  MUST(ergon_batcher_last_error(b, buf, sizeof buf, &len));
+  MUST(ergon_orloj_batcher_last_error(b, buf, sizeof buf, &len));
   CHECK(strstr(buf, "unknown app 3") != NULL);
-  CHECK(ergon_batcher_complete(b, 0, -1.0) == ERGON_STATUS_INVALID_ARGUMENT);
+  CHECK(ergon_orloj_batcher_complete(b, 0, -1.0) == ERGON_STATUS_INVALID_ARGUMENT);
   size_t nb = 0, nd = 0;
   uint64_t batch[4];
-  CHECK(ergon_batcher_next_batch(b, NAN, batch, 4, &nb, NULL, 0, &nd, NULL) ==
+  CHECK(ergon_orloj_batcher_next_batch(b, NAN, batch, 4, &nb, NULL, 0, &nd, NULL) ==
         ERGON_STATUS_INVALID_ARGUMENT);
-  CHECK(ergon_batcher_next_batch(NULL, 0.0, batch, 4, &nb, NULL, 0, &nd, NULL) ==
+  CHECK(ergon_orloj_batcher_next_batch(NULL, 0.0, batch, 4, &nb, NULL, 0, &nd, NULL) ==
         ERGON_STATUS_NULL_POINTER);
-  ergon_batcher_free(b);
-  ergon_batcher_free(NULL);
+  ergon_orloj_batcher_free(b);
+  ergon_orloj_batcher_free(NULL);
 }
 
 static const char SIM[] =
@@ -262,21 +262,21 @@ static const char SIM[] =
     " \"policies\": [\"orloj\", \"edf\"]}";
 
 static void simulate(void) {
-  ergon_orloj_result *r = NULL;
-  MUST(ergon_orloj_simulate_json(SIM, strlen(SIM), &r));
+  ergon_orloj_simulation *r = NULL;
+  MUST(ergon_orloj_simulation_run_json(SIM, strlen(SIM), &r));
   size_t len = 0;
-  MUST(ergon_orloj_result_json(r, NULL, 0, &len));
+  MUST(ergon_orloj_simulation_to_json(r, NULL, 0, &len));
   char *json = malloc(len + 1);
   CHECK(json != NULL);
-  MUST(ergon_orloj_result_json(r, json, len + 1, &len));
+  MUST(ergon_orloj_simulation_to_json(r, json, len + 1, &len));
   CHECK(strlen(json) == len);
   CHECK(strstr(json, "\"schema\":\"orloj-result/v1\"") != NULL);
   CHECK(strstr(json, "\"policy\":\"orloj\"") != NULL && strstr(json, "\"policy\":\"edf\""));
   printf("simulation: %zu bytes of orloj-result/v1\n", len);
   free(json);
-  ergon_orloj_result_free(r);
-  ergon_orloj_result *bad = NULL;
-  CHECK(ergon_orloj_simulate_json("{", 1, &bad) == ERGON_STATUS_PARSE && bad == NULL);
+  ergon_orloj_simulation_free(r);
+  ergon_orloj_simulation *bad = NULL;
+  CHECK(ergon_orloj_simulation_run_json("{", 1, &bad) == ERGON_STATUS_PARSE && bad == NULL);
 }
 
 int main(void) {
