@@ -12,6 +12,10 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ergon_core::dpk::generate::{AlibabaLike, Microbenchmark};
 use ergon_core::dpk::kp::{self, KpItem};
 use ergon_core::dpk::{ScheduleOptions, Scheduler, Task, Workload, schedule, simulate};
+use xorshift::XorShift64;
+
+#[path = "../tests/support/xorshift.rs"]
+mod xorshift;
 
 /// The Fig. 5 setting: 7 blocks, σ_α = 4, σ_blocks = 10, μ_blocks = 1, ε_min = 0.01.
 fn fig5(n: usize) -> Workload {
@@ -95,13 +99,8 @@ fn bench_generate(c: &mut Criterion) {
 
 fn bench_kp(c: &mut Criterion) {
     // Deterministic uncorrelated instance (xorshift).
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut random = XorShift64(0x9e37_79b9_7f4a_7c15);
+    let mut next = move || random.next_unit();
     let mut g = c.benchmark_group("kp_1d");
     for n in [100usize, 1000] {
         let items: Vec<KpItem> = (0..n)

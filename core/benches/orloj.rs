@@ -15,7 +15,6 @@ use ergon_core::orloj::{
 
 const QUEUED: usize = 1000;
 
-type MakePolicy = fn() -> Box<dyn Scheduler>;
 const APPS: usize = 4;
 
 /// Four applications on one 1 024-bin grid up to 0.25 s: early exit, two lognormals, a
@@ -57,61 +56,58 @@ fn loaded(policy: Box<dyn Scheduler>) -> (Batcher, Vec<(usize, f64)>) {
     (b, meta)
 }
 
+/// Turns the default Orloj settings into one of the benchmarked variants.
+type EditOrloj = fn(&mut Orloj);
+
+/// One scheduling decision of `make()`'s policy on the loaded batcher, the batch put back at
+/// the end of the queue after each decision so that it stays at 1 000 requests.
+fn bench_policy<M: criterion::measurement::Measurement>(
+    group: &mut criterion::BenchmarkGroup<'_, M>,
+    name: &str,
+    make: &dyn Fn() -> Box<dyn Scheduler>,
+) {
+    group.bench_function(BenchmarkId::from_parameter(name), |bench| {
+        let (mut b, mut meta) = loaded(make());
+        let (mut batch, mut dropped) = ([0u64; 16], [0u64; 64]);
+        let mut tail = 0.15;
+        bench.iter(|| {
+            let d = b
+                .next_batch(black_box(0.0), &mut batch, &mut dropped)
+                .expect("decision");
+            for &id in &batch[..d.batch_len] {
+                tail += 1e-4;
+                let (app, _) = meta[id as usize];
+                meta[id as usize].1 = tail;
+                b.enqueue(app, id, 0.0, tail).expect("enqueue");
+            }
+            black_box(d)
+        });
+    });
+}
+
 fn bench_decision(c: &mut Criterion) {
     let mut group = c.benchmark_group("decision_1000q_4apps_1024bins");
-    let variants: Vec<(&str, MakePolicy)> = vec![
-        ("orloj", || Box::new(Orloj::default())),
-        ("orloj-prefixes-only", || {
-            let mut o = Orloj::default();
-            o.single_app = false;
-            Box::new(o)
-        }),
-        ("orloj-fixed-floor", || {
-            let mut o = Orloj::default();
+    // Orloj with its defaults, then with one feature turned off each.
+    let variants: [(&str, EditOrloj); 5] = [
+        ("orloj", |_| {}),
+        ("orloj-prefixes-only", |o| o.single_app = false),
+        ("orloj-fixed-floor", |o| {
             o.adaptive_floor = false;
             o.load_floor = false;
-            Box::new(o)
         }),
-        ("orloj-no-load-floor", || {
-            let mut o = Orloj::default();
-            o.load_floor = false;
-            Box::new(o)
-        }),
-        ("orloj-pow2-sizes", || {
-            let mut o = Orloj::default();
-            o.sizes = Sizes::PowersOfTwo;
-            Box::new(o)
-        }),
+        ("orloj-no-load-floor", |o| o.load_floor = false),
+        ("orloj-pow2-sizes", |o| o.sizes = Sizes::PowersOfTwo),
     ];
-    let baselines = ["clockwork", "nexus", "clipper", "edf", "fifo"];
-    let all = variants.into_iter().chain(baselines.iter().map(|&n| {
-        let f: MakePolicy = match n {
-            "clockwork" => || PolicySpec::parse("clockwork").expect("p").build(0.05),
-            "nexus" => || PolicySpec::parse("nexus").expect("p").build(0.05),
-            "clipper" => || PolicySpec::parse("clipper").expect("p").build(0.05),
-            "edf" => || PolicySpec::parse("edf").expect("p").build(0.05),
-            _ => || PolicySpec::parse("fifo").expect("p").build(0.05),
-        };
-        (n, f)
-    }));
-    for (name, make) in all {
-        group.bench_function(BenchmarkId::from_parameter(name), |bench| {
-            let (mut b, mut meta) = loaded(make());
-            let (mut batch, mut dropped) = ([0u64; 16], [0u64; 64]);
-            let mut tail = 0.15;
-            bench.iter(|| {
-                let d = b
-                    .next_batch(black_box(0.0), &mut batch, &mut dropped)
-                    .expect("decision");
-                // Put the batch back at the end of the queue so it stays at 1 000.
-                for &id in &batch[..d.batch_len] {
-                    tail += 1e-4;
-                    let (app, _) = meta[id as usize];
-                    meta[id as usize].1 = tail;
-                    b.enqueue(app, id, 0.0, tail).expect("enqueue");
-                }
-                black_box(d)
-            });
+    for (name, edit) in variants {
+        bench_policy(&mut group, name, &|| {
+            let mut o = Orloj::default();
+            edit(&mut o);
+            Box::new(o)
+        });
+    }
+    for name in ["clockwork", "nexus", "clipper", "edf", "fifo"] {
+        bench_policy(&mut group, name, &|| {
+            PolicySpec::parse(name).expect("policy").build(0.05)
         });
     }
     group.finish();

@@ -8,17 +8,17 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ergon_core::flow::{BoundedArc, BoundedCut, MaxFlow};
 use ergon_core::perseus::synthetic::{self, A100_LIKE, Synthetic};
 use ergon_core::perseus::{self, Pipeline};
+use xorshift::XorShift64;
+
+#[allow(dead_code)] // this benchmark draws words only, not unit floats
+#[path = "../tests/support/xorshift.rs"]
+mod xorshift;
 
 /// A layered network `layers × width` with random arcs between consecutive layers: deep and
 /// narrow like the critical networks of pipelines. Deterministic (xorshift).
 fn layered(layers: usize, width: usize) -> (usize, Vec<(usize, usize, i64)>) {
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut random = XorShift64(0x2545_f491_4f6c_dd1d);
+    let mut next = move || random.next_u64();
     let n = layers * width + 2;
     let (s, t) = (n - 2, n - 1);
     let mut arcs = Vec::new();

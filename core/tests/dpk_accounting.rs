@@ -11,8 +11,8 @@
 
 use ergon_core::dpk::rdp::{self, Conversion, Mechanism, STANDARD_ALPHAS};
 use ergon_core::dpk::{
-    Block, FEASIBILITY_RTOL, OnlineConfig, OnlineTask, RdpCurve, ScheduleOptions, Scheduler, Task,
-    Unlocking, Workload, schedule, simulate,
+    Allocation, Block, FEASIBILITY_RTOL, OnlineConfig, OnlineTask, RdpCurve, ScheduleOptions,
+    Scheduler, Task, Unlocking, Workload, schedule, simulate,
 };
 use proptest::prelude::*;
 
@@ -39,6 +39,21 @@ fn task(id: u64, blocks: Vec<u64>, demand: RdpCurve) -> Task {
         blocks,
         demand,
     }
+}
+
+/// What each scheduler but the optimal one allocates on `w` (the optimal one may take long).
+fn heuristic_allocations(w: &Workload) -> impl Iterator<Item = (Scheduler, Allocation)> + '_ {
+    [
+        Scheduler::Dpk,
+        Scheduler::Dpf,
+        Scheduler::Fcfs,
+        Scheduler::Area,
+    ]
+    .map(|scheduler| {
+        let allocation = schedule(w, &ScheduleOptions::with(scheduler)).unwrap();
+        (scheduler, allocation)
+    })
+    .into_iter()
 }
 
 // ------------------------------------------------- finding 1: Gaussian calibration for ε ≥ 1
@@ -107,13 +122,7 @@ fn finding2_zero_capacity_order_admits_nothing() {
     .unwrap();
     let (eps, _) = rdp::dp_epsilon(&STANDARD_ALPHAS, &demand, 1e-7).unwrap();
     assert!(eps > 32.0, "the demand is only {eps}-DP");
-    for scheduler in [
-        Scheduler::Dpk,
-        Scheduler::Dpf,
-        Scheduler::Fcfs,
-        Scheduler::Area,
-    ] {
-        let a = schedule(&w, &ScheduleOptions::with(scheduler)).unwrap();
+    for (scheduler, a) in heuristic_allocations(&w) {
         assert!(
             a.allocated.is_empty(),
             "{scheduler:?} admitted a task that is {eps}-DP on a 1-DP block"
@@ -128,13 +137,7 @@ fn finding2_many_tiny_demands_stay_certified() {
     let tasks = (0..24).map(|i| task(i, vec![0], sgm.clone())).collect();
     let block = Block::from_budget(0, &alphas, 1.0, 1e-7, 0.0).unwrap();
     let w = Workload::new(&alphas, vec![block], tasks).unwrap();
-    for scheduler in [
-        Scheduler::Dpk,
-        Scheduler::Dpf,
-        Scheduler::Fcfs,
-        Scheduler::Area,
-    ] {
-        let a = schedule(&w, &ScheduleOptions::with(scheduler)).unwrap();
+    for (scheduler, a) in heuristic_allocations(&w) {
         let mut total = [0.0; 12];
         for _ in &a.allocated {
             for (t, d) in total.iter_mut().zip(&sgm) {

@@ -3,12 +3,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use ergon_core::dpk::formats::{parse_online, parse_workload};
 use ergon_core::dpk::{
     Allocation, Block, KnapsackError, Mechanism, OnlineConfig, OnlineTask, RdpCurve,
     STANDARD_ALPHAS, ScheduleOptions, Scheduler, Task, Unlocking, Workload, rdp, schedule,
     simulate,
 };
+use support::{assert_mentions, assert_row_mentions, refusal};
 
 fn doc(alphas: &str, blocks: &str, tasks: &str) -> String {
     format!(
@@ -19,18 +22,17 @@ fn doc(alphas: &str, blocks: &str, tasks: &str) -> String {
 const BLOCKS: &str =
     r#"[{"id": 0, "capacity": [1.0, 2.0]}, {"id": 1, "epsilon": 10, "delta": 1e-7}]"#;
 
+/// The message the workload document `text` is refused with.
 #[track_caller]
 fn err_of(text: &str) -> String {
-    match parse_workload(text) {
-        Ok(_) => panic!("accepted:\n{text}"),
-        Err(e) => e.to_string(),
-    }
+    refusal(parse_workload(text), text)
 }
 
+/// Asserts that each document is refused with a message naming the given facts.
 #[track_caller]
-fn mentions(msg: &str, parts: &[&str]) {
-    for p in parts {
-        assert!(msg.contains(p), "message {msg:?} does not mention {p:?}");
+fn assert_refused(cases: &[(String, &[&str])]) {
+    for (text, needles) in cases {
+        assert_row_mentions(text, &err_of(text), needles);
     }
 }
 
@@ -48,19 +50,114 @@ fn valid_document_parses() {
 }
 
 #[test]
-fn unknown_schema() {
-    let msg = err_of(r#"{"schema": "dpk-workload/v9", "blocks": [], "tasks": []}"#);
-    mentions(&msg, &["dpk-workload/v1", "dpk-workload/v9"]);
+fn bad_documents_name_the_field() {
+    let many: Vec<String> = (2..40).map(|a| a.to_string()).collect();
+    assert_refused(&[
+        (
+            r#"{"schema": "dpk-workload/v9", "blocks": [], "tasks": []}"#.into(),
+            &["dpk-workload/v1", "dpk-workload/v9"],
+        ),
+        (
+            r#"{"schema": "dpk-workload/v1", "blocks": [1, "#.into(),
+            &["dpk-workload/v1"],
+        ),
+        (doc("[]", BLOCKS, "[]"), &["alphas", "empty"]),
+        (doc("[2, 1]", BLOCKS, "[]"), &["#1", "greater than 1"]),
+        (
+            doc(&format!("[{}]", many.join(",")), BLOCKS, "[]"),
+            &["38 RDP orders", "16"],
+        ),
+    ]);
+    assert_eq!(rdp::orders(&[]).unwrap_err(), KnapsackError::EmptyOrders);
 }
 
 #[test]
-fn negative_demand_names_the_task() {
-    let msg = err_of(&doc(
-        "[2, 64]",
-        BLOCKS,
-        r#"[{"id": 3, "blocks": [0], "demand": [0.5, -1]}]"#,
-    ));
-    mentions(&msg, &["task 3", "-1", "alpha = 64"]);
+fn bad_blocks_name_the_block() {
+    let with_delta = |delta: &str| {
+        let blocks = format!(r#"[{{"id": 4, "epsilon": 10, "delta": {delta}}}]"#);
+        (doc("[2, 64]", &blocks, "[]"), &["block 4", "delta"][..])
+    };
+    assert_refused(&[
+        with_delta("0"),
+        with_delta("1"),
+        with_delta("1.5"),
+        with_delta("-1e-5"),
+        (
+            doc("[2, 64]", r#"[{"id": 6, "capacity": [1]}]"#, "[]"),
+            &["block 6", "capacity"],
+        ),
+        (
+            doc("[2, 64]", r#"[{"id": 6, "capacity": [1, -2]}]"#, "[]"),
+            &["block 6", "-2"],
+        ),
+        (
+            doc("[2, 64]", r#"[{"id": 6}]"#, "[]"),
+            &["block 6", "epsilon"],
+        ),
+        (
+            doc(
+                "[2, 64]",
+                r#"[{"id": 6, "epsilon": -1, "delta": 1e-5}]"#,
+                "[]",
+            ),
+            &["block 6", "epsilon"],
+        ),
+        (doc("[2, 64]", "[]", "[]"), &["no blocks"]),
+    ]);
+}
+
+#[test]
+fn bad_tasks_name_the_task() {
+    let tasks =
+        |tasks: &str, needles: &'static [&'static str]| (doc("[2, 64]", BLOCKS, tasks), needles);
+    assert_refused(&[
+        tasks(
+            r#"[{"id": 3, "blocks": [0], "demand": [0.5, -1]}]"#,
+            &["task 3", "-1", "alpha = 64"],
+        ),
+        tasks(
+            r#"[{"id": 2, "blocks": [0, 9], "demand": [0.5, 0.5]}]"#,
+            &["task 2", "block 9"],
+        ),
+        tasks(
+            r#"[{"id": 1, "blocks": [0], "demand": [0.5]}]"#,
+            &["task 1", "1 entries", "2 orders"],
+        ),
+        tasks(
+            r#"[{"id": 1, "weight": 0, "blocks": [0], "demand": [0.5, 0.5]}]"#,
+            &["task 1"],
+        ),
+        tasks(
+            r#"[{"id": 2, "blocks": [], "demand": [0.5, 0.5]}]"#,
+            &["task 2"],
+        ),
+        tasks(r#"[{"id": 3, "demand": [0.5, 0.5]}]"#, &["task 3"]),
+        tasks(r#"[{"id": 4, "blocks": [0]}]"#, &["task 4"]),
+        tasks(
+            r#"[{"id": 5, "blocks": [0, 0], "demand": [0.5, 0.5]}]"#,
+            &["task 5"],
+        ),
+        tasks(
+            r#"[{"id": 6, "blocks": [0], "mechanism": {"kind": "gaussian", "sigma": -1}}]"#,
+            &["task 6"],
+        ),
+        tasks(
+            r#"[{"id": 7, "blocks": [0], "mechanism": {"kind": "cauchy", "b": 1}}]"#,
+            &["task 7"],
+        ),
+        tasks(
+            r#"[{"id": 8, "blocks": [0], "demand": [1, 1], "mechanism": {"kind": "laplace", "b": 1}}]"#,
+            &["task 8"],
+        ),
+        tasks(
+            r#"[{"id": 9, "blocks": [0], "mechanism": {"kind": "subsampled_gaussian", "q": 2, "sigma": 1, "steps": 1}}]"#,
+            &["task 9"],
+        ),
+        tasks(
+            r#"[{"id": 10, "blocks": [0], "demand": [1, 1]}, {"id": 10, "blocks": [0], "demand": [1, 1]}]"#,
+            &["task 10"],
+        ),
+    ]);
 }
 
 #[test]
@@ -82,121 +179,8 @@ fn nan_and_infinite_demand_name_the_task() {
         let msg = Workload::new(&alphas, blocks, tasks)
             .unwrap_err()
             .to_string();
-        mentions(&msg, &["task 5", "alpha = 2"]);
+        assert_mentions(&msg, &["task 5", "alpha = 2"]);
     }
-}
-
-#[test]
-fn missing_block_names_task_and_block() {
-    let msg = err_of(&doc(
-        "[2, 64]",
-        BLOCKS,
-        r#"[{"id": 2, "blocks": [0, 9], "demand": [0.5, 0.5]}]"#,
-    ));
-    mentions(&msg, &["task 2", "block 9"]);
-}
-
-#[test]
-fn delta_outside_unit_interval_names_the_block() {
-    for delta in ["0", "1", "1.5", "-1e-5"] {
-        let blocks = format!(r#"[{{"id": 4, "epsilon": 10, "delta": {delta}}}]"#);
-        let msg = err_of(&doc("[2, 64]", &blocks, "[]"));
-        mentions(&msg, &["block 4", "delta"]);
-    }
-}
-
-#[test]
-fn empty_order_list() {
-    let msg = err_of(&doc("[]", BLOCKS, "[]"));
-    mentions(&msg, &["alphas", "empty"]);
-    assert_eq!(rdp::orders(&[]).unwrap_err(), KnapsackError::EmptyOrders);
-}
-
-#[test]
-fn invalid_orders() {
-    let msg = err_of(&doc("[2, 1]", BLOCKS, "[]"));
-    mentions(&msg, &["#1", "greater than 1"]);
-    let many: Vec<String> = (2..40).map(|a| a.to_string()).collect();
-    let msg = err_of(&doc(&format!("[{}]", many.join(",")), BLOCKS, "[]"));
-    mentions(&msg, &["38 RDP orders", "16"]);
-}
-
-#[test]
-fn demand_length_mismatch_names_the_task() {
-    let msg = err_of(&doc(
-        "[2, 64]",
-        BLOCKS,
-        r#"[{"id": 1, "blocks": [0], "demand": [0.5]}]"#,
-    ));
-    mentions(&msg, &["task 1", "1 entries", "2 orders"]);
-}
-
-#[test]
-fn capacity_problems_name_the_block() {
-    let msg = err_of(&doc("[2, 64]", r#"[{"id": 6, "capacity": [1]}]"#, "[]"));
-    mentions(&msg, &["block 6", "capacity"]);
-    let msg = err_of(&doc("[2, 64]", r#"[{"id": 6, "capacity": [1, -2]}]"#, "[]"));
-    mentions(&msg, &["block 6", "-2"]);
-    let msg = err_of(&doc("[2, 64]", r#"[{"id": 6}]"#, "[]"));
-    mentions(&msg, &["block 6", "epsilon"]);
-    let msg = err_of(&doc(
-        "[2, 64]",
-        r#"[{"id": 6, "epsilon": -1, "delta": 1e-5}]"#,
-        "[]",
-    ));
-    mentions(&msg, &["block 6", "epsilon"]);
-    let msg = err_of(&doc("[2, 64]", "[]", "[]"));
-    mentions(&msg, &["no blocks"]);
-}
-
-#[test]
-fn task_field_problems_name_the_task() {
-    let cases = [
-        (
-            r#"[{"id": 1, "weight": 0, "blocks": [0], "demand": [0.5, 0.5]}]"#,
-            "task 1",
-        ),
-        (
-            r#"[{"id": 2, "blocks": [], "demand": [0.5, 0.5]}]"#,
-            "task 2",
-        ),
-        (r#"[{"id": 3, "demand": [0.5, 0.5]}]"#, "task 3"),
-        (r#"[{"id": 4, "blocks": [0]}]"#, "task 4"),
-        (
-            r#"[{"id": 5, "blocks": [0, 0], "demand": [0.5, 0.5]}]"#,
-            "task 5",
-        ),
-        (
-            r#"[{"id": 6, "blocks": [0], "mechanism": {"kind": "gaussian", "sigma": -1}}]"#,
-            "task 6",
-        ),
-        (
-            r#"[{"id": 7, "blocks": [0], "mechanism": {"kind": "cauchy", "b": 1}}]"#,
-            "task 7",
-        ),
-        (
-            r#"[{"id": 8, "blocks": [0], "demand": [1, 1], "mechanism": {"kind": "laplace", "b": 1}}]"#,
-            "task 8",
-        ),
-        (
-            r#"[{"id": 9, "blocks": [0], "mechanism": {"kind": "subsampled_gaussian", "q": 2, "sigma": 1, "steps": 1}}]"#,
-            "task 9",
-        ),
-        (
-            r#"[{"id": 10, "blocks": [0], "demand": [1, 1]}, {"id": 10, "blocks": [0], "demand": [1, 1]}]"#,
-            "task 10",
-        ),
-    ];
-    for (tasks, who) in cases {
-        let msg = err_of(&doc("[2, 64]", BLOCKS, tasks));
-        mentions(&msg, &[who]);
-    }
-}
-
-#[test]
-fn malformed_json_is_an_error() {
-    let msg = err_of(r#"{"schema": "dpk-workload/v1", "blocks": [1, "#);
-    mentions(&msg, &["dpk-workload/v1"]);
 }
 
 #[test]
@@ -207,7 +191,7 @@ fn invalid_options() {
             eta,
             ..ScheduleOptions::default()
         };
-        mentions(&schedule(&w, &opts).unwrap_err().to_string(), &["eta"]);
+        assert_mentions(&schedule(&w, &opts).unwrap_err().to_string(), &["eta"]);
     }
 }
 
@@ -239,68 +223,74 @@ fn otask(id: u64) -> OnlineTask {
     }
 }
 
+/// Turns the valid online configuration into a bad one.
+type EditConfig = fn(&mut OnlineConfig);
+
 #[test]
 fn online_settings_are_checked() {
-    let mut c = online(vec![otask(1)]);
-    c.initial_blocks = 0;
-    mentions(&simulate(&c).unwrap_err().to_string(), &["initial_blocks"]);
-    let mut c = online(vec![otask(1)]);
-    c.scheduling_period = 0.0;
-    mentions(
-        &simulate(&c).unwrap_err().to_string(),
-        &["scheduling_period"],
-    );
-    let mut c = online(vec![otask(1)]);
-    c.block_delta = 2.0;
-    mentions(&simulate(&c).unwrap_err().to_string(), &["delta"]);
-    let mut c = online(vec![otask(1)]);
-    c.options.scheduler = Scheduler::Optimal;
-    mentions(&simulate(&c).unwrap_err().to_string(), &["offline"]);
-    let mut t = otask(4);
-    t.num_blocks = 0;
-    mentions(
-        &simulate(&online(vec![t])).unwrap_err().to_string(),
-        &["task 4"],
-    );
-    let mut t = otask(5);
-    t.arrival = -1.0;
-    mentions(
-        &simulate(&online(vec![t])).unwrap_err().to_string(),
-        &["task 5"],
-    );
-    let mut t = otask(6);
-    t.demand = RdpCurve::from_slice(&[0.1, f64::NAN]).unwrap();
-    mentions(
-        &simulate(&online(vec![t])).unwrap_err().to_string(),
-        &["task 6"],
-    );
-    mentions(
-        &simulate(&online(vec![otask(7), otask(7)]))
-            .unwrap_err()
-            .to_string(),
-        &["task 7"],
-    );
+    // Each row edits a valid one-task configuration; the message must name the setting or task.
+    let cases: [(EditConfig, &[&str]); 8] = [
+        (|c| c.initial_blocks = 0, &["initial_blocks"]),
+        (|c| c.scheduling_period = 0.0, &["scheduling_period"]),
+        (|c| c.block_delta = 2.0, &["delta"]),
+        (|c| c.options.scheduler = Scheduler::Optimal, &["offline"]),
+        (
+            |c| {
+                c.tasks = vec![OnlineTask {
+                    num_blocks: 0,
+                    ..otask(4)
+                }]
+            },
+            &["task 4"],
+        ),
+        (
+            |c| {
+                c.tasks = vec![OnlineTask {
+                    arrival: -1.0,
+                    ..otask(5)
+                }]
+            },
+            &["task 5"],
+        ),
+        (
+            |c| {
+                c.tasks = vec![OnlineTask {
+                    demand: RdpCurve::from_slice(&[0.1, f64::NAN]).unwrap(),
+                    ..otask(6)
+                }]
+            },
+            &["task 6"],
+        ),
+        (|c| c.tasks = vec![otask(7), otask(7)], &["task 7"]),
+    ];
+    for (row, (edit, needles)) in cases.iter().enumerate() {
+        let mut c = online(vec![otask(1)]);
+        edit(&mut c);
+        let message = refusal(simulate(&c), &format!("{c:?}"));
+        assert_row_mentions(&format!("row {row}"), &message, needles);
+    }
 }
 
 #[test]
 fn online_document_errors() {
     let head = r#""schema": "dpk-online/v1", "alphas": [2, 64], "initial_blocks": 1, "total_blocks": 2, "scheduling_period": 1, "unlocking": {"kind": "time", "period": 1, "steps": 2}"#;
-    let msg = parse_online(&format!(
-        r#"{{{head}, "tasks": [{{"id": 3, "demand": [1, 1]}}]}}"#
-    ))
-    .unwrap_err()
-    .to_string();
-    mentions(&msg, &["task 3", "num_blocks"]);
-    let msg = parse_online(&format!(
-        r#"{{{head}, "scheduler": {{"name": "best"}}, "tasks": []}}"#
-    ))
-    .unwrap_err()
-    .to_string();
-    mentions(&msg, &["scheduler", "best"]);
-    let msg = parse_online(r#"{"schema": "dpk-workload/v1"}"#)
-        .unwrap_err()
-        .to_string();
-    mentions(&msg, &["dpk-online/v1"]);
+    let cases: [(String, &[&str]); 3] = [
+        (
+            format!(r#"{{{head}, "tasks": [{{"id": 3, "demand": [1, 1]}}]}}"#),
+            &["task 3", "num_blocks"],
+        ),
+        (
+            format!(r#"{{{head}, "scheduler": {{"name": "best"}}, "tasks": []}}"#),
+            &["scheduler", "best"],
+        ),
+        (
+            r#"{"schema": "dpk-workload/v1"}"#.into(),
+            &["dpk-online/v1"],
+        ),
+    ];
+    for (text, needles) in &cases {
+        assert_row_mentions(text, &refusal(parse_online(text), text), needles);
+    }
     let ok = parse_online(&format!(
         r#"{{{head}, "scheduler": {{"name": "dpf", "recompute_every": 5}}, "tasks": [{{"id": 1, "num_blocks": 1, "demand": [0.1, 0.1]}}]}}"#
     ))
@@ -353,14 +343,14 @@ fn huge_orders_are_refused_before_any_series_runs() {
             }
             errs[0].to_string()
         });
-        mentions(&msg, &["#1", "MAX_ALPHA", "10000"]);
+        assert_mentions(&msg, &["#1", "MAX_ALPHA", "10000"]);
         let text = doc(
             &format!("[2, {huge:e}]"),
             r#"[{"id": 0, "epsilon": 10, "delta": 1e-7}]"#,
             r#"[{"id": 1, "blocks": [0], "mechanism": {"kind": "subsampled_gaussian", "q": 0.01, "sigma": 1, "steps": 1}}]"#,
         );
         let msg = within_seconds(10, move || err_of(&text));
-        mentions(&msg, &["#1", "MAX_ALPHA"]);
+        assert_mentions(&msg, &["#1", "MAX_ALPHA"]);
     }
 }
 
@@ -451,7 +441,7 @@ fn weights_over_the_limit_are_refused() {
         r#"[{"id": 4, "weight": 1e300, "blocks": [0], "demand": [0, 0]},
             {"id": 5, "weight": 1e300, "blocks": [0], "demand": [0, 0]}]"#,
     ));
-    mentions(&msg, &["task 4", "1e300", "MAX_WEIGHT"]);
+    assert_mentions(&msg, &["task 4", "1e300", "MAX_WEIGHT"]);
     // At the limit, the sum of the weights stays finite.
     let w = parse_workload(&doc(
         "[2, 64]",
@@ -474,7 +464,7 @@ fn weights_over_the_limit_are_refused() {
     }
     let mut o = otask(1);
     o.weight = f64::MAX;
-    mentions(
+    assert_mentions(
         &simulate(&online(vec![o])).unwrap_err().to_string(),
         &["task 1", "MAX_WEIGHT"],
     );
@@ -531,20 +521,20 @@ fn generators_refuse_too_many_tasks_before_allocating() {
         ]
         .map(|e| e.to_string())
     });
-    mentions(&msg[0], &["100000000 tasks", "MAX_TASKS", "1000000"]);
-    mentions(&msg[1], &["1000000000 tasks", "MAX_TASKS"]);
-    mentions(&msg[2], &["MAX_TASKS"]);
+    assert_mentions(&msg[0], &["100000000 tasks", "MAX_TASKS", "1000000"]);
+    assert_mentions(&msg[1], &["1000000000 tasks", "MAX_TASKS"]);
+    assert_mentions(&msg[2], &["MAX_TASKS"]);
 }
 
 #[test]
 fn workload_sizes_are_limited() {
     use ergon_core::dpk::{MAX_BLOCKS, MAX_TASKS, check_sizes};
     assert!(check_sizes(MAX_BLOCKS as usize, MAX_TASKS).is_ok());
-    mentions(
+    assert_mentions(
         &check_sizes(1, 10_000_000).unwrap_err().to_string(),
         &["10000000 tasks", "MAX_TASKS = 1000000"],
     );
-    mentions(
+    assert_mentions(
         &check_sizes(MAX_BLOCKS as usize + 1, 1)
             .unwrap_err()
             .to_string(),

@@ -6,7 +6,7 @@
 use ergon_core::dpk::kp::{self, KpItem};
 use ergon_core::dpk::rdp::{self, STANDARD_ALPHAS};
 use ergon_core::dpk::{
-    Block, KnapsackMode, RdpCurve, ScheduleOptions, Scheduler, Task, Workload, schedule,
+    Allocation, Block, KnapsackMode, RdpCurve, ScheduleOptions, Scheduler, Task, Workload, schedule,
 };
 
 #[track_caller]
@@ -36,16 +36,23 @@ fn curve(v: &[f64]) -> RdpCurve {
 
 // ---------------------------------------------------------------- O1: capacities
 
+/// Asserts the capacity of the (ε = 10, δ) block at the standard orders (the notes' values, to
+/// 1e-6) and returns it.
+#[track_caller]
+fn assert_capacity(delta: f64, want: [f64; 12]) -> RdpCurve {
+    let c = rdp::block_capacity(&STANDARD_ALPHAS, 10.0, delta).unwrap();
+    close_vec(&c, &want, 1e-6);
+    c
+}
+
 #[test]
 fn o1_capacity_default_block() {
-    let c = rdp::block_capacity(&STANDARD_ALPHAS, 10.0, 1e-7).unwrap();
-    close_vec(
-        &c,
-        &[
+    let c = assert_capacity(
+        1e-7,
+        [
             0.0, 0.0, 0.0, 0.0, 1.940952, 4.627301, 5.970476, 6.776381, 7.697415, 8.925460,
             9.480061, 9.744157,
         ],
-        1e-6,
     );
     for (a, c) in STANDARD_ALPHAS.iter().zip(&c) {
         if *c > 0.0 {
@@ -56,14 +63,12 @@ fn o1_capacity_default_block() {
 
 #[test]
 fn o1_capacity_delta_1e5() {
-    let c = rdp::block_capacity(&STANDARD_ALPHAS, 10.0, 1e-5).unwrap();
-    close_vec(
-        &c,
-        &[
+    assert_capacity(
+        1e-5,
+        [
             0.0, 0.0, 0.0, 2.324716, 4.243537, 6.162358, 7.121769, 7.697415, 8.355296, 9.232472,
             9.628615, 9.817255,
         ],
-        1e-6,
     );
 }
 
@@ -78,34 +83,27 @@ fn o2_gaussian_sigma_1() {
 
 #[test]
 fn o2_laplace_b2_and_b1() {
-    let l = rdp::laplace(&STANDARD_ALPHAS, 2.0).unwrap();
-    close_vec(
-        &l,
-        &[
-            0.1559778785,
-            0.1788529722,
-            0.2003038962,
-            0.2387126588,
-            0.2712264323,
-            0.3209265302,
-            0.3552653184,
-            0.3794528106,
-            0.4102678818,
-            0.4559067794,
-            0.4781484250,
-            0.4891221587,
-        ],
-        1e-6,
-    );
-    let l = rdp::laplace(&STANDARD_ALPHAS, 1.0).unwrap();
-    close_vec(
-        &l,
-        &[
-            0.512884, 0.570533, 0.619124, 0.693951, 0.746828, 0.813689, 0.853078, 0.878776,
-            0.910199, 0.955907, 0.978148, 0.989122,
-        ],
-        1e-6,
-    );
+    let b2 = [
+        0.1559778785,
+        0.1788529722,
+        0.2003038962,
+        0.2387126588,
+        0.2712264323,
+        0.3209265302,
+        0.3552653184,
+        0.3794528106,
+        0.4102678818,
+        0.4559067794,
+        0.4781484250,
+        0.4891221587,
+    ];
+    let b1 = [
+        0.512884, 0.570533, 0.619124, 0.693951, 0.746828, 0.813689, 0.853078, 0.878776, 0.910199,
+        0.955907, 0.978148, 0.989122,
+    ];
+    for (b, want) in [(2.0, b2), (1.0, b1)] {
+        close_vec(&rdp::laplace(&STANDARD_ALPHAS, b).unwrap(), &want, 1e-6);
+    }
 }
 
 #[test]
@@ -223,6 +221,42 @@ fn sorted(mut v: Vec<u64>) -> Vec<u64> {
     v
 }
 
+/// Asserts the sorted ids each scheduler allocates on `w`, and how many tasks the optimal
+/// scheduler allocates; returns the optimal allocation.
+#[track_caller]
+fn assert_allocations(
+    w: &Workload,
+    rows: &[(ScheduleOptions, &[u64])],
+    optimal_count: usize,
+) -> Allocation {
+    for &(opts, want) in rows {
+        assert_eq!(sorted(run(w, opts).0), want, "{opts:?}");
+    }
+    let opt = schedule(w, &ScheduleOptions::with(Scheduler::Optimal)).unwrap();
+    assert_eq!(opt.num_allocated(), optimal_count);
+    opt
+}
+
+/// A task of weight 1 that arrives at 0.
+fn unit_task(id: u64, blocks: Vec<u64>, demand: &[f64]) -> Task {
+    Task {
+        id,
+        weight: 1.0,
+        arrival: 0.0,
+        blocks,
+        demand: curve(demand),
+    }
+}
+
+/// A block of this capacity that arrives at 0.
+fn block(id: u64, capacity: &[f64]) -> Block {
+    Block {
+        id,
+        capacity: curve(capacity),
+        arrival: 0.0,
+    }
+}
+
 fn dpf_unweighted() -> ScheduleOptions {
     ScheduleOptions {
         dpf_weighted: false,
@@ -236,11 +270,7 @@ fn o4(num_blocks: u64) -> Workload {
     let r = [[1.0, 0.4, 0.4], [0.4, 1.0, 0.4], [0.4, 0.4, 1.0]];
     let which = [0, 0, 1, 1, 2, 1, 0];
     let blocks = (0..num_blocks)
-        .map(|id| Block {
-            id,
-            capacity: curve(&[1.05, 1.10, 1.15]),
-            arrival: 0.0,
-        })
+        .map(|id| block(id, &[1.05, 1.10, 1.15]))
         .collect();
     let tasks = (0..7u64)
         .map(|id| Task {
@@ -289,119 +319,71 @@ fn o4_schedulers() {
         assert_eq!(sorted(opt.allocated.clone()), vec![5, 6]);
         assert!(opt.proven_optimal());
         assert_eq!(opt.upper_bound, Some(310.0));
-        let (a, p) = run(&w, ScheduleOptions::with(Scheduler::Dpf));
-        assert_eq!((sorted(a), p), (vec![5, 6], 310.0));
-        let (a, p) = run(&w, dpf_unweighted());
-        assert_eq!((sorted(a), p), (vec![2, 4], 260.0));
-        let (a, p) = run(&w, ScheduleOptions::with(Scheduler::Fcfs));
-        assert_eq!((sorted(a), p), (vec![0, 1], 210.0));
-        let (a, p) = run(&w, ScheduleOptions::with(Scheduler::Area));
-        assert_eq!((sorted(a), p), (vec![5, 6], 310.0));
+        for (opts, ids, profit) in [
+            (ScheduleOptions::with(Scheduler::Dpf), [5, 6], 310.0),
+            (dpf_unweighted(), [2, 4], 260.0),
+            (ScheduleOptions::with(Scheduler::Fcfs), [0, 1], 210.0),
+            (ScheduleOptions::with(Scheduler::Area), [5, 6], 310.0),
+        ] {
+            let (a, p) = run(&w, opts);
+            assert_eq!(
+                (sorted(a), p),
+                (ids.to_vec(), profit),
+                "{opts:?} on {nb} blocks"
+            );
+        }
     }
 }
 
 // ---------------------------------------------------------------- O5: multi-block, one order
 
 fn o5() -> Workload {
-    let blocks = (0..5)
-        .map(|id| Block {
-            id,
-            capacity: curve(&[1.0]),
-            arrival: 0.0,
-        })
-        .collect();
-    let mut tasks = Vec::new();
-    for id in 0..2 {
-        tasks.push(Task {
-            id,
-            weight: 1.0,
-            arrival: 0.0,
-            blocks: (0..5).collect(),
-            demand: curve(&[0.5]),
-        });
-    }
-    for id in 2..7 {
-        tasks.push(Task {
-            id,
-            weight: 1.0,
-            arrival: 0.0,
-            blocks: vec![id - 2],
-            demand: curve(&[0.6]),
-        });
-    }
-    Workload::new(&[2.0], blocks, tasks).unwrap()
+    let blocks = (0..5).map(|id| block(id, &[1.0])).collect();
+    // Two tasks on every block, then one task on each block.
+    let wide = (0..2).map(|id| unit_task(id, (0..5).collect(), &[0.5]));
+    let narrow = (2..7).map(|id| unit_task(id, vec![id - 2], &[0.6]));
+    Workload::new(&[2.0], blocks, wide.chain(narrow).collect()).unwrap()
 }
 
 #[test]
 fn o5_multi_block() {
-    let w = o5();
-    assert_eq!(
-        sorted(run(&w, ScheduleOptions::with(Scheduler::Dpf)).0),
-        vec![0, 1]
-    );
-    assert_eq!(
-        sorted(run(&w, ScheduleOptions::with(Scheduler::Fcfs)).0),
-        vec![0, 1]
-    );
-    assert_eq!(
-        sorted(run(&w, ScheduleOptions::default()).0),
-        vec![2, 3, 4, 5, 6]
-    );
-    assert_eq!(
-        sorted(run(&w, ScheduleOptions::with(Scheduler::Area)).0),
-        vec![2, 3, 4, 5, 6]
-    );
-    let opt = schedule(&w, &ScheduleOptions::with(Scheduler::Optimal)).unwrap();
-    assert_eq!(opt.num_allocated(), 5);
+    let rows: [(_, &[u64]); 4] = [
+        (ScheduleOptions::with(Scheduler::Dpf), &[0, 1]),
+        (ScheduleOptions::with(Scheduler::Fcfs), &[0, 1]),
+        (ScheduleOptions::default(), &[2, 3, 4, 5, 6]),
+        (ScheduleOptions::with(Scheduler::Area), &[2, 3, 4, 5, 6]),
+    ];
+    let opt = assert_allocations(&o5(), &rows, 5);
     assert!(opt.proven_optimal());
 }
 
 // ---------------------------------------------------------------- O6: the alpha problem
 
 fn o6() -> Workload {
-    let blocks = vec![Block {
-        id: 0,
-        capacity: curve(&[1.0, 1.0]),
-        arrival: 0.0,
-    }];
+    // Even ids are cheap at α₀, odd ids at α₁.
+    let demand = |id: u64| {
+        if id.is_multiple_of(2) {
+            [0.1, 0.9]
+        } else {
+            [0.9, 0.1]
+        }
+    };
     let tasks = (0..10)
-        .map(|id| Task {
-            id,
-            weight: 1.0,
-            arrival: 0.0,
-            blocks: vec![0],
-            demand: if id % 2 == 0 {
-                curve(&[0.1, 0.9])
-            } else {
-                curve(&[0.9, 0.1])
-            },
-        })
+        .map(|id| unit_task(id, vec![0], &demand(id)))
         .collect();
-    Workload::new(&[2.0, 3.0], blocks, tasks).unwrap()
+    Workload::new(&[2.0, 3.0], vec![block(0, &[1.0, 1.0])], tasks).unwrap()
 }
 
 #[test]
 fn o6_alpha_problem() {
-    let w = o6();
-    assert_eq!(
-        sorted(run(&w, ScheduleOptions::with(Scheduler::Dpf)).0),
-        vec![0, 1]
-    );
-    assert_eq!(
-        sorted(run(&w, ScheduleOptions::with(Scheduler::Fcfs)).0),
-        vec![0, 1]
-    );
-    assert_eq!(
-        sorted(run(&w, ScheduleOptions::with(Scheduler::Area)).0),
-        vec![0, 1]
-    );
-    // Tie between α₀ and α₁ (5 tasks each): the first order wins, so the X tasks go.
-    assert_eq!(
-        sorted(run(&w, ScheduleOptions::default()).0),
-        vec![0, 2, 4, 6, 8]
-    );
-    let opt = schedule(&w, &ScheduleOptions::with(Scheduler::Optimal)).unwrap();
-    assert_eq!(opt.num_allocated(), 5);
+    let rows: [(_, &[u64]); 4] = [
+        (ScheduleOptions::with(Scheduler::Dpf), &[0, 1]),
+        (ScheduleOptions::with(Scheduler::Fcfs), &[0, 1]),
+        (ScheduleOptions::with(Scheduler::Area), &[0, 1]),
+        // Tie between α₀ and α₁ (5 tasks each): the first order wins, so the X tasks go.
+        (ScheduleOptions::default(), &[0, 2, 4, 6, 8]),
+    ];
+    assert_allocations(&o6(), &rows, 5);
 }
 
 // ---------------------------------------------------------------- O7: mixed curves, one block
@@ -411,13 +393,7 @@ fn o7(n: u64) -> Workload {
     let g2 = rdp::subsampled_gaussian(&STANDARD_ALPHAS, 0.01, 1.0, 100.0).unwrap();
     let blocks = vec![Block::from_budget(0, &STANDARD_ALPHAS, 10.0, 1e-7, 0.0).unwrap()];
     let tasks = (0..n)
-        .map(|id| Task {
-            id,
-            weight: 1.0,
-            arrival: 0.0,
-            blocks: vec![0],
-            demand: if id % 2 == 0 { g1.clone() } else { g2.clone() },
-        })
+        .map(|id| unit_task(id, vec![0], if id % 2 == 0 { &g1 } else { &g2 }))
         .collect();
     Workload::new(&STANDARD_ALPHAS, blocks, tasks).unwrap()
 }
@@ -491,24 +467,11 @@ fn o7_mixed_curves() {
 
 #[test]
 fn o8_dpk_not_optimal_with_two_blocks() {
-    let blocks = (0..2)
-        .map(|id| Block {
-            id,
-            capacity: curve(&[1.0]),
-            arrival: 0.0,
-        })
-        .collect();
-    let t = |id, blocks: Vec<u64>, d| Task {
-        id,
-        weight: 1.0,
-        arrival: 0.0,
-        blocks,
-        demand: curve(&[d]),
-    };
+    let blocks = vec![block(0, &[1.0]), block(1, &[1.0])];
     let tasks = vec![
-        t(1, vec![0, 1], 0.3),
-        t(2, vec![0], 0.75),
-        t(3, vec![1], 0.75),
+        unit_task(1, vec![0, 1], &[0.3]),
+        unit_task(2, vec![0], &[0.75]),
+        unit_task(3, vec![1], &[0.75]),
     ];
     let w = Workload::new(&[2.0], blocks, tasks).unwrap();
     assert_eq!(run(&w, ScheduleOptions::default()).0, vec![1]);
@@ -519,25 +482,15 @@ fn o8_dpk_not_optimal_with_two_blocks() {
 
 #[test]
 fn o9_density_greedy_needs_the_fallback() {
-    let blocks = vec![Block {
-        id: 0,
-        capacity: curve(&[10.0]),
-        arrival: 0.0,
-    }];
+    let blocks = vec![block(0, &[10.0])];
     let tasks = vec![
         Task {
-            id: 0,
             weight: 2.0,
-            arrival: 0.0,
-            blocks: vec![0],
-            demand: curve(&[1.0]),
+            ..unit_task(0, vec![0], &[1.0])
         },
         Task {
-            id: 1,
             weight: 10.0,
-            arrival: 0.0,
-            blocks: vec![0],
-            demand: curve(&[10.0]),
+            ..unit_task(1, vec![0], &[10.0])
         },
     ];
     let w = Workload::new(&[2.0], blocks, tasks).unwrap();

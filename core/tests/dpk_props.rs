@@ -5,11 +5,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::needless_range_loop)]
 
+mod support;
+
 use ergon_core::dpk::{
     Block, FEASIBILITY_RTOL, KnapsackMode, OnlineConfig, OnlineTask, RdpCurve, ScheduleOptions,
     Scheduler, Task, Unlocking, Workload, block_arrival, schedule, simulate, unlocked_fraction,
 };
 use proptest::prelude::*;
+use support::xorshift::XorShift64;
 
 const ALPHAS: [f64; 3] = [2.0, 4.0, 8.0];
 
@@ -215,10 +218,9 @@ proptest! {
         let w = build(&s);
         let mut tasks = w.tasks().to_vec();
         // Deterministic shuffle from the seed.
-        let mut x = seed | 1;
+        let mut random = XorShift64(seed | 1);
         for i in (1..tasks.len()).rev() {
-            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-            tasks.swap(i, (x % (i as u64 + 1)) as usize);
+            tasks.swap(i, (random.next_u64() % (i as u64 + 1)) as usize);
         }
         let shuffled = Workload::new(w.alphas(), w.blocks().to_vec(), tasks).unwrap();
         for opts in all_schedulers() {

@@ -13,6 +13,12 @@ fn count(w: &Workload, s: Scheduler) -> usize {
         .num_allocated()
 }
 
+/// How many tasks DPK and DPF allocate on the microbenchmark `m`.
+fn dpk_and_dpf(m: Microbenchmark) -> (usize, usize) {
+    let w = m.workload().unwrap();
+    (count(&w, Scheduler::Dpk), count(&w, Scheduler::Dpf))
+}
+
 #[test]
 fn zoo_has_620_curves() {
     let z = zoo().unwrap();
@@ -38,17 +44,14 @@ fn microbenchmark_is_deterministic() {
 #[test]
 fn dpk_beats_dpf_more_as_sigma_blocks_grows() {
     let run = |sigma_blocks: f64| {
-        let w = Microbenchmark {
+        dpk_and_dpf(Microbenchmark {
             num_tasks: 300,
             num_blocks: 10,
             mu_blocks: 5.0,
             sigma_blocks,
             seed: 1,
             ..Microbenchmark::default()
-        }
-        .workload()
-        .unwrap();
-        (count(&w, Scheduler::Dpk), count(&w, Scheduler::Dpf))
+        })
     };
     let (dpk0, dpf0) = run(0.0);
     let (dpk3, dpf3) = run(3.0);
@@ -59,7 +62,7 @@ fn dpk_beats_dpf_more_as_sigma_blocks_grows() {
 #[test]
 fn dpk_beats_dpf_on_one_block_once_best_orders_differ() {
     let run = |sigma_alpha: f64| {
-        let w = Microbenchmark {
+        dpk_and_dpf(Microbenchmark {
             num_tasks: 300,
             num_blocks: 1,
             mu_blocks: 1.0,
@@ -67,10 +70,7 @@ fn dpk_beats_dpf_on_one_block_once_best_orders_differ() {
             eps_min_mean: 0.005,
             seed: 2,
             ..Microbenchmark::default()
-        }
-        .workload()
-        .unwrap();
-        (count(&w, Scheduler::Dpk), count(&w, Scheduler::Dpf))
+        })
     };
     let (dpk0, dpf0) = run(0.0);
     assert_eq!(dpk0, dpf0);

@@ -4,10 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use ergon_core::orloj::formats::{FormatError, parse_sim};
 use ergon_core::orloj::{
     BatchScale, Batcher, BatchingError, Distribution, ExecSpec, Orloj, TimeGrid,
 };
+use support::{assert_mentions, assert_row_mentions, refusal};
 
 fn doc(apps: &str, extra: &str) -> String {
     format!(
@@ -22,19 +25,10 @@ const BERT: &str = r#"{"name": "bert", "share": 0.5, "slo_s": 0.06,
 const SEQ: &str = r#"{"name": "seq2seq", "share": 0.5, "slo_s": 0.12,
     "exec_time": {"kind": "lognormal", "mean_s": 0.03, "cv": 1.0}}"#;
 
+/// The message the `orloj-sim/v1` document `text` is refused with.
 #[track_caller]
 fn err(text: &str) -> String {
-    match parse_sim(text) {
-        Ok(_) => panic!("accepted:\n{text}"),
-        Err(e) => e.to_string(),
-    }
-}
-
-#[track_caller]
-fn assert_mentions(msg: &str, words: &[&str]) {
-    for w in words {
-        assert!(msg.contains(w), "`{msg}` does not mention `{w}`");
-    }
+    refusal(parse_sim(text), text)
 }
 
 #[test]
@@ -45,138 +39,132 @@ fn the_reference_document_parses() {
     assert_eq!(cfg.policies.len(), 10);
 }
 
-#[test]
-fn unknown_distribution_kind_names_app_and_field() {
-    let gamma = r#"{"name": "vit", "share": 0.5, "slo_s": 0.05, "exec_time": {"kind": "gamma", "mean_s": 0.01}}"#;
-    let m = err(&doc(&format!("{BERT}, {gamma}"), ""));
-    assert_mentions(&m, &["vit", "exec_time.kind", "gamma", "lognormal"]);
+/// An app named `vit` (share 1) whose execution time is `exec`.
+fn vit(exec: &str) -> String {
+    format!(r#"{{"name": "vit", "share": 1.0, "slo_s": 0.05, "exec_time": {exec}}}"#)
 }
 
 #[test]
-fn missing_parameter_of_a_kind_names_it() {
-    let app = r#"{"name": "vit", "share": 1.0, "slo_s": 0.05, "exec_time": {"kind": "bimodal", "low_s": 0.01, "high_s": 0.02}}"#;
-    assert_mentions(&err(&doc(app, "")), &["vit", "exec_time.p_low", "missing"]);
-}
-
-#[test]
-fn non_positive_slo_names_the_app() {
-    for slo in ["0.0", "-0.01"] {
-        let app = format!(
-            r#"{{"name": "vit", "share": 0.5, "slo_s": {slo}, "exec_time": {{"kind": "constant", "value_s": 0.01}}}}"#
-        );
-        assert_mentions(&err(&doc(&format!("{BERT}, {app}"), "")), &["vit", "slo_s"]);
-    }
-}
-
-#[test]
-fn shares_not_adding_to_one_are_rejected() {
-    let app = SEQ.replace("0.5", "0.4");
-    assert_mentions(
-        &err(&doc(&format!("{BERT}, {app}"), "")),
-        &["shares", "0.9"],
-    );
-}
-
-#[test]
-fn share_outside_zero_one_names_the_app() {
-    let app = SEQ.replace("\"share\": 0.5", "\"share\": -0.5");
-    let bert = BERT.replace("\"share\": 0.5", "\"share\": 1.5");
-    assert_mentions(
-        &err(&doc(&format!("{bert}, {app}"), "")),
-        &["bert", "share"],
-    );
-}
-
-#[test]
-fn empty_apps_are_rejected() {
-    assert_mentions(&err(&doc("", "")), &["no applications"]);
-}
-
-#[test]
-fn bad_distribution_parameters_name_app_and_field() {
-    let cases = [
+fn bad_apps_name_the_app_and_field() {
+    let non_positive_slo = |slo: &str| {
+        format!(
+            r#"{BERT}, {{"name": "vit", "share": 0.5, "slo_s": {slo}, "exec_time": {{"kind": "constant", "value_s": 0.01}}}}"#
+        )
+    };
+    let cases: [(String, &[&str]); 15] = [
         (
-            r#"{"kind": "constant", "value_s": -1}"#,
-            "exec_time.value_s",
+            format!(
+                r#"{BERT}, {{"name": "vit", "share": 0.5, "slo_s": 0.05, "exec_time": {{"kind": "gamma", "mean_s": 0.01}}}}"#
+            ),
+            &["vit", "exec_time.kind", "gamma", "lognormal"],
         ),
         (
-            r#"{"kind": "bimodal", "low_s": 0.03, "high_s": 0.02, "p_low": 0.3}"#,
-            "exec_time.low_s",
+            vit(r#"{"kind": "bimodal", "low_s": 0.01, "high_s": 0.02}"#),
+            &["vit", "exec_time.p_low", "missing"],
+        ),
+        (non_positive_slo("0.0"), &["vit", "slo_s"]),
+        (non_positive_slo("-0.01"), &["vit", "slo_s"]),
+        (
+            format!("{BERT}, {}", SEQ.replace("0.5", "0.4")),
+            &["shares", "0.9"],
         ),
         (
-            r#"{"kind": "bimodal", "low_s": 0.01, "high_s": 0.02, "p_low": 1.3}"#,
-            "exec_time.p_low",
+            format!(
+                "{}, {}",
+                BERT.replace("\"share\": 0.5", "\"share\": 1.5"),
+                SEQ.replace("\"share\": 0.5", "\"share\": -0.5")
+            ),
+            &["bert", "share"],
+        ),
+        (String::new(), &["no applications"]),
+        (
+            vit(r#"{"kind": "constant", "value_s": -1}"#),
+            &["vit", "exec_time.value_s"],
         ),
         (
-            r#"{"kind": "lognormal", "mean_s": 0.03, "cv": -1}"#,
-            "exec_time.cv",
+            vit(r#"{"kind": "bimodal", "low_s": 0.03, "high_s": 0.02, "p_low": 0.3}"#),
+            &["vit", "exec_time.low_s"],
         ),
         (
-            r#"{"kind": "lognormal", "mean_s": 0, "cv": 1}"#,
-            "exec_time.mean_s",
+            vit(r#"{"kind": "bimodal", "low_s": 0.01, "high_s": 0.02, "p_low": 1.3}"#),
+            &["vit", "exec_time.p_low"],
         ),
         (
-            r#"{"kind": "samples", "values_s": []}"#,
-            "exec_time.values_s",
+            vit(r#"{"kind": "lognormal", "mean_s": 0.03, "cv": -1}"#),
+            &["vit", "exec_time.cv"],
         ),
         (
-            r#"{"kind": "samples", "values_s": [0.01, -0.02]}"#,
-            "exec_time.values_s",
+            vit(r#"{"kind": "lognormal", "mean_s": 0, "cv": 1}"#),
+            &["vit", "exec_time.mean_s"],
+        ),
+        (
+            vit(r#"{"kind": "samples", "values_s": []}"#),
+            &["vit", "exec_time.values_s"],
+        ),
+        (
+            vit(r#"{"kind": "samples", "values_s": [0.01, -0.02]}"#),
+            &["vit", "exec_time.values_s"],
+        ),
+        (
+            format!("{BERT}, {}", BERT.replace("0.06", "0.07")),
+            &["apps[1].name", "bert"],
         ),
     ];
-    for (exec, field) in cases {
-        let app = format!(r#"{{"name": "vit", "share": 1.0, "slo_s": 0.05, "exec_time": {exec}}}"#);
-        assert_mentions(&err(&doc(&app, "")), &["vit", field]);
+    for (apps, needles) in &cases {
+        assert_row_mentions(apps, &err(&doc(apps, "")), needles);
     }
 }
 
 #[test]
 fn other_fields_are_checked() {
-    let both = format!("{BERT}, {SEQ}");
-    assert_mentions(
-        &err(&doc(&both, "").replace("orloj-sim/v1", "orloj-sim/v2")),
-        &["orloj-sim/v2"],
-    );
-    assert_mentions(
-        &err(&doc(&both, "").replace("[1.0, 1.1, 1.2, 1.3]", "[1.0, 1.1]")),
-        &["scale", "max_size"],
-    );
-    assert_mentions(
-        &err(&doc(&both, "").replace("[1.0, 1.1, 1.2, 1.3]", "[1.0, 1.1, -1.2, 1.3]")),
-        &["size 3"],
-    );
-    assert_mentions(
-        &err(&doc(&both, "").replace("\"load\": 0.5", "\"load\": 0")),
-        &["arrivals.load"],
-    );
-    assert_mentions(
-        &err(&doc(&both, "").replace("poisson", "uniform")),
-        &["arrivals.kind", "uniform"],
-    );
-    assert_mentions(
-        &err(&doc(&both, ", \"policies\": [\"orloj\", \"triton\"]")),
-        &["policies[1]", "triton"],
-    );
-    assert_mentions(&err(&doc(&both, ", \"policies\": []")), &["no policies"]);
-    assert_mentions(
-        &err(&doc(&both, "").replace("\"duration_s\": 10.0", "\"duration_s\": -1")),
-        &["duration_s"],
-    );
-    assert_mentions(&err(&doc(&both, ", \"p_min\": 2")), &["p_min"]);
-    assert_mentions(
-        &err(&doc(
-            &format!("{BERT}, {}", BERT.replace("0.06", "0.07")),
+    // Each row edits the valid two-app document: (replace this, by this, extra fields).
+    let cases: [(&str, &str, &str, &[&str]); 12] = [
+        ("orloj-sim/v1", "orloj-sim/v2", "", &["orloj-sim/v2"]),
+        (
+            "[1.0, 1.1, 1.2, 1.3]",
+            "[1.0, 1.1]",
             "",
-        )),
-        &["apps[1].name", "bert"],
-    );
-    assert_mentions(&err(&doc(&both, "").replace("\"seed\": 7,", "")), &["seed"]);
-    assert_mentions(
-        &err(&doc(&both, ", \"duration_s\": 1e9")),
-        &["duplicate field"],
-    );
-    let huge = doc(&both, "").replace("\"duration_s\": 10.0", "\"duration_s\": 1e9");
-    assert_mentions(&err(&huge), &["limit"]);
+            &["scale", "max_size"],
+        ),
+        (
+            "[1.0, 1.1, 1.2, 1.3]",
+            "[1.0, 1.1, -1.2, 1.3]",
+            "",
+            &["size 3"],
+        ),
+        ("\"load\": 0.5", "\"load\": 0", "", &["arrivals.load"]),
+        ("poisson", "uniform", "", &["arrivals.kind", "uniform"]),
+        (
+            "",
+            "",
+            ", \"policies\": [\"orloj\", \"triton\"]",
+            &["policies[1]", "triton"],
+        ),
+        ("", "", ", \"policies\": []", &["no policies"]),
+        (
+            "\"duration_s\": 10.0",
+            "\"duration_s\": -1",
+            "",
+            &["duration_s"],
+        ),
+        ("", "", ", \"p_min\": 2", &["p_min"]),
+        ("\"seed\": 7,", "", "", &["seed"]),
+        ("", "", ", \"duration_s\": 1e9", &["duplicate field"]),
+        (
+            "\"duration_s\": 10.0",
+            "\"duration_s\": 1e9",
+            "",
+            &["limit"],
+        ),
+    ];
+    let both = format!("{BERT}, {SEQ}");
+    for (from, to, extra, needles) in cases {
+        let mut text = doc(&both, extra);
+        if !from.is_empty() {
+            text = text.replace(from, to);
+        }
+        assert_row_mentions(&text, &err(&text), needles);
+    }
     assert!(matches!(parse_sim("{"), Err(FormatError::Json(_))));
 }
 

@@ -15,18 +15,16 @@ fn grid() -> TimeGrid {
     TimeGrid::new(1.0, 64).unwrap()
 }
 
-/// App A: 10 w.p. ½, 30 w.p. ½.
+/// App A's law: 10 w.p. ½, 30 w.p. ½.
+const APP_A: ExecSpec = ExecSpec::Bimodal {
+    low_s: 10.0,
+    high_s: 30.0,
+    p_low: 0.5,
+};
+
+/// App A on the heap-allocated distribution.
 fn app_a() -> Distribution {
-    Distribution::from_spec(
-        grid(),
-        &ExecSpec::Bimodal {
-            low_s: 10.0,
-            high_s: 30.0,
-            p_low: 0.5,
-        },
-        "A",
-    )
-    .unwrap()
+    Distribution::from_spec(grid(), &APP_A, "A").unwrap()
 }
 
 /// App B: constant 20.
@@ -88,16 +86,7 @@ fn probability_two_a_within_15_is_a_quarter() {
 
 #[test]
 fn heapless_variant_gives_the_same_oracles() {
-    let a: FixedDistribution<64> = FixedDistribution::from_spec(
-        grid(),
-        &ExecSpec::Bimodal {
-            low_s: 10.0,
-            high_s: 30.0,
-            p_low: 0.5,
-        },
-        "A",
-    )
-    .unwrap();
+    let a: FixedDistribution<64> = FixedDistribution::from_spec(grid(), &APP_A, "A").unwrap();
     let d = BatchDistribution::new(&unit(), &[(&a, 3)]).unwrap();
     close(d.mean_s(), 27.5);
     close(d.cdf_at(15.0), 0.125);

@@ -1,8 +1,13 @@
 //! Bad input gets a clear error that names the offending profile, row or field — never a
 //! panic. Documents are built as `perseus-instance/v1` JSON and zeus CSV strings (a small valid
-//! base, then one mutation per test) and as `Problem` values through the Rust API.
+//! base, then one mutation per case) and as `Problem` values through the Rust API.
+//!
+//! The refusals are tables of cases: each row makes one bad input, says which error it must get
+//! and what the message must mention, and [`check`] runs them all, naming the failing row.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
 
 use ergon_core::fit::ExpModel;
 use ergon_core::perseus::formats::{self, FormatError};
@@ -11,28 +16,11 @@ use ergon_core::perseus::{
     Problem, Profile, ProfileOption, Termination,
 };
 use serde_json::{Value, json};
+use support::perseus::{FREQS, dag_json, options, profiles, profiles_csv, profiles_json};
+use support::{assert_mentions, assert_row_mentions};
 
 // ---------------------------------------------------------------------------------------------
 // The valid base problem: 2 stages × 2 microbatches, 1F1B, τ = 1 ms, 4 profiles of 5 options.
-
-const FREQS: [u32; 5] = [1410, 1305, 1200, 1095, 990];
-
-/// Five options of one (stage, kind): slower clocks take longer and less energy, one quantum
-/// or more apart, so all five survive the Pareto filter.
-fn options(base_ms: f64) -> Vec<ProfileOption> {
-    FREQS
-        .iter()
-        .enumerate()
-        .map(|(i, &f)| {
-            let i = i as f64;
-            ProfileOption {
-                freq_mhz: f,
-                time_s: (base_ms + 2.0 * i + 0.5) * 1e-3,
-                energy_j: 8.0 - 0.9 * i + 0.05 * i * i,
-            }
-        })
-        .collect()
-}
 
 fn base_ms(stage: u32, kind: Kind) -> f64 {
     let f = [20.0, 22.0][stage as usize];
@@ -42,46 +30,20 @@ fn base_ms(stage: u32, kind: Kind) -> f64 {
     }
 }
 
-fn options_json(opts: &[ProfileOption]) -> Value {
-    opts.iter()
-        .map(|o| json!({"freq_mhz": o.freq_mhz, "time_s": o.time_s, "energy_j": o.energy_j}))
-        .collect()
-}
-
 fn base_doc() -> Value {
-    let mut profiles = Vec::new();
-    for stage in 0..2 {
-        for kind in [Kind::Forward, Kind::Backward] {
-            profiles.push(json!({
-                "stage": stage,
-                "kind": kind.as_str(),
-                "options": options_json(&options(base_ms(stage, kind))),
-            }));
-        }
-    }
     json!({
         "schema": "perseus-instance/v1",
         "name": "bad_input_base",
         "unit_time_s": 0.001,
         "p_blocking_w": 80.0,
         "pipeline": {"schedule": "1f1b", "num_stages": 2, "num_microbatches": 2},
-        "profiles": profiles,
+        "profiles": profiles_json(&profiles(2, base_ms)),
     })
 }
 
 /// The base pipeline's DAG as an explicit `dag` section (ids 0..8, stage-major program order).
 fn explicit_dag() -> Value {
-    let dag = Pipeline::one_f_one_b(2, 2).dag().unwrap();
-    let nodes: Vec<Value> = dag
-        .nodes
-        .iter()
-        .enumerate()
-        .map(|(id, c)| {
-            json!({"id": id, "stage": c.stage, "kind": c.kind.as_str(), "microbatch": c.microbatch})
-        })
-        .collect();
-    let edges: Vec<Value> = dag.edges.iter().map(|&(u, v)| json!([u, v])).collect();
-    json!({"nodes": nodes, "edges": edges})
+    dag_json(&Pipeline::one_f_one_b(2, 2).dag().unwrap())
 }
 
 fn profile_mut<'a>(doc: &'a mut Value, stage: u64, kind: &str) -> &'a mut Value {
@@ -104,39 +66,17 @@ fn parse_and_solve(doc: &Value) -> Result<perseus::Frontier, FormatError> {
 }
 
 fn base_problem() -> Problem {
-    let mut profiles = Vec::new();
-    for stage in 0..2 {
-        for kind in [Kind::Forward, Kind::Backward] {
-            profiles.push(Profile {
-                stage,
-                kind,
-                options: options(base_ms(stage, kind)),
-                fit: None,
-            });
-        }
-    }
     Problem {
         unit_time_s: 0.001,
         p_blocking_w: 80.0,
         effective_energy: EffectiveEnergy::AfterFilter,
-        profiles,
+        profiles: profiles(2, base_ms),
         dag: Pipeline::one_f_one_b(2, 2).dag().unwrap(),
     }
 }
 
 fn base_csv() -> String {
-    let mut s = String::from("stage,instruction,frequency,time,energy\n");
-    for stage in 0..2 {
-        for kind in [Kind::Forward, Kind::Backward] {
-            for o in options(base_ms(stage, kind)) {
-                s.push_str(&format!(
-                    "{stage},{kind},{},{},{}\n",
-                    o.freq_mhz, o.time_s, o.energy_j
-                ));
-            }
-        }
-    }
-    s
+    profiles_csv(&profiles(2, base_ms))
 }
 
 fn csv_problem(text: &str) -> Result<Problem, FormatError> {
@@ -149,28 +89,104 @@ fn csv_problem(text: &str) -> Result<Problem, FormatError> {
     )
 }
 
-/// Asserts that the Display message contains every needle.
-#[track_caller]
-fn assert_mentions(err: &impl std::fmt::Display, needles: &[&str]) {
-    let msg = err.to_string();
-    for n in needles {
-        assert!(
-            msg.contains(n),
-            "error message {msg:?} does not mention {n:?}"
-        );
-    }
-}
-
-#[track_caller]
-fn problem_err(r: Result<impl std::fmt::Debug, FormatError>) -> FrontierError {
-    match r {
-        Err(FormatError::Problem(e)) => e,
-        other => panic!("expected FormatError::Problem, got {other:?}"),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
-// The base documents are valid.
+// Tables of refusals: each attempt edits one of the valid bases and reads (or solves) it.
+
+/// The base document edited by `edit`, parsed.
+fn parse_edited(edit: impl FnOnce(&mut Value)) -> Result<(), FormatError> {
+    let mut doc = base_doc();
+    edit(&mut doc);
+    parse(&doc).map(drop)
+}
+
+/// The base document with an explicit `dag` section edited by `edit`, parsed.
+fn parse_dag_edited(edit: impl FnOnce(&mut Value)) -> Result<(), FormatError> {
+    parse_edited(|doc| {
+        let mut dag = explicit_dag();
+        edit(&mut dag);
+        doc["dag"] = dag;
+    })
+}
+
+/// The base document edited by `edit`, parsed and solved.
+fn solve_edited(edit: impl FnOnce(&mut Value)) -> Result<(), FormatError> {
+    let mut doc = base_doc();
+    edit(&mut doc);
+    parse_and_solve(&doc).map(drop)
+}
+
+/// The base problem edited by `edit`, solved through the Rust API (its error wrapped as
+/// [`FormatError::Problem`], whose message is the problem error's own).
+fn solve_problem_edited(edit: impl FnOnce(&mut Problem)) -> Result<(), FormatError> {
+    let mut problem = base_problem();
+    edit(&mut problem);
+    perseus::solve(&problem)
+        .map(drop)
+        .map_err(FormatError::from)
+}
+
+/// The base CSV rewritten by `edit`, read onto the base pipeline.
+fn csv_edited(edit: impl FnOnce(String) -> String) -> Result<(), FormatError> {
+    csv_problem(&edit(base_csv())).map(drop)
+}
+
+/// `text` with the cell `column` of line `index` (0-based) replaced by `value`.
+fn set_cell(text: &str, index: usize, column: usize, value: &str) -> String {
+    text.lines()
+        .enumerate()
+        .map(|(i, line)| {
+            if i == index {
+                let mut cells: Vec<&str> = line.split(',').collect();
+                cells[column] = value;
+                cells.join(",") + "\n"
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect()
+}
+
+/// `doc` without its top-level `field`.
+fn without(doc: &mut Value, field: &str) {
+    doc.as_object_mut().unwrap().remove(field);
+}
+
+/// Asserts that `result` is refused with an error whose `Debug` form starts with `want` and
+/// whose message mentions every needle; failures name the `case`.
+///
+/// `want` is the error variant with its leading fields as the derived `Debug` writes them (for
+/// example `Problem(EmptyProfile { stage: 1, kind: Backward })`): the same check as a
+/// `matches!` on those fields, and equality when it is the whole form.
+#[track_caller]
+fn assert_refused(case: &str, result: Result<(), FormatError>, want: &str, mentions: &[&str]) {
+    let error = match result {
+        Ok(()) => panic!("{case}: accepted"),
+        Err(error) => error,
+    };
+    let debug = format!("{error:?}");
+    assert!(
+        debug.starts_with(want),
+        "{case}: expected {want} …, got {debug}"
+    );
+    assert_row_mentions(case, &error, mentions);
+}
+
+/// One bad input: its name, the attempt, the start of its error's `Debug` form and what the
+/// message must mention (see [`assert_refused`]).
+type Case = (
+    &'static str,
+    fn() -> Result<(), FormatError>,
+    &'static str,
+    &'static [&'static str],
+);
+
+/// Runs every case of a table.
+#[track_caller]
+fn check(cases: &[Case]) {
+    for &(case, attempt, want, mentions) in cases {
+        assert_refused(case, attempt(), want, mentions);
+    }
+}
 
 #[test]
 fn base_instance_csv_and_problem_are_valid_and_agree() {
@@ -197,115 +213,110 @@ fn base_instance_csv_and_problem_are_valid_and_agree() {
 // Profiles and their measurements.
 
 #[test]
-fn empty_profile_is_rejected_naming_it() {
-    let mut doc = base_doc();
-    profile_mut(&mut doc, 1, "backward")["options"] = json!([]);
-    let e = problem_err(parse(&doc));
-    assert_eq!(
-        e,
-        FrontierError::EmptyProfile {
-            stage: 1,
-            kind: Kind::Backward
-        }
-    );
-    assert_mentions(&e, &["stage 1", "backward", "no options"]);
-
-    let mut p = base_problem();
-    p.profiles[2].options.clear();
-    let e = perseus::solve(&p).unwrap_err();
-    assert_eq!(
-        e,
-        FrontierError::EmptyProfile {
-            stage: 1,
-            kind: Kind::Forward
-        }
-    );
+fn bad_profiles_are_rejected_naming_stage_and_kind() {
+    check(&[
+        (
+            "empty profile in a document",
+            || parse_edited(|d| profile_mut(d, 1, "backward")["options"] = json!([])),
+            "Problem(EmptyProfile { stage: 1, kind: Backward })",
+            &["stage 1", "backward", "no options"],
+        ),
+        (
+            "empty profile through the Rust API",
+            || solve_problem_edited(|p| p.profiles[2].options.clear()),
+            "Problem(EmptyProfile { stage: 1, kind: Forward })",
+            &[],
+        ),
+        (
+            "missing profile in a document",
+            || {
+                parse_edited(|d| {
+                    let profiles = d["profiles"].as_array_mut().unwrap();
+                    profiles.retain(|p| !(p["stage"] == 1 && p["kind"] == "forward"));
+                })
+            },
+            "Problem(MissingProfile { stage: 1, kind: Forward })",
+            &["no profile", "stage 1", "forward"],
+        ),
+        (
+            "missing profile in a CSV (every stage-1 forward row dropped)",
+            || {
+                csv_edited(|text| {
+                    let rows = text.lines().filter(|l| !l.starts_with("1,forward"));
+                    rows.map(|l| format!("{l}\n")).collect()
+                })
+            },
+            "Problem(MissingProfile { stage: 1, kind: Forward })",
+            &[],
+        ),
+        (
+            "duplicate profile",
+            || {
+                parse_edited(|d| {
+                    let dup = profile_mut(d, 0, "forward").clone();
+                    d["profiles"].as_array_mut().unwrap().push(dup);
+                })
+            },
+            "Problem(DuplicateProfile { stage: 0, kind: Forward })",
+            &["stage 0", "forward", "twice"],
+        ),
+        (
+            "profile beyond the pipeline in a document",
+            || {
+                parse_edited(|d| {
+                    let mut extra = profile_mut(d, 1, "backward").clone();
+                    extra["stage"] = json!(2);
+                    d["profiles"].as_array_mut().unwrap().push(extra);
+                })
+            },
+            "Problem(UnusedProfile { stage: 2, kind: Backward, num_stages: 2 })",
+            &["stage 2", "backward", "2 stages"],
+        ),
+        (
+            "CSV profiled on 3 stages, run with --stages 2",
+            || csv_edited(|text| text + "2,forward,1410,0.02,8.0\n"),
+            "Problem(UnusedProfile { stage: 2, kind: Forward, num_stages: 2 })",
+            &[],
+        ),
+        (
+            "invalid given fit in a document",
+            || {
+                let fit = json!({"a": -3.0, "b": -0.1, "c": 1.0});
+                parse_edited(|d| profile_mut(d, 0, "forward")["fit"] = fit)
+            },
+            "Problem(InvalidFit { stage: 0, kind: Forward,",
+            &["stage 0", "forward", "fit"],
+        ),
+        (
+            "invalid given fit through the Rust API",
+            || {
+                let fit = ExpModel {
+                    a: 1.0,
+                    b: 0.5,
+                    c: 0.0,
+                };
+                solve_problem_edited(|p| p.profiles[1].fit = Some(fit))
+            },
+            "Problem(InvalidFit { stage: 0, kind: Backward,",
+            &[],
+        ),
+    ]);
 }
 
 #[test]
 fn nan_in_csv_is_rejected_naming_profile_option_and_field() {
     // Line 4 is the third option (row 2) of stage 0 forward.
     for (field, column) in [("time_s", 3), ("energy_j", 4)] {
-        let text: String = base_csv()
-            .lines()
-            .enumerate()
-            .map(|(i, l)| {
-                if i == 3 {
-                    let mut cells: Vec<&str> = l.split(',').collect();
-                    cells[column] = "nan";
-                    cells.join(",") + "\n"
-                } else {
-                    format!("{l}\n")
-                }
-            })
-            .collect();
-        let e = problem_err(csv_problem(&text));
-        match &e {
-            FrontierError::InvalidOption {
-                stage: 0,
-                kind: Kind::Forward,
-                row: 2,
-                field: f,
-                value,
-            } => {
-                assert_eq!(*f, field);
-                assert!(value.is_nan());
-            }
-            other => panic!("expected InvalidOption for {field}, got {other:?}"),
-        }
-        assert_mentions(&e, &["stage 0", "forward", "option 2", field, "NaN"]);
+        assert_refused(
+            field,
+            csv_edited(|text| set_cell(&text, 3, column, "nan")),
+            &format!(
+                "Problem(InvalidOption {{ stage: 0, kind: Forward, row: 2, field: {field:?}, \
+                 value: NaN }})"
+            ),
+            &["stage 0", "forward", "option 2", field, "NaN"],
+        );
     }
-}
-
-#[test]
-fn nan_and_infinity_through_the_rust_api() {
-    let mut p = base_problem();
-    p.profiles[3].options[4].time_s = f64::NAN;
-    let e = perseus::solve(&p).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            FrontierError::InvalidOption {
-                stage: 1,
-                kind: Kind::Backward,
-                row: 4,
-                field: "time_s",
-                ..
-            }
-        ),
-        "{e:?}"
-    );
-    assert_mentions(&e, &["stage 1", "backward", "option 4", "time_s", "NaN"]);
-
-    let mut p = base_problem();
-    p.profiles[1].options[0].energy_j = f64::INFINITY;
-    let e = perseus::solve(&p).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            FrontierError::InvalidOption {
-                stage: 0,
-                kind: Kind::Backward,
-                row: 0,
-                field: "energy_j",
-                ..
-            }
-        ),
-        "{e:?}"
-    );
-    assert_mentions(&e, &["energy_j", "inf"]);
-
-    let mut p = base_problem();
-    p.unit_time_s = f64::NAN;
-    let e = perseus::solve(&p).unwrap_err();
-    assert!(matches!(e, FrontierError::InvalidUnitTime(t) if t.is_nan()));
-    assert_mentions(&e, &["unit time"]);
-
-    let mut p = base_problem();
-    p.p_blocking_w = f64::NAN;
-    let e = perseus::solve(&p).unwrap_err();
-    assert!(matches!(e, FrontierError::InvalidBlockingPower(w) if w.is_nan()));
-    assert_mentions(&e, &["blocking power"]);
 }
 
 #[test]
@@ -317,421 +328,303 @@ fn negative_and_zero_measurements_are_rejected() {
         ("energy_j", 0.0, "energy_j = 0"),
     ];
     for (field, value, shown) in cases {
-        let mut doc = base_doc();
-        profile_mut(&mut doc, 0, "backward")["options"][1][field] = json!(value);
-        let e = problem_err(parse(&doc));
-        match &e {
-            FrontierError::InvalidOption {
-                stage: 0,
-                kind: Kind::Backward,
-                row: 1,
-                field: f,
-                value: v,
-            } => {
-                assert_eq!(*f, field);
-                assert_eq!(*v, value);
-            }
-            other => panic!("expected InvalidOption for {field} = {value}, got {other:?}"),
-        }
-        assert_mentions(&e, &["stage 0", "backward", "option 1", field, shown]);
+        assert_refused(
+            &format!("{field} = {value}"),
+            parse_edited(|d| profile_mut(d, 0, "backward")["options"][1][field] = json!(value)),
+            &format!(
+                "Problem(InvalidOption {{ stage: 0, kind: Backward, row: 1, field: {field:?}, \
+                 value: {value:?} }})"
+            ),
+            &["stage 0", "backward", "option 1", field, shown],
+        );
     }
-    // A zero frequency is no clock at all.
-    let mut doc = base_doc();
-    profile_mut(&mut doc, 1, "forward")["options"][3]["freq_mhz"] = json!(0);
-    let e = problem_err(parse(&doc));
+}
+
+#[test]
+fn other_bad_numbers_are_rejected() {
+    check(&[
+        (
+            "NaN time through the Rust API",
+            || solve_problem_edited(|p| p.profiles[3].options[4].time_s = f64::NAN),
+            "Problem(InvalidOption { stage: 1, kind: Backward, row: 4, field: \"time_s\",",
+            &["stage 1", "backward", "option 4", "time_s", "NaN"],
+        ),
+        (
+            "infinite energy through the Rust API",
+            || solve_problem_edited(|p| p.profiles[1].options[0].energy_j = f64::INFINITY),
+            "Problem(InvalidOption { stage: 0, kind: Backward, row: 0, field: \"energy_j\",",
+            &["energy_j", "inf"],
+        ),
+        (
+            "NaN unit time through the Rust API",
+            || solve_problem_edited(|p| p.unit_time_s = f64::NAN),
+            "Problem(InvalidUnitTime(NaN))",
+            &["unit time"],
+        ),
+        (
+            "NaN blocking power through the Rust API",
+            || solve_problem_edited(|p| p.p_blocking_w = f64::NAN),
+            "Problem(InvalidBlockingPower(NaN))",
+            &["blocking power"],
+        ),
+        (
+            // A zero frequency is no clock at all.
+            "zero frequency",
+            || parse_edited(|d| profile_mut(d, 1, "forward")["options"][3]["freq_mhz"] = json!(0)),
+            "Problem(InvalidOption { stage: 1, kind: Forward, row: 3, field: \"freq_mhz\",",
+            &[],
+        ),
+        (
+            // A negative frequency does not fit the type: serde names the field.
+            "negative frequency",
+            || {
+                let freq = json!(-1410);
+                parse_edited(|d| profile_mut(d, 1, "forward")["options"][3]["freq_mhz"] = freq)
+            },
+            "Json {",
+            &["perseus-instance/v1", "-1410"],
+        ),
+        (
+            "negative blocking power",
+            || parse_edited(|d| d["p_blocking_w"] = json!(-5.0)),
+            "Problem(InvalidBlockingPower(-5.0))",
+            &["blocking power", "-5"],
+        ),
+        (
+            "zero unit time",
+            || parse_edited(|d| d["unit_time_s"] = json!(0.0)),
+            "Problem(InvalidUnitTime(0.0))",
+            &["unit time", "0"],
+        ),
+        (
+            "unit time longer than every computation",
+            || solve_edited(|d| d["unit_time_s"] = json!(1.0)),
+            "Problem(ShorterThanUnitTime { stage: 0, kind: Forward,",
+            &[
+                "stage 0",
+                "forward",
+                "option",
+                "shorter than the unit time 1 s",
+            ],
+        ),
+        (
+            "too many quanta",
+            || solve_problem_edited(|p| p.unit_time_s = 1e-12),
+            "Problem(TooManyQuanta { stage: 0, kind: Forward,",
+            &["stage 0", "forward", "larger unit time"],
+        ),
+    ]);
+    // The unit time the message names is the document's.
+    let e = solve_edited(|d| d["unit_time_s"] = json!(1.0)).unwrap_err();
     assert!(
         matches!(
             e,
-            FrontierError::InvalidOption {
-                stage: 1,
-                kind: Kind::Forward,
-                row: 3,
-                field: "freq_mhz",
-                ..
-            }
+            FormatError::Problem(FrontierError::ShorterThanUnitTime { unit_time_s, .. })
+                if unit_time_s == 1.0
         ),
         "{e:?}"
     );
-    // A negative frequency does not fit the type: serde names the field.
-    let mut doc = base_doc();
-    profile_mut(&mut doc, 1, "forward")["options"][3]["freq_mhz"] = json!(-1410);
-    let e = parse(&doc).unwrap_err();
-    assert!(matches!(e, FormatError::Json { .. }), "{e:?}");
-    assert_mentions(&e, &["perseus-instance/v1", "-1410"]);
-}
-
-#[test]
-fn negative_blocking_power_and_unit_time_are_rejected() {
-    let mut doc = base_doc();
-    doc["p_blocking_w"] = json!(-5.0);
-    let e = problem_err(parse(&doc));
-    assert_eq!(e, FrontierError::InvalidBlockingPower(-5.0));
-    assert_mentions(&e, &["blocking power", "-5"]);
-
-    let mut doc = base_doc();
-    doc["unit_time_s"] = json!(0.0);
-    let e = problem_err(parse(&doc));
-    assert_eq!(e, FrontierError::InvalidUnitTime(0.0));
-    assert_mentions(&e, &["unit time", "0"]);
-}
-
-#[test]
-fn missing_profile_is_rejected_naming_stage_and_kind() {
-    let mut doc = base_doc();
-    doc["profiles"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|p| !(p["stage"] == 1 && p["kind"] == "forward"));
-    let e = problem_err(parse(&doc));
-    assert_eq!(
-        e,
-        FrontierError::MissingProfile {
-            stage: 1,
-            kind: Kind::Forward
-        }
-    );
-    assert_mentions(&e, &["no profile", "stage 1", "forward"]);
-
-    // The same from CSV: drop every stage-1 forward row.
-    let text: String = base_csv()
-        .lines()
-        .filter(|l| !l.starts_with("1,forward"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let e = problem_err(csv_problem(&text));
-    assert_eq!(
-        e,
-        FrontierError::MissingProfile {
-            stage: 1,
-            kind: Kind::Forward
-        }
-    );
-}
-
-#[test]
-fn duplicate_profile_is_rejected() {
-    let mut doc = base_doc();
-    let dup = profile_mut(&mut doc, 0, "forward").clone();
-    doc["profiles"].as_array_mut().unwrap().push(dup);
-    let e = problem_err(parse(&doc));
-    assert_eq!(
-        e,
-        FrontierError::DuplicateProfile {
-            stage: 0,
-            kind: Kind::Forward
-        }
-    );
-    assert_mentions(&e, &["stage 0", "forward", "twice"]);
-}
-
-#[test]
-fn profile_beyond_the_pipeline_is_rejected() {
-    let mut doc = base_doc();
-    let mut extra = profile_mut(&mut doc, 1, "backward").clone();
-    extra["stage"] = json!(2);
-    doc["profiles"].as_array_mut().unwrap().push(extra);
-    let e = problem_err(parse(&doc));
-    assert_eq!(
-        e,
-        FrontierError::UnusedProfile {
-            stage: 2,
-            kind: Kind::Backward,
-            num_stages: 2
-        }
-    );
-    assert_mentions(&e, &["stage 2", "backward", "2 stages"]);
-
-    // CSV profiled on 3 stages, run with --stages 2.
-    let mut text = base_csv();
-    text.push_str("2,forward,1410,0.02,8.0\n");
-    let e = problem_err(csv_problem(&text));
-    assert_eq!(
-        e,
-        FrontierError::UnusedProfile {
-            stage: 2,
-            kind: Kind::Forward,
-            num_stages: 2
-        }
-    );
-}
-
-#[test]
-fn invalid_given_fit_is_rejected() {
-    let mut doc = base_doc();
-    profile_mut(&mut doc, 0, "forward")["fit"] = json!({"a": -3.0, "b": -0.1, "c": 1.0});
-    let e = problem_err(parse(&doc));
-    assert!(
-        matches!(
-            e,
-            FrontierError::InvalidFit {
-                stage: 0,
-                kind: Kind::Forward,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
-    assert_mentions(&e, &["stage 0", "forward", "fit"]);
-
-    let mut p = base_problem();
-    p.profiles[1].fit = Some(ExpModel {
-        a: 1.0,
-        b: 0.5,
-        c: 0.0,
-    });
-    let e = perseus::solve(&p).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            FrontierError::InvalidFit {
-                stage: 0,
-                kind: Kind::Backward,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
-}
-
-#[test]
-fn unit_time_longer_than_every_computation_is_rejected() {
-    let mut doc = base_doc();
-    doc["unit_time_s"] = json!(1.0);
-    let e = parse_and_solve(&doc).unwrap_err();
-    let FormatError::Problem(e) = e else {
-        panic!("expected FormatError::Problem, got {e:?}")
-    };
-    match &e {
-        FrontierError::ShorterThanUnitTime {
-            stage: 0,
-            kind: Kind::Forward,
-            unit_time_s,
-            ..
-        } => assert_eq!(*unit_time_s, 1.0),
-        other => panic!("expected ShorterThanUnitTime, got {other:?}"),
-    }
-    assert_mentions(
-        &e,
-        &[
-            "stage 0",
-            "forward",
-            "option",
-            "shorter than the unit time 1 s",
-        ],
-    );
-}
-
-#[test]
-fn too_many_quanta_is_rejected() {
-    let mut p = base_problem();
-    p.unit_time_s = 1e-12;
-    let e = perseus::solve(&p).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            FrontierError::TooManyQuanta {
-                stage: 0,
-                kind: Kind::Forward,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
-    assert_mentions(&e, &["stage 0", "forward", "larger unit time"]);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Document structure.
 
 #[test]
-fn unknown_schema_is_rejected_naming_both() {
-    let mut doc = base_doc();
-    doc["schema"] = json!("perseus-instance/v2");
-    let e = parse(&doc).unwrap_err();
-    assert_eq!(
-        e,
-        FormatError::Schema {
-            expected: "perseus-instance/v1",
-            found: "perseus-instance/v2".into()
-        }
-    );
-    assert_mentions(&e, &["perseus-instance/v1", "perseus-instance/v2"]);
-
-    let mut doc = base_doc();
-    doc.as_object_mut().unwrap().remove("schema");
-    let e = parse(&doc).unwrap_err();
-    assert!(matches!(e, FormatError::Json { .. }), "{e:?}");
-    assert_mentions(&e, &["schema"]);
-}
-
-#[test]
 fn missing_required_field_is_named() {
     for field in ["unit_time_s", "p_blocking_w", "profiles"] {
-        let mut doc = base_doc();
-        doc.as_object_mut().unwrap().remove(field);
-        let e = parse(&doc).unwrap_err();
-        assert!(
-            matches!(
-                &e,
-                FormatError::Json {
-                    schema: "perseus-instance/v1",
-                    ..
-                }
-            ),
-            "{e:?}"
+        assert_refused(
+            field,
+            parse_edited(|d| without(d, field)),
+            "Json { schema: \"perseus-instance/v1\",",
+            &["missing field", field],
         );
-        assert_mentions(&e, &["missing field", field]);
     }
-    // Neither pipeline nor dag.
-    let mut doc = base_doc();
-    doc.as_object_mut().unwrap().remove("pipeline");
-    let e = parse(&doc).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            FormatError::Field {
-                field: "pipeline",
-                ..
-            }
-        ),
-        "{e:?}"
-    );
-    assert_mentions(&e, &["pipeline", "dag"]);
-    // A profile option without its time.
-    let mut doc = base_doc();
-    profile_mut(&mut doc, 0, "forward")["options"][0]
-        .as_object_mut()
-        .unwrap()
-        .remove("time_s");
-    let e = parse(&doc).unwrap_err();
-    assert_mentions(&e, &["missing field", "time_s"]);
 }
 
 #[test]
-fn malformed_json_reports_the_position() {
-    let text = base_doc().to_string();
-    let truncated = &text[..text.len() / 2];
-    let e = formats::parse_instance(truncated).unwrap_err();
-    assert!(matches!(e, FormatError::Json { .. }), "{e:?}");
-    assert_mentions(&e, &["perseus-instance/v1", "line 1", "column"]);
-    let e = formats::parse_instance("").unwrap_err();
-    assert!(matches!(e, FormatError::Json { .. }), "{e:?}");
-}
-
-#[test]
-fn unknown_kind_is_named() {
-    let mut doc = base_doc();
-    profile_mut(&mut doc, 0, "forward")["kind"] = json!("recompute");
-    let e = parse(&doc).unwrap_err();
-    assert!(matches!(e, FormatError::Json { .. }), "{e:?}");
-    assert_mentions(&e, &["recompute", "forward", "backward"]);
-}
-
-#[test]
-fn unknown_schedule_is_rejected_naming_the_field() {
-    let mut doc = base_doc();
-    doc["pipeline"]["schedule"] = json!("zero_bubble");
-    let e = parse(&doc).unwrap_err();
-    assert!(
-        matches!(
-            &e,
-            FormatError::Field {
-                field: "pipeline.schedule",
-                ..
-            }
+fn bad_document_structure_is_named() {
+    check(&[
+        (
+            "unknown schema",
+            || parse_edited(|d| d["schema"] = json!("perseus-instance/v2")),
+            "Schema { expected: \"perseus-instance/v1\", found: \"perseus-instance/v2\" }",
+            &["perseus-instance/v1", "perseus-instance/v2"],
         ),
-        "{e:?}"
-    );
-    assert_mentions(&e, &["pipeline.schedule", "zero_bubble", "1f1b"]);
-
-    // virtual_stages without interleaving, and interleaving without it.
-    let mut doc = base_doc();
-    doc["pipeline"]["virtual_stages"] = json!(2);
-    let e = parse(&doc).unwrap_err();
-    assert!(
-        matches!(
-            &e,
-            FormatError::Field {
-                field: "pipeline.virtual_stages",
-                ..
-            }
+        (
+            "no schema",
+            || parse_edited(|d| without(d, "schema")),
+            "Json {",
+            &["schema"],
         ),
-        "{e:?}"
-    );
-    let mut doc = base_doc();
-    doc["pipeline"]["schedule"] = json!("interleaved_1f1b");
-    let e = parse(&doc).unwrap_err();
-    assert!(
-        matches!(
-            &e,
-            FormatError::Field {
-                field: "pipeline.virtual_stages",
-                ..
-            }
+        (
+            "neither pipeline nor dag",
+            || parse_edited(|d| without(d, "pipeline")),
+            "Field { field: \"pipeline\",",
+            &["pipeline", "dag"],
         ),
-        "{e:?}"
-    );
-    // Interleaving whose microbatches are not a multiple of the stages.
-    let mut doc = base_doc();
-    doc["pipeline"]["schedule"] = json!("interleaved_1f1b");
-    doc["pipeline"]["virtual_stages"] = json!(2);
-    doc["pipeline"]["num_microbatches"] = json!(3);
-    let e = problem_err(parse(&doc));
-    assert!(matches!(e, FrontierError::InvalidSchedule(_)), "{e:?}");
-    assert_mentions(&e, &["multiple of the number of stages"]);
-}
-
-#[test]
-fn zero_stages_and_zero_microbatches_are_rejected() {
-    let mut doc = base_doc();
-    doc["pipeline"]["num_stages"] = json!(0);
-    let e = problem_err(parse(&doc));
-    assert_eq!(e, FrontierError::NoStages);
-    assert_mentions(&e, &["0 stages"]);
-
-    let mut doc = base_doc();
-    doc["pipeline"]["num_microbatches"] = json!(0);
-    let e = problem_err(parse(&doc));
-    assert_eq!(e, FrontierError::NoMicrobatches);
-    assert_mentions(&e, &["0 microbatches"]);
-
-    // Through the CSV path and the Rust API.
-    let e = problem_err(formats::problem_from_csv(
-        &base_csv(),
-        Pipeline::one_f_one_b(0, 2),
-        0.001,
-        80.0,
-        EffectiveEnergy::AfterFilter,
-    ));
-    assert_eq!(e, FrontierError::NoStages);
-    let mut p = base_problem();
-    p.dag = Dag::default();
-    assert_eq!(perseus::solve(&p).unwrap_err(), FrontierError::NoStages);
-    let mut p = base_problem();
-    p.dag.nodes.clear();
-    p.dag.edges.clear();
-    let e = perseus::solve(&p).unwrap_err();
-    assert_eq!(e, FrontierError::EmptyDag);
+        (
+            "a profile option without its time",
+            || {
+                parse_edited(|d| {
+                    let option = profile_mut(d, 0, "forward")["options"][0].as_object_mut();
+                    option.unwrap().remove("time_s");
+                })
+            },
+            "Json {",
+            &["missing field", "time_s"],
+        ),
+        (
+            "truncated JSON",
+            || {
+                let text = base_doc().to_string();
+                formats::parse_instance(&text[..text.len() / 2]).map(drop)
+            },
+            "Json {",
+            &["perseus-instance/v1", "line 1", "column"],
+        ),
+        (
+            "empty text",
+            || formats::parse_instance("").map(drop),
+            "Json {",
+            &[],
+        ),
+        (
+            "unknown kind",
+            || parse_edited(|d| profile_mut(d, 0, "forward")["kind"] = json!("recompute")),
+            "Json {",
+            &["recompute", "forward", "backward"],
+        ),
+        (
+            "unknown schedule",
+            || parse_edited(|d| d["pipeline"]["schedule"] = json!("zero_bubble")),
+            "Field { field: \"pipeline.schedule\",",
+            &["pipeline.schedule", "zero_bubble", "1f1b"],
+        ),
+        (
+            "virtual_stages without interleaving",
+            || parse_edited(|d| d["pipeline"]["virtual_stages"] = json!(2)),
+            "Field { field: \"pipeline.virtual_stages\",",
+            &[],
+        ),
+        (
+            "interleaving without virtual_stages",
+            || parse_edited(|d| d["pipeline"]["schedule"] = json!("interleaved_1f1b")),
+            "Field { field: \"pipeline.virtual_stages\",",
+            &[],
+        ),
+        (
+            "interleaving whose microbatches are not a multiple of the stages",
+            || {
+                parse_edited(|d| {
+                    let pipeline = &mut d["pipeline"];
+                    pipeline["schedule"] = json!("interleaved_1f1b");
+                    pipeline["virtual_stages"] = json!(2);
+                    pipeline["num_microbatches"] = json!(3);
+                })
+            },
+            "Problem(InvalidSchedule(",
+            &["multiple of the number of stages"],
+        ),
+        (
+            "zero stages",
+            || parse_edited(|d| d["pipeline"]["num_stages"] = json!(0)),
+            "Problem(NoStages)",
+            &["0 stages"],
+        ),
+        (
+            "zero microbatches",
+            || parse_edited(|d| d["pipeline"]["num_microbatches"] = json!(0)),
+            "Problem(NoMicrobatches)",
+            &["0 microbatches"],
+        ),
+        (
+            "zero stages through the CSV path",
+            || {
+                let pipeline = Pipeline::one_f_one_b(0, 2);
+                let energy = EffectiveEnergy::AfterFilter;
+                formats::problem_from_csv(&base_csv(), pipeline, 0.001, 80.0, energy).map(drop)
+            },
+            "Problem(NoStages)",
+            &[],
+        ),
+        (
+            "an empty DAG through the Rust API",
+            || solve_problem_edited(|p| p.dag = Dag::default()),
+            "Problem(NoStages)",
+            &[],
+        ),
+        (
+            "a DAG without nodes through the Rust API",
+            || {
+                solve_problem_edited(|p| {
+                    p.dag.nodes.clear();
+                    p.dag.edges.clear();
+                })
+            },
+            "Problem(EmptyDag)",
+            &[],
+        ),
+    ]);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Explicit DAGs.
 
 #[test]
-fn cycle_in_explicit_dag_is_reported() {
-    let mut doc = base_doc();
-    let mut dag = explicit_dag();
-    // Stage 0's program ends with B1 (id 3); make it precede F0 (id 0).
-    dag["edges"].as_array_mut().unwrap().push(json!([3, 0]));
-    doc["dag"] = dag;
-    let e = parse_and_solve(&doc).unwrap_err();
-    let FormatError::Problem(e) = e else {
-        panic!("expected FormatError::Problem, got {e:?}")
-    };
-    assert!(matches!(e, FrontierError::Cycle { .. }), "{e:?}");
-    assert_mentions(&e, &["cycle"]);
-
-    // The same through the Rust API.
+fn bad_explicit_dags_are_rejected() {
+    check(&[
+        (
+            // Stage 0's program ends with B1 (id 3); make it precede F0 (id 0).
+            "a cycle",
+            || {
+                solve_edited(|d| {
+                    let mut dag = explicit_dag();
+                    dag["edges"].as_array_mut().unwrap().push(json!([3, 0]));
+                    d["dag"] = dag;
+                })
+            },
+            "Problem(Cycle {",
+            &["cycle"],
+        ),
+        (
+            "a duplicate node id",
+            || parse_dag_edited(|dag| dag["nodes"][5]["id"] = dag["nodes"][2]["id"].clone()),
+            "Field { field: \"dag.nodes\",",
+            &["dag.nodes", "node id 2", "twice"],
+        ),
+        (
+            "an edge to a missing node",
+            || parse_dag_edited(|dag| dag["edges"].as_array_mut().unwrap().push(json!([1, 42]))),
+            "Field { field: \"dag.edges\",",
+            &["dag.edges", "1 -> 42", "not in dag.nodes"],
+        ),
+        (
+            "a self loop",
+            || parse_dag_edited(|dag| dag["edges"].as_array_mut().unwrap().push(json!([4, 4]))),
+            "Problem(InvalidEdge {",
+            &["4 -> 4"],
+        ),
+        (
+            "a node beyond the pipeline",
+            || parse_dag_edited(|dag| dag["nodes"][7]["stage"] = json!(5)),
+            "Problem(StageOutOfRange { node: 7, stage: 5, num_stages: 2 })",
+            &["computation 7", "stage 5", "2 stages"],
+        ),
+    ]);
+    // The self loop is the edge 4 -> 4.
+    let e = parse_dag_edited(|dag| dag["edges"].as_array_mut().unwrap().push(json!([4, 4])));
+    assert!(
+        matches!(
+            e,
+            Err(FormatError::Problem(FrontierError::InvalidEdge {
+                from: 4,
+                to: 4,
+                ..
+            }))
+        ),
+        "{e:?}"
+    );
+    // The same cycle through the Rust API names one of the problem's nodes.
     let mut p = base_problem();
     p.dag.edges.push((3, 0));
     let e = perseus::solve(&p).unwrap_err();
@@ -769,81 +662,9 @@ fn cycle_message_names_a_document_node_id() {
 }
 
 #[test]
-fn duplicate_node_id_is_rejected() {
-    let mut doc = base_doc();
-    let mut dag = explicit_dag();
-    dag["nodes"][5]["id"] = json!(2);
-    doc["dag"] = dag;
-    let e = parse(&doc).unwrap_err();
-    assert!(
-        matches!(
-            &e,
-            FormatError::Field {
-                field: "dag.nodes",
-                ..
-            }
-        ),
-        "{e:?}"
-    );
-    assert_mentions(&e, &["dag.nodes", "node id 2", "twice"]);
-}
-
-#[test]
-fn edge_to_missing_node_is_rejected() {
-    let mut doc = base_doc();
-    let mut dag = explicit_dag();
-    dag["edges"].as_array_mut().unwrap().push(json!([1, 42]));
-    doc["dag"] = dag;
-    let e = parse(&doc).unwrap_err();
-    assert!(
-        matches!(
-            &e,
-            FormatError::Field {
-                field: "dag.edges",
-                ..
-            }
-        ),
-        "{e:?}"
-    );
-    assert_mentions(&e, &["dag.edges", "1 -> 42", "not in dag.nodes"]);
-}
-
-#[test]
-fn self_loop_is_rejected() {
-    let mut doc = base_doc();
-    let mut dag = explicit_dag();
-    dag["edges"].as_array_mut().unwrap().push(json!([4, 4]));
-    doc["dag"] = dag;
-    let e = problem_err(parse(&doc));
-    assert!(
-        matches!(e, FrontierError::InvalidEdge { from: 4, to: 4, .. }),
-        "{e:?}"
-    );
-    assert_mentions(&e, &["4 -> 4"]);
-}
-
-#[test]
-fn explicit_dag_node_beyond_the_pipeline_is_rejected() {
-    let mut doc = base_doc();
-    let mut dag = explicit_dag();
-    dag["nodes"][7]["stage"] = json!(5);
-    doc["dag"] = dag;
-    let e = problem_err(parse(&doc));
-    assert_eq!(
-        e,
-        FrontierError::StageOutOfRange {
-            node: 7,
-            stage: 5,
-            num_stages: 2
-        }
-    );
-    assert_mentions(&e, &["computation 7", "stage 5", "2 stages"]);
-}
-
-#[test]
 fn explicit_dag_without_pipeline_takes_stages_from_nodes() {
     let mut doc = base_doc();
-    doc.as_object_mut().unwrap().remove("pipeline");
+    without(&mut doc, "pipeline");
     doc["dag"] = explicit_dag();
     let p = parse(&doc).unwrap();
     assert_eq!(p.dag.num_stages, 2);
@@ -853,7 +674,7 @@ fn explicit_dag_without_pipeline_takes_stages_from_nodes() {
 #[test]
 fn explicit_dag_with_huge_stage_and_no_pipeline_is_an_error() {
     let mut doc = base_doc();
-    doc.as_object_mut().unwrap().remove("pipeline");
+    without(&mut doc, "pipeline");
     let mut dag = explicit_dag();
     dag["nodes"][7]["stage"] = json!(u32::MAX);
     doc["dag"] = dag;
@@ -866,74 +687,66 @@ fn explicit_dag_with_huge_stage_and_no_pipeline_is_an_error() {
 // Zeus CSV.
 
 #[test]
-fn csv_missing_column_is_named() {
-    let text = base_csv().replacen(",energy\n", ",joules\n", 1);
-    let e = csv_problem(&text).unwrap_err();
-    assert!(matches!(e, FormatError::Csv { line: 1, .. }), "{e:?}");
-    assert_mentions(&e, &["CSV line 1", "`energy`"]);
-
-    let text = base_csv().replacen("stage,instruction,", "stage,", 1);
-    let e = csv_problem(&text).unwrap_err();
-    assert_mentions(&e, &["CSV line 1", "`instruction`"]);
-}
-
-#[test]
-fn csv_bad_instruction_names_the_line() {
-    // Line 7 is the first stage-0 backward row.
-    let text: String = base_csv()
-        .lines()
-        .enumerate()
-        .map(|(i, l)| {
-            if i == 6 {
-                l.replace("backward", "recompute") + "\n"
-            } else {
-                format!("{l}\n")
-            }
-        })
-        .collect();
-    let e = csv_problem(&text).unwrap_err();
-    assert!(matches!(e, FormatError::Csv { line: 7, .. }), "{e:?}");
-    assert_mentions(&e, &["CSV line 7", "instruction", "recompute"]);
+fn bad_csv_names_the_line() {
+    check(&[
+        (
+            "no energy column",
+            || csv_edited(|t| t.replacen(",energy\n", ",joules\n", 1)),
+            "Csv { line: 1,",
+            &["CSV line 1", "`energy`"],
+        ),
+        (
+            "no instruction column",
+            || csv_edited(|t| t.replacen("stage,instruction,", "stage,", 1)),
+            "Csv { line: 1,",
+            &["CSV line 1", "`instruction`"],
+        ),
+        (
+            // Line 7 is the first stage-0 backward row.
+            "an unknown instruction",
+            || csv_edited(|t| set_cell(&t, 6, 1, "recompute")),
+            "Csv { line: 7,",
+            &["CSV line 7", "instruction", "recompute"],
+        ),
+        (
+            "a bad stage",
+            || csv_edited(|t| t.replacen("\n1,", "\nx1,", 1)),
+            "Csv { line: 12,",
+            &["CSV line 12", "stage", "x1"],
+        ),
+        (
+            "a non-numeric time",
+            || csv_edited(|t| t + "1,forward,1410,fast,8.0\n"),
+            "Csv { line: 22,",
+            &["CSV line 22", "time", "fast"],
+        ),
+        (
+            "a short row",
+            || csv_edited(|t| t + "1,forward,1410\n"),
+            "Csv { line: 22,",
+            &["CSV line 22", "time"],
+        ),
+        (
+            "empty text",
+            || csv_problem("").map(drop),
+            "Csv {",
+            &["empty"],
+        ),
+        (
+            "a header and no rows",
+            || csv_problem("stage,instruction,frequency,time,energy\n").map(drop),
+            "Csv {",
+            &["no data rows"],
+        ),
+    ]);
 }
 
 #[test]
 fn csv_non_integer_frequency_names_the_line() {
     for bad in ["1410.5", "abc", "0", "-1410", "nan"] {
-        let text = base_csv().replacen(",1410,", &format!(",{bad},"), 1);
-        let e = csv_problem(&text).unwrap_err();
-        assert!(
-            matches!(e, FormatError::Csv { line: 2, .. }),
-            "{bad}: {e:?}"
-        );
-        assert_mentions(&e, &["CSV line 2", "frequency"]);
+        let result = csv_edited(|t| t.replacen(",1410,", &format!(",{bad},"), 1));
+        assert_refused(bad, result, "Csv { line: 2,", &["CSV line 2", "frequency"]);
     }
-}
-
-#[test]
-fn csv_other_bad_cells_name_the_line() {
-    // A bad stage, a non-numeric time, a short row.
-    let text = base_csv().replacen("\n1,", "\nx1,", 1);
-    let e = csv_problem(&text).unwrap_err();
-    assert!(matches!(e, FormatError::Csv { line: 12, .. }), "{e:?}");
-    assert_mentions(&e, &["CSV line 12", "stage", "x1"]);
-
-    let mut text = base_csv();
-    text.push_str("1,forward,1410,fast,8.0\n");
-    let e = csv_problem(&text).unwrap_err();
-    assert!(matches!(e, FormatError::Csv { line: 22, .. }), "{e:?}");
-    assert_mentions(&e, &["CSV line 22", "time", "fast"]);
-
-    let mut text = base_csv();
-    text.push_str("1,forward,1410\n");
-    let e = csv_problem(&text).unwrap_err();
-    assert!(matches!(e, FormatError::Csv { line: 22, .. }), "{e:?}");
-    assert_mentions(&e, &["CSV line 22", "time"]);
-
-    let e = csv_problem("").unwrap_err();
-    assert!(matches!(e, FormatError::Csv { .. }), "{e:?}");
-    assert_mentions(&e, &["empty"]);
-    let e = csv_problem("stage,instruction,frequency,time,energy\n").unwrap_err();
-    assert_mentions(&e, &["no data rows"]);
 }
 
 #[test]

@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use ergon_core::fit::ExpModel;
 use ergon_core::perseus::formats::{self, FormatError, MAX_CSV_LINES};
 use ergon_core::perseus::{
@@ -14,36 +16,14 @@ use ergon_core::perseus::{
     MAX_OPTIONS_PER_PROFILE, MAX_STAGES, Pipeline, Problem, Profile, ProfileOption,
 };
 use serde_json::{Value, json};
+use support::assert_mentions;
+use support::perseus::{dag_json, profiles, profiles_csv, profiles_json};
+use support::xorshift::XorShift64;
 
-fn options(base_ms: f64) -> Vec<ProfileOption> {
-    [1410u32, 1305, 1200, 1095, 990]
-        .iter()
-        .enumerate()
-        .map(|(i, &f)| {
-            let i = i as f64;
-            ProfileOption {
-                freq_mhz: f,
-                time_s: (base_ms + 2.0 * i + 0.5) * 1e-3,
-                energy_j: 8.0 - 0.9 * i + 0.05 * i * i,
-            }
-        })
-        .collect()
-}
-
-fn profiles(num_stages: u32) -> Vec<Profile> {
-    let mut out = Vec::new();
-    for stage in 0..num_stages {
-        for kind in [Kind::Forward, Kind::Backward] {
-            let base = if kind == Kind::Forward { 20.0 } else { 40.0 };
-            out.push(Profile {
-                stage,
-                kind,
-                options: options(base + f64::from(stage)),
-                fit: None,
-            });
-        }
-    }
-    out
+/// The fastest option of stage `s` takes 20 + s ms forward and 40 + s ms backward.
+fn base_ms(stage: u32, kind: Kind) -> f64 {
+    let base = if kind == Kind::Forward { 20.0 } else { 40.0 };
+    base + f64::from(stage)
 }
 
 fn problem(dag: Dag) -> Problem {
@@ -51,42 +31,20 @@ fn problem(dag: Dag) -> Problem {
         unit_time_s: 0.001,
         p_blocking_w: 80.0,
         effective_energy: EffectiveEnergy::AfterFilter,
-        profiles: profiles(dag.num_stages.min(4)),
+        profiles: profiles(dag.num_stages.min(4), base_ms),
         dag,
     }
 }
 
-fn profiles_json(ps: &[Profile]) -> Value {
-    ps.iter()
-        .map(|p| {
-            let opts: Vec<Value> = p
-                .options
-                .iter()
-                .map(
-                    |o| json!({"freq_mhz": o.freq_mhz, "time_s": o.time_s, "energy_j": o.energy_j}),
-                )
-                .collect();
-            json!({"stage": p.stage, "kind": p.kind.as_str(), "options": opts})
-        })
-        .collect()
-}
-
 /// A 2-stage × 2-microbatch 1F1B problem as an explicit `dag` next to `pipeline`.
 fn dag_doc(pipeline_stages: u64) -> Value {
-    let dag = Pipeline::one_f_one_b(2, 2).dag().unwrap();
-    let nodes: Vec<Value> = dag
-        .nodes
-        .iter()
-        .enumerate()
-        .map(|(id, c)| json!({"id": id, "stage": c.stage, "kind": c.kind.as_str(), "microbatch": c.microbatch}))
-        .collect();
     json!({
         "schema": "perseus-instance/v1",
         "unit_time_s": 0.001,
         "p_blocking_w": 80.0,
         "pipeline": {"schedule": "1f1b", "num_stages": pipeline_stages, "num_microbatches": 2},
-        "profiles": profiles_json(&profiles(2)),
-        "dag": {"nodes": nodes, "edges": dag.edges},
+        "profiles": profiles_json(&profiles(2, base_ms)),
+        "dag": dag_json(&Pipeline::one_f_one_b(2, 2).dag().unwrap()),
     })
 }
 
@@ -95,14 +53,6 @@ const MODEL: ExpModel = ExpModel {
     b: -0.01,
     c: 1.0,
 };
-
-#[track_caller]
-fn assert_mentions(err: &impl std::fmt::Display, needles: &[&str]) {
-    let msg = err.to_string();
-    for n in needles {
-        assert!(msg.contains(n), "message {msg:?} does not mention {n:?}");
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Stages.
@@ -143,7 +93,7 @@ fn dag_node_on_stage_u32_max_minus_1_is_refused() {
     let mut doc = dag_doc(2);
     doc.as_object_mut().unwrap().remove("pipeline");
     doc["dag"]["nodes"][0]["stage"] = json!(u32::MAX - 1);
-    let mut far = profiles(1);
+    let mut far = profiles(1, base_ms);
     for p in &mut far {
         p.stage = u32::MAX - 1;
     }
@@ -337,13 +287,8 @@ fn a_hundred_thousand_options_in_one_profile_are_filtered() {
 /// The sorted Pareto filter keeps exactly the options of the all-pairs filter.
 #[test]
 fn sorted_pareto_filter_matches_the_all_pairs_filter() {
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let mut next = || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut random = XorShift64(0x2545_f491_4f6c_dd1d);
+    let mut next = || random.next_unit();
     for trial in 0..100 {
         let n = 1 + trial % 40;
         let opts: Vec<ProfileOption> = (0..n)
@@ -453,16 +398,7 @@ fn two_hundred_thousand_profiles_are_checked_by_index() {
 // CSV and messages.
 
 fn csv() -> String {
-    let mut s = String::from("stage,instruction,frequency,time,energy\n");
-    for p in profiles(2) {
-        for o in &p.options {
-            s.push_str(&format!(
-                "{},{},{},{},{}\n",
-                p.stage, p.kind, o.freq_mhz, o.time_s, o.energy_j
-            ));
-        }
-    }
-    s
+    profiles_csv(&profiles(2, base_ms))
 }
 
 /// Before: "the header has no `stage` column".

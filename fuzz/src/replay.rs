@@ -45,3 +45,18 @@ pub fn replay(target: &str, body: fn(&[u8])) -> usize {
     );
     inputs.len()
 }
+
+/// Writes one `#[test]` per fuzz target, named after the target, that [`replay`]s its inputs
+/// through `module::target` (the function its fuzz binary calls): the list of targets is the
+/// only thing a replaying test file has to say.
+#[allow(unused_macros)] // ffi/tests/fuzz_regressions.rs compiles this file too
+macro_rules! replay_tests {
+    ($($module:ident :: $target:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $target() {
+                $crate::replay::replay(stringify!($target), $module::$target);
+            }
+        )*
+    };
+}

@@ -19,37 +19,21 @@
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ergon_hwctl::{ExecutorOptions, Nvml, PlanExecutor, StagePlan};
+use fake_build::compile_fake;
+
+#[path = "../tests/support/fake_build.rs"]
+mod fake_build;
 
 const PLAN_LEN: usize = 64;
 
-/// Builds the fake `libnvidia-ml.so.1` as the tests do, or says why it cannot.
+/// Builds the fake `libnvidia-ml.so.1` as the tests do (optimised), or says why it cannot.
 fn build_fake() -> Result<PathBuf, String> {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fake-nvml/fake_nvml.c");
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fake-nvml-bench");
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let library = dir.join("libnvidia-ml.so.1");
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let output = Command::new(&cc)
-        .args(["-shared", "-fPIC", "-O2", "-fvisibility=hidden"])
-        .arg("-Wl,-soname,libnvidia-ml.so.1")
-        .arg("-o")
-        .arg(&library)
-        .arg(&source)
-        .arg("-lpthread")
-        .output()
-        .map_err(|e| format!("cannot run the C compiler {cc:?}: {e}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "building the fake NVML failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    Ok(library)
+    compile_fake(&dir, &["-O2"])
 }
 
 fn plan(changing: bool) -> (StagePlan, Vec<&'static str>) {

@@ -266,15 +266,25 @@ impl fmt::Debug for Device {
     }
 }
 
-/// Calls an NVML getter `f(handle, &mut out)` and returns `out`.
+/// Calls an NVML getter `f(handle, args…, &mut out)` (the arguments are plain integers) and
+/// returns `out`.
 macro_rules! get_scalar {
-    ($self:expr, $function:ident, $ty:ty) => {{
+    ($self:expr, $function:ident, $ty:ty $(, $arg:expr)*) => {{
         let (f, name) = nvml_fn!($self.nvml.lib(), $function);
         let mut out: $ty = Default::default();
-        // SAFETY: the handle is valid for the session's lifetime; `out` is a valid out pointer.
-        let code = unsafe { f($self.handle, &mut out) };
+        // SAFETY: the handle is valid for the session's lifetime; the arguments are plain
+        // integers; `out` is a valid out pointer.
+        let code = unsafe { f($self.handle $(, $arg)*, &mut out) };
         $self.check(code, name).map(|()| out)
     }};
+}
+
+/// The clock domains NVML can lock: they share every rule (MIG refusal, range check, one call)
+/// and differ only in their NVML functions and in the words of a MIG refusal.
+#[derive(Clone, Copy)]
+enum LockedClocks {
+    Graphics,
+    Memory,
 }
 
 impl Device {
@@ -538,22 +548,12 @@ impl Device {
 
     /// The current clock of a domain, MHz (`nvmlDeviceGetClockInfo`).
     pub fn clock_mhz(&self, clock: ClockType) -> Result<u32> {
-        let (f, name) = nvml_fn!(self.nvml.lib(), nvmlDeviceGetClockInfo);
-        let mut mhz: c_uint = 0;
-        // SAFETY: valid handle and clock type; `mhz` is a valid out pointer.
-        let code = unsafe { f(self.handle, clock as c_uint, &mut mhz) };
-        self.check(code, name)?;
-        Ok(mhz)
+        get_scalar!(self, nvmlDeviceGetClockInfo, c_uint, clock as c_uint)
     }
 
     /// The maximum clock of a domain, MHz (`nvmlDeviceGetMaxClockInfo`).
     pub fn max_clock_mhz(&self, clock: ClockType) -> Result<u32> {
-        let (f, name) = nvml_fn!(self.nvml.lib(), nvmlDeviceGetMaxClockInfo);
-        let mut mhz: c_uint = 0;
-        // SAFETY: valid handle and clock type; `mhz` is a valid out pointer.
-        let code = unsafe { f(self.handle, clock as c_uint, &mut mhz) };
-        self.check(code, name)?;
-        Ok(mhz)
+        get_scalar!(self, nvmlDeviceGetMaxClockInfo, c_uint, clock as c_uint)
     }
 
     /// The current power limit, mW.
@@ -622,38 +622,53 @@ impl Device {
     /// Volta and newer). `min == max` pins one frequency. The lock stays until
     /// [`Device::reset_gpu_clocks`] or a driver reload.
     pub fn lock_gpu_clocks(&self, min_mhz: u32, max_mhz: u32) -> Result<()> {
-        self.refuse_mig("locking GPU clocks")?;
-        self.check_range(min_mhz, max_mhz)?;
-        let (f, name) = nvml_fn!(self.nvml.lib(), nvmlDeviceSetGpuLockedClocks);
-        // SAFETY: valid handle; plain integer arguments.
-        let code = unsafe { f(self.handle, min_mhz, max_mhz) };
-        self.check(code, name)
+        self.lock_clocks(LockedClocks::Graphics, min_mhz, max_mhz)
     }
 
     /// Removes the graphics clock lock (`nvmlDeviceResetGpuLockedClocks`).
     pub fn reset_gpu_clocks(&self) -> Result<()> {
-        self.refuse_mig("resetting GPU clocks")?;
-        let (f, name) = nvml_fn!(self.nvml.lib(), nvmlDeviceResetGpuLockedClocks);
-        // SAFETY: valid handle.
-        let code = unsafe { f(self.handle) };
-        self.check(code, name)
+        self.reset_clocks(LockedClocks::Graphics)
     }
 
     /// Locks the memory clock to `[min_mhz, max_mhz]` (`nvmlDeviceSetMemoryLockedClocks`;
     /// Ampere and newer).
     pub fn lock_memory_clocks(&self, min_mhz: u32, max_mhz: u32) -> Result<()> {
-        self.refuse_mig("locking memory clocks")?;
+        self.lock_clocks(LockedClocks::Memory, min_mhz, max_mhz)
+    }
+
+    /// Removes the memory clock lock (`nvmlDeviceResetMemoryLockedClocks`).
+    pub fn reset_memory_clocks(&self) -> Result<()> {
+        self.reset_clocks(LockedClocks::Memory)
+    }
+
+    /// Locks one clock domain: refused on MIG, then the range is checked, then one NVML call.
+    fn lock_clocks(&self, clocks: LockedClocks, min_mhz: u32, max_mhz: u32) -> Result<()> {
+        self.refuse_mig(match clocks {
+            LockedClocks::Graphics => "locking GPU clocks",
+            LockedClocks::Memory => "locking memory clocks",
+        })?;
         self.check_range(min_mhz, max_mhz)?;
-        let (f, name) = nvml_fn!(self.nvml.lib(), nvmlDeviceSetMemoryLockedClocks);
+        let lib = self.nvml.lib();
+        let (f, name) = match clocks {
+            LockedClocks::Graphics => nvml_fn!(lib, nvmlDeviceSetGpuLockedClocks),
+            LockedClocks::Memory => nvml_fn!(lib, nvmlDeviceSetMemoryLockedClocks),
+        };
         // SAFETY: valid handle; plain integer arguments.
         let code = unsafe { f(self.handle, min_mhz, max_mhz) };
         self.check(code, name)
     }
 
-    /// Removes the memory clock lock (`nvmlDeviceResetMemoryLockedClocks`).
-    pub fn reset_memory_clocks(&self) -> Result<()> {
-        self.refuse_mig("resetting memory clocks")?;
-        let (f, name) = nvml_fn!(self.nvml.lib(), nvmlDeviceResetMemoryLockedClocks);
+    /// Removes the lock of one clock domain: refused on MIG, else one NVML call.
+    fn reset_clocks(&self, clocks: LockedClocks) -> Result<()> {
+        self.refuse_mig(match clocks {
+            LockedClocks::Graphics => "resetting GPU clocks",
+            LockedClocks::Memory => "resetting memory clocks",
+        })?;
+        let lib = self.nvml.lib();
+        let (f, name) = match clocks {
+            LockedClocks::Graphics => nvml_fn!(lib, nvmlDeviceResetGpuLockedClocks),
+            LockedClocks::Memory => nvml_fn!(lib, nvmlDeviceResetMemoryLockedClocks),
+        };
         // SAFETY: valid handle.
         let code = unsafe { f(self.handle) };
         self.check(code, name)

@@ -12,142 +12,96 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ReturnCode(pub u32);
 
-impl ReturnCode {
+/// The C name of a return code constant: `NVML_SUCCESS`, else `NVML_ERROR_<NAME>`.
+macro_rules! c_name {
+    (SUCCESS) => {
+        "NVML_SUCCESS"
+    };
+    ($name:ident) => {
+        concat!("NVML_ERROR_", stringify!($name))
+    };
+}
+
+/// The return codes this crate knows, each written once: its constant (with its docs), value
+/// and short description. The constants and the lookup table behind [`ReturnCode::name`] and
+/// [`ReturnCode::description`] are both made from these rows, so they cannot disagree.
+macro_rules! return_codes {
+    ($($(#[doc = $doc:literal])+ $name:ident = $value:literal, $description:literal;)+) => {
+        impl ReturnCode {
+            $(
+                $(#[doc = $doc])+
+                pub const $name: Self = Self($value);
+            )+
+
+            /// (value, C name, description) of every known code.
+            const TABLE: &'static [(u32, &'static str, &'static str)] =
+                &[$(($value, c_name!($name), $description)),+];
+        }
+    };
+}
+
+return_codes! {
     /// `NVML_SUCCESS`.
-    pub const SUCCESS: Self = Self(0);
+    SUCCESS = 0, "success";
     /// `NVML_ERROR_UNINITIALIZED`: NVML was not initialized.
-    pub const UNINITIALIZED: Self = Self(1);
+    UNINITIALIZED = 1, "NVML was not initialized";
     /// `NVML_ERROR_INVALID_ARGUMENT`.
-    pub const INVALID_ARGUMENT: Self = Self(2);
+    INVALID_ARGUMENT = 2, "invalid argument";
     /// `NVML_ERROR_NOT_SUPPORTED`: the device or driver does not support the request.
-    pub const NOT_SUPPORTED: Self = Self(3);
+    NOT_SUPPORTED = 3, "not supported by this device";
     /// `NVML_ERROR_NO_PERMISSION`: the caller lacks the privilege (CAP_SYS_ADMIN).
-    pub const NO_PERMISSION: Self = Self(4);
+    NO_PERMISSION = 4, "insufficient permissions";
     /// `NVML_ERROR_ALREADY_INITIALIZED` (deprecated).
-    pub const ALREADY_INITIALIZED: Self = Self(5);
+    ALREADY_INITIALIZED = 5, "already initialized";
     /// `NVML_ERROR_NOT_FOUND`.
-    pub const NOT_FOUND: Self = Self(6);
+    NOT_FOUND = 6, "not found";
     /// `NVML_ERROR_INSUFFICIENT_SIZE`: an output buffer is too small.
-    pub const INSUFFICIENT_SIZE: Self = Self(7);
+    INSUFFICIENT_SIZE = 7, "insufficient buffer size";
     /// `NVML_ERROR_INSUFFICIENT_POWER`.
-    pub const INSUFFICIENT_POWER: Self = Self(8);
+    INSUFFICIENT_POWER = 8, "insufficient external power";
     /// `NVML_ERROR_DRIVER_NOT_LOADED`.
-    pub const DRIVER_NOT_LOADED: Self = Self(9);
+    DRIVER_NOT_LOADED = 9, "the NVIDIA driver is not loaded";
     /// `NVML_ERROR_TIMEOUT`.
-    pub const TIMEOUT: Self = Self(10);
+    TIMEOUT = 10, "timeout";
     /// `NVML_ERROR_IRQ_ISSUE`.
-    pub const IRQ_ISSUE: Self = Self(11);
+    IRQ_ISSUE = 11, "interrupt request issue";
     /// `NVML_ERROR_LIBRARY_NOT_FOUND`.
-    pub const LIBRARY_NOT_FOUND: Self = Self(12);
+    LIBRARY_NOT_FOUND = 12, "a library NVML needs was not found";
     /// `NVML_ERROR_FUNCTION_NOT_FOUND`.
-    pub const FUNCTION_NOT_FOUND: Self = Self(13);
+    FUNCTION_NOT_FOUND = 13, "function not found";
     /// `NVML_ERROR_CORRUPTED_INFOROM`.
-    pub const CORRUPTED_INFOROM: Self = Self(14);
+    CORRUPTED_INFOROM = 14, "corrupted inforom";
     /// `NVML_ERROR_GPU_IS_LOST`: the GPU fell off the bus or is otherwise inaccessible.
-    pub const GPU_IS_LOST: Self = Self(15);
+    GPU_IS_LOST = 15, "the GPU is lost";
     /// `NVML_ERROR_RESET_REQUIRED`.
-    pub const RESET_REQUIRED: Self = Self(16);
+    RESET_REQUIRED = 16, "the GPU needs a reset";
     /// `NVML_ERROR_OPERATING_SYSTEM`.
-    pub const OPERATING_SYSTEM: Self = Self(17);
+    OPERATING_SYSTEM = 17, "the operating system blocked the request";
     /// `NVML_ERROR_LIB_RM_VERSION_MISMATCH`.
-    pub const LIB_RM_VERSION_MISMATCH: Self = Self(18);
+    LIB_RM_VERSION_MISMATCH = 18, "NVML and driver versions differ";
     /// `NVML_ERROR_IN_USE`.
-    pub const IN_USE: Self = Self(19);
+    IN_USE = 19, "the GPU is in use";
     /// `NVML_ERROR_MEMORY`.
-    pub const MEMORY: Self = Self(20);
+    MEMORY = 20, "out of memory";
     /// `NVML_ERROR_NO_DATA`.
-    pub const NO_DATA: Self = Self(21);
+    NO_DATA = 21, "no data";
     /// `NVML_ERROR_VGPU_ECC_NOT_SUPPORTED`.
-    pub const VGPU_ECC_NOT_SUPPORTED: Self = Self(22);
+    VGPU_ECC_NOT_SUPPORTED = 22, "ECC is enabled (vGPU)";
     /// `NVML_ERROR_INSUFFICIENT_RESOURCES`.
-    pub const INSUFFICIENT_RESOURCES: Self = Self(23);
+    INSUFFICIENT_RESOURCES = 23, "insufficient resources";
     /// `NVML_ERROR_FREQ_NOT_SUPPORTED`.
-    pub const FREQ_NOT_SUPPORTED: Self = Self(24);
+    FREQ_NOT_SUPPORTED = 24, "frequency not supported";
     /// `NVML_ERROR_ARGUMENT_VERSION_MISMATCH`.
-    pub const ARGUMENT_VERSION_MISMATCH: Self = Self(25);
+    ARGUMENT_VERSION_MISMATCH = 25, "argument version mismatch";
     /// `NVML_ERROR_DEPRECATED`.
-    pub const DEPRECATED: Self = Self(26);
+    DEPRECATED = 26, "deprecated function";
     /// `NVML_ERROR_NOT_READY`.
-    pub const NOT_READY: Self = Self(27);
+    NOT_READY = 27, "not ready";
     /// `NVML_ERROR_UNKNOWN`.
-    pub const UNKNOWN: Self = Self(999);
+    UNKNOWN = 999, "unknown error";
+}
 
-    const TABLE: [(u32, &'static str, &'static str); 29] = [
-        (0, "NVML_SUCCESS", "success"),
-        (1, "NVML_ERROR_UNINITIALIZED", "NVML was not initialized"),
-        (2, "NVML_ERROR_INVALID_ARGUMENT", "invalid argument"),
-        (
-            3,
-            "NVML_ERROR_NOT_SUPPORTED",
-            "not supported by this device",
-        ),
-        (4, "NVML_ERROR_NO_PERMISSION", "insufficient permissions"),
-        (5, "NVML_ERROR_ALREADY_INITIALIZED", "already initialized"),
-        (6, "NVML_ERROR_NOT_FOUND", "not found"),
-        (
-            7,
-            "NVML_ERROR_INSUFFICIENT_SIZE",
-            "insufficient buffer size",
-        ),
-        (
-            8,
-            "NVML_ERROR_INSUFFICIENT_POWER",
-            "insufficient external power",
-        ),
-        (
-            9,
-            "NVML_ERROR_DRIVER_NOT_LOADED",
-            "the NVIDIA driver is not loaded",
-        ),
-        (10, "NVML_ERROR_TIMEOUT", "timeout"),
-        (11, "NVML_ERROR_IRQ_ISSUE", "interrupt request issue"),
-        (
-            12,
-            "NVML_ERROR_LIBRARY_NOT_FOUND",
-            "a library NVML needs was not found",
-        ),
-        (13, "NVML_ERROR_FUNCTION_NOT_FOUND", "function not found"),
-        (14, "NVML_ERROR_CORRUPTED_INFOROM", "corrupted inforom"),
-        (15, "NVML_ERROR_GPU_IS_LOST", "the GPU is lost"),
-        (16, "NVML_ERROR_RESET_REQUIRED", "the GPU needs a reset"),
-        (
-            17,
-            "NVML_ERROR_OPERATING_SYSTEM",
-            "the operating system blocked the request",
-        ),
-        (
-            18,
-            "NVML_ERROR_LIB_RM_VERSION_MISMATCH",
-            "NVML and driver versions differ",
-        ),
-        (19, "NVML_ERROR_IN_USE", "the GPU is in use"),
-        (20, "NVML_ERROR_MEMORY", "out of memory"),
-        (21, "NVML_ERROR_NO_DATA", "no data"),
-        (
-            22,
-            "NVML_ERROR_VGPU_ECC_NOT_SUPPORTED",
-            "ECC is enabled (vGPU)",
-        ),
-        (
-            23,
-            "NVML_ERROR_INSUFFICIENT_RESOURCES",
-            "insufficient resources",
-        ),
-        (
-            24,
-            "NVML_ERROR_FREQ_NOT_SUPPORTED",
-            "frequency not supported",
-        ),
-        (
-            25,
-            "NVML_ERROR_ARGUMENT_VERSION_MISMATCH",
-            "argument version mismatch",
-        ),
-        (26, "NVML_ERROR_DEPRECATED", "deprecated function"),
-        (27, "NVML_ERROR_NOT_READY", "not ready"),
-        (999, "NVML_ERROR_UNKNOWN", "unknown error"),
-    ];
-
+impl ReturnCode {
     fn entry(self) -> Option<(&'static str, &'static str)> {
         Self::TABLE
             .iter()

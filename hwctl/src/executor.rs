@@ -82,7 +82,7 @@ use std::time::{Duration, Instant};
 
 use crate::device::Device;
 use crate::error::Error;
-use crate::guard::{RestoreFailure, StateGuard};
+use crate::guard::{Command, RestoreFailure, StateGuard, report_restore_failures};
 use crate::statefile::{GuardOptions, PersistentGuard, StateError};
 
 /// How the executor records what it changes, and how its worker waits for requests (see the
@@ -124,24 +124,10 @@ enum Guard {
 }
 
 impl Guard {
-    fn set_power_limit_mw(&mut self, device: &Device, limit_mw: u32) -> Result<(), StateError> {
+    fn change(&mut self, device: &Device, command: Command) -> Result<(), StateError> {
         match self {
-            Self::Plain(guard) => Ok(guard.set_power_limit_mw(device, limit_mw)?),
-            Self::Persistent(guard) => guard.set_power_limit_mw(device, limit_mw),
-        }
-    }
-
-    fn lock_memory_clocks(&mut self, device: &Device, mhz: u32) -> Result<(), StateError> {
-        match self {
-            Self::Plain(guard) => Ok(guard.lock_memory_clocks(device, mhz, mhz)?),
-            Self::Persistent(guard) => guard.lock_memory_clocks(device, mhz, mhz),
-        }
-    }
-
-    fn lock_gpu_clocks(&mut self, device: &Device, mhz: u32) -> Result<(), StateError> {
-        match self {
-            Self::Plain(guard) => Ok(guard.lock_gpu_clocks(device, mhz, mhz)?),
-            Self::Persistent(guard) => guard.lock_gpu_clocks(device, mhz, mhz),
+            Self::Plain(guard) => Ok(guard.change(device, command)?),
+            Self::Persistent(guard) => guard.change(device, command),
         }
     }
 
@@ -332,7 +318,7 @@ pub enum ExecutorError {
     },
 
     /// Some settings could not be restored at shutdown.
-    #[error("restoring the GPU after the plan executor failed: {}", join_failures(.0))]
+    #[error("restoring the GPU after the plan executor failed: {}", join_errors(.0))]
     Restore(Vec<RestoreFailure>),
 
     /// The worker thread panicked (its state guard restored the GPU while unwinding).
@@ -340,8 +326,9 @@ pub enum ExecutorError {
     WorkerPanicked,
 }
 
-fn join_errors(errors: &[Error]) -> String {
-    errors
+/// The messages of `items`, separated by semicolons.
+fn join_errors(items: &[impl fmt::Display]) -> String {
+    items
         .iter()
         .map(ToString::to_string)
         .collect::<Vec<_>>()
@@ -356,12 +343,12 @@ fn dropped_note(dropped: usize) -> String {
     }
 }
 
-fn join_failures(failures: &[RestoreFailure]) -> String {
-    failures
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
+/// Locks the graphics clock at exactly `mhz`.
+fn pin_gpu_clock(mhz: u32) -> Command {
+    Command::LockGpuClocks {
+        min_mhz: mhz,
+        max_mhz: mhz,
+    }
 }
 
 /// The latest request: sequence number (high 32 bits) and frequency (low 32 bits).
@@ -477,7 +464,7 @@ fn worker(
         let freq_mhz = unpack_freq(word);
         if freq_mhz != attempted {
             attempted = freq_mhz;
-            match guard.lock_gpu_clocks(&device, freq_mhz) {
+            match guard.change(&device, pin_gpu_clock(freq_mhz)) {
                 Ok(()) => {}
                 Err(StateError::Nvml(error)) => shared.record(error),
                 // The lock was recorded (and the state file written) at startup, so later locks
@@ -579,22 +566,22 @@ impl PlanExecutor {
             ),
         };
         let startup = |guard: &mut Guard| -> Result<(), StateError> {
-            let default_mw = device.default_power_limit_mw()?;
-            guard.set_power_limit_mw(&device, default_mw)?;
-            if let Some(memory) = max_memory_mhz {
-                match guard.lock_memory_clocks(&device, memory) {
+            let limit_mw = device.default_power_limit_mw()?;
+            guard.change(&device, Command::SetPowerLimit { limit_mw })?;
+            if let Some(mhz) = max_memory_mhz {
+                let pin = Command::LockMemoryClocks {
+                    min_mhz: mhz,
+                    max_mhz: mhz,
+                };
+                match guard.change(&device, pin) {
                     Err(StateError::Nvml(error)) if error.is_not_supported() => {}
                     other => other?,
                 }
             }
-            guard.lock_gpu_clocks(&device, max_mhz)
+            guard.change(&device, pin_gpu_clock(max_mhz))
         };
         if let Err(error) = startup(&mut guard) {
-            if let Err(failures) = guard.restore() {
-                for failure in failures {
-                    eprintln!("ergon-hwctl: could not restore {failure}");
-                }
-            }
+            report_restore_failures(guard.restore());
             return Err(match error {
                 StateError::Nvml(error) => ExecutorError::Startup(error),
                 other => ExecutorError::StateFile(other),

@@ -30,6 +30,118 @@ impl Setting {
     fn same_kind(&self, other: &Self) -> bool {
         std::mem::discriminant(self) == std::mem::discriminant(other)
     }
+
+    /// This kind of setting with its value on `device` now as the original (locked clocks have
+    /// no value NVML could report: they are restored by a reset).
+    pub(crate) fn with_original_of(self, device: &Device) -> Result<Self> {
+        Ok(match self {
+            Self::PowerLimit { .. } => Self::PowerLimit {
+                original_mw: device.power_limit_mw()?,
+            },
+            Self::PersistenceMode { .. } => Self::PersistenceMode {
+                original: device.persistence_mode()?,
+            },
+            other => other,
+        })
+    }
+}
+
+/// A settings command of the guards: what it changes (recorded before its first change) and
+/// how it runs on a device.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Command {
+    LockGpuClocks { min_mhz: u32, max_mhz: u32 },
+    ResetGpuClocks,
+    LockMemoryClocks { min_mhz: u32, max_mhz: u32 },
+    ResetMemoryClocks,
+    SetPowerLimit { limit_mw: u32 },
+    SetPersistenceMode { enabled: bool },
+}
+
+impl Command {
+    /// The kind of setting the command changes (its original not read yet).
+    pub(crate) fn setting(self) -> Setting {
+        match self {
+            Self::LockGpuClocks { .. } | Self::ResetGpuClocks => Setting::GpuLockedClocks,
+            Self::LockMemoryClocks { .. } | Self::ResetMemoryClocks => Setting::MemoryLockedClocks,
+            Self::SetPowerLimit { .. } => Setting::PowerLimit { original_mw: 0 },
+            Self::SetPersistenceMode { .. } => Setting::PersistenceMode { original: false },
+        }
+    }
+
+    /// Runs the command on `device`, unrecorded.
+    fn run(self, device: &Device) -> Result<()> {
+        match self {
+            Self::LockGpuClocks { min_mhz, max_mhz } => device.lock_gpu_clocks(min_mhz, max_mhz),
+            Self::ResetGpuClocks => device.reset_gpu_clocks(),
+            Self::LockMemoryClocks { min_mhz, max_mhz } => {
+                device.lock_memory_clocks(min_mhz, max_mhz)
+            }
+            Self::ResetMemoryClocks => device.reset_memory_clocks(),
+            Self::SetPowerLimit { limit_mw } => device.set_power_limit_mw(limit_mw),
+            Self::SetPersistenceMode { enabled } => device.set_persistence_mode(enabled),
+        }
+    }
+}
+
+/// The public commands of a guard, written once for [`StateGuard`] and
+/// [`crate::PersistentGuard`]: each row names a [`Device`] command and the [`Command`] it
+/// becomes; every method hands its command to the guard's `change`, whose error type is
+/// `$error`.
+macro_rules! recorded_commands {
+    ($error:ty) => {
+        recorded_commands! {
+            $error;
+            /// [`Device::lock_gpu_clocks`], recorded.
+            lock_gpu_clocks(min_mhz: u32, max_mhz: u32) => Command::LockGpuClocks { min_mhz, max_mhz };
+            /// [`Device::reset_gpu_clocks`], recorded.
+            reset_gpu_clocks() => Command::ResetGpuClocks;
+            /// [`Device::lock_memory_clocks`], recorded.
+            lock_memory_clocks(min_mhz: u32, max_mhz: u32) => Command::LockMemoryClocks { min_mhz, max_mhz };
+            /// [`Device::reset_memory_clocks`], recorded.
+            reset_memory_clocks() => Command::ResetMemoryClocks;
+            /// [`Device::set_power_limit_mw`], recorded (the current limit is read first).
+            set_power_limit_mw(limit_mw: u32) => Command::SetPowerLimit { limit_mw };
+            /// [`Device::set_persistence_mode`], recorded (the current mode is read first).
+            set_persistence_mode(enabled: bool) => Command::SetPersistenceMode { enabled };
+        }
+    };
+    (
+        $error:ty;
+        $($(#[doc = $doc:literal])+ $name:ident($($arg:ident: $ty:ty),*) => $command:expr;)+
+    ) => {
+        $(
+            $(#[doc = $doc])+
+            pub fn $name(
+                &mut self,
+                device: &Device,
+                $($arg: $ty),*
+            ) -> std::result::Result<(), $error> {
+                self.change(device, $command)
+            }
+        )+
+    };
+}
+pub(crate) use recorded_commands;
+
+/// UUIDs of the devices a guard touched, by handle, so that NVML is asked once per device.
+#[derive(Debug, Default)]
+pub(crate) struct UuidCache(Vec<(Device, String)>);
+
+impl UuidCache {
+    /// The UUID of `device`, asked of NVML the first time only.
+    pub(crate) fn get(&mut self, device: &Device) -> Result<String> {
+        if let Some((_, uuid)) = self.0.iter().find(|(known, _)| known.same_handle(device)) {
+            return Ok(uuid.clone());
+        }
+        let uuid = device.uuid()?;
+        self.0.push((device.clone(), uuid.clone()));
+        Ok(uuid)
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
+    }
 }
 
 impl fmt::Display for Setting {
@@ -66,7 +178,8 @@ impl fmt::Display for Record {
 }
 
 /// A setting that could not be restored, and why.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{record}: {error}")]
 pub struct RestoreFailure {
     /// What should have been restored.
     pub record: Record,
@@ -74,9 +187,13 @@ pub struct RestoreFailure {
     pub error: Error,
 }
 
-impl fmt::Display for RestoreFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.record, self.error)
+/// Tells the user (on stderr) what a restore that has no caller to return to, in a destructor
+/// or before returning another error, left unrestored.
+pub(crate) fn report_restore_failures(result: std::result::Result<(), Vec<RestoreFailure>>) {
+    if let Err(failures) = result {
+        for failure in failures {
+            eprintln!("ergon-hwctl: could not restore {failure}");
+        }
     }
 }
 
@@ -133,8 +250,8 @@ pub fn restore_record(nvml: &Nvml, record: &Record) -> Result<()> {
 pub struct StateGuard {
     /// Records in the order of first change, with the device to undo them on.
     records: Vec<(Device, Record)>,
-    /// UUIDs of the devices touched so far, by handle, to ask NVML only once.
-    uuids: Vec<(Device, String)>,
+    /// UUIDs of the devices touched so far.
+    uuids: UuidCache,
 }
 
 impl StateGuard {
@@ -161,48 +278,24 @@ impl StateGuard {
             .collect()
     }
 
-    fn uuid(&mut self, device: &Device) -> Result<String> {
-        if let Some((_, uuid)) = self
-            .uuids
-            .iter()
-            .find(|(known, _)| known.same_handle(device))
-        {
-            return Ok(uuid.clone());
-        }
-        let uuid = device.uuid()?;
-        self.uuids.push((device.clone(), uuid.clone()));
-        Ok(uuid)
-    }
-
-    /// Records `kind` (if this is its first change on this GPU), then applies `apply`.
-    fn change(
-        &mut self,
-        device: &Device,
-        kind: Setting,
-        apply: impl FnOnce(&Device) -> Result<()>,
-    ) -> Result<()> {
+    /// Records the setting `command` changes (if this is its first change on this GPU), then
+    /// runs it.
+    pub(crate) fn change(&mut self, device: &Device, command: Command) -> Result<()> {
         if device.is_mig() {
             // The device refuses the command itself, with the message that says why.
-            return apply(device);
+            return command.run(device);
         }
-        let uuid = self.uuid(device)?;
+        let uuid = self.uuids.get(device)?;
+        let kind = command.setting();
         let recorded = self
             .records
             .iter()
             .any(|(_, record)| record.uuid == uuid && record.setting.same_kind(&kind));
         if recorded {
-            return apply(device);
+            return command.run(device);
         }
-        let setting = match kind {
-            Setting::PowerLimit { .. } => Setting::PowerLimit {
-                original_mw: device.power_limit_mw()?,
-            },
-            Setting::PersistenceMode { .. } => Setting::PersistenceMode {
-                original: device.persistence_mode()?,
-            },
-            other => other,
-        };
-        let result = apply(device);
+        let setting = kind.with_original_of(device)?;
+        let result = command.run(device);
         match &result {
             Err(error) if left_unchanged(error) => {}
             _ => self
@@ -212,54 +305,7 @@ impl StateGuard {
         result
     }
 
-    /// [`Device::lock_gpu_clocks`], recorded.
-    pub fn lock_gpu_clocks(&mut self, device: &Device, min_mhz: u32, max_mhz: u32) -> Result<()> {
-        self.change(device, Setting::GpuLockedClocks, |device| {
-            device.lock_gpu_clocks(min_mhz, max_mhz)
-        })
-    }
-
-    /// [`Device::reset_gpu_clocks`], recorded.
-    pub fn reset_gpu_clocks(&mut self, device: &Device) -> Result<()> {
-        self.change(device, Setting::GpuLockedClocks, Device::reset_gpu_clocks)
-    }
-
-    /// [`Device::lock_memory_clocks`], recorded.
-    pub fn lock_memory_clocks(
-        &mut self,
-        device: &Device,
-        min_mhz: u32,
-        max_mhz: u32,
-    ) -> Result<()> {
-        self.change(device, Setting::MemoryLockedClocks, |device| {
-            device.lock_memory_clocks(min_mhz, max_mhz)
-        })
-    }
-
-    /// [`Device::reset_memory_clocks`], recorded.
-    pub fn reset_memory_clocks(&mut self, device: &Device) -> Result<()> {
-        self.change(
-            device,
-            Setting::MemoryLockedClocks,
-            Device::reset_memory_clocks,
-        )
-    }
-
-    /// [`Device::set_power_limit_mw`], recorded (the current limit is read first).
-    pub fn set_power_limit_mw(&mut self, device: &Device, limit_mw: u32) -> Result<()> {
-        self.change(device, Setting::PowerLimit { original_mw: 0 }, |device| {
-            device.set_power_limit_mw(limit_mw)
-        })
-    }
-
-    /// [`Device::set_persistence_mode`], recorded (the current mode is read first).
-    pub fn set_persistence_mode(&mut self, device: &Device, enabled: bool) -> Result<()> {
-        self.change(
-            device,
-            Setting::PersistenceMode { original: false },
-            |device| device.set_persistence_mode(enabled),
-        )
-    }
+    recorded_commands!(Error);
 
     /// Undoes every recorded setting, most recent first, and forgets them. Every setting is
     /// attempted even if an earlier one fails; the failures are returned.
@@ -281,10 +327,6 @@ impl StateGuard {
 
 impl Drop for StateGuard {
     fn drop(&mut self) {
-        if let Err(failures) = self.restore() {
-            for failure in failures {
-                eprintln!("ergon-hwctl: could not restore {failure}");
-            }
-        }
+        report_restore_failures(self.restore());
     }
 }

@@ -70,7 +70,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::device::Device;
 use crate::error::Error;
-use crate::guard::{Record, RestoreFailure, Setting, StateGuard, restore_record};
+use crate::guard::{
+    Command, Record, RestoreFailure, Setting, StateGuard, UuidCache, recorded_commands,
+    report_restore_failures, restore_record,
+};
 use crate::nvml::Nvml;
 use crate::signals;
 
@@ -659,8 +662,9 @@ pub(crate) struct Shared {
 pub(crate) struct Inner {
     guard: StateGuard,
     file: Option<StateFile>,
-    /// UUIDs of the devices touched so far, by handle.
-    uuids: Vec<(Device, String)>,
+    /// UUIDs of the devices touched so far (the file's own cache: the inner guard keeps one
+    /// too, and asks NVML once more itself).
+    uuids: UuidCache,
 }
 
 impl Shared {
@@ -696,56 +700,32 @@ impl Inner {
         result
     }
 
-    fn uuid(&mut self, device: &Device) -> Result<String, Error> {
-        if let Some((_, uuid)) = self.uuids.iter().find(|(d, _)| d.same_handle(device)) {
-            return Ok(uuid.clone());
-        }
-        let uuid = device.uuid()?;
-        self.uuids.push((device.clone(), uuid.clone()));
-        Ok(uuid)
-    }
-
-    /// Writes the original of `kind` to the state file (unless already recorded), then applies
-    /// the change through the guard; takes this process's claim back if the guard recorded
-    /// nothing (the command provably changed nothing).
-    fn change(
-        &mut self,
-        device: &Device,
-        kind: Setting,
-        apply: impl FnOnce(&mut StateGuard, &Device) -> Result<(), Error>,
-    ) -> Result<(), StateError> {
+    /// Writes the original of the setting `command` changes to the state file (unless already
+    /// recorded), then runs the command through the guard; takes this process's claim back if
+    /// the guard recorded nothing (the command provably changed nothing).
+    fn change(&mut self, device: &Device, command: Command) -> Result<(), StateError> {
         let Some(file) = self.file.clone() else {
-            return Ok(apply(&mut self.guard, device)?);
+            return Ok(self.guard.change(device, command)?);
         };
         if device.is_mig() {
             // The device refuses the command with the message that says why.
-            return Ok(apply(&mut self.guard, device)?);
+            return Ok(self.guard.change(device, command)?);
         }
-        let uuid = self.uuid(device)?;
         let probe = Record {
-            uuid,
-            setting: kind,
+            uuid: self.uuids.get(device)?,
+            setting: command.setting(),
         };
         if self.guard.records().iter().any(|r| same_key(r, &probe)) {
-            return Ok(apply(&mut self.guard, device)?);
+            return Ok(self.guard.change(device, command)?);
         }
-        let setting = match kind {
-            Setting::PowerLimit { .. } => Setting::PowerLimit {
-                original_mw: device.power_limit_mw()?,
-            },
-            Setting::PersistenceMode { .. } => Setting::PersistenceMode {
-                original: device.persistence_mode()?,
-            },
-            other => other,
-        };
         let record = Record {
-            uuid: probe.uuid,
-            setting,
+            setting: probe.setting.with_original_of(device)?,
+            ..probe
         };
         let me = std::process::id();
         file.add(&record, me)?;
         let before = self.guard.records().len();
-        let result = apply(&mut self.guard, device);
+        let result = self.guard.change(device, command);
         if self.guard.records().len() == before {
             // Best effort: a leftover claim only makes `ergon gpu restore` redo a no-op.
             let _ = file.release(std::slice::from_ref(&record), me);
@@ -796,7 +776,7 @@ impl PersistentGuard {
             inner: Mutex::new(Inner {
                 guard: StateGuard::new(),
                 file: options.state_file,
-                uuids: Vec::new(),
+                uuids: UuidCache::default(),
             }),
         });
         let registration = options
@@ -818,73 +798,12 @@ impl PersistentGuard {
         self.shared.lock().guard.records()
     }
 
-    /// [`Device::lock_gpu_clocks`], recorded.
-    pub fn lock_gpu_clocks(
-        &mut self,
-        device: &Device,
-        min_mhz: u32,
-        max_mhz: u32,
-    ) -> Result<(), StateError> {
-        self.shared
-            .lock()
-            .change(device, Setting::GpuLockedClocks, |guard, device| {
-                guard.lock_gpu_clocks(device, min_mhz, max_mhz)
-            })
+    /// Runs `command` through the guard, its original written to the state file first.
+    pub(crate) fn change(&mut self, device: &Device, command: Command) -> Result<(), StateError> {
+        self.shared.lock().change(device, command)
     }
 
-    /// [`Device::reset_gpu_clocks`], recorded.
-    pub fn reset_gpu_clocks(&mut self, device: &Device) -> Result<(), StateError> {
-        self.shared.lock().change(
-            device,
-            Setting::GpuLockedClocks,
-            StateGuard::reset_gpu_clocks,
-        )
-    }
-
-    /// [`Device::lock_memory_clocks`], recorded.
-    pub fn lock_memory_clocks(
-        &mut self,
-        device: &Device,
-        min_mhz: u32,
-        max_mhz: u32,
-    ) -> Result<(), StateError> {
-        self.shared
-            .lock()
-            .change(device, Setting::MemoryLockedClocks, |guard, device| {
-                guard.lock_memory_clocks(device, min_mhz, max_mhz)
-            })
-    }
-
-    /// [`Device::reset_memory_clocks`], recorded.
-    pub fn reset_memory_clocks(&mut self, device: &Device) -> Result<(), StateError> {
-        self.shared.lock().change(
-            device,
-            Setting::MemoryLockedClocks,
-            StateGuard::reset_memory_clocks,
-        )
-    }
-
-    /// [`Device::set_power_limit_mw`], recorded (the current limit is read first).
-    pub fn set_power_limit_mw(&mut self, device: &Device, limit_mw: u32) -> Result<(), StateError> {
-        self.shared.lock().change(
-            device,
-            Setting::PowerLimit { original_mw: 0 },
-            |guard, device| guard.set_power_limit_mw(device, limit_mw),
-        )
-    }
-
-    /// [`Device::set_persistence_mode`], recorded (the current mode is read first).
-    pub fn set_persistence_mode(
-        &mut self,
-        device: &Device,
-        enabled: bool,
-    ) -> Result<(), StateError> {
-        self.shared.lock().change(
-            device,
-            Setting::PersistenceMode { original: false },
-            |guard, device| guard.set_persistence_mode(device, enabled),
-        )
-    }
+    recorded_commands!(StateError);
 
     /// Undoes every recorded setting, most recent first, and removes them from the state file
     /// (those that failed stay there). Every setting is attempted; the failures are returned.
@@ -904,11 +823,7 @@ impl PersistentGuard {
 impl Drop for PersistentGuard {
     fn drop(&mut self) {
         let result = self.shared.lock().restore();
-        if let Err(failures) = result {
-            for failure in failures {
-                eprintln!("ergon-hwctl: could not restore {failure}");
-            }
-        }
+        report_restore_failures(result);
         if let Some(id) = self.registration {
             signals::deregister(id);
         }

@@ -24,9 +24,9 @@ use std::thread::sleep;
 use std::time::Duration;
 
 use ergon_hwctl::{
-    EnergyError, EnergyMethod, EnergyMonitor, EnergyOptions, Measurement, Nvml, ZeroDelta,
+    EnergyError, EnergyMethod, EnergyMonitor, EnergyOptions, Measurement, ZeroDelta,
 };
-use support::{Scenario, param, report};
+use support::{Scenario, open_gpu, param, report};
 
 /// Counter granularity allowance, seconds of power (see the module documentation).
 const COUNTER_SLACK_S: f64 = 0.005;
@@ -59,39 +59,47 @@ fn log_len() -> usize {
         .count()
 }
 
+/// A monitor of GPU 0 with `options` (child side).
+fn monitor_gpu0(options: EnergyOptions) -> EnergyMonitor {
+    EnergyMonitor::with_options(&open_gpu("0"), options).unwrap()
+}
+
+/// A scenario on one fake GPU of architecture `arch` drawing a constant `power_w`.
+fn drawing(name: &'static str, arch: &str, power_w: u32) -> Scenario {
+    Scenario::new(name)
+        .env("FAKE_NVML_ARCH", arch)
+        .env("FAKE_NVML_POWER_W", power_w.to_string())
+}
+
 #[test]
 fn ampere_counter_windows_match_power_times_time() {
-    let run = Scenario::new("ampere_counter_windows_match_power_times_time")
-        .env("FAKE_NVML_ARCH", "ampere")
-        .env("FAKE_NVML_POWER_W", "300")
-        .run(|| {
-            let nvml = Nvml::init().unwrap();
-            let gpu = nvml.device("0").unwrap();
-            let mut monitor = EnergyMonitor::new(&gpu).unwrap();
-            assert_eq!(monitor.method(), EnergyMethod::Counter);
+    let name = "ampere_counter_windows_match_power_times_time";
+    let run = drawing(name, "ampere", 300).run(|| {
+        let mut monitor = monitor_gpu0(EnergyOptions::default());
+        assert_eq!(monitor.method(), EnergyMethod::Counter);
 
-            monitor.begin_window("single").unwrap();
-            sleep(Duration::from_millis(200));
-            let single = monitor.end_window("single").unwrap();
-            report(describe("single", &single));
+        monitor.begin_window("single").unwrap();
+        sleep(Duration::from_millis(200));
+        let single = monitor.end_window("single").unwrap();
+        report(describe("single", &single));
 
-            // Nested ("inner" within "outer") and overlapping ("overlap" ends after "outer").
-            monitor.begin_window("outer").unwrap();
-            sleep(Duration::from_millis(50));
-            monitor.begin_window("inner").unwrap();
-            sleep(Duration::from_millis(100));
-            monitor.begin_window("overlap").unwrap();
-            sleep(Duration::from_millis(50));
-            let inner = monitor.end_window("inner").unwrap();
-            sleep(Duration::from_millis(50));
-            let outer = monitor.end_window("outer").unwrap();
-            sleep(Duration::from_millis(50));
-            let overlap = monitor.end_window("overlap").unwrap();
-            for (name, m) in [("inner", inner), ("outer", outer), ("overlap", overlap)] {
-                report(describe(name, &m));
-            }
-            assert_eq!(monitor.open_windows().count(), 0);
-        });
+        // Nested ("inner" within "outer") and overlapping ("overlap" ends after "outer").
+        monitor.begin_window("outer").unwrap();
+        sleep(Duration::from_millis(50));
+        monitor.begin_window("inner").unwrap();
+        sleep(Duration::from_millis(100));
+        monitor.begin_window("overlap").unwrap();
+        sleep(Duration::from_millis(50));
+        let inner = monitor.end_window("inner").unwrap();
+        sleep(Duration::from_millis(50));
+        let outer = monitor.end_window("outer").unwrap();
+        sleep(Duration::from_millis(50));
+        let overlap = monitor.end_window("overlap").unwrap();
+        for (name, m) in [("inner", inner), ("outer", outer), ("overlap", overlap)] {
+            report(describe(name, &m));
+        }
+        assert_eq!(monitor.open_windows().count(), 0);
+    });
     let report = run.report();
     assert_eq!(report.len(), 4);
     let mut times = Vec::new();
@@ -131,34 +139,29 @@ fn ampere_counter_windows_match_power_times_time() {
 
 #[test]
 fn pascal_polls_power_and_integrates_with_trapezoids() {
-    let run = Scenario::new("pascal_polls_power_and_integrates_with_trapezoids")
-        .env("FAKE_NVML_ARCH", "pascal")
-        .env("FAKE_NVML_POWER_W", "200")
-        .run(|| {
-            let nvml = Nvml::init().unwrap();
-            let gpu = nvml.device("0").unwrap();
-            let options = EnergyOptions {
-                poll_interval: Duration::from_millis(20),
-                ..EnergyOptions::default()
-            };
-            let mut monitor = EnergyMonitor::with_options(&gpu, options).unwrap();
-            assert_eq!(monitor.method(), EnergyMethod::Polling);
-            let before = log_len();
-            monitor.begin_window("long").unwrap();
-            sleep(Duration::from_millis(200));
-            // A window shorter than the poll interval: the trapezoid of its two end samples.
-            monitor.begin_window("short").unwrap();
-            let short = monitor.end_window("short").unwrap();
-            let long = monitor.end_window("long").unwrap();
-            let during = log_len() - before;
-            // No window open: the poller sleeps.
-            sleep(Duration::from_millis(100));
-            let idle = log_len() - before - during;
-            report(describe("long", &long));
-            report(describe("short", &short));
-            report(format!("reads {during} {idle}"));
-            assert!(monitor.take_errors().is_empty());
+    let name = "pascal_polls_power_and_integrates_with_trapezoids";
+    let run = drawing(name, "pascal", 200).run(|| {
+        let mut monitor = monitor_gpu0(EnergyOptions {
+            poll_interval: Duration::from_millis(20),
+            ..EnergyOptions::default()
         });
+        assert_eq!(monitor.method(), EnergyMethod::Polling);
+        let before = log_len();
+        monitor.begin_window("long").unwrap();
+        sleep(Duration::from_millis(200));
+        // A window shorter than the poll interval: the trapezoid of its two end samples.
+        monitor.begin_window("short").unwrap();
+        let short = monitor.end_window("short").unwrap();
+        let long = monitor.end_window("long").unwrap();
+        let during = log_len() - before;
+        // No window open: the poller sleeps.
+        sleep(Duration::from_millis(100));
+        let idle = log_len() - before - during;
+        report(describe("long", &long));
+        report(describe("short", &short));
+        report(format!("reads {during} {idle}"));
+        assert!(monitor.take_errors().is_empty());
+    });
     let report = run.report();
     for line in &report[..2] {
         let (name, method, approximated, time_s, energy_j) = parse(line);
@@ -196,17 +199,14 @@ fn pascal_polls_power_and_integrates_with_trapezoids() {
 
 #[test]
 fn a_counter_that_is_not_supported_falls_back_to_polling() {
-    let run = Scenario::new("a_counter_that_is_not_supported_falls_back_to_polling")
-        .env("FAKE_NVML_ARCH", "volta")
+    let name = "a_counter_that_is_not_supported_falls_back_to_polling";
+    let run = drawing(name, "volta", 150)
         .env(
             "FAKE_NVML_UNSUPPORTED",
             "nvmlDeviceGetTotalEnergyConsumption",
         )
-        .env("FAKE_NVML_POWER_W", "150")
         .run(|| {
-            let nvml = Nvml::init().unwrap();
-            let gpu = nvml.device("0").unwrap();
-            let mut monitor = EnergyMonitor::new(&gpu).unwrap();
+            let mut monitor = monitor_gpu0(EnergyOptions::default());
             report(monitor.method().to_string());
             monitor.begin_window("w").unwrap();
             sleep(Duration::from_millis(30));
@@ -230,17 +230,14 @@ fn a_counter_that_is_not_supported_falls_back_to_polling() {
 #[test]
 fn short_windows_with_a_still_counter_are_approximated() {
     let body = || {
-        let nvml = Nvml::init().unwrap();
-        let gpu = nvml.device("0").unwrap();
         let zero_delta = match param().as_str() {
             "keep" => ZeroDelta::Keep,
             _ => ZeroDelta::Approximate,
         };
-        let options = EnergyOptions {
+        let mut monitor = monitor_gpu0(EnergyOptions {
             zero_delta,
             ..EnergyOptions::default()
-        };
-        let mut monitor = EnergyMonitor::with_options(&gpu, options).unwrap();
+        });
         // The counter moves once every 100 s: a 10 ms window sees no change unless it straddles
         // a step (odds 1e-4); three tries make that negligible.
         for attempt in 0..3 {
@@ -256,11 +253,15 @@ fn short_windows_with_a_still_counter_are_approximated() {
         panic!("three 10 ms windows all saw the 100 s counter step");
     };
     let name = "short_windows_with_a_still_counter_are_approximated";
-    let approximate = Scenario::new(name)
-        .env("FAKE_NVML_POWER_W", "300")
-        .env("FAKE_NVML_ENERGY_PERIOD_MS", "100000")
-        .param("approximate")
-        .run(body);
+    // 300 W, and a counter that moves once every 100 s.
+    let still_counter = |mode: &str| {
+        Scenario::new(name)
+            .env("FAKE_NVML_POWER_W", "300")
+            .env("FAKE_NVML_ENERGY_PERIOD_MS", "100000")
+            .param(mode)
+            .run(body)
+    };
+    let approximate = still_counter("approximate");
     let (window, method, approximated, time_s, energy_j) = parse(&approximate.report()[0]);
     assert_eq!(method, "counter");
     assert!(approximated);
@@ -287,11 +288,7 @@ fn short_windows_with_a_still_counter_are_approximated() {
         "{window}: {log:?}"
     );
 
-    let keep = Scenario::new(name)
-        .env("FAKE_NVML_POWER_W", "300")
-        .env("FAKE_NVML_ENERGY_PERIOD_MS", "100000")
-        .param("keep")
-        .run(body);
+    let keep = still_counter("keep");
     let (_, _, approximated, _, energy_j) = parse(&keep.report()[0]);
     assert!(!approximated);
     assert_eq!(energy_j, 0.0);
@@ -301,9 +298,7 @@ fn short_windows_with_a_still_counter_are_approximated() {
 #[test]
 fn window_names_are_checked() {
     let run = Scenario::new("window_names_are_checked").run(|| {
-        let nvml = Nvml::init().unwrap();
-        let gpu = nvml.device("0").unwrap();
-        let mut monitor = EnergyMonitor::new(&gpu).unwrap();
+        let mut monitor = monitor_gpu0(EnergyOptions::default());
         monitor.begin_window("step").unwrap();
         let calls = log_len();
         let error = monitor.begin_window("step").unwrap_err();
@@ -337,15 +332,10 @@ fn energy_of_a_mig_device_is_refused() {
     let run = Scenario::new("energy_of_a_mig_device_is_refused")
         .env("FAKE_NVML_MIG", "0:1")
         .run(move || {
-            let nvml = Nvml::init().unwrap();
-            let device = nvml.device(mig).unwrap();
+            let device = open_gpu(mig);
             let error = EnergyMonitor::new(&device).unwrap_err();
             assert!(matches!(error, EnergyError::MigDevice { .. }), "{error:?}");
             report(error.to_string());
         });
-    assert!(
-        run.report()[0].contains("is a MIG device"),
-        "{:?}",
-        run.report()
-    );
+    run.assert_first_report_mentions("is a MIG device");
 }

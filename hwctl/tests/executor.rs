@@ -16,7 +16,10 @@ use std::time::{Duration, Instant};
 use ergon_hwctl::{
     Error, ExecutorError, ExecutorOptions, GuardOptions, Nvml, PlanExecutor, StagePlan, StateFile,
 };
-use support::{Scenario, param, report};
+use support::{
+    Scenario, assert_ends_with, assert_every_fault_restores, assert_restored_after_panic, lines,
+    open_gpu, param, report,
+};
 
 /// GPU 0 starts with a power limit below its 400 W default, so that the startup changes it and
 /// the restore must bring back 300 W, not the default.
@@ -33,10 +36,6 @@ const PLAN: [(&str, u32); 5] = [
     ("backward", 1410),
 ];
 
-fn lines(text: &str) -> Vec<String> {
-    text.lines().map(|line| line.trim().to_owned()).collect()
-}
-
 /// The fake's state file as the child sees it now.
 fn current_state() -> String {
     let path = std::env::var("FAKE_NVML_STATE").unwrap();
@@ -45,6 +44,11 @@ fn current_state() -> String {
 
 fn scenario(name: &'static str) -> Scenario {
     Scenario::new(name).initial_state(&INITIAL)
+}
+
+/// An executor of `plan` on GPU 0 with the default options (child side).
+fn planned<const N: usize>(plan: [(&str, u32); N]) -> PlanExecutor {
+    PlanExecutor::new(&open_gpu("0"), StagePlan::new(plan).unwrap()).unwrap()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -72,8 +76,7 @@ fn two_iterations(mode: &str) {
     let run = scenario("two_iterations_make_exactly_these_calls")
         .param(mode)
         .run(|| {
-            let nvml = Nvml::init().unwrap();
-            let gpu = nvml.device("0").unwrap();
+            let gpu = open_gpu("0");
             let plan = StagePlan::new(PLAN).unwrap();
             let mut executor = PlanExecutor::with_options(&gpu, plan, options()).unwrap();
             assert_eq!(executor.max_mhz(), 1410);
@@ -131,33 +134,23 @@ fn two_iterations(mode: &str) {
 
 #[test]
 fn dropping_the_executor_restores_like_shutdown() {
-    let run = scenario("dropping_the_executor_restores_like_shutdown").run(|| {
-        let result = std::panic::catch_unwind(|| {
-            let nvml = Nvml::init().unwrap();
-            let gpu = nvml.device("0").unwrap();
-            let mut executor = PlanExecutor::new(&gpu, StagePlan::new(PLAN).unwrap()).unwrap();
-            executor.instruction_begin("forward").unwrap();
-            executor.instruction_begin("forward").unwrap();
-            executor.wait_applied().unwrap();
-            panic!("the training step crashed");
-        });
-        report(if result.is_err() {
-            "panicked"
-        } else {
-            "returned"
-        });
-    });
-    assert_eq!(run.report(), ["panicked"]);
-    assert_eq!(run.state(), INITIAL);
-    let calls = run.calls();
-    assert_eq!(
-        calls[calls.len() - 4..],
-        [
+    let crash = || {
+        let mut executor = planned(PLAN);
+        executor.instruction_begin("forward").unwrap();
+        executor.instruction_begin("forward").unwrap();
+        executor.wait_applied().unwrap();
+        panic!("the training step crashed");
+    };
+    assert_restored_after_panic(
+        scenario("dropping_the_executor_restores_like_shutdown"),
+        crash,
+        &INITIAL,
+        &[
             "nvmlDeviceResetGpuLockedClocks",
             "nvmlDeviceResetMemoryLockedClocks",
             "nvmlDeviceSetPowerManagementLimit",
-            "nvmlShutdown"
-        ]
+            "nvmlShutdown",
+        ],
     );
 }
 
@@ -167,10 +160,7 @@ fn dropping_the_executor_restores_like_shutdown() {
 #[test]
 fn a_name_mismatch_is_an_error_naming_position_expected_and_got() {
     let run = scenario("a_name_mismatch_is_an_error_naming_position_expected_and_got").run(|| {
-        let nvml = Nvml::init().unwrap();
-        let gpu = nvml.device("0").unwrap();
-        let plan = StagePlan::new([("forward", 1410), ("forward", 1200), ("backward", 1305)]);
-        let mut executor = PlanExecutor::new(&gpu, plan.unwrap()).unwrap();
+        let mut executor = planned([("forward", 1410), ("forward", 1200), ("backward", 1305)]);
         executor.instruction_begin("forward").unwrap();
         let error = executor.instruction_begin("backward").unwrap_err();
         assert!(
@@ -211,9 +201,7 @@ fn a_name_mismatch_is_an_error_naming_position_expected_and_got() {
 #[test]
 fn an_incomplete_iteration_is_an_error_naming_how_many_were_left() {
     let run = scenario("an_incomplete_iteration_is_an_error_naming_how_many_were_left").run(|| {
-        let nvml = Nvml::init().unwrap();
-        let gpu = nvml.device("0").unwrap();
-        let mut executor = PlanExecutor::new(&gpu, StagePlan::new(PLAN).unwrap()).unwrap();
+        let mut executor = planned(PLAN);
         executor.instruction_begin("forward").unwrap();
         executor.instruction_begin("forward").unwrap();
         let error = executor.step_end().unwrap_err();
@@ -246,8 +234,7 @@ fn an_incomplete_iteration_is_an_error_naming_how_many_were_left() {
 #[test]
 fn an_unsupported_frequency_is_refused_before_any_change() {
     let run = scenario("an_unsupported_frequency_is_refused_before_any_change").run(|| {
-        let nvml = Nvml::init().unwrap();
-        let gpu = nvml.device("0").unwrap();
+        let gpu = open_gpu("0");
         let plan = StagePlan::new([("forward", 1410), ("backward", 1980)]).unwrap();
         let error = PlanExecutor::new(&gpu, plan).unwrap_err();
         assert!(
@@ -289,9 +276,7 @@ fn worker_errors_surface_on_the_next_step_end() {
     let run = scenario("worker_errors_surface_on_the_next_step_end")
         .env("FAKE_NVML_FAULT_AT", "11:FREQ_NOT_SUPPORTED,13:GPU_IS_LOST")
         .run(|| {
-            let nvml = Nvml::init().unwrap();
-            let gpu = nvml.device("0").unwrap();
-            let mut executor = PlanExecutor::new(&gpu, StagePlan::new(PLAN).unwrap()).unwrap();
+            let mut executor = planned(PLAN);
             for step in 0..2 {
                 for (name, _) in PLAN {
                     // Plan checks never depend on the worker.
@@ -355,33 +340,17 @@ fn tolerant_plan_run() {
 #[test]
 fn a_fault_at_any_call_of_plan_execution_restores_every_setting() {
     let name = "a_fault_at_any_call_of_plan_execution_restores_every_setting";
-    let clean = scenario(name).param("none").run(tolerant_plan_run);
-    assert!(clean.report().is_empty(), "{:?}", clean.report());
-    let total = clean.log().len();
-    assert_eq!(total, 18);
     // Answers that may be transient, so the guard retries a failed restore once. (A restore
     // refused with NO_PERMISSION is not retried, since that answer proves the call changed
     // nothing and would not change on a retry: shutdown reports it as a restore failure.)
-    for code in ["GPU_IS_LOST", "TIMEOUT"] {
-        for at in 1..=total {
-            let run = scenario(name)
-                .env("FAKE_NVML_FAULT_AT", format!("{at}:{code}"))
-                .param(format!("{code}-{at}"))
-                .run(tolerant_plan_run);
-            let log = run.log();
-            assert!(
-                log[at - 1].ends_with(&format!("-> {code}")),
-                "fault {code} at {at}: {log:?}"
-            );
-            assert_eq!(
-                run.state(),
-                INITIAL,
-                "fault {code} at call {at} left the GPU changed:\n{}\nreport: {:?}",
-                log.join("\n"),
-                run.report()
-            );
-        }
-    }
+    let clean = assert_every_fault_restores(
+        || scenario(name),
+        tolerant_plan_run,
+        18,
+        &["GPU_IS_LOST", "TIMEOUT"],
+        &INITIAL,
+    );
+    assert!(clean.report().is_empty(), "{:?}", clean.report());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -393,15 +362,12 @@ fn instruction_begin_does_not_wait_for_slow_setters() {
     let run = scenario("instruction_begin_does_not_wait_for_slow_setters")
         .env("FAKE_NVML_SET_DELAY_MS", "200")
         .run(|| {
-            let nvml = Nvml::init().unwrap();
-            let gpu = nvml.device("0").unwrap();
-            let plan = StagePlan::new([
+            let mut executor = planned([
                 ("forward", 1200),
                 ("forward", 1410),
                 ("backward", 1200),
                 ("backward", 1410),
             ]);
-            let mut executor = PlanExecutor::new(&gpu, plan.unwrap()).unwrap();
             let start = Instant::now();
             for name in ["forward", "forward", "backward", "backward"] {
                 executor.instruction_begin(name).unwrap();
@@ -436,8 +402,7 @@ fn instruction_begin_does_not_wait_for_slow_setters() {
 #[test]
 fn a_worker_asleep_after_its_linger_is_woken_by_the_next_request() {
     let run = scenario("a_worker_asleep_after_its_linger_is_woken_by_the_next_request").run(|| {
-        let nvml = Nvml::init().unwrap();
-        let gpu = nvml.device("0").unwrap();
+        let gpu = open_gpu("0");
         let options = ExecutorOptions {
             poll_interval: Duration::from_millis(1),
             linger: Duration::from_millis(10),
@@ -481,8 +446,7 @@ fn a_persistent_executor_is_restored_from_its_state_file_after_a_kill() {
         let path = std::env::var(STATE_FILE_ENV).unwrap();
         match param().as_str() {
             "run-and-die" => {
-                let nvml = Nvml::init().unwrap();
-                let gpu = nvml.device("0").unwrap();
+                let gpu = open_gpu("0");
                 let options = ExecutorOptions {
                     guard: Some(GuardOptions {
                         state_file: Some(StateFile::new(&path)),
@@ -553,10 +517,7 @@ fn startup_ignores_unsupported_memory_locks() {
     let run = Scenario::new("startup_ignores_unsupported_memory_locks")
         .env("FAKE_NVML_ARCH", "volta")
         .run(|| {
-            let nvml = Nvml::init().unwrap();
-            let gpu = nvml.device("0").unwrap();
-            let plan = StagePlan::new([("forward", 1530), ("backward", 1200)]).unwrap();
-            let mut executor = PlanExecutor::new(&gpu, plan).unwrap();
+            let mut executor = planned([("forward", 1530), ("backward", 1200)]);
             executor.instruction_begin("forward").unwrap();
             executor.instruction_begin("backward").unwrap();
             executor.wait_applied().unwrap();
@@ -571,25 +532,22 @@ fn startup_ignores_unsupported_memory_locks() {
         !run.calls()
             .contains(&"nvmlDeviceResetMemoryLockedClocks".into())
     );
-    assert_eq!(
-        log[log.len() - 3..],
-        [
+    assert_ends_with(
+        &log,
+        &[
             "nvmlDeviceResetGpuLockedClocks dev=0 -> SUCCESS",
             "nvmlDeviceSetPowerManagementLimit dev=0 limit_mw=300000 -> SUCCESS",
             "nvmlShutdown -> SUCCESS",
-        ]
+        ],
     );
-    assert_eq!(
-        run.state(),
-        ["gpu=0 gpu_locked=none mem_locked=none power_limit_mw=300000 persistence=0"]
-    );
+    // The Volta fake's defaults (300 W) are back.
+    run.assert_default_state(&[300]);
 }
 
 #[test]
 fn a_failed_startup_restores_what_it_changed() {
     let body = || {
-        let nvml = Nvml::init().unwrap();
-        let gpu = nvml.device("0").unwrap();
+        let gpu = open_gpu("0");
         let plan = StagePlan::new([("forward", 0)]).unwrap();
         let error = PlanExecutor::new(&gpu, plan).unwrap_err();
         let ExecutorError::Startup(cause) = &error else {
@@ -611,20 +569,15 @@ fn a_failed_startup_restores_what_it_changed() {
         ])
         .param("pascal")
         .run(body);
-    assert!(
-        pascal.report()[0].contains("Volta or newer"),
-        "{:?}",
-        pascal.report()
-    );
-    let log = pascal.log();
-    assert_eq!(
-        log[log.len() - 4..],
-        [
+    pascal.assert_first_report_mentions("Volta or newer");
+    assert_ends_with(
+        &pascal.log(),
+        &[
             "nvmlDeviceSetMemoryLockedClocks dev=0 min=715 max=715 -> NOT_SUPPORTED",
             "nvmlDeviceSetGpuLockedClocks dev=0 min=1328 max=1328 -> NOT_SUPPORTED",
             "nvmlDeviceSetPowerManagementLimit dev=0 limit_mw=200000 -> SUCCESS",
             "nvmlShutdown -> SUCCESS",
-        ]
+        ],
     );
     assert_eq!(
         pascal.state(),
@@ -632,13 +585,9 @@ fn a_failed_startup_restores_what_it_changed() {
     );
     // Without CAP_SYS_ADMIN the first setter fails, says how to grant it, and nothing changes.
     let unprivileged = scenario(name)
-        .env("FAKE_NVML_ROOT", "0")
+        .unprivileged()
         .param("unprivileged")
         .run(body);
-    assert!(
-        unprivileged.report()[0].contains("CAP_SYS_ADMIN"),
-        "{:?}",
-        unprivileged.report()
-    );
+    unprivileged.assert_first_report_mentions("CAP_SYS_ADMIN");
     assert_eq!(unprivileged.state(), INITIAL);
 }

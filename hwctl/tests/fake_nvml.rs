@@ -12,7 +12,7 @@ mod support;
 use std::time::Duration;
 
 use ergon_hwctl::{Architecture, ClockEventReasons, ClockType, Error, Nvml};
-use support::{Scenario, default_state, param, report};
+use support::{Scenario, default_state, lines, open_gpu, param, report};
 
 /// The variant name of an error (`GpuIsLost`, …).
 fn kind(error: &Error) -> String {
@@ -31,18 +31,13 @@ fn outcome<T>(result: Result<T, Error>) -> String {
     }
 }
 
-fn lines(text: &str) -> Vec<String> {
-    text.lines().map(|line| line.trim().to_owned()).collect()
-}
-
 // ---------------------------------------------------------------------------------------------
 // Commands: exact call sequences and resulting state
 
 #[test]
 fn lock_and_reset_clocks_make_exactly_these_calls() {
     let run = Scenario::new("lock_and_reset_clocks_make_exactly_these_calls").run(|| {
-        let nvml = Nvml::init().unwrap();
-        let gpu = nvml.device("0").unwrap();
+        let gpu = open_gpu("0");
         gpu.lock_gpu_clocks(1410, 1410).unwrap();
         gpu.reset_gpu_clocks().unwrap();
         gpu.lock_memory_clocks(1215, 1215).unwrap();
@@ -60,16 +55,15 @@ fn lock_and_reset_clocks_make_exactly_these_calls() {
              nvmlShutdown -> SUCCESS"
         )
     );
-    assert_eq!(run.state(), vec![default_state(0, 400)]);
+    run.assert_default_state(&[400]);
 }
 
 #[test]
 fn set_power_limit_makes_exactly_these_calls() {
     let run = Scenario::new("set_power_limit_makes_exactly_these_calls")
-        .env("FAKE_NVML_DEVICES", "2")
+        .gpus(2)
         .run(|| {
-            let nvml = Nvml::init().unwrap();
-            let gpu = nvml.device("1").unwrap();
+            let gpu = open_gpu("1");
             gpu.set_power_limit_mw(250_000).unwrap();
             let error = gpu.set_power_limit_mw(50_000).unwrap_err();
             assert!(matches!(
@@ -137,8 +131,7 @@ fn persistence_mode_round_trips() {
 #[test]
 fn settings_outlive_the_process_in_the_state_file() {
     let body = || {
-        let nvml = Nvml::init().unwrap();
-        let gpu = nvml.device("1").unwrap();
+        let gpu = open_gpu("1");
         match param().as_str() {
             "apply" => {
                 gpu.lock_gpu_clocks(1305, 1305).unwrap();
@@ -165,17 +158,14 @@ fn settings_outlive_the_process_in_the_state_file() {
         }
     };
     let name = "settings_outlive_the_process_in_the_state_file";
-    let first = Scenario::new(name)
-        .env("FAKE_NVML_DEVICES", "2")
-        .param("apply")
-        .run(body);
+    let first = Scenario::new(name).gpus(2).param("apply").run(body);
     let changed = "gpu=1 gpu_locked=1305:1305 mem_locked=1215:1215 power_limit_mw=275000 \
                    persistence=1";
     assert_eq!(first.state(), vec![default_state(0, 400), changed.into()]);
 
     let state = first.dir.join("state");
     let second = Scenario::new(name)
-        .env("FAKE_NVML_DEVICES", "2")
+        .gpus(2)
         .env("FAKE_NVML_STATE", state.to_str().unwrap())
         .param("inspect-and-reset")
         .run(body);
@@ -184,10 +174,7 @@ fn settings_outlive_the_process_in_the_state_file() {
         ["sm=1305 mem=1215 limit=275000 persistence=true \
           reasons=applications_clocks_setting|sw_power_cap"]
     );
-    assert_eq!(
-        first.state(),
-        vec![default_state(0, 400), default_state(1, 400)]
-    );
+    first.assert_default_state(&[400, 400]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -196,7 +183,7 @@ fn settings_outlive_the_process_in_the_state_file() {
 #[test]
 fn reads_report_the_simulated_gpus() {
     let run = Scenario::new("reads_report_the_simulated_gpus")
-        .env("FAKE_NVML_DEVICES", "2")
+        .gpus(2)
         .env("FAKE_NVML_ARCH", "ampere,hopper")
         .env("FAKE_NVML_POWER_W", "150")
         .run(|| {
@@ -275,10 +262,7 @@ fn reads_report_the_simulated_gpus() {
             .iter()
             .all(|call| !call.starts_with("nvmlDeviceSet") && !call.starts_with("nvmlDeviceReset"))
     );
-    assert_eq!(
-        run.state(),
-        vec![default_state(0, 400), default_state(1, 700)]
-    );
+    run.assert_default_state(&[400, 700]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -287,10 +271,9 @@ fn reads_report_the_simulated_gpus() {
 #[test]
 fn permission_denied_explains_how_to_grant_cap_sys_admin() {
     let run = Scenario::new("permission_denied_explains_how_to_grant_cap_sys_admin")
-        .env("FAKE_NVML_ROOT", "0")
+        .unprivileged()
         .run(|| {
-            let nvml = Nvml::init().unwrap();
-            let gpu = nvml.device("0").unwrap();
+            let gpu = open_gpu("0");
             let results = [
                 gpu.lock_gpu_clocks(1410, 1410),
                 gpu.reset_gpu_clocks(),
@@ -324,14 +307,13 @@ fn permission_denied_explains_how_to_grant_cap_sys_admin() {
         .filter(|line| line.ends_with("-> NO_PERMISSION"))
         .count();
     assert_eq!(denied, 6);
-    assert_eq!(run.state(), vec![default_state(0, 400)]);
+    run.assert_default_state(&[400]);
 }
 
 #[test]
 fn not_supported_errors_name_the_call_and_the_requirement() {
     let body = || {
-        let nvml = Nvml::init().unwrap();
-        let gpu = nvml.device("0").unwrap();
+        let gpu = open_gpu("0");
         match param().as_str() {
             "env" => {
                 report(outcome(gpu.lock_gpu_clocks(1200, 1200)));
@@ -398,8 +380,7 @@ fn functions_missing_from_an_old_driver_are_typed_errors() {
     let run = Scenario::new("functions_missing_from_an_old_driver_are_typed_errors")
         .old_driver()
         .run(|| {
-            let nvml = Nvml::init().unwrap();
-            let gpu = nvml.device("0").unwrap();
+            let gpu = open_gpu("0");
             let error = gpu.lock_memory_clocks(1215, 1215).unwrap_err();
             assert!(matches!(
                 error,
@@ -579,13 +560,12 @@ fn a_fault_at_any_call_is_a_typed_error() {
 #[test]
 fn invalid_requests_are_refused_before_nvml() {
     let run = Scenario::new("invalid_requests_are_refused_before_nvml").run(|| {
-        let nvml = Nvml::init().unwrap();
-        let gpu = nvml.device("0").unwrap();
+        let gpu = open_gpu("0");
         report(outcome(gpu.lock_gpu_clocks(1410, 1005)));
         report(outcome(gpu.lock_memory_clocks(1215, 405)));
-        report(outcome(nvml.device("3")));
-        report(outcome(nvml.device("GPU-00000000")));
-        report(outcome(nvml.device("nvidia0")));
+        report(outcome(gpu.nvml().device("3")));
+        report(outcome(gpu.nvml().device("GPU-00000000")));
+        report(outcome(gpu.nvml().device("nvidia0")));
     });
     assert_eq!(
         run.report(),
@@ -673,9 +653,7 @@ fn cuda_visible_devices_map_to_nvml_devices() {
         ),
     ];
     for (visible, expected) in cases {
-        let mut scenario = Scenario::new(name)
-            .env("FAKE_NVML_DEVICES", "4")
-            .param(format!("{visible:?}"));
+        let mut scenario = Scenario::new(name).gpus(4).param(format!("{visible:?}"));
         if let Some(visible) = &visible {
             scenario = scenario.env("CUDA_VISIBLE_DEVICES", visible.as_str());
         }
@@ -710,7 +688,7 @@ fn cuda_visible_devices_map_to_nvml_devices() {
     ];
     for (visible, order, expected) in mixed {
         let mut scenario = Scenario::new(name)
-            .env("FAKE_NVML_DEVICES", "2")
+            .gpus(2)
             .env("FAKE_NVML_ARCH", "ampere,volta")
             .param(format!("mixed {visible:?} {order:?}"));
         if let Some(visible) = visible {
@@ -728,7 +706,7 @@ fn cuda_visible_devices_map_to_nvml_devices() {
 fn mig_devices_are_listed_and_refused_for_control() {
     let mig = "MIG-e0000001-7c6d-4e5f-9a0b-0123456789ab";
     let run = Scenario::new("mig_devices_are_listed_and_refused_for_control")
-        .env("FAKE_NVML_DEVICES", "2")
+        .gpus(2)
         .env("FAKE_NVML_MIG", "0:2")
         .env("CUDA_VISIBLE_DEVICES", mig)
         .run(|| {

@@ -7,7 +7,10 @@
 mod support;
 
 use ergon_hwctl::{Error, Nvml, Record, Setting, StateGuard, restore_record};
-use support::{Scenario, report};
+use support::{
+    Scenario, assert_ends_with, assert_every_fault_restores, assert_restored_after_panic, lines,
+    open_gpu, report,
+};
 
 /// GPU 0 starts with a lowered power limit and persistence mode on; GPU 1 with the defaults.
 const INITIAL: [&str; 2] = [
@@ -45,9 +48,7 @@ fn guarded_body() {
 }
 
 fn scenario(name: &'static str) -> Scenario {
-    Scenario::new(name)
-        .env("FAKE_NVML_DEVICES", "2")
-        .initial_state(&INITIAL)
+    Scenario::new(name).gpus(2).initial_state(&INITIAL)
 }
 
 #[test]
@@ -63,7 +64,7 @@ fn guard_restores_every_setting_on_drop() {
              on) / GPU-f0000001-5a6b-4c3d-8e9f-0123456789ab: power limit (originally 400000 mW)"
         ]
     );
-    let expected: Vec<String> = "nvmlInit_v2 -> SUCCESS
+    let expected = "nvmlInit_v2 -> SUCCESS
         nvmlDeviceGetHandleByIndex_v2 index=0 -> SUCCESS
         nvmlDeviceGetHandleByIndex_v2 index=1 -> SUCCESS
         nvmlDeviceGetUUID dev=0 -> SUCCESS
@@ -82,66 +83,41 @@ fn guard_restores_every_setting_on_drop() {
         nvmlDeviceResetMemoryLockedClocks dev=1 -> SUCCESS
         nvmlDeviceResetGpuLockedClocks dev=0 -> SUCCESS
         nvmlDeviceSetPowerManagementLimit dev=0 limit_mw=300000 -> SUCCESS
-        nvmlShutdown -> SUCCESS"
-        .lines()
-        .map(|line| line.trim().to_owned())
-        .collect();
-    assert_eq!(run.log(), expected);
+        nvmlShutdown -> SUCCESS";
+    assert_eq!(run.log(), lines(expected));
     assert_eq!(run.state(), INITIAL);
 }
 
 #[test]
 fn guard_restores_after_a_fault_at_any_call() {
     let name = "guard_restores_after_a_fault_at_any_call";
-    let clean = scenario(name).param("none").run(guarded_body);
-    let total = clean.log().len();
-    assert_eq!(total, 20);
-    for at in 1..=total {
-        let run = scenario(name)
-            .env("FAKE_NVML_FAULT_AT", format!("{at}:GPU_IS_LOST"))
-            .param(at.to_string())
-            .run(guarded_body);
-        let log = run.log();
-        assert!(
-            log[at - 1].ends_with("-> GPU_IS_LOST"),
-            "fault at {at}: {log:?}"
-        );
-        assert_eq!(
-            run.state(),
-            INITIAL,
-            "fault at call {at} left the GPUs changed:\n{}",
-            log.join("\n")
-        );
-    }
+    assert_every_fault_restores(
+        || scenario(name),
+        guarded_body,
+        20,
+        &["GPU_IS_LOST"],
+        &INITIAL,
+    );
 }
 
 #[test]
 fn guard_restores_during_a_panic() {
-    let run = scenario("guard_restores_during_a_panic").run(|| {
-        let result = std::panic::catch_unwind(|| {
-            let nvml = Nvml::init().unwrap();
-            let gpu = nvml.device("1").unwrap();
-            let mut guard = StateGuard::new();
-            guard.lock_gpu_clocks(&gpu, 1005, 1005).unwrap();
-            guard.set_power_limit_mw(&gpu, 150_000).unwrap();
-            panic!("the training step crashed");
-        });
-        report(if result.is_err() {
-            "panicked"
-        } else {
-            "returned"
-        });
-    });
-    assert_eq!(run.report(), ["panicked"]);
-    assert_eq!(run.state(), INITIAL);
-    let calls = run.calls();
-    assert_eq!(
-        calls[calls.len() - 3..],
-        [
+    let crash = || {
+        let gpu = open_gpu("1");
+        let mut guard = StateGuard::new();
+        guard.lock_gpu_clocks(&gpu, 1005, 1005).unwrap();
+        guard.set_power_limit_mw(&gpu, 150_000).unwrap();
+        panic!("the training step crashed");
+    };
+    assert_restored_after_panic(
+        scenario("guard_restores_during_a_panic"),
+        crash,
+        &INITIAL,
+        &[
             "nvmlDeviceSetPowerManagementLimit",
             "nvmlDeviceResetGpuLockedClocks",
-            "nvmlShutdown"
-        ]
+            "nvmlShutdown",
+        ],
     );
 }
 
@@ -149,17 +125,16 @@ fn guard_restores_during_a_panic() {
 fn guard_records_nothing_a_command_did_not_change() {
     let mig = "MIG-e0000010-7c6d-4e5f-9a0b-0123456789ab";
     let run = scenario("guard_records_nothing_a_command_did_not_change")
-        .env("FAKE_NVML_ROOT", "0")
+        .unprivileged()
         .env("FAKE_NVML_MIG", "1:1")
         .run(move || {
-            let nvml = Nvml::init().unwrap();
-            let gpu = nvml.device("0").unwrap();
+            let gpu = open_gpu("0");
             let mut guard = StateGuard::new();
             let error = guard.lock_gpu_clocks(&gpu, 1200, 1200).unwrap_err();
             assert!(matches!(error, Error::NoPermission { .. }), "{error}");
             let error = guard.set_power_limit_mw(&gpu, 250_000).unwrap_err();
             assert!(matches!(error, Error::NoPermission { .. }), "{error}");
-            let mig = nvml.device(mig).unwrap();
+            let mig = gpu.nvml().device(mig).unwrap();
             let error = guard.lock_gpu_clocks(&mig, 1200, 1200).unwrap_err();
             assert!(matches!(error, Error::MigDevice { .. }), "{error}");
             assert!(guard.records().is_empty());
@@ -211,15 +186,14 @@ fn kept_changes_can_be_restored_from_their_records() {
         }
     });
     assert_eq!(run.state(), INITIAL);
-    let log = run.log();
-    assert_eq!(
-        log[log.len() - 5..],
-        [
+    assert_ends_with(
+        &run.log(),
+        &[
             "nvmlDeviceGetHandleByUUID uuid=GPU-f0000000-5a6b-4c3d-8e9f-0123456789ab -> SUCCESS",
             "nvmlDeviceSetPowerManagementLimit dev=0 limit_mw=300000 -> SUCCESS",
             "nvmlDeviceGetHandleByUUID uuid=GPU-f0000000-5a6b-4c3d-8e9f-0123456789ab -> SUCCESS",
             "nvmlDeviceResetGpuLockedClocks dev=0 -> SUCCESS",
             "nvmlShutdown -> SUCCESS",
-        ]
+        ],
     );
 }

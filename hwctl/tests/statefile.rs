@@ -14,14 +14,14 @@ mod support;
 use std::fs;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use ergon_hwctl::{
-    Error, GuardOptions, Nvml, PersistentGuard, Record, STATE_FILE_NAME, Setting, StateEntry,
+    Device, Error, GuardOptions, PersistentGuard, Record, STATE_FILE_NAME, Setting, StateEntry,
     StateError, StateFile, restore_from_state_file,
 };
-use support::{Scenario, Variant, fake_library, param, report};
+use support::{Scenario, Variant, fake_library, file_lines, open_gpu, param, reexec, report};
 
 const GPU0: &str = "GPU-f0000000-5a6b-4c3d-8e9f-0123456789ab";
 const GPU1: &str = "GPU-f0000001-5a6b-4c3d-8e9f-0123456789ab";
@@ -56,12 +56,22 @@ fn test_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn lines(path: &Path) -> Vec<String> {
-    fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
+/// [`test_dir`], and the GPU state directory in it.
+fn test_dirs(name: &str) -> (PathBuf, PathBuf) {
+    let dir = test_dir(name);
+    let state_dir = dir.join("state");
+    (dir, state_dir)
+}
+
+/// A scenario whose GPU state file is in this test's folder, and that state directory.
+fn with_state_dir(name: &'static str) -> (Scenario, PathBuf) {
+    let (_, state_dir) = test_dirs(name);
+    (Scenario::new(name).gpu_state_dir(&state_dir), state_dir)
+}
+
+/// GPU 0 and a [`PersistentGuard`] with the default options (child side).
+fn gpu0_and_guard() -> (Device, PersistentGuard) {
+    (open_gpu("0"), PersistentGuard::new().unwrap())
 }
 
 fn record(uuid: &str, setting: Setting) -> Record {
@@ -86,22 +96,6 @@ fn summary(entries: &[StateEntry]) -> Vec<String> {
 const CHILD_ENV: &str = "STATEFILE_TEST_CHILD";
 const CHILD_DIR_ENV: &str = "STATEFILE_TEST_CHILD_DIR";
 
-/// Variables the children must not inherit.
-const SCRUBBED: &[&str] = &[
-    "FAKE_NVML_DEVICES",
-    "FAKE_NVML_ARCH",
-    "FAKE_NVML_ROOT",
-    "FAKE_NVML_UNSUPPORTED",
-    "FAKE_NVML_FAULT_AT",
-    "FAKE_NVML_POWER_W",
-    "FAKE_NVML_ENERGY_PERIOD_MS",
-    "FAKE_NVML_MIG",
-    "CUDA_VISIBLE_DEVICES",
-    "CUDA_DEVICE_ORDER",
-    "HWCTL_TEST_PARAM",
-    "XDG_RUNTIME_DIR",
-];
-
 /// In the child: true if this test's child should run now.
 fn is_child(name: &str) -> bool {
     std::env::var(CHILD_ENV).as_deref() == Ok(name)
@@ -115,9 +109,8 @@ fn child_dir() -> PathBuf {
 /// options (state file from `ERGON_STATE_DIR`, restore on SIGINT/SIGTERM), says it is ready, and
 /// waits (at most two minutes, in case the parent died).
 fn change_and_block() -> ! {
-    let nvml = Nvml::init().unwrap();
-    let gpu0 = nvml.device("0").unwrap();
-    let gpu1 = nvml.device("1").unwrap();
+    let gpu0 = open_gpu("0");
+    let gpu1 = gpu0.nvml().device("1").unwrap();
     let mut guard = PersistentGuard::new().unwrap();
     guard.lock_gpu_clocks(&gpu0, 1200, 1200).unwrap();
     guard.set_power_limit_mw(&gpu1, 250_000).unwrap();
@@ -159,12 +152,10 @@ impl Blocked {
             },
             Path::to_owned,
         );
-        let mut command = Command::new(std::env::current_exe().unwrap());
-        command.args([name, "--exact", "--nocapture", "--test-threads=1"]);
-        for key in SCRUBBED {
-            command.env_remove(key);
-        }
+        let mut command = reexec(name);
+        // The state directory is always given; a runtime directory must not decide it.
         command
+            .env_remove("XDG_RUNTIME_DIR")
             .env(CHILD_ENV, name)
             .env(CHILD_DIR_ENV, dir)
             .env("ERGON_NVML_LIBRARY", fake_library(Variant::Current))
@@ -242,7 +233,7 @@ impl Blocked {
             "--- stdout\n{}\n--- stderr\n{}\n--- fake NVML log\n{}",
             fs::read_to_string(self.dir.join("stdout")).unwrap_or_default(),
             fs::read_to_string(self.dir.join("stderr")).unwrap_or_default(),
-            lines(&self.dir.join("fake-log")).join("\n")
+            file_lines(&self.dir.join("fake-log")).join("\n")
         )
     }
 
@@ -251,11 +242,11 @@ impl Blocked {
     }
 
     fn fake_state(&self) -> Vec<String> {
-        lines(&self.dir.join("fake-state"))
+        file_lines(&self.dir.join("fake-state"))
     }
 
     fn fake_log(&self) -> Vec<String> {
-        lines(&self.dir.join("fake-log"))
+        file_lines(&self.dir.join("fake-log"))
     }
 }
 
@@ -287,8 +278,7 @@ fn sigterm_and_sigint_restore_every_setting_and_end_the_process() {
         change_and_block();
     }
     for (signal, signal_name) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGINT, "SIGINT")] {
-        let dir = test_dir(&format!("{name}-{signal_name}"));
-        let state_dir = dir.join("state");
+        let (dir, state_dir) = test_dirs(&format!("{name}-{signal_name}"));
         let mut child = Blocked::start(name, &dir, &state_dir, None, false);
         assert_eq!(child.fake_state(), CHANGED, "{}", child.output());
         let file = StateFile::new(state_dir.join(STATE_FILE_NAME));
@@ -341,8 +331,7 @@ fn an_ignored_sigint_stays_ignored() {
     if is_child(name) {
         change_and_block();
     }
-    let dir = test_dir(name);
-    let state_dir = dir.join("state");
+    let (dir, state_dir) = test_dirs(name);
     let mut child = Blocked::start(name, &dir, &state_dir, None, true);
     child.signal(libc::SIGINT);
     std::thread::sleep(Duration::from_millis(300));
@@ -361,8 +350,7 @@ fn an_ignored_sigint_stays_ignored() {
 fn a_forked_child_does_not_restore_its_parents_settings() {
     let name = "a_forked_child_does_not_restore_its_parents_settings";
     if is_child(name) {
-        let nvml = Nvml::init().unwrap();
-        let gpu0 = nvml.device("0").unwrap();
+        let gpu0 = open_gpu("0");
         let mut guard = PersistentGuard::new().unwrap();
         guard.lock_gpu_clocks(&gpu0, 1200, 1200).unwrap();
         // SAFETY: the forked child only calls async-signal-safe functions (alarm, pause).
@@ -439,6 +427,34 @@ fn restore_step() {
     report(report_text);
 }
 
+/// The next process on the blocking child's machine: the same two fake GPUs (the fake's state
+/// file in `dir`) and the same GPU state directory.
+fn next_process(name: &'static str, dir: &Path, state_dir: &Path) -> Scenario {
+    Scenario::new(name)
+        .gpus(2)
+        .env("FAKE_NVML_STATE", dir.join("fake-state").to_str().unwrap())
+        .gpu_state_dir(state_dir)
+}
+
+/// Runs `restore` (a [`restore_step`]) in `next`, and asserts that it put back all three of the
+/// blocking child's settings and removed the state file.
+#[track_caller]
+fn assert_restores_everything(
+    next: Scenario,
+    restore: impl FnOnce(),
+    child: &Blocked,
+    file: &StateFile,
+) -> support::Outcome {
+    let run = next.run(restore);
+    assert_eq!(
+        run.report(),
+        ["restored=3 failed=0 not_found=0 running_owners=0"]
+    );
+    assert_eq!(child.fake_state(), INITIAL);
+    assert!(!file.path().exists());
+    run
+}
+
 #[test]
 fn sigkill_leaves_the_state_file_and_restore_puts_the_gpus_back() {
     let name = "sigkill_leaves_the_state_file_and_restore_puts_the_gpus_back";
@@ -448,8 +464,7 @@ fn sigkill_leaves_the_state_file_and_restore_puts_the_gpus_back() {
     if in_scenario_child() {
         Scenario::new(name).run(restore_step);
     }
-    let dir = test_dir(name);
-    let state_dir = dir.join("state");
+    let (dir, state_dir) = test_dirs(name);
     let mut child = Blocked::start(name, &dir, &state_dir, None, false);
     let pid = child.pid();
     child.child.kill().unwrap();
@@ -458,17 +473,8 @@ fn sigkill_leaves_the_state_file_and_restore_puts_the_gpus_back() {
     let file = StateFile::new(state_dir.join(STATE_FILE_NAME));
     assert_eq!(summary(&file.entries().unwrap()), expected_entries(pid));
 
-    let run = Scenario::new(name)
-        .env("FAKE_NVML_DEVICES", "2")
-        .env("FAKE_NVML_STATE", dir.join("fake-state").to_str().unwrap())
-        .env("ERGON_STATE_DIR", state_dir.to_str().unwrap())
-        .run(restore_step);
-    assert_eq!(
-        run.report(),
-        ["restored=3 failed=0 not_found=0 running_owners=0"]
-    );
-    assert_eq!(child.fake_state(), INITIAL);
-    assert!(!file.path().exists());
+    let next = next_process(name, &dir, &state_dir);
+    let run = assert_restores_everything(next, restore_step, &child, &file);
     // Most recent first.
     assert_eq!(
         run.log(),
@@ -493,8 +499,7 @@ fn entries_of_several_processes_merge_and_the_first_original_wins() {
     }
     let steps = || match param().as_str() {
         "second" => {
-            let nvml = Nvml::init().unwrap();
-            let gpu1 = nvml.device("1").unwrap();
+            let gpu1 = open_gpu("1");
             let mut guard = PersistentGuard::new().unwrap();
             guard.set_power_limit_mw(&gpu1, 200_000).unwrap();
             // The guard itself will put back what it found (the first process's 250 W) ...
@@ -519,17 +524,12 @@ fn entries_of_several_processes_merge_and_the_first_original_wins() {
     if in_scenario_child() {
         Scenario::new(name).run(steps);
     }
-    let dir = test_dir(name);
-    let state_dir = dir.join("state");
+    let (dir, state_dir) = test_dirs(name);
     let mut first = Blocked::start(name, &dir, &state_dir, None, false);
     let first_pid = first.pid();
-    let fake_state = dir.join("fake-state");
 
     // A second process lowers the limit that the first one set, and ends normally.
-    let second = Scenario::new(name)
-        .env("FAKE_NVML_DEVICES", "2")
-        .env("FAKE_NVML_STATE", fake_state.to_str().unwrap())
-        .env("ERGON_STATE_DIR", state_dir.to_str().unwrap())
+    let second = next_process(name, &dir, &state_dir)
         .param("second")
         .run(steps);
     assert_eq!(
@@ -550,25 +550,14 @@ fn entries_of_several_processes_merge_and_the_first_original_wins() {
 
     first.child.kill().unwrap();
     first.wait();
-    let run = Scenario::new(name)
-        .env("FAKE_NVML_DEVICES", "2")
-        .env("FAKE_NVML_STATE", fake_state.to_str().unwrap())
-        .env("ERGON_STATE_DIR", state_dir.to_str().unwrap())
-        .param("restore")
-        .run(steps);
-    assert_eq!(
-        run.report(),
-        ["restored=3 failed=0 not_found=0 running_owners=0"]
-    );
-    assert_eq!(first.fake_state(), INITIAL);
-    assert!(!file.path().exists());
+    let next = next_process(name, &dir, &state_dir).param("restore");
+    assert_restores_everything(next, steps, &first, &file);
 }
 
 #[test]
 fn restore_keeps_the_entries_it_cannot_restore() {
     let name = "restore_keeps_the_entries_it_cannot_restore";
-    let dir = test_dir(name);
-    let state_dir = dir.join("state");
+    let (scenario, state_dir) = with_state_dir(name);
     let file = StateFile::new(state_dir.join(STATE_FILE_NAME));
     let unknown = "GPU-0badc0de-0000-0000-0000-000000000000";
     if !in_scenario_child() {
@@ -581,9 +570,8 @@ fn restore_keeps_the_entries_it_cannot_restore() {
         file.add(&record(GPU0, Setting::MemoryLockedClocks), 1)
             .unwrap();
     }
-    let run = Scenario::new(name)
+    let run = scenario
         .env("FAKE_NVML_UNSUPPORTED", "nvmlDeviceResetMemoryLockedClocks")
-        .env("ERGON_STATE_DIR", state_dir.to_str().unwrap())
         .initial_state(&[
             "gpu=0 gpu_locked=none mem_locked=none power_limit_mw=250000 persistence=0",
         ])
@@ -638,25 +626,19 @@ fn restore_with_nothing_recorded_does_not_need_nvml() {
 #[test]
 fn the_guard_records_before_each_change_and_cleans_up_after_restoring() {
     let name = "the_guard_records_before_each_change_and_cleans_up_after_restoring";
-    let dir = test_dir(name);
-    let state_dir = dir.join("state");
-    let run = Scenario::new(name)
-        .env("FAKE_NVML_DEVICES", "2")
-        .env("ERGON_STATE_DIR", state_dir.to_str().unwrap())
-        .initial_state(&INITIAL)
-        .run(|| {
-            let nvml = Nvml::init().unwrap();
-            let gpu0 = nvml.device("0").unwrap();
-            let mut guard = PersistentGuard::new().unwrap();
-            let file = guard.state_file().unwrap();
-            guard.set_power_limit_mw(&gpu0, 250_000).unwrap();
-            report(summary(&file.entries().unwrap()).join(" | "));
-            guard.set_persistence_mode(&gpu0, false).unwrap();
-            guard.set_power_limit_mw(&gpu0, 200_000).unwrap();
-            report(summary(&file.entries().unwrap()).join(" | "));
-            drop(guard);
-            report(format!("after drop: exists={}", file.path().exists()));
-        });
+    let (scenario, _) = with_state_dir(name);
+    let run = scenario.gpus(2).initial_state(&INITIAL).run(|| {
+        let gpu0 = open_gpu("0");
+        let mut guard = PersistentGuard::new().unwrap();
+        let file = guard.state_file().unwrap();
+        guard.set_power_limit_mw(&gpu0, 250_000).unwrap();
+        report(summary(&file.entries().unwrap()).join(" | "));
+        guard.set_persistence_mode(&gpu0, false).unwrap();
+        guard.set_power_limit_mw(&gpu0, 200_000).unwrap();
+        report(summary(&file.entries().unwrap()).join(" | "));
+        drop(guard);
+        report(format!("after drop: exists={}", file.path().exists()));
+    });
     let report = run.report();
     let pid = report[0]
         .rsplit('[')
@@ -709,17 +691,13 @@ fn an_unwritable_state_file_refuses_the_change() {
     if !in_scenario_child() {
         fs::write(&blocker, "").unwrap();
     }
-    let run = Scenario::new(name)
-        .env("ERGON_STATE_DIR", blocker.to_str().unwrap())
-        .run(|| {
-            let nvml = Nvml::init().unwrap();
-            let gpu = nvml.device("0").unwrap();
-            let mut guard = PersistentGuard::new().unwrap();
-            let error = guard.lock_gpu_clocks(&gpu, 1200, 1200).unwrap_err();
-            assert!(matches!(error, StateError::Io { .. }), "{error:?}");
-            report(error.to_string());
-            assert!(guard.records().is_empty());
-        });
+    let run = Scenario::new(name).gpu_state_dir(&blocker).run(|| {
+        let (gpu, mut guard) = gpu0_and_guard();
+        let error = guard.lock_gpu_clocks(&gpu, 1200, 1200).unwrap_err();
+        assert!(matches!(error, StateError::Io { .. }), "{error:?}");
+        report(error.to_string());
+        assert!(guard.records().is_empty());
+    });
     let message = &run.report()[0];
     assert!(
         message.starts_with("GPU state file ") && message.contains("cannot create the directory"),
@@ -737,52 +715,42 @@ fn an_unwritable_state_file_refuses_the_change() {
 #[test]
 fn commands_that_change_nothing_leave_no_entry() {
     let name = "commands_that_change_nothing_leave_no_entry";
-    let dir = test_dir(name);
-    let state_dir = dir.join("state");
-    let run = Scenario::new(name)
-        .env("FAKE_NVML_ROOT", "0")
-        .env("FAKE_NVML_MIG", "0:1")
-        .env("ERGON_STATE_DIR", state_dir.to_str().unwrap())
-        .run(|| {
-            let nvml = Nvml::init().unwrap();
-            let gpu = nvml.device("0").unwrap();
-            let mut guard = PersistentGuard::new().unwrap();
-            let error = guard.lock_gpu_clocks(&gpu, 1200, 1200).unwrap_err();
-            assert!(
-                matches!(error, StateError::Nvml(Error::NoPermission { .. })),
-                "{error:?}"
-            );
-            report(error.to_string());
-            let error = guard.set_power_limit_mw(&gpu, 250_000).unwrap_err();
-            assert!(matches!(
-                error,
-                StateError::Nvml(Error::NoPermission { .. })
-            ));
-            let mig = nvml
-                .device("MIG-e0000000-7c6d-4e5f-9a0b-0123456789ab")
-                .unwrap();
-            let error = guard.lock_gpu_clocks(&mig, 1200, 1200).unwrap_err();
-            assert!(matches!(error, StateError::Nvml(Error::MigDevice { .. })));
-            assert!(guard.records().is_empty());
-            assert!(guard.state_file().unwrap().entries().unwrap().is_empty());
-        });
-    assert!(run.report()[0].contains("CAP_SYS_ADMIN"));
+    let (scenario, state_dir) = with_state_dir(name);
+    let run = scenario.unprivileged().env("FAKE_NVML_MIG", "0:1").run(|| {
+        let (gpu, mut guard) = gpu0_and_guard();
+        let error = guard.lock_gpu_clocks(&gpu, 1200, 1200).unwrap_err();
+        assert!(
+            matches!(error, StateError::Nvml(Error::NoPermission { .. })),
+            "{error:?}"
+        );
+        report(error.to_string());
+        let error = guard.set_power_limit_mw(&gpu, 250_000).unwrap_err();
+        assert!(matches!(
+            error,
+            StateError::Nvml(Error::NoPermission { .. })
+        ));
+        let mig = gpu
+            .nvml()
+            .device("MIG-e0000000-7c6d-4e5f-9a0b-0123456789ab")
+            .unwrap();
+        let error = guard.lock_gpu_clocks(&mig, 1200, 1200).unwrap_err();
+        assert!(matches!(error, StateError::Nvml(Error::MigDevice { .. })));
+        assert!(guard.records().is_empty());
+        assert!(guard.state_file().unwrap().entries().unwrap().is_empty());
+    });
+    run.assert_first_report_mentions("CAP_SYS_ADMIN");
     assert!(!state_dir.join(STATE_FILE_NAME).exists());
 }
 
 #[test]
 fn a_fault_during_the_change_keeps_the_entry_until_restored() {
     let name = "a_fault_during_the_change_keeps_the_entry_until_restored";
-    let dir = test_dir(name);
-    let state_dir = dir.join("state");
-    let run = Scenario::new(name)
+    let (scenario, state_dir) = with_state_dir(name);
+    let run = scenario
         // Calls: init, handle, uuid, get limit (file), uuid, get limit (guard), set limit.
         .env("FAKE_NVML_FAULT_AT", "7:GPU_IS_LOST")
-        .env("ERGON_STATE_DIR", state_dir.to_str().unwrap())
         .run(|| {
-            let nvml = Nvml::init().unwrap();
-            let gpu = nvml.device("0").unwrap();
-            let mut guard = PersistentGuard::new().unwrap();
+            let (gpu, mut guard) = gpu0_and_guard();
             let error = guard.set_power_limit_mw(&gpu, 250_000).unwrap_err();
             assert!(matches!(error, StateError::Nvml(Error::GpuIsLost { .. })));
             // The setter may have acted: the guard keeps the record, the file its entry.
@@ -925,8 +893,7 @@ fn a_corrupt_file_is_reported_and_left_alone() {
 fn guards_without_a_state_file_or_signals_are_plain_guards() {
     let name = "guards_without_a_state_file_or_signals_are_plain_guards";
     let run = Scenario::new(name).initial_state(&INITIAL[..1]).run(|| {
-        let nvml = Nvml::init().unwrap();
-        let gpu = nvml.device("0").unwrap();
+        let gpu = open_gpu("0");
         let mut guard = PersistentGuard::with_options(GuardOptions {
             state_file: None,
             restore_on_signal: false,

@@ -15,9 +15,15 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
+
+use ergon_hwctl::{Device, Nvml};
+
+mod fake_build;
+use fake_build::compile_fake;
 
 const SCENARIO_ENV: &str = "HWCTL_TEST_SCENARIO";
 const DIR_ENV: &str = "HWCTL_TEST_DIR";
@@ -33,10 +39,6 @@ pub enum Variant {
     OldDriver,
 }
 
-fn fake_source() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fake-nvml/fake_nvml.c")
-}
-
 /// Where [`fake_library`] puts a variant (without building it).
 pub fn fake_library_dir(variant: Variant) -> PathBuf {
     let name = match variant {
@@ -49,33 +51,11 @@ pub fn fake_library_dir(variant: Variant) -> PathBuf {
 }
 
 fn build_fake(variant: Variant) -> PathBuf {
-    let dir = fake_library_dir(variant);
-    fs::create_dir_all(&dir).unwrap();
-    let library = dir.join("libnvidia-ml.so.1");
-    let partial = dir.join(format!("libnvidia-ml.so.1.{}", std::process::id()));
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let mut command = Command::new(&cc);
-    command.args(["-shared", "-fPIC", "-O1", "-Wall", "-Wextra"]);
-    command.args(["-fvisibility=hidden", "-Wl,-soname,libnvidia-ml.so.1"]);
+    let mut flags = vec!["-O1", "-Wall", "-Wextra"];
     if variant == Variant::OldDriver {
-        command.arg("-DFAKE_NVML_OLD_DRIVER");
+        flags.push("-DFAKE_NVML_OLD_DRIVER");
     }
-    command
-        .arg("-o")
-        .arg(&partial)
-        .arg(fake_source())
-        .arg("-lpthread");
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run the C compiler {cc:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "building the fake NVML failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    // Atomic: other test processes may be loading the previous build.
-    fs::rename(&partial, &library).unwrap();
-    library
+    compile_fake(&fake_library_dir(variant), &flags).unwrap_or_else(|error| panic!("{error}"))
 }
 
 /// The fake library, compiled once per test process.
@@ -102,6 +82,17 @@ pub fn report(line: impl AsRef<str>) {
 /// The parameter the parent passed with [`Scenario::param`] (child side).
 pub fn param() -> String {
     std::env::var(PARAM_ENV).unwrap_or_default()
+}
+
+/// A command that runs this test binary again, filtered to the test `name` alone, without the
+/// variables of the test runner's environment that would steer the fake or hwctl (the `SCRUBBED` list).
+pub fn reexec(name: &str) -> Command {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command.args([name, "--exact", "--nocapture", "--test-threads=1"]);
+    for key in SCRUBBED {
+        command.env_remove(key);
+    }
+    command
 }
 
 /// A child-process run of a test body against the fake NVML.
@@ -151,6 +142,16 @@ impl Scenario {
         self
     }
 
+    /// Simulates `count` GPUs (`FAKE_NVML_DEVICES`; one by default).
+    pub fn gpus(self, count: u32) -> Self {
+        self.env("FAKE_NVML_DEVICES", count.to_string())
+    }
+
+    /// Runs the child without CAP_SYS_ADMIN: the fake refuses every setter with NO_PERMISSION.
+    pub fn unprivileged(self) -> Self {
+        self.env("FAKE_NVML_ROOT", "0")
+    }
+
     /// Removes a variable from the child's environment.
     pub fn env_remove(mut self, key: &str) -> Self {
         self.env.insert(key.into(), None);
@@ -181,6 +182,11 @@ impl Scenario {
         text.push('\n');
         self.initial_state = Some(text);
         self
+    }
+
+    /// Keeps the child's GPU state file in `dir` (`ERGON_STATE_DIR`).
+    pub fn gpu_state_dir(self, dir: &Path) -> Self {
+        self.env("ERGON_STATE_DIR", dir.to_str().unwrap())
     }
 
     /// Leaves `ERGON_NVML_LIBRARY` unset (the default search runs).
@@ -220,11 +226,7 @@ impl Scenario {
         }
         let library = fake_library(self.variant);
 
-        let mut command = Command::new(std::env::current_exe().unwrap());
-        command.args([self.name, "--exact", "--nocapture", "--test-threads=1"]);
-        for key in SCRUBBED {
-            command.env_remove(key);
-        }
+        let mut command = reexec(self.name);
         command.env(SCENARIO_ENV, self.name).env(DIR_ENV, &dir);
         command
             .env("FAKE_NVML_LOG", dir.join("log"))
@@ -277,14 +279,23 @@ pub struct Outcome {
     pub stderr: String,
 }
 
+/// The lines of the file at `path`; none when it does not exist (yet).
+pub fn file_lines(path: &Path) -> Vec<String> {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
 impl Outcome {
-    fn read(&self, name: &str) -> String {
-        fs::read_to_string(self.dir.join(name)).unwrap_or_default()
+    fn read(&self, name: &str) -> Vec<String> {
+        file_lines(&self.dir.join(name))
     }
 
     /// The fake's call log, one call per line (`name args -> RESULT`).
     pub fn log(&self) -> Vec<String> {
-        self.read("log").lines().map(str::to_owned).collect()
+        self.read("log")
     }
 
     /// Only the NVML function names of the log.
@@ -297,12 +308,33 @@ impl Outcome {
 
     /// The lines the body reported.
     pub fn report(&self) -> Vec<String> {
-        self.read("report").lines().map(str::to_owned).collect()
+        self.read("report")
+    }
+
+    /// Asserts that the first line the body reported contains `needle`.
+    #[track_caller]
+    pub fn assert_first_report_mentions(&self, needle: &str) {
+        let report = self.report();
+        assert!(
+            report.first().is_some_and(|line| line.contains(needle)),
+            "the first reported line does not mention {needle:?}: {report:?}"
+        );
     }
 
     /// The fake's state file, one line per GPU.
     pub fn state(&self) -> Vec<String> {
-        self.read("state").lines().map(str::to_owned).collect()
+        self.read("state")
+    }
+
+    /// Asserts that every GPU of the fake has its default settings: nothing locked, persistence
+    /// off, and the power limit at GPU `i`'s default `power_limits_w[i]`.
+    #[track_caller]
+    pub fn assert_default_state(&self, power_limits_w: &[u32]) {
+        let want: Vec<String> = (0..)
+            .zip(power_limits_w)
+            .map(|(gpu, &watts)| default_state(gpu, watts))
+            .collect();
+        assert_eq!(self.state(), want);
     }
 }
 
@@ -312,4 +344,84 @@ pub fn default_state(gpu: u32, power_limit_w: u32) -> String {
         "gpu={gpu} gpu_locked=none mem_locked=none power_limit_mw={} persistence=0",
         power_limit_w * 1000
     )
+}
+
+/// The device `selector` names (`"0"`, a UUID, …) in a new NVML session, which ends when the
+/// device is dropped (child side).
+pub fn open_gpu(selector: &str) -> Device {
+    Nvml::init().unwrap().device(selector).unwrap()
+}
+
+/// The lines of `text`, trimmed: an expected log written as one indented string literal.
+pub fn lines(text: &str) -> Vec<String> {
+    text.lines().map(|line| line.trim().to_owned()).collect()
+}
+
+/// Runs `body` and reports whether it "panicked" or "returned" (child side).
+pub fn report_panic(body: impl FnOnce()) {
+    let result = std::panic::catch_unwind(AssertUnwindSafe(body));
+    report(if result.is_err() {
+        "panicked"
+    } else {
+        "returned"
+    });
+}
+
+/// Runs `body` (which must panic) in `scenario` and asserts that the fake's GPUs are back in
+/// `initial` and that the call log ends with `last_calls` (the restore while unwinding).
+pub fn assert_restored_after_panic(
+    scenario: Scenario,
+    body: impl FnOnce(),
+    initial: &[&str],
+    last_calls: &[&str],
+) {
+    let run = scenario.run(|| report_panic(body));
+    assert_eq!(run.report(), ["panicked"]);
+    assert_eq!(run.state(), initial);
+    assert_ends_with(&run.calls(), last_calls);
+}
+
+/// Asserts that `lines` ends with `tail`.
+#[track_caller]
+pub fn assert_ends_with(lines: &[String], tail: &[&str]) {
+    assert!(
+        lines.len() >= tail.len() && lines[lines.len() - tail.len()..] == *tail,
+        "expected the last {} lines to be {tail:#?}, got {lines:#?}",
+        tail.len()
+    );
+}
+
+/// Injects each of `codes` at every NVML call of `body`'s clean run (which must make exactly
+/// `calls` calls) and asserts that the fault hit that call and that the fake's GPUs ended as
+/// `initial`: whichever call fails, every setting is put back. Returns the clean run.
+pub fn assert_every_fault_restores(
+    scenario: impl Fn() -> Scenario,
+    body: fn(),
+    calls: usize,
+    codes: &[&str],
+    initial: &[&str],
+) -> Outcome {
+    let clean = scenario().param("none").run(body);
+    assert_eq!(clean.log().len(), calls, "{:#?}", clean.log());
+    for code in codes {
+        for at in 1..=calls {
+            let run = scenario()
+                .env("FAKE_NVML_FAULT_AT", format!("{at}:{code}"))
+                .param(format!("{code}-{at}"))
+                .run(body);
+            let log = run.log();
+            assert!(
+                log[at - 1].ends_with(&format!("-> {code}")),
+                "fault {code} at {at}: {log:?}"
+            );
+            assert_eq!(
+                run.state(),
+                initial,
+                "fault {code} at call {at} left the GPUs changed:\n{}\nreport: {:?}",
+                log.join("\n"),
+                run.report()
+            );
+        }
+    }
+    clean
 }
