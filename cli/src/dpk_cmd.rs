@@ -42,6 +42,9 @@ enum DpkCommand {
     Experiment(ExperimentArgs),
 }
 
+// Name tables: the value names of --scheduler, --knapsack and --dpf-capacity are these enums'
+// (clap's ValueEnum), mapped to core's enums below; they move to core's FromStr/Display
+// (issue 13, item 4) when core has them.
 #[derive(Clone, Copy, PartialEq, ValueEnum)]
 enum SchedulerArg {
     Dpk,
@@ -69,10 +72,28 @@ enum KnapsackArg {
     Count,
 }
 
+impl KnapsackArg {
+    fn core(self) -> KnapsackMode {
+        match self {
+            KnapsackArg::Weighted => KnapsackMode::Weighted,
+            KnapsackArg::Count => KnapsackMode::Count,
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, ValueEnum)]
 enum DpfCapacityArg {
     Initial,
     Remaining,
+}
+
+impl DpfCapacityArg {
+    fn core(self) -> DpfCapacity {
+        match self {
+            DpfCapacityArg::Initial => DpfCapacity::Initial,
+            DpfCapacityArg::Remaining => DpfCapacity::Remaining,
+        }
+    }
 }
 
 /// Scheduler settings shared by `schedule` and `simulate`.
@@ -102,35 +123,20 @@ struct OptionArgs {
 }
 
 impl OptionArgs {
-    fn apply(&self, mut o: ScheduleOptions) -> ScheduleOptions {
-        if let Some(e) = self.eta {
-            o.eta = e;
+    /// `o` with what the command line sets.
+    fn apply(&self, o: ScheduleOptions) -> ScheduleOptions {
+        ScheduleOptions {
+            eta: self.eta.unwrap_or(o.eta),
+            knapsack: self.knapsack.map_or(o.knapsack, KnapsackArg::core),
+            recompute_every: self.recompute_every.unwrap_or(o.recompute_every),
+            single_task_fallback: o.single_task_fallback && !self.no_fallback,
+            dpf_weighted: o.dpf_weighted && !self.dpf_unweighted,
+            dpf_capacity: self
+                .dpf_capacity
+                .map_or(o.dpf_capacity, DpfCapacityArg::core),
+            max_nodes: self.max_nodes.unwrap_or(o.max_nodes),
+            ..o
         }
-        if let Some(k) = self.knapsack {
-            o.knapsack = match k {
-                KnapsackArg::Weighted => KnapsackMode::Weighted,
-                KnapsackArg::Count => KnapsackMode::Count,
-            };
-        }
-        if let Some(k) = self.recompute_every {
-            o.recompute_every = k;
-        }
-        if self.no_fallback {
-            o.single_task_fallback = false;
-        }
-        if self.dpf_unweighted {
-            o.dpf_weighted = false;
-        }
-        if let Some(c) = self.dpf_capacity {
-            o.dpf_capacity = match c {
-                DpfCapacityArg::Initial => DpfCapacity::Initial,
-                DpfCapacityArg::Remaining => DpfCapacity::Remaining,
-            };
-        }
-        if let Some(n) = self.max_nodes {
-            o.max_nodes = n;
-        }
-        o
     }
 }
 

@@ -18,18 +18,20 @@ struct Cli {
 enum Command {
     /// DPK (DPack): workload generators (micro, alibaba, amazon) and the experiments of
     /// docs/dpk.md (Figs. 4a, 4b, 5, 6b, 7, 9).
-    Dpk(dpk::Args),
+    #[command(subcommand)]
+    Dpk(dpk::Command),
     /// Orloj: finish-rate sweeps over SLO tightness and execution-time variance
     /// (docs/orloj.md).
-    Orloj(orloj::Args),
+    #[command(subcommand)]
+    Orloj(orloj::Command),
 }
 
 fn main() -> ExitCode {
     ergon_cli_support::run(
         |cmd| cmd,
         |cli: Cli| match cli.command {
-            Command::Dpk(args) => dpk::run(args),
-            Command::Orloj(args) => orloj::run(args),
+            Command::Dpk(command) => command.run(),
+            Command::Orloj(command) => command.run(),
         },
     )
 }

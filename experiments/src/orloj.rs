@@ -12,24 +12,20 @@ use ergon_cli_support::output::{self, Stdout, StdoutError};
 use ergon_core::orloj::sim::{SimConfig, simulate};
 use ergon_plot::{Figure, Frame, Legend, PALETTE, Panel, Series};
 
-/// Arguments of `ergon-experiments orloj`.
-#[derive(clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    command: Command,
-}
-
+/// The commands of `ergon-experiments orloj`.
 #[derive(Subcommand)]
-enum Command {
+pub enum Command {
     /// Finish rate of every policy against the SLO multiplier and against the CV of the
     /// execution times; tables and an SVG plot.
     Sweep(SweepArgs),
 }
 
-/// Runs `ergon-experiments orloj`.
-pub fn run(args: Args) -> Result<()> {
-    match args.command {
-        Command::Sweep(a) => a.run(),
+impl Command {
+    /// Runs the command.
+    pub fn run(self) -> Result<()> {
+        match self {
+            Command::Sweep(a) => a.run(),
+        }
     }
 }
 
@@ -38,22 +34,16 @@ pub fn run(args: Args) -> Result<()> {
 pub struct SweepArgs {
     #[command(flatten)]
     workload: Workload,
+    // Lists of numbers: a negative one reaches the check (and its message), see
+    // ergon_cli_support::allow_negative_numbers.
     /// SLO multipliers (each application's SLO = M × its mean time alone).
-    #[arg(
-        long,
-        allow_hyphen_values = true,
-        value_delimiter = ',',
-        default_value = "1.5,2,3,4,5"
-    )]
+    #[arg(long, allow_hyphen_values = true, value_delimiter = ',')]
+    #[arg(default_value = "1.5,2,3,4,5")]
     multipliers: Vec<f64>,
     /// Coefficients of variation for the variance sweep (every application lognormal at its
     /// mean).
-    #[arg(
-        long,
-        allow_hyphen_values = true,
-        value_delimiter = ',',
-        default_value = "0,0.25,0.5,1"
-    )]
+    #[arg(long, allow_hyphen_values = true, value_delimiter = ',')]
+    #[arg(default_value = "0,0.25,0.5,1")]
     cvs: Vec<f64>,
     /// SLO multiplier of the variance sweep.
     #[arg(long, value_name = "M", default_value_t = 2.0)]
@@ -245,20 +235,19 @@ impl SweepArgs {
                 serde_json::json!({"slo_sweep": slo.json(), "cv_sweep": var.json()})
             )?;
         } else {
-            if !slo.xs.is_empty() {
-                writeln!(
-                    out,
-                    "finish rate vs SLO multiplier (SLO = M × mean time alone):"
-                )?;
-                slo.print(&mut out)?;
-                writeln!(out)?;
-            }
-            if !var.xs.is_empty() {
-                writeln!(
-                    out,
+            let titles = [
+                "finish rate vs SLO multiplier (SLO = M × mean time alone):".to_string(),
+                format!(
                     "finish rate vs coefficient of variation (lognormal at each mean, SLO = {cv_m} × mean):"
-                )?;
-                var.print(&mut out)?;
+                ),
+            ];
+            // An empty line after the first table.
+            for ((sweep, title), gap) in [&slo, &var].into_iter().zip(titles).zip(["\n", ""]) {
+                if !sweep.xs.is_empty() {
+                    writeln!(out, "{title}")?;
+                    sweep.print(&mut out)?;
+                    write!(out, "{gap}")?;
+                }
             }
         }
         if !a.no_plot {

@@ -446,15 +446,15 @@ mod tests {
         let svg = figure.to_svg().unwrap();
         assert!(svg.starts_with("<svg"), "{svg}");
         assert!(svg.trim_end().ends_with("</svg>"));
-        for text in [
+        let texts = [
             "Two lines",
             "x axis",
             "y axis",
             "first line",
             "the best point",
-        ] {
-            assert!(svg.contains(text), "no {text:?} in the SVG");
-        }
+        ];
+        let missing: Vec<&str> = texts.into_iter().filter(|t| !svg.contains(t)).collect();
+        assert!(missing.is_empty(), "{missing:?} not in the SVG");
         // Three markers on the first line, one dot, one dot sample in the legend.
         assert_eq!(svg.matches("<circle").count(), 5, "{svg}");
         // The colours of the series appear as drawn.

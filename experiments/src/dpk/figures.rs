@@ -6,14 +6,15 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::ValueEnum;
-use ergon_cli_support::{note, output};
+use ergon_cli_support::note;
+use ergon_cli_support::output::{self, Stdout, StdoutError};
 use ergon_core::dpk::generate::{AlibabaLike, AmazonLike, Microbenchmark};
 use ergon_core::dpk::{
     OnlineConfig, OnlineResult, ScheduleOptions, Scheduler, Workload, schedule, simulate,
 };
 use ergon_plot::{Bounds, Corner, Figure, Frame, Legend, PALETTE, Panel, Rgb, Series};
 
-use super::generate::spread_of;
+use super::generate::Spread;
 
 #[derive(Clone, Copy, PartialEq, ValueEnum)]
 enum Experiment {
@@ -49,15 +50,8 @@ pub struct ExperimentArgs {
     /// Node budget of the exact solver (fig5).
     #[arg(long, default_value_t = 200_000)]
     max_nodes: u64,
-    /// Microbenchmarks: stretch each curve's normalised spread over α ∈ {4, 5, 6, 8} to a
-    /// draw of N(MEAN, STD) (the reference generator's option), e.g. `--spread 0.05,0.03`.
-    #[arg(
-        long,
-        value_name = "MEAN,STD",
-        value_delimiter = ',',
-        allow_hyphen_values = true
-    )]
-    spread: Vec<f64>,
+    #[command(flatten)]
+    spread: Spread,
 }
 
 impl ExperimentArgs {
@@ -152,6 +146,12 @@ fn write_figure(
     Ok(())
 }
 
+/// The head of a Markdown table with these columns.
+fn table_head(out: &mut Stdout, columns: &[&str]) -> Result<(), StdoutError> {
+    writeln!(out, "| {} |", columns.join(" | "))?;
+    writeln!(out, "|{}", "---|".repeat(columns.len()))
+}
+
 fn count(w: &Workload, s: Scheduler) -> Result<usize> {
     Ok(schedule(w, &ScheduleOptions::with(s))?.num_allocated())
 }
@@ -166,9 +166,8 @@ fn micro_sweep(a: &ExperimentArgs) -> Result<()> {
         (0..=8).map(f64::from).collect()
     };
     let name = if fig4a { "sigma_blocks" } else { "sigma_alpha" };
-    let spread = spread_of(&a.spread)?;
-    writeln!(out, "| {name} | DPK | DPF | Area | DPK/DPF |")?;
-    writeln!(out, "|---|---|---|---|---|")?;
+    let spread = a.spread.get()?;
+    table_head(&mut out, &[name, "DPK", "DPF", "Area", "DPK/DPF"])?;
     let mut series = lines(&MICRO, "");
     for &k in &knobs {
         let mut sums = [0.0; 3];
@@ -245,11 +244,21 @@ fn micro_sweep(a: &ExperimentArgs) -> Result<()> {
 fn fig5(a: &ExperimentArgs) -> Result<()> {
     let mut out = output::stdout();
     let sizes = [25usize, 50, 100, 150, 200, 300, 500, 1000, 2000, 5000];
-    writeln!(
-        out,
-        "| tasks | DPK | DPF | Area | exact B&B (best found) | upper bound | proven | DPK ms | DPF ms | B&B ms |"
+    table_head(
+        &mut out,
+        &[
+            "tasks",
+            "DPK",
+            "DPF",
+            "Area",
+            "exact B&B (best found)",
+            "upper bound",
+            "proven",
+            "DPK ms",
+            "DPF ms",
+            "B&B ms",
+        ],
     )?;
-    writeln!(out, "|---|---|---|---|---|---|---|---|---|---|")?;
     let mut dpk_line = line("DPK", Scheduler::Dpk);
     let mut dpf_line = line("DPF", Scheduler::Dpf);
     let mut opt_line = line("exact B&B (best found)", Scheduler::Optimal);
@@ -347,11 +356,12 @@ fn alibaba(a: &ExperimentArgs) -> Result<()> {
         vec![30.0, 60.0, 90.0, 120.0, 180.0]
     };
     let name = if by_t { "T" } else { "online blocks" };
-    writeln!(
-        out,
-        "| {name} | DPK | DPF | FCFS | DPK/DPF | DPK s | DPF s | FCFS s |"
+    table_head(
+        &mut out,
+        &[
+            name, "DPK", "DPF", "FCFS", "DPK/DPF", "DPK s", "DPF s", "FCFS s",
+        ],
     )?;
-    writeln!(out, "|---|---|---|---|---|---|---|---|")?;
     let mut series = lines(&ONLINE, "");
     for &k in &knobs {
         let d = AlibabaLike::default();
@@ -400,11 +410,17 @@ fn alibaba(a: &ExperimentArgs) -> Result<()> {
 fn amazon(a: &ExperimentArgs) -> Result<()> {
     let mut out = output::stdout();
     let rates = [250.0, 500.0, 750.0, 1000.0, 1500.0];
-    writeln!(
-        out,
-        "| tasks per block | weighted | DPK | DPF | FCFS | DPK/DPF |"
+    table_head(
+        &mut out,
+        &[
+            "tasks per block",
+            "weighted",
+            "DPK",
+            "DPF",
+            "FCFS",
+            "DPK/DPF",
+        ],
     )?;
-    writeln!(out, "|---|---|---|---|---|---|")?;
     let mut series = lines(&ONLINE, " (unit weights)");
     for weighted in [false, true] {
         for &r in &rates {

@@ -121,24 +121,30 @@ pub struct GenerateArgs {
     /// Micro: standard deviation of the normalised ε_min.
     #[arg(long, default_value_t = 0.0)]
     eps_min_std: f64,
-    /// Micro: stretch the normalised spread over α ∈ {4, 5, 6, 8} to N(MEAN, STD).
-    #[arg(
-        long,
-        value_name = "MEAN,STD",
-        value_delimiter = ',',
-        allow_hyphen_values = true
-    )]
-    spread: Vec<f64>,
+    #[command(flatten)]
+    spread: Spread,
     #[command(flatten)]
     gen_args: OnlineGenArgs,
 }
 
-/// `--spread MEAN,STD` as the generator's option (none when not given).
-pub(crate) fn spread_of(v: &[f64]) -> Result<Option<(f64, f64)>> {
-    match v {
-        [] => Ok(None),
-        [m, s] if m.is_finite() && *m > 0.0 && s.is_finite() && *s >= 0.0 => Ok(Some((*m, *s))),
-        _ => bail!("--spread needs MEAN,STD with MEAN > 0 and STD >= 0"),
+/// The microbenchmark's `--spread MEAN,STD` (of `generate` and `experiment`).
+#[derive(clap::Args)]
+pub(crate) struct Spread {
+    /// Microbenchmark: stretch each curve's normalised spread over α ∈ {4, 5, 6, 8} to a draw
+    /// of N(MEAN, STD) (the reference generator's option), e.g. `--spread 0.05,0.03`.
+    #[arg(long = "spread", value_name = "MEAN,STD", value_delimiter = ',')]
+    #[arg(allow_hyphen_values = true)]
+    mean_std: Vec<f64>,
+}
+
+impl Spread {
+    /// The generator's option (none when not given).
+    pub(crate) fn get(&self) -> Result<Option<(f64, f64)>> {
+        match self.mean_std[..] {
+            [] => Ok(None),
+            [m, s] if m.is_finite() && m > 0.0 && s.is_finite() && s >= 0.0 => Ok(Some((m, s))),
+            _ => bail!("--spread needs MEAN,STD with MEAN > 0 and STD >= 0"),
+        }
     }
 }
 
@@ -160,7 +166,7 @@ impl GenerateArgs {
                     sigma_alpha: self.sigma_alpha,
                     eps_min_mean: self.eps_min,
                     eps_min_std: self.eps_min_std,
-                    spread: spread_of(&self.spread)?,
+                    spread: self.spread.get()?,
                     seed: self.gen_args.seed,
                 }
                 .workload()?;

@@ -9,15 +9,9 @@ use clap::Subcommand;
 pub use figures::ExperimentArgs;
 pub use generate::{GenerateArgs, OnlineGenArgs, OnlineWorkload};
 
-/// Arguments of `ergon-experiments dpk`.
-#[derive(clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    command: Command,
-}
-
+/// The commands of `ergon-experiments dpk`.
 #[derive(Subcommand)]
-enum Command {
+pub enum Command {
     /// Write a generated workload: `micro` as dpk-workload/v1, `alibaba` and `amazon` as
     /// dpk-online/v1.
     Generate(GenerateArgs),
@@ -25,10 +19,12 @@ enum Command {
     Experiment(ExperimentArgs),
 }
 
-/// Runs `ergon-experiments dpk`.
-pub fn run(args: Args) -> Result<()> {
-    match args.command {
-        Command::Generate(a) => a.run(),
-        Command::Experiment(a) => a.run(),
+impl Command {
+    /// Runs the command.
+    pub fn run(self) -> Result<()> {
+        match self {
+            Command::Generate(a) => a.run(),
+            Command::Experiment(a) => a.run(),
+        }
     }
 }
