@@ -13,28 +13,19 @@ mod support;
 use support::*;
 
 fn instance_path() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/perseus/a100_s4_m8.instance.json");
-    assert!(
-        p.is_file(),
-        "fixture not found at {} (the shared folder must sit beside the repository)",
-        p.display()
-    );
-    p
+    shared_data("perseus/a100_s4_m8.instance.json")
 }
 
 fn instance() -> Value {
     serde_json::from_str(&std::fs::read_to_string(instance_path()).unwrap()).unwrap()
 }
 
-fn parse_json(o: &Output) -> Value {
-    assert_success(o);
-    serde_json::from_str(&stdout(o))
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", stdout(o)))
-}
-
-fn f64_of(v: &Value) -> f64 {
-    v.as_f64().unwrap_or_else(|| panic!("{v} is not a number"))
+/// Runs `ergon frontier --instance <a100_s4_m8> EXTRA` in `dir`.
+fn frontier(dir: &Path, extra: &[&str]) -> Output {
+    let instance = instance_path();
+    let mut args = vec!["frontier", "--instance", instance.to_str().unwrap()];
+    args.extend(extra);
+    ergon(dir, &args)
 }
 
 /// Writes the instance's profiles as a zeus CSV (with an ignored extra column up front).
@@ -66,6 +57,15 @@ const CSV_FLAGS: [&str; 8] = [
     "--p-blocking",
     "83.64",
 ];
+
+/// Runs `ergon frontier --profile FILE --stages STAGES` with the rest of [`CSV_FLAGS`] and
+/// `extra` in `dir`.
+fn csv_frontier(dir: &Path, file: &str, stages: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["frontier", "--profile", file, "--stages", stages];
+    args.extend(&CSV_FLAGS[2..]);
+    args.extend(extra);
+    ergon(dir, &args)
+}
 
 /// The `ergon-frontier/v1` checks shared by the instance and CSV runs.
 fn check_a100_s4_m8_frontier(v: &Value) {
@@ -150,19 +150,14 @@ fn default_prints_summary_and_writes_svg() {
 #[test]
 fn svg_flag_and_no_plot() {
     let dir = Scratch::new("svg");
-    let inst = instance_path();
-    let inst = inst.to_str().unwrap();
-    let o = ergon(
-        dir.path(),
-        &["frontier", "--instance", inst, "--svg", "out.svg"],
-    );
+    let o = frontier(dir.path(), &["--svg", "out.svg"]);
     assert_success(&o);
     let svg = std::fs::read_to_string(dir.path().join("out.svg")).unwrap();
     assert!(svg.starts_with("<svg"));
     assert!(!dir.path().join("frontier.svg").exists());
 
     let dir = Scratch::new("no_plot");
-    let o = ergon(dir.path(), &["frontier", "--instance", inst, "--no-plot"]);
+    let o = frontier(dir.path(), &["--no-plot"]);
     assert_success(&o);
     assert!(stdout(&o).contains("174 points"), "{}", stdout(&o));
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
@@ -174,16 +169,7 @@ fn svg_flag_and_no_plot() {
 #[test]
 fn instance_json_output() {
     let dir = Scratch::new("instance_json");
-    let o = ergon(
-        dir.path(),
-        &[
-            "frontier",
-            "--instance",
-            instance_path().to_str().unwrap(),
-            "--json",
-            "--no-plot",
-        ],
-    );
+    let o = frontier(dir.path(), &["--json", "--no-plot"]);
     let v = parse_json(&o);
     check_a100_s4_m8_frontier(&v);
     // The summary goes to stderr with --json.
@@ -194,16 +180,7 @@ fn instance_json_output() {
 #[test]
 fn instance_json_has_num_microbatches() {
     let dir = Scratch::new("instance_mb");
-    let o = ergon(
-        dir.path(),
-        &[
-            "frontier",
-            "--instance",
-            instance_path().to_str().unwrap(),
-            "--json",
-            "--no-plot",
-        ],
-    );
+    let o = frontier(dir.path(), &["--json", "--no-plot"]);
     let v = parse_json(&o);
     assert_eq!(
         v["num_microbatches"], 8,
@@ -214,17 +191,7 @@ fn instance_json_has_num_microbatches() {
 #[test]
 fn instance_json_with_changes_lists_each_points_changes() {
     let dir = Scratch::new("changes");
-    let o = ergon(
-        dir.path(),
-        &[
-            "frontier",
-            "--instance",
-            instance_path().to_str().unwrap(),
-            "--json",
-            "--with-changes",
-            "--no-plot",
-        ],
-    );
+    let o = frontier(dir.path(), &["--json", "--with-changes", "--no-plot"]);
     let v = parse_json(&o);
     let points = v["points"].as_array().unwrap();
     assert_eq!(points.len(), 174);
@@ -244,17 +211,9 @@ fn instance_json_with_changes_lists_each_points_changes() {
 fn effective_energy_before_filter_matches_the_oracle_count() {
     // The fixtures' README: 174 points after the filter, 395 before.
     let dir = Scratch::new("before_filter");
-    let o = ergon(
+    let o = frontier(
         dir.path(),
-        &[
-            "frontier",
-            "--instance",
-            instance_path().to_str().unwrap(),
-            "--effective-energy",
-            "before-filter",
-            "--json",
-            "--no-plot",
-        ],
+        &["--effective-energy", "before-filter", "--json", "--no-plot"],
     );
     let v = parse_json(&o);
     assert_eq!(v["points"].as_array().unwrap().len(), 395);
@@ -269,23 +228,16 @@ fn csv_gives_the_same_frontier_as_the_instance() {
     let dir = Scratch::new("csv");
     let inst = instance();
     write_csv(&inst, &dir.path().join("x.csv"));
-    let mut args = vec!["frontier", "--profile", "x.csv"];
-    args.extend(CSV_FLAGS);
-    args.extend(["--json", "--no-plot"]);
-    let from_csv = parse_json(&ergon(dir.path(), &args));
+    let from_csv = parse_json(&csv_frontier(
+        dir.path(),
+        "x.csv",
+        "4",
+        &["--json", "--no-plot"],
+    ));
     check_a100_s4_m8_frontier(&from_csv);
     assert_eq!(from_csv["num_microbatches"], 8);
 
-    let from_instance = parse_json(&ergon(
-        dir.path(),
-        &[
-            "frontier",
-            "--instance",
-            instance_path().to_str().unwrap(),
-            "--json",
-            "--no-plot",
-        ],
-    ));
+    let from_instance = parse_json(&frontier(dir.path(), &["--json", "--no-plot"]));
     for key in [
         "t_min_s",
         "t_max_s",
@@ -322,10 +274,8 @@ fn csv_with_a_utf8_bom_is_read() {
     write_csv(&inst, &dir.path().join("plain.csv"));
     let text = std::fs::read_to_string(dir.path().join("plain.csv")).unwrap();
     dir.write("bom.csv", &format!("\u{feff}{text}"));
-    let mut args = vec!["frontier", "--profile", "bom.csv"];
-    args.extend(CSV_FLAGS);
-    args.extend(["--json", "--no-plot"]);
-    check_a100_s4_m8_frontier(&parse_json(&ergon(dir.path(), &args)));
+    let o = csv_frontier(dir.path(), "bom.csv", "4", &["--json", "--no-plot"]);
+    check_a100_s4_m8_frontier(&parse_json(&o));
 }
 
 /// Issue 12: an explicit DAG next to an informative `pipeline` whose `num_stages` disagrees.
@@ -335,16 +285,7 @@ fn csv_with_a_utf8_bom_is_read() {
 #[test]
 fn explicit_dag_decides_the_gpu_count_over_the_informative_pipeline() {
     let dir = Scratch::new("dag-stages");
-    let plain = parse_json(&ergon(
-        dir.path(),
-        &[
-            "frontier",
-            "--instance",
-            instance_path().to_str().unwrap(),
-            "--json",
-            "--no-plot",
-        ],
-    ));
+    let plain = parse_json(&frontier(dir.path(), &["--json", "--no-plot"]));
     let dag = ergon_core::perseus::Pipeline::one_f_one_b(4, 8)
         .dag()
         .unwrap();
@@ -472,18 +413,7 @@ fn plan_out_writes_fastest_and_t_star() {
     assert_eq!(one_f_one_b(3), "FBFBFBFBFBFBFBFB");
     let dir = Scratch::new("plans");
     let inst = instance();
-    let o = ergon(
-        dir.path(),
-        &[
-            "frontier",
-            "--instance",
-            instance_path().to_str().unwrap(),
-            "--json",
-            "--no-plot",
-            "--plan-out",
-            "plans",
-        ],
-    );
+    let o = frontier(dir.path(), &["--json", "--no-plot", "--plan-out", "plans"]);
     let frontier = parse_json(&o);
     let mut names: Vec<String> = std::fs::read_dir(dir.path().join("plans"))
         .unwrap()
@@ -514,18 +444,9 @@ fn plan_out_writes_fastest_and_t_star() {
 #[test]
 fn plan_out_at_selects_one_plan() {
     let dir = Scratch::new("plans_at");
-    let o = ergon(
+    let o = frontier(
         dir.path(),
-        &[
-            "frontier",
-            "--instance",
-            instance_path().to_str().unwrap(),
-            "--no-plot",
-            "--plan-out",
-            "p",
-            "--at",
-            "t-star",
-        ],
+        &["--no-plot", "--plan-out", "p", "--at", "t-star"],
     );
     assert_success(&o);
     let names: Vec<String> = std::fs::read_dir(dir.path().join("p"))
@@ -539,12 +460,9 @@ fn plan_out_at_selects_one_plan() {
 fn deadline_plan_minimizes_energy_including_the_wait() {
     let dir = Scratch::new("deadline");
     let inst = instance();
-    let o = ergon(
+    let o = frontier(
         dir.path(),
         &[
-            "frontier",
-            "--instance",
-            instance_path().to_str().unwrap(),
             "--json",
             "--no-plot",
             "--plan-out",
@@ -571,57 +489,35 @@ fn deadline_plan_minimizes_energy_including_the_wait() {
     assert!((f64_of(&plan["energy_j"]) - wait(best)).abs() < 1e-9);
 }
 
+/// A deadline the pipeline cannot meet fails naming it and T_min, writing no plan; one that is
+/// not a number fails without calling itself "shorter" than anything.
 #[test]
-fn deadline_below_t_min_fails_naming_the_deadline() {
-    let dir = Scratch::new("deadline_short");
-    let o = ergon(
-        dir.path(),
-        &[
-            "frontier",
-            "--instance",
-            instance_path().to_str().unwrap(),
-            "--no-plot",
-            "--plan-out",
-            "p",
-            "--deadline",
-            "0.7",
-        ],
-    );
-    assert!(!o.status.success());
-    assert_ne!(o.status.code(), Some(0));
-    let err = stderr(&o);
-    let line = err
-        .lines()
-        .find(|l| l.starts_with("error:"))
-        .unwrap_or_else(|| panic!("no error line in:\n{err}"));
-    assert!(line.contains("deadline 0.7"), "{line}");
-    assert!(line.contains("0.723"), "{line}");
-    // No plan was written.
-    let written = std::fs::read_dir(dir.path().join("p"))
-        .map(|d| d.count())
-        .unwrap_or(0);
-    assert_eq!(written, 0);
-}
-
-#[test]
-fn non_finite_deadline_message_is_not_misleading() {
-    let dir = Scratch::new("deadline_nan");
-    let o = ergon(
-        dir.path(),
-        &[
-            "frontier",
-            "--instance",
-            instance_path().to_str().unwrap(),
-            "--no-plot",
-            "--plan-out",
-            "p",
-            "--deadline",
-            "NaN",
-        ],
-    );
-    assert!(!o.status.success());
-    let err = stderr(&o);
-    assert!(!err.contains("shorter"), "{err}");
+fn bad_deadlines_fail_clearly_and_write_no_plan() {
+    let cases: [(&str, &[&str], &str); 2] = [
+        ("0.7", &["deadline 0.7", "0.723"], ""),
+        ("NaN", &[], "shorter"),
+    ];
+    for (deadline, needles, absent) in cases {
+        let dir = Scratch::new("deadline");
+        let o = frontier(
+            dir.path(),
+            &["--no-plot", "--plan-out", "p", "--deadline", deadline],
+        );
+        assert!(!o.status.success());
+        let err = stderr(&o);
+        let line = err
+            .lines()
+            .find(|l| l.starts_with("error:"))
+            .unwrap_or_else(|| panic!("no error line in:\n{err}"));
+        for needle in needles {
+            assert!(line.contains(needle), "{line}");
+        }
+        assert!(absent.is_empty() || !err.contains(absent), "{err}");
+        let written = std::fs::read_dir(dir.path().join("p"))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        assert_eq!(written, 0, "no plan for deadline {deadline}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -632,13 +528,7 @@ fn missing_instance_file() {
     let dir = Scratch::new("missing");
     let o = ergon(dir.path(), &["frontier", "--instance", "nope.json"]);
     assert_one_line_error(&o, &["nope.json", "reading"]);
-    let o = ergon(
-        dir.path(),
-        &["frontier", "--profile", "nope.csv", "--stages", "4"]
-            .into_iter()
-            .chain(CSV_FLAGS[2..].iter().copied())
-            .collect::<Vec<_>>(),
-    );
+    let o = csv_frontier(dir.path(), "nope.csv", "4", &[]);
     assert_one_line_error(&o, &["nope.csv", "reading"]);
     assert!(!dir.path().join("frontier.svg").exists());
 }
@@ -647,38 +537,48 @@ fn missing_instance_file() {
 fn bad_json_instance() {
     let dir = Scratch::new("bad_json");
     let text = std::fs::read_to_string(instance_path()).unwrap();
-    std::fs::write(dir.path().join("cut.json"), &text[..text.len() / 3]).unwrap();
-    let o = ergon(dir.path(), &["frontier", "--instance", "cut.json"]);
-    assert_one_line_error(&o, &["cut.json", "perseus-instance/v1", "line", "column"]);
-
-    let mut v = instance();
-    v.as_object_mut().unwrap().remove("unit_time_s");
-    std::fs::write(dir.path().join("no_tau.json"), v.to_string()).unwrap();
-    let o = ergon(dir.path(), &["frontier", "--instance", "no_tau.json"]);
-    assert_one_line_error(&o, &["no_tau.json", "missing field", "unit_time_s"]);
-
-    let mut v = instance();
-    v["schema"] = "ergon-frontier/v1".into();
-    std::fs::write(dir.path().join("schema.json"), v.to_string()).unwrap();
-    let o = ergon(dir.path(), &["frontier", "--instance", "schema.json"]);
-    assert_one_line_error(
-        &o,
-        &["schema.json", "perseus-instance/v1", "ergon-frontier/v1"],
+    let changed = |change: fn(&mut Value)| {
+        let mut v = instance();
+        change(&mut v);
+        v.to_string()
+    };
+    let empty = instance()["profiles"][5].clone();
+    let empty_needle = format!(
+        "profile (stage {}, {}) has no options",
+        empty["stage"].as_u64().unwrap(),
+        empty["kind"].as_str().unwrap()
     );
-
-    let mut v = instance();
-    v["profiles"][5]["options"] = Value::Array(vec![]);
-    std::fs::write(dir.path().join("empty.json"), v.to_string()).unwrap();
-    let o = ergon(dir.path(), &["frontier", "--instance", "empty.json"]);
-    let stage = v["profiles"][5]["stage"].as_u64().unwrap();
-    let kind = v["profiles"][5]["kind"].as_str().unwrap().to_string();
-    assert_one_line_error(
-        &o,
-        &[
+    let cases: [(&str, String, &[&str]); 4] = [
+        (
+            "cut.json",
+            text[..text.len() / 3].to_string(),
+            &["perseus-instance/v1", "line", "column"],
+        ),
+        (
+            "no_tau.json",
+            changed(|v| {
+                v.as_object_mut().unwrap().remove("unit_time_s");
+            }),
+            &["missing field", "unit_time_s"],
+        ),
+        (
+            "schema.json",
+            changed(|v| v["schema"] = "ergon-frontier/v1".into()),
+            &["perseus-instance/v1", "ergon-frontier/v1"],
+        ),
+        (
             "empty.json",
-            &format!("profile (stage {stage}, {kind}) has no options"),
-        ],
-    );
+            changed(|v| v["profiles"][5]["options"] = Value::Array(vec![])),
+            &[&empty_needle],
+        ),
+    ];
+    for (name, contents, needles) in cases {
+        dir.write(name, &contents);
+        let o = ergon(dir.path(), &["frontier", "--instance", name]);
+        let mut all = vec![name];
+        all.extend(needles);
+        assert_one_line_error(&o, &all);
+    }
 }
 
 #[test]
@@ -690,159 +590,181 @@ fn csv_without_its_flags() {
         &["frontier", "--profile", "x.csv", "--stages", "4"],
     );
     // clap's usage error: the first line is `error: ...`, then the missing flags.
-    assert!(!o.status.success());
-    assert_ne!(o.status.code(), Some(0));
-    let err = stderr(&o);
-    assert!(err.starts_with("error:"), "{err}");
-    for flag in ["--microbatches", "--unit-time", "--p-blocking"] {
-        assert!(err.contains(flag), "{err} does not name {flag}");
-    }
-    assert_eq!(stdout(&o), "");
+    assert_usage_error(&o, &["--microbatches", "--unit-time", "--p-blocking"]);
 }
 
 #[test]
 fn bad_csv_contents() {
     let dir = Scratch::new("csv_bad");
-    let run = |name: &str, text: &str, extra: &[&str]| {
-        std::fs::write(dir.path().join(name), text).unwrap();
-        let mut args = vec!["frontier", "--profile", name];
-        args.extend(CSV_FLAGS);
-        args.extend(extra);
-        ergon(dir.path(), &args)
-    };
-    let o = run(
-        "cols.csv",
-        "stage,instruction,frequency,time\n0,forward,1410,0.02\n",
-        &[],
-    );
-    assert_one_line_error(&o, &["cols.csv", "CSV line 1", "`energy`"]);
-
-    let o = run(
-        "kind.csv",
-        "stage,instruction,frequency,time,energy\n0,forward,1410,0.02,8\n0,recompute,1410,0.02,8\n",
-        &[],
-    );
-    assert_one_line_error(&o, &["kind.csv", "CSV line 3", "recompute"]);
-
-    let o = run(
-        "freq.csv",
-        "stage,instruction,frequency,time,energy\n0,forward,1410.5,0.02,8\n",
-        &[],
-    );
-    assert_one_line_error(&o, &["freq.csv", "CSV line 2", "frequency"]);
-
-    // Valid rows that do not cover the pipeline.
-    let o = run(
-        "partial.csv",
-        "stage,instruction,frequency,time,energy\n0,forward,1410,0.02,8\n",
-        &[],
-    );
-    assert_one_line_error(&o, &["partial.csv", "no profile for stage 0, backward"]);
-
-    // A valid CSV with a pipeline of zero stages.
+    // A valid CSV of the instance's 4 stages, for the flags' errors.
     write_csv(&instance(), &dir.path().join("ok.csv"));
-    let mut args = vec!["frontier", "--profile", "ok.csv", "--stages", "0"];
-    args.extend(&CSV_FLAGS[2..]);
-    let o = ergon(dir.path(), &args);
-    assert_one_line_error(&o, &["ok.csv", "0 stages"]);
-
-    // The profiles cover 4 stages; a 3-stage pipeline leaves stage 3's unused.
-    let mut args = vec!["frontier", "--profile", "ok.csv", "--stages", "3"];
-    args.extend(&CSV_FLAGS[2..]);
-    let o = ergon(dir.path(), &args);
-    assert_one_line_error(&o, &["ok.csv", "stage 3", "beyond the pipeline's 3 stages"]);
-
-    // An unknown schedule.
-    let mut args = vec!["frontier", "--profile", "ok.csv"];
-    args.extend(CSV_FLAGS);
-    args.extend(["--schedule", "zero_bubble"]);
-    let o = ergon(dir.path(), &args);
-    assert_one_line_error(&o, &["zero_bubble", "schedule"]);
+    let header = "stage,instruction,frequency,time,energy\n";
+    // The file (written first when there is a text), --stages, more flags, what the error names.
+    type Case<'a> = (
+        &'a str,
+        Option<String>,
+        &'a str,
+        &'a [&'a str],
+        &'a [&'a str],
+    );
+    let cases: [Case; 7] = [
+        (
+            "cols.csv",
+            Some("stage,instruction,frequency,time\n0,forward,1410,0.02\n".into()),
+            "4",
+            &[],
+            &["CSV line 1", "`energy`"],
+        ),
+        (
+            "kind.csv",
+            Some(format!(
+                "{header}0,forward,1410,0.02,8\n0,recompute,1410,0.02,8\n"
+            )),
+            "4",
+            &[],
+            &["CSV line 3", "recompute"],
+        ),
+        (
+            "freq.csv",
+            Some(format!("{header}0,forward,1410.5,0.02,8\n")),
+            "4",
+            &[],
+            &["CSV line 2", "frequency"],
+        ),
+        // Valid rows that do not cover the pipeline.
+        (
+            "partial.csv",
+            Some(format!("{header}0,forward,1410,0.02,8\n")),
+            "4",
+            &[],
+            &["no profile for stage 0, backward"],
+        ),
+        // A pipeline of zero stages.
+        ("ok.csv", None, "0", &[], &["0 stages"]),
+        // The profiles cover 4 stages; a 3-stage pipeline leaves stage 3's unused.
+        (
+            "ok.csv",
+            None,
+            "3",
+            &[],
+            &["stage 3", "beyond the pipeline's 3 stages"],
+        ),
+        // An unknown schedule (the message need not name the file).
+        (
+            "ok.csv",
+            None,
+            "4",
+            &["--schedule", "zero_bubble"],
+            &["zero_bubble", "schedule"],
+        ),
+    ];
+    for (name, text, stages, extra, needles) in cases {
+        if let Some(text) = text {
+            dir.write(name, &text);
+        }
+        let line = assert_one_line_error(&csv_frontier(dir.path(), name, stages, extra), needles);
+        if extra.is_empty() {
+            assert!(line.contains(name), "{line}");
+        }
+    }
 }
 
 #[test]
 fn conflicting_and_dependent_flags() {
     let dir = Scratch::new("flags");
     write_csv(&instance(), &dir.path().join("x.csv"));
-    let inst = instance_path();
-    let mut args = vec![
-        "frontier",
-        "--instance",
-        inst.to_str().unwrap(),
-        "--profile",
-        "x.csv",
+    let mut with_profile = vec!["--profile", "x.csv"];
+    with_profile.extend(CSV_FLAGS);
+    let cases: [(&[&str], &str); 3] = [
+        (&with_profile, "--profile"),
+        (&["--deadline", "1.0"], "--plan-out"),
+        (&["--with-changes"], "--json"),
     ];
-    args.extend(CSV_FLAGS);
-    let o = ergon(dir.path(), &args);
-    assert!(!o.status.success());
-    assert!(stderr(&o).starts_with("error:"));
-    assert!(stderr(&o).contains("--profile"));
-
-    let o = ergon(
-        dir.path(),
-        &[
-            "frontier",
-            "--instance",
-            inst.to_str().unwrap(),
-            "--deadline",
-            "1.0",
-        ],
-    );
-    assert!(!o.status.success());
-    assert!(stderr(&o).contains("--plan-out"), "{}", stderr(&o));
-
-    let o = ergon(
-        dir.path(),
-        &[
-            "frontier",
-            "--instance",
-            inst.to_str().unwrap(),
-            "--with-changes",
-        ],
-    );
-    assert!(!o.status.success());
-    assert!(stderr(&o).contains("--json"), "{}", stderr(&o));
+    for (extra, needle) in cases {
+        assert_usage_error(&frontier(dir.path(), extra), &[needle]);
+    }
 }
 
 #[test]
 fn unwritable_outputs_fail_naming_the_path() {
     let dir = Scratch::new("unwritable");
-    let inst = instance_path();
-    std::fs::write(dir.path().join("afile"), "").unwrap();
-    let o = ergon(
-        dir.path(),
-        &[
-            "frontier",
-            "--instance",
-            inst.to_str().unwrap(),
-            "--no-plot",
-            "--plan-out",
-            "afile",
-        ],
-    );
-    assert!(!o.status.success());
-    let err = stderr(&o);
-    assert!(
-        err.lines()
-            .any(|l| l.starts_with("error:") && l.contains("afile")),
-        "{err}"
-    );
+    dir.write("afile", "");
+    let cases: [(&[&str], &str); 2] = [
+        (&["--no-plot", "--plan-out", "afile"], "afile"),
+        (&["--svg", "no/such/dir/f.svg"], "no/such/dir/f.svg"),
+    ];
+    for (extra, path) in cases {
+        let o = frontier(dir.path(), extra);
+        assert!(!o.status.success());
+        let err = stderr(&o);
+        assert!(
+            err.lines()
+                .any(|l| l.starts_with("error:") && l.contains(path)),
+            "{err}"
+        );
+    }
+}
 
-    let o = ergon(
-        dir.path(),
-        &[
-            "frontier",
-            "--instance",
-            inst.to_str().unwrap(),
-            "--svg",
-            "no/such/dir/f.svg",
-        ],
+// ---------------------------------------------------------------------------------------------
+// (f) The command line names the systems.
+
+#[test]
+fn help_lists_the_systems_by_name() {
+    let dir = Scratch::new("help");
+    let help = assert_success(&ergon(dir.path(), &["--help"]));
+    let commands: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        commands,
+        ["frontier", "dpk", "orloj", "gpu", "help"],
+        "{help}"
     );
-    assert!(!o.status.success());
-    let err = stderr(&o);
+    let line_of = |name: &str| {
+        help.lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("no line for {name}:\n{help}"))
+    };
+    for (command, system) in [
+        ("frontier", "Perseus"),
+        ("dpk", "DPK"),
+        ("orloj", "Orloj"),
+        ("gpu", "GPU"),
+    ] {
+        assert!(line_of(command).contains(system), "{help}");
+    }
     assert!(
-        err.lines()
-            .any(|l| l.starts_with("error:") && l.contains("no/such/dir/f.svg")),
-        "{err}"
+        line_of("frontier").contains("perseus"),
+        "the alias is listed:\n{help}"
     );
+    // The research harness is not part of the command's help (its aliases stay for scripts),
+    // which names its new home.
+    let sub = assert_success(&ergon(dir.path(), &["dpk", "--help"]))
+        + &assert_success(&ergon(dir.path(), &["orloj", "--help"]));
+    assert_eq!(sub.matches("ergon-experiments").count(), 2, "{sub}");
+    for harness in ["generate", "experiment", "sweep"] {
+        assert!(
+            !sub.lines().any(|l| l.trim_start().starts_with(harness)),
+            "{harness}:\n{sub}"
+        );
+    }
+}
+
+#[test]
+fn perseus_is_frontier() {
+    let runs = ["frontier", "perseus"].map(|name| {
+        let dir = Scratch::new(name);
+        let json = assert_success(&ergon(dir.path(), &[name, "--json"]));
+        (json, dir.read("frontier.svg"))
+    });
+    assert!(
+        runs[0].0.starts_with("{\"schema\":\"ergon-frontier/v1\""),
+        "{}",
+        runs[0].0
+    );
+    assert_eq!(runs[0], runs[1]);
 }

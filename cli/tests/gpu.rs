@@ -8,13 +8,15 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::process::Output;
 
 use serde_json::Value;
 
 mod support;
 use support::*;
+
+#[path = "../../hwctl/tests/support/mod.rs"]
+mod nvml;
 
 const GPU0: &str = "GPU-f0000000-5a6b-4c3d-8e9f-0123456789ab";
 const GPU1: &str = "GPU-f0000001-5a6b-4c3d-8e9f-0123456789ab";
@@ -26,57 +28,18 @@ const INITIAL: [&str; 2] = [
     "gpu=1 gpu_locked=none mem_locked=none power_limit_mw=400000 persistence=0",
 ];
 
-/// The fake NVML library, compiled once per test process.
+/// The fake NVML library, built once per test process by hwctl's test support (the same
+/// fixture hwctl's own tests load).
 fn fake_library() -> &'static Path {
-    static LIBRARY: OnceLock<PathBuf> = OnceLock::new();
-    LIBRARY.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fake-nvml-cli");
-        fs::create_dir_all(&dir).unwrap();
-        let library = dir.join("libnvidia-ml.so.1");
-        let partial = dir.join(format!("libnvidia-ml.so.1.{}", std::process::id()));
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fake-nvml/fake_nvml.c");
-        let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-        let output = Command::new(&cc)
-            .args(["-shared", "-fPIC", "-O1", "-fvisibility=hidden"])
-            .arg("-Wl,-soname,libnvidia-ml.so.1")
-            .arg("-o")
-            .arg(&partial)
-            .arg(&source)
-            .arg("-lpthread")
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run the C compiler {cc:?}: {e}"));
-        assert!(
-            output.status.success(),
-            "building the fake NVML failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        // Atomic: other test threads may be loading the previous build.
-        fs::rename(&partial, &library).unwrap();
-        library
-    })
+    nvml::fake_library(nvml::Variant::Current)
 }
 
 /// A scratch folder with the fake's state and log, the GPU state directory, and the
-/// environment every run gets.
+/// environment every run gets (and nothing else).
 struct Gpus {
     dir: PathBuf,
     env: Vec<(String, String)>,
 }
-
-/// Variables the runs must not inherit.
-const SCRUBBED: &[&str] = &[
-    "FAKE_NVML_DEVICES",
-    "FAKE_NVML_ARCH",
-    "FAKE_NVML_ROOT",
-    "FAKE_NVML_UNSUPPORTED",
-    "FAKE_NVML_FAULT_AT",
-    "FAKE_NVML_POWER_W",
-    "FAKE_NVML_ENERGY_PERIOD_MS",
-    "FAKE_NVML_MIG",
-    "CUDA_VISIBLE_DEVICES",
-    "CUDA_DEVICE_ORDER",
-    "XDG_RUNTIME_DIR",
-];
 
 impl Gpus {
     /// Two simulated A100s starting from [`INITIAL`].
@@ -109,12 +72,11 @@ impl Gpus {
 
     /// Runs `ergon gpu ARGS`.
     fn run(&self, args: &[&str]) -> Output {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_ergon"));
-        command.arg("gpu").args(args).current_dir(&self.dir);
-        for key in SCRUBBED {
-            command.env_remove(key);
-        }
+        let mut command = Bin::Ergon.command(&self.dir, &[&["gpu"], args].concat());
+        // Nothing is inherited: a CUDA_VISIBLE_DEVICES, XDG_RUNTIME_DIR or FAKE_NVML_* of the
+        // caller cannot change what the fake shows or where the state file goes.
         command
+            .env_clear()
             .env("ERGON_NVML_LIBRARY", fake_library())
             .env("FAKE_NVML_STATE", self.dir.join("fake-state"))
             .env("FAKE_NVML_LOG", self.dir.join("fake-log"))

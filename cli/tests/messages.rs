@@ -1,6 +1,7 @@
 //! End-to-end tests of messages (issue 12, item 7): a negative value after a numeric option
-//! reaches the option's own check, and an error about a file's contents names the file, also
-//! when the check happens after the file was parsed.
+//! reaches the option's own check (for the options of `ergon-experiments`, see
+//! experiments/tests/io.rs), and an error about a file's contents names the file, also when the
+//! check happens after the file was parsed.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -9,58 +10,17 @@ use support::*;
 
 #[test]
 fn a_negative_value_after_a_space_gets_the_options_own_message() {
-    let s = Scratch::new("negative");
-    let dir = s.path();
-    for (args, needles) in [
-        (
-            &["orloj", "simulate", "--slo-multiplier", "-2"][..],
-            &["SLO multiplier -2"][..],
-        ),
-        (
-            &["orloj", "simulate", "--load", "-1"],
-            &["arrivals.load = -1"],
-        ),
-        (
-            &["orloj", "sweep", "--cvs", "-1,0.5", "--no-plot"],
-            &["CV -1 is not a finite number"],
-        ),
-        (
-            &[
-                "dpk",
-                "generate",
-                "micro",
-                "--out",
-                "w.json",
-                "--mu-blocks",
-                "-3",
-            ],
-            &["mu_blocks", "-3", "out of range"],
-        ),
-        (
-            &[
-                "dpk", "generate", "micro", "--out", "w.json", "--spread", "-1,2",
-            ],
-            &["--spread needs MEAN,STD"],
-        ),
-        (
-            &[
-                "dpk",
-                "simulate",
-                "--generate",
-                "amazon",
-                "--tasks",
-                "20",
-                "--eta",
-                "-0.5",
-            ],
-            &["option `eta`", "strictly between 0 and 0.75"],
-        ),
-    ] {
-        let o = ergon(dir, args);
-        let line = assert_one_line_error(&o, needles);
-        assert!(!line.contains("unexpected argument"), "{args:?}: {line}");
-    }
-    assert!(!dir.join("w.json").exists());
+    assert_negative_values_reach_their_checks(
+        Bin::Ergon,
+        &[
+            ("orloj simulate --slo-multiplier -2", &["SLO multiplier -2"]),
+            ("orloj simulate --load -1", &["arrivals.load = -1"]),
+            (
+                "dpk simulate --generate amazon --tasks 20 --eta -0.5",
+                &["option `eta`", "strictly between 0 and 0.75"],
+            ),
+        ],
+    );
 }
 
 /// A small online workload with task 1 renamed to 0: the reader accepts it, the simulation
@@ -71,15 +31,7 @@ fn an_error_found_after_parsing_names_the_file() {
     let dir = s.path();
     assert_success(&ergon(
         dir,
-        &[
-            "dpk",
-            "generate",
-            "amazon",
-            "--tasks",
-            "5",
-            "--out",
-            "online.json",
-        ],
+        &words("dpk generate amazon --tasks 5 --out online.json"),
     ));
     let text = std::fs::read_to_string(dir.join("online.json")).unwrap();
     assert!(text.contains(r#""id":1,"#), "{text}");
@@ -92,18 +44,12 @@ fn an_error_found_after_parsing_names_the_file() {
     assert_ne!(negative, text);
     s.write("weight.json", &negative);
     assert_one_line_error(
-        &ergon(
-            dir,
-            &["dpk", "simulate", "--config", "weight.json", "--json"],
-        ),
+        &ergon(dir, &words("dpk simulate --config weight.json --json")),
         &["error: weight.json: ", "weight -1"],
     );
     // An option from the command line is not blamed on the file.
     let line = assert_one_line_error(
-        &ergon(
-            dir,
-            &["dpk", "simulate", "--config", "online.json", "--eta", "2"],
-        ),
+        &ergon(dir, &words("dpk simulate --config online.json --eta 2")),
         &["option `eta`"],
     );
     assert!(!line.contains("online.json"), "{line}");

@@ -1,8 +1,10 @@
 //! End-to-end tests of `ergon orloj`: the built binary run in a scratch directory on the
-//! built-in workloads, a written `orloj-sim/v1` file, sweeps with their plot, and bad input.
+//! built-in workloads, a written `orloj-sim/v1` file, and bad input. The sweeps are tested with
+//! `ergon-experiments` (experiments/tests/orloj.rs).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::path::Path;
 use std::process::Output;
 
 use serde_json::Value;
@@ -10,21 +12,15 @@ use serde_json::Value;
 mod support;
 use support::*;
 
-/// Fails with exit status 1, a message on stderr containing every word, and no panic.
-#[track_caller]
-fn assert_fails_with(o: &Output, words: &[&str]) {
-    assert_eq!(o.status.code(), Some(1), "stderr:\n{}", stderr(o));
-    let e = stderr(o);
-    assert!(!e.contains("panicked"), "{e}");
-    for w in words {
-        assert!(e.contains(w), "stderr does not mention `{w}`:\n{e}");
-    }
+/// Runs `ergon orloj simulate ARGS` in `dir`.
+fn simulate(dir: &Path, args: &[&str]) -> Output {
+    ergon(dir, &[&["orloj", "simulate"], args].concat())
 }
 
 #[test]
 fn simulate_builtin_prints_a_table_of_every_policy() {
     let s = Scratch::new("table");
-    let o = ergon(s.path(), &["orloj", "simulate", "--duration", "3"]);
+    let o = simulate(s.path(), &["--duration", "3"]);
     assert_success(&o);
     let out = stdout(&o);
     for p in [
@@ -47,20 +43,10 @@ fn simulate_builtin_prints_a_table_of_every_policy() {
 #[test]
 fn simulate_json_follows_orloj_result_v1() {
     let s = Scratch::new("json");
-    let o = ergon(
+    let v = parse_json(&simulate(
         s.path(),
-        &[
-            "orloj",
-            "simulate",
-            "--duration",
-            "3",
-            "--json",
-            "--mix",
-            "static",
-        ],
-    );
-    assert_success(&o);
-    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+        &["--duration", "3", "--json", "--mix", "static"],
+    ));
     assert_eq!(v["schema"], "orloj-result/v1");
     let rows = v["results"].as_array().unwrap();
     assert_eq!(rows.len(), 10);
@@ -80,26 +66,18 @@ fn simulate_json_follows_orloj_result_v1() {
 #[test]
 fn config_round_trips_through_simulate() {
     let s = Scratch::new("config");
-    let o = ergon(s.path(), &["orloj", "config", "--slo-multiplier", "3"]);
-    assert_success(&o);
-    let text = stdout(&o);
-    let v: Value = serde_json::from_str(&text).unwrap();
+    let v = parse_json(&ergon(
+        s.path(),
+        &["orloj", "config", "--slo-multiplier", "3"],
+    ));
     assert_eq!(v["schema"], "orloj-sim/v1");
     let mut doc = v.clone();
     doc["duration_s"] = Value::from(2.0);
     doc["policies"] = serde_json::json!(["orloj", "edf-p99"]);
-    std::fs::write(s.path().join("sim.json"), doc.to_string()).unwrap();
-    let a = ergon(
-        s.path(),
-        &["orloj", "simulate", "--config", "sim.json", "--json"],
-    );
-    assert_success(&a);
-    let b = ergon(
-        s.path(),
-        &["orloj", "simulate", "--config", "sim.json", "--json"],
-    );
+    s.write("sim.json", &doc.to_string());
+    let [a, b] = [(); 2].map(|()| simulate(s.path(), &["--config", "sim.json", "--json"]));
+    let r = parse_json(&a);
     assert_eq!(stdout(&a), stdout(&b), "same seed, same result");
-    let r: Value = serde_json::from_str(&stdout(&a)).unwrap();
     let names: Vec<&str> = r["results"]
         .as_array()
         .unwrap()
@@ -110,105 +88,36 @@ fn config_round_trips_through_simulate() {
 }
 
 #[test]
-fn sweep_prints_both_tables_and_writes_the_plot() {
-    let s = Scratch::new("sweep");
-    let o = ergon(
-        s.path(),
-        &[
-            "orloj",
-            "sweep",
-            "--duration",
-            "2",
-            "--multipliers",
-            "1.5,4",
-            "--cvs",
-            "0,1",
-            "--policies",
-            "orloj,clockwork,nexus-p99",
-            "--svg",
-            "sweep.svg",
-        ],
-    );
-    assert_success(&o);
-    let out = stdout(&o);
-    assert!(out.contains("finish rate vs SLO multiplier"), "{out}");
-    assert!(
-        out.contains("finish rate vs coefficient of variation"),
-        "{out}"
-    );
-    assert!(out.contains("orloj/best"));
-    let svg = std::fs::read_to_string(s.path().join("sweep.svg")).unwrap();
-    assert!(svg.starts_with("<svg") && svg.contains("orloj") && svg.contains("nexus-p99"));
-
-    let j = ergon(
-        s.path(),
-        &[
-            "orloj",
-            "sweep",
-            "--duration",
-            "2",
-            "--multipliers",
-            "2",
-            "--cvs",
-            "0.5",
-            "--json",
-            "--no-plot",
-            "--policies",
-            "orloj,fifo",
-        ],
-    );
-    assert_success(&j);
-    let v: Value = serde_json::from_str(&stdout(&j)).unwrap();
-    let rates = v["slo_sweep"]["finish_rates"].as_array().unwrap();
-    assert_eq!(rates.len(), 1);
-    assert_eq!(rates[0].as_array().unwrap().len(), 2);
-    assert_eq!(v["cv_sweep"]["xs"][0], 0.5);
-}
-
-#[test]
 fn bad_input_fails_cleanly() {
     let s = Scratch::new("bad");
-    let dir = s.path();
-    assert_fails_with(
-        &ergon(dir, &["orloj", "simulate", "--config", "missing.json"]),
-        &["missing.json"],
+    let one_app = |app: &str| {
+        format!(
+            r#"{{"schema": "orloj-sim/v1", "seed": 1, "duration_s": 1, "apps": [{app}],
+                "batch": {{"max_size": 2}}, "arrivals": {{"kind": "poisson", "load": 0.5}}}}"#
+        )
+    };
+    s.write(
+        "gamma.json",
+        &one_app(r#"{"name": "vit", "share": 1.0, "slo_s": 0.05, "exec_time": {"kind": "gamma"}}"#),
     );
-    std::fs::write(
-        dir.join("gamma.json"),
-        r#"{"schema": "orloj-sim/v1", "seed": 1, "duration_s": 1, "apps": [
-            {"name": "vit", "share": 1.0, "slo_s": 0.05, "exec_time": {"kind": "gamma"}}],
-            "batch": {"max_size": 2}, "arrivals": {"kind": "poisson", "load": 0.5}}"#,
-    )
-    .unwrap();
-    assert_fails_with(
-        &ergon(dir, &["orloj", "simulate", "--config", "gamma.json"]),
-        &["vit", "exec_time.kind", "gamma"],
+    s.write(
+        "slo.json",
+        &one_app(
+            r#"{"name": "vit", "share": 1.0, "slo_s": 0, "exec_time": {"kind": "constant", "value_s": 0.01}}"#,
+        ),
     );
-    std::fs::write(
-        dir.join("slo.json"),
-        r#"{"schema": "orloj-sim/v1", "seed": 1, "duration_s": 1, "apps": [
-            {"name": "vit", "share": 1.0, "slo_s": 0, "exec_time": {"kind": "constant", "value_s": 0.01}}],
-            "batch": {"max_size": 2}, "arrivals": {"kind": "poisson", "load": 0.5}}"#,
-    )
-    .unwrap();
-    assert_fails_with(
-        &ergon(dir, &["orloj", "simulate", "--config", "slo.json"]),
-        &["vit", "slo_s"],
-    );
-    assert_fails_with(
-        &ergon(dir, &["orloj", "simulate", "--slo-multiplier=-2"]),
-        &["SLO multiplier"],
-    );
-    assert_fails_with(
-        &ergon(dir, &["orloj", "simulate", "--duration", "0"]),
-        &["duration_s"],
-    );
-    assert_fails_with(
-        &ergon(dir, &["orloj", "simulate", "--policies", "orloj,triton"]),
-        &["triton"],
-    );
-    assert_fails_with(
-        &ergon(dir, &["orloj", "sweep", "--cvs=-1", "--no-plot"]),
-        &["CV -1"],
-    );
+    let cases: [(&[&str], &[&str]); 6] = [
+        (&["--config", "missing.json"], &["missing.json"]),
+        (
+            &["--config", "gamma.json"],
+            &["vit", "exec_time.kind", "gamma"],
+        ),
+        (&["--config", "slo.json"], &["vit", "slo_s"]),
+        (&["--slo-multiplier=-2"], &["SLO multiplier"]),
+        (&["--duration", "0"], &["duration_s"]),
+        (&["--policies", "orloj,triton"], &["triton"]),
+    ];
+    for (args, needles) in cases {
+        assert_one_line_error(&simulate(s.path(), args), needles);
+    }
 }

@@ -1,4 +1,5 @@
-//! Everything `ergon` reads from and writes to files goes through here, one rule per direction:
+//! Everything `ergon` and `ergon-experiments` read from and write to files goes through here,
+//! one rule per direction:
 //!
 //! - **Input files** ([`read_text`]) are refused above [`MAX_INPUT_BYTES`] before any of them
 //!   is read, so a huge or endless input is an error, not an allocation of its size.
@@ -7,10 +8,11 @@
 //!   failure at any step (full disk, file-size limit, a kill) leaves the previous file exactly as
 //!   it was and never a truncated one.
 //! - **Standard output** ([`stdout`]) returns its write errors ([`StdoutError`]) instead of
-//!   panicking as `println!` does; `main` ends the command with one `error:` line and status 1,
-//!   except for a reader that went away ([`BROKEN_PIPE_STATUS`]).
-//! - **Notes on standard error** (the `note!` macro) ignore a failed write: a closed or full
-//!   standard error cannot report anything, and the exit status still tells the outcome.
+//!   panicking as `println!` does; [`run`](crate::run) ends the command with one `error:` line
+//!   and status 1, except for a reader that went away ([`BROKEN_PIPE_STATUS`]).
+//! - **Notes on standard error** (the [`note!`](crate::note) macro) ignore a failed write: a
+//!   closed or full standard error cannot report anything, and the exit status still tells the
+//!   outcome.
 
 use std::fmt;
 use std::fs::{self, File};
