@@ -18,7 +18,8 @@
 #include <stdint.h>
 
 /**
- * Version of the C ABI; raised on every incompatible change.
+ * Version of the C ABI; raised on every incompatible change (and with it the SONAME,
+ * `libergon.so.<ERGON_ABI_VERSION>`).
  */
 #define ERGON_ABI_VERSION 2
 
@@ -635,10 +636,14 @@ typedef struct ergon_orloj_batcher_options {
  */
 typedef struct ergon_orloj_app {
   /**
-   * Name for messages (NUL-terminated UTF-8, borrowed during the call), or NULL for
-   * "app <index>".
+   * Name for messages: `name_len` bytes of UTF-8 (no NUL needed, borrowed during the call);
+   * NULL with `name_len` 0 (or any pointer with `name_len` 0) for "app <index>".
    */
   const char *name;
+  /**
+   * Length of `name` in bytes.
+   */
+  size_t name_len;
   /**
    * Latency SLO, seconds (> 0): `ergon_orloj_batcher_enqueue_slo` sets deadline = arrival + SLO.
    */
@@ -951,6 +956,36 @@ typedef struct ergon_perseus_plan_info {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * The library version, e.g. `"0.1.0"`, as a static NUL-terminated string. Never fails.
+ */
+const char *ergon_version(void);
+
+/**
+ * The ABI version of the loaded library (`ERGON_ABI_VERSION` of its header), for bindings
+ * that load the library at run time. Never fails.
+ */
+uint32_t ergon_abi_version(void);
+
+/**
+ * A static NUL-terminated description of a status code (any integer is accepted; unknown
+ * codes get "unknown status"). Never fails; the string must not be freed.
+ */
+const char *ergon_status_str(int status);
+
+/**
+ * Copies the message of the last failed call on this thread (empty if none) into `buf`
+ * ("ask the length, then fill"; see the header's conventions). Use it when a call failed
+ * without a handle to ask, e.g. a constructor.
+ *
+ * Returns `ERGON_STATUS_OK`, `ERGON_STATUS_NULL_POINTER` (NULL `len`, or NULL `buf` with
+ * `cap > 0`) or `ERGON_STATUS_BUFFER_TOO_SMALL`; it does not replace the recorded message.
+ *
+ * # Safety
+ * `buf` must be NULL or writable for `cap` bytes; `len` must be NULL or writable.
+ */
+ergon_status ergon_last_error(char *buf, size_t cap, size_t *len);
 
 /**
  * The default scheduler settings: weighted DPK with η = 0.05, no recomputation, the
@@ -1449,10 +1484,10 @@ ergon_status ergon_gpu_device_get_info(uint32_t index, struct ergon_gpu_device_i
  * stage), `NVML_UNAVAILABLE`, `GPU` or `PANIC`. Messages: `ergon_last_error`.
  *
  * # Safety
- * `device` must be NULL or NUL-terminated; `plan` NULL or a live handle; `out` NULL or
- * writable.
+ * `device` must be NULL or readable for `device_len` bytes; `plan` NULL or a live handle;
+ * `out` NULL or writable.
  */
-ergon_status ergon_gpu_executor_new(const char *device, const struct ergon_perseus_plan *plan, size_t stage, struct ergon_gpu_executor **out);
+ergon_status ergon_gpu_executor_new(const char *device, size_t device_len, const struct ergon_perseus_plan *plan, size_t stage, struct ergon_gpu_executor **out);
 
 /**
  * Before a computation: checks that `kind` (`ERGON_PERSEUS_KIND_*`) is the plan's next instruction and
@@ -1520,32 +1555,33 @@ ergon_status ergon_gpu_executor_last_error(const struct ergon_gpu_executor *exec
  * MIG device), `NVML_UNAVAILABLE`, `GPU` or `PANIC`. Messages: `ergon_last_error`.
  *
  * # Safety
- * `device` must be NULL or NUL-terminated; `out` NULL or writable.
+ * `device` must be NULL or readable for `device_len` bytes; `out` NULL or writable.
  */
-ergon_status ergon_gpu_energy_monitor_new(const char *device, struct ergon_gpu_energy_monitor **out);
+ergon_status ergon_gpu_energy_monitor_new(const char *device, size_t device_len, struct ergon_gpu_energy_monitor **out);
 
 /**
- * Opens the window `name` (NUL-terminated UTF-8); windows may overlap.
+ * Opens the window `name` (`name_len` bytes of UTF-8, no NUL needed); windows may overlap.
  *
  * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE`, `INVALID_STATE` (a window of that name is
  * open), `GPU` or `PANIC`. Messages: `ergon_gpu_energy_monitor_last_error`.
  *
  * # Safety
- * `monitor` must be NULL or a live handle not used concurrently; `name` NULL or NUL-terminated.
+ * `monitor` must be NULL or a live handle not used concurrently; `name` NULL or readable for
+ * `name_len` bytes.
  */
-ergon_status ergon_gpu_energy_monitor_begin(struct ergon_gpu_energy_monitor *monitor, const char *name);
+ergon_status ergon_gpu_energy_monitor_begin(struct ergon_gpu_energy_monitor *monitor, const char *name, size_t name_len);
 
 /**
- * Closes the window `name` and writes its wall time (seconds) and GPU energy (joules).
+ * Closes the window `name` (`name_len` bytes of UTF-8) and writes its wall time (seconds) and GPU energy (joules).
  *
  * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE`, `INVALID_STATE` (no window of that name
  * is open), `GPU` or `PANIC`. Messages: `ergon_gpu_energy_monitor_last_error`.
  *
  * # Safety
- * `monitor` must be NULL or a live handle not used concurrently; `name` NULL or
- * NUL-terminated; `time_s` and `energy_j` NULL or writable.
+ * `monitor` must be NULL or a live handle not used concurrently; `name` NULL or readable for
+ * `name_len` bytes; `time_s` and `energy_j` NULL or writable.
  */
-ergon_status ergon_gpu_energy_monitor_end(struct ergon_gpu_energy_monitor *monitor, const char *name, double *time_s, double *energy_j);
+ergon_status ergon_gpu_energy_monitor_end(struct ergon_gpu_energy_monitor *monitor, const char *name, size_t name_len, double *time_s, double *energy_j);
 
 /**
  * Releases an energy monitor (open windows are dropped). NULL is a no-op.
@@ -1565,36 +1601,6 @@ void ergon_gpu_energy_monitor_free(struct ergon_gpu_energy_monitor *monitor);
  * or writable.
  */
 ergon_status ergon_gpu_energy_monitor_last_error(const struct ergon_gpu_energy_monitor *monitor, char *buf, size_t cap, size_t *len);
-
-/**
- * The library version, e.g. `"0.1.0"`, as a static NUL-terminated string. Never fails.
- */
-const char *ergon_version(void);
-
-/**
- * The ABI version of the loaded library (`ERGON_ABI_VERSION` of its header), for bindings
- * that load the library at run time. Never fails.
- */
-uint32_t ergon_abi_version(void);
-
-/**
- * A static NUL-terminated description of a status code (any integer is accepted; unknown
- * codes get "unknown status"). Never fails; the string must not be freed.
- */
-const char *ergon_status_str(int status);
-
-/**
- * Copies the message of the last failed call on this thread (empty if none) into `buf`
- * ("ask the length, then fill"; see the header's conventions). Use it when a call failed
- * without a handle to ask, e.g. a constructor.
- *
- * Returns `ERGON_STATUS_OK`, `ERGON_STATUS_NULL_POINTER` (NULL `len`, or NULL `buf` with
- * `cap > 0`) or `ERGON_STATUS_BUFFER_TOO_SMALL`; it does not replace the recorded message.
- *
- * # Safety
- * `buf` must be NULL or writable for `cap` bytes; `len` must be NULL or writable.
- */
-ergon_status ergon_last_error(char *buf, size_t cap, size_t *len);
 
 /**
  * The default options (Orloj, p_min 0.5, 1024 bins over the laws' reach, decay 0.01,

@@ -108,6 +108,27 @@ fn lib_dir() -> PathBuf {
     profile.to_path_buf()
 }
 
+/// This run's libraries as an install lays them out: `libergon.so` (for `-lergon`) and
+/// `libergon.so.<ABI>` (the SONAME a program linked against it asks the loader for), both
+/// links to the library under test, and `libergon.a`.
+fn installed_lib_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = work_dir().join("lib");
+        std::fs::create_dir_all(&dir).unwrap();
+        let soname = format!("libergon.so.{}", ergon::ERGON_ABI_VERSION);
+        for (link, target) in [
+            ("libergon.so", "libergon.so"),
+            (soname.as_str(), "libergon.so"),
+            ("libergon.a", "libergon.a"),
+        ] {
+            let _ = std::fs::remove_file(dir.join(link));
+            std::os::unix::fs::symlink(lib_dir().join(target), dir.join(link)).unwrap();
+        }
+        dir
+    })
+}
+
 /// A scratch directory for this test binary (one per profile), emptied once per run, holding
 /// `fixtures.h`, the programs and the install prefix.
 fn work_dir() -> &'static Path {
@@ -154,7 +175,11 @@ fn fixtures_header() -> String {
         let mut profiles = format!("static const ergon_perseus_profile {name}_profiles[] = {{\n");
         for (i, p) in problem.profiles.iter().enumerate() {
             assert!(p.fit.is_none(), "{name}: the fixtures have no fits");
-            writeln!(h, "static const ergon_perseus_option {name}_options_{i}[] = {{").unwrap();
+            writeln!(
+                h,
+                "static const ergon_perseus_option {name}_options_{i}[] = {{"
+            )
+            .unwrap();
             for o in &p.options {
                 writeln!(
                     h,
@@ -322,7 +347,7 @@ fn build(program: &str, link: Link) -> PathBuf {
     let cxx = program.ends_with(".cpp");
     let stem = program.replace(['/', '.'], "_");
     let exe = work_dir().join(format!("{stem}_{link:?}").to_lowercase());
-    let lib = lib_dir();
+    let lib = installed_lib_dir();
     let cc = compiler(cxx);
     let mut cmd = Command::new(&cc);
     cmd.arg(if cxx { "-std=c++17" } else { "-std=c11" })
@@ -346,7 +371,7 @@ fn build(program: &str, link: Link) -> PathBuf {
         }
         Link::Shared | Link::Sanitized => {
             cmd.arg("-L")
-                .arg(&lib)
+                .arg(lib)
                 .arg("-lergon")
                 .arg("-lm") // the programs' own <math.h> calls
                 .arg(format!("-Wl,-rpath,{}", lib.display()));
@@ -943,6 +968,27 @@ fn install_and_pkg_config_consumer() {
     ] {
         assert!(prefix.join(file).is_file(), "{file} not installed");
     }
+    // The real file is libergon.so.<ABI>.<minor>.<patch>; libergon.so.<ABI> (the SONAME) and
+    // libergon.so link to it.
+    let (minor, patch) = (
+        env!("CARGO_PKG_VERSION_MINOR"),
+        env!("CARGO_PKG_VERSION_PATCH"),
+    );
+    let soname = format!("libergon.so.{}", ergon::ERGON_ABI_VERSION);
+    let real = format!("{soname}.{minor}.{patch}");
+    let lib = prefix.join("lib");
+    assert!(
+        !lib.join(&real).is_symlink() && lib.join(&real).is_file(),
+        "{real}"
+    );
+    assert_eq!(
+        std::fs::read_link(lib.join(&soname)).unwrap(),
+        Path::new(&real)
+    );
+    assert_eq!(
+        std::fs::read_link(lib.join("libergon.so")).unwrap(),
+        Path::new(&soname)
+    );
     assert_eq!(
         std::fs::read(prefix.join("include/ergon.h")).unwrap(),
         std::fs::read(repo().join("include/ergon.h")).unwrap()

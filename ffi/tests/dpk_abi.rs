@@ -8,9 +8,9 @@ use std::ffi::CStr;
 use std::ptr::{null, null_mut};
 
 use ergon::*;
-use messages::{read_text, thread_error};
+use common::{read_text, thread_error};
 
-mod messages;
+mod common;
 
 // ------------------------------------------------------------------------------ helpers
 
@@ -405,10 +405,16 @@ fn null_options_mean_the_defaults_and_a_workload_can_be_scheduled_again() {
     let w = a.workload().unwrap();
     let mut r = null_mut();
     unsafe {
-        assert_eq!(ergon_dpk_workload_schedule(w, null(), &mut r), ergon_status::Ok);
+        assert_eq!(
+            ergon_dpk_workload_schedule(w, null(), &mut r),
+            ergon_status::Ok
+        );
         let mut info = ergon_dpk_result_info::default();
         assert_eq!(ergon_dpk_result_summary(r, &mut info), ergon_status::Ok);
-        assert_eq!((info.scheduler, info.total_weight), (ERGON_DPK_SCHEDULER_DPK, 310.0));
+        assert_eq!(
+            (info.scheduler, info.total_weight),
+            (ERGON_DPK_SCHEDULER_DPK, 310.0)
+        );
         // The result outlives its workload handle.
         ergon_dpk_workload_free(w);
         let mut len = 0;
@@ -707,13 +713,15 @@ fn accounting_helpers() {
     }
 
     // Composition: Σ counts[i]·curves[i] order by order; NULL counts = one run of each.
-    let gauss = items(|o, c, l| unsafe { ergon_dpk_curve_gaussian(grid.as_ptr(), 20, 4.0, o, c, l) });
+    let gauss =
+        items(|o, c, l| unsafe { ergon_dpk_curve_gaussian(grid.as_ptr(), 20, 4.0, o, c, l) });
     let rows: Vec<f64> = lap.iter().chain(&gauss).copied().collect();
     let counts = [2.0, 3.5];
     let composed = items(|o, c, l| unsafe {
         ergon_dpk_curve_compose(rows.as_ptr(), 2, 20, counts.as_ptr(), o, c, l)
     });
-    let once = items(|o, c, l| unsafe { ergon_dpk_curve_compose(rows.as_ptr(), 2, 20, null(), o, c, l) });
+    let once =
+        items(|o, c, l| unsafe { ergon_dpk_curve_compose(rows.as_ptr(), 2, 20, null(), o, c, l) });
     for i in 0..20 {
         assert!(close(composed[i], 2.0 * lap[i] + 3.5 * gauss[i], 1e-12));
         assert!(close(once[i], lap[i] + gauss[i], 1e-12));
@@ -1274,7 +1282,10 @@ fn bad_calls() {
         assert!(thread_error().contains("DPK workload handle is NULL"));
 
         // A handle of another type.
-        assert_eq!(ergon_dpk_workload_schedule(w, null(), &mut r), ergon_status::Ok);
+        assert_eq!(
+            ergon_dpk_workload_schedule(w, null(), &mut r),
+            ergon_status::Ok
+        );
         let mut info = ergon_dpk_workload_info::default();
         assert_eq!(
             ergon_dpk_workload_summary(r.cast(), &mut info),
@@ -1577,7 +1588,10 @@ fn online_simulation_matches_the_core() {
             ergon_dpk_online_free(h);
         }
         assert!(want.num_allocated() > 0);
-        assert_eq!(info.scheduler, o.map_or(ERGON_DPK_SCHEDULER_DPK, |o| o.scheduler));
+        assert_eq!(
+            info.scheduler,
+            o.map_or(ERGON_DPK_SCHEDULER_DPK, |o| o.scheduler)
+        );
         assert_eq!(info.num_submitted, 400);
         assert_eq!(info.num_allocated, want.num_allocated());
         assert_eq!(info.total_weight, want.total_weight);
@@ -1623,7 +1637,8 @@ fn bad_online_input() {
         &["scheduling_period"],
     );
     fails(
-        simulate_json(&doc(good, 1.0), Some(&options(ERGON_DPK_SCHEDULER_OPTIMAL))).map(|_| null_mut()),
+        simulate_json(&doc(good, 1.0), Some(&options(ERGON_DPK_SCHEDULER_OPTIMAL)))
+            .map(|_| null_mut()),
         ergon_status::InvalidArgument,
         &["offline only"],
     );

@@ -19,9 +19,9 @@ use std::path::Path;
 use std::ptr::{null, null_mut};
 
 use ergon::*;
-use messages::{read_text, thread_error};
+use common::{read_text, thread_error};
 
-mod messages;
+mod common;
 use support::{Scenario, default_state, report};
 
 fn executor_error(e: *const ergon_gpu_executor) -> String {
@@ -218,7 +218,10 @@ fn ffi_gpu_count_and_info_of_two_gpus() {
         .env("FAKE_NVML_ARCH", "ampere,ada")
         .run(|| {
             let mut count = 0u32;
-            assert_eq!(unsafe { ergon_gpu_device_count(&mut count) }, ergon_status::Ok);
+            assert_eq!(
+                unsafe { ergon_gpu_device_count(&mut count) },
+                ergon_status::Ok
+            );
             report(format!("count {count}"));
             for i in 0..count {
                 let mut info: ergon_gpu_device_info = unsafe { std::mem::zeroed() };
@@ -263,7 +266,7 @@ fn ffi_plan_executor_runs_two_iterations_and_restores() {
             let (kinds, freqs) = plan_stage(plan);
             report(format!("freqs {freqs:?}"));
             let mut e = null_mut();
-            let status = unsafe { ergon_gpu_executor_new(c"0".as_ptr(), plan, 0, &mut e) };
+            let status = unsafe { ergon_gpu_executor_new("0".as_ptr().cast(), 1, plan, 0, &mut e) };
             assert_eq!(status, ergon_status::Ok, "{}", thread_error());
             for _ in 0..2 {
                 for &k in &kinds {
@@ -334,7 +337,7 @@ fn ffi_plan_executor_rejects_a_wrong_instruction_kind() {
         .run(|| {
             let plan = one_stage_plan();
             let mut e = null_mut();
-            let status = unsafe { ergon_gpu_executor_new(c"0".as_ptr(), plan, 0, &mut e) };
+            let status = unsafe { ergon_gpu_executor_new("0".as_ptr().cast(), 1, plan, 0, &mut e) };
             assert_eq!(status, ergon_status::Ok, "{}", thread_error());
             // The plan starts with a forward pass.
             let s = unsafe { ergon_gpu_executor_instruction_begin(e, ERGON_PERSEUS_KIND_BACKWARD) };
@@ -344,7 +347,7 @@ fn ffi_plan_executor_rejects_a_wrong_instruction_kind() {
             let s = unsafe { ergon_gpu_executor_step_end(e) };
             report(format!("{s:?} {}", executor_error(e)));
             let mut other = null_mut();
-            let s = unsafe { ergon_gpu_executor_new(c"0".as_ptr(), plan, 5, &mut other) };
+            let s = unsafe { ergon_gpu_executor_new("0".as_ptr().cast(), 1, plan, 5, &mut other) };
             report(format!("{s:?} {}", thread_error()));
             unsafe {
                 ergon_gpu_executor_free(e);
@@ -382,24 +385,27 @@ fn ffi_energy_window_on_ampere() {
     let name = "ffi_energy_window_on_ampere";
     let run = Scenario::new(name).env("FAKE_NVML_POWER_W", "200").run(|| {
         let mut m = null_mut();
-        let s = unsafe { ergon_gpu_energy_monitor_new(c"0".as_ptr(), &mut m) };
+        let s = unsafe { ergon_gpu_energy_monitor_new("0".as_ptr().cast(), 1, &mut m) };
         assert_eq!(s, ergon_status::Ok, "{}", thread_error());
         assert_eq!(
-            unsafe { ergon_gpu_energy_monitor_begin(m, c"step".as_ptr()) },
+            unsafe { ergon_gpu_energy_monitor_begin(m, "step".as_ptr().cast(), 4) },
             ergon_status::Ok
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
         let (mut t, mut j) = (0.0, 0.0);
         assert_eq!(
-            unsafe { ergon_gpu_energy_monitor_end(m, c"step".as_ptr(), &mut t, &mut j) },
+            unsafe { ergon_gpu_energy_monitor_end(m, "step".as_ptr().cast(), 4, &mut t, &mut j) },
             ergon_status::Ok
         );
         report(format!("{t} {j}"));
-        let s = unsafe { ergon_gpu_energy_monitor_end(m, c"step".as_ptr(), &mut t, &mut j) };
+        let s =
+            unsafe { ergon_gpu_energy_monitor_end(m, "step".as_ptr().cast(), 4, &mut t, &mut j) };
         let mut len = 0usize;
         unsafe { ergon_gpu_energy_monitor_last_error(m, null_mut(), 0, &mut len) };
         let mut buf = vec![0u8; len + 1];
-        unsafe { ergon_gpu_energy_monitor_last_error(m, buf.as_mut_ptr().cast(), buf.len(), &mut len) };
+        unsafe {
+            ergon_gpu_energy_monitor_last_error(m, buf.as_mut_ptr().cast(), buf.len(), &mut len)
+        };
         buf.truncate(len);
         report(format!("{s:?} {}", String::from_utf8(buf).unwrap()));
         unsafe { ergon_gpu_energy_monitor_free(m) };
@@ -430,7 +436,7 @@ fn ffi_gpu_calls_without_nvml_are_nvml_unavailable() {
             let s = unsafe { ergon_gpu_device_count(&mut count) };
             report(format!("{s:?}|{}", thread_error()));
             let mut m = null_mut();
-            let s = unsafe { ergon_gpu_energy_monitor_new(c"0".as_ptr(), &mut m) };
+            let s = unsafe { ergon_gpu_energy_monitor_new("0".as_ptr().cast(), 1, &mut m) };
             report(format!("{s:?}|{}", thread_error()));
             assert!(m.is_null());
         });
@@ -488,20 +494,29 @@ fn ffi_gpu_restore_without_nvml_is_nvml_unavailable() {
 fn ffi_gpu_null_pointers_are_null_pointer() {
     // No NVML is needed: pointers are checked first.
     unsafe {
-        assert_eq!(ergon_gpu_state_restore(null_mut()), ergon_status::NullPointer);
-        assert_eq!(ergon_gpu_device_count(null_mut()), ergon_status::NullPointer);
-        assert_eq!(ergon_gpu_device_get_info(0, null_mut()), ergon_status::NullPointer);
+        assert_eq!(
+            ergon_gpu_state_restore(null_mut()),
+            ergon_status::NullPointer
+        );
+        assert_eq!(
+            ergon_gpu_device_count(null_mut()),
+            ergon_status::NullPointer
+        );
+        assert_eq!(
+            ergon_gpu_device_get_info(0, null_mut()),
+            ergon_status::NullPointer
+        );
         let mut e = null_mut();
         assert_eq!(
-            ergon_gpu_executor_new(null(), null(), 0, &mut e),
+            ergon_gpu_executor_new(null(), 0, null(), 0, &mut e),
             ergon_status::NullPointer
         );
         assert_eq!(
-            ergon_gpu_executor_new(c"0".as_ptr(), null(), 0, &mut e),
+            ergon_gpu_executor_new("0".as_ptr().cast(), 1, null(), 0, &mut e),
             ergon_status::NullPointer
         );
         assert_eq!(
-            ergon_gpu_executor_new(c"0".as_ptr(), null(), 0, null_mut()),
+            ergon_gpu_executor_new("0".as_ptr().cast(), 1, null(), 0, null_mut()),
             ergon_status::NullPointer
         );
         assert!(e.is_null());
@@ -525,20 +540,20 @@ fn ffi_gpu_null_pointers_are_null_pointer() {
         ergon_gpu_executor_free(null_mut());
         let mut m = null_mut();
         assert_eq!(
-            ergon_gpu_energy_monitor_new(null(), &mut m),
+            ergon_gpu_energy_monitor_new(null(), 0, &mut m),
             ergon_status::NullPointer
         );
         assert_eq!(
-            ergon_gpu_energy_monitor_new(c"0".as_ptr(), null_mut()),
+            ergon_gpu_energy_monitor_new("0".as_ptr().cast(), 1, null_mut()),
             ergon_status::NullPointer
         );
         assert_eq!(
-            ergon_gpu_energy_monitor_begin(null_mut(), c"w".as_ptr()),
+            ergon_gpu_energy_monitor_begin(null_mut(), "w".as_ptr().cast(), 1),
             ergon_status::NullPointer
         );
         let (mut t, mut j) = (0.0, 0.0);
         assert_eq!(
-            ergon_gpu_energy_monitor_end(null_mut(), c"w".as_ptr(), &mut t, &mut j),
+            ergon_gpu_energy_monitor_end(null_mut(), "w".as_ptr().cast(), 1, &mut t, &mut j),
             ergon_status::NullPointer
         );
         assert_eq!(

@@ -43,7 +43,8 @@ fn allocations() -> usize {
 
 fn app(kind: u32) -> ergon_orloj_app {
     ergon_orloj_app {
-        name: c"app".as_ptr(),
+        name: "app".as_ptr().cast(),
+        name_len: 3,
         slo_s: 0.05,
         kind,
         value_s: 0.012,
@@ -134,7 +135,10 @@ fn deciding_and_completing_do_not_allocate() {
             let before = allocations();
             handled += decide(b, now);
             unsafe {
-                assert_eq!(ergon_orloj_batcher_complete(b, round % 3, 0.01), ergon_status::Ok);
+                assert_eq!(
+                    ergon_orloj_batcher_complete(b, round % 3, 0.01),
+                    ergon_status::Ok
+                );
                 assert_eq!(ergon_orloj_batcher_batch_done(b, 0.01), ergon_status::Ok);
             }
             counted += allocations() - before;

@@ -7,9 +7,9 @@ use std::ffi::CStr;
 use std::ptr::{null, null_mut};
 
 use ergon::*;
-use messages::{read_text, thread_error};
+use common::{read_text, thread_error};
 
-mod messages;
+mod common;
 
 fn fixture(name: &str) -> String {
     let path = format!(
@@ -44,8 +44,14 @@ fn fixture_frontiers_through_the_abi() {
         let mut n = 0;
         let mut summary = ergon_perseus_summary::default();
         unsafe {
-            assert_eq!(ergon_perseus_frontier_num_points(f, &mut n), ergon_status::Ok);
-            assert_eq!(ergon_perseus_frontier_summary(f, &mut summary), ergon_status::Ok);
+            assert_eq!(
+                ergon_perseus_frontier_num_points(f, &mut n),
+                ergon_status::Ok
+            );
+            assert_eq!(
+                ergon_perseus_frontier_summary(f, &mut summary),
+                ergon_status::Ok
+            );
         }
         assert_eq!(n, points, "{name}");
         assert!(summary.complete);
@@ -137,7 +143,10 @@ fn arrays_and_json_give_the_same_frontier() {
     }
     assert_eq!(na, nb);
     for i in 0..na {
-        let (mut pa, mut pb) = (ergon_perseus_point::default(), ergon_perseus_point::default());
+        let (mut pa, mut pb) = (
+            ergon_perseus_point::default(),
+            ergon_perseus_point::default(),
+        );
         unsafe {
             ergon_perseus_frontier_point(a, i, &mut pa);
             ergon_perseus_frontier_point(b, i, &mut pb);
@@ -223,7 +232,10 @@ fn errors_call_by_call() {
         // Double solve, then the handle still works.
         assert_eq!(ergon_perseus_frontier_solve(f), ergon_status::InvalidState);
         assert!(frontier_error(f).contains("already solved"));
-        assert_eq!(ergon_perseus_frontier_num_points(f, &mut n), ergon_status::Ok);
+        assert_eq!(
+            ergon_perseus_frontier_num_points(f, &mut n),
+            ergon_status::Ok
+        );
         // Out of range, bad selector, deadline too short, NaN deadline.
         let mut p = ergon_perseus_point::default();
         assert_eq!(
@@ -396,12 +408,14 @@ fn sizes_beyond_the_limits_are_a_status() {
             energy_j: 6.0,
         },
     ];
-    let profiles = [ERGON_PERSEUS_KIND_FORWARD, ERGON_PERSEUS_KIND_BACKWARD].map(|kind| ergon_perseus_profile {
-        stage: 0,
-        kind,
-        options: opts.as_ptr(),
-        num_options: opts.len(),
-        fit: null(),
+    let profiles = [ERGON_PERSEUS_KIND_FORWARD, ERGON_PERSEUS_KIND_BACKWARD].map(|kind| {
+        ergon_perseus_profile {
+            stage: 0,
+            kind,
+            options: opts.as_ptr(),
+            num_options: opts.len(),
+            fit: null(),
+        }
     });
     let nodes = [
         ergon_perseus_node {
@@ -523,8 +537,14 @@ fn sizes_beyond_the_limits_are_a_status() {
     };
     let mut f = null_mut();
     unsafe {
-        assert_eq!(ergon_perseus_frontier_new(&problem, &mut f), ergon_status::Ok);
-        assert_eq!(ergon_perseus_frontier_solve(f), ergon_status::InvalidProblem);
+        assert_eq!(
+            ergon_perseus_frontier_new(&problem, &mut f),
+            ergon_status::Ok
+        );
+        assert_eq!(
+            ergon_perseus_frontier_solve(f),
+            ergon_status::InvalidProblem
+        );
         let msg = frontier_error(f);
         assert!(msg.contains("MAX_COST_CELLS"), "{msg}");
         ergon_perseus_frontier_free(f);

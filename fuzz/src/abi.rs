@@ -21,7 +21,7 @@ const MAX_CAP: usize = 4096;
 fn check(status: ergon_status, call: &str) {
     let code = status as i32;
     assert!(
-        (0..=14).contains(&code),
+        ergon_status::from_code(code) == Some(status),
         "{call}: status {code} is not an ergon_status"
     );
     assert!(
@@ -197,8 +197,9 @@ pub fn abi_frontier(data: &[u8]) {
     let (json, len) = doc(json_bytes, input.cut);
     let mut frontier: *mut ergon_perseus_frontier = ptr::null_mut();
     // SAFETY: `json` is readable for `len` bytes; `out` is NULL or a local.
-    let s =
-        unsafe { ergon_perseus_frontier_from_instance_json(json, len, out(&mut frontier, input.null_out)) };
+    let s = unsafe {
+        ergon_perseus_frontier_from_instance_json(json, len, out(&mut frontier, input.null_out))
+    };
     check(s, "ergon_perseus_frontier_from_instance_json");
     let solvable = quick_to_solve(&json_bytes[..len]);
     let mut plans: Vec<*mut ergon_perseus_plan> = Vec::new();
@@ -209,7 +210,10 @@ pub fn abi_frontier(data: &[u8]) {
             match *op {
                 FrontierOp::Solve => {
                     if solvable {
-                        check(ergon_perseus_frontier_solve(frontier), "ergon_perseus_frontier_solve");
+                        check(
+                            ergon_perseus_frontier_solve(frontier),
+                            "ergon_perseus_frontier_solve",
+                        );
                     }
                 }
                 FrontierOp::NumPoints { null } => {
@@ -256,7 +260,12 @@ pub fn abi_frontier(data: &[u8]) {
                 } => {
                     let mut plan: *mut ergon_perseus_plan = ptr::null_mut();
                     check(
-                        ergon_perseus_frontier_plan(frontier, at % 4, deadline_s, out(&mut plan, null)),
+                        ergon_perseus_frontier_plan(
+                            frontier,
+                            at % 4,
+                            deadline_s,
+                            out(&mut plan, null),
+                        ),
                         "ergon_perseus_frontier_plan",
                     );
                     if !plan.is_null() {
@@ -267,7 +276,12 @@ pub fn abi_frontier(data: &[u8]) {
                     let mut buf = Buf::<c_char>::new(cap, null);
                     let mut len = 0usize;
                     check(
-                        ergon_perseus_frontier_last_error(frontier, buf.ptr(), buf.cap(cap), &mut len),
+                        ergon_perseus_frontier_last_error(
+                            frontier,
+                            buf.ptr(),
+                            buf.cap(cap),
+                            &mut len,
+                        ),
                         "ergon_perseus_frontier_last_error",
                     );
                 }
@@ -309,7 +323,12 @@ pub fn abi_frontier(data: &[u8]) {
                     let mut buf = Buf::<c_char>::new(cap, null);
                     let mut len = 0usize;
                     check(
-                        ergon_perseus_plan_to_json(nth(&plans, which), buf.ptr(), buf.cap(cap), &mut len),
+                        ergon_perseus_plan_to_json(
+                            nth(&plans, which),
+                            buf.ptr(),
+                            buf.cap(cap),
+                            &mut len,
+                        ),
                         "ergon_perseus_plan_to_json",
                     );
                 }
@@ -670,7 +689,13 @@ pub fn abi_batcher(data: &[u8]) {
                     arrival_s,
                     deadline_s,
                 } => check(
-                    ergon_orloj_batcher_enqueue(batcher, usize::from(app), id, arrival_s, deadline_s),
+                    ergon_orloj_batcher_enqueue(
+                        batcher,
+                        usize::from(app),
+                        id,
+                        arrival_s,
+                        deadline_s,
+                    ),
                     "ergon_orloj_batcher_enqueue",
                 ),
                 BatcherOp::EnqueueSlo { app, id, arrival_s } => check(
@@ -734,7 +759,11 @@ pub fn abi_batcher(data: &[u8]) {
                 BatcherOp::AppStats { app, null } => {
                     let mut st = ergon_orloj_app_stats::default();
                     check(
-                        ergon_orloj_batcher_app_stats(batcher, usize::from(app), out(&mut st, null)),
+                        ergon_orloj_batcher_app_stats(
+                            batcher,
+                            usize::from(app),
+                            out(&mut st, null),
+                        ),
                         "ergon_orloj_batcher_app_stats",
                     );
                 }
