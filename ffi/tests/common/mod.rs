@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test file uses a part
 
+pub mod naming;
+
 use std::ffi::{CStr, c_char};
 use std::ptr::null_mut;
 
