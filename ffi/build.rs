@@ -15,7 +15,10 @@ fn main() -> Result<(), String> {
         .ok_or("src/lib.rs does not define `pub const ERGON_ABI_VERSION: u32 = N;`")?;
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     // ELF platforms whose linkers take -soname; macOS has install names, Windows neither.
-    if matches!(os.as_str(), "linux" | "android" | "freebsd" | "netbsd" | "openbsd") {
+    if matches!(
+        os.as_str(),
+        "linux" | "android" | "freebsd" | "netbsd" | "openbsd"
+    ) {
         println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libergon.so.{abi}");
     }
     Ok(())

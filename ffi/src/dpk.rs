@@ -966,22 +966,18 @@ type CurveConversion =
     fn(&[f64], &[f64], f64, Conversion) -> std::result::Result<(f64, usize), KnapsackError>;
 
 /// The body of the two RDP → (ε, δ) conversions: checks the grid, the curve and both outputs,
-/// converts with `convert(alphas, curve, value, conversion)`, and writes the result and the
-/// index of its order only on success.
+/// converts with `convert(alphas, curve, value, conversion)`, and writes the result (named
+/// `result_name` in messages) and the index of its order only on success.
 ///
 /// # Safety
 /// `alphas` and `curve` must be NULL or readable for their lengths.
-#[allow(clippy::too_many_arguments)] // the C call's arguments, forwarded
 unsafe fn convert_curve(
-    alphas: *const f64,
-    num_alphas: usize,
-    curve: *const f64,
-    curve_len: usize,
-    value: f64,
-    conversion: u32,
+    convert: CurveConversion,
+    (alphas, num_alphas): (*const f64, usize),
+    (curve, curve_len): (*const f64, usize),
+    (value, conversion): (f64, u32),
     (result, result_name): (*mut f64, &str),
     alpha_index: *mut usize,
-    convert: CurveConversion,
 ) -> Result<()> {
     // SAFETY: the caller's contract.
     let (a, c) = unsafe {
@@ -1328,19 +1324,17 @@ pub unsafe extern "C" fn ergon_dpk_curve_dp_epsilon(
     alpha_index: *mut usize,
 ) -> ergon_status {
     boundary!(|| {
-        let result = (epsilon, "epsilon");
+        let (grid, values) = ((alphas, num_alphas), (curve, curve_len));
+        let (input, output) = ((delta, conversion), (epsilon, "epsilon"));
         // SAFETY: the caller's contract.
         unsafe {
             convert_curve(
-                alphas,
-                num_alphas,
-                curve,
-                curve_len,
-                delta,
-                conversion,
-                result,
-                alpha_index,
                 rdp::dp_epsilon_with,
+                grid,
+                values,
+                input,
+                output,
+                alpha_index,
             )
         }
     })
@@ -1369,20 +1363,9 @@ pub unsafe extern "C" fn ergon_dpk_curve_dp_delta(
     alpha_index: *mut usize,
 ) -> ergon_status {
     boundary!(|| {
-        let result = (delta, "delta");
+        let (grid, values) = ((alphas, num_alphas), (curve, curve_len));
+        let (input, output) = ((epsilon, conversion), (delta, "delta"));
         // SAFETY: the caller's contract.
-        unsafe {
-            convert_curve(
-                alphas,
-                num_alphas,
-                curve,
-                curve_len,
-                epsilon,
-                conversion,
-                result,
-                alpha_index,
-                rdp::dp_delta,
-            )
-        }
+        unsafe { convert_curve(rdp::dp_delta, grid, values, input, output, alpha_index) }
     })
 }

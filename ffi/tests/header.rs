@@ -50,6 +50,8 @@ fn header_declares_the_abi_version_of_the_crate() {
         "ABI version constant missing"
     );
     assert_eq!(ergon::ergon_abi_version(), ERGON_ABI_VERSION);
+    let version = unsafe { CStr::from_ptr(ergon::ergon_version()) };
+    assert_eq!(version.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
 }
 
 #[test]
@@ -108,7 +110,11 @@ fn every_status_code_round_trips_and_has_text() {
     }
     texts.sort();
     texts.dedup();
-    assert_eq!(texts.len(), statuses.len(), "two codes share a text: {texts:?}");
+    assert_eq!(
+        texts.len(),
+        statuses.len(),
+        "two codes share a text: {texts:?}"
+    );
     let past = i32::try_from(ergon_status::ALL.len()).unwrap();
     for code in [-1, past, i32::MIN, i32::MAX] {
         assert_eq!(ergon_status::from_code(code), None);

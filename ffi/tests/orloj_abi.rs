@@ -8,8 +8,8 @@
 use std::ffi::CStr;
 use std::ptr::{null, null_mut};
 
+use common::{check_calls, frontier, next_batch, read_text, thread_error};
 use ergon::*;
-use common::{read_text, thread_error};
 
 mod common;
 
@@ -101,15 +101,12 @@ fn decide(b: *mut ergon_orloj_batcher, now_ms: f64) -> (Vec<u64>, Vec<u64>, f64)
     let (mut batch, mut dropped) = ([0u64; 64], [0u64; 64]);
     let (mut nb, mut nd, mut t) = (0, 0, -1.0);
     let status = unsafe {
-        ergon_orloj_batcher_next_batch(
+        next_batch(
             b,
             now_ms * MS,
-            batch.as_mut_ptr(),
-            batch.len(),
-            &mut nb,
-            dropped.as_mut_ptr(),
-            dropped.len(),
-            &mut nd,
+            (batch.as_mut_ptr(), batch.len()),
+            (dropped.as_mut_ptr(), dropped.len()),
+            (&mut nb, &mut nd),
             &mut t,
         )
     };
@@ -323,18 +320,29 @@ fn buffer_too_small_keeps_the_decision() {
     enqueue(b, 0, 4, 0.0, 200.0);
     let (mut batch, mut dropped) = ([0u64; 4], [0u64; 4]);
     let (mut nb, mut nd, mut t) = (0, 0, -1.0);
+    let (batch_ptr, dropped_ptr) = (batch.as_mut_ptr(), dropped.as_mut_ptr());
+    let (nb_ptr, nd_ptr, t_ptr): (*mut usize, *mut usize, *mut f64) = (&mut nb, &mut nd, &mut t);
+    // A decision at `now_ms` into the first `batch_cap` and `dropped_cap` ids of the buffers.
+    let decide_into = |now_ms: f64, batch_cap: usize, dropped_cap: usize| unsafe {
+        let buffers = ((batch_ptr, batch_cap), (dropped_ptr, dropped_cap));
+        next_batch(
+            b,
+            now_ms * MS,
+            buffers.0,
+            buffers.1,
+            (nb_ptr, nd_ptr),
+            t_ptr,
+        )
+    };
     // Ask with no buffers at all: 2 expired, a batch of 2.
     let status = unsafe {
-        ergon_orloj_batcher_next_batch(
+        next_batch(
             b,
             10.0 * MS,
-            null_mut(),
-            0,
-            &mut nb,
-            null_mut(),
-            0,
-            &mut nd,
-            &mut t,
+            (null_mut(), 0),
+            (null_mut(), 0),
+            (nb_ptr, nd_ptr),
+            t_ptr,
         )
     };
     assert_eq!(status, ergon_status::BufferTooSmall);
@@ -350,35 +358,11 @@ fn buffer_too_small_keeps_the_decision() {
     // A new request meanwhile waits for the decision after.
     enqueue(b, 0, 5, 10.0, 300.0);
     // Still too small for the dropped ids.
-    let status = unsafe {
-        ergon_orloj_batcher_next_batch(
-            b,
-            20.0 * MS,
-            batch.as_mut_ptr(),
-            4,
-            &mut nb,
-            dropped.as_mut_ptr(),
-            1,
-            &mut nd,
-            &mut t,
-        )
-    };
+    let status = decide_into(20.0, 4, 1);
     assert_eq!(status, ergon_status::BufferTooSmall);
     assert_eq!((nb, nd), (2, 2));
     // Large enough: the same decision, although the time is later.
-    let status = unsafe {
-        ergon_orloj_batcher_next_batch(
-            b,
-            50.0 * MS,
-            batch.as_mut_ptr(),
-            2,
-            &mut nb,
-            dropped.as_mut_ptr(),
-            2,
-            &mut nd,
-            &mut t,
-        )
-    };
+    let status = decide_into(50.0, 2, 2);
     assert_eq!(status, ergon_status::Ok, "{}", batcher_error(b));
     assert_eq!(&batch[..nb], &[3, 4]);
     assert_eq!(&dropped[..nd], &[1, 2]);
@@ -396,15 +380,12 @@ fn expected_time_is_optional() {
     enqueue(b, 0, 1, 0.0, 100.0);
     let (mut batch, mut nb, mut nd) = ([0u64; 4], 0, 0);
     let status = unsafe {
-        ergon_orloj_batcher_next_batch(
+        next_batch(
             b,
             0.0,
-            batch.as_mut_ptr(),
-            4,
-            &mut nb,
-            null_mut(),
-            0,
-            &mut nd,
+            (batch.as_mut_ptr(), 4),
+            (null_mut(), 0),
+            (&mut nb, &mut nd),
             null_mut(),
         )
     };
@@ -653,161 +634,96 @@ fn bad_construction() {
 fn bad_calls() {
     let apps = [constant("x", 10.0 * MS)];
     let b = new(&apps, 4, &ergon_orloj_batcher_options_default());
-    let (mut nb, mut nd) = (0, 0);
+    let (mut nb, mut nd, mut n) = (0, 0, 0);
+    let (nb, nd, n): (*mut usize, *mut usize, *mut usize) = (&mut nb, &mut nd, &mut n);
     let mut ids = [0u64; 4];
-    unsafe {
-        // Times.
-        for (arrival, deadline, what) in [
-            (f64::NAN, 1.0, "arrival_s"),
-            (0.0, f64::INFINITY, "deadline_s"),
-            (1.0, 0.5, "before its arrival"),
-        ] {
-            assert_eq!(
-                ergon_orloj_batcher_enqueue(b, 0, 1, arrival, deadline),
-                ergon_status::InvalidArgument
-            );
-            let m = batcher_error(b);
-            assert!(
-                m.contains("ergon_orloj_batcher_enqueue") && m.contains(what),
-                "{m}"
-            );
-        }
-        assert_eq!(queued(b), 0, "a failed enqueue queued something");
+    let ids = (ids.as_mut_ptr(), 4);
+    let mut s = ergon_orloj_app_stats::default();
+    let s: *mut ergon_orloj_app_stats = &mut s;
+    let (invalid, null_pointer) = (ergon_status::InvalidArgument, ergon_status::NullPointer);
+    // SAFETY (all calls): the handle and buffers above, or NULL where a case says so.
+    let enqueue_at = |app, arrival, deadline| unsafe {
+        ergon_orloj_batcher_enqueue(b, app, 1, arrival, deadline)
+    };
+    let decide_at =
+        |now, batch, dropped, lens| unsafe { next_batch(b, now, batch, dropped, lens, null_mut()) };
+    let none = (null_mut(), 0);
+    check_calls(&[
+        // Times (the message names the call and the value).
+        (invalid, "ergon_orloj_batcher_enqueue: arrival_s", &|| {
+            enqueue_at(0, f64::NAN, 1.0)
+        }),
+        (invalid, "deadline_s", &|| enqueue_at(0, 0.0, f64::INFINITY)),
+        (invalid, "before its arrival", &|| enqueue_at(0, 1.0, 0.5)),
+    ]);
+    assert_eq!(queued(b), 0, "a failed enqueue queued something");
+    check_calls(&[
         // Unknown application.
-        assert_eq!(
-            ergon_orloj_batcher_enqueue(b, 1, 1, 0.0, 1.0),
-            ergon_status::OutOfRange
-        );
-        assert!(batcher_error(b).contains("unknown app 1"));
-        assert_eq!(
-            ergon_orloj_batcher_complete(b, 5, 0.01),
-            ergon_status::OutOfRange
-        );
-        let mut s = ergon_orloj_app_stats::default();
-        assert_eq!(
-            ergon_orloj_batcher_app_stats(b, 1, &mut s),
-            ergon_status::OutOfRange
-        );
-        // Observed times.
-        for bad in [f64::NAN, -0.01, f64::INFINITY] {
-            assert_eq!(
-                ergon_orloj_batcher_complete(b, 0, bad),
-                ergon_status::InvalidArgument
-            );
-            assert_eq!(
-                ergon_orloj_batcher_batch_done(b, bad),
-                ergon_status::InvalidArgument
-            );
-        }
-        assert_eq!(stats(b, 0).completions, 0);
+        (ergon_status::OutOfRange, "unknown app 1", &|| {
+            enqueue_at(1, 0.0, 1.0)
+        }),
+        (ergon_status::OutOfRange, "unknown app 5", &|| unsafe {
+            ergon_orloj_batcher_complete(b, 5, 0.01)
+        }),
+        (ergon_status::OutOfRange, "unknown app 1", &|| unsafe {
+            ergon_orloj_batcher_app_stats(b, 1, s)
+        }),
+    ]);
+    // Observed times.
+    for bad in [f64::NAN, -0.01, f64::INFINITY] {
+        check_calls(&[
+            (invalid, "", &|| unsafe {
+                ergon_orloj_batcher_complete(b, 0, bad)
+            }),
+            (invalid, "", &|| unsafe {
+                ergon_orloj_batcher_batch_done(b, bad)
+            }),
+        ]);
+    }
+    assert_eq!(stats(b, 0).completions, 0);
+    enqueue(b, 0, 1, 0.0, 100.0);
+    check_calls(&[
         // Decision time.
-        enqueue(b, 0, 1, 0.0, 100.0);
-        for now in [f64::NAN, f64::NEG_INFINITY] {
-            assert_eq!(
-                ergon_orloj_batcher_next_batch(
-                    b,
-                    now,
-                    ids.as_mut_ptr(),
-                    4,
-                    &mut nb,
-                    null_mut(),
-                    0,
-                    &mut nd,
-                    null_mut()
-                ),
-                ergon_status::InvalidArgument
-            );
-        }
+        (invalid, "now_s = NaN", &|| {
+            decide_at(f64::NAN, ids, none, (nb, nd))
+        }),
+        (invalid, "now_s = -inf", &|| {
+            decide_at(f64::NEG_INFINITY, ids, none, (nb, nd))
+        }),
         // Buffers and outputs.
-        assert_eq!(
-            ergon_orloj_batcher_next_batch(
-                b,
-                0.0,
-                null_mut(),
-                4,
-                &mut nb,
-                null_mut(),
-                0,
-                &mut nd,
-                null_mut()
-            ),
-            ergon_status::NullPointer
-        );
-        assert_eq!(
-            ergon_orloj_batcher_next_batch(
-                b,
-                0.0,
-                ids.as_mut_ptr(),
-                4,
-                &mut nb,
-                null_mut(),
-                2,
-                &mut nd,
-                null_mut()
-            ),
-            ergon_status::NullPointer
-        );
-        assert_eq!(
-            ergon_orloj_batcher_next_batch(
-                b,
-                0.0,
-                ids.as_mut_ptr(),
-                4,
-                null_mut(),
-                null_mut(),
-                0,
-                &mut nd,
-                null_mut()
-            ),
-            ergon_status::NullPointer
-        );
-        assert_eq!(
-            ergon_orloj_batcher_next_batch(
-                b,
-                0.0,
-                ids.as_mut_ptr(),
-                4,
-                &mut nb,
-                null_mut(),
-                0,
-                null_mut(),
-                null_mut()
-            ),
-            ergon_status::NullPointer
-        );
-        // Nothing was decided by the failed calls.
-        assert_eq!(queued(b), 1);
-        assert_eq!(
-            ergon_orloj_batcher_queued(b, null_mut()),
-            ergon_status::NullPointer
-        );
-        // NULL and foreign handles.
-        assert_eq!(
-            ergon_orloj_batcher_enqueue(null_mut(), 0, 1, 0.0, 1.0),
-            ergon_status::NullPointer
-        );
-        assert!(thread_error().contains("batcher handle is NULL"));
-        let mut n = 0;
-        assert_eq!(
-            ergon_orloj_batcher_queued(null(), &mut n),
-            ergon_status::NullPointer
-        );
-        let json = std::fs::read_to_string(format!(
-            "{}/../../shared/data/perseus/a100_s2_m4.instance.json",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap();
-        let mut f = null_mut();
-        assert_eq!(
-            ergon_perseus_frontier_from_instance_json(json.as_ptr().cast(), json.len(), &mut f),
-            ergon_status::Ok
-        );
-        let foreign = f.cast::<ergon_orloj_batcher>();
-        assert_eq!(
-            ergon_orloj_batcher_queued(foreign, &mut n),
-            ergon_status::NullPointer
-        );
-        assert!(thread_error().contains("not a live batcher handle"));
+        (null_pointer, "`batch`", &|| {
+            decide_at(0.0, (null_mut(), 4), none, (nb, nd))
+        }),
+        (null_pointer, "`dropped`", &|| {
+            decide_at(0.0, ids, (null_mut(), 2), (nb, nd))
+        }),
+        (null_pointer, "`batch_len`", &|| {
+            decide_at(0.0, ids, none, (null_mut(), nd))
+        }),
+        (null_pointer, "`dropped_len`", &|| {
+            decide_at(0.0, ids, none, (nb, null_mut()))
+        }),
+        (null_pointer, "`out`", &|| unsafe {
+            ergon_orloj_batcher_queued(b, null_mut())
+        }),
+    ]);
+    // Nothing was decided by the failed calls.
+    assert_eq!(queued(b), 1);
+    // NULL and foreign handles.
+    let f = frontier("a100_s2_m4");
+    let foreign = f.cast::<ergon_orloj_batcher>();
+    check_calls(&[
+        (null_pointer, "batcher handle is NULL", &|| unsafe {
+            ergon_orloj_batcher_enqueue(null_mut(), 0, 1, 0.0, 1.0)
+        }),
+        (null_pointer, "batcher handle is NULL", &|| unsafe {
+            ergon_orloj_batcher_queued(null(), n)
+        }),
+        (null_pointer, "not a live batcher handle", &|| unsafe {
+            ergon_orloj_batcher_queued(foreign, n)
+        }),
+    ]);
+    unsafe {
         // Freeing a foreign pointer as a batcher does nothing.
         ergon_orloj_batcher_free(foreign);
         ergon_perseus_frontier_free(f);

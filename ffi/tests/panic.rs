@@ -27,8 +27,9 @@ fn child() {
     let json = fixture("a100_s2_m4");
     let mut f = null_mut();
     // SAFETY: a document of `len` bytes and a local output.
-    let status =
-        unsafe { ergon_perseus_frontier_from_instance_json(json.as_ptr().cast(), json.len(), &mut f) };
+    let status = unsafe {
+        ergon_perseus_frontier_from_instance_json(json.as_ptr().cast(), json.len(), &mut f)
+    };
     assert_eq!(status, ergon_status::Ok);
     for _ in 0..2 {
         // SAFETY: a live handle.
@@ -92,5 +93,8 @@ fn a_panic_is_a_status_with_its_message_and_prints_nothing() {
     let panic_lines: Vec<&str> = stderr.lines().filter(|l| l.contains("panicked")).collect();
     assert_eq!(panic_lines.len(), 1, "stderr:\n{stderr}");
     assert!(stderr.contains(HOST_PANIC), "stderr:\n{stderr}");
-    assert!(!stderr.contains("ERGON_FFI_TEST_PANIC"), "stderr:\n{stderr}");
+    assert!(
+        !stderr.contains("ERGON_FFI_TEST_PANIC"),
+        "stderr:\n{stderr}"
+    );
 }
