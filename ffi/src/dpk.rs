@@ -393,23 +393,25 @@ fn new_workload(workload: Workload, out: *mut *mut ergon_dpk_workload) -> Result
 /// Never fails.
 #[unsafe(no_mangle)]
 pub extern "C" fn ergon_dpk_options_default() -> ergon_dpk_options {
-    let d = ScheduleOptions::default();
-    ergon_dpk_options {
-        scheduler: scheduler_code(d.scheduler),
-        eta: d.eta,
-        knapsack: match d.knapsack {
-            KnapsackMode::Weighted => ERGON_DPK_KNAPSACK_WEIGHTED,
-            KnapsackMode::Count => ERGON_DPK_KNAPSACK_COUNT,
-        },
-        recompute_every: d.recompute_every,
-        single_task_fallback: d.single_task_fallback,
-        dpf_weighted: d.dpf_weighted,
-        dpf_capacity: match d.dpf_capacity {
-            DpfCapacity::Initial => ERGON_DPK_DPF_CAPACITY_INITIAL,
-            DpfCapacity::Remaining => ERGON_DPK_DPF_CAPACITY_REMAINING,
-        },
-        max_nodes: d.max_nodes,
-    }
+    boundary!(infallible, {
+        let d = ScheduleOptions::default();
+        ergon_dpk_options {
+            scheduler: scheduler_code(d.scheduler),
+            eta: d.eta,
+            knapsack: match d.knapsack {
+                KnapsackMode::Weighted => ERGON_DPK_KNAPSACK_WEIGHTED,
+                KnapsackMode::Count => ERGON_DPK_KNAPSACK_COUNT,
+            },
+            recompute_every: d.recompute_every,
+            single_task_fallback: d.single_task_fallback,
+            dpf_weighted: d.dpf_weighted,
+            dpf_capacity: match d.dpf_capacity {
+                DpfCapacity::Initial => ERGON_DPK_DPF_CAPACITY_INITIAL,
+                DpfCapacity::Remaining => ERGON_DPK_DPF_CAPACITY_REMAINING,
+            },
+            max_nodes: d.max_nodes,
+        }
+    })
 }
 
 /// Creates a workload from arrays (`problem` and everything it points to is only read during

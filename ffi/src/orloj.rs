@@ -228,18 +228,20 @@ opaque!(
 /// Never fails.
 #[unsafe(no_mangle)]
 pub extern "C" fn ergon_orloj_batcher_options_default() -> ergon_orloj_batcher_options {
-    ergon_orloj_batcher_options {
-        policy: ERGON_ORLOJ_POLICY_ORLOJ,
-        estimate: ERGON_ORLOJ_ESTIMATE_MEAN,
-        p_min: sim::DEFAULT_P_MIN,
-        bins: sim::DEFAULT_BINS,
-        grid_span_s: 0.0,
-        decay: 0.01,
-        single_app: true,
-        powers_of_two: false,
-        adaptive_floor: true,
-        load_floor: true,
-    }
+    boundary!(infallible, {
+        ergon_orloj_batcher_options {
+            policy: ERGON_ORLOJ_POLICY_ORLOJ,
+            estimate: ERGON_ORLOJ_ESTIMATE_MEAN,
+            p_min: sim::DEFAULT_P_MIN,
+            bins: sim::DEFAULT_BINS,
+            grid_span_s: 0.0,
+            decay: 0.01,
+            single_app: true,
+            powers_of_two: false,
+            adaptive_floor: true,
+            load_floor: true,
+        }
+    })
 }
 
 fn estimate(code: u32) -> Result<Estimate> {

@@ -133,3 +133,45 @@ fn every_status_code_round_trips_and_has_text() {
         assert_eq!(text(code), "unknown status");
     }
 }
+
+/// Every exported function of `ffi/src` is written through the one boundary: its body is a
+/// single `boundary!(...)`, it names no exported function in a string and catches no panic
+/// itself (docs/abi.md, "Panics").
+#[test]
+fn every_exported_body_is_one_boundary() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut exported = 0;
+    let mut offenders = Vec::new();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("#[unsafe(no_mangle)]") {
+            rest = &rest[at..];
+            let signature_end = rest.find(" {\n").unwrap();
+            let name = rest[..signature_end]
+                .split("fn ")
+                .nth(1)
+                .and_then(|s| s.split('(').next())
+                .unwrap()
+                .to_owned();
+            let body_start = signature_end + " {\n".len();
+            let body = &rest[body_start..body_start + rest[body_start..].find("\n}\n").unwrap()];
+            let one_boundary = body.trim_start().starts_with("boundary!(")
+                && body.trim_end().ends_with(')')
+                && !body.contains("catch_unwind")
+                && !body.contains("\"ergon_");
+            if !one_boundary {
+                offenders.push(format!("{}: {name}", path.display()));
+            }
+            exported += 1;
+            rest = &rest[body_start..];
+        }
+    }
+    assert!(exported >= 90, "found only {exported} exported functions");
+    assert!(
+        offenders.is_empty(),
+        "exported functions whose body is not one boundary!(...):\n{}",
+        offenders.join("\n")
+    );
+}
