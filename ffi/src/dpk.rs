@@ -898,17 +898,20 @@ fn conversion_arg(conversion: u32) -> Result<Conversion> {
     }
 }
 
+/// A caller's order grid: (pointer, number of orders).
+type Grid = (*const f64, usize);
+
+/// A caller's output buffer, filled by "ask the length, then fill": (buf, cap, len).
+type OutBuf = (*mut f64, usize, *mut usize);
+
 /// The body of every helper that writes one value per order of a caller's grid: checks the
-/// grid, lets `fill` compute the values, and copies them out ("ask the length, then fill").
+/// grid, lets `fill` compute the values, and copies them out.
 ///
 /// # Safety
-/// As [`slice`] for `alphas`; `buf`/`len` as [`copy_items`].
+/// As [`slice`] for the grid; the buffer as [`copy_items`].
 unsafe fn copy_on_grid(
-    alphas: *const f64,
-    num_alphas: usize,
-    buf: *mut f64,
-    cap: usize,
-    len: *mut usize,
+    (alphas, num_alphas): Grid,
+    (buf, cap, len): OutBuf,
     fill: impl FnOnce(&[f64], &mut [f64]) -> Result<()>,
 ) -> Result<()> {
     // SAFETY: the caller's contract.
@@ -922,42 +925,29 @@ unsafe fn copy_on_grid(
 ///
 /// # Safety
 /// As [`copy_on_grid`].
-unsafe fn copy_curve(
-    mechanism: Mechanism,
-    alphas: *const f64,
-    num_alphas: usize,
-    buf: *mut f64,
-    cap: usize,
-    len: *mut usize,
-) -> Result<()> {
+unsafe fn copy_curve(mechanism: Mechanism, grid: Grid, out: OutBuf) -> Result<()> {
     // SAFETY: forwarded contract.
     unsafe {
-        copy_on_grid(alphas, num_alphas, buf, cap, len, |a, out| {
-            mechanism.curve_into(a, out).map_err(argument)
+        copy_on_grid(grid, out, |a, o| {
+            mechanism.curve_into(a, o).map_err(argument)
         })
     }
 }
 
-/// [`copy_on_grid`] for a block's capacity under `conversion`.
+/// [`copy_on_grid`] for the capacity of a block of budget (ε, δ) under `conversion`.
 ///
 /// # Safety
 /// As [`copy_on_grid`].
-#[allow(clippy::too_many_arguments)] // the C call's arguments, forwarded
 unsafe fn copy_capacity(
-    alphas: *const f64,
-    num_alphas: usize,
-    epsilon: f64,
-    delta: f64,
-    conversion: u32,
-    buf: *mut f64,
-    cap: usize,
-    len: *mut usize,
+    (epsilon, delta, conversion): (f64, f64, u32),
+    grid: Grid,
+    out: OutBuf,
 ) -> Result<()> {
     // SAFETY: forwarded contract.
     unsafe {
-        copy_on_grid(alphas, num_alphas, buf, cap, len, |a, out| {
+        copy_on_grid(grid, out, |a, o| {
             let conversion = conversion_arg(conversion)?;
-            rdp::block_capacity_into(a, epsilon, delta, conversion, out).map_err(argument)
+            rdp::block_capacity_into(a, epsilon, delta, conversion, o).map_err(argument)
         })
     }
 }
@@ -1053,9 +1043,9 @@ pub unsafe extern "C" fn ergon_dpk_block_capacity(
     len: *mut usize,
 ) -> ergon_status {
     boundary!(|| {
-        let classic = ERGON_DPK_CONVERSION_CLASSIC;
+        let budget = (epsilon, delta, ERGON_DPK_CONVERSION_CLASSIC);
         // SAFETY: the caller's contract.
-        unsafe { copy_capacity(alphas, num_alphas, epsilon, delta, classic, buf, cap, len) }
+        unsafe { copy_capacity(budget, (alphas, num_alphas), (buf, cap, len)) }
     })
 }
 
@@ -1084,12 +1074,9 @@ pub unsafe extern "C" fn ergon_dpk_block_capacity_with(
     len: *mut usize,
 ) -> ergon_status {
     boundary!(|| {
+        let budget = (epsilon, delta, conversion);
         // SAFETY: the caller's contract.
-        unsafe {
-            copy_capacity(
-                alphas, num_alphas, epsilon, delta, conversion, buf, cap, len,
-            )
-        }
+        unsafe { copy_capacity(budget, (alphas, num_alphas), (buf, cap, len)) }
     })
 }
 
@@ -1113,7 +1100,7 @@ pub unsafe extern "C" fn ergon_dpk_curve_gaussian(
     boundary!(|| {
         let mechanism = Mechanism::Gaussian { sigma };
         // SAFETY: the caller's contract.
-        unsafe { copy_curve(mechanism, alphas, num_alphas, buf, cap, len) }
+        unsafe { copy_curve(mechanism, (alphas, num_alphas), (buf, cap, len)) }
     })
 }
 
@@ -1137,7 +1124,7 @@ pub unsafe extern "C" fn ergon_dpk_curve_laplace(
     boundary!(|| {
         let mechanism = Mechanism::Laplace { b };
         // SAFETY: the caller's contract.
-        unsafe { copy_curve(mechanism, alphas, num_alphas, buf, cap, len) }
+        unsafe { copy_curve(mechanism, (alphas, num_alphas), (buf, cap, len)) }
     })
 }
 
@@ -1164,7 +1151,7 @@ pub unsafe extern "C" fn ergon_dpk_curve_subsampled_gaussian(
     boundary!(|| {
         let mechanism = Mechanism::SubsampledGaussian { q, sigma, steps };
         // SAFETY: the caller's contract.
-        unsafe { copy_curve(mechanism, alphas, num_alphas, buf, cap, len) }
+        unsafe { copy_curve(mechanism, (alphas, num_alphas), (buf, cap, len)) }
     })
 }
 
@@ -1191,7 +1178,7 @@ pub unsafe extern "C" fn ergon_dpk_curve_subsampled_laplace(
     boundary!(|| {
         let mechanism = Mechanism::SubsampledLaplace { q, b, steps };
         // SAFETY: the caller's contract.
-        unsafe { copy_curve(mechanism, alphas, num_alphas, buf, cap, len) }
+        unsafe { copy_curve(mechanism, (alphas, num_alphas), (buf, cap, len)) }
     })
 }
 
