@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Installs the C library of Ergon into a prefix:
 #
-#   PREFIX/lib/libergon.so            shared library (the canonical artifact)
+#   PREFIX/lib/libergon.so.A.M.P      shared library (the canonical artifact): A is the ABI
+#                                     version (ERGON_ABI_VERSION, also its SONAME libergon.so.A),
+#                                     M.P the crate's minor and patch version
+#   PREFIX/lib/libergon.so.A          link to it: what programs linked against ABI A load
+#   PREFIX/lib/libergon.so            link to it: what `-lergon` finds at link time
 #   PREFIX/lib/libergon.a             static library (link with -lpthread -ldl -lm)
 #   PREFIX/include/ergon.h            the C header
 #   PREFIX/include/ergon.hpp          the header-only C++17 wrapper
@@ -85,12 +89,29 @@ for lib in libergon.so libergon.a; do
 done
 
 version="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$repo/Cargo.toml" | head -n 1)"
-[[ -n "$version" ]] || { echo "install.sh: no version in Cargo.toml" >&2; exit 1; }
+[[ "$version" =~ ^[0-9]+\.([0-9]+)\.([0-9]+) ]] || {
+    echo "install.sh: no MAJOR.MINOR.PATCH version in Cargo.toml" >&2
+    exit 1
+}
+minor_patch="${BASH_REMATCH[1]}.${BASH_REMATCH[2]}"
+abi="$(sed -n 's/^#define ERGON_ABI_VERSION \([0-9]*\)$/\1/p' "$repo/include/ergon.h")"
+[[ -n "$abi" ]] || { echo "install.sh: no ERGON_ABI_VERSION in include/ergon.h" >&2; exit 1; }
+soname="libergon.so.$abi"
+# The library must carry the SONAME its links are named after (ffi/build.rs sets it).
+if command -v readelf >/dev/null 2>&1; then
+    found="$(readelf -d "$libs_from/libergon.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')"
+    if [[ "$found" != "$soname" ]]; then
+        echo "install.sh: $libs_from/libergon.so has SONAME '${found}', expected $soname" >&2
+        exit 1
+    fi
+fi
 
 mkdir -p "$prefix"
 prefix="$(cd "$prefix" && pwd)"
 install -d "$prefix/lib/pkgconfig" "$prefix/include"
-install -m 0755 "$libs_from/libergon.so" "$prefix/lib/libergon.so"
+install -m 0755 "$libs_from/libergon.so" "$prefix/lib/$soname.$minor_patch"
+ln -sfn "$soname.$minor_patch" "$prefix/lib/$soname"
+ln -sfn "$soname" "$prefix/lib/libergon.so"
 install -m 0644 "$libs_from/libergon.a" "$prefix/lib/libergon.a"
 install -m 0644 "$repo/include/ergon.h" "$prefix/include/ergon.h"
 install -m 0644 "$repo/bindings/cpp/ergon.hpp" "$prefix/include/ergon.hpp"
@@ -109,4 +130,4 @@ Libs.private: -lpthread -ldl -lm
 Cflags: -I\${includedir}
 EOF
 
-echo "installed ergon $version into $prefix"
+echo "installed ergon $version (ABI $abi, $soname) into $prefix"

@@ -848,7 +848,7 @@ class PlanExecutor {
 public:
   // `device`: an NVML index ("0"), a GPU-/MIG- UUID; `plan` is only read during the call.
   PlanExecutor(const std::string &device, const Plan &plan, size_t stage) : handle_(nullptr) {
-    detail::check(ergon_gpu_executor_new(device.c_str(), plan.get(), stage, &handle_));
+    detail::check(ergon_gpu_executor_new(device.data(), device.size(), plan.get(), stage, &handle_));
   }
 
   // Takes ownership of a handle from ergon_gpu_executor_new (may be nullptr).
@@ -933,7 +933,7 @@ class EnergyWindow;
 class EnergyMonitor {
 public:
   explicit EnergyMonitor(const std::string &device) : handle_(nullptr) {
-    detail::check(ergon_gpu_energy_monitor_new(device.c_str(), &handle_));
+    detail::check(ergon_gpu_energy_monitor_new(device.data(), device.size(), &handle_));
   }
   // Takes ownership of a handle from ergon_gpu_energy_monitor_new (may be nullptr).
   explicit EnergyMonitor(ergon_gpu_energy_monitor *handle) noexcept : handle_(handle) {}
@@ -953,13 +953,13 @@ public:
 
   // Opens the window `name` (INVALID_STATE if one of that name is open).
   void begin(const std::string &name) {
-    detail::check(ergon_gpu_energy_monitor_begin(handle_, name.c_str()), handle_);
+    detail::check(ergon_gpu_energy_monitor_begin(handle_, name.data(), name.size()), handle_);
   }
 
   // Closes the window `name` (INVALID_STATE if none of that name is open).
   Measurement end(const std::string &name) {
     Measurement m;
-    detail::check(ergon_gpu_energy_monitor_end(handle_, name.c_str(), &m.time_s, &m.energy_j),
+    detail::check(ergon_gpu_energy_monitor_end(handle_, name.data(), name.size(), &m.time_s, &m.energy_j),
                   handle_);
     return m;
   }
@@ -1098,7 +1098,8 @@ struct AppSpec {
   // The C view; borrows this object's strings and samples.
   ergon_orloj_app raw() const noexcept {
     ergon_orloj_app r{};
-    r.name = name.c_str();
+    r.name = name.data();
+    r.name_len = name.size();
     r.slo_s = slo_s;
     r.kind = kind;
     r.value_s = value_s;

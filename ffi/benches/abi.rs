@@ -6,8 +6,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ergon::{
-    ergon_perseus_frontier, ergon_perseus_frontier_free, ergon_perseus_frontier_from_instance_json, ergon_perseus_frontier_point,
-    ergon_perseus_frontier_solve, ergon_perseus_point, ergon_status,
+    ergon_perseus_frontier, ergon_perseus_frontier_free, ergon_perseus_frontier_from_instance_json,
+    ergon_perseus_frontier_point, ergon_perseus_frontier_solve, ergon_perseus_point, ergon_status,
 };
 
 fn bench_abi(c: &mut Criterion) {
@@ -31,7 +31,13 @@ fn bench_abi(c: &mut Criterion) {
     let mut p = ergon_perseus_point::default();
     c.bench_function("abi/ergon_perseus_frontier_point", |b| {
         // SAFETY: `f` is a live solved handle, `p` is writable.
-        b.iter(|| unsafe { black_box(ergon_perseus_frontier_point(black_box(f), black_box(10), &mut p)) })
+        b.iter(|| unsafe {
+            black_box(ergon_perseus_frontier_point(
+                black_box(f),
+                black_box(10),
+                &mut p,
+            ))
+        })
     });
     // SAFETY: made above, not used afterwards.
     unsafe { ergon_perseus_frontier_free(f) };

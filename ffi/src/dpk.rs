@@ -9,18 +9,19 @@ use std::ffi::c_char;
 use std::sync::Arc;
 
 use ergon_core::dpk;
-use ergon_core::dpk::formats::{self as dpk_formats, FormatError as DpkFormatError};
+use ergon_core::dpk::formats as dpk_formats;
 use ergon_core::dpk::{
     Allocation, Block, Conversion, DpfCapacity, KnapsackError, KnapsackMode, MAX_ORDERS, Mechanism,
     OnlineResult, RdpCurve, STANDARD_ALPHAS, ScheduleOptions, Scheduler, Task, Workload, rdp,
     schedule, simulate,
 };
 
-use crate::ergon_status;
+use crate::boundary::boundary;
 use crate::handle::{
-    Failure, Header, Result, copy_items, copy_text, free, guard, in_ref, into_raw, last_error,
-    opaque, opt_ref, out_ref, slice, text, with_handle,
+    Header, copy_items, copy_text, in_ref, into_raw, opaque, opt_ref, opt_slice, out_ref, put,
+    put_with, slice, text,
 };
+use crate::status::{Failure, Result, argument, ergon_status, invalid_argument, problem};
 
 /// Scheduler: DPK / DPack (best RDP order per block by 1-D knapsacks, then greedy).
 pub const ERGON_DPK_SCHEDULER_DPK: u32 = 0;
@@ -210,25 +211,6 @@ opaque!(ergon_dpk_workload, 0x4552_4744_504b_574c, "DPK workload"); // "ERGDPKWL
 
 opaque!(ergon_dpk_result, 0x4552_4744_504b_5253, "DPK result"); // "ERGDPKRS"
 
-/// A problem in a workload (arrays or document): `INVALID_PROBLEM`.
-fn problem_failure(e: KnapsackError) -> Failure {
-    Failure::new(ergon_status::InvalidProblem, e.to_string())
-}
-
-/// A bad argument of a helper or of the scheduling call: `INVALID_ARGUMENT`.
-fn argument_failure(e: KnapsackError) -> Failure {
-    Failure::new(ergon_status::InvalidArgument, e.to_string())
-}
-
-fn format_failure(e: DpkFormatError) -> Failure {
-    let status = match &e {
-        DpkFormatError::Json { .. } => ergon_status::Parse,
-        DpkFormatError::Schema { .. } => ergon_status::Schema,
-        DpkFormatError::Field { .. } | DpkFormatError::Problem(_) => ergon_status::InvalidProblem,
-    };
-    Failure::new(status, e.to_string())
-}
-
 fn scheduler_of(s: u32) -> Result<Scheduler> {
     match s {
         ERGON_DPK_SCHEDULER_DPK => Ok(Scheduler::Dpk),
@@ -236,12 +218,9 @@ fn scheduler_of(s: u32) -> Result<Scheduler> {
         ERGON_DPK_SCHEDULER_FCFS => Ok(Scheduler::Fcfs),
         ERGON_DPK_SCHEDULER_AREA => Ok(Scheduler::Area),
         ERGON_DPK_SCHEDULER_OPTIMAL => Ok(Scheduler::Optimal),
-        _ => Err(Failure::new(
-            ergon_status::InvalidArgument,
-            format!(
-                "unknown scheduler {s} (ERGON_DPK_SCHEDULER_DPK 0, _DPF 1, _FCFS 2, _AREA 3, _OPTIMAL 4)"
-            ),
-        )),
+        _ => Err(invalid_argument(format!(
+            "unknown scheduler {s} (ERGON_DPK_SCHEDULER_DPK 0, _DPF 1, _FCFS 2, _AREA 3, _OPTIMAL 4)"
+        ))),
     }
 }
 
@@ -260,27 +239,25 @@ fn options_of(o: &ergon_dpk_options) -> Result<ScheduleOptions> {
         ERGON_DPK_KNAPSACK_WEIGHTED => KnapsackMode::Weighted,
         ERGON_DPK_KNAPSACK_COUNT => KnapsackMode::Count,
         k => {
-            return Err(Failure::new(
-                ergon_status::InvalidArgument,
-                format!("unknown knapsack objective {k} (0 weighted, 1 count)"),
-            ));
+            return Err(invalid_argument(format!(
+                "unknown knapsack objective {k} (0 weighted, 1 count)"
+            )));
         }
     };
     let dpf_capacity = match o.dpf_capacity {
         ERGON_DPK_DPF_CAPACITY_INITIAL => DpfCapacity::Initial,
         ERGON_DPK_DPF_CAPACITY_REMAINING => DpfCapacity::Remaining,
         c => {
-            return Err(Failure::new(
-                ergon_status::InvalidArgument,
-                format!("unknown dpf_capacity {c} (0 initial, 1 remaining)"),
-            ));
+            return Err(invalid_argument(format!(
+                "unknown dpf_capacity {c} (0 initial, 1 remaining)"
+            )));
         }
     };
     if !(o.eta > 0.0 && o.eta < 0.75) {
-        return Err(Failure::new(
-            ergon_status::InvalidArgument,
-            format!("eta = {} must lie strictly between 0 and 0.75", o.eta),
-        ));
+        return Err(invalid_argument(format!(
+            "eta = {} must lie strictly between 0 and 0.75",
+            o.eta
+        )));
     }
     Ok(ScheduleOptions {
         scheduler: scheduler_of(o.scheduler)?,
@@ -327,17 +304,17 @@ fn reserved<T>(count: usize, what: &str) -> Result<Vec<T>> {
 unsafe fn workload_from_arrays(p: &ergon_dpk_problem) -> Result<Workload> {
     // SAFETY (all `slice` calls): lengths and pointers come from the caller's description.
     let alphas_in = unsafe { slice(p.alphas, p.num_alphas, "alphas")? };
-    let alphas = rdp::orders(alphas_in).map_err(problem_failure)?;
+    let alphas = rdp::orders(alphas_in).map_err(problem)?;
     let na = alphas.len();
     // Limits before anything of the caller's sizes is allocated.
-    dpk::check_sizes(p.num_blocks, p.num_tasks).map_err(problem_failure)?;
+    dpk::check_sizes(p.num_blocks, p.num_tasks).map_err(problem)?;
     let blocks_in = unsafe { slice(p.blocks, p.num_blocks, "blocks")? };
     let tasks_in = unsafe { slice(p.tasks, p.num_tasks, "tasks")? };
     let requests = tasks_in
         .iter()
         .fold(0usize, |n, t| n.saturating_add(t.num_blocks));
     if requests > dpk::MAX_BLOCK_REQUESTS {
-        return Err(problem_failure(KnapsackError::LimitExceeded {
+        return Err(problem(KnapsackError::LimitExceeded {
             what: "block requests",
             count: requests as u64,
             limit: "MAX_BLOCK_REQUESTS",
@@ -349,11 +326,10 @@ unsafe fn workload_from_arrays(p: &ergon_dpk_problem) -> Result<Workload> {
         let what = format!("blocks[{j}] (block {}).capacity", b.id);
         let capacity = unsafe { slice(b.capacity, b.capacity_len, &what)? };
         let block = if capacity.is_empty() {
-            Block::from_budget(b.id, &alphas, b.epsilon, b.delta, b.arrival)
-                .map_err(problem_failure)?
+            Block::from_budget(b.id, &alphas, b.epsilon, b.delta, b.arrival).map_err(problem)?
         } else {
             let capacity = curve(capacity, na, |len| {
-                problem_failure(KnapsackError::CapacityLength {
+                problem(KnapsackError::CapacityLength {
                     block: b.id,
                     len,
                     expected: na,
@@ -384,7 +360,7 @@ unsafe fn workload_from_arrays(p: &ergon_dpk_problem) -> Result<Workload> {
             )?
         };
         let demand = curve(demand, na, |len| {
-            problem_failure(KnapsackError::DemandLength {
+            problem(KnapsackError::DemandLength {
                 task: t.id,
                 len,
                 expected: na,
@@ -400,7 +376,7 @@ unsafe fn workload_from_arrays(p: &ergon_dpk_problem) -> Result<Workload> {
             demand,
         });
     }
-    Workload::new(&alphas, blocks, tasks).map_err(problem_failure)
+    Workload::new(&alphas, blocks, tasks).map_err(problem)
 }
 
 fn new_workload(workload: Workload, out: *mut *mut ergon_dpk_workload) -> Result<()> {
@@ -417,23 +393,25 @@ fn new_workload(workload: Workload, out: *mut *mut ergon_dpk_workload) -> Result
 /// Never fails.
 #[unsafe(no_mangle)]
 pub extern "C" fn ergon_dpk_options_default() -> ergon_dpk_options {
-    let d = ScheduleOptions::default();
-    ergon_dpk_options {
-        scheduler: scheduler_code(d.scheduler),
-        eta: d.eta,
-        knapsack: match d.knapsack {
-            KnapsackMode::Weighted => ERGON_DPK_KNAPSACK_WEIGHTED,
-            KnapsackMode::Count => ERGON_DPK_KNAPSACK_COUNT,
-        },
-        recompute_every: d.recompute_every,
-        single_task_fallback: d.single_task_fallback,
-        dpf_weighted: d.dpf_weighted,
-        dpf_capacity: match d.dpf_capacity {
-            DpfCapacity::Initial => ERGON_DPK_DPF_CAPACITY_INITIAL,
-            DpfCapacity::Remaining => ERGON_DPK_DPF_CAPACITY_REMAINING,
-        },
-        max_nodes: d.max_nodes,
-    }
+    boundary!(infallible, {
+        let d = ScheduleOptions::default();
+        ergon_dpk_options {
+            scheduler: scheduler_code(d.scheduler),
+            eta: d.eta,
+            knapsack: match d.knapsack {
+                KnapsackMode::Weighted => ERGON_DPK_KNAPSACK_WEIGHTED,
+                KnapsackMode::Count => ERGON_DPK_KNAPSACK_COUNT,
+            },
+            recompute_every: d.recompute_every,
+            single_task_fallback: d.single_task_fallback,
+            dpf_weighted: d.dpf_weighted,
+            dpf_capacity: match d.dpf_capacity {
+                DpfCapacity::Initial => ERGON_DPK_DPF_CAPACITY_INITIAL,
+                DpfCapacity::Remaining => ERGON_DPK_DPF_CAPACITY_REMAINING,
+            },
+            max_nodes: d.max_nodes,
+        }
+    })
 }
 
 /// Creates a workload from arrays (`problem` and everything it points to is only read during
@@ -452,15 +430,11 @@ pub unsafe extern "C" fn ergon_dpk_workload_new(
     problem: *const ergon_dpk_problem,
     out: *mut *mut ergon_dpk_workload,
 ) -> ergon_status {
-    guard(
-        "ergon_dpk_workload_new",
-        |_| {},
-        || {
-            // SAFETY: the caller's contract covers the struct and the arrays it points to.
-            let w = unsafe { workload_from_arrays(in_ref(problem, "problem")?)? };
-            new_workload(w, out)
-        },
-    )
+    boundary!(|| {
+        // SAFETY: the caller's contract covers the struct and the arrays it points to.
+        let w = unsafe { workload_from_arrays(in_ref(problem, "problem")?)? };
+        new_workload(w, out)
+    })
 }
 
 /// Creates a workload from a `dpk-workload/v1` JSON document of `len` bytes (no NUL needed).
@@ -478,18 +452,11 @@ pub unsafe extern "C" fn ergon_dpk_workload_from_json(
     len: usize,
     out: *mut *mut ergon_dpk_workload,
 ) -> ergon_status {
-    guard(
-        "ergon_dpk_workload_from_json",
-        |_| {},
-        || {
-            if json.is_null() {
-                return Err(Failure::new(ergon_status::NullPointer, "`json` is NULL"));
-            }
-            // SAFETY: the caller's contract.
-            let s = unsafe { text(json, len, "json")? };
-            new_workload(dpk_formats::parse_workload(s).map_err(format_failure)?, out)
-        },
-    )
+    boundary!(|| {
+        // SAFETY: the caller's contract.
+        let s = unsafe { text(json, len, "json")? };
+        new_workload(dpk_formats::parse_workload(s)?, out)
+    })
 }
 
 /// Releases a workload handle. NULL is a no-op. Results made from it stay valid.
@@ -498,10 +465,7 @@ pub unsafe extern "C" fn ergon_dpk_workload_from_json(
 /// `workload` must be NULL or a handle from this library that is not used afterwards.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ergon_dpk_workload_free(workload: *mut ergon_dpk_workload) {
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        // SAFETY: the caller's contract.
-        unsafe { free(workload) }
-    }));
+    boundary!(free, workload)
 }
 
 /// Writes the numbers of orders, blocks and tasks to `*out`.
@@ -515,14 +479,14 @@ pub unsafe extern "C" fn ergon_dpk_workload_summary(
     workload: *const ergon_dpk_workload,
     out: *mut ergon_dpk_workload_info,
 ) -> ergon_status {
-    with_handle("ergon_dpk_workload_summary", workload, |h| {
+    boundary!(workload, |h| {
         let w = &h.workload;
-        *out_ref(out, "out")? = ergon_dpk_workload_info {
+        let info = ergon_dpk_workload_info {
             num_alphas: w.alphas().len(),
             num_blocks: w.blocks().len(),
             num_tasks: w.tasks().len(),
         };
-        Ok(())
+        put(out, "out", info)
     })
 }
 
@@ -540,7 +504,7 @@ pub unsafe extern "C" fn ergon_dpk_workload_alphas(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    with_handle("ergon_dpk_workload_alphas", workload, |h| {
+    boundary!(workload, |h| {
         copy_items(h.workload.alphas(), buf, cap, len)
     })
 }
@@ -560,7 +524,7 @@ pub unsafe extern "C" fn ergon_dpk_workload_to_json(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    with_handle("ergon_dpk_workload_to_json", workload, |h| {
+    boundary!(workload, |h| {
         copy_text(&dpk_formats::workload_json(&h.workload), buf, cap, len)
     })
 }
@@ -580,7 +544,7 @@ pub unsafe extern "C" fn ergon_dpk_workload_last_error(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    last_error(workload, buf, cap, len)
+    boundary!(last_error, workload, buf, cap, len)
 }
 
 /// Schedules the workload's tasks offline with `options` (NULL: `ergon_dpk_options_default()`).
@@ -599,11 +563,11 @@ pub unsafe extern "C" fn ergon_dpk_workload_schedule(
     options: *const ergon_dpk_options,
     out: *mut *mut ergon_dpk_result,
 ) -> ergon_status {
-    with_handle("ergon_dpk_workload_schedule", workload, |h| {
+    boundary!(workload, |h| {
         // SAFETY: the caller's contract.
         let opts = unsafe { options_arg(options)? }.unwrap_or_default();
         let slot = out_ref(out, "out")?;
-        let allocation = schedule(&h.workload, &opts).map_err(argument_failure)?;
+        let allocation = schedule(&h.workload, &opts).map_err(argument)?;
         *slot = into_raw(ergon_dpk_result {
             header: Header::new::<ergon_dpk_result>(),
             scheduler: opts.scheduler,
@@ -620,10 +584,7 @@ pub unsafe extern "C" fn ergon_dpk_workload_schedule(
 /// `result` must be NULL or a handle from this library that is not used afterwards.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ergon_dpk_result_free(result: *mut ergon_dpk_result) {
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        // SAFETY: the caller's contract.
-        unsafe { free(result) }
-    }));
+    boundary!(free, result)
 }
 
 /// Writes the number of allocated tasks, their total weight and the other facts of the
@@ -638,9 +599,9 @@ pub unsafe extern "C" fn ergon_dpk_result_summary(
     result: *const ergon_dpk_result,
     out: *mut ergon_dpk_result_info,
 ) -> ergon_status {
-    with_handle("ergon_dpk_result_summary", result, |h| {
+    boundary!(result, |h| {
         let a = &h.allocation;
-        *out_ref(out, "out")? = ergon_dpk_result_info {
+        let info = ergon_dpk_result_info {
             scheduler: scheduler_code(h.scheduler),
             num_allocated: a.num_allocated(),
             total_weight: a.total_weight,
@@ -649,7 +610,7 @@ pub unsafe extern "C" fn ergon_dpk_result_summary(
             upper_bound: a.upper_bound.unwrap_or(f64::NAN),
             proven_optimal: a.proven_optimal(),
         };
-        Ok(())
+        put(out, "out", info)
     })
 }
 
@@ -668,7 +629,7 @@ pub unsafe extern "C" fn ergon_dpk_result_allocated(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    with_handle("ergon_dpk_result_allocated", result, |h| {
+    boundary!(result, |h| {
         copy_items(&h.allocation.allocated, buf, cap, len)
     })
 }
@@ -688,7 +649,7 @@ pub unsafe extern "C" fn ergon_dpk_result_block_ids(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    with_handle("ergon_dpk_result_block_ids", result, |h| {
+    boundary!(result, |h| {
         let ids: Vec<u64> = h.workload.blocks().iter().map(|b| b.id).collect();
         copy_items(&ids, buf, cap, len)
     })
@@ -710,7 +671,7 @@ pub unsafe extern "C" fn ergon_dpk_result_remaining(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    with_handle("ergon_dpk_result_remaining", result, |h| {
+    boundary!(result, |h| {
         let flat: Vec<f64> = h
             .allocation
             .remaining
@@ -736,7 +697,7 @@ pub unsafe extern "C" fn ergon_dpk_result_to_json(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    with_handle("ergon_dpk_result_to_json", result, |h| {
+    boundary!(result, |h| {
         let json = dpk_formats::result_json(h.scheduler, &h.workload, &h.allocation);
         copy_text(&json, buf, cap, len)
     })
@@ -756,7 +717,7 @@ pub unsafe extern "C" fn ergon_dpk_result_last_error(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    last_error(result, buf, cap, len)
+    boundary!(last_error, result, buf, cap, len)
 }
 
 // ------------------------------------------------------------------------------ online
@@ -791,32 +752,23 @@ pub unsafe extern "C" fn ergon_dpk_online_run_json(
     options: *const ergon_dpk_options,
     out: *mut *mut ergon_dpk_online,
 ) -> ergon_status {
-    guard(
-        "ergon_dpk_online_run_json",
-        |_| {},
-        || {
-            if json.is_null() {
-                return Err(Failure::new(ergon_status::NullPointer, "`json` is NULL"));
-            }
-            // SAFETY: the caller's contract.
-            let (s, o) = unsafe { (text(json, len, "json")?, options_arg(options)?) };
-            let slot = out_ref(out, "out")?;
-            let mut config = dpk_formats::parse_online(s).map_err(format_failure)?;
-            if let Some(o) = o {
-                config.options = o;
-            }
-            let result = simulate(&config).map_err(|e| match e {
-                KnapsackError::InvalidOption { .. } => argument_failure(e),
-                _ => problem_failure(e),
-            })?;
-            *slot = into_raw(ergon_dpk_online {
-                header: Header::new::<ergon_dpk_online>(),
-                scheduler: config.options.scheduler,
-                result,
-            });
-            Ok(())
-        },
-    )
+    boundary!(|| {
+        // SAFETY: the caller's contract.
+        let (s, o) = unsafe { (text(json, len, "json")?, options_arg(options)?) };
+        let slot = out_ref(out, "out")?;
+        let mut config = dpk_formats::parse_online(s)?;
+        if let Some(o) = o {
+            config.options = o;
+        }
+        // A problem of the document, except the options (an offline-only scheduler).
+        let result = simulate(&config).map_err(problem)?;
+        *slot = into_raw(ergon_dpk_online {
+            header: Header::new::<ergon_dpk_online>(),
+            scheduler: config.options.scheduler,
+            result,
+        });
+        Ok(())
+    })
 }
 
 /// Releases an online-simulation handle. NULL is a no-op.
@@ -825,10 +777,7 @@ pub unsafe extern "C" fn ergon_dpk_online_run_json(
 /// `online` must be NULL or a handle from this library that is not used afterwards.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ergon_dpk_online_free(online: *mut ergon_dpk_online) {
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        // SAFETY: the caller's contract.
-        unsafe { free(online) }
-    }));
+    boundary!(free, online)
 }
 
 /// Writes the numbers submitted and allocated, the total weight, the mean delay and the number
@@ -843,9 +792,9 @@ pub unsafe extern "C" fn ergon_dpk_online_summary(
     online: *const ergon_dpk_online,
     out: *mut ergon_dpk_online_info,
 ) -> ergon_status {
-    with_handle("ergon_dpk_online_summary", online, |h| {
+    boundary!(online, |h| {
         let r = &h.result;
-        *out_ref(out, "out")? = ergon_dpk_online_info {
+        let info = ergon_dpk_online_info {
             scheduler: scheduler_code(h.scheduler),
             num_submitted: r.num_submitted,
             num_allocated: r.num_allocated(),
@@ -853,7 +802,7 @@ pub unsafe extern "C" fn ergon_dpk_online_summary(
             mean_delay: r.mean_delay,
             num_rounds: r.num_rounds,
         };
-        Ok(())
+        put(out, "out", info)
     })
 }
 
@@ -872,7 +821,7 @@ pub unsafe extern "C" fn ergon_dpk_online_allocated(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    with_handle("ergon_dpk_online_allocated", online, |h| {
+    boundary!(online, |h| {
         let ids: Vec<u64> = h.result.allocations.iter().map(|a| a.id).collect();
         copy_items(&ids, buf, cap, len)
     })
@@ -894,7 +843,7 @@ pub unsafe extern "C" fn ergon_dpk_online_to_json(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    with_handle("ergon_dpk_online_to_json", online, |h| {
+    boundary!(online, |h| {
         let json = dpk_formats::online_result_json(h.scheduler, &h.result);
         copy_text(&json, buf, cap, len)
     })
@@ -915,7 +864,7 @@ pub unsafe extern "C" fn ergon_dpk_online_last_error(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    last_error(online, buf, cap, len)
+    boundary!(last_error, online, buf, cap, len)
 }
 
 // ------------------------------------------------------------------------------ RDP helpers
@@ -935,7 +884,7 @@ const _: () = assert!(ERGON_DPK_MAX_ACCOUNTING_ORDERS == rdp::MAX_ACCOUNTING_ORD
 unsafe fn grid_arg<'a>(alphas: *const f64, num_alphas: usize) -> Result<&'a [f64]> {
     // SAFETY: forwarded contract.
     let a = unsafe { slice(alphas, num_alphas, "alphas")? };
-    rdp::check_orders(a).map_err(argument_failure)?;
+    rdp::check_orders(a).map_err(argument)?;
     Ok(a)
 }
 
@@ -943,40 +892,97 @@ fn conversion_arg(conversion: u32) -> Result<Conversion> {
     match conversion {
         ERGON_DPK_CONVERSION_CLASSIC => Ok(Conversion::Classic),
         ERGON_DPK_CONVERSION_TIGHT => Ok(Conversion::Tight),
-        _ => Err(Failure::new(
-            ergon_status::InvalidArgument,
-            format!("unknown conversion {conversion} (0 classic, 1 tight)"),
-        )),
+        _ => Err(invalid_argument(format!(
+            "unknown conversion {conversion} (0 classic, 1 tight)"
+        ))),
     }
 }
 
-/// The body of every curve export: a mechanism's curve on a caller's grid, copied out ("ask
-/// the length, then fill"), inside the panic boundary under the export's `name`.
+/// A caller's order grid: (pointer, number of orders).
+type Grid = (*const f64, usize);
+
+/// A caller's output buffer, filled by "ask the length, then fill": (buf, cap, len).
+type OutBuf = (*mut f64, usize, *mut usize);
+
+/// The body of every helper that writes one value per order of a caller's grid: checks the
+/// grid, lets `fill` compute the values, and copies them out.
 ///
 /// # Safety
-/// As [`slice`] for `alphas`; `buf`/`len` as [`copy_items`].
-unsafe fn curve_export(
-    name: &str,
-    mechanism: Mechanism,
-    alphas: *const f64,
-    num_alphas: usize,
-    buf: *mut f64,
-    cap: usize,
-    len: *mut usize,
-) -> ergon_status {
-    guard(
-        name,
-        |_| {},
-        || {
-            // SAFETY: the caller's contract.
-            let a = unsafe { grid_arg(alphas, num_alphas)? };
-            let mut out = vec![0.0; a.len()];
-            mechanism
-                .curve_into(a, &mut out)
-                .map_err(argument_failure)?;
-            copy_items(&out, buf, cap, len)
-        },
-    )
+/// As [`slice`] for the grid; the buffer as [`copy_items`].
+unsafe fn copy_on_grid(
+    (alphas, num_alphas): Grid,
+    (buf, cap, len): OutBuf,
+    fill: impl FnOnce(&[f64], &mut [f64]) -> Result<()>,
+) -> Result<()> {
+    // SAFETY: the caller's contract.
+    let a = unsafe { grid_arg(alphas, num_alphas)? };
+    let mut out = vec![0.0; a.len()];
+    fill(a, &mut out)?;
+    copy_items(&out, buf, cap, len)
+}
+
+/// [`copy_on_grid`] for a mechanism's RDP curve.
+///
+/// # Safety
+/// As [`copy_on_grid`].
+unsafe fn copy_curve(mechanism: Mechanism, grid: Grid, out: OutBuf) -> Result<()> {
+    // SAFETY: forwarded contract.
+    unsafe {
+        copy_on_grid(grid, out, |a, o| {
+            mechanism.curve_into(a, o).map_err(argument)
+        })
+    }
+}
+
+/// [`copy_on_grid`] for the capacity of a block of budget (ε, δ) under `conversion`.
+///
+/// # Safety
+/// As [`copy_on_grid`].
+unsafe fn copy_capacity(
+    (epsilon, delta, conversion): (f64, f64, u32),
+    grid: Grid,
+    out: OutBuf,
+) -> Result<()> {
+    // SAFETY: forwarded contract.
+    unsafe {
+        copy_on_grid(grid, out, |a, o| {
+            let conversion = conversion_arg(conversion)?;
+            rdp::block_capacity_into(a, epsilon, delta, conversion, o).map_err(argument)
+        })
+    }
+}
+
+/// `rdp::dp_epsilon_with` or `rdp::dp_delta`: (orders, curve, δ or ε, conversion) → (ε or δ,
+/// index of the order attaining it).
+type CurveConversion =
+    fn(&[f64], &[f64], f64, Conversion) -> std::result::Result<(f64, usize), KnapsackError>;
+
+/// The body of the two RDP → (ε, δ) conversions: checks the grid, the curve and both outputs,
+/// converts with `convert(alphas, curve, value, conversion)`, and writes the result (named
+/// `result_name` in messages) and the index of its order only on success.
+///
+/// # Safety
+/// `alphas` and `curve` must be NULL or readable for their lengths.
+unsafe fn convert_curve(
+    convert: CurveConversion,
+    (alphas, num_alphas): (*const f64, usize),
+    (curve, curve_len): (*const f64, usize),
+    (value, conversion): (f64, u32),
+    (result, result_name): (*mut f64, &str),
+    alpha_index: *mut usize,
+) -> Result<()> {
+    // SAFETY: the caller's contract.
+    let (a, c) = unsafe {
+        (
+            grid_arg(alphas, num_alphas)?,
+            slice(curve, curve_len, "curve")?,
+        )
+    };
+    let result = out_ref(result, result_name)?;
+    let index = out_ref(alpha_index, "alpha_index")?;
+    let conversion = conversion_arg(conversion)?;
+    (*result, *index) = convert(a, c, value, conversion).map_err(argument)?;
+    Ok(())
 }
 
 /// Copies the 12 standard RDP orders of the DPack paper (1.5, 1.75, 2, 2.5, 3, 4, 5, 6, 8, 16,
@@ -993,11 +999,7 @@ pub unsafe extern "C" fn ergon_dpk_alphas_standard(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    guard(
-        "ergon_dpk_alphas_standard",
-        |_| {},
-        || copy_items(&STANDARD_ALPHAS, buf, cap, len),
-    )
+    boundary!(|| copy_items(&STANDARD_ALPHAS, buf, cap, len))
 }
 
 /// Copies the 156-order default grid of Google's `dp-accounting` (1.1 to 10.9 by 0.1, 11 to
@@ -1015,11 +1017,7 @@ pub unsafe extern "C" fn ergon_dpk_alphas_dense(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    guard(
-        "ergon_dpk_alphas_dense",
-        |_| {},
-        || copy_items(&rdp::dense_orders(), buf, cap, len),
-    )
+    boundary!(|| copy_items(&rdp::dense_orders(), buf, cap, len))
 }
 
 /// Copies the capacity of a block with global budget (ε, δ) at each order by the classic
@@ -1044,46 +1042,11 @@ pub unsafe extern "C" fn ergon_dpk_block_capacity(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    guard(
-        "ergon_dpk_block_capacity",
-        |_| {},
+    boundary!(|| {
+        let budget = (epsilon, delta, ERGON_DPK_CONVERSION_CLASSIC);
         // SAFETY: the caller's contract.
-        || unsafe {
-            capacity_call(
-                alphas,
-                num_alphas,
-                epsilon,
-                delta,
-                ERGON_DPK_CONVERSION_CLASSIC,
-                buf,
-                cap,
-                len,
-            )
-        },
-    )
-}
-
-/// A block's capacity on a caller's grid, copied out ("ask the length, then fill").
-///
-/// # Safety
-/// As [`slice`] for `alphas`; `buf`/`len` as [`copy_items`].
-#[allow(clippy::too_many_arguments)]
-unsafe fn capacity_call(
-    alphas: *const f64,
-    num_alphas: usize,
-    epsilon: f64,
-    delta: f64,
-    conversion: u32,
-    buf: *mut f64,
-    cap: usize,
-    len: *mut usize,
-) -> Result<()> {
-    // SAFETY: the caller's contract.
-    let a = unsafe { grid_arg(alphas, num_alphas)? };
-    let conversion = conversion_arg(conversion)?;
-    let mut out = vec![0.0; a.len()];
-    rdp::block_capacity_into(a, epsilon, delta, conversion, &mut out).map_err(argument_failure)?;
-    copy_items(&out, buf, cap, len)
+        unsafe { copy_capacity(budget, (alphas, num_alphas), (buf, cap, len)) }
+    })
 }
 
 /// Copies the capacity of a block with global budget (ε, δ) at each order as the inverse of
@@ -1110,16 +1073,11 @@ pub unsafe extern "C" fn ergon_dpk_block_capacity_with(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    guard(
-        "ergon_dpk_block_capacity_with",
-        |_| {},
+    boundary!(|| {
+        let budget = (epsilon, delta, conversion);
         // SAFETY: the caller's contract.
-        || unsafe {
-            capacity_call(
-                alphas, num_alphas, epsilon, delta, conversion, buf, cap, len,
-            )
-        },
-    )
+        unsafe { copy_capacity(budget, (alphas, num_alphas), (buf, cap, len)) }
+    })
 }
 
 /// Copies the RDP curve of the Gaussian mechanism with standard deviation `sigma`
@@ -1139,18 +1097,11 @@ pub unsafe extern "C" fn ergon_dpk_curve_gaussian(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    // SAFETY: the caller's contract.
-    unsafe {
-        curve_export(
-            "ergon_dpk_curve_gaussian",
-            Mechanism::Gaussian { sigma },
-            alphas,
-            num_alphas,
-            buf,
-            cap,
-            len,
-        )
-    }
+    boundary!(|| {
+        let mechanism = Mechanism::Gaussian { sigma };
+        // SAFETY: the caller's contract.
+        unsafe { copy_curve(mechanism, (alphas, num_alphas), (buf, cap, len)) }
+    })
 }
 
 /// Copies the RDP curve of the Laplace mechanism with scale `b` (sensitivity 1; b = 1/ε for
@@ -1170,18 +1121,11 @@ pub unsafe extern "C" fn ergon_dpk_curve_laplace(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    // SAFETY: the caller's contract.
-    unsafe {
-        curve_export(
-            "ergon_dpk_curve_laplace",
-            Mechanism::Laplace { b },
-            alphas,
-            num_alphas,
-            buf,
-            cap,
-            len,
-        )
-    }
+    boundary!(|| {
+        let mechanism = Mechanism::Laplace { b };
+        // SAFETY: the caller's contract.
+        unsafe { copy_curve(mechanism, (alphas, num_alphas), (buf, cap, len)) }
+    })
 }
 
 /// Copies the RDP curve of the Poisson-subsampled Gaussian mechanism (DP-SGD: sampling rate
@@ -1204,18 +1148,11 @@ pub unsafe extern "C" fn ergon_dpk_curve_subsampled_gaussian(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    // SAFETY: the caller's contract.
-    unsafe {
-        curve_export(
-            "ergon_dpk_curve_subsampled_gaussian",
-            Mechanism::SubsampledGaussian { q, sigma, steps },
-            alphas,
-            num_alphas,
-            buf,
-            cap,
-            len,
-        )
-    }
+    boundary!(|| {
+        let mechanism = Mechanism::SubsampledGaussian { q, sigma, steps };
+        // SAFETY: the caller's contract.
+        unsafe { copy_curve(mechanism, (alphas, num_alphas), (buf, cap, len)) }
+    })
 }
 
 /// Copies an upper bound on the RDP curve of the Poisson-subsampled Laplace mechanism
@@ -1238,18 +1175,11 @@ pub unsafe extern "C" fn ergon_dpk_curve_subsampled_laplace(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    // SAFETY: the caller's contract.
-    unsafe {
-        curve_export(
-            "ergon_dpk_curve_subsampled_laplace",
-            Mechanism::SubsampledLaplace { q, b, steps },
-            alphas,
-            num_alphas,
-            buf,
-            cap,
-            len,
-        )
-    }
+    boundary!(|| {
+        let mechanism = Mechanism::SubsampledLaplace { q, b, steps };
+        // SAFETY: the caller's contract.
+        unsafe { copy_curve(mechanism, (alphas, num_alphas), (buf, cap, len)) }
+    })
 }
 
 /// Composes RDP curves (adds them order by order): `curves` holds `num_curves` rows of
@@ -1275,38 +1205,28 @@ pub unsafe extern "C" fn ergon_dpk_curve_compose(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    guard(
-        "ergon_dpk_curve_compose",
-        |_| {},
-        || {
-            if num_alphas == 0 || num_alphas > ERGON_DPK_MAX_ACCOUNTING_ORDERS {
-                return Err(Failure::new(
-                    ergon_status::InvalidArgument,
-                    format!(
-                        "num_alphas = {num_alphas}; it must be 1 to \
-                         {ERGON_DPK_MAX_ACCOUNTING_ORDERS}"
-                    ),
-                ));
-            }
-            let total = num_curves.checked_mul(num_alphas).ok_or_else(|| {
-                Failure::new(
-                    ergon_status::InvalidArgument,
-                    format!("{num_curves} curves of {num_alphas} values overflow"),
-                )
-            })?;
-            // SAFETY: the caller's contract.
-            let rows = unsafe { slice(curves, total, "curves")? };
-            let counts = if counts.is_null() {
-                None
-            } else {
-                // SAFETY: the caller's contract.
-                Some(unsafe { slice(counts, num_curves, "counts")? })
-            };
-            let mut out = vec![0.0; num_alphas];
-            rdp::compose_into(rows, counts, num_alphas, &mut out).map_err(argument_failure)?;
-            copy_items(&out, buf, cap, len)
-        },
-    )
+    boundary!(|| {
+        if num_alphas == 0 || num_alphas > ERGON_DPK_MAX_ACCOUNTING_ORDERS {
+            return Err(invalid_argument(format!(
+                "num_alphas = {num_alphas}; it must be 1 to {ERGON_DPK_MAX_ACCOUNTING_ORDERS}"
+            )));
+        }
+        let total = num_curves.checked_mul(num_alphas).ok_or_else(|| {
+            invalid_argument(format!(
+                "{num_curves} curves of {num_alphas} values overflow"
+            ))
+        })?;
+        // SAFETY: the caller's contract.
+        let (rows, counts) = unsafe {
+            (
+                slice(curves, total, "curves")?,
+                opt_slice(counts, num_curves, "counts")?,
+            )
+        };
+        let mut out = vec![0.0; num_alphas];
+        rdp::compose_into(rows, counts, num_alphas, &mut out).map_err(argument)?;
+        copy_items(&out, buf, cap, len)
+    })
 }
 
 /// Writes σ of the Gaussian mechanism (sensitivity 1) calibrated to (ε, δ) exactly — the
@@ -1324,15 +1244,9 @@ pub unsafe extern "C" fn ergon_dpk_gaussian_sigma(
     delta: f64,
     sigma: *mut f64,
 ) -> ergon_status {
-    guard(
-        "ergon_dpk_gaussian_sigma",
-        |_| {},
-        || {
-            let slot = out_ref(sigma, "sigma")?;
-            *slot = rdp::gaussian_sigma(epsilon, delta).map_err(argument_failure)?;
-            Ok(())
-        },
-    )
+    boundary!(|| put_with(sigma, "sigma", || {
+        rdp::gaussian_sigma(epsilon, delta).map_err(argument)
+    }))
 }
 
 /// Writes σ by the classic bound `sqrt(2 ln(1.25/δ)) / ε` to `*sigma`. The bound proves
@@ -1350,15 +1264,9 @@ pub unsafe extern "C" fn ergon_dpk_gaussian_sigma_classic(
     delta: f64,
     sigma: *mut f64,
 ) -> ergon_status {
-    guard(
-        "ergon_dpk_gaussian_sigma_classic",
-        |_| {},
-        || {
-            let slot = out_ref(sigma, "sigma")?;
-            *slot = rdp::gaussian_sigma_classic(epsilon, delta).map_err(argument_failure)?;
-            Ok(())
-        },
-    )
+    boundary!(|| put_with(sigma, "sigma", || {
+        rdp::gaussian_sigma_classic(epsilon, delta).map_err(argument)
+    }))
 }
 
 /// Writes the exact δ at which the Gaussian mechanism with standard deviation `sigma`
@@ -1375,15 +1283,9 @@ pub unsafe extern "C" fn ergon_dpk_gaussian_delta(
     epsilon: f64,
     delta: *mut f64,
 ) -> ergon_status {
-    guard(
-        "ergon_dpk_gaussian_delta",
-        |_| {},
-        || {
-            let slot = out_ref(delta, "delta")?;
-            *slot = rdp::gaussian_delta(sigma, epsilon).map_err(argument_failure)?;
-            Ok(())
-        },
-    )
+    boundary!(|| put_with(delta, "delta", || {
+        rdp::gaussian_delta(sigma, epsilon).map_err(argument)
+    }))
 }
 
 /// Converts an RDP curve (one ε per order, ≥ 0, +∞ allowed) to (ε, δ)-DP: `conversion` is
@@ -1410,24 +1312,21 @@ pub unsafe extern "C" fn ergon_dpk_curve_dp_epsilon(
     epsilon: *mut f64,
     alpha_index: *mut usize,
 ) -> ergon_status {
-    guard(
-        "ergon_dpk_curve_dp_epsilon",
-        |_| {},
-        || {
-            // SAFETY: the caller's contract.
-            let a = unsafe { grid_arg(alphas, num_alphas)? };
-            let c = unsafe { slice(curve, curve_len, "curve")? };
-            let eps_slot = out_ref(epsilon, "epsilon")?;
-            let index_slot = out_ref(alpha_index, "alpha_index")?;
-            let conversion = conversion_arg(conversion)?;
-            let (eps, index) =
-                rdp::dp_epsilon_with(a, c, delta, conversion).map_err(argument_failure)?;
-            // Write both outputs only now that the call succeeds.
-            *eps_slot = eps;
-            *index_slot = index;
-            Ok(())
-        },
-    )
+    boundary!(|| {
+        let (grid, values) = ((alphas, num_alphas), (curve, curve_len));
+        let (input, output) = ((delta, conversion), (epsilon, "epsilon"));
+        // SAFETY: the caller's contract.
+        unsafe {
+            convert_curve(
+                rdp::dp_epsilon_with,
+                grid,
+                values,
+                input,
+                output,
+                alpha_index,
+            )
+        }
+    })
 }
 
 /// Converts an RDP curve to (ε, δ)-DP the other way: the smallest δ (capped at 1) that the
@@ -1452,20 +1351,10 @@ pub unsafe extern "C" fn ergon_dpk_curve_dp_delta(
     delta: *mut f64,
     alpha_index: *mut usize,
 ) -> ergon_status {
-    guard(
-        "ergon_dpk_curve_dp_delta",
-        |_| {},
-        || {
-            // SAFETY: the caller's contract.
-            let a = unsafe { grid_arg(alphas, num_alphas)? };
-            let c = unsafe { slice(curve, curve_len, "curve")? };
-            let delta_slot = out_ref(delta, "delta")?;
-            let index_slot = out_ref(alpha_index, "alpha_index")?;
-            let conversion = conversion_arg(conversion)?;
-            let (d, index) = rdp::dp_delta(a, c, epsilon, conversion).map_err(argument_failure)?;
-            *delta_slot = d;
-            *index_slot = index;
-            Ok(())
-        },
-    )
+    boundary!(|| {
+        let (grid, values) = ((alphas, num_alphas), (curve, curve_len));
+        let (input, output) = ((epsilon, conversion), (delta, "delta"));
+        // SAFETY: the caller's contract.
+        unsafe { convert_curve(rdp::dp_delta, grid, values, input, output, alpha_index) }
+    })
 }

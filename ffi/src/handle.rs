@@ -1,87 +1,15 @@
-//! The machinery every exported function shares: the panic boundary, error messages, handle
-//! and pointer checks, and caller-buffer copies.
+//! What every exported function checks and copies: opaque handles (a type tag and the last
+//! error message first), input pointers, slices and strings, output pointers, and caller
+//! buffers ("ask the length, then fill").
+//!
+//! Every input string of the ABI is (`const char *ptr`, `size_t len`) UTF-8, not
+//! NUL-terminated ([`text`], [`opt_text`]); every output string is copied into a caller buffer
+//! with a NUL after it ([`copy_text`]).
 
 use std::cell::RefCell;
-use std::ffi::{c_char, c_int};
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::OnceLock;
+use std::ffi::c_char;
 
-use crate::ergon_status;
-
-/// A failed call: its status and a message for the user.
-#[derive(Debug)]
-pub(crate) struct Failure {
-    pub status: ergon_status,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn new(status: ergon_status, message: impl Into<String>) -> Self {
-        Failure {
-            status,
-            message: message.into(),
-        }
-    }
-}
-
-pub(crate) type Result<T> = std::result::Result<T, Failure>;
-
-thread_local! {
-    static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
-}
-
-fn set_thread_error(message: &str) {
-    let _ = LAST_ERROR.try_with(|e| {
-        if let Ok(mut e) = e.try_borrow_mut() {
-            e.clear();
-            e.push_str(message);
-        }
-    });
-}
-
-/// Name of an exported function that must panic, for the test of the panic boundary
-/// (`ERGON_FFI_TEST_PANIC=ergon_perseus_frontier_solve`); read once.
-fn test_panic(name: &str) -> bool {
-    static HOOK: OnceLock<Option<String>> = OnceLock::new();
-    HOOK.get_or_init(|| std::env::var("ERGON_FFI_TEST_PANIC").ok())
-        .as_deref()
-        == Some(name)
-}
-
-/// Runs an exported body: catches panics, records the message of a failure per thread (and per
-/// handle through `on_error`) and turns the outcome into a status.
-pub(crate) fn guard(
-    name: &str,
-    on_error: impl FnOnce(&str),
-    body: impl FnOnce() -> Result<()>,
-) -> ergon_status {
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        if test_panic(name) {
-            panic!("panic requested through ERGON_FFI_TEST_PANIC");
-        }
-        body()
-    }));
-    let failure = match outcome {
-        Ok(Ok(())) => return ergon_status::Ok,
-        Ok(Err(f)) => f,
-        Err(payload) => {
-            let what = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Failure::new(
-                ergon_status::Panic,
-                format!("internal error in {name}: {what}; please report it"),
-            )
-        }
-    };
-    let message = format!("{name}: {}", failure.message);
-    set_thread_error(&message);
-    // A panicking `on_error` must not escape either.
-    let _ = catch_unwind(AssertUnwindSafe(|| on_error(&message)));
-    failure.status
-}
+use crate::status::{Failure, Result, ergon_status, invalid_argument};
 
 /// What every opaque handle starts with: a type tag and the last error message.
 #[repr(C)] // the tag at offset 0
@@ -203,74 +131,48 @@ pub(crate) unsafe fn free<T: Opaque>(ptr: *mut T) {
     }
 }
 
-/// Runs an exported body on a handle: the panic boundary of [`guard`], with a failure's message
-/// also recorded in the handle.
-pub(crate) fn with_handle<T: Opaque>(
-    name: &str,
-    ptr: *const T,
-    body: impl FnOnce(&T) -> Result<()>,
-) -> ergon_status {
-    // SAFETY (both calls): the caller's contract on every exported function.
-    let h = unsafe { handle(ptr) }.ok();
-    guard(
-        name,
-        |m| {
-            if let Some(h) = h {
-                h.header().record(m)
-            }
-        },
-        || body(unsafe { handle(ptr)? }),
-    )
-}
-
-/// [`with_handle`] for calls that change the handle.
-pub(crate) fn with_handle_mut<T: Opaque>(
-    name: &str,
-    ptr: *mut T,
-    body: impl FnOnce(&mut T) -> Result<()>,
-) -> ergon_status {
-    guard(
-        name,
-        |m| {
-            // SAFETY: the caller's contract; the body's borrow has ended.
-            if let Ok(h) = unsafe { handle(ptr) } {
-                h.header().record(m)
-            }
-        },
-        // SAFETY: the caller's contract on every exported function.
-        || body(unsafe { handle_mut(ptr)? }),
-    )
-}
-
-/// Copies a handle's last error message ("ask the length, then fill").
-pub(crate) fn last_error<T: Opaque>(
-    ptr: *const T,
-    buf: *mut c_char,
-    cap: usize,
-    len: *mut usize,
-) -> ergon_status {
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: the caller's contract.
-        let h = unsafe { handle(ptr)? };
-        copy_text(&h.header().message(), buf, cap, len)
-    }));
-    match result {
-        Ok(Ok(())) => ergon_status::Ok,
-        Ok(Err(f)) => f.status,
-        Err(_) => ergon_status::Panic,
-    }
-}
-
 /// Checks an output pointer.
 pub(crate) fn out_ref<'a, T>(ptr: *mut T, what: &str) -> Result<&'a mut T> {
-    if ptr.is_null() || !ptr.is_aligned() {
-        return Err(Failure::new(
+    opt_out(ptr, what)?.ok_or_else(|| {
+        Failure::new(
             ergon_status::NullPointer,
             format!("output pointer `{what}` is NULL or misaligned"),
+        )
+    })
+}
+
+/// Checks an optional output pointer: NULL gives `None` (the caller does not want it).
+pub(crate) fn opt_out<'a, T>(ptr: *mut T, what: &str) -> Result<Option<&'a mut T>> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    if !ptr.is_aligned() {
+        return Err(Failure::new(
+            ergon_status::NullPointer,
+            format!("output pointer `{what}` is misaligned"),
         ));
     }
     // SAFETY: non-null and aligned; the caller provides writable storage for one T.
-    Ok(unsafe { &mut *ptr })
+    Ok(Some(unsafe { &mut *ptr }))
+}
+
+/// Writes one output: `value` is computed before the pointer is checked and written, so the
+/// output changes only when the call succeeds.
+pub(crate) fn put<T>(ptr: *mut T, what: &str, value: T) -> Result<()> {
+    *out_ref(ptr, what)? = value;
+    Ok(())
+}
+
+/// Writes one output computed by `value` once the pointer is checked, so that a NULL output
+/// fails before any work and the output changes only when the call succeeds.
+pub(crate) fn put_with<T>(
+    ptr: *mut T,
+    what: &str,
+    value: impl FnOnce() -> Result<T>,
+) -> Result<()> {
+    let slot = out_ref(ptr, what)?;
+    *slot = value()?;
+    Ok(())
 }
 
 /// Borrows one input struct.
@@ -320,23 +222,79 @@ pub(crate) unsafe fn slice<'a, T>(ptr: *const T, len: usize, what: &str) -> Resu
         ));
     }
     if len > isize::MAX as usize / std::mem::size_of::<T>().max(1) {
-        return Err(Failure::new(
-            ergon_status::InvalidArgument,
-            format!("`{what}` length {len} is impossibly large"),
-        ));
+        return Err(invalid_argument(format!(
+            "`{what}` length {len} is impossibly large"
+        )));
     }
     // SAFETY: checked non-null, aligned and within isize; the caller guarantees the elements.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
-/// Borrows a UTF-8 string of `len` bytes.
+/// Borrows an optional array: NULL gives `None` (whatever `len` is).
 ///
 /// # Safety
-/// As [`slice`] for bytes.
+/// As [`slice`].
+pub(crate) unsafe fn opt_slice<'a, T>(
+    ptr: *const T,
+    len: usize,
+    what: &str,
+) -> Result<Option<&'a [T]>> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: forwarded contract.
+    unsafe { slice(ptr, len, what) }.map(Some)
+}
+
+/// Borrows a required input string: `len` bytes of UTF-8 at `ptr`, no NUL needed. NULL is
+/// `NULL_POINTER` even with `len` 0; bytes that are not UTF-8 are `PARSE`.
+///
+/// # Safety
+/// `ptr` must be NULL or readable for `len` bytes.
 pub(crate) unsafe fn text<'a>(ptr: *const c_char, len: usize, what: &str) -> Result<&'a str> {
+    if ptr.is_null() {
+        return Err(Failure::new(
+            ergon_status::NullPointer,
+            format!("`{what}` is NULL"),
+        ));
+    }
     // SAFETY: forwarded contract.
     let bytes = unsafe { slice(ptr.cast::<u8>(), len, what)? };
     std::str::from_utf8(bytes)
+        .map_err(|e| Failure::new(ergon_status::Parse, format!("`{what}` is not UTF-8: {e}")))
+}
+
+/// Borrows an optional input string: a length of 0 (with any pointer, NULL included) gives
+/// `None`; otherwise as [`text`].
+///
+/// # Safety
+/// As [`text`].
+pub(crate) unsafe fn opt_text<'a>(
+    ptr: *const c_char,
+    len: usize,
+    what: &str,
+) -> Result<Option<&'a str>> {
+    if len == 0 {
+        return Ok(None);
+    }
+    // SAFETY: forwarded contract.
+    unsafe { text(ptr, len, what) }.map(Some)
+}
+
+/// Borrows an optional NUL-terminated UTF-8 string (NULL gives `None`): the one input string
+/// of the ABI that is not pointer + length, `ergon_orloj_batcher_from_json`'s `policy`, kept
+/// as it is while the bindings adapt to the rest of ABI v2 (docs/abi.md).
+///
+/// # Safety
+/// `ptr` must be NULL or point to a NUL-terminated string.
+pub(crate) unsafe fn opt_c_text<'a>(ptr: *const c_char, what: &str) -> Result<Option<&'a str>> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: non-null and NUL-terminated (caller's contract).
+    let bytes = unsafe { std::ffi::CStr::from_ptr(ptr) }.to_bytes();
+    std::str::from_utf8(bytes)
+        .map(Some)
         .map_err(|e| Failure::new(ergon_status::Parse, format!("`{what}` is not UTF-8: {e}")))
 }
 
@@ -345,12 +303,7 @@ pub(crate) unsafe fn text<'a>(ptr: *const c_char, len: usize, what: &str) -> Res
 /// (`cap == 0` with a NULL `buf` is the plain length query and succeeds).
 pub(crate) fn copy_text(s: &str, buf: *mut c_char, cap: usize, len_out: *mut usize) -> Result<()> {
     let len = out_ref(len_out, "len")?;
-    if cap > 0 && buf.is_null() {
-        return Err(Failure::new(
-            ergon_status::NullPointer,
-            "`buf` is NULL but `cap` is not 0",
-        ));
-    }
+    check_buffer(buf, cap, "buf", "cap")?;
     // The length is the answer to the query, so it is written even when the buffer is short.
     *len = s.len();
     if cap == 0 && buf.is_null() {
@@ -381,7 +334,7 @@ pub(crate) fn copy_items<T: Copy>(
     cap: usize,
     len_out: *mut usize,
 ) -> Result<()> {
-    check_items_buffer(buf, cap)?;
+    check_buffer(buf, cap, "buf", "cap")?;
     let len = out_ref(len_out, "len")?;
     // The length is the answer to the query, so it is written even when the buffer is short.
     *len = items.len();
@@ -399,80 +352,19 @@ pub(crate) fn copy_items<T: Copy>(
     Ok(())
 }
 
-/// Checks a caller's array buffer: NULL only with `cap == 0`, aligned otherwise.
-pub(crate) fn check_items_buffer<T>(buf: *mut T, cap: usize) -> Result<()> {
+/// Checks a caller's buffer `buf` of capacity `cap` (named so in messages): NULL only with a
+/// capacity of 0, aligned otherwise.
+pub(crate) fn check_buffer<T>(
+    buf: *mut T,
+    cap: usize,
+    buf_name: &str,
+    cap_name: &str,
+) -> Result<()> {
     if cap > 0 && (buf.is_null() || !buf.is_aligned()) {
         return Err(Failure::new(
             ergon_status::NullPointer,
-            "`buf` is NULL or misaligned but `cap` is not 0",
+            format!("`{buf_name}` is NULL or misaligned but `{cap_name}` is not 0"),
         ));
     }
     Ok(())
-}
-
-/// The library version, e.g. `"0.1.0"`, as a static NUL-terminated string. Never fails.
-#[unsafe(no_mangle)]
-pub extern "C" fn ergon_version() -> *const c_char {
-    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
-}
-
-/// The ABI version of the loaded library (`ERGON_ABI_VERSION` of its header), for bindings
-/// that load the library at run time. Never fails.
-#[unsafe(no_mangle)]
-pub extern "C" fn ergon_abi_version() -> u32 {
-    crate::ERGON_ABI_VERSION
-}
-
-/// A static NUL-terminated description of a status code (any integer is accepted; unknown
-/// codes get "unknown status"). Never fails; the string must not be freed.
-#[unsafe(no_mangle)]
-pub extern "C" fn ergon_status_str(status: c_int) -> *const c_char {
-    let s: &'static str = match status {
-        0 => "ok\0",
-        1 => "invalid argument\0",
-        2 => "NULL or invalid pointer\0",
-        3 => "parse error\0",
-        4 => "wrong schema\0",
-        5 => "invalid problem\0",
-        6 => "not solved\0",
-        7 => "invalid state\0",
-        8 => "index out of range\0",
-        9 => "buffer too small\0",
-        10 => "deadline cannot be met\0",
-        11 => "numbers too large\0",
-        12 => "internal error (panic)\0",
-        13 => "NVML unavailable\0",
-        14 => "GPU operation failed\0",
-        _ => "unknown status\0",
-    };
-    s.as_ptr().cast()
-}
-
-/// Copies the message of the last failed call on this thread (empty if none) into `buf`
-/// ("ask the length, then fill"; see the header's conventions). Use it when a call failed
-/// without a handle to ask, e.g. a constructor.
-///
-/// Returns `ERGON_STATUS_OK`, `ERGON_STATUS_NULL_POINTER` (NULL `len`, or NULL `buf` with
-/// `cap > 0`) or `ERGON_STATUS_BUFFER_TOO_SMALL`; it does not replace the recorded message.
-///
-/// # Safety
-/// `buf` must be NULL or writable for `cap` bytes; `len` must be NULL or writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_last_error(
-    buf: *mut c_char,
-    cap: usize,
-    len: *mut usize,
-) -> ergon_status {
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        // During thread teardown the message is gone: report it as empty.
-        let message = LAST_ERROR
-            .try_with(|e| e.borrow().clone())
-            .unwrap_or_default();
-        copy_text(&message, buf, cap, len)
-    }));
-    match result {
-        Ok(Ok(())) => ergon_status::Ok,
-        Ok(Err(f)) => f.status,
-        Err(_) => ergon_status::Panic,
-    }
 }

@@ -10,10 +10,10 @@
 //! and handed out by the next call, so it is never lost.
 
 use std::cell::Cell;
-use std::ffi::{CStr, c_char};
+use std::ffi::c_char;
 use std::rc::Rc;
 
-use ergon_core::orloj::formats::{self, FormatError};
+use ergon_core::orloj::formats;
 use ergon_core::orloj::sim::{self, PolicySpec};
 use ergon_core::orloj::{
     BatchDistribution, BatchModel, BatchScale, Batcher, BatchingError, Clipper, Clockwork,
@@ -21,11 +21,12 @@ use ergon_core::orloj::{
     MAX_BINS, Nexus, Orloj, ProbabilityFloor, Scheduler, Sizes, TimeGrid, View,
 };
 
-use crate::ergon_status;
+use crate::boundary::boundary;
 use crate::handle::{
-    Failure, Header, Result, copy_text, free, guard, into_raw, last_error, opaque, opt_ref,
-    out_ref, slice, text, with_handle, with_handle_mut,
+    Header, check_buffer, copy_text, into_raw, opaque, opt_c_text, opt_out, opt_ref, opt_slice,
+    opt_text, out_ref, put, slice, text,
 };
+use crate::status::{Failure, Result, argument, ergon_status, invalid_argument, problem};
 
 /// Execution-time law: always `value_s`.
 pub const ERGON_ORLOJ_EXEC_CONSTANT: u32 = 0;
@@ -57,9 +58,11 @@ pub const ERGON_ORLOJ_ESTIMATE_P99: u32 = 1;
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct ergon_orloj_app {
-    /// Name for messages (NUL-terminated UTF-8, borrowed during the call), or NULL for
-    /// "app <index>".
+    /// Name for messages: `name_len` bytes of UTF-8 (no NUL needed, borrowed during the call);
+    /// NULL with `name_len` 0 (or any pointer with `name_len` 0) for "app <index>".
     pub name: *const c_char,
+    /// Length of `name` in bytes.
+    pub name_len: usize,
     /// Latency SLO, seconds (> 0): `ergon_orloj_batcher_enqueue_slo` sets deadline = arrival + SLO.
     pub slo_s: f64,
     /// `ERGON_ORLOJ_EXEC_*`.
@@ -214,58 +217,31 @@ pub struct ergon_orloj_simulation {
 
 opaque!(ergon_orloj_batcher, 0x4552_474f_4e42_4154, "batcher"); // "ERGONBAT"
 
-opaque!(ergon_orloj_simulation, 0x4552_474f_4e4f_5252, "Orloj result"); // "ERGONORR"
-
-/// Status of a core error raised by a call on a live batcher: its arguments are at fault.
-fn call_failure(e: BatchingError) -> Failure {
-    let status = match &e {
-        BatchingError::UnknownApp { .. } => ergon_status::OutOfRange,
-        BatchingError::BufferTooSmall { .. } => ergon_status::BufferTooSmall,
-        BatchingError::InvalidValue { .. } | BatchingError::DeadlineBeforeArrival { .. } => {
-            ergon_status::InvalidArgument
-        }
-        _ => ergon_status::InvalidProblem,
-    };
-    Failure::new(status, e.to_string())
-}
-
-/// Status of a core error raised while building a batcher: the description is at fault.
-fn problem_failure(e: BatchingError) -> Failure {
-    Failure::new(ergon_status::InvalidProblem, e.to_string())
-}
-
-impl From<FormatError> for Failure {
-    fn from(e: FormatError) -> Self {
-        let status = match &e {
-            FormatError::Json(_) => ergon_status::Parse,
-            FormatError::Schema(_) => ergon_status::Schema,
-            FormatError::Field { .. } | FormatError::Config(_) => ergon_status::InvalidProblem,
-        };
-        Failure::new(status, e.to_string())
-    }
-}
-
-fn invalid_argument(message: String) -> Failure {
-    Failure::new(ergon_status::InvalidArgument, message)
-}
+opaque!(
+    ergon_orloj_simulation,
+    0x4552_474f_4e4f_5252,
+    "Orloj result"
+); // "ERGONORR"
 
 /// The default options (Orloj, p_min 0.5, 1024 bins over the laws' reach, decay 0.01,
 /// single-application batches on, every batch size, adaptive and load-driven drop floors on).
 /// Never fails.
 #[unsafe(no_mangle)]
 pub extern "C" fn ergon_orloj_batcher_options_default() -> ergon_orloj_batcher_options {
-    ergon_orloj_batcher_options {
-        policy: ERGON_ORLOJ_POLICY_ORLOJ,
-        estimate: ERGON_ORLOJ_ESTIMATE_MEAN,
-        p_min: sim::DEFAULT_P_MIN,
-        bins: sim::DEFAULT_BINS,
-        grid_span_s: 0.0,
-        decay: 0.01,
-        single_app: true,
-        powers_of_two: false,
-        adaptive_floor: true,
-        load_floor: true,
-    }
+    boundary!(infallible, {
+        ergon_orloj_batcher_options {
+            policy: ERGON_ORLOJ_POLICY_ORLOJ,
+            estimate: ERGON_ORLOJ_ESTIMATE_MEAN,
+            p_min: sim::DEFAULT_P_MIN,
+            bins: sim::DEFAULT_BINS,
+            grid_span_s: 0.0,
+            decay: 0.01,
+            single_app: true,
+            powers_of_two: false,
+            adaptive_floor: true,
+            load_floor: true,
+        }
+    })
 }
 
 fn estimate(code: u32) -> Result<Estimate> {
@@ -316,24 +292,16 @@ fn scheduler(o: &ergon_orloj_batcher_options) -> Result<Box<dyn Scheduler>> {
 /// Reads one application: its name, SLO and law (checked; errors name the application).
 ///
 /// # Safety
-/// `a.name` must be NULL or NUL-terminated; `a.samples_s` valid for `a.num_samples` doubles.
+/// `a.name` must be NULL or readable for `a.name_len` bytes; `a.samples_s` valid for
+/// `a.num_samples` doubles.
 unsafe fn read_app(index: usize, a: &ergon_orloj_app) -> Result<(String, f64, ExecSpec)> {
-    let name = if a.name.is_null() {
-        format!("app {index}")
-    } else {
-        // SAFETY: non-null and NUL-terminated (caller's contract).
-        let bytes = unsafe { CStr::from_ptr(a.name) }.to_bytes();
-        std::str::from_utf8(bytes)
-            .map_err(|e| {
-                Failure::new(
-                    ergon_status::Parse,
-                    format!("apps[{index}].name is not UTF-8: {e}"),
-                )
-            })?
-            .to_string()
+    // SAFETY: the caller's contract.
+    let name = match unsafe { opt_text(a.name, a.name_len, &format!("apps[{index}].name"))? } {
+        Some(name) => name.to_owned(),
+        None => format!("app {index}"),
     };
     if !(a.slo_s.is_finite() && a.slo_s > 0.0) {
-        return Err(problem_failure(BatchingError::InvalidSlo {
+        return Err(problem(BatchingError::InvalidSlo {
             app: name,
             slo_s: a.slo_s,
         }));
@@ -369,7 +337,7 @@ unsafe fn read_app(index: usize, a: &ergon_orloj_app) -> Result<(String, f64, Ex
             )));
         }
     };
-    spec.validate(&name).map_err(problem_failure)?;
+    spec.validate(&name).map_err(problem)?;
     Ok((name, a.slo_s, spec))
 }
 
@@ -385,15 +353,14 @@ fn new_batcher(
         .iter()
         .map(|(name, _, spec)| Distribution::from_spec(grid, spec, name))
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(problem_failure)?;
+        .map_err(problem)?;
     let max = scale.max_size();
     let tally = Rc::new(Cell::new(Tally::default()));
     let recorder = Recorder {
         inner: policy,
         tally: Rc::clone(&tally),
     };
-    let mut batcher =
-        Batcher::new(dists, Box::new(scale), Box::new(recorder)).map_err(problem_failure)?;
+    let mut batcher = Batcher::new(dists, Box::new(scale), Box::new(recorder)).map_err(problem)?;
     batcher
         .set_decay(decay)
         .map_err(|e| invalid_argument(format!("options.{e}")))?;
@@ -434,62 +401,55 @@ pub unsafe extern "C" fn ergon_orloj_batcher_new(
     options: *const ergon_orloj_batcher_options,
     out: *mut *mut ergon_orloj_batcher,
 ) -> ergon_status {
-    guard(
-        "ergon_orloj_batcher_new",
-        |_| {},
-        || {
-            let out = out_ref(out, "out")?;
-            // SAFETY: the caller provides NULL or one struct.
-            let options = unsafe { opt_ref(options, "options") }?
-                .copied()
-                .unwrap_or_else(|| ergon_orloj_batcher_options_default());
-            // SAFETY (both): the caller's contract.
-            // The count first: nothing is read or allocated for more than MAX_APPS apps.
-            if num_apps > MAX_APPS {
-                return Err(problem_failure(BatchingError::TooManyApps {
-                    apps: num_apps,
-                }));
-            }
-            let descs = unsafe { slice(apps, num_apps, "apps")? };
-            if descs.is_empty() {
-                return Err(problem_failure(BatchingError::NoApps));
-            }
-            let apps = descs
-                .iter()
-                .enumerate()
-                // SAFETY: the caller's contract on each element.
-                .map(|(i, a)| unsafe { read_app(i, a) })
-                .collect::<Result<Vec<_>>>()?;
-            let scale = if scale.is_null() {
-                BatchScale::unit(max_batch)
-            } else {
-                // SAFETY: the caller's contract.
-                BatchScale::from_factors(unsafe { slice(scale, max_batch, "scale")? })
-            }
-            .map_err(problem_failure)?;
-            if !(2..=MAX_BINS).contains(&options.bins) {
-                return Err(invalid_argument(format!(
-                    "options.bins = {} is not in 2..={MAX_BINS}",
-                    options.bins
-                )));
-            }
-            let span_s = options.grid_span_s;
-            if !(span_s.is_finite() && span_s >= 0.0) {
-                return Err(invalid_argument(format!(
-                    "options.grid_span_s = {span_s} is not a finite non-negative number of seconds"
-                )));
-            }
-            let span_s = if span_s > 0.0 {
-                span_s
-            } else {
-                apps.iter().map(|a| a.2.upper_s()).fold(0.0, f64::max)
-            };
-            let grid = TimeGrid::covering(span_s, options.bins).map_err(problem_failure)?;
-            let policy = scheduler(&options)?;
-            *out = into_raw(new_batcher(&apps, grid, scale, policy, options.decay)?);
-            Ok(())
-        },
-    )
+    boundary!(|| {
+        let out = out_ref(out, "out")?;
+        // SAFETY: the caller provides NULL or one struct.
+        let options = unsafe { opt_ref(options, "options") }?
+            .copied()
+            .unwrap_or_else(|| ergon_orloj_batcher_options_default());
+        // The count first: nothing is read or allocated for more than MAX_APPS apps.
+        if num_apps > MAX_APPS {
+            return Err(problem(BatchingError::TooManyApps { apps: num_apps }));
+        }
+        // SAFETY: the caller's contract.
+        let descs = unsafe { slice(apps, num_apps, "apps")? };
+        if descs.is_empty() {
+            return Err(problem(BatchingError::NoApps));
+        }
+        let apps = descs
+            .iter()
+            .enumerate()
+            // SAFETY: the caller's contract on each element.
+            .map(|(i, a)| unsafe { read_app(i, a) })
+            .collect::<Result<Vec<_>>>()?;
+        // SAFETY: the caller's contract.
+        let scale = match unsafe { opt_slice(scale, max_batch, "scale")? } {
+            Some(factors) => BatchScale::from_factors(factors),
+            None => BatchScale::unit(max_batch),
+        }
+        .map_err(problem)?;
+        if !(2..=MAX_BINS).contains(&options.bins) {
+            return Err(invalid_argument(format!(
+                "options.bins = {} is not in 2..={MAX_BINS}",
+                options.bins
+            )));
+        }
+        let span_s = options.grid_span_s;
+        if !(span_s.is_finite() && span_s >= 0.0) {
+            return Err(invalid_argument(format!(
+                "options.grid_span_s = {span_s} is not a finite non-negative number of seconds"
+            )));
+        }
+        let span_s = if span_s > 0.0 {
+            span_s
+        } else {
+            apps.iter().map(|a| a.2.upper_s()).fold(0.0, f64::max)
+        };
+        let grid = TimeGrid::covering(span_s, options.bins).map_err(problem)?;
+        let policy = scheduler(&options)?;
+        *out = into_raw(new_batcher(&apps, grid, scale, policy, options.decay)?);
+        Ok(())
+    })
 }
 
 /// Creates a batcher for the workload of an `orloj-sim/v1` document of `len` bytes (no NUL
@@ -513,50 +473,38 @@ pub unsafe extern "C" fn ergon_orloj_batcher_from_json(
     policy: *const c_char,
     out: *mut *mut ergon_orloj_batcher,
 ) -> ergon_status {
-    guard(
-        "ergon_orloj_batcher_from_json",
-        |_| {},
-        || {
-            let out = out_ref(out, "out")?;
-            if json.is_null() {
-                return Err(Failure::new(ergon_status::NullPointer, "`json` is NULL"));
-            }
-            // SAFETY: the caller's contract.
-            let cfg = formats::parse_sim(unsafe { text(json, len, "json")? })?;
-            let spec = if policy.is_null() {
-                cfg.policies.first().copied().ok_or_else(|| {
-                    Failure::new(ergon_status::InvalidProblem, "the document lists no policy")
-                })?
-            } else {
-                // SAFETY: non-null and NUL-terminated (caller's contract).
-                let bytes = unsafe { CStr::from_ptr(policy) }.to_bytes();
-                let name = std::str::from_utf8(bytes).map_err(|e| {
-                    Failure::new(ergon_status::Parse, format!("`policy` is not UTF-8: {e}"))
-                })?;
-                PolicySpec::parse(name).ok_or_else(|| {
-                    invalid_argument(format!(
-                        "unknown policy \"{name}\" (expected orloj, clockwork, nexus, clipper, \
-                         edf or fifo, baselines optionally with -mean or -p99)"
-                    ))
-                })?
-            };
-            let grid = cfg.grid().map_err(problem_failure)?;
-            let apps: Vec<(String, f64, ExecSpec)> = cfg
-                .apps
-                .iter()
-                .map(|a| (a.name.clone(), a.slo_s, a.exec.clone()))
-                .collect();
-            let b = new_batcher(
-                &apps,
-                grid,
-                cfg.scale.clone(),
-                spec.build(cfg.p_min),
-                ergon_orloj_batcher_options_default().decay,
-            )?;
-            *out = into_raw(b);
-            Ok(())
-        },
-    )
+    boundary!(|| {
+        let out = out_ref(out, "out")?;
+        // SAFETY: the caller's contract.
+        let cfg = formats::parse_sim(unsafe { text(json, len, "json")? })?;
+        // SAFETY: the caller's contract.
+        let spec = match unsafe { opt_c_text(policy, "policy")? } {
+            None => cfg.policies.first().copied().ok_or_else(|| {
+                Failure::new(ergon_status::InvalidProblem, "the document lists no policy")
+            })?,
+            Some(name) => PolicySpec::parse(name).ok_or_else(|| {
+                invalid_argument(format!(
+                    "unknown policy \"{name}\" (expected orloj, clockwork, nexus, clipper, \
+                     edf or fifo, baselines optionally with -mean or -p99)"
+                ))
+            })?,
+        };
+        let grid = cfg.grid().map_err(problem)?;
+        let apps: Vec<(String, f64, ExecSpec)> = cfg
+            .apps
+            .iter()
+            .map(|a| (a.name.clone(), a.slo_s, a.exec.clone()))
+            .collect();
+        let b = new_batcher(
+            &apps,
+            grid,
+            cfg.scale.clone(),
+            spec.build(cfg.p_min),
+            ergon_orloj_batcher_options_default().decay,
+        )?;
+        *out = into_raw(b);
+        Ok(())
+    })
 }
 
 /// Releases a batcher (queued requests are forgotten). NULL is a no-op.
@@ -565,10 +513,7 @@ pub unsafe extern "C" fn ergon_orloj_batcher_from_json(
 /// `batcher` must be NULL or a handle from this library that is not used afterwards.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ergon_orloj_batcher_free(batcher: *mut ergon_orloj_batcher) {
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        // SAFETY: the caller's contract.
-        unsafe { free(batcher) }
-    }));
+    boundary!(free, batcher)
 }
 
 /// Queues request `request_id` (any value; the batcher hands it back) of application `app`,
@@ -589,7 +534,7 @@ pub unsafe extern "C" fn ergon_orloj_batcher_enqueue(
     arrival_s: f64,
     deadline_s: f64,
 ) -> ergon_status {
-    with_handle_mut("ergon_orloj_batcher_enqueue", batcher, |h| {
+    boundary!(batcher, |h| {
         enqueue(h, app, request_id, arrival_s, deadline_s)
     })
 }
@@ -603,7 +548,7 @@ fn enqueue(
 ) -> Result<()> {
     h.batcher
         .enqueue(app, request_id, arrival_s, deadline_s)
-        .map_err(call_failure)?;
+        .map_err(argument)?;
     // Keep the dropped buffer as long as the queue, so that every drop of a decision fits.
     let queued = h.batcher.queued();
     if h.dropped.len() < queued {
@@ -626,12 +571,12 @@ pub unsafe extern "C" fn ergon_orloj_batcher_enqueue_slo(
     request_id: u64,
     arrival_s: f64,
 ) -> ergon_status {
-    with_handle_mut("ergon_orloj_batcher_enqueue_slo", batcher, |h| {
+    boundary!(batcher, |h| {
         let apps = h.slo_s.len();
         let slo = *h
             .slo_s
             .get(app)
-            .ok_or_else(|| call_failure(BatchingError::UnknownApp { app, apps }))?;
+            .ok_or_else(|| argument(BatchingError::UnknownApp { app, apps }))?;
         enqueue(h, app, request_id, arrival_s, arrival_s + slo)
     })
 }
@@ -676,28 +621,13 @@ pub unsafe extern "C" fn ergon_orloj_batcher_next_batch(
     dropped_len: *mut usize,
     expected_time_s: *mut f64,
 ) -> ergon_status {
-    with_handle_mut("ergon_orloj_batcher_next_batch", batcher, |h| {
+    boundary!(batcher, |h| {
         // Every pointer is checked before anything is decided.
-        if batch_cap > 0 && (batch.is_null() || !batch.is_aligned()) {
-            return Err(Failure::new(
-                ergon_status::NullPointer,
-                "`batch` is NULL or misaligned but `batch_cap` is not 0",
-            ));
-        }
-        if dropped_cap > 0 && (dropped.is_null() || !dropped.is_aligned()) {
-            return Err(Failure::new(
-                ergon_status::NullPointer,
-                "`dropped` is NULL or misaligned but `dropped_cap` is not 0",
-            ));
-        }
+        check_buffer(batch, batch_cap, "batch", "batch_cap")?;
+        check_buffer(dropped, dropped_cap, "dropped", "dropped_cap")?;
         let batch_len = out_ref(batch_len, "batch_len")?;
         let dropped_len = out_ref(dropped_len, "dropped_len")?;
-        if !expected_time_s.is_null() && !expected_time_s.is_aligned() {
-            return Err(Failure::new(
-                ergon_status::NullPointer,
-                "`expected_time_s` is misaligned",
-            ));
-        }
+        let expected_time_s = opt_out(expected_time_s, "expected_time_s")?;
         if !now_s.is_finite() {
             return Err(invalid_argument(format!(
                 "now_s = {now_s} is not a finite time"
@@ -711,13 +641,13 @@ pub unsafe extern "C" fn ergon_orloj_batcher_next_batch(
                     h.dropped.resize(queued, 0);
                 }
                 h.tally.set(Tally {
-                    want: !expected_time_s.is_null(),
+                    want: expected_time_s.is_some(),
                     expected_time_s: 0.0,
                 });
                 let d = h
                     .batcher
                     .next_batch(now_s, &mut h.batch, &mut h.dropped)
-                    .map_err(call_failure)?;
+                    .map_err(argument)?;
                 let p = Pending {
                     batch_len: d.batch_len,
                     dropped_len: d.dropped_len,
@@ -760,9 +690,8 @@ pub unsafe extern "C" fn ergon_orloj_batcher_next_batch(
                 std::ptr::copy_nonoverlapping(gone.as_ptr(), dropped, gone.len());
             }
         }
-        if !expected_time_s.is_null() {
-            // SAFETY: non-null and aligned (checked above); the caller's storage.
-            unsafe { *expected_time_s = p.expected_time_s };
+        if let Some(t) = expected_time_s {
+            *t = p.expected_time_s;
         }
         h.pending = None;
         Ok(())
@@ -785,10 +714,8 @@ pub unsafe extern "C" fn ergon_orloj_batcher_complete(
     app: usize,
     observed_time_s: f64,
 ) -> ergon_status {
-    with_handle_mut("ergon_orloj_batcher_complete", batcher, |h| {
-        h.batcher
-            .complete(app, observed_time_s)
-            .map_err(call_failure)?;
+    boundary!(batcher, |h| {
+        h.batcher.complete(app, observed_time_s).map_err(argument)?;
         if let Some(c) = h.completions.get_mut(app) {
             *c += 1;
         }
@@ -809,8 +736,8 @@ pub unsafe extern "C" fn ergon_orloj_batcher_batch_done(
     batcher: *mut ergon_orloj_batcher,
     batch_time_s: f64,
 ) -> ergon_status {
-    with_handle_mut("ergon_orloj_batcher_batch_done", batcher, |h| {
-        h.batcher.batch_done(batch_time_s).map_err(call_failure)
+    boundary!(batcher, |h| {
+        h.batcher.batch_done(batch_time_s).map_err(argument)
     })
 }
 
@@ -826,10 +753,7 @@ pub unsafe extern "C" fn ergon_orloj_batcher_queued(
     batcher: *const ergon_orloj_batcher,
     out: *mut usize,
 ) -> ergon_status {
-    with_handle("ergon_orloj_batcher_queued", batcher, |h| {
-        *out_ref(out, "out")? = h.batcher.queued();
-        Ok(())
-    })
+    boundary!(batcher, |h| { put(out, "out", h.batcher.queued()) })
 }
 
 /// Writes the largest batch the batcher forms to `*out` (enough for the `batch` buffer of
@@ -844,10 +768,7 @@ pub unsafe extern "C" fn ergon_orloj_batcher_max_batch_size(
     batcher: *const ergon_orloj_batcher,
     out: *mut usize,
 ) -> ergon_status {
-    with_handle("ergon_orloj_batcher_max_batch_size", batcher, |h| {
-        *out_ref(out, "out")? = h.batcher.max_batch_size();
-        Ok(())
-    })
+    boundary!(batcher, |h| { put(out, "out", h.batcher.max_batch_size()) })
 }
 
 /// Writes the number of applications to `*out`.
@@ -861,10 +782,7 @@ pub unsafe extern "C" fn ergon_orloj_batcher_num_apps(
     batcher: *const ergon_orloj_batcher,
     out: *mut usize,
 ) -> ergon_status {
-    with_handle("ergon_orloj_batcher_num_apps", batcher, |h| {
-        *out_ref(out, "out")? = h.batcher.apps();
-        Ok(())
-    })
+    boundary!(batcher, |h| { put(out, "out", h.batcher.apps()) })
 }
 
 /// Writes application `app`'s SLO and the mean and 99th percentile of its current law (which
@@ -880,7 +798,7 @@ pub unsafe extern "C" fn ergon_orloj_batcher_app_stats(
     app: usize,
     out: *mut ergon_orloj_app_stats,
 ) -> ergon_status {
-    with_handle("ergon_orloj_batcher_app_stats", batcher, |h| {
+    boundary!(batcher, |h| {
         let out = out_ref(out, "out")?;
         let apps = h.batcher.apps();
         let (Some(d), Some(&slo_s), Some(&completions)) = (
@@ -888,7 +806,7 @@ pub unsafe extern "C" fn ergon_orloj_batcher_app_stats(
             h.slo_s.get(app),
             h.completions.get(app),
         ) else {
-            return Err(call_failure(BatchingError::UnknownApp { app, apps }));
+            return Err(argument(BatchingError::UnknownApp { app, apps }));
         };
         *out = ergon_orloj_app_stats {
             slo_s,
@@ -915,7 +833,7 @@ pub unsafe extern "C" fn ergon_orloj_batcher_policy_name(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    with_handle("ergon_orloj_batcher_policy_name", batcher, |h| {
+    boundary!(batcher, |h| {
         copy_text(h.batcher.policy_name(), buf, cap, len)
     })
 }
@@ -934,7 +852,7 @@ pub unsafe extern "C" fn ergon_orloj_batcher_last_error(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    last_error(batcher, buf, cap, len)
+    boundary!(last_error, batcher, buf, cap, len)
 }
 
 /// Runs the serving simulation of an `orloj-sim/v1` document of `len` bytes (every listed
@@ -953,24 +871,17 @@ pub unsafe extern "C" fn ergon_orloj_simulation_run_json(
     len: usize,
     out: *mut *mut ergon_orloj_simulation,
 ) -> ergon_status {
-    guard(
-        "ergon_orloj_simulation_run_json",
-        |_| {},
-        || {
-            let out = out_ref(out, "out")?;
-            if json.is_null() {
-                return Err(Failure::new(ergon_status::NullPointer, "`json` is NULL"));
-            }
-            // SAFETY: the caller's contract.
-            let cfg = formats::parse_sim(unsafe { text(json, len, "json")? })?;
-            let results = sim::simulate(&cfg).map_err(problem_failure)?;
-            *out = into_raw(ergon_orloj_simulation {
-                header: Header::new::<ergon_orloj_simulation>(),
-                json: formats::result_json(&results),
-            });
-            Ok(())
-        },
-    )
+    boundary!(|| {
+        let out = out_ref(out, "out")?;
+        // SAFETY: the caller's contract.
+        let cfg = formats::parse_sim(unsafe { text(json, len, "json")? })?;
+        let results = sim::simulate(&cfg).map_err(problem)?;
+        *out = into_raw(ergon_orloj_simulation {
+            header: Header::new::<ergon_orloj_simulation>(),
+            json: formats::result_json(&results),
+        });
+        Ok(())
+    })
 }
 
 /// Copies the `orloj-result/v1` JSON into `buf` ("ask the length, then fill"; `*len` excludes
@@ -988,9 +899,7 @@ pub unsafe extern "C" fn ergon_orloj_simulation_to_json(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    with_handle("ergon_orloj_simulation_to_json", result, |h| {
-        copy_text(&h.json, buf, cap, len)
-    })
+    boundary!(result, |h| { copy_text(&h.json, buf, cap, len) })
 }
 
 /// Releases a simulation result. NULL is a no-op.
@@ -999,10 +908,7 @@ pub unsafe extern "C" fn ergon_orloj_simulation_to_json(
 /// `result` must be NULL or a handle from this library that is not used afterwards.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ergon_orloj_simulation_free(result: *mut ergon_orloj_simulation) {
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        // SAFETY: the caller's contract.
-        unsafe { free(result) }
-    }));
+    boundary!(free, result)
 }
 
 /// Copies the message of the last failed call on this result (empty if none) into `buf`.
@@ -1019,5 +925,5 @@ pub unsafe extern "C" fn ergon_orloj_simulation_last_error(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    last_error(result, buf, cap, len)
+    boundary!(last_error, result, buf, cap, len)
 }

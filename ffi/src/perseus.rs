@@ -4,17 +4,18 @@
 use std::ffi::c_char;
 
 use ergon_core::fit::ExpModel;
-use ergon_core::perseus::formats::{self, FormatError};
+use ergon_core::perseus::formats;
 use ergon_core::perseus::{
-    self, Computation, Dag, EffectiveEnergy, Frontier, FrontierError, Kind, Pipeline, Plan,
-    Problem, Profile, ProfileOption, Schedule, State, Termination,
+    self, Computation, Dag, EffectiveEnergy, Frontier, Kind, Pipeline, Plan, PlanStage, Problem,
+    Profile, ProfileOption, Schedule, State, Termination,
 };
 
-use crate::ergon_status;
+use crate::boundary::boundary;
 use crate::handle::{
-    Failure, Header, Opaque, Result, check_items_buffer, copy_items, copy_text, free, guard,
-    handle, handle_mut, in_ref, into_raw, last_error, opaque, out_ref, slice, text, with_handle,
+    Header, check_buffer, copy_items, copy_text, in_ref, into_raw, opaque, opt_ref, out_ref, put,
+    slice, text,
 };
+use crate::status::{Failure, Result, ergon_status, invalid_argument};
 
 /// Computation kind: forward pass.
 pub const ERGON_PERSEUS_KIND_FORWARD: u32 = 0;
@@ -212,43 +213,35 @@ opaque!(ergon_perseus_frontier, 0x4552_474f_4e46_5254, "frontier"); // "ERGONFRT
 
 opaque!(ergon_perseus_plan, 0x4552_474f_4e50_4c4e, "plan"); // "ERGONPLN"
 
-fn status_of(e: &FrontierError) -> ergon_status {
-    match e {
-        FrontierError::Overflow => ergon_status::Overflow,
-        FrontierError::DeadlineTooShort { .. } => ergon_status::Deadline,
-        FrontierError::InvalidDeadline(_) => ergon_status::InvalidArgument,
-        FrontierError::NoSuchPoint { .. } => ergon_status::OutOfRange,
-        FrontierError::Internal(_) => ergon_status::Panic,
-        _ => ergon_status::InvalidProblem,
+impl ergon_perseus_plan {
+    /// The program of stage `stage` (`OUT_OF_RANGE` if the plan has no such stage).
+    pub(crate) fn stage(&self, stage: usize) -> Result<&PlanStage> {
+        let stages = &self.plan.stages;
+        stages.get(stage).ok_or_else(|| {
+            Failure::new(
+                ergon_status::OutOfRange,
+                format!("stage {stage} does not exist ({} stages)", stages.len()),
+            )
+        })
     }
 }
 
-impl From<FrontierError> for Failure {
-    fn from(e: FrontierError) -> Self {
-        Failure::new(status_of(&e), e.to_string())
+/// The `ERGON_PERSEUS_KIND_*` code of a kind.
+pub(crate) fn kind_code(k: Kind) -> u32 {
+    match k {
+        Kind::Forward => ERGON_PERSEUS_KIND_FORWARD,
+        Kind::Backward => ERGON_PERSEUS_KIND_BACKWARD,
     }
 }
 
-impl From<FormatError> for Failure {
-    fn from(e: FormatError) -> Self {
-        let status = match &e {
-            FormatError::Json { .. } | FormatError::Csv { .. } => ergon_status::Parse,
-            FormatError::Schema { .. } => ergon_status::Schema,
-            FormatError::Field { .. } => ergon_status::InvalidProblem,
-            FormatError::Problem(p) => status_of(p),
-        };
-        Failure::new(status, e.to_string())
-    }
-}
-
-fn kind(k: u32, what: &str) -> Result<Kind> {
+/// The kind of an `ERGON_PERSEUS_KIND_*` code (`what` names it in the message).
+pub(crate) fn kind(k: u32, what: &str) -> Result<Kind> {
     match k {
         ERGON_PERSEUS_KIND_FORWARD => Ok(Kind::Forward),
         ERGON_PERSEUS_KIND_BACKWARD => Ok(Kind::Backward),
-        _ => Err(Failure::new(
-            ergon_status::InvalidArgument,
-            format!("{what}: unknown kind {k} (0 forward, 1 backward)"),
-        )),
+        _ => Err(invalid_argument(format!(
+            "{what}: unknown kind {k} (0 forward, 1 backward)"
+        ))),
     }
 }
 
@@ -256,18 +249,16 @@ fn to_pipeline(p: &ergon_perseus_pipeline) -> Result<Pipeline> {
     let schedule = match (p.schedule, p.virtual_stages) {
         (ERGON_PERSEUS_SCHEDULE_1F1B, 0) => Schedule::OneFOneB,
         (ERGON_PERSEUS_SCHEDULE_GPIPE, 0) => Schedule::GPipe,
-        (ERGON_PERSEUS_SCHEDULE_INTERLEAVED_1F1B, v) => Schedule::Interleaved1F1B { virtual_stages: v },
+        (ERGON_PERSEUS_SCHEDULE_INTERLEAVED_1F1B, v) => {
+            Schedule::Interleaved1F1B { virtual_stages: v }
+        }
         (ERGON_PERSEUS_SCHEDULE_1F1B | ERGON_PERSEUS_SCHEDULE_GPIPE, v) => {
-            return Err(Failure::new(
-                ergon_status::InvalidArgument,
-                format!("virtual_stages = {v} is only for ERGON_PERSEUS_SCHEDULE_INTERLEAVED_1F1B"),
-            ));
+            return Err(invalid_argument(format!(
+                "virtual_stages = {v} is only for ERGON_PERSEUS_SCHEDULE_INTERLEAVED_1F1B"
+            )));
         }
         (s, _) => {
-            return Err(Failure::new(
-                ergon_status::InvalidArgument,
-                format!("unknown schedule {s}"),
-            ));
+            return Err(invalid_argument(format!("unknown schedule {s}")));
         }
     };
     Ok(Pipeline {
@@ -281,10 +272,7 @@ fn energy_order(e: u32) -> Result<EffectiveEnergy> {
     match e {
         ERGON_PERSEUS_EFFECTIVE_ENERGY_AFTER_FILTER => Ok(EffectiveEnergy::AfterFilter),
         ERGON_PERSEUS_EFFECTIVE_ENERGY_BEFORE_FILTER => Ok(EffectiveEnergy::BeforeFilter),
-        _ => Err(Failure::new(
-            ergon_status::InvalidArgument,
-            format!("unknown effective_energy {e}"),
-        )),
+        _ => Err(invalid_argument(format!("unknown effective_energy {e}"))),
     }
 }
 
@@ -299,10 +287,9 @@ unsafe fn problem_from_arrays(p: &ergon_perseus_problem) -> Result<Problem> {
     // a possible one beyond a limit is INVALID_PROBLEM.
     let over = |what: &str, len: usize, size: usize, name: &str, limit: usize| -> Result<()> {
         if len > isize::MAX as usize / size.max(1) {
-            return Err(Failure::new(
-                ergon_status::InvalidArgument,
-                format!("`{what}` length {len} is impossibly large"),
-            ));
+            return Err(invalid_argument(format!(
+                "`{what}` length {len} is impossibly large"
+            )));
         }
         if len > limit {
             return Err(Failure::new(
@@ -363,22 +350,12 @@ unsafe fn problem_from_arrays(p: &ergon_perseus_problem) -> Result<Problem> {
             perseus::MAX_OPTIONS,
         )?;
         let options = unsafe { slice(prof.options, prof.num_options, "profiles[].options")? };
-        let fit = if prof.fit.is_null() {
-            None
-        } else if !prof.fit.is_aligned() {
-            return Err(Failure::new(
-                ergon_status::NullPointer,
-                format!("profiles[{i}].fit is misaligned"),
-            ));
-        } else {
-            // SAFETY: non-null and aligned; the caller provides one ergon_perseus_fit.
-            let f = unsafe { *prof.fit };
-            Some(ExpModel {
-                a: f.a,
-                b: f.b,
-                c: f.c,
-            })
-        };
+        // SAFETY: the caller provides NULL or one ergon_perseus_fit.
+        let fit = unsafe { opt_ref(prof.fit, &format!("profiles[{i}].fit"))? }.map(|f| ExpModel {
+            a: f.a,
+            b: f.b,
+            c: f.c,
+        });
         profiles.push(Profile {
             stage: prof.stage,
             kind: kind(prof.kind, &format!("profiles[{i}]"))?,
@@ -466,15 +443,11 @@ pub unsafe extern "C" fn ergon_perseus_frontier_new(
     problem: *const ergon_perseus_problem,
     out: *mut *mut ergon_perseus_frontier,
 ) -> ergon_status {
-    guard(
-        "ergon_perseus_frontier_new",
-        |_| {},
-        || {
-            // SAFETY: the caller's contract covers the struct and the arrays it points to.
-            let p = unsafe { problem_from_arrays(in_ref(problem, "problem")?)? };
-            new_frontier(p, out)
-        },
-    )
+    boundary!(|| {
+        // SAFETY: the caller's contract covers the struct and the arrays it points to.
+        let p = unsafe { problem_from_arrays(in_ref(problem, "problem")?)? };
+        new_frontier(p, out)
+    })
 }
 
 /// Creates a frontier problem from a `perseus-instance/v1` JSON document of `len` bytes (no
@@ -491,18 +464,11 @@ pub unsafe extern "C" fn ergon_perseus_frontier_from_instance_json(
     len: usize,
     out: *mut *mut ergon_perseus_frontier,
 ) -> ergon_status {
-    guard(
-        "ergon_perseus_frontier_from_instance_json",
-        |_| {},
-        || {
-            if json.is_null() {
-                return Err(Failure::new(ergon_status::NullPointer, "`json` is NULL"));
-            }
-            // SAFETY: the caller's contract.
-            let s = unsafe { text(json, len, "json")? };
-            new_frontier(formats::parse_instance(s)?, out)
-        },
-    )
+    boundary!(|| {
+        // SAFETY: the caller's contract.
+        let s = unsafe { text(json, len, "json")? };
+        new_frontier(formats::parse_instance(s)?, out)
+    })
 }
 
 /// Creates a frontier problem from a zeus profile CSV (`stage,instruction,frequency,time,
@@ -525,30 +491,23 @@ pub unsafe extern "C" fn ergon_perseus_frontier_from_profile_csv(
     effective_energy: u32,
     out: *mut *mut ergon_perseus_frontier,
 ) -> ergon_status {
-    guard(
-        "ergon_perseus_frontier_from_profile_csv",
-        |_| {},
-        || {
-            if csv.is_null() {
-                return Err(Failure::new(ergon_status::NullPointer, "`csv` is NULL"));
-            }
-            // SAFETY: the caller's contract.
-            let (s, p) = unsafe {
-                (
-                    text(csv, len, "csv")?,
-                    to_pipeline(in_ref(pipeline, "pipeline")?)?,
-                )
-            };
-            let problem = formats::problem_from_csv(
-                s,
-                p,
-                unit_time_s,
-                p_blocking_w,
-                energy_order(effective_energy)?,
-            )?;
-            new_frontier(problem, out)
-        },
-    )
+    boundary!(|| {
+        // SAFETY: the caller's contract.
+        let (s, p) = unsafe {
+            (
+                text(csv, len, "csv")?,
+                to_pipeline(in_ref(pipeline, "pipeline")?)?,
+            )
+        };
+        let problem = formats::problem_from_csv(
+            s,
+            p,
+            unit_time_s,
+            p_blocking_w,
+            energy_order(effective_energy)?,
+        )?;
+        new_frontier(problem, out)
+    })
 }
 
 /// Releases a frontier handle. NULL is a no-op.
@@ -557,10 +516,7 @@ pub unsafe extern "C" fn ergon_perseus_frontier_from_profile_csv(
 /// `frontier` must be NULL or a handle from this library that is not used afterwards.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ergon_perseus_frontier_free(frontier: *mut ergon_perseus_frontier) {
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        // SAFETY: the caller's contract.
-        unsafe { free(frontier) }
-    }));
+    boundary!(free, frontier)
 }
 
 fn solved(h: &ergon_perseus_frontier) -> Result<&Frontier> {
@@ -582,38 +538,28 @@ fn solved(h: &ergon_perseus_frontier) -> Result<&Frontier> {
 /// # Safety
 /// `frontier` must be NULL or a live handle not used concurrently.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ergon_perseus_frontier_solve(frontier: *mut ergon_perseus_frontier) -> ergon_status {
-    guard(
-        "ergon_perseus_frontier_solve",
-        // Runs after the body, when its `&mut` is gone.
-        // SAFETY: the caller's contract.
-        |m| {
-            if let Ok(h) = unsafe { handle(frontier) } {
-                h.header().record(m)
-            }
-        },
-        || {
-            // SAFETY: the caller's contract (exclusive use during the call).
-            let h = unsafe { handle_mut(frontier)? };
-            if h.frontier.is_some() {
-                return Err(Failure::new(
-                    ergon_status::InvalidState,
-                    "the frontier is already solved",
-                ));
-            }
-            let f = perseus::solve(&h.problem)?;
-            if let Termination::InfeasibleCut { at_quanta }
-            | Termination::NoFiniteCut { at_quanta } = f.termination
-            {
-                h.header.record(&format!(
-                    "the frontier stops early at {} quanta ({:?}); points below it are missing",
-                    at_quanta, f.termination
-                ));
-            }
-            h.frontier = Some(f);
-            Ok(())
-        },
-    )
+pub unsafe extern "C" fn ergon_perseus_frontier_solve(
+    frontier: *mut ergon_perseus_frontier,
+) -> ergon_status {
+    boundary!(frontier, |h| {
+        if h.frontier.is_some() {
+            return Err(Failure::new(
+                ergon_status::InvalidState,
+                "the frontier is already solved",
+            ));
+        }
+        let f = perseus::solve(&h.problem)?;
+        if let Termination::InfeasibleCut { at_quanta } | Termination::NoFiniteCut { at_quanta } =
+            f.termination
+        {
+            h.header.record(&format!(
+                "the frontier stops early at {} quanta ({:?}); points below it are missing",
+                at_quanta, f.termination
+            ));
+        }
+        h.frontier = Some(f);
+        Ok(())
+    })
 }
 
 /// Writes the number of points of the solved frontier to `*out`.
@@ -627,11 +573,7 @@ pub unsafe extern "C" fn ergon_perseus_frontier_num_points(
     frontier: *const ergon_perseus_frontier,
     out: *mut usize,
 ) -> ergon_status {
-    with_handle("ergon_perseus_frontier_num_points", frontier, |h| {
-        let n = solved(h)?.points.len();
-        *out_ref(out, "out")? = n;
-        Ok(())
-    })
+    boundary!(frontier, |h| { put(out, "out", solved(h)?.points.len()) })
 }
 
 fn point(p: &perseus::Point) -> ergon_perseus_point {
@@ -656,7 +598,7 @@ pub unsafe extern "C" fn ergon_perseus_frontier_point(
     index: usize,
     out: *mut ergon_perseus_point,
 ) -> ergon_status {
-    with_handle("ergon_perseus_frontier_point", frontier, |h| {
+    boundary!(frontier, |h| {
         let f = solved(h)?;
         let p = f.points.get(index).ok_or_else(|| {
             Failure::new(
@@ -664,8 +606,7 @@ pub unsafe extern "C" fn ergon_perseus_frontier_point(
                 format!("point {index} does not exist ({} points)", f.points.len()),
             )
         })?;
-        *out_ref(out, "out")? = point(p);
-        Ok(())
+        put(out, "out", point(p))
     })
 }
 
@@ -684,7 +625,7 @@ pub unsafe extern "C" fn ergon_perseus_frontier_points(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    with_handle("ergon_perseus_frontier_points", frontier, |h| {
+    boundary!(frontier, |h| {
         let points: Vec<ergon_perseus_point> = solved(h)?.points.iter().map(point).collect();
         copy_items(&points, buf, cap, len)
     })
@@ -701,10 +642,10 @@ pub unsafe extern "C" fn ergon_perseus_frontier_summary(
     frontier: *const ergon_perseus_frontier,
     out: *mut ergon_perseus_summary,
 ) -> ergon_status {
-    with_handle("ergon_perseus_frontier_summary", frontier, |h| {
+    boundary!(frontier, |h| {
         let f = solved(h)?;
         let star = f.point(f.min_energy())?;
-        *out_ref(out, "out")? = ergon_perseus_summary {
+        let info = ergon_perseus_summary {
             t_min_s: f.t_min_quanta as f64 * f.unit_time_s,
             t_max_s: f.t_max_quanta as f64 * f.unit_time_s,
             t_star_s: star.time_s,
@@ -713,7 +654,7 @@ pub unsafe extern "C" fn ergon_perseus_frontier_summary(
             num_stages: f.num_stages,
             complete: f.termination == Termination::ReachedMinimum,
         };
-        Ok(())
+        put(out, "out", info)
     })
 }
 
@@ -732,7 +673,7 @@ pub unsafe extern "C" fn ergon_perseus_frontier_to_json(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    with_handle("ergon_perseus_frontier_to_json", frontier, |h| {
+    boundary!(frontier, |h| {
         let f = solved(h)?;
         let microbatches = h
             .problem
@@ -767,7 +708,7 @@ pub unsafe extern "C" fn ergon_perseus_frontier_plan(
     deadline_s: f64,
     out: *mut *mut ergon_perseus_plan,
 ) -> ergon_status {
-    with_handle("ergon_perseus_frontier_plan", frontier, |h| {
+    boundary!(frontier, |h| {
         let f = solved(h)?;
         let slot = out_ref(out, "out")?;
         let (state, energy): (State, Option<f64>) = match at {
@@ -777,12 +718,7 @@ pub unsafe extern "C" fn ergon_perseus_frontier_plan(
                 let (s, e) = f.for_deadline(deadline_s)?;
                 (s, Some(e))
             }
-            _ => {
-                return Err(Failure::new(
-                    ergon_status::InvalidArgument,
-                    format!("unknown plan selector {at}"),
-                ));
-            }
+            _ => return Err(invalid_argument(format!("unknown plan selector {at}"))),
         };
         let mut plan = f.plan(state)?;
         if let Some(e) = energy {
@@ -811,7 +747,7 @@ pub unsafe extern "C" fn ergon_perseus_frontier_last_error(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    last_error(frontier, buf, cap, len)
+    boundary!(last_error, frontier, buf, cap, len)
 }
 
 /// Releases a plan handle. NULL is a no-op.
@@ -820,10 +756,7 @@ pub unsafe extern "C" fn ergon_perseus_frontier_last_error(
 /// `plan` must be NULL or a handle from this library that is not used afterwards.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ergon_perseus_plan_free(plan: *mut ergon_perseus_plan) {
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        // SAFETY: the caller's contract.
-        unsafe { free(plan) }
-    }));
+    boundary!(free, plan)
 }
 
 /// Writes the plan's time, energy and number of stages to `*out`.
@@ -837,13 +770,13 @@ pub unsafe extern "C" fn ergon_perseus_plan_summary(
     plan: *const ergon_perseus_plan,
     out: *mut ergon_perseus_plan_info,
 ) -> ergon_status {
-    with_handle("ergon_perseus_plan_summary", plan, |h| {
-        *out_ref(out, "out")? = ergon_perseus_plan_info {
+    boundary!(plan, |h| {
+        let info = ergon_perseus_plan_info {
             time_s: h.plan.time_s,
             energy_j: h.plan.energy_j,
             num_stages: h.plan.stages.len(),
         };
-        Ok(())
+        put(out, "out", info)
     })
 }
 
@@ -867,31 +800,13 @@ pub unsafe extern "C" fn ergon_perseus_plan_stage(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    with_handle("ergon_perseus_plan_stage", plan, |h| {
-        let s = h.plan.stages.get(stage).ok_or_else(|| {
-            Failure::new(
-                ergon_status::OutOfRange,
-                format!(
-                    "stage {stage} does not exist ({} stages)",
-                    h.plan.stages.len()
-                ),
-            )
-        })?;
-        let k: Vec<u32> = s
-            .instructions
-            .iter()
-            .map(|&(kind, _)| {
-                if kind == Kind::Forward {
-                    ERGON_PERSEUS_KIND_FORWARD
-                } else {
-                    ERGON_PERSEUS_KIND_BACKWARD
-                }
-            })
-            .collect();
+    boundary!(plan, |h| {
+        let s = h.stage(stage)?;
+        let k: Vec<u32> = s.instructions.iter().map(|&(k, _)| kind_code(k)).collect();
         let f: Vec<u32> = s.instructions.iter().map(|&(_, freq)| freq).collect();
         // Check both buffers before writing either, so that outputs change only on success.
-        check_items_buffer(kinds, cap)?;
-        check_items_buffer(freqs_mhz, cap)?;
+        check_buffer(kinds, cap, "kinds", "cap")?;
+        check_buffer(freqs_mhz, cap, "freqs_mhz", "cap")?;
         out_ref(len, "len")?;
         copy_items(&k, kinds, cap, len)?;
         copy_items(&f, freqs_mhz, cap, len)
@@ -912,7 +827,7 @@ pub unsafe extern "C" fn ergon_perseus_plan_to_json(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    with_handle("ergon_perseus_plan_to_json", plan, |h| {
+    boundary!(plan, |h| {
         copy_text(&formats::plan_json(&h.plan), buf, cap, len)
     })
 }
@@ -931,5 +846,5 @@ pub unsafe extern "C" fn ergon_perseus_plan_last_error(
     cap: usize,
     len: *mut usize,
 ) -> ergon_status {
-    last_error(plan, buf, cap, len)
+    boundary!(last_error, plan, buf, cap, len)
 }

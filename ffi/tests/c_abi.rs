@@ -108,6 +108,27 @@ fn lib_dir() -> PathBuf {
     profile.to_path_buf()
 }
 
+/// This run's libraries as an install lays them out: `libergon.so` (for `-lergon`) and
+/// `libergon.so.<ABI>` (the SONAME a program linked against it asks the loader for), both
+/// links to the library under test, and `libergon.a`.
+fn installed_lib_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = work_dir().join("lib");
+        std::fs::create_dir_all(&dir).unwrap();
+        let soname = format!("libergon.so.{}", ergon::ERGON_ABI_VERSION);
+        for (link, target) in [
+            ("libergon.so", "libergon.so"),
+            (soname.as_str(), "libergon.so"),
+            ("libergon.a", "libergon.a"),
+        ] {
+            let _ = std::fs::remove_file(dir.join(link));
+            std::os::unix::fs::symlink(lib_dir().join(target), dir.join(link)).unwrap();
+        }
+        dir
+    })
+}
+
 /// A scratch directory for this test binary (one per profile), emptied once per run, holding
 /// `fixtures.h`, the programs and the install prefix.
 fn work_dir() -> &'static Path {
@@ -154,7 +175,11 @@ fn fixtures_header() -> String {
         let mut profiles = format!("static const ergon_perseus_profile {name}_profiles[] = {{\n");
         for (i, p) in problem.profiles.iter().enumerate() {
             assert!(p.fit.is_none(), "{name}: the fixtures have no fits");
-            writeln!(h, "static const ergon_perseus_option {name}_options_{i}[] = {{").unwrap();
+            writeln!(
+                h,
+                "static const ergon_perseus_option {name}_options_{i}[] = {{"
+            )
+            .unwrap();
             for o in &p.options {
                 writeln!(
                     h,
@@ -322,7 +347,7 @@ fn build(program: &str, link: Link) -> PathBuf {
     let cxx = program.ends_with(".cpp");
     let stem = program.replace(['/', '.'], "_");
     let exe = work_dir().join(format!("{stem}_{link:?}").to_lowercase());
-    let lib = lib_dir();
+    let lib = installed_lib_dir();
     let cc = compiler(cxx);
     let mut cmd = Command::new(&cc);
     cmd.arg(if cxx { "-std=c++17" } else { "-std=c11" })
@@ -346,7 +371,7 @@ fn build(program: &str, link: Link) -> PathBuf {
         }
         Link::Shared | Link::Sanitized => {
             cmd.arg("-L")
-                .arg(&lib)
+                .arg(lib)
                 .arg("-lergon")
                 .arg("-lm") // the programs' own <math.h> calls
                 .arg(format!("-Wl,-rpath,{}", lib.display()));
@@ -364,12 +389,19 @@ fn valgrind_available() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// Runs a built program with `args` and `env`; returns its stdout.
+/// Runs a built program with `args` and `env`; returns its stdout. Whatever happens inside
+/// the library, no Rust panic message may reach the program's stderr.
 fn run(exe: &Path, args: &[&OsStr], env: &[(&str, &str)]) -> String {
     let mut cmd = Command::new(exe);
     cmd.args(args).envs(env.iter().copied());
     let out = spawn(&mut cmd, &exe.display().to_string());
     check_ok(&out, &exe.display().to_string());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("ERGON_FFI_TEST_PANIC"),
+        "{} printed a panic to stderr:\n{stderr}",
+        exe.display()
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -412,30 +444,6 @@ fn run_valgrind(exe: &Path, args: &[&OsStr], env: &[(&str, &str)]) {
     );
 }
 
-/// Builds `program` both ways and runs both with `args`, and the shared build under valgrind
-/// with `valgrind_args` (valgrind slows the debug library some 50 times: there the programs
-/// solve only the small instance, and only once, through the same calls).
-fn build_and_run(
-    program: &str,
-    args: &[&OsStr],
-    valgrind_args: &[&OsStr],
-    env: &[(&str, &str)],
-) -> Vec<String> {
-    let mut outputs = Vec::new();
-    for link in links() {
-        let exe = build(program, link);
-        outputs.push(run(&exe, args, env));
-        if link == Link::Shared {
-            if valgrind_available() {
-                run_valgrind(&exe, valgrind_args, env);
-            } else {
-                eprintln!("valgrind not found: {program} ran without it");
-            }
-        }
-    }
-    outputs
-}
-
 #[test]
 fn every_program_is_run() {
     let mut found = Vec::new();
@@ -457,94 +465,137 @@ fn every_program_is_run() {
     );
 }
 
-#[test]
-fn c_frontier_from_arrays_json_and_csv() {
+/// Builds `program` for every link ([`links`]) and runs each build with `args`, and the shared
+/// build under valgrind with `valgrind_args` (valgrind slows the debug library some 50 times:
+/// there the programs solve only the small instance, and only once, through the same calls);
+/// asserts that every run printed each of `lines` and "all checks passed".
+fn program_prints(
+    program: &str,
+    args: &[&OsStr],
+    valgrind_args: &[&OsStr],
+    env: &[(&str, &str)],
+    lines: &[&str],
+) {
+    for link in links() {
+        let exe = build(program, link);
+        let out = run(&exe, args, env);
+        for line in lines.iter().chain(&["all checks passed"]) {
+            assert!(
+                out.contains(line),
+                "{program} ({link:?}) did not print {line:?}:\n{out}"
+            );
+        }
+        with_valgrind(link, program, || run_valgrind(&exe, valgrind_args, env));
+    }
+}
+
+/// Runs `check` (the valgrind runs of `program`) once per program: for the shared build, where
+/// valgrind is installed.
+fn with_valgrind(link: Link, program: &str, check: impl FnOnce()) {
+    if link == Link::Shared {
+        if valgrind_available() {
+            check();
+        } else {
+            eprintln!("valgrind not found: {program} ran without it");
+        }
+    }
+}
+
+/// The Perseus programs take the fixtures' directory; under valgrind they solve only the
+/// small instance, once.
+fn perseus_program_prints(program: &str, lines: &[&str]) {
     let data = data_dir();
     let data = data.as_os_str();
     let (once, small) = (OsStr::new("--solve-once"), OsStr::new("a100_s2_m4"));
-    for out in build_and_run("c/perseus.c", &[data], &[once, data, small], &[]) {
-        assert!(out.contains("a100_s2_m4"), "{out}");
-        assert!(out.contains("97 points, T_min 0.335 s"), "{out}");
-        assert!(out.contains("174 points, T_min 0.723 s"), "{out}");
-        assert!(out.contains("all checks passed"), "{out}");
-    }
+    program_prints(program, &[data], &[once, data, small], &[], lines);
+}
+
+#[test]
+fn c_frontier_from_arrays_json_and_csv() {
+    perseus_program_prints(
+        "c/perseus.c",
+        &[
+            "a100_s2_m4",
+            "97 points, T_min 0.335 s",
+            "174 points, T_min 0.723 s",
+        ],
+    );
+}
+
+#[test]
+fn cpp_wrapper() {
+    perseus_program_prints("cpp/wrapper.cpp", &[]);
 }
 
 #[test]
 fn c_bad_input() {
     let data = data_dir();
     let data = [data.as_os_str()];
-    for out in build_and_run("c/bad_input.c", &data, &data, &[]) {
-        assert!(out.contains("all checks passed"), "{out}");
-    }
+    program_prints("c/bad_input.c", &data, &data, &[], &[]);
 }
 
-#[test]
-fn c_dpk() {
-    for out in build_and_run("c/dpk.c", &[], &[], &[]) {
-        assert!(
-            out.contains("arrays: DPK {6, 5} profit 310, remaining [-0.35, -0.30, 0.35]"),
-            "{out}"
-        );
-        assert!(
-            out.contains("json: DPK {6, 5} profit 310, remaining [-0.35, -0.30, 0.35]"),
-            "{out}"
-        );
-        assert!(out.contains("online: 3 of 4 tasks allocated"), "{out}");
-        assert!(out.contains("all checks passed"), "{out}");
-    }
-}
-
-#[test]
-fn cpp_dpk() {
-    for out in build_and_run("cpp/dpk.cpp", &[], &[], &[]) {
-        assert!(out.contains("arrays: DPK {6, 5} profit 310"), "{out}");
-        assert!(out.contains("json: DPK {6, 5} profit 310"), "{out}");
-        assert!(out.contains("all checks passed"), "{out}");
-    }
-}
-
-/// The library reads `ERGON_FFI_TEST_PANIC` once per process, so this runs its own.
+/// The library reads `ERGON_FFI_TEST_PANIC` once per process, so this runs its own. The
+/// panics are silent: [`run`] checks that nothing reached stderr.
 #[test]
 fn c_panic_boundary() {
     let data = data_dir();
     let data = [data.as_os_str()];
     let env = [("ERGON_FFI_TEST_PANIC", "ergon_perseus_frontier_solve")];
-    for out in build_and_run("c/panic.c", &data, &data, &env) {
-        assert!(out.contains("all checks passed"), "{out}");
-    }
+    program_prints("c/panic.c", &data, &data, &env, &["solve -> 12"]);
+}
+
+/// What the programs that take no arguments print (besides "all checks passed").
+const PRINTS: [(&str, &[&str]); 4] = [
+    (
+        "c/dpk.c",
+        &[
+            "arrays: DPK {6, 5} profit 310, remaining [-0.35, -0.30, 0.35]",
+            "json: DPK {6, 5} profit 310, remaining [-0.35, -0.30, 0.35]",
+            "online: 3 of 4 tasks allocated",
+        ],
+    ),
+    (
+        "cpp/dpk.cpp",
+        &[
+            "arrays: DPK {6, 5} profit 310",
+            "json: DPK {6, 5} profit 310",
+        ],
+    ),
+    (
+        "c/orloj.c",
+        &[
+            "oracle p_min 0.05: batch of 2, 0 dropped, E[T] 25.0 ms",
+            "oracle p_min 0.60: batch of 2, 1 dropped, E[T] 25.0 ms",
+        ],
+    ),
+    ("cpp/orloj.cpp", &[]),
+];
+
+/// [`program_prints`] for a program of [`PRINTS`] (one test each, so that they run in
+/// parallel).
+fn prints_its_results(program: &str) {
+    let (_, lines) = PRINTS.iter().find(|(p, _)| *p == program).unwrap();
+    program_prints(program, &[], &[], &[], lines);
 }
 
 #[test]
-fn cpp_wrapper() {
-    let data = data_dir();
-    let data = data.as_os_str();
-    let (once, small) = (OsStr::new("--solve-once"), OsStr::new("a100_s2_m4"));
-    for out in build_and_run("cpp/wrapper.cpp", &[data], &[once, data, small], &[]) {
-        assert!(out.contains("all checks passed"), "{out}");
-    }
+fn c_dpk() {
+    prints_its_results("c/dpk.c");
+}
+
+#[test]
+fn cpp_dpk() {
+    prints_its_results("cpp/dpk.cpp");
 }
 
 #[test]
 fn c_batcher() {
-    for out in build_and_run("c/orloj.c", &[], &[], &[]) {
-        assert!(
-            out.contains("oracle p_min 0.05: batch of 2, 0 dropped, E[T] 25.0 ms"),
-            "{out}"
-        );
-        assert!(
-            out.contains("oracle p_min 0.60: batch of 2, 1 dropped, E[T] 25.0 ms"),
-            "{out}"
-        );
-        assert!(out.contains("all checks passed"), "{out}");
-    }
+    prints_its_results("c/orloj.c");
 }
 
 #[test]
 fn cpp_batcher() {
-    for out in build_and_run("cpp/orloj.cpp", &[], &[], &[]) {
-        assert!(out.contains("all checks passed"), "{out}");
-    }
+    prints_its_results("cpp/orloj.cpp");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -713,6 +764,22 @@ fn executor_expected_log() -> Vec<String> {
     log
 }
 
+/// `exe no-nvml` with `ERGON_NVML_LIBRARY` pointing nowhere: each of the `calls` GPU calls
+/// reports "[NVML unavailable]", the program's checks pass, and the fake NVML is never loaded.
+fn check_without_nvml(exe: &Path, name: &str, calls: usize) {
+    let none = run_gpu(
+        exe,
+        "no-nvml",
+        &gpu_run_dir(&format!("{name}-none")),
+        false,
+        false,
+    );
+    assert!(none.stdout.contains("all checks passed"), "{}", none.stdout);
+    let reported = none.stdout.matches("[NVML unavailable]").count();
+    assert_eq!(reported, calls, "{}", none.stdout);
+    assert!(none.log.is_empty(), "{:#?}", none.log);
+}
+
 /// The lines `executor run` and `gpu run` print about the clock during each computation.
 fn iteration_lines(stdout: &str) -> Vec<&str> {
     stdout
@@ -756,20 +823,7 @@ fn c_executor_through_the_fake_nvml() {
         assert_eq!(got.log, expected, "{:#?}", got.log);
         assert_eq!(got.state, INITIAL_STATE);
 
-        let none = run_gpu(
-            &exe,
-            "no-nvml",
-            &gpu_run_dir(&format!("{name}-none")),
-            false,
-            false,
-        );
-        assert!(none.stdout.contains("all checks passed"), "{}", none.stdout);
-        assert!(
-            none.stdout.matches("[NVML unavailable]").count() == 4,
-            "{}",
-            none.stdout
-        );
-        assert!(none.log.is_empty(), "{:#?}", none.log);
+        check_without_nvml(&exe, &name, 4);
 
         // A trainer killed with its executor running: the GPU state file lets
         // ergon_gpu_state_restore put back exactly what the executor changed.
@@ -817,18 +871,14 @@ fn c_executor_through_the_fake_nvml() {
         let again = run_gpu(&exe, "restore", &dir, true, false);
         assert!(again.stdout.contains("restored 0"), "{}", again.stdout);
 
-        if link == Link::Shared {
-            if valgrind_available() {
-                let dir = gpu_run_dir(&format!("{name}-valgrind"));
-                let got = run_gpu(&exe, "run", &dir, true, true);
-                assert_eq!(got.log, expected, "{:#?}", got.log);
-                assert_eq!(got.state, INITIAL_STATE);
-                let dir = gpu_run_dir(&format!("{name}-valgrind-none"));
-                run_gpu(&exe, "no-nvml", &dir, false, true);
-            } else {
-                eprintln!("valgrind not found: c/gpu.c ran without it");
-            }
-        }
+        with_valgrind(link, "c/gpu.c", || {
+            let dir = gpu_run_dir(&format!("{name}-valgrind"));
+            let got = run_gpu(&exe, "run", &dir, true, true);
+            assert_eq!(got.log, expected, "{:#?}", got.log);
+            assert_eq!(got.state, INITIAL_STATE);
+            let dir = gpu_run_dir(&format!("{name}-valgrind-none"));
+            run_gpu(&exe, "no-nvml", &dir, false, true);
+        });
     }
 }
 
@@ -847,8 +897,19 @@ fn cpp_gpu_classes_through_the_fake_nvml() {
             .into_iter()
             .filter(|c| c != "nvmlShutdown -> SUCCESS"),
     );
-    let is_setter =
-        |l: &&String| l.starts_with("nvmlDeviceSet") || l.starts_with("nvmlDeviceReset");
+    // The run changed exactly these settings and left the fake GPU as it found it.
+    let check_setters = |got: &GpuRun| {
+        let is_setter =
+            |l: &&String| l.starts_with("nvmlDeviceSet") || l.starts_with("nvmlDeviceReset");
+        let got_setters: Vec<&String> = got.log.iter().filter(is_setter).collect();
+        assert_eq!(
+            got_setters,
+            setters.iter().collect::<Vec<_>>(),
+            "{:#?}",
+            got.log
+        );
+        assert_eq!(got.state, INITIAL_STATE);
+    };
     for link in links() {
         let exe = build("cpp/gpu.cpp", link);
         let name = format!("gpu-cpp-{link:?}");
@@ -873,52 +934,15 @@ fn cpp_gpu_classes_through_the_fake_nvml() {
             "{}",
             got.stdout
         );
-        let got_setters: Vec<&String> = got.log.iter().filter(is_setter).collect();
-        assert_eq!(
-            got_setters,
-            setters.iter().collect::<Vec<_>>(),
-            "{:#?}",
-            got.log
-        );
-        assert_eq!(got.state, INITIAL_STATE);
+        check_setters(&got);
 
-        let none = run_gpu(
-            &exe,
-            "no-nvml",
-            &gpu_run_dir(&format!("{name}-none")),
-            false,
-            false,
-        );
-        assert!(none.stdout.contains("all checks passed"), "{}", none.stdout);
-        assert_eq!(
-            none.stdout.matches("[NVML unavailable]").count(),
-            5,
-            "{}",
-            none.stdout
-        );
-        assert!(none.log.is_empty());
+        check_without_nvml(&exe, &name, 5);
 
-        if link == Link::Shared {
-            if valgrind_available() {
-                let got = run_gpu(
-                    &exe,
-                    "run",
-                    &gpu_run_dir(&format!("{name}-valgrind")),
-                    true,
-                    true,
-                );
-                let got_setters: Vec<&String> = got.log.iter().filter(is_setter).collect();
-                assert_eq!(
-                    got_setters,
-                    setters.iter().collect::<Vec<_>>(),
-                    "{:#?}",
-                    got.log
-                );
-                assert_eq!(got.state, INITIAL_STATE);
-            } else {
-                eprintln!("valgrind not found: cpp/gpu.cpp ran without it");
-            }
-        }
+        with_valgrind(link, "cpp/gpu.cpp", || {
+            let dir = gpu_run_dir(&format!("{name}-valgrind"));
+            let got = run_gpu(&exe, "run", &dir, true, true);
+            check_setters(&got);
+        });
     }
 }
 
@@ -943,6 +967,27 @@ fn install_and_pkg_config_consumer() {
     ] {
         assert!(prefix.join(file).is_file(), "{file} not installed");
     }
+    // The real file is libergon.so.<ABI>.<minor>.<patch>; libergon.so.<ABI> (the SONAME) and
+    // libergon.so link to it.
+    let (minor, patch) = (
+        env!("CARGO_PKG_VERSION_MINOR"),
+        env!("CARGO_PKG_VERSION_PATCH"),
+    );
+    let soname = format!("libergon.so.{}", ergon::ERGON_ABI_VERSION);
+    let real = format!("{soname}.{minor}.{patch}");
+    let lib = prefix.join("lib");
+    assert!(
+        !lib.join(&real).is_symlink() && lib.join(&real).is_file(),
+        "{real}"
+    );
+    assert_eq!(
+        std::fs::read_link(lib.join(&soname)).unwrap(),
+        Path::new(&real)
+    );
+    assert_eq!(
+        std::fs::read_link(lib.join("libergon.so")).unwrap(),
+        Path::new(&soname)
+    );
     assert_eq!(
         std::fs::read(prefix.join("include/ergon.h")).unwrap(),
         std::fs::read(repo().join("include/ergon.h")).unwrap()

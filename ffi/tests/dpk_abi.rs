@@ -4,13 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::ffi::CStr;
 use std::ptr::{null, null_mut};
 
+use common::{check_calls, created, fails, read_items, read_text, read_value, thread_error};
 use ergon::*;
-use messages::{read_text, thread_error};
 
-mod messages;
+mod common;
 
 // ------------------------------------------------------------------------------ helpers
 
@@ -92,13 +91,7 @@ impl Arrays {
     fn workload(&self) -> Result<*mut ergon_dpk_workload, (ergon_status, String)> {
         let p = self.problem();
         let mut w = null_mut();
-        let s = unsafe { ergon_dpk_workload_new(&p, &mut w) };
-        if s == ergon_status::Ok {
-            Ok(w)
-        } else {
-            assert!(w.is_null(), "a failed constructor wrote its output");
-            Err((s, thread_error()))
-        }
+        created(unsafe { ergon_dpk_workload_new(&p, &mut w) }, w)
     }
 
     /// The same workload as a `dpk-workload/v1` document.
@@ -162,12 +155,7 @@ fn o5() -> Arrays {
 fn from_json(json: &str) -> Result<*mut ergon_dpk_workload, (ergon_status, String)> {
     let mut w = null_mut();
     let s = unsafe { ergon_dpk_workload_from_json(json.as_ptr().cast(), json.len(), &mut w) };
-    if s == ergon_status::Ok {
-        Ok(w)
-    } else {
-        assert!(w.is_null(), "a failed constructor wrote its output");
-        Err((s, thread_error()))
-    }
+    created(s, w)
 }
 
 /// What a schedule says, read through every accessor.
@@ -189,65 +177,22 @@ fn options(scheduler: u32) -> ergon_dpk_options {
 
 fn run(w: *const ergon_dpk_workload, o: &ergon_dpk_options) -> Outcome {
     let mut r = null_mut();
-    unsafe {
-        assert_eq!(
-            ergon_dpk_workload_schedule(w, o, &mut r),
-            ergon_status::Ok,
-            "{}",
-            workload_error(w)
-        );
-        let mut info = ergon_dpk_result_info::default();
-        assert_eq!(ergon_dpk_result_summary(r, &mut info), ergon_status::Ok);
-        let mut len = 0;
-        assert_eq!(
-            ergon_dpk_result_allocated(r, null_mut(), 0, &mut len),
-            ergon_status::Ok
-        );
-        let mut allocated = vec![0u64; len];
-        assert_eq!(
-            ergon_dpk_result_allocated(r, allocated.as_mut_ptr(), len, &mut len),
-            ergon_status::Ok
-        );
-        assert_eq!(
-            ergon_dpk_result_block_ids(r, null_mut(), 0, &mut len),
-            ergon_status::Ok
-        );
-        let mut block_ids = vec![0u64; len];
-        assert_eq!(
-            ergon_dpk_result_block_ids(r, block_ids.as_mut_ptr(), len, &mut len),
-            ergon_status::Ok
-        );
-        assert_eq!(
-            ergon_dpk_result_remaining(r, null_mut(), 0, &mut len),
-            ergon_status::Ok
-        );
-        let mut remaining = vec![0.0; len];
-        assert_eq!(
-            ergon_dpk_result_remaining(r, remaining.as_mut_ptr(), len, &mut len),
-            ergon_status::Ok
-        );
-        assert_eq!(
-            ergon_dpk_result_to_json(r, null_mut(), 0, &mut len),
-            ergon_status::Ok
-        );
-        let mut buf = vec![0u8; len + 1];
-        assert_eq!(
-            ergon_dpk_result_to_json(r, buf.as_mut_ptr().cast(), buf.len(), &mut len),
-            ergon_status::Ok
-        );
-        ergon_dpk_result_free(r);
-        Outcome {
-            allocated,
-            info,
-            block_ids,
-            remaining,
-            json: CStr::from_bytes_until_nul(&buf)
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .to_owned(),
-        }
-    }
+    let status = unsafe { ergon_dpk_workload_schedule(w, o, &mut r) };
+    assert_eq!(status, ergon_status::Ok, "{}", workload_error(w));
+    let mut info = ergon_dpk_result_info::default();
+    assert_eq!(
+        unsafe { ergon_dpk_result_summary(r, &mut info) },
+        ergon_status::Ok
+    );
+    let outcome = Outcome {
+        allocated: read_items(|b, c, l| unsafe { ergon_dpk_result_allocated(r, b, c, l) }),
+        info,
+        block_ids: read_items(|b, c, l| unsafe { ergon_dpk_result_block_ids(r, b, c, l) }),
+        remaining: read_items(|b, c, l| unsafe { ergon_dpk_result_remaining(r, b, c, l) }),
+        json: read_text(|b, c, l| unsafe { ergon_dpk_result_to_json(r, b, c, l) }),
+    };
+    unsafe { ergon_dpk_result_free(r) };
+    outcome
 }
 
 fn sorted(mut v: Vec<u64>) -> Vec<u64> {
@@ -333,14 +278,8 @@ fn o4_from_arrays_and_from_json() {
         let j = from_json(&a.json()).unwrap();
         check_o4(j, num_blocks);
         // Both constructors describe the same workload.
-        let (mut x, mut y) = (
-            ergon_dpk_workload_info::default(),
-            ergon_dpk_workload_info::default(),
-        );
-        unsafe {
-            assert_eq!(ergon_dpk_workload_summary(w, &mut x), ergon_status::Ok);
-            assert_eq!(ergon_dpk_workload_summary(j, &mut y), ergon_status::Ok);
-        }
+        let x = read_value(|i| unsafe { ergon_dpk_workload_summary(w, i) });
+        let y = read_value(|i| unsafe { ergon_dpk_workload_summary(j, i) });
         assert_eq!(
             (x.num_alphas, x.num_blocks, x.num_tasks),
             (3, num_blocks, 7)
@@ -349,22 +288,7 @@ fn o4_from_arrays_and_from_json() {
             (x.num_alphas, x.num_blocks, x.num_tasks),
             (y.num_alphas, y.num_blocks, y.num_tasks)
         );
-        let text = |w| {
-            let mut len = 0;
-            unsafe {
-                assert_eq!(
-                    ergon_dpk_workload_to_json(w, null_mut(), 0, &mut len),
-                    ergon_status::Ok
-                );
-                let mut buf = vec![0u8; len + 1];
-                assert_eq!(
-                    ergon_dpk_workload_to_json(w, buf.as_mut_ptr().cast(), buf.len(), &mut len),
-                    ergon_status::Ok
-                );
-                buf.truncate(len);
-                String::from_utf8(buf).unwrap()
-            }
-        };
+        let text = |w| read_text(|b, c, l| unsafe { ergon_dpk_workload_to_json(w, b, c, l) });
         let (tw, tj) = (text(w), text(j));
         assert_eq!(tw, tj);
         // The rendered workload reads back as the same workload.
@@ -405,10 +329,16 @@ fn null_options_mean_the_defaults_and_a_workload_can_be_scheduled_again() {
     let w = a.workload().unwrap();
     let mut r = null_mut();
     unsafe {
-        assert_eq!(ergon_dpk_workload_schedule(w, null(), &mut r), ergon_status::Ok);
+        assert_eq!(
+            ergon_dpk_workload_schedule(w, null(), &mut r),
+            ergon_status::Ok
+        );
         let mut info = ergon_dpk_result_info::default();
         assert_eq!(ergon_dpk_result_summary(r, &mut info), ergon_status::Ok);
-        assert_eq!((info.scheduler, info.total_weight), (ERGON_DPK_SCHEDULER_DPK, 310.0));
+        assert_eq!(
+            (info.scheduler, info.total_weight),
+            (ERGON_DPK_SCHEDULER_DPK, 310.0)
+        );
         // The result outlives its workload handle.
         ergon_dpk_workload_free(w);
         let mut len = 0;
@@ -472,140 +402,81 @@ fn blocks_from_epsilon_and_delta() {
 #[test]
 fn rdp_helpers() {
     let alphas = [1.5, 2.0, 4.0, 8.0, 32.0];
-    let mut cap = [0.0; 5];
-    let mut len = 0;
-    unsafe {
-        assert_eq!(
-            ergon_dpk_block_capacity(
-                alphas.as_ptr(),
-                5,
-                10.0,
-                1e-7,
-                cap.as_mut_ptr(),
-                5,
-                &mut len
-            ),
-            ergon_status::Ok
-        );
-    }
-    assert_eq!(len, 5);
+    let cap = read_items(|b, c, l| unsafe {
+        ergon_dpk_block_capacity(alphas.as_ptr(), 5, 10.0, 1e-7, b, c, l)
+    });
+    assert_eq!(cap.len(), 5);
     for (c, a) in cap.iter().zip(alphas) {
         let want = (10.0 - (1e7f64).ln() / (a - 1.0)).max(0.0);
         assert!(close(*c, want, 1e-12), "{cap:?}");
     }
     // The classic conversion inverts the capacity: ε = 10 at the orders with c > 0.
-    let (mut eps, mut index) = (0.0, 0);
-    unsafe {
-        assert_eq!(
-            ergon_dpk_curve_dp_epsilon(
-                alphas.as_ptr(),
-                5,
-                cap.as_ptr(),
-                5,
-                1e-7,
-                ERGON_DPK_CONVERSION_CLASSIC,
-                &mut eps,
-                &mut index
-            ),
-            ergon_status::Ok
-        );
-    }
+    let dp_epsilon =
+        |conversion| convert(ergon_dpk_curve_dp_epsilon, &alphas, &cap, 1e-7, conversion);
+    let (eps, index) = dp_epsilon(ERGON_DPK_CONVERSION_CLASSIC);
     assert!(close(eps, 10.0, 1e-9), "{eps}");
     assert!(cap[index] > 0.0);
-    // The tight bound is never larger.
-    let (mut tight, mut tight_index) = (0.0, 0);
-    unsafe {
-        assert_eq!(
-            ergon_dpk_curve_dp_epsilon(
-                alphas.as_ptr(),
-                5,
-                cap.as_ptr(),
-                5,
-                1e-7,
-                ERGON_DPK_CONVERSION_TIGHT,
-                &mut tight,
-                &mut tight_index
-            ),
-            ergon_status::Ok
-        );
-    }
-    // (A capacity is 0 at the low orders, so as a "curve" the tight rule's small-divergence
-    // shortcut certifies ε = 0 there; a real mechanism's curve is tested below.)
+    // The tight bound is never larger. (A capacity is 0 at the low orders, so as a "curve"
+    // the tight rule's small-divergence shortcut certifies ε = 0 there; a real mechanism's
+    // curve is tested below.)
+    let (tight, _) = dp_epsilon(ERGON_DPK_CONVERSION_TIGHT);
     assert!(tight <= eps && tight >= 0.0, "{tight} {eps}");
 
     // Gaussian: α / (2σ²); a subsampled Gaussian with q = 1 is the plain one times the steps.
-    let mut g = [0.0; 5];
-    let mut s = [0.0; 5];
-    unsafe {
-        assert_eq!(
-            ergon_dpk_curve_gaussian(alphas.as_ptr(), 5, 2.0, g.as_mut_ptr(), 5, &mut len),
-            ergon_status::Ok
-        );
-        assert_eq!(
-            ergon_dpk_curve_subsampled_gaussian(
-                alphas.as_ptr(),
-                5,
-                1.0,
-                2.0,
-                3.0,
-                s.as_mut_ptr(),
-                5,
-                &mut len
-            ),
-            ergon_status::Ok
-        );
-    }
+    let g =
+        read_items(|b, c, l| unsafe { ergon_dpk_curve_gaussian(alphas.as_ptr(), 5, 2.0, b, c, l) });
+    let subsampled = |q: f64| {
+        read_items(|b, c, l| unsafe {
+            ergon_dpk_curve_subsampled_gaussian(alphas.as_ptr(), 5, q, 2.0, 3.0, b, c, l)
+        })
+    };
+    let s = subsampled(1.0);
     for i in 0..5 {
         assert!(close(g[i], alphas[i] / 8.0, 1e-15));
         assert!(close(s[i], 3.0 * g[i], 1e-12));
     }
     // Sampling lowers the cost.
-    unsafe {
-        assert_eq!(
-            ergon_dpk_curve_subsampled_gaussian(
-                alphas.as_ptr(),
-                5,
-                0.01,
-                2.0,
-                3.0,
-                s.as_mut_ptr(),
-                5,
-                &mut len
-            ),
-            ergon_status::Ok
-        );
-    }
+    let s = subsampled(0.01);
     assert!(
         s.iter().zip(&g).all(|(x, y)| *x < 3.0 * y && *x > 0.0),
         "{s:?}"
     );
-    let mut sigma = 0.0;
-    unsafe {
-        assert_eq!(
-            ergon_dpk_gaussian_sigma(1.0, 1e-5, &mut sigma),
-            ergon_status::Ok
-        );
-    }
+    let sigma = read_value(|s| unsafe { ergon_dpk_gaussian_sigma(1.0, 1e-5, s) });
     // The analytic Gaussian mechanism; dp_accounting.get_sigma_gaussian(1, 1e-5) gives
     // 3.7306316348159414 (the classic formula's 4.845 is larger).
     assert!(close(sigma, 3.7306316348159414, 1e-9), "{sigma}");
 }
 
-/// A helper's output by "ask the length, then fill": both calls must succeed and agree on the
-/// length.
-fn items(f: impl Fn(*mut f64, usize, *mut usize) -> ergon_status) -> Vec<f64> {
-    let mut len = usize::MAX;
-    assert_eq!(
-        f(null_mut(), 0, &mut len),
-        ergon_status::Ok,
-        "{}",
-        thread_error()
-    );
-    let mut out = vec![f64::NAN; len];
-    let mut again = usize::MAX;
-    assert_eq!(f(out.as_mut_ptr(), len, &mut again), ergon_status::Ok);
-    assert_eq!(again, len);
-    out
+/// `ergon_dpk_curve_dp_epsilon` or `ergon_dpk_curve_dp_delta`.
+type Conversion = unsafe extern "C" fn(
+    *const f64,
+    usize,
+    *const f64,
+    usize,
+    f64,
+    u32,
+    *mut f64,
+    *mut usize,
+) -> ergon_status;
+
+/// A successful RDP → (ε, δ) conversion: the value and the index of the order attaining it.
+fn convert(f: Conversion, alphas: &[f64], curve: &[f64], value: f64, how: u32) -> (f64, usize) {
+    let (mut out, mut index) = (f64::NAN, usize::MAX);
+    let (a, c) = (alphas.as_ptr(), curve.as_ptr());
+    let status = unsafe {
+        f(
+            a,
+            alphas.len(),
+            c,
+            curve.len(),
+            value,
+            how,
+            &mut out,
+            &mut index,
+        )
+    };
+    assert_eq!(status, ergon_status::Ok, "{}", thread_error());
+    (out, index)
 }
 
 /// The RDP curve of Laplace with scale b, `ln(α/(2α−1)·e^{(α−1)/b} + (α−1)/(2α−1)·e^{−α/b})
@@ -617,8 +488,8 @@ fn laplace_rdp(a: f64, b: f64) -> f64 {
 
 /// The DP-SGD job of the dp-accounting oracles: q = 0.01, σ = 1, 10⁴ steps, standard orders.
 fn dpsgd_job() -> (Vec<f64>, Vec<f64>) {
-    let alphas = items(|b, c, l| unsafe { ergon_dpk_alphas_standard(b, c, l) });
-    let curve = items(|b, c, l| unsafe {
+    let alphas = read_items(|b, c, l| unsafe { ergon_dpk_alphas_standard(b, c, l) });
+    let curve = read_items(|b, c, l| unsafe {
         ergon_dpk_curve_subsampled_gaussian(alphas.as_ptr(), alphas.len(), 0.01, 1.0, 1e4, b, c, l)
     });
     (alphas, curve)
@@ -627,7 +498,7 @@ fn dpsgd_job() -> (Vec<f64>, Vec<f64>) {
 #[test]
 fn accounting_helpers() {
     // dp-accounting's default grid: 156 orders, 1.1 .. 10.9, 11 .. 63, 128 .. 1024.
-    let dense = items(|b, c, l| unsafe { ergon_dpk_alphas_dense(b, c, l) });
+    let dense = read_items(|b, c, l| unsafe { ergon_dpk_alphas_dense(b, c, l) });
     assert_eq!(dense.len(), 156);
     assert!(close(dense[0], 1.1, 1e-12) && close(dense[98], 10.9, 1e-12));
     assert_eq!(&dense[99..101], &[11.0, 12.0]);
@@ -647,7 +518,7 @@ fn accounting_helpers() {
     // the closed forms, and tight ≥ classic at every order.
     let (eps, delta) = (3.0, 1e-6);
     let cap = |conversion: u32| {
-        items(|b, c, l| unsafe {
+        read_items(|b, c, l| unsafe {
             ergon_dpk_block_capacity_with(
                 dense.as_ptr(),
                 dense.len(),
@@ -676,7 +547,7 @@ fn accounting_helpers() {
     }
     assert!(tight.iter().zip(&classic).any(|(t, c)| t > c));
     // ergon_dpk_block_capacity is the classic rule.
-    let plain = items(|b, c, l| unsafe {
+    let plain = read_items(|b, c, l| unsafe {
         ergon_dpk_block_capacity(dense.as_ptr(), dense.len(), eps, delta, b, c, l)
     });
     assert_eq!(plain, classic);
@@ -685,7 +556,8 @@ fn accounting_helpers() {
     // the plain one times the steps, and sampling (q = 0.01) costs less.
     let grid: Vec<f64> = (0..20).map(|i| 1.5 + f64::from(i)).collect();
     let b = 2.0;
-    let lap = items(|o, c, l| unsafe { ergon_dpk_curve_laplace(grid.as_ptr(), 20, b, o, c, l) });
+    let lap =
+        read_items(|o, c, l| unsafe { ergon_dpk_curve_laplace(grid.as_ptr(), 20, b, o, c, l) });
     assert_eq!(lap.len(), 20);
     for (&a, &v) in grid.iter().zip(&lap) {
         let want = laplace_rdp(a, b);
@@ -695,10 +567,10 @@ fn accounting_helpers() {
         );
         assert!(v <= 1.0 / b + 1e-15, "RDP of Laplace is at most its pure ε");
     }
-    let full = items(|o, c, l| unsafe {
+    let full = read_items(|o, c, l| unsafe {
         ergon_dpk_curve_subsampled_laplace(grid.as_ptr(), 20, 1.0, b, 3.0, o, c, l)
     });
-    let sampled = items(|o, c, l| unsafe {
+    let sampled = read_items(|o, c, l| unsafe {
         ergon_dpk_curve_subsampled_laplace(grid.as_ptr(), 20, 0.01, b, 3.0, o, c, l)
     });
     for i in 0..20 {
@@ -707,13 +579,16 @@ fn accounting_helpers() {
     }
 
     // Composition: Σ counts[i]·curves[i] order by order; NULL counts = one run of each.
-    let gauss = items(|o, c, l| unsafe { ergon_dpk_curve_gaussian(grid.as_ptr(), 20, 4.0, o, c, l) });
+    let gauss =
+        read_items(|o, c, l| unsafe { ergon_dpk_curve_gaussian(grid.as_ptr(), 20, 4.0, o, c, l) });
     let rows: Vec<f64> = lap.iter().chain(&gauss).copied().collect();
     let counts = [2.0, 3.5];
-    let composed = items(|o, c, l| unsafe {
+    let composed = read_items(|o, c, l| unsafe {
         ergon_dpk_curve_compose(rows.as_ptr(), 2, 20, counts.as_ptr(), o, c, l)
     });
-    let once = items(|o, c, l| unsafe { ergon_dpk_curve_compose(rows.as_ptr(), 2, 20, null(), o, c, l) });
+    let once = read_items(|o, c, l| unsafe {
+        ergon_dpk_curve_compose(rows.as_ptr(), 2, 20, null(), o, c, l)
+    });
     for i in 0..20 {
         assert!(close(composed[i], 2.0 * lap[i] + 3.5 * gauss[i], 1e-12));
         assert!(close(once[i], lap[i] + gauss[i], 1e-12));
@@ -726,30 +601,18 @@ fn accounting_helpers() {
         (10.0, 1e-5, 0.4998886197090085),
         (0.5, 1e-6, 8.057618480725047),
     ] {
-        let mut sigma = 0.0;
-        assert_eq!(
-            unsafe { ergon_dpk_gaussian_sigma(e, d, &mut sigma) },
-            ergon_status::Ok
-        );
+        let sigma = read_value(|s| unsafe { ergon_dpk_gaussian_sigma(e, d, s) });
         assert!(
             close(sigma, want, 1e-9 * want),
             "({e}, {d}): {sigma} vs {want}"
         );
-        let mut back = 0.0;
-        assert_eq!(
-            unsafe { ergon_dpk_gaussian_delta(sigma, e, &mut back) },
-            ergon_status::Ok
-        );
+        let back = read_value(|b| unsafe { ergon_dpk_gaussian_delta(sigma, e, b) });
         assert!(
             back <= d * (1.0 + 1e-9) && back >= d * (1.0 - 1e-6),
             "{back} vs {d}"
         );
     }
-    let mut sigma = 0.0;
-    assert_eq!(
-        unsafe { ergon_dpk_gaussian_sigma_classic(0.5, 1e-6, &mut sigma) },
-        ergon_status::Ok
-    );
+    let sigma = read_value(|s| unsafe { ergon_dpk_gaussian_sigma_classic(0.5, 1e-6, s) });
     assert!(close(sigma, 10.5976050537, 1e-9), "{sigma}");
     assert!(close(sigma, (2.0 * (1.25e6f64).ln()).sqrt() / 0.5, 1e-12));
     let mut untouched = -3.0;
@@ -762,44 +625,16 @@ fn accounting_helpers() {
 
     // dp-accounting's compute_epsilon / compute_delta on the DP-SGD job (tight rule).
     let (alphas, curve) = dpsgd_job();
-    let epsilon_of = |d: f64, conversion: u32| {
-        let (mut e, mut i) = (f64::NAN, usize::MAX);
-        let s = unsafe {
-            ergon_dpk_curve_dp_epsilon(
-                alphas.as_ptr(),
-                12,
-                curve.as_ptr(),
-                12,
-                d,
-                conversion,
-                &mut e,
-                &mut i,
-            )
-        };
-        assert_eq!(s, ergon_status::Ok, "{}", thread_error());
-        (e, i)
-    };
+    let epsilon_of =
+        |d, conversion| convert(ergon_dpk_curve_dp_epsilon, &alphas, &curve, d, conversion);
     let (e, i) = epsilon_of(1e-5, ERGON_DPK_CONVERSION_TIGHT);
     assert!(close(e, 6.7194021179393335, 1e-9), "{e}");
     assert_eq!(alphas[i], 4.0);
     let (e, _) = epsilon_of(1e-5, ERGON_DPK_CONVERSION_CLASSIC);
     assert!(close(e, 7.469182310764411, 1e-9), "{e}");
-    let delta_of = |e: f64| {
-        let (mut d, mut i) = (f64::NAN, usize::MAX);
-        let s = unsafe {
-            ergon_dpk_curve_dp_delta(
-                alphas.as_ptr(),
-                12,
-                curve.as_ptr(),
-                12,
-                e,
-                ERGON_DPK_CONVERSION_TIGHT,
-                &mut d,
-                &mut i,
-            )
-        };
-        assert_eq!(s, ergon_status::Ok, "{}", thread_error());
-        (d, i)
+    let delta_of = |e| {
+        let tight = ERGON_DPK_CONVERSION_TIGHT;
+        convert(ergon_dpk_curve_dp_delta, &alphas, &curve, e, tight)
     };
     let (d, i) = delta_of(5.0);
     assert!(close(d, 0.0013377167808450215, 1e-12), "{d}");
@@ -810,540 +645,13 @@ fn accounting_helpers() {
 
     // The tight rule is clamped at 0: a zero curve at δ = 0.5 certifies ε = 0, not less.
     let zeros = vec![0.0; dense.len()];
-    let (mut e, mut i) = (f64::NAN, usize::MAX);
-    assert_eq!(
-        unsafe {
-            ergon_dpk_curve_dp_epsilon(
-                dense.as_ptr(),
-                dense.len(),
-                zeros.as_ptr(),
-                zeros.len(),
-                0.5,
-                ERGON_DPK_CONVERSION_TIGHT,
-                &mut e,
-                &mut i,
-            )
-        },
-        ergon_status::Ok
-    );
+    let tight = ERGON_DPK_CONVERSION_TIGHT;
+    let (e, i) = convert(ergon_dpk_curve_dp_epsilon, &dense, &zeros, 0.5, tight);
     assert_eq!(e, 0.0);
     assert!(i < dense.len());
 }
 
-#[test]
-fn bad_accounting_arguments() {
-    let alphas = [2.0, 4.0];
-    let curve = [0.5, 1.0];
-    let mut out = [9.0; 2];
-    let mut len = 0;
-    let (mut d, mut i) = (-1.0, 99);
-    unsafe {
-        // An unknown conversion.
-        assert_eq!(
-            ergon_dpk_block_capacity_with(
-                alphas.as_ptr(),
-                2,
-                1.0,
-                1e-5,
-                7,
-                out.as_mut_ptr(),
-                2,
-                &mut len
-            ),
-            ergon_status::InvalidArgument
-        );
-        assert!(
-            thread_error().contains("conversion 7"),
-            "{}",
-            thread_error()
-        );
-        assert_eq!(
-            ergon_dpk_curve_dp_delta(
-                alphas.as_ptr(),
-                2,
-                curve.as_ptr(),
-                2,
-                1.0,
-                7,
-                &mut d,
-                &mut i
-            ),
-            ergon_status::InvalidArgument
-        );
-        assert!(
-            thread_error().contains("conversion 7"),
-            "{}",
-            thread_error()
-        );
-        // Each entry point names itself, the classic one included.
-        assert_eq!(
-            ergon_dpk_block_capacity(alphas.as_ptr(), 2, 1.0, 1.5, out.as_mut_ptr(), 2, &mut len),
-            ergon_status::InvalidArgument
-        );
-        let m = thread_error();
-        assert!(m.starts_with("ergon_dpk_block_capacity: "), "{m}");
-        // NULL pointers.
-        assert_eq!(
-            ergon_dpk_curve_dp_delta(
-                alphas.as_ptr(),
-                2,
-                curve.as_ptr(),
-                2,
-                1.0,
-                0,
-                null_mut(),
-                &mut i
-            ),
-            ergon_status::NullPointer
-        );
-        assert_eq!(
-            ergon_dpk_curve_dp_delta(alphas.as_ptr(), 2, null(), 2, 1.0, 0, &mut d, &mut i),
-            ergon_status::NullPointer
-        );
-        assert_eq!(
-            ergon_dpk_curve_laplace(null(), 2, 1.0, out.as_mut_ptr(), 2, &mut len),
-            ergon_status::NullPointer
-        );
-        assert_eq!(
-            ergon_dpk_curve_compose(null(), 2, 2, null(), out.as_mut_ptr(), 2, &mut len),
-            ergon_status::NullPointer
-        );
-        assert_eq!(
-            ergon_dpk_gaussian_sigma_classic(0.5, 1e-5, null_mut()),
-            ergon_status::NullPointer
-        );
-        assert_eq!(
-            ergon_dpk_gaussian_delta(1.0, 1.0, null_mut()),
-            ergon_status::NullPointer
-        );
-        // Out of domain.
-        assert_eq!(
-            ergon_dpk_curve_dp_delta(
-                alphas.as_ptr(),
-                2,
-                curve.as_ptr(),
-                2,
-                -1.0,
-                0,
-                &mut d,
-                &mut i
-            ),
-            ergon_status::InvalidArgument
-        );
-        assert_eq!((d, i), (-1.0, 99));
-        assert_eq!(
-            ergon_dpk_curve_laplace(alphas.as_ptr(), 2, 0.0, out.as_mut_ptr(), 2, &mut len),
-            ergon_status::InvalidArgument
-        );
-        assert!(thread_error().contains('b'), "{}", thread_error());
-        assert_eq!(
-            ergon_dpk_curve_subsampled_laplace(
-                alphas.as_ptr(),
-                2,
-                -0.1,
-                1.0,
-                1.0,
-                out.as_mut_ptr(),
-                2,
-                &mut len
-            ),
-            ergon_status::InvalidArgument
-        );
-        let negative = [0.5, -1.0];
-        assert_eq!(
-            ergon_dpk_curve_compose(
-                negative.as_ptr(),
-                1,
-                2,
-                null(),
-                out.as_mut_ptr(),
-                2,
-                &mut len
-            ),
-            ergon_status::InvalidArgument
-        );
-        let counts = [1.0, f64::NAN];
-        let rows = [0.5, 1.0, 0.5, 1.0];
-        assert_eq!(
-            ergon_dpk_curve_compose(
-                rows.as_ptr(),
-                2,
-                2,
-                counts.as_ptr(),
-                out.as_mut_ptr(),
-                2,
-                &mut len
-            ),
-            ergon_status::InvalidArgument
-        );
-        assert_eq!(
-            ergon_dpk_curve_compose(rows.as_ptr(), 2, 0, null(), out.as_mut_ptr(), 2, &mut len),
-            ergon_status::InvalidArgument
-        );
-        assert_eq!(
-            ergon_dpk_gaussian_delta(0.0, 1.0, &mut d),
-            ergon_status::InvalidArgument
-        );
-        assert_eq!(
-            ergon_dpk_gaussian_sigma(-1.0, 1e-5, &mut d),
-            ergon_status::InvalidArgument
-        );
-        assert_eq!(d, -1.0);
-        assert_eq!(out, [9.0; 2]);
-        // 4096 orders are accepted, 4097 refused.
-        let many: Vec<f64> = (0..4097).map(|k| 2.0 + f64::from(k)).collect();
-        let mut buf = vec![0.0; 4097];
-        assert_eq!(
-            ergon_dpk_curve_gaussian(many.as_ptr(), 4096, 1.0, buf.as_mut_ptr(), 4097, &mut len),
-            ergon_status::Ok
-        );
-        assert_eq!(len, 4096);
-        assert!(close(buf[4095], many[4095] / 2.0, 1e-12));
-        assert_eq!(
-            ergon_dpk_curve_gaussian(many.as_ptr(), 4097, 1.0, buf.as_mut_ptr(), 4097, &mut len),
-            ergon_status::InvalidArgument
-        );
-        assert!(thread_error().contains("4096"), "{}", thread_error());
-    }
-}
-
 // ------------------------------------------------------------------------------ bad input
-
-/// A constructor failure: the status, and a message that names `needles`.
-fn fails(
-    got: Result<*mut ergon_dpk_workload, (ergon_status, String)>,
-    status: ergon_status,
-    needles: &[&str],
-) {
-    let (s, message) = got.map(|_| ()).expect_err("should fail");
-    assert_eq!(s, status, "{message}");
-    for n in needles {
-        assert!(message.contains(n), "{message:?} does not contain {n:?}");
-    }
-}
-
-#[test]
-fn bad_workloads_name_the_task_or_block() {
-    // NaN and negative demand.
-    let mut a = o4(2);
-    a.demands[3][1] = f64::NAN;
-    a.relink();
-    fails(
-        a.workload(),
-        ergon_status::InvalidProblem,
-        &["task 3", "NaN"],
-    );
-    fails(
-        from_json(&a.json().replace("NaN", "x")),
-        ergon_status::Parse,
-        &[],
-    );
-    let mut a = o4(2);
-    a.demands[4][0] = -0.1;
-    a.relink();
-    fails(
-        a.workload(),
-        ergon_status::InvalidProblem,
-        &["task 4", "-0.1"],
-    );
-    fails(
-        from_json(&a.json()),
-        ergon_status::InvalidProblem,
-        &["task 4", "-0.1"],
-    );
-    // A missing block.
-    let mut a = o4(2);
-    a.task_blocks[5] = vec![0, 9];
-    a.relink();
-    fails(
-        a.workload(),
-        ergon_status::InvalidProblem,
-        &["task 5", "block 9"],
-    );
-    fails(
-        from_json(&a.json()),
-        ergon_status::InvalidProblem,
-        &["task 5", "block 9"],
-    );
-    // A block requested twice, a task with no block.
-    let mut a = o4(2);
-    a.task_blocks[1] = vec![1, 1];
-    a.task_blocks[2] = vec![];
-    a.relink();
-    fails(
-        a.workload(),
-        ergon_status::InvalidProblem,
-        &["task 1", "block 1", "twice"],
-    );
-    // δ outside (0, 1), ε not positive.
-    for (eps, delta, needle) in [
-        (10.0, 1.5, "delta"),
-        (10.0, 0.0, "delta"),
-        (-1.0, 1e-7, "epsilon"),
-    ] {
-        let mut a = o4(2);
-        a.capacities[1] = vec![];
-        a.relink();
-        a.blocks[1].epsilon = eps;
-        a.blocks[1].delta = delta;
-        fails(
-            a.workload(),
-            ergon_status::InvalidProblem,
-            &["block 1", needle],
-        );
-    }
-    let json = r#"{"schema": "dpk-workload/v1", "alphas": [2, 3],
-        "blocks": [{"id": 7, "epsilon": 1.0, "delta": 2.0}], "tasks": []}"#;
-    fails(
-        from_json(json),
-        ergon_status::InvalidProblem,
-        &["block 7", "delta"],
-    );
-    // Empty and invalid orders.
-    let mut a = o4(1);
-    a.alphas = vec![];
-    a.relink();
-    fails(
-        a.workload(),
-        ergon_status::InvalidProblem,
-        &["orders", "empty"],
-    );
-    let json = r#"{"schema": "dpk-workload/v1", "alphas": [], "blocks": [{"id": 0, "capacity": []}], "tasks": []}"#;
-    fails(from_json(json), ergon_status::InvalidProblem, &["empty"]);
-    let mut a = o4(1);
-    a.alphas = vec![2.0, 1.0, 4.0];
-    a.relink();
-    fails(a.workload(), ergon_status::InvalidProblem, &["order #1"]);
-    // Wrong lengths: an error, not a truncation or an out-of-bounds read.
-    let mut a = o4(2);
-    a.demands[6] = vec![0.1; 20];
-    a.relink();
-    fails(
-        a.workload(),
-        ergon_status::InvalidProblem,
-        &["task 6", "20 entries"],
-    );
-    let mut a = o4(2);
-    a.capacities[1] = vec![1.0, 1.0];
-    a.relink();
-    fails(
-        a.workload(),
-        ergon_status::InvalidProblem,
-        &["block 1", "2 entries"],
-    );
-    // Duplicate ids, a bad weight.
-    let mut a = o4(1);
-    a.ids[2] = 1;
-    a.relink();
-    fails(
-        a.workload(),
-        ergon_status::InvalidProblem,
-        &["task 1", "twice"],
-    );
-    let mut a = o4(1);
-    a.weights[0] = 0.0;
-    a.relink();
-    fails(
-        a.workload(),
-        ergon_status::InvalidProblem,
-        &["task 0", "weight"],
-    );
-    // No blocks.
-    let mut a = o4(1);
-    a.capacities.clear();
-    a.task_blocks = vec![vec![]; 7];
-    a.relink();
-    fails(a.workload(), ergon_status::InvalidProblem, &["no blocks"]);
-    // NULL arrays with a length name the array and the task.
-    let mut a = o4(1);
-    a.relink();
-    a.tasks[3].demand = null();
-    fails(
-        a.workload(),
-        ergon_status::NullPointer,
-        &["tasks[3] (task 3).demand"],
-    );
-    let mut a = o4(1);
-    a.relink();
-    a.blocks[0].capacity = null();
-    fails(
-        a.workload(),
-        ergon_status::NullPointer,
-        &["blocks[0] (block 0).capacity"],
-    );
-    // Documents: syntax, schema, a missing field.
-    fails(from_json("{"), ergon_status::Parse, &["dpk-workload/v1"]);
-    fails(
-        from_json(r#"{"schema": "dpk-result/v1"}"#),
-        ergon_status::Schema,
-        &["dpk-workload/v1", "dpk-result/v1"],
-    );
-    let json = r#"{"schema": "dpk-workload/v1", "blocks": [{"id": 0, "epsilon": 1, "delta": 1e-5}],
-        "tasks": [{"id": 4, "demand": [1,1,1,1,1,1,1,1,1,1,1,1]}]}"#;
-    fails(
-        from_json(json),
-        ergon_status::InvalidProblem,
-        &["task 4", "blocks"],
-    );
-    let bad_utf8 = [0xffu8, 0xfe];
-    let mut w = null_mut();
-    unsafe {
-        assert_eq!(
-            ergon_dpk_workload_from_json(bad_utf8.as_ptr().cast(), 2, &mut w),
-            ergon_status::Parse
-        );
-    }
-}
-
-#[test]
-fn bad_calls() {
-    let a = o4(1);
-    let p = a.problem();
-    let mut w = null_mut();
-    unsafe {
-        // NULL problem, NULL out, NULL json.
-        assert_eq!(
-            ergon_dpk_workload_new(null(), &mut w),
-            ergon_status::NullPointer
-        );
-        assert!(thread_error().contains("`problem`"));
-        assert_eq!(
-            ergon_dpk_workload_new(&p, null_mut()),
-            ergon_status::NullPointer
-        );
-        assert!(thread_error().contains("`out`"));
-        assert_eq!(
-            ergon_dpk_workload_from_json(null(), 3, &mut w),
-            ergon_status::NullPointer
-        );
-        assert!(w.is_null());
-    }
-    let w = a.workload().unwrap();
-    let mut r = null_mut();
-    unsafe {
-        // Unknown constants and η out of range: the workload's message says which.
-        for (o, needle) in [
-            (options(9), "unknown scheduler 9"),
-            (
-                ergon_dpk_options {
-                    knapsack: 7,
-                    ..ergon_dpk_options_default()
-                },
-                "knapsack",
-            ),
-            (
-                ergon_dpk_options {
-                    dpf_capacity: 2,
-                    ..ergon_dpk_options_default()
-                },
-                "dpf_capacity",
-            ),
-            (
-                ergon_dpk_options {
-                    eta: f64::NAN,
-                    ..ergon_dpk_options_default()
-                },
-                "eta",
-            ),
-            (
-                ergon_dpk_options {
-                    eta: 0.75,
-                    ..ergon_dpk_options_default()
-                },
-                "eta",
-            ),
-        ] {
-            assert_eq!(
-                ergon_dpk_workload_schedule(w, &o, &mut r),
-                ergon_status::InvalidArgument
-            );
-            assert!(r.is_null(), "a failed schedule wrote its output");
-            let m = workload_error(w);
-            assert!(m.contains(needle), "{m}");
-            assert!(m.starts_with("ergon_dpk_workload_schedule: "), "{m}");
-            assert_eq!(m, thread_error());
-        }
-        assert_eq!(
-            ergon_dpk_workload_schedule(w, null(), null_mut()),
-            ergon_status::NullPointer
-        );
-        assert_eq!(
-            ergon_dpk_workload_schedule(null(), null(), &mut r),
-            ergon_status::NullPointer
-        );
-        assert!(thread_error().contains("DPK workload handle is NULL"));
-
-        // A handle of another type.
-        assert_eq!(ergon_dpk_workload_schedule(w, null(), &mut r), ergon_status::Ok);
-        let mut info = ergon_dpk_workload_info::default();
-        assert_eq!(
-            ergon_dpk_workload_summary(r.cast(), &mut info),
-            ergon_status::NullPointer
-        );
-        assert!(thread_error().contains("not a live DPK workload handle"));
-        let mut rinfo = ergon_dpk_result_info::default();
-        assert_eq!(
-            ergon_dpk_result_summary(w.cast(), &mut rinfo),
-            ergon_status::NullPointer
-        );
-        assert!(thread_error().contains("not a live DPK result handle"));
-
-        // Buffers too small: the needed length is written, the buffer is left alone.
-        let mut ids = [u64::MAX; 1];
-        let mut len = 0;
-        assert_eq!(
-            ergon_dpk_result_allocated(r, ids.as_mut_ptr(), 1, &mut len),
-            ergon_status::BufferTooSmall
-        );
-        assert_eq!((len, ids[0]), (2, u64::MAX));
-        let mut rem = [7.0; 2];
-        assert_eq!(
-            ergon_dpk_result_remaining(r, rem.as_mut_ptr(), 2, &mut len),
-            ergon_status::BufferTooSmall
-        );
-        assert_eq!((len, rem), (3, [7.0; 2]));
-        let mut text = [b'x'; 8];
-        assert_eq!(
-            ergon_dpk_result_to_json(r, text.as_mut_ptr().cast(), 8, &mut len),
-            ergon_status::BufferTooSmall
-        );
-        assert!(len > 8);
-        assert_eq!(text, [b'x'; 8]);
-        let mut buf = [0u8; 512];
-        let mut mlen = 0;
-        assert_eq!(
-            ergon_dpk_result_last_error(r, buf.as_mut_ptr().cast(), buf.len(), &mut mlen),
-            ergon_status::Ok
-        );
-        assert!(
-            CStr::from_bytes_until_nul(&buf)
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .contains("too small")
-        );
-        // A NULL buffer with a capacity, a NULL length.
-        assert_eq!(
-            ergon_dpk_result_allocated(r, null_mut(), 4, &mut len),
-            ergon_status::NullPointer
-        );
-        assert_eq!(
-            ergon_dpk_result_allocated(r, ids.as_mut_ptr(), 1, null_mut()),
-            ergon_status::NullPointer
-        );
-        let mut alphas = [0.0; 2];
-        assert_eq!(
-            ergon_dpk_workload_alphas(w, alphas.as_mut_ptr(), 2, &mut len),
-            ergon_status::BufferTooSmall
-        );
-        assert_eq!((len, alphas), (3, [0.0; 2]));
-        ergon_dpk_result_free(r);
-        ergon_dpk_workload_free(w);
-        // Freeing NULL is a no-op.
-        ergon_dpk_workload_free(null_mut());
-        ergon_dpk_result_free(null_mut());
-    }
-}
 
 #[test]
 fn optimal_refuses_too_many_tasks() {
@@ -1366,143 +674,481 @@ fn optimal_refuses_too_many_tasks() {
 }
 
 #[test]
+fn bad_accounting_arguments() {
+    let alphas = [2.0, 4.0];
+    let curve = [0.5, 1.0];
+    let mut out = [9.0; 2];
+    let mut len = 0;
+    let (mut d, mut i) = (-1.0, 99);
+    let out_ptr = out.as_mut_ptr();
+    let (d_ptr, i_ptr): (*mut f64, *mut usize) = (&mut d, &mut i);
+    let len_ptr: *mut usize = &mut len;
+    // SAFETY (all calls): the arrays and outputs above, or NULL where a case says so.
+    let dp_delta = |curve: *const f64, e: f64, conversion: u32, d: *mut f64| unsafe {
+        ergon_dpk_curve_dp_delta(alphas.as_ptr(), 2, curve, 2, e, conversion, d, i_ptr)
+    };
+    let compose = |rows: *const f64, n: usize, num_alphas: usize, counts: *const f64| unsafe {
+        ergon_dpk_curve_compose(rows, n, num_alphas, counts, out_ptr, 2, len_ptr)
+    };
+    let subsampled_laplace = |q: f64| unsafe {
+        ergon_dpk_curve_subsampled_laplace(alphas.as_ptr(), 2, q, 1.0, 1.0, out_ptr, 2, len_ptr)
+    };
+    let negative = [0.5, -1.0];
+    let counts = [1.0, f64::NAN];
+    let rows = [0.5, 1.0, 0.5, 1.0];
+    let invalid = ergon_status::InvalidArgument;
+    let null_pointer = ergon_status::NullPointer;
+    check_calls(&[
+        // An unknown conversion.
+        (invalid, "conversion 7", &|| unsafe {
+            ergon_dpk_block_capacity_with(alphas.as_ptr(), 2, 1.0, 1e-5, 7, out_ptr, 2, len_ptr)
+        }),
+        (invalid, "conversion 7", &|| {
+            dp_delta(curve.as_ptr(), 1.0, 7, d_ptr)
+        }),
+        // Each entry point names itself, the classic one included.
+        (invalid, "ergon_dpk_block_capacity: ", &|| unsafe {
+            ergon_dpk_block_capacity(alphas.as_ptr(), 2, 1.0, 1.5, out_ptr, 2, len_ptr)
+        }),
+        // NULL pointers.
+        (null_pointer, "delta", &|| {
+            dp_delta(curve.as_ptr(), 1.0, 0, null_mut())
+        }),
+        (null_pointer, "curve", &|| dp_delta(null(), 1.0, 0, d_ptr)),
+        (null_pointer, "alphas", &|| unsafe {
+            ergon_dpk_curve_laplace(null(), 2, 1.0, out_ptr, 2, len_ptr)
+        }),
+        (null_pointer, "curves", &|| compose(null(), 2, 2, null())),
+        (null_pointer, "sigma", &|| unsafe {
+            ergon_dpk_gaussian_sigma_classic(0.5, 1e-5, null_mut())
+        }),
+        (null_pointer, "delta", &|| unsafe {
+            ergon_dpk_gaussian_delta(1.0, 1.0, null_mut())
+        }),
+        // Out of domain.
+        (invalid, "epsilon", &|| {
+            dp_delta(curve.as_ptr(), -1.0, 0, d_ptr)
+        }),
+        (invalid, "b", &|| unsafe {
+            ergon_dpk_curve_laplace(alphas.as_ptr(), 2, 0.0, out_ptr, 2, len_ptr)
+        }),
+        (invalid, "q", &|| subsampled_laplace(-0.1)),
+        (invalid, "-1", &|| compose(negative.as_ptr(), 1, 2, null())),
+        (invalid, "NaN", &|| {
+            compose(rows.as_ptr(), 2, 2, counts.as_ptr())
+        }),
+        (invalid, "num_alphas = 0", &|| {
+            compose(rows.as_ptr(), 2, 0, null())
+        }),
+        (invalid, "sigma", &|| unsafe {
+            ergon_dpk_gaussian_delta(0.0, 1.0, d_ptr)
+        }),
+        (invalid, "epsilon", &|| unsafe {
+            ergon_dpk_gaussian_sigma(-1.0, 1e-5, d_ptr)
+        }),
+    ]);
+    // Nothing was written by the failed calls.
+    assert_eq!((d, i), (-1.0, 99));
+    assert_eq!(out, [9.0; 2]);
+    // 4096 orders are accepted, 4097 refused.
+    let many: Vec<f64> = (0..4097).map(|k| 2.0 + f64::from(k)).collect();
+    let mut buf = vec![0.0; 4097];
+    let gaussian = |n: usize, buf: &mut [f64], len: &mut usize| unsafe {
+        ergon_dpk_curve_gaussian(many.as_ptr(), n, 1.0, buf.as_mut_ptr(), buf.len(), len)
+    };
+    assert_eq!(gaussian(4096, &mut buf, &mut len), ergon_status::Ok);
+    assert_eq!(len, 4096);
+    assert!(close(buf[4095], many[4095] / 2.0, 1e-12));
+    assert_eq!(gaussian(4097, &mut buf, &mut len), invalid);
+    assert!(thread_error().contains("4096"), "{}", thread_error());
+}
+
+/// Each case breaks one thing of a valid O4 workload; the message names the task or block.
+/// `in_json`: the same workload as a document fails the same way.
+#[test]
+fn bad_workloads_name_the_task_or_block() {
+    type Change = fn(&mut Arrays);
+    let problem = ergon_status::InvalidProblem;
+    let cases: [(Change, ergon_status, &[&str], bool); 13] = [
+        // A negative demand.
+        (
+            |a| a.demands[4][0] = -0.1,
+            problem,
+            &["task 4", "-0.1"],
+            true,
+        ),
+        // A missing block, a block requested twice, a task with no block.
+        (
+            |a| a.task_blocks[5] = vec![0, 9],
+            problem,
+            &["task 5", "block 9"],
+            true,
+        ),
+        (
+            |a| {
+                a.task_blocks[1] = vec![1, 1];
+                a.task_blocks[2] = vec![];
+            },
+            problem,
+            &["task 1", "block 1", "twice"],
+            false,
+        ),
+        // Empty and invalid orders.
+        (|a| a.alphas = vec![], problem, &["orders", "empty"], false),
+        (
+            |a| a.alphas = vec![2.0, 1.0, 4.0],
+            problem,
+            &["order #1"],
+            false,
+        ),
+        // Wrong lengths: an error, not a truncation or an out-of-bounds read.
+        (
+            |a| a.demands[6] = vec![0.1; 20],
+            problem,
+            &["task 6", "20 entries"],
+            false,
+        ),
+        (
+            |a| a.capacities[1] = vec![1.0, 1.0],
+            problem,
+            &["block 1", "2 entries"],
+            false,
+        ),
+        // Duplicate ids, a bad weight, a weight beyond the limit.
+        (|a| a.ids[2] = 1, problem, &["task 1", "twice"], false),
+        (
+            |a| a.weights[0] = 0.0,
+            problem,
+            &["task 0", "weight"],
+            false,
+        ),
+        (
+            |a| a.weights[0] = 1e300,
+            problem,
+            &["task 0", "MAX_WEIGHT"],
+            false,
+        ),
+        // No blocks.
+        (
+            |a| {
+                a.capacities.clear();
+                a.task_blocks = vec![vec![]; 7];
+            },
+            problem,
+            &["no blocks"],
+            false,
+        ),
+        // An order beyond MAX_ALPHA (order 10³⁰⁸ hung the subsampled series once).
+        (|a| a.alphas = vec![1e308], problem, &["MAX_ALPHA"], false),
+        // A NaN demand (a document cannot hold one: "x" there is a syntax error).
+        (
+            |a| a.demands[3][1] = f64::NAN,
+            problem,
+            &["task 3", "NaN"],
+            false,
+        ),
+    ];
+    for (change, status, needles, in_json) in cases {
+        let mut a = o4(2);
+        change(&mut a);
+        a.relink();
+        fails(a.workload(), status, needles);
+        if in_json {
+            fails(from_json(&a.json()), status, needles);
+        }
+    }
+    let mut a = o4(2);
+    a.demands[3][1] = f64::NAN;
+    a.relink();
+    fails(
+        from_json(&a.json().replace("NaN", "x")),
+        ergon_status::Parse,
+        &[],
+    );
+    // δ outside (0, 1), ε not positive, for a block given by its budget.
+    for (eps, delta, needle) in [
+        (10.0, 1.5, "delta"),
+        (10.0, 0.0, "delta"),
+        (-1.0, 1e-7, "epsilon"),
+    ] {
+        let mut a = o4(2);
+        a.capacities[1] = vec![];
+        a.relink();
+        a.blocks[1].epsilon = eps;
+        a.blocks[1].delta = delta;
+        fails(a.workload(), problem, &["block 1", needle]);
+    }
+    // NULL arrays with a length name the array and the task.
+    let nulls: [(Change, &str); 2] = [
+        (|a| a.tasks[3].demand = null(), "tasks[3] (task 3).demand"),
+        (
+            |a| a.blocks[0].capacity = null(),
+            "blocks[0] (block 0).capacity",
+        ),
+    ];
+    for (change, needle) in nulls {
+        let mut a = o4(1);
+        change(&mut a);
+        fails(a.workload(), ergon_status::NullPointer, &[needle]);
+    }
+    // Documents: syntax, schema, a missing field, values out of domain, not UTF-8.
+    let docs: [(&str, ergon_status, &[&str]); 5] = [
+        ("{", ergon_status::Parse, &["dpk-workload/v1"]),
+        (
+            r#"{"schema": "dpk-result/v1"}"#,
+            ergon_status::Schema,
+            &["dpk-workload/v1", "dpk-result/v1"],
+        ),
+        (
+            r#"{"schema": "dpk-workload/v1", "blocks": [{"id": 0, "epsilon": 1, "delta": 1e-5}],
+            "tasks": [{"id": 4, "demand": [1,1,1,1,1,1,1,1,1,1,1,1]}]}"#,
+            problem,
+            &["task 4", "blocks"],
+        ),
+        (
+            r#"{"schema": "dpk-workload/v1", "alphas": [2, 3],
+            "blocks": [{"id": 7, "epsilon": 1.0, "delta": 2.0}], "tasks": []}"#,
+            problem,
+            &["block 7", "delta"],
+        ),
+        (
+            r#"{"schema": "dpk-workload/v1", "alphas": [], "blocks": [{"id": 0, "capacity": []}], "tasks": []}"#,
+            problem,
+            &["empty"],
+        ),
+    ];
+    for (doc, status, needles) in docs {
+        fails(from_json(doc), status, needles);
+    }
+    let bad_utf8 = [0xffu8, 0xfe];
+    let mut w = null_mut();
+    let s = unsafe { ergon_dpk_workload_from_json(bad_utf8.as_ptr().cast(), 2, &mut w) };
+    fails(created(s, w), ergon_status::Parse, &["UTF-8"]);
+}
+
+#[test]
+fn bad_calls() {
+    let a = o4(1);
+    let p = a.problem();
+    let mut w = null_mut();
+    let w_ptr: *mut *mut ergon_dpk_workload = &mut w;
+    let null_pointer = ergon_status::NullPointer;
+    // SAFETY (all calls): the problem above, or NULL where a case says so.
+    check_calls(&[
+        (null_pointer, "`problem`", &|| unsafe {
+            ergon_dpk_workload_new(null(), w_ptr)
+        }),
+        (null_pointer, "`out`", &|| unsafe {
+            ergon_dpk_workload_new(&p, null_mut())
+        }),
+        (null_pointer, "`json`", &|| unsafe {
+            ergon_dpk_workload_from_json(null(), 3, w_ptr)
+        }),
+    ]);
+    assert!(w.is_null());
+    let w = a.workload().unwrap();
+    let mut r = null_mut();
+    // Unknown constants and η out of range: the workload's message says which.
+    let default = ergon_dpk_options_default();
+    for (o, needle) in [
+        (options(9), "unknown scheduler 9"),
+        (
+            ergon_dpk_options {
+                knapsack: 7,
+                ..default
+            },
+            "knapsack",
+        ),
+        (
+            ergon_dpk_options {
+                dpf_capacity: 2,
+                ..default
+            },
+            "dpf_capacity",
+        ),
+        (
+            ergon_dpk_options {
+                eta: f64::NAN,
+                ..default
+            },
+            "eta",
+        ),
+        (
+            ergon_dpk_options {
+                eta: 0.75,
+                ..default
+            },
+            "eta",
+        ),
+    ] {
+        let status = unsafe { ergon_dpk_workload_schedule(w, &o, &mut r) };
+        assert_eq!(status, ergon_status::InvalidArgument);
+        assert!(r.is_null(), "a failed schedule wrote its output");
+        let m = workload_error(w);
+        assert!(m.contains(needle), "{m}");
+        assert!(m.starts_with("ergon_dpk_workload_schedule: "), "{m}");
+        assert_eq!(m, thread_error());
+    }
+    let r = {
+        let mut r = null_mut();
+        let status = unsafe { ergon_dpk_workload_schedule(w, null(), &mut r) };
+        created(status, r).unwrap()
+    };
+    let mut info = ergon_dpk_workload_info::default();
+    let mut rinfo = ergon_dpk_result_info::default();
+    let (info_ptr, rinfo_ptr): (*mut ergon_dpk_workload_info, *mut ergon_dpk_result_info) =
+        (&mut info, &mut rinfo);
+    let mut ids = [u64::MAX; 1];
+    let mut rem = [7.0; 2];
+    let mut text = [b'x'; 8];
+    let mut alphas = [0.0; 2];
+    let (mut len, mut ids_len, mut rem_len, mut text_len) = (0, 0, 0, 0);
+    let len_ptr: *mut usize = &mut len;
+    let (ids_len_ptr, rem_len_ptr, text_len_ptr): (*mut usize, *mut usize, *mut usize) =
+        (&mut ids_len, &mut rem_len, &mut text_len);
+    let (ids_ptr, rem_ptr, text_ptr) = (ids.as_mut_ptr(), rem.as_mut_ptr(), text.as_mut_ptr());
+    let too_small = ergon_status::BufferTooSmall;
+    // SAFETY (all calls): the handles and buffers above, or NULL where a case says so.
+    check_calls(&[
+        (null_pointer, "`out`", &|| unsafe {
+            ergon_dpk_workload_schedule(w, null(), null_mut())
+        }),
+        (null_pointer, "DPK workload handle is NULL", &|| unsafe {
+            ergon_dpk_workload_schedule(null(), null(), null_mut())
+        }),
+        // Handles of another type.
+        (null_pointer, "not a live DPK workload handle", &|| unsafe {
+            ergon_dpk_workload_summary(r.cast(), info_ptr)
+        }),
+        (null_pointer, "not a live DPK result handle", &|| unsafe {
+            ergon_dpk_result_summary(w.cast(), rinfo_ptr)
+        }),
+        // Buffers too small: the needed length is written, the buffer is left alone.
+        (too_small, "too small", &|| unsafe {
+            ergon_dpk_result_allocated(r, ids_ptr, 1, ids_len_ptr)
+        }),
+        (too_small, "too small", &|| unsafe {
+            ergon_dpk_result_remaining(r, rem_ptr, 2, rem_len_ptr)
+        }),
+        (too_small, "too small", &|| unsafe {
+            ergon_dpk_result_to_json(r, text_ptr.cast(), 8, text_len_ptr)
+        }),
+    ]);
+    assert_eq!((ids, rem, text), ([u64::MAX], [7.0; 2], [b'x'; 8]));
+    assert_eq!((ids_len, rem_len), (2, 3));
+    assert!(
+        text_len > 8,
+        "the needed length of the JSON text: {text_len}"
+    );
+    assert!(
+        read_text(|b, c, l| unsafe { ergon_dpk_result_last_error(r, b, c, l) })
+            .contains("too small")
+    );
+    check_calls(&[
+        // A NULL buffer with a capacity, a NULL length.
+        (null_pointer, "`buf`", &|| unsafe {
+            ergon_dpk_result_allocated(r, null_mut(), 4, len_ptr)
+        }),
+        (null_pointer, "`len`", &|| unsafe {
+            ergon_dpk_result_allocated(r, ids_ptr, 1, null_mut())
+        }),
+    ]);
+    let status = unsafe { ergon_dpk_workload_alphas(w, alphas.as_mut_ptr(), 2, &mut len) };
+    assert_eq!((status, len, alphas), (too_small, 3, [0.0; 2]));
+    unsafe {
+        ergon_dpk_result_free(r);
+        ergon_dpk_workload_free(w);
+        // Freeing NULL is a no-op.
+        ergon_dpk_workload_free(null_mut());
+        ergon_dpk_result_free(null_mut());
+    }
+}
+
+#[test]
 fn bad_rdp_helper_arguments() {
     let alphas = [2.0, 4.0];
     let mut out = [9.0; 2];
     let mut len = 0;
-    unsafe {
-        for (eps, delta, needle) in [
-            (1.0, 0.0, "delta"),
-            (1.0, 1.0, "delta"),
-            (1.0, f64::NAN, "delta"),
-            (0.0, 0.5, "epsilon"),
-            (f64::INFINITY, 0.5, "epsilon"),
-        ] {
-            assert_eq!(
-                ergon_dpk_block_capacity(
-                    alphas.as_ptr(),
-                    2,
-                    eps,
-                    delta,
-                    out.as_mut_ptr(),
-                    2,
-                    &mut len
-                ),
-                ergon_status::InvalidArgument
-            );
-            assert!(thread_error().contains(needle), "{}", thread_error());
-        }
-        assert_eq!(out, [9.0; 2]);
-        assert_eq!(
-            ergon_dpk_block_capacity(alphas.as_ptr(), 0, 1.0, 0.5, out.as_mut_ptr(), 2, &mut len),
-            ergon_status::InvalidArgument
-        );
-        assert!(thread_error().contains("empty"));
-        assert_eq!(
-            ergon_dpk_block_capacity(null(), 2, 1.0, 0.5, out.as_mut_ptr(), 2, &mut len),
-            ergon_status::NullPointer
-        );
-        assert_eq!(
-            ergon_dpk_curve_gaussian(alphas.as_ptr(), 2, -1.0, out.as_mut_ptr(), 2, &mut len),
-            ergon_status::InvalidArgument
-        );
-        assert!(thread_error().contains("sigma"));
-        assert_eq!(
+    let (out_ptr, len_ptr): (*mut f64, *mut usize) = (out.as_mut_ptr(), &mut len);
+    let invalid = ergon_status::InvalidArgument;
+    // SAFETY (all calls): the arrays and outputs above, or NULL where a case says so.
+    let capacity = |alphas: *const f64, n: usize, eps: f64, delta: f64| unsafe {
+        ergon_dpk_block_capacity(alphas, n, eps, delta, out_ptr, 2, len_ptr)
+    };
+    for (eps, delta, needle) in [
+        (1.0, 0.0, "delta"),
+        (1.0, 1.0, "delta"),
+        (1.0, f64::NAN, "delta"),
+        (0.0, 0.5, "epsilon"),
+        (f64::INFINITY, 0.5, "epsilon"),
+    ] {
+        check_calls(&[(invalid, needle, &|| {
+            capacity(alphas.as_ptr(), 2, eps, delta)
+        })]);
+    }
+    assert_eq!(out, [9.0; 2]);
+    let (mut eps, mut index) = (-1.0, 99);
+    let (eps_ptr, index_ptr): (*mut f64, *mut usize) = (&mut eps, &mut index);
+    let dp_epsilon = |curve: &[f64], n: usize, delta: f64, conversion: u32, index: *mut usize| unsafe {
+        ergon_dpk_curve_dp_epsilon(
+            alphas.as_ptr(),
+            2,
+            curve.as_ptr(),
+            n,
+            delta,
+            conversion,
+            eps_ptr,
+            index,
+        )
+    };
+    let mut sigma = 5.0;
+    let sigma_ptr: *mut f64 = &mut sigma;
+    check_calls(&[
+        (invalid, "empty", &|| capacity(alphas.as_ptr(), 0, 1.0, 0.5)),
+        (ergon_status::NullPointer, "alphas", &|| {
+            capacity(null(), 2, 1.0, 0.5)
+        }),
+        (invalid, "sigma", &|| unsafe {
+            ergon_dpk_curve_gaussian(alphas.as_ptr(), 2, -1.0, out_ptr, 2, len_ptr)
+        }),
+        (invalid, "q", &|| unsafe {
             ergon_dpk_curve_subsampled_gaussian(
                 alphas.as_ptr(),
                 2,
                 1.5,
                 1.0,
                 1.0,
-                out.as_mut_ptr(),
+                out_ptr,
                 2,
-                &mut len
-            ),
-            ergon_status::InvalidArgument
-        );
-        assert_eq!(
-            ergon_dpk_curve_gaussian(alphas.as_ptr(), 2, 1.0, out.as_mut_ptr(), 1, &mut len),
-            ergon_status::BufferTooSmall
-        );
-        assert_eq!(len, 2);
-        let (mut eps, mut index) = (-1.0, 99);
-        let curve = [0.5, f64::NAN];
-        assert_eq!(
-            ergon_dpk_curve_dp_epsilon(
-                alphas.as_ptr(),
-                2,
-                curve.as_ptr(),
-                2,
-                1e-5,
-                0,
-                &mut eps,
-                &mut index
-            ),
-            ergon_status::InvalidArgument
-        );
-        assert!(thread_error().contains("alpha = 4"), "{}", thread_error());
-        let curve = [0.5, 0.5];
-        assert_eq!(
-            ergon_dpk_curve_dp_epsilon(
-                alphas.as_ptr(),
-                2,
-                curve.as_ptr(),
-                1,
-                1e-5,
-                0,
-                &mut eps,
-                &mut index
-            ),
-            ergon_status::InvalidArgument
-        );
-        assert_eq!(
-            ergon_dpk_curve_dp_epsilon(
-                alphas.as_ptr(),
-                2,
-                curve.as_ptr(),
-                2,
-                1e-5,
-                5,
-                &mut eps,
-                &mut index
-            ),
-            ergon_status::InvalidArgument
-        );
-        assert!(thread_error().contains("conversion 5"));
-        assert_eq!(
-            ergon_dpk_curve_dp_epsilon(
-                alphas.as_ptr(),
-                2,
-                curve.as_ptr(),
-                2,
-                2.0,
-                0,
-                &mut eps,
-                &mut index
-            ),
-            ergon_status::InvalidArgument
-        );
-        assert_eq!(
-            ergon_dpk_curve_dp_epsilon(
-                alphas.as_ptr(),
-                2,
-                curve.as_ptr(),
-                2,
-                1e-5,
-                0,
-                &mut eps,
-                null_mut()
-            ),
-            ergon_status::NullPointer
-        );
-        assert_eq!((eps, index), (-1.0, 99));
-        let mut sigma = 5.0;
-        assert_eq!(
-            ergon_dpk_gaussian_sigma(1.0, 1.0, &mut sigma),
-            ergon_status::InvalidArgument
-        );
-        assert_eq!(sigma, 5.0);
-    }
+                len_ptr,
+            )
+        }),
+        (ergon_status::BufferTooSmall, "too small", &|| unsafe {
+            ergon_dpk_curve_gaussian(alphas.as_ptr(), 2, 1.0, out_ptr, 1, len_ptr)
+        }),
+    ]);
+    assert_eq!(len, 2);
+    check_calls(&[
+        (invalid, "alpha = 4", &|| {
+            dp_epsilon(&[0.5, f64::NAN], 2, 1e-5, 0, index_ptr)
+        }),
+        (invalid, "1 entries", &|| {
+            dp_epsilon(&[0.5, 0.5], 1, 1e-5, 0, index_ptr)
+        }),
+        (invalid, "conversion 5", &|| {
+            dp_epsilon(&[0.5, 0.5], 2, 1e-5, 5, index_ptr)
+        }),
+        (invalid, "delta", &|| {
+            dp_epsilon(&[0.5, 0.5], 2, 2.0, 0, index_ptr)
+        }),
+        (ergon_status::NullPointer, "alpha_index", &|| {
+            dp_epsilon(&[0.5, 0.5], 2, 1e-5, 0, null_mut())
+        }),
+        (invalid, "delta", &|| unsafe {
+            ergon_dpk_gaussian_sigma(1.0, 1.0, sigma_ptr)
+        }),
+    ]);
+    assert_eq!((eps, index, sigma), (-1.0, 99, 5.0));
 }
 
 // ------------------------------------------------------------------------------ online
@@ -1514,29 +1160,11 @@ fn simulate_json(
     let mut h = null_mut();
     let o = options.map_or(null(), |o| o as *const _);
     let s = unsafe { ergon_dpk_online_run_json(json.as_ptr().cast(), json.len(), o, &mut h) };
-    if s == ergon_status::Ok {
-        Ok(h)
-    } else {
-        assert!(h.is_null(), "a failed simulation wrote its output");
-        Err((s, thread_error()))
-    }
+    created(s, h)
 }
 
 fn online_json_text(h: *const ergon_dpk_online) -> String {
-    let mut len = 0;
-    unsafe {
-        assert_eq!(
-            ergon_dpk_online_to_json(h, null_mut(), 0, &mut len),
-            ergon_status::Ok
-        );
-        let mut buf = vec![0u8; len + 1];
-        assert_eq!(
-            ergon_dpk_online_to_json(h, buf.as_mut_ptr().cast(), buf.len(), &mut len),
-            ergon_status::Ok
-        );
-        buf.truncate(len);
-        String::from_utf8(buf).unwrap()
-    }
+    read_text(|b, c, l| unsafe { ergon_dpk_online_to_json(h, b, c, l) })
 }
 
 #[test]
@@ -1577,7 +1205,10 @@ fn online_simulation_matches_the_core() {
             ergon_dpk_online_free(h);
         }
         assert!(want.num_allocated() > 0);
-        assert_eq!(info.scheduler, o.map_or(ERGON_DPK_SCHEDULER_DPK, |o| o.scheduler));
+        assert_eq!(
+            info.scheduler,
+            o.map_or(ERGON_DPK_SCHEDULER_DPK, |o| o.scheduler)
+        );
         assert_eq!(info.num_submitted, 400);
         assert_eq!(info.num_allocated, want.num_allocated());
         assert_eq!(info.total_weight, want.total_weight);
@@ -1607,33 +1238,33 @@ fn bad_online_input() {
     assert_eq!((info.num_submitted, info.num_allocated), (1, 1));
     let missing = r#"{"id": 8, "demand": [0.1, 0.2]}"#;
     fails(
-        simulate_json(&doc(missing, 1.0), None).map(|_| null_mut()),
+        simulate_json(&doc(missing, 1.0), None),
         ergon_status::InvalidProblem,
         &["task 8", "num_blocks"],
     );
     let nan = r#"{"id": 9, "num_blocks": 1, "demand": [0.1, -2]}"#;
     fails(
-        simulate_json(&doc(nan, 1.0), None).map(|_| null_mut()),
+        simulate_json(&doc(nan, 1.0), None),
         ergon_status::InvalidProblem,
         &["task 9", "-2"],
     );
     fails(
-        simulate_json(&doc(good, 0.0), None).map(|_| null_mut()),
+        simulate_json(&doc(good, 0.0), None),
         ergon_status::InvalidProblem,
         &["scheduling_period"],
     );
     fails(
-        simulate_json(&doc(good, 1.0), Some(&options(ERGON_DPK_SCHEDULER_OPTIMAL))).map(|_| null_mut()),
+        simulate_json(&doc(good, 1.0), Some(&options(ERGON_DPK_SCHEDULER_OPTIMAL))),
         ergon_status::InvalidArgument,
         &["offline only"],
     );
     fails(
-        simulate_json(&doc(good, 1.0), Some(&options(17))).map(|_| null_mut()),
+        simulate_json(&doc(good, 1.0), Some(&options(17))),
         ergon_status::InvalidArgument,
         &["unknown scheduler 17"],
     );
     fails(
-        simulate_json(r#"{"schema": "dpk-workload/v1"}"#, None).map(|_| null_mut()),
+        simulate_json(r#"{"schema": "dpk-workload/v1"}"#, None),
         ergon_status::Schema,
         &["dpk-online/v1"],
     );
@@ -1675,60 +1306,48 @@ fn sizes_over_the_limits_are_a_status() {
         let msg = thread_error();
         assert!(msg.contains(needle), "{msg}");
     }
-    let mut a = o5();
-    a.weights[0] = 1e300;
-    a.relink();
-    fails(
-        a.workload(),
-        ergon_status::InvalidProblem,
-        &["task 0", "MAX_WEIGHT"],
-    );
 }
 
 /// Order 10³⁰⁸ hung the subsampled series; it is refused by the grid check.
 #[test]
 fn huge_orders_are_a_status_not_a_hang() {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let alphas = [2.0, 1e308];
-        let mut out = [0.0; 2];
-        let mut len = 0usize;
-        let s = unsafe {
-            ergon_dpk_curve_subsampled_gaussian(
-                alphas.as_ptr(),
-                2,
-                0.01,
-                1.0,
-                1.0,
-                out.as_mut_ptr(),
-                2,
-                &mut len,
-            )
-        };
-        let t = unsafe {
-            ergon_dpk_curve_subsampled_laplace(
-                alphas.as_ptr(),
-                2,
-                0.01,
-                1.0,
-                1.0,
-                out.as_mut_ptr(),
-                2,
-                &mut len,
-            )
-        };
-        let _ = tx.send((s, t, thread_error()));
-    });
-    let (s, t, msg) = rx
-        .recv_timeout(std::time::Duration::from_secs(10))
-        .expect("order 1e308 was not refused by validation");
-    assert_eq!(
-        (s, t),
-        (ergon_status::InvalidArgument, ergon_status::InvalidArgument)
-    );
-    assert!(msg.contains("MAX_ALPHA") && msg.contains("#1"), "{msg}");
-    let mut a = o5();
-    a.alphas = vec![1e308];
-    a.relink();
-    fails(a.workload(), ergon_status::InvalidProblem, &["MAX_ALPHA"]);
+    type Subsampled = unsafe extern "C" fn(
+        *const f64,
+        usize,
+        f64,
+        f64,
+        f64,
+        *mut f64,
+        usize,
+        *mut usize,
+    ) -> ergon_status;
+    let mechanisms: [Subsampled; 2] = [
+        ergon_dpk_curve_subsampled_gaussian,
+        ergon_dpk_curve_subsampled_laplace,
+    ];
+    for curve in mechanisms {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let alphas = [2.0, 1e308];
+            let (mut out, mut len) = ([0.0; 2], 0usize);
+            let s = unsafe {
+                curve(
+                    alphas.as_ptr(),
+                    2,
+                    0.01,
+                    1.0,
+                    1.0,
+                    out.as_mut_ptr(),
+                    2,
+                    &mut len,
+                )
+            };
+            let _ = tx.send((s, thread_error()));
+        });
+        let (s, msg) = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("order 1e308 was not refused by validation");
+        assert_eq!(s, ergon_status::InvalidArgument);
+        assert!(msg.contains("MAX_ALPHA") && msg.contains("#1"), "{msg}");
+    }
 }

@@ -18,10 +18,12 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::ptr::{null, null_mut};
 
+use common::{
+    created, option, pipeline_problem, plan_stage, read_text, stage0_profiles, thread_error,
+};
 use ergon::*;
-use messages::{read_text, thread_error};
 
-mod messages;
+mod common;
 use support::{Scenario, default_state, report};
 
 fn executor_error(e: *const ergon_gpu_executor) -> String {
@@ -55,159 +57,27 @@ fn state_dir(name: &str) -> std::path::PathBuf {
 /// clocks the fake Ampere supports (210..=1410 MHz in 15 MHz steps).
 fn one_stage_plan() -> *mut ergon_perseus_plan {
     let forward = [
-        ergon_perseus_option {
-            freq_mhz: 1410,
-            time_s: 0.010,
-            energy_j: 3.0,
-        },
-        ergon_perseus_option {
-            freq_mhz: 1200,
-            time_s: 0.012,
-            energy_j: 2.2,
-        },
+        option(1410, 0.010, 3.0),
+        option(1200, 0.012, 2.2),
         // Slower and costlier than 1200 MHz: the forward pass stays at 1200 MHz.
-        ergon_perseus_option {
-            freq_mhz: 1005,
-            time_s: 0.015,
-            energy_j: 2.5,
-        },
+        option(1005, 0.015, 2.5),
     ];
     let backward = [
-        ergon_perseus_option {
-            freq_mhz: 1410,
-            time_s: 0.020,
-            energy_j: 6.0,
-        },
-        ergon_perseus_option {
-            freq_mhz: 1200,
-            time_s: 0.024,
-            energy_j: 4.4,
-        },
-        ergon_perseus_option {
-            freq_mhz: 1005,
-            time_s: 0.030,
-            energy_j: 4.0,
-        },
+        option(1410, 0.020, 6.0),
+        option(1200, 0.024, 4.4),
+        option(1005, 0.030, 4.0),
     ];
-    let profiles = [
-        ergon_perseus_profile {
-            stage: 0,
-            kind: ERGON_PERSEUS_KIND_FORWARD,
-            options: forward.as_ptr(),
-            num_options: forward.len(),
-            fit: null(),
-        },
-        ergon_perseus_profile {
-            stage: 0,
-            kind: ERGON_PERSEUS_KIND_BACKWARD,
-            options: backward.as_ptr(),
-            num_options: backward.len(),
-            fit: null(),
-        },
-    ];
-    let problem = ergon_perseus_problem {
-        unit_time_s: 0.001,
-        p_blocking_w: 60.0,
-        effective_energy: ERGON_PERSEUS_EFFECTIVE_ENERGY_AFTER_FILTER,
-        profiles: profiles.as_ptr(),
-        num_profiles: profiles.len(),
-        pipeline: ergon_perseus_pipeline {
-            schedule: ERGON_PERSEUS_SCHEDULE_1F1B,
-            num_stages: 1,
-            num_microbatches: 1,
-            virtual_stages: 0,
-        },
-        nodes: null(),
-        num_nodes: 0,
-        edges: null(),
-        num_edges: 0,
-        num_stages: 0,
-    };
+    let profiles = stage0_profiles(&forward, &backward);
+    let problem = pipeline_problem(&profiles, 1, 1, 60.0);
     let mut f = null_mut();
+    let status = unsafe { ergon_perseus_frontier_new(&problem, &mut f) };
+    let f = created(status, f).unwrap();
+    assert_eq!(unsafe { ergon_perseus_frontier_solve(f) }, ergon_status::Ok);
     let mut plan = null_mut();
-    unsafe {
-        assert_eq!(
-            ergon_perseus_frontier_new(&problem, &mut f),
-            ergon_status::Ok,
-            "{}",
-            thread_error()
-        );
-        assert_eq!(ergon_perseus_frontier_solve(f), ergon_status::Ok);
-        assert_eq!(
-            ergon_perseus_frontier_plan(f, ERGON_PERSEUS_PLAN_T_STAR, 0.0, &mut plan),
-            ergon_status::Ok,
-            "{}",
-            thread_error()
-        );
-        ergon_perseus_frontier_free(f);
-    }
-    plan
-}
-
-fn plan_stage(plan: *const ergon_perseus_plan) -> (Vec<u32>, Vec<u32>) {
-    let mut len = 0usize;
-    unsafe { ergon_perseus_plan_stage(plan, 0, null_mut(), null_mut(), 0, &mut len) };
-    let mut kinds = vec![0; len];
-    let mut freqs = vec![0; len];
-    assert_eq!(
-        unsafe {
-            ergon_perseus_plan_stage(
-                plan,
-                0,
-                kinds.as_mut_ptr(),
-                freqs.as_mut_ptr(),
-                len,
-                &mut len,
-            )
-        },
-        ergon_status::Ok
-    );
-    (kinds, freqs)
-}
-
-/// A first process locks a clock through a persistent guard and dies without restoring it; a
-/// second one calls `ergon_gpu_state_restore`.
-#[test]
-fn ffi_gpu_restore_puts_back_a_lock_left_behind() {
-    let name = "ffi_gpu_restore_puts_back_a_lock_left_behind";
-    let dir = state_dir(name);
-    let fake_state = dir.join("fake-state");
-    let step = || match support::param().as_str() {
-        "crash" => {
-            let nvml = ergon_hwctl::Nvml::init().unwrap();
-            let gpu = nvml.device("0").unwrap();
-            let mut guard = ergon_hwctl::PersistentGuard::new().unwrap();
-            guard.lock_gpu_clocks(&gpu, 1200, 1200).unwrap();
-            std::mem::forget(guard);
-            std::process::exit(0);
-        }
-        _ => {
-            let mut restored = 0usize;
-            let status = unsafe { ergon_gpu_state_restore(&mut restored) };
-            report(format!("{status:?} {restored} {}", thread_error()));
-        }
-    };
-    if !in_child() {
-        let _ = fs::remove_file(&fake_state);
-        let _ = fs::remove_file(dir.join(ergon_hwctl::STATE_FILE_NAME));
-    }
-    let run = |param: &str| {
-        Scenario::new(name)
-            .param(param)
-            .env("FAKE_NVML_STATE", fake_state.to_str().unwrap())
-            .env("ERGON_STATE_DIR", dir.to_str().unwrap())
-            .run(step)
-    };
-    run("crash");
-    let state = fs::read_to_string(&fake_state).unwrap();
-    assert!(state.contains("gpu_locked=1200:1200"), "{state}");
-    let restore = run("restore");
-    assert_eq!(restore.report(), ["Ok 1 "]);
-    let state = fs::read_to_string(&fake_state).unwrap();
-    assert_eq!(state.lines().next().unwrap(), default_state(0, 400));
-    // Nothing left to restore.
-    let again = run("again");
-    assert_eq!(again.report(), ["Ok 0 "]);
+    let status =
+        unsafe { ergon_perseus_frontier_plan(f, ERGON_PERSEUS_PLAN_T_STAR, 0.0, &mut plan) };
+    unsafe { ergon_perseus_frontier_free(f) };
+    created(status, plan).unwrap()
 }
 
 #[test]
@@ -218,7 +88,10 @@ fn ffi_gpu_count_and_info_of_two_gpus() {
         .env("FAKE_NVML_ARCH", "ampere,ada")
         .run(|| {
             let mut count = 0u32;
-            assert_eq!(unsafe { ergon_gpu_device_count(&mut count) }, ergon_status::Ok);
+            assert_eq!(
+                unsafe { ergon_gpu_device_count(&mut count) },
+                ergon_status::Ok
+            );
             report(format!("count {count}"));
             for i in 0..count {
                 let mut info: ergon_gpu_device_info = unsafe { std::mem::zeroed() };
@@ -260,10 +133,10 @@ fn ffi_plan_executor_runs_two_iterations_and_restores() {
         .env("ERGON_STATE_DIR", dir.to_str().unwrap())
         .run(|| {
             let plan = one_stage_plan();
-            let (kinds, freqs) = plan_stage(plan);
+            let (kinds, freqs) = plan_stage(plan, 0);
             report(format!("freqs {freqs:?}"));
             let mut e = null_mut();
-            let status = unsafe { ergon_gpu_executor_new(c"0".as_ptr(), plan, 0, &mut e) };
+            let status = unsafe { ergon_gpu_executor_new("0".as_ptr().cast(), 1, plan, 0, &mut e) };
             assert_eq!(status, ergon_status::Ok, "{}", thread_error());
             for _ in 0..2 {
                 for &k in &kinds {
@@ -334,7 +207,7 @@ fn ffi_plan_executor_rejects_a_wrong_instruction_kind() {
         .run(|| {
             let plan = one_stage_plan();
             let mut e = null_mut();
-            let status = unsafe { ergon_gpu_executor_new(c"0".as_ptr(), plan, 0, &mut e) };
+            let status = unsafe { ergon_gpu_executor_new("0".as_ptr().cast(), 1, plan, 0, &mut e) };
             assert_eq!(status, ergon_status::Ok, "{}", thread_error());
             // The plan starts with a forward pass.
             let s = unsafe { ergon_gpu_executor_instruction_begin(e, ERGON_PERSEUS_KIND_BACKWARD) };
@@ -344,7 +217,7 @@ fn ffi_plan_executor_rejects_a_wrong_instruction_kind() {
             let s = unsafe { ergon_gpu_executor_step_end(e) };
             report(format!("{s:?} {}", executor_error(e)));
             let mut other = null_mut();
-            let s = unsafe { ergon_gpu_executor_new(c"0".as_ptr(), plan, 5, &mut other) };
+            let s = unsafe { ergon_gpu_executor_new("0".as_ptr().cast(), 1, plan, 5, &mut other) };
             report(format!("{s:?} {}", thread_error()));
             unsafe {
                 ergon_gpu_executor_free(e);
@@ -382,24 +255,27 @@ fn ffi_energy_window_on_ampere() {
     let name = "ffi_energy_window_on_ampere";
     let run = Scenario::new(name).env("FAKE_NVML_POWER_W", "200").run(|| {
         let mut m = null_mut();
-        let s = unsafe { ergon_gpu_energy_monitor_new(c"0".as_ptr(), &mut m) };
+        let s = unsafe { ergon_gpu_energy_monitor_new("0".as_ptr().cast(), 1, &mut m) };
         assert_eq!(s, ergon_status::Ok, "{}", thread_error());
         assert_eq!(
-            unsafe { ergon_gpu_energy_monitor_begin(m, c"step".as_ptr()) },
+            unsafe { ergon_gpu_energy_monitor_begin(m, "step".as_ptr().cast(), 4) },
             ergon_status::Ok
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
         let (mut t, mut j) = (0.0, 0.0);
         assert_eq!(
-            unsafe { ergon_gpu_energy_monitor_end(m, c"step".as_ptr(), &mut t, &mut j) },
+            unsafe { ergon_gpu_energy_monitor_end(m, "step".as_ptr().cast(), 4, &mut t, &mut j) },
             ergon_status::Ok
         );
         report(format!("{t} {j}"));
-        let s = unsafe { ergon_gpu_energy_monitor_end(m, c"step".as_ptr(), &mut t, &mut j) };
+        let s =
+            unsafe { ergon_gpu_energy_monitor_end(m, "step".as_ptr().cast(), 4, &mut t, &mut j) };
         let mut len = 0usize;
         unsafe { ergon_gpu_energy_monitor_last_error(m, null_mut(), 0, &mut len) };
         let mut buf = vec![0u8; len + 1];
-        unsafe { ergon_gpu_energy_monitor_last_error(m, buf.as_mut_ptr().cast(), buf.len(), &mut len) };
+        unsafe {
+            ergon_gpu_energy_monitor_last_error(m, buf.as_mut_ptr().cast(), buf.len(), &mut len)
+        };
         buf.truncate(len);
         report(format!("{s:?} {}", String::from_utf8(buf).unwrap()));
         unsafe { ergon_gpu_energy_monitor_free(m) };
@@ -430,7 +306,7 @@ fn ffi_gpu_calls_without_nvml_are_nvml_unavailable() {
             let s = unsafe { ergon_gpu_device_count(&mut count) };
             report(format!("{s:?}|{}", thread_error()));
             let mut m = null_mut();
-            let s = unsafe { ergon_gpu_energy_monitor_new(c"0".as_ptr(), &mut m) };
+            let s = unsafe { ergon_gpu_energy_monitor_new("0".as_ptr().cast(), 1, &mut m) };
             report(format!("{s:?}|{}", thread_error()));
             assert!(m.is_null());
         });
@@ -443,65 +319,32 @@ fn ffi_gpu_calls_without_nvml_are_nvml_unavailable() {
 }
 
 #[test]
-fn ffi_gpu_restore_without_nvml_is_nvml_unavailable() {
-    let name = "ffi_gpu_restore_without_nvml_is_nvml_unavailable";
-    let dir = state_dir(name);
-    let fake_state = dir.join("fake-state");
-    let step = || match support::param().as_str() {
-        "crash" => {
-            let nvml = ergon_hwctl::Nvml::init().unwrap();
-            let gpu = nvml.device("0").unwrap();
-            let mut guard = ergon_hwctl::PersistentGuard::new().unwrap();
-            guard.lock_gpu_clocks(&gpu, 1200, 1200).unwrap();
-            std::mem::forget(guard);
-            std::process::exit(0);
-        }
-        _ => {
-            let mut restored = 7usize;
-            let status = unsafe { ergon_gpu_state_restore(&mut restored) };
-            report(format!("{status:?}|{restored}|{}", thread_error()));
-        }
-    };
-    if !in_child() {
-        let _ = fs::remove_file(&fake_state);
-        let _ = fs::remove_file(dir.join(ergon_hwctl::STATE_FILE_NAME));
-    }
-    Scenario::new(name)
-        .param("crash")
-        .env("FAKE_NVML_STATE", fake_state.to_str().unwrap())
-        .env("ERGON_STATE_DIR", dir.to_str().unwrap())
-        .run(step);
-    let run = Scenario::new(name)
-        .param("restore")
-        .env("ERGON_STATE_DIR", dir.to_str().unwrap())
-        .env("ERGON_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1")
-        .run(step);
-    let line = &run.report()[0];
-    assert!(
-        line.starts_with("NvmlUnavailable|7|ergon_gpu_state_restore: ")
-            && line.contains("/nonexistent/libnvidia-ml.so.1"),
-        "{line}"
-    );
-}
-
-#[test]
 fn ffi_gpu_null_pointers_are_null_pointer() {
     // No NVML is needed: pointers are checked first.
     unsafe {
-        assert_eq!(ergon_gpu_state_restore(null_mut()), ergon_status::NullPointer);
-        assert_eq!(ergon_gpu_device_count(null_mut()), ergon_status::NullPointer);
-        assert_eq!(ergon_gpu_device_get_info(0, null_mut()), ergon_status::NullPointer);
+        assert_eq!(
+            ergon_gpu_state_restore(null_mut()),
+            ergon_status::NullPointer
+        );
+        assert_eq!(
+            ergon_gpu_device_count(null_mut()),
+            ergon_status::NullPointer
+        );
+        assert_eq!(
+            ergon_gpu_device_get_info(0, null_mut()),
+            ergon_status::NullPointer
+        );
         let mut e = null_mut();
         assert_eq!(
-            ergon_gpu_executor_new(null(), null(), 0, &mut e),
+            ergon_gpu_executor_new(null(), 0, null(), 0, &mut e),
             ergon_status::NullPointer
         );
         assert_eq!(
-            ergon_gpu_executor_new(c"0".as_ptr(), null(), 0, &mut e),
+            ergon_gpu_executor_new("0".as_ptr().cast(), 1, null(), 0, &mut e),
             ergon_status::NullPointer
         );
         assert_eq!(
-            ergon_gpu_executor_new(c"0".as_ptr(), null(), 0, null_mut()),
+            ergon_gpu_executor_new("0".as_ptr().cast(), 1, null(), 0, null_mut()),
             ergon_status::NullPointer
         );
         assert!(e.is_null());
@@ -525,20 +368,20 @@ fn ffi_gpu_null_pointers_are_null_pointer() {
         ergon_gpu_executor_free(null_mut());
         let mut m = null_mut();
         assert_eq!(
-            ergon_gpu_energy_monitor_new(null(), &mut m),
+            ergon_gpu_energy_monitor_new(null(), 0, &mut m),
             ergon_status::NullPointer
         );
         assert_eq!(
-            ergon_gpu_energy_monitor_new(c"0".as_ptr(), null_mut()),
+            ergon_gpu_energy_monitor_new("0".as_ptr().cast(), 1, null_mut()),
             ergon_status::NullPointer
         );
         assert_eq!(
-            ergon_gpu_energy_monitor_begin(null_mut(), c"w".as_ptr()),
+            ergon_gpu_energy_monitor_begin(null_mut(), "w".as_ptr().cast(), 1),
             ergon_status::NullPointer
         );
         let (mut t, mut j) = (0.0, 0.0);
         assert_eq!(
-            ergon_gpu_energy_monitor_end(null_mut(), c"w".as_ptr(), &mut t, &mut j),
+            ergon_gpu_energy_monitor_end(null_mut(), "w".as_ptr().cast(), 1, &mut t, &mut j),
             ergon_status::NullPointer
         );
         assert_eq!(
@@ -554,4 +397,89 @@ fn ffi_gpu_null_pointers_are_null_pointer() {
         );
         ergon_perseus_plan_free(plan);
     }
+}
+
+/// GPU settings left behind, for the scenarios of the test `name`: the runs share a fake GPU
+/// state and a GPU state file (both removed when the test starts).
+struct LeftBehind {
+    name: &'static str,
+    dir: std::path::PathBuf,
+}
+
+impl LeftBehind {
+    fn new(name: &'static str) -> Self {
+        let dir = state_dir(name);
+        if !in_child() {
+            let _ = fs::remove_file(dir.join("fake-state"));
+            let _ = fs::remove_file(dir.join(ergon_hwctl::STATE_FILE_NAME));
+        }
+        LeftBehind { name, dir }
+    }
+
+    /// Runs `param` ("crash": a process locks a clock through a persistent guard and dies
+    /// without restoring it; anything else: `ergon_gpu_state_restore`, reported as
+    /// `STATUS|RESTORED|MESSAGE` with RESTORED 7 when nothing was written), against the fake
+    /// NVML or, with `nvml` false, without NVML.
+    fn run(&self, param: &str, nvml: bool) -> support::Outcome {
+        let mut scenario = Scenario::new(self.name)
+            .param(param)
+            .env("FAKE_NVML_STATE", self.fake_state().to_str().unwrap())
+            .env("ERGON_STATE_DIR", self.dir.to_str().unwrap());
+        if !nvml {
+            scenario = scenario.env("ERGON_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1");
+        }
+        scenario.run(|| match support::param().as_str() {
+            "crash" => {
+                let nvml = ergon_hwctl::Nvml::init().unwrap();
+                let gpu = nvml.device("0").unwrap();
+                let mut guard = ergon_hwctl::PersistentGuard::new().unwrap();
+                guard.lock_gpu_clocks(&gpu, 1200, 1200).unwrap();
+                std::mem::forget(guard);
+                std::process::exit(0);
+            }
+            _ => {
+                let mut restored = 7usize;
+                let status = unsafe { ergon_gpu_state_restore(&mut restored) };
+                report(format!("{status:?}|{restored}|{}", thread_error()));
+            }
+        })
+    }
+
+    fn fake_state(&self) -> std::path::PathBuf {
+        self.dir.join("fake-state")
+    }
+
+    /// The first line of the fake GPU's state.
+    fn gpu_state(&self) -> String {
+        let state = fs::read_to_string(self.fake_state()).unwrap();
+        state.lines().next().unwrap().to_owned()
+    }
+}
+
+/// A process dies with a clock locked; a second one calls `ergon_gpu_state_restore`.
+#[test]
+fn ffi_gpu_restore_puts_back_a_lock_left_behind() {
+    let left = LeftBehind::new("ffi_gpu_restore_puts_back_a_lock_left_behind");
+    left.run("crash", true);
+    assert!(
+        left.gpu_state().contains("gpu_locked=1200:1200"),
+        "{}",
+        left.gpu_state()
+    );
+    assert_eq!(left.run("restore", true).report(), ["Ok|1|"]);
+    assert_eq!(left.gpu_state(), default_state(0, 400));
+    // Nothing left to restore.
+    assert_eq!(left.run("again", true).report(), ["Ok|0|"]);
+}
+
+#[test]
+fn ffi_gpu_restore_without_nvml_is_nvml_unavailable() {
+    let left = LeftBehind::new("ffi_gpu_restore_without_nvml_is_nvml_unavailable");
+    left.run("crash", true);
+    let line = &left.run("restore", false).report()[0];
+    assert!(
+        line.starts_with("NvmlUnavailable|7|ergon_gpu_state_restore: ")
+            && line.contains("/nonexistent/libnvidia-ml.so.1"),
+        "{line}"
+    );
 }

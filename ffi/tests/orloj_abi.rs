@@ -8,10 +8,10 @@
 use std::ffi::CStr;
 use std::ptr::{null, null_mut};
 
+use common::{check_calls, frontier, next_batch, read_text, thread_error};
 use ergon::*;
-use messages::{read_text, thread_error};
 
-mod messages;
+mod common;
 
 const MS: f64 = 1e-3;
 
@@ -22,14 +22,15 @@ fn app_a() -> ergon_orloj_app {
         low_s: 10.0 * MS,
         high_s: 30.0 * MS,
         p_low: 0.5,
-        ..constant(c"A", 0.0)
+        ..constant("A", 0.0)
     }
 }
 
 /// A constant law of `value_s`, SLO 100 ms.
-fn constant(name: &'static CStr, value_s: f64) -> ergon_orloj_app {
+fn constant(name: &'static str, value_s: f64) -> ergon_orloj_app {
     ergon_orloj_app {
-        name: name.as_ptr(),
+        name: name.as_ptr().cast(),
+        name_len: name.len(),
         slo_s: 0.1,
         kind: ERGON_ORLOJ_EXEC_CONSTANT,
         value_s,
@@ -53,7 +54,11 @@ fn options(policy: u32, span_ms: f64) -> ergon_orloj_batcher_options {
     }
 }
 
-fn new(apps: &[ergon_orloj_app], max_batch: usize, o: &ergon_orloj_batcher_options) -> *mut ergon_orloj_batcher {
+fn new(
+    apps: &[ergon_orloj_app],
+    max_batch: usize,
+    o: &ergon_orloj_batcher_options,
+) -> *mut ergon_orloj_batcher {
     let mut b = null_mut();
     let status =
         unsafe { ergon_orloj_batcher_new(apps.as_ptr(), apps.len(), null(), max_batch, o, &mut b) };
@@ -86,7 +91,8 @@ fn new_fails(
 }
 
 fn enqueue(b: *mut ergon_orloj_batcher, app: usize, id: u64, arrival_ms: f64, deadline_ms: f64) {
-    let status = unsafe { ergon_orloj_batcher_enqueue(b, app, id, arrival_ms * MS, deadline_ms * MS) };
+    let status =
+        unsafe { ergon_orloj_batcher_enqueue(b, app, id, arrival_ms * MS, deadline_ms * MS) };
     assert_eq!(status, ergon_status::Ok, "{}", batcher_error(b));
 }
 
@@ -95,15 +101,12 @@ fn decide(b: *mut ergon_orloj_batcher, now_ms: f64) -> (Vec<u64>, Vec<u64>, f64)
     let (mut batch, mut dropped) = ([0u64; 64], [0u64; 64]);
     let (mut nb, mut nd, mut t) = (0, 0, -1.0);
     let status = unsafe {
-        ergon_orloj_batcher_next_batch(
+        next_batch(
             b,
             now_ms * MS,
-            batch.as_mut_ptr(),
-            batch.len(),
-            &mut nb,
-            dropped.as_mut_ptr(),
-            dropped.len(),
-            &mut nd,
+            (batch.as_mut_ptr(), batch.len()),
+            (dropped.as_mut_ptr(), dropped.len()),
+            (&mut nb, &mut nd),
             &mut t,
         )
     };
@@ -113,7 +116,10 @@ fn decide(b: *mut ergon_orloj_batcher, now_ms: f64) -> (Vec<u64>, Vec<u64>, f64)
 
 fn queued(b: *const ergon_orloj_batcher) -> usize {
     let mut n = usize::MAX;
-    assert_eq!(unsafe { ergon_orloj_batcher_queued(b, &mut n) }, ergon_status::Ok);
+    assert_eq!(
+        unsafe { ergon_orloj_batcher_queued(b, &mut n) },
+        ergon_status::Ok
+    );
     n
 }
 
@@ -159,7 +165,7 @@ fn default_options() {
 /// dropped first: alone it finishes by 12 ms with probability ½ ≥ p_min = 0.05.
 #[test]
 fn orloj_oracle_runs_the_same_app_pair() {
-    let apps = [app_a(), constant(c"B", 20.0 * MS)];
+    let apps = [app_a(), constant("B", 20.0 * MS)];
     let b = new(&apps, 8, &options(ERGON_ORLOJ_POLICY_ORLOJ, 63.0));
     enqueue(b, 0, 1, 0.0, 35.0);
     enqueue(b, 0, 2, 0.0, 12.0);
@@ -186,7 +192,7 @@ fn orloj_oracle_runs_the_same_app_pair() {
 /// finishes in 25 ms (0.06) against 0.05 for either alone.
 #[test]
 fn orloj_oracle_after_the_early_drop_is_the_notes_argmax() {
-    let apps = [app_a(), constant(c"B", 20.0 * MS)];
+    let apps = [app_a(), constant("B", 20.0 * MS)];
     let o = ergon_orloj_batcher_options {
         p_min: 0.6,
         ..options(ERGON_ORLOJ_POLICY_ORLOJ, 63.0)
@@ -206,7 +212,7 @@ fn orloj_oracle_after_the_early_drop_is_the_notes_argmax() {
 /// One slot per batch: EDF serves the earlier deadline first, FIFO the earlier arrival.
 #[test]
 fn edf_and_fifo_orders() {
-    let apps = [constant(c"x", 10.0 * MS), constant(c"y", 10.0 * MS)];
+    let apps = [constant("x", 10.0 * MS), constant("y", 10.0 * MS)];
     for (policy, name, first, second) in [
         (ERGON_ORLOJ_POLICY_EDF, "edf", 2, 1),
         (ERGON_ORLOJ_POLICY_FIFO, "fifo", 1, 2),
@@ -225,7 +231,7 @@ fn edf_and_fifo_orders() {
 /// The baselines drop only expired requests; EDF batches every request that fits.
 #[test]
 fn edf_drops_only_expired_requests() {
-    let apps = [constant(c"x", 10.0 * MS)];
+    let apps = [constant("x", 10.0 * MS)];
     let b = new(&apps, 4, &options(ERGON_ORLOJ_POLICY_EDF, 31.0));
     enqueue(b, 0, 7, 0.0, 5.0); // expired at 6 ms
     enqueue(b, 0, 8, 0.0, 8.0); // cannot finish, but not expired: EDF keeps it
@@ -243,7 +249,7 @@ fn edf_drops_only_expired_requests() {
 /// A completion moves mass onto the observed time, and the drop decision follows.
 #[test]
 fn completions_update_the_law_and_change_decisions() {
-    let apps = [constant(c"x", 10.0 * MS)];
+    let apps = [constant("x", 10.0 * MS)];
     let o = ergon_orloj_batcher_options {
         decay: 1.0,
         ..options(ERGON_ORLOJ_POLICY_ORLOJ, 31.0)
@@ -285,7 +291,7 @@ fn completions_update_the_law_and_change_decisions() {
 
 #[test]
 fn enqueue_slo_uses_the_app_slo() {
-    let apps = [constant(c"x", 10.0 * MS)];
+    let apps = [constant("x", 10.0 * MS)];
     let b = new(&apps, 4, &options(ERGON_ORLOJ_POLICY_EDF, 31.0));
     // SLO 100 ms: due at 105 ms, so alive at 100 ms and expired at 106 ms.
     assert_eq!(
@@ -306,7 +312,7 @@ fn enqueue_slo_uses_the_app_slo() {
 /// handle for the next call (whatever its time), after which deciding goes on.
 #[test]
 fn buffer_too_small_keeps_the_decision() {
-    let apps = [constant(c"x", 10.0 * MS)];
+    let apps = [constant("x", 10.0 * MS)];
     let b = new(&apps, 4, &options(ERGON_ORLOJ_POLICY_EDF, 31.0));
     enqueue(b, 0, 1, 0.0, 5.0);
     enqueue(b, 0, 2, 0.0, 6.0);
@@ -314,18 +320,29 @@ fn buffer_too_small_keeps_the_decision() {
     enqueue(b, 0, 4, 0.0, 200.0);
     let (mut batch, mut dropped) = ([0u64; 4], [0u64; 4]);
     let (mut nb, mut nd, mut t) = (0, 0, -1.0);
+    let (batch_ptr, dropped_ptr) = (batch.as_mut_ptr(), dropped.as_mut_ptr());
+    let (nb_ptr, nd_ptr, t_ptr): (*mut usize, *mut usize, *mut f64) = (&mut nb, &mut nd, &mut t);
+    // A decision at `now_ms` into the first `batch_cap` and `dropped_cap` ids of the buffers.
+    let decide_into = |now_ms: f64, batch_cap: usize, dropped_cap: usize| unsafe {
+        let buffers = ((batch_ptr, batch_cap), (dropped_ptr, dropped_cap));
+        next_batch(
+            b,
+            now_ms * MS,
+            buffers.0,
+            buffers.1,
+            (nb_ptr, nd_ptr),
+            t_ptr,
+        )
+    };
     // Ask with no buffers at all: 2 expired, a batch of 2.
     let status = unsafe {
-        ergon_orloj_batcher_next_batch(
+        next_batch(
             b,
             10.0 * MS,
-            null_mut(),
-            0,
-            &mut nb,
-            null_mut(),
-            0,
-            &mut nd,
-            &mut t,
+            (null_mut(), 0),
+            (null_mut(), 0),
+            (nb_ptr, nd_ptr),
+            t_ptr,
         )
     };
     assert_eq!(status, ergon_status::BufferTooSmall);
@@ -341,35 +358,11 @@ fn buffer_too_small_keeps_the_decision() {
     // A new request meanwhile waits for the decision after.
     enqueue(b, 0, 5, 10.0, 300.0);
     // Still too small for the dropped ids.
-    let status = unsafe {
-        ergon_orloj_batcher_next_batch(
-            b,
-            20.0 * MS,
-            batch.as_mut_ptr(),
-            4,
-            &mut nb,
-            dropped.as_mut_ptr(),
-            1,
-            &mut nd,
-            &mut t,
-        )
-    };
+    let status = decide_into(20.0, 4, 1);
     assert_eq!(status, ergon_status::BufferTooSmall);
     assert_eq!((nb, nd), (2, 2));
     // Large enough: the same decision, although the time is later.
-    let status = unsafe {
-        ergon_orloj_batcher_next_batch(
-            b,
-            50.0 * MS,
-            batch.as_mut_ptr(),
-            2,
-            &mut nb,
-            dropped.as_mut_ptr(),
-            2,
-            &mut nd,
-            &mut t,
-        )
-    };
+    let status = decide_into(50.0, 2, 2);
     assert_eq!(status, ergon_status::Ok, "{}", batcher_error(b));
     assert_eq!(&batch[..nb], &[3, 4]);
     assert_eq!(&dropped[..nd], &[1, 2]);
@@ -382,20 +375,17 @@ fn buffer_too_small_keeps_the_decision() {
 /// Without an expected-time pointer the call still decides.
 #[test]
 fn expected_time_is_optional() {
-    let apps = [constant(c"x", 10.0 * MS)];
+    let apps = [constant("x", 10.0 * MS)];
     let b = new(&apps, 4, &ergon_orloj_batcher_options_default());
     enqueue(b, 0, 1, 0.0, 100.0);
     let (mut batch, mut nb, mut nd) = ([0u64; 4], 0, 0);
     let status = unsafe {
-        ergon_orloj_batcher_next_batch(
+        next_batch(
             b,
             0.0,
-            batch.as_mut_ptr(),
-            4,
-            &mut nb,
-            null_mut(),
-            0,
-            &mut nd,
+            (batch.as_mut_ptr(), 4),
+            (null_mut(), 0),
+            (&mut nb, &mut nd),
             null_mut(),
         )
     };
@@ -406,13 +396,29 @@ fn expected_time_is_optional() {
 
 #[test]
 fn every_policy_constant_builds() {
-    let apps = [app_a(), constant(c"B", 20.0 * MS)];
+    let apps = [app_a(), constant("B", 20.0 * MS)];
     for (policy, estimate, name) in [
         (ERGON_ORLOJ_POLICY_ORLOJ, ERGON_ORLOJ_ESTIMATE_MEAN, "orloj"),
-        (ERGON_ORLOJ_POLICY_CLOCKWORK, ERGON_ORLOJ_ESTIMATE_MEAN, "clockwork"),
-        (ERGON_ORLOJ_POLICY_CLOCKWORK, ERGON_ORLOJ_ESTIMATE_P99, "clockwork-p99"),
-        (ERGON_ORLOJ_POLICY_NEXUS, ERGON_ORLOJ_ESTIMATE_P99, "nexus-p99"),
-        (ERGON_ORLOJ_POLICY_CLIPPER, ERGON_ORLOJ_ESTIMATE_P99, "clipper"),
+        (
+            ERGON_ORLOJ_POLICY_CLOCKWORK,
+            ERGON_ORLOJ_ESTIMATE_MEAN,
+            "clockwork",
+        ),
+        (
+            ERGON_ORLOJ_POLICY_CLOCKWORK,
+            ERGON_ORLOJ_ESTIMATE_P99,
+            "clockwork-p99",
+        ),
+        (
+            ERGON_ORLOJ_POLICY_NEXUS,
+            ERGON_ORLOJ_ESTIMATE_P99,
+            "nexus-p99",
+        ),
+        (
+            ERGON_ORLOJ_POLICY_CLIPPER,
+            ERGON_ORLOJ_ESTIMATE_P99,
+            "clipper",
+        ),
         (ERGON_ORLOJ_POLICY_EDF, ERGON_ORLOJ_ESTIMATE_P99, "edf-p99"),
         (ERGON_ORLOJ_POLICY_FIFO, ERGON_ORLOJ_ESTIMATE_MEAN, "fifo"),
     ] {
@@ -424,7 +430,10 @@ fn every_policy_constant_builds() {
         assert_eq!(policy_name(b), name);
         let mut n = 0;
         unsafe {
-            assert_eq!(ergon_orloj_batcher_max_batch_size(b, &mut n), ergon_status::Ok);
+            assert_eq!(
+                ergon_orloj_batcher_max_batch_size(b, &mut n),
+                ergon_status::Ok
+            );
             assert_eq!(n, 8);
             assert_eq!(ergon_orloj_batcher_num_apps(b, &mut n), ergon_status::Ok);
             assert_eq!(n, 2);
@@ -442,13 +451,13 @@ fn lognormal_and_samples_laws() {
             kind: ERGON_ORLOJ_EXEC_LOGNORMAL,
             mean_s: 0.030,
             cv: 1.0,
-            ..constant(c"ln", 0.0)
+            ..constant("ln", 0.0)
         },
         ergon_orloj_app {
             kind: ERGON_ORLOJ_EXEC_SAMPLES,
             samples_s: samples.as_ptr(),
             num_samples: samples.len(),
-            ..constant(c"s", 0.0)
+            ..constant("s", 0.0)
         },
     ];
     let o = ergon_orloj_batcher_options {
@@ -467,7 +476,7 @@ fn lognormal_and_samples_laws() {
 
 #[test]
 fn scale_factors_stretch_the_expected_time() {
-    let apps = [constant(c"x", 10.0 * MS)];
+    let apps = [constant("x", 10.0 * MS)];
     let scale = [1.0, 1.5];
     let mut b = null_mut();
     let o = options(ERGON_ORLOJ_POLICY_EDF, 31.0);
@@ -487,7 +496,7 @@ fn scale_factors_stretch_the_expected_time() {
 
 #[test]
 fn bad_construction() {
-    let good = [constant(c"x", 10.0 * MS)];
+    let good = [constant("x", 10.0 * MS)];
     let o = ergon_orloj_batcher_options_default();
     // No applications.
     let (s, m) = new_fails(&[], None, 4, &o);
@@ -497,7 +506,7 @@ fn bad_construction() {
     for slo in [0.0, -1.0, f64::NAN] {
         let apps = [ergon_orloj_app {
             slo_s: slo,
-            ..constant(c"resnet", 0.01)
+            ..constant("resnet", 0.01)
         }];
         let (s, m) = new_fails(&apps, None, 4, &o);
         assert_eq!(s, ergon_status::InvalidProblem);
@@ -506,15 +515,15 @@ fn bad_construction() {
     // Unknown kind constant.
     let apps = [ergon_orloj_app {
         kind: 9,
-        ..constant(c"x", 0.01)
+        ..constant("x", 0.01)
     }];
     let (s, m) = new_fails(&apps, None, 4, &o);
     assert_eq!(s, ergon_status::InvalidArgument);
     assert!(m.contains("unknown execution-time kind 9"), "{m}");
     // Law parameters.
     for (app, field) in [
-        (constant(c"x", 0.0), "value_s"),
-        (constant(c"x", f64::NAN), "value_s"),
+        (constant("x", 0.0), "value_s"),
+        (constant("x", f64::NAN), "value_s"),
         (
             ergon_orloj_app {
                 low_s: 0.05,
@@ -534,14 +543,14 @@ fn bad_construction() {
                 kind: ERGON_ORLOJ_EXEC_LOGNORMAL,
                 mean_s: 0.01,
                 cv: -1.0,
-                ..constant(c"x", 0.0)
+                ..constant("x", 0.0)
             },
             "cv",
         ),
         (
             ergon_orloj_app {
                 kind: ERGON_ORLOJ_EXEC_SAMPLES,
-                ..constant(c"x", 0.0)
+                ..constant("x", 0.0)
             },
             "values_s",
         ),
@@ -554,12 +563,15 @@ fn bad_construction() {
     let apps = [ergon_orloj_app {
         kind: ERGON_ORLOJ_EXEC_SAMPLES,
         num_samples: 3,
-        ..constant(c"x", 0.0)
+        ..constant("x", 0.0)
     }];
     assert_eq!(new_fails(&apps, None, 4, &o).0, ergon_status::NullPointer);
     // Options.
     for (bad, what) in [
-        (ergon_orloj_batcher_options { policy: 6, ..o }, "unknown policy 6"),
+        (
+            ergon_orloj_batcher_options { policy: 6, ..o },
+            "unknown policy 6",
+        ),
         (
             ergon_orloj_batcher_options { estimate: 2, ..o },
             "unknown estimate 2",
@@ -620,160 +632,98 @@ fn bad_construction() {
 
 #[test]
 fn bad_calls() {
-    let apps = [constant(c"x", 10.0 * MS)];
+    let apps = [constant("x", 10.0 * MS)];
     let b = new(&apps, 4, &ergon_orloj_batcher_options_default());
-    let (mut nb, mut nd) = (0, 0);
+    let (mut nb, mut nd, mut n) = (0, 0, 0);
+    let (nb, nd, n): (*mut usize, *mut usize, *mut usize) = (&mut nb, &mut nd, &mut n);
     let mut ids = [0u64; 4];
-    unsafe {
-        // Times.
-        for (arrival, deadline, what) in [
-            (f64::NAN, 1.0, "arrival_s"),
-            (0.0, f64::INFINITY, "deadline_s"),
-            (1.0, 0.5, "before its arrival"),
-        ] {
-            assert_eq!(
-                ergon_orloj_batcher_enqueue(b, 0, 1, arrival, deadline),
-                ergon_status::InvalidArgument
-            );
-            let m = batcher_error(b);
-            assert!(
-                m.contains("ergon_orloj_batcher_enqueue") && m.contains(what),
-                "{m}"
-            );
-        }
-        assert_eq!(queued(b), 0, "a failed enqueue queued something");
+    let ids = (ids.as_mut_ptr(), 4);
+    let mut s = ergon_orloj_app_stats::default();
+    let s: *mut ergon_orloj_app_stats = &mut s;
+    let (invalid, null_pointer) = (ergon_status::InvalidArgument, ergon_status::NullPointer);
+    // SAFETY (all calls): the handle and buffers above, or NULL where a case says so.
+    let enqueue_at = |app, arrival, deadline| unsafe {
+        ergon_orloj_batcher_enqueue(b, app, 1, arrival, deadline)
+    };
+    let decide_at =
+        |now, batch, dropped, lens| unsafe { next_batch(b, now, batch, dropped, lens, null_mut()) };
+    let none = (null_mut(), 0);
+    check_calls(&[
+        // Times (the message names the call and the value).
+        (invalid, "ergon_orloj_batcher_enqueue: arrival_s", &|| {
+            enqueue_at(0, f64::NAN, 1.0)
+        }),
+        (invalid, "deadline_s", &|| enqueue_at(0, 0.0, f64::INFINITY)),
+        (invalid, "before its arrival", &|| enqueue_at(0, 1.0, 0.5)),
+    ]);
+    assert_eq!(queued(b), 0, "a failed enqueue queued something");
+    check_calls(&[
         // Unknown application.
-        assert_eq!(
-            ergon_orloj_batcher_enqueue(b, 1, 1, 0.0, 1.0),
-            ergon_status::OutOfRange
-        );
-        assert!(batcher_error(b).contains("unknown app 1"));
-        assert_eq!(ergon_orloj_batcher_complete(b, 5, 0.01), ergon_status::OutOfRange);
-        let mut s = ergon_orloj_app_stats::default();
-        assert_eq!(
-            ergon_orloj_batcher_app_stats(b, 1, &mut s),
-            ergon_status::OutOfRange
-        );
-        // Observed times.
-        for bad in [f64::NAN, -0.01, f64::INFINITY] {
-            assert_eq!(
-                ergon_orloj_batcher_complete(b, 0, bad),
-                ergon_status::InvalidArgument
-            );
-            assert_eq!(
-                ergon_orloj_batcher_batch_done(b, bad),
-                ergon_status::InvalidArgument
-            );
-        }
-        assert_eq!(stats(b, 0).completions, 0);
+        (ergon_status::OutOfRange, "unknown app 1", &|| {
+            enqueue_at(1, 0.0, 1.0)
+        }),
+        (ergon_status::OutOfRange, "unknown app 5", &|| unsafe {
+            ergon_orloj_batcher_complete(b, 5, 0.01)
+        }),
+        (ergon_status::OutOfRange, "unknown app 1", &|| unsafe {
+            ergon_orloj_batcher_app_stats(b, 1, s)
+        }),
+    ]);
+    // Observed times.
+    for bad in [f64::NAN, -0.01, f64::INFINITY] {
+        check_calls(&[
+            (invalid, "", &|| unsafe {
+                ergon_orloj_batcher_complete(b, 0, bad)
+            }),
+            (invalid, "", &|| unsafe {
+                ergon_orloj_batcher_batch_done(b, bad)
+            }),
+        ]);
+    }
+    assert_eq!(stats(b, 0).completions, 0);
+    enqueue(b, 0, 1, 0.0, 100.0);
+    check_calls(&[
         // Decision time.
-        enqueue(b, 0, 1, 0.0, 100.0);
-        for now in [f64::NAN, f64::NEG_INFINITY] {
-            assert_eq!(
-                ergon_orloj_batcher_next_batch(
-                    b,
-                    now,
-                    ids.as_mut_ptr(),
-                    4,
-                    &mut nb,
-                    null_mut(),
-                    0,
-                    &mut nd,
-                    null_mut()
-                ),
-                ergon_status::InvalidArgument
-            );
-        }
+        (invalid, "now_s = NaN", &|| {
+            decide_at(f64::NAN, ids, none, (nb, nd))
+        }),
+        (invalid, "now_s = -inf", &|| {
+            decide_at(f64::NEG_INFINITY, ids, none, (nb, nd))
+        }),
         // Buffers and outputs.
-        assert_eq!(
-            ergon_orloj_batcher_next_batch(
-                b,
-                0.0,
-                null_mut(),
-                4,
-                &mut nb,
-                null_mut(),
-                0,
-                &mut nd,
-                null_mut()
-            ),
-            ergon_status::NullPointer
-        );
-        assert_eq!(
-            ergon_orloj_batcher_next_batch(
-                b,
-                0.0,
-                ids.as_mut_ptr(),
-                4,
-                &mut nb,
-                null_mut(),
-                2,
-                &mut nd,
-                null_mut()
-            ),
-            ergon_status::NullPointer
-        );
-        assert_eq!(
-            ergon_orloj_batcher_next_batch(
-                b,
-                0.0,
-                ids.as_mut_ptr(),
-                4,
-                null_mut(),
-                null_mut(),
-                0,
-                &mut nd,
-                null_mut()
-            ),
-            ergon_status::NullPointer
-        );
-        assert_eq!(
-            ergon_orloj_batcher_next_batch(
-                b,
-                0.0,
-                ids.as_mut_ptr(),
-                4,
-                &mut nb,
-                null_mut(),
-                0,
-                null_mut(),
-                null_mut()
-            ),
-            ergon_status::NullPointer
-        );
-        // Nothing was decided by the failed calls.
-        assert_eq!(queued(b), 1);
-        assert_eq!(
-            ergon_orloj_batcher_queued(b, null_mut()),
-            ergon_status::NullPointer
-        );
-        // NULL and foreign handles.
-        assert_eq!(
-            ergon_orloj_batcher_enqueue(null_mut(), 0, 1, 0.0, 1.0),
-            ergon_status::NullPointer
-        );
-        assert!(thread_error().contains("batcher handle is NULL"));
-        let mut n = 0;
-        assert_eq!(
-            ergon_orloj_batcher_queued(null(), &mut n),
-            ergon_status::NullPointer
-        );
-        let json = std::fs::read_to_string(format!(
-            "{}/../../shared/data/perseus/a100_s2_m4.instance.json",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap();
-        let mut f = null_mut();
-        assert_eq!(
-            ergon_perseus_frontier_from_instance_json(json.as_ptr().cast(), json.len(), &mut f),
-            ergon_status::Ok
-        );
-        let foreign = f.cast::<ergon_orloj_batcher>();
-        assert_eq!(
-            ergon_orloj_batcher_queued(foreign, &mut n),
-            ergon_status::NullPointer
-        );
-        assert!(thread_error().contains("not a live batcher handle"));
+        (null_pointer, "`batch`", &|| {
+            decide_at(0.0, (null_mut(), 4), none, (nb, nd))
+        }),
+        (null_pointer, "`dropped`", &|| {
+            decide_at(0.0, ids, (null_mut(), 2), (nb, nd))
+        }),
+        (null_pointer, "`batch_len`", &|| {
+            decide_at(0.0, ids, none, (null_mut(), nd))
+        }),
+        (null_pointer, "`dropped_len`", &|| {
+            decide_at(0.0, ids, none, (nb, null_mut()))
+        }),
+        (null_pointer, "`out`", &|| unsafe {
+            ergon_orloj_batcher_queued(b, null_mut())
+        }),
+    ]);
+    // Nothing was decided by the failed calls.
+    assert_eq!(queued(b), 1);
+    // NULL and foreign handles.
+    let f = frontier("a100_s2_m4");
+    let foreign = f.cast::<ergon_orloj_batcher>();
+    check_calls(&[
+        (null_pointer, "batcher handle is NULL", &|| unsafe {
+            ergon_orloj_batcher_enqueue(null_mut(), 0, 1, 0.0, 1.0)
+        }),
+        (null_pointer, "batcher handle is NULL", &|| unsafe {
+            ergon_orloj_batcher_queued(null(), n)
+        }),
+        (null_pointer, "not a live batcher handle", &|| unsafe {
+            ergon_orloj_batcher_queued(foreign, n)
+        }),
+    ]);
+    unsafe {
         // Freeing a foreign pointer as a batcher does nothing.
         ergon_orloj_batcher_free(foreign);
         ergon_perseus_frontier_free(f);
@@ -820,7 +770,10 @@ fn batcher_from_an_orloj_sim_document() {
     close(stats(b, 1).slo_s, 0.06);
     let mut n = 0;
     unsafe {
-        assert_eq!(ergon_orloj_batcher_max_batch_size(b, &mut n), ergon_status::Ok);
+        assert_eq!(
+            ergon_orloj_batcher_max_batch_size(b, &mut n),
+            ergon_status::Ok
+        );
         ergon_orloj_batcher_free(b);
     }
     assert_eq!(n, 4);
@@ -874,7 +827,8 @@ fn simulate_json_matches_the_core() {
                 .contains("too small")
         );
     }
-    let json = read_text(|buf, cap, len| unsafe { ergon_orloj_simulation_to_json(r, buf, cap, len) });
+    let json =
+        read_text(|buf, cap, len| unsafe { ergon_orloj_simulation_to_json(r, buf, cap, len) });
     assert_eq!(json, expected);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["schema"], "orloj-result/v1");
@@ -899,7 +853,7 @@ fn simulate_json_matches_the_core() {
 #[test]
 fn too_many_apps_is_a_status_before_reading() {
     let o = options(ERGON_ORLOJ_POLICY_ORLOJ, 63.0);
-    let one = [constant(c"x", 0.01)];
+    let one = [constant("x", 0.01)];
     for n in [65usize, 1 << 40, usize::MAX] {
         let mut b = null_mut();
         let status = unsafe { ergon_orloj_batcher_new(one.as_ptr(), n, null(), 4, &o, &mut b) };
@@ -907,7 +861,7 @@ fn too_many_apps_is_a_status_before_reading() {
         assert!(b.is_null());
         assert!(thread_error().contains("limit of 64"), "{}", thread_error());
     }
-    let many = vec![constant(c"x", 0.01); 65];
+    let many = vec![constant("x", 0.01); 65];
     let (status, msg) = new_fails(&many, None, 4, &o);
     assert_eq!(status, ergon_status::InvalidProblem, "{msg}");
 }

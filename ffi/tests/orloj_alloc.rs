@@ -8,7 +8,10 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::ptr::{null, null_mut};
 
+use common::next_batch;
 use ergon::*;
+
+mod common;
 
 struct Counting;
 
@@ -43,7 +46,8 @@ fn allocations() -> usize {
 
 fn app(kind: u32) -> ergon_orloj_app {
     ergon_orloj_app {
-        name: c"app".as_ptr(),
+        name: "app".as_ptr().cast(),
+        name_len: 3,
         slo_s: 0.05,
         kind,
         value_s: 0.012,
@@ -88,15 +92,12 @@ fn deciding_and_completing_do_not_allocate() {
         let (mut nb, mut nd) = (0, 0);
         let mut decide = |b: *mut ergon_orloj_batcher, now_s: f64| unsafe {
             assert_eq!(
-                ergon_orloj_batcher_next_batch(
+                next_batch(
                     b,
                     now_s,
-                    batch.as_mut_ptr(),
-                    batch.len(),
-                    &mut nb,
-                    dropped.as_mut_ptr(),
-                    dropped.len(),
-                    &mut nd,
+                    (batch.as_mut_ptr(), batch.len()),
+                    (dropped.as_mut_ptr(), dropped.len()),
+                    (&mut nb, &mut nd),
                     null_mut(),
                 ),
                 ergon_status::Ok
@@ -105,36 +106,30 @@ fn deciding_and_completing_do_not_allocate() {
         };
         let mut id = 0u64;
         let mut now = 0.0;
-        // Warm up: the first decision sizes the policy's caches.
-        unsafe {
-            for _ in 0..300 {
+        // `count` requests spread over the three applications, due 50 ms after `now`.
+        let mut arrive = |count: usize, now: f64| {
+            for _ in 0..count {
                 let app = (id % 3) as usize;
-                assert_eq!(
-                    ergon_orloj_batcher_enqueue(b, app, id, now, now + 0.05),
-                    ergon_status::Ok
-                );
+                let status = unsafe { ergon_orloj_batcher_enqueue(b, app, id, now, now + 0.05) };
+                assert_eq!(status, ergon_status::Ok);
                 id += 1;
             }
-        }
+        };
+        // Warm up: the first decision sizes the policy's caches.
+        arrive(300, now);
         decide(b, now);
         let mut handled = 0;
         let mut counted = 0;
         for round in 0..50 {
             now += 0.004;
-            unsafe {
-                for _ in 0..6 {
-                    let app = (id % 3) as usize;
-                    assert_eq!(
-                        ergon_orloj_batcher_enqueue(b, app, id, now, now + 0.05),
-                        ergon_status::Ok
-                    );
-                    id += 1;
-                }
-            }
+            arrive(6, now);
             let before = allocations();
             handled += decide(b, now);
             unsafe {
-                assert_eq!(ergon_orloj_batcher_complete(b, round % 3, 0.01), ergon_status::Ok);
+                assert_eq!(
+                    ergon_orloj_batcher_complete(b, round % 3, 0.01),
+                    ergon_status::Ok
+                );
                 assert_eq!(ergon_orloj_batcher_batch_done(b, 0.01), ergon_status::Ok);
             }
             counted += allocations() - before;
@@ -151,15 +146,12 @@ fn deciding_and_completing_do_not_allocate() {
             let (mut one, mut t) = ([0u64; 8], 0.0);
             let before = allocations();
             assert_eq!(
-                ergon_orloj_batcher_next_batch(
+                next_batch(
                     b,
                     now,
-                    one.as_mut_ptr(),
-                    8,
-                    &mut nb,
-                    null_mut(),
-                    0,
-                    &mut nd,
+                    (one.as_mut_ptr(), 8),
+                    (null_mut(), 0),
+                    (&mut nb, &mut nd),
                     &mut t
                 ),
                 ergon_status::Ok

@@ -3,62 +3,28 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::ffi::CStr;
 use std::ptr::{null, null_mut};
 
+use common::{
+    check_calls, created, fails, fixture, frontier_error, option, pipeline_problem, plan_stage,
+    read_items, read_value, solved, stage0_profiles,
+};
 use ergon::*;
-use messages::{read_text, thread_error};
 
-mod messages;
-
-fn fixture(name: &str) -> String {
-    let path = format!(
-        "{}/../../shared/data/perseus/{name}.instance.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn solved(name: &str) -> *mut ergon_perseus_frontier {
-    let json = fixture(name);
-    let mut f = null_mut();
-    unsafe {
-        assert_eq!(
-            ergon_perseus_frontier_from_instance_json(json.as_ptr().cast(), json.len(), &mut f),
-            ergon_status::Ok
-        );
-        assert_eq!(ergon_perseus_frontier_solve(f), ergon_status::Ok);
-    }
-    f
-}
-
-fn frontier_error(f: *const ergon_perseus_frontier) -> String {
-    read_text(|buf, cap, len| unsafe { ergon_perseus_frontier_last_error(f, buf, cap, len) })
-}
+mod common;
 
 #[test]
 fn fixture_frontiers_through_the_abi() {
     for (name, points, first, last) in [("a100_s2_m4", 97, 431, 335), ("a100_s4_m8", 174, 896, 723)]
     {
         let f = solved(name);
-        let mut n = 0;
-        let mut summary = ergon_perseus_summary::default();
-        unsafe {
-            assert_eq!(ergon_perseus_frontier_num_points(f, &mut n), ergon_status::Ok);
-            assert_eq!(ergon_perseus_frontier_summary(f, &mut summary), ergon_status::Ok);
-        }
+        let n = read_value(|n| unsafe { ergon_perseus_frontier_num_points(f, n) });
+        let summary = read_value(|s| unsafe { ergon_perseus_frontier_summary(f, s) });
         assert_eq!(n, points, "{name}");
         assert!(summary.complete);
         assert_eq!(summary.num_points, points);
-        let mut all = vec![ergon_perseus_point::default(); n];
-        let mut len = 0;
-        unsafe {
-            assert_eq!(
-                ergon_perseus_frontier_points(f, all.as_mut_ptr(), all.len(), &mut len),
-                ergon_status::Ok
-            );
-        }
-        assert_eq!(len, n);
+        let all = read_items(|b, c, l| unsafe { ergon_perseus_frontier_points(f, b, c, l) });
+        assert_eq!(all.len(), n);
         assert_eq!(all[0].quanta, first);
         assert_eq!(all[n - 1].quanta, last);
         assert!((summary.t_min_s - last as f64 * 0.001).abs() < 1e-12);
@@ -71,19 +37,19 @@ fn arrays_and_json_give_the_same_frontier() {
     let json = fixture("a100_s2_m4");
     let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
     let doc_profiles = doc["profiles"].as_array().unwrap();
+    let value = |o: &serde_json::Value, key: &str| o[key].as_f64().unwrap();
     let options: Vec<Vec<ergon_perseus_option>> = doc_profiles
         .iter()
         .map(|p| {
-            p["options"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|o| ergon_perseus_option {
-                    freq_mhz: o["freq_mhz"].as_u64().unwrap() as u32,
-                    time_s: o["time_s"].as_f64().unwrap(),
-                    energy_j: o["energy_j"].as_f64().unwrap(),
-                })
-                .collect()
+            let measured = p["options"].as_array().unwrap().iter();
+            let read = |o| {
+                option(
+                    value(o, "freq_mhz") as u32,
+                    value(o, "time_s"),
+                    value(o, "energy_j"),
+                )
+            };
+            measured.map(read).collect()
         })
         .collect();
     let profiles: Vec<ergon_perseus_profile> = doc_profiles
@@ -101,47 +67,16 @@ fn arrays_and_json_give_the_same_frontier() {
             fit: null(),
         })
         .collect();
-    let problem = ergon_perseus_problem {
-        unit_time_s: 0.001,
-        p_blocking_w: 83.64,
-        effective_energy: ERGON_PERSEUS_EFFECTIVE_ENERGY_AFTER_FILTER,
-        profiles: profiles.as_ptr(),
-        num_profiles: profiles.len(),
-        pipeline: ergon_perseus_pipeline {
-            schedule: ERGON_PERSEUS_SCHEDULE_1F1B,
-            num_stages: 2,
-            num_microbatches: 4,
-            virtual_stages: 0,
-        },
-        nodes: null(),
-        num_nodes: 0,
-        edges: null(),
-        num_edges: 0,
-        num_stages: 0,
-    };
+    let problem = pipeline_problem(&profiles, 2, 4, 83.64);
     let mut a = null_mut();
-    unsafe {
-        assert_eq!(
-            ergon_perseus_frontier_new(&problem, &mut a),
-            ergon_status::Ok,
-            "{}",
-            thread_error()
-        );
-        assert_eq!(ergon_perseus_frontier_solve(a), ergon_status::Ok);
-    }
+    let a = created(unsafe { ergon_perseus_frontier_new(&problem, &mut a) }, a).unwrap();
+    assert_eq!(unsafe { ergon_perseus_frontier_solve(a) }, ergon_status::Ok);
     let b = solved("a100_s2_m4");
-    let (mut na, mut nb) = (0, 0);
-    unsafe {
-        ergon_perseus_frontier_num_points(a, &mut na);
-        ergon_perseus_frontier_num_points(b, &mut nb);
-    }
-    assert_eq!(na, nb);
-    for i in 0..na {
-        let (mut pa, mut pb) = (ergon_perseus_point::default(), ergon_perseus_point::default());
-        unsafe {
-            ergon_perseus_frontier_point(a, i, &mut pa);
-            ergon_perseus_frontier_point(b, i, &mut pb);
-        }
+    let num_points = |f| read_value(|n| unsafe { ergon_perseus_frontier_num_points(f, n) });
+    assert_eq!(num_points(a), num_points(b));
+    for i in 0..num_points(a) {
+        let point = |f| read_value(|p| unsafe { ergon_perseus_frontier_point(f, i, p) });
+        let (pa, pb) = (point(a), point(b));
         assert_eq!(pa.quanta, pb.quanta);
         assert_eq!(pa.energy_j, pb.energy_j);
     }
@@ -160,37 +95,11 @@ fn plans_through_the_abi() {
         (ERGON_PERSEUS_PLAN_DEADLINE, 0.8),
     ] {
         let mut plan = null_mut();
-        let mut s = ergon_perseus_plan_info::default();
-        unsafe {
-            assert_eq!(
-                ergon_perseus_frontier_plan(f, at, deadline, &mut plan),
-                ergon_status::Ok
-            );
-            assert_eq!(ergon_perseus_plan_summary(plan, &mut s), ergon_status::Ok);
-        }
+        let status = unsafe { ergon_perseus_frontier_plan(f, at, deadline, &mut plan) };
+        let plan = created(status, plan).unwrap();
+        let s = read_value(|s| unsafe { ergon_perseus_plan_summary(plan, s) });
         assert_eq!(s.num_stages, 4);
-        let mut len = 0;
-        unsafe {
-            assert_eq!(
-                ergon_perseus_plan_stage(plan, 0, null_mut(), null_mut(), 0, &mut len),
-                ergon_status::Ok
-            )
-        };
-        assert_eq!(len, 16);
-        let (mut kinds, mut freqs) = (vec![9u32; len], vec![0u32; len]);
-        unsafe {
-            assert_eq!(
-                ergon_perseus_plan_stage(
-                    plan,
-                    0,
-                    kinds.as_mut_ptr(),
-                    freqs.as_mut_ptr(),
-                    len,
-                    &mut len
-                ),
-                ergon_status::Ok
-            );
-        }
+        let (kinds, freqs) = plan_stage(plan, 0);
         // Stage 0 of 4×8 1F1B: F F F F B F B F B F B F B B B B.
         let expected = [0, 0, 0, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 1, 1, 1];
         assert_eq!(kinds, expected);
@@ -207,61 +116,68 @@ fn plans_through_the_abi() {
 fn errors_call_by_call() {
     let f = solved("a100_s2_m4");
     let mut n = 0;
+    let mut p = ergon_perseus_point::default();
     let mut plan = null_mut();
-    unsafe {
+    let (n_ptr, p_ptr, plan_ptr): (
+        *mut usize,
+        *mut ergon_perseus_point,
+        *mut *mut ergon_perseus_plan,
+    ) = (&mut n, &mut p, &mut plan);
+    let plan_at = |at: u32, deadline_s: f64| unsafe {
+        ergon_perseus_frontier_plan(f, at, deadline_s, plan_ptr)
+    };
+    let deadline = ERGON_PERSEUS_PLAN_DEADLINE;
+    let invalid = ergon_status::InvalidArgument;
+    // SAFETY (all calls): the handle and outputs above, or NULL where a case says so.
+    check_calls(&[
         // NULL handles and outputs.
-        assert_eq!(
-            ergon_perseus_frontier_num_points(null(), &mut n),
-            ergon_status::NullPointer
-        );
-        assert!(thread_error().contains("frontier handle is NULL"));
-        assert_eq!(
-            ergon_perseus_frontier_num_points(f, null_mut()),
-            ergon_status::NullPointer
-        );
-        assert!(frontier_error(f).contains("output pointer"));
+        (
+            ergon_status::NullPointer,
+            "frontier handle is NULL",
+            &|| unsafe { ergon_perseus_frontier_num_points(null(), n_ptr) },
+        ),
+        (ergon_status::NullPointer, "output pointer", &|| unsafe {
+            ergon_perseus_frontier_num_points(f, null_mut())
+        }),
         // Double solve, then the handle still works.
-        assert_eq!(ergon_perseus_frontier_solve(f), ergon_status::InvalidState);
-        assert!(frontier_error(f).contains("already solved"));
-        assert_eq!(ergon_perseus_frontier_num_points(f, &mut n), ergon_status::Ok);
+        (ergon_status::InvalidState, "already solved", &|| unsafe {
+            ergon_perseus_frontier_solve(f)
+        }),
+        (ergon_status::Ok, "", &|| unsafe {
+            ergon_perseus_frontier_num_points(f, n_ptr)
+        }),
         // Out of range, bad selector, deadline too short, NaN deadline.
-        let mut p = ergon_perseus_point::default();
-        assert_eq!(
-            ergon_perseus_frontier_point(f, 10_000, &mut p),
-            ergon_status::OutOfRange
-        );
-        assert_eq!(
-            ergon_perseus_frontier_plan(f, 7, 0.0, &mut plan),
-            ergon_status::InvalidArgument
-        );
-        assert_eq!(
-            ergon_perseus_frontier_plan(f, ERGON_PERSEUS_PLAN_DEADLINE, 0.1, &mut plan),
-            ergon_status::Deadline
-        );
-        assert!(frontier_error(f).contains("shorter than the fastest"));
-        assert_eq!(
-            ergon_perseus_frontier_plan(f, ERGON_PERSEUS_PLAN_DEADLINE, f64::NAN, &mut plan),
-            ergon_status::InvalidArgument
-        );
-        assert!(plan.is_null(), "outputs are written only on success");
-        // A buffer too small for the message: the needed length comes back.
-        let mut len = 0;
-        let mut small = [0u8; 4];
-        assert_eq!(
-            ergon_perseus_frontier_last_error(f, small.as_mut_ptr().cast(), small.len(), &mut len),
-            ergon_status::BufferTooSmall
-        );
-        assert!(len > 4);
-        // A plan handle where a frontier is expected.
-        assert_eq!(
-            ergon_perseus_frontier_plan(f, ERGON_PERSEUS_PLAN_FASTEST, 0.0, &mut plan),
-            ergon_status::Ok
-        );
-        assert_eq!(
-            ergon_perseus_frontier_num_points(plan.cast(), &mut n),
-            ergon_status::NullPointer
-        );
-        assert!(thread_error().contains("not a live frontier handle"));
+        (ergon_status::OutOfRange, "point 10000", &|| unsafe {
+            ergon_perseus_frontier_point(f, 10_000, p_ptr)
+        }),
+        (invalid, "unknown plan selector 7", &|| plan_at(7, 0.0)),
+        (ergon_status::Deadline, "shorter than the fastest", &|| {
+            plan_at(deadline, 0.1)
+        }),
+        (invalid, "not a finite", &|| plan_at(deadline, f64::NAN)),
+    ]);
+    assert!(plan.is_null(), "outputs are written only on success");
+    // The handle keeps the message of its last failure.
+    assert!(
+        frontier_error(f).contains("ergon_perseus_frontier_plan: "),
+        "{}",
+        frontier_error(f)
+    );
+    // A buffer too small for the message: the needed length comes back.
+    let mut len = 0;
+    let mut small = [0u8; 4];
+    let status =
+        unsafe { ergon_perseus_frontier_last_error(f, small.as_mut_ptr().cast(), 4, &mut len) };
+    assert_eq!(status, ergon_status::BufferTooSmall);
+    assert!(len > 4);
+    // A plan handle where a frontier is expected.
+    let plan = created(plan_at(ERGON_PERSEUS_PLAN_FASTEST, 0.0), plan).unwrap();
+    check_calls(&[(
+        ergon_status::NullPointer,
+        "not a live frontier handle",
+        &|| unsafe { ergon_perseus_frontier_num_points(plan.cast(), n_ptr) },
+    )]);
+    unsafe {
         ergon_perseus_plan_free(plan);
         // Freeing NULL is a no-op.
         ergon_perseus_frontier_free(null_mut());
@@ -272,109 +188,67 @@ fn errors_call_by_call() {
 
 #[test]
 fn bad_documents_and_arrays() {
-    let mut f = null_mut();
-    unsafe {
-        let bad = "{not json";
-        assert_eq!(
-            ergon_perseus_frontier_from_instance_json(bad.as_ptr().cast(), bad.len(), &mut f),
-            ergon_status::Parse
-        );
-        let other = r#"{"schema":"ergon-plan/v1"}"#;
-        assert_eq!(
-            ergon_perseus_frontier_from_instance_json(other.as_ptr().cast(), other.len(), &mut f),
-            ergon_status::Schema
-        );
-        assert!(thread_error().contains("perseus-instance/v1"));
-        assert_eq!(
-            ergon_perseus_frontier_from_instance_json(null(), 0, &mut f),
-            ergon_status::NullPointer
-        );
-        let invalid_utf8 = [0xffu8, 0xfe];
-        assert_eq!(
-            ergon_perseus_frontier_from_instance_json(invalid_utf8.as_ptr().cast(), 2, &mut f),
-            ergon_status::Parse
-        );
-        assert!(f.is_null());
-        // Arrays: NaN time, unknown kind, NULL options with a length, zero profiles.
-        let nan = [ergon_perseus_option {
-            freq_mhz: 1000,
-            time_s: f64::NAN,
-            energy_j: 1.0,
-        }];
-        let mut profile = ergon_perseus_profile {
-            stage: 0,
-            kind: ERGON_PERSEUS_KIND_FORWARD,
-            options: nan.as_ptr(),
-            num_options: 1,
-            fit: null(),
+    let from_json = |bytes: &[u8]| {
+        let mut f = null_mut();
+        let status = unsafe {
+            ergon_perseus_frontier_from_instance_json(bytes.as_ptr().cast(), bytes.len(), &mut f)
         };
-        let mut problem = ergon_perseus_problem {
-            unit_time_s: 0.001,
-            p_blocking_w: 80.0,
-            effective_energy: 0,
-            profiles: &profile,
-            num_profiles: 1,
-            pipeline: ergon_perseus_pipeline {
-                schedule: ERGON_PERSEUS_SCHEDULE_1F1B,
-                num_stages: 1,
-                num_microbatches: 1,
-                virtual_stages: 0,
-            },
-            nodes: null(),
-            num_nodes: 0,
-            edges: null(),
-            num_edges: 0,
-            num_stages: 0,
-        };
-        assert_eq!(
-            ergon_perseus_frontier_new(&problem, &mut f),
-            ergon_status::InvalidProblem
-        );
-        assert!(thread_error().contains("time_s"), "{}", thread_error());
-        profile.kind = 7;
-        problem.profiles = &profile;
-        assert_eq!(
-            ergon_perseus_frontier_new(&problem, &mut f),
-            ergon_status::InvalidArgument
-        );
-        profile.kind = ERGON_PERSEUS_KIND_FORWARD;
-        profile.options = null();
-        problem.profiles = &profile;
-        assert_eq!(
-            ergon_perseus_frontier_new(&problem, &mut f),
-            ergon_status::NullPointer
-        );
-        problem.num_profiles = 0;
-        assert_eq!(
-            ergon_perseus_frontier_new(&problem, &mut f),
-            ergon_status::InvalidProblem
-        );
-        assert!(thread_error().contains("no profile"), "{}", thread_error());
-        assert_eq!(
-            ergon_perseus_frontier_new(null(), &mut f),
-            ergon_status::NullPointer
-        );
-        assert!(f.is_null());
-    }
-}
-
-#[test]
-fn status_strings_cover_every_code() {
-    for code in 0..=12 {
-        let s = unsafe { CStr::from_ptr(ergon_status_str(code)) }
-            .to_str()
-            .unwrap();
-        assert_ne!(s, "unknown status", "code {code}");
-    }
-    assert_eq!(
-        unsafe { CStr::from_ptr(ergon_status_str(-3)) }
-            .to_str()
-            .unwrap(),
-        "unknown status"
+        created(status, f)
+    };
+    fails(
+        from_json(b"{not json"),
+        ergon_status::Parse,
+        &["perseus-instance/v1"],
     );
-    assert_eq!(
-        unsafe { CStr::from_ptr(ergon_version()) }.to_str().unwrap(),
-        env!("CARGO_PKG_VERSION")
+    fails(
+        from_json(br#"{"schema":"ergon-plan/v1"}"#),
+        ergon_status::Schema,
+        &["perseus-instance/v1"],
+    );
+    fails(from_json(&[0xff, 0xfe]), ergon_status::Parse, &["UTF-8"]);
+    let mut f = null_mut();
+    let status = unsafe { ergon_perseus_frontier_from_instance_json(null(), 0, &mut f) };
+    fails(created(status, f), ergon_status::NullPointer, &["`json`"]);
+    // Arrays: NaN time, unknown kind, NULL options with a length, zero profiles, NULL problem.
+    let nan = [option(1000, f64::NAN, 1.0)];
+    let [forward, _] = stage0_profiles(&nan, &nan);
+    type Change = fn(&mut ergon_perseus_profile, &mut ergon_perseus_problem);
+    let cases: [(Change, ergon_status, &str); 4] = [
+        (|_, _| {}, ergon_status::InvalidProblem, "time_s"),
+        (
+            |profile, _| profile.kind = 7,
+            ergon_status::InvalidArgument,
+            "unknown kind 7",
+        ),
+        (
+            |profile, _| profile.options = null(),
+            ergon_status::NullPointer,
+            "options",
+        ),
+        (
+            |_, problem| problem.num_profiles = 0,
+            ergon_status::InvalidProblem,
+            "no profile",
+        ),
+    ];
+    for (change, status, needle) in cases {
+        let mut profile = forward;
+        let mut problem = ergon_perseus_problem {
+            num_profiles: 1,
+            ..pipeline_problem(&[], 1, 1, 80.0)
+        };
+        change(&mut profile, &mut problem);
+        problem.profiles = &profile;
+        let mut f = null_mut();
+        let got = created(unsafe { ergon_perseus_frontier_new(&problem, &mut f) }, f);
+        fails(got, status, &[needle]);
+    }
+    let mut f = null_mut();
+    let status = unsafe { ergon_perseus_frontier_new(null(), &mut f) };
+    fails(
+        created(status, f),
+        ergon_status::NullPointer,
+        &["`problem`"],
     );
 }
 
@@ -384,72 +258,34 @@ fn status_strings_cover_every_code() {
 /// the caller claimed, each an abort of the host process).
 #[test]
 fn sizes_beyond_the_limits_are_a_status() {
-    let opts = [
-        ergon_perseus_option {
-            freq_mhz: 1410,
-            time_s: 0.020,
-            energy_j: 10.0,
-        },
-        ergon_perseus_option {
-            freq_mhz: 990,
-            time_s: 0.030,
-            energy_j: 6.0,
-        },
-    ];
-    let profiles = [ERGON_PERSEUS_KIND_FORWARD, ERGON_PERSEUS_KIND_BACKWARD].map(|kind| ergon_perseus_profile {
-        stage: 0,
-        kind,
-        options: opts.as_ptr(),
-        num_options: opts.len(),
-        fit: null(),
-    });
-    let nodes = [
-        ergon_perseus_node {
+    let opts = [option(1410, 0.020, 10.0), option(990, 0.030, 6.0)];
+    let profiles = stage0_profiles(&opts, &opts);
+    let nodes =
+        [ERGON_PERSEUS_KIND_FORWARD, ERGON_PERSEUS_KIND_BACKWARD].map(|kind| ergon_perseus_node {
             stage: 0,
-            kind: ERGON_PERSEUS_KIND_FORWARD,
+            kind,
             microbatch: 0,
-        },
-        ergon_perseus_node {
-            stage: 0,
-            kind: ERGON_PERSEUS_KIND_BACKWARD,
-            microbatch: 0,
-        },
-    ];
+        });
     let edges = [ergon_perseus_edge { from: 0, to: 1 }];
     let base = ergon_perseus_problem {
-        unit_time_s: 0.001,
-        p_blocking_w: 80.0,
-        effective_energy: ERGON_PERSEUS_EFFECTIVE_ENERGY_AFTER_FILTER,
-        profiles: profiles.as_ptr(),
-        num_profiles: profiles.len(),
-        pipeline: ergon_perseus_pipeline {
-            schedule: ERGON_PERSEUS_SCHEDULE_1F1B,
-            num_stages: 1,
-            num_microbatches: 1,
-            virtual_stages: 0,
-        },
         nodes: nodes.as_ptr(),
         num_nodes: nodes.len(),
         edges: edges.as_ptr(),
         num_edges: edges.len(),
         num_stages: 1,
+        ..pipeline_problem(&profiles, 1, 1, 80.0)
     };
-    let refused = |problem: &ergon_perseus_problem, needles: &[&str]| {
+    fn new(
+        problem: &ergon_perseus_problem,
+    ) -> Result<*mut ergon_perseus_frontier, (ergon_status, String)> {
         let mut f = null_mut();
-        let status = unsafe { ergon_perseus_frontier_new(problem, &mut f) };
-        let msg = thread_error();
-        assert_eq!(status, ergon_status::InvalidProblem, "{msg}");
-        assert!(f.is_null());
-        for n in needles {
-            assert!(msg.contains(n), "{msg:?} does not mention {n:?}");
-        }
-    };
-    // The base is valid: one stage, a plan with one list.
-    let mut f = null_mut();
-    unsafe {
-        assert_eq!(ergon_perseus_frontier_new(&base, &mut f), ergon_status::Ok);
-        ergon_perseus_frontier_free(f);
+        created(unsafe { ergon_perseus_frontier_new(problem, &mut f) }, f)
     }
+    fn refused(problem: &ergon_perseus_problem, needles: &[&str]) {
+        fails(new(problem), ergon_status::InvalidProblem, needles);
+    }
+    // The base is valid: one stage, a plan with one list.
+    unsafe { ergon_perseus_frontier_free(new(&base).unwrap()) };
     refused(
         &ergon_perseus_problem {
             num_stages: 4_000_000_000,
@@ -459,17 +295,7 @@ fn sizes_beyond_the_limits_are_a_status() {
     );
     // Exactly the old limit of 2²⁴ computations: 8 stages × 1 048 576 microbatches.
     refused(
-        &ergon_perseus_problem {
-            nodes: null(),
-            num_nodes: 0,
-            pipeline: ergon_perseus_pipeline {
-                schedule: ERGON_PERSEUS_SCHEDULE_1F1B,
-                num_stages: 8,
-                num_microbatches: 1 << 20,
-                virtual_stages: 0,
-            },
-            ..base
-        },
+        &pipeline_problem(&profiles, 8, 1 << 20, 80.0),
         &["16777216", "MAX_COMPUTATIONS"],
     );
     // Claimed lengths far beyond the limits are refused before the arrays are read.
@@ -500,33 +326,19 @@ fn sizes_beyond_the_limits_are_a_status() {
         &["profiles[0].num_options", "MAX_OPTIONS_PER_PROFILE"],
     );
     // τ = 1 ns and options of 1 ms and 0.26 s: ~2²⁸ quanta, a 2 GiB cost table before.
-    let wide = [
-        ergon_perseus_option {
-            freq_mhz: 1410,
-            time_s: 1e-3,
-            energy_j: 10.0,
-        },
-        ergon_perseus_option {
-            freq_mhz: 990,
-            time_s: 0.26,
-            energy_j: 5.0,
-        },
-    ];
-    let wide_profiles = profiles.map(|p| ergon_perseus_profile {
-        options: wide.as_ptr(),
-        ..p
-    });
+    let wide = [option(1410, 1e-3, 10.0), option(990, 0.26, 5.0)];
+    let wide_profiles = stage0_profiles(&wide, &wide);
     let problem = ergon_perseus_problem {
         unit_time_s: 1e-9,
         profiles: wide_profiles.as_ptr(),
         ..base
     };
-    let mut f = null_mut();
-    unsafe {
-        assert_eq!(ergon_perseus_frontier_new(&problem, &mut f), ergon_status::Ok);
-        assert_eq!(ergon_perseus_frontier_solve(f), ergon_status::InvalidProblem);
-        let msg = frontier_error(f);
-        assert!(msg.contains("MAX_COST_CELLS"), "{msg}");
-        ergon_perseus_frontier_free(f);
-    }
+    let f = new(&problem).unwrap();
+    assert_eq!(
+        unsafe { ergon_perseus_frontier_solve(f) },
+        ergon_status::InvalidProblem
+    );
+    let msg = frontier_error(f);
+    assert!(msg.contains("MAX_COST_CELLS"), "{msg}");
+    unsafe { ergon_perseus_frontier_free(f) };
 }

@@ -1,5 +1,7 @@
-//! `libergon.so` exports only `ergon_`-prefixed names, and exactly the functions that
-//! `include/ergon.h` declares (listed with `nm -D --defined-only`).
+//! `libergon.so` exports exactly the functions that `include/ergon.h` declares (listed with
+//! `nm -D --defined-only`), each named by the rule of docs/abi.md
+//! (`ergon_<system>_<object>_<verb>` or one of the few globals), and carries the SONAME
+//! `libergon.so.<ERGON_ABI_VERSION>` (read with `readelf -d`).
 //!
 //! Allowed besides: nothing today. The parser skips, to be robust to other toolchains,
 //! - symbols of type `U` (undefined), `w` and `v` (weak undefined objects/functions): imports,
@@ -16,6 +18,10 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use common::naming::{self, Kind, check, header_names};
+
+mod common;
 
 /// This test run's `libergon.so`: `cargo test` builds the cdylib beside this executable, in
 /// `target/<profile>/deps/` (only `cargo build` copies it up to `target/<profile>/`, the
@@ -44,18 +50,7 @@ fn shared_library() -> PathBuf {
 
 /// `(type, name)` of every defined dynamic symbol.
 fn dynamic_symbols(lib: &Path) -> Vec<(char, String)> {
-    let out = Command::new("nm")
-        .args(["-D", "--defined-only"])
-        .arg(lib)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run `nm` ({e}): install binutils"));
-    assert!(
-        out.status.success(),
-        "nm -D failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
+    tool_output("nm", &["-D", "--defined-only"], lib)
         .lines()
         .filter_map(|line| {
             // "ADDRESS TYPE NAME"; undefined symbols have no address.
@@ -82,17 +77,22 @@ fn is_version_node(name: &str) -> bool {
 fn header_functions() -> BTreeSet<String> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../include/ergon.h");
     let header = std::fs::read_to_string(path).unwrap();
-    header
-        .lines()
-        .filter(|l| {
-            l.ends_with(");") && l.contains('(') && !l.starts_with([' ', '\t', '*', '/', '#', '}'])
-        })
-        .filter_map(|l| {
-            let before = l.split('(').next()?;
-            let name = before.split_whitespace().last()?.trim_start_matches('*');
-            Some(name.to_string())
-        })
-        .collect()
+    header_names(&header).functions.into_iter().collect()
+}
+
+/// The output of a binutils tool run on `lib`.
+fn tool_output(tool: &str, args: &[&str], lib: &Path) -> String {
+    let out = Command::new(tool)
+        .args(args)
+        .arg(lib)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `{tool}` ({e}): install binutils"));
+    assert!(
+        out.status.success(),
+        "{tool} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]
@@ -112,8 +112,8 @@ fn only_ergon_symbols_are_exported() {
             'A' if is_version_node(&name) => continue,
             _ => {}
         }
-        if !name.starts_with("ergon_") {
-            foreign.push(format!("{kind} {name}"));
+        if let Err(why) = check(Kind::Function, &name) {
+            foreign.push(why);
         }
         assert!(
             kind == 'T',
@@ -123,7 +123,7 @@ fn only_ergon_symbols_are_exported() {
     }
     assert!(
         foreign.is_empty(),
-        "{} exports names without the ergon_ prefix:\n{}",
+        "{} exports names outside the naming rule (docs/abi.md):\n{}",
         lib.display(),
         foreign.join("\n")
     );
@@ -136,6 +136,30 @@ fn only_ergon_symbols_are_exported() {
         "exports and include/ergon.h differ: exported but not declared {undeclared:?}, \
          declared but not exported {missing:?}"
     );
+}
+
+/// The SONAME is `libergon.so.<ABI version>` (ffi/build.rs), so that programs linked against
+/// this ABI load `libergon.so.2` and never an incompatible library.
+#[test]
+fn the_shared_library_has_the_soname_of_its_abi_version() {
+    let lib = shared_library();
+    let dynamic = tool_output("readelf", &["-d"], &lib);
+    let sonames: Vec<&str> = dynamic
+        .lines()
+        .filter(|l| l.contains("(SONAME)"))
+        .filter_map(|l| l.split('[').nth(1)?.split(']').next())
+        .collect();
+    assert_eq!(
+        sonames,
+        [format!("libergon.so.{}", ergon::ERGON_ABI_VERSION)],
+        "readelf -d {}:\n{dynamic}",
+        lib.display()
+    );
+}
+
+#[test]
+fn the_naming_rule_refuses_what_it_must() {
+    naming::self_check();
 }
 
 #[test]

@@ -21,7 +21,7 @@ const MAX_CAP: usize = 4096;
 fn check(status: ergon_status, call: &str) {
     let code = status as i32;
     assert!(
-        (0..=14).contains(&code),
+        ergon_status::from_code(code) == Some(status),
         "{call}: status {code} is not an ergon_status"
     );
     assert!(
@@ -63,6 +63,26 @@ impl<T: Default + Clone> Buf<T> {
     }
 }
 
+/// Calls an "ask the length, then fill" function `f(buf, cap, len)` with a [`Buf`] of `cap`
+/// elements (or NULL) and checks its status.
+fn fill<T: Default + Clone>(
+    cap: u16,
+    null: bool,
+    call: &str,
+    f: impl FnOnce(*mut T, usize, *mut usize) -> ergon_status,
+) {
+    let mut buf = Buf::<T>::new(cap, null);
+    let mut len = 0usize;
+    check(f(buf.ptr(), buf.cap(cap), &mut len), call);
+}
+
+/// Calls a function that writes one value `f(out)` with a local output (or NULL) and checks its
+/// status.
+fn one<T: Default>(null: bool, call: &str, f: impl FnOnce(*mut T) -> ergon_status) {
+    let mut slot = T::default();
+    check(f(out(&mut slot, null)), call);
+}
+
 fn out<T>(slot: &mut T, null: bool) -> *mut T {
     if null { ptr::null_mut() } else { slot }
 }
@@ -93,11 +113,10 @@ fn nth<T>(handles: &[*mut T], which: u8) -> *mut T {
 }
 
 fn global_last_error(cap: u16, null: bool) {
-    let mut buf = Buf::<c_char>::new(cap, null);
-    let mut len = 0usize;
     // SAFETY: the buffer holds `cap` bytes (or is NULL).
-    let s = unsafe { ergon_last_error(buf.ptr(), buf.cap(cap), &mut len) };
-    check(s, "ergon_last_error");
+    fill::<c_char>(cap, null, "ergon_last_error", |b, c, l| unsafe {
+        ergon_last_error(b, c, l)
+    });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -197,8 +216,9 @@ pub fn abi_frontier(data: &[u8]) {
     let (json, len) = doc(json_bytes, input.cut);
     let mut frontier: *mut ergon_perseus_frontier = ptr::null_mut();
     // SAFETY: `json` is readable for `len` bytes; `out` is NULL or a local.
-    let s =
-        unsafe { ergon_perseus_frontier_from_instance_json(json, len, out(&mut frontier, input.null_out)) };
+    let s = unsafe {
+        ergon_perseus_frontier_from_instance_json(json, len, out(&mut frontier, input.null_out))
+    };
     check(s, "ergon_perseus_frontier_from_instance_json");
     let solvable = quick_to_solve(&json_bytes[..len]);
     let mut plans: Vec<*mut ergon_perseus_plan> = Vec::new();
@@ -209,45 +229,39 @@ pub fn abi_frontier(data: &[u8]) {
             match *op {
                 FrontierOp::Solve => {
                     if solvable {
-                        check(ergon_perseus_frontier_solve(frontier), "ergon_perseus_frontier_solve");
+                        check(
+                            ergon_perseus_frontier_solve(frontier),
+                            "ergon_perseus_frontier_solve",
+                        );
                     }
                 }
                 FrontierOp::NumPoints { null } => {
-                    let mut n = 0usize;
-                    check(
-                        ergon_perseus_frontier_num_points(frontier, out(&mut n, null)),
-                        "ergon_perseus_frontier_num_points",
-                    );
+                    one(null, "ergon_perseus_frontier_num_points", |o| {
+                        ergon_perseus_frontier_num_points(frontier, o)
+                    });
                 }
                 FrontierOp::Point { index, null } => {
-                    let mut p = ergon_perseus_point::default();
-                    check(
-                        ergon_perseus_frontier_point(frontier, index, out(&mut p, null)),
-                        "ergon_perseus_frontier_point",
-                    );
+                    one(null, "ergon_perseus_frontier_point", |o| {
+                        ergon_perseus_frontier_point(frontier, index, o)
+                    });
                 }
                 FrontierOp::Points { cap, null } => {
-                    let mut buf = Buf::<ergon_perseus_point>::new(cap, null);
-                    let mut len = 0usize;
-                    check(
-                        ergon_perseus_frontier_points(frontier, buf.ptr(), buf.cap(cap), &mut len),
+                    fill::<ergon_perseus_point>(
+                        cap,
+                        null,
                         "ergon_perseus_frontier_points",
+                        |b, c, l| ergon_perseus_frontier_points(frontier, b, c, l),
                     );
                 }
                 FrontierOp::Summary { null } => {
-                    let mut sm = ergon_perseus_summary::default();
-                    check(
-                        ergon_perseus_frontier_summary(frontier, out(&mut sm, null)),
-                        "ergon_perseus_frontier_summary",
-                    );
+                    one(null, "ergon_perseus_frontier_summary", |o| {
+                        ergon_perseus_frontier_summary(frontier, o)
+                    });
                 }
                 FrontierOp::ToJson { cap, null } => {
-                    let mut buf = Buf::<c_char>::new(cap, null);
-                    let mut len = 0usize;
-                    check(
-                        ergon_perseus_frontier_to_json(frontier, buf.ptr(), buf.cap(cap), &mut len),
-                        "ergon_perseus_frontier_to_json",
-                    );
+                    fill::<c_char>(cap, null, "ergon_perseus_frontier_to_json", |b, c, l| {
+                        ergon_perseus_frontier_to_json(frontier, b, c, l)
+                    });
                 }
                 FrontierOp::Plan {
                     at,
@@ -256,7 +270,12 @@ pub fn abi_frontier(data: &[u8]) {
                 } => {
                     let mut plan: *mut ergon_perseus_plan = ptr::null_mut();
                     check(
-                        ergon_perseus_frontier_plan(frontier, at % 4, deadline_s, out(&mut plan, null)),
+                        ergon_perseus_frontier_plan(
+                            frontier,
+                            at % 4,
+                            deadline_s,
+                            out(&mut plan, null),
+                        ),
                         "ergon_perseus_frontier_plan",
                     );
                     if !plan.is_null() {
@@ -264,12 +283,9 @@ pub fn abi_frontier(data: &[u8]) {
                     }
                 }
                 FrontierOp::LastError { cap, null } => {
-                    let mut buf = Buf::<c_char>::new(cap, null);
-                    let mut len = 0usize;
-                    check(
-                        ergon_perseus_frontier_last_error(frontier, buf.ptr(), buf.cap(cap), &mut len),
-                        "ergon_perseus_frontier_last_error",
-                    );
+                    fill::<c_char>(cap, null, "ergon_perseus_frontier_last_error", |b, c, l| {
+                        ergon_perseus_frontier_last_error(frontier, b, c, l)
+                    });
                 }
                 FrontierOp::GlobalLastError { cap } => global_last_error(cap, false),
                 FrontierOp::Free => {
@@ -278,11 +294,9 @@ pub fn abi_frontier(data: &[u8]) {
                     ergon_perseus_frontier_free(frontier);
                 }
                 FrontierOp::PlanSummary { which, null } => {
-                    let mut info = ergon_perseus_plan_info::default();
-                    check(
-                        ergon_perseus_plan_summary(nth(&plans, which), out(&mut info, null)),
-                        "ergon_perseus_plan_summary",
-                    );
+                    one(null, "ergon_perseus_plan_summary", |o| {
+                        ergon_perseus_plan_summary(nth(&plans, which), o)
+                    });
                 }
                 FrontierOp::PlanStage {
                     which,
@@ -306,25 +320,14 @@ pub fn abi_frontier(data: &[u8]) {
                     );
                 }
                 FrontierOp::PlanToJson { which, cap, null } => {
-                    let mut buf = Buf::<c_char>::new(cap, null);
-                    let mut len = 0usize;
-                    check(
-                        ergon_perseus_plan_to_json(nth(&plans, which), buf.ptr(), buf.cap(cap), &mut len),
-                        "ergon_perseus_plan_to_json",
-                    );
+                    fill::<c_char>(cap, null, "ergon_perseus_plan_to_json", |b, c, l| {
+                        ergon_perseus_plan_to_json(nth(&plans, which), b, c, l)
+                    });
                 }
                 FrontierOp::PlanLastError { which, cap } => {
-                    let mut buf = Buf::<c_char>::new(cap, false);
-                    let mut len = 0usize;
-                    check(
-                        ergon_perseus_plan_last_error(
-                            nth(&plans, which),
-                            buf.ptr(),
-                            buf.cap(cap),
-                            &mut len,
-                        ),
-                        "ergon_perseus_plan_last_error",
-                    );
+                    fill::<c_char>(cap, false, "ergon_perseus_plan_last_error", |b, c, l| {
+                        ergon_perseus_plan_last_error(nth(&plans, which), b, c, l)
+                    });
                 }
                 FrontierOp::PlanFree { which } => {
                     let i = usize::from(which);
@@ -407,35 +410,24 @@ pub fn abi_dpk(data: &[u8]) {
         unsafe {
             match op {
                 DpkOp::Summary { null } => {
-                    let mut info = ergon_dpk_workload_info::default();
-                    check(
-                        ergon_dpk_workload_summary(workload, out(&mut info, *null)),
-                        "ergon_dpk_workload_summary",
-                    );
+                    one(*null, "ergon_dpk_workload_summary", |o| {
+                        ergon_dpk_workload_summary(workload, o)
+                    });
                 }
                 DpkOp::Alphas { cap, null } => {
-                    let mut buf = Buf::<f64>::new(*cap, *null);
-                    let mut len = 0usize;
-                    check(
-                        ergon_dpk_workload_alphas(workload, buf.ptr(), buf.cap(*cap), &mut len),
-                        "ergon_dpk_workload_alphas",
-                    );
+                    fill::<f64>(*cap, *null, "ergon_dpk_workload_alphas", |b, c, l| {
+                        ergon_dpk_workload_alphas(workload, b, c, l)
+                    });
                 }
                 DpkOp::ToJson { cap, null } => {
-                    let mut buf = Buf::<c_char>::new(*cap, *null);
-                    let mut len = 0usize;
-                    check(
-                        ergon_dpk_workload_to_json(workload, buf.ptr(), buf.cap(*cap), &mut len),
-                        "ergon_dpk_workload_to_json",
-                    );
+                    fill::<c_char>(*cap, *null, "ergon_dpk_workload_to_json", |b, c, l| {
+                        ergon_dpk_workload_to_json(workload, b, c, l)
+                    });
                 }
                 DpkOp::LastError { cap } => {
-                    let mut buf = Buf::<c_char>::new(*cap, false);
-                    let mut len = 0usize;
-                    check(
-                        ergon_dpk_workload_last_error(workload, buf.ptr(), buf.cap(*cap), &mut len),
-                        "ergon_dpk_workload_last_error",
-                    );
+                    fill::<c_char>(*cap, false, "ergon_dpk_workload_last_error", |b, c, l| {
+                        ergon_dpk_workload_last_error(workload, b, c, l)
+                    });
                 }
                 DpkOp::Schedule { options } => {
                     let opts = options.as_ref().map(|o| {
@@ -469,76 +461,34 @@ pub fn abi_dpk(data: &[u8]) {
                     ergon_dpk_workload_free(workload);
                 }
                 DpkOp::ResultSummary { which, null } => {
-                    let mut info = ergon_dpk_result_info::default();
-                    check(
-                        ergon_dpk_result_summary(nth(&results, *which), out(&mut info, *null)),
-                        "ergon_dpk_result_summary",
-                    );
+                    one(*null, "ergon_dpk_result_summary", |o| {
+                        ergon_dpk_result_summary(nth(&results, *which), o)
+                    });
                 }
                 DpkOp::ResultAllocated { which, cap, null } => {
-                    let mut buf = Buf::<u64>::new(*cap, *null);
-                    let mut len = 0usize;
-                    check(
-                        ergon_dpk_result_allocated(
-                            nth(&results, *which),
-                            buf.ptr(),
-                            buf.cap(*cap),
-                            &mut len,
-                        ),
-                        "ergon_dpk_result_allocated",
-                    );
+                    fill::<u64>(*cap, *null, "ergon_dpk_result_allocated", |b, c, l| {
+                        ergon_dpk_result_allocated(nth(&results, *which), b, c, l)
+                    });
                 }
                 DpkOp::ResultBlockIds { which, cap, null } => {
-                    let mut buf = Buf::<u64>::new(*cap, *null);
-                    let mut len = 0usize;
-                    check(
-                        ergon_dpk_result_block_ids(
-                            nth(&results, *which),
-                            buf.ptr(),
-                            buf.cap(*cap),
-                            &mut len,
-                        ),
-                        "ergon_dpk_result_block_ids",
-                    );
+                    fill::<u64>(*cap, *null, "ergon_dpk_result_block_ids", |b, c, l| {
+                        ergon_dpk_result_block_ids(nth(&results, *which), b, c, l)
+                    });
                 }
                 DpkOp::ResultRemaining { which, cap, null } => {
-                    let mut buf = Buf::<f64>::new(*cap, *null);
-                    let mut len = 0usize;
-                    check(
-                        ergon_dpk_result_remaining(
-                            nth(&results, *which),
-                            buf.ptr(),
-                            buf.cap(*cap),
-                            &mut len,
-                        ),
-                        "ergon_dpk_result_remaining",
-                    );
+                    fill::<f64>(*cap, *null, "ergon_dpk_result_remaining", |b, c, l| {
+                        ergon_dpk_result_remaining(nth(&results, *which), b, c, l)
+                    });
                 }
                 DpkOp::ResultToJson { which, cap, null } => {
-                    let mut buf = Buf::<c_char>::new(*cap, *null);
-                    let mut len = 0usize;
-                    check(
-                        ergon_dpk_result_to_json(
-                            nth(&results, *which),
-                            buf.ptr(),
-                            buf.cap(*cap),
-                            &mut len,
-                        ),
-                        "ergon_dpk_result_to_json",
-                    );
+                    fill::<c_char>(*cap, *null, "ergon_dpk_result_to_json", |b, c, l| {
+                        ergon_dpk_result_to_json(nth(&results, *which), b, c, l)
+                    });
                 }
                 DpkOp::ResultLastError { which, cap } => {
-                    let mut buf = Buf::<c_char>::new(*cap, false);
-                    let mut len = 0usize;
-                    check(
-                        ergon_dpk_result_last_error(
-                            nth(&results, *which),
-                            buf.ptr(),
-                            buf.cap(*cap),
-                            &mut len,
-                        ),
-                        "ergon_dpk_result_last_error",
-                    );
+                    fill::<c_char>(*cap, false, "ergon_dpk_result_last_error", |b, c, l| {
+                        ergon_dpk_result_last_error(nth(&results, *which), b, c, l)
+                    });
                 }
                 DpkOp::ResultFree { which } => {
                     let i = usize::from(*which);
@@ -670,7 +620,13 @@ pub fn abi_batcher(data: &[u8]) {
                     arrival_s,
                     deadline_s,
                 } => check(
-                    ergon_orloj_batcher_enqueue(batcher, usize::from(app), id, arrival_s, deadline_s),
+                    ergon_orloj_batcher_enqueue(
+                        batcher,
+                        usize::from(app),
+                        id,
+                        arrival_s,
+                        deadline_s,
+                    ),
                     "ergon_orloj_batcher_enqueue",
                 ),
                 BatcherOp::EnqueueSlo { app, id, arrival_s } => check(
@@ -711,48 +667,34 @@ pub fn abi_batcher(data: &[u8]) {
                     "ergon_orloj_batcher_batch_done",
                 ),
                 BatcherOp::Queued { null } => {
-                    let mut n = 0usize;
-                    check(
-                        ergon_orloj_batcher_queued(batcher, out(&mut n, null)),
-                        "ergon_orloj_batcher_queued",
-                    );
+                    one(null, "ergon_orloj_batcher_queued", |o| {
+                        ergon_orloj_batcher_queued(batcher, o)
+                    });
                 }
                 BatcherOp::MaxBatchSize { null } => {
-                    let mut n = 0usize;
-                    check(
-                        ergon_orloj_batcher_max_batch_size(batcher, out(&mut n, null)),
-                        "ergon_orloj_batcher_max_batch_size",
-                    );
+                    one(null, "ergon_orloj_batcher_max_batch_size", |o| {
+                        ergon_orloj_batcher_max_batch_size(batcher, o)
+                    });
                 }
                 BatcherOp::NumApps { null } => {
-                    let mut n = 0usize;
-                    check(
-                        ergon_orloj_batcher_num_apps(batcher, out(&mut n, null)),
-                        "ergon_orloj_batcher_num_apps",
-                    );
+                    one(null, "ergon_orloj_batcher_num_apps", |o| {
+                        ergon_orloj_batcher_num_apps(batcher, o)
+                    });
                 }
                 BatcherOp::AppStats { app, null } => {
-                    let mut st = ergon_orloj_app_stats::default();
-                    check(
-                        ergon_orloj_batcher_app_stats(batcher, usize::from(app), out(&mut st, null)),
-                        "ergon_orloj_batcher_app_stats",
-                    );
+                    one(null, "ergon_orloj_batcher_app_stats", |o| {
+                        ergon_orloj_batcher_app_stats(batcher, usize::from(app), o)
+                    });
                 }
                 BatcherOp::PolicyName { cap, null } => {
-                    let mut buf = Buf::<c_char>::new(cap, null);
-                    let mut len = 0usize;
-                    check(
-                        ergon_orloj_batcher_policy_name(batcher, buf.ptr(), buf.cap(cap), &mut len),
-                        "ergon_orloj_batcher_policy_name",
-                    );
+                    fill::<c_char>(cap, null, "ergon_orloj_batcher_policy_name", |b, c, l| {
+                        ergon_orloj_batcher_policy_name(batcher, b, c, l)
+                    });
                 }
                 BatcherOp::LastError { cap } => {
-                    let mut buf = Buf::<c_char>::new(cap, false);
-                    let mut len = 0usize;
-                    check(
-                        ergon_orloj_batcher_last_error(batcher, buf.ptr(), buf.cap(cap), &mut len),
-                        "ergon_orloj_batcher_last_error",
-                    );
+                    fill::<c_char>(cap, false, "ergon_orloj_batcher_last_error", |b, c, l| {
+                        ergon_orloj_batcher_last_error(batcher, b, c, l)
+                    });
                 }
                 BatcherOp::GlobalLastError { cap } => global_last_error(cap, false),
                 BatcherOp::Free => {

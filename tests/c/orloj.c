@@ -53,6 +53,7 @@ static ergon_orloj_app constant_app(const char *name, double value_s, double slo
   ergon_orloj_app a;
   memset(&a, 0, sizeof a);
   a.name = name;
+  a.name_len = strlen(name);
   a.slo_s = slo_s;
   a.kind = ERGON_ORLOJ_EXEC_CONSTANT;
   a.value_s = value_s;
