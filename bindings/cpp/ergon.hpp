@@ -21,8 +21,9 @@
 // program was compiled with. Methods of an existing object need no check: the object could
 // only be made after one passed.
 //
-// Strings passed in are std::string_view (pointer and length to the C ABI: no NUL needed);
-// strings and arrays coming out are read with the C ABI's two calls (ask the length, fill).
+// Strings passed in are std::string_view where the C ABI takes pointer and length (no NUL
+// needed); strings and arrays coming out are read with the C ABI's two calls (ask the length,
+// then fill).
 //
 //   auto f = ergon::perseus::Frontier::from_instance_json(text);
 //   f.solve();
@@ -744,7 +745,8 @@ struct App {
   // The C view; borrows this object's name and samples.
   ergon_orloj_app raw() const noexcept {
     ergon_orloj_app r{};
-    r.name = name.empty() ? nullptr : name.c_str();
+    r.name = name.empty() ? nullptr : name.data();
+    r.name_len = name.size();
     r.slo_s = slo_s;
     r.kind = kind;
     r.value_s = value_s;
@@ -964,10 +966,11 @@ public:
   using Owner::Owner;
 
   // `device`: an NVML index ("0"), a GPU-/MIG- UUID; `plan` is only read during the call.
-  PlanExecutor(const std::string &device, const perseus::Plan &plan, size_t stage)
+  PlanExecutor(std::string_view device, const perseus::Plan &plan, size_t stage)
       : Owner(nullptr) {
     check_abi();
-    detail::check(ergon_gpu_executor_new(device.c_str(), plan.get(), stage, &handle_));
+    detail::check(ergon_gpu_executor_new(detail::text_arg(device), device.size(), plan.get(),
+                                         stage, &handle_));
   }
 
   // Before a computation: `kind` (ERGON_PERSEUS_KIND_*) must be the plan's next instruction
@@ -1020,20 +1023,23 @@ public:
   using Owner::Owner;
 
   // `device`: an NVML index ("0"), a GPU-/MIG- UUID.
-  explicit EnergyMonitor(const std::string &device) : Owner(nullptr) {
+  explicit EnergyMonitor(std::string_view device) : Owner(nullptr) {
     check_abi();
-    detail::check(ergon_gpu_energy_monitor_new(device.c_str(), &handle_));
+    detail::check(
+        ergon_gpu_energy_monitor_new(detail::text_arg(device), device.size(), &handle_));
   }
 
   // Opens the window `name` (INVALID_STATE if one of that name is open).
-  void begin(const std::string &name) {
-    detail::check(ergon_gpu_energy_monitor_begin(handle_, name.c_str()), handle_);
+  void begin(std::string_view name) {
+    detail::check(ergon_gpu_energy_monitor_begin(handle_, detail::text_arg(name), name.size()),
+                  handle_);
   }
 
   // Closes the window `name` (INVALID_STATE if none of that name is open).
-  Measurement end(const std::string &name) {
+  Measurement end(std::string_view name) {
     Measurement m;
-    detail::check(ergon_gpu_energy_monitor_end(handle_, name.c_str(), &m.time_s, &m.energy_j),
+    detail::check(ergon_gpu_energy_monitor_end(handle_, detail::text_arg(name), name.size(),
+                                               &m.time_s, &m.energy_j),
                   handle_);
     return m;
   }

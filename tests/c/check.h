@@ -20,6 +20,8 @@
  *                                        from a good one by `change`: runs `reset` (rebuilds
  *                                        the good input), then `change`, then expects `call`
  *                                        to fail as EXPECT_FAIL does, naming `change` if not.
+ *   TEXT("literal")                      a string literal as the C ABI takes strings in: its
+ *                                        pointer, then its length in bytes (no NUL counted).
  *   MUST_TEXT(fn, handle, out)           reads a text with the two-call convention
  *                                        (`fn(handle, NULL, 0, &len)`, then the buffer):
  *                                        `out` gets a malloc'd NUL-terminated copy.
@@ -151,6 +153,8 @@ static inline const char *check_handle_text_(ergon_status read) {
                 __LINE__);                                                                    \
   } while (0)
 #endif
+
+#define TEXT(literal) (literal), (sizeof(literal) - 1)
 
 /* malloc that ends the program when memory runs out (nothing to test then). */
 static inline void *check_alloc(size_t size) {

@@ -125,13 +125,17 @@ static void gpu_info(void) {
 static void executor_errors(ergon_perseus_frontier *frontier, const ergon_perseus_plan *plan) {
   ergon_gpu_executor *e = NULL;
   /* Checked before NVML is touched. */
-  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, "device", ergon_gpu_executor_new(NULL, plan, 0, &e));
-  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, "plan", ergon_gpu_executor_new("0", NULL, 0, &e));
-  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, "out", ergon_gpu_executor_new("0", plan, 0, NULL));
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, "device",
+              ergon_gpu_executor_new(NULL, 1, plan, 0, &e));
   EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, "plan",
-              ergon_gpu_executor_new("0", (const ergon_perseus_plan *)frontier, 0, &e));
-  EXPECT_FAIL(ERGON_STATUS_OUT_OF_RANGE, "stage 5", ergon_gpu_executor_new("0", plan, 5, &e));
-  EXPECT_FAIL(ERGON_STATUS_PARSE, "UTF-8", ergon_gpu_executor_new("\xff", plan, 0, &e));
+              ergon_gpu_executor_new(TEXT("0"), NULL, 0, &e));
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, "out",
+              ergon_gpu_executor_new(TEXT("0"), plan, 0, NULL));
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, "plan",
+              ergon_gpu_executor_new(TEXT("0"), (const ergon_perseus_plan *)frontier, 0, &e));
+  EXPECT_FAIL(ERGON_STATUS_OUT_OF_RANGE, "stage 5",
+              ergon_gpu_executor_new(TEXT("0"), plan, 5, &e));
+  EXPECT_FAIL(ERGON_STATUS_PARSE, "UTF-8", ergon_gpu_executor_new(TEXT("\xff"), plan, 0, &e));
   CHECK(e == NULL);
   EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, NULL,
               ergon_gpu_executor_instruction_begin(NULL, ERGON_PERSEUS_KIND_FORWARD));
@@ -162,29 +166,30 @@ static void plan_violations(ergon_gpu_executor *e) {
 
 static void energy(void) {
   ergon_gpu_energy_monitor *m = NULL;
-  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, "device", ergon_gpu_energy_monitor_new(NULL, &m));
-  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, "out", ergon_gpu_energy_monitor_new("0", NULL));
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, "device", ergon_gpu_energy_monitor_new(NULL, 1, &m));
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, "out", ergon_gpu_energy_monitor_new(TEXT("0"), NULL));
   EXPECT_FAIL(ERGON_STATUS_INVALID_ARGUMENT, "GPU-ffffffff",
-              ergon_gpu_energy_monitor_new("GPU-ffffffff", &m));
+              ergon_gpu_energy_monitor_new(TEXT("GPU-ffffffff"), &m));
   CHECK(m == NULL);
-  MUST(ergon_gpu_energy_monitor_new("0", &m));
-  MUST(ergon_gpu_energy_monitor_begin(m, "step"));
+  /* Strings in are pointer and length: the bytes after the length are not part of them. */
+  MUST(ergon_gpu_energy_monitor_new("0 and what follows", 1, &m));
+  MUST(ergon_gpu_energy_monitor_begin(m, TEXT("step")));
   EXPECT_FAIL_ON(m, ERGON_STATUS_INVALID_STATE, "step",
-                 ergon_gpu_energy_monitor_begin(m, "step"));
+                 ergon_gpu_energy_monitor_begin(m, TEXT("step")));
   EXPECT_FAIL_ON(m, ERGON_STATUS_NULL_POINTER, "name",
-                 ergon_gpu_energy_monitor_begin(m, NULL));
-  MUST(ergon_gpu_energy_monitor_begin(m, "inner"));
+                 ergon_gpu_energy_monitor_begin(m, NULL, 1));
+  MUST(ergon_gpu_energy_monitor_begin(m, "inner window", 5)); /* "inner" */
   sleep_ms(60);
   double t_inner = -1.0, e_inner = -1.0, t = -1.0, j = -1.0;
-  MUST(ergon_gpu_energy_monitor_end(m, "inner", &t_inner, &e_inner));
+  MUST(ergon_gpu_energy_monitor_end(m, TEXT("inner"), &t_inner, &e_inner));
   /* A NULL output fails and leaves the window open. */
   EXPECT_FAIL_ON(m, ERGON_STATUS_NULL_POINTER, "energy_j",
-                 ergon_gpu_energy_monitor_end(m, "step", &t, NULL));
+                 ergon_gpu_energy_monitor_end(m, TEXT("step"), &t, NULL));
   CHECK(t == -1.0);
   sleep_ms(40);
-  MUST(ergon_gpu_energy_monitor_end(m, "step", &t, &j));
+  MUST(ergon_gpu_energy_monitor_end(m, TEXT("step"), &t, &j));
   EXPECT_FAIL_ON(m, ERGON_STATUS_INVALID_STATE, "no energy window",
-                 ergon_gpu_energy_monitor_end(m, "step", &t_inner, &e_inner));
+                 ergon_gpu_energy_monitor_end(m, TEXT("step"), &t_inner, &e_inner));
   /* The fake draws 100 W. The window's clock and the fake's counter are read a moment apart,
    * which a loaded machine (or valgrind) can stretch by milliseconds: hence 25 %. */
   CHECK(t_inner >= 0.055 && t_inner < 5.0);
@@ -194,9 +199,10 @@ static void energy(void) {
   printf("energy: inner %.3f s, step %.3f s, %.1f W\n", t_inner, t, j / t);
   ergon_gpu_energy_monitor_free(m);
   ergon_gpu_energy_monitor_free(NULL);
-  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, NULL, ergon_gpu_energy_monitor_begin(NULL, "w"));
   EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, NULL,
-              ergon_gpu_energy_monitor_end(NULL, "w", &t, &j));
+              ergon_gpu_energy_monitor_begin(NULL, TEXT("w")));
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, NULL,
+              ergon_gpu_energy_monitor_end(NULL, TEXT("w"), &t, &j));
 }
 
 static int run(void) {
@@ -207,7 +213,7 @@ static int run(void) {
   executor_errors(frontier, plan);
 
   ergon_gpu_executor *e = NULL;
-  MUST(ergon_gpu_executor_new("0", plan, 0, &e));
+  MUST(ergon_gpu_executor_new(TEXT("0"), plan, 0, &e));
   CHECK(e != NULL);
   printf("after startup: %s\n", gpu_locked());
   iteration(e, 1);
@@ -237,11 +243,11 @@ static void no_nvml(void) {
   ergon_perseus_plan *plan = make_plan(&frontier);
   ergon_gpu_executor *e = NULL;
   EXPECT_FAIL(ERGON_STATUS_NVML_UNAVAILABLE, "/nonexistent",
-              ergon_gpu_executor_new("0", plan, 0, &e));
+              ergon_gpu_executor_new(TEXT("0"), plan, 0, &e));
   CHECK(e == NULL);
   ergon_gpu_energy_monitor *m = NULL;
   EXPECT_FAIL(ERGON_STATUS_NVML_UNAVAILABLE, "/nonexistent",
-              ergon_gpu_energy_monitor_new("0", &m));
+              ergon_gpu_energy_monitor_new(TEXT("0"), &m));
   CHECK(m == NULL);
   size_t restored = 99;
   MUST(ergon_gpu_state_restore(&restored)); /* no state file: nothing to do, NVML not needed */
@@ -254,7 +260,7 @@ static void abandon(void) {
   ergon_perseus_frontier *frontier = NULL;
   ergon_perseus_plan *plan = make_plan(&frontier);
   ergon_gpu_executor *e = NULL;
-  MUST(ergon_gpu_executor_new("0", plan, 0, &e));
+  MUST(ergon_gpu_executor_new(TEXT("0"), plan, 0, &e));
   MUST(ergon_gpu_executor_instruction_begin(e, ERGON_PERSEUS_KIND_FORWARD));
   MUST(ergon_gpu_executor_wait_applied(e));
   printf("abandoned at %s\n", gpu_locked());

@@ -24,6 +24,7 @@ static ergon_orloj_app constant_app(const char *name, double value_s, double slo
   ergon_orloj_app a;
   memset(&a, 0, sizeof a);
   a.name = name;
+  a.name_len = strlen(name);
   a.slo_s = slo_s;
   a.kind = ERGON_ORLOJ_EXEC_CONSTANT;
   a.value_s = value_s;
@@ -198,6 +199,17 @@ static void bad_input(void) {
   EXPECT_FAIL(ERGON_STATUS_INVALID_PROBLEM, "resnet",
               ergon_orloj_batcher_new(apps, 1, NULL, 4, NULL, &b));
   CHECK(b == NULL);
+  /* The name is its pointer and length, not NUL-terminated; NULL names it by its index. */
+  apps[0].name = "resnet-50";
+  apps[0].name_len = 6;
+  EXPECT_FAIL(ERGON_STATUS_INVALID_PROBLEM, "resnet",
+              ergon_orloj_batcher_new(apps, 1, NULL, 4, NULL, &b));
+  CHECK(strstr(check_thread_message(), "resnet-50") == NULL);
+  apps[0].name = NULL;
+  apps[0].name_len = 0;
+  EXPECT_FAIL(ERGON_STATUS_INVALID_PROBLEM, "app 0",
+              ergon_orloj_batcher_new(apps, 1, NULL, 4, NULL, &b));
+  apps[0] = constant_app("resnet", 10 * MS, 0.0);
   apps[0].slo_s = 0.1;
   apps[0].kind = 42;
   EXPECT_FAIL(ERGON_STATUS_INVALID_ARGUMENT, NULL,

@@ -130,6 +130,9 @@ void server_loop() {
 void errors_and_ownership() {
   THROWS(ERGON_STATUS_INVALID_PROBLEM, "resnet",
          Batcher b({App::constant("resnet", 0.0, 10 * MS)}, 4));
+  // An empty name: the library names the app by its index.
+  THROWS(ERGON_STATUS_INVALID_PROBLEM, "app 0",
+         Batcher b({App::constant("", 0.0, 10 * MS)}, 4));
   THROWS(ERGON_STATUS_INVALID_PROBLEM, "no applications", Batcher b({}, 4));
   THROWS(ERGON_STATUS_INVALID_PROBLEM, "scale factors",
          Batcher b({App::constant("x", 0.1, 0.01)}, 4, {1.0}));
