@@ -155,37 +155,19 @@ template <class Read> std::string read_message(Read read) {
 }
 
 // The last_error function of each handle type: the one thing check() needs to know per type.
-inline ergon_status last_error(const ergon_perseus_frontier *h, char *buf, size_t cap,
-                               size_t *len) {
-  return ergon_perseus_frontier_last_error(h, buf, cap, len);
-}
-inline ergon_status last_error(const ergon_perseus_plan *h, char *buf, size_t cap,
-                               size_t *len) {
-  return ergon_perseus_plan_last_error(h, buf, cap, len);
-}
-inline ergon_status last_error(const ergon_dpk_workload *h, char *buf, size_t cap,
-                               size_t *len) {
-  return ergon_dpk_workload_last_error(h, buf, cap, len);
-}
-inline ergon_status last_error(const ergon_dpk_result *h, char *buf, size_t cap, size_t *len) {
-  return ergon_dpk_result_last_error(h, buf, cap, len);
-}
-inline ergon_status last_error(const ergon_orloj_batcher *h, char *buf, size_t cap,
-                               size_t *len) {
-  return ergon_orloj_batcher_last_error(h, buf, cap, len);
-}
-inline ergon_status last_error(const ergon_orloj_simulation *h, char *buf, size_t cap,
-                               size_t *len) {
-  return ergon_orloj_simulation_last_error(h, buf, cap, len);
-}
-inline ergon_status last_error(const ergon_gpu_executor *h, char *buf, size_t cap,
-                               size_t *len) {
-  return ergon_gpu_executor_last_error(h, buf, cap, len);
-}
-inline ergon_status last_error(const ergon_gpu_energy_monitor *h, char *buf, size_t cap,
-                               size_t *len) {
-  return ergon_gpu_energy_monitor_last_error(h, buf, cap, len);
-}
+#define ERGON_HPP_LAST_ERROR(T)                                                               \
+  inline ergon_status last_error(const T *handle, char *buf, size_t cap, size_t *len) {       \
+    return T##_last_error(handle, buf, cap, len);                                             \
+  }
+ERGON_HPP_LAST_ERROR(ergon_perseus_frontier)
+ERGON_HPP_LAST_ERROR(ergon_perseus_plan)
+ERGON_HPP_LAST_ERROR(ergon_dpk_workload)
+ERGON_HPP_LAST_ERROR(ergon_dpk_result)
+ERGON_HPP_LAST_ERROR(ergon_orloj_batcher)
+ERGON_HPP_LAST_ERROR(ergon_orloj_simulation)
+ERGON_HPP_LAST_ERROR(ergon_gpu_executor)
+ERGON_HPP_LAST_ERROR(ergon_gpu_energy_monitor)
+#undef ERGON_HPP_LAST_ERROR
 
 // The message of the last failed call on `handle` (empty for nullptr or none).
 template <class Handle> std::string handle_message(const Handle *handle) {
@@ -319,6 +301,11 @@ protected:
   template <class U> U read_value(ergon_status (*get)(const T *, U *)) const {
     return value<U>([this, get](U *out) { return get(handle_, out); }, handle_);
   }
+  // The same for a getter of item `index` of this handle, e.g. ergon_perseus_frontier_point.
+  template <class U>
+  U read_value(ergon_status (*get)(const T *, size_t, U *), size_t index) const {
+    return value<U>([this, get, index](U *out) { return get(handle_, index, out); }, handle_);
+  }
   // An array of this handle, read with "ask the length, then fill": `fill(handle, buf, cap,
   // len)`, e.g. ergon_dpk_result_allocated.
   template <class U>
@@ -435,11 +422,7 @@ public:
 
   // Point `index` (0 is the slowest).
   ergon_perseus_point point(size_t index) const {
-    return detail::value<ergon_perseus_point>(
-        [this, index](ergon_perseus_point *out) {
-          return ergon_perseus_frontier_point(handle_, index, out);
-        },
-        handle_);
+    return read_value(ergon_perseus_frontier_point, index);
   }
 
   // All points, slowest first.
@@ -872,11 +855,7 @@ public:
   size_t num_apps() const { return read_value(ergon_orloj_batcher_num_apps); }
   // SLO, mean and p99 of the app's current law, completions reported.
   ergon_orloj_app_stats app_stats(size_t app) const {
-    return detail::value<ergon_orloj_app_stats>(
-        [this, app](ergon_orloj_app_stats *out) {
-          return ergon_orloj_batcher_app_stats(handle_, app, out);
-        },
-        handle_);
+    return read_value(ergon_orloj_batcher_app_stats, app);
   }
   std::string policy_name() const { return read_text(ergon_orloj_batcher_policy_name); }
 
