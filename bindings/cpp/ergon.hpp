@@ -290,10 +290,10 @@ protected:
   }
   // The same from a document, e.g. ergon_dpk_workload_from_json.
   static T *make(ergon_status (*construct)(const char *, size_t, T **),
-                 std::string_view text) {
+                 std::string_view document) {
     check_abi();
     T *out = nullptr;
-    check(construct(text_arg(text), text.size(), &out));
+    check(construct(text_arg(document), document.size(), &out));
     return out;
   }
 
@@ -335,8 +335,7 @@ private:
 
 } // namespace detail
 
-// --- Perseus: the energy frontier
-// -------------------------------------------------------------
+// --- Perseus: the energy frontier -----------------------------------------------------------
 
 namespace perseus {
 
@@ -454,8 +453,7 @@ public:
 
 } // namespace perseus
 
-// --- DPK: privacy-budget scheduling
-// -----------------------------------------------------------
+// --- DPK: privacy-budget scheduling ---------------------------------------------------------
 
 namespace dpk {
 
@@ -682,8 +680,7 @@ inline DeltaConversion dp_delta(const std::vector<double> &alphas,
 
 } // namespace dpk
 
-// --- Orloj batching
-// ---------------------------------------------------------------------------
+// --- Orloj batching -------------------------------------------------------------------------
 
 namespace orloj {
 
@@ -886,8 +883,7 @@ inline std::string simulate_json(std::string_view config) {
 
 } // namespace orloj
 
-// --- GPUs
-// -------------------------------------------------------------------------------------
+// --- GPUs -----------------------------------------------------------------------------------
 
 namespace gpu {
 
