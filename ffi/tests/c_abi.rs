@@ -946,6 +946,55 @@ fn cpp_gpu_classes_through_the_fake_nvml() {
     }
 }
 
+/// A C++ program compiled with this `ergon.hpp` (ABI 2) and linked against a library reporting
+/// ABI version 1: `tests/cpp/abi_mismatch/fake_libergon_v1.c`, linked in as an object (no
+/// search path can then substitute the real library, which cargo puts on LD_LIBRARY_PATH),
+/// whose every other function aborts when called. Every constructor and free function of the
+/// wrapper must throw `ergon::AbiMismatch`, naming both versions, before calling anything else
+/// in the library. (The program sits in a subdirectory, so `every_program_is_run` does not
+/// list it: it needs this fake, not the real library.)
+#[test]
+fn cpp_refuses_a_library_of_another_abi() {
+    let dir = work_dir().join("abi-v1");
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = repo().join("tests/cpp/abi_mismatch");
+    let fake = dir.join("fake_libergon_v1.o");
+    let cc = compiler(false);
+    let mut cmd = Command::new(&cc);
+    cmd.args(["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-g", "-c"])
+        .arg(src.join("fake_libergon_v1.c"))
+        .arg("-o")
+        .arg(&fake);
+    let out = spawn(&mut cmd, &cc);
+    check_ok(&out, "fake_libergon_v1.c");
+    let cxx = compiler(true);
+    let exe = dir.join("abi_mismatch");
+    let mut cmd = Command::new(&cxx);
+    cmd.args(["-std=c++17", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-g", "-O1"])
+        .arg("-I")
+        .arg(repo().join("include"))
+        .arg("-I")
+        .arg(repo().join("bindings/cpp"))
+        .arg(src.join("abi_mismatch.cpp"))
+        .arg(&fake)
+        .arg("-o")
+        .arg(&exe);
+    let out = spawn(&mut cmd, &cxx);
+    check_ok(&out, "abi_mismatch.cpp");
+    let stdout = run(&exe, &[], &[]);
+    assert!(stdout.contains("all checks passed"), "{stdout}");
+    assert!(
+        stdout.contains("implements ABI version 1")
+            && stdout.contains(&format!("for ABI version {}", ergon::ERGON_ABI_VERSION)),
+        "{stdout}"
+    );
+    if valgrind_available() {
+        run_valgrind(&exe, &[], &[]);
+    } else {
+        eprintln!("valgrind not found: cpp/abi_mismatch ran without it");
+    }
+}
+
 /// `scripts/install.sh` into a temporary prefix (copying this run's libraries instead of
 /// building), then a consumer built only through `pkg-config --cflags --libs ergon`.
 #[test]

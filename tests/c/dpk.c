@@ -3,13 +3,12 @@
  * dpk-orloj.md) is built from arrays and from a dpk-workload/v1 document, scheduled with DPK,
  * FCFS and unweighted DPF, and read back (ids ask-then-fill, remaining budget, dpk-result/v1);
  * the RDP helpers give a block's capacity and convert it back, and the accounting helpers meet
- * dp-accounting's values (analytic Gaussian sigma, tight epsilon and delta of a DP-SGD job) and
- * their closed forms on grids longer than a workload's 16 orders; bad input (NULL pointers, a
- * handle of another type, NaN demand, a missing block, delta outside (0, 1), empty orders, an
- * unknown scheduler or conversion, classic calibration at epsilon >= 1, a buffer too small)
- * gets its status and a message naming the task, block or argument, and writes no output. A
- * small dpk-online/v1 simulation runs through
- * ergon_dpk_online_run_json.
+ * dp-accounting's values (analytic Gaussian sigma, tight epsilon and delta of a DP-SGD job)
+ * and their closed forms on grids longer than a workload's 16 orders; bad input (NULL
+ * pointers, a handle of another type, NaN demand, a missing block, delta outside (0, 1), empty
+ * orders, an unknown scheduler or conversion, classic calibration at epsilon >= 1, a buffer
+ * too small) gets its status and a message naming the task, block or argument, and writes no
+ * output. A small dpk-online/v1 simulation runs through ergon_dpk_online_run_json.
  *
  * Usage: dpk (no arguments). Prints "all checks passed" and exits 0 when every check holds.
  */
@@ -20,59 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "ergon.h"
-
-static int failures = 0;
-
-#define CHECK(cond)                                                                           \
-  do {                                                                                        \
-    if (!(cond)) {                                                                            \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                \
-      failures++;                                                                             \
-    }                                                                                         \
-  } while (0)
-
-static char message_buf[4096];
-
-/* This thread's last error message (static buffer). */
-static const char *thread_message(void) {
-  size_t len = 0;
-  if (ergon_last_error(message_buf, sizeof message_buf, &len) != ERGON_STATUS_OK) {
-    return "(ergon_last_error failed)";
-  }
-  return message_buf;
-}
-
-#define MUST(call)                                                                            \
-  do {                                                                                        \
-    ergon_status must_status_ = (call);                                                       \
-    if (must_status_ != ERGON_STATUS_OK) {                                                    \
-      fprintf(stderr, "%s:%d: %s returned %d (%s): %s\n", __FILE__, __LINE__, #call,          \
-              (int)must_status_, ergon_status_str((int)must_status_), thread_message());      \
-      exit(1);                                                                                \
-    }                                                                                         \
-  } while (0)
-
-/* A call that must fail with `want` and a thread message containing `needle`. */
-static void expect_failure(ergon_status got, ergon_status want, const char *needle,
-                           const char *call, int line) {
-  const char *m = thread_message();
-  if (got != want) {
-    fprintf(stderr, "dpk.c:%d: %s returned %d (%s), expected %d (%s); message: %s\n", line, call,
-            (int)got, ergon_status_str((int)got), (int)want, ergon_status_str((int)want), m);
-    failures++;
-    return;
-  }
-  if (needle != NULL && strstr(m, needle) == NULL) {
-    fprintf(stderr, "dpk.c:%d: %s: message \"%s\" does not name \"%s\"\n", line, call, m,
-            needle);
-    failures++;
-  }
-  printf("  [%-22s] %s\n", ergon_status_str((int)got), m);
-}
-#define FAILS(call, want, needle) expect_failure((call), (want), (needle), #call, __LINE__)
-
-static int close_to(double a, double b, double tol) { return fabs(a - b) <= tol; }
 
 /* ---------------------------------------------------------------------- the O4 instance */
 
@@ -140,7 +88,7 @@ static ergon_dpk_result *schedule_and_check(const ergon_dpk_workload *w, uint32_
   MUST(ergon_dpk_result_summary(r, &info));
   CHECK(info.scheduler == scheduler);
   CHECK(info.num_allocated == 2);
-  CHECK(close_to(info.total_weight, weight, 1e-9));
+  CHECK(check_close_to(info.total_weight, weight, 1e-9));
   /* Ask the length, then fill. */
   size_t len = 0;
   MUST(ergon_dpk_result_allocated(r, NULL, 0, &len));
@@ -166,19 +114,14 @@ static void check_o4(const ergon_dpk_workload *w, const char *how) {
   double remaining[3];
   MUST(ergon_dpk_result_remaining(r, remaining, 3, &len));
   CHECK(len == 3);
-  CHECK(close_to(remaining[0], -0.35, 1e-9));
-  CHECK(close_to(remaining[1], -0.30, 1e-9));
-  CHECK(close_to(remaining[2], 0.35, 1e-9));
+  CHECK(check_close_to(remaining[0], -0.35, 1e-9));
+  CHECK(check_close_to(remaining[1], -0.30, 1e-9));
+  CHECK(check_close_to(remaining[2], 0.35, 1e-9));
   uint64_t block_id = 99;
   MUST(ergon_dpk_result_block_ids(r, &block_id, 1, &len));
   CHECK(len == 1 && block_id == 0);
-  MUST(ergon_dpk_result_to_json(r, NULL, 0, &len));
-  char *json = (char *)malloc(len + 1);
-  if (json == NULL) {
-    exit(1);
-  }
-  MUST(ergon_dpk_result_to_json(r, json, len + 1, &len));
-  CHECK(strlen(json) == len);
+  char *json = NULL;
+  MUST_TEXT(ergon_dpk_result_to_json, r, json);
   CHECK(strstr(json, "\"schema\":\"dpk-result/v1\"") != NULL);
   CHECK(strstr(json, "\"allocated\":[6,5]") != NULL);
   CHECK(strstr(json, "\"total_weight\":310.0") != NULL);
@@ -190,7 +133,8 @@ static void check_o4(const ergon_dpk_workload *w, const char *how) {
   ergon_dpk_result_free(schedule_and_check(w, ERGON_DPK_SCHEDULER_FCFS, true, 0, 1, 210.0));
   ergon_dpk_result_free(schedule_and_check(w, ERGON_DPK_SCHEDULER_DPF, false, 2, 4, 260.0));
   ergon_dpk_result_free(schedule_and_check(w, ERGON_DPK_SCHEDULER_DPF, true, 5, 6, 310.0));
-  ergon_dpk_result *opt = schedule_and_check(w, ERGON_DPK_SCHEDULER_OPTIMAL, true, 5, 6, 310.0);
+  ergon_dpk_result *opt =
+      schedule_and_check(w, ERGON_DPK_SCHEDULER_OPTIMAL, true, 5, 6, 310.0);
   ergon_dpk_result_info info;
   MUST(ergon_dpk_result_summary(opt, &info));
   CHECK(info.proven_optimal && info.upper_bound == 310.0);
@@ -208,25 +152,25 @@ static void rdp_helpers(void) {
   CHECK(alphas[0] == 1.5 && alphas[11] == 64.0);
   MUST(ergon_dpk_block_capacity(alphas, 12, 10.0, 1e-7, capacity, 12, &len));
   CHECK(capacity[0] == 0.0);
-  CHECK(close_to(capacity[4], 1.94, 0.005));   /* alpha = 3 */
-  CHECK(close_to(capacity[11], 9.74, 0.005));  /* alpha = 64 */
+  CHECK(check_close_to(capacity[4], 1.94, 0.005));  /* alpha = 3 */
+  CHECK(check_close_to(capacity[11], 9.74, 0.005)); /* alpha = 64 */
   double eps = 0.0;
   size_t index = 0;
-  MUST(ergon_dpk_curve_dp_epsilon(alphas, 12, capacity, 12, 1e-7, ERGON_DPK_CONVERSION_CLASSIC, &eps,
-                            &index));
-  CHECK(close_to(eps, 10.0, 1e-9));
+  MUST(ergon_dpk_curve_dp_epsilon(alphas, 12, capacity, 12, 1e-7, ERGON_DPK_CONVERSION_CLASSIC,
+                                  &eps, &index));
+  CHECK(check_close_to(eps, 10.0, 1e-9));
   /* A DP-SGD job: q = 0.01, sigma = 1.1, 1000 steps; its cost at (., 1e-5). */
   double curve[12];
   MUST(ergon_dpk_curve_subsampled_gaussian(alphas, 12, 0.01, 1.1, 1000.0, curve, 12, &len));
-  MUST(ergon_dpk_curve_dp_epsilon(alphas, 12, curve, 12, 1e-5, ERGON_DPK_CONVERSION_TIGHT, &eps,
-                            &index));
+  MUST(ergon_dpk_curve_dp_epsilon(alphas, 12, curve, 12, 1e-5, ERGON_DPK_CONVERSION_TIGHT,
+                                  &eps, &index));
   CHECK(eps > 0.0 && eps < 10.0 && index < 12);
   printf("DP-SGD q=0.01 sigma=1.1 1000 steps: epsilon %.3f at alpha %g (delta 1e-5)\n", eps,
          alphas[index]);
-  FAILS(ergon_dpk_block_capacity(alphas, 12, 10.0, 1.5, capacity, 12, &len),
-        ERGON_STATUS_INVALID_ARGUMENT, "delta");
-  FAILS(ergon_dpk_curve_gaussian(alphas, 12, 1.0, capacity, 4, &len), ERGON_STATUS_BUFFER_TOO_SMALL,
-        "too small");
+  EXPECT_FAIL(ERGON_STATUS_INVALID_ARGUMENT, "delta",
+              ergon_dpk_block_capacity(alphas, 12, 10.0, 1.5, capacity, 12, &len));
+  EXPECT_FAIL(ERGON_STATUS_BUFFER_TOO_SMALL, "too small",
+              ergon_dpk_curve_gaussian(alphas, 12, 1.0, capacity, 4, &len));
   CHECK(len == 12);
 }
 
@@ -236,25 +180,25 @@ static void dpsgd_oracles(const double *alphas /* the 12 standard orders */) {
   size_t len = 0, index = 99;
   MUST(ergon_dpk_curve_subsampled_gaussian(alphas, 12, 0.01, 1.0, 1e4, curve, 12, &len));
   double eps = 0.0, delta = 0.0;
-  MUST(ergon_dpk_curve_dp_epsilon(alphas, 12, curve, 12, 1e-5, ERGON_DPK_CONVERSION_TIGHT, &eps,
-                            &index));
-  CHECK(close_to(eps, 6.7194021179393335, 1e-9) && alphas[index] == 4.0);
-  MUST(ergon_dpk_curve_dp_epsilon(alphas, 12, curve, 12, 1e-5, ERGON_DPK_CONVERSION_CLASSIC, &eps,
-                            &index));
-  CHECK(close_to(eps, 7.469182310764411, 1e-9));
+  MUST(ergon_dpk_curve_dp_epsilon(alphas, 12, curve, 12, 1e-5, ERGON_DPK_CONVERSION_TIGHT,
+                                  &eps, &index));
+  CHECK(check_close_to(eps, 6.7194021179393335, 1e-9) && alphas[index] == 4.0);
+  MUST(ergon_dpk_curve_dp_epsilon(alphas, 12, curve, 12, 1e-5, ERGON_DPK_CONVERSION_CLASSIC,
+                                  &eps, &index));
+  CHECK(check_close_to(eps, 7.469182310764411, 1e-9));
   /* compute_delta of dp-accounting: epsilon 5 and 10. */
   MUST(ergon_dpk_curve_dp_delta(alphas, 12, curve, 12, 5.0, ERGON_DPK_CONVERSION_TIGHT, &delta,
-                          &index));
-  CHECK(close_to(delta, 0.0013377167808450215, 1e-12) && alphas[index] == 3.0);
+                                &index));
+  CHECK(check_close_to(delta, 0.0013377167808450215, 1e-12) && alphas[index] == 3.0);
   printf("DP-SGD q=0.01 sigma=1 1e4 steps: delta %.17g at alpha %g for epsilon 5\n", delta,
          alphas[index]);
-  MUST(ergon_dpk_curve_dp_delta(alphas, 12, curve, 12, 10.0, ERGON_DPK_CONVERSION_TIGHT, &delta,
-                          &index));
-  CHECK(close_to(delta, 4.8216374583033133e-11, 1e-20) && alphas[index] == 5.0);
+  MUST(ergon_dpk_curve_dp_delta(alphas, 12, curve, 12, 10.0, ERGON_DPK_CONVERSION_TIGHT,
+                                &delta, &index));
+  CHECK(check_close_to(delta, 4.8216374583033133e-11, 1e-20) && alphas[index] == 5.0);
   /* The classic rule never certifies a smaller delta. */
   double classic = 0.0;
-  MUST(ergon_dpk_curve_dp_delta(alphas, 12, curve, 12, 10.0, ERGON_DPK_CONVERSION_CLASSIC, &classic,
-                          &index));
+  MUST(ergon_dpk_curve_dp_delta(alphas, 12, curve, 12, 10.0, ERGON_DPK_CONVERSION_CLASSIC,
+                                &classic, &index));
   CHECK(classic >= delta);
 }
 
@@ -266,10 +210,13 @@ static void accounting_helpers(const double *alphas /* the 12 standard orders */
   CHECK(len == 156);
   double dense[156];
   MUST(ergon_dpk_alphas_dense(dense, 156, &len));
-  CHECK(len == 156 && close_to(dense[0], 1.1, 1e-12) && close_to(dense[98], 10.9, 1e-12));
-  CHECK(dense[99] == 11.0 && dense[151] == 63.0 && dense[152] == 128.0 && dense[155] == 1024.0);
+  CHECK(len == 156 && check_close_to(dense[0], 1.1, 1e-12) &&
+        check_close_to(dense[98], 10.9, 1e-12));
+  CHECK(dense[99] == 11.0 && dense[151] == 63.0 && dense[152] == 128.0 &&
+        dense[155] == 1024.0);
   double small[4] = {7.0, 7.0, 7.0, 7.0};
-  FAILS(ergon_dpk_alphas_dense(small, 4, &len), ERGON_STATUS_BUFFER_TOO_SMALL, "too small");
+  EXPECT_FAIL(ERGON_STATUS_BUFFER_TOO_SMALL, "too small",
+              ergon_dpk_alphas_dense(small, 4, &len));
   CHECK(len == 156 && small[0] == 7.0 && small[3] == 7.0);
 
   /* Capacities on the 156-order grid: the closed forms; tight >= classic at every order. */
@@ -284,9 +231,11 @@ static void accounting_helpers(const double *alphas /* the 12 standard orders */
   for (int i = 0; i < 156; i++) {
     double a = dense[i];
     double want_c = fmax(3.0 - log(1e6) / (a - 1.0), 0.0);
-    double want_t =
-        a > 1.01 ? fmax(3.0 - (log1p(-1.0 / a) - (log(1e-6) + log(a)) / (a - 1.0)), 0.0) : want_c;
-    closed_ok &= close_to(classic[i], want_c, 1e-12) && close_to(tight[i], want_t, 1e-12);
+    double want_t = a > 1.01
+                        ? fmax(3.0 - (log1p(-1.0 / a) - (log(1e-6) + log(a)) / (a - 1.0)), 0.0)
+                        : want_c;
+    closed_ok &=
+        check_close_to(classic[i], want_c, 1e-12) && check_close_to(tight[i], want_t, 1e-12);
     tight_ok &= tight[i] >= classic[i];
     strictly |= tight[i] > classic[i];
   }
@@ -303,12 +252,13 @@ static void accounting_helpers(const double *alphas /* the 12 standard orders */
   int lap_ok = 1;
   for (int i = 0; i < 20; i++) {
     double a = grid[i], b = 2.0, w = 2.0 * a - 1.0;
-    double want = log((a / w) * exp((a - 1.0) / b) + ((a - 1.0) / w) * exp(-a / b)) / (a - 1.0);
-    lap_ok &= close_to(lap[i], want, 1e-12) && lap[i] <= 0.5 + 1e-15;
+    double want =
+        log((a / w) * exp((a - 1.0) / b) + ((a - 1.0) / w) * exp(-a / b)) / (a - 1.0);
+    lap_ok &= check_close_to(lap[i], want, 1e-12) && lap[i] <= 0.5 + 1e-15;
   }
   CHECK(lap_ok);
   MUST(ergon_dpk_curve_subsampled_laplace(grid, 20, 1.0, 2.0, 3.0, slap, 20, &len));
-  CHECK(len == 20 && close_to(slap[7], 3.0 * lap[7], 1e-12));
+  CHECK(len == 20 && check_close_to(slap[7], 3.0 * lap[7], 1e-12));
   MUST(ergon_dpk_curve_subsampled_laplace(grid, 20, 0.01, 2.0, 3.0, slap, 20, &len));
   CHECK(slap[0] > 0.0 && slap[0] < 3.0 * lap[0] && slap[19] < 3.0 * lap[19]);
 
@@ -323,8 +273,8 @@ static void accounting_helpers(const double *alphas /* the 12 standard orders */
   MUST(ergon_dpk_curve_compose(rows, 2, 20, NULL, once, 20, &len));
   int sum_ok = 1;
   for (int i = 0; i < 20; i++) {
-    sum_ok &= close_to(composed[i], 2.0 * lap[i] + 3.5 * gauss[i], 1e-12) &&
-              close_to(once[i], lap[i] + gauss[i], 1e-12);
+    sum_ok &= check_close_to(composed[i], 2.0 * lap[i] + 3.5 * gauss[i], 1e-12) &&
+              check_close_to(once[i], lap[i] + gauss[i], 1e-12);
   }
   CHECK(sum_ok);
 
@@ -337,7 +287,7 @@ static void accounting_helpers(const double *alphas /* the 12 standard orders */
   for (int i = 0; i < 3; i++) {
     double sigma = 0.0, back = 0.0;
     MUST(ergon_dpk_gaussian_sigma(calib[i][0], calib[i][1], &sigma));
-    CHECK(close_to(sigma, calib[i][2], 1e-9 * calib[i][2]));
+    CHECK(check_close_to(sigma, calib[i][2], 1e-9 * calib[i][2]));
     MUST(ergon_dpk_gaussian_delta(sigma, calib[i][0], &back));
     CHECK(back <= calib[i][1] * (1.0 + 1e-9) && back >= calib[i][1] * (1.0 - 1e-6));
     printf("analytic sigma(%g, %g) = %.17g; its delta %.6g\n", calib[i][0], calib[i][1], sigma,
@@ -345,13 +295,13 @@ static void accounting_helpers(const double *alphas /* the 12 standard orders */
   }
   double sigma = 0.0;
   MUST(ergon_dpk_gaussian_sigma_classic(0.5, 1e-6, &sigma));
-  CHECK(close_to(sigma, 10.5976050537, 1e-9));
-  CHECK(close_to(sigma, sqrt(2.0 * log(1.25e6)) / 0.5, 1e-12));
+  CHECK(check_close_to(sigma, 10.5976050537, 1e-9));
+  CHECK(check_close_to(sigma, sqrt(2.0 * log(1.25e6)) / 0.5, 1e-12));
   double untouched = -3.0;
-  FAILS(ergon_dpk_gaussian_sigma_classic(1.0, 1e-5, &untouched), ERGON_STATUS_INVALID_ARGUMENT,
-        "epsilon < 1");
-  FAILS(ergon_dpk_gaussian_sigma_classic(8.0, 1e-5, &untouched), ERGON_STATUS_INVALID_ARGUMENT,
-        "epsilon < 1");
+  EXPECT_FAIL(ERGON_STATUS_INVALID_ARGUMENT, "epsilon < 1",
+              ergon_dpk_gaussian_sigma_classic(1.0, 1e-5, &untouched));
+  EXPECT_FAIL(ERGON_STATUS_INVALID_ARGUMENT, "epsilon < 1",
+              ergon_dpk_gaussian_sigma_classic(8.0, 1e-5, &untouched));
   CHECK(untouched == -3.0);
 
   dpsgd_oracles(alphas);
@@ -359,31 +309,37 @@ static void accounting_helpers(const double *alphas /* the 12 standard orders */
   /* The tight rule is clamped at 0: a zero curve at delta 0.5 gives 0, not a negative. */
   static const double zeros[156];
   double eps = -1.0;
-  MUST(ergon_dpk_curve_dp_epsilon(dense, 156, zeros, 156, 0.5, ERGON_DPK_CONVERSION_TIGHT, &eps,
-                            &index));
+  MUST(ergon_dpk_curve_dp_epsilon(dense, 156, zeros, 156, 0.5, ERGON_DPK_CONVERSION_TIGHT,
+                                  &eps, &index));
   CHECK(eps == 0.0 && index < 156);
 
   /* Bad input: unknown conversion, NULL pointers; outputs untouched. */
   double out[2] = {9.0, 9.0}, d = -1.0;
   size_t i_out = 99;
-  FAILS(ergon_dpk_block_capacity_with(alphas, 12, 1.0, 1e-5, 7, classic, 156, &len),
-        ERGON_STATUS_INVALID_ARGUMENT, "conversion 7");
-  FAILS(ergon_dpk_curve_dp_delta(alphas, 2, zeros, 2, 1.0, 7, &d, &i_out),
-        ERGON_STATUS_INVALID_ARGUMENT, "conversion 7");
-  FAILS(ergon_dpk_curve_dp_delta(alphas, 2, zeros, 2, 1.0, ERGON_DPK_CONVERSION_TIGHT, NULL, &i_out),
-        ERGON_STATUS_NULL_POINTER, "delta");
-  FAILS(ergon_dpk_curve_dp_delta(alphas, 2, NULL, 2, 1.0, ERGON_DPK_CONVERSION_TIGHT, &d, &i_out),
-        ERGON_STATUS_NULL_POINTER, "curve");
-  FAILS(ergon_dpk_curve_dp_delta(alphas, 2, zeros, 2, -1.0, ERGON_DPK_CONVERSION_TIGHT, &d, &i_out),
-        ERGON_STATUS_INVALID_ARGUMENT, "epsilon");
+  EXPECT_FAIL(ERGON_STATUS_INVALID_ARGUMENT, "conversion 7",
+              ergon_dpk_block_capacity_with(alphas, 12, 1.0, 1e-5, 7, classic, 156, &len));
+  EXPECT_FAIL(ERGON_STATUS_INVALID_ARGUMENT, "conversion 7",
+              ergon_dpk_curve_dp_delta(alphas, 2, zeros, 2, 1.0, 7, &d, &i_out));
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, "delta",
+              ergon_dpk_curve_dp_delta(alphas, 2, zeros, 2, 1.0, ERGON_DPK_CONVERSION_TIGHT,
+                                       NULL, &i_out));
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, "curve",
+              ergon_dpk_curve_dp_delta(alphas, 2, NULL, 2, 1.0, ERGON_DPK_CONVERSION_TIGHT, &d,
+                                       &i_out));
+  EXPECT_FAIL(ERGON_STATUS_INVALID_ARGUMENT, "epsilon",
+              ergon_dpk_curve_dp_delta(alphas, 2, zeros, 2, -1.0, ERGON_DPK_CONVERSION_TIGHT,
+                                       &d, &i_out));
   CHECK(d == -1.0 && i_out == 99);
-  FAILS(ergon_dpk_curve_compose(NULL, 2, 2, NULL, out, 2, &len), ERGON_STATUS_NULL_POINTER, "curves");
-  FAILS(ergon_dpk_curve_compose(rows, 2, 0, NULL, out, 2, &len), ERGON_STATUS_INVALID_ARGUMENT,
-        "num_alphas");
-  FAILS(ergon_dpk_curve_laplace(NULL, 2, 1.0, out, 2, &len), ERGON_STATUS_NULL_POINTER, "alphas");
-  FAILS(ergon_dpk_curve_laplace(alphas, 2, -1.0, out, 2, &len), ERGON_STATUS_INVALID_ARGUMENT, "b");
-  FAILS(ergon_dpk_gaussian_delta(1.0, 1.0, NULL), ERGON_STATUS_NULL_POINTER, "delta");
-  FAILS(ergon_dpk_gaussian_sigma(1.0, 1e-5, NULL), ERGON_STATUS_NULL_POINTER, "sigma");
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, "curves",
+              ergon_dpk_curve_compose(NULL, 2, 2, NULL, out, 2, &len));
+  EXPECT_FAIL(ERGON_STATUS_INVALID_ARGUMENT, "num_alphas",
+              ergon_dpk_curve_compose(rows, 2, 0, NULL, out, 2, &len));
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, "alphas",
+              ergon_dpk_curve_laplace(NULL, 2, 1.0, out, 2, &len));
+  EXPECT_FAIL(ERGON_STATUS_INVALID_ARGUMENT, "b",
+              ergon_dpk_curve_laplace(alphas, 2, -1.0, out, 2, &len));
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, "delta", ergon_dpk_gaussian_delta(1.0, 1.0, NULL));
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, "sigma", ergon_dpk_gaussian_sigma(1.0, 1e-5, NULL));
   CHECK(out[0] == 9.0 && out[1] == 9.0);
 }
 
@@ -414,12 +370,8 @@ static void online(void) {
   uint64_t ids[4] = {9, 9, 9, 9};
   MUST(ergon_dpk_online_allocated(h, ids, 4, &len));
   CHECK(len == 3 && ids[0] == 0 && ids[1] + ids[2] == 3 && ids[3] == 9);
-  MUST(ergon_dpk_online_to_json(h, NULL, 0, &len));
-  char *json = (char *)malloc(len + 1);
-  if (json == NULL) {
-    exit(1);
-  }
-  MUST(ergon_dpk_online_to_json(h, json, len + 1, &len));
+  char *json = NULL;
+  MUST_TEXT(ergon_dpk_online_to_json, h, json);
   CHECK(strstr(json, "\"schema\":\"dpk-online-result/v1\"") != NULL);
   printf("online: %zu of %zu tasks allocated in %zu rounds\n", info.num_allocated,
          info.num_submitted, info.num_rounds);
@@ -428,49 +380,40 @@ static void online(void) {
   ergon_dpk_options o = ergon_dpk_options_default();
   o.scheduler = ERGON_DPK_SCHEDULER_OPTIMAL;
   h = NULL;
-  FAILS(ergon_dpk_online_run_json(ONLINE_JSON, sizeof ONLINE_JSON - 1, &o, &h),
-        ERGON_STATUS_INVALID_ARGUMENT, "offline only");
+  EXPECT_FAIL(ERGON_STATUS_INVALID_ARGUMENT, "offline only",
+              ergon_dpk_online_run_json(ONLINE_JSON, sizeof ONLINE_JSON - 1, &o, &h));
   CHECK(h == NULL);
 }
 
 /* ---------------------------------------------------------------------- bad input */
+
+/* The O4 instance with one `change` must be refused by ergon_dpk_workload_new with `want`
+ * and a message containing `part`. */
+#define REFUSES(change, want, part)                                                           \
+  EXPECT_FAIL_AFTER(o4_init(&x), change, want, part, ergon_dpk_workload_new(&x.problem, &w))
 
 static void bad_input(void) {
   o4 x;
   ergon_dpk_workload *sentinel = (ergon_dpk_workload *)(void *)&x; /* must stay untouched */
   ergon_dpk_workload *w = sentinel;
 
-  FAILS(ergon_dpk_workload_new(NULL, &w), ERGON_STATUS_NULL_POINTER, "problem");
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, "problem", ergon_dpk_workload_new(NULL, &w));
   o4_init(&x);
-  FAILS(ergon_dpk_workload_new(&x.problem, NULL), ERGON_STATUS_NULL_POINTER, "out");
-  FAILS(ergon_dpk_workload_from_json(NULL, 4, &w), ERGON_STATUS_NULL_POINTER, "json");
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, "out", ergon_dpk_workload_new(&x.problem, NULL));
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, "json", ergon_dpk_workload_from_json(NULL, 4, &w));
 
-  o4_init(&x);
-  x.demand[3][1] = NAN;
-  FAILS(ergon_dpk_workload_new(&x.problem, &w), ERGON_STATUS_INVALID_PROBLEM, "task 3");
-  o4_init(&x);
-  x.demand[2][0] = -1.0;
-  FAILS(ergon_dpk_workload_new(&x.problem, &w), ERGON_STATUS_INVALID_PROBLEM, "task 2");
-  o4_init(&x);
-  x.requested[4][0] = 9;
-  FAILS(ergon_dpk_workload_new(&x.problem, &w), ERGON_STATUS_INVALID_PROBLEM,
-        "task 4 requests block 9");
-  o4_init(&x);
-  x.blocks[0].capacity = NULL;
-  x.blocks[0].capacity_len = 0;
-  x.blocks[0].epsilon = 10.0;
-  x.blocks[0].delta = 1.0;
-  FAILS(ergon_dpk_workload_new(&x.problem, &w), ERGON_STATUS_INVALID_PROBLEM, "block 0");
-  o4_init(&x);
-  x.problem.num_alphas = 0;
-  FAILS(ergon_dpk_workload_new(&x.problem, &w), ERGON_STATUS_INVALID_PROBLEM, "empty");
-  o4_init(&x);
-  x.tasks[5].demand = NULL;
-  FAILS(ergon_dpk_workload_new(&x.problem, &w), ERGON_STATUS_NULL_POINTER, "task 5");
+  REFUSES(x.demand[3][1] = NAN, ERGON_STATUS_INVALID_PROBLEM, "task 3");
+  REFUSES(x.demand[2][0] = -1.0, ERGON_STATUS_INVALID_PROBLEM, "task 2");
+  REFUSES(x.requested[4][0] = 9, ERGON_STATUS_INVALID_PROBLEM, "task 4 requests block 9");
+  REFUSES((x.blocks[0].capacity = NULL, x.blocks[0].capacity_len = 0,
+           x.blocks[0].epsilon = 10.0, x.blocks[0].delta = 1.0),
+          ERGON_STATUS_INVALID_PROBLEM, "block 0");
+  REFUSES(x.problem.num_alphas = 0, ERGON_STATUS_INVALID_PROBLEM, "empty");
+  REFUSES(x.tasks[5].demand = NULL, ERGON_STATUS_NULL_POINTER, "task 5");
   static const char wrong_schema[] = "{\"schema\": \"dpk-online/v1\"}";
-  FAILS(ergon_dpk_workload_from_json(wrong_schema, sizeof wrong_schema - 1, &w),
-        ERGON_STATUS_SCHEMA, "dpk-workload/v1");
-  FAILS(ergon_dpk_workload_from_json("{", 1, &w), ERGON_STATUS_PARSE, NULL);
+  EXPECT_FAIL(ERGON_STATUS_SCHEMA, "dpk-workload/v1",
+              ergon_dpk_workload_from_json(wrong_schema, sizeof wrong_schema - 1, &w));
+  EXPECT_FAIL(ERGON_STATUS_PARSE, NULL, ergon_dpk_workload_from_json("{", 1, &w));
   CHECK(w == sentinel);
 
   o4_init(&x);
@@ -479,25 +422,24 @@ static void bad_input(void) {
   ergon_dpk_options o = ergon_dpk_options_default();
   o.scheduler = 42;
   ergon_dpk_result *r = NULL;
-  FAILS(ergon_dpk_workload_schedule(w, &o, &r), ERGON_STATUS_INVALID_ARGUMENT, "unknown scheduler 42");
+  /* The workload's own message is the thread's. */
+  EXPECT_FAIL_ON(w, ERGON_STATUS_INVALID_ARGUMENT, "unknown scheduler 42",
+                 ergon_dpk_workload_schedule(w, &o, &r));
   CHECK(r == NULL);
-  char handle_msg[512];
   size_t len = 0;
-  MUST(ergon_dpk_workload_last_error(w, handle_msg, sizeof handle_msg, &len));
-  CHECK(strstr(handle_msg, "unknown scheduler 42") != NULL);
-  FAILS(ergon_dpk_workload_schedule(NULL, NULL, &r), ERGON_STATUS_NULL_POINTER, "NULL");
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, "NULL", ergon_dpk_workload_schedule(NULL, NULL, &r));
 
   MUST(ergon_dpk_workload_schedule(w, NULL, &r));
   ergon_dpk_workload_info wi;
-  FAILS(ergon_dpk_workload_summary((const ergon_dpk_workload *)(const void *)r, &wi),
-        ERGON_STATUS_NULL_POINTER, "not a live DPK workload handle");
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, "not a live DPK workload handle",
+              ergon_dpk_workload_summary((const ergon_dpk_workload *)(const void *)r, &wi));
   uint64_t one = 77;
-  FAILS(ergon_dpk_result_allocated(r, &one, 1, &len), ERGON_STATUS_BUFFER_TOO_SMALL,
-        "too small");
+  EXPECT_FAIL(ERGON_STATUS_BUFFER_TOO_SMALL, "too small",
+              ergon_dpk_result_allocated(r, &one, 1, &len));
   CHECK(len == 2 && one == 77);
   char small[4] = "abc";
-  FAILS(ergon_dpk_result_to_json(r, small, sizeof small, &len), ERGON_STATUS_BUFFER_TOO_SMALL,
-        "too small");
+  EXPECT_FAIL(ERGON_STATUS_BUFFER_TOO_SMALL, "too small",
+              ergon_dpk_result_to_json(r, small, sizeof small, &len));
   CHECK(len > 4 && strcmp(small, "abc") == 0);
   ergon_dpk_result_free(r);
   ergon_dpk_workload_free(w);
@@ -522,10 +464,5 @@ int main(void) {
   accounting_helpers(alphas);
   online();
   bad_input();
-  if (failures > 0) {
-    fprintf(stderr, "%d checks failed\n", failures);
-    return 1;
-  }
-  printf("all checks passed\n");
-  return 0;
+  return check_finish();
 }

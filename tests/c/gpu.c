@@ -1,17 +1,18 @@
 /*
- * executor.c: the GPU part of the C ABI from C, against the fake NVML (tests/fake-nvml): GPU
+ * gpu.c: the GPU part of the C ABI from C, against the fake NVML (tests/fake-nvml): GPU
  * count and info, a plan executor running two iterations of one stage's plan (the clock the
  * fake reports during each computation is printed, so the harness sees that each computation
  * ran at its planned clock), plan violations and NULL pointers refused with their statuses,
  * the restore when the executor is freed, and energy windows.
  *
- * Usage: executor MODE
+ * Usage: gpu MODE
  *   run      everything above; ends with "all checks passed"
- *   no-nvml  ERGON_NVML_LIBRARY points nowhere: every GPU call is ERGON_STATUS_NVML_UNAVAILABLE,
- *            naming the path, and writes no output; ergon_gpu_state_restore without a state file is OK
- *   abandon  starts an executor, applies one clock and exits without freeing it (as a killed
- *            trainer would); the harness then runs `restore`
- *   restore  ergon_gpu_state_restore puts back what `abandon` left; prints "restored N"
+ *   no-nvml  ERGON_NVML_LIBRARY points nowhere: every GPU call is
+ * ERGON_STATUS_NVML_UNAVAILABLE, naming the path, and writes no output;
+ * ergon_gpu_state_restore without a state file is OK abandon  starts an executor, applies one
+ * clock and exits without freeing it (as a killed trainer would); the harness then runs
+ * `restore` restore  ergon_gpu_state_restore puts back what `abandon` left; prints "restored
+ * N"
  *
  * The harness (ffi/tests/c_abi.rs) sets ERGON_NVML_LIBRARY, FAKE_NVML_LOG, FAKE_NVML_STATE and
  * ERGON_STATE_DIR, and asserts the fake's call log and final state.
@@ -27,82 +28,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "ergon.h"
-
-static int failures = 0;
-
-#define CHECK(cond)                                                                           \
-  do {                                                                                        \
-    if (!(cond)) {                                                                            \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                \
-      failures++;                                                                             \
-    }                                                                                         \
-  } while (0)
-
-#define MUST(call)                                                                            \
-  do {                                                                                        \
-    ergon_status must_status_ = (call);                                                       \
-    if (must_status_ != ERGON_STATUS_OK) {                                                    \
-      fprintf(stderr, "%s:%d: %s returned %d: %s\n", __FILE__, __LINE__, #call,               \
-              (int)must_status_, thread_message());                                           \
-      exit(1);                                                                                \
-    }                                                                                         \
-  } while (0)
-
-static char thread_buf[4096];
-static char handle_buf[4096];
-
-static const char *thread_message(void) {
-  size_t len = 0;
-  if (ergon_last_error(thread_buf, sizeof thread_buf, &len) != ERGON_STATUS_OK) {
-    return "(ergon_last_error failed)";
-  }
-  return thread_buf;
-}
-
-static const char *executor_message(const ergon_gpu_executor *e) {
-  size_t len = 0;
-  if (ergon_gpu_executor_last_error(e, handle_buf, sizeof handle_buf, &len) !=
-      ERGON_STATUS_OK) {
-    return "(ergon_gpu_executor_last_error failed)";
-  }
-  return handle_buf;
-}
-
-static const char *monitor_message(const ergon_gpu_energy_monitor *m) {
-  size_t len = 0;
-  if (ergon_gpu_energy_monitor_last_error(m, handle_buf, sizeof handle_buf, &len) !=
-      ERGON_STATUS_OK) {
-    return "(ergon_gpu_energy_monitor_last_error failed)";
-  }
-  return handle_buf;
-}
-
-/* `got` must be `want`, and `message` (the handle's or the thread's) must contain `part`. */
-static void expect(ergon_status got, ergon_status want, const char *message, const char *part,
-                   const char *call, int line) {
-  if (got != want) {
-    fprintf(stderr, "executor.c:%d: %s returned %d (%s), expected %d (%s): %s\n", line, call,
-            (int)got, ergon_status_str((int)got), (int)want, ergon_status_str((int)want),
-            message);
-    failures++;
-    return;
-  }
-  if (message[0] == '\0' || (part != NULL && strstr(message, part) == NULL)) {
-    fprintf(stderr, "executor.c:%d: %s: message \"%s\" lacks \"%s\"\n", line, call, message,
-            part ? part : "(anything)");
-    failures++;
-  }
-  printf("  [%s] %s\n", ergon_status_str((int)got), message);
-}
-#define EXPECT_WITH(message_expr, want, part, call)                                             \
-  do {                                                                                        \
-    ergon_status expect_status_ = (call); /* before the message is read */                    \
-    expect(expect_status_, (want), (message_expr), (part), #call, __LINE__);                  \
-  } while (0)
-#define EXPECT_THREAD(want, part, call) EXPECT_WITH(thread_message(), want, part, call)
-#define EXPECT_EXECUTOR(e, want, part, call) EXPECT_WITH(executor_message(e), want, part, call)
-#define EXPECT_MONITOR(m, want, part, call) EXPECT_WITH(monitor_message(m), want, part, call)
+#include "gpu_fixture.h"
 
 /* The fake's current graphics-clock lock ("1200:1200" or "none"), from its state file. */
 static const char *gpu_locked(void) {
@@ -136,28 +64,12 @@ static void sleep_ms(long ms) {
   }
 }
 
-/* Two stages, two microbatches, the same profiles on both: at T* stage 0 runs
- * forward, forward, backward, backward at 1200, 1200, 1005, 1005 MHz (clocks the fake A100
- * supports: 210..1410 in 15 MHz steps). */
-static const char PROFILE_CSV[] = "stage,instruction,frequency,time,energy\n"
-                                  "0,forward,1410,0.010,3.0\n"
-                                  "0,forward,1200,0.012,2.2\n"
-                                  "0,forward,1005,0.015,2.5\n"
-                                  "0,backward,1410,0.020,6.0\n"
-                                  "0,backward,1200,0.024,4.4\n"
-                                  "0,backward,1005,0.030,4.0\n"
-                                  "1,forward,1410,0.010,3.0\n"
-                                  "1,forward,1200,0.012,2.2\n"
-                                  "1,forward,1005,0.015,2.5\n"
-                                  "1,backward,1410,0.020,6.0\n"
-                                  "1,backward,1200,0.024,4.4\n"
-                                  "1,backward,1005,0.030,4.0\n";
-
 static ergon_perseus_plan *make_plan(ergon_perseus_frontier **frontier_out) {
-  ergon_perseus_pipeline pipeline = {ERGON_PERSEUS_SCHEDULE_1F1B, 2, 2, 0};
+  ergon_perseus_pipeline pipeline = GPU_PIPELINE;
   ergon_perseus_frontier *f = NULL;
-  MUST(ergon_perseus_frontier_from_profile_csv(PROFILE_CSV, strlen(PROFILE_CSV), &pipeline, 0.001, 60.0,
-                                       ERGON_PERSEUS_EFFECTIVE_ENERGY_AFTER_FILTER, &f));
+  MUST(ergon_perseus_frontier_from_profile_csv(
+      GPU_PROFILE_CSV, strlen(GPU_PROFILE_CSV), &pipeline, GPU_UNIT_TIME_S, GPU_P_BLOCKING_W,
+      ERGON_PERSEUS_EFFECTIVE_ENERGY_AFTER_FILTER, &f));
   MUST(ergon_perseus_frontier_solve(f));
   ergon_perseus_plan *plan = NULL;
   MUST(ergon_perseus_frontier_plan(f, ERGON_PERSEUS_PLAN_T_STAR, 0.0, &plan));
@@ -165,29 +77,24 @@ static ergon_perseus_plan *make_plan(ergon_perseus_frontier **frontier_out) {
   return plan;
 }
 
-#define PROGRAM_LEN 4
-static const uint32_t KINDS[PROGRAM_LEN] = {ERGON_PERSEUS_KIND_FORWARD, ERGON_PERSEUS_KIND_FORWARD,
-                                            ERGON_PERSEUS_KIND_BACKWARD, ERGON_PERSEUS_KIND_BACKWARD};
-static const uint32_t FREQS[PROGRAM_LEN] = {1200, 1200, 1005, 1005};
-
 static void check_program(const ergon_perseus_plan *plan) {
   uint32_t kinds[8], freqs[8];
   size_t len = 0;
   MUST(ergon_perseus_plan_stage(plan, 0, kinds, freqs, 8, &len));
-  CHECK(len == PROGRAM_LEN);
-  for (size_t i = 0; i < len && i < PROGRAM_LEN; ++i) {
-    CHECK(kinds[i] == KINDS[i]);
-    CHECK(freqs[i] == FREQS[i]);
+  CHECK(len == GPU_PROGRAM_LEN);
+  for (size_t i = 0; i < len && i < GPU_PROGRAM_LEN; ++i) {
+    CHECK(kinds[i] == GPU_PROGRAM_KINDS[i]);
+    CHECK(freqs[i] == GPU_PROGRAM_FREQS_MHZ[i]);
   }
 }
 
 /* One iteration, waiting for each clock as a computation longer than the setter would. */
 static void iteration(ergon_gpu_executor *e, int number) {
-  for (size_t i = 0; i < PROGRAM_LEN; ++i) {
-    MUST(ergon_gpu_executor_instruction_begin(e, KINDS[i]));
+  for (size_t i = 0; i < GPU_PROGRAM_LEN; ++i) {
+    MUST(ergon_gpu_executor_instruction_begin(e, GPU_PROGRAM_KINDS[i]));
     MUST(ergon_gpu_executor_wait_applied(e));
-    printf("iteration %d: %s at %s\n", number, KINDS[i] == ERGON_PERSEUS_KIND_FORWARD ? "F" : "B",
-           gpu_locked());
+    printf("iteration %d: %s at %s\n", number,
+           GPU_PROGRAM_KINDS[i] == ERGON_PERSEUS_KIND_FORWARD ? "F" : "B", gpu_locked());
   }
   MUST(ergon_gpu_executor_step_end(e));
 }
@@ -208,74 +115,81 @@ static void gpu_info(void) {
   printf("gpu 0: arch %u, %s\n", info.architecture, info.name);
   ergon_gpu_device_info untouched;
   memset(&untouched, 0x55, sizeof untouched);
-  EXPECT_THREAD(ERGON_STATUS_OUT_OF_RANGE, "GPU 1 does not exist",
-                ergon_gpu_device_get_info(1, &untouched));
+  EXPECT_FAIL(ERGON_STATUS_OUT_OF_RANGE, "GPU 1 does not exist",
+              ergon_gpu_device_get_info(1, &untouched));
   CHECK(untouched.index == 0x55555555u); /* nothing written on failure */
-  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, "out", ergon_gpu_device_count(NULL));
-  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, "out", ergon_gpu_device_get_info(0, NULL));
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, "out", ergon_gpu_device_count(NULL));
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, "out", ergon_gpu_device_get_info(0, NULL));
 }
 
 static void executor_errors(ergon_perseus_frontier *frontier, const ergon_perseus_plan *plan) {
   ergon_gpu_executor *e = NULL;
   /* Checked before NVML is touched. */
-  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, "device", ergon_gpu_executor_new(NULL, 0, plan, 0, &e));
-  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, "plan", ergon_gpu_executor_new("0", 1, NULL, 0, &e));
-  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, "out", ergon_gpu_executor_new("0", 1, plan, 0, NULL));
-  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, "plan",
-                ergon_gpu_executor_new("0", 1, (const ergon_perseus_plan *)frontier, 0, &e));
-  EXPECT_THREAD(ERGON_STATUS_OUT_OF_RANGE, "stage 5", ergon_gpu_executor_new("0", 1, plan, 5, &e));
-  EXPECT_THREAD(ERGON_STATUS_PARSE, "UTF-8", ergon_gpu_executor_new("\xff", 1, plan, 0, &e));
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, "device",
+              ergon_gpu_executor_new(NULL, 1, plan, 0, &e));
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, "plan",
+              ergon_gpu_executor_new(TEXT("0"), NULL, 0, &e));
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, "out",
+              ergon_gpu_executor_new(TEXT("0"), plan, 0, NULL));
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, "plan",
+              ergon_gpu_executor_new(TEXT("0"), (const ergon_perseus_plan *)frontier, 0, &e));
+  EXPECT_FAIL(ERGON_STATUS_OUT_OF_RANGE, "stage 5",
+              ergon_gpu_executor_new(TEXT("0"), plan, 5, &e));
+  EXPECT_FAIL(ERGON_STATUS_PARSE, "UTF-8", ergon_gpu_executor_new(TEXT("\xff"), plan, 0, &e));
   CHECK(e == NULL);
-  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, NULL,
-                ergon_gpu_executor_instruction_begin(NULL, ERGON_PERSEUS_KIND_FORWARD));
-  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, NULL, ergon_gpu_executor_step_end(NULL));
-  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, NULL, ergon_gpu_executor_wait_applied(NULL));
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, NULL,
+              ergon_gpu_executor_instruction_begin(NULL, ERGON_PERSEUS_KIND_FORWARD));
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, NULL, ergon_gpu_executor_step_end(NULL));
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, NULL, ergon_gpu_executor_wait_applied(NULL));
   size_t len = 0;
   CHECK(ergon_gpu_executor_last_error(NULL, NULL, 0, &len) == ERGON_STATUS_NULL_POINTER);
   ergon_gpu_executor_free(NULL);
   /* A plan handle is not an executor. */
-  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, NULL,
-                ergon_gpu_executor_step_end((ergon_gpu_executor *)(void *)plan));
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, NULL,
+              ergon_gpu_executor_step_end((ergon_gpu_executor *)(void *)plan));
 }
 
 static void plan_violations(ergon_gpu_executor *e) {
   /* The plan starts with a forward pass: nothing advances on these. */
-  EXPECT_EXECUTOR(e, ERGON_STATUS_INVALID_STATE, "plan mismatch",
-                  ergon_gpu_executor_instruction_begin(e, ERGON_PERSEUS_KIND_BACKWARD));
-  EXPECT_EXECUTOR(e, ERGON_STATUS_INVALID_ARGUMENT, "unknown instruction kind 7",
-                  ergon_gpu_executor_instruction_begin(e, 7));
+  EXPECT_FAIL_ON(e, ERGON_STATUS_INVALID_STATE, "plan mismatch",
+                 ergon_gpu_executor_instruction_begin(e, ERGON_PERSEUS_KIND_BACKWARD));
+  EXPECT_FAIL_ON(e, ERGON_STATUS_INVALID_ARGUMENT, "unknown instruction kind 7",
+                 ergon_gpu_executor_instruction_begin(e, 7));
   MUST(ergon_gpu_executor_instruction_begin(e, ERGON_PERSEUS_KIND_FORWARD));
   MUST(ergon_gpu_executor_wait_applied(e));
   printf("after violations: F at %s\n", gpu_locked());
-  EXPECT_EXECUTOR(e, ERGON_STATUS_INVALID_STATE, "incomplete iteration",
-                  ergon_gpu_executor_step_end(e));
+  EXPECT_FAIL_ON(e, ERGON_STATUS_INVALID_STATE, "incomplete iteration",
+                 ergon_gpu_executor_step_end(e));
   /* Rewound: a whole iteration runs again. */
   iteration(e, 3);
 }
 
 static void energy(void) {
   ergon_gpu_energy_monitor *m = NULL;
-  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, "device", ergon_gpu_energy_monitor_new(NULL, 0, &m));
-  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, "out", ergon_gpu_energy_monitor_new("0", 1, NULL));
-  EXPECT_THREAD(ERGON_STATUS_INVALID_ARGUMENT, "GPU-ffffffff",
-                ergon_gpu_energy_monitor_new("GPU-ffffffff", 12, &m));
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, "device", ergon_gpu_energy_monitor_new(NULL, 1, &m));
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, "out", ergon_gpu_energy_monitor_new(TEXT("0"), NULL));
+  EXPECT_FAIL(ERGON_STATUS_INVALID_ARGUMENT, "GPU-ffffffff",
+              ergon_gpu_energy_monitor_new(TEXT("GPU-ffffffff"), &m));
   CHECK(m == NULL);
-  MUST(ergon_gpu_energy_monitor_new("0", 1, &m));
-  MUST(ergon_gpu_energy_monitor_begin(m, "step", 4));
-  EXPECT_MONITOR(m, ERGON_STATUS_INVALID_STATE, "step", ergon_gpu_energy_monitor_begin(m, "step", 4));
-  EXPECT_MONITOR(m, ERGON_STATUS_NULL_POINTER, "name", ergon_gpu_energy_monitor_begin(m, NULL, 0));
-  MUST(ergon_gpu_energy_monitor_begin(m, "inner", 5));
+  /* Strings in are pointer and length: the bytes after the length are not part of them. */
+  MUST(ergon_gpu_energy_monitor_new("0 and what follows", 1, &m));
+  MUST(ergon_gpu_energy_monitor_begin(m, TEXT("step")));
+  EXPECT_FAIL_ON(m, ERGON_STATUS_INVALID_STATE, "step",
+                 ergon_gpu_energy_monitor_begin(m, TEXT("step")));
+  EXPECT_FAIL_ON(m, ERGON_STATUS_NULL_POINTER, "name",
+                 ergon_gpu_energy_monitor_begin(m, NULL, 1));
+  MUST(ergon_gpu_energy_monitor_begin(m, "inner window", 5)); /* "inner" */
   sleep_ms(60);
   double t_inner = -1.0, e_inner = -1.0, t = -1.0, j = -1.0;
-  MUST(ergon_gpu_energy_monitor_end(m, "inner", 5, &t_inner, &e_inner));
+  MUST(ergon_gpu_energy_monitor_end(m, TEXT("inner"), &t_inner, &e_inner));
   /* A NULL output fails and leaves the window open. */
-  EXPECT_MONITOR(m, ERGON_STATUS_NULL_POINTER, "energy_j",
-                 ergon_gpu_energy_monitor_end(m, "step", 4, &t, NULL));
+  EXPECT_FAIL_ON(m, ERGON_STATUS_NULL_POINTER, "energy_j",
+                 ergon_gpu_energy_monitor_end(m, TEXT("step"), &t, NULL));
   CHECK(t == -1.0);
   sleep_ms(40);
-  MUST(ergon_gpu_energy_monitor_end(m, "step", 4, &t, &j));
-  EXPECT_MONITOR(m, ERGON_STATUS_INVALID_STATE, "no energy window",
-                 ergon_gpu_energy_monitor_end(m, "step", 4, &t_inner, &e_inner));
+  MUST(ergon_gpu_energy_monitor_end(m, TEXT("step"), &t, &j));
+  EXPECT_FAIL_ON(m, ERGON_STATUS_INVALID_STATE, "no energy window",
+                 ergon_gpu_energy_monitor_end(m, TEXT("step"), &t_inner, &e_inner));
   /* The fake draws 100 W. The window's clock and the fake's counter are read a moment apart,
    * which a loaded machine (or valgrind) can stretch by milliseconds: hence 25 %. */
   CHECK(t_inner >= 0.055 && t_inner < 5.0);
@@ -285,8 +199,10 @@ static void energy(void) {
   printf("energy: inner %.3f s, step %.3f s, %.1f W\n", t_inner, t, j / t);
   ergon_gpu_energy_monitor_free(m);
   ergon_gpu_energy_monitor_free(NULL);
-  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, NULL, ergon_gpu_energy_monitor_begin(NULL, "w", 1));
-  EXPECT_THREAD(ERGON_STATUS_NULL_POINTER, NULL, ergon_gpu_energy_monitor_end(NULL, "w", 1, &t, &j));
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, NULL,
+              ergon_gpu_energy_monitor_begin(NULL, TEXT("w")));
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, NULL,
+              ergon_gpu_energy_monitor_end(NULL, TEXT("w"), &t, &j));
 }
 
 static int run(void) {
@@ -297,7 +213,7 @@ static int run(void) {
   executor_errors(frontier, plan);
 
   ergon_gpu_executor *e = NULL;
-  MUST(ergon_gpu_executor_new("0", 1, plan, 0, &e));
+  MUST(ergon_gpu_executor_new(TEXT("0"), plan, 0, &e));
   CHECK(e != NULL);
   printf("after startup: %s\n", gpu_locked());
   iteration(e, 1);
@@ -317,20 +233,21 @@ static int run(void) {
 
 static void no_nvml(void) {
   uint32_t n = 99;
-  EXPECT_THREAD(ERGON_STATUS_NVML_UNAVAILABLE, "/nonexistent", ergon_gpu_device_count(&n));
+  EXPECT_FAIL(ERGON_STATUS_NVML_UNAVAILABLE, "/nonexistent", ergon_gpu_device_count(&n));
   CHECK(n == 99);
   ergon_gpu_device_info info;
   memset(&info, 0, sizeof info);
-  EXPECT_THREAD(ERGON_STATUS_NVML_UNAVAILABLE, "/nonexistent", ergon_gpu_device_get_info(0, &info));
+  EXPECT_FAIL(ERGON_STATUS_NVML_UNAVAILABLE, "/nonexistent",
+              ergon_gpu_device_get_info(0, &info));
   ergon_perseus_frontier *frontier = NULL;
   ergon_perseus_plan *plan = make_plan(&frontier);
   ergon_gpu_executor *e = NULL;
-  EXPECT_THREAD(ERGON_STATUS_NVML_UNAVAILABLE, "/nonexistent",
-                ergon_gpu_executor_new("0", 1, plan, 0, &e));
+  EXPECT_FAIL(ERGON_STATUS_NVML_UNAVAILABLE, "/nonexistent",
+              ergon_gpu_executor_new(TEXT("0"), plan, 0, &e));
   CHECK(e == NULL);
   ergon_gpu_energy_monitor *m = NULL;
-  EXPECT_THREAD(ERGON_STATUS_NVML_UNAVAILABLE, "/nonexistent",
-                ergon_gpu_energy_monitor_new("0", 1, &m));
+  EXPECT_FAIL(ERGON_STATUS_NVML_UNAVAILABLE, "/nonexistent",
+              ergon_gpu_energy_monitor_new(TEXT("0"), &m));
   CHECK(m == NULL);
   size_t restored = 99;
   MUST(ergon_gpu_state_restore(&restored)); /* no state file: nothing to do, NVML not needed */
@@ -343,7 +260,7 @@ static void abandon(void) {
   ergon_perseus_frontier *frontier = NULL;
   ergon_perseus_plan *plan = make_plan(&frontier);
   ergon_gpu_executor *e = NULL;
-  MUST(ergon_gpu_executor_new("0", 1, plan, 0, &e));
+  MUST(ergon_gpu_executor_new(TEXT("0"), plan, 0, &e));
   MUST(ergon_gpu_executor_instruction_begin(e, ERGON_PERSEUS_KIND_FORWARD));
   MUST(ergon_gpu_executor_wait_applied(e));
   printf("abandoned at %s\n", gpu_locked());
@@ -353,7 +270,7 @@ static void abandon(void) {
 
 int main(int argc, char **argv) {
   if (argc != 2) {
-    fprintf(stderr, "usage: executor run|no-nvml|abandon|restore\n");
+    fprintf(stderr, "usage: gpu run|no-nvml|abandon|restore\n");
     return 2;
   }
   const char *mode = argv[1];
@@ -371,10 +288,5 @@ int main(int argc, char **argv) {
     fprintf(stderr, "unknown mode %s\n", mode);
     return 2;
   }
-  if (failures != 0) {
-    fprintf(stderr, "%d checks failed\n", failures);
-    return 1;
-  }
-  printf("all checks passed\n");
-  return 0;
+  return check_finish();
 }

@@ -1,12 +1,12 @@
 /*
- * batcher.c: the Orloj batcher from C. The score oracle of the reference notes (apps A =
+ * orloj.c: the Orloj batcher from C. The score oracle of the reference notes (apps A =
  * {10 ms, 30 ms} w.p. 1/2 each and B = 20 ms; r1 (A, 35 ms), r2 (A, 12 ms), r3 (B, 25 ms) at
  * now 0, s(b) = 1): Orloj runs {r2, r1}, and with p_min = 0.6 drops r2 and runs {r1, r3}; a
  * small server loop (arrivals, decisions when idle, completions fed back) that accounts for
  * every request exactly once; the buffer-too-small contract; bad input; the simulator's JSON
  * read with "ask the length, then fill".
  *
- * Usage: batcher   (no arguments)
+ * Usage: orloj   (no arguments)
  */
 
 #include <math.h>
@@ -15,37 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "ergon.h"
-
-static int failures = 0;
-
-#define CHECK(cond)                                                                           \
-  do {                                                                                        \
-    if (!(cond)) {                                                                            \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                \
-      failures++;                                                                             \
-    }                                                                                         \
-  } while (0)
-
-static char message_buf[4096];
-
-static const char *thread_message(void) {
-  size_t len = 0;
-  if (ergon_last_error(message_buf, sizeof message_buf, &len) != ERGON_STATUS_OK) {
-    return "(ergon_last_error failed)";
-  }
-  return message_buf;
-}
-
-#define MUST(call)                                                                            \
-  do {                                                                                        \
-    ergon_status must_status_ = (call);                                                       \
-    if (must_status_ != ERGON_STATUS_OK) {                                                    \
-      fprintf(stderr, "%s:%d: %s returned %d: %s\n", __FILE__, __LINE__, #call,               \
-              (int)must_status_, thread_message());                                           \
-      exit(1);                                                                                \
-    }                                                                                         \
-  } while (0)
 
 #define MS 1e-3
 
@@ -70,11 +41,11 @@ static ergon_orloj_app app_a(void) {
 }
 
 /* One decision with ample buffers; returns the batch length, fills the arrays. */
-static size_t decide(ergon_orloj_batcher *b, double now_s, uint64_t batch[64], size_t *dropped_len,
-                     uint64_t dropped[64], double *expected_s) {
+static size_t decide(ergon_orloj_batcher *b, double now_s, uint64_t batch[64],
+                     size_t *dropped_len, uint64_t dropped[64], double *expected_s) {
   size_t batch_len = 0;
-  MUST(ergon_orloj_batcher_next_batch(b, now_s, batch, 64, &batch_len, dropped, 64, dropped_len,
-                                expected_s));
+  MUST(ergon_orloj_batcher_next_batch(b, now_s, batch, 64, &batch_len, dropped, 64,
+                                      dropped_len, expected_s));
   return batch_len;
 }
 
@@ -225,30 +196,44 @@ static void bad_input(void) {
   ergon_orloj_app apps[1];
   apps[0] = constant_app("resnet", 10 * MS, 0.0);
   ergon_orloj_batcher *b = NULL;
-  CHECK(ergon_orloj_batcher_new(apps, 1, NULL, 4, NULL, &b) == ERGON_STATUS_INVALID_PROBLEM);
-  CHECK(b == NULL && strstr(thread_message(), "resnet") != NULL);
+  EXPECT_FAIL(ERGON_STATUS_INVALID_PROBLEM, "resnet",
+              ergon_orloj_batcher_new(apps, 1, NULL, 4, NULL, &b));
+  CHECK(b == NULL);
+  /* The name is its pointer and length, not NUL-terminated; NULL names it by its index. */
+  apps[0].name = "resnet-50";
+  apps[0].name_len = 6;
+  EXPECT_FAIL(ERGON_STATUS_INVALID_PROBLEM, "resnet",
+              ergon_orloj_batcher_new(apps, 1, NULL, 4, NULL, &b));
+  CHECK(strstr(check_thread_message(), "resnet-50") == NULL);
+  apps[0].name = NULL;
+  apps[0].name_len = 0;
+  EXPECT_FAIL(ERGON_STATUS_INVALID_PROBLEM, "app 0",
+              ergon_orloj_batcher_new(apps, 1, NULL, 4, NULL, &b));
+  apps[0] = constant_app("resnet", 10 * MS, 0.0);
   apps[0].slo_s = 0.1;
   apps[0].kind = 42;
-  CHECK(ergon_orloj_batcher_new(apps, 1, NULL, 4, NULL, &b) == ERGON_STATUS_INVALID_ARGUMENT);
+  EXPECT_FAIL(ERGON_STATUS_INVALID_ARGUMENT, NULL,
+              ergon_orloj_batcher_new(apps, 1, NULL, 4, NULL, &b));
   apps[0].kind = ERGON_ORLOJ_EXEC_CONSTANT;
   ergon_orloj_batcher_options o = ergon_orloj_batcher_options_default();
   o.policy = 17;
-  CHECK(ergon_orloj_batcher_new(apps, 1, NULL, 4, &o, &b) == ERGON_STATUS_INVALID_ARGUMENT);
-  CHECK(ergon_orloj_batcher_new(apps, 0, NULL, 4, NULL, &b) == ERGON_STATUS_INVALID_PROBLEM);
+  EXPECT_FAIL(ERGON_STATUS_INVALID_ARGUMENT, NULL,
+              ergon_orloj_batcher_new(apps, 1, NULL, 4, &o, &b));
+  EXPECT_FAIL(ERGON_STATUS_INVALID_PROBLEM, NULL,
+              ergon_orloj_batcher_new(apps, 0, NULL, 4, NULL, &b));
   MUST(ergon_orloj_batcher_new(apps, 1, NULL, 4, NULL, &b));
-  CHECK(ergon_orloj_batcher_enqueue(b, 0, 1, NAN, 1.0) == ERGON_STATUS_INVALID_ARGUMENT);
-  CHECK(ergon_orloj_batcher_enqueue(b, 3, 1, 0.0, 1.0) == ERGON_STATUS_OUT_OF_RANGE);
-  char buf[256];
-  size_t len = 0;
-  MUST(ergon_orloj_batcher_last_error(b, buf, sizeof buf, &len));
-  CHECK(strstr(buf, "unknown app 3") != NULL);
-  CHECK(ergon_orloj_batcher_complete(b, 0, -1.0) == ERGON_STATUS_INVALID_ARGUMENT);
+  EXPECT_FAIL_ON(b, ERGON_STATUS_INVALID_ARGUMENT, NULL,
+                 ergon_orloj_batcher_enqueue(b, 0, 1, NAN, 1.0));
+  EXPECT_FAIL_ON(b, ERGON_STATUS_OUT_OF_RANGE, "unknown app 3",
+                 ergon_orloj_batcher_enqueue(b, 3, 1, 0.0, 1.0));
+  EXPECT_FAIL_ON(b, ERGON_STATUS_INVALID_ARGUMENT, NULL,
+                 ergon_orloj_batcher_complete(b, 0, -1.0));
   size_t nb = 0, nd = 0;
   uint64_t batch[4];
-  CHECK(ergon_orloj_batcher_next_batch(b, NAN, batch, 4, &nb, NULL, 0, &nd, NULL) ==
-        ERGON_STATUS_INVALID_ARGUMENT);
-  CHECK(ergon_orloj_batcher_next_batch(NULL, 0.0, batch, 4, &nb, NULL, 0, &nd, NULL) ==
-        ERGON_STATUS_NULL_POINTER);
+  EXPECT_FAIL_ON(b, ERGON_STATUS_INVALID_ARGUMENT, NULL,
+                 ergon_orloj_batcher_next_batch(b, NAN, batch, 4, &nb, NULL, 0, &nd, NULL));
+  EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, NULL,
+              ergon_orloj_batcher_next_batch(NULL, 0.0, batch, 4, &nb, NULL, 0, &nd, NULL));
   ergon_orloj_batcher_free(b);
   ergon_orloj_batcher_free(NULL);
 }
@@ -265,19 +250,16 @@ static const char SIM[] =
 static void simulate(void) {
   ergon_orloj_simulation *r = NULL;
   MUST(ergon_orloj_simulation_run_json(SIM, strlen(SIM), &r));
-  size_t len = 0;
-  MUST(ergon_orloj_simulation_to_json(r, NULL, 0, &len));
-  char *json = malloc(len + 1);
-  CHECK(json != NULL);
-  MUST(ergon_orloj_simulation_to_json(r, json, len + 1, &len));
-  CHECK(strlen(json) == len);
+  char *json = NULL;
+  MUST_TEXT(ergon_orloj_simulation_to_json, r, json);
   CHECK(strstr(json, "\"schema\":\"orloj-result/v1\"") != NULL);
   CHECK(strstr(json, "\"policy\":\"orloj\"") != NULL && strstr(json, "\"policy\":\"edf\""));
-  printf("simulation: %zu bytes of orloj-result/v1\n", len);
+  printf("simulation: %zu bytes of orloj-result/v1\n", strlen(json));
   free(json);
   ergon_orloj_simulation_free(r);
   ergon_orloj_simulation *bad = NULL;
-  CHECK(ergon_orloj_simulation_run_json("{", 1, &bad) == ERGON_STATUS_PARSE && bad == NULL);
+  EXPECT_FAIL(ERGON_STATUS_PARSE, NULL, ergon_orloj_simulation_run_json("{", 1, &bad));
+  CHECK(bad == NULL);
 }
 
 int main(void) {
@@ -287,10 +269,5 @@ int main(void) {
   buffer_too_small();
   bad_input();
   simulate();
-  if (failures > 0) {
-    fprintf(stderr, "%d checks failed\n", failures);
-    return 1;
-  }
-  printf("all checks passed\n");
-  return 0;
+  return check_finish();
 }

@@ -1,8 +1,8 @@
 /*
- * panic.c: the panic boundary. Run with ERGON_FFI_TEST_PANIC=ergon_perseus_frontier_solve (the library
- * reads it once per process), which makes that function panic inside the library: the call
- * returns ERGON_STATUS_PANIC with a message instead of unwinding into C, the process goes on,
- * other functions work, and the handle can still be freed.
+ * panic.c: the panic boundary. Run with ERGON_FFI_TEST_PANIC=ergon_perseus_frontier_solve (the
+ * library reads it once per process), which makes that function panic inside the library: the
+ * call returns ERGON_STATUS_PANIC with a message instead of unwinding into C, the process goes
+ * on, other functions work, and the handle can still be freed.
  *
  * Usage: ERGON_FFI_TEST_PANIC=ergon_perseus_frontier_solve panic DATA_DIR
  */
@@ -11,17 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "ergon.h"
-
-static int failures = 0;
-
-#define CHECK(cond)                                                                           \
-  do {                                                                                        \
-    if (!(cond)) {                                                                            \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                \
-      failures++;                                                                             \
-    }                                                                                         \
-  } while (0)
 
 int main(int argc, char **argv) {
   if (argc != 2) {
@@ -35,45 +26,25 @@ int main(int argc, char **argv) {
   }
   char path[4096];
   snprintf(path, sizeof path, "%s/a100_s2_m4.instance.json", argv[1]);
-  FILE *file = fopen(path, "rb");
-  if (file == NULL) {
-    perror(path);
-    return 1;
-  }
-  static char json[1 << 20];
-  size_t len = fread(json, 1, sizeof json, file);
-  fclose(file);
+  size_t len = 0;
+  char *json = check_read_file(path, &len);
 
   ergon_perseus_frontier *f = NULL;
-  CHECK(ergon_perseus_frontier_from_instance_json(json, len, &f) == ERGON_STATUS_OK);
-  if (f == NULL) {
-    return 1;
-  }
+  MUST(ergon_perseus_frontier_from_instance_json(json, len, &f));
   for (int attempt = 0; attempt < 2; attempt++) {
-    ergon_status s = ergon_perseus_frontier_solve(f);
-    CHECK(s == ERGON_STATUS_PANIC);
-    char handle_msg[1024], thread_msg[1024];
-    size_t n = 0;
-    CHECK(ergon_perseus_frontier_last_error(f, handle_msg, sizeof handle_msg, &n) == ERGON_STATUS_OK);
-    CHECK(n > 0);
-    CHECK(ergon_last_error(thread_msg, sizeof thread_msg, &n) == ERGON_STATUS_OK);
-    CHECK(strcmp(handle_msg, thread_msg) == 0);
-    CHECK(strstr(handle_msg, "ergon_perseus_frontier_solve") != NULL);
-    CHECK(strstr(handle_msg, "internal error") != NULL);
-    printf("solve -> %d (%s): %s\n", (int)s, ergon_status_str((int)s), handle_msg);
+    /* The panic's message, naming the function, is the handle's and the thread's. */
+    EXPECT_FAIL_ON(f, ERGON_STATUS_PANIC, "ergon_perseus_frontier_solve",
+                   ergon_perseus_frontier_solve(f));
+    CHECK(strstr(check_thread_message(), "internal error") != NULL);
   }
   /* The handle is unchanged (not solved) and other calls work. */
   size_t points = 0;
-  CHECK(ergon_perseus_frontier_num_points(f, &points) == ERGON_STATUS_NOT_SOLVED);
+  EXPECT_FAIL_ON(f, ERGON_STATUS_NOT_SOLVED, NULL,
+                 ergon_perseus_frontier_num_points(f, &points));
   ergon_perseus_frontier *g = NULL;
-  CHECK(ergon_perseus_frontier_from_instance_json(json, len, &g) == ERGON_STATUS_OK);
+  MUST(ergon_perseus_frontier_from_instance_json(json, len, &g));
   ergon_perseus_frontier_free(g);
   ergon_perseus_frontier_free(f);
-
-  if (failures != 0) {
-    fprintf(stderr, "%d checks failed\n", failures);
-    return 1;
-  }
-  printf("all checks passed\n");
-  return 0;
+  free(json);
+  return check_finish();
 }

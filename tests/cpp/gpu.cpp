@@ -1,9 +1,9 @@
 // gpu.cpp: the GPU classes of the C++17 wrapper (bindings/cpp/ergon.hpp) against the fake NVML
 // (tests/fake-nvml), with no direct call of the C functions: ergon::gpu::count/info/devices/
-// restore, an ergon::PlanExecutor running two iterations of one stage's plan (by kind and by
+// restore, an PlanExecutor running two iterations of one stage's plan (by kind and by
 // name; the clock the fake reports during each computation is printed for the harness),
 // failures as ergon::Error with status and message, move-only handles that restore when
-// destroyed or closed, and ergon::EnergyMonitor with scoped ergon::EnergyWindow.
+// destroyed or closed, and EnergyMonitor with scoped EnergyWindow.
 //
 // Usage: gpu run | gpu no-nvml   (ffi/tests/c_abi.rs sets ERGON_NVML_LIBRARY, FAKE_NVML_LOG,
 // FAKE_NVML_STATE and ERGON_STATE_DIR and checks the fake's log and final state)
@@ -20,59 +20,23 @@
 #include <utility>
 #include <vector>
 
+#include "../c/gpu_fixture.h"
+#include "check.hpp"
 #include "ergon.hpp"
 
-static_assert(!std::is_copy_constructible_v<ergon::PlanExecutor>, "move-only");
-static_assert(!std::is_copy_assignable_v<ergon::PlanExecutor>, "move-only");
-static_assert(std::is_nothrow_move_constructible_v<ergon::PlanExecutor>, "noexcept move");
-static_assert(std::is_nothrow_move_assignable_v<ergon::PlanExecutor>, "noexcept move");
-static_assert(!std::is_copy_constructible_v<ergon::EnergyMonitor>, "move-only");
-static_assert(std::is_nothrow_move_constructible_v<ergon::EnergyMonitor>, "noexcept move");
-static_assert(std::is_nothrow_move_assignable_v<ergon::EnergyMonitor>, "noexcept move");
-static_assert(!std::is_copy_constructible_v<ergon::EnergyWindow>, "move-only");
-static_assert(std::is_nothrow_move_constructible_v<ergon::EnergyWindow>, "noexcept move");
+using ergon::gpu::EnergyMonitor;
+using ergon::gpu::EnergyWindow;
+using ergon::gpu::Measurement;
+using ergon::gpu::PlanExecutor;
+using ergon::perseus::Plan;
+using ergon::perseus::Step;
+
+static_assert(is_move_only_v<PlanExecutor>, "PlanExecutor is move-only");
+static_assert(is_move_only_v<EnergyMonitor>, "EnergyMonitor is move-only");
+static_assert(!std::is_copy_constructible_v<EnergyWindow>, "EnergyWindow is move-only");
+static_assert(std::is_nothrow_move_constructible_v<EnergyWindow>, "noexcept move");
 
 namespace {
-
-int failures = 0;
-
-#define CHECK(cond)                                                                           \
-  do {                                                                                        \
-    if (!(cond)) {                                                                            \
-      std::cerr << __FILE__ << ":" << __LINE__ << ": check failed: " #cond "\n";              \
-      failures++;                                                                             \
-    }                                                                                         \
-  } while (0)
-
-// `body` must throw ergon::Error with `want` and a message containing `part`; returns it.
-template <class Body>
-std::string expect_error(ergon_status want, const std::string &part, Body body, int line) {
-  try {
-    body();
-  } catch (const ergon::Error &e) {
-    std::string what = e.what();
-    if (e.status() != want) {
-      std::cerr << "gpu.cpp:" << line << ": status " << e.status() << ", expected " << want
-                << ": " << what << "\n";
-      failures++;
-    }
-    if (what.empty() || what.find(part) == std::string::npos) {
-      std::cerr << "gpu.cpp:" << line << ": message \"" << what << "\" lacks \"" << part
-                << "\"\n";
-      failures++;
-    }
-    std::cout << "  [" << ergon_status_str(e.status()) << "] " << what << "\n";
-    return what;
-  } catch (const std::exception &e) {
-    std::cerr << "gpu.cpp:" << line << ": not an ergon::Error: " << e.what() << "\n";
-    failures++;
-    return std::string();
-  }
-  std::cerr << "gpu.cpp:" << line << ": nothing thrown\n";
-  failures++;
-  return std::string();
-}
-#define THROWS(want, part, ...) expect_error((want), (part), [&] { __VA_ARGS__; }, __LINE__)
 
 // The fake's current graphics-clock lock ("1200:1200" or "none").
 std::string gpu_locked() {
@@ -89,30 +53,16 @@ std::string gpu_locked() {
   return line.substr(at, line.find(' ', at) - at);
 }
 
-// Two stages, two microbatches, the same profiles on both: stage 0 at T* runs F F B B at
-// 1200, 1200, 1005, 1005 MHz.
-const char *const PROFILE_CSV = "stage,instruction,frequency,time,energy\n"
-                                "0,forward,1410,0.010,3.0\n"
-                                "0,forward,1200,0.012,2.2\n"
-                                "0,forward,1005,0.015,2.5\n"
-                                "0,backward,1410,0.020,6.0\n"
-                                "0,backward,1200,0.024,4.4\n"
-                                "0,backward,1005,0.030,4.0\n"
-                                "1,forward,1410,0.010,3.0\n"
-                                "1,forward,1200,0.012,2.2\n"
-                                "1,forward,1005,0.015,2.5\n"
-                                "1,backward,1410,0.020,6.0\n"
-                                "1,backward,1200,0.024,4.4\n"
-                                "1,backward,1005,0.030,4.0\n";
-
-ergon::Plan make_plan() {
-  ergon::Frontier f = ergon::Frontier::from_profile_csv(
-      PROFILE_CSV, ergon_perseus_pipeline{ERGON_PERSEUS_SCHEDULE_1F1B, 2, 2, 0}, 0.001, 60.0);
+Plan make_plan() {
+  ergon::perseus::Frontier f = ergon::perseus::Frontier::from_profile_csv(
+      GPU_PROFILE_CSV, ergon_perseus_pipeline GPU_PIPELINE, GPU_UNIT_TIME_S, GPU_P_BLOCKING_W);
   f.solve();
   return f.plan_t_star();
 }
 
-const char *name_of(uint32_t kind) { return kind == ERGON_PERSEUS_KIND_FORWARD ? "forward" : "backward"; }
+const char *name_of(uint32_t kind) {
+  return kind == ERGON_PERSEUS_KIND_FORWARD ? "forward" : "backward";
+}
 
 void devices() {
   CHECK(ergon::gpu::count() == 1);
@@ -127,21 +77,21 @@ void devices() {
   THROWS(ERGON_STATUS_OUT_OF_RANGE, "GPU 1 does not exist", ergon::gpu::info(1));
 }
 
-void executor(const ergon::Plan &plan) {
-  const std::vector<ergon::Step> program = plan.stage(0);
-  const std::vector<ergon::Step> expected = {{ERGON_PERSEUS_KIND_FORWARD, 1200},
-                                             {ERGON_PERSEUS_KIND_FORWARD, 1200},
-                                             {ERGON_PERSEUS_KIND_BACKWARD, 1005},
-                                             {ERGON_PERSEUS_KIND_BACKWARD, 1005}};
+void executor(const Plan &plan) {
+  const std::vector<Step> program = plan.stage(0);
+  std::vector<Step> expected;
+  for (size_t i = 0; i < GPU_PROGRAM_LEN; ++i) {
+    expected.push_back(Step{GPU_PROGRAM_KINDS[i], GPU_PROGRAM_FREQS_MHZ[i]});
+  }
   CHECK(program == expected);
-  THROWS(ERGON_STATUS_OUT_OF_RANGE, "stage 5", ergon::PlanExecutor("0", plan, 5));
-  THROWS(ERGON_STATUS_NULL_POINTER, "plan", ergon::PlanExecutor("0", ergon::Plan(nullptr), 0));
+  THROWS(ERGON_STATUS_OUT_OF_RANGE, "stage 5", PlanExecutor("0", plan, 5));
+  THROWS(ERGON_STATUS_NULL_POINTER, "plan", PlanExecutor("0", Plan(nullptr), 0));
 
-  ergon::PlanExecutor ex("0", plan, 0);
+  PlanExecutor ex("0", plan, 0);
   CHECK(static_cast<bool>(ex) && ex.last_error().empty());
   std::cout << "after startup: " << gpu_locked() << "\n";
   for (int iteration = 1; iteration <= 2; ++iteration) {
-    for (const ergon::Step &step : program) {
+    for (const Step &step : program) {
       if (iteration == 1) {
         ex.instruction_begin(step.kind);
       } else {
@@ -159,13 +109,14 @@ void executor(const ergon::Plan &plan) {
       THROWS(ERGON_STATUS_INVALID_STATE, "plan mismatch", ex.instruction_begin("backward"));
   CHECK(what == ex.last_error());
   THROWS(ERGON_STATUS_INVALID_ARGUMENT, "sideways", ex.instruction_begin("sideways"));
-  THROWS(ERGON_STATUS_INVALID_ARGUMENT, "unknown instruction kind 9", ex.instruction_begin(9u));
+  THROWS(ERGON_STATUS_INVALID_ARGUMENT, "unknown instruction kind 9",
+         ex.instruction_begin(9u));
   ex.instruction_begin("forward");
   ex.wait_applied();
   THROWS(ERGON_STATUS_INVALID_STATE, "incomplete iteration", ex.step_end());
 
   // Moves: the moved-from executor holds nothing; close() restores now.
-  ergon::PlanExecutor moved = std::move(ex);
+  PlanExecutor moved = std::move(ex);
   CHECK(!ex && moved);
   CHECK(ex.last_error().empty());
   THROWS(ERGON_STATUS_NULL_POINTER, "NULL", ex.step_end());
@@ -179,28 +130,29 @@ void executor(const ergon::Plan &plan) {
 }
 
 void energy() {
-  THROWS(ERGON_STATUS_INVALID_ARGUMENT, "GPU-ffffffff", ergon::EnergyMonitor("GPU-ffffffff"));
-  ergon::EnergyMonitor mon("0");
-  ergon::Measurement scoped;
+  THROWS(ERGON_STATUS_INVALID_ARGUMENT, "GPU-ffffffff", EnergyMonitor("GPU-ffffffff"));
+  EnergyMonitor mon("0");
+  Measurement scoped;
   {
-    ergon::EnergyWindow w = mon.window("scoped", &scoped);
+    EnergyWindow w = mon.window("scoped", &scoped);
     CHECK(w.open() && w.name() == "scoped");
     THROWS(ERGON_STATUS_INVALID_STATE, "scoped", mon.begin("scoped"));
-    THROWS(ERGON_STATUS_INVALID_STATE, "scoped", ergon::EnergyWindow(mon, "scoped"));
+    THROWS(ERGON_STATUS_INVALID_STATE, "scoped", EnergyWindow(mon, "scoped"));
     std::this_thread::sleep_for(std::chrono::milliseconds(60));
   } // closed here, written to `scoped`
   CHECK(scoped.time_s >= 0.055 && scoped.time_s < 5.0);
   // 100 W, within 25 % (the window's clock and the fake's counter are read a moment apart).
   CHECK(std::fabs(scoped.power_w() - 100.0) <= 25.0);
 
-  ergon::EnergyWindow outer(mon, "outer");
-  mon.begin("manual");
+  EnergyWindow outer(mon, "outer");
+  const std::string longer = "manual window";
+  mon.begin(std::string_view(longer).substr(0, 6)); // "manual": a view, not NUL-terminated
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
-  ergon::Measurement manual = mon.end("manual");
-  ergon::EnergyWindow moved_window = std::move(outer);
+  Measurement manual = mon.end("manual");
+  EnergyWindow moved_window = std::move(outer);
   CHECK(!outer.open() && moved_window.open());
   THROWS(ERGON_STATUS_INVALID_STATE, "is closed", outer.end());
-  ergon::Measurement whole = moved_window.end();
+  Measurement whole = moved_window.end();
   CHECK(!moved_window.open());
   THROWS(ERGON_STATUS_INVALID_STATE, "is closed", moved_window.end());
   CHECK(manual.time_s >= 0.025 && whole.time_s >= manual.time_s);
@@ -208,28 +160,27 @@ void energy() {
   std::printf("energy: scoped %.3f s %.1f W, manual %.3f s, outer %.3f s\n", scoped.time_s,
               scoped.power_w(), manual.time_s, whole.time_s);
 
-  ergon::EnergyMonitor other = std::move(mon);
+  EnergyMonitor other = std::move(mon);
   THROWS(ERGON_STATUS_NULL_POINTER, "NULL", mon.begin("x"));
   CHECK(!mon && other);
   other.begin("left open"); // dropped with the monitor (valgrind checks the release)
 }
 
-int run() {
+void run() {
   devices();
-  ergon::Plan plan = make_plan();
+  Plan plan = make_plan();
   executor(plan);
   energy();
   CHECK(ergon::gpu::restore() == 0); // the executor already put everything back
-  return 0;
 }
 
 void no_nvml() {
   THROWS(ERGON_STATUS_NVML_UNAVAILABLE, "/nonexistent", ergon::gpu::count());
   THROWS(ERGON_STATUS_NVML_UNAVAILABLE, "/nonexistent", ergon::gpu::devices());
   THROWS(ERGON_STATUS_NVML_UNAVAILABLE, "/nonexistent", ergon::gpu::info(0));
-  ergon::Plan plan = make_plan();
-  THROWS(ERGON_STATUS_NVML_UNAVAILABLE, "/nonexistent", ergon::PlanExecutor("0", plan, 0));
-  THROWS(ERGON_STATUS_NVML_UNAVAILABLE, "/nonexistent", ergon::EnergyMonitor("0"));
+  Plan plan = make_plan();
+  THROWS(ERGON_STATUS_NVML_UNAVAILABLE, "/nonexistent", PlanExecutor("0", plan, 0));
+  THROWS(ERGON_STATUS_NVML_UNAVAILABLE, "/nonexistent", EnergyMonitor("0"));
   CHECK(ergon::gpu::restore() == 0); // no state file: NVML is not needed
 }
 
@@ -241,23 +192,9 @@ int main(int argc, char **argv) {
     return 2;
   }
   const std::string mode = argv[1];
-  try {
-    if (mode == "run") {
-      run();
-    } else if (mode == "no-nvml") {
-      no_nvml();
-    } else {
-      std::cerr << "unknown mode " << mode << "\n";
-      return 2;
-    }
-  } catch (const ergon::Error &e) {
-    std::cerr << "unexpected ergon::Error " << e.status() << ": " << e.what() << "\n";
-    return 1;
+  if (mode != "run" && mode != "no-nvml") {
+    std::cerr << "unknown mode " << mode << "\n";
+    return 2;
   }
-  if (failures != 0) {
-    std::cerr << failures << " checks failed\n";
-    return 1;
-  }
-  std::cout << "all checks passed\n";
-  return 0;
+  return check_main([&] { mode == "run" ? run() : no_nvml(); });
 }

@@ -1,12 +1,13 @@
-// batcher.cpp: ergon::Batcher (bindings/cpp/ergon.hpp) in a small server loop, with no direct
+// batcher.cpp: Batcher (bindings/cpp/ergon.hpp) in a small server loop, with no direct
 // call of the C functions: the reference notes' score oracle (Orloj runs {r2, r1}, and after
 // dropping r2 with p_min = 0.6 the notes' argmax {r1, r3}); a loop of arrivals, decisions
 // into one reused Decision and completions fed back, which accounts for every request once;
 // failures as ergon::Error with their status; move-only RAII; a batcher from an orloj-sim/v1
 // document; the simulator's JSON.
 //
-// Usage: batcher   (no arguments)
+// Usage: orloj   (no arguments)
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -15,59 +16,36 @@
 #include <utility>
 #include <vector>
 
+#include "check.hpp"
 #include "ergon.hpp"
 
-static_assert(!std::is_copy_constructible_v<ergon::Batcher>, "Batcher is move-only");
-static_assert(!std::is_copy_assignable_v<ergon::Batcher>, "Batcher is move-only");
-static_assert(std::is_nothrow_move_constructible_v<ergon::Batcher>, "noexcept move");
-static_assert(std::is_nothrow_move_assignable_v<ergon::Batcher>, "noexcept move");
+using ergon::orloj::App;
+using ergon::orloj::Batcher;
+using ergon::orloj::Decision;
+
+static_assert(is_move_only_v<Batcher>, "Batcher is move-only");
 
 namespace {
 
-int failures = 0;
-
-#define CHECK(cond)                                                                           \
-  do {                                                                                        \
-    if (!(cond)) {                                                                            \
-      std::cerr << __FILE__ << ":" << __LINE__ << ": check failed: " #cond << "\n";           \
-      failures++;                                                                             \
-    }                                                                                         \
-  } while (0)
-
 constexpr double MS = 1e-3;
 
-// Runs `f`, which must throw ergon::Error with `status` and a message containing `part`.
-template <class F> void expect_error(ergon_status status, const std::string &part, F f) {
-  try {
-    f();
-    std::cerr << "expected an ergon::Error with status " << status << "\n";
-    failures++;
-  } catch (const ergon::Error &e) {
-    if (e.status() != status || std::string(e.what()).find(part) == std::string::npos) {
-      std::cerr << "got status " << e.status() << " (" << e.what() << "), expected " << status
-                << " with \"" << part << "\"\n";
-      failures++;
-    }
-  }
-}
-
-ergon::Batcher oracle_batcher(double p_min) {
+Batcher oracle_batcher(double p_min) {
   ergon_orloj_batcher_options o = ergon_orloj_batcher_options_default();
   o.p_min = p_min;
   o.grid_span_s = 63 * MS; // a 1 ms grid
   o.bins = 64;
-  return ergon::Batcher({ergon::AppSpec::bimodal("A", 0.1, 10 * MS, 30 * MS, 0.5),
-                         ergon::AppSpec::constant("B", 0.1, 20 * MS)},
-                        8, {}, o);
+  return Batcher(
+      {App::bimodal("A", 0.1, 10 * MS, 30 * MS, 0.5), App::constant("B", 0.1, 20 * MS)}, 8, {},
+      o);
 }
 
 void oracle() {
   for (double p_min : {0.05, 0.6}) {
-    ergon::Batcher b = oracle_batcher(p_min);
+    Batcher b = oracle_batcher(p_min);
     b.enqueue(0, 1, 0.0, 35 * MS);
     b.enqueue(0, 2, 0.0, 12 * MS);
     b.enqueue(1, 3, 0.0, 25 * MS);
-    ergon::Decision d = b.next_batch(0.0);
+    Decision d = b.next_batch(0.0);
     CHECK(std::fabs(d.expected_time_s - 25 * MS) < 1e-12);
     if (p_min < 0.5) {
       CHECK((d.batch == std::vector<uint64_t>{2, 1}));
@@ -85,14 +63,14 @@ void oracle() {
 // Requests of two apps every 4 ms; one batch at a time taking s(b) times its slowest member.
 void server_loop() {
   const std::vector<double> scale = {1.0, 1.1, 1.2, 1.3};
-  ergon::Batcher b({ergon::AppSpec::lognormal("small", 40 * MS, 6 * MS, 0.5),
-                    ergon::AppSpec::constant("large", 60 * MS, 15 * MS)},
-                   4, scale);
+  Batcher b({App::lognormal("small", 40 * MS, 6 * MS, 0.5),
+             App::constant("large", 60 * MS, 15 * MS)},
+            4, scale);
   CHECK(b.policy_name() == "orloj");
   CHECK(b.max_batch_size() == 4 && b.num_apps() == 2);
   const size_t requests = 200;
   std::vector<int> seen(requests, 0);
-  ergon::Decision d; // reused: its vectors keep their capacity
+  Decision d; // reused: its vectors keep their capacity
   size_t next = 0, batches = 0, finished = 0, late = 0, gone = 0;
   double now = 0.0;
   auto arrival = [](size_t id) { return static_cast<double>(id) * 4 * MS; };
@@ -150,30 +128,31 @@ void server_loop() {
 }
 
 void errors_and_ownership() {
-  expect_error(ERGON_STATUS_INVALID_PROBLEM, "resnet", [] {
-    ergon::Batcher b({ergon::AppSpec::constant("resnet", 0.0, 10 * MS)}, 4);
-  });
-  expect_error(ERGON_STATUS_INVALID_PROBLEM, "no applications", [] { ergon::Batcher b({}, 4); });
-  expect_error(ERGON_STATUS_INVALID_PROBLEM, "scale factors",
-               [] { ergon::Batcher b({ergon::AppSpec::constant("x", 0.1, 0.01)}, 4, {1.0}); });
+  THROWS(ERGON_STATUS_INVALID_PROBLEM, "resnet",
+         Batcher b({App::constant("resnet", 0.0, 10 * MS)}, 4));
+  // An empty name: the library names the app by its index.
+  THROWS(ERGON_STATUS_INVALID_PROBLEM, "app 0",
+         Batcher b({App::constant("", 0.0, 10 * MS)}, 4));
+  THROWS(ERGON_STATUS_INVALID_PROBLEM, "no applications", Batcher b({}, 4));
+  THROWS(ERGON_STATUS_INVALID_PROBLEM, "scale factors",
+         Batcher b({App::constant("x", 0.1, 0.01)}, 4, {1.0}));
   ergon_orloj_batcher_options o = ergon_orloj_batcher_options_default();
   o.policy = 99;
-  expect_error(ERGON_STATUS_INVALID_ARGUMENT, "unknown policy 99", [&o] {
-    ergon::Batcher b({ergon::AppSpec::constant("x", 0.1, 0.01)}, 4, {}, o);
-  });
-  ergon::Batcher b({ergon::AppSpec::samples("x", 0.1, {0.01, 0.02})}, 4);
-  expect_error(ERGON_STATUS_OUT_OF_RANGE, "unknown app 7", [&b] { b.enqueue(7, 1, 0.0); });
-  expect_error(ERGON_STATUS_INVALID_ARGUMENT, "arrival_s",
-               [&b] { b.enqueue(0, 1, std::nan(""), 1.0); });
-  expect_error(ERGON_STATUS_INVALID_ARGUMENT, "now_s", [&b] { b.next_batch(std::nan("")); });
-  expect_error(ERGON_STATUS_INVALID_ARGUMENT, "observed_time_s",
-               [&b] { b.complete(0, -1.0); });
-  CHECK(b.last_error().find("ergon_orloj_batcher_complete") != std::string::npos);
-  ergon::Batcher moved(std::move(b));
+  THROWS(ERGON_STATUS_INVALID_ARGUMENT, "unknown policy 99",
+         Batcher b({App::constant("x", 0.1, 0.01)}, 4, {}, o));
+  Batcher b({App::samples("x", 0.1, {0.01, 0.02})}, 4);
+  THROWS(ERGON_STATUS_OUT_OF_RANGE, "unknown app 7", b.enqueue(7, 1, 0.0));
+  THROWS(ERGON_STATUS_INVALID_ARGUMENT, "arrival_s", b.enqueue(0, 1, std::nan(""), 1.0));
+  THROWS(ERGON_STATUS_INVALID_ARGUMENT, "now_s", b.next_batch(std::nan("")));
+  const std::string what =
+      THROWS(ERGON_STATUS_INVALID_ARGUMENT, "observed_time_s", b.complete(0, -1.0));
+  CHECK(what == b.last_error()); // the batcher's own message
+  CHECK(what.find("ergon_orloj_batcher_complete") != std::string::npos);
+  Batcher moved(std::move(b));
   CHECK(!b && moved);
-  expect_error(ERGON_STATUS_NULL_POINTER, "NULL", [&b] { (void)b.queued(); });
+  THROWS(ERGON_STATUS_NULL_POINTER, "NULL", (void)b.queued());
   CHECK(moved.queued() == 0);
-  ergon::Batcher other({ergon::AppSpec::constant("y", 0.1, 0.01)}, 2);
+  Batcher other({App::constant("y", 0.1, 0.01)}, 2);
   other = std::move(moved); // frees the other handle
   CHECK(other.max_batch_size() == 4);
   std::cout << "errors and ownership: ok\n";
@@ -189,39 +168,29 @@ const char *const SIM =
   "policies": ["fifo", "orloj"]})";
 
 void documents() {
-  ergon::Batcher first = ergon::Batcher::from_json(SIM);
+  Batcher first = Batcher::from_json(SIM);
   CHECK(first.policy_name() == "fifo");
   CHECK(std::fabs(first.app_stats(1).slo_s - 0.06) < 1e-15);
-  ergon::Batcher named = ergon::Batcher::from_json(SIM, "nexus-p99");
+  Batcher named = Batcher::from_json(SIM, "nexus-p99");
   CHECK(named.policy_name() == "nexus-p99");
-  expect_error(ERGON_STATUS_INVALID_ARGUMENT, "sjf",
-               [] { ergon::Batcher::from_json(SIM, "sjf"); });
-  expect_error(ERGON_STATUS_PARSE, "orloj-sim/v1", [] { ergon::Batcher::from_json("{"); });
+  THROWS(ERGON_STATUS_INVALID_ARGUMENT, "sjf", Batcher::from_json(SIM, "sjf"));
+  THROWS(ERGON_STATUS_PARSE, "orloj-sim/v1", Batcher::from_json("{"));
   const std::string json = ergon::orloj::simulate_json(SIM);
   CHECK(json.find("\"schema\":\"orloj-result/v1\"") != std::string::npos);
   CHECK(json.find("\"policy\":\"fifo\"") != std::string::npos);
   CHECK(json == ergon::orloj::simulate_json(SIM)); // deterministic
-  expect_error(ERGON_STATUS_SCHEMA, "orloj-sim/v1",
-               [] { ergon::orloj::simulate_json(R"({"schema": "x"})"); });
+  THROWS(ERGON_STATUS_SCHEMA, "orloj-sim/v1",
+         ergon::orloj::simulate_json(R"({"schema": "x"})"));
   std::cout << "documents: ok\n";
 }
 
 } // namespace
 
 int main() {
-  try {
+  return check_main([] {
     oracle();
     server_loop();
     errors_and_ownership();
     documents();
-  } catch (const ergon::Error &e) {
-    std::cerr << "unexpected ergon::Error (" << e.status() << "): " << e.what() << "\n";
-    return 1;
-  }
-  if (failures > 0) {
-    std::cerr << failures << " checks failed\n";
-    return 1;
-  }
-  std::cout << "all checks passed\n";
-  return 0;
+  });
 }

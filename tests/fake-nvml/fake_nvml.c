@@ -865,24 +865,27 @@ static unsigned long long event_reasons(const struct fake_device *d)
     return reasons;
 }
 
-#ifndef FAKE_NVML_OLD_DRIVER
-EXPORT nvmlReturn_t nvmlDeviceGetCurrentClocksEventReasons(nvmlDevice_t d, unsigned long long *reasons)
+/* The clock event reasons, under the current name and the one older drivers have (the same
+ * query: NVML renamed "throttle" to "event"). */
+static nvmlReturn_t clock_reasons(const char *fname, nvmlDevice_t d, unsigned long long *reasons)
 {
-    CALL(1, "nvmlDeviceGetCurrentClocksEventReasons", BODY(
+    CALL(1, fname, BODY(
         REQUIRE_DEVICE(d)
         if (!reasons) { rc = NVML_ERROR_INVALID_ARGUMENT; break; }
         *reasons = event_reasons(d);
     ), "dev=%s", DEV(d));
 }
+
+#ifndef FAKE_NVML_OLD_DRIVER
+EXPORT nvmlReturn_t nvmlDeviceGetCurrentClocksEventReasons(nvmlDevice_t d, unsigned long long *reasons)
+{
+    return clock_reasons("nvmlDeviceGetCurrentClocksEventReasons", d, reasons);
+}
 #endif
 
 EXPORT nvmlReturn_t nvmlDeviceGetCurrentClocksThrottleReasons(nvmlDevice_t d, unsigned long long *reasons)
 {
-    CALL(1, "nvmlDeviceGetCurrentClocksThrottleReasons", BODY(
-        REQUIRE_DEVICE(d)
-        if (!reasons) { rc = NVML_ERROR_INVALID_ARGUMENT; break; }
-        *reasons = event_reasons(d);
-    ), "dev=%s", DEV(d));
+    return clock_reasons("nvmlDeviceGetCurrentClocksThrottleReasons", d, reasons);
 }
 
 /* FAKE_NVML_SET_DELAY_MS: the latency of a setter, spent before the call is counted or locked. */
@@ -903,96 +906,87 @@ static int symbolic_clock(unsigned mhz)
     return mhz == 0xffffff01U || mhz == 0xffffff02U;
 }
 
+/* The locked-clock settings: the graphics clock (Volta and later, which also accept the
+ * symbolic values) or the memory clock (Ampere and later). Locks min..max (lock = 1) or resets
+ * (lock = 0, the range unused and not logged). */
+static nvmlReturn_t locked_clocks(const char *fname, nvmlDevice_t d, int graphics, int lock,
+                                  unsigned min_mhz, unsigned max_mhz)
+{
+    char range[48] = "";
+    if (lock)
+        snprintf(range, sizeof range, " min=%u max=%u", min_mhz, max_mhz);
+    setter_delay();
+    CALL(1, fname, BODY(
+        REQUIRE_SETTER(d)
+        if (d->arch->arch < (graphics ? ARCH_VOLTA : ARCH_AMPERE)) { rc = NVML_ERROR_NOT_SUPPORTED; break; }
+        REQUIRE_ROOT()
+        int symbolic = graphics && symbolic_clock(min_mhz);
+        if (lock && ((graphics && symbolic != symbolic_clock(max_mhz)) ||
+                     (!symbolic && min_mhz > max_mhz))) { rc = NVML_ERROR_INVALID_ARGUMENT; break; }
+        int *locked = graphics ? &d->gpu_locked : &d->mem_locked;
+        unsigned *min = graphics ? &d->gpu_locked_min : &d->mem_locked_min;
+        unsigned *max = graphics ? &d->gpu_locked_max : &d->mem_locked_max;
+        *locked = lock;
+        *min = lock ? min_mhz : 0;
+        *max = lock ? max_mhz : 0;
+        save_state();
+    ), "dev=%s%s", DEV(d), range);
+}
+
 EXPORT nvmlReturn_t nvmlDeviceSetGpuLockedClocks(nvmlDevice_t d, unsigned int min_mhz, unsigned int max_mhz)
 {
-    setter_delay();
-    CALL(1, "nvmlDeviceSetGpuLockedClocks", BODY(
-        REQUIRE_SETTER(d)
-        if (d->arch->arch < ARCH_VOLTA) { rc = NVML_ERROR_NOT_SUPPORTED; break; }
-        REQUIRE_ROOT()
-        if (symbolic_clock(min_mhz) != symbolic_clock(max_mhz) ||
-            (!symbolic_clock(min_mhz) && min_mhz > max_mhz)) { rc = NVML_ERROR_INVALID_ARGUMENT; break; }
-        d->gpu_locked = 1;
-        d->gpu_locked_min = min_mhz;
-        d->gpu_locked_max = max_mhz;
-        save_state();
-    ), "dev=%s min=%u max=%u", DEV(d), min_mhz, max_mhz);
+    return locked_clocks("nvmlDeviceSetGpuLockedClocks", d, 1, 1, min_mhz, max_mhz);
 }
 
 EXPORT nvmlReturn_t nvmlDeviceResetGpuLockedClocks(nvmlDevice_t d)
 {
-    setter_delay();
-    CALL(1, "nvmlDeviceResetGpuLockedClocks", BODY(
-        REQUIRE_SETTER(d)
-        if (d->arch->arch < ARCH_VOLTA) { rc = NVML_ERROR_NOT_SUPPORTED; break; }
-        REQUIRE_ROOT()
-        d->gpu_locked = 0;
-        d->gpu_locked_min = d->gpu_locked_max = 0;
-        save_state();
-    ), "dev=%s", DEV(d));
+    return locked_clocks("nvmlDeviceResetGpuLockedClocks", d, 1, 0, 0, 0);
 }
 
 #ifndef FAKE_NVML_OLD_DRIVER
 EXPORT nvmlReturn_t nvmlDeviceSetMemoryLockedClocks(nvmlDevice_t d, unsigned int min_mhz, unsigned int max_mhz)
 {
-    setter_delay();
-    CALL(1, "nvmlDeviceSetMemoryLockedClocks", BODY(
-        REQUIRE_SETTER(d)
-        if (d->arch->arch < ARCH_AMPERE) { rc = NVML_ERROR_NOT_SUPPORTED; break; }
-        REQUIRE_ROOT()
-        if (min_mhz > max_mhz) { rc = NVML_ERROR_INVALID_ARGUMENT; break; }
-        d->mem_locked = 1;
-        d->mem_locked_min = min_mhz;
-        d->mem_locked_max = max_mhz;
-        save_state();
-    ), "dev=%s min=%u max=%u", DEV(d), min_mhz, max_mhz);
+    return locked_clocks("nvmlDeviceSetMemoryLockedClocks", d, 0, 1, min_mhz, max_mhz);
 }
 
 EXPORT nvmlReturn_t nvmlDeviceResetMemoryLockedClocks(nvmlDevice_t d)
 {
-    setter_delay();
-    CALL(1, "nvmlDeviceResetMemoryLockedClocks", BODY(
-        REQUIRE_SETTER(d)
-        if (d->arch->arch < ARCH_AMPERE) { rc = NVML_ERROR_NOT_SUPPORTED; break; }
-        REQUIRE_ROOT()
-        d->mem_locked = 0;
-        d->mem_locked_min = d->mem_locked_max = 0;
-        save_state();
-    ), "dev=%s", DEV(d));
+    return locked_clocks("nvmlDeviceResetMemoryLockedClocks", d, 0, 0, 0, 0);
 }
 #endif
 
 /* ------------------------------------------------------------------------------------------ */
 /* Power and energy                                                                            */
 
-EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementLimit(nvmlDevice_t d, unsigned int *mw)
+static unsigned limit_mw(const struct fake_device *d) { return d->power_limit_mw; }
+static unsigned default_limit_mw(const struct fake_device *d) { return d->arch->pl_default_w * 1000U; }
+
+/* A power value of a full GPU (MIG devices have none), in mW: `value` of the device. */
+static nvmlReturn_t power_mw(const char *fname, nvmlDevice_t d, unsigned int *mw,
+                             unsigned (*value)(const struct fake_device *))
 {
-    CALL(1, "nvmlDeviceGetPowerManagementLimit", BODY(
+    CALL(1, fname, BODY(
         REQUIRE_DEVICE(d)
         if (!mw) { rc = NVML_ERROR_INVALID_ARGUMENT; break; }
         if (d->mig_index >= 0) { rc = NVML_ERROR_NOT_SUPPORTED; break; }
-        *mw = d->power_limit_mw;
+        *mw = value(d);
     ), "dev=%s", DEV(d));
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementLimit(nvmlDevice_t d, unsigned int *mw)
+{
+    return power_mw("nvmlDeviceGetPowerManagementLimit", d, mw, limit_mw);
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementDefaultLimit(nvmlDevice_t d, unsigned int *mw)
 {
-    CALL(1, "nvmlDeviceGetPowerManagementDefaultLimit", BODY(
-        REQUIRE_DEVICE(d)
-        if (!mw) { rc = NVML_ERROR_INVALID_ARGUMENT; break; }
-        if (d->mig_index >= 0) { rc = NVML_ERROR_NOT_SUPPORTED; break; }
-        *mw = d->arch->pl_default_w * 1000U;
-    ), "dev=%s", DEV(d));
+    return power_mw("nvmlDeviceGetPowerManagementDefaultLimit", d, mw, default_limit_mw);
 }
 
+/* The fake enforces the limit that is set. */
 EXPORT nvmlReturn_t nvmlDeviceGetEnforcedPowerLimit(nvmlDevice_t d, unsigned int *mw)
 {
-    CALL(1, "nvmlDeviceGetEnforcedPowerLimit", BODY(
-        REQUIRE_DEVICE(d)
-        if (!mw) { rc = NVML_ERROR_INVALID_ARGUMENT; break; }
-        if (d->mig_index >= 0) { rc = NVML_ERROR_NOT_SUPPORTED; break; }
-        *mw = d->power_limit_mw;
-    ), "dev=%s", DEV(d));
+    return power_mw("nvmlDeviceGetEnforcedPowerLimit", d, mw, limit_mw);
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementLimitConstraints(nvmlDevice_t d, unsigned int *min_mw,
@@ -1025,12 +1019,7 @@ EXPORT nvmlReturn_t nvmlDeviceSetPowerManagementLimit(nvmlDevice_t d, unsigned i
 
 EXPORT nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t d, unsigned int *mw)
 {
-    CALL(1, "nvmlDeviceGetPowerUsage", BODY(
-        REQUIRE_DEVICE(d)
-        if (!mw) { rc = NVML_ERROR_INVALID_ARGUMENT; break; }
-        if (d->mig_index >= 0) { rc = NVML_ERROR_NOT_SUPPORTED; break; }
-        *mw = current_power_mw(d);
-    ), "dev=%s", DEV(d));
+    return power_mw("nvmlDeviceGetPowerUsage", d, mw, current_power_mw);
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t d, unsigned long long *mj)
