@@ -9,6 +9,7 @@ offsets of every struct are checked against the compiler's too.
 from __future__ import annotations
 
 import ctypes
+import os
 import re
 import shutil
 import subprocess
@@ -29,9 +30,13 @@ from typing import Any, Dict, List, Tuple
 
 import ergon
 import pytest
-from ergon import _native as N
+from ergon import _abi as A
+from ergon._library import lib
 
-HEADER = Path(__file__).resolve().parents[3] / "include" / "ergon.h"
+HEADER = Path(
+    os.environ.get("ERGON_HEADER") or Path(__file__).resolve().parents[3] / "include" / "ergon.h"
+)
+"""The header of the library under test: ``$ERGON_HEADER``, else the repository's."""
 
 SCALARS: Dict[str, Any] = {
     "uint32_t": c_uint32,
@@ -64,7 +69,7 @@ def c_type(decl: str) -> Any:
     decl = decl.replace("const", " ").replace("struct", " ")
     pointers = decl.count("*")
     base = decl.replace("*", " ").strip()
-    t = SCALARS[base] if base in SCALARS else getattr(N, base)
+    t = SCALARS[base] if base in SCALARS else getattr(A, base)
     for _ in range(pointers):
         t = POINTER(t) if t is not None else ctypes.c_void_p
     return t
@@ -111,16 +116,15 @@ def functions(header: str) -> Dict[str, Tuple[str, List[str]]]:
 def test_every_function_declared(header: str) -> None:
     fns = functions(header)
     assert len(fns) >= 20
-    assert set(fns) == set(N.PROTOTYPES), "functions of ergon.h and of ergon._native differ"
+    assert set(fns) == set(A.PROTOTYPES), "functions of ergon.h and of ergon._abi differ"
     for name, (ret, args) in fns.items():
-        restype, argtypes = N.PROTOTYPES[name]
+        restype, argtypes = A.PROTOTYPES[name]
         assert same_type(restype, c_type(ret)), (name, "return", restype, ret)
         assert len(argtypes) == len(args), name
         for i, (declared, c) in enumerate(zip(argtypes, args)):
             assert same_type(declared, c_type(c)), (name, i, declared, c)
-    lib = N.lib()
-    for name, (restype, argtypes) in N.PROTOTYPES.items():
-        fn = getattr(lib, name)
+    for name, (restype, argtypes) in A.PROTOTYPES.items():
+        fn = getattr(lib(), name)
         assert fn.restype is restype and fn.argtypes == argtypes, name
 
 
@@ -128,20 +132,20 @@ def test_every_struct_mirrored(header: str) -> None:
     found = structs(header)
     assert {"ergon_perseus_point", "ergon_perseus_summary", "ergon_perseus_problem", "ergon_perseus_pipeline"} <= set(found)
     for name, fields in found.items():
-        mirror = getattr(N, name)
+        mirror = getattr(A, name)
         assert [f for f, _ in mirror._fields_] == [n for _, n in fields], name
         for (fname, declared), (ctype, cname) in zip(mirror._fields_, fields):
             assert fname == cname
             assert same_type(declared, c_type(ctype)), (name, fname, declared, ctype)
     for opaque in re.findall(r"typedef struct (\w+) \1;", header):
-        assert hasattr(N, opaque), opaque
+        assert hasattr(A, opaque), opaque
 
 
 def test_constants_and_statuses(header: str) -> None:
     defines = dict(re.findall(r"#define (ERGON_\w+) (\d+)", header))
     assert defines, "no constants found"
     for name, value in defines.items():
-        assert getattr(N, name) == int(value), name
+        assert getattr(A, name) == int(value), name
     statuses = dict(re.findall(r"ERGON_STATUS_(\w+) = (\d+)", header))
     assert {n: int(v) for n, v in statuses.items()} == {s.name: s.value for s in ergon.Status}
     assert ergon.ABI_VERSION == int(defines["ERGON_ABI_VERSION"])
@@ -193,9 +197,9 @@ def test_layout_against_a_c_compiler(header: str, tmp_path: Path) -> None:
         key = parts[0]
         if "." in key:
             s, f = key.split(".")
-            assert getattr(N, s).__dict__[f].offset == int(parts[1]), key
+            assert getattr(A, s).__dict__[f].offset == int(parts[1]), key
         else:
-            mirror = getattr(N, key)
+            mirror = getattr(A, key)
             assert ctypes.sizeof(mirror) == int(parts[1]), key
             assert ctypes.alignment(mirror) == int(parts[2]), key
         seen += 1

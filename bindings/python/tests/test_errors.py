@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, List, Tuple
 
 import ergon
 import pytest
@@ -249,29 +250,98 @@ def test_library_not_found(tmp_path: Path) -> None:
     assert "ERGON_LIBRARY" in run.stdout and "cargo build -p ergon-ffi" in run.stdout
 
 
-def test_not_an_ergon_library(tmp_path: Path) -> None:
-    # A loadable shared library without the ergon symbols: the Python interpreter's libc.
+# Shared libraries the package must refuse, compiled from C here: (their C source, the exception,
+# its `found` ABI version, parts of its message). "{path}" in a part is the library's path.
+REFUSED: Dict[str, Tuple[str, str, Any, List[str]]] = {
+    "ABI version 1": (
+        "unsigned ergon_abi_version(void) { return 1; }\n"
+        'const char *ergon_version(void) { return "0.1.0"; }\n',
+        "LibraryVersionError",
+        1,
+        ["libergon at {path} has ABI version 1", "this ergon package needs ABI version 2"],
+    ),
+    "a newer ABI version": (
+        "unsigned ergon_abi_version(void) { return 3; }\n",
+        "LibraryVersionError",
+        3,
+        ["libergon at {path} has ABI version 3", "needs ABI version 2"],
+    ),
+    "no ergon_abi_version (ABI 1 had none)": (
+        'const char *ergon_version(void) { return "0.1.0"; }\n',
+        "LibraryVersionError",
+        None,
+        ["libergon at {path} has no ergon_abi_version symbol", "needs ABI version 2"],
+    ),
+    "ABI version 2 without the functions": (
+        "unsigned ergon_abi_version(void) { return 2; }\n",
+        "LibraryNotFoundError",
+        "-",
+        ["libergon at {path} says ABI version 2 but has no symbol ergon_", "broken or partial"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED)
+def test_refuses_a_library_of_another_abi(case: str, tmp_path: Path) -> None:
+    source, error, abi_found, parts = REFUSED[case]
+    cc = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler to build the mismatched library")
+    (tmp_path / "fake.c").write_text(source)
+    lib = tmp_path / "libergon.so"
+    subprocess.run(
+        [cc, "-shared", "-fPIC", "-o", str(lib), str(tmp_path / "fake.c")],
+        check=True,
+        capture_output=True,
+    )
+    code = """
+        import json, ergon
+        seen = []
+        for call in (ergon.version, lambda: ergon.Frontier.from_instance_json("{}")):
+            try:
+                call()
+            except ergon.LibraryNotFoundError as e:  # LibraryVersionError is one too
+                seen.append([type(e).__name__, str(e), e.tried,
+                             getattr(e, "found", "-"), getattr(e, "needed", "-")])
+        print("RESULT", json.dumps(seen))
+    """
+    run = run_python(code, {"ERGON_LIBRARY": str(lib)})
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout.split("RESULT ", 1)[1])
+    # Refused on every call (never half-loaded), before any function was declared or called.
+    assert len(seen) == 2 and seen[0] == seen[1], seen
+    name, message, tried, found, needed = seen[0]
+    assert name == error, message
+    for part in parts:
+        assert part.format(path=lib) in message, message
+    assert tried == [str(lib)]
+    assert found == abi_found
+    assert needed == (2 if error == "LibraryVersionError" else "-")
+
+
+def test_not_an_ergon_library() -> None:
+    # A real shared library that is not libergon at all: the C library.
     import ctypes.util
 
     libc = ctypes.util.find_library("c")
     if libc is None:
         pytest.skip("no libc to load")
-    code = """
+    run = run_python(
+        """
         import ergon
         try:
             ergon.Frontier.from_instance_json("{}")
-        except ergon.LibraryNotFoundError as e:
+        except ergon.LibraryVersionError as e:
             print("MESSAGE", e)
-    """
-    run = run_python(code, {"ERGON_LIBRARY": libc})
+        """,
+        {"ERGON_LIBRARY": libc},
+    )
     assert run.returncode == 0, run.stderr
-    assert "has no symbol ergon_" in run.stdout
+    assert f"libergon at {libc} has no ergon_abi_version symbol" in run.stdout
 
 
 def test_library_from_package_directory(tmp_path: Path) -> None:
     # A libergon.so next to __init__.py is found without $ERGON_LIBRARY: copy the package.
-    import shutil
-
     pkg = tmp_path / "site" / "ergon"
     shutil.copytree(Path(ergon.__file__).parent, pkg, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ergon.library_path(), pkg / "libergon.so")

@@ -157,12 +157,15 @@ def test_gpu_plan_executor_two_iterations_restores_defaults(
     assert got["closed"]
     assert got["after_close"]["status"] == "INVALID_STATE"
     assert got["live"] == {
-        "frontier": 0,
-        "plan": 0,
+        "perseus_frontier": 0,
+        "perseus_plan": 0,
         "dpk_workload": 0,
         "dpk_result": 0,
         "dpk_online": 0,
-        "batcher": 0,
+        "orloj_batcher": 0,
+        "orloj_simulation": 0,
+        "gpu_executor": 0,
+        "gpu_energy_monitor": 0,
     }
     assert got["restored"] == 0  # close() already put everything back
     assert state.read_text().splitlines()[0] == default_state(0, 400)

@@ -22,7 +22,7 @@ from ergon import ErgonError, Status
 
 
 def live() -> int:
-    return ergon.live_handles()["frontier"]
+    return ergon.live_handles()["perseus_frontier"]
 
 
 # --- closing -----------------------------------------------------------------------------------
@@ -133,7 +133,7 @@ def test_interpreter_exit_with_live_handles(instance_2x4: Path) -> None:
         class Holder:
             pass
         Holder.f = ergon.Frontier.from_instance({str(instance_2x4)!r})
-        print("ok", ergon.live_handles()["frontier"])
+        print("ok", ergon.live_handles()["perseus_frontier"])
     """
     run = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],

@@ -129,7 +129,7 @@ class DeepSpeedHook(PlanHook):
                         self._patch(engine, method, self._unbound(original, kind, method))
                     else:
                         self._patch(engine, method, self._bound(original, kind, method))
-                self._patch(engine, "train_batch", self._iteration(getattr(engine, "train_batch")))
+                self._patch(engine, "train_batch", self._iteration(engine.train_batch))
             except BaseException:
                 self.uninstall()
                 raise

@@ -1,4 +1,16 @@
-"""The Pythonic API: :class:`Frontier`, :class:`Plan` and their value types."""
+"""Perseus: iteration-time/energy frontiers of pipeline-parallel training and the per-stage
+frequency plans chosen on them (``ergon_perseus_*`` of ``ergon.h``; ``ergon frontier`` on the
+command line).
+
+:class:`Frontier` owns a native handle; :class:`Plan`, :class:`Point` and :class:`Summary` are
+plain values. The package re-exports them at top level (``ergon.Frontier``...)::
+
+    import ergon
+
+    with ergon.Frontier.from_instance("a100_s4_m8.instance.json") as f:
+        print(f.t_min_s, f.t_star_s, len(f.points))     # solves on first access
+        plan = f.plan()                                  # at T*; or at="fastest", deadline_s=...
+"""
 
 from __future__ import annotations
 
@@ -8,41 +20,33 @@ import math
 import operator
 import os
 import struct
-import threading
-import weakref
-from ctypes import byref, c_size_t, c_uint32, create_string_buffer
+from ctypes import byref, c_size_t, c_uint32
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, TypeVar, Union
+from typing import Any, Callable, List, NamedTuple, Optional, Tuple, Union
 
-from . import _native as N
-from ._errors import ErgonError, Status, _index
+from . import _abi as A
+from . import _ffi, _names
+from ._errors import ErgonError, Status
+from ._ffi import (
+    Handle,
+    Owner,
+    PathLike,
+    as_bytes,
+    fill,
+    make,
+    read_file,
+    u32,
+)
 
-PathLike = Union[str, "os.PathLike[str]"]
-"""A file name: ``str`` or any ``os.PathLike``."""
+__all__ = ["Frontier", "Instruction", "Plan", "Point", "Summary"]
 
-_SCHEDULES = {
-    "1f1b": N.ERGON_PERSEUS_SCHEDULE_1F1B,
-    "gpipe": N.ERGON_PERSEUS_SCHEDULE_GPIPE,
-    "interleaved_1f1b": N.ERGON_PERSEUS_SCHEDULE_INTERLEAVED_1F1B,
-}
-_ENERGY_ORDERS = {
-    "after_filter": N.ERGON_PERSEUS_EFFECTIVE_ENERGY_AFTER_FILTER,
-    "before_filter": N.ERGON_PERSEUS_EFFECTIVE_ENERGY_BEFORE_FILTER,
-}
-_PLAN_AT = {
-    "fastest": N.ERGON_PERSEUS_PLAN_FASTEST,
-    "t_star": N.ERGON_PERSEUS_PLAN_T_STAR,
-}
-_KIND_NAMES = {N.ERGON_PERSEUS_KIND_FORWARD: "forward", N.ERGON_PERSEUS_KIND_BACKWARD: "backward"}
-
-# ergon_perseus_point as raw bytes: four doubles and a uint64 in native layout (checked below), and the
-# same with only (time_s, energy_j) read.
+# ergon_perseus_point as raw bytes: four doubles and a uint64 in native layout (checked below),
+# and the same with only (time_s, energy_j) read.
 _POINT_STRUCT = struct.Struct("@ddddQ")
 _TIME_ENERGY_STRUCT = struct.Struct("@dd24x")
 _FAST_POINTS = (
-    _POINT_STRUCT.size == _TIME_ENERGY_STRUCT.size == ctypes.sizeof(N.ergon_perseus_point)
-    and N.ergon_perseus_point.energy_j.offset == 8
+    _POINT_STRUCT.size == _TIME_ENERGY_STRUCT.size == ctypes.sizeof(A.ergon_perseus_point)
+    and A.ergon_perseus_point.energy_j.offset == 8
 )
 
 
@@ -90,46 +94,6 @@ Instruction = Tuple[str, int]
 """One computation of a stage's program: ``("forward" | "backward", freq_mhz)``."""
 
 
-class _OwnsHandle:
-    """What every class owning a native handle shares: ``closed``, the context-manager
-    protocol, and refusing copies and pickling. Subclasses set ``self._finalizer`` (a
-    ``weakref.finalize`` releasing the handle) and define ``close()``."""
-
-    __slots__ = ()
-    _finalizer: "weakref.finalize"
-
-    def close(self) -> None:  # pragma: no cover - every subclass overrides it
-        raise NotImplementedError
-
-    @property
-    def closed(self) -> bool:
-        """Whether the handle has been released."""
-        return not self._finalizer.alive
-
-    def __enter__(self: "_H") -> "_H":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _refuse(self, what: str) -> TypeError:
-        name = type(self).__name__
-        article = "an" if name[0] in "AEIOU" else "a"
-        return TypeError(f"{article} {name} owns a native handle and cannot be {what}")
-
-    def __copy__(self) -> Any:
-        raise self._refuse("copied")
-
-    def __deepcopy__(self, memo: Dict[int, Any]) -> Any:
-        raise self._refuse("copied")
-
-    def __reduce__(self) -> Any:
-        raise self._refuse("pickled")
-
-
-_H = TypeVar("_H", bound=_OwnsHandle)
-
-
 @dataclass(frozen=True)
 class Plan:
     """A frequency plan: what every pipeline stage runs in one iteration (``ergon-plan/v1``).
@@ -160,86 +124,7 @@ class Plan:
         return self._json
 
 
-def _closed_error(what: str) -> ErgonError:
-    return ErgonError(Status.INVALID_STATE, f"the {what} is closed")
-
-
-def _normalize(value: str, what: str, choices: Dict[str, int]) -> int:
-    if not isinstance(value, str):
-        raise ErgonError(
-            Status.INVALID_ARGUMENT,
-            f"{what} must be a string, one of {', '.join(choices)}; got {value!r}",
-        )
-    key = value.strip().lower().replace("-", "_")
-    if key not in choices:
-        raise ErgonError(
-            Status.INVALID_ARGUMENT,
-            f"unknown {what} {value!r} (expected one of {', '.join(choices)})",
-        )
-    return choices[key]
-
-
-def _u32(value: Any, what: str) -> int:
-    return _index(value, what, 32, Status.INVALID_ARGUMENT)
-
-
-def _read_file(path: PathLike, what: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as e:
-        raise ErgonError(
-            Status.INVALID_ARGUMENT, f"cannot read the {what} {os.fspath(path)!r}: {e}"
-        ) from e
-
-
-def _as_bytes(text: Union[str, bytes, bytearray, memoryview], what: str) -> bytes:
-    if isinstance(text, str):
-        return text.encode("utf-8")
-    if isinstance(text, (bytes, bytearray, memoryview)):
-        return bytes(text)
-    raise TypeError(f"{what} must be str or bytes, not {type(text).__name__}")
-
-
-def _read_text(fn: Callable[..., int], *head: Any) -> Tuple[int, str]:
-    """Ask the length, then fill: returns ``(status, text)``."""
-    n = c_size_t(0)
-    status = fn(*head, None, 0, byref(n))
-    if status:
-        return status, ""
-    buf = create_string_buffer(n.value + 1)
-    status = fn(*head, buf, n.value + 1, byref(n))
-    if status:
-        return status, ""
-    return status, buf.raw[: n.value].decode("utf-8", "replace")
-
-
-def _thread_error(status: int) -> ErgonError:
-    """The error of a failed call without a handle (the per-thread message)."""
-    _, message = _read_text(N.lib().ergon_last_error)
-    return ErgonError(status, message)
-
-
-def version() -> str:
-    """The version of the loaded ``libergon`` (``ergon_version``), e.g. ``"0.1.0"``."""
-    raw = N.lib().ergon_version()
-    return raw.decode("utf-8") if raw else ""
-
-
-def status_str(status: int) -> str:
-    """The library's description of a status code (``ergon_status_str``)."""
-    raw = N.lib().ergon_status_str(int(status))
-    return raw.decode("utf-8") if raw else ""
-
-
-def _free_frontier(free: Callable[[Any], None], ptr: Any) -> None:
-    """Finalizer of a :class:`Frontier`: frees its handle once (also at interpreter exit)."""
-    try:
-        free(ptr)
-    finally:
-        N.track("frontier", -1)
-
-
-class Frontier(_OwnsHandle):
+class Frontier(Owner):
     """A Perseus iteration-time/energy frontier problem and, once solved, its frontier.
 
     Make one with :meth:`from_instance`, :meth:`from_instance_json`, :meth:`from_profile_csv`
@@ -254,31 +139,17 @@ class Frontier(_OwnsHandle):
     one object are serialized by a lock, so sharing it between threads is safe (not parallel).
     """
 
-    __slots__ = (
-        "_ptr",
-        "_lib",
-        "_lock",
-        "_finalizer",
-        "_solved",
-        "_stop_message",
-        "_source",
-        "__weakref__",
-    )
+    __slots__ = ("_solved", "_stop_message", "_source")
+    _what = "frontier"
 
     def __init__(self, _handle: Any, _source: str) -> None:
         """Takes ownership of a native handle; use the ``from_*`` class methods instead."""
-        if not isinstance(_handle, N.FrontierPtr) or not _handle:
+        if not isinstance(_handle, Handle) or _handle.kind != "perseus_frontier":
             raise TypeError("use Frontier.from_instance(...) or another from_* class method")
-        self._ptr: Any = _handle
-        self._lib = N.lib()
-        self._lock = threading.RLock()
+        self._own(_handle)
         self._solved = False
         self._stop_message = ""
         self._source = _source
-        N.track("frontier", +1)
-        self._finalizer = weakref.finalize(
-            self, _free_frontier, self._lib.ergon_perseus_frontier_free, _handle
-        )
 
     # --- construction ------------------------------------------------------------------------
 
@@ -291,7 +162,7 @@ class Frontier(_OwnsHandle):
                 (``PARSE``), names another schema (``SCHEMA``) or describes an invalid problem
                 (``INVALID_PROBLEM``).
         """
-        return cls._from_instance_bytes(_read_file(path, "instance"), os.fspath(path))
+        return cls._from_instance_bytes(read_file(path, "instance"), os.fspath(path))
 
     @classmethod
     def from_instance_json(cls, text: Union[str, bytes]) -> "Frontier":
@@ -300,15 +171,14 @@ class Frontier(_OwnsHandle):
         Raises:
             ErgonError: as :meth:`from_instance`.
         """
-        return cls._from_instance_bytes(_as_bytes(text, "text"), "<instance JSON>")
+        return cls._from_instance_bytes(as_bytes(text, "text"), "<instance JSON>")
 
     @classmethod
     def _from_instance_bytes(cls, data: bytes, source: str) -> "Frontier":
-        out = N.FrontierPtr()
-        status = N.lib().ergon_perseus_frontier_from_instance_json(data, len(data), byref(out))
-        if status:
-            raise _thread_error(status)
-        return cls(out, source)
+        handle = make(
+            "ergon_perseus_frontier_from_instance_json", "perseus_frontier", data, len(data)
+        )
+        return cls(handle, source)
 
     @classmethod
     def from_profile_csv(
@@ -343,7 +213,7 @@ class Frontier(_OwnsHandle):
                 the line) or the problem is invalid (``INVALID_PROBLEM``).
         """
         return cls.from_profile_csv_text(
-            _read_file(path, "profile CSV"),
+            read_file(path, "profile CSV"),
             stages=stages,
             microbatches=microbatches,
             unit_time_s=unit_time_s,
@@ -369,36 +239,27 @@ class Frontier(_OwnsHandle):
         _source: str = "<profile CSV>",
     ) -> "Frontier":
         """Like :meth:`from_profile_csv`, with the CSV given as text (``str`` or UTF-8 bytes)."""
-        data = _as_bytes(text, "text")
-        pipeline = N.ergon_perseus_pipeline(
-            schedule=_normalize(schedule, "schedule", _SCHEDULES),
-            num_stages=_u32(stages, "stages"),
-            num_microbatches=_u32(microbatches, "microbatches"),
-            virtual_stages=_u32(virtual_stages, "virtual_stages"),
+        data = as_bytes(text, "text")
+        pipeline = A.ergon_perseus_pipeline(
+            schedule=_names.code(schedule, "schedule", _names.PERSEUS_SCHEDULES),
+            num_stages=u32(stages, "stages"),
+            num_microbatches=u32(microbatches, "microbatches"),
+            virtual_stages=u32(virtual_stages, "virtual_stages"),
         )
-        order = _normalize(effective_energy, "effective_energy", _ENERGY_ORDERS)
-        out = N.FrontierPtr()
-        status = N.lib().ergon_perseus_frontier_from_profile_csv(
+        order = _names.code(effective_energy, "effective_energy", _names.PERSEUS_EFFECTIVE_ENERGY)
+        handle = make(
+            "ergon_perseus_frontier_from_profile_csv",
+            "perseus_frontier",
             data,
             len(data),
             byref(pipeline),
             float(unit_time_s),
             float(p_blocking_w),
             order,
-            byref(out),
         )
-        if status:
-            raise _thread_error(status)
-        return cls(out, _source)
+        return cls(handle, _source)
 
     # --- lifetime ----------------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Releases the native handle now. Closing twice is fine; any other use afterwards
-        raises :class:`ErgonError` (``INVALID_STATE``)."""
-        with self._lock:
-            self._ptr = None
-            self._finalizer()
 
     def __repr__(self) -> str:
         if self.closed:
@@ -409,35 +270,16 @@ class Frontier(_OwnsHandle):
             state = "not solved"
         return f"<ergon.Frontier {self._source} ({state})>"
 
-    def _handle(self) -> Any:
-        """The live handle; raises if closed. Call with the lock held.
-
-        ``_ptr`` is set to ``None`` by :meth:`close` (under the lock) before the handle is freed;
-        the finalizer runs otherwise only once the object is unreachable.
-        """
-        ptr = self._ptr
-        if ptr is None:
-            raise _closed_error("frontier")
-        return ptr
-
-    def _error(self, ptr: Any, status: int) -> ErgonError:
-        _, message = _read_text(self._lib.ergon_perseus_frontier_last_error, ptr)
-        return ErgonError(status, message)
-
-    def _solved_handle(self) -> Any:
+    def _live(self) -> Handle:
         """The live handle of a solved frontier (solving first if needed). Lock held."""
-        ptr = self._ptr
-        if ptr is not None and self._solved:
-            return ptr
-        ptr = self._handle()
-        status = self._lib.ergon_perseus_frontier_solve(ptr)
-        if status:
-            raise self._error(ptr, status)
-        self._solved = True
-        # A frontier that stops before T_min says why in the handle's last-error slot, which the
-        # next failing call overwrites: keep the message now.
-        _, self._stop_message = _read_text(self._lib.ergon_perseus_frontier_last_error, ptr)
-        return ptr
+        h = super()._live()
+        if not self._solved:
+            h.call("solve")
+            self._solved = True
+            # A frontier that stops before T_min says why in the handle's last-error slot,
+            # which the next failing call overwrites: keep the message now.
+            self._stop_message = h.last_error()
+        return h
 
     # --- solving and results -----------------------------------------------------------------
 
@@ -449,7 +291,7 @@ class Frontier(_OwnsHandle):
                 fixed-point arithmetic) or ``PANIC``; ``INVALID_STATE`` if closed.
         """
         with self._lock:
-            self._solved_handle()
+            self._live()
         return self
 
     @property
@@ -459,12 +301,7 @@ class Frontier(_OwnsHandle):
 
     def summary(self) -> Summary:
         """T_min, T_max, T* and the other facts of the frontier (solves it if needed)."""
-        out = N.ergon_perseus_summary()
-        with self._lock:
-            ptr = self._solved_handle()
-            status = self._lib.ergon_perseus_frontier_summary(ptr, byref(out))
-            if status:
-                raise self._error(ptr, status)
+        out = self._get("summary", A.ergon_perseus_summary)
         return Summary(
             out.t_min_s,
             out.t_max_s,
@@ -515,13 +352,7 @@ class Frontier(_OwnsHandle):
     @property
     def num_points(self) -> int:
         """Number of points of the frontier."""
-        n = c_size_t(0)
-        with self._lock:
-            ptr = self._solved_handle()
-            status = self._lib.ergon_perseus_frontier_num_points(ptr, byref(n))
-            if status:
-                raise self._error(ptr, status)
-        return n.value
+        return int(self._get("num_points", c_size_t).value)
 
     def point(self, index: int) -> Point:
         """Point ``index`` (0 is the slowest; negative indices count from the fastest end).
@@ -534,32 +365,21 @@ class Frontier(_OwnsHandle):
         if isinstance(index, bool):
             raise TypeError("index must be an integer, not bool")
         i = operator.index(index)
-        out = N.ergon_perseus_point()
         with self._lock:
-            ptr = self._solved_handle()
+            h = self._live()
             if i < 0:
                 i += self.num_points
                 if i < 0:
                     raise ErgonError(Status.OUT_OF_RANGE, f"point {index} does not exist")
-            i = _index(i, f"point index {index}")
-            status = self._lib.ergon_perseus_frontier_point(ptr, i, byref(out))
-            if status:
-                raise self._error(ptr, status)
+            out = h.get("point", A.ergon_perseus_point, _ffi.index(i, f"point index {index}"))
         if _FAST_POINTS:
             return _new_point(_POINT_STRUCT.unpack_from(out))
         return Point(out.time_s, out.energy_j, out.effective_cost_j, out.cost_change_j, out.quanta)
 
     def _point_array(self) -> Any:
-        n = c_size_t(0)
         with self._lock:
-            ptr = self._solved_handle()
-            fn = self._lib.ergon_perseus_frontier_points
-            status = fn(ptr, None, 0, byref(n))
-            if not status:
-                buf = (N.ergon_perseus_point * n.value)()
-                status = fn(ptr, buf, n.value, byref(n))
-            if status:
-                raise self._error(ptr, status)
+            h = self._live()
+            (buf,), _ = fill(h.fn("points"), (h.ptr,), (A.ergon_perseus_point,), h.error)
         return buf
 
     @property
@@ -582,12 +402,7 @@ class Frontier(_OwnsHandle):
 
     def to_json(self) -> str:
         """The frontier as ``ergon-frontier/v1`` JSON (formats.md §3), as the library writes it."""
-        with self._lock:
-            ptr = self._solved_handle()
-            status, text = _read_text(self._lib.ergon_perseus_frontier_to_json, ptr)
-            if status:
-                raise self._error(ptr, status)
-        return text
+        return self._text("to_json")
 
     def plan(self, deadline_s: Optional[float] = None, at: Optional[str] = None) -> Plan:
         """A frequency plan for every stage.
@@ -604,52 +419,41 @@ class Frontier(_OwnsHandle):
                 ``INVALID_ARGUMENT`` for a non-finite or negative deadline or an unknown
                 ``at``.
         """
+        selector, deadline = _plan_selector(deadline_s, at)
         if deadline_s is not None:
-            if at is not None:
-                raise ErgonError(Status.INVALID_ARGUMENT, "give either deadline_s or at, not both")
-            selector, label, deadline = N.ERGON_PERSEUS_PLAN_DEADLINE, "deadline", float(deadline_s)
+            label = "deadline"
         else:
-            selector = _normalize("t_star" if at is None else at, "plan selector `at`", _PLAN_AT)
-            label = "fastest" if selector == N.ERGON_PERSEUS_PLAN_FASTEST else "t_star"
-            deadline = math.nan
-        L = N.lib()
-        out = N.PlanPtr()
+            label = _names.name(_names.PERSEUS_PLAN_AT, selector, "plan")
+        with self._native_plan(selector, deadline) as h:
+            return _read_plan(h, label, None if deadline_s is None else deadline)
+
+    def _native_plan(self, selector: int, deadline: float) -> Handle:
+        """A native plan handle (``ergon_perseus_frontier_plan``); the caller frees it."""
         with self._lock:
-            ptr = self._solved_handle()
-            status = L.ergon_perseus_frontier_plan(ptr, selector, deadline, byref(out))
-            if status:
-                raise self._error(ptr, status)
-        N.track("plan", +1)
-        try:
-            return _read_plan(out, label, None if deadline_s is None else deadline)
-        finally:
-            L.ergon_perseus_plan_free(out)
-            N.track("plan", -1)
+            return self._live().make("plan", "perseus_plan", selector, deadline)
 
 
-def _read_plan(ptr: Any, at: str, deadline_s: Optional[float]) -> Plan:
-    L = N.lib()
+def _plan_selector(deadline_s: Optional[float], at: Optional[str]) -> Tuple[int, float]:
+    """``(ERGON_PERSEUS_PLAN_*, deadline)`` of :meth:`Frontier.plan`'s arguments."""
+    if deadline_s is not None:
+        if at is not None:
+            raise ErgonError(Status.INVALID_ARGUMENT, "give either deadline_s or at, not both")
+        return A.ERGON_PERSEUS_PLAN_DEADLINE, float(deadline_s)
+    at_ = "t_star" if at is None else at
+    return _names.code(at_, "plan selector `at`", _names.PERSEUS_PLAN_AT), math.nan
 
-    def fail(status: int) -> ErgonError:
-        _, message = _read_text(L.ergon_perseus_plan_last_error, ptr)
-        return ErgonError(status, message)
 
-    summary = N.ergon_perseus_plan_info()
-    status = L.ergon_perseus_plan_summary(ptr, byref(summary))
-    if status:
-        raise fail(status)
+def _read_plan(h: Handle, at: str, deadline_s: Optional[float]) -> Plan:
+    """Everything of a native plan, as a :class:`Plan`."""
+    summary = h.get("summary", A.ergon_perseus_plan_info)
+    stage = h.fn("stage")
     stages: List[List[Instruction]] = []
-    n = c_size_t(0)
     for s in range(summary.num_stages):
-        status = L.ergon_perseus_plan_stage(ptr, s, None, None, 0, byref(n))
-        if not status:
-            kinds = (c_uint32 * n.value)()
-            freqs = (c_uint32 * n.value)()
-            status = L.ergon_perseus_plan_stage(ptr, s, kinds, freqs, n.value, byref(n))
-        if status:
-            raise fail(status)
-        stages.append([(_KIND_NAMES.get(k, f"kind{k}"), f) for k, f in zip(kinds, freqs)])
-    status, text = _read_text(L.ergon_perseus_plan_to_json, ptr)
-    if status:
-        raise fail(status)
-    return Plan(summary.time_s, summary.energy_j, stages, at, deadline_s, text)
+        (kinds, freqs), n = fill(stage, (h.ptr, s), (c_uint32, c_uint32), h.error)
+        stages.append(
+            [
+                (_names.name(_names.PERSEUS_KINDS, k, "kind"), f)
+                for k, f in zip(kinds[:n], freqs[:n])
+            ]
+        )
+    return Plan(summary.time_s, summary.energy_j, stages, at, deadline_s, h.text("to_json"))

@@ -1,4 +1,4 @@
-"""ergon.batching: the Orloj batcher and the simulator from Python.
+"""ergon.orloj: the Orloj batcher and the simulator from Python.
 
 The reference notes' score oracle (Part C: A = {10 ms, 30 ms} w.p. 1/2, B = 20 ms; r1 (A, 35 ms),
 r2 (A, 12 ms), r3 (B, 25 ms) at now 0 with s(b) = 1), EDF/FIFO orders, completions changing
@@ -20,7 +20,7 @@ from typing import Any, Dict
 import ergon
 import pytest
 from ergon import ErgonError, Status
-from ergon.batching import POLICIES, App, Batcher, Decision, simulate, simulate_json
+from ergon.orloj import POLICIES, App, Batcher, Decision, simulate, simulate_json
 
 MS = 1e-3
 
@@ -193,9 +193,9 @@ def test_bad_calls() -> None:
 
 
 def test_lifecycle() -> None:
-    before = ergon.live_handles()["batcher"]
+    before = ergon.live_handles()["orloj_batcher"]
     b = oracle_batcher()
-    assert ergon.live_handles()["batcher"] == before + 1
+    assert ergon.live_handles()["orloj_batcher"] == before + 1
     assert "orloj" in repr(b)
     for refuse in (copy.copy, copy.deepcopy, pickle.dumps):
         with pytest.raises(TypeError, match="native handle"):
@@ -203,13 +203,13 @@ def test_lifecycle() -> None:
     b.close()
     b.close()
     assert b.closed and "closed" in repr(b)
-    assert ergon.live_handles()["batcher"] == before
+    assert ergon.live_handles()["orloj_batcher"] == before
     expect(Status.INVALID_STATE, "closed", b.enqueue, 0, 1, 0.0, 1.0)
     expect(Status.INVALID_STATE, "closed", b.next_batch, 0.0)
     expect(Status.INVALID_STATE, "closed", lambda: b.queued)
     oracle_batcher()  # dropped at once: the finalizer frees it
     gc.collect()
-    assert ergon.live_handles()["batcher"] == before
+    assert ergon.live_handles()["orloj_batcher"] == before
 
 
 def sim_config(duration_s: float = 1.0) -> Dict[str, Any]:
