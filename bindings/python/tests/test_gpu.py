@@ -232,8 +232,16 @@ def test_gpu_energy_window_at_200_w(fake_nvml: Path) -> None:
                 twice = None
             except ergon.ErgonError as e:
                 twice = err(e)
+            # Names are passed as pointer and length: a NUL inside is part of the name.
+            mon.begin("x\\0y")
+            try:
+                mon.end("x")
+                prefix = None
+            except ergon.ErgonError as e:
+                prefix = err(e)
+            whole = mon.end("x\\0y")
         emit(t=m.time_s, e=m.energy_j, p=m.power_w, t2=t2, e2=e2, twice=twice,
-             closed=mon.closed)
+             closed=mon.closed, prefix=prefix, whole=list(whole))
         """,
         {"FAKE_NVML_ARCH": "ampere", "FAKE_NVML_POWER_W": "200"},
         fake_nvml,
@@ -244,6 +252,8 @@ def test_gpu_energy_window_at_200_w(fake_nvml: Path) -> None:
     assert 0.045 <= got["t2"] < 2.0, got
     assert got["e2"] == pytest.approx(200.0 * got["t2"], rel=0.25, abs=2.0), got
     assert got["twice"]["status"] == "INVALID_STATE"
+    assert got["prefix"]["status"] == "INVALID_STATE", got
+    assert got["whole"][0] >= 0.0 and got["whole"][1] >= 0.0
     assert got["closed"]
 
 

@@ -143,9 +143,13 @@ def test_bad_construction() -> None:
     good = [App.constant("x", slo_s=0.1, value_s=0.01)]
     expect(Status.INVALID_PROBLEM, "no applications", Batcher, [], max_batch=4)
     for slo in (0.0, -1.0, math.nan):
-        apps = [App.constant("resnet", slo_s=slo, value_s=0.01)]
-        e = expect(Status.INVALID_PROBLEM, "resnet", Batcher, apps, max_batch=4)
+        apps = [App.constant("résnet\0v2", slo_s=slo, value_s=0.01)]
+        # The name is passed as pointer and length: all of it, past a NUL, reaches the library.
+        e = expect(Status.INVALID_PROBLEM, "résnet\0v2", Batcher, apps, max_batch=4)
         assert "slo_s" in e.message
+    # An empty name is the library's default, "app <index>".
+    apps = [good[0], App.constant("", slo_s=0.0, value_s=0.01)]
+    expect(Status.INVALID_PROBLEM, "app 1", Batcher, apps, max_batch=4)
     for app, status, part in [
         (App("x", 0.1, "gamma"), Status.INVALID_ARGUMENT, "unknown execution-time kind"),
         (

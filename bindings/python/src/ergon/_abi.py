@@ -217,10 +217,12 @@ class ergon_orloj_batcher_options(Structure):
 
 
 class ergon_orloj_app(Structure):
-    """``struct ergon_orloj_app``: one application's SLO and execution-time law."""
+    """``struct ergon_orloj_app``: one application's SLO and execution-time law (``name`` is
+    ``name_len`` bytes of UTF-8, not NUL-terminated)."""
 
     _fields_ = [
         ("name", c_char_p),
+        ("name_len", c_size_t),
         ("slo_s", c_double),
         ("kind", c_uint32),
         ("value_s", c_double),
@@ -556,18 +558,18 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     "ergon_gpu_device_get_info": (ergon_status, [c_uint32, POINTER(ergon_gpu_device_info)]),
     "ergon_gpu_executor_new": (
         ergon_status,
-        [c_char_p, PlanPtr, c_size_t, POINTER(ExecutorPtr)],
+        [*_str_in, PlanPtr, c_size_t, POINTER(ExecutorPtr)],
     ),
     "ergon_gpu_executor_instruction_begin": (ergon_status, [ExecutorPtr, c_uint32]),
     "ergon_gpu_executor_step_end": (ergon_status, [ExecutorPtr]),
     "ergon_gpu_executor_wait_applied": (ergon_status, [ExecutorPtr]),
     "ergon_gpu_executor_free": (None, [ExecutorPtr]),
     "ergon_gpu_executor_last_error": _text_out(ExecutorPtr),
-    "ergon_gpu_energy_monitor_new": (ergon_status, [c_char_p, POINTER(MonitorPtr)]),
-    "ergon_gpu_energy_monitor_begin": (ergon_status, [MonitorPtr, c_char_p]),
+    "ergon_gpu_energy_monitor_new": (ergon_status, [*_str_in, POINTER(MonitorPtr)]),
+    "ergon_gpu_energy_monitor_begin": (ergon_status, [MonitorPtr, *_str_in]),
     "ergon_gpu_energy_monitor_end": (
         ergon_status,
-        [MonitorPtr, c_char_p, _double_p, _double_p],
+        [MonitorPtr, *_str_in, _double_p, _double_p],
     ),
     "ergon_gpu_energy_monitor_free": (None, [MonitorPtr]),
     "ergon_gpu_energy_monitor_last_error": _text_out(MonitorPtr),

@@ -197,7 +197,7 @@ class PlanExecutor(Owner):
         # The executor copies its stage's program: the plan is not borrowed past the call.
         with frontier._native_plan(*_plan_selector(deadline_s, at)) as plan:
             handle = make(
-                "ergon_gpu_executor_new", "gpu_executor", name, plan.ptr, stage_index
+                "ergon_gpu_executor_new", "gpu_executor", name, len(name), plan.ptr, stage_index
             )
         self._own(handle)
 
@@ -308,7 +308,7 @@ class EnergyMonitor(Owner):
         """
         name = _device_bytes(device)
         self._device = name.decode("utf-8")
-        self._own(make("ergon_gpu_energy_monitor_new", "gpu_energy_monitor", name))
+        self._own(make("ergon_gpu_energy_monitor_new", "gpu_energy_monitor", name, len(name)))
 
     # --- lifetime ----------------------------------------------------------------------------
 
@@ -336,7 +336,7 @@ class EnergyMonitor(Owner):
                 closed), ``PARSE`` or ``GPU``.
         """
         raw = utf8(name, "a window name")
-        self._call("begin", raw)
+        self._call("begin", raw, len(raw))
 
     def end(self, name: str) -> Tuple[float, float]:
         """Closes the window ``name``; returns its ``(time_s, energy_j)``.
@@ -348,7 +348,7 @@ class EnergyMonitor(Owner):
         raw = utf8(name, "a window name")
         time_s = c_double(0.0)
         energy_j = c_double(0.0)
-        self._call("end", raw, byref(time_s), byref(energy_j))
+        self._call("end", raw, len(raw), byref(time_s), byref(energy_j))
         return float(time_s.value), float(energy_j.value)
 
     @contextlib.contextmanager

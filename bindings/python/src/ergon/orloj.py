@@ -128,8 +128,10 @@ class App:
                 f"{', '.join(kinds)})",
             )
         raw = A.ergon_orloj_app()
+        # The name is passed as pointer and length (UTF-8, not NUL-terminated).
         name = self.name.encode("utf-8")
         raw.name = name
+        raw.name_len = len(name)
         raw.slo_s = _number(self.slo_s, f"apps[{position}].slo_s")
         raw.kind = kinds[self.kind]
         keep: List[Any] = [name]
