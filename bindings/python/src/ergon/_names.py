@@ -2,88 +2,81 @@
 ABI's enumerations (schedules, plan selectors, instruction kinds, DPK schedulers and options,
 Orloj policies and execution-time laws) and the codes they stand for.
 
-The policy and scheduler names are defined by the library (``FromStr``/``Display`` of the core
-enums, as the CLI and the JSON formats spell them). Until the C ABI exposes them, they are
-written here, and only here; when it does, :func:`code` and :func:`orloj_policy` are the two
-places to switch to library calls.
+The tables are read from the header's constants (``ERGON_DPK_SCHEDULER_FCFS`` is ``"fcfs"``),
+so no name is written twice. The policy and scheduler names are defined by the library
+(``FromStr``/``Display`` of the core enums, as the CLI and the JSON formats spell them); until
+the C ABI exposes them they are derived here, and only here: when it does, :func:`code`,
+:func:`name` and :func:`orloj_policy` are the places to switch to library calls.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Tuple
+from typing import Any, Dict, List, Mapping, Tuple
 
 from . import _abi as A
 from ._errors import ErgonError, Status
 
+
+def _enum(prefix: str, *, leave_out: Tuple[str, ...] = ()) -> Dict[str, int]:
+    """The constants ``ERGON_<SYSTEM>_<ENUM>_<VALUE>`` of ``ergon.h`` that start with
+    ``prefix``, by name: ``<VALUE>`` in lower case (``ERGON_DPK_SCHEDULER_FCFS`` -> ``"fcfs"``),
+    which is how the CLI and the JSON formats spell them; in the header's order."""
+    table = {
+        key[len(prefix) :].lower(): value
+        for key, value in vars(A).items()
+        if key.startswith(prefix) and isinstance(value, int)
+    }
+    for key in leave_out:
+        del table[key]
+    return table
+
+
 # --- Perseus -----------------------------------------------------------------------------------
 
-PERSEUS_SCHEDULES: Dict[str, int] = {
-    "1f1b": A.ERGON_PERSEUS_SCHEDULE_1F1B,
-    "gpipe": A.ERGON_PERSEUS_SCHEDULE_GPIPE,
-    "interleaved_1f1b": A.ERGON_PERSEUS_SCHEDULE_INTERLEAVED_1F1B,
-}
-PERSEUS_EFFECTIVE_ENERGY: Dict[str, int] = {
-    "after_filter": A.ERGON_PERSEUS_EFFECTIVE_ENERGY_AFTER_FILTER,
-    "before_filter": A.ERGON_PERSEUS_EFFECTIVE_ENERGY_BEFORE_FILTER,
-}
-PERSEUS_PLAN_AT: Dict[str, int] = {
-    "fastest": A.ERGON_PERSEUS_PLAN_FASTEST,
-    "t_star": A.ERGON_PERSEUS_PLAN_T_STAR,
-}
-PERSEUS_KINDS: Dict[str, int] = {
-    "forward": A.ERGON_PERSEUS_KIND_FORWARD,
-    "backward": A.ERGON_PERSEUS_KIND_BACKWARD,
-}
-"""Instruction kinds, named as in ``ergon-plan/v1``."""
+PERSEUS_SCHEDULES = _enum("ERGON_PERSEUS_SCHEDULE_")
+"""Pipeline schedules: ``1f1b``, ``gpipe``, ``interleaved_1f1b``."""
+PERSEUS_EFFECTIVE_ENERGY = _enum("ERGON_PERSEUS_EFFECTIVE_ENERGY_")
+"""Where blocking energy is subtracted: ``after_filter``, ``before_filter``."""
+PERSEUS_PLAN_AT = _enum("ERGON_PERSEUS_PLAN_", leave_out=("deadline",))
+"""Plan selectors given by name (``fastest``, ``t_star``); a deadline plan is given by its time."""
+PERSEUS_KINDS = _enum("ERGON_PERSEUS_KIND_")
+"""Instruction kinds, named as in ``ergon-plan/v1``: ``forward``, ``backward``."""
 
 # --- DPK ---------------------------------------------------------------------------------------
 
-DPK_SCHEDULERS: Dict[str, int] = {
-    "dpk": A.ERGON_DPK_SCHEDULER_DPK,
-    "dpf": A.ERGON_DPK_SCHEDULER_DPF,
-    "fcfs": A.ERGON_DPK_SCHEDULER_FCFS,
-    "area": A.ERGON_DPK_SCHEDULER_AREA,
-    "optimal": A.ERGON_DPK_SCHEDULER_OPTIMAL,
-}
+DPK_SCHEDULERS = _enum("ERGON_DPK_SCHEDULER_")
 """The schedulers by name (the names of ``ergon dpk schedule --scheduler``)."""
-DPK_KNAPSACKS: Dict[str, int] = {
-    "weighted": A.ERGON_DPK_KNAPSACK_WEIGHTED,
-    "count": A.ERGON_DPK_KNAPSACK_COUNT,
-}
-DPK_DPF_CAPACITIES: Dict[str, int] = {
-    "initial": A.ERGON_DPK_DPF_CAPACITY_INITIAL,
-    "remaining": A.ERGON_DPK_DPF_CAPACITY_REMAINING,
-}
-DPK_CONVERSIONS: Dict[str, int] = {
-    "classic": A.ERGON_DPK_CONVERSION_CLASSIC,
-    "tight": A.ERGON_DPK_CONVERSION_TIGHT,
-}
+DPK_KNAPSACKS = _enum("ERGON_DPK_KNAPSACK_")
+"""DPK's per-(block, order) objective: ``weighted``, ``count``."""
+DPK_DPF_CAPACITIES = _enum("ERGON_DPK_DPF_CAPACITY_")
+"""What DPF's shares are taken against: ``initial``, ``remaining``."""
+DPK_CONVERSIONS = _enum("ERGON_DPK_CONVERSION_")
 """RDP → (ε, δ) conversions, named as a block's ``conversion`` in ``dpk-workload/v1``."""
 
 # --- Orloj -------------------------------------------------------------------------------------
 
-ORLOJ_EXEC_KINDS: Dict[str, int] = {
-    "constant": A.ERGON_ORLOJ_EXEC_CONSTANT,
-    "bimodal": A.ERGON_ORLOJ_EXEC_BIMODAL,
-    "lognormal": A.ERGON_ORLOJ_EXEC_LOGNORMAL,
-    "samples": A.ERGON_ORLOJ_EXEC_SAMPLES,
-}
+ORLOJ_EXEC_KINDS = _enum("ERGON_ORLOJ_EXEC_")
 """Execution-time laws, named as ``exec_time.kind`` in ``orloj-sim/v1``."""
-ORLOJ_POLICY_BASES: Dict[str, int] = {
-    "orloj": A.ERGON_ORLOJ_POLICY_ORLOJ,
-    "clockwork": A.ERGON_ORLOJ_POLICY_CLOCKWORK,
-    "nexus": A.ERGON_ORLOJ_POLICY_NEXUS,
-    "clipper": A.ERGON_ORLOJ_POLICY_CLIPPER,
-    "edf": A.ERGON_ORLOJ_POLICY_EDF,
-    "fifo": A.ERGON_ORLOJ_POLICY_FIFO,
-}
+ORLOJ_POLICY_BASES = _enum("ERGON_ORLOJ_POLICY_")
+"""Policies without their estimate suffix: ``orloj``, ``clockwork``, ``nexus``..."""
+ORLOJ_ESTIMATES = _enum("ERGON_ORLOJ_ESTIMATE_")
+"""The baselines' point estimate of a law, a policy name's suffix: ``mean`` (the default, which
+the name may leave out), ``p99``."""
+_DEFAULT_ESTIMATE = "mean"
 _ORLOJ_WITHOUT_ESTIMATE = frozenset({"orloj", "clipper"})
-"""Policies that use the whole distribution (Orloj) or none (Clipper's AIMD): no ``-p99``."""
-ORLOJ_POLICIES: Tuple[str, ...] = tuple(
-    name
-    for base in ORLOJ_POLICY_BASES
-    for name in ((base,) if base in _ORLOJ_WITHOUT_ESTIMATE else (base, f"{base}-p99"))
-)
+"""Policies that use the whole distribution (Orloj) or none (Clipper's AIMD): no suffix."""
+
+
+def _policy_names() -> Tuple[str, ...]:
+    names: List[str] = []
+    for base in ORLOJ_POLICY_BASES:
+        names.append(base)
+        if base not in _ORLOJ_WITHOUT_ESTIMATE:
+            names += [f"{base}-{e}" for e in ORLOJ_ESTIMATES if e != _DEFAULT_ESTIMATE]
+    return tuple(names)
+
+
+ORLOJ_POLICIES = _policy_names()
 """Policy names, as in ``orloj-sim/v1`` (a baseline may also end in ``-mean``, the default)."""
 
 
@@ -130,18 +123,17 @@ def orloj_policy(value: Any) -> Tuple[int, int]:
         raise ErgonError(
             Status.INVALID_ARGUMENT, f"policy must be a string such as 'orloj'; got {value!r}"
         )
-    base = value.strip().lower()
-    estimate = A.ERGON_ORLOJ_ESTIMATE_MEAN
-    if base.endswith("-p99"):
-        base, estimate = base[: -len("-p99")], A.ERGON_ORLOJ_ESTIMATE_P99
-    elif base.endswith("-mean"):
-        base = base[: -len("-mean")]
+    base, estimate = value.strip().lower(), _DEFAULT_ESTIMATE
+    for suffix in ORLOJ_ESTIMATES:
+        if base.endswith(f"-{suffix}"):
+            base, estimate = base[: -len(suffix) - 1], suffix
+            break
     if base not in ORLOJ_POLICY_BASES or (
-        estimate == A.ERGON_ORLOJ_ESTIMATE_P99 and base in _ORLOJ_WITHOUT_ESTIMATE
+        estimate != _DEFAULT_ESTIMATE and base in _ORLOJ_WITHOUT_ESTIMATE
     ):
         raise ErgonError(
             Status.INVALID_ARGUMENT,
             f"unknown policy {value!r} (expected one of {', '.join(ORLOJ_POLICIES)}; baselines "
             "may end in -mean)",
         )
-    return ORLOJ_POLICY_BASES[base], estimate
+    return ORLOJ_POLICY_BASES[base], ORLOJ_ESTIMATES[estimate]

@@ -295,30 +295,45 @@ def _from_bytes(data: bytes) -> Handle:
     return make("ergon_dpk_workload_from_json", "dpk_workload", data, len(data))
 
 
+def _structs(
+    values: List[Mapping[str, Any]], keys: AbstractSet[str], label: str, struct: Any
+) -> Tuple[Any, List[Tuple[Mapping[str, Any], Any, str]]]:
+    """A C array of ``struct`` for the block or task mappings ``values``, with ``id`` and
+    ``arrival`` set; and each mapping with its struct and its name for messages
+    (``"block 7"``)."""
+    array = (struct * len(values))()
+    entries = []
+    for j, value in enumerate(values):
+        where = f"{label}s[{j}]"
+        _check_keys(value, keys, where)
+        c = array[j]
+        c.id = _id(value["id"], where)
+        what = f"{label} {c.id}"
+        c.arrival = _number(value.get("arrival", 0.0), f"{what}: arrival")
+        entries.append((value, c, what))
+    return array, entries
+
+
 def _from_values(
     blocks: List[Mapping[str, Any]],
     tasks: List[Mapping[str, Any]],
     alphas: Optional[Sequence[Number]],
-) -> Any:
+) -> Handle:
     orders = standard_alphas() if alphas is None else _numbers(alphas, "alphas")
     keep: List[Any] = []  # the ctypes arrays the structs point into, alive during the call
-    c_blocks = (A.ergon_dpk_block * len(blocks))()
-    for j, b in enumerate(blocks):
-        _check_keys(b, _BLOCK_KEYS, f"blocks[{j}]")
-        bid = _id(b["id"], f"blocks[{j}]")
-        what = f"block {bid}"
-        c = c_blocks[j]
-        c.id = bid
-        c.arrival = _number(b.get("arrival", 0.0), f"{what}: arrival")
-        has_budget = "epsilon" in b or "delta" in b
+
+    def doubles(values: Sequence[float]) -> Tuple[Any, int]:
+        array = _doubles(values)
+        keep.append(array)
+        return array, len(values)
+
+    c_blocks, block_entries = _structs(blocks, _BLOCK_KEYS, "block", A.ergon_dpk_block)
+    for b, c, what in block_entries:
         if "capacity" in b:
-            if has_budget:
+            if "epsilon" in b or "delta" in b:
                 raise _problem(f"{what}: give either `capacity` or `epsilon` and `delta`, not both")
-            capacity = _doubles(_numbers(b["capacity"], f"{what}: capacity"))
-            keep.append(capacity)
-            c.capacity = capacity
-            c.capacity_len = len(capacity)
-            if len(capacity) == 0:
+            c.capacity, c.capacity_len = doubles(_numbers(b["capacity"], f"{what}: capacity"))
+            if c.capacity_len == 0:
                 raise _problem(f"{what}: capacity has 0 entries but there are {len(orders)} orders")
             if "conversion" in b:
                 raise _problem(
@@ -340,24 +355,15 @@ def _from_values(
                     tight = block_capacity(c.epsilon, c.delta, orders, tight=True)
                 except ErgonError as e:
                     raise _problem(f"{what}: {e.message}") from e
-                capacity = _doubles(tight)
-                keep.append(capacity)
-                c.capacity = capacity
-                c.capacity_len = len(capacity)
+                c.capacity, c.capacity_len = doubles(tight)
         else:
             raise _problem(
                 f"{what}: give either `capacity` (one value per alpha) or both `epsilon` and "
                 "`delta`"
             )
-    c_tasks = (A.ergon_dpk_task * len(tasks))()
-    for i, t in enumerate(tasks):
-        _check_keys(t, _TASK_KEYS, f"tasks[{i}]")
-        tid = _id(t["id"], f"tasks[{i}]")
-        what = f"task {tid}"
-        task = c_tasks[i]
-        task.id = tid
-        task.weight = _number(t.get("weight", 1.0), f"{what}: weight")
-        task.arrival = _number(t.get("arrival", 0.0), f"{what}: arrival")
+    c_tasks, task_entries = _structs(tasks, _TASK_KEYS, "task", A.ergon_dpk_task)
+    for t, c, what in task_entries:
+        c.weight = _number(t.get("weight", 1.0), f"{what}: weight")
         if "blocks" not in t:
             raise _problem(f"{what}: field `blocks` is missing")
         if "demand" not in t:
@@ -366,25 +372,21 @@ def _from_values(
         if isinstance(requested, (str, bytes)) or not isinstance(requested, Iterable):
             raise _problem(f"{what}: blocks must be a list of block ids, got {requested!r}")
         ids = [_id(b, f"{what}: blocks[{k}]") for k, b in enumerate(requested)]
-        ids_arr = (c_uint64 * len(ids))(*ids)
-        demand = _doubles(_numbers(t["demand"], f"{what}: demand"))
-        keep.extend((ids_arr, demand))
-        task.blocks = ids_arr
-        task.num_blocks = len(ids)
-        task.demand = demand
-        task.demand_len = len(demand)
-    c_alphas = _doubles(orders)
+        ids_array = (c_uint64 * len(ids))(*ids)
+        keep.append(ids_array)
+        c.blocks, c.num_blocks = ids_array, len(ids)
+        c.demand, c.demand_len = doubles(_numbers(t["demand"], f"{what}: demand"))
+    c_alphas, num_alphas = doubles(orders)
     problem = A.ergon_dpk_problem(
         alphas=c_alphas,
-        num_alphas=len(orders),
+        num_alphas=num_alphas,
         blocks=c_blocks,
         num_blocks=len(blocks),
         tasks=c_tasks,
         num_tasks=len(tasks),
     )
-    handle = make("ergon_dpk_workload_new", "dpk_workload", byref(problem))
-    del keep  # the C call has copied everything it borrowed
-    return handle
+    # `keep` holds every array the structs point into until here: the call copies them.
+    return make("ergon_dpk_workload_new", "dpk_workload", byref(problem))
 
 
 def _options(scheduler: str, **kw: Any) -> Any:

@@ -137,10 +137,37 @@ def restore() -> int:
     return int(out.value)
 
 
+class _OnDevice(Owner):
+    """What :class:`PlanExecutor` and :class:`EnergyMonitor` share: the device they were made
+    for, and how they show."""
+
+    __slots__ = ("_device",)
+    _running = "open"
+    """The state ``repr`` shows until the object is closed."""
+
+    def _set_device(self, device: Device) -> bytes:
+        """Records ``device``; returns its name as the UTF-8 bytes the library takes."""
+        name = _device_bytes(device)
+        self._device = name.decode("utf-8")
+        return name
+
+    @property
+    def device(self) -> str:
+        """The device name given at construction."""
+        return self._device
+
+    def _repr_fields(self) -> str:
+        return f"device={self._device!r}"
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else self._running
+        return f"<ergon.gpu.{type(self).__name__} {self._repr_fields()} ({state})>"
+
+
 # --- plan executor -----------------------------------------------------------------------------
 
 
-class PlanExecutor(Owner):
+class PlanExecutor(_OnDevice):
     """Executes one pipeline stage's frequency plan on a GPU (``ergon_gpu_executor_*``).
 
     Construction checks the planned clocks against the GPU's, sets the power limit to its
@@ -154,11 +181,14 @@ class PlanExecutor(Owner):
 
     Per iteration: :meth:`instruction_begin` before each computation, in the plan's order,
     then :meth:`step_end`. :meth:`close` (or leaving a ``with`` block) stops the worker and
-    restores every setting the executor changed. Calls are serialized by a lock.
+    restores every setting the executor changed; restore failures cannot be reported there
+    (the settings stay in the GPU state file for :func:`restore`). Calls are serialized by a
+    lock.
     """
 
-    __slots__ = ("_device", "_stage")
+    __slots__ = ("_stage",)
     _what = "plan executor"
+    _running = "running"
 
     def __init__(
         self,
@@ -191,8 +221,7 @@ class PlanExecutor(Owner):
         if not isinstance(frontier, Frontier):
             raise TypeError(f"frontier must be an ergon.Frontier, not {type(frontier).__name__}")
         stage_index = index(stage, "stage")
-        name = _device_bytes(device)
-        self._device = name.decode("utf-8")
+        name = self._set_device(device)
         self._stage = stage_index
         # The executor copies its stage's program: the plan is not borrowed past the call.
         with frontier._native_plan(*_plan_selector(deadline_s, at)) as plan:
@@ -201,27 +230,13 @@ class PlanExecutor(Owner):
             )
         self._own(handle)
 
-    # --- lifetime ----------------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Stops the worker, restores every setting the executor changed and releases the
-        handle. Closing twice is fine. Restore failures cannot be reported here (the settings
-        stay in the GPU state file for :func:`restore`)."""
-        super().close()
-
-    @property
-    def device(self) -> str:
-        """The device name given at construction."""
-        return self._device
-
     @property
     def stage(self) -> int:
         """The pipeline stage executed."""
         return self._stage
 
-    def __repr__(self) -> str:
-        state = "closed" if self.closed else "running"
-        return f"<ergon.gpu.PlanExecutor device={self._device!r} stage={self._stage} ({state})>"
+    def _repr_fields(self) -> str:
+        return f"{super()._repr_fields()} stage={self._stage}"
 
     # --- execution ---------------------------------------------------------------------------
 
@@ -280,10 +295,10 @@ class Measurement:
         return self.energy_j / self.time_s
 
 
-class EnergyMonitor(Owner):
+class EnergyMonitor(_OnDevice):
     """Measures the energy of a GPU over named, possibly overlapping, windows
     (``ergon_gpu_energy_monitor_*``): the GPU's energy counter where it has one, else power
-    polling on a thread. Needs no privileges.
+    polling on a thread. Needs no privileges. Closing drops the open windows.
 
     ::
 
@@ -296,7 +311,7 @@ class EnergyMonitor(Owner):
             print(m.time_s, m.energy_j)
     """
 
-    __slots__ = ("_device",)
+    __slots__ = ()
     _what = "energy monitor"
 
     def __init__(self, device: Device) -> None:
@@ -306,25 +321,8 @@ class EnergyMonitor(Owner):
             ErgonError: ``INVALID_ARGUMENT`` (no such device, or a MIG device),
                 ``NVML_UNAVAILABLE`` or ``GPU``.
         """
-        name = _device_bytes(device)
-        self._device = name.decode("utf-8")
+        name = self._set_device(device)
         self._own(make("ergon_gpu_energy_monitor_new", "gpu_energy_monitor", name, len(name)))
-
-    # --- lifetime ----------------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Stops measuring and releases the handle (open windows are dropped). Closing twice
-        is fine."""
-        super().close()
-
-    @property
-    def device(self) -> str:
-        """The device name given at construction."""
-        return self._device
-
-    def __repr__(self) -> str:
-        state = "closed" if self.closed else "open"
-        return f"<ergon.gpu.EnergyMonitor device={self._device!r} ({state})>"
 
     # --- windows -----------------------------------------------------------------------------
 

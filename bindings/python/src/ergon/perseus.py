@@ -22,7 +22,18 @@ import os
 import struct
 from ctypes import byref, c_size_t, c_uint32
 from dataclasses import dataclass, field
-from typing import Any, Callable, List, NamedTuple, Optional, Tuple, Union
+from typing import (
+    Any,
+    Callable,
+    Generic,
+    List,
+    NamedTuple,
+    Optional,
+    Tuple,
+    TypeVar,
+    Union,
+    overload,
+)
 
 from . import _abi as A
 from . import _ffi, _names
@@ -122,6 +133,32 @@ class Plan:
     def to_json(self) -> str:
         """The plan as ``ergon-plan/v1`` JSON, exactly as the library writes it."""
         return self._json
+
+
+_T = TypeVar("_T")
+
+
+class _FromSummary(Generic[_T]):
+    """A read-only attribute of :class:`Frontier`: the field of the same name of its
+    :meth:`~Frontier.summary` (solving first if needed)."""
+
+    def __init__(self, doc: str) -> None:
+        self.__doc__ = doc
+        self._field = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._field = name
+
+    @overload
+    def __get__(self, frontier: None, owner: type) -> "_FromSummary[_T]": ...
+
+    @overload
+    def __get__(self, frontier: "Frontier", owner: type) -> _T: ...
+
+    def __get__(self, frontier: Optional["Frontier"], owner: type) -> Any:
+        if frontier is None:
+            return self
+        return getattr(frontier.summary(), self._field)
 
 
 class Frontier(Owner):
@@ -312,35 +349,14 @@ class Frontier(Owner):
             bool(out.complete),
         )
 
-    @property
-    def t_min_s(self) -> float:
-        """Fastest iteration time, seconds."""
-        return self.summary().t_min_s
-
-    @property
-    def t_max_s(self) -> float:
-        """Slowest iteration time (all computations at their slowest), seconds."""
-        return self.summary().t_max_s
-
-    @property
-    def t_star_s(self) -> float:
-        """Iteration time of least total energy (T*), seconds."""
-        return self.summary().t_star_s
-
-    @property
-    def t_star_energy_j(self) -> float:
-        """Total iteration energy at T*, joules."""
-        return self.summary().t_star_energy_j
-
-    @property
-    def num_stages(self) -> int:
-        """Pipeline stages."""
-        return self.summary().num_stages
-
-    @property
-    def complete(self) -> bool:
-        """Whether the frontier reaches T_min (see :attr:`incomplete_reason` if not)."""
-        return self.summary().complete
+    t_min_s = _FromSummary[float]("Fastest iteration time, seconds.")
+    t_max_s = _FromSummary[float]("Slowest iteration time (all at their slowest clock), seconds.")
+    t_star_s = _FromSummary[float]("Iteration time of least total energy (T*), seconds.")
+    t_star_energy_j = _FromSummary[float]("Total iteration energy at T*, joules.")
+    num_stages = _FromSummary[int]("Pipeline stages.")
+    complete = _FromSummary[bool](
+        "Whether the frontier reaches T_min (else see `incomplete_reason`)."
+    )
 
     @property
     def incomplete_reason(self) -> Optional[str]:
