@@ -13,23 +13,12 @@ import os
 import re
 import shutil
 import subprocess
-from ctypes import (
-    POINTER,
-    c_bool,
-    c_char,
-    c_char_p,
-    c_double,
-    c_int,
-    c_int32,
-    c_size_t,
-    c_uint32,
-    c_uint64,
-)
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
-import ergon
 import pytest
+
+import ergon
 from ergon import _abi as A
 from ergon._library import lib
 
@@ -39,17 +28,18 @@ HEADER = Path(
 """The header of the library under test: ``$ERGON_HEADER``, else the repository's."""
 
 SCALARS: Dict[str, Any] = {
-    "uint32_t": c_uint32,
-    "uint64_t": c_uint64,
-    "int32_t": c_int32,
-    "double": c_double,
-    "size_t": c_size_t,
-    "bool": c_bool,
-    "int": c_int,
-    "char": c_char,
-    "ergon_status": c_int32,
+    "uint32_t": ctypes.c_uint32,
+    "uint64_t": ctypes.c_uint64,
+    "int32_t": ctypes.c_int32,
+    "double": ctypes.c_double,
+    "size_t": ctypes.c_size_t,
+    "bool": ctypes.c_bool,
+    "int": ctypes.c_int,
+    "char": ctypes.c_char,
+    "ergon_status": ctypes.c_int32,
     "void": None,
 }
+"""The ctypes type of each scalar type cbindgen writes."""
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +52,8 @@ def header() -> str:
 
 
 def c_type(decl: str) -> Any:
-    """The ctypes type of a C type as cbindgen writes it (``const struct ergon_perseus_point *``)."""
+    """The ctypes type of a C type as cbindgen writes it (``const struct ergon_perseus_point *``).
+    """
     array = re.fullmatch(r"(.*)\[(\d+)\]", decl.strip(), flags=re.S)
     if array:
         return c_type(array.group(1)) * int(array.group(2))
@@ -71,15 +62,16 @@ def c_type(decl: str) -> Any:
     base = decl.replace("*", " ").strip()
     t = SCALARS[base] if base in SCALARS else getattr(A, base)
     for _ in range(pointers):
-        t = POINTER(t) if t is not None else ctypes.c_void_p
+        t = ctypes.POINTER(t) if t is not None else ctypes.c_void_p
     return t
 
 
 def same_type(declared: Any, expected: Any) -> bool:
     if declared is expected or declared == expected:
         return True
-    # char* is declared as c_char_p (NUL-terminated results, inputs) or POINTER(c_char) (buffers)
-    if declared is c_char_p and expected == POINTER(c_char):
+    # char* is declared as c_char_p (NUL-terminated results, and inputs given as bytes with their
+    # length) or POINTER(c_char) (buffers the library fills)
+    if declared is ctypes.c_char_p and expected == ctypes.POINTER(ctypes.c_char):
         return True
     return False
 
@@ -130,7 +122,8 @@ def test_every_function_declared(header: str) -> None:
 
 def test_every_struct_mirrored(header: str) -> None:
     found = structs(header)
-    assert {"ergon_perseus_point", "ergon_perseus_summary", "ergon_perseus_problem", "ergon_perseus_pipeline"} <= set(found)
+    perseus = ("point", "summary", "problem", "pipeline")
+    assert {f"ergon_perseus_{name}" for name in perseus} <= set(found)
     for name, fields in found.items():
         mirror = getattr(A, name)
         assert [f for f, _ in mirror._fields_] == [n for _, n in fields], name

@@ -6,13 +6,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
-import textwrap
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Tuple
 
-import ergon
 import pytest
+from conftest import fails, raises, run_python
+
+import ergon
 from ergon import ErgonError, Status
 
 CSV_ARGS: Dict[str, Any] = dict(stages=2, microbatches=4, unit_time_s=0.001, p_blocking_w=83.64)
@@ -21,16 +21,6 @@ CSV_ARGS: Dict[str, Any] = dict(stages=2, microbatches=4, unit_time_s=0.001, p_b
 @pytest.fixture(scope="module")
 def csv_2x4(instance_2x4: Path, profiles_csv: Callable[[Dict[str, Any]], str]) -> str:
     return profiles_csv(json.loads(instance_2x4.read_text()))
-
-
-def raises(status: Status, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> ErgonError:
-    with pytest.raises(ErgonError) as e:
-        fn(*args, **kwargs)
-    err = e.value
-    assert err.status == status, f"{err!r}, expected {status.name}"
-    assert isinstance(err.status, int) and err.status_name == status.name
-    assert err.message and status.name in str(err)
-    return err
 
 
 # --- instance JSON -----------------------------------------------------------------------------
@@ -140,45 +130,23 @@ def test_csv_bad_arguments(csv_2x4: str, override: Dict[str, Any]) -> None:
     assert e.value.status in (Status.INVALID_ARGUMENT, Status.INVALID_PROBLEM)
 
 
-def test_unknown_schedule_and_order(csv_2x4: str) -> None:
-    err = raises(
-        Status.INVALID_ARGUMENT,
-        ergon.Frontier.from_profile_csv_text,
-        csv_2x4,
-        schedule="zigzag",
-        **CSV_ARGS,
-    )
-    assert "zigzag" in err.message and "1f1b" in err.message
-    raises(
-        Status.INVALID_ARGUMENT,
-        ergon.Frontier.from_profile_csv_text,
-        csv_2x4,
-        effective_energy="sometimes",
-        **CSV_ARGS,
-    )
-    raises(
-        Status.INVALID_ARGUMENT,
-        ergon.Frontier.from_profile_csv_text,
-        csv_2x4,
-        schedule=1,
-        **CSV_ARGS,
-    )
-    # virtual stages belong to interleaved 1F1B only: the library says so
-    err = raises(
-        Status.INVALID_ARGUMENT,
-        ergon.Frontier.from_profile_csv_text,
-        csv_2x4,
-        virtual_stages=2,
-        **CSV_ARGS,
-    )
-    assert err.message.startswith("ergon_perseus_frontier_from_profile_csv")
-    for bad in (-1, 2**32):
-        raises(
-            Status.INVALID_ARGUMENT,
-            ergon.Frontier.from_profile_csv_text,
-            csv_2x4,
-            **{**CSV_ARGS, "stages": bad},
-        )
+@pytest.mark.parametrize(
+    "override, parts",
+    [
+        ({"schedule": "zigzag"}, ["zigzag", "1f1b"]),
+        ({"effective_energy": "sometimes"}, ["sometimes", "after_filter"]),
+        ({"schedule": 1}, ["schedule must be a string"]),
+        # virtual stages belong to interleaved 1F1B only: the library says so
+        ({"virtual_stages": 2}, ["ergon_perseus_frontier_from_profile_csv"]),
+        ({"stages": -1}, ["stages"]),
+        ({"stages": 2**32}, ["stages", "out of range"]),
+    ],
+)
+def test_unknown_schedule_order_and_counts(
+    csv_2x4: str, override: Dict[str, Any], parts: List[str]
+) -> None:
+    with fails(Status.INVALID_ARGUMENT, *parts):
+        ergon.Frontier.from_profile_csv_text(csv_2x4, **{**CSV_ARGS, **override})
 
 
 def test_other_schedules(csv_2x4: str) -> None:
@@ -194,14 +162,22 @@ def test_other_schedules(csv_2x4: str) -> None:
 # --- plans -------------------------------------------------------------------------------------
 
 
-def test_plan_arguments(frontier_2x4: ergon.Frontier) -> None:
-    raises(Status.INVALID_ARGUMENT, frontier_2x4.plan, at="slowest")
-    raises(Status.INVALID_ARGUMENT, frontier_2x4.plan, deadline_s=1.0, at="fastest")
-    err = raises(Status.INVALID_ARGUMENT, frontier_2x4.plan, deadline_s=float("nan"))
-    assert err.message.startswith("ergon_perseus_frontier_plan")
-    raises(Status.INVALID_ARGUMENT, frontier_2x4.plan, deadline_s=float("inf"))
-    raises(Status.INVALID_ARGUMENT, frontier_2x4.plan, deadline_s=-1.0)
-    raises(Status.DEADLINE, frontier_2x4.plan, deadline_s=0.0)
+@pytest.mark.parametrize(
+    "arguments, status, part",
+    [
+        ({"at": "slowest"}, Status.INVALID_ARGUMENT, "slowest"),
+        ({"deadline_s": 1.0, "at": "fastest"}, Status.INVALID_ARGUMENT, "not both"),
+        ({"deadline_s": float("nan")}, Status.INVALID_ARGUMENT, "ergon_perseus_frontier_plan"),
+        ({"deadline_s": float("inf")}, Status.INVALID_ARGUMENT, "deadline"),
+        ({"deadline_s": -1.0}, Status.INVALID_ARGUMENT, "deadline"),
+        ({"deadline_s": 0.0}, Status.DEADLINE, "deadline"),
+    ],
+)
+def test_plan_arguments(
+    frontier_2x4: ergon.Frontier, arguments: Dict[str, Any], status: Status, part: str
+) -> None:
+    with fails(status, part):
+        frontier_2x4.plan(**arguments)
     # the frontier is still usable after failures
     assert frontier_2x4.plan().num_stages == 2
 
@@ -222,16 +198,6 @@ def test_error_type() -> None:
 
 
 # --- loading the library -----------------------------------------------------------------------
-
-
-def run_python(code: str, env: Dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **env},
-    )
 
 
 def test_library_not_found(tmp_path: Path) -> None:

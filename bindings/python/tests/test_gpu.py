@@ -1,83 +1,20 @@
 """``ergon.gpu`` against the fake NVML (``tests/fake-nvml``).
 
 NVML state and the environment are process-global and read when NVML is loaded, so every
-scenario runs in a child Python process with its own environment; the child prints one JSON
-line that the test checks.
+scenario runs in a child Python process with its own environment (``run_child`` and the
+``fake_nvml`` fixture of conftest.py); the child prints one JSON line that the test checks.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
-from typing import Any, Dict, Optional
 
 import pytest
+from conftest import profile_csv_text, run_child
 
-from conftest import REPO
-
-FAKE_SRC = REPO / "tests" / "fake-nvml"
-
-# One stage, one microbatch (forward then backward), with clocks the fake Ampere supports
-# (210..=1410 MHz in 15 MHz steps): at T* the forward runs at 1200 MHz, the backward at 1005.
-PROFILE_CSV = """stage,instruction,frequency,time,energy
-0,forward,1410,0.010,3.0
-0,forward,1200,0.012,2.2
-0,forward,1005,0.015,2.5
-0,backward,1410,0.020,6.0
-0,backward,1200,0.024,4.4
-0,backward,1005,0.030,4.0
-"""
-
-PRELUDE = """
-import json, sys, time
-import ergon
-from ergon import gpu
-def emit(**kw):
-    print("RESULT " + json.dumps(kw), flush=True)
-def err(e):
-    return {"status": e.status_name, "message": e.message}
-"""
-
-
-@pytest.fixture(scope="session")
-def fake_nvml(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``libnvidia-ml.so.1`` of the fake, built once per session."""
-    if shutil.which(os.environ.get("CC", "cc")) is None or shutil.which("make") is None:
-        pytest.skip("no C compiler or make to build the fake NVML")
-    out = tmp_path_factory.mktemp("fake-nvml")
-    subprocess.run(
-        ["make", "-s", "-C", str(FAKE_SRC), f"OUT={out}", f"{out}/libnvidia-ml.so.1"],
-        check=True,
-    )
-    lib = out / "libnvidia-ml.so.1"
-    assert lib.is_file()
-    return lib
-
-
-def run_child(code: str, env: Dict[str, str], nvml: Optional[Path]) -> Dict[str, Any]:
-    """Runs ``code`` (after :data:`PRELUDE`) in a child Python; returns its ``emit(...)``."""
-    child_env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("FAKE_NVML_", "ERGON_NVML"))
-    }
-    child_env["ERGON_NVML_LIBRARY"] = str(nvml) if nvml is not None else "/nonexistent"
-    child_env.update(env)
-    proc = subprocess.run(
-        [sys.executable, "-c", PRELUDE + textwrap.dedent(code)],
-        env=child_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, f"child failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    assert len(lines) == 1, proc.stdout + proc.stderr
-    return json.loads(lines[0][len("RESULT ") :])
-
+# One stage, one microbatch (forward then backward): at T* the forward runs at 1200 MHz, the
+# backward at 1005.
+PROFILE_CSV = profile_csv_text(1)
 
 def default_state(gpu: int, power_limit_w: int) -> str:
     """A line of the fake's state file with every setting at its default."""
