@@ -176,7 +176,7 @@ class Frontier(Owner):
     one object are serialized by a lock, so sharing it between threads is safe (not parallel).
     """
 
-    __slots__ = ("_solved", "_stop_message", "_source")
+    __slots__ = ("_solved", "_stop_message", "_source", "_point_fn")
     _what = "frontier"
 
     def __init__(self, _handle: Any, _source: str) -> None:
@@ -184,6 +184,7 @@ class Frontier(Owner):
         if not isinstance(_handle, Handle) or _handle.kind != "perseus_frontier":
             raise TypeError("use Frontier.from_instance(...) or another from_* class method")
         self._own(_handle)
+        self._point_fn = _handle.fn("point")
         self._solved = False
         self._stop_message = ""
         self._source = _source
@@ -387,7 +388,11 @@ class Frontier(Owner):
                 i += self.num_points
                 if i < 0:
                     raise ErgonError(Status.OUT_OF_RANGE, f"point {index} does not exist")
-            out = h.get("point", A.ergon_perseus_point, _ffi.index(i, f"point index {index}"))
+            out = A.ergon_perseus_point()
+            # The hot path of point-by-point readers: the function bound once, no helper.
+            status = self._point_fn(h.ptr, _ffi.index(i, f"point index {index}"), byref(out))
+            if status:
+                raise h.error(status)
         if _FAST_POINTS:
             return _new_point(_POINT_STRUCT.unpack_from(out))
         return Point(out.time_s, out.energy_j, out.effective_cost_j, out.cost_change_j, out.quanta)
