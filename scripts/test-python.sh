@@ -5,7 +5,8 @@
 #   - creates (or reuses) a virtual environment at target/pyenv with pytest;
 #   - installs the package with `pip install ./bindings/python` (non-editable: proves it installs);
 #   - runs its pytest suite with ERGON_LIBRARY and ERGON_CLI pointing at the debug build (set
-#     either variable beforehand to test another build; extra arguments go to pytest).
+#     either variable beforehand to test another build, and ERGON_HEADER to that build's
+#     include/ergon.h for the declaration checks; extra arguments go to pytest).
 # Exits non-zero on any failure, including pytest finding no tests (its exit status 5).
 # Called by scripts/test.sh after `cargo test`; runs on its own too.
 set -euo pipefail

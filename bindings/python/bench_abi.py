@@ -59,13 +59,14 @@ def main(argv: List[str]) -> int:
         os.environ["ERGON_LIBRARY"] = str(Path(args.library).resolve())
 
     import ergon
-    from ergon import _native as N
+    from ergon import _abi as A
+    from ergon._library import lib as load
 
-    lib = N.lib()
+    lib = load()
     f = ergon.Frontier.from_instance(args.instance).solve()
     n = f.num_points
-    ptr = f._ptr  # the raw handle, for the bare ctypes calls
-    point = N.ergon_perseus_point()
+    ptr = f._h.ptr  # the raw handle, for the bare ctypes calls
+    point = A.ergon_perseus_point()
     point_ref = byref(point)
     fn_point = lib.ergon_perseus_frontier_point
     fn_version = lib.ergon_version

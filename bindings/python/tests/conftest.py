@@ -4,15 +4,23 @@ The tests exercise the *installed* package (``pip install ./bindings/python``) a
 ``libergon.so``: ``$ERGON_LIBRARY`` names it (``scripts/test-python.sh`` sets it; when unset, the
 first of ``target/debug/libergon.so`` and ``target/release/libergon.so`` that exists is used).
 ``$ERGON_CLI`` names the ``ergon`` binary the same way.
+
+Also the helpers the test modules share: :func:`fails`/:func:`raises` (an ``ErgonError`` of a
+status whose message contains given parts), :func:`run_python` (a child interpreter) and
+:func:`profile_csv_text` (profiles the fake GPU supports).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import subprocess
+import sys
+import textwrap
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, Optional
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
 import pytest
 
@@ -42,6 +50,111 @@ if not os.environ.get("ERGON_LIBRARY"):
         os.environ["ERGON_LIBRARY"] = str(_lib)
 
 import ergon  # noqa: E402  (after ERGON_LIBRARY is settled)
+from ergon import ErgonError, Status  # noqa: E402
+
+
+@contextlib.contextmanager
+def fails(status: Status, *parts: str) -> Iterator[Any]:
+    """A block that must raise :class:`ergon.ErgonError` with ``status`` and a message containing
+    every one of ``parts``; yields pytest's ``ExceptionInfo`` (its ``.value`` is the error)."""
+    with pytest.raises(ErgonError) as info:
+        yield info
+    err = info.value
+    assert err.status == status, f"{err!r}, expected {status.name}"
+    assert isinstance(err.status, int) and err.status_name == status.name
+    assert err.message and status.name in str(err)
+    for part in parts:
+        assert part in err.message, (part, err.message)
+
+
+def raises(status: Status, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> ErgonError:
+    """``fn(*args, **kwargs)`` must fail as :func:`fails` says (without parts); returns the
+    error."""
+    with fails(status) as info:
+        fn(*args, **kwargs)
+    error: ErgonError = info.value
+    return error
+
+
+def run_python(
+    code: str, env: Dict[str, str], *, drop: Tuple[str, ...] = ()
+) -> subprocess.CompletedProcess:
+    """Runs ``code`` (dedented) in a child interpreter, in this environment without the
+    variables whose names start with one of ``drop``, plus ``env``."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**inherited, **env},
+    )
+
+
+GPU_PRELUDE = """
+import json, sys, time
+import ergon
+from ergon import gpu
+def emit(**kw):
+    print("RESULT " + json.dumps(kw), flush=True)
+def err(e):
+    return {"status": e.status_name, "message": e.message}
+"""
+"""What every :func:`run_child` scenario starts with: ``emit(**result)`` and ``err(e)``."""
+
+
+@pytest.fixture(scope="session")
+def fake_nvml(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``libnvidia-ml.so.1`` of the fake (``tests/fake-nvml``), built once per session."""
+    if shutil.which(os.environ.get("CC", "cc")) is None or shutil.which("make") is None:
+        pytest.skip("no C compiler or make to build the fake NVML")
+    out = tmp_path_factory.mktemp("fake-nvml")
+    subprocess.run(
+        [
+            "make",
+            "-s",
+            "-C",
+            str(REPO / "tests" / "fake-nvml"),
+            f"OUT={out}",
+            f"{out}/libnvidia-ml.so.1",
+        ],
+        check=True,
+    )
+    lib = out / "libnvidia-ml.so.1"
+    assert lib.is_file()
+    return lib
+
+
+def run_child(code: str, env: Dict[str, str], nvml: Optional[Path]) -> Dict[str, Any]:
+    """Runs a GPU scenario: ``code`` after :data:`GPU_PRELUDE` in a child interpreter with NVML
+    at ``nvml`` (``None``: none) and none of this process's ``FAKE_NVML_*``/``ERGON_NVML*``
+    settings; returns what it ``emit``-ted (NVML state and the environment are process-global
+    and read when NVML is loaded, hence a process per scenario)."""
+    env = {"ERGON_NVML_LIBRARY": str(nvml) if nvml is not None else "/nonexistent", **env}
+    proc = run_python(GPU_PRELUDE + textwrap.dedent(code), env, drop=("FAKE_NVML_", "ERGON_NVML"))
+    assert proc.returncode == 0, f"child failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert len(lines) == 1, proc.stdout + proc.stderr
+    result: Dict[str, Any] = json.loads(lines[0][len("RESULT ") :])
+    return result
+
+
+def profile_csv_text(stages: int) -> str:
+    """A zeus profile CSV with the same profiles for each of ``stages`` stages, at clocks the fake
+    Ampere GPU supports (210..=1410 MHz in 15 MHz steps): on one stage and one microbatch the T*
+    plan runs the forward at 1200 MHz and the backward at 1005."""
+    rows = [
+        ("forward", 1410, 0.010, 3.0),
+        ("forward", 1200, 0.012, 2.2),
+        ("forward", 1005, 0.015, 2.5),
+        ("backward", 1410, 0.020, 6.0),
+        ("backward", 1200, 0.024, 4.4),
+        ("backward", 1005, 0.030, 4.0),
+    ]
+    lines = ["stage,instruction,frequency,time,energy"]
+    for stage in range(stages):
+        lines += [f"{stage},{kind},{mhz},{t:.3f},{e}" for kind, mhz, t, e in rows]
+    return "\n".join(lines) + "\n"
 
 
 def pytest_report_header(config: Any) -> str:
@@ -71,28 +184,28 @@ def cli() -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def instance_4x8() -> Path:
-    """The shared 4-stage × 8-microbatch fixture."""
-    if not INSTANCE_4X8.is_file():
-        pytest.fail(f"missing shared fixture {INSTANCE_4X8}")
-    return INSTANCE_4X8
+def _shared_file(name: str, path: Path, doc: str) -> Any:
+    """A session fixture ``name`` giving the shared fixture file ``path`` (failing, not
+    skipping, when it is missing)."""
+
+    def fixture() -> Path:
+        if not path.is_file():
+            pytest.fail(f"missing shared fixture {path}")
+        return path
+
+    fixture.__doc__ = doc
+    return pytest.fixture(scope="session", name=name)(fixture)
 
 
-@pytest.fixture(scope="session")
-def instance_2x4() -> Path:
-    """The shared 2-stage × 4-microbatch fixture."""
-    if not INSTANCE_2X4.is_file():
-        pytest.fail(f"missing shared fixture {INSTANCE_2X4}")
-    return INSTANCE_2X4
-
-
-@pytest.fixture(scope="session")
-def oracle_2x4() -> Path:
-    """The lowtime oracle of the 2×4 fixture (after-filter order)."""
-    if not ORACLE_2X4.is_file():
-        pytest.fail(f"missing shared fixture {ORACLE_2X4}")
-    return ORACLE_2X4
+instance_4x8 = _shared_file(
+    "instance_4x8", INSTANCE_4X8, "The shared 4-stage × 8-microbatch fixture."
+)
+instance_2x4 = _shared_file(
+    "instance_2x4", INSTANCE_2X4, "The shared 2-stage × 4-microbatch fixture."
+)
+oracle_2x4 = _shared_file(
+    "oracle_2x4", ORACLE_2X4, "The lowtime oracle of the 2×4 fixture (after-filter order)."
+)
 
 
 @pytest.fixture(scope="session")

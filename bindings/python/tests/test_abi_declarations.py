@@ -9,42 +9,37 @@ offsets of every struct are checked against the compiler's too.
 from __future__ import annotations
 
 import ctypes
+import os
 import re
 import shutil
 import subprocess
-from ctypes import (
-    POINTER,
-    c_bool,
-    c_char,
-    c_char_p,
-    c_double,
-    c_int,
-    c_int32,
-    c_size_t,
-    c_uint32,
-    c_uint64,
-)
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
-import ergon
 import pytest
-from ergon import _native as N
 
-HEADER = Path(__file__).resolve().parents[3] / "include" / "ergon.h"
+import ergon
+from ergon import _abi as A
+from ergon._library import lib
+
+HEADER = Path(
+    os.environ.get("ERGON_HEADER") or Path(__file__).resolve().parents[3] / "include" / "ergon.h"
+)
+"""The header of the library under test: ``$ERGON_HEADER``, else the repository's."""
 
 SCALARS: Dict[str, Any] = {
-    "uint32_t": c_uint32,
-    "uint64_t": c_uint64,
-    "int32_t": c_int32,
-    "double": c_double,
-    "size_t": c_size_t,
-    "bool": c_bool,
-    "int": c_int,
-    "char": c_char,
-    "ergon_status": c_int32,
+    "uint32_t": ctypes.c_uint32,
+    "uint64_t": ctypes.c_uint64,
+    "int32_t": ctypes.c_int32,
+    "double": ctypes.c_double,
+    "size_t": ctypes.c_size_t,
+    "bool": ctypes.c_bool,
+    "int": ctypes.c_int,
+    "char": ctypes.c_char,
+    "ergon_status": ctypes.c_int32,
     "void": None,
 }
+"""The ctypes type of each scalar type cbindgen writes."""
 
 
 @pytest.fixture(scope="module")
@@ -57,24 +52,26 @@ def header() -> str:
 
 
 def c_type(decl: str) -> Any:
-    """The ctypes type of a C type as cbindgen writes it (``const struct ergon_perseus_point *``)."""
+    """The ctypes type of a C type as cbindgen writes it (``const struct ergon_perseus_point *``).
+    """
     array = re.fullmatch(r"(.*)\[(\d+)\]", decl.strip(), flags=re.S)
     if array:
         return c_type(array.group(1)) * int(array.group(2))
     decl = decl.replace("const", " ").replace("struct", " ")
     pointers = decl.count("*")
     base = decl.replace("*", " ").strip()
-    t = SCALARS[base] if base in SCALARS else getattr(N, base)
+    t = SCALARS[base] if base in SCALARS else getattr(A, base)
     for _ in range(pointers):
-        t = POINTER(t) if t is not None else ctypes.c_void_p
+        t = ctypes.POINTER(t) if t is not None else ctypes.c_void_p
     return t
 
 
 def same_type(declared: Any, expected: Any) -> bool:
     if declared is expected or declared == expected:
         return True
-    # char* is declared as c_char_p (NUL-terminated results, inputs) or POINTER(c_char) (buffers)
-    if declared is c_char_p and expected == POINTER(c_char):
+    # char* is declared as c_char_p (NUL-terminated results, and inputs given as bytes with their
+    # length) or POINTER(c_char) (buffers the library fills)
+    if declared is ctypes.c_char_p and expected == ctypes.POINTER(ctypes.c_char):
         return True
     return False
 
@@ -111,37 +108,37 @@ def functions(header: str) -> Dict[str, Tuple[str, List[str]]]:
 def test_every_function_declared(header: str) -> None:
     fns = functions(header)
     assert len(fns) >= 20
-    assert set(fns) == set(N.PROTOTYPES), "functions of ergon.h and of ergon._native differ"
+    assert set(fns) == set(A.PROTOTYPES), "functions of ergon.h and of ergon._abi differ"
     for name, (ret, args) in fns.items():
-        restype, argtypes = N.PROTOTYPES[name]
+        restype, argtypes = A.PROTOTYPES[name]
         assert same_type(restype, c_type(ret)), (name, "return", restype, ret)
         assert len(argtypes) == len(args), name
         for i, (declared, c) in enumerate(zip(argtypes, args)):
             assert same_type(declared, c_type(c)), (name, i, declared, c)
-    lib = N.lib()
-    for name, (restype, argtypes) in N.PROTOTYPES.items():
-        fn = getattr(lib, name)
+    for name, (restype, argtypes) in A.PROTOTYPES.items():
+        fn = getattr(lib(), name)
         assert fn.restype is restype and fn.argtypes == argtypes, name
 
 
 def test_every_struct_mirrored(header: str) -> None:
     found = structs(header)
-    assert {"ergon_perseus_point", "ergon_perseus_summary", "ergon_perseus_problem", "ergon_perseus_pipeline"} <= set(found)
+    perseus = ("point", "summary", "problem", "pipeline")
+    assert {f"ergon_perseus_{name}" for name in perseus} <= set(found)
     for name, fields in found.items():
-        mirror = getattr(N, name)
+        mirror = getattr(A, name)
         assert [f for f, _ in mirror._fields_] == [n for _, n in fields], name
         for (fname, declared), (ctype, cname) in zip(mirror._fields_, fields):
             assert fname == cname
             assert same_type(declared, c_type(ctype)), (name, fname, declared, ctype)
     for opaque in re.findall(r"typedef struct (\w+) \1;", header):
-        assert hasattr(N, opaque), opaque
+        assert hasattr(A, opaque), opaque
 
 
 def test_constants_and_statuses(header: str) -> None:
     defines = dict(re.findall(r"#define (ERGON_\w+) (\d+)", header))
     assert defines, "no constants found"
     for name, value in defines.items():
-        assert getattr(N, name) == int(value), name
+        assert getattr(A, name) == int(value), name
     statuses = dict(re.findall(r"ERGON_STATUS_(\w+) = (\d+)", header))
     assert {n: int(v) for n, v in statuses.items()} == {s.name: s.value for s in ergon.Status}
     assert ergon.ABI_VERSION == int(defines["ERGON_ABI_VERSION"])
@@ -193,9 +190,9 @@ def test_layout_against_a_c_compiler(header: str, tmp_path: Path) -> None:
         key = parts[0]
         if "." in key:
             s, f = key.split(".")
-            assert getattr(N, s).__dict__[f].offset == int(parts[1]), key
+            assert getattr(A, s).__dict__[f].offset == int(parts[1]), key
         else:
-            mirror = getattr(N, key)
+            mirror = getattr(A, key)
             assert ctypes.sizeof(mirror) == int(parts[1]), key
             assert ctypes.alignment(mirror) == int(parts[2]), key
         seen += 1

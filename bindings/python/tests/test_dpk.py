@@ -11,10 +11,12 @@ import math
 import pickle
 import subprocess
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, Iterator, List, Tuple
+
+import pytest
+from conftest import fails
 
 import ergon
-import pytest
 from ergon import ErgonError, Status, dpk
 
 # --- the oracle instances ----------------------------------------------------------------------
@@ -159,89 +161,65 @@ def test_rdp_helpers() -> None:
 
 # --- bad input ---------------------------------------------------------------------------------
 
+# (id, blocks in o4, an edit of its values, parts of the INVALID_PROBLEM message, also checked
+# through dpk-workload/v1 JSON)
+BAD_VALUES: List[Tuple[str, int, Callable[[Dict[str, Any]], Any], List[str], bool]] = [
+    ("nan-demand", 2, lambda v: v["tasks"][3].update(demand=[1.0, math.nan, 0.4]),
+     ["task 3", "NaN"], False),
+    ("negative-demand", 2, lambda v: v["tasks"][4].update(demand=[-0.1, 0.4, 0.4]),
+     ["task 4", "-0.1"], True),
+    ("unknown-block", 2, lambda v: v["tasks"][5].update(blocks=[0, 9]),
+     ["task 5", "block 9"], True),
+    *[
+        (f"delta-{delta}", 2,
+         lambda v, d=delta: v["blocks"].__setitem__(1, {"id": 1, "epsilon": 10.0, "delta": d}),
+         ["block 1", "delta"], True)
+        for delta in (0.0, 1.0, 1.5, -1e-3)
+    ],
+    ("no-orders", 1, lambda v: v.update(alphas=[]), ["empty"], True),
+    ("demand-too-long", 1, lambda v: v["tasks"][6].update(demand=[0.1] * 20),
+     ["task 6", "20 entries"], False),
+    ("unknown-key", 1, lambda v: v["blocks"][0].update(colour="red"), ["blocks[0]", "colour"],
+     False),
+    ("no-blocks", 1, lambda v: v["tasks"][2].pop("blocks"), ["task 2", "blocks"], False),
+    ("capacity-and-budget", 1, lambda v: v["blocks"][0].update(epsilon=1.0),
+     ["block 0", "not both"], False),
+    ("weight-not-a-number", 1, lambda v: v["tasks"][1].update(weight="heavy"),
+     ["task 1", "weight"], False),
+    ("negative-id", 1, lambda v: v["tasks"][1].update(id=-1), ["tasks[1]", "out of range"], False),
+    ("zero-weight", 1, lambda v: v["tasks"][1].update(weight=0), ["task 1", "weight"], False),
+]
 
-def fails(status: Status, *needles: str) -> Any:
-    class Check:
-        def __enter__(self) -> None:
-            return None
 
-        def __exit__(self, kind: Any, value: Any, tb: Any) -> bool:
-            assert kind is ErgonError, f"expected ErgonError, got {kind}"
-            assert value.status == status, (value.status_name, value.message)
-            for n in needles:
-                assert n in value.message, (n, value.message)
-            return True
-
-    return Check()
-
-
-def test_bad_values_name_the_task_or_block() -> None:
-    v = o4(2)
-    v["tasks"][3]["demand"] = [1.0, math.nan, 0.4]
-    with fails(Status.INVALID_PROBLEM, "task 3", "NaN"):
+@pytest.mark.parametrize(
+    "num_blocks, edit, parts, as_json", [pytest.param(*row[1:], id=row[0]) for row in BAD_VALUES]
+)
+def test_bad_values_name_the_task_or_block(
+    num_blocks: int, edit: Callable[[Dict[str, Any]], Any], parts: List[str], as_json: bool
+) -> None:
+    v = o4(num_blocks)
+    edit(v)
+    with fails(Status.INVALID_PROBLEM, *parts):
         dpk.Workload(**v)
-    v = o4(2)
-    v["tasks"][4]["demand"] = [-0.1, 0.4, 0.4]
-    with fails(Status.INVALID_PROBLEM, "task 4", "-0.1"):
-        dpk.Workload(**v)
-    with fails(Status.INVALID_PROBLEM, "task 4", "-0.1"):
-        dpk.Workload.from_json(as_document(v))
-    v = o4(2)
-    v["tasks"][5]["blocks"] = [0, 9]
-    with fails(Status.INVALID_PROBLEM, "task 5", "block 9"):
-        dpk.Workload(**v)
-    with fails(Status.INVALID_PROBLEM, "task 5", "block 9"):
-        dpk.Workload.from_json(as_document(v))
-    for delta in (0.0, 1.0, 1.5, -1e-3):
-        v = o4(2)
-        v["blocks"][1] = {"id": 1, "epsilon": 10.0, "delta": delta}
-        with fails(Status.INVALID_PROBLEM, "block 1", "delta"):
-            dpk.Workload(**v)
-        with fails(Status.INVALID_PROBLEM, "block 1", "delta"):
+    if as_json:
+        with fails(Status.INVALID_PROBLEM, *parts):
             dpk.Workload.from_json(as_document(v))
-    v = o4(1)
-    v["alphas"] = []
-    with fails(Status.INVALID_PROBLEM, "empty"):
-        dpk.Workload(**v)
-    with fails(Status.INVALID_PROBLEM, "empty"):
-        dpk.Workload.from_json(as_document(v))
-    v = o4(1)
-    v["tasks"][6]["demand"] = [0.1] * 20
-    with fails(Status.INVALID_PROBLEM, "task 6", "20 entries"):
-        dpk.Workload(**v)
-    v = o4(1)
-    v["blocks"][0]["colour"] = "red"
-    with fails(Status.INVALID_PROBLEM, "blocks[0]", "colour"):
-        dpk.Workload(**v)
-    v = o4(1)
-    del v["tasks"][2]["blocks"]
-    with fails(Status.INVALID_PROBLEM, "task 2", "blocks"):
-        dpk.Workload(**v)
-    v = o4(1)
-    v["blocks"][0]["epsilon"] = 1.0
-    with fails(Status.INVALID_PROBLEM, "block 0", "not both"):
-        dpk.Workload(**v)
-    v = o4(1)
-    v["tasks"][1]["weight"] = "heavy"
-    with fails(Status.INVALID_PROBLEM, "task 1", "weight"):
-        dpk.Workload(**v)
-    v = o4(1)
-    v["tasks"][1]["id"] = -1
-    with fails(Status.INVALID_PROBLEM, "tasks[1]", "out of range"):
-        dpk.Workload(**v)
-    v = o4(1)
-    v["tasks"][1]["weight"] = 0
-    with fails(Status.INVALID_PROBLEM, "task 1", "weight"):
-        dpk.Workload(**v)
 
 
-def test_bad_documents_and_files(tmp_path: Path) -> None:
-    with fails(Status.PARSE, "dpk-workload/v1"):
-        dpk.Workload.from_json("{")
-    with fails(Status.SCHEMA, "dpk-workload/v1", "dpk-result/v1"):
-        dpk.Workload.from_json('{"schema": "dpk-result/v1"}')
-    with fails(Status.PARSE):
-        dpk.Workload.from_json(b"\xff\xfe")
+@pytest.mark.parametrize(
+    "text, status, parts",
+    [
+        ("{", Status.PARSE, ["dpk-workload/v1"]),
+        ('{"schema": "dpk-result/v1"}', Status.SCHEMA, ["dpk-workload/v1", "dpk-result/v1"]),
+        (b"\xff\xfe", Status.PARSE, []),
+    ],
+)
+def test_bad_documents(text: Any, status: Status, parts: List[str]) -> None:
+    with fails(status, *parts):
+        dpk.Workload.from_json(text)
+
+
+def test_files(tmp_path: Path) -> None:
     with fails(Status.INVALID_ARGUMENT, "cannot read"):
         dpk.Workload.from_file(tmp_path / "missing.json")
     path = tmp_path / "o4.json"
@@ -251,43 +229,65 @@ def test_bad_documents_and_files(tmp_path: Path) -> None:
         assert str(path) in repr(w)
 
 
-def test_bad_schedule_arguments() -> None:
+@pytest.fixture(scope="module")
+def o4_workload() -> Iterator[dpk.Workload]:
     with dpk.Workload(**o4(1)) as w:
-        with fails(Status.INVALID_ARGUMENT, "unknown scheduler", "dpk, dpf"):
-            dpk.schedule(w, "greedy")
-        with fails(Status.INVALID_ARGUMENT, "eta"):
-            dpk.schedule(w, eta=0.9)
-        with fails(Status.INVALID_ARGUMENT, "eta"):
-            dpk.schedule(w, eta=math.nan)
-        with fails(Status.INVALID_ARGUMENT, "knapsack"):
-            dpk.schedule(w, knapsack="profit")
-        with fails(Status.INVALID_ARGUMENT, "dpf_capacity"):
-            dpk.schedule(w, "dpf", dpf_capacity="half")
-        with pytest.raises(TypeError):
-            dpk.schedule(w, dpf_weighted=1)  # type: ignore[arg-type]
-        with pytest.raises(TypeError):
-            dpk.schedule("not a workload")  # type: ignore[arg-type]
-        # The workload still works after the failures.
-        assert w.schedule("dpk", knapsack="count", recompute_every=1).count == 2
+        yield w
 
 
-def test_rdp_helper_errors() -> None:
-    with fails(Status.INVALID_ARGUMENT, "delta"):
-        dpk.block_capacity(10.0, 1.5)
-    with fails(Status.INVALID_ARGUMENT, "epsilon"):
-        dpk.block_capacity(-1.0, 1e-5)
-    with fails(Status.INVALID_ARGUMENT, "empty"):
-        dpk.gaussian(1.0, alphas=[])
-    with fails(Status.INVALID_ARGUMENT, "sigma"):
-        dpk.gaussian(0.0)
-    with fails(Status.INVALID_ARGUMENT, "q"):
-        dpk.subsampled_gaussian(1.5, 1.0, 10)
-    with fails(Status.INVALID_ARGUMENT, "12"):
-        dpk.dp_epsilon([1.0, 2.0], 1e-5)
-    with fails(Status.INVALID_ARGUMENT, "alpha = 4"):
-        dpk.dp_epsilon([1.0, math.nan], 1e-5, alphas=[2.0, 4.0])
-    with fails(Status.INVALID_ARGUMENT, "delta"):
-        dpk.gaussian_sigma(1.0, 0.0)
+@pytest.mark.parametrize(
+    "scheduler, options, part",
+    [
+        ("greedy", {}, "unknown scheduler 'greedy' (expected one of dpk, dpf"),
+        ("dpk", {"eta": 0.9}, "eta"),
+        ("dpk", {"eta": math.nan}, "eta"),
+        ("dpk", {"knapsack": "profit"}, "knapsack"),
+        ("dpf", {"dpf_capacity": "half"}, "dpf_capacity"),
+        # ctypes reduces ints modulo 2**64: recompute_every=2**64 + 1 became 1 (issue 12).
+        ("dpk", {"recompute_every": 2**64 + 1}, "recompute_every"),
+        ("dpk", {"recompute_every": -1}, "recompute_every"),
+        ("optimal", {"max_nodes": 2**64}, "max_nodes"),
+    ],
+)
+def test_bad_schedule_arguments(
+    o4_workload: dpk.Workload, scheduler: str, options: Dict[str, Any], part: str
+) -> None:
+    with fails(Status.INVALID_ARGUMENT, part):
+        dpk.schedule(o4_workload, scheduler, **options)
+    # The workload still works after the failure.
+    assert o4_workload.schedule("dpk", knapsack="count", recompute_every=1).count == 2
+
+
+@pytest.mark.parametrize(
+    "workload, options",
+    [(None, {"dpf_weighted": 1}), (None, {"recompute_every": 1.5}), ("not a workload", {})],
+)
+def test_schedule_argument_types(
+    o4_workload: dpk.Workload, workload: Any, options: Dict[str, Any]
+) -> None:
+    with pytest.raises(TypeError):
+        dpk.schedule(workload or o4_workload, **options)
+
+
+@pytest.mark.parametrize(
+    "call, part",
+    [
+        (lambda: dpk.block_capacity(10.0, 1.5), "delta"),
+        (lambda: dpk.block_capacity(-1.0, 1e-5), "epsilon"),
+        (lambda: dpk.gaussian(1.0, alphas=[]), "empty"),
+        (lambda: dpk.gaussian(0.0), "sigma"),
+        (lambda: dpk.subsampled_gaussian(1.5, 1.0, 10), "q"),
+        (lambda: dpk.dp_epsilon([1.0, 2.0], 1e-5), "12"),
+        (lambda: dpk.dp_epsilon([1.0, math.nan], 1e-5, alphas=[2.0, 4.0]), "alpha = 4"),
+        (lambda: dpk.gaussian_sigma(1.0, 0.0), "delta"),
+        # Order 1e308 hung the subsampled series (issue 12).
+        (lambda: dpk.subsampled_gaussian(0.01, 1.0, 1.0, alphas=[2.0, 1e308]), "MAX_ALPHA"),
+        (lambda: dpk.subsampled_laplace(0.01, 1.0, 1.0, alphas=[2.0, 1e308]), "MAX_ALPHA"),
+    ],
+)
+def test_rdp_helper_errors(call: Callable[[], Any], part: str) -> None:
+    with fails(Status.INVALID_ARGUMENT, part):
+        call()
 
 
 # --- lifecycle ---------------------------------------------------------------------------------
@@ -409,21 +409,33 @@ def test_simulate() -> None:
     assert ergon.live_handles()["dpk_online"] == 0
 
 
-def test_bad_simulations(tmp_path: Path) -> None:
-    bad = copy.deepcopy(ONLINE)
-    del bad["tasks"][3]["num_blocks"]
-    with fails(Status.INVALID_PROBLEM, "task 3", "num_blocks"):
-        dpk.simulate(json.dumps(bad))
-    bad = copy.deepcopy(ONLINE)
-    bad["scheduling_period"] = 0
-    with fails(Status.INVALID_PROBLEM, "scheduling_period"):
-        dpk.simulate(json.dumps(bad))
-    with fails(Status.INVALID_ARGUMENT, "offline only"):
-        dpk.simulate(json.dumps(ONLINE), "optimal")
-    with fails(Status.INVALID_ARGUMENT, "scheduler"):
-        dpk.simulate(json.dumps(ONLINE), eta=0.1)
-    with fails(Status.SCHEMA, "dpk-online/v1"):
-        dpk.simulate(as_document(o4(1)))
+def online_with(edit: Callable[[Dict[str, Any]], Any]) -> str:
+    """The ONLINE document with ``edit`` applied, as text."""
+    config = copy.deepcopy(ONLINE)
+    edit(config)
+    return json.dumps(config)
+
+
+@pytest.mark.parametrize(
+    "config, scheduler, options, status, parts",
+    [
+        (online_with(lambda c: c["tasks"][3].pop("num_blocks")), None, {},
+         Status.INVALID_PROBLEM, ["task 3", "num_blocks"]),
+        (online_with(lambda c: c.update(scheduling_period=0)), None, {},
+         Status.INVALID_PROBLEM, ["scheduling_period"]),
+        (json.dumps(ONLINE), "optimal", {}, Status.INVALID_ARGUMENT, ["offline only"]),
+        (json.dumps(ONLINE), None, {"eta": 0.1}, Status.INVALID_ARGUMENT, ["scheduler"]),
+        (as_document(o4(1)), None, {}, Status.SCHEMA, ["dpk-online/v1"]),
+    ],
+)
+def test_bad_simulations(
+    config: str, scheduler: Any, options: Dict[str, Any], status: Status, parts: List[str]
+) -> None:
+    with fails(status, *parts):
+        dpk.simulate(config, scheduler, **options)
+
+
+def test_simulation_file_errors(tmp_path: Path) -> None:
     with fails(Status.INVALID_ARGUMENT, "cannot read"):
         dpk.simulate_file(tmp_path / "missing.json")
 
@@ -488,25 +500,8 @@ def test_tight_blocks_admit_more_and_stay_certified() -> None:
         dpk.Workload([{"id": 0, "epsilon": 1.0, "delta": 1e-5, "conversion": "loose"}], [])
 
 
-def test_option_counts_past_size_t_do_not_wrap() -> None:
-    # ctypes reduces ints modulo 2**64: recompute_every=2**64 + 1 became 1 (issue 12).
-    with dpk.Workload(**o4(1)) as w:
-        with fails(Status.INVALID_ARGUMENT, "recompute_every"):
-            dpk.schedule(w, recompute_every=2**64 + 1)
-        with fails(Status.INVALID_ARGUMENT, "recompute_every"):
-            dpk.schedule(w, recompute_every=-1)
-        with fails(Status.INVALID_ARGUMENT, "max_nodes"):
-            dpk.schedule(w, "optimal", max_nodes=2**64)
-        with pytest.raises(TypeError):
-            dpk.schedule(w, recompute_every=1.5)  # type: ignore[arg-type]
-
-
-def test_huge_orders_and_sizes_are_errors_not_hangs() -> None:
-    # Order 1e308 hung the subsampled series; sigma 1e9 gave a negative curve (issue 12).
-    with fails(Status.INVALID_ARGUMENT, "MAX_ALPHA"):
-        dpk.subsampled_gaussian(q=0.01, sigma=1.0, steps=1.0, alphas=[2.0, 1e308])
-    with fails(Status.INVALID_ARGUMENT, "MAX_ALPHA"):
-        dpk.subsampled_laplace(q=0.01, b=1.0, steps=1.0, alphas=[2.0, 1e308])
+def test_huge_sizes_are_errors_not_wrong_curves() -> None:
+    # sigma 1e9 gave a negative curve (issue 12); huge orders: test_rdp_helper_errors.
     curve = dpk.subsampled_gaussian(q=0.01, sigma=1e9, steps=100.0)
     assert all(0.0 <= v < 1e-14 for v in curve), curve
     doc = o4(1)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
-import sys
-import textwrap
 from pathlib import Path
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, List, Tuple
+
+import pytest
+from conftest import fails, raises, run_python
 
 import ergon
-import pytest
 from ergon import ErgonError, Status
 
 CSV_ARGS: Dict[str, Any] = dict(stages=2, microbatches=4, unit_time_s=0.001, p_blocking_w=83.64)
@@ -20,16 +21,6 @@ CSV_ARGS: Dict[str, Any] = dict(stages=2, microbatches=4, unit_time_s=0.001, p_b
 @pytest.fixture(scope="module")
 def csv_2x4(instance_2x4: Path, profiles_csv: Callable[[Dict[str, Any]], str]) -> str:
     return profiles_csv(json.loads(instance_2x4.read_text()))
-
-
-def raises(status: Status, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> ErgonError:
-    with pytest.raises(ErgonError) as e:
-        fn(*args, **kwargs)
-    err = e.value
-    assert err.status == status, f"{err!r}, expected {status.name}"
-    assert isinstance(err.status, int) and err.status_name == status.name
-    assert err.message and status.name in str(err)
-    return err
 
 
 # --- instance JSON -----------------------------------------------------------------------------
@@ -139,45 +130,25 @@ def test_csv_bad_arguments(csv_2x4: str, override: Dict[str, Any]) -> None:
     assert e.value.status in (Status.INVALID_ARGUMENT, Status.INVALID_PROBLEM)
 
 
-def test_unknown_schedule_and_order(csv_2x4: str) -> None:
-    err = raises(
-        Status.INVALID_ARGUMENT,
-        ergon.Frontier.from_profile_csv_text,
-        csv_2x4,
-        schedule="zigzag",
-        **CSV_ARGS,
-    )
-    assert "zigzag" in err.message and "1f1b" in err.message
-    raises(
-        Status.INVALID_ARGUMENT,
-        ergon.Frontier.from_profile_csv_text,
-        csv_2x4,
-        effective_energy="sometimes",
-        **CSV_ARGS,
-    )
-    raises(
-        Status.INVALID_ARGUMENT,
-        ergon.Frontier.from_profile_csv_text,
-        csv_2x4,
-        schedule=1,
-        **CSV_ARGS,
-    )
-    # virtual stages belong to interleaved 1F1B only: the library says so
-    err = raises(
-        Status.INVALID_ARGUMENT,
-        ergon.Frontier.from_profile_csv_text,
-        csv_2x4,
-        virtual_stages=2,
-        **CSV_ARGS,
-    )
-    assert err.message.startswith("ergon_perseus_frontier_from_profile_csv")
-    for bad in (-1, 2**32):
-        raises(
-            Status.INVALID_ARGUMENT,
-            ergon.Frontier.from_profile_csv_text,
-            csv_2x4,
-            **{**CSV_ARGS, "stages": bad},
-        )
+@pytest.mark.parametrize(
+    "override, parts",
+    [
+        ({"schedule": "zigzag"}, ["zigzag", "1f1b"]),
+        ({"effective_energy": "sometimes"}, ["sometimes", "after_filter"]),
+        ({"schedule": 1}, ["schedule must be a string"]),
+        # virtual stages belong to interleaved 1F1B only: the library says so
+        ({"virtual_stages": 2}, ["ergon_perseus_frontier_from_profile_csv"]),
+        ({"stages": -1}, ["stages"]),
+        ({"stages": 2**32}, ["stages", "out of range"]),
+    ],
+)
+def test_unknown_schedule_order_and_counts(
+    csv_2x4: str, override: Dict[str, Any], parts: List[str]
+) -> None:
+    with fails(Status.INVALID_ARGUMENT, *parts) as info:
+        ergon.Frontier.from_profile_csv_text(csv_2x4, **{**CSV_ARGS, **override})
+    if parts[0].startswith("ergon_"):  # the library's message names the function first
+        assert info.value.message.startswith(parts[0])
 
 
 def test_other_schedules(csv_2x4: str) -> None:
@@ -193,14 +164,24 @@ def test_other_schedules(csv_2x4: str) -> None:
 # --- plans -------------------------------------------------------------------------------------
 
 
-def test_plan_arguments(frontier_2x4: ergon.Frontier) -> None:
-    raises(Status.INVALID_ARGUMENT, frontier_2x4.plan, at="slowest")
-    raises(Status.INVALID_ARGUMENT, frontier_2x4.plan, deadline_s=1.0, at="fastest")
-    err = raises(Status.INVALID_ARGUMENT, frontier_2x4.plan, deadline_s=float("nan"))
-    assert err.message.startswith("ergon_perseus_frontier_plan")
-    raises(Status.INVALID_ARGUMENT, frontier_2x4.plan, deadline_s=float("inf"))
-    raises(Status.INVALID_ARGUMENT, frontier_2x4.plan, deadline_s=-1.0)
-    raises(Status.DEADLINE, frontier_2x4.plan, deadline_s=0.0)
+@pytest.mark.parametrize(
+    "arguments, status, part",
+    [
+        ({"at": "slowest"}, Status.INVALID_ARGUMENT, "slowest"),
+        ({"deadline_s": 1.0, "at": "fastest"}, Status.INVALID_ARGUMENT, "not both"),
+        ({"deadline_s": float("nan")}, Status.INVALID_ARGUMENT, "ergon_perseus_frontier_plan"),
+        ({"deadline_s": float("inf")}, Status.INVALID_ARGUMENT, "deadline"),
+        ({"deadline_s": -1.0}, Status.INVALID_ARGUMENT, "deadline"),
+        ({"deadline_s": 0.0}, Status.DEADLINE, "deadline"),
+    ],
+)
+def test_plan_arguments(
+    frontier_2x4: ergon.Frontier, arguments: Dict[str, Any], status: Status, part: str
+) -> None:
+    with fails(status, part) as info:
+        frontier_2x4.plan(**arguments)
+    if part.startswith("ergon_"):  # the library's message names the function first
+        assert info.value.message.startswith(part)
     # the frontier is still usable after failures
     assert frontier_2x4.plan().num_stages == 2
 
@@ -223,16 +204,6 @@ def test_error_type() -> None:
 # --- loading the library -----------------------------------------------------------------------
 
 
-def run_python(code: str, env: Dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **env},
-    )
-
-
 def test_library_not_found(tmp_path: Path) -> None:
     code = """
         import ergon
@@ -249,29 +220,98 @@ def test_library_not_found(tmp_path: Path) -> None:
     assert "ERGON_LIBRARY" in run.stdout and "cargo build -p ergon-ffi" in run.stdout
 
 
-def test_not_an_ergon_library(tmp_path: Path) -> None:
-    # A loadable shared library without the ergon symbols: the Python interpreter's libc.
+# Shared libraries the package must refuse, compiled from C here: (their C source, the exception,
+# its `found` ABI version, parts of its message). "{path}" in a part is the library's path.
+REFUSED: Dict[str, Tuple[str, str, Any, List[str]]] = {
+    "ABI version 1": (
+        "unsigned ergon_abi_version(void) { return 1; }\n"
+        'const char *ergon_version(void) { return "0.1.0"; }\n',
+        "LibraryVersionError",
+        1,
+        ["libergon at {path} has ABI version 1", "this ergon package needs ABI version 2"],
+    ),
+    "a newer ABI version": (
+        "unsigned ergon_abi_version(void) { return 3; }\n",
+        "LibraryVersionError",
+        3,
+        ["libergon at {path} has ABI version 3", "needs ABI version 2"],
+    ),
+    "no ergon_abi_version (ABI 1 had none)": (
+        'const char *ergon_version(void) { return "0.1.0"; }\n',
+        "LibraryVersionError",
+        None,
+        ["libergon at {path} has no ergon_abi_version symbol", "needs ABI version 2"],
+    ),
+    "ABI version 2 without the functions": (
+        "unsigned ergon_abi_version(void) { return 2; }\n",
+        "LibraryNotFoundError",
+        "-",
+        ["libergon at {path} says ABI version 2 but has no symbol ergon_", "broken or partial"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED)
+def test_refuses_a_library_of_another_abi(case: str, tmp_path: Path) -> None:
+    source, error, abi_found, parts = REFUSED[case]
+    cc = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler to build the mismatched library")
+    (tmp_path / "fake.c").write_text(source)
+    lib = tmp_path / "libergon.so"
+    subprocess.run(
+        [cc, "-shared", "-fPIC", "-o", str(lib), str(tmp_path / "fake.c")],
+        check=True,
+        capture_output=True,
+    )
+    code = """
+        import json, ergon
+        seen = []
+        for call in (ergon.version, lambda: ergon.Frontier.from_instance_json("{}")):
+            try:
+                call()
+            except ergon.LibraryNotFoundError as e:  # LibraryVersionError is one too
+                seen.append([type(e).__name__, str(e), e.tried,
+                             getattr(e, "found", "-"), getattr(e, "needed", "-")])
+        print("RESULT", json.dumps(seen))
+    """
+    run = run_python(code, {"ERGON_LIBRARY": str(lib)})
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout.split("RESULT ", 1)[1])
+    # Refused on every call (never half-loaded), before any function was declared or called.
+    assert len(seen) == 2 and seen[0] == seen[1], seen
+    name, message, tried, found, needed = seen[0]
+    assert name == error, message
+    for part in parts:
+        assert part.format(path=lib) in message, message
+    assert tried == [str(lib)]
+    assert found == abi_found
+    assert needed == (2 if error == "LibraryVersionError" else "-")
+
+
+def test_not_an_ergon_library() -> None:
+    # A real shared library that is not libergon at all: the C library.
     import ctypes.util
 
     libc = ctypes.util.find_library("c")
     if libc is None:
         pytest.skip("no libc to load")
-    code = """
+    run = run_python(
+        """
         import ergon
         try:
             ergon.Frontier.from_instance_json("{}")
-        except ergon.LibraryNotFoundError as e:
+        except ergon.LibraryVersionError as e:
             print("MESSAGE", e)
-    """
-    run = run_python(code, {"ERGON_LIBRARY": libc})
+        """,
+        {"ERGON_LIBRARY": libc},
+    )
     assert run.returncode == 0, run.stderr
-    assert "has no symbol ergon_" in run.stdout
+    assert f"libergon at {libc} has no ergon_abi_version symbol" in run.stdout
 
 
 def test_library_from_package_directory(tmp_path: Path) -> None:
     # A libergon.so next to __init__.py is found without $ERGON_LIBRARY: copy the package.
-    import shutil
-
     pkg = tmp_path / "site" / "ergon"
     shutil.copytree(Path(ergon.__file__).parent, pkg, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ergon.library_path(), pkg / "libergon.so")

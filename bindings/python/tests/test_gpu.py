@@ -1,83 +1,20 @@
 """``ergon.gpu`` against the fake NVML (``tests/fake-nvml``).
 
 NVML state and the environment are process-global and read when NVML is loaded, so every
-scenario runs in a child Python process with its own environment; the child prints one JSON
-line that the test checks.
+scenario runs in a child Python process with its own environment (``run_child`` and the
+``fake_nvml`` fixture of conftest.py); the child prints one JSON line that the test checks.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
-from typing import Any, Dict, Optional
 
 import pytest
+from conftest import profile_csv_text, run_child
 
-from conftest import REPO
-
-FAKE_SRC = REPO / "tests" / "fake-nvml"
-
-# One stage, one microbatch (forward then backward), with clocks the fake Ampere supports
-# (210..=1410 MHz in 15 MHz steps): at T* the forward runs at 1200 MHz, the backward at 1005.
-PROFILE_CSV = """stage,instruction,frequency,time,energy
-0,forward,1410,0.010,3.0
-0,forward,1200,0.012,2.2
-0,forward,1005,0.015,2.5
-0,backward,1410,0.020,6.0
-0,backward,1200,0.024,4.4
-0,backward,1005,0.030,4.0
-"""
-
-PRELUDE = """
-import json, sys, time
-import ergon
-from ergon import gpu
-def emit(**kw):
-    print("RESULT " + json.dumps(kw), flush=True)
-def err(e):
-    return {"status": e.status_name, "message": e.message}
-"""
-
-
-@pytest.fixture(scope="session")
-def fake_nvml(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``libnvidia-ml.so.1`` of the fake, built once per session."""
-    if shutil.which(os.environ.get("CC", "cc")) is None or shutil.which("make") is None:
-        pytest.skip("no C compiler or make to build the fake NVML")
-    out = tmp_path_factory.mktemp("fake-nvml")
-    subprocess.run(
-        ["make", "-s", "-C", str(FAKE_SRC), f"OUT={out}", f"{out}/libnvidia-ml.so.1"],
-        check=True,
-    )
-    lib = out / "libnvidia-ml.so.1"
-    assert lib.is_file()
-    return lib
-
-
-def run_child(code: str, env: Dict[str, str], nvml: Optional[Path]) -> Dict[str, Any]:
-    """Runs ``code`` (after :data:`PRELUDE`) in a child Python; returns its ``emit(...)``."""
-    child_env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("FAKE_NVML_", "ERGON_NVML"))
-    }
-    child_env["ERGON_NVML_LIBRARY"] = str(nvml) if nvml is not None else "/nonexistent"
-    child_env.update(env)
-    proc = subprocess.run(
-        [sys.executable, "-c", PRELUDE + textwrap.dedent(code)],
-        env=child_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, f"child failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    assert len(lines) == 1, proc.stdout + proc.stderr
-    return json.loads(lines[0][len("RESULT ") :])
-
+# One stage, one microbatch (forward then backward): at T* the forward runs at 1200 MHz, the
+# backward at 1005.
+PROFILE_CSV = profile_csv_text(1)
 
 def default_state(gpu: int, power_limit_w: int) -> str:
     """A line of the fake's state file with every setting at its default."""
@@ -157,12 +94,15 @@ def test_gpu_plan_executor_two_iterations_restores_defaults(
     assert got["closed"]
     assert got["after_close"]["status"] == "INVALID_STATE"
     assert got["live"] == {
-        "frontier": 0,
-        "plan": 0,
+        "perseus_frontier": 0,
+        "perseus_plan": 0,
         "dpk_workload": 0,
         "dpk_result": 0,
         "dpk_online": 0,
-        "batcher": 0,
+        "orloj_batcher": 0,
+        "orloj_simulation": 0,
+        "gpu_executor": 0,
+        "gpu_energy_monitor": 0,
     }
     assert got["restored"] == 0  # close() already put everything back
     assert state.read_text().splitlines()[0] == default_state(0, 400)
@@ -229,8 +169,16 @@ def test_gpu_energy_window_at_200_w(fake_nvml: Path) -> None:
                 twice = None
             except ergon.ErgonError as e:
                 twice = err(e)
+            # Names are passed as pointer and length: a NUL inside is part of the name.
+            mon.begin("x\\0y")
+            try:
+                mon.end("x")
+                prefix = None
+            except ergon.ErgonError as e:
+                prefix = err(e)
+            whole = mon.end("x\\0y")
         emit(t=m.time_s, e=m.energy_j, p=m.power_w, t2=t2, e2=e2, twice=twice,
-             closed=mon.closed)
+             closed=mon.closed, prefix=prefix, whole=list(whole))
         """,
         {"FAKE_NVML_ARCH": "ampere", "FAKE_NVML_POWER_W": "200"},
         fake_nvml,
@@ -241,6 +189,8 @@ def test_gpu_energy_window_at_200_w(fake_nvml: Path) -> None:
     assert 0.045 <= got["t2"] < 2.0, got
     assert got["e2"] == pytest.approx(200.0 * got["t2"], rel=0.25, abs=2.0), got
     assert got["twice"]["status"] == "INVALID_STATE"
+    assert got["prefix"]["status"] == "INVALID_STATE", got
+    assert got["whole"][0] >= 0.0 and got["whole"][1] >= 0.0
     assert got["closed"]
 
 

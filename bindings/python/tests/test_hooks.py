@@ -24,26 +24,12 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
-
-from test_gpu import fake_nvml, run_child  # noqa: F401  (fake_nvml: a fixture)
+from conftest import profile_csv_text, run_child
 
 # Two stages, two microbatches, the same profiles for both stages. At T* stage 0 runs
 # F F B B (1F1B: one warm-up forward) at [1200, 1200, 1005, 1005] MHz and stage 1 runs
 # F B F B: both assertions are in the tests, so a change of the solver shows up there first.
-PROFILE_CSV = """stage,instruction,frequency,time,energy
-0,forward,1410,0.010,3.0
-0,forward,1200,0.012,2.2
-0,forward,1005,0.015,2.5
-0,backward,1410,0.020,6.0
-0,backward,1200,0.024,4.4
-0,backward,1005,0.030,4.0
-1,forward,1410,0.010,3.0
-1,forward,1200,0.012,2.2
-1,forward,1005,0.015,2.5
-1,backward,1410,0.020,6.0
-1,backward,1200,0.024,4.4
-1,backward,1005,0.030,4.0
-"""
+PROFILE_CSV = profile_csv_text(2)
 
 # The fake GPU starts below its 400 W default power limit, so that the executor's startup
 # changes it and the restore must bring back 300 W.
@@ -672,6 +658,18 @@ def test_hooks_import_nothing_heavy_and_check_their_arguments(
             DeepSpeedHook(object())
         except TypeError as e:
             out["bad_executor"] = str(e)
+        # from_frontier: a hook with its own executor; the hook's options pass through.
+        made = []
+        for make in (lambda: DeepSpeedHook.from_frontier("0", frontier(), 1, at="fastest",
+                                                         sync=None),
+                     lambda: MegatronHook.from_frontier(0, frontier(), 0, auto_step=False,
+                                                        sync=None)):
+            hook = make()                     # one executor at a time on the GPU
+            made.append([type(hook).__name__, type(hook.executor).__name__,
+                         hook.executor.stage, hook._sync is None, hook._always])
+            hook.close()
+            made[-1].append(hook.executor.closed)
+        out["made"] = made
         ex = gpu.PlanExecutor("0", frontier(), 0)
         try:
             MegatronHook(ex, sync="rocm")
@@ -695,6 +693,10 @@ def test_hooks_import_nothing_heavy_and_check_their_arguments(
     )
     assert got["heavy"] == []
     assert "PlanExecutor" in got["bad_executor"]
+    assert got["made"] == [
+        ["DeepSpeedHook", "PlanExecutor", 1, True, False, True],
+        ["MegatronHook", "PlanExecutor", 0, True, True, True],
+    ]
     assert got["bad_sync"]["status"] == "INVALID_ARGUMENT"
     assert got["sync_resolved"]
     assert "forward_step" in got["not_schedules"]

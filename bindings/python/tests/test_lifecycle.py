@@ -7,22 +7,22 @@ import gc
 import json
 import os
 import pickle
-import subprocess
 import sys
-import textwrap
 import threading
 import time
 import weakref
 from pathlib import Path
 from typing import Any, Callable, Dict, List
 
-import ergon
 import pytest
+from conftest import run_python
+
+import ergon
 from ergon import ErgonError, Status
 
 
 def live() -> int:
-    return ergon.live_handles()["frontier"]
+    return ergon.live_handles()["perseus_frontier"]
 
 
 # --- closing -----------------------------------------------------------------------------------
@@ -133,15 +133,9 @@ def test_interpreter_exit_with_live_handles(instance_2x4: Path) -> None:
         class Holder:
             pass
         Holder.f = ergon.Frontier.from_instance({str(instance_2x4)!r})
-        print("ok", ergon.live_handles()["frontier"])
+        print("ok", ergon.live_handles()["perseus_frontier"])
     """
-    run = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=dict(os.environ),
-    )
+    run = run_python(code, {})
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "ok 3"
     assert run.stderr == ""

@@ -1,8 +1,19 @@
-"""Ergon from Python: Perseus iteration-time/energy frontiers and frequency plans.
+"""Ergon from Python: one module per system, as in every other layer of Ergon.
 
 A pure-Python package that drives ``libergon.so`` (the C ABI of ``include/ergon.h``) through
-ctypes. The library is loaded on first use from ``$ERGON_LIBRARY`` if set, else from the package
-directory, else from the system search path (see :func:`library_path`)::
+ctypes. The modules are named after the systems, like the C functions (``ergon_<system>_*``),
+the Rust modules, the C++ namespaces and the CLI subcommands:
+
+- :mod:`ergon.perseus`: iteration-time/energy frontiers and frequency plans (:class:`Frontier`,
+  :class:`Plan`..., also available here at top level);
+- :mod:`ergon.dpk`: privacy-budget scheduling (DPack);
+- :mod:`ergon.orloj`: the Orloj batcher of a model server and its serving simulator;
+- :mod:`ergon.gpu`: GPU control through NVML (listing GPUs, executing a plan, measuring energy);
+- :mod:`ergon.hooks`: DeepSpeed and Megatron hooks that apply a plan while a job trains.
+
+The library is loaded on first use from ``$ERGON_LIBRARY`` if set, else from the package
+directory, else from the system search path (see :func:`library_path`), and refused
+(:class:`LibraryVersionError`) unless its ``ergon_abi_version()`` is :data:`ABI_VERSION`::
 
     import ergon
 
@@ -13,24 +24,22 @@ directory, else from the system search path (see :func:`library_path`)::
             print(stage, program[:3])                    # [("forward", 1410), ...]
 
 Every failure raises :class:`ErgonError` with the library's :class:`Status` and message.
-
-GPU control through NVML (listing GPUs, executing a plan, measuring energy) is in
-:mod:`ergon.gpu`; privacy-budget scheduling (DPK) in :mod:`ergon.dpk`; the Orloj batcher of a
-model server and its serving simulator are in :mod:`ergon.batching`.
 """
 
 from __future__ import annotations
 
-from . import batching, dpk, gpu
-from ._errors import ErgonError, LibraryNotFoundError, Status
-from ._frontier import Frontier, Instruction, Plan, Point, Summary, status_str, version
-from ._native import ERGON_ABI_VERSION, library_path, live_handles
+from . import dpk, gpu, orloj, perseus
+from ._abi import ERGON_ABI_VERSION
+from ._errors import ErgonError, LibraryNotFoundError, LibraryVersionError, Status
+from ._library import library_path, live_handles, status_str, version
+from .perseus import Frontier, Instruction, Plan, Point, Summary
 
 __version__ = "0.1.0"
 """Version of this Python package (the library's is :func:`version`)."""
 
 ABI_VERSION = ERGON_ABI_VERSION
-"""The C ABI version (``ERGON_ABI_VERSION`` of ``ergon.h``) this package was written for."""
+"""The C ABI version (``ERGON_ABI_VERSION`` of ``ergon.h``) this package was written for; a
+library whose ``ergon_abi_version()`` differs is refused."""
 
 __all__ = [
     "ABI_VERSION",
@@ -38,16 +47,18 @@ __all__ = [
     "Frontier",
     "Instruction",
     "LibraryNotFoundError",
+    "LibraryVersionError",
     "Plan",
     "Point",
     "Status",
     "Summary",
     "__version__",
-    "batching",
     "dpk",
     "gpu",
     "library_path",
     "live_handles",
+    "orloj",
+    "perseus",
     "status_str",
     "version",
 ]

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import ctypes
 import enum
-import operator
-from typing import Any, List, Optional
+from typing import List, Optional
 
 
 class Status(enum.IntEnum):
@@ -83,31 +81,24 @@ class LibraryNotFoundError(OSError):
         super().__init__(message)
 
 
-SIZE_T_BITS = ctypes.sizeof(ctypes.c_size_t) * 8
-"""Width of the C ``size_t`` that indices and counts are passed as."""
+class LibraryVersionError(LibraryNotFoundError):
+    """The library found implements another C ABI version than this package was written for
+    (``found`` is ``None`` when it has no ``ergon_abi_version`` at all: a library from before
+    ABI version 2, or not libergon). The library is refused rather than called with mismatched
+    declarations."""
 
-
-def _index(
-    value: Any,
-    name: str,
-    bits: int = SIZE_T_BITS,
-    status: "Status" = Status.OUT_OF_RANGE,
-) -> int:
-    """``value`` as an int that fits an unsigned C integer of ``bits`` bits.
-
-    ctypes converts a Python int to ``c_size_t``, ``c_uint32`` or ``c_uint64`` modulo 2**bits,
-    silently: 2**64 + 5 would become 5. Every int the package hands to the C library goes
-    through here first.
-
-    Raises:
-        TypeError: for a bool or a value without ``__index__`` (a float, a string...), as the
-            package does for every argument of the wrong type.
-        ErgonError: ``status`` (``OUT_OF_RANGE`` unless the caller says otherwise) for a
-            negative value or one of 2**bits or more; the message names ``name`` and the range.
-    """
-    if isinstance(value, bool) or not hasattr(type(value), "__index__"):
-        raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
-    v = operator.index(value)
-    if not 0 <= v < 1 << bits:
-        raise ErgonError(status, f"{name} = {v} is out of range (0 to 2**{bits} - 1)")
-    return v
+    def __init__(self, path: str, found: Optional[int], needed: int) -> None:
+        self.path = path
+        self.found = found
+        self.needed = needed
+        if found is None:
+            message = (
+                f"libergon at {path} has no ergon_abi_version symbol (it predates ABI version "
+                f"2, or is not libergon); this ergon package needs ABI version {needed}"
+            )
+        else:
+            message = (
+                f"libergon at {path} has ABI version {found}; this ergon package needs ABI "
+                f"version {needed}"
+            )
+        super().__init__(message, [path])

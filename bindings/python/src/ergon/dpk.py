@@ -24,8 +24,8 @@ unlocked gradually, scheduling every T). The RDP helpers (:func:`gaussian`, :fun
 :func:`subsampled_gaussian`, :func:`subsampled_laplace`, :func:`compose`, :func:`block_capacity`,
 :func:`gaussian_sigma`, :func:`gaussian_delta`, :func:`dp_epsilon`, :func:`dp_delta`) let a
 training job describe its demand and convert between RDP and (ε, δ), on the standard orders, on
-:func:`dense_alphas` or on any grid of up to 4096 orders. Failures raise :class:`ergon.ErgonError` with the library's status and
-a message naming the offending block or task.
+:func:`dense_alphas` or on any grid of up to 4096 orders. Failures raise :class:`ergon.ErgonError`
+with the library's status and a message naming the offending block or task.
 """
 
 from __future__ import annotations
@@ -34,8 +34,6 @@ import json
 import math
 import operator
 import os
-import threading
-import weakref
 from ctypes import byref, c_double, c_size_t, c_uint64
 from dataclasses import dataclass, field
 from typing import (
@@ -51,34 +49,24 @@ from typing import (
     Union,
 )
 
-from . import _native as N
-from ._errors import ErgonError, Status, _index
-from ._frontier import (
+from . import _abi as A
+from . import _names
+from ._errors import ErgonError, Status
+from ._ffi import (
+    Handle,
+    Owner,
     PathLike,
-    _as_bytes,
-    _closed_error,
-    _normalize,
-    _OwnsHandle,
-    _read_file,
-    _read_text,
-    _thread_error,
+    as_bytes,
+    check,
+    index,
+    make,
+    read_file,
+    read_list,
+    thread_error,
 )
+from ._library import lib
+from ._names import DPK_SCHEDULERS as SCHEDULERS
 
-SCHEDULERS: Dict[str, int] = {
-    "dpk": N.ERGON_DPK_SCHEDULER_DPK,
-    "dpf": N.ERGON_DPK_SCHEDULER_DPF,
-    "fcfs": N.ERGON_DPK_SCHEDULER_FCFS,
-    "area": N.ERGON_DPK_SCHEDULER_AREA,
-    "optimal": N.ERGON_DPK_SCHEDULER_OPTIMAL,
-}
-"""The schedulers by name (the names of ``ergon dpk schedule --scheduler``)."""
-
-_SCHEDULER_NAMES = {v: k for k, v in SCHEDULERS.items()}
-_KNAPSACK = {"weighted": N.ERGON_DPK_KNAPSACK_WEIGHTED, "count": N.ERGON_DPK_KNAPSACK_COUNT}
-_DPF_CAPACITY = {
-    "initial": N.ERGON_DPK_DPF_CAPACITY_INITIAL,
-    "remaining": N.ERGON_DPK_DPF_CAPACITY_REMAINING,
-}
 _OPTION_NAMES = {
     "eta",
     "knapsack",
@@ -126,34 +114,6 @@ def _doubles(values: Sequence[float]) -> Any:
     return (c_double * len(values))(*values)
 
 
-def _read_doubles(fn: Any, *head: Any) -> Tuple[int, List[float]]:
-    """Ask the length, then fill, for an array of doubles: ``(status, values)``."""
-    n = c_size_t(0)
-    status = fn(*head, None, 0, byref(n))
-    if status:
-        return status, []
-    buf = (c_double * n.value)()
-    status = fn(*head, buf, n.value, byref(n))
-    return status, list(buf) if not status else []
-
-
-def _read_u64(fn: Any, *head: Any) -> Tuple[int, List[int]]:
-    n = c_size_t(0)
-    status = fn(*head, None, 0, byref(n))
-    if status:
-        return status, []
-    buf = (c_uint64 * n.value)()
-    status = fn(*head, buf, n.value, byref(n))
-    return status, list(buf) if not status else []
-
-
-def _free_handle(kind: str, free: Any, ptr: Any) -> None:
-    try:
-        free(ptr)
-    finally:
-        N.track(kind, -1)
-
-
 @dataclass(frozen=True)
 class Allocation:
     """The result of :func:`schedule`: a plain value (its native handle is read completely and
@@ -189,7 +149,7 @@ class Allocation:
         return self._json
 
 
-class Workload(_OwnsHandle):
+class Workload(Owner):
     """A validated DPK workload: RDP orders, data blocks and tasks (``dpk-workload/v1``).
 
     Make one from Python values (``Workload(blocks=[...], tasks=[...], alphas=None)``), from a
@@ -210,7 +170,8 @@ class Workload(_OwnsHandle):
     ``Status.INVALID_STATE``. A workload can be scheduled any number of times.
     """
 
-    __slots__ = ("_ptr", "_lib", "_lock", "_finalizer", "_source", "__weakref__")
+    __slots__ = ("_source",)
+    _what = "workload"
 
     def __init__(
         self,
@@ -248,15 +209,9 @@ class Workload(_OwnsHandle):
             return
         self._adopt(_from_values(blocks, tasks, alphas), "<values>")
 
-    def _adopt(self, handle: Any, source: str) -> None:
-        self._ptr: Any = handle
-        self._lib = N.lib()
-        self._lock = threading.RLock()
+    def _adopt(self, handle: Handle, source: str) -> None:
+        self._own(handle)
         self._source = source
-        N.track("dpk_workload", +1)
-        self._finalizer = weakref.finalize(
-            self, _free_handle, "dpk_workload", self._lib.ergon_dpk_workload_free, handle
-        )
 
     @classmethod
     def from_json(cls, text: Union[str, bytes]) -> "Workload":
@@ -267,7 +222,7 @@ class Workload(_OwnsHandle):
                 schema), ``INVALID_PROBLEM`` (naming the block or task).
         """
         w = cls.__new__(cls)
-        w._adopt(_from_bytes(_as_bytes(text, "text")), "<workload JSON>")
+        w._adopt(_from_bytes(as_bytes(text, "text")), "<workload JSON>")
         return w
 
     @classmethod
@@ -278,16 +233,10 @@ class Workload(_OwnsHandle):
             ErgonError: as :meth:`from_json`; ``INVALID_ARGUMENT`` if the file cannot be read.
         """
         w = cls.__new__(cls)
-        w._adopt(_from_bytes(_read_file(path, "workload")), os.fspath(path))
+        w._adopt(_from_bytes(read_file(path, "workload")), os.fspath(path))
         return w
 
     # --- lifetime ----------------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Releases the native handle now. Closing twice is fine."""
-        with self._lock:
-            self._ptr = None
-            self._finalizer()
 
     def __repr__(self) -> str:
         if self.closed:
@@ -298,24 +247,8 @@ class Workload(_OwnsHandle):
             f"{info.num_blocks} blocks, {info.num_alphas} orders>"
         )
 
-    def _handle(self) -> Any:
-        ptr = self._ptr
-        if ptr is None:
-            raise _closed_error("workload")
-        return ptr
-
-    def _error(self, ptr: Any, status: int) -> ErgonError:
-        _, message = _read_text(self._lib.ergon_dpk_workload_last_error, ptr)
-        return ErgonError(status, message)
-
     def _info(self) -> Any:
-        out = N.ergon_dpk_workload_info()
-        with self._lock:
-            ptr = self._handle()
-            status = self._lib.ergon_dpk_workload_summary(ptr, byref(out))
-            if status:
-                raise self._error(ptr, status)
-        return out
+        return self._get("summary", A.ergon_dpk_workload_info)
 
     # --- contents ----------------------------------------------------------------------------
 
@@ -332,21 +265,11 @@ class Workload(_OwnsHandle):
     @property
     def alphas(self) -> List[float]:
         """The RDP orders."""
-        with self._lock:
-            ptr = self._handle()
-            status, values = _read_doubles(self._lib.ergon_dpk_workload_alphas, ptr)
-            if status:
-                raise self._error(ptr, status)
-        return values
+        return self._list("alphas", c_double)
 
     def to_json(self) -> str:
         """The workload as ``dpk-workload/v1`` JSON (explicit capacities and demands)."""
-        with self._lock:
-            ptr = self._handle()
-            status, text = _read_text(self._lib.ergon_dpk_workload_to_json, ptr)
-            if status:
-                raise self._error(ptr, status)
-        return text
+        return self._text("to_json")
 
     def schedule(self, scheduler: str = "dpk", **options: Any) -> Allocation:
         """Same as :func:`schedule` on this workload."""
@@ -368,41 +291,50 @@ def _check_keys(value: Any, allowed: AbstractSet[str], what: str) -> Mapping[str
     return value
 
 
-def _from_bytes(data: bytes) -> Any:
-    out = N.DpkWorkloadPtr()
-    status = N.lib().ergon_dpk_workload_from_json(data, len(data), byref(out))
-    if status:
-        raise _thread_error(status)
-    return out
+def _from_bytes(data: bytes) -> Handle:
+    return make("ergon_dpk_workload_from_json", "dpk_workload", data, len(data))
+
+
+def _structs(
+    values: List[Mapping[str, Any]], keys: AbstractSet[str], label: str, struct: Any
+) -> Tuple[Any, List[Tuple[Mapping[str, Any], Any, str]]]:
+    """A C array of ``struct`` for the block or task mappings ``values``, with ``id`` and
+    ``arrival`` set; and each mapping with its struct and its name for messages
+    (``"block 7"``)."""
+    array = (struct * len(values))()
+    entries = []
+    for j, value in enumerate(values):
+        where = f"{label}s[{j}]"
+        _check_keys(value, keys, where)
+        c = array[j]
+        c.id = _id(value["id"], where)
+        what = f"{label} {c.id}"
+        c.arrival = _number(value.get("arrival", 0.0), f"{what}: arrival")
+        entries.append((value, c, what))
+    return array, entries
 
 
 def _from_values(
     blocks: List[Mapping[str, Any]],
     tasks: List[Mapping[str, Any]],
     alphas: Optional[Sequence[Number]],
-) -> Any:
+) -> Handle:
     orders = standard_alphas() if alphas is None else _numbers(alphas, "alphas")
     keep: List[Any] = []  # the ctypes arrays the structs point into, alive during the call
-    c_blocks = (N.ergon_dpk_block * len(blocks))()
-    for j, b in enumerate(blocks):
-        _check_keys(b, _BLOCK_KEYS, f"blocks[{j}]")
-        bid = _id(b["id"], f"blocks[{j}]")
-        what = f"block {bid}"
-        c = c_blocks[j]
-        c.id = bid
-        c.arrival = _number(b.get("arrival", 0.0), f"{what}: arrival")
-        has_budget = "epsilon" in b or "delta" in b
+
+    def doubles(values: Sequence[float]) -> Tuple[Any, int]:
+        array = _doubles(values)
+        keep.append(array)
+        return array, len(values)
+
+    c_blocks, block_entries = _structs(blocks, _BLOCK_KEYS, "block", A.ergon_dpk_block)
+    for b, c, what in block_entries:
         if "capacity" in b:
-            if has_budget:
+            if "epsilon" in b or "delta" in b:
                 raise _problem(f"{what}: give either `capacity` or `epsilon` and `delta`, not both")
-            capacity = _doubles(_numbers(b["capacity"], f"{what}: capacity"))
-            keep.append(capacity)
-            c.capacity = capacity
-            c.capacity_len = len(capacity)
-            if len(capacity) == 0:
-                raise _problem(
-                    f"{what}: capacity has 0 entries but there are {len(orders)} orders"
-                )
+            c.capacity, c.capacity_len = doubles(_numbers(b["capacity"], f"{what}: capacity"))
+            if c.capacity_len == 0:
+                raise _problem(f"{what}: capacity has 0 entries but there are {len(orders)} orders")
             if "conversion" in b:
                 raise _problem(
                     f"{what}: `conversion` applies to `epsilon` and `delta`, not to an explicit "
@@ -412,10 +344,10 @@ def _from_values(
             c.epsilon = _number(b["epsilon"], f"{what}: epsilon")
             c.delta = _number(b["delta"], f"{what}: delta")
             conversion = b.get("conversion", "classic")
-            if conversion not in ("classic", "tight"):
+            if conversion not in _names.DPK_CONVERSIONS:
                 raise _problem(
                     f"{what}: field `conversion`: unknown conversion {conversion!r} (expected "
-                    '"classic" or "tight")'
+                    f"one of {', '.join(_names.DPK_CONVERSIONS)})"
                 )
             if conversion == "tight":
                 # The arrays carry a capacity, not a conversion: derive it here, by the library.
@@ -423,24 +355,15 @@ def _from_values(
                     tight = block_capacity(c.epsilon, c.delta, orders, tight=True)
                 except ErgonError as e:
                     raise _problem(f"{what}: {e.message}") from e
-                capacity = _doubles(tight)
-                keep.append(capacity)
-                c.capacity = capacity
-                c.capacity_len = len(capacity)
+                c.capacity, c.capacity_len = doubles(tight)
         else:
             raise _problem(
                 f"{what}: give either `capacity` (one value per alpha) or both `epsilon` and "
                 "`delta`"
             )
-    c_tasks = (N.ergon_dpk_task * len(tasks))()
-    for i, t in enumerate(tasks):
-        _check_keys(t, _TASK_KEYS, f"tasks[{i}]")
-        tid = _id(t["id"], f"tasks[{i}]")
-        what = f"task {tid}"
-        c = c_tasks[i]
-        c.id = tid
+    c_tasks, task_entries = _structs(tasks, _TASK_KEYS, "task", A.ergon_dpk_task)
+    for t, c, what in task_entries:
         c.weight = _number(t.get("weight", 1.0), f"{what}: weight")
-        c.arrival = _number(t.get("arrival", 0.0), f"{what}: arrival")
         if "blocks" not in t:
             raise _problem(f"{what}: field `blocks` is missing")
         if "demand" not in t:
@@ -449,42 +372,35 @@ def _from_values(
         if isinstance(requested, (str, bytes)) or not isinstance(requested, Iterable):
             raise _problem(f"{what}: blocks must be a list of block ids, got {requested!r}")
         ids = [_id(b, f"{what}: blocks[{k}]") for k, b in enumerate(requested)]
-        ids_arr = (c_uint64 * len(ids))(*ids)
-        demand = _doubles(_numbers(t["demand"], f"{what}: demand"))
-        keep.extend((ids_arr, demand))
-        c.blocks = ids_arr
-        c.num_blocks = len(ids)
-        c.demand = demand
-        c.demand_len = len(demand)
-    c_alphas = _doubles(orders)
-    problem = N.ergon_dpk_problem(
+        ids_array = (c_uint64 * len(ids))(*ids)
+        keep.append(ids_array)
+        c.blocks, c.num_blocks = ids_array, len(ids)
+        c.demand, c.demand_len = doubles(_numbers(t["demand"], f"{what}: demand"))
+    c_alphas, num_alphas = doubles(orders)
+    problem = A.ergon_dpk_problem(
         alphas=c_alphas,
-        num_alphas=len(orders),
+        num_alphas=num_alphas,
         blocks=c_blocks,
         num_blocks=len(blocks),
         tasks=c_tasks,
         num_tasks=len(tasks),
     )
-    out = N.DpkWorkloadPtr()
-    status = N.lib().ergon_dpk_workload_new(byref(problem), byref(out))
-    del keep
-    if status:
-        raise _thread_error(status)
-    return out
+    # `keep` holds every array the structs point into until here: the call copies them.
+    return make("ergon_dpk_workload_new", "dpk_workload", byref(problem))
 
 
 def _options(scheduler: str, **kw: Any) -> Any:
-    o = N.lib().ergon_dpk_options_default()
-    o.scheduler = _normalize(scheduler, "scheduler", SCHEDULERS)
+    o = lib().ergon_dpk_options_default()
+    o.scheduler = _names.code(scheduler, "scheduler", SCHEDULERS)
     unknown = sorted(set(kw) - _OPTION_NAMES)
     if unknown:
         raise TypeError(f"schedule() got unexpected option(s) {', '.join(unknown)}")
     if kw.get("eta") is not None:
         o.eta = float(kw["eta"])
     if kw.get("knapsack") is not None:
-        o.knapsack = _normalize(kw["knapsack"], "knapsack", _KNAPSACK)
+        o.knapsack = _names.code(kw["knapsack"], "knapsack", _names.DPK_KNAPSACKS)
     if kw.get("recompute_every") is not None:
-        o.recompute_every = _index(
+        o.recompute_every = index(
             kw["recompute_every"], "recompute_every", status=Status.INVALID_ARGUMENT
         )
     for flag in ("single_task_fallback", "dpf_weighted"):
@@ -493,9 +409,9 @@ def _options(scheduler: str, **kw: Any) -> Any:
                 raise TypeError(f"{flag} must be a bool, got {kw[flag]!r}")
             setattr(o, flag, kw[flag])
     if kw.get("dpf_capacity") is not None:
-        o.dpf_capacity = _normalize(kw["dpf_capacity"], "dpf_capacity", _DPF_CAPACITY)
+        o.dpf_capacity = _names.code(kw["dpf_capacity"], "dpf_capacity", _names.DPK_DPF_CAPACITIES)
     if kw.get("max_nodes") is not None:
-        o.max_nodes = _index(kw["max_nodes"], "max_nodes", 64, Status.INVALID_ARGUMENT)
+        o.max_nodes = index(kw["max_nodes"], "max_nodes", 64, Status.INVALID_ARGUMENT)
     return o
 
 
@@ -543,55 +459,28 @@ def schedule(
         dpf_capacity=dpf_capacity,
         max_nodes=max_nodes,
     )
-    L = N.lib()
-    out = N.DpkResultPtr()
     with workload._lock:
-        ptr = workload._handle()
-        status = L.ergon_dpk_workload_schedule(ptr, byref(o), byref(out))
-        if status:
-            raise workload._error(ptr, status)
-    N.track("dpk_result", +1)
-    try:
-        return _read_result(out)
-    finally:
-        L.ergon_dpk_result_free(out)
-        N.track("dpk_result", -1)
+        result = workload._live().make("schedule", "dpk_result", byref(o))
+    with result:
+        return _read_result(result)
 
 
-def _read_result(ptr: Any) -> Allocation:
-    L = N.lib()
-
-    def fail(status: int) -> ErgonError:
-        _, message = _read_text(L.ergon_dpk_result_last_error, ptr)
-        return ErgonError(status, message)
-
-    info = N.ergon_dpk_result_info()
-    status = L.ergon_dpk_result_summary(ptr, byref(info))
-    if status:
-        raise fail(status)
-    status, allocated = _read_u64(L.ergon_dpk_result_allocated, ptr)
-    if status:
-        raise fail(status)
-    status, block_ids = _read_u64(L.ergon_dpk_result_block_ids, ptr)
-    if status:
-        raise fail(status)
-    status, flat = _read_doubles(L.ergon_dpk_result_remaining, ptr)
-    if status:
-        raise fail(status)
-    status, text = _read_text(L.ergon_dpk_result_to_json, ptr)
-    if status:
-        raise fail(status)
+def _read_result(h: Handle) -> Allocation:
+    info = h.get("summary", A.ergon_dpk_result_info)
+    flat = h.list("remaining", c_double)
     na = int(info.num_alphas)
-    remaining = {b: flat[j * na : (j + 1) * na] for j, b in enumerate(block_ids)}
+    remaining = {
+        b: flat[j * na : (j + 1) * na] for j, b in enumerate(h.list("block_ids", c_uint64))
+    }
     upper = None if math.isnan(info.upper_bound) else float(info.upper_bound)
     return Allocation(
-        scheduler=_SCHEDULER_NAMES.get(info.scheduler, f"scheduler{info.scheduler}"),
-        allocated=allocated,
+        scheduler=_names.name(SCHEDULERS, info.scheduler, "scheduler"),
+        allocated=h.list("allocated", c_uint64),
         total_weight=float(info.total_weight),
         remaining=remaining,
         upper_bound=upper,
         proven_optimal=bool(info.proven_optimal),
-        _json=text,
+        _json=h.text("to_json"),
     )
 
 
@@ -644,7 +533,7 @@ def simulate(
             document, named), ``INVALID_ARGUMENT`` (an unknown scheduler or option, or
             ``"optimal"``, which is offline only).
     """
-    data = _as_bytes(config, "config")
+    data = as_bytes(config, "config")
     if scheduler is None:
         if options:
             raise ErgonError(
@@ -653,50 +542,26 @@ def simulate(
         o = None
     else:
         o = byref(_options(scheduler, **options))
-    L = N.lib()
-    out = N.DpkOnlinePtr()
-    status = L.ergon_dpk_online_run_json(data, len(data), o, byref(out))
-    if status:
-        raise _thread_error(status)
-    N.track("dpk_online", +1)
-    try:
-        return _read_online(out)
-    finally:
-        L.ergon_dpk_online_free(out)
-        N.track("dpk_online", -1)
+    with make("ergon_dpk_online_run_json", "dpk_online", data, len(data), o) as h:
+        return _read_online(h)
 
 
 def simulate_file(path: PathLike, scheduler: Optional[str] = None, **options: Any) -> OnlineResult:
     """:func:`simulate` on a ``dpk-online/v1`` file (``INVALID_ARGUMENT`` if it cannot be
     read)."""
-    return simulate(_read_file(path, "online configuration"), scheduler, **options)
+    return simulate(read_file(path, "online configuration"), scheduler, **options)
 
 
-def _read_online(ptr: Any) -> OnlineResult:
-    L = N.lib()
-
-    def fail(status: int) -> ErgonError:
-        _, message = _read_text(L.ergon_dpk_online_last_error, ptr)
-        return ErgonError(status, message)
-
-    info = N.ergon_dpk_online_info()
-    status = L.ergon_dpk_online_summary(ptr, byref(info))
-    if status:
-        raise fail(status)
-    status, allocated = _read_u64(L.ergon_dpk_online_allocated, ptr)
-    if status:
-        raise fail(status)
-    status, text = _read_text(L.ergon_dpk_online_to_json, ptr)
-    if status:
-        raise fail(status)
+def _read_online(h: Handle) -> OnlineResult:
+    info = h.get("summary", A.ergon_dpk_online_info)
     return OnlineResult(
-        scheduler=_SCHEDULER_NAMES.get(info.scheduler, f"scheduler{info.scheduler}"),
-        allocated=allocated,
+        scheduler=_names.name(SCHEDULERS, info.scheduler, "scheduler"),
+        allocated=h.list("allocated", c_uint64),
         num_submitted=int(info.num_submitted),
         total_weight=float(info.total_weight),
         mean_delay=float(info.mean_delay),
         num_rounds=int(info.num_rounds),
-        _json=text,
+        _json=h.text("to_json"),
     )
 
 
@@ -708,35 +573,30 @@ def _orders_arg(alphas: Optional[Sequence[Number]]) -> Any:
     return _doubles(orders), len(orders)
 
 
+def _doubles_of(fn_name: str, *head: Any) -> List[float]:
+    """The array of doubles of ``fn_name(*head, buf, cap, &len)`` (a call without a handle)."""
+    return read_list(getattr(lib(), fn_name), c_double, *head, error=thread_error)
+
+
 def _curve_call(fn_name: str, alphas: Optional[Sequence[Number]], *params: float) -> List[float]:
-    arr, n = _orders_arg(alphas)
-    status, values = _read_doubles(getattr(N.lib(), fn_name), arr, n, *params)
-    if status:
-        raise _thread_error(status)
-    return values
+    return _doubles_of(fn_name, *_orders_arg(alphas), *params)
 
 
 def standard_alphas() -> List[float]:
     """The 12 standard RDP orders of the DPack paper: 1.5, 1.75, 2, 2.5, 3, 4, 5, 6, 8, 16, 32,
     64."""
-    status, values = _read_doubles(N.lib().ergon_dpk_alphas_standard)
-    if status:
-        raise _thread_error(status)
-    return values
+    return _doubles_of("ergon_dpk_alphas_standard")
 
 
 def dense_alphas() -> List[float]:
     """The 156-order default grid of Google's ``dp-accounting`` (1.1 to 10.9 by 0.1, 11 to 63,
     128, 256, 512, 1024), for accounting with the helpers below; a workload takes at most 16
     orders."""
-    status, values = _read_doubles(N.lib().ergon_dpk_alphas_dense)
-    if status:
-        raise _thread_error(status)
-    return values
+    return _doubles_of("ergon_dpk_alphas_dense")
 
 
 def _conversion(tight: bool) -> int:
-    return N.ERGON_DPK_CONVERSION_TIGHT if tight else N.ERGON_DPK_CONVERSION_CLASSIC
+    return _names.DPK_CONVERSIONS["tight" if tight else "classic"]
 
 
 def block_capacity(
@@ -793,7 +653,9 @@ def subsampled_laplace(
     """An upper bound on the RDP curve of the Poisson-subsampled Laplace mechanism (sampling
     rate ``q``, scale ``b``) over ``steps`` steps: the general bound of Zhu & Wang (2019),
     capped by the unsampled curve."""
-    return _curve_call("ergon_dpk_curve_subsampled_laplace", alphas, float(q), float(b), float(steps))
+    return _curve_call(
+        "ergon_dpk_curve_subsampled_laplace", alphas, float(q), float(b), float(steps)
+    )
 
 
 def compose(
@@ -811,8 +673,7 @@ def compose(
     if any(len(r) != width for r in rows):
         raise ErgonError(
             Status.INVALID_ARGUMENT,
-            "compose: curves of different lengths "
-            + str(sorted({len(r) for r in rows})),
+            "compose: curves of different lengths " + str(sorted({len(r) for r in rows})),
         )
     flat = _doubles([v for r in rows for v in r])
     c_counts = None
@@ -823,17 +684,12 @@ def compose(
                 f"compose: {len(counts)} counts for {len(rows)} curves",
             )
         c_counts = _doubles([float(k) for k in counts])
-    status, values = _read_doubles(N.lib().ergon_dpk_curve_compose, flat, len(rows), width, c_counts)
-    if status:
-        raise _thread_error(status)
-    return values
+    return _doubles_of("ergon_dpk_curve_compose", flat, len(rows), width, c_counts)
 
 
 def _scalar(fn_name: str, *args: float) -> float:
     out = c_double(0.0)
-    status = getattr(N.lib(), fn_name)(*args, byref(out))
-    if status:
-        raise _thread_error(status)
+    check(getattr(lib(), fn_name)(*args, byref(out)))
     return out.value
 
 
@@ -867,20 +723,20 @@ def _conversion_call(
     arr, n = _orders_arg(alphas)
     values = [float(v) for v in curve]
     out = c_double(0.0)
-    index = c_size_t(0)
-    status = getattr(N.lib(), fn_name)(
-        arr,
-        n,
-        _doubles(values),
-        len(values),
-        float(target),
-        _conversion(tight),
-        byref(out),
-        byref(index),
+    alpha_index = c_size_t(0)
+    check(
+        getattr(lib(), fn_name)(
+            arr,
+            n,
+            _doubles(values),
+            len(values),
+            float(target),
+            _conversion(tight),
+            byref(out),
+            byref(alpha_index),
+        )
     )
-    if status:
-        raise _thread_error(status)
-    return out.value, arr[index.value]
+    return out.value, arr[alpha_index.value]
 
 
 def dp_epsilon(

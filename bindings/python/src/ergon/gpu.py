@@ -32,26 +32,16 @@ garbage-collected (a ``weakref.finalize``, which also runs at interpreter exit).
 from __future__ import annotations
 
 import contextlib
-import math
-import threading
-import weakref
 from ctypes import byref, c_double, c_size_t, c_uint32
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
+from typing import Iterator, List, NamedTuple, Optional, Tuple, Union
 
-from . import _native as N
-from ._errors import ErgonError, Status, _index
-from ._frontier import (
-    _OwnsHandle,
-    _PLAN_AT,
-    Frontier,
-    Plan,
-    _closed_error,
-    _normalize,
-    _read_text,
-    _thread_error,
-    _u32,
-)
+from . import _abi as A
+from . import _names
+from ._errors import ErgonError, Status
+from ._ffi import Owner, check, index, make, u32, utf8
+from ._library import lib
+from .perseus import Frontier, Plan, _plan_selector
 
 __all__ = [
     "EnergyMonitor",
@@ -67,13 +57,12 @@ __all__ = [
 Device = Union[str, int]
 """A device name (``"0"``, ``"GPU-…"``, ``"MIG-…"``...) or an NVML index."""
 
-_KINDS = {"forward": N.ERGON_PERSEUS_KIND_FORWARD, "backward": N.ERGON_PERSEUS_KIND_BACKWARD}
-
 
 class GpuInfo(NamedTuple):
     """What NVML reports about one GPU (``struct ergon_gpu_device_info``)."""
 
-    index: int
+    # A field named as in the C struct (it hides tuple.index, which a GpuInfo does not need).
+    index: int  # type: ignore[assignment]
     """NVML index (the parent GPU's for a MIG device)."""
     architecture: int
     """NVML architecture code (``nvmlDeviceArchitecture_t``: 7 Ampere, 8 Ada, 9 Hopper...)."""
@@ -86,21 +75,14 @@ class GpuInfo(NamedTuple):
 
 
 def _device_bytes(device: Device) -> bytes:
-    if isinstance(device, bool):
-        raise TypeError("device must be a str or an int, not bool")
-    if isinstance(device, int):
+    """A device name as UTF-8 (an ``int`` as its decimal text), for a pointer and a length."""
+    if isinstance(device, int) and not isinstance(device, bool):
         if device < 0:
             raise ErgonError(Status.INVALID_ARGUMENT, f"device index {device} is negative")
         return str(device).encode("utf-8")
-    if isinstance(device, str):
-        return device.encode("utf-8")
-    raise TypeError(f"device must be a str or an int, not {type(device).__name__}")
-
-
-def _name_bytes(name: str) -> bytes:
-    if not isinstance(name, str):
-        raise TypeError(f"a window name must be a str, not {type(name).__name__}")
-    return name.encode("utf-8")
+    if isinstance(device, bool) or not isinstance(device, str):
+        raise TypeError(f"device must be a str or an int, not {type(device).__name__}")
+    return device.encode("utf-8")
 
 
 # --- module functions --------------------------------------------------------------------------
@@ -114,9 +96,7 @@ def count() -> int:
             path tried) or ``GPU`` (an NVML call failed).
     """
     out = c_uint32(0)
-    status = N.lib().ergon_gpu_device_count(byref(out))
-    if status:
-        raise _thread_error(status)
+    check(lib().ergon_gpu_device_count(byref(out)))
     return int(out.value)
 
 
@@ -126,10 +106,8 @@ def info(index: int) -> GpuInfo:
     Raises:
         ErgonError: ``OUT_OF_RANGE`` (no such GPU), ``NVML_UNAVAILABLE`` or ``GPU``.
     """
-    out = N.ergon_gpu_device_info()
-    status = N.lib().ergon_gpu_device_get_info(_u32(index, "index"), byref(out))
-    if status:
-        raise _thread_error(status)
+    out = A.ergon_gpu_device_info()
+    check(lib().ergon_gpu_device_get_info(u32(index, "index"), byref(out)))
     return GpuInfo(
         int(out.index),
         int(out.architecture),
@@ -155,42 +133,41 @@ def restore() -> int:
             state file is unreadable; what could not be restored stays in the file).
     """
     out = c_size_t(0)
-    status = N.lib().ergon_gpu_state_restore(byref(out))
-    if status:
-        raise _thread_error(status)
+    check(lib().ergon_gpu_state_restore(byref(out)))
     return int(out.value)
+
+
+class _OnDevice(Owner):
+    """What :class:`PlanExecutor` and :class:`EnergyMonitor` share: the device they were made
+    for, and how they show."""
+
+    __slots__ = ("_device",)
+    _running = "open"
+    """The state ``repr`` shows until the object is closed."""
+
+    def _set_device(self, device: Device) -> bytes:
+        """Records ``device``; returns its name as the UTF-8 bytes the library takes."""
+        name = _device_bytes(device)
+        self._device = name.decode("utf-8")
+        return name
+
+    @property
+    def device(self) -> str:
+        """The device name given at construction."""
+        return self._device
+
+    def _repr_fields(self) -> str:
+        return f"device={self._device!r}"
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else self._running
+        return f"<ergon.gpu.{type(self).__name__} {self._repr_fields()} ({state})>"
 
 
 # --- plan executor -----------------------------------------------------------------------------
 
 
-def _free_executor(free: Callable[[Any], None], ptr: Any) -> None:
-    """Finalizer of a :class:`PlanExecutor`: stops the worker and restores the settings."""
-    free(ptr)
-
-
-def _native_plan(
-    frontier: Frontier, at: Optional[str], deadline_s: Optional[float]
-) -> Any:
-    """A native plan handle of ``frontier`` (the caller frees it with ``ergon_perseus_plan_free``)."""
-    if deadline_s is not None:
-        if at is not None:
-            raise ErgonError(Status.INVALID_ARGUMENT, "give either deadline_s or at, not both")
-        selector, deadline = N.ERGON_PERSEUS_PLAN_DEADLINE, float(deadline_s)
-    else:
-        selector = _normalize("t_star" if at is None else at, "plan selector `at`", _PLAN_AT)
-        deadline = math.nan
-    L = N.lib()
-    out = N.PlanPtr()
-    with frontier._lock:
-        ptr = frontier._solved_handle()
-        status = L.ergon_perseus_frontier_plan(ptr, selector, deadline, byref(out))
-        if status:
-            raise frontier._error(ptr, status)
-    return out
-
-
-class PlanExecutor(_OwnsHandle):
+class PlanExecutor(_OnDevice):
     """Executes one pipeline stage's frequency plan on a GPU (``ergon_gpu_executor_*``).
 
     Construction checks the planned clocks against the GPU's, sets the power limit to its
@@ -204,10 +181,14 @@ class PlanExecutor(_OwnsHandle):
 
     Per iteration: :meth:`instruction_begin` before each computation, in the plan's order,
     then :meth:`step_end`. :meth:`close` (or leaving a ``with`` block) stops the worker and
-    restores every setting the executor changed. Calls are serialized by a lock.
+    restores every setting the executor changed; restore failures cannot be reported there
+    (the settings stay in the GPU state file for :func:`restore`). Calls are serialized by a
+    lock.
     """
 
-    __slots__ = ("_ptr", "_lib", "_lock", "_finalizer", "_device", "_stage", "__weakref__")
+    __slots__ = ("_stage",)
+    _what = "plan executor"
+    _running = "running"
 
     def __init__(
         self,
@@ -239,63 +220,23 @@ class PlanExecutor(_OwnsHandle):
             )
         if not isinstance(frontier, Frontier):
             raise TypeError(f"frontier must be an ergon.Frontier, not {type(frontier).__name__}")
-        if isinstance(stage, bool):
-            raise TypeError("stage must be an integer, not bool")
-        stage_index = _index(stage, "stage")
-        name = _device_bytes(device)
-        self._lib = N.lib()
-        self._lock = threading.Lock()
-        self._device = name.decode("utf-8")
+        stage_index = index(stage, "stage")
+        name = self._set_device(device)
         self._stage = stage_index
-        plan = _native_plan(frontier, at, deadline_s)
-        N.track("plan", +1)
-        out = N.ExecutorPtr()
-        try:
-            status = self._lib.ergon_gpu_executor_new(name, plan, stage_index, byref(out))
-        finally:
-            # The executor copies its stage's program: the plan is not borrowed.
-            self._lib.ergon_perseus_plan_free(plan)
-            N.track("plan", -1)
-        if status:
-            raise _thread_error(status)
-        self._ptr: Any = out
-        self._finalizer = weakref.finalize(
-            self, _free_executor, self._lib.ergon_gpu_executor_free, out
-        )
-
-    # --- lifetime ----------------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Stops the worker, restores every setting the executor changed and releases the
-        handle. Closing twice is fine. Restore failures cannot be reported here (the settings
-        stay in the GPU state file for :func:`restore`)."""
-        with self._lock:
-            self._ptr = None
-            self._finalizer()
-
-    @property
-    def device(self) -> str:
-        """The device name given at construction."""
-        return self._device
+        # The executor copies its stage's program: the plan is not borrowed past the call.
+        with frontier._native_plan(*_plan_selector(deadline_s, at)) as plan:
+            handle = make(
+                "ergon_gpu_executor_new", "gpu_executor", name, len(name), plan.ptr, stage_index
+            )
+        self._own(handle)
 
     @property
     def stage(self) -> int:
         """The pipeline stage executed."""
         return self._stage
 
-    def __repr__(self) -> str:
-        state = "closed" if self.closed else "running"
-        return f"<ergon.gpu.PlanExecutor device={self._device!r} stage={self._stage} ({state})>"
-
-    def _call(self, fn: Callable[..., int], *args: Any) -> None:
-        with self._lock:
-            ptr = self._ptr
-            if ptr is None:
-                raise _closed_error("plan executor")
-            status = fn(ptr, *args)
-            if status:
-                _, message = _read_text(self._lib.ergon_gpu_executor_last_error, ptr)
-                raise ErgonError(status, message)
+    def _repr_fields(self) -> str:
+        return f"{super()._repr_fields()} stage={self._stage}"
 
     # --- execution ---------------------------------------------------------------------------
 
@@ -308,8 +249,7 @@ class PlanExecutor(_OwnsHandle):
             ErgonError: ``INVALID_ARGUMENT`` (unknown kind), ``INVALID_STATE`` (not the plan's
                 next instruction, past its end, or the executor is closed).
         """
-        code = _normalize(kind, "instruction kind", _KINDS)
-        self._call(self._lib.ergon_gpu_executor_instruction_begin, code)
+        self._call("instruction_begin", _names.code(kind, "instruction kind", _names.PERSEUS_KINDS))
 
     def step_end(self) -> None:
         """After an iteration: rewinds the plan, then reports an iteration that did not run
@@ -320,7 +260,7 @@ class PlanExecutor(_OwnsHandle):
             ErgonError: ``INVALID_STATE`` (incomplete iteration; the plan is rewound anyway) or
                 ``GPU`` (the worker's errors).
         """
-        self._call(self._lib.ergon_gpu_executor_step_end)
+        self._call("step_end")
 
     def wait_applied(self) -> None:
         """Blocks until the worker has handled the latest clock request (applied it, or
@@ -329,7 +269,7 @@ class PlanExecutor(_OwnsHandle):
         Raises:
             ErgonError: ``GPU`` (the worker is gone).
         """
-        self._call(self._lib.ergon_gpu_executor_wait_applied)
+        self._call("wait_applied")
 
 
 # --- energy monitor ----------------------------------------------------------------------------
@@ -355,15 +295,10 @@ class Measurement:
         return self.energy_j / self.time_s
 
 
-def _free_monitor(free: Callable[[Any], None], ptr: Any) -> None:
-    """Finalizer of an :class:`EnergyMonitor`."""
-    free(ptr)
-
-
-class EnergyMonitor(_OwnsHandle):
+class EnergyMonitor(_OnDevice):
     """Measures the energy of a GPU over named, possibly overlapping, windows
     (``ergon_gpu_energy_monitor_*``): the GPU's energy counter where it has one, else power
-    polling on a thread. Needs no privileges.
+    polling on a thread. Needs no privileges. Closing drops the open windows.
 
     ::
 
@@ -376,7 +311,8 @@ class EnergyMonitor(_OwnsHandle):
             print(m.time_s, m.energy_j)
     """
 
-    __slots__ = ("_ptr", "_lib", "_lock", "_finalizer", "_device", "__weakref__")
+    __slots__ = ()
+    _what = "energy monitor"
 
     def __init__(self, device: Device) -> None:
         """Starts measuring ``device`` (``"0"``, ``0``, a ``GPU-…`` UUID...).
@@ -385,46 +321,8 @@ class EnergyMonitor(_OwnsHandle):
             ErgonError: ``INVALID_ARGUMENT`` (no such device, or a MIG device),
                 ``NVML_UNAVAILABLE`` or ``GPU``.
         """
-        name = _device_bytes(device)
-        self._lib = N.lib()
-        self._lock = threading.Lock()
-        self._device = name.decode("utf-8")
-        out = N.MonitorPtr()
-        status = self._lib.ergon_gpu_energy_monitor_new(name, byref(out))
-        if status:
-            raise _thread_error(status)
-        self._ptr: Any = out
-        self._finalizer = weakref.finalize(
-            self, _free_monitor, self._lib.ergon_gpu_energy_monitor_free, out
-        )
-
-    # --- lifetime ----------------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Stops measuring and releases the handle (open windows are dropped). Closing twice
-        is fine."""
-        with self._lock:
-            self._ptr = None
-            self._finalizer()
-
-    @property
-    def device(self) -> str:
-        """The device name given at construction."""
-        return self._device
-
-    def __repr__(self) -> str:
-        state = "closed" if self.closed else "open"
-        return f"<ergon.gpu.EnergyMonitor device={self._device!r} ({state})>"
-
-    def _live(self) -> Any:
-        ptr = self._ptr
-        if ptr is None:
-            raise _closed_error("energy monitor")
-        return ptr
-
-    def _error(self, ptr: Any, status: int) -> ErgonError:
-        _, message = _read_text(self._lib.ergon_gpu_energy_monitor_last_error, ptr)
-        return ErgonError(status, message)
+        name = self._set_device(device)
+        self._own(make("ergon_gpu_energy_monitor_new", "gpu_energy_monitor", name, len(name)))
 
     # --- windows -----------------------------------------------------------------------------
 
@@ -435,12 +333,8 @@ class EnergyMonitor(_OwnsHandle):
             ErgonError: ``INVALID_STATE`` (a window of that name is open, or the monitor is
                 closed), ``PARSE`` or ``GPU``.
         """
-        raw = _name_bytes(name)
-        with self._lock:
-            ptr = self._live()
-            status = self._lib.ergon_gpu_energy_monitor_begin(ptr, raw)
-            if status:
-                raise self._error(ptr, status)
+        raw = utf8(name, "a window name")
+        self._call("begin", raw, len(raw))
 
     def end(self, name: str) -> Tuple[float, float]:
         """Closes the window ``name``; returns its ``(time_s, energy_j)``.
@@ -449,14 +343,10 @@ class EnergyMonitor(_OwnsHandle):
             ErgonError: ``INVALID_STATE`` (no window of that name is open, or the monitor is
                 closed), ``PARSE`` or ``GPU``.
         """
-        raw = _name_bytes(name)
+        raw = utf8(name, "a window name")
         time_s = c_double(0.0)
         energy_j = c_double(0.0)
-        with self._lock:
-            ptr = self._live()
-            status = self._lib.ergon_gpu_energy_monitor_end(ptr, raw, byref(time_s), byref(energy_j))
-            if status:
-                raise self._error(ptr, status)
+        self._call("end", raw, len(raw), byref(time_s), byref(energy_j))
         return float(time_s.value), float(energy_j.value)
 
     @contextlib.contextmanager

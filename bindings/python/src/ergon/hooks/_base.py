@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import threading
 import warnings
-from typing import Any, Callable, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Iterator, List, Optional, Tuple, Type, TypeVar, Union
 
 from .._errors import ErgonError, Status
 
@@ -29,6 +30,8 @@ Sync = Union[None, str, Callable[[], None]]
 _WRAPPED_BY = "__ergon_hook__"
 
 _MISSING = object()
+
+_Hook = TypeVar("_Hook", bound="PlanHook")
 
 
 def _resolve_sync(sync: Sync) -> Optional[Callable[[], None]]:
@@ -90,6 +93,24 @@ class PlanHook:
         self._patches: List[Tuple[Any, str, Any, Any]] = []
         self._closed = False
         atexit.register(self.close)
+
+    @classmethod
+    def from_frontier(
+        cls: Type[_Hook],
+        device: Any,
+        frontier: Any,
+        stage: int,
+        *,
+        at: Optional[str] = None,
+        deadline_s: Optional[float] = None,
+        **options: Any,
+    ) -> _Hook:
+        """A hook with its own :class:`~ergon.gpu.PlanExecutor` of ``stage`` of ``frontier``'s
+        plan on ``device`` (``at``/``deadline_s`` as for :meth:`ergon.Frontier.plan`); the
+        other keywords (``sync``, and ``auto_step`` for Megatron) go to the hook."""
+        from ..gpu import PlanExecutor
+
+        return cls(PlanExecutor(device, frontier, stage, at=at, deadline_s=deadline_s), **options)
 
     # --- properties --------------------------------------------------------------------------
 
@@ -223,6 +244,17 @@ class PlanHook:
         previous = own.get(name, _MISSING)
         setattr(target, name, wrapper)
         self._patches.append((target, name, previous, wrapper))
+
+    def _instruction(self, fn: Callable[..., Any], kind: str, where: str) -> Callable[..., Any]:
+        """``fn`` (a function, or a bound method) preceded by the plan instruction ``kind``;
+        ``where`` names the computation in errors."""
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            self._begin(kind, where)
+            return fn(*args, **kwargs)
+
+        return self._mark(wrapper)
 
     def _mark(self, wrapper: Callable[..., Any]) -> Callable[..., Any]:
         setattr(wrapper, _WRAPPED_BY, self)

@@ -35,7 +35,7 @@ engine.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from ._base import PlanHook, Sync, _describe
 
@@ -63,22 +63,6 @@ class DeepSpeedHook(PlanHook):
     def __init__(self, executor: Any, *, sync: Sync = "cuda", close_executor: bool = True):
         super().__init__(executor, sync=sync, close_executor=close_executor, always=False)
 
-    @classmethod
-    def from_frontier(
-        cls,
-        device: Any,
-        frontier: Any,
-        stage: int,
-        *,
-        at: Optional[str] = None,
-        deadline_s: Optional[float] = None,
-        sync: Sync = "cuda",
-    ) -> "DeepSpeedHook":
-        """A hook with its own :class:`~ergon.gpu.PlanExecutor` (see its arguments)."""
-        from ..gpu import PlanExecutor
-
-        return cls(PlanExecutor(device, frontier, stage, at=at, deadline_s=deadline_s), sync=sync)
-
     def install(self, engine: Any = None) -> "DeepSpeedHook":
         """Wraps the forward and backward passes and ``train_batch`` of ``engine``: a
         ``PipelineEngine`` instance (only that engine is affected) or class (every engine of it,
@@ -96,8 +80,7 @@ class DeepSpeedHook(PlanHook):
                 from deepspeed.runtime.pipe.engine import PipelineEngine
 
                 engine = PipelineEngine
-            on_class = isinstance(engine, type)
-            cls = engine if on_class else type(engine)
+            cls = engine if isinstance(engine, type) else type(engine)
             for name in (*PASSES, "train_batch"):
                 if not callable(getattr(cls, name, None)):
                     raise TypeError(
@@ -120,42 +103,22 @@ class DeepSpeedHook(PlanHook):
             new_table = dict(table)
             for command, method in COMMANDS.items():
                 key = keys[command]
-                new_table[key] = self._unbound(table[key], PASSES[method], method)
+                new_table[key] = self._instruction(table[key], PASSES[method], method)
             try:
                 self._patch(engine, "_INSTRUCTION_MAP", new_table)
                 for method, kind in PASSES.items():
-                    original = getattr(engine, method)
-                    if on_class:
-                        self._patch(engine, method, self._unbound(original, kind, method))
-                    else:
-                        self._patch(engine, method, self._bound(original, kind, method))
-                self._patch(engine, "train_batch", self._iteration(getattr(engine, "train_batch")))
+                    # A function on the class, a bound method on an instance: either way the
+                    # wrapper passes its arguments through.
+                    self._patch(
+                        engine, method, self._instruction(getattr(engine, method), kind, method)
+                    )
+                self._patch(engine, "train_batch", self._iteration(engine.train_batch))
             except BaseException:
                 self.uninstall()
                 raise
         return self
 
     # --- wrappers ----------------------------------------------------------------------------
-
-    def _unbound(self, fn: Callable[..., Any], kind: str, where: str) -> Callable[..., Any]:
-        """``fn(engine, *args)`` preceded by the instruction (for the table and classes)."""
-
-        @functools.wraps(fn)
-        def wrapper(engine: Any, *args: Any, **kwargs: Any) -> Any:
-            self._begin(kind, where)
-            return fn(engine, *args, **kwargs)
-
-        return self._mark(wrapper)
-
-    def _bound(self, method: Callable[..., Any], kind: str, where: str) -> Callable[..., Any]:
-        """A bound method preceded by the instruction (set on one engine instance)."""
-
-        @functools.wraps(method)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            self._begin(kind, where)
-            return method(*args, **kwargs)
-
-        return self._mark(wrapper)
 
     def _iteration(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """``train_batch`` (function or bound method) as one iteration: ``step_end`` when it

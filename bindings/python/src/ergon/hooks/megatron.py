@@ -82,24 +82,6 @@ class MegatronHook(PlanHook):
         super().__init__(executor, sync=sync, close_executor=close_executor, always=not auto_step)
         self._auto_step = bool(auto_step)
 
-    @classmethod
-    def from_frontier(
-        cls,
-        device: Any,
-        frontier: Any,
-        stage: int,
-        *,
-        at: Optional[str] = None,
-        deadline_s: Optional[float] = None,
-        auto_step: bool = True,
-        sync: Sync = "cuda",
-    ) -> "MegatronHook":
-        """A hook with its own :class:`~ergon.gpu.PlanExecutor` (see its arguments)."""
-        from ..gpu import PlanExecutor
-
-        executor = PlanExecutor(device, frontier, stage, at=at, deadline_s=deadline_s)
-        return cls(executor, auto_step=auto_step, sync=sync)
-
     def install(self, schedules: Any = None) -> "MegatronHook":
         """Wraps ``forward_step``, ``backward_step`` and the ``forward_backward_*`` functions
         of ``schedules`` (default: the module ``megatron.core.pipeline_parallel.schedules``).
@@ -123,7 +105,9 @@ class MegatronHook(PlanHook):
                     )
             try:
                 for name, kind in STEPS.items():
-                    self._patch(schedules, name, self._computation(getattr(schedules, name), kind))
+                    fn = getattr(schedules, name)
+                    where = getattr(fn, "__name__", kind)
+                    self._patch(schedules, name, self._instruction(fn, kind, where))
                 for name in SCHEDULES:
                     fn = getattr(schedules, name, None)
                     if callable(fn):
@@ -134,16 +118,6 @@ class MegatronHook(PlanHook):
         return self
 
     # --- wrappers ----------------------------------------------------------------------------
-
-    def _computation(self, fn: Callable[..., Any], kind: str) -> Callable[..., Any]:
-        where = getattr(fn, "__name__", kind)
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            self._begin(kind, where)
-            return fn(*args, **kwargs)
-
-        return self._mark(wrapper)
 
     def _schedule(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         try:

@@ -1,25 +1,17 @@
-"""Loading ``libergon.so`` and the ctypes mirror of ``include/ergon.h``.
+"""The ctypes mirror of ``include/ergon.h``: its constants, structures and function prototypes.
 
-Everything here is private: the structures mirror the header field for field (same order, same
-C types), and :func:`lib` declares ``argtypes``/``restype`` of every function of the header
-before the first call, so that ctypes converts (and checks) every argument.
+Everything here is private. The structures mirror the header field for field (same order, same
+C types); :data:`PROTOTYPES` gives ``restype``/``argtypes`` of every function of the header,
+which :func:`ergon._library.lib` declares before the first call so that ctypes converts (and
+checks) every argument. ``tests/test_abi_declarations.py`` compares all of it with the header.
 
-The library is looked up, in order, at
-
-1. ``$ERGON_LIBRARY`` (a path to the shared library) when that variable is set — and only there,
-   so a wrong path is an error rather than a silent fallback;
-2. the package directory (a ``libergon.so`` copied next to ``__init__.py``);
-3. the system search path: ``ctypes.util.find_library("ergon")``, then the plain file name
-   (``dlopen`` honours ``LD_LIBRARY_PATH`` and ``ldconfig``).
+String conventions of the C ABI: an input string is a pointer and a length in bytes (UTF-8,
+not NUL-terminated); an output string is filled in two calls, the length first (see
+:func:`ergon._ffi.read_text`).
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import os
-import sys
-import threading
 from ctypes import (
     POINTER,
     Structure,
@@ -33,20 +25,7 @@ from ctypes import (
     c_uint32,
     c_uint64,
 )
-from pathlib import Path
-from typing import Dict, List, Optional, Tuple
-
-from ._errors import LibraryNotFoundError
-
-ENV_LIBRARY = "ERGON_LIBRARY"
-"""Environment variable naming the shared library to load."""
-
-if sys.platform == "darwin":
-    LIBRARY_FILE = "libergon.dylib"
-elif sys.platform == "win32":
-    LIBRARY_FILE = "ergon.dll"
-else:
-    LIBRARY_FILE = "libergon.so"
+from typing import Any, Dict, List, Tuple
 
 # --- constants of ergon.h --------------------------------------------------------------------
 
@@ -238,10 +217,12 @@ class ergon_orloj_batcher_options(Structure):
 
 
 class ergon_orloj_app(Structure):
-    """``struct ergon_orloj_app``: one application's SLO and execution-time law."""
+    """``struct ergon_orloj_app``: one application's SLO and execution-time law (``name`` is
+    ``name_len`` bytes of UTF-8, not NUL-terminated)."""
 
     _fields_ = [
         ("name", c_char_p),
+        ("name_len", c_size_t),
         ("slo_s", c_double),
         ("kind", c_uint32),
         ("value_s", c_double),
@@ -396,17 +377,42 @@ class ergon_gpu_device_info(Structure):
 
 FrontierPtr = POINTER(ergon_perseus_frontier)
 PlanPtr = POINTER(ergon_perseus_plan)
-_size_p = POINTER(c_size_t)
-_char_buf = POINTER(c_char)
 ExecutorPtr = POINTER(ergon_gpu_executor)
 MonitorPtr = POINTER(ergon_gpu_energy_monitor)
 DpkWorkloadPtr = POINTER(ergon_dpk_workload)
 DpkResultPtr = POINTER(ergon_dpk_result)
 DpkOnlinePtr = POINTER(ergon_dpk_online)
-_double_p = POINTER(c_double)
 BatcherPtr = POINTER(ergon_orloj_batcher)
-ResultPtr = POINTER(ergon_orloj_simulation)
-_u64_p = POINTER(c_uint64)
+SimulationPtr = POINTER(ergon_orloj_simulation)
+_size_p = POINTER(c_size_t)
+_double_p = POINTER(c_double)
+_char_buf = POINTER(c_char)
+# An input string: pointer and length in bytes (c_char_p passes a bytes object's buffer).
+_str_in = [c_char_p, c_size_t]
+
+
+def _filled(item: Any) -> List[Any]:
+    """The tail of an ask-the-length-then-fill output: ``item *buf, size_t cap, size_t *len``."""
+    return [POINTER(item), c_size_t, _size_p]
+
+
+def _text_out(handle: Any) -> Tuple[Any, List[Any]]:
+    """``ergon_status f(handle, char *buf, size_t cap, size_t *len)``: to_json, last_error..."""
+    return (ergon_status, [handle, _char_buf, c_size_t, _size_p])
+
+
+def _curve(*params: Any) -> Tuple[Any, List[Any]]:
+    """An RDP curve on given orders: ``f(alphas, num_alphas, params..., out, cap, len)``."""
+    return (ergon_status, [_double_p, c_size_t, *params, *_filled(c_double)])
+
+
+def _dp_conversion() -> Tuple[Any, List[Any]]:
+    """``f(alphas, n, curve, curve_len, target, conversion, double *out, size_t *alpha_index)``."""
+    return (
+        ergon_status,
+        [_double_p, c_size_t, _double_p, c_size_t, c_double, c_uint32, _double_p, _size_p],
+    )
+
 
 # name -> (restype, argtypes), in the order of ergon.h.
 PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
@@ -415,104 +421,59 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
         ergon_status,
         [POINTER(ergon_dpk_problem), POINTER(DpkWorkloadPtr)],
     ),
-    "ergon_dpk_workload_from_json": (ergon_status, [c_char_p, c_size_t, POINTER(DpkWorkloadPtr)]),
+    "ergon_dpk_workload_from_json": (ergon_status, [*_str_in, POINTER(DpkWorkloadPtr)]),
     "ergon_dpk_workload_free": (None, [DpkWorkloadPtr]),
     "ergon_dpk_workload_summary": (
         ergon_status,
         [DpkWorkloadPtr, POINTER(ergon_dpk_workload_info)],
     ),
-    "ergon_dpk_workload_alphas": (ergon_status, [DpkWorkloadPtr, _double_p, c_size_t, _size_p]),
-    "ergon_dpk_workload_to_json": (ergon_status, [DpkWorkloadPtr, _char_buf, c_size_t, _size_p]),
-    "ergon_dpk_workload_last_error": (
-        ergon_status,
-        [DpkWorkloadPtr, _char_buf, c_size_t, _size_p],
-    ),
+    "ergon_dpk_workload_alphas": (ergon_status, [DpkWorkloadPtr, *_filled(c_double)]),
+    "ergon_dpk_workload_to_json": _text_out(DpkWorkloadPtr),
+    "ergon_dpk_workload_last_error": _text_out(DpkWorkloadPtr),
     "ergon_dpk_workload_schedule": (
         ergon_status,
         [DpkWorkloadPtr, POINTER(ergon_dpk_options), POINTER(DpkResultPtr)],
     ),
     "ergon_dpk_result_free": (None, [DpkResultPtr]),
     "ergon_dpk_result_summary": (ergon_status, [DpkResultPtr, POINTER(ergon_dpk_result_info)]),
-    "ergon_dpk_result_allocated": (ergon_status, [DpkResultPtr, _u64_p, c_size_t, _size_p]),
-    "ergon_dpk_result_block_ids": (ergon_status, [DpkResultPtr, _u64_p, c_size_t, _size_p]),
-    "ergon_dpk_result_remaining": (ergon_status, [DpkResultPtr, _double_p, c_size_t, _size_p]),
-    "ergon_dpk_result_to_json": (ergon_status, [DpkResultPtr, _char_buf, c_size_t, _size_p]),
-    "ergon_dpk_result_last_error": (ergon_status, [DpkResultPtr, _char_buf, c_size_t, _size_p]),
+    "ergon_dpk_result_allocated": (ergon_status, [DpkResultPtr, *_filled(c_uint64)]),
+    "ergon_dpk_result_block_ids": (ergon_status, [DpkResultPtr, *_filled(c_uint64)]),
+    "ergon_dpk_result_remaining": (ergon_status, [DpkResultPtr, *_filled(c_double)]),
+    "ergon_dpk_result_to_json": _text_out(DpkResultPtr),
+    "ergon_dpk_result_last_error": _text_out(DpkResultPtr),
     "ergon_dpk_online_run_json": (
         ergon_status,
-        [c_char_p, c_size_t, POINTER(ergon_dpk_options), POINTER(DpkOnlinePtr)],
+        [*_str_in, POINTER(ergon_dpk_options), POINTER(DpkOnlinePtr)],
     ),
     "ergon_dpk_online_free": (None, [DpkOnlinePtr]),
     "ergon_dpk_online_summary": (ergon_status, [DpkOnlinePtr, POINTER(ergon_dpk_online_info)]),
-    "ergon_dpk_online_allocated": (ergon_status, [DpkOnlinePtr, _u64_p, c_size_t, _size_p]),
-    "ergon_dpk_online_to_json": (ergon_status, [DpkOnlinePtr, _char_buf, c_size_t, _size_p]),
-    "ergon_dpk_online_last_error": (ergon_status, [DpkOnlinePtr, _char_buf, c_size_t, _size_p]),
-    "ergon_dpk_alphas_standard": (ergon_status, [_double_p, c_size_t, _size_p]),
-    "ergon_dpk_block_capacity": (
-        ergon_status,
-        [_double_p, c_size_t, c_double, c_double, _double_p, c_size_t, _size_p],
-    ),
-    "ergon_dpk_curve_gaussian": (
-        ergon_status,
-        [_double_p, c_size_t, c_double, _double_p, c_size_t, _size_p],
-    ),
-    "ergon_dpk_curve_subsampled_gaussian": (
-        ergon_status,
-        [_double_p, c_size_t, c_double, c_double, c_double, _double_p, c_size_t, _size_p],
-    ),
+    "ergon_dpk_online_allocated": (ergon_status, [DpkOnlinePtr, *_filled(c_uint64)]),
+    "ergon_dpk_online_to_json": _text_out(DpkOnlinePtr),
+    "ergon_dpk_online_last_error": _text_out(DpkOnlinePtr),
+    "ergon_dpk_alphas_standard": (ergon_status, _filled(c_double)),
+    "ergon_dpk_block_capacity": _curve(c_double, c_double),
+    "ergon_dpk_curve_gaussian": _curve(c_double),
+    "ergon_dpk_curve_subsampled_gaussian": _curve(c_double, c_double, c_double),
     "ergon_dpk_gaussian_sigma": (ergon_status, [c_double, c_double, _double_p]),
     "ergon_dpk_gaussian_sigma_classic": (ergon_status, [c_double, c_double, _double_p]),
     "ergon_dpk_gaussian_delta": (ergon_status, [c_double, c_double, _double_p]),
-    "ergon_dpk_alphas_dense": (ergon_status, [_double_p, c_size_t, _size_p]),
-    "ergon_dpk_block_capacity_with": (
-        ergon_status,
-        [_double_p, c_size_t, c_double, c_double, c_uint32, _double_p, c_size_t, _size_p],
-    ),
-    "ergon_dpk_curve_laplace": (
-        ergon_status,
-        [_double_p, c_size_t, c_double, _double_p, c_size_t, _size_p],
-    ),
-    "ergon_dpk_curve_subsampled_laplace": (
-        ergon_status,
-        [_double_p, c_size_t, c_double, c_double, c_double, _double_p, c_size_t, _size_p],
-    ),
+    "ergon_dpk_alphas_dense": (ergon_status, _filled(c_double)),
+    "ergon_dpk_block_capacity_with": _curve(c_double, c_double, c_uint32),
+    "ergon_dpk_curve_laplace": _curve(c_double),
+    "ergon_dpk_curve_subsampled_laplace": _curve(c_double, c_double, c_double),
     "ergon_dpk_curve_compose": (
         ergon_status,
-        [_double_p, c_size_t, c_size_t, _double_p, _double_p, c_size_t, _size_p],
+        [_double_p, c_size_t, c_size_t, _double_p, *_filled(c_double)],
     ),
-    "ergon_dpk_curve_dp_delta": (
-        ergon_status,
-        [
-            _double_p,
-            c_size_t,
-            _double_p,
-            c_size_t,
-            c_double,
-            c_uint32,
-            _double_p,
-            _size_p,
-        ],
-    ),
-    "ergon_dpk_curve_dp_epsilon": (
-        ergon_status,
-        [
-            _double_p,
-            c_size_t,
-            _double_p,
-            c_size_t,
-            c_double,
-            c_uint32,
-            _double_p,
-            _size_p,
-        ],
-    ),
+    "ergon_dpk_curve_dp_delta": _dp_conversion(),
+    "ergon_dpk_curve_dp_epsilon": _dp_conversion(),
     "ergon_orloj_batcher_options_default": (ergon_orloj_batcher_options, []),
     "ergon_orloj_batcher_new": (
         ergon_status,
         [
             POINTER(ergon_orloj_app),
             c_size_t,
-            POINTER(c_double),
+            _double_p,
             c_size_t,
             POINTER(ergon_orloj_batcher_options),
             POINTER(BatcherPtr),
@@ -520,7 +481,7 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     ),
     "ergon_orloj_batcher_from_json": (
         ergon_status,
-        [c_char_p, c_size_t, c_char_p, POINTER(BatcherPtr)],
+        [*_str_in, c_char_p, POINTER(BatcherPtr)],
     ),
     "ergon_orloj_batcher_free": (None, [BatcherPtr]),
     "ergon_orloj_batcher_enqueue": (
@@ -530,17 +491,7 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     "ergon_orloj_batcher_enqueue_slo": (ergon_status, [BatcherPtr, c_size_t, c_uint64, c_double]),
     "ergon_orloj_batcher_next_batch": (
         ergon_status,
-        [
-            BatcherPtr,
-            c_double,
-            _u64_p,
-            c_size_t,
-            _size_p,
-            _u64_p,
-            c_size_t,
-            _size_p,
-            POINTER(c_double),
-        ],
+        [BatcherPtr, c_double, *_filled(c_uint64), *_filled(c_uint64), _double_p],
     ),
     "ergon_orloj_batcher_complete": (ergon_status, [BatcherPtr, c_size_t, c_double]),
     "ergon_orloj_batcher_batch_done": (ergon_status, [BatcherPtr, c_double]),
@@ -551,22 +502,24 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
         ergon_status,
         [BatcherPtr, c_size_t, POINTER(ergon_orloj_app_stats)],
     ),
-    "ergon_orloj_batcher_policy_name": (ergon_status, [BatcherPtr, _char_buf, c_size_t, _size_p]),
-    "ergon_orloj_batcher_last_error": (ergon_status, [BatcherPtr, _char_buf, c_size_t, _size_p]),
-    "ergon_orloj_simulation_run_json": (ergon_status, [c_char_p, c_size_t, POINTER(ResultPtr)]),
-    "ergon_orloj_simulation_to_json": (ergon_status, [ResultPtr, _char_buf, c_size_t, _size_p]),
-    "ergon_orloj_simulation_free": (None, [ResultPtr]),
-    "ergon_orloj_simulation_last_error": (ergon_status, [ResultPtr, _char_buf, c_size_t, _size_p]),
-    "ergon_perseus_frontier_new": (ergon_status, [POINTER(ergon_perseus_problem), POINTER(FrontierPtr)]),
+    "ergon_orloj_batcher_policy_name": _text_out(BatcherPtr),
+    "ergon_orloj_batcher_last_error": _text_out(BatcherPtr),
+    "ergon_orloj_simulation_run_json": (ergon_status, [*_str_in, POINTER(SimulationPtr)]),
+    "ergon_orloj_simulation_to_json": _text_out(SimulationPtr),
+    "ergon_orloj_simulation_free": (None, [SimulationPtr]),
+    "ergon_orloj_simulation_last_error": _text_out(SimulationPtr),
+    "ergon_perseus_frontier_new": (
+        ergon_status,
+        [POINTER(ergon_perseus_problem), POINTER(FrontierPtr)],
+    ),
     "ergon_perseus_frontier_from_instance_json": (
         ergon_status,
-        [c_char_p, c_size_t, POINTER(FrontierPtr)],
+        [*_str_in, POINTER(FrontierPtr)],
     ),
     "ergon_perseus_frontier_from_profile_csv": (
         ergon_status,
         [
-            c_char_p,
-            c_size_t,
+            *_str_in,
             POINTER(ergon_perseus_pipeline),
             c_double,
             c_double,
@@ -577,165 +530,51 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     "ergon_perseus_frontier_free": (None, [FrontierPtr]),
     "ergon_perseus_frontier_solve": (ergon_status, [FrontierPtr]),
     "ergon_perseus_frontier_num_points": (ergon_status, [FrontierPtr, _size_p]),
-    "ergon_perseus_frontier_point": (ergon_status, [FrontierPtr, c_size_t, POINTER(ergon_perseus_point)]),
-    "ergon_perseus_frontier_points": (
+    "ergon_perseus_frontier_point": (
         ergon_status,
-        [FrontierPtr, POINTER(ergon_perseus_point), c_size_t, _size_p],
+        [FrontierPtr, c_size_t, POINTER(ergon_perseus_point)],
     ),
-    "ergon_perseus_frontier_summary": (ergon_status, [FrontierPtr, POINTER(ergon_perseus_summary)]),
-    "ergon_perseus_frontier_to_json": (ergon_status, [FrontierPtr, _char_buf, c_size_t, _size_p]),
-    "ergon_perseus_frontier_plan": (ergon_status, [FrontierPtr, c_uint32, c_double, POINTER(PlanPtr)]),
-    "ergon_perseus_frontier_last_error": (ergon_status, [FrontierPtr, _char_buf, c_size_t, _size_p]),
+    "ergon_perseus_frontier_points": (ergon_status, [FrontierPtr, *_filled(ergon_perseus_point)]),
+    "ergon_perseus_frontier_summary": (
+        ergon_status,
+        [FrontierPtr, POINTER(ergon_perseus_summary)],
+    ),
+    "ergon_perseus_frontier_to_json": _text_out(FrontierPtr),
+    "ergon_perseus_frontier_plan": (
+        ergon_status,
+        [FrontierPtr, c_uint32, c_double, POINTER(PlanPtr)],
+    ),
+    "ergon_perseus_frontier_last_error": _text_out(FrontierPtr),
     "ergon_perseus_plan_free": (None, [PlanPtr]),
     "ergon_perseus_plan_summary": (ergon_status, [PlanPtr, POINTER(ergon_perseus_plan_info)]),
     "ergon_perseus_plan_stage": (
         ergon_status,
-        [PlanPtr, c_size_t, POINTER(c_uint32), POINTER(c_uint32), c_size_t, _size_p],
+        [PlanPtr, c_size_t, POINTER(c_uint32), *_filled(c_uint32)],
     ),
-    "ergon_perseus_plan_to_json": (ergon_status, [PlanPtr, _char_buf, c_size_t, _size_p]),
-    "ergon_perseus_plan_last_error": (ergon_status, [PlanPtr, _char_buf, c_size_t, _size_p]),
+    "ergon_perseus_plan_to_json": _text_out(PlanPtr),
+    "ergon_perseus_plan_last_error": _text_out(PlanPtr),
     "ergon_gpu_state_restore": (ergon_status, [_size_p]),
     "ergon_gpu_device_count": (ergon_status, [POINTER(c_uint32)]),
     "ergon_gpu_device_get_info": (ergon_status, [c_uint32, POINTER(ergon_gpu_device_info)]),
     "ergon_gpu_executor_new": (
         ergon_status,
-        [c_char_p, PlanPtr, c_size_t, POINTER(ExecutorPtr)],
+        [*_str_in, PlanPtr, c_size_t, POINTER(ExecutorPtr)],
     ),
     "ergon_gpu_executor_instruction_begin": (ergon_status, [ExecutorPtr, c_uint32]),
     "ergon_gpu_executor_step_end": (ergon_status, [ExecutorPtr]),
     "ergon_gpu_executor_wait_applied": (ergon_status, [ExecutorPtr]),
     "ergon_gpu_executor_free": (None, [ExecutorPtr]),
-    "ergon_gpu_executor_last_error": (
-        ergon_status,
-        [ExecutorPtr, _char_buf, c_size_t, _size_p],
-    ),
-    "ergon_gpu_energy_monitor_new": (ergon_status, [c_char_p, POINTER(MonitorPtr)]),
-    "ergon_gpu_energy_monitor_begin": (ergon_status, [MonitorPtr, c_char_p]),
+    "ergon_gpu_executor_last_error": _text_out(ExecutorPtr),
+    "ergon_gpu_energy_monitor_new": (ergon_status, [*_str_in, POINTER(MonitorPtr)]),
+    "ergon_gpu_energy_monitor_begin": (ergon_status, [MonitorPtr, *_str_in]),
     "ergon_gpu_energy_monitor_end": (
         ergon_status,
-        [MonitorPtr, c_char_p, POINTER(c_double), POINTER(c_double)],
+        [MonitorPtr, *_str_in, _double_p, _double_p],
     ),
     "ergon_gpu_energy_monitor_free": (None, [MonitorPtr]),
-    "ergon_gpu_energy_monitor_last_error": (
-        ergon_status,
-        [MonitorPtr, _char_buf, c_size_t, _size_p],
-    ),
+    "ergon_gpu_energy_monitor_last_error": _text_out(MonitorPtr),
     "ergon_version": (c_char_p, []),
     "ergon_abi_version": (c_uint32, []),
     "ergon_status_str": (c_char_p, [c_int]),
     "ergon_last_error": (ergon_status, [_char_buf, c_size_t, _size_p]),
 }
-
-# --- loading ---------------------------------------------------------------------------------
-
-_lock = threading.Lock()
-_lib: Optional[ctypes.CDLL] = None
-_lib_path: Optional[str] = None
-
-
-def _candidates() -> List[Tuple[str, str]]:
-    """The places to try, in order, as ``(description, path or name)``."""
-    env = os.environ.get(ENV_LIBRARY)
-    if env:
-        return [(f"${ENV_LIBRARY}", env)]
-    found: List[Tuple[str, str]] = [
-        ("package directory", str(Path(__file__).resolve().parent / LIBRARY_FILE))
-    ]
-    system = ctypes.util.find_library("ergon")
-    if system:
-        found.append(("ctypes.util.find_library('ergon')", system))
-    found.append(("system search path", LIBRARY_FILE))
-    return found
-
-
-def _declare(cdll: ctypes.CDLL, path: str) -> None:
-    for name, (restype, argtypes) in PROTOTYPES.items():
-        try:
-            fn = getattr(cdll, name)
-        except AttributeError:
-            raise LibraryNotFoundError(
-                f"{path} has no symbol {name}: it is not libergon, or a version too old for "
-                f"this package (C ABI {ERGON_ABI_VERSION})",
-                [path],
-            ) from None
-        fn.restype = restype
-        fn.argtypes = argtypes
-    abi = cdll.ergon_abi_version()
-    if abi != ERGON_ABI_VERSION:
-        raise LibraryNotFoundError(
-            f"{path} implements C ABI {abi}, but this package needs C ABI {ERGON_ABI_VERSION}",
-            [path],
-        )
-
-
-def lib() -> ctypes.CDLL:
-    """The loaded library with every prototype declared (loaded on first use, then cached).
-
-    Raises:
-        LibraryNotFoundError: no candidate could be loaded; the message lists what was tried.
-    """
-    global _lib, _lib_path
-    cdll = _lib
-    if cdll is not None:
-        return cdll
-    with _lock:
-        if _lib is not None:
-            return _lib
-        tried: List[str] = []
-        for what, where in _candidates():
-            if what == "package directory" and not os.path.exists(where):
-                tried.append(f"{what}: {where} (no such file)")
-                continue
-            try:
-                cdll = ctypes.CDLL(where)
-            except OSError as e:
-                tried.append(f"{what}: {where} ({e})")
-                if what.startswith("$"):
-                    break
-                continue
-            _declare(cdll, where)
-            _lib, _lib_path = cdll, where
-            return cdll
-        raise LibraryNotFoundError(
-            "cannot load the Ergon shared library ("
-            + LIBRARY_FILE
-            + "); build it with `cargo build -p ergon-ffi` and point $"
-            + ENV_LIBRARY
-            + " at target/<profile>/"
-            + LIBRARY_FILE
-            + ", copy it next to the package's __init__.py, or install it on the system "
-            "search path. Tried: " + "; ".join(tried),
-            tried,
-        )
-
-
-def library_path() -> str:
-    """Path (or name, for a system-wide library) of the loaded library; loads it if needed."""
-    lib()
-    assert _lib_path is not None
-    return _lib_path
-
-
-# --- handle accounting (for tests and leak hunting) -------------------------------------------
-
-_live_lock = threading.Lock()
-_live: Dict[str, int] = {
-    "frontier": 0,
-    "plan": 0,
-    "dpk_workload": 0,
-    "dpk_result": 0,
-    "dpk_online": 0,
-    "batcher": 0,
-}
-
-
-def track(kind: str, delta: int) -> None:
-    """Counts handles made (+1) and freed (-1) by this package."""
-    with _live_lock:
-        _live[kind] += delta
-
-
-def live_handles() -> Dict[str, int]:
-    """Native handles this package made and has not freed yet, per kind."""
-    with _live_lock:
-        return dict(_live)

@@ -1,4 +1,4 @@
-"""ergon.batching: the Orloj batcher and the simulator from Python.
+"""ergon.orloj: the Orloj batcher and the simulator from Python.
 
 The reference notes' score oracle (Part C: A = {10 ms, 30 ms} w.p. 1/2, B = 20 ms; r1 (A, 35 ms),
 r2 (A, 12 ms), r3 (B, 25 ms) at now 0 with s(b) = 1), EDF/FIFO orders, completions changing
@@ -15,12 +15,14 @@ import math
 import pickle
 import subprocess
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Callable, Dict, Iterator, List, Tuple
+
+import pytest
+from conftest import fails
 
 import ergon
-import pytest
-from ergon import ErgonError, Status
-from ergon.batching import POLICIES, App, Batcher, Decision, simulate, simulate_json
+from ergon import Status
+from ergon.orloj import POLICIES, App, Batcher, Decision, simulate, simulate_json
 
 MS = 1e-3
 
@@ -131,71 +133,108 @@ def test_every_policy_and_law() -> None:
         assert s.p99_s == pytest.approx(0.04, abs=1e-3)
 
 
-def expect(status: Status, part: str, fn: Any, *args: Any, **kw: Any) -> ErgonError:
-    with pytest.raises(ErgonError) as info:
-        fn(*args, **kw)
-    assert info.value.status == status, info.value
-    assert part in info.value.message, info.value.message
-    return info.value
+GOOD = [App.constant("x", slo_s=0.1, value_s=0.01)]
+TWO = [App.constant("x", slo_s=0.1, value_s=0.01), App.constant("y", slo_s=0.1, value_s=0.01)]
 
 
-def test_bad_construction() -> None:
-    good = [App.constant("x", slo_s=0.1, value_s=0.01)]
-    expect(Status.INVALID_PROBLEM, "no applications", Batcher, [], max_batch=4)
-    for slo in (0.0, -1.0, math.nan):
-        apps = [App.constant("resnet", slo_s=slo, value_s=0.01)]
-        e = expect(Status.INVALID_PROBLEM, "resnet", Batcher, apps, max_batch=4)
-        assert "slo_s" in e.message
-    for app, status, part in [
-        (App("x", 0.1, "gamma"), Status.INVALID_ARGUMENT, "unknown execution-time kind"),
-        (
-            App.bimodal("x", slo_s=0.1, low_s=0.01, high_s=0.02, p_low=2.0),
-            Status.INVALID_PROBLEM,
-            "p_low",
-        ),
-        (App.samples("x", slo_s=0.1, values_s=[]), Status.INVALID_PROBLEM, "values_s"),
-        (App.lognormal("x", slo_s=0.1, mean_s=0.01, cv=-1), Status.INVALID_PROBLEM, "cv"),
-    ]:
-        expect(status, part, Batcher, [app], max_batch=4)
-    for policy in ("sjf", "orloj-p99", "clipper-p99"):
-        part = f"unknown policy {policy!r}"
-        expect(Status.INVALID_ARGUMENT, part, Batcher, good, 4, None, policy)
-    expect(Status.INVALID_ARGUMENT, "p_min", Batcher, good, max_batch=4, p_min=1.5)
-    expect(Status.INVALID_ARGUMENT, "bins", Batcher, good, max_batch=4, bins=1)
-    expect(Status.INVALID_ARGUMENT, "decay", Batcher, good, max_batch=4, decay=0.0)
-    expect(Status.INVALID_PROBLEM, "max_size 0", Batcher, good, max_batch=0)
-    expect(Status.INVALID_PROBLEM, "max_size 300", Batcher, good, max_batch=300)
-    expect(Status.INVALID_PROBLEM, "one per batch size", Batcher, good, max_batch=4, scale=[1.0])
-    expect(Status.INVALID_PROBLEM, "size 2", Batcher, good, max_batch=2, scale=[1.0, -1.0])
-    expect(Status.INVALID_PROBLEM, "exec_time", Batcher, [{"name": "x", "slo_s": 0.1}], max_batch=2)
+@pytest.mark.parametrize("slo", [0.0, -1.0, math.nan])
+def test_bad_slo_names_the_app(slo: float) -> None:
+    # The name is passed as pointer and length: all of it, past a NUL, reaches the library.
+    with fails(Status.INVALID_PROBLEM, "résnet\0v2", "slo_s"):
+        Batcher([App.constant("résnet\0v2", slo_s=slo, value_s=0.01)], max_batch=4)
+
+
+# (apps, Batcher keywords, status, part of the message)
+BAD_BATCHERS: List[Tuple[List[Any], Dict[str, Any], Status, str]] = [
+    ([], {}, Status.INVALID_PROBLEM, "no applications"),
+    # An empty name is the library's default, "app <index>".
+    ([GOOD[0], App.constant("", slo_s=0.0, value_s=0.01)], {}, Status.INVALID_PROBLEM, "app 1"),
+    ([App("x", 0.1, "gamma")], {}, Status.INVALID_ARGUMENT, "unknown execution-time kind"),
+    ([App.bimodal("x", slo_s=0.1, low_s=0.01, high_s=0.02, p_low=2.0)], {},
+     Status.INVALID_PROBLEM, "p_low"),
+    ([App.samples("x", slo_s=0.1, values_s=[])], {}, Status.INVALID_PROBLEM, "values_s"),
+    ([App.lognormal("x", slo_s=0.1, mean_s=0.01, cv=-1)], {}, Status.INVALID_PROBLEM, "cv"),
+    *[
+        (GOOD, {"policy": policy}, Status.INVALID_ARGUMENT, f"unknown policy {policy!r}")
+        for policy in ("sjf", "orloj-p99", "clipper-p99")
+    ],
+    (GOOD, {"p_min": 1.5}, Status.INVALID_ARGUMENT, "p_min"),
+    (GOOD, {"bins": 1}, Status.INVALID_ARGUMENT, "bins"),
+    (GOOD, {"decay": 0.0}, Status.INVALID_ARGUMENT, "decay"),
+    (GOOD, {"max_batch": 0}, Status.INVALID_PROBLEM, "max_size 0"),
+    (GOOD, {"max_batch": 300}, Status.INVALID_PROBLEM, "max_size 300"),
+    (GOOD, {"scale": [1.0]}, Status.INVALID_PROBLEM, "one per batch size"),
+    (GOOD, {"max_batch": 2, "scale": [1.0, -1.0]}, Status.INVALID_PROBLEM, "size 2"),
+    ([{"name": "x", "slo_s": 0.1}], {"max_batch": 2}, Status.INVALID_PROBLEM, "exec_time"),
+    # ctypes reduces ints modulo 2**64: a max_batch or bins past it must not wrap (issue 12).
+    (TWO, {"max_batch": 2**64 + 4}, Status.INVALID_PROBLEM, "max_batch"),
+    (TWO, {"bins": 2**64 + 8}, Status.INVALID_ARGUMENT, "bins"),
+]
+
+
+@pytest.mark.parametrize("apps, options, status, part", BAD_BATCHERS)
+def test_bad_construction(
+    apps: List[Any], options: Dict[str, Any], status: Status, part: str
+) -> None:
+    before = ergon.live_handles()["orloj_batcher"]
+    with fails(status, part):
+        Batcher(apps, **{"max_batch": 4, **options})
+    assert ergon.live_handles()["orloj_batcher"] == before
+
+
+@pytest.mark.parametrize("max_batch", [True, 4.0])
+def test_max_batch_must_be_an_integer(max_batch: Any) -> None:
     with pytest.raises(TypeError):
-        Batcher(good, max_batch=True)
+        Batcher(GOOD, max_batch=max_batch)
 
 
-def test_bad_calls() -> None:
-    with Batcher([App.constant("x", slo_s=0.1, value_s=0.01)], max_batch=4) as b:
-        expect(Status.INVALID_ARGUMENT, "arrival_s", b.enqueue, 0, 1, math.nan, 1.0)
-        expect(Status.INVALID_ARGUMENT, "deadline_s", b.enqueue, 0, 1, 0.0, math.inf)
-        expect(Status.INVALID_ARGUMENT, "before its arrival", b.enqueue, 0, 1, 1.0, 0.5)
-        expect(Status.INVALID_ARGUMENT, "request_id", b.enqueue, 0, -1, 0.0, 1.0)
-        expect(Status.OUT_OF_RANGE, "unknown app 3", b.enqueue, 3, 1, 0.0, 1.0)
-        expect(Status.OUT_OF_RANGE, "unknown app 'y'", b.enqueue, "y", 1, 0.0, 1.0)
-        expect(Status.OUT_OF_RANGE, "negative", b.complete, -1, 0.01)
-        expect(Status.OUT_OF_RANGE, "unknown app 1", b.app_stats, 1)
-        expect(Status.INVALID_ARGUMENT, "observed_time_s", b.complete, 0, -0.01)
-        expect(Status.INVALID_ARGUMENT, "batch_time_s", b.batch_done, math.nan)
-        expect(Status.INVALID_ARGUMENT, "now_s", b.next_batch, math.nan)
-        assert b.queued == 0
-        with pytest.raises(TypeError):
-            b.enqueue(True, 1, 0.0)
-        with pytest.raises(TypeError):
-            b.enqueue(0, 1, "now")
+# (method, arguments, status, part of the message): each fails and queues nothing.
+BAD_CALLS: List[Tuple[str, Tuple[Any, ...], Status, str]] = [
+    ("enqueue", (0, 1, math.nan, 1.0), Status.INVALID_ARGUMENT, "arrival_s"),
+    ("enqueue", (0, 1, 0.0, math.inf), Status.INVALID_ARGUMENT, "deadline_s"),
+    ("enqueue", (0, 1, 1.0, 0.5), Status.INVALID_ARGUMENT, "before its arrival"),
+    ("enqueue", (0, -1, 0.0, 1.0), Status.INVALID_ARGUMENT, "request_id"),
+    ("enqueue", (3, 1, 0.0, 1.0), Status.OUT_OF_RANGE, "unknown app 3"),
+    ("enqueue", ("z", 1, 0.0, 1.0), Status.OUT_OF_RANGE, "unknown app 'z'"),
+    ("complete", (-1, 0.01), Status.OUT_OF_RANGE, "negative"),
+    ("app_stats", (2,), Status.OUT_OF_RANGE, "unknown app 2"),
+    ("complete", (0, -0.01), Status.INVALID_ARGUMENT, "observed_time_s"),
+    ("batch_done", (math.nan,), Status.INVALID_ARGUMENT, "batch_time_s"),
+    ("next_batch", (math.nan,), Status.INVALID_ARGUMENT, "now_s"),
+    # ctypes reduces ints modulo 2**64: enqueue(2**64 + 1, ...) queued into app 1 (issue 12).
+    ("enqueue", (2**64 + 1, 1, 0.0, 1.0), Status.OUT_OF_RANGE, "app"),
+    ("enqueue", (2**64, 1, 0.0, 1.0), Status.OUT_OF_RANGE, "app"),
+    ("complete", (2**64 + 1, 0.01), Status.OUT_OF_RANGE, "app"),
+    ("app_stats", (2**65,), Status.OUT_OF_RANGE, "app"),
+    ("enqueue", (0, 2**64, 0.0, 1.0), Status.INVALID_ARGUMENT, "request_id"),
+]
+
+
+@pytest.fixture(scope="module")
+def batcher() -> Iterator[Batcher]:
+    with Batcher(TWO, max_batch=4) as b:
+        yield b
+
+
+@pytest.mark.parametrize("method, args, status, part", BAD_CALLS)
+def test_bad_calls(
+    batcher: Batcher, method: str, args: Tuple[Any, ...], status: Status, part: str
+) -> None:
+    with fails(status, part):
+        getattr(batcher, method)(*args)
+    assert batcher.queued == 0
+
+
+@pytest.mark.parametrize("args", [(True, 1, 0.0), (0, 1, "now")])
+def test_bad_call_types(batcher: Batcher, args: Tuple[Any, ...]) -> None:
+    with pytest.raises(TypeError):
+        batcher.enqueue(*args)
 
 
 def test_lifecycle() -> None:
-    before = ergon.live_handles()["batcher"]
+    before = ergon.live_handles()["orloj_batcher"]
     b = oracle_batcher()
-    assert ergon.live_handles()["batcher"] == before + 1
+    assert ergon.live_handles()["orloj_batcher"] == before + 1
     assert "orloj" in repr(b)
     for refuse in (copy.copy, copy.deepcopy, pickle.dumps):
         with pytest.raises(TypeError, match="native handle"):
@@ -203,13 +242,13 @@ def test_lifecycle() -> None:
     b.close()
     b.close()
     assert b.closed and "closed" in repr(b)
-    assert ergon.live_handles()["batcher"] == before
-    expect(Status.INVALID_STATE, "closed", b.enqueue, 0, 1, 0.0, 1.0)
-    expect(Status.INVALID_STATE, "closed", b.next_batch, 0.0)
-    expect(Status.INVALID_STATE, "closed", lambda: b.queued)
+    assert ergon.live_handles()["orloj_batcher"] == before
+    for use in (lambda: b.enqueue(0, 1, 0.0, 1.0), lambda: b.next_batch(0.0), lambda: b.queued):
+        with fails(Status.INVALID_STATE, "closed"):
+            use()
     oracle_batcher()  # dropped at once: the finalizer frees it
     gc.collect()
-    assert ergon.live_handles()["batcher"] == before
+    assert ergon.live_handles()["orloj_batcher"] == before
 
 
 def sim_config(duration_s: float = 1.0) -> Dict[str, Any]:
@@ -240,12 +279,38 @@ def test_batcher_from_json() -> None:
         assert b.queued == 1
     with Batcher.from_json(json.dumps(cfg), policy="nexus-p99") as b:
         assert b.policy == "nexus-p99"
-    expect(Status.INVALID_ARGUMENT, "sjf", Batcher.from_json, cfg, policy="sjf")
-    expect(Status.PARSE, "orloj-sim/v1", Batcher.from_json, "{")
-    expect(Status.SCHEMA, "orloj-sim/v9", Batcher.from_json, dict(cfg, schema="orloj-sim/v9"))
-    bad = copy.deepcopy(cfg)
-    bad["apps"][0]["slo_s"] = 0
-    expect(Status.INVALID_PROBLEM, "early-exit", Batcher.from_json, bad)
+
+
+def sim_config_with(edit: Callable[[Dict[str, Any]], Any]) -> Dict[str, Any]:
+    cfg = sim_config()
+    edit(cfg)
+    return cfg
+
+
+# (what reads the document, the document, keywords, status, part of the message)
+BAD_DOCUMENTS: List[Tuple[Callable[..., Any], Any, Dict[str, Any], Status, str]] = [
+    (Batcher.from_json, sim_config(), {"policy": "sjf"}, Status.INVALID_ARGUMENT, "sjf"),
+    (Batcher.from_json, "{", {}, Status.PARSE, "orloj-sim/v1"),
+    (Batcher.from_json, sim_config_with(lambda c: c.update(schema="orloj-sim/v9")), {},
+     Status.SCHEMA, "orloj-sim/v9"),
+    (Batcher.from_json, sim_config_with(lambda c: c["apps"][0].update(slo_s=0)), {},
+     Status.INVALID_PROBLEM, "early-exit"),
+    (simulate, "{", {}, Status.PARSE, "orloj-sim/v1"),
+    (simulate, sim_config_with(lambda c: c.update(schema="orloj-sim/v2")), {},
+     Status.SCHEMA, "orloj-sim/v2"),
+    (simulate, sim_config_with(lambda c: c["apps"][1].update(share=0.7)), {},
+     Status.INVALID_PROBLEM, "shares add up to"),
+    (simulate, sim_config_with(lambda c: c["apps"][0]["exec_time"].update(kind="gamma")), {},
+     Status.INVALID_PROBLEM, "unknown distribution kind"),
+]
+
+
+@pytest.mark.parametrize("read, document, options, status, part", BAD_DOCUMENTS)
+def test_bad_documents(
+    read: Callable[..., Any], document: Any, options: Dict[str, Any], status: Status, part: str
+) -> None:
+    with fails(status, part):
+        read(document, **options)
 
 
 def test_simulate_equals_the_cli(cli: Path, tmp_path: Path) -> None:
@@ -270,30 +335,6 @@ def test_simulate_equals_the_cli(cli: Path, tmp_path: Path) -> None:
         assert r["finished"] + r["dropped"] + r["late"] == r["arrived"]
 
 
-def test_simulate_errors() -> None:
-    expect(Status.PARSE, "orloj-sim/v1", simulate, "{")
-    expect(Status.SCHEMA, "orloj-sim/v2", simulate, dict(sim_config(), schema="orloj-sim/v2"))
-    cfg = sim_config()
-    cfg["apps"][1]["share"] = 0.7
-    expect(Status.INVALID_PROBLEM, "shares add up to", simulate, cfg)
-    cfg = sim_config()
-    cfg["apps"][0]["exec_time"]["kind"] = "gamma"
-    expect(Status.INVALID_PROBLEM, "unknown distribution kind", simulate, cfg)
+def test_simulate_needs_a_document() -> None:
     with pytest.raises(TypeError):
         simulate(42)  # type: ignore[arg-type]
-
-
-def test_indices_past_2_64_do_not_wrap() -> None:
-    # ctypes reduces ints modulo 2**64: enqueue(2**64 + 1, ...) queued into app 1 (issue 12).
-    apps = [App.constant("x", slo_s=0.1, value_s=0.01), App.constant("y", slo_s=0.1, value_s=0.01)]
-    with Batcher(apps, max_batch=4) as b:
-        expect(Status.OUT_OF_RANGE, "app", b.enqueue, 2**64 + 1, 1, 0.0, 1.0)
-        expect(Status.OUT_OF_RANGE, "app", b.enqueue, 2**64, 1, 0.0, 1.0)
-        expect(Status.OUT_OF_RANGE, "app", b.complete, 2**64 + 1, 0.01)
-        expect(Status.OUT_OF_RANGE, "app", b.app_stats, 2**65)
-        expect(Status.INVALID_ARGUMENT, "request_id", b.enqueue, 0, 2**64, 0.0, 1.0)
-        assert b.queued == 0
-    expect(Status.INVALID_PROBLEM, "max_batch", Batcher, apps, max_batch=2**64 + 4)
-    expect(Status.INVALID_ARGUMENT, "bins", Batcher, apps, max_batch=4, bins=2**64 + 8)
-    with pytest.raises(TypeError):
-        Batcher(apps, max_batch=4.0)  # type: ignore[arg-type]

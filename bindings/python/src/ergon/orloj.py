@@ -1,11 +1,12 @@
-"""Orloj batching: the online scheduler of a model server, and the serving simulator.
+"""Orloj: the online batcher of a model server, and the serving simulator.
 
 The classes of this module drive the Orloj part of the C ABI (``ergon_orloj_batcher_*`` and
-``ergon_orloj_simulation_run_json`` of ``ergon.h``). A :class:`Batcher` keeps an empirical
-execution-time distribution per application, a queue per application in deadline order and a
-policy (Orloj, or the baselines Clockwork, Nexus, Clipper, EDF and FIFO)::
+``ergon_orloj_simulation_*`` of ``ergon.h``; ``ergon orloj`` on the command line). A
+:class:`Batcher` keeps an empirical execution-time distribution per application, a queue per
+application in deadline order and a policy (Orloj, or the baselines Clockwork, Nexus, Clipper,
+EDF and FIFO)::
 
-    from ergon.batching import App, Batcher, simulate
+    from ergon.orloj import App, Batcher, simulate
 
     apps = [App.bimodal("early-exit", slo_s=0.040, low_s=0.006, high_s=0.020, p_low=0.3),
             App.lognormal("seq2seq", slo_s=0.060, mean_s=0.030, cv=1.0)]
@@ -30,15 +31,16 @@ from __future__ import annotations
 import ctypes
 import json
 import operator
-import threading
-import weakref
 from ctypes import byref, c_double, c_size_t, c_uint64
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
-from . import _native as N
-from ._errors import ErgonError, Status, _index
-from ._frontier import _OwnsHandle, _as_bytes, _closed_error, _read_text, _thread_error
+from . import _abi as A
+from . import _names
+from ._errors import ErgonError, Status
+from ._ffi import Handle, Owner, as_bytes, index, make
+from ._library import lib
+from ._names import ORLOJ_POLICIES as POLICIES
 
 __all__ = [
     "App",
@@ -50,60 +52,8 @@ __all__ = [
     "simulate_json",
 ]
 
-_KINDS = {
-    "constant": N.ERGON_ORLOJ_EXEC_CONSTANT,
-    "bimodal": N.ERGON_ORLOJ_EXEC_BIMODAL,
-    "lognormal": N.ERGON_ORLOJ_EXEC_LOGNORMAL,
-    "samples": N.ERGON_ORLOJ_EXEC_SAMPLES,
-}
-
-_BASES = {
-    "orloj": N.ERGON_ORLOJ_POLICY_ORLOJ,
-    "clockwork": N.ERGON_ORLOJ_POLICY_CLOCKWORK,
-    "nexus": N.ERGON_ORLOJ_POLICY_NEXUS,
-    "clipper": N.ERGON_ORLOJ_POLICY_CLIPPER,
-    "edf": N.ERGON_ORLOJ_POLICY_EDF,
-    "fifo": N.ERGON_ORLOJ_POLICY_FIFO,
-}
-
-POLICIES = (
-    "orloj",
-    "clockwork",
-    "clockwork-p99",
-    "nexus",
-    "nexus-p99",
-    "clipper",
-    "edf",
-    "edf-p99",
-    "fifo",
-    "fifo-p99",
-)
-"""Policy names, as in ``orloj-sim/v1`` (a baseline may also end in ``-mean``, the default)."""
-
 Config = Union[Mapping[str, Any], str, bytes]
 """An ``orloj-sim/v1`` document: a mapping (serialized here) or its JSON text."""
-
-
-def _policy(name: Any) -> Tuple[int, int]:
-    """``(ERGON_ORLOJ_POLICY_*, ERGON_ORLOJ_ESTIMATE_*)`` of a policy name."""
-    if not isinstance(name, str):
-        raise ErgonError(
-            Status.INVALID_ARGUMENT, f"policy must be a string such as 'orloj'; got {name!r}"
-        )
-    key = name.strip().lower()
-    estimate = N.ERGON_ORLOJ_ESTIMATE_MEAN
-    base = key
-    if key.endswith("-p99"):
-        base, estimate = key[: -len("-p99")], N.ERGON_ORLOJ_ESTIMATE_P99
-    elif key.endswith("-mean"):
-        base = key[: -len("-mean")]
-    if base not in _BASES or (estimate == N.ERGON_ORLOJ_ESTIMATE_P99 and base in ("orloj", "clipper")):
-        raise ErgonError(
-            Status.INVALID_ARGUMENT,
-            f"unknown policy {name!r} (expected one of {', '.join(POLICIES)}; baselines may end "
-            "in -mean)",
-        )
-    return _BASES[base], estimate
 
 
 def _number(value: Any, what: str) -> float:
@@ -140,9 +90,7 @@ class App:
         cls, name: str, *, slo_s: float, low_s: float, high_s: float, p_low: float
     ) -> "App":
         """Early exit: ``low_s`` with probability ``p_low``, else ``high_s``."""
-        return cls(
-            name, slo_s, "bimodal", (("low_s", low_s), ("high_s", high_s), ("p_low", p_low))
-        )
+        return cls(name, slo_s, "bimodal", (("low_s", low_s), ("high_s", high_s), ("p_low", p_low)))
 
     @classmethod
     def lognormal(cls, name: str, *, slo_s: float, mean_s: float, cv: float) -> "App":
@@ -159,7 +107,7 @@ class App:
         """An ``apps`` entry of ``orloj-sim/v1``: ``{"name", "slo_s", "exec_time": {"kind",
         ...}}`` (other keys, such as ``share``, are ignored)."""
         if not isinstance(doc, Mapping):
-            raise TypeError(f"an app must be an ergon.batching.App or a mapping, not {doc!r}")
+            raise TypeError(f"an app must be an ergon.orloj.App or a mapping, not {doc!r}")
         try:
             exec_time = doc["exec_time"]
             params = tuple((k, v) for k, v in exec_time.items() if k != "kind")
@@ -170,36 +118,42 @@ class App:
                 f"app {doc!r}: needs name, slo_s and exec_time with a kind ({e!r})",
             ) from None
 
-    def _raw(self, index: int) -> Tuple[N.ergon_orloj_app, Any]:
+    def _raw(self, position: int) -> Tuple[A.ergon_orloj_app, Any]:
         """The C struct and what it borrows (kept alive by the caller during the call)."""
-        if self.kind not in _KINDS:
+        kinds = _names.ORLOJ_EXEC_KINDS
+        if self.kind not in kinds:
             raise ErgonError(
                 Status.INVALID_ARGUMENT,
                 f"app {self.name!r}: unknown execution-time kind {self.kind!r} (expected "
-                f"{', '.join(_KINDS)})",
+                f"{', '.join(kinds)})",
             )
-        raw = N.ergon_orloj_app()
+        raw = A.ergon_orloj_app()
+        # The name is passed as pointer and length (UTF-8, not NUL-terminated).
         name = self.name.encode("utf-8")
         raw.name = name
-        raw.slo_s = _number(self.slo_s, f"apps[{index}].slo_s")
-        raw.kind = _KINDS[self.kind]
+        raw.name_len = len(name)
+        raw.slo_s = _number(self.slo_s, f"apps[{position}].slo_s")
+        raw.kind = kinds[self.kind]
         keep: List[Any] = [name]
-        fields = {f for f, _ in N.ergon_orloj_app._fields_}
         for key, value in self.params:
             if key == "values_s":
-                values = [_number(v, f"apps[{index}].values_s") for v in value]
+                values = [_number(v, f"apps[{position}].values_s") for v in value]
                 array = (c_double * len(values))(*values)
                 keep.append(array)
                 raw.samples_s = ctypes.cast(array, ctypes.POINTER(c_double))
                 raw.num_samples = len(values)
-            elif key in fields and key not in ("name", "slo_s", "kind", "num_samples"):
-                setattr(raw, key, _number(value, f"apps[{index}].exec_time.{key}"))
+            elif key in _LAW_FIELDS:
+                setattr(raw, key, _number(value, f"apps[{position}].exec_time.{key}"))
             else:
                 raise ErgonError(
                     Status.INVALID_PROBLEM,
                     f"app {self.name!r}: unknown exec_time field {key!r}",
                 )
         return raw, keep
+
+
+_LAW_FIELDS = frozenset({"value_s", "low_s", "high_s", "p_low", "mean_s", "cv"})
+"""The numeric law parameters of ``struct ergon_orloj_app`` (``values_s`` is the array)."""
 
 
 class AppStats(NamedTuple):
@@ -226,20 +180,13 @@ class Decision(NamedTuple):
     """Expected time of the batch under its distribution, seconds (0 for no batch)."""
 
 
-def _free_batcher(free: Callable[[Any], None], ptr: Any) -> None:
-    try:
-        free(ptr)
-    finally:
-        N.track("batcher", -1)
-
-
 def _config_bytes(config: Config) -> bytes:
     if isinstance(config, Mapping):
         return json.dumps(config).encode("utf-8")
-    return _as_bytes(config, "config")
+    return as_bytes(config, "config")
 
 
-class Batcher(_OwnsHandle):
+class Batcher(Owner):
     """The Orloj online batcher of a model server.
 
     Args:
@@ -267,17 +214,8 @@ class Batcher(_OwnsHandle):
             batch sizes; the message names the application and field).
     """
 
-    __slots__ = (
-        "_ptr",
-        "_lib",
-        "_lock",
-        "_finalizer",
-        "_names",
-        "_batch",
-        "_dropped",
-        "_max_batch",
-        "__weakref__",
-    )
+    __slots__ = ("_names", "_batch", "_dropped", "_max_batch")
+    _what = "batcher"
 
     def __init__(
         self,
@@ -296,8 +234,6 @@ class Batcher(_OwnsHandle):
         load_floor: Optional[bool] = None,
         _handle: Any = None,
     ) -> None:
-        self._lib = N.lib()
-        self._lock = threading.RLock()
         if _handle is None:
             parsed = [a if isinstance(a, App) else App.from_dict(a) for a in apps]
             out = self._build(
@@ -319,15 +255,9 @@ class Batcher(_OwnsHandle):
             self._names = [a.name for a in parsed]
         else:
             out = _handle
-            self._names = [
-                a["name"] if isinstance(a, Mapping) else a.name for a in apps  # type: ignore
-            ]
-        self._ptr: Any = out
-        N.track("batcher", +1)
-        self._finalizer = weakref.finalize(self, _free_batcher, self._lib.ergon_orloj_batcher_free, out)
-        n = c_size_t(0)
-        self._check(self._lib.ergon_orloj_batcher_max_batch_size(out, byref(n)))
-        self._max_batch = n.value
+            self._names = [a["name"] if isinstance(a, Mapping) else a.name for a in apps]
+        self._own(out)
+        self._max_batch = int(self._get("max_batch_size", c_size_t).value)
         self._batch = (c_uint64 * self._max_batch)()
         self._dropped = (c_uint64 * 64)()
 
@@ -338,21 +268,17 @@ class Batcher(_OwnsHandle):
         scale: Optional[Sequence[float]],
         policy: str,
         overrides: Dict[str, Any],
-    ) -> Any:
-        if isinstance(max_batch, bool):
-            raise TypeError("max_batch must be an integer, not bool")
-        max_batch = _index(max_batch, "max_batch", status=Status.INVALID_PROBLEM)
-        options = self._lib.ergon_orloj_batcher_options_default()
-        options.policy, options.estimate = _policy(policy)
+    ) -> Handle:
+        max_batch = index(max_batch, "max_batch", status=Status.INVALID_PROBLEM)
+        options = lib().ergon_orloj_batcher_options_default()
+        options.policy, options.estimate = _names.orloj_policy(policy)
         for key, value in overrides.items():
             if value is None:
                 continue
             if key in ("single_app", "powers_of_two", "adaptive_floor", "load_floor"):
                 setattr(options, key, bool(value))
             elif key == "bins":
-                if isinstance(value, bool):
-                    raise TypeError("bins must be an integer, not bool")
-                options.bins = _index(value, "options.bins", status=Status.INVALID_ARGUMENT)
+                options.bins = index(value, "options.bins", status=Status.INVALID_ARGUMENT)
             else:
                 setattr(options, key, _number(value, key))
         raws, keep = [], []
@@ -360,7 +286,7 @@ class Batcher(_OwnsHandle):
             raw, k = a._raw(i)
             raws.append(raw)
             keep.append(k)
-        array = (N.ergon_orloj_app * len(raws))(*raws)
+        array = (A.ergon_orloj_app * len(raws))(*raws)
         scale_ptr = None
         if scale is not None:
             factors = [_number(s, "scale") for s in scale]
@@ -371,14 +297,17 @@ class Batcher(_OwnsHandle):
                     "give one per batch size",
                 )
             scale_ptr = (c_double * len(factors))(*factors)
-        out = N.BatcherPtr()
-        status = self._lib.ergon_orloj_batcher_new(
-            array, len(raws), scale_ptr, max_batch, byref(options), byref(out)
+        handle = make(
+            "ergon_orloj_batcher_new",
+            "orloj_batcher",
+            array,
+            len(raws),
+            scale_ptr,
+            max_batch,
+            byref(options),
         )
         del keep  # the C call has copied everything it borrowed
-        if status:
-            raise _thread_error(status)
-        return out
+        return handle
 
     @classmethod
     def from_json(cls, config: Config, policy: Optional[str] = None) -> "Batcher":
@@ -393,12 +322,9 @@ class Batcher(_OwnsHandle):
         data = _config_bytes(config)
         name = None
         if policy is not None:
-            _policy(policy)  # a clear error before the library's
+            _names.orloj_policy(policy)  # a clear error before the library's
             name = policy.encode("utf-8")
-        out = N.BatcherPtr()
-        status = N.lib().ergon_orloj_batcher_from_json(data, len(data), name, byref(out))
-        if status:
-            raise _thread_error(status)
+        out = make("ergon_orloj_batcher_from_json", "orloj_batcher", data, len(data), name)
         try:
             apps = json.loads(data)["apps"]
         except Exception:  # pragma: no cover - the library has parsed it
@@ -407,30 +333,13 @@ class Batcher(_OwnsHandle):
 
     # --- lifetime ----------------------------------------------------------------------------
 
-    def close(self) -> None:
-        """Releases the native handle (queued requests are forgotten). Closing twice is fine."""
-        with self._lock:
-            self._ptr = None
-            self._finalizer()
-
     def __repr__(self) -> str:
         if self.closed:
-            return "<ergon.batching.Batcher (closed)>"
+            return "<ergon.orloj.Batcher (closed)>"
         return (
-            f"<ergon.batching.Batcher {self.policy} apps={self._names} "
+            f"<ergon.orloj.Batcher {self.policy} apps={self._names} "
             f"max_batch={self._max_batch} queued={self.queued}>"
         )
-
-    def _handle(self) -> Any:
-        ptr = self._ptr
-        if ptr is None:
-            raise _closed_error("batcher")
-        return ptr
-
-    def _check(self, status: int) -> None:
-        if status:
-            _, message = _read_text(self._lib.ergon_orloj_batcher_last_error, self._ptr)
-            raise ErgonError(status, message)
 
     def _app(self, app: Union[int, str]) -> int:
         if isinstance(app, str):
@@ -443,11 +352,11 @@ class Batcher(_OwnsHandle):
                 ) from None
         if isinstance(app, bool):
             raise TypeError("app must be an index or a name, not bool")
-        index = operator.index(app)
-        if index < 0:
-            raise ErgonError(Status.OUT_OF_RANGE, f"unknown app {index} (negative)")
+        position = operator.index(app)
+        if position < 0:
+            raise ErgonError(Status.OUT_OF_RANGE, f"unknown app {position} (negative)")
         # An index of 2**64 or more would wrap to a small one in ctypes.
-        return _index(index, "app")
+        return index(position, "app")
 
     # --- the server's calls ------------------------------------------------------------------
 
@@ -465,19 +374,13 @@ class Batcher(_OwnsHandle):
             ErgonError: ``OUT_OF_RANGE`` (unknown app), ``INVALID_ARGUMENT`` (a time not
                 finite, a deadline before the arrival, an id out of range).
         """
-        index = self._app(app)
-        if isinstance(request_id, bool):
-            raise TypeError("request_id must be an integer, not bool")
-        rid = _index(request_id, "request_id", 64, Status.INVALID_ARGUMENT)
+        app_index = self._app(app)
+        rid = index(request_id, "request_id", 64, Status.INVALID_ARGUMENT)
         arrival = _number(arrival_s, "arrival_s")
-        with self._lock:
-            ptr = self._handle()
-            if deadline_s is None:
-                status = self._lib.ergon_orloj_batcher_enqueue_slo(ptr, index, rid, arrival)
-            else:
-                deadline = _number(deadline_s, "deadline_s")
-                status = self._lib.ergon_orloj_batcher_enqueue(ptr, index, rid, arrival, deadline)
-            self._check(status)
+        if deadline_s is None:
+            self._call("enqueue_slo", app_index, rid, arrival)
+        else:
+            self._call("enqueue", app_index, rid, arrival, _number(deadline_s, "deadline_s"))
 
     def decide(self, now_s: float) -> Decision:
         """Decides at ``now_s``: drops hopeless and expired requests and picks the next batch,
@@ -498,10 +401,11 @@ class Batcher(_OwnsHandle):
         now = _number(now_s, "now_s")
         nb, nd, t = c_size_t(0), c_size_t(0), c_double(0.0)
         with self._lock:
-            ptr = self._handle()
+            h = self._live()
+            next_batch = h.fn("next_batch")
             for _ in range(2):
-                status = self._lib.ergon_orloj_batcher_next_batch(
-                    ptr,
+                status = next_batch(
+                    h.ptr,
                     now,
                     self._batch,
                     len(self._batch),
@@ -518,10 +422,9 @@ class Batcher(_OwnsHandle):
                     self._batch = (c_uint64 * nb.value)()
                 if nd.value > len(self._dropped):
                     self._dropped = (c_uint64 * max(nd.value, 2 * len(self._dropped)))()
-            self._check(status)
-            return Decision(
-                list(self._batch[: nb.value]), list(self._dropped[: nd.value]), t.value
-            )
+            if status:
+                raise h.error(status)
+            return Decision(list(self._batch[: nb.value]), list(self._dropped[: nd.value]), t.value)
 
     def complete(self, app: Union[int, str], observed_time_s: float) -> None:
         """Reports the observed time of one finished request of ``app`` (its time alone) and
@@ -531,29 +434,18 @@ class Batcher(_OwnsHandle):
             ErgonError: ``OUT_OF_RANGE`` (unknown app), ``INVALID_ARGUMENT`` (a time not
                 finite or negative).
         """
-        index = self._app(app)
-        t = _number(observed_time_s, "observed_time_s")
-        with self._lock:
-            self._check(self._lib.ergon_orloj_batcher_complete(self._handle(), index, t))
+        self._call("complete", self._app(app), _number(observed_time_s, "observed_time_s"))
 
     def batch_done(self, batch_time_s: float) -> None:
         """Reports how long the last batch took (Clipper's AIMD feedback)."""
-        t = _number(batch_time_s, "batch_time_s")
-        with self._lock:
-            self._check(self._lib.ergon_orloj_batcher_batch_done(self._handle(), t))
+        self._call("batch_done", _number(batch_time_s, "batch_time_s"))
 
     # --- state -------------------------------------------------------------------------------
-
-    def _size(self, fn: Callable[..., int]) -> int:
-        n = c_size_t(0)
-        with self._lock:
-            self._check(fn(self._handle(), byref(n)))
-        return n.value
 
     @property
     def queued(self) -> int:
         """Requests waiting."""
-        return self._size(self._lib.ergon_orloj_batcher_queued)
+        return int(self._get("queued", c_size_t).value)
 
     def __len__(self) -> int:
         return self.queued
@@ -571,17 +463,11 @@ class Batcher(_OwnsHandle):
     @property
     def policy(self) -> str:
         """The policy's name (``"orloj"``, ``"clockwork-p99"``...)."""
-        with self._lock:
-            status, name = _read_text(self._lib.ergon_orloj_batcher_policy_name, self._handle())
-            self._check(status)
-        return name
+        return self._text("policy_name")
 
     def app_stats(self, app: Union[int, str]) -> AppStats:
         """The SLO and current law's mean and p99 of ``app``, and completions reported."""
-        index = self._app(app)
-        s = N.ergon_orloj_app_stats()
-        with self._lock:
-            self._check(self._lib.ergon_orloj_batcher_app_stats(self._handle(), index, byref(s)))
+        s = self._get("app_stats", A.ergon_orloj_app_stats, self._app(app))
         return AppStats(s.slo_s, s.mean_s, s.p99_s, s.completions)
 
 
@@ -592,20 +478,9 @@ def simulate_json(config: Config) -> str:
     Raises:
         ErgonError: ``PARSE``, ``SCHEMA`` or ``INVALID_PROBLEM``.
     """
-    lib = N.lib()
     data = _config_bytes(config)
-    out = N.ResultPtr()
-    status = lib.ergon_orloj_simulation_run_json(data, len(data), byref(out))
-    if status:
-        raise _thread_error(status)
-    try:
-        status, text = _read_text(lib.ergon_orloj_simulation_to_json, out)
-        if status:
-            _, message = _read_text(lib.ergon_orloj_simulation_last_error, out)
-            raise ErgonError(status, message)
-        return text
-    finally:
-        lib.ergon_orloj_simulation_free(out)
+    with make("ergon_orloj_simulation_run_json", "orloj_simulation", data, len(data)) as h:
+        return h.text("to_json")
 
 
 def simulate(config: Config) -> Dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import re
@@ -9,8 +10,10 @@ import subprocess
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Tuple
 
-import ergon
 import pytest
+
+import ergon
+from ergon._library import lib
 
 REL = 1e-12
 
@@ -174,10 +177,27 @@ def test_version(cli: Path) -> None:
     v = ergon.version()
     assert re.fullmatch(r"\d+\.\d+\.\d+.*", v), v
     assert ergon.ABI_VERSION == 2
+    assert lib().ergon_abi_version() == ergon.ABI_VERSION  # the library loaded says so too
     run = subprocess.run([str(cli), "--version"], capture_output=True, text=True, timeout=60)
     if run.returncode == 0:
         assert v in run.stdout
     assert Path(ergon.library_path()).name.startswith("libergon")
+
+
+@pytest.mark.parametrize("system", ["perseus", "dpk", "orloj", "gpu", "hooks"])
+def test_one_module_per_system(system: str) -> None:
+    # Named as the C functions (ergon_<system>_*), the Rust modules and the CLI subcommands.
+    module = importlib.import_module(f"ergon.{system}")
+    assert module.__name__ == f"ergon.{system}" and module.__doc__
+    if system != "hooks":
+        assert getattr(ergon, system) is module
+
+
+def test_abi_1_module_names_are_gone() -> None:
+    assert ergon.Frontier is ergon.perseus.Frontier and ergon.Plan is ergon.perseus.Plan
+    for old in ("ergon.batching", "ergon._frontier", "ergon._native"):
+        with pytest.raises(ModuleNotFoundError):
+            importlib.import_module(old)
 
 
 # --- plans -------------------------------------------------------------------------------------
