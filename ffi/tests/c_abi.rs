@@ -541,7 +541,13 @@ fn c_panic_boundary() {
     let data = data_dir();
     let data = [data.as_os_str()];
     let env = [("ERGON_FFI_TEST_PANIC", "ergon_perseus_frontier_solve")];
-    program_prints("c/panic.c", &data, &data, &env, &["solve -> 12"]);
+    program_prints(
+        "c/panic.c",
+        &data,
+        &data,
+        &env,
+        &["[internal error (panic)] ergon_perseus_frontier_solve: internal error: panic requested"],
+    );
 }
 
 /// What the programs that take no arguments print (besides "all checks passed").
@@ -961,24 +967,40 @@ fn cpp_refuses_a_library_of_another_abi() {
     let fake = dir.join("fake_libergon_v1.o");
     let cc = compiler(false);
     let mut cmd = Command::new(&cc);
-    cmd.args(["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-g", "-c"])
-        .arg(src.join("fake_libergon_v1.c"))
-        .arg("-o")
-        .arg(&fake);
+    cmd.args([
+        "-std=c11",
+        "-Wall",
+        "-Wextra",
+        "-Wpedantic",
+        "-Werror",
+        "-g",
+        "-c",
+    ])
+    .arg(src.join("fake_libergon_v1.c"))
+    .arg("-o")
+    .arg(&fake);
     let out = spawn(&mut cmd, &cc);
     check_ok(&out, "fake_libergon_v1.c");
     let cxx = compiler(true);
     let exe = dir.join("abi_mismatch");
     let mut cmd = Command::new(&cxx);
-    cmd.args(["-std=c++17", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-g", "-O1"])
-        .arg("-I")
-        .arg(repo().join("include"))
-        .arg("-I")
-        .arg(repo().join("bindings/cpp"))
-        .arg(src.join("abi_mismatch.cpp"))
-        .arg(&fake)
-        .arg("-o")
-        .arg(&exe);
+    cmd.args([
+        "-std=c++17",
+        "-Wall",
+        "-Wextra",
+        "-Wpedantic",
+        "-Werror",
+        "-g",
+        "-O1",
+    ])
+    .arg("-I")
+    .arg(repo().join("include"))
+    .arg("-I")
+    .arg(repo().join("bindings/cpp"))
+    .arg(src.join("abi_mismatch.cpp"))
+    .arg(&fake)
+    .arg("-o")
+    .arg(&exe);
     let out = spawn(&mut cmd, &cxx);
     check_ok(&out, "abi_mismatch.cpp");
     let stdout = run(&exe, &[], &[]);
