@@ -482,10 +482,10 @@ pub fn frontier_json(
         num_stages: frontier.num_stages,
         num_microbatches,
         p_blocking_w: frontier.p_blocking_w,
-        t_min_s: frontier.t_min_quanta as f64 * frontier.unit_time_s,
-        t_max_s: frontier.t_max_quanta as f64 * frontier.unit_time_s,
+        t_min_s: frontier.t_min_s(),
+        t_max_s: frontier.t_max_s(),
         t_star_s: t_star,
-        complete: frontier.termination == super::Termination::ReachedMinimum,
+        complete: frontier.is_complete(),
         points,
     };
     serde_json::to_string(&doc).unwrap_or_default()

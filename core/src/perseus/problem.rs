@@ -318,6 +318,17 @@ impl Dag {
         Ok(())
     }
 
+    /// Microbatches per iteration: one more than the largest microbatch index of a
+    /// computation (`None` for a DAG without computations). For a DAG built from a
+    /// [`Pipeline`](super::Pipeline) it is the pipeline's `num_microbatches`; `ergon-frontier/v1`
+    /// reports it.
+    pub fn num_microbatches(&self) -> Option<u32> {
+        self.nodes
+            .iter()
+            .map(|c| c.microbatch.saturating_add(1))
+            .max()
+    }
+
     /// Node ids of each stage in program order (the order of `nodes`).
     pub fn stage_programs(&self) -> Vec<Vec<u32>> {
         let mut out = alloc::vec![Vec::new(); self.num_stages as usize];
