@@ -177,7 +177,7 @@ fn other_fields_are_checked() {
     );
     let huge = doc(&both, "").replace("\"duration_s\": 10.0", "\"duration_s\": 1e9");
     assert_mentions(&err(&huge), &["limit"]);
-    assert!(matches!(parse_sim("{"), Err(FormatError::Json(_))));
+    assert!(matches!(parse_sim("{"), Err(FormatError::Json { .. })));
 }
 
 fn law(spec: &ExecSpec, grid: TimeGrid) -> Distribution {

@@ -588,11 +588,8 @@ fn missing_required_field_is_named() {
     let e = parse(&doc).unwrap_err();
     assert!(
         matches!(
-            e,
-            FormatError::Field {
-                field: "pipeline",
-                ..
-            }
+            &e,
+            FormatError::Field { field, .. } if field == "pipeline"
         ),
         "{e:?}"
     );
@@ -635,10 +632,7 @@ fn unknown_schedule_is_rejected_naming_the_field() {
     assert!(
         matches!(
             &e,
-            FormatError::Field {
-                field: "pipeline.schedule",
-                ..
-            }
+            FormatError::Field { field, .. } if field == "pipeline.schedule"
         ),
         "{e:?}"
     );
@@ -651,10 +645,7 @@ fn unknown_schedule_is_rejected_naming_the_field() {
     assert!(
         matches!(
             &e,
-            FormatError::Field {
-                field: "pipeline.virtual_stages",
-                ..
-            }
+            FormatError::Field { field, .. } if field == "pipeline.virtual_stages"
         ),
         "{e:?}"
     );
@@ -664,10 +655,7 @@ fn unknown_schedule_is_rejected_naming_the_field() {
     assert!(
         matches!(
             &e,
-            FormatError::Field {
-                field: "pipeline.virtual_stages",
-                ..
-            }
+            FormatError::Field { field, .. } if field == "pipeline.virtual_stages"
         ),
         "{e:?}"
     );
@@ -778,10 +766,7 @@ fn duplicate_node_id_is_rejected() {
     assert!(
         matches!(
             &e,
-            FormatError::Field {
-                field: "dag.nodes",
-                ..
-            }
+            FormatError::Field { field, .. } if field == "dag.nodes"
         ),
         "{e:?}"
     );
@@ -798,10 +783,7 @@ fn edge_to_missing_node_is_rejected() {
     assert!(
         matches!(
             &e,
-            FormatError::Field {
-                field: "dag.edges",
-                ..
-            }
+            FormatError::Field { field, .. } if field == "dag.edges"
         ),
         "{e:?}"
     );

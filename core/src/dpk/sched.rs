@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use super::kp::{self, KpItem};
 use super::problem::{fits, within};
 use super::{KnapsackError, RdpCurve, Workload, optimal};
+use crate::names::named_enum;
 
 /// Default DPK precision η: the 1-D knapsacks are solved to within a factor (1 + 2η/3).
 pub const DEFAULT_ETA: f64 = 0.05;
@@ -27,33 +28,13 @@ pub enum Scheduler {
     Optimal,
 }
 
-impl Scheduler {
-    /// Every scheduler, in a fixed order.
-    pub const ALL: [Scheduler; 5] = [
-        Scheduler::Dpk,
-        Scheduler::Dpf,
-        Scheduler::Fcfs,
-        Scheduler::Area,
-        Scheduler::Optimal,
-    ];
-
-    /// Lower-case name used in files and on the command line: `dpk`, `dpf`, `fcfs`, `area`,
-    /// `optimal`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Scheduler::Dpk => "dpk",
-            Scheduler::Dpf => "dpf",
-            Scheduler::Fcfs => "fcfs",
-            Scheduler::Area => "area",
-            Scheduler::Optimal => "optimal",
-        }
-    }
-
-    /// The scheduler called `name` (see [`Scheduler::name`]).
-    pub fn from_name(name: &str) -> Option<Scheduler> {
-        Scheduler::ALL.into_iter().find(|s| s.name() == name)
-    }
-}
+named_enum!(Scheduler, "scheduler" {
+    Dpk => "dpk",
+    Dpf => "dpf",
+    Fcfs => "fcfs",
+    Area => "area",
+    Optimal => "optimal",
+});
 
 /// What DPK's per-(block, order) knapsacks maximise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -65,6 +46,11 @@ pub enum KnapsackMode {
     Count,
 }
 
+named_enum!(KnapsackMode, "knapsack objective" {
+    Weighted => "weighted",
+    Count => "count",
+});
+
 /// Which capacity DPF's dominant shares are measured against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DpfCapacity {
@@ -74,6 +60,11 @@ pub enum DpfCapacity {
     /// The budget remaining at scheduling time.
     Remaining,
 }
+
+named_enum!(DpfCapacity, "DPF capacity" {
+    Initial => "initial",
+    Remaining => "remaining",
+});
 
 /// Scheduler settings. `ScheduleOptions::default()` runs weighted DPK with η = 0.05, no
 /// recomputation and the single-task fallback.

@@ -393,8 +393,8 @@ pub struct Point {
 /// A solved frontier: every point from T_max − 1 down to T_min, slowest first, plus the start
 /// state at T_max (all computations at their slowest), which lowtime does not report.
 ///
-/// Points store only the durations that changed from the previous point; [`durations`]
-/// (Self::durations) replays them.
+/// Points store only the durations that changed from the previous point;
+/// [`durations`](Self::durations) replays them.
 #[derive(Debug, Clone)]
 pub struct Frontier {
     /// τ, seconds.

@@ -1,12 +1,11 @@
 //! The input of a frontier solve: profiles, the computation DAG, the time quantum and the
 //! blocking power.
 
-use alloc::collections::BTreeMap;
-use alloc::vec::Vec;
-use core::fmt;
-
 use super::FrontierError;
 use crate::fit::ExpModel;
+use crate::names::named_enum;
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
 
 /// The kind of a pipeline computation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -19,19 +18,16 @@ pub enum Kind {
     Backward,
 }
 
-impl Kind {
-    /// The lowercase name used in every interchange format (`forward`, `backward`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Forward => "forward",
-            Kind::Backward => "backward",
-        }
-    }
-}
+named_enum!(Kind, "computation kind" {
+    Forward => "forward",
+    Backward => "backward",
+});
 
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+impl Kind {
+    /// The lowercase name used in every interchange format: [`name`](Self::name) (the plan
+    /// executor of `ergon-hwctl` calls it by this name).
+    pub fn as_str(self) -> &'static str {
+        self.name()
     }
 }
 
@@ -71,6 +67,11 @@ pub enum EffectiveEnergy {
     /// Subtract first, then filter on effective energy (the zeus driver).
     BeforeFilter,
 }
+
+named_enum!(EffectiveEnergy, "effective-energy order" {
+    AfterFilter => "after_filter",
+    BeforeFilter => "before_filter",
+});
 
 /// One computation: a node of the activity-on-node DAG.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
