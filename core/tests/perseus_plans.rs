@@ -13,77 +13,29 @@ use ergon_core::perseus::{
     synthetic,
 };
 
-/// One instance and what the former CLI/FFI code computed for it.
-struct Expected {
-    name: &'static str,
-    microbatches: u32,
-    baseline_energy_j: f64,
-    /// (state, energy) of the fastest point and of T*.
-    fastest: (State, f64),
-    t_star: (State, f64),
-    /// A deadline between T_min and T_max, and the (state, energy with the wait) it selects.
-    deadline_s: f64,
-    deadline: (State, f64),
-    t_min_quanta: u64,
-    t_max_quanta: u64,
-}
+/// One instance and what the former CLI/FFI code computed for it: its name, microbatches,
+/// all-fastest baseline energy (J), (state, energy J) of the fastest point and of T*, a
+/// deadline (s) between T_min and T_max with the (state, energy J including the wait) it
+/// selects, and T_min and T_max in quanta.
+type Expected = (
+    &'static str,
+    u32,
+    f64,
+    (State, f64),
+    (State, f64),
+    f64,
+    (State, f64),
+    u64,
+    u64,
+);
 
+#[rustfmt::skip]
 const EXPECTED: [Expected; 5] = [
-    Expected {
-        name: "builtin",
-        microbatches: 32,
-        baseline_energy_j: 8344.191802506102,
-        fastest: (Some(996), 6580.030383175525),
-        t_star: (Some(657), 6323.356984039828),
-        deadline_s: 3.5,
-        deadline: (Some(781), 6349.311268679159),
-        t_min_quanta: 3285,
-        t_max_quanta: 4282,
-    },
-    Expected {
-        name: "a100_s2_m4.after_filter",
-        microbatches: 4,
-        baseline_energy_j: 226.66390394660527,
-        fastest: (Some(96), 211.73223791021658),
-        t_star: (None, 174.5979722439091),
-        deadline_s: 0.4,
-        deadline: (Some(31), 178.08359801966012),
-        t_min_quanta: 335,
-        t_max_quanta: 432,
-    },
-    Expected {
-        name: "a100_s2_m4.before_filter",
-        microbatches: 4,
-        baseline_energy_j: 228.77507787114112,
-        fastest: (Some(176), 211.5010691195877),
-        t_star: (Some(75), 175.0506335572341),
-        deadline_s: 0.4,
-        deadline: (Some(111), 177.62745962923015),
-        t_min_quanta: 335,
-        t_max_quanta: 512,
-    },
-    Expected {
-        name: "a100_s4_m8.after_filter",
-        microbatches: 8,
-        baseline_energy_j: 884.5890406857995,
-        fastest: (Some(173), 759.2377225709724),
-        t_star: (Some(21), 692.420187238062),
-        deadline_s: 0.8,
-        deadline: (Some(96), 699.9037384685039),
-        t_min_quanta: 723,
-        t_max_quanta: 897,
-    },
-    Expected {
-        name: "a100_s4_m8.before_filter",
-        microbatches: 8,
-        baseline_energy_j: 893.7862199507441,
-        fastest: (Some(394), 760.6804520517943),
-        t_star: (Some(240), 684.0387955899156),
-        deadline_s: 0.8,
-        deadline: (Some(317), 697.0014065667089),
-        t_min_quanta: 723,
-        t_max_quanta: 1118,
-    },
+    ("builtin", 32, 8344.191802506102, (Some(996), 6580.030383175525), (Some(657), 6323.356984039828), 3.5, (Some(781), 6349.311268679159), 3285, 4282),
+    ("a100_s2_m4.after_filter", 4, 226.66390394660527, (Some(96), 211.73223791021658), (None, 174.5979722439091), 0.4, (Some(31), 178.08359801966012), 335, 432),
+    ("a100_s2_m4.before_filter", 4, 228.77507787114112, (Some(176), 211.5010691195877), (Some(75), 175.0506335572341), 0.4, (Some(111), 177.62745962923015), 335, 512),
+    ("a100_s4_m8.after_filter", 8, 884.5890406857995, (Some(173), 759.2377225709724), (Some(21), 692.420187238062), 0.8, (Some(96), 699.9037384685039), 723, 897),
+    ("a100_s4_m8.before_filter", 8, 893.7862199507441, (Some(394), 760.6804520517943), (Some(240), 684.0387955899156), 0.8, (Some(317), 697.0014065667089), 723, 1118),
 ];
 
 fn problem(name: &str) -> Problem {
@@ -118,32 +70,26 @@ fn close(got: f64, want: f64, what: &str) {
 
 #[test]
 fn plans_baseline_and_microbatches_match_the_former_computation() {
-    for e in &EXPECTED {
-        let p = problem(e.name);
-        assert_eq!(p.dag.num_microbatches(), Some(e.microbatches), "{}", e.name);
+    for &(name, microbatches, baseline_j, fastest, t_star, deadline_s, deadline, t_min, t_max) in
+        &EXPECTED
+    {
+        let p = problem(name);
+        assert_eq!(p.dag.num_microbatches(), Some(microbatches), "{name}");
         let f = perseus::solve(&p).unwrap();
-        assert_eq!(
-            f.dag().num_microbatches(),
-            Some(e.microbatches),
-            "{}",
-            e.name
-        );
-        assert!(f.is_complete(), "{}", e.name);
-        assert_eq!(
-            (f.t_min_quanta, f.t_max_quanta),
-            (e.t_min_quanta, e.t_max_quanta)
-        );
-        close(f.t_min_s(), e.t_min_quanta as f64 * f.unit_time_s, e.name);
-        close(f.t_max_s(), e.t_max_quanta as f64 * f.unit_time_s, e.name);
-        close(f.baseline_energy_j(), e.baseline_energy_j, e.name);
+        assert_eq!(f.dag().num_microbatches(), Some(microbatches), "{name}");
+        assert!(f.is_complete(), "{name}");
+        assert_eq!((f.t_min_quanta, f.t_max_quanta), (t_min, t_max));
+        close(f.t_min_s(), t_min as f64 * f.unit_time_s, name);
+        close(f.t_max_s(), t_max as f64 * f.unit_time_s, name);
+        close(f.baseline_energy_j(), baseline_j, name);
         // Perseus' fastest plan never takes more energy than the all-fastest baseline.
-        assert!(f.baseline_energy_j() >= e.fastest.1, "{}", e.name);
+        assert!(f.baseline_energy_j() >= fastest.1, "{name}");
         for (at, (state, energy_j)) in [
-            (PlanAt::Fastest, e.fastest),
-            (PlanAt::TStar, e.t_star),
-            (PlanAt::Deadline(e.deadline_s), e.deadline),
+            (PlanAt::Fastest, fastest),
+            (PlanAt::TStar, t_star),
+            (PlanAt::Deadline(deadline_s), deadline),
         ] {
-            let what = format!("{} {at:?}", e.name);
+            let what = format!("{name} {at:?}");
             let (got_state, got_energy) = f.state_at(at).unwrap();
             assert_eq!(got_state, state, "{what}");
             close(got_energy, energy_j, &what);
@@ -161,7 +107,7 @@ fn plans_baseline_and_microbatches_match_the_former_computation() {
         // A deadline plan pays for the wait: a deadline past T_max costs more than T_max.
         let (_, at_slowest) = f.state_at(PlanAt::Deadline(f.t_max_s())).unwrap();
         let (_, later) = f.state_at(PlanAt::Deadline(f.t_max_s() + 1.0)).unwrap();
-        assert!(later > at_slowest, "{}", e.name);
+        assert!(later > at_slowest, "{name}");
     }
 }
 

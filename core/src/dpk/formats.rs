@@ -127,6 +127,11 @@ fn conversion_of(
     })
 }
 
+/// An error about `field` of task `id` (`""`: the task as a whole).
+fn task_error(id: u64, field: &str, message: impl Into<String>) -> FormatError {
+    FormatError::in_record(format!("task {id}"), field, message)
+}
+
 /// The demand of a task: explicit (`demand`) or from its `mechanism`, exactly one of them.
 fn demand_of(
     id: u64,
@@ -147,9 +152,8 @@ fn demand_of(
             Ok(d.into_iter().collect())
         }
         (None, Some(m)) => {
-            let m: MechDoc = serde_json::from_value(m).map_err(|e| {
-                FormatError::in_record(format!("task {id}"), "mechanism", e.to_string())
-            })?;
+            let m: MechDoc = serde_json::from_value(m)
+                .map_err(|e| task_error(id, "mechanism", e.to_string()))?;
             m.mechanism().curve(alphas).map_err(|e| {
                 KnapsackError::TaskMechanism {
                     task: id,
@@ -158,13 +162,13 @@ fn demand_of(
                 .into()
             })
         }
-        (Some(_), Some(_)) => Err(FormatError::in_record(
-            format!("task {id}"),
+        (Some(_), Some(_)) => Err(task_error(
+            id,
             "",
             "give either `demand` or `mechanism`, not both",
         )),
-        (None, None) => Err(FormatError::in_record(
-            format!("task {id}"),
+        (None, None) => Err(task_error(
+            id,
             "",
             "needs a `demand` (one epsilon per alpha) or a `mechanism`",
         )),
@@ -222,11 +226,7 @@ pub fn parse_workload(text: &str) -> Result<Workload, FormatError> {
     for t in doc.tasks {
         let demand = demand_of(t.id, &alphas, t.demand, t.mechanism)?;
         let Some(requested) = t.blocks else {
-            return Err(FormatError::in_record(
-                format!("task {}", t.id),
-                "blocks",
-                "is missing",
-            ));
+            return Err(task_error(t.id, "blocks", "is missing"));
         };
         tasks.push(Task {
             id: t.id,
@@ -422,18 +422,14 @@ pub fn parse_online(text: &str) -> Result<OnlineConfig, FormatError> {
     for t in doc.tasks {
         let demand = demand_of(t.id, &alphas, t.demand, t.mechanism)?;
         if t.blocks.is_some() {
-            return Err(FormatError::in_record(
-                format!("task {}", t.id),
+            return Err(task_error(
+                t.id,
                 "blocks",
                 "online tasks give `num_blocks` (the latest blocks), not `blocks`",
             ));
         }
         let Some(num_blocks) = t.num_blocks else {
-            return Err(FormatError::in_record(
-                format!("task {}", t.id),
-                "num_blocks",
-                "is missing",
-            ));
+            return Err(task_error(t.id, "num_blocks", "is missing"));
         };
         tasks.push(OnlineTask {
             id: t.id,

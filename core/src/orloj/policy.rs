@@ -629,45 +629,44 @@ impl Scheduler for Clockwork {
     }
 }
 
-/// Earliest deadline first: the largest deadline-ordered batch estimated to meet every
-/// member's deadline; drops only expired requests.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Edf {
-    /// The point estimate.
-    pub estimate: Estimate,
+/// Defines a baseline that drops only expired requests and takes the largest batch, in
+/// `$order`, estimated to meet every member's deadline: EDF and FIFO differ only in that order.
+macro_rules! largest_feasible_baseline {
+    ($(#[$doc:meta])* $ty:ident, $order:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, Default)]
+        pub struct $ty {
+            /// The point estimate.
+            pub estimate: Estimate,
+        }
+
+        impl Scheduler for $ty {
+            fn name(&self) -> &str {
+                PolicySpec::new(PolicyKind::$ty, self.estimate).name()
+            }
+            fn min_slack_s(&self, _view: &View<'_>, _app: usize) -> f64 {
+                0.0
+            }
+            fn choose(&mut self, view: &View<'_>, take: &mut [usize]) {
+                largest_feasible(view, Order::$order, self.estimate, Sizes::All, take);
+            }
+        }
+    };
 }
 
-impl Scheduler for Edf {
-    fn name(&self) -> &str {
-        PolicySpec::new(PolicyKind::Edf, self.estimate).name()
-    }
-    fn min_slack_s(&self, _view: &View<'_>, _app: usize) -> f64 {
-        0.0
-    }
-    fn choose(&mut self, view: &View<'_>, take: &mut [usize]) {
-        largest_feasible(view, Order::Deadline, self.estimate, Sizes::All, take);
-    }
-}
+largest_feasible_baseline!(
+    /// Earliest deadline first: the largest deadline-ordered batch estimated to meet every
+    /// member's deadline; drops only expired requests.
+    Edf,
+    Deadline
+);
 
-/// First in, first out: the largest arrival-ordered batch estimated to meet every member's
-/// deadline; drops only expired requests.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Fifo {
-    /// The point estimate.
-    pub estimate: Estimate,
-}
-
-impl Scheduler for Fifo {
-    fn name(&self) -> &str {
-        PolicySpec::new(PolicyKind::Fifo, self.estimate).name()
-    }
-    fn min_slack_s(&self, _view: &View<'_>, _app: usize) -> f64 {
-        0.0
-    }
-    fn choose(&mut self, view: &View<'_>, take: &mut [usize]) {
-        largest_feasible(view, Order::Arrival, self.estimate, Sizes::All, take);
-    }
-}
+largest_feasible_baseline!(
+    /// First in, first out: the largest arrival-ordered batch estimated to meet every member's
+    /// deadline; drops only expired requests.
+    Fifo,
+    Arrival
+);
 
 /// Nexus-like (SOSP'19, single node): per application the largest batch `b*` with
 /// `2·ℓ(b*) ≤ SLO` (a request may wait one batch, then run in one); requests in arrival order;

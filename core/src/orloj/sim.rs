@@ -98,7 +98,8 @@ pub struct SimConfig {
     pub bins: usize,
     /// Orloj's drop floor.
     pub p_min: f64,
-    /// Feed every executed request's true time back into the laws (decay 0.01).
+    /// Feed every executed request's true time back into the laws (with the batcher's
+    /// [`DEFAULT_DECAY`](super::DEFAULT_DECAY)).
     pub learn: bool,
 }
 
