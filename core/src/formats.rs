@@ -135,3 +135,55 @@ pub(crate) fn parse_document<T: DeserializeOwned, E>(
 pub(crate) fn to_json(doc: &impl Serialize) -> String {
     serde_json::to_string(doc).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use alloc::string::ToString;
+
+    use super::FormatError;
+
+    /// Every message shape, as the systems' messages have always read.
+    #[test]
+    fn messages_name_the_place() {
+        type E = FormatError<crate::dpk::KnapsackError>;
+        let cases = [
+            (
+                E::field("pipeline.schedule", "bad"),
+                "field `pipeline.schedule`: bad",
+            ),
+            (
+                E::in_record("task 3", "mechanism", "bad"),
+                "task 3: field `mechanism`: bad",
+            ),
+            (E::in_record("block 6", "", "bad"), "block 6: bad"),
+            (
+                E::Csv {
+                    line: 7,
+                    message: "bad".into(),
+                },
+                "CSV line 7: bad",
+            ),
+            (
+                E::Schema {
+                    expected: "a/v1",
+                    found: "a/v2".into(),
+                },
+                "expected schema \"a/v1\", found \"a/v2\"",
+            ),
+            (
+                E::Problem(crate::dpk::KnapsackError::NoBlocks),
+                &crate::dpk::KnapsackError::NoBlocks.to_string(),
+            ),
+        ];
+        for (e, message) in cases {
+            assert_eq!(e.to_string(), message);
+        }
+        let e = super::parse_document::<serde_json::Value, crate::dpk::KnapsackError>("{", "a/v1")
+            .unwrap_err();
+        assert!(
+            e.to_string().starts_with("invalid a/v1 document: ")
+                && e.to_string().contains("line 1"),
+            "{e}"
+        );
+    }
+}
