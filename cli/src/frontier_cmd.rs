@@ -10,7 +10,7 @@ use ergon_core::perseus::formats::{
     self, frontier_json, parse_instance, parse_schedule, plan_json,
 };
 use ergon_core::perseus::{
-    self, CostModel, EffectiveEnergy, Frontier, Pipeline, Problem, State, Termination, synthetic,
+    self, CostModel, EffectiveEnergy, Frontier, Pipeline, PlanAt, Problem, Termination, synthetic,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -133,13 +133,6 @@ fn load(args: &Args) -> Result<(Problem, String)> {
 /// Runs the command.
 pub fn run(args: Args) -> Result<()> {
     let (problem, label) = load(&args)?;
-    // Microbatches per iteration, whichever way the problem was given.
-    let microbatches = problem
-        .dag
-        .nodes
-        .iter()
-        .map(|c| c.microbatch.saturating_add(1))
-        .max();
     let started = Instant::now();
     let mut bar: Option<ProgressBar> = None;
     let show_bar = std::io::stderr().is_terminal();
@@ -184,7 +177,11 @@ pub fn run(args: Args) -> Result<()> {
         writeln!(
             out,
             "{}",
-            frontier_json(&frontier, microbatches, args.with_changes)
+            frontier_json(
+                &frontier,
+                frontier.dag().num_microbatches(),
+                args.with_changes
+            )
         )?;
     } else {
         write!(out, "{summary}")?;
@@ -201,13 +198,11 @@ pub fn run(args: Args) -> Result<()> {
 
 fn write_plans(frontier: &Frontier, dir: &PathBuf, deadline: Option<f64>, at: &[At]) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut wanted: Vec<(String, State, Option<f64>)> = Vec::new();
+    let mut wanted: Vec<(String, PlanAt)> = Vec::new();
     if let Some(t) = deadline {
-        let (state, energy) = frontier.for_deadline(t)?;
         wanted.push((
             format!("plan_deadline_{}s.json", perseus::Num(t)),
-            state,
-            Some(energy),
+            PlanAt::Deadline(t),
         ));
     }
     let at: Vec<At> = if at.is_empty() && deadline.is_none() {
@@ -217,15 +212,12 @@ fn write_plans(frontier: &Frontier, dir: &PathBuf, deadline: Option<f64>, at: &[
     };
     for a in at {
         match a {
-            At::Fastest => wanted.push(("plan_fastest.json".into(), frontier.fastest(), None)),
-            At::TStar => wanted.push(("plan_t_star.json".into(), frontier.min_energy(), None)),
+            At::Fastest => wanted.push(("plan_fastest.json".into(), PlanAt::Fastest)),
+            At::TStar => wanted.push(("plan_t_star.json".into(), PlanAt::TStar)),
         }
     }
-    for (name, state, energy) in wanted {
-        let mut plan = frontier.plan(state)?;
-        if let Some(e) = energy {
-            plan.energy_j = e;
-        }
+    for (name, at) in wanted {
+        let plan = frontier.plan_at(at)?;
         let path = dir.join(&name);
         output::write_file(&path, (plan_json(&plan) + "\n").as_bytes())?;
         note!(
@@ -239,14 +231,9 @@ fn write_plans(frontier: &Frontier, dir: &PathBuf, deadline: Option<f64>, at: &[
 }
 
 /// Energy of running every computation at its fastest clock: the all-max-frequency baseline.
+/// [`Frontier::baseline_energy_j`] under the name `plot.rs` imports.
 pub fn all_fastest_energy(frontier: &Frontier) -> f64 {
-    let cost: f64 = (0..frontier.dag().nodes.len())
-        .filter_map(|i| frontier.spec_of(i).map(|s| s.cost(s.min_quanta)))
-        .sum();
-    cost + f64::from(frontier.num_stages)
-        * frontier.t_min_quanta as f64
-        * frontier.unit_time_s
-        * frontier.p_blocking_w
+    frontier.baseline_energy_j()
 }
 
 fn summarize(f: &Frontier, problem: &Problem, label: &str, solve_time: Duration) -> String {
@@ -255,7 +242,7 @@ fn summarize(f: &Frontier, problem: &Problem, label: &str, solve_time: Duration)
     let tau = f.unit_time_s;
     let fastest = f.point(f.fastest()).unwrap_or(&f.start);
     let star = f.point(f.min_energy()).unwrap_or(&f.start);
-    let baseline = all_fastest_energy(f);
+    let baseline = f.baseline_energy_j();
     let saved = |e: f64| 100.0 * (baseline - e) / baseline;
     let hulls = f
         .specs()

@@ -15,6 +15,10 @@
 //!   Rényi-DP accounting, its baselines, an exact solver and an online simulator.
 //! - [`orloj`]: Orloj, batching dynamic-DNN requests on empirical execution-time
 //!   distributions: distributions, batch-time model, schedulers, online batcher, simulator.
+//! - [`names`]: the names of core's enum values (`FromStr`/`Display` on one table per enum)
+//!   and the [`UnknownName`](names::UnknownName) error.
+//! - [`formats`] (feature `serde`): what the systems' interchange formats share, above all
+//!   the one [`FormatError`](formats::FormatError) type of a rejected input document.
 //!
 //! Features: `serde` (default) adds the interchange formats (parsing works on strings; core
 //! still touches no file). There is no `std` feature: `core::error::Error` serves hosted and
@@ -27,5 +31,8 @@ extern crate alloc;
 pub mod dpk;
 pub mod fit;
 pub mod flow;
+#[cfg(feature = "serde")]
+pub mod formats;
+pub mod names;
 pub mod orloj;
 pub mod perseus;

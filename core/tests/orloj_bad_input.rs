@@ -165,7 +165,7 @@ fn other_fields_are_checked() {
         }
         assert_row_mentions(&text, &err(&text), needles);
     }
-    assert!(matches!(parse_sim("{"), Err(FormatError::Json(_))));
+    assert!(matches!(parse_sim("{"), Err(FormatError::Json { .. })));
 }
 
 fn law(spec: &ExecSpec, grid: TimeGrid) -> Distribution {

@@ -459,7 +459,7 @@ fn bad_document_structure_is_named() {
         (
             "neither pipeline nor dag",
             || parse_edited(|d| without(d, "pipeline")),
-            "Field { field: \"pipeline\",",
+            "Field { record: None, field: \"pipeline\",",
             &["pipeline", "dag"],
         ),
         (
@@ -497,19 +497,19 @@ fn bad_document_structure_is_named() {
         (
             "unknown schedule",
             || parse_edited(|d| d["pipeline"]["schedule"] = json!("zero_bubble")),
-            "Field { field: \"pipeline.schedule\",",
+            "Field { record: None, field: \"pipeline.schedule\",",
             &["pipeline.schedule", "zero_bubble", "1f1b"],
         ),
         (
             "virtual_stages without interleaving",
             || parse_edited(|d| d["pipeline"]["virtual_stages"] = json!(2)),
-            "Field { field: \"pipeline.virtual_stages\",",
+            "Field { record: None, field: \"pipeline.virtual_stages\",",
             &[],
         ),
         (
             "interleaving without virtual_stages",
             || parse_edited(|d| d["pipeline"]["schedule"] = json!("interleaved_1f1b")),
-            "Field { field: \"pipeline.virtual_stages\",",
+            "Field { record: None, field: \"pipeline.virtual_stages\",",
             &[],
         ),
         (
@@ -589,13 +589,13 @@ fn bad_explicit_dags_are_rejected() {
         (
             "a duplicate node id",
             || parse_dag_edited(|dag| dag["nodes"][5]["id"] = dag["nodes"][2]["id"].clone()),
-            "Field { field: \"dag.nodes\",",
+            "Field { record: None, field: \"dag.nodes\",",
             &["dag.nodes", "node id 2", "twice"],
         ),
         (
             "an edge to a missing node",
             || parse_dag_edited(|dag| dag["edges"].as_array_mut().unwrap().push(json!([1, 42]))),
-            "Field { field: \"dag.edges\",",
+            "Field { record: None, field: \"dag.edges\",",
             &["dag.edges", "1 -> 42", "not in dag.nodes"],
         ),
         (

@@ -173,16 +173,11 @@ impl Scheduler for Recorder {
         if !tally.want {
             return;
         }
-        // The batcher takes min(take, queue length, room left) per application, in order.
-        let model = view.model();
-        let mut room = model.max_size();
-        let mut members: Vec<(&Distribution, usize)> = Vec::with_capacity(take.len());
-        for ((queue, d), &want) in view.queues().iter().zip(view.dists()).zip(take.iter()) {
-            let n = want.min(queue.len()).min(room);
-            room -= n;
-            members.push((d, n));
-        }
-        tally.expected_time_s = BatchDistribution::new(model, &members)
+        // The batch the batcher forms from `take` (clipping it here changes nothing there).
+        view.clip_take(take);
+        let members: Vec<(&Distribution, usize)> =
+            view.dists().iter().zip(take.iter().copied()).collect();
+        tally.expected_time_s = BatchDistribution::new(view.model(), &members)
             .map(|b| b.mean_s())
             .unwrap_or(0.0);
         self.tally.set(tally);
@@ -482,12 +477,9 @@ pub unsafe extern "C" fn ergon_orloj_batcher_from_json(
             None => cfg.policies.first().copied().ok_or_else(|| {
                 Failure::new(ergon_status::InvalidProblem, "the document lists no policy")
             })?,
-            Some(name) => PolicySpec::parse(name).ok_or_else(|| {
-                invalid_argument(format!(
-                    "unknown policy \"{name}\" (expected orloj, clockwork, nexus, clipper, \
-                     edf or fifo, baselines optionally with -mean or -p99)"
-                ))
-            })?,
+            Some(name) => name
+                .parse::<PolicySpec>()
+                .map_err(|e| invalid_argument(e.to_string()))?,
         };
         let grid = cfg.grid().map_err(problem)?;
         let apps: Vec<(String, f64, ExecSpec)> = cfg

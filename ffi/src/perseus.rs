@@ -6,8 +6,8 @@ use std::ffi::c_char;
 use ergon_core::fit::ExpModel;
 use ergon_core::perseus::formats;
 use ergon_core::perseus::{
-    self, Computation, Dag, EffectiveEnergy, Frontier, Kind, Pipeline, Plan, PlanStage, Problem,
-    Profile, ProfileOption, Schedule, State, Termination,
+    self, Computation, Dag, EffectiveEnergy, Frontier, Kind, Pipeline, Plan, PlanAt, PlanStage,
+    Problem, Profile, ProfileOption, Schedule, Termination,
 };
 
 use crate::boundary::boundary;
@@ -646,13 +646,13 @@ pub unsafe extern "C" fn ergon_perseus_frontier_summary(
         let f = solved(h)?;
         let star = f.point(f.min_energy())?;
         let info = ergon_perseus_summary {
-            t_min_s: f.t_min_quanta as f64 * f.unit_time_s,
-            t_max_s: f.t_max_quanta as f64 * f.unit_time_s,
+            t_min_s: f.t_min_s(),
+            t_max_s: f.t_max_s(),
             t_star_s: star.time_s,
             t_star_energy_j: star.energy_j,
             num_points: f.points.len(),
             num_stages: f.num_stages,
-            complete: f.termination == Termination::ReachedMinimum,
+            complete: f.is_complete(),
         };
         put(out, "out", info)
     })
@@ -675,15 +675,8 @@ pub unsafe extern "C" fn ergon_perseus_frontier_to_json(
 ) -> ergon_status {
     boundary!(frontier, |h| {
         let f = solved(h)?;
-        let microbatches = h
-            .problem
-            .dag
-            .nodes
-            .iter()
-            .map(|c| c.microbatch.saturating_add(1))
-            .max();
         copy_text(
-            &formats::frontier_json(f, microbatches, false),
+            &formats::frontier_json(f, f.dag().num_microbatches(), false),
             buf,
             cap,
             len,
@@ -711,19 +704,13 @@ pub unsafe extern "C" fn ergon_perseus_frontier_plan(
     boundary!(frontier, |h| {
         let f = solved(h)?;
         let slot = out_ref(out, "out")?;
-        let (state, energy): (State, Option<f64>) = match at {
-            ERGON_PERSEUS_PLAN_FASTEST => (f.fastest(), None),
-            ERGON_PERSEUS_PLAN_T_STAR => (f.min_energy(), None),
-            ERGON_PERSEUS_PLAN_DEADLINE => {
-                let (s, e) = f.for_deadline(deadline_s)?;
-                (s, Some(e))
-            }
+        let at = match at {
+            ERGON_PERSEUS_PLAN_FASTEST => PlanAt::Fastest,
+            ERGON_PERSEUS_PLAN_T_STAR => PlanAt::TStar,
+            ERGON_PERSEUS_PLAN_DEADLINE => PlanAt::Deadline(deadline_s),
             _ => return Err(invalid_argument(format!("unknown plan selector {at}"))),
         };
-        let mut plan = f.plan(state)?;
-        if let Some(e) = energy {
-            plan.energy_j = e;
-        }
+        let plan = f.plan_at(at)?;
         *slot = into_raw(ergon_perseus_plan {
             header: Header::new::<ergon_perseus_plan>(),
             plan,

@@ -10,11 +10,9 @@ use std::ffi::CStr;
 use std::fmt::Display;
 
 use ergon_core::dpk::KnapsackError;
-use ergon_core::dpk::formats::FormatError as DpkFormatError;
+use ergon_core::formats::FormatError;
 use ergon_core::orloj::BatchingError;
-use ergon_core::orloj::formats::FormatError as OrlojFormatError;
 use ergon_core::perseus::FrontierError;
-use ergon_core::perseus::formats::FormatError as PerseusFormatError;
 use ergon_hwctl::{EnergyError, Error as HwError, ExecutorError, StateError};
 
 /// Result of every fallible call. Codes are never reused.
@@ -199,19 +197,6 @@ impl From<FrontierError> for Failure {
     }
 }
 
-impl From<PerseusFormatError> for Failure {
-    fn from(e: PerseusFormatError) -> Self {
-        use PerseusFormatError as E;
-        let status = match &e {
-            E::Json { .. } | E::Csv { .. } => ergon_status::Parse,
-            E::Schema { .. } => ergon_status::Schema,
-            E::Field { .. } => ergon_status::InvalidProblem,
-            E::Problem(p) => frontier_status(p),
-        };
-        Failure::of(status, &e)
-    }
-}
-
 // ------------------------------------------------------------------------------- Orloj, DPK
 
 /// Whose value a core check rejected, for the errors that both kinds of input raise: a value
@@ -274,19 +259,6 @@ impl Blamed for BatchingError {
     }
 }
 
-impl From<OrlojFormatError> for Failure {
-    fn from(e: OrlojFormatError) -> Self {
-        use OrlojFormatError as E;
-        let status = match &e {
-            E::Json(_) => ergon_status::Parse,
-            E::Schema(_) => ergon_status::Schema,
-            E::Field { .. } => ergon_status::InvalidProblem,
-            E::Config(c) => c.status(Blame::Problem),
-        };
-        Failure::of(status, &e)
-    }
-}
-
 impl Blamed for KnapsackError {
     fn status(&self, blame: Blame) -> ergon_status {
         use KnapsackError as E;
@@ -334,14 +306,23 @@ impl Blamed for KnapsackError {
     }
 }
 
-impl From<DpkFormatError> for Failure {
-    fn from(e: DpkFormatError) -> Self {
-        use DpkFormatError as E;
+impl Blamed for FrontierError {
+    /// A frontier error says itself whose fault it is (a deadline, an index, the problem).
+    fn status(&self, _: Blame) -> ergon_status {
+        frontier_status(self)
+    }
+}
+
+/// Every system's rejected document, one mapping: syntax is `PARSE`, another schema is
+/// `SCHEMA`, a field or the described problem is the problem's (its own error may say more,
+/// e.g. `OVERFLOW`).
+impl<E: Blamed> From<FormatError<E>> for Failure {
+    fn from(e: FormatError<E>) -> Self {
         let status = match &e {
-            E::Json { .. } => ergon_status::Parse,
-            E::Schema { .. } => ergon_status::Schema,
-            // A document is a problem description, its settings included.
-            E::Field { .. } | E::Problem(_) => ergon_status::InvalidProblem,
+            FormatError::Json { .. } | FormatError::Csv { .. } => ergon_status::Parse,
+            FormatError::Schema { .. } => ergon_status::Schema,
+            FormatError::Field { .. } => ergon_status::InvalidProblem,
+            FormatError::Problem(p) => p.status(Blame::Problem),
         };
         Failure::of(status, &e)
     }

@@ -584,7 +584,12 @@ pub fn abi_batcher(data: &[u8]) {
     let Some((input, json_bytes)) = split::<BatcherIn>(data) else {
         return;
     };
-    let names = ergon_core::orloj::sim::PolicySpec::NAMES;
+    // The canonical policy names, then two aliases, as when the regressions were recorded.
+    let names: Vec<&str> = ergon_core::orloj::sim::PolicySpec::all()
+        .iter()
+        .map(|p| p.name())
+        .chain(["clockwork-mean", "nexus-mean"])
+        .collect();
     let policy: Option<CString> = match names.get(usize::from(input.policy)) {
         Some(n) => CString::new(*n).ok(),
         None if input.policy % 2 == 0 => None,

@@ -7,14 +7,18 @@ use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use core::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::formats::{parse_document, to_json};
+use crate::names::UnknownName;
+
 use super::{
-    Allocation, Block, Conversion, DpfCapacity, KnapsackError, KnapsackMode, Mechanism,
-    OnlineConfig, OnlineResult, OnlineTask, RdpCurve, STANDARD_ALPHAS, ScheduleOptions, Scheduler,
-    Task, Unlocking, Workload, rdp,
+    Allocation, Block, Conversion, KnapsackError, Mechanism, OnlineConfig, OnlineResult,
+    OnlineTask, RdpCurve, STANDARD_ALPHAS, ScheduleOptions, Scheduler, Task, Unlocking, Workload,
+    rdp,
 };
 
 /// Schema name of a workload.
@@ -26,67 +30,9 @@ pub const ONLINE_SCHEMA: &str = "dpk-online/v1";
 /// Schema name of an online result.
 pub const ONLINE_RESULT_SCHEMA: &str = "dpk-online-result/v1";
 
-/// Why a document was rejected.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum FormatError {
-    /// Malformed JSON or a missing / mistyped field (serde's message names it).
-    #[error("invalid {schema} document: {message}")]
-    Json {
-        /// The schema being read.
-        schema: &'static str,
-        /// What serde said, with line and column.
-        message: String,
-    },
-    /// The `schema` field names another format.
-    #[error("expected schema \"{expected}\", found \"{found}\"")]
-    Schema {
-        /// What was expected.
-        expected: &'static str,
-        /// What was found.
-        found: String,
-    },
-    /// A field is missing or has a value outside its domain.
-    #[error("{field}: {message}")]
-    Field {
-        /// Where: the field path, naming the task or block.
-        field: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// The problem itself is invalid.
-    #[error(transparent)]
-    Problem(#[from] KnapsackError),
-}
-
-#[derive(Deserialize)]
-struct SchemaOnly {
-    schema: String,
-}
-
-fn check_schema(text: &str, expected: &'static str) -> Result<(), FormatError> {
-    let s: SchemaOnly = serde_json::from_str(text).map_err(|e| json(expected, &e))?;
-    if s.schema != expected {
-        return Err(FormatError::Schema {
-            expected,
-            found: s.schema,
-        });
-    }
-    Ok(())
-}
-
-fn json(schema: &'static str, e: &serde_json::Error) -> FormatError {
-    FormatError::Json {
-        schema,
-        message: e.to_string(),
-    }
-}
-
-fn field(field: String, message: &str) -> FormatError {
-    FormatError::Field {
-        field,
-        message: message.to_string(),
-    }
-}
+/// Why a DPK document was rejected (the shared [`crate::formats::FormatError`] over
+/// [`KnapsackError`]).
+pub type FormatError = crate::formats::FormatError<KnapsackError>;
 
 #[derive(Deserialize)]
 struct WorkloadDoc {
@@ -166,20 +112,24 @@ fn alphas_of(doc: Option<Vec<f64>>) -> Result<RdpCurve, FormatError> {
     }
 }
 
-/// A conversion named in a document (`classic`, the default, or `tight`).
+/// The conversion named at `field` of `record` (`classic`, the default, or `tight`).
 fn conversion_of(
     name: Option<String>,
-    place: impl Fn() -> String,
+    record: Option<String>,
+    field: &str,
 ) -> Result<Conversion, FormatError> {
-    match name {
-        None => Ok(Conversion::Classic),
-        Some(n) => Conversion::from_name(&n).ok_or_else(|| {
-            field(
-                format!("{}: field `conversion`", place()),
-                &format!("unknown conversion \"{n}\" (expected \"classic\" or \"tight\")"),
-            )
-        }),
-    }
+    name.map_or(Ok(Conversion::Classic), |n| {
+        n.parse().map_err(|e: UnknownName| FormatError::Field {
+            record,
+            field: field.into(),
+            message: e.to_string(),
+        })
+    })
+}
+
+/// An error about `field` of task `id` (`""`: the task as a whole).
+fn task_error(id: u64, field: &str, message: impl Into<String>) -> FormatError {
+    FormatError::in_record(format!("task {id}"), field, message)
 }
 
 /// The demand of a task: explicit (`demand`) or from its `mechanism`, exactly one of them.
@@ -203,7 +153,7 @@ fn demand_of(
         }
         (None, Some(m)) => {
             let m: MechDoc = serde_json::from_value(m)
-                .map_err(|e| field(format!("task {id}: field `mechanism`"), &e.to_string()))?;
+                .map_err(|e| task_error(id, "mechanism", e.to_string()))?;
             m.mechanism().curve(alphas).map_err(|e| {
                 KnapsackError::TaskMechanism {
                     task: id,
@@ -212,12 +162,14 @@ fn demand_of(
                 .into()
             })
         }
-        (Some(_), Some(_)) => Err(field(
-            format!("task {id}"),
+        (Some(_), Some(_)) => Err(task_error(
+            id,
+            "",
             "give either `demand` or `mechanism`, not both",
         )),
-        (None, None) => Err(field(
-            format!("task {id}"),
+        (None, None) => Err(task_error(
+            id,
+            "",
             "needs a `demand` (one epsilon per alpha) or a `mechanism`",
         )),
     }
@@ -226,8 +178,7 @@ fn demand_of(
 /// Parses a `dpk-workload/v1` document. `alphas` defaults to the 12 standard orders; a task's
 /// `weight` defaults to 1 and `arrival` to 0, a block's `arrival` to 0.
 pub fn parse_workload(text: &str) -> Result<Workload, FormatError> {
-    check_schema(text, WORKLOAD_SCHEMA)?;
-    let doc: WorkloadDoc = serde_json::from_str(text).map_err(|e| json(WORKLOAD_SCHEMA, &e))?;
+    let doc: WorkloadDoc = parse_document(text, WORKLOAD_SCHEMA)?;
     let alphas = alphas_of(doc.alphas)?;
     super::check_sizes(doc.blocks.len(), doc.tasks.len())?;
     let mut blocks = super::vec_for("blocks", doc.blocks.len())?;
@@ -235,9 +186,10 @@ pub fn parse_workload(text: &str) -> Result<Workload, FormatError> {
         let arrival = b.arrival.unwrap_or(0.0);
         let block = match (b.capacity, b.epsilon, b.delta) {
             (Some(_), None, None) if b.conversion.is_some() => {
-                return Err(field(
+                return Err(FormatError::in_record(
                     format!("block {}", b.id),
-                    "`conversion` applies to `epsilon` and `delta`, not to an explicit `capacity`",
+                    "conversion",
+                    "applies to `epsilon` and `delta`, not to an explicit `capacity`",
                 ));
             }
             (Some(c), None, None) => {
@@ -256,12 +208,14 @@ pub fn parse_workload(text: &str) -> Result<Workload, FormatError> {
                 }
             }
             (None, Some(e), Some(d)) => {
-                let conversion = conversion_of(b.conversion, || format!("block {}", b.id))?;
+                let record = Some(format!("block {}", b.id));
+                let conversion = conversion_of(b.conversion, record, "conversion")?;
                 Block::from_budget_with(b.id, &alphas, e, d, conversion, arrival)?
             }
             _ => {
-                return Err(field(
+                return Err(FormatError::in_record(
                     format!("block {}", b.id),
+                    "",
                     "give either `capacity` (one value per alpha) or both `epsilon` and `delta`",
                 ));
             }
@@ -272,7 +226,7 @@ pub fn parse_workload(text: &str) -> Result<Workload, FormatError> {
     for t in doc.tasks {
         let demand = demand_of(t.id, &alphas, t.demand, t.mechanism)?;
         let Some(requested) = t.blocks else {
-            return Err(field(format!("task {}", t.id), "field `blocks` is missing"));
+            return Err(task_error(t.id, "blocks", "is missing"));
         };
         tasks.push(Task {
             id: t.id,
@@ -335,7 +289,7 @@ pub fn workload_json(w: &Workload) -> String {
             })
             .collect(),
     };
-    serde_json::to_string(&doc).unwrap_or_default()
+    to_json(&doc)
 }
 
 #[derive(Serialize)]
@@ -371,7 +325,7 @@ pub fn result_json(scheduler: Scheduler, w: &Workload, a: &Allocation) -> String
         upper_bound: a.upper_bound,
         proven_optimal: a.upper_bound.map(|_| a.proven_optimal()),
     };
-    serde_json::to_string(&doc).unwrap_or_default()
+    to_json(&doc)
 }
 
 /// Scheduler settings as written in files; every field but `name` is optional.
@@ -396,31 +350,23 @@ struct OptionsDoc {
     dpf_capacity: Option<String>,
 }
 
+/// The value `name` names, read with `FromStr`; an unknown name is an error at `field`.
+fn named<T: FromStr<Err = UnknownName>>(field: &str, name: &str) -> Result<T, FormatError> {
+    name.parse()
+        .map_err(|e: UnknownName| FormatError::field(field, e.to_string()))
+}
+
 impl OptionsDoc {
     fn options(self) -> Result<ScheduleOptions, FormatError> {
         let mut o = ScheduleOptions::default();
         if let Some(n) = self.name {
-            o.scheduler = Scheduler::from_name(&n).ok_or_else(|| {
-                field(
-                    "scheduler.name".to_string(),
-                    &format!("unknown scheduler \"{n}\" (dpk, dpf, fcfs, area, optimal)"),
-                )
-            })?;
+            o.scheduler = named("scheduler.name", &n)?;
         }
         if let Some(x) = self.eta {
             o.eta = x;
         }
         if let Some(k) = self.knapsack {
-            o.knapsack = match k.as_str() {
-                "weighted" => KnapsackMode::Weighted,
-                "count" => KnapsackMode::Count,
-                _ => {
-                    return Err(field(
-                        "scheduler.knapsack".to_string(),
-                        "must be \"weighted\" or \"count\"",
-                    ));
-                }
-            };
+            o.knapsack = named("scheduler.knapsack", &k)?;
         }
         if let Some(k) = self.recompute_every {
             o.recompute_every = k;
@@ -432,16 +378,7 @@ impl OptionsDoc {
             o.dpf_weighted = b;
         }
         if let Some(c) = self.dpf_capacity {
-            o.dpf_capacity = match c.as_str() {
-                "initial" => DpfCapacity::Initial,
-                "remaining" => DpfCapacity::Remaining,
-                _ => {
-                    return Err(field(
-                        "scheduler.dpf_capacity".to_string(),
-                        "must be \"initial\" or \"remaining\"",
-                    ));
-                }
-            };
+            o.dpf_capacity = named("scheduler.dpf_capacity", &c)?;
         }
         o.validate()?;
         Ok(o)
@@ -478,24 +415,21 @@ enum UnlockDoc {
 /// to 10 and 1e-7, `alphas` to the standard orders, `scheduler` to DPK; each task needs
 /// `num_blocks` (it requests the latest that many blocks).
 pub fn parse_online(text: &str) -> Result<OnlineConfig, FormatError> {
-    check_schema(text, ONLINE_SCHEMA)?;
-    let doc: OnlineDoc = serde_json::from_str(text).map_err(|e| json(ONLINE_SCHEMA, &e))?;
+    let doc: OnlineDoc = parse_document(text, ONLINE_SCHEMA)?;
     let alphas = alphas_of(doc.alphas)?;
     super::check_limit("tasks", "MAX_TASKS", doc.tasks.len(), super::MAX_TASKS)?;
     let mut tasks = super::vec_for("tasks", doc.tasks.len())?;
     for t in doc.tasks {
         let demand = demand_of(t.id, &alphas, t.demand, t.mechanism)?;
         if t.blocks.is_some() {
-            return Err(field(
-                format!("task {}", t.id),
+            return Err(task_error(
+                t.id,
+                "blocks",
                 "online tasks give `num_blocks` (the latest blocks), not `blocks`",
             ));
         }
         let Some(num_blocks) = t.num_blocks else {
-            return Err(field(
-                format!("task {}", t.id),
-                "field `num_blocks` is missing",
-            ));
+            return Err(task_error(t.id, "num_blocks", "is missing"));
         };
         tasks.push(OnlineTask {
             id: t.id,
@@ -509,7 +443,7 @@ pub fn parse_online(text: &str) -> Result<OnlineConfig, FormatError> {
         alphas,
         block_epsilon: doc.block_epsilon.unwrap_or(10.0),
         block_delta: doc.block_delta.unwrap_or(1e-7),
-        block_conversion: conversion_of(doc.block_conversion, || "document".to_string())?,
+        block_conversion: conversion_of(doc.block_conversion, None, "block_conversion")?,
         initial_blocks: doc.initial_blocks,
         total_blocks: doc.total_blocks,
         scheduling_period: doc.scheduling_period,
@@ -563,25 +497,13 @@ pub fn online_json(c: &OnlineConfig) -> String {
             Unlocking::Arrivals { steps } => UnlockDoc::Arrivals { steps },
         },
         scheduler: OptionsDoc {
-            name: Some(o.scheduler.name().to_string()),
+            name: Some(o.scheduler.to_string()),
             eta: Some(o.eta),
-            knapsack: Some(
-                match o.knapsack {
-                    KnapsackMode::Weighted => "weighted",
-                    KnapsackMode::Count => "count",
-                }
-                .to_string(),
-            ),
+            knapsack: Some(o.knapsack.to_string()),
             recompute_every: Some(o.recompute_every),
             single_task_fallback: Some(o.single_task_fallback),
             dpf_weighted: Some(o.dpf_weighted),
-            dpf_capacity: Some(
-                match o.dpf_capacity {
-                    DpfCapacity::Initial => "initial",
-                    DpfCapacity::Remaining => "remaining",
-                }
-                .to_string(),
-            ),
+            dpf_capacity: Some(o.dpf_capacity.to_string()),
         },
         tasks: c
             .tasks
@@ -595,7 +517,7 @@ pub fn online_json(c: &OnlineConfig) -> String {
             })
             .collect(),
     };
-    serde_json::to_string(&doc).unwrap_or_default()
+    to_json(&doc)
 }
 
 #[derive(Serialize)]
@@ -639,5 +561,5 @@ pub fn online_result_json(scheduler: Scheduler, r: &OnlineResult) -> String {
             })
             .collect(),
     };
-    serde_json::to_string(&doc).unwrap_or_default()
+    to_json(&doc)
 }

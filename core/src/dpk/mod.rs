@@ -95,6 +95,20 @@ pub(crate) fn check_limit(
     }
 }
 
+/// Checks the block requests of a workload, one count per task summed (saturating), against
+/// [`MAX_BLOCK_REQUESTS`].
+pub(crate) fn check_block_requests(
+    per_task: impl Iterator<Item = usize>,
+) -> Result<(), KnapsackError> {
+    let requests = per_task.fold(0usize, usize::saturating_add);
+    check_limit(
+        "block requests",
+        "MAX_BLOCK_REQUESTS",
+        requests,
+        MAX_BLOCK_REQUESTS,
+    )
+}
+
 /// One ε per RDP order: a demand curve, a capacity or a remaining budget. Fixed capacity, so
 /// scheduling never allocates per task.
 pub type RdpCurve = heapless::Vec<f64, MAX_ORDERS>;

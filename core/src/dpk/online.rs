@@ -15,7 +15,7 @@ use alloc::vec::Vec;
 use super::problem::{check_demand, check_weight};
 use super::rdp::Conversion;
 use super::sched::{Engine, ScheduleOptions, Scheduler};
-use super::{KnapsackError, MAX_BLOCK_REQUESTS, MAX_TASKS, RdpCurve, check_limit, rdp};
+use super::{KnapsackError, MAX_TASKS, RdpCurve, check_block_requests, check_limit, rdp};
 
 /// How a block's capacity becomes available.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -226,14 +226,11 @@ pub fn simulate(config: &OnlineConfig) -> Result<OnlineResult, KnapsackError> {
         }
     };
     check_limit("tasks", "MAX_TASKS", cfg.tasks.len(), MAX_TASKS)?;
-    let requests = cfg.tasks.iter().fold(0usize, |n, t| {
-        n.saturating_add((t.num_blocks as usize).min(cfg.total_blocks as usize))
-    });
-    check_limit(
-        "block requests",
-        "MAX_BLOCK_REQUESTS",
-        requests,
-        MAX_BLOCK_REQUESTS,
+    // A task requests at most every block there will be.
+    check_block_requests(
+        cfg.tasks
+            .iter()
+            .map(|t| (t.num_blocks as usize).min(cfg.total_blocks as usize)),
     )?;
     let mut ids = BTreeSet::new();
     let mut last_arrival = 0.0_f64;

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use super::online::MAX_BLOCKS;
 use super::rdp::Conversion;
 use super::{
-    KnapsackError, MAX_BLOCK_REQUESTS, MAX_TASKS, MAX_WEIGHT, RdpCurve, check_limit, rdp, vec_for,
+    KnapsackError, MAX_TASKS, MAX_WEIGHT, RdpCurve, check_block_requests, check_limit, rdp, vec_for,
 };
 
 /// Checks the sizes of a workload against [`MAX_BLOCKS`] and [`MAX_TASKS`], before anything
@@ -143,7 +143,8 @@ impl Workload {
     /// Validates and builds a workload. Errors name the offending block or task: duplicate ids,
     /// capacity or demand vectors of the wrong length or with NaN / infinite / negative
     /// entries, non-positive weights or weights over [`MAX_WEIGHT`], requests of missing
-    /// blocks; and the limits [`MAX_BLOCKS`], [`MAX_TASKS`] and [`MAX_BLOCK_REQUESTS`].
+    /// blocks; and the limits [`MAX_BLOCKS`], [`MAX_TASKS`] and
+    /// [`MAX_BLOCK_REQUESTS`](super::MAX_BLOCK_REQUESTS).
     pub fn new(
         alphas: &[f64],
         blocks: Vec<Block>,
@@ -155,15 +156,7 @@ impl Workload {
             return Err(KnapsackError::NoBlocks);
         }
         check_sizes(blocks.len(), tasks.len())?;
-        let requests = tasks
-            .iter()
-            .fold(0usize, |n, t| n.saturating_add(t.blocks.len()));
-        check_limit(
-            "block requests",
-            "MAX_BLOCK_REQUESTS",
-            requests,
-            MAX_BLOCK_REQUESTS,
-        )?;
+        check_block_requests(tasks.iter().map(|t| t.blocks.len()))?;
         let mut index = BTreeMap::new();
         for (j, b) in blocks.iter().enumerate() {
             if index.insert(b.id, j as u32).is_some() {

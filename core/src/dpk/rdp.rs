@@ -15,6 +15,7 @@
 use alloc::vec::Vec;
 
 use super::{KnapsackError, MAX_ORDERS, RdpCurve};
+use crate::names::named_enum;
 
 /// The 12 orders used by the DPack paper and its simulator.
 pub const STANDARD_ALPHAS: [f64; 12] = [
@@ -58,24 +59,10 @@ pub enum Conversion {
     Tight,
 }
 
-impl Conversion {
-    /// The name used in files and the command line: `classic` or `tight`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Conversion::Classic => "classic",
-            Conversion::Tight => "tight",
-        }
-    }
-
-    /// The conversion of that name.
-    pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "classic" => Some(Conversion::Classic),
-            "tight" => Some(Conversion::Tight),
-            _ => None,
-        }
-    }
-}
+named_enum!(Conversion, "conversion" {
+    Classic => "classic",
+    Tight => "tight",
+});
 
 /// Checks an order grid against a length limit: non-empty, every α finite and > 1, at most
 /// [`MAX_ALPHA`], strictly increasing.

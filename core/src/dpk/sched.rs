@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use super::kp::{self, KpItem};
 use super::problem::{fits, within};
 use super::{KnapsackError, RdpCurve, Workload, optimal};
+use crate::names::named_enum;
 
 /// Default DPK precision η: the 1-D knapsacks are solved to within a factor (1 + 2η/3).
 pub const DEFAULT_ETA: f64 = 0.05;
@@ -27,33 +28,13 @@ pub enum Scheduler {
     Optimal,
 }
 
-impl Scheduler {
-    /// Every scheduler, in a fixed order.
-    pub const ALL: [Scheduler; 5] = [
-        Scheduler::Dpk,
-        Scheduler::Dpf,
-        Scheduler::Fcfs,
-        Scheduler::Area,
-        Scheduler::Optimal,
-    ];
-
-    /// Lower-case name used in files and on the command line: `dpk`, `dpf`, `fcfs`, `area`,
-    /// `optimal`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Scheduler::Dpk => "dpk",
-            Scheduler::Dpf => "dpf",
-            Scheduler::Fcfs => "fcfs",
-            Scheduler::Area => "area",
-            Scheduler::Optimal => "optimal",
-        }
-    }
-
-    /// The scheduler called `name` (see [`Scheduler::name`]).
-    pub fn from_name(name: &str) -> Option<Scheduler> {
-        Scheduler::ALL.into_iter().find(|s| s.name() == name)
-    }
-}
+named_enum!(Scheduler, "scheduler" {
+    Dpk => "dpk",
+    Dpf => "dpf",
+    Fcfs => "fcfs",
+    Area => "area",
+    Optimal => "optimal",
+});
 
 /// What DPK's per-(block, order) knapsacks maximise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -65,6 +46,11 @@ pub enum KnapsackMode {
     Count,
 }
 
+named_enum!(KnapsackMode, "knapsack objective" {
+    Weighted => "weighted",
+    Count => "count",
+});
+
 /// Which capacity DPF's dominant shares are measured against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DpfCapacity {
@@ -74,6 +60,11 @@ pub enum DpfCapacity {
     /// The budget remaining at scheduling time.
     Remaining,
 }
+
+named_enum!(DpfCapacity, "DPF capacity" {
+    Initial => "initial",
+    Remaining => "remaining",
+});
 
 /// Scheduler settings. `ScheduleOptions::default()` runs weighted DPK with η = 0.05, no
 /// recomputation and the single-task fallback.
@@ -389,6 +380,23 @@ impl Engine<'_> {
         allocated
     }
 
+    /// `(demand, capacity)` of task `t` at every order of every block it requests where the
+    /// capacity, read from `caps` (one row of orders per block), is positive.
+    fn demand_and_capacity<'a>(
+        &'a self,
+        t: usize,
+        caps: &'a [f64],
+    ) -> impl Iterator<Item = (f64, f64)> + 'a {
+        let (na, d) = (self.na, &self.demands[t]);
+        self.task_blocks[t].iter().flat_map(move |&j| {
+            let j = j as usize;
+            d.iter()
+                .zip(&caps[j * na..(j + 1) * na])
+                .filter(|&(_, &c)| c > 0.0)
+                .map(|(&x, &c)| (x, c))
+        })
+    }
+
     fn keys(
         &self,
         alive: &[usize],
@@ -411,47 +419,25 @@ impl Engine<'_> {
                     DpfCapacity::Remaining => remaining,
                 };
                 for &t in alive {
-                    let d = &self.demands[t];
-                    let mut share = 0.0_f64;
-                    for &j in &self.task_blocks[t] {
-                        let j = j as usize;
-                        for (c, x) in cap[j * na..(j + 1) * na].iter().zip(d) {
-                            if *c > 0.0 {
-                                share = share.max(x / c);
-                            }
-                        }
-                    }
+                    let share = self
+                        .demand_and_capacity(t, cap)
+                        .fold(0.0_f64, |share, (x, c)| share.max(x / c));
                     let w = if options.dpf_weighted {
                         self.weights[t]
                     } else {
                         1.0
                     };
-                    keys[t] = if share > 0.0 {
-                        w / share
-                    } else {
-                        f64::INFINITY
-                    };
+                    keys[t] = per_cost(w, share);
                 }
             }
             Scheduler::Area => {
                 for &t in alive {
-                    let d = &self.demands[t];
-                    let mut area = 0.0;
-                    for &j in &self.task_blocks[t] {
-                        let j = j as usize;
-                        for (c, x) in remaining[j * na..(j + 1) * na].iter().zip(d) {
-                            if *c > 0.0 {
-                                // x·(1/c), the same arithmetic as DPK's terms, so that DPK with
-                                // one order reproduces Area bit for bit.
-                                area += x * (1.0 / c);
-                            }
-                        }
-                    }
-                    keys[t] = if area > 0.0 {
-                        self.weights[t] / area
-                    } else {
-                        f64::INFINITY
-                    };
+                    // x·(1/c), the same arithmetic as DPK's terms, so that DPK with one order
+                    // reproduces Area bit for bit.
+                    let area = self
+                        .demand_and_capacity(t, remaining)
+                        .fold(0.0, |area, (x, c)| area + x * (1.0 / c));
+                    keys[t] = per_cost(self.weights[t], area);
                 }
             }
             Scheduler::Dpk => {
@@ -496,14 +482,19 @@ impl Engine<'_> {
                             }
                         }
                     }
-                    keys[t] = if denom > 0.0 {
-                        self.weights[t] / denom
-                    } else {
-                        f64::INFINITY
-                    };
+                    keys[t] = per_cost(self.weights[t], denom);
                 }
             }
         }
+    }
+}
+
+/// A greedy key: `weight` per unit of `cost`, +∞ for a task that costs nothing.
+fn per_cost(weight: f64, cost: f64) -> f64 {
+    if cost > 0.0 {
+        weight / cost
+    } else {
+        f64::INFINITY
     }
 }
 

@@ -365,6 +365,13 @@ mod tests {
     use super::*;
     use alloc::vec::Vec;
 
+    /// A convex cost falling steeply over 20–34 quanta: the noise-free data of two tests.
+    const STEEP: ExpModel = ExpModel {
+        a: 250.0,
+        b: -0.12,
+        c: 4.5,
+    };
+
     fn sample(model: ExpModel, xs: &[f64]) -> Vec<f64> {
         xs.iter().map(|&x| model.eval(x)).collect()
     }
@@ -385,11 +392,7 @@ mod tests {
 
     #[test]
     fn recovers_exact_coefficients_from_noise_free_data() {
-        let truth = ExpModel {
-            a: 250.0,
-            b: -0.12,
-            c: 4.5,
-        };
+        let truth = STEEP;
         let xs: Vec<f64> = (20..=34).map(f64::from).collect();
         let ys = sample(truth, &xs);
         let fit = fit_exponential(&xs, &ys, 0.001).expect("noise-free data must fit");
@@ -513,11 +516,7 @@ mod tests {
     fn rejects_singular_covariance() {
         // With b = -50 every exp(b·d) underflows to 0, so the a and b columns of the
         // Jacobian vanish: LM only moves c, R is singular and scipy's covariance is inf.
-        let truth = ExpModel {
-            a: 250.0,
-            b: -0.12,
-            c: 4.5,
-        };
+        let truth = STEEP;
         let xs: Vec<f64> = (20..=30).map(f64::from).collect();
         let ys = sample(truth, &xs);
         assert_eq!(

@@ -66,6 +66,22 @@ impl<'a> View<'a> {
     pub fn slo_hint_s(&self, app: usize) -> f64 {
         self.slo_s.get(app).copied().unwrap_or(0.0)
     }
+
+    /// Clips a policy's answer `take` (see [`Scheduler::choose`]) in place to the batch the
+    /// [`Batcher`] forms from it, and returns that batch's size: application by application,
+    /// in index order, each takes at most its queue's length and the room the earlier ones
+    /// left under the model's largest batch. Entries beyond the number of applications are
+    /// set to 0. Clipping a clipped `take` changes nothing, so a wrapper around a policy can
+    /// call it to learn the batch's per-application counts.
+    pub fn clip_take(&self, take: &mut [usize]) -> usize {
+        let mut room = self.model.max_size();
+        for (k, want) in take.iter_mut().enumerate() {
+            let queued = self.queues.get(k).map_or(0, VecDeque::len);
+            *want = (*want).min(queued).min(room);
+            room -= *want;
+        }
+        self.model.max_size() - room
+    }
 }
 
 /// What one [`Batcher::next_batch`] call did.
@@ -289,9 +305,9 @@ impl Batcher {
         // deadline-ordered queue (the hopeless requests of an application are a prefix).
         let mut min_slack = [0.0f64; MAX_APPS];
         {
-            let view = self.view(now_s);
-            for (app, slot) in min_slack.iter_mut().enumerate().take(self.dists.len()) {
-                *slot = self.policy.min_slack_s(&view, app).max(0.0);
+            let (view, policy) = self.view_and_policy(now_s);
+            for (app, slot) in min_slack.iter_mut().enumerate().take(view.apps()) {
+                *slot = policy.min_slack_s(&view, app).max(0.0);
             }
         }
         for (queue, &threshold) in self.queues.iter_mut().zip(&min_slack) {
@@ -319,21 +335,12 @@ impl Batcher {
         let mut take = [0usize; MAX_APPS];
         let apps = self.dists.len();
         {
-            let view = View {
-                now_s,
-                dists: &self.dists,
-                queues: &self.queues,
-                slo_s: &self.slo_s,
-                versions: &self.versions,
-                model: self.model.as_ref(),
-                queued: self.queued,
-            };
-            self.policy.choose(&view, &mut take[..apps]);
+            let (view, policy) = self.view_and_policy(now_s);
+            policy.choose(&view, &mut take[..apps]);
+            view.clip_take(&mut take[..apps]);
         }
-        let mut room = max_size;
         let mut slo = f64::INFINITY;
-        for (queue, &want) in self.queues.iter_mut().zip(&take[..apps]) {
-            let n = want.min(queue.len()).min(room);
+        for (queue, &n) in self.queues.iter_mut().zip(&take[..apps]) {
             for _ in 0..n {
                 if let (Some(r), Some(slot)) =
                     (queue.pop_front(), batch.get_mut(decision.batch_len))
@@ -343,7 +350,6 @@ impl Batcher {
                     decision.batch_len += 1;
                 }
             }
-            room -= n;
         }
         self.queued -= decision.batch_len;
         self.last_size = decision.batch_len;
@@ -379,8 +385,10 @@ impl Batcher {
         Ok(())
     }
 
-    fn view(&self, now_s: f64) -> View<'_> {
-        View {
+    /// What the policy sees at `now_s`, and the policy, borrowed apart so that it can decide
+    /// on the view.
+    fn view_and_policy(&mut self, now_s: f64) -> (View<'_>, &mut dyn Scheduler) {
+        let view = View {
             now_s,
             dists: &self.dists,
             queues: &self.queues,
@@ -388,6 +396,122 @@ impl Batcher {
             versions: &self.versions,
             model: self.model.as_ref(),
             queued: self.queued,
+        };
+        (view, self.policy.as_mut())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use alloc::rc::Rc;
+    use alloc::vec;
+    use core::cell::RefCell;
+
+    use super::*;
+    use crate::orloj::{BatchScale, ExecSpec, TimeGrid};
+
+    /// Asks for fixed counts and records what [`View::clip_take`] makes of them.
+    struct Wants {
+        want: Vec<usize>,
+        clipped: Rc<RefCell<(Vec<usize>, usize)>>,
+    }
+
+    impl Scheduler for Wants {
+        fn name(&self) -> &str {
+            "wants"
         }
+        fn min_slack_s(&self, _: &View<'_>, _: usize) -> f64 {
+            0.0
+        }
+        fn choose(&mut self, view: &View<'_>, take: &mut [usize]) {
+            take.copy_from_slice(&self.want);
+            let mut copy = self.want.clone();
+            let size = view.clip_take(&mut copy);
+            // Clipping twice changes nothing.
+            let mut again = copy.clone();
+            assert_eq!(view.clip_take(&mut again), size);
+            assert_eq!(again, copy);
+            *self.clipped.borrow_mut() = (copy, size);
+        }
+    }
+
+    /// The batch the batcher forms is the clipped take: per application at most its queue,
+    /// in index order, at most the largest batch in all.
+    #[test]
+    fn the_batcher_forms_the_clipped_take() {
+        let grid = TimeGrid::covering(0.040, 64).unwrap();
+        let spec = ExecSpec::Constant { value_s: 0.005 };
+        // (queued per app, wanted per app, expected batch per app) with batches of at most 6.
+        let cases: [([usize; 3], [usize; 3], [usize; 3]); 5] = [
+            ([2, 2, 2], [1, 1, 1], [1, 1, 1]),
+            ([2, 5, 1], [9, 9, 9], [2, 4, 0]),
+            ([0, 3, 3], [4, 4, 4], [0, 3, 3]),
+            ([1, 1, 8], [0, 0, 9], [0, 0, 6]),
+            ([3, 3, 3], [0, 0, 0], [0, 0, 0]),
+        ];
+        for (queued, want, expected) in cases {
+            let apps = (0..3)
+                .map(|a| Distribution::from_spec(grid, &spec, &alloc::format!("app {a}")).unwrap())
+                .collect();
+            let clipped = Rc::new(RefCell::new((Vec::new(), 0)));
+            let policy = Wants {
+                want: want.to_vec(),
+                clipped: Rc::clone(&clipped),
+            };
+            let model = Box::new(BatchScale::unit(6).unwrap());
+            let mut b = Batcher::new(apps, model, Box::new(policy)).unwrap();
+            let mut id = 0;
+            for (app, &n) in queued.iter().enumerate() {
+                for _ in 0..n {
+                    b.enqueue(app, 100 * app as u64 + id, 0.0, 1.0).unwrap();
+                    id += 1;
+                }
+            }
+            let (mut batch, mut dropped) = ([0u64; 6], [0u64; 32]);
+            let d = b.next_batch(0.0, &mut batch, &mut dropped).unwrap();
+            let (take, size) = clipped.borrow().clone();
+            assert_eq!(take, expected, "{queued:?} {want:?}");
+            assert_eq!(size, expected.iter().sum::<usize>());
+            assert_eq!(d.batch_len, size);
+            let per_app: Vec<usize> = (0..3u64)
+                .map(|a| {
+                    batch[..d.batch_len]
+                        .iter()
+                        .filter(|&&id| id / 100 == a)
+                        .count()
+                })
+                .collect();
+            assert_eq!(per_app, expected.to_vec(), "{queued:?} {want:?}");
+        }
+    }
+
+    /// Entries past the applications are cleared.
+    #[test]
+    fn clip_take_clears_entries_past_the_applications() {
+        let grid = TimeGrid::covering(0.040, 64).unwrap();
+        let app =
+            Distribution::from_spec(grid, &ExecSpec::Constant { value_s: 0.005 }, "a").unwrap();
+        let model = BatchScale::unit(4).unwrap();
+        let request = Queued {
+            id: 1,
+            arrival_s: 0.0,
+            deadline_s: 1.0,
+            seq: 0,
+        };
+        let queues = [VecDeque::from(vec![request; 3])];
+        let view = View {
+            now_s: 0.0,
+            dists: core::slice::from_ref(&app),
+            queues: &queues,
+            slo_s: &[1.0],
+            versions: &[0],
+            model: &model,
+            queued: 3,
+        };
+        let mut take = vec![5, 7];
+        assert_eq!(view.clip_take(&mut take), 3);
+        assert_eq!(take, vec![3, 0]);
     }
 }

@@ -6,6 +6,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::ops::{Deref, DerefMut};
 
 use super::{BatchingError, MAX_BINS, non_negative};
 
@@ -469,13 +470,53 @@ fn decay_onto(grid: TimeGrid, pmf: &mut [f64], x_s: f64, decay: f64) -> Result<(
     Ok(())
 }
 
-/// An execution-time distribution on the heap (allocated once, at construction).
+/// An execution-time distribution on a [`TimeGrid`], its probabilities and CDF stored in `S`:
+/// [`Distribution`] on the heap, [`FixedDistribution`] in fixed capacity. The storage is the
+/// only difference; reading the law and the on-line update are the same code.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Distribution {
+pub struct DistributionIn<S> {
     grid: TimeGrid,
-    pmf: Vec<f64>,
-    cdf: Vec<f64>,
+    pmf: S,
+    cdf: S,
     summary: Summary,
+}
+
+/// An execution-time distribution on the heap (allocated once, at construction).
+pub type Distribution = DistributionIn<Vec<f64>>;
+
+/// The same distribution in fixed-capacity storage (`heapless`): at most `H` bins, no heap
+/// allocation at all, for hot paths and targets without an allocator.
+pub type FixedDistribution<const H: usize> = DistributionIn<heapless::Vec<f64, H>>;
+
+impl<S: DerefMut<Target = [f64]>> DistributionIn<S> {
+    /// On-line update: moves a fraction `decay ∈ (0, 1]` of the mass onto the observed time
+    /// (exponential forgetting, so drift is tracked). O(bins), no allocation.
+    pub fn observe(&mut self, observed_time_s: f64, decay: f64) -> Result<(), BatchingError> {
+        decay_onto(self.grid, &mut self.pmf, observed_time_s, decay)?;
+        self.summary = rebuild(self.grid, &self.pmf, &mut self.cdf);
+        Ok(())
+    }
+}
+
+impl<S: Deref<Target = [f64]>> ExecDistribution for DistributionIn<S> {
+    fn grid(&self) -> TimeGrid {
+        self.grid
+    }
+    fn pmf(&self) -> &[f64] {
+        &self.pmf
+    }
+    fn cdf(&self) -> &[f64] {
+        &self.cdf
+    }
+    fn mean_s(&self) -> f64 {
+        self.summary.mean_s
+    }
+    fn first_bin(&self) -> usize {
+        self.summary.first
+    }
+    fn full_bin(&self) -> usize {
+        self.summary.full
+    }
 }
 
 impl Distribution {
@@ -517,45 +558,6 @@ impl Distribution {
         normalise(&mut pmf, "weights", "weights")?;
         Ok(Self::from_pmf_unchecked(grid, pmf))
     }
-
-    /// On-line update: moves a fraction `decay ∈ (0, 1]` of the mass onto the observed time
-    /// (exponential forgetting, so drift is tracked). O(bins), no allocation.
-    pub fn observe(&mut self, observed_time_s: f64, decay: f64) -> Result<(), BatchingError> {
-        decay_onto(self.grid, &mut self.pmf, observed_time_s, decay)?;
-        self.summary = rebuild(self.grid, &self.pmf, &mut self.cdf);
-        Ok(())
-    }
-}
-
-impl ExecDistribution for Distribution {
-    fn grid(&self) -> TimeGrid {
-        self.grid
-    }
-    fn pmf(&self) -> &[f64] {
-        &self.pmf
-    }
-    fn cdf(&self) -> &[f64] {
-        &self.cdf
-    }
-    fn mean_s(&self) -> f64 {
-        self.summary.mean_s
-    }
-    fn first_bin(&self) -> usize {
-        self.summary.first
-    }
-    fn full_bin(&self) -> usize {
-        self.summary.full
-    }
-}
-
-/// The same distribution in fixed-capacity storage (`heapless`): at most `H` bins, no heap
-/// allocation at all, for hot paths and targets without an allocator.
-#[derive(Debug, Clone)]
-pub struct FixedDistribution<const H: usize> {
-    grid: TimeGrid,
-    pmf: heapless::Vec<f64, H>,
-    cdf: heapless::Vec<f64, H>,
-    summary: Summary,
 }
 
 impl<const H: usize> FixedDistribution<H> {
@@ -604,33 +606,5 @@ impl<const H: usize> FixedDistribution<H> {
         let mut d = Self::zeroed(src.grid)?;
         d.pmf.copy_from_slice(&src.pmf);
         Ok(d.finish())
-    }
-
-    /// See [`Distribution::observe`].
-    pub fn observe(&mut self, observed_time_s: f64, decay: f64) -> Result<(), BatchingError> {
-        decay_onto(self.grid, &mut self.pmf, observed_time_s, decay)?;
-        self.summary = rebuild(self.grid, &self.pmf, &mut self.cdf);
-        Ok(())
-    }
-}
-
-impl<const H: usize> ExecDistribution for FixedDistribution<H> {
-    fn grid(&self) -> TimeGrid {
-        self.grid
-    }
-    fn pmf(&self) -> &[f64] {
-        &self.pmf
-    }
-    fn cdf(&self) -> &[f64] {
-        &self.cdf
-    }
-    fn mean_s(&self) -> f64 {
-        self.summary.mean_s
-    }
-    fn first_bin(&self) -> usize {
-        self.summary.first
-    }
-    fn full_bin(&self) -> usize {
-        self.summary.full
     }
 }

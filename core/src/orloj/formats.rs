@@ -18,38 +18,16 @@ use super::sim::{
     AppConfig, Arrivals, DEFAULT_BINS, DEFAULT_P_MIN, PolicyResult, PolicySpec, SimConfig,
 };
 use super::{BatchScale, BatchingError, ExecSpec};
+use crate::formats::{parse_document, to_json};
 
 /// Schema name of a simulation.
 pub const SIM_SCHEMA: &str = "orloj-sim/v1";
 /// Schema name of its result.
 pub const RESULT_SCHEMA: &str = "orloj-result/v1";
 
-/// Why a document was rejected.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum FormatError {
-    /// Malformed JSON or a missing / mistyped field (serde's message names it).
-    #[error("invalid {SIM_SCHEMA} document: {0}")]
-    Json(String),
-    /// The `schema` field names another format.
-    #[error("expected schema \"{SIM_SCHEMA}\", found \"{0}\"")]
-    Schema(String),
-    /// A field has a value outside its domain.
-    #[error("field `{field}`: {message}")]
-    Field {
-        /// The field path.
-        field: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// The configuration is invalid.
-    #[error(transparent)]
-    Config(#[from] BatchingError),
-}
-
-#[derive(Deserialize)]
-struct SchemaOnly {
-    schema: String,
-}
+/// Why an `orloj-sim/v1` document was rejected (the shared [`crate::formats::FormatError`]
+/// over [`BatchingError`]).
+pub type FormatError = crate::formats::FormatError<BatchingError>;
 
 #[derive(Deserialize)]
 struct SimDoc {
@@ -107,13 +85,6 @@ struct ArrivalsDoc {
     period_s: Option<f64>,
 }
 
-fn field(field: impl Into<String>, message: impl Into<String>) -> FormatError {
-    FormatError::Field {
-        field: field.into(),
-        message: message.into(),
-    }
-}
-
 fn exec_spec(app: &str, e: ExecDoc) -> Result<ExecSpec, FormatError> {
     let need = |v: Option<f64>, name: &'static str| {
         v.ok_or_else(|| BatchingError::InvalidSpec {
@@ -162,21 +133,17 @@ fn exec_spec(app: &str, e: ExecDoc) -> Result<ExecSpec, FormatError> {
 
 /// Parses and validates an `orloj-sim/v1` document.
 pub fn parse_sim(text: &str) -> Result<SimConfig, FormatError> {
-    let s: SchemaOnly = serde_json::from_str(text).map_err(|e| FormatError::Json(e.to_string()))?;
-    if s.schema != SIM_SCHEMA {
-        return Err(FormatError::Schema(s.schema));
-    }
-    let doc: SimDoc = serde_json::from_str(text).map_err(|e| FormatError::Json(e.to_string()))?;
+    let doc: SimDoc = parse_document(text, SIM_SCHEMA)?;
     if doc.apps.is_empty() {
         return Err(BatchingError::NoApps.into());
     }
     let mut apps = Vec::with_capacity(doc.apps.len());
     for (i, a) in doc.apps.into_iter().enumerate() {
         if a.name.trim().is_empty() {
-            return Err(field(format!("apps[{i}].name"), "is empty"));
+            return Err(FormatError::field(format!("apps[{i}].name"), "is empty"));
         }
         if apps.iter().any(|b: &AppConfig| b.name == a.name) {
-            return Err(field(
+            return Err(FormatError::field(
                 format!("apps[{i}].name"),
                 format!("app name \"{}\" appears twice", a.name),
             ));
@@ -192,7 +159,10 @@ pub fn parse_sim(text: &str) -> Result<SimConfig, FormatError> {
     let max = doc.batch.max_size;
     let scale = match (doc.batch.scale, doc.batch.profile) {
         (Some(_), Some(_)) => {
-            return Err(field("batch", "give `scale` or `profile`, not both"));
+            return Err(FormatError::field(
+                "batch",
+                "give `scale` or `profile`, not both",
+            ));
         }
         (Some(f), None) => {
             if f.len() != max {
@@ -222,7 +192,7 @@ pub fn parse_sim(text: &str) -> Result<SimConfig, FormatError> {
             period_s: doc.arrivals.period_s.unwrap_or(1.0),
         },
         other => {
-            return Err(field(
+            return Err(FormatError::field(
                 "arrivals.kind",
                 format!("unknown arrival kind \"{other}\" (expected poisson or bursty)"),
             ));
@@ -234,14 +204,8 @@ pub fn parse_sim(text: &str) -> Result<SimConfig, FormatError> {
             .iter()
             .enumerate()
             .map(|(i, n)| {
-                PolicySpec::parse(n).ok_or_else(|| {
-                    field(
-                        format!("policies[{i}]"),
-                        format!(
-                            "unknown policy \"{n}\" (expected orloj, clockwork, nexus, clipper, edf or fifo, baselines optionally with -mean or -p99)"
-                        ),
-                    )
-                })
+                n.parse::<PolicySpec>()
+                    .map_err(|e| FormatError::field(format!("policies[{i}]"), e.to_string()))
             })
             .collect::<Result<Vec<_>, _>>()?,
     };
@@ -301,7 +265,7 @@ pub fn result_json(results: &[PolicyResult]) -> String {
             })
             .collect(),
     };
-    serde_json::to_string(&doc).unwrap_or_default()
+    to_json(&doc)
 }
 
 /// Renders a configuration as `orloj-sim/v1` (for the built-in defaults).

@@ -38,11 +38,14 @@ pub mod formats;
 use alloc::string::String;
 
 pub use batch::{BatchDistribution, BatchModel, BatchScale};
-pub use batcher::{Batcher, Decision, Queued, View};
-pub use dist::{Distribution, ExecDistribution, ExecSpec, FixedDistribution, TimeGrid};
+pub use batcher::{Batcher, DEFAULT_DECAY, Decision, Queued, View};
+pub use dist::{
+    Distribution, DistributionIn, ExecDistribution, ExecSpec, FixedDistribution, TimeGrid,
+};
 pub use policy::{
     Clipper, Clockwork, DropRule, Edf, Estimate, Fifo, FinishesPerTime, LOAD_FLOOR_EXPONENT,
-    LOAD_FLOOR_MAX, Nexus, Orloj, ProbabilityFloor, RATE_WINDOW_S, Scheduler, Score, Sizes,
+    LOAD_FLOOR_MAX, Nexus, Orloj, PolicyKind, PolicySpec, ProbabilityFloor, RATE_WINDOW_S,
+    Scheduler, Score, Sizes,
 };
 
 /// Most applications a [`Batcher`] serves (fixed so per-decision cursors live on the stack).

@@ -2,11 +2,15 @@
 //! (reference notes B5, \[proposed\] concrete rule) and the baselines of B6, which see only a
 //! point estimate of each application's time.
 
+use alloc::boxed::Box;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::fmt;
+use core::str::FromStr;
 
 use super::batch::{RunningMax, grid_index, powi};
 use super::{Distribution, ExecDistribution, MAX_APPS, MAX_BATCH_SIZE, Queued, TimeGrid, View};
+use crate::names::{UnknownName, named_enum};
 
 /// A batching policy. The [`Batcher`](super::Batcher) first drops, per application, the
 /// queued requests whose slack (deadline − now) is below [`min_slack_s`](Self::min_slack_s)
@@ -70,6 +74,11 @@ pub enum Estimate {
     /// The 99th percentile (conservative).
     P99,
 }
+
+named_enum!(Estimate, "estimate" {
+    Mean => "mean",
+    P99 => "p99",
+});
 
 impl Estimate {
     fn of(self, d: &impl ExecDistribution) -> f64 {
@@ -407,7 +416,7 @@ fn offer(
 
 impl<S: Score, D: DropRule> Scheduler for Orloj<S, D> {
     fn name(&self) -> &str {
-        "orloj"
+        PolicyKind::Orloj.name()
     }
 
     fn prepare(&mut self, grid: TimeGrid, max_size: usize) {
@@ -602,10 +611,7 @@ pub struct Clockwork {
 
 impl Scheduler for Clockwork {
     fn name(&self) -> &str {
-        match self.estimate {
-            Estimate::Mean => "clockwork",
-            Estimate::P99 => "clockwork-p99",
-        }
+        PolicySpec::new(PolicyKind::Clockwork, self.estimate).name()
     }
     fn min_slack_s(&self, view: &View<'_>, app: usize) -> f64 {
         view.dists()
@@ -623,51 +629,44 @@ impl Scheduler for Clockwork {
     }
 }
 
-/// Earliest deadline first: the largest deadline-ordered batch estimated to meet every
-/// member's deadline; drops only expired requests.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Edf {
-    /// The point estimate.
-    pub estimate: Estimate,
-}
-
-impl Scheduler for Edf {
-    fn name(&self) -> &str {
-        match self.estimate {
-            Estimate::Mean => "edf",
-            Estimate::P99 => "edf-p99",
+/// Defines a baseline that drops only expired requests and takes the largest batch, in
+/// `$order`, estimated to meet every member's deadline: EDF and FIFO differ only in that order.
+macro_rules! largest_feasible_baseline {
+    ($(#[$doc:meta])* $ty:ident, $order:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, Default)]
+        pub struct $ty {
+            /// The point estimate.
+            pub estimate: Estimate,
         }
-    }
-    fn min_slack_s(&self, _view: &View<'_>, _app: usize) -> f64 {
-        0.0
-    }
-    fn choose(&mut self, view: &View<'_>, take: &mut [usize]) {
-        largest_feasible(view, Order::Deadline, self.estimate, Sizes::All, take);
-    }
-}
 
-/// First in, first out: the largest arrival-ordered batch estimated to meet every member's
-/// deadline; drops only expired requests.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Fifo {
-    /// The point estimate.
-    pub estimate: Estimate,
-}
-
-impl Scheduler for Fifo {
-    fn name(&self) -> &str {
-        match self.estimate {
-            Estimate::Mean => "fifo",
-            Estimate::P99 => "fifo-p99",
+        impl Scheduler for $ty {
+            fn name(&self) -> &str {
+                PolicySpec::new(PolicyKind::$ty, self.estimate).name()
+            }
+            fn min_slack_s(&self, _view: &View<'_>, _app: usize) -> f64 {
+                0.0
+            }
+            fn choose(&mut self, view: &View<'_>, take: &mut [usize]) {
+                largest_feasible(view, Order::$order, self.estimate, Sizes::All, take);
+            }
         }
-    }
-    fn min_slack_s(&self, _view: &View<'_>, _app: usize) -> f64 {
-        0.0
-    }
-    fn choose(&mut self, view: &View<'_>, take: &mut [usize]) {
-        largest_feasible(view, Order::Arrival, self.estimate, Sizes::All, take);
-    }
+    };
 }
+
+largest_feasible_baseline!(
+    /// Earliest deadline first: the largest deadline-ordered batch estimated to meet every
+    /// member's deadline; drops only expired requests.
+    Edf,
+    Deadline
+);
+
+largest_feasible_baseline!(
+    /// First in, first out: the largest arrival-ordered batch estimated to meet every member's
+    /// deadline; drops only expired requests.
+    Fifo,
+    Arrival
+);
 
 /// Nexus-like (SOSP'19, single node): per application the largest batch `b*` with
 /// `2·ℓ(b*) ≤ SLO` (a request may wait one batch, then run in one); requests in arrival order;
@@ -695,10 +694,7 @@ impl Nexus {
 
 impl Scheduler for Nexus {
     fn name(&self) -> &str {
-        match self.estimate {
-            Estimate::Mean => "nexus",
-            Estimate::P99 => "nexus-p99",
-        }
+        PolicySpec::new(PolicyKind::Nexus, self.estimate).name()
     }
     fn min_slack_s(&self, view: &View<'_>, app: usize) -> f64 {
         let b = self.target(view, app).min(view.queued()).max(1);
@@ -761,7 +757,7 @@ impl Clipper {
 
 impl Scheduler for Clipper {
     fn name(&self) -> &str {
-        "clipper"
+        PolicyKind::Clipper.name()
     }
     fn prepare(&mut self, _grid: TimeGrid, max_size: usize) {
         self.max = max_size;
@@ -784,5 +780,142 @@ impl Scheduler for Clipper {
         } else {
             self.cap = (self.cap * 0.9).max(1.0);
         }
+    }
+}
+
+/// A kind of policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyKind {
+    /// [`Orloj`].
+    Orloj,
+    /// [`Clockwork`].
+    Clockwork,
+    /// [`Nexus`].
+    Nexus,
+    /// [`Clipper`].
+    Clipper,
+    /// [`Edf`].
+    Edf,
+    /// [`Fifo`].
+    Fifo,
+}
+
+named_enum!(PolicyKind, "policy" {
+    Orloj => "orloj",
+    Clockwork => "clockwork",
+    Nexus => "nexus",
+    Clipper => "clipper",
+    Edf => "edf",
+    Fifo => "fifo",
+});
+
+impl PolicyKind {
+    /// Whether the policy decides on a point [`Estimate`] of each application's time: every
+    /// baseline but Clipper (which adapts its batch cap instead); Orloj uses the whole law.
+    pub const fn takes_estimate(self) -> bool {
+        !matches!(self, PolicyKind::Orloj | PolicyKind::Clipper)
+    }
+}
+
+/// A policy and the point estimate it decides on, named as `orloj-sim/v1`'s `policies` and
+/// every binding name it: the kind (`orloj`, `clockwork`, …), for a baseline that
+/// [takes an estimate](PolicyKind::takes_estimate) followed by `-p99` for the 99th
+/// percentile (or `-mean`, the default, when parsing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PolicySpec {
+    /// The policy.
+    pub kind: PolicyKind,
+    /// Mean or p99 (ignored by the kinds that take no estimate).
+    pub estimate: Estimate,
+}
+
+/// What [`PolicySpec`]'s parser accepts beyond the kinds' names.
+const POLICY_SUFFIXES: &str = "baselines optionally with -mean or -p99";
+
+impl PolicySpec {
+    /// `kind` deciding on `estimate`; the kinds that take no estimate keep the mean, so that
+    /// equal policies compare equal.
+    pub const fn new(kind: PolicyKind, estimate: Estimate) -> Self {
+        let estimate = if kind.takes_estimate() {
+            estimate
+        } else {
+            Estimate::Mean
+        };
+        PolicySpec { kind, estimate }
+    }
+
+    /// Every policy with every estimate it takes, in the order of [`PolicyKind::ALL`] and
+    /// [`Estimate::ALL`]: `orloj`, `clockwork`, `clockwork-p99`, `nexus`, `nexus-p99`,
+    /// `clipper`, `edf`, `edf-p99`, `fifo`, `fifo-p99` (the default of `orloj-sim/v1`).
+    pub fn all() -> Vec<PolicySpec> {
+        PolicyKind::ALL
+            .into_iter()
+            .flat_map(|kind| {
+                let estimates = if kind.takes_estimate() {
+                    &Estimate::ALL[..]
+                } else {
+                    &Estimate::ALL[..1]
+                };
+                estimates.iter().map(move |&e| PolicySpec::new(kind, e))
+            })
+            .collect()
+    }
+
+    /// Parses a policy name (see [`PolicySpec`]); `None` where [`str::parse`] gives an error
+    /// naming the accepted names.
+    pub fn parse(name: &str) -> Option<Self> {
+        name.parse().ok()
+    }
+
+    /// The canonical name: the kind's, with `-p99` for a baseline on the 99th percentile.
+    pub fn name(&self) -> &'static str {
+        match (self.kind, self.estimate) {
+            (PolicyKind::Clockwork, Estimate::P99) => "clockwork-p99",
+            (PolicyKind::Nexus, Estimate::P99) => "nexus-p99",
+            (PolicyKind::Edf, Estimate::P99) => "edf-p99",
+            (PolicyKind::Fifo, Estimate::P99) => "fifo-p99",
+            (kind, _) => kind.name(),
+        }
+    }
+
+    /// The scheduler (Orloj with drop floor `p_min`).
+    pub fn build(&self, p_min: f64) -> Box<dyn Scheduler> {
+        let estimate = self.estimate;
+        match self.kind {
+            PolicyKind::Orloj => Box::new(Orloj::new(FinishesPerTime, ProbabilityFloor { p_min })),
+            PolicyKind::Clockwork => Box::new(Clockwork { estimate }),
+            PolicyKind::Nexus => Box::new(Nexus { estimate }),
+            PolicyKind::Clipper => Box::new(Clipper::default()),
+            PolicyKind::Edf => Box::new(Edf { estimate }),
+            PolicyKind::Fifo => Box::new(Fifo { estimate }),
+        }
+    }
+}
+
+impl fmt::Display for PolicySpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for PolicySpec {
+    type Err = UnknownName;
+
+    /// `kind` or `kind-estimate`, the estimate only `mean` for the kinds that take none; an
+    /// error lists the kinds' names.
+    fn from_str(name: &str) -> Result<Self, UnknownName> {
+        let unknown = || UnknownName {
+            note: Some(POLICY_SUFFIXES),
+            ..UnknownName::new("policy", name, &PolicyKind::NAMES)
+        };
+        let (kind, estimate) = match name.rsplit_once('-') {
+            Some((kind, estimate)) => (kind, estimate.parse().map_err(|_| unknown())?),
+            None => (name, Estimate::Mean),
+        };
+        let kind: PolicyKind = kind.parse().map_err(|_| unknown())?;
+        if estimate != Estimate::Mean && !kind.takes_estimate() {
+            return Err(unknown());
+        }
+        Ok(PolicySpec::new(kind, estimate))
     }
 }

@@ -16,10 +16,8 @@ use alloc::vec::Vec;
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use super::{
-    BatchModel, BatchScale, Batcher, BatchingError, Clipper, Clockwork, Distribution, Edf,
-    Estimate, ExecSpec, Fifo, Nexus, Orloj, ProbabilityFloor, Scheduler, TimeGrid,
-};
+pub use super::policy::{PolicyKind, PolicySpec};
+use super::{BatchModel, BatchScale, Batcher, BatchingError, Distribution, ExecSpec, TimeGrid};
 
 /// Most requests one simulated trace may hold.
 pub const MAX_REQUESTS: usize = 20_000_000;
@@ -81,126 +79,6 @@ impl Arrivals {
     }
 }
 
-/// A policy to simulate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PolicyKind {
-    /// [`Orloj`].
-    Orloj,
-    /// [`Clockwork`].
-    Clockwork,
-    /// [`Nexus`].
-    Nexus,
-    /// [`Clipper`].
-    Clipper,
-    /// [`Edf`].
-    Edf,
-    /// [`Fifo`].
-    Fifo,
-}
-
-/// A policy and the point estimate the baselines use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PolicySpec {
-    /// The policy.
-    pub kind: PolicyKind,
-    /// Mean or p99 (ignored by Orloj and Clipper).
-    pub estimate: Estimate,
-}
-
-impl PolicySpec {
-    /// Every accepted name, as written in `orloj-sim/v1`.
-    pub const NAMES: [&'static str; 12] = [
-        "orloj",
-        "clockwork",
-        "clockwork-p99",
-        "nexus",
-        "nexus-p99",
-        "clipper",
-        "edf",
-        "edf-p99",
-        "fifo",
-        "fifo-p99",
-        "clockwork-mean",
-        "nexus-mean",
-    ];
-
-    /// Parses `orloj`, `clockwork`, `nexus`, `clipper`, `edf` or `fifo`, optionally with a
-    /// `-mean` (the default) or `-p99` suffix for the baselines' point estimate.
-    pub fn parse(name: &str) -> Option<Self> {
-        let (base, estimate) = if let Some(b) = name.strip_suffix("-p99") {
-            (b, Estimate::P99)
-        } else if let Some(b) = name.strip_suffix("-mean") {
-            (b, Estimate::Mean)
-        } else {
-            (name, Estimate::Mean)
-        };
-        let kind = match base {
-            "orloj" => PolicyKind::Orloj,
-            "clockwork" => PolicyKind::Clockwork,
-            "nexus" => PolicyKind::Nexus,
-            "clipper" => PolicyKind::Clipper,
-            "edf" => PolicyKind::Edf,
-            "fifo" => PolicyKind::Fifo,
-            _ => return None,
-        };
-        if estimate == Estimate::P99 && matches!(kind, PolicyKind::Orloj | PolicyKind::Clipper) {
-            return None;
-        }
-        Some(PolicySpec { kind, estimate })
-    }
-
-    /// The canonical name (`clockwork`, `clockwork-p99`, …).
-    pub fn name(&self) -> &'static str {
-        match (self.kind, self.estimate) {
-            (PolicyKind::Orloj, _) => "orloj",
-            (PolicyKind::Clipper, _) => "clipper",
-            (PolicyKind::Clockwork, Estimate::Mean) => "clockwork",
-            (PolicyKind::Clockwork, Estimate::P99) => "clockwork-p99",
-            (PolicyKind::Nexus, Estimate::Mean) => "nexus",
-            (PolicyKind::Nexus, Estimate::P99) => "nexus-p99",
-            (PolicyKind::Edf, Estimate::Mean) => "edf",
-            (PolicyKind::Edf, Estimate::P99) => "edf-p99",
-            (PolicyKind::Fifo, Estimate::Mean) => "fifo",
-            (PolicyKind::Fifo, Estimate::P99) => "fifo-p99",
-        }
-    }
-
-    /// Orloj and every baseline with both point estimates.
-    pub fn all() -> Vec<PolicySpec> {
-        [
-            "orloj",
-            "clockwork",
-            "clockwork-p99",
-            "nexus",
-            "nexus-p99",
-            "clipper",
-            "edf",
-            "edf-p99",
-            "fifo",
-            "fifo-p99",
-        ]
-        .iter()
-        .filter_map(|n| PolicySpec::parse(n))
-        .collect()
-    }
-
-    /// The scheduler (Orloj with drop floor `p_min`).
-    pub fn build(&self, p_min: f64) -> Box<dyn Scheduler> {
-        let estimate = self.estimate;
-        match self.kind {
-            PolicyKind::Orloj => Box::new(Orloj::new(
-                super::FinishesPerTime,
-                ProbabilityFloor { p_min },
-            )),
-            PolicyKind::Clockwork => Box::new(Clockwork { estimate }),
-            PolicyKind::Nexus => Box::new(Nexus { estimate }),
-            PolicyKind::Clipper => Box::new(Clipper::default()),
-            PolicyKind::Edf => Box::new(Edf { estimate }),
-            PolicyKind::Fifo => Box::new(Fifo { estimate }),
-        }
-    }
-}
-
 /// A whole simulation: workload, server and policies (the content of `orloj-sim/v1`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimConfig {
@@ -220,7 +98,8 @@ pub struct SimConfig {
     pub bins: usize,
     /// Orloj's drop floor.
     pub p_min: f64,
-    /// Feed every executed request's true time back into the laws (decay 0.01).
+    /// Feed every executed request's true time back into the laws (with the batcher's
+    /// [`DEFAULT_DECAY`](super::DEFAULT_DECAY)).
     pub learn: bool,
 }
 

@@ -8,6 +8,9 @@ use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
+use crate::formats::{parse_document, to_json};
+use crate::names::UnknownName;
+
 use super::{
     Dag, EffectiveEnergy, Frontier, FrontierError, Kind, Pipeline, Plan, Problem, Profile,
     ProfileOption, Schedule,
@@ -24,50 +27,9 @@ pub const MAX_CSV_LINES: usize = super::MAX_OPTIONS + 1;
 /// Schema name of a frequency plan.
 pub const PLAN_SCHEMA: &str = "ergon-plan/v1";
 
-/// Why a document was rejected.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum FormatError {
-    /// Malformed JSON or a missing / mistyped field (serde's message names it).
-    #[error("invalid {schema} document: {message}")]
-    Json {
-        /// The schema being read.
-        schema: &'static str,
-        /// What serde said, with line and column.
-        message: String,
-    },
-    /// The `schema` field names another format.
-    #[error("expected schema \"{expected}\", found \"{found}\"")]
-    Schema {
-        /// What was expected.
-        expected: &'static str,
-        /// What was found.
-        found: String,
-    },
-    /// A field has a value outside its domain.
-    #[error("field `{field}`: {message}")]
-    Field {
-        /// The field path.
-        field: &'static str,
-        /// What is wrong.
-        message: String,
-    },
-    /// A CSV line could not be used.
-    #[error("CSV line {line}: {message}")]
-    Csv {
-        /// 1-based line number.
-        line: usize,
-        /// What is wrong.
-        message: String,
-    },
-    /// The problem itself is invalid.
-    #[error(transparent)]
-    Problem(#[from] FrontierError),
-}
-
-#[derive(Deserialize)]
-struct SchemaOnly {
-    schema: String,
-}
+/// Why a frontier problem document or profile CSV was rejected (the shared
+/// [`crate::formats::FormatError`] over [`FrontierError`]).
+pub type FormatError = crate::formats::FormatError<FrontierError>;
 
 #[derive(Deserialize)]
 struct InstanceDoc {
@@ -116,51 +78,35 @@ struct NodeDoc {
     chunk: u32,
 }
 
-fn json_err(schema: &'static str) -> impl Fn(serde_json::Error) -> FormatError {
-    move |e| FormatError::Json {
-        schema,
-        message: e.to_string(),
-    }
-}
-
-fn check_schema(text: &str, expected: &'static str) -> Result<(), FormatError> {
-    let s: SchemaOnly = serde_json::from_str(text).map_err(json_err(expected))?;
-    if s.schema != expected {
-        return Err(FormatError::Schema {
-            expected,
-            found: s.schema,
-        });
-    }
-    Ok(())
-}
-
-/// Parses a schedule name as used in `pipeline.schedule` and on the command line.
+/// Parses a schedule name (one of [`Schedule::NAMES`]) as used in `pipeline.schedule` and on
+/// the command line, with the `virtual_stages` that only `interleaved_1f1b` takes (and needs).
 pub fn parse_schedule(name: &str, virtual_stages: Option<u32>) -> Result<Schedule, FormatError> {
-    match (name, virtual_stages) {
-        ("1f1b", None) => Ok(Schedule::OneFOneB),
-        ("gpipe", None) => Ok(Schedule::GPipe),
-        ("interleaved_1f1b", Some(v)) => Ok(Schedule::Interleaved1F1B { virtual_stages: v }),
-        ("interleaved_1f1b", None) => Err(FormatError::Field {
-            field: "pipeline.virtual_stages",
-            message: "interleaved_1f1b needs virtual_stages".into(),
-        }),
-        ("1f1b" | "gpipe", Some(_)) => Err(FormatError::Field {
-            field: "pipeline.virtual_stages",
-            message: alloc::format!("only interleaved_1f1b takes virtual_stages, not {name}"),
-        }),
-        _ => Err(FormatError::Field {
-            field: "pipeline.schedule",
-            message: alloc::format!(
-                "unknown schedule \"{name}\" (expected 1f1b, gpipe or interleaved_1f1b)"
-            ),
-        }),
+    let interleaved = Schedule::Interleaved1F1B {
+        virtual_stages: virtual_stages.unwrap_or(0),
+    };
+    let schedule = [Schedule::OneFOneB, Schedule::GPipe, interleaved]
+        .into_iter()
+        .find(|s| s.name() == name)
+        .ok_or_else(|| {
+            let e = UnknownName::new("schedule", name, &Schedule::NAMES);
+            FormatError::field("pipeline.schedule", e.to_string())
+        })?;
+    match (schedule, virtual_stages) {
+        (Schedule::Interleaved1F1B { .. }, None) => Err(FormatError::field(
+            "pipeline.virtual_stages",
+            alloc::format!("{interleaved} needs virtual_stages"),
+        )),
+        (Schedule::OneFOneB | Schedule::GPipe, Some(_)) => Err(FormatError::field(
+            "pipeline.virtual_stages",
+            alloc::format!("only {interleaved} takes virtual_stages, not {name}"),
+        )),
+        (schedule, _) => Ok(schedule),
     }
 }
 
 /// Parses a `perseus-instance/v1` document. The problem is validated.
 pub fn parse_instance(text: &str) -> Result<Problem, FormatError> {
-    check_schema(text, INSTANCE_SCHEMA)?;
-    let doc: InstanceDoc = serde_json::from_str(text).map_err(json_err(INSTANCE_SCHEMA))?;
+    let doc: InstanceDoc = parse_document(text, INSTANCE_SCHEMA)?;
     let pipeline = doc
         .pipeline
         .as_ref()
@@ -176,10 +122,10 @@ pub fn parse_instance(text: &str) -> Result<Problem, FormatError> {
         (Some(d), p) => explicit_dag(d, p.map(|p| p.num_stages))?,
         (None, Some(p)) => (p.dag()?, Vec::new()),
         (None, None) => {
-            return Err(FormatError::Field {
-                field: "pipeline",
-                message: "either `pipeline` or `dag` is required".into(),
-            });
+            return Err(FormatError::field(
+                "pipeline",
+                "either `pipeline` or `dag` is required",
+            ));
         }
     };
     let profiles = doc
@@ -224,10 +170,10 @@ fn explicit_dag(doc: DagDoc, pipeline_stages: Option<u32>) -> Result<(Dag, Vec<u
     let mut index = BTreeMap::new();
     for (i, n) in doc.nodes.iter().enumerate() {
         if index.insert(n.id, i as u32).is_some() {
-            return Err(FormatError::Field {
-                field: "dag.nodes",
-                message: alloc::format!("node id {} appears twice", n.id),
-            });
+            return Err(FormatError::field(
+                "dag.nodes",
+                alloc::format!("node id {} appears twice", n.id),
+            ));
         }
     }
     let edges = doc
@@ -236,12 +182,10 @@ fn explicit_dag(doc: DagDoc, pipeline_stages: Option<u32>) -> Result<(Dag, Vec<u
         .enumerate()
         .map(|(k, &(u, v))| match (index.get(&u), index.get(&v)) {
             (Some(&a), Some(&b)) => Ok((a, b)),
-            _ => Err(FormatError::Field {
-                field: "dag.edges",
-                message: alloc::format!(
-                    "edge {k} ({u} -> {v}) names a node id that is not in dag.nodes"
-                ),
-            }),
+            _ => Err(FormatError::field(
+                "dag.edges",
+                alloc::format!("edge {k} ({u} -> {v}) names a node id that is not in dag.nodes"),
+            )),
         })
         .collect::<Result<Vec<_>, _>>()?;
     // The GPUs that draw blocking power are the DAG's stages; a `pipeline` next to a `dag` is
@@ -354,18 +298,12 @@ pub fn parse_profile_csv(text: &str) -> Result<Vec<Profile>, FormatError> {
             line: line_no,
             message: alloc::format!("`stage` = \"{stage_s}\" is not a stage index"),
         })?;
-        let kind = match cell(c_kind, "instruction")? {
-            "forward" => Kind::Forward,
-            "backward" => Kind::Backward,
-            other => {
-                return Err(FormatError::Csv {
-                    line: line_no,
-                    message: alloc::format!(
-                        "`instruction` = \"{other}\" (expected forward or backward)"
-                    ),
-                });
-            }
-        };
+        let kind: Kind = cell(c_kind, "instruction")?
+            .parse()
+            .map_err(|e: UnknownName| FormatError::Csv {
+                line: line_no,
+                message: alloc::format!("`instruction`: {e}"),
+            })?;
         let freq = number(c_freq, "frequency")?;
         if !(freq >= 1.0 && freq <= f64::from(u32::MAX) && libm::trunc(freq) == freq) {
             return Err(FormatError::Csv {
@@ -482,13 +420,13 @@ pub fn frontier_json(
         num_stages: frontier.num_stages,
         num_microbatches,
         p_blocking_w: frontier.p_blocking_w,
-        t_min_s: frontier.t_min_quanta as f64 * frontier.unit_time_s,
-        t_max_s: frontier.t_max_quanta as f64 * frontier.unit_time_s,
+        t_min_s: frontier.t_min_s(),
+        t_max_s: frontier.t_max_s(),
         t_star_s: t_star,
-        complete: frontier.termination == super::Termination::ReachedMinimum,
+        complete: frontier.is_complete(),
         points,
     };
-    serde_json::to_string(&doc).unwrap_or_default()
+    to_json(&doc)
 }
 
 #[derive(Serialize)]
@@ -516,13 +454,9 @@ pub fn plan_json(plan: &Plan) -> String {
             .iter()
             .map(|s| PlanStageDoc {
                 stage: s.stage,
-                instructions: s
-                    .instructions
-                    .iter()
-                    .map(|&(k, f)| (k.as_str(), f))
-                    .collect(),
+                instructions: s.instructions.iter().map(|&(k, f)| (k.name(), f)).collect(),
             })
             .collect(),
     };
-    serde_json::to_string(&doc).unwrap_or_default()
+    to_json(&doc)
 }

@@ -9,10 +9,11 @@
 //! preprocessing: floor quantization with Python semantics, the strict Pareto filter with the
 //! 0.95 fallback, dedup by integer duration, effective energy, and the exponential cost model.
 //!
-//! From a [`Frontier`] one picks a plan: the fastest point (removes intrinsic energy bloat at
-//! no slowdown), the minimum-energy point T\*, or the minimum-energy point for a straggler
-//! deadline T' (removes extrinsic bloat); [`Frontier::plan`] turns a point into the
-//! per-stage (instruction, frequency) lists a trainer applies.
+//! From a [`Frontier`] one picks a plan ([`Frontier::plan_at`] with a [`PlanAt`]): the
+//! fastest point (removes intrinsic energy bloat at no slowdown), the minimum-energy point
+//! T\*, or the minimum-energy point for a straggler deadline T' (removes extrinsic bloat); a
+//! plan is the per-stage (instruction, frequency) lists a trainer applies. Savings are
+//! measured against [`Frontier::baseline_energy_j`], every computation at its fastest clock.
 
 mod pipeline;
 mod plan;
@@ -28,7 +29,7 @@ pub mod formats;
 use alloc::vec::Vec;
 
 pub use pipeline::{Pipeline, Schedule};
-pub use plan::{Plan, PlanStage, State};
+pub use plan::{Plan, PlanAt, PlanStage, State};
 pub use prep::{
     Candidate, CostModel, FALLBACK_IF_CANDIDATES_AT_MOST, HullReason, MAX_QUANTA,
     SOFT_NOISE_FACTOR, Spec, specs,
@@ -392,8 +393,8 @@ pub struct Point {
 /// A solved frontier: every point from T_max − 1 down to T_min, slowest first, plus the start
 /// state at T_max (all computations at their slowest), which lowtime does not report.
 ///
-/// Points store only the durations that changed from the previous point; [`durations`]
-/// (Self::durations) replays them.
+/// Points store only the durations that changed from the previous point;
+/// [`durations`](Self::durations) replays them.
 #[derive(Debug, Clone)]
 pub struct Frontier {
     /// τ, seconds.

@@ -25,6 +25,27 @@ pub enum Schedule {
     },
 }
 
+impl Schedule {
+    /// The name of each kind of schedule, as `pipeline.schedule`, the command line and every
+    /// binding spell it (the interleaved one takes its `virtual_stages` besides).
+    pub const NAMES: [&'static str; 3] = ["1f1b", "gpipe", "interleaved_1f1b"];
+
+    /// The schedule's name (one of [`NAMES`](Self::NAMES)); `Display` writes it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Schedule::OneFOneB => Self::NAMES[0],
+            Schedule::GPipe => Self::NAMES[1],
+            Schedule::Interleaved1F1B { .. } => Self::NAMES[2],
+        }
+    }
+}
+
+impl core::fmt::Display for Schedule {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Shape of a pipeline: its schedule, number of stages (GPUs) and microbatches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pipeline {

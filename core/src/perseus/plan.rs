@@ -2,7 +2,7 @@
 
 use alloc::vec::Vec;
 
-use super::{Frontier, FrontierError, Kind, Point};
+use super::{Frontier, FrontierError, Kind, Point, Termination};
 
 /// What one pipeline stage runs in one iteration: `(instruction, MHz)` in program order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +27,20 @@ pub struct Plan {
 
 /// A state of the frontier: `None` is the start (T_max), `Some(i)` is `points[i]`.
 pub type State = Option<usize>;
+
+/// Which point of a frontier to plan for (the three plans of the Perseus paper, §3).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PlanAt {
+    /// The fastest point, T_min when the frontier is complete: removes the intrinsic energy
+    /// bloat without slowing the iteration down.
+    Fastest,
+    /// The point of least total energy, T\* (the faster one on ties).
+    TStar,
+    /// The point of least energy when the iteration lasts this many seconds anyway (a
+    /// straggler pipeline sets the pace), counting the blocking energy of every stage while
+    /// it waits from the point's time until the deadline: removes the extrinsic bloat.
+    Deadline(f64),
+}
 
 impl Frontier {
     /// The start state followed by every point, slowest first.
@@ -76,6 +90,60 @@ impl Frontier {
         });
         let point = self.point(state)?;
         Ok((state, point.energy_j + wait(point)))
+    }
+
+    /// The state `at` selects and its energy per iteration, joules: the point's energy for
+    /// [`PlanAt::Fastest`] and [`PlanAt::TStar`], and with the wait until the deadline for
+    /// [`PlanAt::Deadline`] (see [`for_deadline`](Self::for_deadline), whose errors it
+    /// returns).
+    pub fn state_at(&self, at: PlanAt) -> Result<(State, f64), FrontierError> {
+        let state = match at {
+            PlanAt::Fastest => self.fastest(),
+            PlanAt::TStar => self.min_energy(),
+            PlanAt::Deadline(deadline_s) => return self.for_deadline(deadline_s),
+        };
+        Ok((state, self.point(state)?.energy_j))
+    }
+
+    /// The frequency plan `at` selects (see [`plan`](Self::plan)); its `energy_j` is the one
+    /// [`state_at`](Self::state_at) gives, so a deadline plan includes the wait.
+    pub fn plan_at(&self, at: PlanAt) -> Result<Plan, FrontierError> {
+        let (state, energy_j) = self.state_at(at)?;
+        let mut plan = self.plan(state)?;
+        plan.energy_j = energy_j;
+        Ok(plan)
+    }
+
+    /// Energy of one iteration with every computation at its fastest clock, joules: the
+    /// all-maximum-frequency baseline that Perseus' savings are measured against. It is the
+    /// cost model at each computation's shortest duration plus the blocking power of every
+    /// stage over T_min, so it can exceed the fastest frontier point's energy (the intrinsic
+    /// bloat: computations off the critical path need not run at their fastest).
+    pub fn baseline_energy_j(&self) -> f64 {
+        let cost_j: f64 = (0..self.dag.nodes.len())
+            .filter_map(|node| self.spec_of(node).map(|s| s.cost(s.min_quanta)))
+            .sum();
+        cost_j
+            + f64::from(self.num_stages)
+                * self.t_min_quanta as f64
+                * self.unit_time_s
+                * self.p_blocking_w
+    }
+
+    /// Fastest iteration time T_min, seconds (`t_min_quanta · τ`; the last point's time when
+    /// the frontier [is complete](Self::is_complete)).
+    pub fn t_min_s(&self) -> f64 {
+        self.t_min_quanta as f64 * self.unit_time_s
+    }
+
+    /// Slowest iteration time T_max (every computation at its slowest), seconds.
+    pub fn t_max_s(&self) -> f64 {
+        self.t_max_quanta as f64 * self.unit_time_s
+    }
+
+    /// Whether the frontier reaches T_min ([`Termination::ReachedMinimum`]).
+    pub fn is_complete(&self) -> bool {
+        self.termination == Termination::ReachedMinimum
     }
 
     fn best_by(&self, key: impl Fn(&Point) -> f64) -> State {

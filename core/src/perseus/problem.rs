@@ -1,12 +1,11 @@
 //! The input of a frontier solve: profiles, the computation DAG, the time quantum and the
 //! blocking power.
 
-use alloc::collections::BTreeMap;
-use alloc::vec::Vec;
-use core::fmt;
-
 use super::FrontierError;
 use crate::fit::ExpModel;
+use crate::names::named_enum;
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
 
 /// The kind of a pipeline computation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -19,19 +18,16 @@ pub enum Kind {
     Backward,
 }
 
-impl Kind {
-    /// The lowercase name used in every interchange format (`forward`, `backward`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Forward => "forward",
-            Kind::Backward => "backward",
-        }
-    }
-}
+named_enum!(Kind, "computation kind" {
+    Forward => "forward",
+    Backward => "backward",
+});
 
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+impl Kind {
+    /// The lowercase name used in every interchange format: [`name`](Self::name) (the plan
+    /// executor of `ergon-hwctl` calls it by this name).
+    pub fn as_str(self) -> &'static str {
+        self.name()
     }
 }
 
@@ -71,6 +67,11 @@ pub enum EffectiveEnergy {
     /// Subtract first, then filter on effective energy (the zeus driver).
     BeforeFilter,
 }
+
+named_enum!(EffectiveEnergy, "effective-energy order" {
+    AfterFilter => "after_filter",
+    BeforeFilter => "before_filter",
+});
 
 /// One computation: a node of the activity-on-node DAG.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -316,6 +317,17 @@ impl Dag {
             return Err(FrontierError::Cycle { node });
         }
         Ok(())
+    }
+
+    /// Microbatches per iteration: one more than the largest microbatch index of a
+    /// computation (`None` for a DAG without computations). For a DAG built from a
+    /// [`Pipeline`](super::Pipeline) it is the pipeline's `num_microbatches`; `ergon-frontier/v1`
+    /// reports it.
+    pub fn num_microbatches(&self) -> Option<u32> {
+        self.nodes
+            .iter()
+            .map(|c| c.microbatch.saturating_add(1))
+            .max()
     }
 
     /// Node ids of each stage in program order (the order of `nodes`).
