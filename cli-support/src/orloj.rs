@@ -100,19 +100,12 @@ impl Workload {
             cfg.p_min = p;
         }
         if !self.policies.is_empty() {
-            // Name table: the accepted names are PolicySpec::parse's; this message lists them
-            // again until core offers them (issue 13, item 4).
+            // The names and the message listing them are core's (PolicySpec's FromStr).
             cfg.policies = self
                 .policies
                 .iter()
-                .map(|n| {
-                    PolicySpec::parse(n).with_context(|| {
-                        format!(
-                            "unknown policy \"{n}\" (expected orloj, clockwork, nexus, clipper, edf or fifo, baselines optionally with -mean or -p99)"
-                        )
-                    })
-                })
-                .collect::<Result<_>>()?;
+                .map(|n| n.parse::<PolicySpec>())
+                .collect::<Result<_, _>>()?;
         }
         cfg.validate().context("invalid configuration")?;
         Ok(cfg)

@@ -9,12 +9,15 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Result, anyhow, bail};
-use clap::{Subcommand, ValueEnum};
+use clap::Subcommand;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use ergon_core::dpk::formats::{online_result_json, parse_online, parse_workload, result_json};
 use ergon_core::dpk::{
     DpfCapacity, KnapsackError, KnapsackMode, ScheduleOptions, Scheduler, schedule, simulate,
 };
+use ergon_core::names::UnknownName;
 use ergon_experiments::dpk::{ExperimentArgs, GenerateArgs, OnlineGenArgs, OnlineWorkload};
+use std::str::FromStr;
 
 use crate::output;
 
@@ -42,58 +45,13 @@ enum DpkCommand {
     Experiment(ExperimentArgs),
 }
 
-// Name tables: the value names of --scheduler, --knapsack and --dpf-capacity are these enums'
-// (clap's ValueEnum), mapped to core's enums below; they move to core's FromStr/Display
-// (issue 13, item 4) when core has them.
-#[derive(Clone, Copy, PartialEq, ValueEnum)]
-enum SchedulerArg {
-    Dpk,
-    Dpf,
-    Fcfs,
-    Area,
-    Optimal,
-}
-
-impl SchedulerArg {
-    fn core(self) -> Scheduler {
-        match self {
-            SchedulerArg::Dpk => Scheduler::Dpk,
-            SchedulerArg::Dpf => Scheduler::Dpf,
-            SchedulerArg::Fcfs => Scheduler::Fcfs,
-            SchedulerArg::Area => Scheduler::Area,
-            SchedulerArg::Optimal => Scheduler::Optimal,
-        }
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, ValueEnum)]
-enum KnapsackArg {
-    Weighted,
-    Count,
-}
-
-impl KnapsackArg {
-    fn core(self) -> KnapsackMode {
-        match self {
-            KnapsackArg::Weighted => KnapsackMode::Weighted,
-            KnapsackArg::Count => KnapsackMode::Count,
-        }
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, ValueEnum)]
-enum DpfCapacityArg {
-    Initial,
-    Remaining,
-}
-
-impl DpfCapacityArg {
-    fn core(self) -> DpfCapacity {
-        match self {
-            DpfCapacityArg::Initial => DpfCapacity::Initial,
-            DpfCapacityArg::Remaining => DpfCapacity::Remaining,
-        }
-    }
+/// A clap parser for a core enum with a name table: the accepted values (and `--help`'s list)
+/// are the enum's `NAMES`, and the value is the enum's own `FromStr`; the CLI keeps no table.
+fn named<T, const N: usize>(names: [&'static str; N]) -> impl TypedValueParser<Value = T>
+where
+    T: FromStr<Err = UnknownName> + Clone + Send + Sync + 'static,
+{
+    PossibleValuesParser::new(names).try_map(|name| name.parse::<T>())
 }
 
 /// Scheduler settings shared by `schedule` and `simulate`.
@@ -103,8 +61,8 @@ struct OptionArgs {
     #[arg(long)]
     eta: Option<f64>,
     /// What DPK's per-(block, order) knapsacks maximise.
-    #[arg(long, value_enum)]
-    knapsack: Option<KnapsackArg>,
+    #[arg(long, value_parser = named::<KnapsackMode, 2>(KnapsackMode::NAMES))]
+    knapsack: Option<KnapsackMode>,
     /// Recompute DPK/Area priorities after every K allocations (0: never).
     #[arg(long, value_name = "K")]
     recompute_every: Option<usize>,
@@ -115,8 +73,8 @@ struct OptionArgs {
     #[arg(long)]
     dpf_unweighted: bool,
     /// DPF: capacity the dominant shares are measured against.
-    #[arg(long, value_enum)]
-    dpf_capacity: Option<DpfCapacityArg>,
+    #[arg(long, value_parser = named::<DpfCapacity, 2>(DpfCapacity::NAMES))]
+    dpf_capacity: Option<DpfCapacity>,
     /// Optimal: node budget of the branch and bound.
     #[arg(long, value_name = "N")]
     max_nodes: Option<u64>,
@@ -127,13 +85,11 @@ impl OptionArgs {
     fn apply(&self, o: ScheduleOptions) -> ScheduleOptions {
         ScheduleOptions {
             eta: self.eta.unwrap_or(o.eta),
-            knapsack: self.knapsack.map_or(o.knapsack, KnapsackArg::core),
+            knapsack: self.knapsack.unwrap_or(o.knapsack),
             recompute_every: self.recompute_every.unwrap_or(o.recompute_every),
             single_task_fallback: o.single_task_fallback && !self.no_fallback,
             dpf_weighted: o.dpf_weighted && !self.dpf_unweighted,
-            dpf_capacity: self
-                .dpf_capacity
-                .map_or(o.dpf_capacity, DpfCapacityArg::core),
+            dpf_capacity: self.dpf_capacity.unwrap_or(o.dpf_capacity),
             max_nodes: self.max_nodes.unwrap_or(o.max_nodes),
             ..o
         }
@@ -146,8 +102,8 @@ struct ScheduleArgs {
     #[arg(long, value_name = "FILE.json")]
     workload: PathBuf,
     /// The scheduler.
-    #[arg(long, value_enum, default_value = "dpk")]
-    scheduler: SchedulerArg,
+    #[arg(long, default_value = "dpk", value_parser = named::<Scheduler, 5>(Scheduler::NAMES))]
+    scheduler: Scheduler,
     /// Print `dpk-result/v1` JSON on stdout instead of the summary.
     #[arg(long)]
     json: bool,
@@ -166,8 +122,8 @@ struct SimulateArgs {
     #[arg(long, value_enum)]
     generate: Option<OnlineWorkload>,
     /// Schedulers to run, comma-separated (default: the file's, or dpk).
-    #[arg(long, value_enum, value_delimiter = ',')]
-    scheduler: Vec<SchedulerArg>,
+    #[arg(long, value_delimiter = ',', value_parser = named::<Scheduler, 5>(Scheduler::NAMES))]
+    scheduler: Vec<Scheduler>,
     /// Print `dpk-online-result/v1` JSON (an array when several schedulers run).
     #[arg(long)]
     json: bool,
@@ -228,7 +184,7 @@ fn run_schedule(a: ScheduleArgs) -> Result<()> {
     let mut out = output::stdout();
     let text = read(&a.workload)?;
     let w = parse_workload(&text).map_err(|e| anyhow!("{}: {e}", a.workload.display()))?;
-    let opts = a.options.apply(ScheduleOptions::with(a.scheduler.core()));
+    let opts = a.options.apply(ScheduleOptions::with(a.scheduler));
     let started = Instant::now();
     let alloc = schedule(&w, &opts).map_err(|e| about_file(Some(&a.workload), e))?;
     let took = started.elapsed();
@@ -292,7 +248,7 @@ fn run_simulate(a: SimulateArgs) -> Result<()> {
     let schedulers: Vec<Scheduler> = if a.scheduler.is_empty() {
         vec![base.options.scheduler]
     } else {
-        a.scheduler.iter().map(|s| s.core()).collect()
+        a.scheduler.clone()
     };
     // Run everything first, so that an error leaves stdout empty.
     let mut rows = Vec::new();

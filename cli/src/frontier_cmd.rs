@@ -230,12 +230,6 @@ fn write_plans(frontier: &Frontier, dir: &PathBuf, deadline: Option<f64>, at: &[
     Ok(())
 }
 
-/// Energy of running every computation at its fastest clock: the all-max-frequency baseline.
-/// [`Frontier::baseline_energy_j`] under the name `plot.rs` imports.
-pub fn all_fastest_energy(frontier: &Frontier) -> f64 {
-    frontier.baseline_energy_j()
-}
-
 fn summarize(f: &Frontier, problem: &Problem, label: &str, solve_time: Duration) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();

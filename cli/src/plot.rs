@@ -7,7 +7,6 @@ use anyhow::Result;
 use ergon_core::perseus::Frontier;
 use ergon_plot::{Bounds, Corner, Figure, Frame, Legend, Panel, Rgb, Series};
 
-use crate::frontier_cmd::all_fastest_energy;
 use crate::output;
 
 /// Writes the chart to `path` (atomically, see [`output::write_file`]).
@@ -23,7 +22,7 @@ fn frontier_figure(f: &Frontier) -> Figure {
         .collect();
     let fastest = f.point(f.fastest()).unwrap_or(&f.start);
     let star = f.point(f.min_energy()).unwrap_or(&f.start);
-    let baseline = (fastest.time_s, all_fastest_energy(f));
+    let baseline = (fastest.time_s, f.baseline_energy_j());
     let marks = [
         (baseline, Rgb(255, 0, 0), "all at max frequency"),
         (
