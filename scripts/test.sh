@@ -14,6 +14,9 @@ cargo fmt --all --check
 step "clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "rustdoc (public items documented, links resolve; warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
 step "ergon-core builds no_std for thumbv7em-none-eabihf"
 if rustup target list --installed 2>/dev/null | grep -qx thumbv7em-none-eabihf \
     || rustup target add thumbv7em-none-eabihf; then

@@ -76,7 +76,7 @@ impl fmt::Debug for InstallError {
 }
 
 /// Installs the SIGINT/SIGTERM handlers and starts the watcher thread, once per process (later
-/// calls return the first call's result). See the [module documentation](self).
+/// calls return the first call's result). See the notes at the top of `hwctl/src/signals.rs`.
 ///
 /// After this, SIGINT and SIGTERM (unless they were ignored) restore every live
 /// [`PersistentGuard`](crate::PersistentGuard) that was made with `restore_on_signal`, and then

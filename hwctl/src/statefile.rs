@@ -359,7 +359,7 @@ pub fn default_state_dir() -> PathBuf {
     .0
 }
 
-/// A state file at a path (see the [module documentation](self) for its format and location).
+/// A state file at a path (its format and location are described at the top of `hwctl/src/statefile.rs`).
 ///
 /// Cheap to clone; every method opens the file anew, so one value may be shared by threads and
 /// the file by processes.
