@@ -991,6 +991,78 @@ const char *ergon_status_str(int status);
 ergon_status ergon_last_error(char *buf, size_t cap, size_t *len);
 
 /**
+ * The name of a scheduler code (`ERGON_DPK_SCHEDULER_*`), "ask the length, then fill";
+ * `INVALID_ARGUMENT` for an unknown code (docs/abi.md, "Names").
+ *
+ * # Safety
+ * `buf` NULL or writable for `cap` bytes; `len` NULL or writable.
+ */
+ergon_status ergon_dpk_scheduler_name(uint32_t code, char *buf, size_t cap, size_t *len);
+
+/**
+ * The scheduler code (`ERGON_DPK_SCHEDULER_*`) named `name` (`name_len` bytes of UTF-8); `INVALID_ARGUMENT`
+ * listing the accepted names for any other name (docs/abi.md, "Names").
+ *
+ * # Safety
+ * `name` NULL or readable for `name_len` bytes; `out` NULL or writable.
+ */
+ergon_status ergon_dpk_scheduler_parse(const char *name, size_t name_len, uint32_t *out);
+
+/**
+ * The name of a knapsack objective code (`ERGON_DPK_KNAPSACK_*`), "ask the length, then fill";
+ * `INVALID_ARGUMENT` for an unknown code (docs/abi.md, "Names").
+ *
+ * # Safety
+ * `buf` NULL or writable for `cap` bytes; `len` NULL or writable.
+ */
+ergon_status ergon_dpk_knapsack_name(uint32_t code, char *buf, size_t cap, size_t *len);
+
+/**
+ * The knapsack objective code (`ERGON_DPK_KNAPSACK_*`) named `name` (`name_len` bytes of UTF-8); `INVALID_ARGUMENT`
+ * listing the accepted names for any other name (docs/abi.md, "Names").
+ *
+ * # Safety
+ * `name` NULL or readable for `name_len` bytes; `out` NULL or writable.
+ */
+ergon_status ergon_dpk_knapsack_parse(const char *name, size_t name_len, uint32_t *out);
+
+/**
+ * The name of a DPF capacity code (`ERGON_DPK_DPF_CAPACITY_*`), "ask the length, then fill";
+ * `INVALID_ARGUMENT` for an unknown code (docs/abi.md, "Names").
+ *
+ * # Safety
+ * `buf` NULL or writable for `cap` bytes; `len` NULL or writable.
+ */
+ergon_status ergon_dpk_dpf_capacity_name(uint32_t code, char *buf, size_t cap, size_t *len);
+
+/**
+ * The DPF capacity code (`ERGON_DPK_DPF_CAPACITY_*`) named `name` (`name_len` bytes of UTF-8); `INVALID_ARGUMENT`
+ * listing the accepted names for any other name (docs/abi.md, "Names").
+ *
+ * # Safety
+ * `name` NULL or readable for `name_len` bytes; `out` NULL or writable.
+ */
+ergon_status ergon_dpk_dpf_capacity_parse(const char *name, size_t name_len, uint32_t *out);
+
+/**
+ * The name of a conversion code (`ERGON_DPK_CONVERSION_*`), "ask the length, then fill";
+ * `INVALID_ARGUMENT` for an unknown code (docs/abi.md, "Names").
+ *
+ * # Safety
+ * `buf` NULL or writable for `cap` bytes; `len` NULL or writable.
+ */
+ergon_status ergon_dpk_conversion_name(uint32_t code, char *buf, size_t cap, size_t *len);
+
+/**
+ * The conversion code (`ERGON_DPK_CONVERSION_*`) named `name` (`name_len` bytes of UTF-8); `INVALID_ARGUMENT`
+ * listing the accepted names for any other name (docs/abi.md, "Names").
+ *
+ * # Safety
+ * `name` NULL or readable for `name_len` bytes; `out` NULL or writable.
+ */
+ergon_status ergon_dpk_conversion_parse(const char *name, size_t name_len, uint32_t *out);
+
+/**
  * The default scheduler settings: weighted DPK with η = 0.05, no recomputation, the
  * single-task fallback, weighted DPF on initial capacity, 20 000 000 branch-and-bound nodes.
  * Never fails.
@@ -1606,6 +1678,48 @@ void ergon_gpu_energy_monitor_free(struct ergon_gpu_energy_monitor *monitor);
 ergon_status ergon_gpu_energy_monitor_last_error(const struct ergon_gpu_energy_monitor *monitor, char *buf, size_t cap, size_t *len);
 
 /**
+ * The name of a estimate code (`ERGON_ORLOJ_ESTIMATE_*`), "ask the length, then fill";
+ * `INVALID_ARGUMENT` for an unknown code (docs/abi.md, "Names").
+ *
+ * # Safety
+ * `buf` NULL or writable for `cap` bytes; `len` NULL or writable.
+ */
+ergon_status ergon_orloj_estimate_name(uint32_t code, char *buf, size_t cap, size_t *len);
+
+/**
+ * The estimate code (`ERGON_ORLOJ_ESTIMATE_*`) named `name` (`name_len` bytes of UTF-8); `INVALID_ARGUMENT`
+ * listing the accepted names for any other name (docs/abi.md, "Names").
+ *
+ * # Safety
+ * `name` NULL or readable for `name_len` bytes; `out` NULL or writable.
+ */
+ergon_status ergon_orloj_estimate_parse(const char *name, size_t name_len, uint32_t *out);
+
+/**
+ * The policy `policy` (`ERGON_ORLOJ_POLICY_*`) deciding on `estimate`
+ * (`ERGON_ORLOJ_ESTIMATE_*`), named as `orloj-sim/v1`'s `policies` name it: `"orloj"`,
+ * `"clockwork-p99"`, ... A policy that takes no estimate (Orloj, Clipper) has one name
+ * whatever `estimate` is, as a batcher of these options ignores it. Copied into `buf`, "ask
+ * the length, then fill"; `INVALID_ARGUMENT` for an unknown code (docs/abi.md, "Names").
+ *
+ * # Safety
+ * `buf` NULL or writable for `cap` bytes; `len` NULL or writable.
+ */
+ergon_status ergon_orloj_policy_name(uint32_t policy, uint32_t estimate, char *buf, size_t cap, size_t *len);
+
+/**
+ * The policy (`*policy`, `ERGON_ORLOJ_POLICY_*`) and estimate (`*estimate`,
+ * `ERGON_ORLOJ_ESTIMATE_*`) named `name` (`name_len` bytes of UTF-8): a policy's name, for a
+ * baseline optionally followed by `-mean` (the default) or `-p99`. `INVALID_ARGUMENT` listing
+ * the accepted names for any other name (docs/abi.md, "Names"); both outputs are written only
+ * on success.
+ *
+ * # Safety
+ * `name` NULL or readable for `name_len` bytes; `policy` and `estimate` NULL or writable.
+ */
+ergon_status ergon_orloj_policy_parse(const char *name, size_t name_len, uint32_t *policy, uint32_t *estimate);
+
+/**
  * The default options (Orloj, p_min 0.5, 1024 bins over the laws' reach, decay 0.01,
  * single-application batches on, every batch size, adaptive and load-driven drop floors on).
  * Never fails.
@@ -1636,8 +1750,9 @@ ergon_status ergon_orloj_batcher_new(const struct ergon_orloj_app *apps, size_t 
  * Creates a batcher for the workload of an `orloj-sim/v1` document of `len` bytes (no NUL
  * needed): its applications (index = position in `apps`, with their SLOs), batch scale,
  * `bins` and `p_min`, on the grid the simulator uses, so that the batcher decides as the
- * simulator's does. `policy` names the policy as the document's `policies` do (`"orloj"`,
- * `"clockwork-p99"`, ...; NUL-terminated), or is NULL for the document's first policy. The
+ * simulator's does. `policy` (`policy_len` bytes of UTF-8) names the policy as the document's
+ * `policies` do (`"orloj"`, `"clockwork-p99"`, ...; see `ergon_orloj_policy_parse`), or is
+ * NULL (or empty) for the document's first policy. The
  * whole document is validated (`seed`, `duration_s` and `arrivals` too). Decay: 0.01.
  *
  * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE` (not JSON, not UTF-8, a missing or
@@ -1645,10 +1760,10 @@ ergon_status ergon_orloj_batcher_new(const struct ergon_orloj_app *apps, size_t 
  * `PANIC`. Messages: `ergon_last_error`.
  *
  * # Safety
- * `json` must be NULL or readable for `len` bytes; `policy` NULL or NUL-terminated; `out`
- * NULL or writable.
+ * `json` must be NULL or readable for `len` bytes; `policy` NULL or readable for
+ * `policy_len` bytes; `out` NULL or writable.
  */
-ergon_status ergon_orloj_batcher_from_json(const char *json, size_t len, const char *policy, struct ergon_orloj_batcher **out);
+ergon_status ergon_orloj_batcher_from_json(const char *json, size_t len, const char *policy, size_t policy_len, struct ergon_orloj_batcher **out);
 
 /**
  * Releases a batcher (queued requests are forgotten). NULL is a no-op.
@@ -1849,6 +1964,60 @@ void ergon_orloj_simulation_free(struct ergon_orloj_simulation *result);
  * or writable.
  */
 ergon_status ergon_orloj_simulation_last_error(const struct ergon_orloj_simulation *result, char *buf, size_t cap, size_t *len);
+
+/**
+ * The name of a schedule code (`ERGON_PERSEUS_SCHEDULE_*`), "ask the length, then fill";
+ * `INVALID_ARGUMENT` for an unknown code (docs/abi.md, "Names").
+ *
+ * # Safety
+ * `buf` NULL or writable for `cap` bytes; `len` NULL or writable.
+ */
+ergon_status ergon_perseus_schedule_name(uint32_t code, char *buf, size_t cap, size_t *len);
+
+/**
+ * The schedule code (`ERGON_PERSEUS_SCHEDULE_*`) named `name` (`name_len` bytes of UTF-8); `INVALID_ARGUMENT`
+ * listing the accepted names for any other name (docs/abi.md, "Names").
+ *
+ * # Safety
+ * `name` NULL or readable for `name_len` bytes; `out` NULL or writable.
+ */
+ergon_status ergon_perseus_schedule_parse(const char *name, size_t name_len, uint32_t *out);
+
+/**
+ * The name of a computation kind code (`ERGON_PERSEUS_KIND_*`), "ask the length, then fill";
+ * `INVALID_ARGUMENT` for an unknown code (docs/abi.md, "Names").
+ *
+ * # Safety
+ * `buf` NULL or writable for `cap` bytes; `len` NULL or writable.
+ */
+ergon_status ergon_perseus_kind_name(uint32_t code, char *buf, size_t cap, size_t *len);
+
+/**
+ * The computation kind code (`ERGON_PERSEUS_KIND_*`) named `name` (`name_len` bytes of UTF-8); `INVALID_ARGUMENT`
+ * listing the accepted names for any other name (docs/abi.md, "Names").
+ *
+ * # Safety
+ * `name` NULL or readable for `name_len` bytes; `out` NULL or writable.
+ */
+ergon_status ergon_perseus_kind_parse(const char *name, size_t name_len, uint32_t *out);
+
+/**
+ * The name of a effective-energy order code (`ERGON_PERSEUS_EFFECTIVE_ENERGY_*`), "ask the length, then fill";
+ * `INVALID_ARGUMENT` for an unknown code (docs/abi.md, "Names").
+ *
+ * # Safety
+ * `buf` NULL or writable for `cap` bytes; `len` NULL or writable.
+ */
+ergon_status ergon_perseus_effective_energy_name(uint32_t code, char *buf, size_t cap, size_t *len);
+
+/**
+ * The effective-energy order code (`ERGON_PERSEUS_EFFECTIVE_ENERGY_*`) named `name` (`name_len` bytes of UTF-8); `INVALID_ARGUMENT`
+ * listing the accepted names for any other name (docs/abi.md, "Names").
+ *
+ * # Safety
+ * `name` NULL or readable for `name_len` bytes; `out` NULL or writable.
+ */
+ergon_status ergon_perseus_effective_energy_parse(const char *name, size_t name_len, uint32_t *out);
 
 /**
  * Creates a frontier problem from arrays (`problem` and everything it points to is only read

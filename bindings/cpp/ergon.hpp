@@ -240,6 +240,35 @@ inline const char *text_arg(std::string_view text) noexcept {
   return text.empty() ? "" : text.data();
 }
 
+// The name of `code` in a C enumeration, as the library spells it: `name` is one of the
+// ergon_<system>_<enum>_name functions.
+inline std::string code_name(ergon_status (*name)(uint32_t, char *, size_t, size_t *),
+                             uint32_t code) {
+  check_abi();
+  return text([name, code](char *buf, size_t cap, size_t *len) {
+    return name(code, buf, cap, len);
+  });
+}
+
+// The code of the value called `name` (Error INVALID_ARGUMENT, listing the accepted names, for
+// any other): `parse` is one of the ergon_<system>_<enum>_parse functions.
+inline uint32_t name_code(ergon_status (*parse)(const char *, size_t, uint32_t *),
+                          std::string_view name) {
+  check_abi();
+  return value<uint32_t>(
+      [parse, name](uint32_t *out) { return parse(text_arg(name), name.size(), out); });
+}
+
+// `<value>_name(code)` and `<value>_code(name)` of the C enumeration ERGON_<SYSTEM>_<VALUE>_*,
+// in the namespace of `system`.
+#define ERGON_HPP_NAMES(system, value)                                                        \
+  inline std::string value##_name(uint32_t code) {                                            \
+    return detail::code_name(ergon_##system##_##value##_name, code);                          \
+  }                                                                                           \
+  inline uint32_t value##_code(std::string_view name) {                                       \
+    return detail::name_code(ergon_##system##_##value##_parse, name);                         \
+  }
+
 // A NUL-terminated field of ergon_gpu_device_info, without reading past its end.
 inline std::string fixed_text(const char (&field)[ERGON_GPU_TEXT_CAP]) {
   const void *nul = std::memchr(field, '\0', sizeof field);
@@ -338,6 +367,12 @@ private:
 // --- Perseus: the energy frontier -----------------------------------------------------------
 
 namespace perseus {
+
+// Names of ERGON_PERSEUS_SCHEDULE_*, _KIND_* and _EFFECTIVE_ENERGY_* codes and back:
+// schedule_name(ERGON_PERSEUS_SCHEDULE_GPIPE) == "gpipe", kind_code("backward"), ...
+ERGON_HPP_NAMES(perseus, schedule)
+ERGON_HPP_NAMES(perseus, kind)
+ERGON_HPP_NAMES(perseus, effective_energy)
 
 // One computation of a stage's program: set the SM clock to `freq_mhz`, then run it.
 struct Step {
@@ -456,6 +491,13 @@ public:
 // --- DPK: privacy-budget scheduling ---------------------------------------------------------
 
 namespace dpk {
+
+// Names of ERGON_DPK_SCHEDULER_*, _KNAPSACK_*, _DPF_CAPACITY_* and _CONVERSION_* codes and
+// back: scheduler_name(ERGON_DPK_SCHEDULER_FCFS) == "fcfs", conversion_code("tight"), ...
+ERGON_HPP_NAMES(dpk, scheduler)
+ERGON_HPP_NAMES(dpk, knapsack)
+ERGON_HPP_NAMES(dpk, dpf_capacity)
+ERGON_HPP_NAMES(dpk, conversion)
 
 // An offline schedule (owns an ergon_dpk_result handle; it does not borrow its workload).
 // Move-only: see detail::Owner.
@@ -684,6 +726,35 @@ inline DeltaConversion dp_delta(const std::vector<double> &alphas,
 
 namespace orloj {
 
+// Names of ERGON_ORLOJ_ESTIMATE_* codes and back.
+ERGON_HPP_NAMES(orloj, estimate)
+
+// A policy and the point estimate it decides on (ERGON_ORLOJ_POLICY_*, ERGON_ORLOJ_ESTIMATE_*),
+// as ergon_orloj_batcher_options holds them.
+struct Policy {
+  uint32_t policy;
+  uint32_t estimate;
+};
+
+// A policy's name as orloj-sim/v1 spells it: policy_name({ERGON_ORLOJ_POLICY_EDF,
+// ERGON_ORLOJ_ESTIMATE_P99}) == "edf-p99"; Orloj and Clipper take no estimate.
+inline std::string policy_name(Policy p) {
+  check_abi();
+  return detail::text([p](char *buf, size_t cap, size_t *len) {
+    return ergon_orloj_policy_name(p.policy, p.estimate, buf, cap, len);
+  });
+}
+
+// The policy called `name` ("orloj", "clockwork-p99", ...; Error INVALID_ARGUMENT listing the
+// accepted names for any other).
+inline Policy policy_code(std::string_view name) {
+  check_abi();
+  Policy p{};
+  detail::check(ergon_orloj_policy_parse(detail::text_arg(name), name.size(), &p.policy,
+                                         &p.estimate));
+  return p;
+}
+
 // One application of a Batcher: its SLO and execution-time law (ergon_orloj_app with an owned
 // name and samples). Build one with the static functions.
 struct App {
@@ -792,11 +863,11 @@ public:
 
   // The workload of an orloj-sim/v1 document; `policy` as in its "policies" ("orloj",
   // "clockwork-p99", ...), empty for the document's first.
-  static Batcher from_json(std::string_view json, const std::string &policy = std::string()) {
+  static Batcher from_json(std::string_view json, std::string_view policy = {}) {
     check_abi();
     ergon_orloj_batcher *h = nullptr;
-    detail::check(ergon_orloj_batcher_from_json(
-        detail::text_arg(json), json.size(), policy.empty() ? nullptr : policy.c_str(), &h));
+    detail::check(ergon_orloj_batcher_from_json(detail::text_arg(json), json.size(),
+                                                policy.data(), policy.size(), &h));
     return Batcher(h);
   }
 
@@ -1082,6 +1153,8 @@ inline EnergyWindow EnergyMonitor::window(std::string name, Measurement *out) {
 }
 
 } // namespace gpu
+
+#undef ERGON_HPP_NAMES
 
 } // namespace ergon
 

@@ -32,6 +32,12 @@ use crate::status::{Failure, Result, ergon_status};
 ///   thread and goes no further.
 /// - `boundary!(last_error, ptr, buf, cap, len)`: copies the handle's last message out; its
 ///   own failure does not replace that message.
+/// - `boundary!(name, CODES, code, buf, cap, len)`: copies the name of `code` in the
+///   [`Codes`](crate::names::Codes) table `CODES` out ("ask the length, then fill";
+///   `INVALID_ARGUMENT` for an unknown code).
+/// - `boundary!(parse, CODES, name, name_len, out)`: writes the code of the value named by the
+///   input string `name` to `out` (`INVALID_ARGUMENT` with core's message, which lists the
+///   accepted names, for an unknown name).
 /// - `boundary!(quiet, || body)`: like `|| body`, but a failure is not recorded (for
 ///   `ergon_last_error` itself).
 /// - `boundary!(infallible, value)`: a function that cannot fail and returns a value, not a
@@ -62,6 +68,19 @@ macro_rules! boundary {
             let h = unsafe { $crate::handle::handle($ptr)? };
             let message = $crate::handle::Opaque::header(h).message();
             $crate::handle::copy_text(&message, $buf, $cap, $len)
+        })
+    };
+    (name, $codes:expr, $code:ident, $buf:ident, $cap:ident, $len:ident) => {
+        $crate::boundary::boundary!(|| {
+            let name = $codes.value($code)?.name();
+            $crate::handle::copy_text(name, $buf, $cap, $len)
+        })
+    };
+    (parse, $codes:expr, $name:ident, $name_len:ident, $out:ident) => {
+        $crate::boundary::boundary!(|| {
+            // SAFETY: the exported function's contract: `name` readable for `name_len` bytes.
+            let name = unsafe { $crate::handle::text($name, $name_len, "name")? };
+            $crate::handle::put_with($out, "out", || $codes.parse(name))
         })
     };
     (|| $body:expr) => {

@@ -21,6 +21,7 @@ use crate::handle::{
     Header, copy_items, copy_text, in_ref, into_raw, opaque, opt_ref, opt_slice, out_ref, put,
     put_with, slice, text,
 };
+use crate::names::codes;
 use crate::status::{Failure, Result, argument, ergon_status, invalid_argument, problem};
 
 /// Scheduler: DPK / DPack (best RDP order per block by 1-D knapsacks, then greedy).
@@ -45,6 +46,155 @@ pub const ERGON_DPK_DPF_CAPACITY_REMAINING: u32 = 1;
 pub const ERGON_DPK_CONVERSION_CLASSIC: u32 = 0;
 /// RDP → (ε, δ) by the tighter bound of Balle et al. (2020), as Opacus uses.
 pub const ERGON_DPK_CONVERSION_TIGHT: u32 = 1;
+
+codes!(
+    /// The schedulers (`ERGON_DPK_SCHEDULER_*`).
+    SCHEDULERS: Scheduler, "scheduler", [
+        ERGON_DPK_SCHEDULER_DPK => Scheduler::Dpk, ERGON_DPK_SCHEDULER_DPF => Scheduler::Dpf,
+        ERGON_DPK_SCHEDULER_FCFS => Scheduler::Fcfs, ERGON_DPK_SCHEDULER_AREA => Scheduler::Area,
+        ERGON_DPK_SCHEDULER_OPTIMAL => Scheduler::Optimal
+    ]
+);
+
+codes!(
+    /// DPK's knapsack objectives (`ERGON_DPK_KNAPSACK_*`).
+    KNAPSACKS: KnapsackMode, "knapsack objective", [
+        ERGON_DPK_KNAPSACK_WEIGHTED => KnapsackMode::Weighted,
+        ERGON_DPK_KNAPSACK_COUNT => KnapsackMode::Count
+    ]
+);
+
+codes!(
+    /// What DPF's shares are taken against (`ERGON_DPK_DPF_CAPACITY_*`).
+    DPF_CAPACITIES: DpfCapacity, "DPF capacity", [
+        ERGON_DPK_DPF_CAPACITY_INITIAL => DpfCapacity::Initial,
+        ERGON_DPK_DPF_CAPACITY_REMAINING => DpfCapacity::Remaining
+    ]
+);
+
+codes!(
+    /// RDP → (ε, δ) conversions (`ERGON_DPK_CONVERSION_*`).
+    CONVERSIONS: Conversion, "conversion", [
+        ERGON_DPK_CONVERSION_CLASSIC => Conversion::Classic,
+        ERGON_DPK_CONVERSION_TIGHT => Conversion::Tight
+    ]
+);
+
+/// The name of a scheduler code (`ERGON_DPK_SCHEDULER_*`), "ask the length, then fill";
+/// `INVALID_ARGUMENT` for an unknown code (docs/abi.md, "Names").
+///
+/// # Safety
+/// `buf` NULL or writable for `cap` bytes; `len` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_scheduler_name(
+    code: u32,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    boundary!(name, SCHEDULERS, code, buf, cap, len)
+}
+
+/// The scheduler code (`ERGON_DPK_SCHEDULER_*`) named `name` (`name_len` bytes of UTF-8); `INVALID_ARGUMENT`
+/// listing the accepted names for any other name (docs/abi.md, "Names").
+///
+/// # Safety
+/// `name` NULL or readable for `name_len` bytes; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_scheduler_parse(
+    name: *const c_char,
+    name_len: usize,
+    out: *mut u32,
+) -> ergon_status {
+    boundary!(parse, SCHEDULERS, name, name_len, out)
+}
+
+/// The name of a knapsack objective code (`ERGON_DPK_KNAPSACK_*`), "ask the length, then fill";
+/// `INVALID_ARGUMENT` for an unknown code (docs/abi.md, "Names").
+///
+/// # Safety
+/// `buf` NULL or writable for `cap` bytes; `len` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_knapsack_name(
+    code: u32,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    boundary!(name, KNAPSACKS, code, buf, cap, len)
+}
+
+/// The knapsack objective code (`ERGON_DPK_KNAPSACK_*`) named `name` (`name_len` bytes of UTF-8); `INVALID_ARGUMENT`
+/// listing the accepted names for any other name (docs/abi.md, "Names").
+///
+/// # Safety
+/// `name` NULL or readable for `name_len` bytes; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_knapsack_parse(
+    name: *const c_char,
+    name_len: usize,
+    out: *mut u32,
+) -> ergon_status {
+    boundary!(parse, KNAPSACKS, name, name_len, out)
+}
+
+/// The name of a DPF capacity code (`ERGON_DPK_DPF_CAPACITY_*`), "ask the length, then fill";
+/// `INVALID_ARGUMENT` for an unknown code (docs/abi.md, "Names").
+///
+/// # Safety
+/// `buf` NULL or writable for `cap` bytes; `len` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_dpf_capacity_name(
+    code: u32,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    boundary!(name, DPF_CAPACITIES, code, buf, cap, len)
+}
+
+/// The DPF capacity code (`ERGON_DPK_DPF_CAPACITY_*`) named `name` (`name_len` bytes of UTF-8); `INVALID_ARGUMENT`
+/// listing the accepted names for any other name (docs/abi.md, "Names").
+///
+/// # Safety
+/// `name` NULL or readable for `name_len` bytes; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_dpf_capacity_parse(
+    name: *const c_char,
+    name_len: usize,
+    out: *mut u32,
+) -> ergon_status {
+    boundary!(parse, DPF_CAPACITIES, name, name_len, out)
+}
+
+/// The name of a conversion code (`ERGON_DPK_CONVERSION_*`), "ask the length, then fill";
+/// `INVALID_ARGUMENT` for an unknown code (docs/abi.md, "Names").
+///
+/// # Safety
+/// `buf` NULL or writable for `cap` bytes; `len` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_conversion_name(
+    code: u32,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    boundary!(name, CONVERSIONS, code, buf, cap, len)
+}
+
+/// The conversion code (`ERGON_DPK_CONVERSION_*`) named `name` (`name_len` bytes of UTF-8); `INVALID_ARGUMENT`
+/// listing the accepted names for any other name (docs/abi.md, "Names").
+///
+/// # Safety
+/// `name` NULL or readable for `name_len` bytes; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_dpk_conversion_parse(
+    name: *const c_char,
+    name_len: usize,
+    out: *mut u32,
+) -> ergon_status {
+    boundary!(parse, CONVERSIONS, name, name_len, out)
+}
 
 /// A data block of a workload given as arrays.
 #[repr(C)]
@@ -211,48 +361,9 @@ opaque!(ergon_dpk_workload, 0x4552_4744_504b_574c, "DPK workload"); // "ERGDPKWL
 
 opaque!(ergon_dpk_result, 0x4552_4744_504b_5253, "DPK result"); // "ERGDPKRS"
 
-fn scheduler_of(s: u32) -> Result<Scheduler> {
-    match s {
-        ERGON_DPK_SCHEDULER_DPK => Ok(Scheduler::Dpk),
-        ERGON_DPK_SCHEDULER_DPF => Ok(Scheduler::Dpf),
-        ERGON_DPK_SCHEDULER_FCFS => Ok(Scheduler::Fcfs),
-        ERGON_DPK_SCHEDULER_AREA => Ok(Scheduler::Area),
-        ERGON_DPK_SCHEDULER_OPTIMAL => Ok(Scheduler::Optimal),
-        _ => Err(invalid_argument(format!(
-            "unknown scheduler {s} (ERGON_DPK_SCHEDULER_DPK 0, _DPF 1, _FCFS 2, _AREA 3, _OPTIMAL 4)"
-        ))),
-    }
-}
-
-fn scheduler_code(s: Scheduler) -> u32 {
-    match s {
-        Scheduler::Dpk => ERGON_DPK_SCHEDULER_DPK,
-        Scheduler::Dpf => ERGON_DPK_SCHEDULER_DPF,
-        Scheduler::Fcfs => ERGON_DPK_SCHEDULER_FCFS,
-        Scheduler::Area => ERGON_DPK_SCHEDULER_AREA,
-        Scheduler::Optimal => ERGON_DPK_SCHEDULER_OPTIMAL,
-    }
-}
-
 fn options_of(o: &ergon_dpk_options) -> Result<ScheduleOptions> {
-    let knapsack = match o.knapsack {
-        ERGON_DPK_KNAPSACK_WEIGHTED => KnapsackMode::Weighted,
-        ERGON_DPK_KNAPSACK_COUNT => KnapsackMode::Count,
-        k => {
-            return Err(invalid_argument(format!(
-                "unknown knapsack objective {k} (0 weighted, 1 count)"
-            )));
-        }
-    };
-    let dpf_capacity = match o.dpf_capacity {
-        ERGON_DPK_DPF_CAPACITY_INITIAL => DpfCapacity::Initial,
-        ERGON_DPK_DPF_CAPACITY_REMAINING => DpfCapacity::Remaining,
-        c => {
-            return Err(invalid_argument(format!(
-                "unknown dpf_capacity {c} (0 initial, 1 remaining)"
-            )));
-        }
-    };
+    let knapsack = KNAPSACKS.value_of(o.knapsack, "options.knapsack")?;
+    let dpf_capacity = DPF_CAPACITIES.value_of(o.dpf_capacity, "options.dpf_capacity")?;
     if !(o.eta > 0.0 && o.eta < 0.75) {
         return Err(invalid_argument(format!(
             "eta = {} must lie strictly between 0 and 0.75",
@@ -260,7 +371,7 @@ fn options_of(o: &ergon_dpk_options) -> Result<ScheduleOptions> {
         )));
     }
     Ok(ScheduleOptions {
-        scheduler: scheduler_of(o.scheduler)?,
+        scheduler: SCHEDULERS.value(o.scheduler)?,
         eta: o.eta,
         knapsack,
         recompute_every: o.recompute_every,
@@ -396,19 +507,13 @@ pub extern "C" fn ergon_dpk_options_default() -> ergon_dpk_options {
     boundary!(infallible, {
         let d = ScheduleOptions::default();
         ergon_dpk_options {
-            scheduler: scheduler_code(d.scheduler),
+            scheduler: SCHEDULERS.code(d.scheduler),
             eta: d.eta,
-            knapsack: match d.knapsack {
-                KnapsackMode::Weighted => ERGON_DPK_KNAPSACK_WEIGHTED,
-                KnapsackMode::Count => ERGON_DPK_KNAPSACK_COUNT,
-            },
+            knapsack: KNAPSACKS.code(d.knapsack),
             recompute_every: d.recompute_every,
             single_task_fallback: d.single_task_fallback,
             dpf_weighted: d.dpf_weighted,
-            dpf_capacity: match d.dpf_capacity {
-                DpfCapacity::Initial => ERGON_DPK_DPF_CAPACITY_INITIAL,
-                DpfCapacity::Remaining => ERGON_DPK_DPF_CAPACITY_REMAINING,
-            },
+            dpf_capacity: DPF_CAPACITIES.code(d.dpf_capacity),
             max_nodes: d.max_nodes,
         }
     })
@@ -602,7 +707,7 @@ pub unsafe extern "C" fn ergon_dpk_result_summary(
     boundary!(result, |h| {
         let a = &h.allocation;
         let info = ergon_dpk_result_info {
-            scheduler: scheduler_code(h.scheduler),
+            scheduler: SCHEDULERS.code(h.scheduler),
             num_allocated: a.num_allocated(),
             total_weight: a.total_weight,
             num_blocks: h.workload.blocks().len(),
@@ -795,7 +900,7 @@ pub unsafe extern "C" fn ergon_dpk_online_summary(
     boundary!(online, |h| {
         let r = &h.result;
         let info = ergon_dpk_online_info {
-            scheduler: scheduler_code(h.scheduler),
+            scheduler: SCHEDULERS.code(h.scheduler),
             num_submitted: r.num_submitted,
             num_allocated: r.num_allocated(),
             total_weight: r.total_weight,
@@ -888,16 +993,6 @@ unsafe fn grid_arg<'a>(alphas: *const f64, num_alphas: usize) -> Result<&'a [f64
     Ok(a)
 }
 
-fn conversion_arg(conversion: u32) -> Result<Conversion> {
-    match conversion {
-        ERGON_DPK_CONVERSION_CLASSIC => Ok(Conversion::Classic),
-        ERGON_DPK_CONVERSION_TIGHT => Ok(Conversion::Tight),
-        _ => Err(invalid_argument(format!(
-            "unknown conversion {conversion} (0 classic, 1 tight)"
-        ))),
-    }
-}
-
 /// A caller's order grid: (pointer, number of orders).
 type Grid = (*const f64, usize);
 
@@ -946,7 +1041,7 @@ unsafe fn copy_capacity(
     // SAFETY: forwarded contract.
     unsafe {
         copy_on_grid(grid, out, |a, o| {
-            let conversion = conversion_arg(conversion)?;
+            let conversion = CONVERSIONS.value(conversion)?;
             rdp::block_capacity_into(a, epsilon, delta, conversion, o).map_err(argument)
         })
     }
@@ -980,7 +1075,7 @@ unsafe fn convert_curve(
     };
     let result = out_ref(result, result_name)?;
     let index = out_ref(alpha_index, "alpha_index")?;
-    let conversion = conversion_arg(conversion)?;
+    let conversion = CONVERSIONS.value(conversion)?;
     (*result, *index) = convert(a, c, value, conversion).map_err(argument)?;
     Ok(())
 }

@@ -11,7 +11,6 @@
 
 use std::ffi::c_char;
 
-use ergon_core::perseus::Kind;
 use ergon_hwctl::{
     EnergyMonitor, ExecutorOptions, GuardOptions, Nvml, PlanExecutor, StagePlan, StateFile,
 };
@@ -19,7 +18,7 @@ use ergon_hwctl::{
 use crate::boundary::boundary;
 use crate::ergon_perseus_plan;
 use crate::handle::{Header, handle, into_raw, opaque, out_ref, text};
-use crate::perseus::{ERGON_PERSEUS_KIND_BACKWARD, ERGON_PERSEUS_KIND_FORWARD};
+use crate::names::Codes;
 use crate::status::{Failure, Result, ergon_status, invalid_argument};
 
 /// Size of the text fields of [`ergon_gpu_device_info`], NUL included (NVML's own buffer size for
@@ -216,13 +215,11 @@ pub unsafe extern "C" fn ergon_gpu_executor_new(
 
 /// Stage `stage` of a plan, as the executor takes it.
 fn stage_plan(plan: &ergon_perseus_plan, stage: usize) -> Result<StagePlan> {
-    let instructions = plan.stage(stage)?.instructions.iter().map(|&(k, f)| {
-        let name = match k {
-            Kind::Forward => "forward",
-            Kind::Backward => "backward",
-        };
-        (name, f)
-    });
+    let instructions = plan
+        .stage(stage)?
+        .instructions
+        .iter()
+        .map(|&(k, f)| (k.name(), f));
     StagePlan::new(instructions).map_err(|e| invalid_argument(e.to_string()))
 }
 
@@ -251,15 +248,11 @@ pub unsafe extern "C" fn ergon_gpu_executor_instruction_begin(
     kind: u32,
 ) -> ergon_status {
     boundary!(executor, |h| {
-        let name = match kind {
-            ERGON_PERSEUS_KIND_FORWARD => "forward",
-            ERGON_PERSEUS_KIND_BACKWARD => "backward",
-            _ => {
-                return Err(invalid_argument(format!(
-                    "unknown instruction kind {kind} (expected ERGON_PERSEUS_KIND_*)"
-                )));
-            }
+        let kinds = Codes {
+            what: "instruction kind",
+            ..crate::perseus::KINDS
         };
+        let name = kinds.value(kind)?.name();
         Ok(running(h)?.instruction_begin(name)?)
     })
 }

@@ -281,23 +281,6 @@ pub(crate) unsafe fn opt_text<'a>(
     unsafe { text(ptr, len, what) }.map(Some)
 }
 
-/// Borrows an optional NUL-terminated UTF-8 string (NULL gives `None`): the one input string
-/// of the ABI that is not pointer + length, `ergon_orloj_batcher_from_json`'s `policy`, kept
-/// as it is while the bindings adapt to the rest of ABI v2 (docs/abi.md).
-///
-/// # Safety
-/// `ptr` must be NULL or point to a NUL-terminated string.
-pub(crate) unsafe fn opt_c_text<'a>(ptr: *const c_char, what: &str) -> Result<Option<&'a str>> {
-    if ptr.is_null() {
-        return Ok(None);
-    }
-    // SAFETY: non-null and NUL-terminated (caller's contract).
-    let bytes = unsafe { std::ffi::CStr::from_ptr(ptr) }.to_bytes();
-    std::str::from_utf8(bytes)
-        .map(Some)
-        .map_err(|e| Failure::new(ergon_status::Parse, format!("`{what}` is not UTF-8: {e}")))
-}
-
 /// Ask-the-length-then-fill for text: writes the length without the NUL to `*len_out`; copies
 /// the text and a NUL into `buf` if `cap` exceeds it, else fails with `BufferTooSmall`
 /// (`cap == 0` with a NULL `buf` is the plain length query and succeeds).

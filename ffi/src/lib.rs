@@ -21,6 +21,7 @@ mod boundary;
 mod dpk;
 mod gpu;
 mod handle;
+mod names;
 mod orloj;
 mod perseus;
 

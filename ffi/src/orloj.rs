@@ -13,19 +13,21 @@ use std::cell::Cell;
 use std::ffi::c_char;
 use std::rc::Rc;
 
+use ergon_core::names::UnknownName;
 use ergon_core::orloj::formats;
 use ergon_core::orloj::sim::{self, PolicySpec};
 use ergon_core::orloj::{
-    BatchDistribution, BatchModel, BatchScale, Batcher, BatchingError, Clipper, Clockwork,
-    Distribution, Edf, Estimate, ExecDistribution, ExecSpec, Fifo, FinishesPerTime, MAX_APPS,
-    MAX_BINS, Nexus, Orloj, ProbabilityFloor, Scheduler, Sizes, TimeGrid, View,
+    BatchDistribution, BatchModel, BatchScale, Batcher, BatchingError, Distribution, Estimate,
+    ExecDistribution, ExecSpec, FinishesPerTime, MAX_APPS, MAX_BINS, Orloj, PolicyKind,
+    ProbabilityFloor, Scheduler, Sizes, TimeGrid, View,
 };
 
 use crate::boundary::boundary;
 use crate::handle::{
-    Header, check_buffer, copy_text, into_raw, opaque, opt_c_text, opt_out, opt_ref, opt_slice,
-    opt_text, out_ref, put, slice, text,
+    Header, check_buffer, copy_text, into_raw, opaque, opt_out, opt_ref, opt_slice, opt_text,
+    out_ref, put, slice, text,
 };
+use crate::names::codes;
 use crate::status::{Failure, Result, argument, ergon_status, invalid_argument, problem};
 
 /// Execution-time law: always `value_s`.
@@ -52,6 +54,107 @@ pub const ERGON_ORLOJ_POLICY_FIFO: u32 = 5;
 pub const ERGON_ORLOJ_ESTIMATE_MEAN: u32 = 0;
 /// Point estimate of the baselines: the 99th percentile.
 pub const ERGON_ORLOJ_ESTIMATE_P99: u32 = 1;
+
+codes!(
+    /// The policies (`ERGON_ORLOJ_POLICY_*`).
+    POLICIES: PolicyKind, "policy", [
+        ERGON_ORLOJ_POLICY_ORLOJ => PolicyKind::Orloj,
+        ERGON_ORLOJ_POLICY_CLOCKWORK => PolicyKind::Clockwork,
+        ERGON_ORLOJ_POLICY_NEXUS => PolicyKind::Nexus,
+        ERGON_ORLOJ_POLICY_CLIPPER => PolicyKind::Clipper, ERGON_ORLOJ_POLICY_EDF => PolicyKind::Edf,
+        ERGON_ORLOJ_POLICY_FIFO => PolicyKind::Fifo
+    ]
+);
+
+codes!(
+    /// The baselines' point estimates (`ERGON_ORLOJ_ESTIMATE_*`).
+    ESTIMATES: Estimate, "estimate", [
+        ERGON_ORLOJ_ESTIMATE_MEAN => Estimate::Mean, ERGON_ORLOJ_ESTIMATE_P99 => Estimate::P99
+    ]
+);
+
+/// The name of a estimate code (`ERGON_ORLOJ_ESTIMATE_*`), "ask the length, then fill";
+/// `INVALID_ARGUMENT` for an unknown code (docs/abi.md, "Names").
+///
+/// # Safety
+/// `buf` NULL or writable for `cap` bytes; `len` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_orloj_estimate_name(
+    code: u32,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    boundary!(name, ESTIMATES, code, buf, cap, len)
+}
+
+/// The estimate code (`ERGON_ORLOJ_ESTIMATE_*`) named `name` (`name_len` bytes of UTF-8); `INVALID_ARGUMENT`
+/// listing the accepted names for any other name (docs/abi.md, "Names").
+///
+/// # Safety
+/// `name` NULL or readable for `name_len` bytes; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_orloj_estimate_parse(
+    name: *const c_char,
+    name_len: usize,
+    out: *mut u32,
+) -> ergon_status {
+    boundary!(parse, ESTIMATES, name, name_len, out)
+}
+
+/// The policy `policy` (`ERGON_ORLOJ_POLICY_*`) deciding on `estimate`
+/// (`ERGON_ORLOJ_ESTIMATE_*`), named as `orloj-sim/v1`'s `policies` name it: `"orloj"`,
+/// `"clockwork-p99"`, ... A policy that takes no estimate (Orloj, Clipper) has one name
+/// whatever `estimate` is, as a batcher of these options ignores it. Copied into `buf`, "ask
+/// the length, then fill"; `INVALID_ARGUMENT` for an unknown code (docs/abi.md, "Names").
+///
+/// # Safety
+/// `buf` NULL or writable for `cap` bytes; `len` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_orloj_policy_name(
+    policy: u32,
+    estimate: u32,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    boundary!(|| {
+        let kind = POLICIES.value_of(policy, "policy")?;
+        let spec = PolicySpec::new(kind, ESTIMATES.value_of(estimate, "estimate")?);
+        copy_text(spec.name(), buf, cap, len)
+    })
+}
+
+/// The policy (`*policy`, `ERGON_ORLOJ_POLICY_*`) and estimate (`*estimate`,
+/// `ERGON_ORLOJ_ESTIMATE_*`) named `name` (`name_len` bytes of UTF-8): a policy's name, for a
+/// baseline optionally followed by `-mean` (the default) or `-p99`. `INVALID_ARGUMENT` listing
+/// the accepted names for any other name (docs/abi.md, "Names"); both outputs are written only
+/// on success.
+///
+/// # Safety
+/// `name` NULL or readable for `name_len` bytes; `policy` and `estimate` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_orloj_policy_parse(
+    name: *const c_char,
+    name_len: usize,
+    policy: *mut u32,
+    estimate: *mut u32,
+) -> ergon_status {
+    boundary!(|| {
+        // SAFETY: the caller's contract.
+        let spec = policy_spec(unsafe { text(name, name_len, "name")? })?;
+        let (policy, estimate) = (out_ref(policy, "policy")?, out_ref(estimate, "estimate")?);
+        *policy = POLICIES.code(spec.kind);
+        *estimate = ESTIMATES.code(spec.estimate);
+        Ok(())
+    })
+}
+
+/// The policy named `name` (`INVALID_ARGUMENT` with core's message for any other name).
+fn policy_spec(name: &str) -> Result<PolicySpec> {
+    name.parse()
+        .map_err(|e: UnknownName| invalid_argument(e.to_string()))
+}
 
 /// One application served by a batcher: its latency SLO and its execution-time law (a request
 /// alone, at batch size 1). `kind` says which parameters are read; the others are ignored.
@@ -239,27 +342,17 @@ pub extern "C" fn ergon_orloj_batcher_options_default() -> ergon_orloj_batcher_o
     })
 }
 
-fn estimate(code: u32) -> Result<Estimate> {
-    match code {
-        ERGON_ORLOJ_ESTIMATE_MEAN => Ok(Estimate::Mean),
-        ERGON_ORLOJ_ESTIMATE_P99 => Ok(Estimate::P99),
-        _ => Err(invalid_argument(format!(
-            "options.estimate: unknown estimate {code} (ERGON_ORLOJ_ESTIMATE_MEAN 0, ERGON_ORLOJ_ESTIMATE_P99 1)"
-        ))),
-    }
-}
-
 /// The scheduler the options describe (checked).
 fn scheduler(o: &ergon_orloj_batcher_options) -> Result<Box<dyn Scheduler>> {
-    let estimate = estimate(o.estimate)?;
+    let estimate = ESTIMATES.value_of(o.estimate, "options.estimate")?;
     if !(0.0..=1.0).contains(&o.p_min) {
         return Err(invalid_argument(format!(
             "options.p_min = {} is not a probability in [0, 1]",
             o.p_min
         )));
     }
-    Ok(match o.policy {
-        ERGON_ORLOJ_POLICY_ORLOJ => {
+    Ok(match POLICIES.value_of(o.policy, "options.policy")? {
+        PolicyKind::Orloj => {
             let mut p = Orloj::new(FinishesPerTime, ProbabilityFloor { p_min: o.p_min });
             p.single_app = o.single_app;
             p.adaptive_floor = o.adaptive_floor;
@@ -271,16 +364,8 @@ fn scheduler(o: &ergon_orloj_batcher_options) -> Result<Box<dyn Scheduler>> {
             };
             Box::new(p)
         }
-        ERGON_ORLOJ_POLICY_CLOCKWORK => Box::new(Clockwork { estimate }),
-        ERGON_ORLOJ_POLICY_NEXUS => Box::new(Nexus { estimate }),
-        ERGON_ORLOJ_POLICY_CLIPPER => Box::new(Clipper::default()),
-        ERGON_ORLOJ_POLICY_EDF => Box::new(Edf { estimate }),
-        ERGON_ORLOJ_POLICY_FIFO => Box::new(Fifo { estimate }),
-        other => {
-            return Err(invalid_argument(format!(
-                "options.policy: unknown policy {other} (expected ERGON_ORLOJ_POLICY_ORLOJ 0 to ERGON_ORLOJ_POLICY_FIFO 5)"
-            )));
-        }
+        // The baselines as the simulator builds them.
+        kind => PolicySpec::new(kind, estimate).build(o.p_min),
     })
 }
 
@@ -450,8 +535,9 @@ pub unsafe extern "C" fn ergon_orloj_batcher_new(
 /// Creates a batcher for the workload of an `orloj-sim/v1` document of `len` bytes (no NUL
 /// needed): its applications (index = position in `apps`, with their SLOs), batch scale,
 /// `bins` and `p_min`, on the grid the simulator uses, so that the batcher decides as the
-/// simulator's does. `policy` names the policy as the document's `policies` do (`"orloj"`,
-/// `"clockwork-p99"`, ...; NUL-terminated), or is NULL for the document's first policy. The
+/// simulator's does. `policy` (`policy_len` bytes of UTF-8) names the policy as the document's
+/// `policies` do (`"orloj"`, `"clockwork-p99"`, ...; see `ergon_orloj_policy_parse`), or is
+/// NULL (or empty) for the document's first policy. The
 /// whole document is validated (`seed`, `duration_s` and `arrivals` too). Decay: 0.01.
 ///
 /// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE` (not JSON, not UTF-8, a missing or
@@ -459,13 +545,14 @@ pub unsafe extern "C" fn ergon_orloj_batcher_new(
 /// `PANIC`. Messages: `ergon_last_error`.
 ///
 /// # Safety
-/// `json` must be NULL or readable for `len` bytes; `policy` NULL or NUL-terminated; `out`
-/// NULL or writable.
+/// `json` must be NULL or readable for `len` bytes; `policy` NULL or readable for
+/// `policy_len` bytes; `out` NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ergon_orloj_batcher_from_json(
     json: *const c_char,
     len: usize,
     policy: *const c_char,
+    policy_len: usize,
     out: *mut *mut ergon_orloj_batcher,
 ) -> ergon_status {
     boundary!(|| {
@@ -473,13 +560,11 @@ pub unsafe extern "C" fn ergon_orloj_batcher_from_json(
         // SAFETY: the caller's contract.
         let cfg = formats::parse_sim(unsafe { text(json, len, "json")? })?;
         // SAFETY: the caller's contract.
-        let spec = match unsafe { opt_c_text(policy, "policy")? } {
+        let spec = match unsafe { opt_text(policy, policy_len, "policy")? } {
             None => cfg.policies.first().copied().ok_or_else(|| {
                 Failure::new(ergon_status::InvalidProblem, "the document lists no policy")
             })?,
-            Some(name) => name
-                .parse::<PolicySpec>()
-                .map_err(|e| invalid_argument(e.to_string()))?,
+            Some(name) => policy_spec(name)?,
         };
         let grid = cfg.grid().map_err(problem)?;
         let apps: Vec<(String, f64, ExecSpec)> = cfg

@@ -15,6 +15,7 @@ use crate::handle::{
     Header, check_buffer, copy_items, copy_text, in_ref, into_raw, opaque, opt_ref, out_ref, put,
     slice, text,
 };
+use crate::names::codes;
 use crate::status::{Failure, Result, ergon_status, invalid_argument};
 
 /// Computation kind: forward pass.
@@ -37,6 +38,117 @@ pub const ERGON_PERSEUS_PLAN_FASTEST: u32 = 0;
 pub const ERGON_PERSEUS_PLAN_T_STAR: u32 = 1;
 /// Plan for a straggler deadline: least energy including waiting until it.
 pub const ERGON_PERSEUS_PLAN_DEADLINE: u32 = 2;
+
+codes!(
+    /// The computation kinds (`ERGON_PERSEUS_KIND_*`).
+    KINDS: Kind, "kind", [
+        ERGON_PERSEUS_KIND_FORWARD => Kind::Forward, ERGON_PERSEUS_KIND_BACKWARD => Kind::Backward
+    ]
+);
+
+codes!(
+    /// The pipeline schedules (`ERGON_PERSEUS_SCHEDULE_*`); a pipeline gives the virtual stages.
+    SCHEDULES: Schedule, "schedule", [
+        ERGON_PERSEUS_SCHEDULE_1F1B => Schedule::OneFOneB,
+        ERGON_PERSEUS_SCHEDULE_GPIPE => Schedule::GPipe,
+        ERGON_PERSEUS_SCHEDULE_INTERLEAVED_1F1B => Schedule::Interleaved1F1B { virtual_stages: 0 }
+    ]
+);
+
+codes!(
+    /// Where blocking energy is subtracted (`ERGON_PERSEUS_EFFECTIVE_ENERGY_*`).
+    EFFECTIVE_ENERGIES: EffectiveEnergy, "effective-energy order", [
+        ERGON_PERSEUS_EFFECTIVE_ENERGY_AFTER_FILTER => EffectiveEnergy::AfterFilter,
+        ERGON_PERSEUS_EFFECTIVE_ENERGY_BEFORE_FILTER => EffectiveEnergy::BeforeFilter
+    ]
+);
+
+/// The name of a schedule code (`ERGON_PERSEUS_SCHEDULE_*`), "ask the length, then fill";
+/// `INVALID_ARGUMENT` for an unknown code (docs/abi.md, "Names").
+///
+/// # Safety
+/// `buf` NULL or writable for `cap` bytes; `len` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_perseus_schedule_name(
+    code: u32,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    boundary!(name, SCHEDULES, code, buf, cap, len)
+}
+
+/// The schedule code (`ERGON_PERSEUS_SCHEDULE_*`) named `name` (`name_len` bytes of UTF-8); `INVALID_ARGUMENT`
+/// listing the accepted names for any other name (docs/abi.md, "Names").
+///
+/// # Safety
+/// `name` NULL or readable for `name_len` bytes; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_perseus_schedule_parse(
+    name: *const c_char,
+    name_len: usize,
+    out: *mut u32,
+) -> ergon_status {
+    boundary!(parse, SCHEDULES, name, name_len, out)
+}
+
+/// The name of a computation kind code (`ERGON_PERSEUS_KIND_*`), "ask the length, then fill";
+/// `INVALID_ARGUMENT` for an unknown code (docs/abi.md, "Names").
+///
+/// # Safety
+/// `buf` NULL or writable for `cap` bytes; `len` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_perseus_kind_name(
+    code: u32,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    boundary!(name, KINDS, code, buf, cap, len)
+}
+
+/// The computation kind code (`ERGON_PERSEUS_KIND_*`) named `name` (`name_len` bytes of UTF-8); `INVALID_ARGUMENT`
+/// listing the accepted names for any other name (docs/abi.md, "Names").
+///
+/// # Safety
+/// `name` NULL or readable for `name_len` bytes; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_perseus_kind_parse(
+    name: *const c_char,
+    name_len: usize,
+    out: *mut u32,
+) -> ergon_status {
+    boundary!(parse, KINDS, name, name_len, out)
+}
+
+/// The name of a effective-energy order code (`ERGON_PERSEUS_EFFECTIVE_ENERGY_*`), "ask the length, then fill";
+/// `INVALID_ARGUMENT` for an unknown code (docs/abi.md, "Names").
+///
+/// # Safety
+/// `buf` NULL or writable for `cap` bytes; `len` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_perseus_effective_energy_name(
+    code: u32,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    boundary!(name, EFFECTIVE_ENERGIES, code, buf, cap, len)
+}
+
+/// The effective-energy order code (`ERGON_PERSEUS_EFFECTIVE_ENERGY_*`) named `name` (`name_len` bytes of UTF-8); `INVALID_ARGUMENT`
+/// listing the accepted names for any other name (docs/abi.md, "Names").
+///
+/// # Safety
+/// `name` NULL or readable for `name_len` bytes; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_perseus_effective_energy_parse(
+    name: *const c_char,
+    name_len: usize,
+    out: *mut u32,
+) -> ergon_status {
+    boundary!(parse, EFFECTIVE_ENERGIES, name, name_len, out)
+}
 
 /// One measurement of a computation type at one SM clock.
 #[repr(C)]
@@ -226,39 +338,14 @@ impl ergon_perseus_plan {
     }
 }
 
-/// The `ERGON_PERSEUS_KIND_*` code of a kind.
-pub(crate) fn kind_code(k: Kind) -> u32 {
-    match k {
-        Kind::Forward => ERGON_PERSEUS_KIND_FORWARD,
-        Kind::Backward => ERGON_PERSEUS_KIND_BACKWARD,
-    }
-}
-
-/// The kind of an `ERGON_PERSEUS_KIND_*` code (`what` names it in the message).
-pub(crate) fn kind(k: u32, what: &str) -> Result<Kind> {
-    match k {
-        ERGON_PERSEUS_KIND_FORWARD => Ok(Kind::Forward),
-        ERGON_PERSEUS_KIND_BACKWARD => Ok(Kind::Backward),
-        _ => Err(invalid_argument(format!(
-            "{what}: unknown kind {k} (0 forward, 1 backward)"
-        ))),
-    }
-}
-
 fn to_pipeline(p: &ergon_perseus_pipeline) -> Result<Pipeline> {
-    let schedule = match (p.schedule, p.virtual_stages) {
-        (ERGON_PERSEUS_SCHEDULE_1F1B, 0) => Schedule::OneFOneB,
-        (ERGON_PERSEUS_SCHEDULE_GPIPE, 0) => Schedule::GPipe,
-        (ERGON_PERSEUS_SCHEDULE_INTERLEAVED_1F1B, v) => {
-            Schedule::Interleaved1F1B { virtual_stages: v }
-        }
-        (ERGON_PERSEUS_SCHEDULE_1F1B | ERGON_PERSEUS_SCHEDULE_GPIPE, v) => {
+    let schedule = match (SCHEDULES.value(p.schedule)?, p.virtual_stages) {
+        (Schedule::Interleaved1F1B { .. }, v) => Schedule::Interleaved1F1B { virtual_stages: v },
+        (s, 0) => s,
+        (_, v) => {
             return Err(invalid_argument(format!(
                 "virtual_stages = {v} is only for ERGON_PERSEUS_SCHEDULE_INTERLEAVED_1F1B"
             )));
-        }
-        (s, _) => {
-            return Err(invalid_argument(format!("unknown schedule {s}")));
         }
     };
     Ok(Pipeline {
@@ -266,14 +353,6 @@ fn to_pipeline(p: &ergon_perseus_pipeline) -> Result<Pipeline> {
         num_stages: p.num_stages,
         num_microbatches: p.num_microbatches,
     })
-}
-
-fn energy_order(e: u32) -> Result<EffectiveEnergy> {
-    match e {
-        ERGON_PERSEUS_EFFECTIVE_ENERGY_AFTER_FILTER => Ok(EffectiveEnergy::AfterFilter),
-        ERGON_PERSEUS_EFFECTIVE_ENERGY_BEFORE_FILTER => Ok(EffectiveEnergy::BeforeFilter),
-        _ => Err(invalid_argument(format!("unknown effective_energy {e}"))),
-    }
 }
 
 /// Reads an `ergon_perseus_problem` into a validated core problem.
@@ -358,7 +437,7 @@ unsafe fn problem_from_arrays(p: &ergon_perseus_problem) -> Result<Problem> {
         });
         profiles.push(Profile {
             stage: prof.stage,
-            kind: kind(prof.kind, &format!("profiles[{i}]"))?,
+            kind: KINDS.value_of(prof.kind, &format!("profiles[{i}]"))?,
             options: {
                 let mut v = try_vec(options.len(), "options")?;
                 v.extend(options.iter().map(|o| ProfileOption {
@@ -380,7 +459,7 @@ unsafe fn problem_from_arrays(p: &ergon_perseus_problem) -> Result<Problem> {
         for (i, n) in nodes.iter().enumerate() {
             dag_nodes.push(Computation {
                 stage: n.stage,
-                kind: kind(n.kind, &format!("nodes[{i}]"))?,
+                kind: KINDS.value_of(n.kind, &format!("nodes[{i}]"))?,
                 microbatch: n.microbatch,
                 chunk: 0,
             });
@@ -396,7 +475,7 @@ unsafe fn problem_from_arrays(p: &ergon_perseus_problem) -> Result<Problem> {
     let problem = Problem {
         unit_time_s: p.unit_time_s,
         p_blocking_w: p.p_blocking_w,
-        effective_energy: energy_order(p.effective_energy)?,
+        effective_energy: EFFECTIVE_ENERGIES.value_of(p.effective_energy, "effective_energy")?,
         profiles,
         dag,
     };
@@ -504,7 +583,7 @@ pub unsafe extern "C" fn ergon_perseus_frontier_from_profile_csv(
             p,
             unit_time_s,
             p_blocking_w,
-            energy_order(effective_energy)?,
+            EFFECTIVE_ENERGIES.value_of(effective_energy, "effective_energy")?,
         )?;
         new_frontier(problem, out)
     })
@@ -789,7 +868,7 @@ pub unsafe extern "C" fn ergon_perseus_plan_stage(
 ) -> ergon_status {
     boundary!(plan, |h| {
         let s = h.stage(stage)?;
-        let k: Vec<u32> = s.instructions.iter().map(|&(k, _)| kind_code(k)).collect();
+        let k: Vec<u32> = s.instructions.iter().map(|&(k, _)| KINDS.code(k)).collect();
         let f: Vec<u32> = s.instructions.iter().map(|&(_, freq)| freq).collect();
         // Check both buffers before writing either, so that outputs change only on success.
         check_buffer(kinds, cap, "kinds", "cap")?;

@@ -5,7 +5,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::ffi::CStr;
 use std::ptr::{null, null_mut};
 
 use common::{check_calls, frontier, next_batch, read_text, thread_error};
@@ -747,15 +746,11 @@ fn sim_doc(duration_s: f64, policies: &str) -> String {
     )
 }
 
-fn from_json(doc: &str, policy: Option<&CStr>) -> (ergon_status, *mut ergon_orloj_batcher) {
+fn from_json(doc: &str, policy: Option<&str>) -> (ergon_status, *mut ergon_orloj_batcher) {
     let mut b = null_mut();
+    let (name, name_len) = policy.map_or((null(), 0), |p| (p.as_ptr().cast(), p.len()));
     let s = unsafe {
-        ergon_orloj_batcher_from_json(
-            doc.as_ptr().cast(),
-            doc.len(),
-            policy.map_or(null(), |p| p.as_ptr()),
-            &mut b,
-        )
+        ergon_orloj_batcher_from_json(doc.as_ptr().cast(), doc.len(), name, name_len, &mut b)
     };
     (s, b)
 }
@@ -777,12 +772,25 @@ fn batcher_from_an_orloj_sim_document() {
         ergon_orloj_batcher_free(b);
     }
     assert_eq!(n, 4);
-    let (s, b) = from_json(&doc, Some(c"orloj"));
+    let (s, b) = from_json(&doc, Some("orloj"));
     assert_eq!(s, ergon_status::Ok);
     assert_eq!(policy_name(b), "orloj");
     unsafe { ergon_orloj_batcher_free(b) };
+    // The policy is pointer + length: the bytes after `policy_len` are not read, an empty name
+    // is the document's first policy, and a name with a NUL in it is no policy.
+    let (s, b) = from_json(&doc, Some(&"edf-p99, not read"[..7]));
+    assert_eq!(s, ergon_status::Ok, "{}", thread_error());
+    assert_eq!(policy_name(b), "edf-p99");
+    unsafe { ergon_orloj_batcher_free(b) };
+    let (s, b) = from_json(&doc, Some(""));
+    assert_eq!(s, ergon_status::Ok, "{}", thread_error());
+    assert_eq!(policy_name(b), "clockwork-p99");
+    unsafe { ergon_orloj_batcher_free(b) };
+    let (s, b) = from_json(&doc, Some("orloj\0-p99"));
+    assert_eq!(s, ergon_status::InvalidArgument);
+    assert!(b.is_null());
 
-    let (s, b) = from_json(&doc, Some(c"sjf"));
+    let (s, b) = from_json(&doc, Some("sjf"));
     assert_eq!(s, ergon_status::InvalidArgument);
     assert!(b.is_null());
     assert!(thread_error().contains("unknown policy \"sjf\""));

@@ -7,7 +7,7 @@
 //! Buffers are always as large as the capacity passed (or NULL): lying about a capacity is
 //! outside the ABI's contract, not something it can defend against.
 
-use std::ffi::{CString, c_char};
+use std::ffi::c_char;
 use std::ptr;
 
 use arbitrary::{Arbitrary, Unstructured};
@@ -590,29 +590,18 @@ pub fn abi_batcher(data: &[u8]) {
         .map(|p| p.name())
         .chain(["clockwork-mean", "nexus-mean"])
         .collect();
-    let policy: Option<CString> = match names.get(usize::from(input.policy)) {
-        Some(n) => CString::new(*n).ok(),
+    // A name is pointer + length: arbitrary bytes go in as they are, NULs included.
+    let policy: Option<&[u8]> = match names.get(usize::from(input.policy)) {
+        Some(n) => Some(n.as_bytes()),
         None if input.policy % 2 == 0 => None,
-        None => {
-            let bytes: Vec<u8> = input
-                .policy_bytes
-                .iter()
-                .copied()
-                .filter(|&b| b != 0)
-                .collect();
-            CString::new(bytes).ok()
-        }
+        None => Some(&input.policy_bytes),
     };
+    let (name, name_len) = policy.map_or((ptr::null(), 0), |p| (p.as_ptr().cast(), p.len()));
     let (json, len) = doc(json_bytes, input.cut);
     let mut batcher: *mut ergon_orloj_batcher = ptr::null_mut();
-    // SAFETY: `json` readable for `len` bytes; `policy` NUL-terminated or NULL; `out` a local.
+    // SAFETY: `json` readable for `len` bytes, `name` for `name_len`; `out` a local.
     let s = unsafe {
-        ergon_orloj_batcher_from_json(
-            json,
-            len,
-            policy.as_ref().map_or(ptr::null(), |p| p.as_ptr()),
-            out(&mut batcher, input.null_out),
-        )
+        ergon_orloj_batcher_from_json(json, len, name, name_len, out(&mut batcher, input.null_out))
     };
     check(s, "ergon_orloj_batcher_from_json");
     for op in input.ops.iter().take(128) {

@@ -8,7 +8,8 @@
  * pointers, a handle of another type, NaN demand, a missing block, delta outside (0, 1), empty
  * orders, an unknown scheduler or conversion, classic calibration at epsilon >= 1, a buffer
  * too small) gets its status and a message naming the task, block or argument, and writes no
- * output. A small dpk-online/v1 simulation runs through ergon_dpk_online_run_json.
+ * output. A small dpk-online/v1 simulation runs through ergon_dpk_online_run_json. Scheduler
+ * names come from the library both ways (ergon_dpk_scheduler_name / _parse).
  *
  * Usage: dpk (no arguments). Prints "all checks passed" and exits 0 when every check holds.
  */
@@ -447,6 +448,33 @@ static void bad_input(void) {
   ergon_dpk_result_free(NULL);
 }
 
+/* Every scheduler's name and back; an unknown name's message lists the accepted ones. */
+static void scheduler_names(void) {
+  static const char *const NAMES[] = {"dpk", "dpf", "fcfs", "area", "optimal"};
+  static const uint32_t CODES[] = {ERGON_DPK_SCHEDULER_DPK, ERGON_DPK_SCHEDULER_DPF,
+                                   ERGON_DPK_SCHEDULER_FCFS, ERGON_DPK_SCHEDULER_AREA,
+                                   ERGON_DPK_SCHEDULER_OPTIMAL};
+  for (size_t i = 0; i < sizeof CODES / sizeof CODES[0]; i++) {
+    size_t len = 0;
+    MUST(ergon_dpk_scheduler_name(CODES[i], NULL, 0, &len));
+    char *name = check_alloc(len + 1);
+    MUST(ergon_dpk_scheduler_name(CODES[i], name, len + 1, &len));
+    CHECK(len == strlen(NAMES[i]) && strcmp(name, NAMES[i]) == 0);
+    uint32_t code = 99;
+    MUST(ergon_dpk_scheduler_parse(name, len, &code));
+    CHECK(code == CODES[i]);
+    free(name);
+  }
+  uint32_t code = 99;
+  size_t len = 0;
+  EXPECT_FAIL(ERGON_STATUS_INVALID_ARGUMENT,
+              "unknown scheduler \"greedy\" (expected dpk, dpf, fcfs, area or optimal)",
+              ergon_dpk_scheduler_parse(TEXT("greedy"), &code));
+  EXPECT_FAIL(ERGON_STATUS_INVALID_ARGUMENT, "unknown scheduler 5",
+              ergon_dpk_scheduler_name(5, NULL, 0, &len));
+  CHECK(code == 99 && len == 0);
+}
+
 int main(void) {
   o4 x;
   o4_init(&x);
@@ -464,5 +492,6 @@ int main(void) {
   accounting_helpers(alphas);
   online();
   bad_input();
+  scheduler_names();
   return check_finish();
 }

@@ -174,6 +174,9 @@ void documents() {
   Batcher named = Batcher::from_json(SIM, "nexus-p99");
   CHECK(named.policy_name() == "nexus-p99");
   THROWS(ERGON_STATUS_INVALID_ARGUMENT, "sjf", Batcher::from_json(SIM, "sjf"));
+  // The policy is a view: only its own bytes are read.
+  const std::string_view edf = std::string_view("edf-p99 and more").substr(0, 7);
+  CHECK(Batcher::from_json(SIM, edf).policy_name() == "edf-p99");
   THROWS(ERGON_STATUS_PARSE, "orloj-sim/v1", Batcher::from_json("{"));
   const std::string json = ergon::orloj::simulate_json(SIM);
   CHECK(json.find("\"schema\":\"orloj-result/v1\"") != std::string::npos);
@@ -184,6 +187,30 @@ void documents() {
   std::cout << "documents: ok\n";
 }
 
+// Names come from the library, both ways.
+void names() {
+  using ergon::orloj::Policy;
+  CHECK(ergon::orloj::policy_name({ERGON_ORLOJ_POLICY_CLOCKWORK, ERGON_ORLOJ_ESTIMATE_P99}) ==
+        "clockwork-p99");
+  CHECK(ergon::orloj::policy_name({ERGON_ORLOJ_POLICY_CLIPPER, ERGON_ORLOJ_ESTIMATE_P99}) ==
+        "clipper");
+  const Policy nexus = ergon::orloj::policy_code("nexus-p99");
+  CHECK(nexus.policy == ERGON_ORLOJ_POLICY_NEXUS && nexus.estimate == ERGON_ORLOJ_ESTIMATE_P99);
+  THROWS(ERGON_STATUS_INVALID_ARGUMENT, "(expected orloj, clockwork, nexus, clipper, edf or fifo",
+         ergon::orloj::policy_code("orloj-p99"));
+  THROWS(ERGON_STATUS_INVALID_ARGUMENT, "unknown policy 99",
+         ergon::orloj::policy_name({99, ERGON_ORLOJ_ESTIMATE_MEAN}));
+  CHECK(ergon::orloj::estimate_name(ERGON_ORLOJ_ESTIMATE_P99) == "p99");
+  CHECK(ergon::dpk::scheduler_name(ERGON_DPK_SCHEDULER_OPTIMAL) == "optimal");
+  CHECK(ergon::dpk::scheduler_code("fcfs") == ERGON_DPK_SCHEDULER_FCFS);
+  THROWS(ERGON_STATUS_INVALID_ARGUMENT, "unknown scheduler \"greedy\"",
+         ergon::dpk::scheduler_code("greedy"));
+  CHECK(ergon::perseus::schedule_name(ERGON_PERSEUS_SCHEDULE_INTERLEAVED_1F1B) ==
+        "interleaved_1f1b");
+  CHECK(ergon::perseus::kind_code("backward") == ERGON_PERSEUS_KIND_BACKWARD);
+  std::cout << "names: ok\n";
+}
+
 } // namespace
 
 int main() {
@@ -192,5 +219,6 @@ int main() {
     server_loop();
     errors_and_ownership();
     documents();
+    names();
   });
 }

@@ -238,7 +238,7 @@ def o4_workload() -> Iterator[dpk.Workload]:
 @pytest.mark.parametrize(
     "scheduler, options, part",
     [
-        ("greedy", {}, "unknown scheduler 'greedy' (expected one of dpk, dpf"),
+        ("greedy", {}, 'unknown scheduler "greedy" (expected dpk, dpf, fcfs, area or optimal)'),
         ("dpk", {"eta": 0.9}, "eta"),
         ("dpk", {"eta": math.nan}, "eta"),
         ("dpk", {"knapsack": "profit"}, "knapsack"),

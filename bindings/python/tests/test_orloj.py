@@ -113,6 +113,20 @@ def test_many_drops_grow_the_buffers() -> None:
         assert ids == [] and dropped == list(range(300))
 
 
+def test_names_come_from_the_library() -> None:
+    # The tables are the library's names of the header's codes (ergon_*_name / _parse).
+    assert POLICIES == (
+        "orloj", "clockwork", "clockwork-p99", "nexus", "nexus-p99",
+        "clipper", "edf", "edf-p99", "fifo", "fifo-p99",
+    )
+    assert ergon.dpk.SCHEDULERS == {"dpk": 0, "dpf": 1, "fcfs": 2, "area": 3, "optimal": 4}
+    # Another case is still read; the message of an unknown name is the library's.
+    with Batcher(GOOD, max_batch=4, policy=" Clockwork-P99") as b:
+        assert b.policy == "clockwork-p99"
+    with fails(Status.INVALID_ARGUMENT, "ergon_orloj_policy_parse", "baselines optionally"):
+        Batcher(GOOD, max_batch=4, policy="orloj-p99")
+
+
 def test_every_policy_and_law() -> None:
     apps = [
         App.lognormal("ln", slo_s=0.06, mean_s=0.03, cv=1.0),
@@ -155,7 +169,7 @@ BAD_BATCHERS: List[Tuple[List[Any], Dict[str, Any], Status, str]] = [
     ([App.samples("x", slo_s=0.1, values_s=[])], {}, Status.INVALID_PROBLEM, "values_s"),
     ([App.lognormal("x", slo_s=0.1, mean_s=0.01, cv=-1)], {}, Status.INVALID_PROBLEM, "cv"),
     *[
-        (GOOD, {"policy": policy}, Status.INVALID_ARGUMENT, f"unknown policy {policy!r}")
+        (GOOD, {"policy": policy}, Status.INVALID_ARGUMENT, f'unknown policy "{policy}"')
         for policy in ("sjf", "orloj-p99", "clipper-p99")
     ],
     (GOOD, {"p_min": 1.5}, Status.INVALID_ARGUMENT, "p_min"),

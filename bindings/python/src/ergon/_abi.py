@@ -401,6 +401,24 @@ def _text_out(handle: Any) -> Tuple[Any, List[Any]]:
     return (ergon_status, [handle, _char_buf, c_size_t, _size_p])
 
 
+# The names of a C enumeration's codes, from the library: ``f(code, buf, cap, len)`` and
+# ``f(name, name_len, uint32_t *out)`` (see :mod:`ergon._names`).
+_code_name = (ergon_status, [c_uint32, _char_buf, c_size_t, _size_p])
+_name_code = (ergon_status, [*_str_in, POINTER(c_uint32)])
+NAMED_ENUMS: Dict[str, str] = {
+    "ERGON_DPK_SCHEDULER_": "ergon_dpk_scheduler",
+    "ERGON_DPK_KNAPSACK_": "ergon_dpk_knapsack",
+    "ERGON_DPK_DPF_CAPACITY_": "ergon_dpk_dpf_capacity",
+    "ERGON_DPK_CONVERSION_": "ergon_dpk_conversion",
+    "ERGON_ORLOJ_ESTIMATE_": "ergon_orloj_estimate",
+    "ERGON_PERSEUS_SCHEDULE_": "ergon_perseus_schedule",
+    "ERGON_PERSEUS_KIND_": "ergon_perseus_kind",
+    "ERGON_PERSEUS_EFFECTIVE_ENERGY_": "ergon_perseus_effective_energy",
+}
+"""The C enumerations whose names the library gives: constant prefix -> the stem of their
+``_name`` and ``_parse`` functions."""
+
+
 def _curve(*params: Any) -> Tuple[Any, List[Any]]:
     """An RDP curve on given orders: ``f(alphas, num_alphas, params..., out, cap, len)``."""
     return (ergon_status, [_double_p, c_size_t, *params, *_filled(c_double)])
@@ -481,7 +499,7 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     ),
     "ergon_orloj_batcher_from_json": (
         ergon_status,
-        [*_str_in, c_char_p, POINTER(BatcherPtr)],
+        [*_str_in, *_str_in, POINTER(BatcherPtr)],
     ),
     "ergon_orloj_batcher_free": (None, [BatcherPtr]),
     "ergon_orloj_batcher_enqueue": (
@@ -573,6 +591,10 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     ),
     "ergon_gpu_energy_monitor_free": (None, [MonitorPtr]),
     "ergon_gpu_energy_monitor_last_error": _text_out(MonitorPtr),
+    **{f"{stem}_name": _code_name for stem in NAMED_ENUMS.values()},
+    **{f"{stem}_parse": _name_code for stem in NAMED_ENUMS.values()},
+    "ergon_orloj_policy_name": (ergon_status, [c_uint32, *_code_name[1]]),
+    "ergon_orloj_policy_parse": (ergon_status, [*_name_code[1], POINTER(c_uint32)]),
     "ergon_version": (c_char_p, []),
     "ergon_abi_version": (c_uint32, []),
     "ergon_status_str": (c_char_p, [c_int]),

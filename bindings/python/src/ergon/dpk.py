@@ -65,7 +65,18 @@ from ._ffi import (
     thread_error,
 )
 from ._library import lib
-from ._names import DPK_SCHEDULERS as SCHEDULERS
+
+_SCHEDULERS = "DPK_SCHEDULERS"
+_CONVERSIONS = "DPK_CONVERSIONS"
+
+
+def __getattr__(name: str) -> Any:
+    """``SCHEDULERS``: the schedulers by name (the names of ``ergon dpk schedule --scheduler``),
+    as the library names them; built on first use, which loads the library."""
+    if name == "SCHEDULERS":
+        return getattr(_names, _SCHEDULERS)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _OPTION_NAMES = {
     "eta",
@@ -343,13 +354,11 @@ def _from_values(
         elif "epsilon" in b and "delta" in b:
             c.epsilon = _number(b["epsilon"], f"{what}: epsilon")
             c.delta = _number(b["delta"], f"{what}: delta")
-            conversion = b.get("conversion", "classic")
-            if conversion not in _names.DPK_CONVERSIONS:
-                raise _problem(
-                    f"{what}: field `conversion`: unknown conversion {conversion!r} (expected "
-                    f"one of {', '.join(_names.DPK_CONVERSIONS)})"
-                )
-            if conversion == "tight":
+            try:
+                conversion = _names.code(b.get("conversion", "classic"), "conversion", _CONVERSIONS)
+            except ErgonError as e:
+                raise _problem(f"{what}: field `conversion`: {e.message}") from None
+            if conversion == A.ERGON_DPK_CONVERSION_TIGHT:
                 # The arrays carry a capacity, not a conversion: derive it here, by the library.
                 try:
                     tight = block_capacity(c.epsilon, c.delta, orders, tight=True)
@@ -391,14 +400,14 @@ def _from_values(
 
 def _options(scheduler: str, **kw: Any) -> Any:
     o = lib().ergon_dpk_options_default()
-    o.scheduler = _names.code(scheduler, "scheduler", SCHEDULERS)
+    o.scheduler = _names.code(scheduler, "scheduler", _SCHEDULERS)
     unknown = sorted(set(kw) - _OPTION_NAMES)
     if unknown:
         raise TypeError(f"schedule() got unexpected option(s) {', '.join(unknown)}")
     if kw.get("eta") is not None:
         o.eta = float(kw["eta"])
     if kw.get("knapsack") is not None:
-        o.knapsack = _names.code(kw["knapsack"], "knapsack", _names.DPK_KNAPSACKS)
+        o.knapsack = _names.code(kw["knapsack"], "knapsack", "DPK_KNAPSACKS")
     if kw.get("recompute_every") is not None:
         o.recompute_every = index(
             kw["recompute_every"], "recompute_every", status=Status.INVALID_ARGUMENT
@@ -409,7 +418,7 @@ def _options(scheduler: str, **kw: Any) -> Any:
                 raise TypeError(f"{flag} must be a bool, got {kw[flag]!r}")
             setattr(o, flag, kw[flag])
     if kw.get("dpf_capacity") is not None:
-        o.dpf_capacity = _names.code(kw["dpf_capacity"], "dpf_capacity", _names.DPK_DPF_CAPACITIES)
+        o.dpf_capacity = _names.code(kw["dpf_capacity"], "dpf_capacity", "DPK_DPF_CAPACITIES")
     if kw.get("max_nodes") is not None:
         o.max_nodes = index(kw["max_nodes"], "max_nodes", 64, Status.INVALID_ARGUMENT)
     return o
@@ -474,7 +483,7 @@ def _read_result(h: Handle) -> Allocation:
     }
     upper = None if math.isnan(info.upper_bound) else float(info.upper_bound)
     return Allocation(
-        scheduler=_names.name(SCHEDULERS, info.scheduler, "scheduler"),
+        scheduler=_names.name(_SCHEDULERS, info.scheduler, "scheduler"),
         allocated=h.list("allocated", c_uint64),
         total_weight=float(info.total_weight),
         remaining=remaining,
@@ -555,7 +564,7 @@ def simulate_file(path: PathLike, scheduler: Optional[str] = None, **options: An
 def _read_online(h: Handle) -> OnlineResult:
     info = h.get("summary", A.ergon_dpk_online_info)
     return OnlineResult(
-        scheduler=_names.name(SCHEDULERS, info.scheduler, "scheduler"),
+        scheduler=_names.name(_SCHEDULERS, info.scheduler, "scheduler"),
         allocated=h.list("allocated", c_uint64),
         num_submitted=int(info.num_submitted),
         total_weight=float(info.total_weight),
@@ -596,7 +605,7 @@ def dense_alphas() -> List[float]:
 
 
 def _conversion(tight: bool) -> int:
-    return _names.DPK_CONVERSIONS["tight" if tight else "classic"]
+    return A.ERGON_DPK_CONVERSION_TIGHT if tight else A.ERGON_DPK_CONVERSION_CLASSIC
 
 
 def block_capacity(

@@ -249,7 +249,7 @@ class PlanExecutor(_OnDevice):
             ErgonError: ``INVALID_ARGUMENT`` (unknown kind), ``INVALID_STATE`` (not the plan's
                 next instruction, past its end, or the executor is closed).
         """
-        self._call("instruction_begin", _names.code(kind, "instruction kind", _names.PERSEUS_KINDS))
+        self._call("instruction_begin", _names.code(kind, "instruction kind", "PERSEUS_KINDS"))
 
     def step_end(self) -> None:
         """After an iteration: rewinds the plan, then reports an iteration that did not run

@@ -40,7 +40,16 @@ from . import _names
 from ._errors import ErgonError, Status
 from ._ffi import Handle, Owner, as_bytes, index, make
 from ._library import lib
-from ._names import ORLOJ_POLICIES as POLICIES
+
+
+def __getattr__(name: str) -> Any:
+    """``POLICIES``: the policy names, as in ``orloj-sim/v1`` and as the library names them (a
+    baseline may also end in ``-mean``, the default); built on first use, which loads the
+    library."""
+    if name == "POLICIES":
+        return _names.ORLOJ_POLICIES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "App",
@@ -320,11 +329,13 @@ class Batcher(Owner):
                 ``INVALID_PROBLEM``.
         """
         data = _config_bytes(config)
-        name = None
+        name = b""  # the document's first policy
         if policy is not None:
-            _names.orloj_policy(policy)  # a clear error before the library's
-            name = policy.encode("utf-8")
-        out = make("ergon_orloj_batcher_from_json", "orloj_batcher", data, len(data), name)
+            # The library's name of the policy (the case as the package reads it).
+            name = _names.orloj_policy_name(*_names.orloj_policy(policy)).encode("utf-8")
+        out = make(
+            "ergon_orloj_batcher_from_json", "orloj_batcher", data, len(data), name, len(name)
+        )
         try:
             apps = json.loads(data)["apps"]
         except Exception:  # pragma: no cover - the library has parsed it

@@ -279,12 +279,12 @@ class Frontier(Owner):
         """Like :meth:`from_profile_csv`, with the CSV given as text (``str`` or UTF-8 bytes)."""
         data = as_bytes(text, "text")
         pipeline = A.ergon_perseus_pipeline(
-            schedule=_names.code(schedule, "schedule", _names.PERSEUS_SCHEDULES),
+            schedule=_names.code(schedule, "schedule", "PERSEUS_SCHEDULES"),
             num_stages=u32(stages, "stages"),
             num_microbatches=u32(microbatches, "microbatches"),
             virtual_stages=u32(virtual_stages, "virtual_stages"),
         )
-        order = _names.code(effective_energy, "effective_energy", _names.PERSEUS_EFFECTIVE_ENERGY)
+        order = _names.code(effective_energy, "effective_energy", "PERSEUS_EFFECTIVE_ENERGY")
         handle = make(
             "ergon_perseus_frontier_from_profile_csv",
             "perseus_frontier",
@@ -444,7 +444,7 @@ class Frontier(Owner):
         if deadline_s is not None:
             label = "deadline"
         else:
-            label = _names.name(_names.PERSEUS_PLAN_AT, selector, "plan")
+            label = _names.name("PERSEUS_PLAN_AT", selector, "plan")
         with self._native_plan(selector, deadline) as h:
             return _read_plan(h, label, None if deadline_s is None else deadline)
 
@@ -461,7 +461,7 @@ def _plan_selector(deadline_s: Optional[float], at: Optional[str]) -> Tuple[int,
             raise ErgonError(Status.INVALID_ARGUMENT, "give either deadline_s or at, not both")
         return A.ERGON_PERSEUS_PLAN_DEADLINE, float(deadline_s)
     at_ = "t_star" if at is None else at
-    return _names.code(at_, "plan selector `at`", _names.PERSEUS_PLAN_AT), math.nan
+    return _names.code(at_, "plan selector `at`", "PERSEUS_PLAN_AT"), math.nan
 
 
 def _read_plan(h: Handle, at: str, deadline_s: Optional[float]) -> Plan:
@@ -473,7 +473,7 @@ def _read_plan(h: Handle, at: str, deadline_s: Optional[float]) -> Plan:
         (kinds, freqs), n = fill(stage, (h.ptr, s), (c_uint32, c_uint32), h.error)
         stages.append(
             [
-                (_names.name(_names.PERSEUS_KINDS, k, "kind"), f)
+                (_names.name("PERSEUS_KINDS", k, "kind"), f)
                 for k, f in zip(kinds[:n], freqs[:n])
             ]
         )
