@@ -640,7 +640,7 @@ typedef struct ergon_orloj_batcher_options {
 typedef struct ergon_orloj_app {
   /**
    * Name for messages: `name_len` bytes of UTF-8 (no NUL needed, borrowed during the call);
-   * NULL with `name_len` 0 (or any pointer with `name_len` 0) for "app <index>".
+   * NULL with `name_len` 0 (or any pointer with `name_len` 0) for `"app <index>"`.
    */
   const char *name;
   /**

@@ -294,7 +294,7 @@ fn explicit_dag_decides_the_gpu_count_over_the_informative_pipeline() {
         .iter()
         .enumerate()
         .map(|(id, c)| {
-            serde_json::json!({"id": id, "stage": c.stage, "kind": c.kind.as_str(), "microbatch": c.microbatch})
+            serde_json::json!({"id": id, "stage": c.stage, "kind": c.kind.name(), "microbatch": c.microbatch})
         })
         .collect();
     for stages in [400u64, 4_000_000_000] {

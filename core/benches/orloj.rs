@@ -107,7 +107,7 @@ fn bench_decision(c: &mut Criterion) {
     }
     for name in ["clockwork", "nexus", "clipper", "edf", "fifo"] {
         bench_policy(&mut group, name, &|| {
-            PolicySpec::parse(name).expect("policy").build(0.05)
+            name.parse::<PolicySpec>().expect("policy").build(0.05)
         });
     }
     group.finish();
@@ -120,7 +120,7 @@ fn bench_sim(c: &mut Criterion) {
         let cfg = SimConfig::high_variance(2.0).with_load(load);
         let requests = trace(&cfg).expect("trace");
         for name in ["orloj", "clockwork"] {
-            let p = PolicySpec::parse(name).expect("policy");
+            let p = name.parse::<PolicySpec>().expect("policy");
             let id = format!("{name}/load{load}_{}req", requests.len());
             group.bench_function(BenchmarkId::from_parameter(id), |bench| {
                 bench.iter(|| black_box(run_policy(&cfg, &requests, p).expect("sim")));

@@ -32,7 +32,7 @@ fn fits(problem: &mut Problem, oracle: &Value, k: f64) {
             .iter_mut()
             .find(|p| {
                 u64::from(p.stage) == spec["stage"].as_u64().unwrap()
-                    && p.kind.as_str() == spec["kind"]
+                    && p.kind.name() == spec["kind"]
             })
             .unwrap();
         p.fit = Some(ExpModel {

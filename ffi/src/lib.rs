@@ -7,7 +7,7 @@
 //! ([`ergon_last_error`], for calls that fail before a handle exists); input strings are
 //! pointer + length UTF-8; caller-owned buffers follow "ask the length, then fill".
 //!
-//! Every exported body is one [`boundary!`](boundary::boundary) invocation: it names the
+//! Every exported body is one `boundary!` invocation (`ffi/src/boundary.rs`): it names the
 //! function, turns a panic into `ERGON_STATUS_PANIC` (silently: nothing reaches the host's
 //! stderr) and records the message. The status codes, their text and the mapping from core
 //! errors live in `status.rs`. Nothing here solves anything: values are validated, translated

@@ -162,7 +162,7 @@ fn policy_spec(name: &str) -> Result<PolicySpec> {
 #[derive(Debug, Clone, Copy)]
 pub struct ergon_orloj_app {
     /// Name for messages: `name_len` bytes of UTF-8 (no NUL needed, borrowed during the call);
-    /// NULL with `name_len` 0 (or any pointer with `name_len` 0) for "app <index>".
+    /// NULL with `name_len` 0 (or any pointer with `name_len` 0) for `"app <index>"`.
     pub name: *const c_char,
     /// Length of `name` in bytes.
     pub name_len: usize,

@@ -220,7 +220,7 @@ impl TryFrom<&ergon_core::perseus::PlanStage> for StagePlan {
             stage
                 .instructions
                 .iter()
-                .map(|&(kind, freq_mhz)| (kind.as_str(), freq_mhz)),
+                .map(|&(kind, freq_mhz)| (kind.name(), freq_mhz)),
         )
     }
 }

@@ -861,12 +861,6 @@ impl PolicySpec {
             .collect()
     }
 
-    /// Parses a policy name (see [`PolicySpec`]); `None` where [`str::parse`] gives an error
-    /// naming the accepted names.
-    pub fn parse(name: &str) -> Option<Self> {
-        name.parse().ok()
-    }
-
     /// The canonical name: the kind's, with `-p99` for a baseline on the 99th percentile.
     pub fn name(&self) -> &'static str {
         match (self.kind, self.estimate) {

@@ -23,14 +23,6 @@ named_enum!(Kind, "computation kind" {
     Backward => "backward",
 });
 
-impl Kind {
-    /// The lowercase name used in every interchange format: [`name`](Self::name) (the plan
-    /// executor of `ergon-hwctl` calls it by this name).
-    pub fn as_str(self) -> &'static str {
-        self.name()
-    }
-}
-
 /// One measured way to run a computation: at `freq_mhz` it took `time_s` and `energy_j`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]

@@ -50,7 +50,7 @@ pub fn profiles_json(profiles: &[Profile]) -> Value {
                     |o| json!({"freq_mhz": o.freq_mhz, "time_s": o.time_s, "energy_j": o.energy_j}),
                 )
                 .collect();
-            json!({"stage": p.stage, "kind": p.kind.as_str(), "options": options})
+            json!({"stage": p.stage, "kind": p.kind.name(), "options": options})
         })
         .collect()
 }
@@ -76,7 +76,7 @@ pub fn dag_json(dag: &Dag) -> Value {
         .iter()
         .enumerate()
         .map(|(id, c)| {
-            json!({"id": id, "stage": c.stage, "kind": c.kind.as_str(), "microbatch": c.microbatch})
+            json!({"id": id, "stage": c.stage, "kind": c.kind.name(), "microbatch": c.microbatch})
         })
         .collect();
     json!({"nodes": nodes, "edges": dag.edges})

@@ -34,7 +34,7 @@ from ._errors import ErgonError, LibraryNotFoundError, LibraryVersionError, Stat
 from ._library import library_path, live_handles, status_str, version
 from .perseus import Frontier, Instruction, Plan, Point, Summary
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 """Version of this Python package (the library's is :func:`version`)."""
 
 ABI_VERSION = ERGON_ABI_VERSION
