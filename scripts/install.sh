@@ -10,6 +10,9 @@
 #   PREFIX/include/ergon.h            the C header
 #   PREFIX/include/ergon.hpp          the header-only C++17 wrapper
 #   PREFIX/lib/pkgconfig/ergon.pc     for `pkg-config --cflags --libs ergon`
+#   PREFIX/lib/cmake/ergon/           ergonConfig.cmake and ergonConfigVersion.cmake, for
+#                                     `find_package(ergon A CONFIG)` (A the ABI version; the
+#                                     package version is A.M.P), from the templates in cmake/
 #
 # Usage: scripts/install.sh PREFIX [--profile release|debug] [--libs-from DIR]
 #
@@ -21,6 +24,8 @@
 # and, unless PREFIX/lib is on the loader's path, -Wl,-rpath,PREFIX/lib (or LD_LIBRARY_PATH).
 # To link statically: cc app.c $(pkg-config --cflags ergon) PREFIX/lib/libergon.a \
 #   -lpthread -ldl -lm
+# With CMake: find_package(ergon A CONFIG REQUIRED) and target_link_libraries(app ergon::ergon)
+# (or ergon::ergon_static), with -DCMAKE_PREFIX_PATH=PREFIX; see examples/cpp.
 set -euo pipefail
 
 usage() {
@@ -108,7 +113,7 @@ fi
 
 mkdir -p "$prefix"
 prefix="$(cd "$prefix" && pwd)"
-install -d "$prefix/lib/pkgconfig" "$prefix/include"
+install -d "$prefix/lib/pkgconfig" "$prefix/lib/cmake/ergon" "$prefix/include"
 install -m 0755 "$libs_from/libergon.so" "$prefix/lib/$soname.$minor_patch"
 ln -sfn "$soname.$minor_patch" "$prefix/lib/$soname"
 ln -sfn "$soname" "$prefix/lib/libergon.so"
@@ -130,4 +135,30 @@ Libs.private: -lpthread -ldl -lm
 Cflags: -I\${includedir}
 EOF
 
-echo "installed ergon $version (ABI $abi, $soname) into $prefix"
+# The CMake package: its version is <ABI>.<minor>.<patch> (the installed file's), so that
+# CMake's same-major-version rule compares ABI versions; ergonConfigVersion.cmake.in explains.
+# Pointer size from the library's ELF class (byte 4: 1 is 32-bit, 2 is 64-bit), so that a
+# build of the other width is told so by find_package instead of failing to link.
+case "$(od -An -t u1 -j 4 -N 1 "$libs_from/libergon.so" | tr -d ' ')" in
+    1) sizeof_void_p=4 ;;
+    2) sizeof_void_p=8 ;;
+    *)
+        echo "install.sh: $libs_from/libergon.so is not an ELF library" >&2
+        exit 1
+        ;;
+esac
+for file in ergonConfig.cmake ergonConfigVersion.cmake; do
+    sed -e "s/@ERGON_PACKAGE_VERSION@/$abi.$minor_patch/g" \
+        -e "s/@ERGON_ABI_VERSION@/$abi/g" \
+        -e "s/@ERGON_CRATE_VERSION@/$version/g" \
+        -e "s/@ERGON_LIBRARY_FILE@/$soname.$minor_patch/g" \
+        -e "s/@ERGON_SONAME@/$soname/g" \
+        -e "s/@ERGON_SIZEOF_VOID_P@/$sizeof_void_p/g" \
+        "$repo/cmake/$file.in" >"$prefix/lib/cmake/ergon/$file"
+    if grep -q '@ERGON_[A-Z_]*@' "$prefix/lib/cmake/ergon/$file"; then
+        echo "install.sh: cmake/$file.in has a placeholder install.sh does not fill" >&2
+        exit 1
+    fi
+done
+
+echo "installed ergon $version (ABI $abi, $soname, CMake package $abi.$minor_patch) into $prefix"
