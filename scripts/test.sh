@@ -2,7 +2,7 @@
 # Runs every check and test of the repository: formatting, lints, the no_std build of the core
 # for a bare-metal target, all Rust tests (unit, property, oracle, CLI), and the benchmark
 # builds, and the Python bindings' tests. Installs what the checks need (the rustup target,
-# a virtual environment with pytest) on a fresh machine.
+# cmake, a virtual environment with pytest) on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +30,26 @@ fi
 
 step "build (the C and Python tests load libergon and run ergon from target/debug)"
 cargo build --workspace --locked
+
+step "cmake (ffi/tests/c_abi.rs builds examples/cpp against the installed CMake package)"
+if ! cmake --version >/dev/null 2>&1; then
+    echo "no cmake: apt-get install -y cmake"
+    sudo=()
+    [[ "$(id -u)" -eq 0 ]] || sudo=(sudo -n)
+    if command -v apt-get >/dev/null 2>&1; then
+        "${sudo[@]}" apt-get install -y cmake >/dev/null 2>&1 \
+            || { "${sudo[@]}" apt-get update >/dev/null 2>&1 \
+                 && "${sudo[@]}" apt-get install -y cmake >/dev/null 2>&1; } || true
+    fi
+fi
+if cmake --version >/dev/null 2>&1; then
+    cmake --version | head -n 1
+else
+    # The tests fail without cmake unless told to skip; say so here, where it is seen.
+    echo "WARNING: SKIPPED: the CMake tests of ffi/tests/c_abi.rs: cmake could not be" \
+         "installed (apt-get install cmake)" >&2
+    export ERGON_SKIP_CMAKE=1
+fi
 
 step "tests"
 cargo test --workspace --locked

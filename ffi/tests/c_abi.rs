@@ -3,8 +3,12 @@
 //! -Werror`, links each against both `libergon.a` and `libergon.so`, and runs them; where
 //! `valgrind` is on the PATH, the dynamically linked builds run under it too
 //! (`--error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect`). It also
-//! installs the library with `scripts/install.sh` into a temporary prefix and builds
-//! `tests/consumer/consumer.c` through `pkg-config --cflags --libs ergon`.
+//! installs the library with `scripts/install.sh` into temporary prefixes and builds
+//! `tests/consumer/consumer.c` through `pkg-config --cflags --libs ergon`, and the example
+//! `examples/cpp` with CMake (`find_package(ergon 2 CONFIG REQUIRED)`, shared and static) and
+//! with its Makefile (pkg-config), and checks that every version (crate, ABI, `ergon.pc`, CMake
+//! package) agrees. The CMake tests need `cmake` (scripts/test.sh installs it): without it they
+//! fail, unless `ERGON_SKIP_CMAKE=1`, with which they print that they were skipped.
 //!
 //! The libraries are the ones cargo built for this test run (`cargo test` builds the cdylib
 //! and staticlib of the crate next to this test's executable, in `target/<profile>/deps/`). The
@@ -326,7 +330,7 @@ fn spawn(cmd: &mut Command, what: &str) -> Output {
         panic!(
             "cannot run `{what}` ({e}): the C ABI tests need a C and a C++ compiler \
              (gcc/g++ or clang; set CC and CXX to choose), binutils and, for the install \
-             test, pkg-config"
+             tests, pkg-config, make and cmake"
         )
     })
 }
@@ -1017,11 +1021,11 @@ fn cpp_refuses_a_library_of_another_abi() {
     }
 }
 
-/// `scripts/install.sh` into a temporary prefix (copying this run's libraries instead of
-/// building), then a consumer built only through `pkg-config --cflags --libs ergon`.
-#[test]
-fn install_and_pkg_config_consumer() {
-    let prefix = work_dir().join("prefix");
+/// `scripts/install.sh` into `work_dir()/<name>`, copying this run's libraries instead of
+/// building (each test its own prefix: the tests of this file run in parallel); returns the
+/// prefix after checking that every file is there.
+fn install(name: &str) -> PathBuf {
+    let prefix = work_dir().join(name);
     let mut cmd = Command::new("bash");
     cmd.arg(repo().join("scripts/install.sh"))
         .arg(&prefix)
@@ -1035,9 +1039,19 @@ fn install_and_pkg_config_consumer() {
         "include/ergon.h",
         "include/ergon.hpp",
         "lib/pkgconfig/ergon.pc",
+        "lib/cmake/ergon/ergonConfig.cmake",
+        "lib/cmake/ergon/ergonConfigVersion.cmake",
     ] {
         assert!(prefix.join(file).is_file(), "{file} not installed");
     }
+    prefix
+}
+
+/// `scripts/install.sh` into a temporary prefix, then a consumer built only through
+/// `pkg-config --cflags --libs ergon`.
+#[test]
+fn install_and_pkg_config_consumer() {
+    let prefix = install("prefix");
     // The real file is libergon.so.<ABI>.<minor>.<patch>; libergon.so.<ABI> (the SONAME) and
     // libergon.so link to it.
     let (minor, patch) = (
@@ -1118,4 +1132,311 @@ fn install_and_pkg_config_consumer() {
     check_ok(&out, "static consumer build");
     let stdout = run(&exe, &[json.as_os_str()], &[]);
     assert!(stdout.contains("97 points"), "{stdout}");
+}
+
+/// The version of the installed CMake package: `<ABI>.<minor>.<patch>`, the numbers in the
+/// installed library's file name (cmake/ergonConfigVersion.cmake.in says why).
+fn cmake_package_version() -> String {
+    format!(
+        "{}.{}.{}",
+        ergon::ERGON_ABI_VERSION,
+        env!("CARGO_PKG_VERSION_MINOR"),
+        env!("CARGO_PKG_VERSION_PATCH")
+    )
+}
+
+/// Whether `cmake` runs. Without it the CMake tests fail, saying how to install it, unless
+/// `ERGON_SKIP_CMAKE=1` asks to skip them (scripts/test.sh sets it, with a warning, only where
+/// it could not install cmake); a skip is printed, never silent.
+fn cmake_or_skip(test: &str) -> bool {
+    let found = Command::new("cmake")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return true;
+    }
+    assert!(
+        std::env::var_os("ERGON_SKIP_CMAKE").is_some_and(|v| v == "1"),
+        "cmake not found: {test} needs it (apt-get install cmake, or pip install cmake); \
+         set ERGON_SKIP_CMAKE=1 to skip the CMake tests"
+    );
+    eprintln!("SKIPPED: {test}: cmake not found (ERGON_SKIP_CMAKE=1)");
+    false
+}
+
+/// Runs `cmake args...`; returns its stdout and stderr (CMake prints messages on stderr).
+fn cmake(args: &[&OsStr], what: &str) -> String {
+    let mut cmd = Command::new("cmake");
+    cmd.args(args);
+    let out = spawn(&mut cmd, "cmake");
+    check_ok(&out, what);
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+/// The `NEEDED` entries of an executable's dynamic section.
+fn needed_libraries(exe: &Path) -> Vec<String> {
+    let mut cmd = Command::new("readelf");
+    cmd.arg("-d").arg(exe);
+    let out = spawn(&mut cmd, "readelf");
+    check_ok(&out, "readelf -d");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("(NEEDED)"))
+        .filter_map(|l| Some(l.split('[').nth(1)?.split(']').next()?.to_string()))
+        .collect()
+}
+
+/// Runs a build of examples/cpp/frontier.cpp on its built-in profile and on an instance file,
+/// checks what it prints, and that it loads `libergon.so.<ABI>` exactly when `shared`.
+fn check_cpp_example(exe: &Path, shared: bool) {
+    let stdout = run(exe, &[], &[]);
+    let banner = format!(
+        "libergon {} (ABI {})\n",
+        env!("CARGO_PKG_VERSION"),
+        ergon::ERGON_ABI_VERSION
+    );
+    assert!(stdout.starts_with(&banner), "{stdout}");
+    for line in [
+        "frontier: 67 points, T_min 0.154 s, T* 0.197 s (57.6 J), T_max 0.221 s\n",
+        "plan deadline 0.169 s, 64.4 J per iteration\n",
+        "picked: the deadline plan (0.169 s = 1.10 T_min)\n",
+        "stage 0: forward@1410 forward@1200 backward@1200 ",
+        "DPK's default scheduler: dpk\n",
+    ] {
+        assert!(stdout.contains(line), "{line:?} not in:\n{stdout}");
+    }
+    let json = data_dir().join("a100_s2_m4.instance.json");
+    let stdout = run(exe, &[json.as_os_str()], &[]);
+    assert!(
+        stdout.contains("frontier: 97 points, T_min 0.335 s, T* 0.432 s"),
+        "{stdout}"
+    );
+    let needed = needed_libraries(exe);
+    let soname = format!("libergon.so.{}", ergon::ERGON_ABI_VERSION);
+    assert_eq!(
+        needed.contains(&soname),
+        shared,
+        "{}: NEEDED {needed:?}",
+        exe.display()
+    );
+    assert!(
+        needed
+            .iter()
+            .all(|l| !l.starts_with("libergon") || *l == soname),
+        "{needed:?}"
+    );
+}
+
+/// The warnings every build of the example is held to.
+const EXAMPLE_CXXFLAGS: &str = "-O1 -Wall -Wextra -Wpedantic -Werror";
+
+/// One source of truth, checked: the crate version (`CARGO_PKG_VERSION`), the ABI version
+/// (`ERGON_ABI_VERSION`, the header's define, the loaded library's `ergon_abi_version()`, the
+/// SONAME), the installed `ergon.pc`'s `Version`, and the CMake package as CMake itself reads
+/// it (`ergon_VERSION`, `ergon_ABI_VERSION`, `ergon_CRATE_VERSION`, the imported targets'
+/// properties) agree; `find_package` accepts the ABI's versions and refuses the others; and no
+/// absolute prefix is written into the package (it is relocatable).
+#[test]
+fn install_cmake_package_versions_agree() {
+    if !cmake_or_skip("install_cmake_package_versions_agree") {
+        return;
+    }
+    let prefix = install("prefix-cmake-versions");
+    let abi = ergon::ERGON_ABI_VERSION;
+    let crate_version = env!("CARGO_PKG_VERSION");
+    let minor: u32 = env!("CARGO_PKG_VERSION_MINOR").parse().unwrap();
+    let package_version = cmake_package_version();
+    let soname = format!("libergon.so.{abi}");
+    let library = prefix.join("lib").join(format!(
+        "{soname}.{minor}.{}",
+        env!("CARGO_PKG_VERSION_PATCH")
+    ));
+
+    assert_eq!(ergon::ergon_abi_version(), abi);
+    // SAFETY: ergon_version returns a static NUL-terminated string.
+    let loaded = unsafe { std::ffi::CStr::from_ptr(ergon::ergon_version()) };
+    assert_eq!(loaded.to_str().unwrap(), crate_version);
+    let header = std::fs::read_to_string(prefix.join("include/ergon.h")).unwrap();
+    assert!(
+        header.contains(&format!("\n#define ERGON_ABI_VERSION {abi}\n")),
+        "installed ergon.h"
+    );
+    let pc = std::fs::read_to_string(prefix.join("lib/pkgconfig/ergon.pc")).unwrap();
+    assert!(
+        pc.contains(&format!("\nVersion: {crate_version}\n")),
+        "{pc}"
+    );
+    assert!(pc.contains("\nLibs.private: -lpthread -ldl -lm\n"), "{pc}");
+    let mut cmd = Command::new("readelf");
+    cmd.arg("-d").arg(&library);
+    let out = spawn(&mut cmd, "readelf");
+    check_ok(&out, "readelf -d");
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains(&format!("(SONAME)             Library soname: [{soname}]")),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    for file in ["ergonConfig.cmake", "ergonConfigVersion.cmake"] {
+        let text = std::fs::read_to_string(prefix.join("lib/cmake/ergon").join(file)).unwrap();
+        assert!(
+            !text.contains(prefix.to_str().unwrap()) && !text.contains("@ERGON_"),
+            "{file} names the prefix or keeps a placeholder:\n{text}"
+        );
+    }
+
+    // A project that enables no language (so configuring it is quick) and finds the package
+    // only under this prefix, printing what CMake read.
+    let probe = work_dir().join("cmake-probe");
+    std::fs::create_dir_all(&probe).unwrap();
+    std::fs::write(
+        probe.join("CMakeLists.txt"),
+        "cmake_minimum_required(VERSION 3.19)\nproject(probe NONE)\n\
+         find_package(ergon ${V} CONFIG QUIET NO_DEFAULT_PATH PATHS \"${PREFIX}\")\n\
+         message(\"found=${ergon_FOUND}\")\n\
+         if(ergon_FOUND)\n\
+           get_target_property(loc ergon::ergon IMPORTED_LOCATION)\n\
+           get_target_property(soname ergon::ergon IMPORTED_SONAME)\n\
+           get_target_property(inc ergon::ergon INTERFACE_INCLUDE_DIRECTORIES)\n\
+           get_target_property(static_loc ergon::ergon_static IMPORTED_LOCATION)\n\
+           get_target_property(static_libs ergon::ergon_static INTERFACE_LINK_LIBRARIES)\n\
+           message(\"version=${ergon_VERSION}\\nabi=${ergon_ABI_VERSION}\\n\
+         crate=${ergon_CRATE_VERSION}\\nlocation=${loc}\\nsoname=${soname}\\n\
+         include=${inc}\\nstatic=${static_loc}\\nstatic_libs=${static_libs}\")\n\
+         endif()\n",
+    )
+    .unwrap();
+    let find = |version: &str| -> String {
+        let build = probe.join(format!("build-{}", version.replace(['.', '<'], "_")));
+        let _ = std::fs::remove_dir_all(&build);
+        cmake(
+            &[
+                OsStr::new("-S"),
+                probe.as_os_str(),
+                OsStr::new("-B"),
+                build.as_os_str(),
+                OsStr::new(&format!("-DV={version}")),
+                OsStr::new(&format!("-DPREFIX={}", prefix.display())),
+            ],
+            &format!("cmake probe find_package(ergon {version})"),
+        )
+    };
+    let found = find(&abi.to_string());
+    for line in [
+        "found=1".to_string(),
+        format!("version={package_version}"),
+        format!("abi={abi}"),
+        format!("crate={crate_version}"),
+        format!("location={}", library.display()),
+        format!("soname={soname}"),
+        format!("include={}", prefix.join("include").display()),
+        format!("static={}", prefix.join("lib/libergon.a").display()),
+        "static_libs=pthread;dl;m".to_string(),
+    ] {
+        assert!(
+            found.lines().any(|l| l == line),
+            "{line:?} not in:\n{found}"
+        );
+    }
+    assert!(package_version.starts_with(&format!("{abi}.")));
+    // Any version of this ABI, up to the installed one, is accepted; the ABI before and after,
+    // a crate version, and a later minor version are refused.
+    for accepted in [
+        String::new(),
+        format!("{abi}.{minor}"),
+        package_version.clone(),
+        format!("{abi}...<{}", abi + 1),
+    ] {
+        let out = find(&accepted);
+        assert!(
+            out.contains("found=1"),
+            "find_package(ergon {accepted}):\n{out}"
+        );
+    }
+    for refused in [
+        (abi - 1).to_string(),
+        (abi + 1).to_string(),
+        crate_version.to_string(),
+        format!("{abi}.{}", minor + 1),
+        format!("{}...<{}", abi - 1, abi + 1),
+    ] {
+        let out = find(&refused);
+        assert!(
+            out.contains("found=0"),
+            "find_package(ergon {refused}):\n{out}"
+        );
+    }
+}
+
+/// examples/cpp configured with CMake against an installed prefix (find_package(ergon 2 CONFIG
+/// REQUIRED), as its README says), built linked against `ergon::ergon` and, with
+/// `-DERGON_STATIC=ON`, against `ergon::ergon_static`, and run.
+#[test]
+fn install_and_cmake_cpp_example() {
+    if !cmake_or_skip("install_and_cmake_cpp_example") {
+        return;
+    }
+    let prefix = install("prefix-cmake-example");
+    let config_dir = prefix.join("lib/cmake/ergon");
+    for (name, shared) in [("cmake-shared", true), ("cmake-static", false)] {
+        let build = work_dir().join(name);
+        let _ = std::fs::remove_dir_all(&build);
+        let configured = cmake(
+            &[
+                OsStr::new("-S"),
+                repo().join("examples/cpp").as_os_str(),
+                OsStr::new("-B"),
+                build.as_os_str(),
+                OsStr::new(&format!("-DCMAKE_PREFIX_PATH={}", prefix.display())),
+                OsStr::new(&format!("-DCMAKE_CXX_COMPILER={}", compiler(true))),
+                OsStr::new(&format!("-DCMAKE_CXX_FLAGS={EXAMPLE_CXXFLAGS}")),
+                OsStr::new(&format!(
+                    "-DERGON_STATIC={}",
+                    if shared { "OFF" } else { "ON" }
+                )),
+            ],
+            &format!("cmake configure examples/cpp ({name})"),
+        );
+        let found = format!(
+            "Found ergon {} (ABI {}, crate {}) in {}",
+            cmake_package_version(),
+            ergon::ERGON_ABI_VERSION,
+            env!("CARGO_PKG_VERSION"),
+            config_dir.display()
+        );
+        assert!(
+            configured.contains(&found),
+            "{found:?} not in:\n{configured}"
+        );
+        cmake(
+            &[OsStr::new("--build"), build.as_os_str()],
+            &format!("cmake --build examples/cpp ({name})"),
+        );
+        check_cpp_example(&build.join("ergon_frontier"), shared);
+    }
+}
+
+/// examples/cpp copied as a user would and built with its Makefile, through pkg-config:
+/// `make` (libergon.so) and `make static` (libergon.a), then run.
+#[test]
+fn install_and_pkg_config_cpp_example() {
+    let prefix = install("prefix-make-example");
+    let dir = work_dir().join("make-example");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in ["frontier.cpp", "Makefile"] {
+        std::fs::copy(repo().join("examples/cpp").join(file), dir.join(file)).unwrap();
+    }
+    let mut cmd = Command::new("make");
+    cmd.arg("-C")
+        .arg(&dir)
+        .arg(format!("PREFIX={}", prefix.display()))
+        .arg(format!("CXX={}", compiler(true)))
+        .arg(format!("CXXFLAGS={EXAMPLE_CXXFLAGS}"))
+        .args(["all", "static"]);
+    let out = spawn(&mut cmd, "make");
+    check_ok(&out, "make -C examples/cpp all static");
+    check_cpp_example(&dir.join("ergon_frontier"), true);
+    check_cpp_example(&dir.join("ergon_frontier_static"), false);
 }
