@@ -29,12 +29,12 @@ namespace {
 // A zeus-style profile: per stage, per computation kind, per SM clock (MHz) the time (s) and
 // energy (J) of one microbatch. On a real cluster it comes from measuring the model.
 const char PROFILE_CSV[] = "stage,instruction,frequency,time,energy\n"
-                           "0,forward,1410,0.010,3.0\n"
-                           "0,forward,1200,0.012,2.2\n"
-                           "0,forward,1005,0.015,2.5\n"
-                           "0,backward,1410,0.020,6.0\n"
-                           "0,backward,1200,0.024,4.4\n"
-                           "0,backward,1005,0.030,4.0\n"
+                           "0,forward,1410,0.010,3.1\n"
+                           "0,forward,1200,0.012,2.3\n"
+                           "0,forward,1005,0.015,2.4\n"
+                           "0,backward,1410,0.021,6.2\n"
+                           "0,backward,1200,0.025,4.6\n"
+                           "0,backward,1005,0.031,4.1\n"
                            "1,forward,1410,0.011,3.3\n"
                            "1,forward,1200,0.013,2.4\n"
                            "1,forward,1005,0.016,2.6\n"
