@@ -1301,9 +1301,12 @@ fn install_cmake_package_versions_agree() {
            get_target_property(inc ergon::ergon INTERFACE_INCLUDE_DIRECTORIES)\n\
            get_target_property(static_loc ergon::ergon_static IMPORTED_LOCATION)\n\
            get_target_property(static_libs ergon::ergon_static INTERFACE_LINK_LIBRARIES)\n\
+           get_target_property(features ergon::ergon INTERFACE_COMPILE_FEATURES)\n\
+           get_target_property(static_features ergon::ergon_static INTERFACE_COMPILE_FEATURES)\n\
            message(\"version=${ergon_VERSION}\\nabi=${ergon_ABI_VERSION}\\n\
          crate=${ergon_CRATE_VERSION}\\nlocation=${loc}\\nsoname=${soname}\\n\
-         include=${inc}\\nstatic=${static_loc}\\nstatic_libs=${static_libs}\")\n\
+         include=${inc}\\nstatic=${static_loc}\\nstatic_libs=${static_libs}\\n\
+         features=${features}\\nstatic_features=${static_features}\")\n\
          endif()\n",
     )
     .unwrap();
@@ -1333,6 +1336,8 @@ fn install_cmake_package_versions_agree() {
         format!("include={}", prefix.join("include").display()),
         format!("static={}", prefix.join("lib/libergon.a").display()),
         "static_libs=pthread;dl;m".to_string(),
+        "features=cxx_std_17".to_string(),
+        "static_features=cxx_std_17".to_string(),
     ] {
         assert!(
             found.lines().any(|l| l == line),
@@ -1439,4 +1444,57 @@ fn install_and_pkg_config_cpp_example() {
     check_ok(&out, "make -C examples/cpp all static");
     check_cpp_example(&dir.join("ergon_frontier"), true);
     check_cpp_example(&dir.join("ergon_frontier_static"), false);
+}
+
+/// A C project (no C++ enabled) finds the package and builds `tests/consumer/consumer.c`
+/// against both imported targets: what they carry for C++ users (the `cxx_std_17` compile
+/// feature, for ergon.hpp) must not get in a C user's way.
+#[test]
+fn install_and_cmake_c_consumer() {
+    if !cmake_or_skip("install_and_cmake_c_consumer") {
+        return;
+    }
+    let prefix = install("prefix-cmake-c");
+    let dir = work_dir().join("cmake-c");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("CMakeLists.txt"),
+        format!(
+            "cmake_minimum_required(VERSION 3.14)\nproject(c_consumer LANGUAGES C)\n\
+             find_package(ergon {} CONFIG REQUIRED)\n\
+             add_executable(consumer \"{src}\")\n\
+             target_link_libraries(consumer PRIVATE ergon::ergon)\n\
+             add_executable(consumer_static \"{src}\")\n\
+             target_link_libraries(consumer_static PRIVATE ergon::ergon_static)\n",
+            ergon::ERGON_ABI_VERSION,
+            src = repo().join("tests/consumer/consumer.c").display()
+        ),
+    )
+    .unwrap();
+    let build = dir.join("build");
+    cmake(
+        &[
+            OsStr::new("-S"),
+            dir.as_os_str(),
+            OsStr::new("-B"),
+            build.as_os_str(),
+            OsStr::new(&format!("-DCMAKE_PREFIX_PATH={}", prefix.display())),
+            OsStr::new(&format!("-DCMAKE_C_COMPILER={}", compiler(false))),
+            OsStr::new("-DCMAKE_C_FLAGS=-std=c11 -Wall -Wextra -Wpedantic -Werror"),
+        ],
+        "cmake configure of a C consumer",
+    );
+    cmake(
+        &[OsStr::new("--build"), build.as_os_str()],
+        "cmake --build of a C consumer",
+    );
+    let json = data_dir().join("a100_s2_m4.instance.json");
+    for exe in ["consumer", "consumer_static"] {
+        let stdout = run(&build.join(exe), &[json.as_os_str()], &[]);
+        assert!(
+            stdout.contains("97 points, T_min 0.335 s"),
+            "{exe}: {stdout}"
+        );
+    }
 }
