@@ -43,7 +43,7 @@ if ! cmake --version >/dev/null 2>&1; then
     fi
 fi
 if cmake --version >/dev/null 2>&1; then
-    cmake --version | head -n 1
+    cmake --version | sed -n 1p
 else
     # The tests fail without cmake unless told to skip; say so here, where it is seen.
     echo "WARNING: SKIPPED: the CMake tests of ffi/tests/c_abi.rs: cmake could not be" \
