@@ -1174,15 +1174,17 @@ fn cmake(args: &[&OsStr], what: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
 }
 
-/// The `NEEDED` entries of an executable's dynamic section.
-fn needed_libraries(exe: &Path) -> Vec<String> {
+/// The values of the `tag` entries (`NEEDED`, `SONAME`) of an ELF file's dynamic section, as
+/// `readelf -d` prints them in brackets.
+fn dynamic_entries(file: &Path, tag: &str) -> Vec<String> {
     let mut cmd = Command::new("readelf");
-    cmd.arg("-d").arg(exe);
+    cmd.arg("-d").arg(file);
     let out = spawn(&mut cmd, "readelf");
     check_ok(&out, "readelf -d");
+    let tag = format!("({tag})");
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter(|l| l.contains("(NEEDED)"))
+        .filter(|l| l.contains(&tag))
         .filter_map(|l| Some(l.split('[').nth(1)?.split(']').next()?.to_string()))
         .collect()
 }
@@ -1212,7 +1214,7 @@ fn check_cpp_example(exe: &Path, shared: bool) {
         stdout.contains("frontier: 97 points, T_min 0.335 s, T* 0.432 s"),
         "{stdout}"
     );
-    let needed = needed_libraries(exe);
+    let needed = dynamic_entries(exe, "NEEDED");
     let soname = format!("libergon.so.{}", ergon::ERGON_ABI_VERSION);
     assert_eq!(
         needed.contains(&soname),
@@ -1268,16 +1270,7 @@ fn install_cmake_package_versions_agree() {
         "{pc}"
     );
     assert!(pc.contains("\nLibs.private: -lpthread -ldl -lm\n"), "{pc}");
-    let mut cmd = Command::new("readelf");
-    cmd.arg("-d").arg(&library);
-    let out = spawn(&mut cmd, "readelf");
-    check_ok(&out, "readelf -d");
-    assert!(
-        String::from_utf8_lossy(&out.stdout)
-            .contains(&format!("(SONAME)             Library soname: [{soname}]")),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert_eq!(dynamic_entries(&library, "SONAME"), [soname.clone()]);
     for file in ["ergonConfig.cmake", "ergonConfigVersion.cmake"] {
         let text = std::fs::read_to_string(prefix.join("lib/cmake/ergon").join(file)).unwrap();
         assert!(
