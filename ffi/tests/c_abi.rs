@@ -1270,7 +1270,10 @@ fn install_cmake_package_versions_agree() {
         "{pc}"
     );
     assert!(pc.contains("\nLibs.private: -lpthread -ldl -lm\n"), "{pc}");
-    assert_eq!(dynamic_entries(&library, "SONAME"), [soname.clone()]);
+    assert_eq!(
+        dynamic_entries(&library, "SONAME"),
+        std::slice::from_ref(&soname)
+    );
     for file in ["ergonConfig.cmake", "ergonConfigVersion.cmake"] {
         let text = std::fs::read_to_string(prefix.join("lib/cmake/ergon").join(file)).unwrap();
         assert!(
