@@ -125,10 +125,13 @@ if ! backend_ready; then
         rm -rf "$WHEELHOUSE"
     fi
 fi
-# pip (and the pip of each isolated build environment, through the environment) reads these.
+# pip (and the pip of each isolated build environment, through the environment) reads these;
+# cargo gets the workspace's target dir even when it builds an unpacked sdist elsewhere, so that
+# nothing already built is built again.
 offline_pip() {
     PIP_NO_INDEX=1 PIP_FIND_LINKS=$ROOT/$WHEELHOUSE PIP_CONSTRAINT=$CONSTRAINTS \
-        SETUPTOOLS_RUST_CARGO_PROFILE=$PROFILE "$@"
+        SETUPTOOLS_RUST_CARGO_PROFILE=$PROFILE CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target} \
+        "$@"
 }
 WHEEL_DIR=target/pywheel
 FRESH=target/pyfresh
@@ -202,6 +205,28 @@ assert "License-Expression: Apache-2.0" in metadata
 print(f"python: {wheel.name}: {len(names)} files, ergon/libergon.so and the ergon command "
       f"inside; extras {sorted(extras)}")
 EOF
+    # The sdist: made by the backend itself (pip cannot make one), it must carry the Rust
+    # workspace under rust/ and build a wheel with the library from there alone.
+    if [[ ${#PIP_USER[@]} == 0 ]]; then
+        SDIST_DIR=target/pysdist
+        rm -rf "$SDIST_DIR"
+        start=$SECONDS
+        offline_pip "$PY" -m pip install --quiet "${BACKEND[@]}"
+        ( cd bindings/python && "$ROOT/$PY" -c 'import sys; from setuptools import build_meta as b
+b.build_sdist(sys.argv[1])' "$ROOT/$SDIST_DIR" >/dev/null )
+        sdist=$(echo "$SDIST_DIR"/ergon-*.tar.gz)
+        tar tzf "$sdist" > "$SDIST_DIR/files.txt"
+        grep -q '^ergon-[^/]*/rust/ffi/src/lib.rs$' "$SDIST_DIR/files.txt" \
+            || { echo "python: $sdist lacks rust/ffi/src/lib.rs" >&2; exit 1; }
+        offline_pip "$PY" -m pip wheel --quiet --no-deps -w "$SDIST_DIR/wheel" "$sdist"
+        "$PY" -c 'import sys, zipfile; n = zipfile.ZipFile(sys.argv[1]).namelist()
+sys.exit("ergon/libergon.so" not in n)' "$SDIST_DIR"/wheel/ergon-*.whl \
+            || { echo "python: the wheel built from $sdist lacks ergon/libergon.so" >&2; exit 1; }
+        say "$(basename "$sdist"): the Rust workspace inside; a wheel built from it alone \
+has libergon ($((SECONDS - start)) s)"
+    else
+        say "SKIP: no venv for the build backend: the sdist check is SKIPPED" >&2
+    fi
     # The suite's environment gets that wheel: the tests see the package as users install it.
     install_wheel() {
         "$PY" -m pip install --quiet ${PIP_USER[@]+"${PIP_USER[@]}"} "$@" --no-deps \
