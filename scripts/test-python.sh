@@ -142,6 +142,9 @@ if ! backend_ready; then
 the tests run on the sources (bindings/python/src)" >&2
     export PYTHONPATH=$ROOT/bindings/python/src${PYTHONPATH:+:$PYTHONPATH}
 else
+    # setuptools builds in bindings/python/build and never removes what it copied there before
+    # (a module deleted from src/ would still be packed): start from nothing.
+    rm -rf bindings/python/build
     # A new user: a fresh venv, no ERGON_LIBRARY, `pip install ./bindings/python`.
     rm -rf "$FRESH"
     if [[ ${#PIP_USER[@]} != 0 ]] || ! "$PYTHON3" -m venv "$FRESH" >/dev/null 2>&1; then
