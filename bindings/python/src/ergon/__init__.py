@@ -1,8 +1,9 @@
 """Ergon from Python: one module per system, as in every other layer of Ergon.
 
-A pure-Python package that drives ``libergon.so`` (the C ABI of ``include/ergon.h``) through
-ctypes. The modules are named after the systems, like the C functions (``ergon_<system>_*``),
-the Rust modules, the C++ namespaces and the CLI subcommands:
+A Python package that drives ``libergon.so`` (the C ABI of ``include/ergon.h``) through
+ctypes; ``pip install`` compiles the library and bundles it in the package, and installs the
+``ergon`` command beside the interpreter. The modules are named after the systems, like the C
+functions (``ergon_<system>_*``), the Rust modules, the C++ namespaces and the CLI subcommands:
 
 - :mod:`ergon.perseus`: iteration-time/energy frontiers and frequency plans (:class:`Frontier`,
   :class:`Plan`..., also available here at top level);
@@ -12,8 +13,8 @@ the Rust modules, the C++ namespaces and the CLI subcommands:
 - :mod:`ergon.hooks`: DeepSpeed and Megatron hooks that apply a plan while a job trains.
 
 The library is loaded on first use from ``$ERGON_LIBRARY`` if set, else from the package
-directory, else from the system search path (see :func:`library_path`), and refused
-(:class:`LibraryVersionError`) unless its ``ergon_abi_version()`` is :data:`ABI_VERSION`::
+directory (the bundled one), else from the system search path (see :func:`library_path`), and
+refused (:class:`LibraryVersionError`) unless its ``ergon_abi_version()`` is :data:`ABI_VERSION`::
 
     import ergon
 
@@ -35,7 +36,9 @@ from ._library import library_path, live_handles, status_str, version
 from .perseus import Frontier, Instruction, Plan, Point, Summary
 
 __version__ = "0.2.0"
-"""Version of this Python package (the library's is :func:`version`)."""
+"""Version of this Python package: the Cargo workspace's, which is also the library's
+(:func:`version`). ``setup.py`` refuses to build when the two differ, and the tests check it
+against the loaded library."""
 
 ABI_VERSION = ERGON_ABI_VERSION
 """The C ABI version (``ERGON_ABI_VERSION`` of ``ergon.h``) this package was written for; a

@@ -5,7 +5,8 @@ The library is looked up, in order, at
 
 1. ``$ERGON_LIBRARY`` (a path to the shared library) when that variable is set — and only there,
    so a wrong path is an error rather than a silent fallback;
-2. the package directory (a ``libergon.so`` copied next to ``__init__.py``);
+2. the package directory: the ``libergon.so`` that ``pip install`` built and bundled next to
+   ``__init__.py`` (``setup.py`` compiles it with cargo);
 3. the system search path: ``ctypes.util.find_library("ergon")``, then the file name of this
    ABI version (``libergon.so.2``), then the plain file name (``dlopen`` honours
    ``LD_LIBRARY_PATH`` and ``ldconfig``).
@@ -133,9 +134,10 @@ def _load() -> ctypes.CDLL:
             _lib, _lib_path = cdll, where
             return cdll
         raise LibraryNotFoundError(
-            f"cannot load the Ergon shared library ({LIBRARY_FILE}); build it with `cargo build "
-            f"-p ergon-ffi` and point ${ENV_LIBRARY} at target/<profile>/{LIBRARY_FILE}, copy "
-            "it next to the package's __init__.py, or install it on the system search path. "
+            f"cannot load the Ergon shared library ({LIBRARY_FILE}); reinstall the package with "
+            "`pip install ./bindings/python` (it builds and bundles the library), or build it "
+            f"with `cargo build -p ergon-ffi` and point ${ENV_LIBRARY} at "
+            f"target/<profile>/{LIBRARY_FILE}, or install it on the system search path. "
             "Tried: " + "; ".join(tried),
             tried,
         )
