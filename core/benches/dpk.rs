@@ -19,19 +19,9 @@ mod xorshift;
 
 /// The Fig. 5 setting: 7 blocks, σ_α = 4, σ_blocks = 10, μ_blocks = 1, ε_min = 0.01.
 fn fig5(n: usize) -> Workload {
-    Microbenchmark {
-        num_tasks: n,
-        num_blocks: 7,
-        mu_blocks: 1.0,
-        sigma_blocks: 10.0,
-        sigma_alpha: 4.0,
-        eps_min_mean: 0.01,
-        eps_min_std: 0.0,
-        spread: None,
-        seed: 64,
-    }
-    .workload()
-    .expect("valid generator settings")
+    Microbenchmark::fig5(n)
+        .workload()
+        .expect("valid generator settings")
 }
 
 fn bench_offline(c: &mut Criterion) {

@@ -156,6 +156,23 @@ pub struct Microbenchmark {
     pub seed: u64,
 }
 
+impl Microbenchmark {
+    /// The Fig. 5 setting with `num_tasks` tasks: 7 blocks, μ_blocks = 1, σ_blocks = 10,
+    /// σ_α = 4, ε_min = 0.01 (the rest as [`Default`]). The benchmarks and the paper-figure
+    /// harness both use it.
+    pub fn fig5(num_tasks: usize) -> Self {
+        Microbenchmark {
+            num_tasks,
+            num_blocks: 7,
+            mu_blocks: 1.0,
+            sigma_blocks: 10.0,
+            sigma_alpha: 4.0,
+            eps_min_mean: 0.01,
+            ..Microbenchmark::default()
+        }
+    }
+}
+
 impl Default for Microbenchmark {
     /// The Fig. 4a setting at σ_blocks = 0: 1000 tasks, 20 blocks, μ_blocks = 10, σ_α = 0,
     /// ε_min = 0.1.

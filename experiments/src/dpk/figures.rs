@@ -268,16 +268,7 @@ fn fig5(a: &ExperimentArgs) -> Result<()> {
     );
     let mut area_line = line("Area", Scheduler::Area);
     for &n in &sizes {
-        let w = Microbenchmark {
-            num_tasks: n,
-            num_blocks: 7,
-            mu_blocks: 1.0,
-            sigma_blocks: 10.0,
-            sigma_alpha: 4.0,
-            eps_min_mean: 0.01,
-            ..Microbenchmark::default()
-        }
-        .workload()?;
+        let w = Microbenchmark::fig5(n).workload()?;
         let timed = |opts: ScheduleOptions| -> Result<_> {
             let t = Instant::now();
             let alloc = schedule(&w, &opts)?;
