@@ -25,6 +25,11 @@ fn abi_dpk() {
 }
 
 #[test]
+fn abi_names() {
+    replay("abi_names", abi::abi_names);
+}
+
+#[test]
 fn abi_batcher() {
     replay("abi_batcher", abi::abi_batcher);
 }

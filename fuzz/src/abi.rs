@@ -702,3 +702,156 @@ pub fn abi_batcher(data: &[u8]) {
     // SAFETY: live or NULL.
     unsafe { ergon_orloj_batcher_free(batcher) };
 }
+
+/// Parse and name functions of one enumeration.
+struct NameTable {
+    name: unsafe extern "C" fn(u32, *mut c_char, usize, *mut usize) -> ergon_status,
+    parse: unsafe extern "C" fn(*const c_char, usize, *mut u32) -> ergon_status,
+}
+
+const NAME_TABLES: [NameTable; 8] = [
+    NameTable {
+        name: ergon_dpk_scheduler_name,
+        parse: ergon_dpk_scheduler_parse,
+    },
+    NameTable {
+        name: ergon_dpk_knapsack_name,
+        parse: ergon_dpk_knapsack_parse,
+    },
+    NameTable {
+        name: ergon_dpk_dpf_capacity_name,
+        parse: ergon_dpk_dpf_capacity_parse,
+    },
+    NameTable {
+        name: ergon_dpk_conversion_name,
+        parse: ergon_dpk_conversion_parse,
+    },
+    NameTable {
+        name: ergon_orloj_estimate_name,
+        parse: ergon_orloj_estimate_parse,
+    },
+    NameTable {
+        name: ergon_perseus_schedule_name,
+        parse: ergon_perseus_schedule_parse,
+    },
+    NameTable {
+        name: ergon_perseus_kind_name,
+        parse: ergon_perseus_kind_parse,
+    },
+    NameTable {
+        name: ergon_perseus_effective_energy_name,
+        parse: ergon_perseus_effective_energy_parse,
+    },
+];
+
+/// One call on the name tables.
+#[derive(Arbitrary, Debug)]
+enum NameOp {
+    Parse {
+        table: u8,
+        name: Vec<u8>,
+        null_out: bool,
+    },
+    Name {
+        table: u8,
+        code: u32,
+        cap: u16,
+        null: bool,
+    },
+    PolicyParse {
+        name: Vec<u8>,
+    },
+    PolicyName {
+        policy: u32,
+        estimate: u32,
+        cap: u16,
+        null: bool,
+    },
+}
+
+/// The name and parse functions of every enumeration on arbitrary names (any bytes, NULs and
+/// invalid UTF-8 included), codes and buffers: every status is defined and not a panic, and a
+/// name that parses names its code: the code's own name parses back to the same code.
+pub fn abi_names(data: &[u8]) {
+    let mut u = Unstructured::new(data);
+    for _ in 0..64 {
+        let Ok(op) = NameOp::arbitrary(&mut u) else {
+            return;
+        };
+        match op {
+            NameOp::Parse {
+                table,
+                name,
+                null_out,
+            } => {
+                let t = &NAME_TABLES[usize::from(table) % NAME_TABLES.len()];
+                let mut code = u32::MAX;
+                let out = if null_out {
+                    ptr::null_mut()
+                } else {
+                    &mut code as *mut u32
+                };
+                // SAFETY: `name` is readable for its length; `out` is NULL or a local.
+                let status = unsafe { (t.parse)(name.as_ptr().cast(), name.len(), out) };
+                check(status, "parse");
+                if status == ergon_status::Ok {
+                    assert_eq!(
+                        canonical(t, code),
+                        Some(code),
+                        "the name of {code} does not parse back"
+                    );
+                }
+            }
+            NameOp::Name {
+                table,
+                code,
+                cap,
+                null,
+            } => {
+                let t = &NAME_TABLES[usize::from(table) % NAME_TABLES.len()];
+                // SAFETY: `fill` passes a buffer of the capacity it names, or NULL.
+                fill::<c_char>(cap, null, "name", |b, c, l| unsafe {
+                    (t.name)(code, b, c, l)
+                });
+            }
+            NameOp::PolicyParse { name } => {
+                let (mut policy, mut estimate) = (0u32, 0u32);
+                // SAFETY: `name` is readable for its length; the outputs are locals.
+                let status = unsafe {
+                    ergon_orloj_policy_parse(
+                        name.as_ptr().cast(),
+                        name.len(),
+                        &mut policy,
+                        &mut estimate,
+                    )
+                };
+                check(status, "ergon_orloj_policy_parse");
+            }
+            NameOp::PolicyName {
+                policy,
+                estimate,
+                cap,
+                null,
+            } => {
+                // SAFETY: `fill` passes a buffer of the capacity it names, or NULL.
+                fill::<c_char>(cap, null, "ergon_orloj_policy_name", |b, c, l| unsafe {
+                    ergon_orloj_policy_name(policy, estimate, b, c, l)
+                });
+            }
+        }
+    }
+}
+
+/// The code `t` gives back for the name it gives `code`, or `None` where either call fails.
+fn canonical(t: &NameTable, code: u32) -> Option<u32> {
+    let mut buf = [0 as c_char; 64];
+    let mut len = 0usize;
+    // SAFETY: `buf` holds 64 bytes, `len` is a local.
+    if unsafe { (t.name)(code, buf.as_mut_ptr(), buf.len(), &mut len) } != ergon_status::Ok {
+        return None;
+    }
+    let mut back = u32::MAX;
+    // SAFETY: the name is `len` bytes of `buf`; `back` is a local.
+    let status = unsafe { (t.parse)(buf.as_ptr(), len, &mut back) };
+    (status == ergon_status::Ok).then_some(back)
+}
