@@ -142,7 +142,7 @@ fn a_new_plan_takes_effect_at_the_next_iteration_boundary() {
         let first = StagePlan::new([("forward", 1200), ("backward", 1100)]).unwrap();
         let second = StagePlan::new([("forward", 1000), ("backward", 1300)]).unwrap();
         let mut executor = PlanExecutor::with_options(&gpu, first.clone(), options()).unwrap();
-        let mut clocks = |executor: &mut PlanExecutor, names: &[&str]| {
+        let clocks = |executor: &mut PlanExecutor, names: &[&str]| {
             let mut got = Vec::new();
             for name in names {
                 executor.instruction_begin(name).unwrap();
