@@ -45,8 +45,8 @@
 //! a [`StateGuard`], or with [`ExecutorOptions::guard`] in a [`PersistentGuard`] that also writes
 //! the GPU state file and restores on SIGINT/SIGTERM) sets the power limit to its default, locks
 //! the memory clock at its maximum (`NOT_SUPPORTED` — before Ampere — is ignored, as zeus does)
-//! and locks the graphics clock at its maximum. [`PlanExecutor::shutdown`], or dropping the executor, stops the worker and restores
-//! exactly what was changed: the locks are reset and the power limit goes back to the value it had
+//! and locks the graphics clock at its maximum. [`PlanExecutor::shutdown`], or dropping the executor, lets the worker
+//! apply the latest request, stops it and restores exactly what was changed: the locks are reset and the power limit goes back to the value it had
 //! before (not to the default). A startup that fails half-way restores what it had changed.
 //!
 //! # Between iterations, and a new plan
@@ -861,6 +861,13 @@ impl PlanExecutor {
     }
 
     fn stop(&mut self) -> Result<(), ExecutorError> {
+        if self.worker.is_none() {
+            return Ok(());
+        }
+        // The latest request is applied before the restore, so that what NVML sees does not
+        // depend on whether the worker happened to look before the stop (one call at most; a
+        // worker that is gone is reported by the join below).
+        let _ = self.wait_applied();
         let Some(handle) = self.worker.take() else {
             return Ok(());
         };
