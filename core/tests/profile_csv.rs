@@ -31,13 +31,15 @@ fn row() -> impl Strategy<Value = ProfileRow> {
         value(),
         value(),
     )
-        .prop_map(|(stage, instruction, freq_mhz, time_s, energy_j)| ProfileRow {
-            stage,
-            instruction: instruction.into(),
-            freq_mhz,
-            time_s,
-            energy_j,
-        })
+        .prop_map(
+            |(stage, instruction, freq_mhz, time_s, energy_j)| ProfileRow {
+                stage,
+                instruction: instruction.into(),
+                freq_mhz,
+                time_s,
+                energy_j,
+            },
+        )
 }
 
 proptest! {

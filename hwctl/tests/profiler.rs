@@ -11,12 +11,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/fake_model.rs"]
+mod fake_model;
 mod support;
 
 use std::time::Duration;
 
 use ergon_hwctl::{Profiler, ProfilerError, ProfilerOptions, ProfilerStatus};
-use support::{FakeModel, Scenario, open_gpu, report};
+use fake_model::FakeModel;
+use support::{Scenario, open_gpu, report};
 
 const IDLE_W: f64 = 60.0;
 const MAX_W: f64 = 300.0;

@@ -259,7 +259,10 @@ pub fn parse_profile_csv(text: &str) -> Result<Vec<Profile>, FormatError> {
             time_s: row.time_s,
             energy_j: row.energy_j,
         };
-        match index.get(&(row.stage, kind)).and_then(|&k| profiles.get_mut(k)) {
+        match index
+            .get(&(row.stage, kind))
+            .and_then(|&k| profiles.get_mut(k))
+        {
             Some(p) => p.options.push(option),
             None => {
                 index.insert((row.stage, kind), profiles.len());

@@ -363,8 +363,11 @@ mod tests {
             matches!(&error, Some(FormatError::Field { record: Some(r), field, .. }) if r == "row 0" && field == "instruction"),
             "{error:?}"
         );
-        let error = write_profile_csv(&[row(0, "forward", 1410, 0.1, 1.0), row(1, "f", 1, f64::NAN, 1.0)])
-            .err();
+        let error = write_profile_csv(&[
+            row(0, "forward", 1410, 0.1, 1.0),
+            row(1, "f", 1, f64::NAN, 1.0),
+        ])
+        .err();
         assert!(
             matches!(&error, Some(FormatError::Field { record: Some(r), field, .. }) if r == "row 1" && field == "time"),
             "{error:?}"
@@ -384,7 +387,9 @@ mod tests {
             "stage,instruction,frequency,time,energy\n0,forward,1410,0.1,20\n\
              0,backward,1410,0.2,40\n1,forward,1410,0.11,21\n"
         );
-        let error = merge_profile_csv(&[s0, s1, s0]).err().map(|e| e.to_string());
+        let error = merge_profile_csv(&[s0, s1, s0])
+            .err()
+            .map(|e| e.to_string());
         assert_eq!(
             error.as_deref(),
             Some(
@@ -392,7 +397,9 @@ mod tests {
                  profile 2 line 2"
             )
         );
-        let error = merge_profile_csv(&[s0, "stage,instruction\n"]).err().map(|e| e.to_string());
+        let error = merge_profile_csv(&[s0, "stage,instruction\n"])
+            .err()
+            .map(|e| e.to_string());
         assert!(error.is_some_and(|e| e.contains("profile 1")));
         assert!(merge_profile_csv(&[]).is_err());
     }
