@@ -50,17 +50,19 @@ use ergon_core::perseus::formats::parse_instance;
 const INSTANCES: [&str; 2] = ["a100_s2_m4", "a100_s4_m8"];
 
 /// Every program under tests/c and tests/cpp, so that a new file cannot go unrun.
-const PROGRAMS: [&str; 10] = [
+const PROGRAMS: [&str; 12] = [
     "c/perseus.c",
     "c/dpk.c",
     "c/orloj.c",
     "c/bad_input.c",
     "c/panic.c",
     "c/gpu.c",
+    "c/gpu_profiler.c",
     "cpp/wrapper.cpp",
     "cpp/gpu.cpp",
     "cpp/dpk.cpp",
     "cpp/orloj.cpp",
+    "cpp/gpu_profiler.cpp",
 ];
 
 fn repo() -> PathBuf {
@@ -946,6 +948,22 @@ fn c_profiler_through_the_fake_power_model() {
         assert_eq!(clock_locks(&got.log), [lock(1410), lock(1110), lock(810)]);
         assert_eq!(got.state, INITIAL_STATE);
     });
+}
+
+#[test]
+fn cpp_profiler_through_the_fake_power_model() {
+    let exe = build("cpp/gpu_profiler.cpp", Link::Shared);
+    let got = run_gpu_with(
+        &exe,
+        "run",
+        &gpu_run_dir("cpp-profiler"),
+        true,
+        false,
+        &POWER_MODEL,
+    );
+    assert!(got.stdout.contains("all checks passed"), "{}", got.stdout);
+    assert_eq!(clock_locks(&got.log), [lock(1410), lock(1110), lock(810)]);
+    assert_eq!(got.state, INITIAL_STATE);
 }
 
 #[test]
