@@ -43,6 +43,7 @@ mod error;
 pub mod executor;
 mod guard;
 mod nvml;
+pub mod profiler;
 mod signals;
 mod statefile;
 
@@ -60,6 +61,10 @@ pub use executor::{
 };
 pub use guard::{Record, RestoreFailure, Setting, StateGuard, restore_record};
 pub use nvml::{DEFAULT_LIBRARIES, LIBRARY_ENV, Nvml, library_candidates};
+pub use profiler::{
+    ProfileEntry, Profiler, ProfilerError, ProfilerOptions, ProfilerProgress, ProfilerStatus,
+    SyncFn,
+};
 pub use signals::{RESTORE_SIGNALS, install_signal_handlers};
 pub use statefile::{
     GuardOptions, PersistentGuard, RestoreReport, STATE_DIR_ENV, STATE_FILE_NAME, STATE_SCHEMA,
