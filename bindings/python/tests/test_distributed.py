@@ -519,6 +519,8 @@ def test_pp2_dp2_plans_per_stage_and_straggler_replans(
     for g in got:
         assert 0 < g["latency_ms"] < 60_000, g["latency_ms"]
         assert g["latency_ms"] == g["switches"][2]["latency_ms"]
+        for sw in g["switches"][1:]:
+            assert 0 < sw["switch_ms"] <= sw["latency_ms"], sw
     assert [g["is_planner"] for g in got] == [True, False, False, False]
     assert [g["has_frontier"] for g in got] == [True, False, False, False]
 

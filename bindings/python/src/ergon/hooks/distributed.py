@@ -116,7 +116,12 @@ class PlanSwitch:
     """The plan's energy per iteration, joules."""
     latency_ms: Optional[float]
     """Re-plans: milliseconds from the announcement to every rank holding the plan (wall
-    clocks); ``None`` for the first plan."""
+    clocks); ``None`` for the first plan. It includes the wait for the iteration boundary."""
+    switch_ms: Optional[float] = None
+    """Re-plans: milliseconds from the last rank entering the check that found the
+    announcement (when its collective can complete) to the last rank holding the plan: what
+    re-planning itself costs (the collectives, the planner's answer from the frontier,
+    installing the plan), without the wait for the iteration boundary."""
 
 
 # --- profiles ----------------------------------------------------------------------------------
@@ -787,6 +792,7 @@ class PerseusJob:
             return 0.0, 0.0
 
     def _check(self) -> None:
+        started_wall = time.time()
         with self._lock:
             t_prime, wall = self._pending_t_prime, self._pending_wall
             self._pending_t_prime = self._pending_wall = 0.0
@@ -798,9 +804,9 @@ class PerseusJob:
         if failed:
             self._raise_failure(failed, "in step_end")
         if t_prime > 0:
-            self._replan(t_prime, wall)
+            self._replan(t_prime, wall, started_wall)
 
-    def _replan(self, t_prime_s: float, announced_wall_s: float) -> None:
+    def _replan(self, t_prime_s: float, announced_wall_s: float, started_wall_s: float) -> None:
         payload: Dict[str, Any] = {}
         if self.is_planner:
             try:
@@ -826,9 +832,15 @@ class PerseusJob:
                 f"PerseusJob: re-planning for T′ = {t_prime_s} s failed on the planner: "
                 f"{payload['error']['message']}",
             )
-        self._install(payload["plan"], payload["deadline_s"], announced_wall_s)
+        self._install(payload["plan"], payload["deadline_s"], announced_wall_s, started_wall_s)
 
-    def _install(self, plan: Any, deadline_s: Optional[float], announced_wall_s: float) -> None:
+    def _install(
+        self,
+        plan: Any,
+        deadline_s: Optional[float],
+        announced_wall_s: float,
+        started_wall_s: float = 0.0,
+    ) -> None:
         """Makes ``plan`` the executed one on every rank (collective), between iterations."""
         first = self._plan is None
         program: List[Tuple[str, int]] = []
@@ -844,7 +856,7 @@ class PerseusJob:
         except Exception as e:  # noqa: BLE001  (every rank raises, below)
             self._deferred = e
         held_wall = time.time()
-        held, failed = self._all_max([held_wall, self._failure_flag()])
+        held, started, failed = self._all_max([held_wall, started_wall_s, self._failure_flag()])
         if failed:
             self._close_quietly()
             self._phase = CLOSED
@@ -863,6 +875,7 @@ class PerseusJob:
                 time_s=plan.time_s,
                 energy_j=plan.energy_j,
                 latency_ms=None if first else (held - announced_wall_s) * 1e3,
+                switch_ms=None if first else (held - started) * 1e3,
             )
         )
         self._phase = EXECUTING
