@@ -255,6 +255,8 @@ def spawn(
         assert "crashed" not in got, f"rank {r}: {got['crashed']}\n{got['traceback']}"
         log = tmp_path / f"rank{r}" / "nvml.log"
         got["log"] = log.read_text().splitlines() if log.exists() else []
+        state = tmp_path / f"rank{r}" / "nvml.state"
+        got["state"] = state.read_text().splitlines()[0] if state.exists() else None
         results.append(got)
     return results
 
@@ -301,7 +303,7 @@ def _pp2_dp2(rank: int, world: int, client: Any) -> Dict[str, Any]:
     t1, t2 = json.loads(client.get("params"))
     scale = 1.02 if replica else 1.0
     job = PerseusJob.from_profiles(
-        "0" if client.get("device") == b"gpu" else None,
+        "0",
         csv_of(instance_rows(stage), scale, 1 / scale),
         p_blocking_w=P_BLOCKING_W,
         stage=stage,
@@ -494,11 +496,9 @@ def test_pp2_dp2_plans_per_stage_and_straggler_replans(
     # T* is the slowest point, so a T' beyond it would change nothing).
     t1 = round(t_min + 0.4 * (t_star - t_min), 4)
     t2 = round(t_min + 0.8 * (t_star - t_min), 4)
-    executor_takes_plans = hasattr(ergon.gpu.PlanExecutor, "set_plan")
 
     def operator(store: Any) -> None:
         store.set("params", json.dumps([t1, t2]))
-        store.set("device", "gpu" if executor_takes_plans else "none")
         store.wait(["operator/ready"], timedelta(seconds=JOIN_TIMEOUT_S))
         announce_via_store(dist.PrefixStore("job", store), t2)
         store.set("operator/done", "1")
@@ -550,14 +550,22 @@ def test_pp2_dp2_plans_per_stage_and_straggler_replans(
         assert got[2 * s]["trace"] == got[2 * s + 1]["trace"]
     assert got[0]["trace"] != got[2]["trace"]
 
-    # The fake GPU of each rank received exactly its stage's clocks, in order.
-    if executor_takes_plans:
-        for g in got:
-            freqs = [f for _v, done in g["trace"] for _k, f, _ in done]
-            assert _locks(g["log"]) == _dedup([1410] + freqs), g["stage"]
-            assert g["log"][-1] == "nvmlShutdown -> SUCCESS"
-    else:
-        pytest.xfail("ergon.gpu.PlanExecutor does not take a Plan yet: clocks not checked")
+    # The fake GPU of each rank received exactly its stage's clocks, in order: the startup
+    # lock at the maximum, each computation's clock, and between iterations (optimizer step,
+    # all-reduce) the highest clock of the plan in force (a switch installs the new plan
+    # between iterations, so its highest clock at once).
+    for g in got:
+        freqs, last_version = [1410], 1
+        for version, done in g["trace"]:
+            highest = max(f for _k, f in plans[version].stages[g["stage"]])
+            if version != last_version:
+                freqs.append(highest)
+                last_version = version
+            freqs += [f for _k, f, _ in done]
+            freqs.append(highest)
+        assert _locks(g["log"]) == _dedup(freqs), (g["stage"], _locks(g["log"]))
+        assert g["log"][-1] == "nvmlShutdown -> SUCCESS"
+        assert "gpu_locked=none mem_locked=none" in g["state"], g["state"]  # restored
 
 
 def test_pp2_profiling_then_planning_at_the_same_iteration(

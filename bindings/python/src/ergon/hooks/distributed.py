@@ -286,6 +286,12 @@ def _torch() -> Tuple[Any, Any]:
     return torch, dist
 
 
+def _plan_payload(plan: Any) -> Dict[str, Any]:
+    """What the planner broadcasts for a plan: its ``ergon-plan/v1`` JSON (read back natively
+    by :meth:`ergon.Plan.from_json` on every rank) and how it was chosen."""
+    return {"plan_json": plan.to_json(), "at": plan.at, "deadline_s": plan.deadline_s}
+
+
 def _error_text(e: BaseException) -> Dict[str, Any]:
     """An exception as a picklable record for the other ranks."""
     if isinstance(e, ErgonError):
@@ -817,10 +823,9 @@ class PerseusJob:
                 ):
                     payload = {"unchanged": True}
                 elif fastest:
-                    payload = {"plan": self._frontier.plan(at="fastest"), "deadline_s": None}
+                    payload = _plan_payload(self._frontier.plan(at="fastest"))
                 else:
-                    plan = self._frontier.plan(deadline_s=t_prime_s)
-                    payload = {"plan": plan, "deadline_s": t_prime_s}
+                    payload = _plan_payload(self._frontier.plan(deadline_s=t_prime_s))
             except Exception as e:  # noqa: BLE001
                 payload = {"error": _error_text(e)}
         payload = self._broadcast(payload)
@@ -832,19 +837,22 @@ class PerseusJob:
                 f"PerseusJob: re-planning for T′ = {t_prime_s} s failed on the planner: "
                 f"{payload['error']['message']}",
             )
-        self._install(payload["plan"], payload["deadline_s"], announced_wall_s, started_wall_s)
+        self._install(payload, announced_wall_s, started_wall_s)
 
     def _install(
-        self,
-        plan: Any,
-        deadline_s: Optional[float],
-        announced_wall_s: float,
-        started_wall_s: float = 0.0,
+        self, payload: Mapping[str, Any], announced_wall_s: float, started_wall_s: float = 0.0
     ) -> None:
-        """Makes ``plan`` the executed one on every rank (collective), between iterations."""
+        """Makes the plan of ``payload`` (:func:`_plan_payload`) the executed one on every rank
+        (collective), between iterations."""
+        from ..perseus import Plan  # noqa: PLC0415
+
         first = self._plan is None
         program: List[Tuple[str, int]] = []
+        plan: Any = None
         try:
+            plan = Plan.from_json(
+                payload["plan_json"], at=payload["at"], deadline_s=payload["deadline_s"]
+            )
             program = list(plan.stages[self._stage])
             if self._device is not None:
                 if self._executor is None:
@@ -871,7 +879,7 @@ class PerseusJob:
                 version=len(self._switches) + 1,
                 iteration=self._iteration,
                 at=plan.at,
-                deadline_s=deadline_s,
+                deadline_s=plan.deadline_s,
                 time_s=plan.time_s,
                 energy_j=plan.energy_j,
                 latency_ms=None if first else (held - announced_wall_s) * 1e3,
@@ -949,7 +957,7 @@ class PerseusJob:
             )
         self._profile_csv = payload["profile_csv"]
         self._p_blocking_w = payload["p_blocking_w"]
-        self._install(payload["plan"], payload["deadline_s"], 0.0)
+        self._install(payload, 0.0)
 
     def _solve(self, gathered: Sequence[Mapping[str, Any]], own_stage_only: bool) -> Dict[str, Any]:
         """The planner's part: merge, solve, choose the point."""
@@ -987,10 +995,9 @@ class PerseusJob:
         try:
             frontier.solve()
             if isinstance(self._at, str):
-                plan, deadline = frontier.plan(at=self._at), None
+                plan = frontier.plan(at=self._at)
             else:
-                deadline = float(self._at)
-                plan = frontier.plan(deadline_s=deadline)
+                plan = frontier.plan(deadline_s=float(self._at))
         except BaseException:
             frontier.close()
             raise
@@ -998,8 +1005,7 @@ class PerseusJob:
             self._frontier.close()
         self._frontier = frontier
         return {
-            "plan": plan,
-            "deadline_s": deadline,
+            **_plan_payload(plan),
             "profile_csv": merged,
             "p_blocking_w": p_blocking,
         }
