@@ -458,6 +458,37 @@ def _bad_inputs(rank: int, world: int, client: Any) -> Dict[str, Any]:
     attempt("after", lambda: _run_iterations(job, 2))
     out["iteration"] = job.iteration
     job.close()
+
+    # A profiler that cannot be used on one rank, or fails while profiling.
+    attempt(
+        "bad_profiler",
+        lambda: PerseusJob(
+            None, stage=rank, profiler=FakeProfiler(rank, 3) if rank == 0 else object(), **common
+        ),
+    )
+    failing = FakeProfiler(rank, 5)
+    if rank == 1:
+        failing.step_end = lambda: 1 / 0  # type: ignore[method-assign]
+    profiling = PerseusJob(None, stage=rank, profiler=failing, **common)
+    attempt("profiler_failed", lambda: profiling.step_end())
+    out["profiling_phase"] = profiling.phase
+
+    # Checks every 2 iterations: an announcement before the first executing iteration is
+    # installed after the second, on both ranks.
+    sparse = PerseusJob.from_profiles(
+        None,
+        csv_of(instance_rows(rank)),
+        p_blocking_w=P_BLOCKING_W,
+        stage=rank,
+        at="fastest",
+        check_every=2,
+        **common,
+    )
+    if rank == 0:
+        sparse.announce(0.4)
+    _run_iterations(sparse, 4)
+    out["sparse"] = _switches(sparse)
+    sparse.close()
     return out
 
 
@@ -608,5 +639,13 @@ def test_bad_inputs_fail_on_every_rank(torch_dist: None, tmp_path: Path) -> None
         assert g["incomplete_iteration"]["status"] == "INVALID_STATE"
         assert g["after"] is None  # the group is not wedged: two more iterations ran
         assert g["iteration"] == 4
+        assert g["bad_profiler"]["status"] == "INVALID_ARGUMENT"
+        assert "rank 1: cannot start the profiler" in g["bad_profiler"]["message"]
+        assert g["profiling_phase"] == "closed"
+        assert [(s["version"], s["iteration"]) for s in g["sparse"]] == [(1, 0), (2, 2)]
+        assert g["sparse"][1]["deadline_s"] == 0.4 and g["sparse"][1]["time_s"] <= 0.4
+    assert got[1]["profiler_failed"]["status"] == "ZeroDivisionError"
+    assert got[0]["profiler_failed"]["status"] == "INVALID_STATE"
+    assert "rank 1 failed while profiling" in got[0]["profiler_failed"]["message"]
     assert "ran 7 of the 8 instructions" in got[1]["incomplete_iteration"]["message"]
     assert "rank 1 failed in step_end" in got[0]["incomplete_iteration"]["message"]
