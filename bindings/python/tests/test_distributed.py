@@ -213,6 +213,7 @@ def spawn(
     tmp_path: Path,
     nvml: Optional[Path],
     operator: Optional[Callable[[Any], None]] = None,
+    extra_env: Optional[Dict[str, str]] = None,
 ) -> List[Dict[str, Any]]:
     """Runs ``scenario`` on ``world`` ranks; ``operator(store)`` runs here meanwhile. Returns
     each rank's result with its fake NVML ``log`` lines."""
@@ -229,6 +230,7 @@ def spawn(
                 "FAKE_NVML_LOG": str(d / "nvml.log"),
                 "FAKE_NVML_STATE": str(d / "nvml.state"),
                 "ERGON_STATE_DIR": str(d / "ergon-state"),
+                **(extra_env or {}),
             }
         )
     ctx = torch_mp.start_processes(
@@ -492,7 +494,71 @@ def _bad_inputs(rank: int, world: int, client: Any) -> Dict[str, Any]:
     return out
 
 
+# The fake GPU's power model for the real profiler: busy power and time depend on the clock.
+POWER_MODEL = {
+    "FAKE_NVML_POWER_W": "300",
+    "FAKE_NVML_IDLE_W": "60",
+    "FAKE_NVML_POWER_EXP": "2.5",
+    "FAKE_NVML_MEMORY_BOUND": "0.3",
+}
+# The profiled clocks (step 150 MHz, none below 900): 1410, 1260, 1110, 960.
+PROFILED_MHZ = [1410, 1260, 1110, 960]
+
+
+def _pp2_real_profiler(rank: int, world: int, client: Any) -> Dict[str, Any]:
+    """pp2 × dp1 with ergon.gpu.Profiler on the fake's power model: every computation is
+    fakeNvmlRun of a stage-dependent amount of work, stretched by the locked clock."""
+    import ctypes
+
+    fake = ctypes.CDLL(os.environ["ERGON_NVML_LIBRARY"])
+    fake.fakeNvmlRun.argtypes = [ctypes.c_uint, ctypes.c_double]
+    job = PerseusJob(
+        "0",
+        stage=rank,
+        num_stages=2,
+        microbatches=2,
+        profiler={
+            "step_mhz": 150,
+            "min_mhz": 900,
+            "warmup_iters": 1,
+            "iters_per_clock": 1,
+            "max_slowdown": 100.0,  # every clock: the count does not depend on the timing
+            "blocking_window_s": 0.2,
+        },
+    )
+    work_s = {"forward": 0.004 * (1 + rank), "backward": 0.008 * (1 + rank)}
+    # 1F1B over 2 microbatches: stage 0 runs one warm-up forward.
+    order = (
+        ["forward", "forward", "backward", "backward"] if rank == 0 else ["forward", "backward"] * 2
+    )
+    phases, trace = [], []
+    while len(phases) < 40 and (not phases or job.phase == "profiling" or len(trace) < 2):
+        phases.append(job.phase)
+        done = []
+        for kind in order:
+            job.instruction_begin(kind)
+            if job.executor is not None:
+                job.executor.wait_applied()
+            assert fake.fakeNvmlRun(0, work_s[kind]) == 0
+            done.append([kind, job.current_freq_mhz])
+            job.instruction_end(kind)
+        if phases[-1] == "executing":
+            trace.append(done)
+        job.step_end()
+    out = {
+        "phases": phases,
+        "switches": _switches(job),
+        "profile_csv": job.profile_csv,
+        "p_blocking_w": job.p_blocking_w,
+        "program": job.program,
+        "trace": trace,
+    }
+    job.close()
+    return out
+
+
 SCENARIOS: Dict[str, Callable[[int, int, Any], Dict[str, Any]]] = {
+    "pp2_real_profiler": _pp2_real_profiler,
     "pp2_dp2": _pp2_dp2,
     "pp2_profiling": _pp2_profiling,
     "bad_inputs": _bad_inputs,
@@ -649,3 +715,38 @@ def test_bad_inputs_fail_on_every_rank(torch_dist: None, tmp_path: Path) -> None
     assert "rank 1 failed while profiling" in got[0]["profiler_failed"]["message"]
     assert "ran 7 of the 8 instructions" in got[1]["incomplete_iteration"]["message"]
     assert "rank 1 failed in step_end" in got[0]["incomplete_iteration"]["message"]
+
+
+def test_pp2_real_profiler_on_the_fake_power_model(
+    torch_dist: None, fake_nvml: Path, tmp_path: Path
+) -> None:
+    got = spawn("pp2_real_profiler", 2, tmp_path, fake_nvml, extra_env=POWER_MODEL)
+    profiling = len(PROFILED_MHZ) * 2  # a warm-up and a measured iteration per clock
+    for g in got:
+        # Both ranks profiled the same clocks and planned at the same iteration.
+        assert g["phases"] == ["profiling"] * profiling + ["executing"] * 2, g["phases"]
+        assert g["switches"][0]["iteration"] == profiling
+        assert g["p_blocking_w"] == pytest.approx(60.0, rel=0.1)  # the fake's idle power
+        freqs = sorted({f for _k, f in g["program"]})
+        assert set(freqs) <= set(PROFILED_MHZ), freqs
+        assert g["trace"] == [[[k, f] for k, f in g["program"]]] * 2
+        # The rank's fake GPU ran each planned clock before its computation.
+        runs = [ln for ln in g["log"] if ln.startswith("fakeNvmlRun")]
+        executed = [int(ln.split("mhz=")[1].split()[0]) for ln in runs[-len(g["program"]) * 2 :]]
+        assert executed == [f for _k, f in g["program"]] * 2
+        assert "gpu_locked=none" in g["state"]
+    assert got[0]["switches"] == got[1]["switches"]
+    assert got[0]["profile_csv"] == got[1]["profile_csv"]
+    rows = [ln.split(",") for ln in got[0]["profile_csv"].splitlines()[1:]]
+    assert {(int(s), k) for s, k, *_ in rows} == {
+        (0, "forward"),
+        (0, "backward"),
+        (1, "forward"),
+        (1, "backward"),
+    }
+    assert sorted({int(r[2]) for r in rows}, reverse=True) == PROFILED_MHZ
+    # The profiled times follow the fake's model: stage 1's work is twice stage 0's, and the
+    # lowest clock stretches a computation by 0.3 + 0.7 * 1410 / 960 = 1.33.
+    t = {(int(s), k, int(f)): float(tt) for s, k, f, tt, _e in rows}
+    assert t[(0, "forward", 1410)] == pytest.approx(0.004, rel=0.5)
+    assert t[(1, "backward", 960)] > t[(1, "backward", 1410)]
