@@ -110,6 +110,23 @@ class Rank:
         if code != 0:
             raise RuntimeError(f"fakeNvmlRun failed with NVML code {code}")
 
+    @staticmethod
+    def begin(driver: Any, kind: str) -> None:
+        if driver is not None:
+            driver.instruction_begin(kind)
+            # The executor's worker sets the clock within a millisecond or so, which a real
+            # computation (tens of milliseconds and more) hides; the fake computation reads the
+            # clock once at its start, so it waits for it here.
+            executor = getattr(driver, "executor", None)
+            if executor is not None:
+                executor.wait_applied()
+
+    @staticmethod
+    def end(driver: Any, kind: str) -> None:
+        end = getattr(driver, "instruction_end", None)
+        if end is not None:
+            end(kind)
+
     def iteration(self, driver: Any) -> float:
         """One training iteration of 1F1B over ``args.microbatches`` microbatches; ``driver``
         (None, or anything with instruction_begin/instruction_end/step_end) is told about each
@@ -122,8 +139,8 @@ class Rank:
         losses: List[float] = []
         self.optimizer.zero_grad(set_to_none=False)
         for kind, mb in one_f_one_b(self.stage, m):
-            if driver is not None:
-                driver.instruction_begin(kind)
+            # Communication stays outside the computation, as in the frameworks (whose hooks
+            # wrap the forward and backward functions, not the p2p instructions).
             if kind == "forward":
                 if self.stage == 0:
                     x = torch.randn(MICROBATCH, WIDTH, generator=self.data)
@@ -131,31 +148,30 @@ class Rank:
                     x = torch.empty(MICROBATCH, WIDTH)
                     dist.recv(x, self.peer)
                 x.requires_grad_(self.stage > 0)
+                self.begin(driver, kind)
                 y = self.model(x)
-                self.compute("forward")
                 if self.stage == STAGES - 1:
                     target = torch.zeros(MICROBATCH, WIDTH)
                     y = torch.nn.functional.mse_loss(y, target) / m
                     losses.append(float(y.detach()) * m)
-                else:
+                self.compute(kind)
+                self.end(driver, kind)
+                if self.stage < STAGES - 1:
                     pending.append(dist.isend(y.detach().contiguous(), self.peer))
                 inputs[mb], outputs[mb] = x, y
             else:
                 y = outputs.pop(mb)
-                if self.stage == STAGES - 1:
-                    y.backward()
-                else:
+                grad = None
+                if self.stage < STAGES - 1:
                     grad = torch.empty_like(y)
                     dist.recv(grad, self.peer)
-                    y.backward(grad)
+                self.begin(driver, kind)
+                y.backward(grad)
+                self.compute(kind)
+                self.end(driver, kind)
                 x = inputs.pop(mb)
-                self.compute("backward")
                 if self.stage > 0:
                     pending.append(dist.isend(x.grad.contiguous(), self.peer))
-            if driver is not None:
-                end = getattr(driver, "instruction_end", None)
-                if end is not None:
-                    end(kind)
         for work in pending:
             work.wait()
         # Data parallelism: the replicas of a stage average their gradients, then step.
@@ -217,26 +233,46 @@ def simulate_iteration_s(programs: List[List[Tuple[str, int]]], busy_s: Any) -> 
     return max(clock)
 
 
-def model_energy_j(r: Rank, programs: List[List[Tuple[str, int]]]) -> Tuple[float, float]:
-    """(iteration time, energy of one iteration of every rank) under the fake GPU's own model
-    (``fakeNvmlBusySeconds``/``fakeNvmlBusyPowerW``, idle at ``FAKE_NVML_IDLE_W``)."""
-    r.fake.fakeNvmlBusySeconds.argtypes = [ctypes.c_uint, ctypes.c_uint, ctypes.c_double]
-    r.fake.fakeNvmlBusySeconds.restype = ctypes.c_double
-    r.fake.fakeNvmlBusyPowerW.argtypes = [ctypes.c_uint, ctypes.c_uint]
-    r.fake.fakeNvmlBusyPowerW.restype = ctypes.c_double
+class Model:
+    """The fake GPU's own model, through its exported functions (``fakeNvmlBusySeconds``,
+    ``fakeNvmlBusyPowerW``; idle at ``FAKE_NVML_IDLE_W``), in the parent process."""
 
-    def busy_s(stage: int, kind: str, freq: int) -> float:
-        return float(r.fake.fakeNvmlBusySeconds(0, freq, BASE_S[stage][kind]))
+    def __init__(self, max_mhz: int) -> None:
+        os.environ.update(FAKE_ENV)  # read by the fake at its first call in this process
+        fake = ctypes.CDLL(os.environ["ERGON_NVML_LIBRARY"])
+        fake.fakeNvmlBusySeconds.argtypes = [ctypes.c_uint, ctypes.c_uint, ctypes.c_double]
+        fake.fakeNvmlBusySeconds.restype = ctypes.c_double
+        fake.fakeNvmlBusyPowerW.argtypes = [ctypes.c_uint, ctypes.c_uint]
+        fake.fakeNvmlBusyPowerW.restype = ctypes.c_double
+        self.fake, self.max_mhz = fake, max_mhz
+        self.idle_w = float(FAKE_ENV["FAKE_NVML_IDLE_W"])
 
-    time_s = simulate_iteration_s(programs, busy_s)
-    idle_w = float(FAKE_ENV["FAKE_NVML_IDLE_W"])
-    energy_j = 0.0
-    for s, program in enumerate(programs):
-        busy = [(busy_s(s, kind, f), float(r.fake.fakeNvmlBusyPowerW(0, f))) for kind, f in
-                zip([k for k, _ in one_f_one_b(s, len(program) // 2)], [f for _, f in program])]
-        stage_j = sum(t * p for t, p in busy) + idle_w * (time_s - sum(t for t, _ in busy))
-        energy_j += DATA_PARALLEL * stage_j
-    return time_s, energy_j
+    def busy_s(self, stage: int, kind: str, freq_mhz: int) -> float:
+        return float(self.fake.fakeNvmlBusySeconds(0, freq_mhz or self.max_mhz, BASE_S[stage][kind]))
+
+    def busy(self, stage: int, program: List[Tuple[str, int]]) -> Tuple[float, float]:
+        """(busy seconds, busy joules) of one iteration of ``program`` on ``stage``."""
+        time_s = energy_j = 0.0
+        for kind, freq in program:
+            t = self.busy_s(stage, kind, freq)
+            time_s += t
+            energy_j += t * float(self.fake.fakeNvmlBusyPowerW(0, freq or self.max_mhz))
+        return time_s, energy_j
+
+    def rank_energy_j(self, stage: int, program: List[Tuple[str, int]], iteration_s: float) -> float:
+        """One iteration of one rank that lasted ``iteration_s``: busy, then idle."""
+        busy_s, busy_j = self.busy(stage, program)
+        return busy_j + self.idle_w * max(iteration_s - busy_s, 0.0)
+
+    def at_max(self, program: List[Tuple[str, int]]) -> List[Tuple[str, int]]:
+        return [(kind, self.max_mhz) for kind, _ in program]
+
+    def ideal(self, programs: List[List[Tuple[str, int]]]) -> Tuple[float, float]:
+        """(iteration time, energy of every rank) with no time but the computations': the
+        1F1B dependencies only (no communication, no optimizer step)."""
+        time_s = simulate_iteration_s(programs, self.busy_s)
+        return time_s, DATA_PARALLEL * sum(
+            self.rank_energy_j(s, program, time_s) for s, program in enumerate(programs))
 
 
 def run_rank(r: Rank) -> Dict[str, Any]:
@@ -279,6 +315,7 @@ def run_rank(r: Rank) -> Dict[str, Any]:
         with_ergon.append(r.iteration(job))
     profiling_s = time.perf_counter() - profiling_start
     profiling_iterations = len(with_ergon)
+    program_t_star = job.program
     planned = phase("t_star", job, n)
     with_ergon += planned["losses"]
 
@@ -295,6 +332,7 @@ def run_rank(r: Rank) -> Dict[str, Any]:
         "plan_versions": [version_before, job.plan_version],
         "switch_iterations": [sw.iteration for sw in job.switches],
         "replan_latency_ms": job.replan_latency_ms,
+        "program_t_star": program_t_star,
         "program": job.program,
     }
     # 4. The same number of iterations without ergon again, from the same start, for the loss
@@ -305,17 +343,9 @@ def run_rank(r: Rank) -> Dict[str, Any]:
     if job.is_planner:
         out = Path(args.out)
         plan = job.plan
-        programs = [list(map(tuple, stage)) for stage in plan.stages]
-        top = max(f for stage in programs for _, f in stage)
-        # The reference ran unlocked: at the GPU's maximum clock, the first one profiled.
-        max_mhz = max(int(row.split(",")[2]) for row in (job.profile_csv or "").splitlines()[1:])
-        fastest = [[(k, max_mhz) for k, _ in stage] for stage in programs]
-        t_model, e_plan = model_energy_j(r, programs)
-        t_max_model, e_max = model_energy_j(r, fastest)
         result.update(
-            plan_time_s=plan.time_s, plan_energy_j=plan.energy_j, highest_clock_mhz=top,
-            model={"t_star_time_s": t_model, "t_star_energy_j": e_plan,
-                   "max_clock_time_s": t_max_model, "max_clock_energy_j": e_max},
+            plan_time_s=plan.time_s, plan_energy_j=plan.energy_j,
+            plan_stages=[list(map(list, stage)) for stage in plan.stages],
             p_blocking_w=job.p_blocking_w,
         )
         (out / "profile.csv").write_text(job.profile_csv or "")
@@ -367,12 +397,33 @@ def main() -> int:
 
 def summarize(results: List[Dict[str, Any]], args: argparse.Namespace, wall_s: float
               ) -> Tuple[Dict[str, Any], List[str]]:
-    """summary.json, and the checks that failed."""
-    planner = next(r for r in results if "model" in r)
-    model = planner["model"]
+    """summary.json, and the checks that failed.
+
+    The model's saving is the fake GPU's formula applied to what ran: per rank and iteration,
+    the busy energy of its program at the planned clocks (at the maximum clock for the
+    reference) plus idle power for the rest of the iteration as long as it measured (so the
+    communication and optimizer time the model does not know is counted the same on both
+    sides). ``energy_saved_fraction_model_ideal`` is the saving with only the computations'
+    own times (1F1B dependencies, nothing else), what a job whose GPU time dwarfs everything
+    else would see."""
+    planner = next(r for r in results if "plan_stages" in r)
+    profile = (Path(args.out) / "profile.csv").read_text().splitlines()[1:]
+    model = Model(max(int(row.split(",")[2]) for row in profile))
+    plan_programs = [[(k, int(f)) for k, f in stage] for stage in planner["plan_stages"]]
     measured = {p: sum(r[p]["energy_j"] for r in results) for p in ("baseline", "t_star", "straggler")}
+    modeled = {"baseline": 0.0, "t_star": 0.0}
+    for r in results:
+        program = [(k, int(f)) for k, f in r["program_t_star"]]
+        if program != plan_programs[r["stage"]]:
+            raise RuntimeError(f"rank {r['rank']} ran {program}, not its stage's plan")
+        modeled["t_star"] += model.rank_energy_j(r["stage"], program, r["t_star"]["time_s"])
+        modeled["baseline"] += model.rank_energy_j(
+            r["stage"], model.at_max(program), r["baseline"]["time_s"])
     saved_measured = 1 - measured["t_star"] / measured["baseline"]
-    saved_model = 1 - model["t_star_energy_j"] / model["max_clock_energy_j"]
+    saved_model = 1 - modeled["t_star"] / modeled["baseline"]
+    ideal_t_star = model.ideal(plan_programs)
+    ideal_max = model.ideal([model.at_max(p) for p in plan_programs])
+    saved_ideal = 1 - ideal_t_star[1] / ideal_max[1]
     last = [r for r in results if r["stage"] == STAGES - 1]
     losses_with = [r["losses_with_ergon"] for r in last]
     losses_without = [r["losses_without_ergon"] for r in last]
@@ -384,6 +435,7 @@ def summarize(results: List[Dict[str, Any]], args: argparse.Namespace, wall_s: f
         "microbatches": args.microbatches,
         "energy_saved_fraction_measured": saved_measured,
         "energy_saved_fraction_model": saved_model,
+        "energy_saved_fraction_model_ideal": saved_ideal,
         "loss_with_ergon": losses_with[0],
         "loss_without_ergon": losses_without[0],
         "losses_identical": losses_with == losses_without,
@@ -393,7 +445,11 @@ def summarize(results: List[Dict[str, Any]], args: argparse.Namespace, wall_s: f
         "p_blocking_w": planner["p_blocking_w"],
         "profiling_iterations": planner["profiling_iterations"],
         "profiling_s": planner["profiling_s"],
-        "model": model,
+        "model": {
+            "energy_j_per_iteration": modeled,
+            "ideal": {"t_star_time_s": ideal_t_star[0], "t_star_energy_j": ideal_t_star[1],
+                      "max_clock_time_s": ideal_max[0], "max_clock_energy_j": ideal_max[1]},
+        },
         "measured": {
             "energy_j_per_iteration": measured,
             "time_s_per_iteration": {p: max(r[p]["time_s"] for r in results)
@@ -412,6 +468,18 @@ def summarize(results: List[Dict[str, Any]], args: argparse.Namespace, wall_s: f
         failures.append(f"the T* plan saves nothing under the model ({saved_model:.4f})")
     if not summary["losses_identical"]:
         failures.append("the losses with ergon differ from those without")
+    # Each fake GPU ran its stage's planned clocks, in schedule order, in every planned iteration
+    # (the fake logs each computation's clock: "fakeNvmlRun dev=0 mhz=F ...").
+    for r in results:
+        log = (Path(args.out) / f"nvml-rank{r['rank']}.log").read_text().splitlines()
+        clocks = [int(line.split("mhz=")[1].split()[0]) for line in log if line.startswith("fakeNvmlRun")]
+        per_iteration = len(r["program_t_star"])
+        first = (args.iterations + r["profiling_iterations"]) * per_iteration
+        ran = clocks[first:first + args.iterations * per_iteration]
+        want = [int(f) for _, f in r["program_t_star"]] * args.iterations
+        if ran != want:
+            failures.append(f"rank {r['rank']}: the fake GPU ran {ran} in the T* iterations, "
+                            f"not its stage's plan {want}")
     versions = {tuple(v) for v in summary["plan_versions"].values()}
     switches = {tuple(v) for v in summary["switch_iterations"].values()}
     if versions != {(1, 2)} or len(switches) != 1:
