@@ -87,8 +87,9 @@ def _rank(rank: int, world: int, init: str, args: argparse.Namespace, out: str) 
     result["bare_all_reduce_us"] = (time.perf_counter() - t0) / args.iterations * 1e6
     dist.barrier()
     result["no_job_us"] = statistics.fmean(steps(NoJob(), args.iterations)) * 1e6
-    for every in args.check_every:
-        job = PerseusJob.from_profiles(
+
+    def make_job(check_every: int) -> Any:
+        return PerseusJob.from_profiles(
             None,
             "\n".join(csv) + "\n",
             p_blocking_w=doc["p_blocking_w"],
@@ -96,20 +97,15 @@ def _rank(rank: int, world: int, init: str, args: argparse.Namespace, out: str) 
             num_stages=2,
             microbatches=4,
             at="fastest",
-            check_every=every,
+            check_every=check_every,
         )
+
+    for every in args.check_every:
+        job = make_job(every)
         dist.barrier()
         result[f"job_check_every_{every}_us"] = statistics.fmean(steps(job, args.iterations)) * 1e6
         job.close()
-    job = PerseusJob.from_profiles(
-        None,
-        "\n".join(csv) + "\n",
-        p_blocking_w=doc["p_blocking_w"],
-        stage=stage,
-        num_stages=2,
-        microbatches=4,
-        at="fastest",
-    )
+    job = make_job(1)
     t_min, t_star = 0.335, 0.432  # the fixture's frontier
     for i in range(args.replans):
         if rank == world - 1:
