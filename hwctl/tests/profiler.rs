@@ -272,3 +272,74 @@ fn misuse_is_refused_and_drop_restores() {
     assert!(report[8].contains("gpu_locked=none mem_locked=none power_limit_mw=400000"));
     run.assert_default_state(&[400]);
 }
+
+/// The fake's own formulas (the ones every harness predicts with): P(f) and t(f) at chosen
+/// points, the clamping of clocks, the defaults without FAKE_NVML_IDLE_W, and the idle power
+/// on the energy counter.
+#[test]
+fn fake_power_model_formulas() {
+    let name = "fake_power_model_formulas";
+    let body = || {
+        let model = FakeModel::load();
+        let gpu = open_gpu("0");
+        let counter = |sleep_ms: u64| {
+            let before = gpu.total_energy_mj().unwrap();
+            let start = std::time::Instant::now();
+            std::thread::sleep(Duration::from_millis(sleep_ms));
+            let after = gpu.total_energy_mj().unwrap();
+            (after - before) as f64 / 1000.0 / start.elapsed().as_secs_f64()
+        };
+        report(format!(
+            "{} {} {} {} {} {} {}",
+            model.power_w(0, 705),
+            model.power_w(0, 5000),
+            model.power_w(0, 0),
+            model.seconds(0, 705, 1.0),
+            model.seconds(0, 1410, 1.0),
+            model.power_w(7, 705),
+            counter(200),
+        ));
+    };
+    let with_model = model_scenario(name).param("model").run(body);
+    let fields: Vec<f64> = with_model.report()[0]
+        .split(' ')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    // 60 + 240 · (705/1410)² = 120 W; the clock clamps to 1410 and to the lowest, 210 MHz.
+    assert!((fields[0] - 120.0).abs() < 1e-9, "{fields:?}");
+    assert!((fields[1] - 300.0).abs() < 1e-9, "{fields:?}");
+    assert!(
+        (fields[2] - (60.0 + 240.0 * (210.0f64 / 1410.0).powi(2))).abs() < 1e-9,
+        "{fields:?}"
+    );
+    // 0.3 + 0.7 · 1410/705 = 1.7 s; unchanged at the maximum clock.
+    assert!((fields[3] - 1.7).abs() < 1e-12 && (fields[4] - 1.0).abs() < 1e-12);
+    assert_eq!(fields[5], -1.0, "a GPU that does not exist");
+    // Idle, the counter advances at 60 W (the reads themselves take microseconds).
+    assert!((fields[6] - 60.0).abs() < 1.0, "{fields:?}");
+
+    // Other exponent and memory-bound fraction.
+    let tuned = model_scenario(name)
+        .env("FAKE_NVML_POWER_EXP", "1")
+        .env("FAKE_NVML_MEMORY_BOUND", "0")
+        .param("tuned")
+        .run(body);
+    let fields: Vec<f64> = tuned.report()[0]
+        .split(' ')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert!((fields[0] - 180.0).abs() < 1e-9, "{fields:?}");
+    assert!((fields[3] - 2.0).abs() < 1e-12, "{fields:?}");
+
+    // Without FAKE_NVML_IDLE_W: FAKE_NVML_POWER_W always, durations unchanged.
+    let plain = Scenario::new(name)
+        .env("FAKE_NVML_POWER_W", "300")
+        .param("plain")
+        .run(body);
+    let fields: Vec<f64> = plain.report()[0]
+        .split(' ')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert_eq!(&fields[..5], [300.0, 300.0, 300.0, 1.0, 1.0]);
+    assert!((fields[6] - 300.0).abs() < 5.0, "{fields:?}");
+}
