@@ -153,6 +153,13 @@ attempt("closed", lambda: prof.instruction_end("forward"))
 attempt("bad_sync", lambda: gpu.Profiler(0, sync="nope"))
 attempt("bad_option", lambda: gpu.Profiler(0, iters_per_clock=0))
 attempt("high", lambda: gpu.Profiler(0, min_mhz=5000))
+try:
+    import torch  # noqa: F401 - only to know whether sync="cuda" can be tried here
+    cpu_only_torch = not torch.cuda.is_available()
+except ImportError:
+    cpu_only_torch = False
+if cpu_only_torch:
+    attempt("cuda", lambda: gpu.Profiler(0, sync="cuda"))
 emit(errors=errors, during=during, after=open(os.environ["FAKE_NVML_STATE"]).read(), repr=r)
 """,
         env(tmp_path),
@@ -171,6 +178,8 @@ emit(errors=errors, during=during, after=open(os.environ["FAKE_NVML_STATE"]).rea
     assert e["bad_option"]["status"] == "INVALID_ARGUMENT"
     assert "iters_per_clock" in e["bad_option"]["message"]
     assert e["high"]["status"] == "INVALID_ARGUMENT" and "min_mhz = 5000" in e["high"]["message"]
+    if "cuda" in e:  # torch without a CUDA device: a clear refusal, nothing changed
+        assert e["cuda"]["status"] == "INVALID_ARGUMENT" and "CUDA" in e["cuda"]["message"]
     assert "gpu_locked=1410:1410" in got["during"]
     assert "gpu_locked=none mem_locked=none power_limit_mw=400000" in got["after"]
     assert got["repr"] == "<ergon.gpu.Profiler device='0' stage=2 (profiling)>"
