@@ -152,12 +152,12 @@ fn profile_follows_the_fake_power_model() {
             "2 microbatches × 2 measured iterations: {e:?}"
         );
         assert!(
-            time_s >= model_s * 0.99 && time_s <= model_s * 1.25 + 0.005,
+            time_s >= model_s * 0.99 && time_s <= model_s * 1.3 + 0.01,
             "time {time_s} s vs the model's {model_s} s: {e:?}"
         );
         let power_w = energy_j / time_s;
         assert!(
-            (power_w - model_w).abs() <= 0.05 * model_w,
+            (power_w - model_w).abs() <= 0.08 * model_w,
             "mean power {power_w} W vs the model's {model_w} W: {e:?}"
         );
     }

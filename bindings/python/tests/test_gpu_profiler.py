@@ -110,8 +110,8 @@ emit(first=list(first), iterations=iterations, syncs=len(syncs), seen=[list(p) f
         model = got["model"][freq]
         t, e = float(time_s), float(energy_j)
         assert stage == "0"
-        assert model[kind] * 0.99 <= t <= model[kind] * 1.25 + 0.005, (kind, freq, t, model)
-        assert abs(e / t - model["power_w"]) <= 0.05 * model["power_w"], (kind, freq, e / t)
+        assert model[kind] * 0.99 <= t <= model[kind] * 1.3 + 0.01, (kind, freq, t, model)
+        assert abs(e / t - model["power_w"]) <= 0.08 * model["power_w"], (kind, freq, e / t)
     # The frontier of the measured profile has more than one point.
     assert got["points"] > 1
     assert got["dup"]["status"] == "INVALID_PROBLEM" and "appears twice" in got["dup"]["message"]
