@@ -5,7 +5,7 @@
  * with dlsym in the library ERGON_NVML_LIBRARY names: dlopen returns the instance ergon loaded),
  * whose duration and power depend on the locked clock. Checks: the CSV lists every profiled
  * clock (1410, 1110 and 810 MHz: step 300 MHz, and max_slowdown 1.4 stops after 810, where the
- * model's slowdown is 1.52), each time is the model's t(f) (never less, at most 25 % + 5 ms
+ * model's slowdown is 1.52), each time is the model's t(f) (never less, at most 30 % + 10 ms
  * more: sleeps overshoot on a busy machine), each mean power (energy / time) is the model's
  * P(f) within 8 %, the times grow as the clock falls by the model's ratio within 20 %,
  * P_blocking is the idle power, the sync callback ran around every measured computation, the
