@@ -132,7 +132,7 @@ fn profile_follows_the_fake_power_model() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!((p_blocking - IDLE_W).abs() < 0.02 * IDLE_W, "{report:?}");
+    assert!((p_blocking - IDLE_W).abs() < 0.05 * IDLE_W, "{report:?}");
     let entries: Vec<Vec<&str>> = report
         .iter()
         .filter_map(|l| l.strip_prefix("entry "))
@@ -282,12 +282,19 @@ fn fake_power_model_formulas() {
     let body = || {
         let model = FakeModel::load();
         let gpu = open_gpu("0");
+        // The mean power between two counter reads, bracketed by the instants around the reads
+        // (a thread descheduled next to a read widens the bracket instead of biasing a value):
+        // "low high", W.
         let counter = |sleep_ms: u64| {
+            let outer_start = std::time::Instant::now();
             let before = gpu.total_energy_mj().unwrap();
-            let start = std::time::Instant::now();
+            let inner_start = std::time::Instant::now();
             std::thread::sleep(Duration::from_millis(sleep_ms));
+            let inner_s = inner_start.elapsed().as_secs_f64();
             let after = gpu.total_energy_mj().unwrap();
-            (after - before) as f64 / 1000.0 / start.elapsed().as_secs_f64()
+            let outer_s = outer_start.elapsed().as_secs_f64();
+            let energy_j = (after - before) as f64 / 1000.0;
+            format!("{} {}", energy_j / outer_s, energy_j / inner_s)
         };
         report(format!(
             "{} {} {} {} {} {} {}",
@@ -315,8 +322,11 @@ fn fake_power_model_formulas() {
     // 0.3 + 0.7 · 1410/705 = 1.7 s; unchanged at the maximum clock.
     assert!((fields[3] - 1.7).abs() < 1e-12 && (fields[4] - 1.0).abs() < 1e-12);
     assert_eq!(fields[5], -1.0, "a GPU that does not exist");
-    // Idle, the counter advances at 60 W (the reads themselves take microseconds).
-    assert!((fields[6] - 60.0).abs() < 1.0, "{fields:?}");
+    // Idle, the counter advances at 60 W (within its bracket, ± 0.5 W of rounding).
+    assert!(
+        fields[6] - 0.5 <= 60.0 && 60.0 <= fields[7] + 0.5,
+        "{fields:?}"
+    );
 
     // Other exponent and memory-bound fraction.
     let tuned = model_scenario(name)
@@ -341,5 +351,8 @@ fn fake_power_model_formulas() {
         .map(|v| v.parse().unwrap())
         .collect();
     assert_eq!(&fields[..5], [300.0, 300.0, 300.0, 1.0, 1.0]);
-    assert!((fields[6] - 300.0).abs() < 5.0, "{fields:?}");
+    assert!(
+        fields[6] - 0.5 <= 300.0 && 300.0 <= fields[7] + 0.5,
+        "{fields:?}"
+    );
 }

@@ -228,7 +228,7 @@ static void run(bool timing) {
   MUST(ergon_gpu_profiler_p_blocking_w(p, &p_blocking));
   printf("P_blocking: %.2f W\n", p_blocking);
   if (timing) {
-    CHECK(fabs(p_blocking - 60.0) < 1.2);
+    CHECK(fabs(p_blocking - 60.0) < 3.0);
   }
   /* Restored as soon as profiling ended, before the handle is freed. */
   CHECK(gpu_unlocked());

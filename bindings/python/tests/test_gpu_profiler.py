@@ -99,7 +99,7 @@ emit(first=list(first), iterations=iterations, syncs=len(syncs), seen=[list(p) f
     assert all(p[5] is not None and p[5] >= 0 for p in got["seen"])
     assert got["done"] and got["closed"]
     assert got["after"]["status"] == "INVALID_STATE"
-    assert abs(got["p_blocking"] - 60.0) < 1.2
+    assert abs(got["p_blocking"] - 60.0) < 3.0
     lines = got["csv"].splitlines()
     assert lines[0] == "stage,instruction,frequency,time,energy"
     rows = [line.split(",") for line in lines[1:]]
