@@ -273,6 +273,14 @@ fn misuse_is_refused_and_drop_restores() {
     run.assert_default_state(&[400]);
 }
 
+/// The numbers of the first line a scenario reported.
+fn numbers(outcome: &support::Outcome) -> Vec<f64> {
+    outcome.report()[0]
+        .split(' ')
+        .map(|v| v.parse().unwrap())
+        .collect()
+}
+
 /// The fake's own formulas (the ones every harness predicts with): P(f) and t(f) at chosen
 /// points, the clamping of clocks, the defaults without FAKE_NVML_IDLE_W, and the idle power
 /// on the energy counter.
@@ -308,10 +316,7 @@ fn fake_power_model_formulas() {
         ));
     };
     let with_model = model_scenario(name).param("model").run(body);
-    let fields: Vec<f64> = with_model.report()[0]
-        .split(' ')
-        .map(|v| v.parse().unwrap())
-        .collect();
+    let fields = numbers(&with_model);
     // 60 + 240 · (705/1410)² = 120 W; the clock clamps to 1410 and to the lowest, 210 MHz.
     assert!((fields[0] - 120.0).abs() < 1e-9, "{fields:?}");
     assert!((fields[1] - 300.0).abs() < 1e-9, "{fields:?}");
@@ -334,10 +339,7 @@ fn fake_power_model_formulas() {
         .env("FAKE_NVML_MEMORY_BOUND", "0")
         .param("tuned")
         .run(body);
-    let fields: Vec<f64> = tuned.report()[0]
-        .split(' ')
-        .map(|v| v.parse().unwrap())
-        .collect();
+    let fields = numbers(&tuned);
     assert!((fields[0] - 180.0).abs() < 1e-9, "{fields:?}");
     assert!((fields[3] - 2.0).abs() < 1e-12, "{fields:?}");
 
@@ -346,10 +348,7 @@ fn fake_power_model_formulas() {
         .env("FAKE_NVML_POWER_W", "300")
         .param("plain")
         .run(body);
-    let fields: Vec<f64> = plain.report()[0]
-        .split(' ')
-        .map(|v| v.parse().unwrap())
-        .collect();
+    let fields = numbers(&plain);
     assert_eq!(&fields[..5], [300.0, 300.0, 300.0, 1.0, 1.0]);
     assert!(
         fields[6] - 0.5 <= 300.0 && 300.0 <= fields[7] + 0.5,
