@@ -226,6 +226,21 @@ pub unsafe extern "C" fn ergon_gpu_profiler_new(
     })
 }
 
+/// Runs `call` (instruction begin or end) with the name `name` of `name_len` bytes.
+///
+/// # Safety
+/// `name` must be NULL or readable for `name_len` bytes.
+unsafe fn on_instruction(
+    h: &mut ergon_gpu_profiler,
+    name: *const c_char,
+    name_len: usize,
+    call: fn(&mut Profiler, &str) -> std::result::Result<(), ProfilerError>,
+) -> Result<()> {
+    // SAFETY: forwarded.
+    let name = unsafe { text(name, name_len, "name")? };
+    Ok(call(&mut h.profiler, name)?)
+}
+
 /// Before a computation named `name` (`name_len` bytes of UTF-8, e.g. `"forward"`; any name
 /// without commas, quotes or control characters): during measured iterations, calls the sync
 /// callback and opens its time and energy window.
@@ -246,8 +261,7 @@ pub unsafe extern "C" fn ergon_gpu_profiler_instruction_begin(
 ) -> ergon_status {
     boundary!(profiler, |h| {
         // SAFETY: the caller's contract.
-        let name = unsafe { text(name, name_len, "name")? };
-        Ok(h.profiler.instruction_begin(name)?)
+        unsafe { on_instruction(h, name, name_len, Profiler::instruction_begin) }
     })
 }
 
@@ -268,8 +282,7 @@ pub unsafe extern "C" fn ergon_gpu_profiler_instruction_end(
 ) -> ergon_status {
     boundary!(profiler, |h| {
         // SAFETY: the caller's contract.
-        let name = unsafe { text(name, name_len, "name")? };
-        Ok(h.profiler.instruction_end(name)?)
+        unsafe { on_instruction(h, name, name_len, Profiler::instruction_end) }
     })
 }
 

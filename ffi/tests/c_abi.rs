@@ -921,19 +921,24 @@ fn clock_locks(log: &[String]) -> Vec<&str> {
         .collect()
 }
 
+/// Runs a profiler program (`tests/c/gpu_profiler.c`, `tests/cpp/gpu_profiler.cpp`) in `mode`
+/// under the power model, in a fresh directory `name`: it must pass its own checks (unless run
+/// under valgrind, which prints nothing), lock 1410, 1110 and 810 MHz in that order, and leave
+/// the fake GPU as it started.
+fn profiler_run(exe: &Path, mode: &str, name: &str, valgrind: bool) -> GpuRun {
+    let got = run_gpu_with(exe, mode, &gpu_run_dir(name), true, valgrind, &POWER_MODEL);
+    if !valgrind {
+        assert!(got.stdout.contains("all checks passed"), "{}", got.stdout);
+    }
+    assert_eq!(clock_locks(&got.log), [lock(1410), lock(1110), lock(810)]);
+    assert_eq!(got.state, INITIAL_STATE);
+    got
+}
+
 #[test]
 fn c_profiler_through_the_fake_power_model() {
     let exe = build("c/gpu_profiler.c", Link::Shared);
-    let got = run_gpu_with(
-        &exe,
-        "run",
-        &gpu_run_dir("profiler"),
-        true,
-        false,
-        &POWER_MODEL,
-    );
-    assert!(got.stdout.contains("all checks passed"), "{}", got.stdout);
-    assert_eq!(clock_locks(&got.log), [lock(1410), lock(1110), lock(810)]);
+    let got = profiler_run(&exe, "run", "profiler", false);
     // Every computation ran at the clock being profiled: 12 per clock.
     let runs: Vec<&str> = got
         .log
@@ -943,29 +948,15 @@ fn c_profiler_through_the_fake_power_model() {
         .collect();
     assert_eq!(runs.len(), 36, "{:#?}", got.log);
     assert!(runs[12..24].iter().all(|m| *m == "mhz=1110"), "{runs:?}");
-    assert_eq!(got.state, INITIAL_STATE);
     with_valgrind(Link::Shared, "c/gpu_profiler.c", || {
-        let dir = gpu_run_dir("profiler-valgrind");
-        let got = run_gpu_with(&exe, "valgrind", &dir, true, true, &POWER_MODEL);
-        assert_eq!(clock_locks(&got.log), [lock(1410), lock(1110), lock(810)]);
-        assert_eq!(got.state, INITIAL_STATE);
+        profiler_run(&exe, "valgrind", "profiler-valgrind", true);
     });
 }
 
 #[test]
 fn cpp_profiler_through_the_fake_power_model() {
     let exe = build("cpp/gpu_profiler.cpp", Link::Shared);
-    let got = run_gpu_with(
-        &exe,
-        "run",
-        &gpu_run_dir("cpp-profiler"),
-        true,
-        false,
-        &POWER_MODEL,
-    );
-    assert!(got.stdout.contains("all checks passed"), "{}", got.stdout);
-    assert_eq!(clock_locks(&got.log), [lock(1410), lock(1110), lock(810)]);
-    assert_eq!(got.state, INITIAL_STATE);
+    profiler_run(&exe, "run", "cpp-profiler", false);
 }
 
 #[test]

@@ -126,14 +126,14 @@ pub fn zeus_csv(data: &[u8]) {
     // reader accepts writes and reads back to the same rows.
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = perseus::merge_profile_csv(&[text, text]);
-        if let Ok(rows) = perseus::read_profile_rows(text) {
-            if let Ok(written) = perseus::write_profile_csv(&rows) {
-                let back = perseus::read_profile_rows(&written);
-                assert!(
-                    back.as_ref().is_ok_and(|b| b.len() == rows.len()),
-                    "written rows do not read back: {back:?}"
-                );
-            }
+        if let Ok(rows) = perseus::read_profile_rows(text)
+            && let Ok(written) = perseus::write_profile_csv(&rows)
+        {
+            let back = perseus::read_profile_rows(&written);
+            assert!(
+                back.as_ref().is_ok_and(|b| *b == rows),
+                "written rows do not read back: {back:?}"
+            );
         }
     }
 }

@@ -19,6 +19,10 @@
 //! [`restore_record`] are the pieces a state file for a later `restore` needs. [`Nvml`] and
 //! [`Device`] are `Send + Sync` (NVML is thread-safe); a `Device` keeps its session alive.
 //!
+//! [`Profiler`] is Perseus's in-trainer profiling mode: over consecutive iterations it locks
+//! each graphics clock in turn and measures every computation's time and energy, giving the zeus
+//! profile CSV the frontier solver reads (see [`profiler`]).
+//!
 //! `CUDA_VISIBLE_DEVICES` (indices, `GPU-` UUIDs or unique prefixes, `MIG-` UUIDs) is mapped to
 //! NVML devices by [`Nvml::cuda_devices`].
 //!

@@ -400,7 +400,7 @@ impl ProfilerOptions {
         if self.iters_per_clock == 0 {
             return invalid("iters_per_clock", "at least one iteration must be measured");
         }
-        if !(self.max_slowdown >= 1.0) {
+        if self.max_slowdown.is_nan() || self.max_slowdown < 1.0 {
             return invalid("max_slowdown", "must be a number of at least 1");
         }
         if self.blocking_window.is_zero() {

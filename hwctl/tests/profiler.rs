@@ -132,7 +132,7 @@ fn profile_follows_the_fake_power_model() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!((p_blocking - IDLE_W).abs() < 0.02 * IDLE_W, "{report:?}");
+    assert!((p_blocking - IDLE_W).abs() < 0.05 * IDLE_W, "{report:?}");
     let entries: Vec<Vec<&str>> = report
         .iter()
         .filter_map(|l| l.strip_prefix("entry "))
@@ -152,12 +152,12 @@ fn profile_follows_the_fake_power_model() {
             "2 microbatches × 2 measured iterations: {e:?}"
         );
         assert!(
-            time_s >= model_s * 0.99 && time_s <= model_s * 1.25 + 0.005,
+            time_s >= model_s * 0.99 && time_s <= model_s * 1.3 + 0.01,
             "time {time_s} s vs the model's {model_s} s: {e:?}"
         );
         let power_w = energy_j / time_s;
         assert!(
-            (power_w - model_w).abs() <= 0.05 * model_w,
+            (power_w - model_w).abs() <= 0.08 * model_w,
             "mean power {power_w} W vs the model's {model_w} W: {e:?}"
         );
     }
@@ -271,4 +271,87 @@ fn misuse_is_refused_and_drop_restores() {
     );
     assert!(report[8].contains("gpu_locked=none mem_locked=none power_limit_mw=400000"));
     run.assert_default_state(&[400]);
+}
+
+/// The numbers of the first line a scenario reported.
+fn numbers(outcome: &support::Outcome) -> Vec<f64> {
+    outcome.report()[0]
+        .split(' ')
+        .map(|v| v.parse().unwrap())
+        .collect()
+}
+
+/// The fake's own formulas (the ones every harness predicts with): P(f) and t(f) at chosen
+/// points, the clamping of clocks, the defaults without FAKE_NVML_IDLE_W, and the idle power
+/// on the energy counter.
+#[test]
+fn fake_power_model_formulas() {
+    let name = "fake_power_model_formulas";
+    let body = || {
+        let model = FakeModel::load();
+        let gpu = open_gpu("0");
+        // The mean power between two counter reads, bracketed by the instants around the reads
+        // (a thread descheduled next to a read widens the bracket instead of biasing a value):
+        // "low high", W.
+        let counter = |sleep_ms: u64| {
+            let outer_start = std::time::Instant::now();
+            let before = gpu.total_energy_mj().unwrap();
+            let inner_start = std::time::Instant::now();
+            std::thread::sleep(Duration::from_millis(sleep_ms));
+            let inner_s = inner_start.elapsed().as_secs_f64();
+            let after = gpu.total_energy_mj().unwrap();
+            let outer_s = outer_start.elapsed().as_secs_f64();
+            let energy_j = (after - before) as f64 / 1000.0;
+            format!("{} {}", energy_j / outer_s, energy_j / inner_s)
+        };
+        report(format!(
+            "{} {} {} {} {} {} {}",
+            model.power_w(0, 705),
+            model.power_w(0, 5000),
+            model.power_w(0, 0),
+            model.seconds(0, 705, 1.0),
+            model.seconds(0, 1410, 1.0),
+            model.power_w(7, 705),
+            counter(200),
+        ));
+    };
+    let with_model = model_scenario(name).param("model").run(body);
+    let fields = numbers(&with_model);
+    // 60 + 240 · (705/1410)² = 120 W; the clock clamps to 1410 and to the lowest, 210 MHz.
+    assert!((fields[0] - 120.0).abs() < 1e-9, "{fields:?}");
+    assert!((fields[1] - 300.0).abs() < 1e-9, "{fields:?}");
+    assert!(
+        (fields[2] - (60.0 + 240.0 * (210.0f64 / 1410.0).powi(2))).abs() < 1e-9,
+        "{fields:?}"
+    );
+    // 0.3 + 0.7 · 1410/705 = 1.7 s; unchanged at the maximum clock.
+    assert!((fields[3] - 1.7).abs() < 1e-12 && (fields[4] - 1.0).abs() < 1e-12);
+    assert_eq!(fields[5], -1.0, "a GPU that does not exist");
+    // Idle, the counter advances at 60 W (within its bracket, ± 0.5 W of rounding).
+    assert!(
+        fields[6] - 0.5 <= 60.0 && 60.0 <= fields[7] + 0.5,
+        "{fields:?}"
+    );
+
+    // Other exponent and memory-bound fraction.
+    let tuned = model_scenario(name)
+        .env("FAKE_NVML_POWER_EXP", "1")
+        .env("FAKE_NVML_MEMORY_BOUND", "0")
+        .param("tuned")
+        .run(body);
+    let fields = numbers(&tuned);
+    assert!((fields[0] - 180.0).abs() < 1e-9, "{fields:?}");
+    assert!((fields[3] - 2.0).abs() < 1e-12, "{fields:?}");
+
+    // Without FAKE_NVML_IDLE_W: FAKE_NVML_POWER_W always, durations unchanged.
+    let plain = Scenario::new(name)
+        .env("FAKE_NVML_POWER_W", "300")
+        .param("plain")
+        .run(body);
+    let fields = numbers(&plain);
+    assert_eq!(&fields[..5], [300.0, 300.0, 300.0, 1.0, 1.0]);
+    assert!(
+        fields[6] - 0.5 <= 300.0 && 300.0 <= fields[7] + 0.5,
+        "{fields:?}"
+    );
 }

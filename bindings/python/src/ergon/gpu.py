@@ -542,7 +542,7 @@ class Profiler(_OnDevice):
             raise TypeError(f"progress must be None or a callable, not {progress!r}")
         name = self._set_device(device)
         self._stage = stage_index
-        self._progress_cb = progress
+        self._progress_cb: Optional[Callable[[ProfilerProgress], Any]] = progress
         self._sync_error: Optional[BaseException] = None
         self._last_freq: Optional[int] = None
         options = lib().ergon_gpu_profiler_options_default()
@@ -553,7 +553,8 @@ class Profiler(_OnDevice):
         options.max_slowdown = float(max_slowdown)
         options.blocking_window_s = float(blocking_window_s)
         options.restore_on_signal = bool(restore_on_signal)
-        self._sync_cb = None
+        # The ctypes callback object, kept alive with the profiler (None: no sync).
+        self._sync_cb: Optional[Any] = None
         if sync is not None:
             user_sync = sync
 
