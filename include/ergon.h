@@ -1916,15 +1916,20 @@ void ergon_gpu_profiler_free(struct ergon_gpu_profiler *profiler);
 ergon_status ergon_gpu_profiler_last_error(const struct ergon_gpu_profiler *profiler, char *buf, size_t cap, size_t *len);
 
 /**
- * Merges `count` profile CSVs (typically one per pipeline stage; text `i` is `texts[i]`,
- * `lens[i]` bytes of UTF-8) into one pipeline profile and copies it into `buf` ("ask the
- * length, then fill"; `*len` excludes the NUL): the header once, then every text's rows in
- * order.
+ * Merges `count` profile CSVs (one per profiling rank: every pipeline stage, and
+ * data-parallel replicas of a stage; text `i` is `texts[i]`, `lens[i]` bytes of UTF-8) into
+ * one pipeline profile and copies it into `buf` ("ask the length, then fill"; `*len` excludes
+ * the NUL): the header once, then per (stage, instruction), in order of first appearance, its
+ * frequencies in order of first appearance. Texts with rows of the same (stage, instruction)
+ * are replicas: a frequency's rows from different texts become one row, each of time and
+ * energy exactly the first value when all are equal, else their mean; only the frequencies
+ * that every such text lists are kept.
  *
  * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE` (a text that is not UTF-8 or not a profile
  * CSV: the message names the text and line), `INVALID_PROBLEM` (a stage, instruction and
- * frequency listed twice, or no text: the message names them), `BUFFER_TOO_SMALL` or `PANIC`.
- * Messages: `ergon_last_error`.
+ * frequency listed twice in one text: the message names them, the text and both lines; a
+ * stage and instruction whose texts list no frequency in common: the message names them and
+ * the texts; no text), `BUFFER_TOO_SMALL` or `PANIC`. Messages: `ergon_last_error`.
  *
  * # Safety
  * `texts` and `lens` must be NULL or readable for `count` elements, each `texts[i]` readable

@@ -1259,8 +1259,11 @@ private:
 
 namespace perseus {
 
-// Merges profile CSVs (one per pipeline stage) into the pipeline's: the header once, every
-// text's rows in order; a stage, instruction and frequency listed twice is INVALID_PROBLEM.
+// Merges profile CSVs (one per profiling rank) into the pipeline's
+// (ergon_perseus_profile_merge_csv): rows grouped by (stage, instruction) in order of first
+// appearance; replicas' rows of one (stage, instruction, frequency) averaged (exact when equal),
+// keeping the frequencies every replica lists. A key twice in one text, or replicas with no
+// frequency in common, is INVALID_PROBLEM.
 inline std::string merge_profile_csv(const std::vector<std::string_view> &texts) {
   check_abi();
   std::vector<const char *> pointers;

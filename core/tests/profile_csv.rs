@@ -1,6 +1,7 @@
 //! The profile CSV writer against the readers: whatever it writes reads back to exactly the same
-//! values through both the row reader and the solver's `parse_profile_csv`, and a merge of
-//! per-stage texts is their concatenation under one header.
+//! values through both the row reader and the solver's `parse_profile_csv`; a merge of
+//! per-stage texts is their rows under one header, grouped by (stage, instruction), and
+//! identical replicas merge to their own values.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -73,7 +74,7 @@ proptest! {
     }
 
     #[test]
-    fn merging_stage_profiles_concatenates_them(
+    fn merging_groups_stage_profiles_and_agrees_with_replicas(
         a in prop::collection::vec(row(), 1..10),
         b in prop::collection::vec(row(), 1..10),
     ) {
@@ -90,11 +91,24 @@ proptest! {
         let (a, b) = (stage(&a, 0), stage(&b, 1));
         let (ta, tb) = (write_profile_csv(&a).unwrap(), write_profile_csv(&b).unwrap());
         let merged = merge_profile_csv(&[&ta, &tb]).unwrap();
-        let all: Vec<ProfileRow> = a.iter().chain(&b).cloned().collect();
+        // Grouped by (stage, instruction) in order of first appearance, frequencies in theirs.
+        let grouped = |rows: &[ProfileRow]| -> Vec<ProfileRow> {
+            let mut out: Vec<ProfileRow> = Vec::new();
+            for r in rows {
+                if !out.iter().any(|o| o.instruction == r.instruction) {
+                    out.extend(rows.iter().filter(|o| o.instruction == r.instruction).cloned());
+                }
+            }
+            out
+        };
+        let all: Vec<ProfileRow> = grouped(&a).into_iter().chain(grouped(&b)).collect();
         prop_assert_eq!(read_profile_rows(&merged).unwrap(), all);
-        // The same stage twice is refused, naming the duplicate.
-        let error = merge_profile_csv(&[&ta, &ta]).unwrap_err().to_string();
-        prop_assert!(error.contains("appears twice"), "{}", error);
+        // Identical replicas of a stage merge to exactly the values of one.
+        prop_assert_eq!(merge_profile_csv(&[&ta, &tb, &ta, &ta]).unwrap(), merged);
+        // The same rows twice in one text are refused, naming the first duplicate.
+        let doubled = format!("{ta}{}", ta.split_once('\n').unwrap().1);
+        let error = merge_profile_csv(&[&tb, &doubled]).unwrap_err().to_string();
+        prop_assert!(error.contains("appears twice in profile 1"), "{}", error);
         prop_assert!(error.contains(&format!("frequency {}", a[0].freq_mhz)), "{}", error);
     }
 }

@@ -166,11 +166,31 @@ static void merge(const char *csv) {
   CHECK(strstr(merged, "\n1,forward,1410,0.04,10\n") != NULL);
   CHECK(strstr(merged, "\n7,forward,1410,") != NULL);
   free(merged);
-  /* A stage twice: the duplicate is named. */
+  /* A stage profiled twice (data-parallel replicas): identical replicas merge to exactly the
+     rows of one, so the merge of {csv, csv} is the merge of {csv}. */
   const char *twice[2] = {csv, csv};
   size_t twice_lens[2] = {strlen(csv), strlen(csv)};
-  EXPECT_FAIL(ERGON_STATUS_INVALID_PROBLEM, "stage 7 instruction forward frequency 1410",
-              ergon_perseus_profile_merge_csv(twice, twice_lens, 2, NULL, 0, &len));
+  size_t once_len = 0, twice_len = 0;
+  MUST(ergon_perseus_profile_merge_csv(twice, twice_lens, 1, NULL, 0, &once_len));
+  MUST(ergon_perseus_profile_merge_csv(twice, twice_lens, 2, NULL, 0, &twice_len));
+  char *once_text = check_alloc(once_len + 1);
+  char *twice_text = check_alloc(twice_len + 1);
+  MUST(ergon_perseus_profile_merge_csv(twice, twice_lens, 1, once_text, once_len + 1, &once_len));
+  MUST(ergon_perseus_profile_merge_csv(twice, twice_lens, 2, twice_text, twice_len + 1,
+                                       &twice_len));
+  CHECK(once_len == twice_len && strcmp(once_text, twice_text) == 0);
+  free(once_text);
+  free(twice_text);
+  /* The same row twice in one text: the key, the text and both lines are named. */
+  static const char dup[] = "stage,instruction,frequency,time,energy\n"
+                            "1,forward,1410,0.04,10\n"
+                            "1,forward,1410,0.05,10\n";
+  const char *with_dup[2] = {csv, dup};
+  size_t with_dup_lens[2] = {strlen(csv), strlen(dup)};
+  EXPECT_FAIL(ERGON_STATUS_INVALID_PROBLEM,
+              "stage 1 instruction forward frequency 1410: "
+              "appears twice in profile 1: lines 2 and 3",
+              ergon_perseus_profile_merge_csv(with_dup, with_dup_lens, 2, NULL, 0, &len));
   EXPECT_FAIL(ERGON_STATUS_NULL_POINTER, "texts",
               ergon_perseus_profile_merge_csv(NULL, lens, 2, NULL, 0, &len));
 }

@@ -117,7 +117,12 @@ void run() {
   }
   const std::string merged = ergon::perseus::merge_profile_csv({csv, stage1});
   CHECK(merged.find("\n1,backward,810,") != std::string::npos);
-  THROWS(ERGON_STATUS_INVALID_PROBLEM, "appears twice", ergon::perseus::merge_profile_csv({csv, csv}));
+  // Replicas of a stage: identical ones merge to exactly the rows of one.
+  CHECK(ergon::perseus::merge_profile_csv({csv, stage1, csv}) == merged);
+  THROWS(ERGON_STATUS_INVALID_PROBLEM, "appears twice in profile 1: lines 2 and 3",
+         ergon::perseus::merge_profile_csv(
+             {csv, "stage,instruction,frequency,time,energy\n1,forward,1410,1,1\n"
+                   "1,forward,1410,2,2\n"}));
   ergon::perseus::Frontier frontier = ergon::perseus::Frontier::from_profile_csv(
       merged, ergon_perseus_pipeline{ERGON_PERSEUS_SCHEDULE_1F1B, 2, 2, 0}, 0.001, p_blocking);
   frontier.solve();

@@ -28,7 +28,8 @@ from conftest import INSTANCE_2X4, fails
 
 import ergon
 from ergon import ErgonError, Status
-from ergon.hooks import PerseusJob, announce_via_store, merge_profiles
+from ergon.hooks import PerseusJob, announce_via_store
+from ergon.hooks.distributed import _merge_profiles
 
 try:
     import torch.distributed as dist
@@ -78,83 +79,89 @@ def reference_frontier(csv_text: str) -> ergon.Frontier:
     )
 
 
-# --- merging (pure Python: runs without torch) --------------------------------------------------
+# --- merging (the library's merge and its rank names: runs without torch) -----------------------
 
 
-def test_merge_profiles_averages_replicas_and_keeps_common_clocks() -> None:
+def test_merge_averages_replicas_and_keeps_common_clocks() -> None:
     rows0 = instance_rows(0)
     # Replica b measured 2 % slower and 2 % less energy, and did not reach the lowest clock.
     b_rows = [r for r in rows0 if r[2] != 810]
-    merged = merge_profiles(
+    merged = _merge_profiles(
         [
-            ("rank 0", 0, csv_of(rows0)),
-            ("rank 1", 0, csv_of(b_rows, 1.02, 0.98)),
-            ("rank 2", 1, csv_of(instance_rows(1))),
-        ],
-        2,
+            ("rank 0 (stage 0)", csv_of(rows0)),
+            ("rank 1 (stage 0)", csv_of(b_rows, 1.02, 0.98)),
+            ("rank 2 (stage 1)", csv_of(instance_rows(1))),
+        ]
     )
     lines = merged.splitlines()
     assert lines[0] == "stage,instruction,frequency,time,energy"
-    got = {
-        (int(s), k, int(f)): (float(t), float(e))
+    got = [
+        (int(s), k, int(f), float(t), float(e))
         for s, k, f, t, e in (ln.split(",") for ln in lines[1:])
-    }
-    for s, k, f, t, e in rows0:
-        if f == 810:
-            assert (s, k, f) not in got  # not measured by every replica
+    ]
+    # Stage 0's rows without 810 MHz (not measured by every replica), in their order, the
+    # mean of the replicas; stage 1's exactly (one replica).
+    want = [r for r in rows0 if r[2] != 810] + instance_rows(1)
+    assert [r[:3] for r in got] == [r[:3] for r in want]
+    for (s, _k, _f, t, e), w in zip(got, want):
+        if s == 0:
+            assert (t, e) == pytest.approx((w[3] * 1.01, w[4] * 0.99), rel=1e-12)
         else:
-            assert got[(s, k, f)] == pytest.approx((t * 1.01, e * 0.99), rel=1e-12)
-    for s, k, f, t, e in instance_rows(1):
-        assert got[(s, k, f)] == (t, e)  # one replica: exact
+            assert (t, e) == (w[3], w[4])
     # The merged CSV solves (every stage, every kind present).
     with reference_frontier(merged) as f:
         assert f.t_min_s > 0 and f.complete
 
 
-def test_merge_profiles_identical_copies_are_exact() -> None:
+def test_merge_identical_copies_are_exact() -> None:
     text = csv_of(instance_rows())
-    merged = merge_profiles(
-        [("rank 0", None, text), ("rank 1", None, text), ("rank 2", None, text)], 2
-    )
+    merged = _merge_profiles([("rank 0", text), ("rank 1", text), ("rank 2", text)])
     assert merged == text
 
 
 @pytest.mark.parametrize(
-    "profiles,parts",
+    "profiles,status,parts",
     [
-        ([("rank 0", 0, "stage,instruction,frequency,time,energy\n")], ["rank 0", "empty"]),
         (
-            [("rank 0", 0, "stage,kind,frequency,time,energy\n0,forward,1410,1,1\n")],
-            ["instruction column"],
-        ),
-        (
-            [("rank 0", 0, "stage,instruction,frequency,time,energy\n0,forward,fast,1,1\n")],
-            ["line 2"],
-        ),
-        ([("rank 1", 1, csv_of(instance_rows(0)))], ["rank 1", "row of stage 0"]),
-        ([("rank 0", None, csv_of(instance_rows(0)))], ["stage(s) 1 of 2"]),
-        (
-            [("rank 0", None, "stage,instruction,frequency,time,energy\n5,forward,1410,1,1\n")],
-            ["stage 5"],
+            [("rank 0 (stage 0)", "stage,instruction,frequency,time,energy\n")],
+            Status.PARSE,
+            ["rank 0 (stage 0): no data rows"],
         ),
         (
             [
-                ("rank 0", 0, csv_of([r for r in instance_rows(0) if r[2] == 1410])),
-                ("rank 1", 0, csv_of([r for r in instance_rows(0) if r[2] == 810])),
+                ("rank 0 (stage 0)", csv_of(instance_rows(0))),
+                ("rank 1 (stage 1)", "stage,kind,frequency,time,energy\n1,forward,1410,1,1\n"),
             ],
-            ["no frequency in common"],
+            Status.PARSE,
+            ["rank 1 (stage 1): the header has no `instruction` column"],
+        ),
+        (
+            [("rank 0 (stage 0)", "stage,instruction,frequency,time,energy\n0,forward,fast,1,1\n")],
+            Status.PARSE,
+            ["line 2", "rank 0 (stage 0): `frequency`"],
+        ),
+        (
+            [("rank 0 (stage 0)", csv_of(instance_rows(0) + instance_rows(0)[:1]))],
+            Status.INVALID_PROBLEM,
+            ["stage 0 instruction forward frequency 1410: appears twice in rank 0 (stage 0)"],
+        ),
+        (
+            [
+                ("rank 0 (stage 0)", csv_of([r for r in instance_rows(0) if r[2] == 1410])),
+                ("rank 1 (stage 1)", csv_of(instance_rows(1))),
+                ("rank 2 (stage 0)", csv_of([r for r in instance_rows(0) if r[2] == 810])),
+            ],
+            Status.INVALID_PROBLEM,
+            [
+                "stage 0 instruction forward: rank 0 (stage 0), rank 2 (stage 0) list no "
+                "frequency in common"
+            ],
         ),
     ],
 )
-def test_merge_profiles_bad_input(profiles: Any, parts: List[str]) -> None:
-    status = (
-        Status.PARSE
-        if "line 2" in parts or "instruction column" in parts
-        else Status.INVALID_ARGUMENT
-    )
+def test_merge_bad_input_names_the_ranks(profiles: Any, status: Status, parts: List[str]) -> None:
     with fails(status, *parts):
-        # One stage for the replica case: stage 0's rows only.
-        merge_profiles(profiles, 1 if "no frequency in common" in parts else 2)
+        _merge_profiles(profiles)
 
 
 def test_announce_via_store_validates_and_writes() -> None:
@@ -432,6 +439,24 @@ def _bad_inputs(rank: int, world: int, client: Any) -> Dict[str, Any]:
             **common,
         ),
     )
+    # Stage coverage is the frontier's check: both ranks gave stage 0 (replicas), or a row of
+    # a stage beyond the pipeline.
+    attempt(
+        "missing_stage",
+        lambda: PerseusJob.from_profiles(
+            None, csv_of(instance_rows(0)), p_blocking_w=P_BLOCKING_W, stage=rank, **common
+        ),
+    )
+    attempt(
+        "stage_beyond",
+        lambda: PerseusJob.from_profiles(
+            None,
+            csv_of(instance_rows(rank) + [(5, "forward", 1410, 0.01, 1.0)] * rank),
+            p_blocking_w=P_BLOCKING_W,
+            stage=rank,
+            **common,
+        ),
+    )
     attempt(
         "deadline_below_t_min",
         lambda: PerseusJob.from_profiles(
@@ -698,8 +723,12 @@ def test_bad_inputs_fail_on_every_rank(torch_dist: None, tmp_path: Path) -> None
         assert (
             "disagree on microbatches (rank 0: 4, rank 1: 8)" in g["microbatches_differ"]["message"]
         )
-        assert g["empty_profile"]["status"] == "INVALID_ARGUMENT"
-        assert "rank 0 (stage 0): the profile is empty" in g["empty_profile"]["message"]
+        assert g["empty_profile"]["status"] == "PARSE"
+        assert "rank 0 (stage 0): no data rows" in g["empty_profile"]["message"]
+        assert g["missing_stage"]["status"] == "INVALID_PROBLEM"
+        assert "no profile for stage 1, forward" in g["missing_stage"]["message"]
+        assert g["stage_beyond"]["status"] == "INVALID_PROBLEM"
+        assert "(stage 5, forward) is for a stage beyond" in g["stage_beyond"]["message"]
         assert g["deadline_below_t_min"]["status"] == "DEADLINE", g["deadline_below_t_min"]
         assert g["bad_announce"]["status"] == "INVALID_ARGUMENT"
         assert g["incomplete_iteration"]["status"] == "INVALID_STATE"

@@ -80,14 +80,16 @@ merged = ergon.perseus.merge_profile_csv([csv, stage1])
 f = ergon.Frontier.from_profile_csv_text(
     merged, stages=2, microbatches=2, unit_time_s=0.001, p_blocking_w=p_blocking)
 f.solve()
+# Identical replicas of a stage merge to exactly the rows of one.
+replicas = ergon.perseus.merge_profile_csv([csv, csv]) == ergon.perseus.merge_profile_csv([csv])
 try:
-    ergon.perseus.merge_profile_csv([csv, csv])
+    ergon.perseus.merge_profile_csv([stage1, csv + csv.split("\\n", 1)[1]])
     dup = None
 except ergon.ErgonError as e:
     dup = err(e)
 emit(first=list(first), iterations=iterations, syncs=len(syncs), seen=[list(p) for p in seen],
      csv=csv, p_blocking=p_blocking, done=done, after=after, model=model, points=len(f.points),
-     dup=dup, closed=prof.closed)
+     dup=dup, replicas=replicas, closed=prof.closed)
 """,
         env(tmp_path),
         fake_nvml,
@@ -114,7 +116,9 @@ emit(first=list(first), iterations=iterations, syncs=len(syncs), seen=[list(p) f
         assert abs(e / t - model["power_w"]) <= 0.08 * model["power_w"], (kind, freq, e / t)
     # The frontier of the measured profile has more than one point.
     assert got["points"] > 1
-    assert got["dup"]["status"] == "INVALID_PROBLEM" and "appears twice" in got["dup"]["message"]
+    assert got["replicas"] is True
+    assert got["dup"]["status"] == "INVALID_PROBLEM"
+    assert "frequency 1410: appears twice in profile 1: lines 2 and 8" in got["dup"]["message"]
     # Restored: the clocks were locked in order and are unlocked now.
     log = (tmp_path / "fake-log").read_text().splitlines()
     locks = [line for line in log if line.startswith("nvmlDeviceSetGpuLockedClocks")]

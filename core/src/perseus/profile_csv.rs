@@ -1,14 +1,15 @@
 //! The zeus profile CSV (formats.md §2) as rows: reading any instruction name, writing, and
-//! merging the profiles of several stages into the pipeline's.
+//! merging the profiles of several ranks (stages, and replicas of a stage) into the pipeline's.
 //!
 //! [`parse_profile_csv`](super::formats::parse_profile_csv) reads the file into the solver's
 //! [`Profile`]s and accepts only the instruction kinds the solver plans (`forward`,
 //! `backward`). A profiler records whatever computations a schedule names, so the functions
 //! here keep the instruction as text: [`read_profile_rows`] (the same rules for the header,
 //! the cells and the size limit), [`write_profile_csv`] (deterministic text that reads back to
-//! the same values) and [`merge_profile_csv`] (one pipeline profile from per-stage ones).
+//! the same values) and [`merge_profile_csv`] (one pipeline profile from per-rank ones, replicas
+//! of a stage averaged).
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write as _;
@@ -251,13 +252,56 @@ pub fn profile_rows(profiles: &[Profile]) -> Vec<ProfileRow> {
         .collect()
 }
 
-/// Merges profile CSVs (typically one per pipeline stage) into one: the header once, then the
-/// rows of every text in order, rewritten by [`write_profile_csv`] (extra columns are dropped).
+/// One text's rows of one (stage, instruction): frequency -> (time, energy, line).
+type TextRows = BTreeMap<u32, (f64, f64, usize)>;
+
+/// The rows one (stage, instruction) has in the texts being merged.
+struct MergeGroup {
+    stage: u32,
+    instruction: String,
+    /// Its frequencies in order of first appearance, and the same as a set (for hostile input
+    /// with many frequencies, where a linear search per row would be quadratic).
+    freqs: Vec<u32>,
+    seen: BTreeSet<u32>,
+    /// Per text that has rows of it, in text order: (text, its rows).
+    texts: Vec<(usize, TextRows)>,
+}
+
+/// The mean of `values` (not empty): exactly the first value when all are equal (so that
+/// identical replicas merge to their own numbers bit for bit), else their sum in text order
+/// divided by their count.
+fn replica_mean(values: impl Iterator<Item = f64> + Clone) -> f64 {
+    let mut all = values.clone();
+    let first = all.next().unwrap_or(0.0);
+    if all.all(|v| v == first) {
+        return first;
+    }
+    let (sum, n) = values.fold((0.0, 0.0), |(s, n), v| (s + v, n + 1.0));
+    sum / n
+}
+
+/// Merges profile CSVs (one per profiling rank: every pipeline stage, and data-parallel
+/// replicas of a stage) into the pipeline's profile, rewritten by [`write_profile_csv`] (the
+/// header once, extra columns dropped).
+///
+/// The rule, per (stage, instruction):
+/// - Texts with rows of it are its replicas (they profiled the same computation): the rows of
+///   one frequency from different texts become one row whose time and energy are each exactly
+///   the first text's value when all texts give the same value, else the mean over the texts.
+/// - Only the frequencies that **every** such text lists are kept (replicas whose profilers
+///   stopped lowering the clock at different points agree on what they all measured); none in
+///   common is a [`FormatError::Field`] naming the (stage, instruction) and the texts.
+/// - The same (stage, instruction, frequency) twice in **one** text is a
+///   [`FormatError::Field`] naming the three, the text and both lines.
+///
+/// Rows come out grouped by (stage, instruction) in order of first appearance (text by text,
+/// line by line), each group's frequencies in their order of first appearance; so the texts of
+/// distinct stages merge to their rows concatenated when each text lists its rows grouped
+/// (as [`write_profile_csv`] of a profiler's rows does).
 ///
 /// A text that does not read ([`read_profile_rows`]) is an error naming the text (0-based) and
-/// the line; a (stage, instruction, frequency) that appears twice, in one text or across two,
-/// is a [`FormatError::Field`] naming the three and both places; no text at all is an error.
-/// The total number of rows is bounded like one file's ([`MAX_CSV_LINES`]).
+/// the line; no text at all is an error. The total number of rows over all the texts is bounded
+/// like one file's ([`MAX_CSV_LINES`]).
 pub fn merge_profile_csv(texts: &[&str]) -> Result<String, FormatError> {
     if texts.is_empty() {
         return Err(FormatError::Field {
@@ -266,9 +310,9 @@ pub fn merge_profile_csv(texts: &[&str]) -> Result<String, FormatError> {
             message: "no profile CSV to merge".into(),
         });
     }
-    let mut rows: Vec<ProfileRow> = Vec::new();
-    // Where each key was first seen: (text, line) by (stage, instruction, frequency).
-    let mut seen: BTreeMap<(u32, String, u32), (usize, usize)> = BTreeMap::new();
+    let mut groups: Vec<MergeGroup> = Vec::new();
+    let mut index: BTreeMap<(u32, String), usize> = BTreeMap::new();
+    let mut rows_total = 0usize;
     for (t, text) in texts.iter().enumerate() {
         let in_text = |e: FormatError| match e {
             FormatError::Csv { line, message } => FormatError::Csv {
@@ -277,42 +321,96 @@ pub fn merge_profile_csv(texts: &[&str]) -> Result<String, FormatError> {
             },
             other => other,
         };
-        let mut lines = Vec::new();
-        let mut text_rows = Vec::new();
         for_each_row(text, |raw| {
-            lines.push(raw.line);
-            text_rows.push(checked_row(&raw)?);
-            Ok(())
-        })
-        .map_err(in_text)?;
-        if rows.len() + text_rows.len() >= MAX_CSV_LINES {
-            return Err(FormatError::Csv {
-                line: lines.last().copied().unwrap_or(1),
-                message: alloc::format!(
-                    "profile {t}: the merged profile would have more than {} rows",
-                    MAX_CSV_LINES - 1
-                ),
-            });
-        }
-        for (row, line) in text_rows.into_iter().zip(lines) {
-            let key = (row.stage, row.instruction.clone(), row.freq_mhz);
-            if let Some(&(first_text, first_line)) = seen.get(&key) {
-                return Err(FormatError::Field {
-                    record: Some(alloc::format!(
-                        "stage {} instruction {} frequency {}",
-                        key.0,
-                        key.1,
-                        key.2
-                    )),
-                    field: String::new(),
+            checked_row(&raw)?; // the row reader's checks (the instruction name)
+            rows_total += 1;
+            if rows_total >= MAX_CSV_LINES {
+                return Err(FormatError::Csv {
+                    line: raw.line,
                     message: alloc::format!(
-                        "appears twice: profile {first_text} line {first_line} and profile {t} \
-                         line {line}"
+                        "the merged profiles have more than {} rows",
+                        MAX_CSV_LINES - 1
                     ),
                 });
             }
-            seen.insert(key, (t, line));
-            rows.push(row);
+            let key = (raw.stage, String::from(raw.instruction));
+            let g = match index.get(&key) {
+                Some(&g) => g,
+                None => {
+                    index.insert(key, groups.len());
+                    groups.push(MergeGroup {
+                        stage: raw.stage,
+                        instruction: raw.instruction.into(),
+                        freqs: Vec::new(),
+                        seen: BTreeSet::new(),
+                        texts: Vec::new(),
+                    });
+                    groups.len() - 1
+                }
+            };
+            let group = &mut groups[g];
+            if group.texts.last().map(|(text, _)| *text) != Some(t) {
+                group.texts.push((t, BTreeMap::new()));
+            }
+            let last = group.texts.len() - 1; // at least the text just pushed
+            let by_freq = &mut group.texts[last].1;
+            if let Some(&(_, _, first_line)) = by_freq.get(&raw.freq_mhz) {
+                return Err(FormatError::Field {
+                    record: Some(alloc::format!(
+                        "stage {} instruction {} frequency {}",
+                        raw.stage,
+                        raw.instruction,
+                        raw.freq_mhz
+                    )),
+                    field: String::new(),
+                    message: alloc::format!(
+                        "appears twice in profile {t}: lines {first_line} and {}",
+                        raw.line
+                    ),
+                });
+            }
+            by_freq.insert(raw.freq_mhz, (raw.time_s, raw.energy_j, raw.line));
+            if group.seen.insert(raw.freq_mhz) {
+                group.freqs.push(raw.freq_mhz);
+            }
+            Ok(())
+        })
+        .map_err(in_text)?;
+    }
+    let mut rows: Vec<ProfileRow> = Vec::new();
+    for group in &groups {
+        let before = rows.len();
+        for &freq in &group.freqs {
+            let values: Option<Vec<(f64, f64)>> = group
+                .texts
+                .iter()
+                .map(|(_, by_freq)| by_freq.get(&freq).map(|&(t, e, _)| (t, e)))
+                .collect();
+            let Some(values) = values else {
+                continue; // not measured by every replica
+            };
+            rows.push(ProfileRow {
+                stage: group.stage,
+                instruction: group.instruction.clone(),
+                freq_mhz: freq,
+                time_s: replica_mean(values.iter().map(|v| v.0)),
+                energy_j: replica_mean(values.iter().map(|v| v.1)),
+            });
+        }
+        if rows.len() == before {
+            let mut names = String::new();
+            for (i, (t, _)) in group.texts.iter().enumerate() {
+                let _ = write!(names, "{}{t}", if i == 0 { "" } else { ", " });
+            }
+            return Err(FormatError::Field {
+                record: Some(alloc::format!(
+                    "stage {} instruction {}",
+                    group.stage,
+                    group.instruction
+                )),
+                field: String::new(),
+                message: alloc::format!("profiles {names} list no frequency in common"),
+            });
         }
     }
     write_profile_csv(&rows)
@@ -371,7 +469,7 @@ mod tests {
     }
 
     #[test]
-    fn merging_rejects_duplicates_and_keeps_order() {
+    fn merging_concatenates_stages_and_names_errors() {
         let s0 = "stage,instruction,frequency,time,energy\n0,forward,1410,0.1,20\n0,backward,1410,0.2,40\n";
         let s1 = "rank,stage,instruction,frequency,time,energy\n3,1,forward,1410,0.11,21\n";
         let merged = merge_profile_csv(&[s0, s1]).unwrap_or_else(|e| panic!("{e}"));
@@ -380,14 +478,15 @@ mod tests {
             "stage,instruction,frequency,time,energy\n0,forward,1410,0.1,20\n\
              0,backward,1410,0.2,40\n1,forward,1410,0.11,21\n"
         );
-        let error = merge_profile_csv(&[s0, s1, s0])
-            .err()
-            .map(|e| e.to_string());
+        // The same key twice in one text names the text and both lines.
+        let twice = "stage,instruction,frequency,time,energy\n0,forward,1410,0.1,20\n\n\
+                     0,forward,1410,0.1,20\n";
+        let error = merge_profile_csv(&[s0, twice]).err().map(|e| e.to_string());
         assert_eq!(
             error.as_deref(),
             Some(
-                "stage 0 instruction forward frequency 1410: appears twice: profile 0 line 2 and \
-                 profile 2 line 2"
+                "stage 0 instruction forward frequency 1410: appears twice in profile 1: \
+                 lines 2 and 4"
             )
         );
         let error = merge_profile_csv(&[s0, "stage,instruction\n"])
@@ -395,5 +494,36 @@ mod tests {
             .map(|e| e.to_string());
         assert!(error.is_some_and(|e| e.contains("profile 1")));
         assert!(merge_profile_csv(&[]).is_err());
+    }
+
+    #[test]
+    fn merging_averages_replicas_over_their_common_frequencies() {
+        // Replicas 0 and 2 of stage 0 (2 did not reach 1110 MHz; 0 lists its clocks from the
+        // lowest), stage 1 profiled once.
+        let r0 = "stage,instruction,frequency,time,energy\n0,forward,1110,0.5,30\n\
+                  0,forward,1410,0.25,40\n0,backward,1410,1,80\n";
+        let r1 = "stage,instruction,frequency,time,energy\n1,forward,1410,0.3,41\n";
+        let r2 = "stage,instruction,frequency,time,energy\n0,backward,1410,1,80\n\
+                  0,forward,1410,0.75,40\n";
+        let merged = merge_profile_csv(&[r0, r1, r2]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            merged,
+            "stage,instruction,frequency,time,energy\n0,forward,1410,0.5,40\n\
+             0,backward,1410,1,80\n1,forward,1410,0.3,41\n"
+        );
+        // Equal values come back bit for bit, where a sum then a division would not.
+        let x = "stage,instruction,frequency,time,energy\n0,forward,1410,0.1,0.7\n";
+        let merged = merge_profile_csv(&[x, x, x]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(merged, x);
+        assert_ne!((0.1 + 0.1 + 0.1) / 3.0, 0.1);
+        // Replicas without a frequency in common are named.
+        let low = "stage,instruction,frequency,time,energy\n0,backward,810,2,90\n";
+        let error = merge_profile_csv(&[r0, r1, low])
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            error.as_deref(),
+            Some("stage 0 instruction backward: profiles 0, 2 list no frequency in common")
+        );
     }
 }

@@ -515,14 +515,21 @@ def _read_plan(h: Handle, at: str, deadline_s: Optional[float]) -> Plan:
 
 
 def merge_profile_csv(texts: Sequence[Union[str, bytes]]) -> str:
-    """Merges profile CSVs (typically :meth:`ergon.gpu.Profiler.to_csv` of every pipeline
-    stage) into the pipeline's: the header once, then every text's rows in order
+    """Merges profile CSVs (one per profiling rank: :meth:`ergon.gpu.Profiler.to_csv` of every
+    pipeline stage, and of data-parallel replicas of a stage) into the pipeline's
     (``ergon_perseus_profile_merge_csv``).
+
+    Texts with rows of the same (stage, instruction) are replicas: a frequency's rows from
+    different texts become one row whose time and energy are each exactly the first value when
+    all are equal, else their mean; only the frequencies that every such text lists are kept.
+    Rows come out grouped by (stage, instruction) in order of first appearance, each group's
+    frequencies in their order of first appearance; numbers read back exactly.
 
     Raises:
         ErgonError: ``PARSE`` (a text that is not a profile CSV; the message names the text
-            and line) or ``INVALID_PROBLEM`` (a stage, instruction and frequency listed twice,
-            or no text at all; the message names them).
+            and line) or ``INVALID_PROBLEM`` (a stage, instruction and frequency listed twice in
+            one text, naming them, the text and both lines; replicas with no frequency in
+            common, naming the stage, instruction and texts; or no text at all).
     """
     data = [as_bytes(t, f"texts[{i}]") for i, t in enumerate(texts)]
     pointers = (ctypes.c_char_p * len(data))(*data)

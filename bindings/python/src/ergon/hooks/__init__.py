@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from ._base import PlanHook, Sync
 from .deepspeed import DeepSpeedHook
-from .distributed import PerseusJob, PlanSwitch, announce_via_store, merge_profiles
+from .distributed import PerseusJob, PlanSwitch, announce_via_store
 from .megatron import MegatronHook
 
 __all__ = [
@@ -39,5 +39,4 @@ __all__ = [
     "PlanSwitch",
     "Sync",
     "announce_via_store",
-    "merge_profiles",
 ]

@@ -10,9 +10,10 @@ through three phases:
    each clock, one clock per iteration. Every iteration ends with a one-element all-reduce so
    that all ranks agree on the iteration at which *every* profiler is done.
 2. **planning** — at that iteration's ``step_end`` (the same one on every rank) the stage
-   profiles are gathered to the planner rank, merged (replicas of a stage are **averaged**:
-   per (stage, instruction, clock) the mean time and energy over the replicas that profiled it;
-   a clock that not every replica profiled is dropped), solved with
+   profiles are gathered to the planner rank, merged by :func:`ergon.perseus.merge_profile_csv`
+   (replicas of a stage are **averaged**: per (stage, instruction, clock) the mean time and
+   energy over the replicas that profiled it; a clock that not every replica profiled is
+   dropped), solved with
    :meth:`ergon.Frontier.from_profile_csv_text`, and the plan at the chosen point (``at``:
    ``"t_star"``, ``"fastest"`` or a deadline in seconds) is broadcast; each rank executes the
    program of **its own stage** (replicas of a stage therefore run the same program).
@@ -66,9 +67,9 @@ A plain training loop::
 
 from __future__ import annotations
 
-import csv
 import json
 import math
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -77,7 +78,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 from .. import _names
 from .._errors import ErgonError, Status
 
-__all__ = ["PerseusJob", "PlanSwitch", "announce_via_store", "merge_profiles"]
+__all__ = ["PerseusJob", "PlanSwitch", "announce_via_store"]
 
 PROFILING = "profiling"
 """Phase: the profiler measures the stage (until every rank's profiler is done)."""
@@ -90,9 +91,6 @@ CLOSED = "closed"
 
 STORE_PREFIX = "ergon/perseus"
 """Default prefix of the store keys an operator writes announcements under."""
-
-PROFILE_COLUMNS = ("stage", "instruction", "frequency", "time", "energy")
-"""The zeus profile CSV columns (formats.md §2)."""
 
 At = Union[str, float]
 """Which plan of the frontier: ``"t_star"``, ``"fastest"``, or a deadline in seconds."""
@@ -127,111 +125,40 @@ class PlanSwitch:
 # --- profiles ----------------------------------------------------------------------------------
 
 
-def _parse_profile(text: str, who: str) -> List[Tuple[int, str, int, float, float]]:
-    """The rows ``(stage, instruction, freq_mhz, time_s, energy_j)`` of a zeus profile CSV, read
-    as the library reads it (columns by name, extra columns ignored, blank lines skipped, a BOM
-    ignored). ``who`` names the source in errors."""
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    rows: List[Tuple[int, str, int, float, float]] = []
-    cols: Optional[List[int]] = None
-    for line_no, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        cells = [c.strip() for c in next(csv.reader([line]))]
-        if cols is None:
-            missing = [c for c in PROFILE_COLUMNS if c not in cells]
-            if missing:
-                raise ErgonError(
-                    Status.PARSE,
-                    f"{who}: the profile CSV header has no {', '.join(missing)} column "
-                    f"(need {','.join(PROFILE_COLUMNS)})",
-                )
-            cols = [cells.index(c) for c in PROFILE_COLUMNS]
-            continue
-        try:
-            stage_s, kind, freq_s, time_s, energy_s = (cells[c] for c in cols)
-            freq = float(freq_s)
-            if not (freq >= 1 and freq == int(freq)):
-                raise ValueError(f"frequency {freq_s!r} is not a positive whole number of MHz")
-            rows.append((int(stage_s), kind, int(freq), float(time_s), float(energy_s)))
-        except (IndexError, ValueError) as e:
-            raise ErgonError(
-                Status.PARSE, f"{who}: profile CSV line {line_no} ({line!r}): {e}"
-            ) from None
-    return rows
-
-
 def _mean(values: Sequence[float]) -> float:
-    # Identical values (every rank gave the same file) come back bit for bit.
+    # Identical values (every rank gave the same number) come back bit for bit.
     if all(v == values[0] for v in values):
         return values[0]
     return math.fsum(values) / len(values)
 
 
-def merge_profiles(profiles: Sequence[Tuple[str, Optional[int], str]], num_stages: int) -> str:
-    """Merges the zeus profile CSVs of several ranks into one for the pipeline.
+def _merge_profiles(profiles: Sequence[Tuple[str, str]]) -> str:
+    """Merges the zeus profile CSVs of several ranks into the pipeline's with
+    :func:`ergon.perseus.merge_profile_csv` (the one merge rule: replicas of a (stage,
+    instruction) averaged over the frequencies they all list).
 
     Args:
-        profiles: per contributing rank ``(who, own_stage, csv_text)``: ``who`` names it in
-            errors (``"rank 3"``); ``own_stage`` is the only stage its rows may be of (a
-            profiler measures its own stage), or ``None`` for rows of any stage.
-        num_stages: pipeline stages; every stage needs rows.
-
-    Returns:
-        The merged CSV: per (stage, instruction, frequency) the mean time and energy over the
-        contributors that have that (stage, instruction); frequencies that not all of them
-        have are dropped (replicas whose profilers stopped lowering the clock at different
-        points agree on what they all measured). Rows are ordered by stage, then instruction
-        in order of first appearance, then frequency from the highest; numbers are written with
-        ``repr`` so that they read back exactly.
+        profiles: per contributing rank ``(who, csv_text)``; ``who`` (``"rank 3 (stage 1)"``)
+            replaces the library's ``profile <i>`` in error messages.
 
     Raises:
-        ErgonError: ``PARSE`` (a malformed CSV), ``INVALID_ARGUMENT`` (an empty profile, rows
-            of another stage than ``own_stage``, a stage out of range, a stage without rows, or
-            replicas without a frequency in common).
+        ErgonError: the merge's error (``PARSE``, ``INVALID_PROBLEM``), naming the ranks.
     """
-    # (stage, instruction) -> contributor -> freq -> (time, energy)
-    table: Dict[Tuple[int, str], Dict[str, Dict[int, Tuple[float, float]]]] = {}
-    for who, own_stage, text in profiles:
-        rows = _parse_profile(text, who)
-        if not rows:
-            raise ErgonError(Status.INVALID_ARGUMENT, f"{who}: the profile is empty (no data rows)")
-        for stage, kind, freq, time_s, energy_j in rows:
-            if own_stage is not None and stage != own_stage:
-                raise ErgonError(
-                    Status.INVALID_ARGUMENT,
-                    f"{who}: the profile of stage {own_stage} has a row of stage {stage}",
-                )
-            if not 0 <= stage < num_stages:
-                raise ErgonError(
-                    Status.INVALID_ARGUMENT,
-                    f"{who}: a profile row of stage {stage}, but the pipeline has "
-                    f"{num_stages} stages",
-                )
-            table.setdefault((stage, kind), {}).setdefault(who, {})[freq] = (time_s, energy_j)
-    missing = sorted({s for s in range(num_stages)} - {s for s, _ in table})
-    if missing:
-        raise ErgonError(
-            Status.INVALID_ARGUMENT,
-            f"no profile for stage(s) {', '.join(map(str, missing))} of {num_stages}",
-        )
-    lines = [",".join(PROFILE_COLUMNS)]
-    for stage in range(num_stages):
-        for (s, kind), by_who in table.items():
-            if s != stage:
-                continue
-            common = set.intersection(*(set(f) for f in by_who.values()))
-            if not common:
-                raise ErgonError(
-                    Status.INVALID_ARGUMENT,
-                    f"stage {stage} {kind}: {', '.join(by_who)} profiled no frequency in common",
-                )
-            for freq in sorted(common, reverse=True):
-                t = _mean([m[freq][0] for m in by_who.values()])
-                e = _mean([m[freq][1] for m in by_who.values()])
-                lines.append(f"{stage},{kind},{freq},{t!r},{e!r}")
-    return "\n".join(lines) + "\n"
+    from ..perseus import merge_profile_csv  # noqa: PLC0415
+
+    names = [who for who, _ in profiles]
+    try:
+        return merge_profile_csv([text for _, text in profiles])
+    except ErgonError as e:
+
+        def who(m: "re.Match[str]") -> str:
+            indices = [int(i) for i in m.group(2).split(", ")]
+            if any(i >= len(names) for i in indices):
+                return m.group(0)
+            return ", ".join(names[i] for i in indices)
+
+        message = re.sub(r"\b(profiles?) (\d+(?:, \d+)*)\b", who, e.message)
+        raise ErgonError(e.status, message) from None
 
 
 # --- operator path -----------------------------------------------------------------------------
@@ -736,7 +663,7 @@ class PerseusJob:
                 profiler.close()
             except Exception as e:  # noqa: BLE001
                 error = error or _error_text(e)
-        self._plan_collective(csv_text, p_blocking, own_stage_only=True, error=error)
+        self._plan_collective(csv_text, p_blocking, error=error)
 
     def _executing_step_end(self) -> None:
         error: Optional[BaseException] = None
@@ -895,8 +822,8 @@ class PerseusJob:
 
         Args:
             profile_csv: this rank's zeus profile CSV text (rows of any stages), or ``None``
-                when other ranks supply the profiles; see :func:`merge_profiles` for how
-                several ranks' rows are combined.
+                when other ranks supply the profiles; several ranks' rows are combined by
+                :func:`ergon.perseus.merge_profile_csv` (replicas of a stage averaged).
             p_blocking_w: GPU power while blocked on communication, watts (``None``: the mean
                 of the other ranks' values).
 
@@ -925,7 +852,7 @@ class PerseusJob:
                 "status": int(Status.INVALID_ARGUMENT),
                 "message": f"the profile must be CSV text, not {type(profile_csv).__name__}",
             }
-        self._plan_collective(profile_csv, p_blocking_w, own_stage_only=False, error=error)
+        self._plan_collective(profile_csv, p_blocking_w, error=error)
         return self._plan
 
     def _plan_collective(
@@ -933,7 +860,6 @@ class PerseusJob:
         csv_text: Optional[str],
         p_blocking_w: Optional[float],
         *,
-        own_stage_only: bool,
         error: Optional[Dict[str, Any]],
     ) -> None:
         """Gathers the profiles to the planner, solves there, broadcasts the plan, starts the
@@ -945,7 +871,7 @@ class PerseusJob:
         if self.is_planner:
             assert gathered is not None
             try:
-                payload = self._solve(gathered, own_stage_only)
+                payload = self._solve(gathered)
             except Exception as e:  # noqa: BLE001
                 payload = {"error": _error_text(e)}
         payload = self._broadcast(payload)
@@ -959,7 +885,7 @@ class PerseusJob:
         self._p_blocking_w = payload["p_blocking_w"]
         self._install(payload, 0.0)
 
-    def _solve(self, gathered: Sequence[Mapping[str, Any]], own_stage_only: bool) -> Dict[str, Any]:
+    def _solve(self, gathered: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
         """The planner's part: merge, solve, choose the point."""
         from ..perseus import Frontier  # noqa: PLC0415
 
@@ -969,13 +895,17 @@ class PerseusJob:
         if errors:
             raise ErgonError(Status.INVALID_ARGUMENT, "; ".join(errors))
         profiles = [
-            (f"rank {r} (stage {g['stage']})", g["stage"] if own_stage_only else None, g["csv"])
+            (f"rank {r} (stage {g['stage']})", g["csv"])
             for r, g in enumerate(gathered)
             if g["csv"] is not None
         ]
         if not profiles:
             raise ErgonError(Status.INVALID_ARGUMENT, "no rank gave a profile")
-        merged = merge_profiles(profiles, self._num_stages)
+        # The merge checks the texts and combines replicas; that every stage has rows and no
+        # row is of a stage beyond the pipeline is the frontier's check below, which names
+        # the (stage, instruction). A profiling rank's rows are of its own stage by
+        # construction (its Profiler was made with stage=self._stage).
+        merged = _merge_profiles(profiles)
         powers = [float(g["p_blocking_w"]) for g in gathered if g["p_blocking_w"] is not None]
         if not powers:
             raise ErgonError(
