@@ -417,15 +417,22 @@ def test_deepspeed_hook_on_the_class_exceptions_mismatch_and_uninstall(
         engine.fail_at = None
         out["after_failure"] = engine.train_batch()
 
-        # A stage-1 schedule (F B F B) against the stage-0 plan (F F B B): the backward pass is
-        # refused before it runs.
-        wrong = PipelineEngine(stage_id=1, compute=lambda k, b: ex.wait_applied())
+        # A one-stage schedule (F B F B) against the stage-0 plan (F F B B): the backward pass
+        # is refused before it runs.
+        wrong = PipelineEngine(num_stages=1, stage_id=0, compute=lambda k, b: ex.wait_applied())
         try:
             wrong.train_batch()
         except ergon.ErgonError as e:
             out["mismatch"] = err(e)
             out["mismatch_cause"] = type(e.__cause__).__name__
         out["wrong_calls"] = wrong.calls
+        # A stage-1 engine against the stage-0 executor: refused before its first pass.
+        other = PipelineEngine(stage_id=1, compute=lambda k, b: ex.wait_applied())
+        try:
+            other.train_batch()
+        except ergon.ErgonError as e:
+            out["other_stage"] = err(e)
+        out["other_calls"] = other.calls
         out["after_mismatch"] = engine.train_batch()
         out["iterations"] = hook.iterations
 
@@ -459,6 +466,12 @@ def test_deepspeed_hook_on_the_class_exceptions_mismatch_and_uninstall(
         assert part in mismatch["message"], mismatch
     assert got["mismatch_cause"] == "ErgonError"
     assert got["wrong_calls"] == [["forward", 0]]  # the refused backward never ran
+    other = got["other_stage"]
+    assert other["status"] == "INVALID_ARGUMENT", other
+    for part in ("plan of pipeline stage 0", "this rank is pipeline stage 1", "engine.stage_id",
+                 "stage=1"):
+        assert part in other["message"], other
+    assert got["other_calls"] == []
     assert got["after_mismatch"] == ["loss", 4]
     assert got["iterations"] == 3
     assert got["twice"]["status"] == "INVALID_STATE"
@@ -681,8 +694,9 @@ def test_hooks_import_nothing_heavy_and_check_their_arguments(
             hook.install(object())
         except TypeError as e:
             out["not_schedules"] = str(e)
+        sys.modules["megatron"] = None        # no Megatron (hidden where it is installed)
         try:
-            hook.install()                    # no Megatron installed
+            hook.install()
         except ImportError as e:
             out["no_megatron"] = type(e).__name__
         out["installed"] = hook.installed
