@@ -332,7 +332,9 @@ class PlanHook:
         identify: Optional[Callable[[Any, Any], None]],
     ) -> bool:
         """What runs before a wrapped computation; returns whether it was applied."""
-        if not self._closed and self._applies() and identify is not None:
+        # The identity check runs outside iterations too (unless paused): it is what finds a
+        # computation that no iteration window covers.
+        if not self._closed and self._paused == 0 and identify is not None:
             identify(args, kwargs)
         before = self._instructions
         self._begin(kind, where)

@@ -219,6 +219,8 @@ class DeepSpeedHook(PlanHook):
         method, else the engine is the call's first argument)."""
 
         def identify(args: Any, kwargs: Any) -> None:
+            if not self._applies():
+                return  # outside train_batch (evaluation): not checked
             engine = bound
             rest = args
             if engine is None and args:

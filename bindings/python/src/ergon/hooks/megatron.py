@@ -283,7 +283,7 @@ class MegatronHook(PlanHook):
                     f"each iteration (or run each iteration in `with hook.step():`)",
                 )
             order = self._order
-            if order is None or signature is None:
+            if order is None or signature is None or not self._applies():
                 return
             try:
                 arguments = signature.bind_partial(*args, **kwargs).arguments

@@ -1,0 +1,107 @@
+"""One rank of a tiny DeepSpeed pipeline-parallel job on CPU (gloo), with or without ergon.
+
+Launched once per rank, by :mod:`launch` (``RANK``/``WORLD_SIZE``/``MASTER_ADDR``/``MASTER_PORT``
+in the environment) or by ``torchrun``. Writes ``rank<R>.json`` into ``--out``: the losses (as
+``float.hex``, so that "bitwise identical" can be compared), the stage, the instructions the hook
+reported and the iterations. With ``--ergon`` each rank drives an :class:`ergon.gpu.PlanExecutor`
+on its own fake GPU: ``FAKE_NVML_LOG``/``FAKE_NVML_STATE``/``ERGON_STATE_DIR`` are set per rank
+here, before NVML is loaded (``nvml-rank<R>.log``, ``nvml-rank<R>.state``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from common import (  # noqa: E402
+    Recorder,
+    frontier_for,
+    per_rank_nvml,
+    sigterm_ready,
+)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--pp", type=int, default=2)
+    ap.add_argument("--microbatches", type=int, default=4)
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--ergon", action="store_true")
+    ap.add_argument("--wait-for-sigterm", action="store_true",
+                    help="after the first iteration, signal readiness and train until killed")
+    args = ap.parse_args()
+    out = Path(args.out)
+    rank = int(os.environ["RANK"])
+    world = int(os.environ["WORLD_SIZE"])
+    if args.ergon:
+        per_rank_nvml(out, rank)
+
+    import torch
+    import deepspeed
+    from deepspeed.pipe import PipelineModule
+
+    torch.manual_seed(0)
+    torch.use_deterministic_algorithms(True)
+    deepspeed.init_distributed(dist_backend="gloo")
+    dp = world // args.pp
+    layers = [torch.nn.Linear(8, 8), torch.nn.ReLU(), torch.nn.Linear(8, 8), torch.nn.ReLU(),
+              torch.nn.Linear(8, 1)]
+    model = PipelineModule(layers=layers, num_stages=args.pp, loss_fn=torch.nn.MSELoss(),
+                           partition_method="uniform")
+    config = {
+        "train_micro_batch_size_per_gpu": 2,
+        "gradient_accumulation_steps": args.microbatches,
+        "train_batch_size": 2 * args.microbatches * dp,
+        "optimizer": {"type": "SGD", "params": {"lr": 0.05}},
+        "steps_per_print": 10**9,
+        "wall_clock_breakdown": False,
+    }
+    engine, *_ = deepspeed.initialize(model=model, model_parameters=model.parameters(),
+                                      config=config)
+    gen = torch.Generator().manual_seed(1234 + engine.grid.data_parallel_id)
+
+    def data():
+        while True:
+            x = torch.randn(2, 8, generator=gen)
+            yield x, x.sum(dim=1, keepdim=True)
+
+    it = data()
+    hook = recorder = None
+    if args.ergon:
+        from ergon import gpu
+        from ergon.hooks import DeepSpeedHook
+
+        frontier = frontier_for(args.pp, args.microbatches)
+        executor = gpu.PlanExecutor("0", frontier, stage=engine.stage_id)
+        recorder = Recorder(executor, wait=True)
+        hook = DeepSpeedHook(recorder, sync=None).install(engine)
+        program = frontier.plan().stages[engine.stage_id]
+    losses = []
+    steps = args.steps if not args.wait_for_sigterm else 10**9
+    for step in range(steps):
+        loss = engine.train_batch(data_iter=it)
+        losses.append(float(loss).hex())
+        if step == 0 and args.wait_for_sigterm:
+            sigterm_ready(out, rank)
+        if args.wait_for_sigterm:
+            time.sleep(0.05)
+    result = {"rank": rank, "stage": engine.stage_id, "losses": losses,
+              "dp_id": engine.grid.data_parallel_id}
+    if hook is not None:
+        result.update(calls=recorder.calls, iterations=hook.iterations,
+                      program=[list(p) for p in program])
+        hook.close()
+    (out / f"rank{rank}.json").write_text(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
