@@ -1,6 +1,6 @@
 """``ergon.hooks`` (the DeepSpeed and Megatron trainer hooks) against the fake NVML.
 
-Neither DeepSpeed, Megatron nor torch is installed in CI, so the scenarios run against
+The Python step of CI has neither DeepSpeed, Megatron nor torch, so the scenarios run against
 STAND-INS: minimal modules inserted into ``sys.modules`` under the real names
 (``deepspeed.runtime.pipe.schedule``/``.engine``, ``megatron.core.pipeline_parallel.schedules``)
 that have exactly the real method and function names and signatures the hooks wrap, and the same
