@@ -1552,7 +1552,11 @@ ergon_status ergon_gpu_device_get_info(uint32_t index, struct ergon_gpu_device_i
  * locks the memory clock and the graphics clock at their maxima and starts a worker thread that
  * applies each instruction's clock. Every original setting is also written to the GPU state
  * file (`$ERGON_STATE_DIR`, else the default), so that `ergon_gpu_state_restore` can put it back
- * after a crash; no signal handlers are installed. Needs CAP_SYS_ADMIN.
+ * after a crash, and SIGINT and SIGTERM restore every setting before the process ends (a
+ * watcher thread of the library does it, so a launcher tearing the job down leaves the GPU as it
+ * was even when the host language's exit hooks do not run; handlers installed before are
+ * chained). Between iterations the GPU runs at the stage plan's highest clock (the optimizer
+ * step, the gradient all-reduce). Needs CAP_SYS_ADMIN.
  *
  * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE` (`device` not UTF-8), `INVALID_ARGUMENT`
  * (no such device, or a planned clock the GPU does not support), `OUT_OF_RANGE` (no such
@@ -1579,8 +1583,10 @@ ergon_status ergon_gpu_executor_new(const char *device, size_t device_len, const
 ergon_status ergon_gpu_executor_instruction_begin(struct ergon_gpu_executor *executor, uint32_t kind);
 
 /**
- * After an iteration: rewinds the plan, then reports an iteration that did not run every
- * planned instruction, else clock changes the worker failed to make since the last report.
+ * After an iteration: rewinds the plan, installs a plan set by `ergon_gpu_executor_set_plan`
+ * during the iteration, requests the plan's highest clock for the work between iterations,
+ * then reports an iteration that did not run every planned instruction, else clock changes the
+ * worker failed to make since the last report.
  *
  * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_STATE` (incomplete iteration), `GPU`
  * (the worker's errors) or `PANIC`. Messages: `ergon_gpu_executor_last_error`.
@@ -1589,6 +1595,22 @@ ergon_status ergon_gpu_executor_instruction_begin(struct ergon_gpu_executor *exe
  * `executor` must be NULL or a live handle not used concurrently.
  */
 ergon_status ergon_gpu_executor_step_end(struct ergon_gpu_executor *executor);
+
+/**
+ * Replaces the executed plan by stage `stage` of `plan` (a re-plan after a straggler report) at
+ * an iteration boundary: at once when called between iterations, else at the next
+ * `ergon_gpu_executor_step_end`, so that no iteration runs part of two plans. The stage's clocks
+ * are checked against the GPU's first; on an error the current plan stays. The plan is copied:
+ * it may be freed after the call.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (a planned clock the GPU does
+ * not support), `OUT_OF_RANGE` (no such stage), `INVALID_STATE` (shut down) or `PANIC`.
+ * Messages: `ergon_gpu_executor_last_error`.
+ *
+ * # Safety
+ * `executor` must be NULL or a live handle not used concurrently; `plan` NULL or a live handle.
+ */
+ergon_status ergon_gpu_executor_set_plan(struct ergon_gpu_executor *executor, const struct ergon_perseus_plan *plan, size_t stage);
 
 /**
  * Blocks until the worker has handled the latest clock request (applied it, or recorded its
@@ -2161,6 +2183,22 @@ ergon_status ergon_perseus_frontier_plan(const struct ergon_perseus_frontier *fr
  * or writable.
  */
 ergon_status ergon_perseus_frontier_last_error(const struct ergon_perseus_frontier *frontier, char *buf, size_t cap, size_t *len);
+
+/**
+ * Reads a plan from an `ergon-plan/v1` JSON document of `len` bytes (no NUL needed), as
+ * `ergon_perseus_plan_to_json` writes it: the way a plan solved on one process (a planner rank)
+ * reaches the others. On success `*out` receives a handle to release with
+ * `ergon_perseus_plan_free`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE` (not JSON, not UTF-8, a missing or
+ * mistyped field), `SCHEMA`, `INVALID_PROBLEM` (stages not listed 0, 1, … or without
+ * instructions, a negative or non-finite time or energy, more stages or computations than the
+ * solver's limits; the message names the field) or `PANIC`. Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * `json` must be NULL or readable for `len` bytes; `out` must be NULL or writable.
+ */
+ergon_status ergon_perseus_plan_from_json(const char *json, size_t len, struct ergon_perseus_plan **out);
 
 /**
  * Releases a plan handle. NULL is a no-op.

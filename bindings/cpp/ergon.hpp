@@ -417,6 +417,12 @@ public:
 
   // The plan as ergon-plan/v1 JSON.
   std::string to_json() const { return read_text(ergon_perseus_plan_to_json); }
+
+  // From an ergon-plan/v1 JSON document (what to_json writes; how a plan solved on a planner
+  // process reaches the others).
+  static Plan from_json(std::string_view json) {
+    return Plan(make(ergon_perseus_plan_from_json, json));
+  }
 };
 
 // A frontier problem and, once solved, its frontier (owns an ergon_perseus_frontier handle).
@@ -1004,7 +1010,8 @@ inline size_t restore() {
 // Executes one pipeline stage of a plan on a GPU (owns an ergon_gpu_executor handle): the
 // constructor sets the power limit to its default and locks the memory and graphics clocks at
 // their maxima (needs CAP_SYS_ADMIN); per iteration, instruction_begin() before each
-// computation in the plan's order, then step_end(). The destructor (or close()) stops the
+// computation in the plan's order, then step_end() (which asks for the plan's highest clock for
+// the work between iterations). The destructor (or close()), or SIGINT/SIGTERM, stops the
 // worker and restores every setting the executor changed. Move-only: see detail::Owner.
 class PlanExecutor : public detail::Owner<ergon_gpu_executor, ergon_gpu_executor_free> {
 public:
@@ -1042,6 +1049,13 @@ public:
   // After an iteration: rewinds the plan, then throws for an iteration that did not run every
   // planned instruction (INVALID_STATE) or for clock changes the worker failed to make (GPU).
   void step_end() { detail::check(ergon_gpu_executor_step_end(handle_), handle_); }
+
+  // Replaces the plan by stage `stage` of `plan` at an iteration boundary: at once between
+  // iterations, else at the next step_end() (no iteration runs part of two plans). `plan` is
+  // only read during the call.
+  void set_plan(const perseus::Plan &plan, size_t stage) {
+    detail::check(ergon_gpu_executor_set_plan(handle_, plan.get(), stage), handle_);
+  }
 
   // Blocks until the worker has handled the latest clock request.
   void wait_applied() { detail::check(ergon_gpu_executor_wait_applied(handle_), handle_); }

@@ -16,6 +16,7 @@ mod solvers;
 
 replay_tests! {
     readers::perseus_instance,
+    readers::perseus_plan,
     readers::zeus_csv,
     readers::dpk_workload,
     readers::dpk_online,

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use ergon_core::perseus::formats::parse_instance;
+use ergon_core::perseus::formats::{parse_instance, parse_plan, plan_json};
 use ergon_core::perseus::{
     self, Dag, EffectiveEnergy, FrontierError, Pipeline, PlanAt, Problem, Schedule, State,
     synthetic,
@@ -100,6 +100,8 @@ fn plans_baseline_and_microbatches_match_the_former_computation() {
             assert_eq!(plan.stages, by_state.stages, "{what}");
             close(plan.energy_j, energy_j, &what);
             assert_eq!(plan.time_s, f.point(state).unwrap().time_s, "{what}");
+            // What a planner rank sends is what every other rank reads back, exactly.
+            assert_eq!(parse_plan(&plan_json(&plan)).unwrap(), plan, "{what}");
         }
         // The primitives the selectors stand for.
         assert_eq!(f.state_at(PlanAt::Fastest).unwrap().0, f.fastest());
@@ -143,5 +145,52 @@ fn microbatches_of_every_schedule_and_of_an_empty_dag() {
         .dag()
         .unwrap();
         assert_eq!(dag.num_microbatches(), Some(6), "{schedule:?}");
+    }
+}
+
+/// A plan document that is not a plan is refused with the field (or limit) at fault, never
+/// taken in part.
+#[test]
+fn a_plan_document_is_checked() {
+    let good = r#"{"schema":"ergon-plan/v1","time_s":0.5,"energy_j":10.0,
+        "stages":[{"stage":0,"instructions":[["forward",1410],["backward",1305]]},
+                  {"stage":1,"instructions":[["forward",0]]}]}"#;
+    let plan = parse_plan(good).unwrap();
+    assert_eq!(plan.stages.len(), 2);
+    assert_eq!(
+        plan.stages[0].instructions[1],
+        (perseus::Kind::Backward, 1305)
+    );
+    for (doc, needle) in [
+        (
+            good.replace("ergon-plan/v1", "ergon-frontier/v1"),
+            "expected schema",
+        ),
+        (good.replace("0.5", "-0.5"), "field `time_s`"),
+        (good.replace("10.0", "-10.0"), "field `energy_j`"),
+        (
+            good.replace(r#""stage":1"#, r#""stage":2"#),
+            "field `stages[1].stage`",
+        ),
+        (
+            good.replace(r#"["forward",0]"#, ""),
+            "field `stages[1].instructions`",
+        ),
+        (
+            good.replace("backward", "optimizer"),
+            "invalid ergon-plan/v1 document",
+        ),
+        (good.replace("1305", "-1"), "invalid ergon-plan/v1 document"),
+        (
+            r#"{"schema":"ergon-plan/v1","time_s":0,"energy_j":0,"stages":[]}"#.to_owned(),
+            "no stages",
+        ),
+        (
+            good[..good.len() / 2].to_owned(),
+            "invalid ergon-plan/v1 document",
+        ),
+    ] {
+        let e = parse_plan(&doc).unwrap_err().to_string();
+        assert!(e.contains(needle), "{doc}: {e}");
     }
 }

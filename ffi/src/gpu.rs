@@ -174,7 +174,11 @@ pub unsafe extern "C" fn ergon_gpu_device_get_info(
 /// locks the memory clock and the graphics clock at their maxima and starts a worker thread that
 /// applies each instruction's clock. Every original setting is also written to the GPU state
 /// file (`$ERGON_STATE_DIR`, else the default), so that `ergon_gpu_state_restore` can put it back
-/// after a crash; no signal handlers are installed. Needs CAP_SYS_ADMIN.
+/// after a crash, and SIGINT and SIGTERM restore every setting before the process ends (a
+/// watcher thread of the library does it, so a launcher tearing the job down leaves the GPU as it
+/// was even when the host language's exit hooks do not run; handlers installed before are
+/// chained). Between iterations the GPU runs at the stage plan's highest clock (the optimizer
+/// step, the gradient all-reduce). Needs CAP_SYS_ADMIN.
 ///
 /// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE` (`device` not UTF-8), `INVALID_ARGUMENT`
 /// (no such device, or a planned clock the GPU does not support), `OUT_OF_RANGE` (no such
@@ -200,7 +204,9 @@ pub unsafe extern "C" fn ergon_gpu_executor_new(
         let options = ExecutorOptions {
             guard: Some(GuardOptions {
                 state_file: Some(StateFile::default_location()),
-                restore_on_signal: false,
+                // The signal path restores in hwctl's watcher thread, so a launcher's SIGTERM
+                // (which Python's atexit never sees) leaves the GPU as it was.
+                restore_on_signal: true,
             }),
             ..ExecutorOptions::default()
         };
@@ -257,8 +263,10 @@ pub unsafe extern "C" fn ergon_gpu_executor_instruction_begin(
     })
 }
 
-/// After an iteration: rewinds the plan, then reports an iteration that did not run every
-/// planned instruction, else clock changes the worker failed to make since the last report.
+/// After an iteration: rewinds the plan, installs a plan set by `ergon_gpu_executor_set_plan`
+/// during the iteration, requests the plan's highest clock for the work between iterations,
+/// then reports an iteration that did not run every planned instruction, else clock changes the
+/// worker failed to make since the last report.
 ///
 /// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_STATE` (incomplete iteration), `GPU`
 /// (the worker's errors) or `PANIC`. Messages: `ergon_gpu_executor_last_error`.
@@ -270,6 +278,32 @@ pub unsafe extern "C" fn ergon_gpu_executor_step_end(
     executor: *mut ergon_gpu_executor,
 ) -> ergon_status {
     boundary!(executor, |h| { Ok(running(h)?.step_end()?) })
+}
+
+/// Replaces the executed plan by stage `stage` of `plan` (a re-plan after a straggler report) at
+/// an iteration boundary: at once when called between iterations, else at the next
+/// `ergon_gpu_executor_step_end`, so that no iteration runs part of two plans. The stage's clocks
+/// are checked against the GPU's first; on an error the current plan stays. The plan is copied:
+/// it may be freed after the call.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (a planned clock the GPU does
+/// not support), `OUT_OF_RANGE` (no such stage), `INVALID_STATE` (shut down) or `PANIC`.
+/// Messages: `ergon_gpu_executor_last_error`.
+///
+/// # Safety
+/// `executor` must be NULL or a live handle not used concurrently; `plan` NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_gpu_executor_set_plan(
+    executor: *mut ergon_gpu_executor,
+    plan: *const ergon_perseus_plan,
+    stage: usize,
+) -> ergon_status {
+    boundary!(executor, |h| {
+        // SAFETY: the caller's contract.
+        let plan = unsafe { handle(plan)? };
+        let stage_plan = stage_plan(plan, stage)?;
+        Ok(running(h)?.set_plan(stage_plan)?)
+    })
 }
 
 /// Blocks until the worker has handled the latest clock request (applied it, or recorded its

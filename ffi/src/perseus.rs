@@ -816,6 +816,37 @@ pub unsafe extern "C" fn ergon_perseus_frontier_last_error(
     boundary!(last_error, frontier, buf, cap, len)
 }
 
+/// Reads a plan from an `ergon-plan/v1` JSON document of `len` bytes (no NUL needed), as
+/// `ergon_perseus_plan_to_json` writes it: the way a plan solved on one process (a planner rank)
+/// reaches the others. On success `*out` receives a handle to release with
+/// `ergon_perseus_plan_free`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE` (not JSON, not UTF-8, a missing or
+/// mistyped field), `SCHEMA`, `INVALID_PROBLEM` (stages not listed 0, 1, … or without
+/// instructions, a negative or non-finite time or energy, more stages or computations than the
+/// solver's limits; the message names the field) or `PANIC`. Messages: `ergon_last_error`.
+///
+/// # Safety
+/// `json` must be NULL or readable for `len` bytes; `out` must be NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_perseus_plan_from_json(
+    json: *const c_char,
+    len: usize,
+    out: *mut *mut ergon_perseus_plan,
+) -> ergon_status {
+    boundary!(|| {
+        let slot = out_ref(out, "out")?;
+        // SAFETY: the caller's contract.
+        let s = unsafe { text(json, len, "json")? };
+        let plan = formats::parse_plan(s)?;
+        *slot = into_raw(ergon_perseus_plan {
+            header: Header::new::<ergon_perseus_plan>(),
+            plan,
+        });
+        Ok(())
+    })
+}
+
 /// Releases a plan handle. NULL is a no-op.
 ///
 /// # Safety

@@ -721,11 +721,13 @@ const EXECUTOR_SHUTDOWN: &str = "
     nvmlDeviceSetPowerManagementLimit dev=0 limit_mw=300000 -> SUCCESS
     nvmlShutdown -> SUCCESS";
 
-/// The locks after startup: stage 0's plan is F F B B at 1200 1200 1005 1005 MHz, so each of
-/// the two iterations changes the clock twice (the second F and B are unchanged: no call); the
-/// refused instructions request nothing, the one forward after them locks 1200, and in the
-/// iteration after the rewind only the first backward changes the clock.
-const EXECUTOR_LOCKS: [u32; 6] = [1200, 1005, 1200, 1005, 1200, 1005];
+/// The locks after startup: stage 0's plan is F F B B at 1200 1200 1005 1005 MHz, and every
+/// iteration's end asks for the plan's highest clock (1200) for the work between iterations.
+/// So the first iteration locks 1200 and 1005 (the second F and B are unchanged: no call) and
+/// 1200 at its end; the second only 1005 and 1200 at its end; the refused instructions and the
+/// one forward after them request nothing new; in the iteration after the rewind the first
+/// backward locks 1005 and its end 1200 (applied before the executor restores).
+const EXECUTOR_LOCKS: [u32; 7] = [1200, 1005, 1200, 1005, 1200, 1005, 1200];
 
 /// The exact NVML calls of `executor run`.
 fn executor_expected_log() -> Vec<String> {

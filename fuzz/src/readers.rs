@@ -103,6 +103,17 @@ pub fn perseus_instance(data: &[u8]) {
     );
 }
 
+/// `ergon-plan/v1` (what a planner rank sends the others): an accepted plan is written back
+/// to the same text's meaning, i.e. it reads back equal.
+pub fn perseus_plan(data: &[u8]) {
+    read_and_check(
+        data,
+        perseus::parse_plan,
+        |plan| perseus::parse_plan(&perseus::plan_json(plan)).as_ref() == Ok(plan),
+        "an accepted plan does not read back equal from its own JSON",
+    );
+}
+
 /// The zeus profile CSV (`stage,instruction,frequency,time,energy`).
 pub fn zeus_csv(data: &[u8]) {
     read_and_check(

@@ -45,9 +45,21 @@
 //! a [`StateGuard`], or with [`ExecutorOptions::guard`] in a [`PersistentGuard`] that also writes
 //! the GPU state file and restores on SIGINT/SIGTERM) sets the power limit to its default, locks
 //! the memory clock at its maximum (`NOT_SUPPORTED` — before Ampere — is ignored, as zeus does)
-//! and locks the graphics clock at its maximum. [`PlanExecutor::shutdown`], or dropping the executor, stops the worker and restores
-//! exactly what was changed: the locks are reset and the power limit goes back to the value it had
+//! and locks the graphics clock at its maximum. [`PlanExecutor::shutdown`], or dropping the executor, lets the worker
+//! apply the latest request, stops it and restores exactly what was changed: the locks are reset and the power limit goes back to the value it had
 //! before (not to the default). A startup that fails half-way restores what it had changed.
+//!
+//! # Between iterations, and a new plan
+//!
+//! What a trainer runs between two iterations (the optimizer step, the gradient all-reduce of
+//! data parallelism, data loading) is not in the plan. [`PlanExecutor::step_end`] therefore
+//! requests the plan's highest clock (its fastest instruction clock; the GPU's maximum for a plan
+//! of zeros only): that work is then never slowed down by the clock the last computation left,
+//! and, when the plan's last instruction already runs at that clock, no NVML call is made.
+//!
+//! [`PlanExecutor::set_plan`] replaces the plan (a straggler re-plan) only at an iteration
+//! boundary: called between iterations it takes effect at once, called within one it is kept
+//! and takes effect at the next `step_end`, so an iteration never runs part of two plans.
 //!
 //! # Errors
 //!
@@ -326,6 +338,29 @@ pub enum ExecutorError {
     WorkerPanicked,
 }
 
+/// Refuses a plan with a clock outside `min_mhz..=max_mhz` (0, "leave the clock", is allowed).
+fn check_frequencies(
+    plan: &StagePlan,
+    device: &str,
+    min_mhz: u32,
+    max_mhz: u32,
+) -> Result<(), ExecutorError> {
+    for (position, instruction) in plan.instructions.iter().enumerate() {
+        let freq = instruction.freq_mhz;
+        if freq != 0 && !(min_mhz..=max_mhz).contains(&freq) {
+            return Err(ExecutorError::UnsupportedFrequency {
+                position,
+                name: instruction.name.to_string(),
+                freq_mhz: freq,
+                device: device.to_owned(),
+                min_mhz,
+                max_mhz,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The messages of `items`, separated by semicolons.
 fn join_errors(items: &[impl fmt::Display]) -> String {
     items
@@ -483,6 +518,8 @@ fn worker(
 /// Applies one stage's frequency plan: see the [module documentation](self).
 pub struct PlanExecutor {
     plan: StagePlan,
+    /// A plan set within an iteration, installed by the next `step_end`.
+    pending: Option<StagePlan>,
     /// Instructions begun in the current iteration.
     position: usize,
     /// The frequency last handed to the worker (initially the startup lock).
@@ -493,6 +530,7 @@ pub struct PlanExecutor {
     worker_thread: Thread,
     worker: Option<JoinHandle<Guard>>,
     device_label: String,
+    min_mhz: u32,
     max_mhz: u32,
 }
 
@@ -544,19 +582,7 @@ impl PlanExecutor {
                 },
             }));
         };
-        for (position, instruction) in plan.instructions.iter().enumerate() {
-            let freq = instruction.freq_mhz;
-            if freq != 0 && !(min_mhz..=max_mhz).contains(&freq) {
-                return Err(ExecutorError::UnsupportedFrequency {
-                    position,
-                    name: instruction.name.to_string(),
-                    freq_mhz: freq,
-                    device: device.label().to_owned(),
-                    min_mhz,
-                    max_mhz,
-                });
-            }
-        }
+        check_frequencies(&plan, device.label(), min_mhz, max_mhz)?;
 
         // From here on every change is recorded; an early return drops (restores) the guard.
         let mut guard = match options.guard.clone() {
@@ -611,6 +637,7 @@ impl PlanExecutor {
         let handle = spawned.map_err(ExecutorError::Spawn)?;
         Ok(Self {
             plan,
+            pending: None,
             position: 0,
             last_requested: max_mhz,
             sequence: 0,
@@ -618,6 +645,7 @@ impl PlanExecutor {
             worker_thread: handle.thread().clone(),
             worker: Some(handle),
             device_label,
+            min_mhz,
             max_mhz,
         })
     }
@@ -625,6 +653,37 @@ impl PlanExecutor {
     /// The plan being executed.
     pub fn plan(&self) -> &StagePlan {
         &self.plan
+    }
+
+    /// A plan set by [`PlanExecutor::set_plan`] within an iteration, waiting for its end.
+    pub fn pending_plan(&self) -> Option<&StagePlan> {
+        self.pending.as_ref()
+    }
+
+    /// Replaces the plan at an iteration boundary (see the [module documentation](self)):
+    /// between iterations at once (and the new plan's between-iterations clock is requested),
+    /// within one at the next [`PlanExecutor::step_end`] (a plan set earlier in the same
+    /// iteration is replaced). The planned clocks are checked against the GPU's first; an
+    /// unsupported one is refused and the current plan stays.
+    pub fn set_plan(&mut self, plan: StagePlan) -> Result<(), ExecutorError> {
+        check_frequencies(&plan, &self.device_label, self.min_mhz, self.max_mhz)?;
+        if self.position == 0 {
+            self.plan = plan;
+            self.pending = None;
+            self.request(self.between_iterations_mhz());
+        } else {
+            self.pending = Some(plan);
+        }
+        Ok(())
+    }
+
+    /// The clock requested between iterations: the plan's highest (see the
+    /// [module documentation](self)).
+    pub fn between_iterations_mhz(&self) -> u32 {
+        match self.plan.instructions.iter().map(|i| i.freq_mhz).max() {
+            Some(0) | None => self.max_mhz,
+            Some(mhz) => mhz,
+        }
     }
 
     /// Instructions begun in the current iteration.
@@ -659,6 +718,13 @@ impl PlanExecutor {
         }
         let freq_mhz = instruction.freq_mhz;
         self.position += 1;
+        self.request(freq_mhz);
+        Ok(())
+    }
+
+    /// Hands `freq_mhz` to the worker unless it is 0 (leave the clock) or already requested.
+    #[inline]
+    fn request(&mut self, freq_mhz: u32) {
         if freq_mhz != 0 && freq_mhz != self.last_requested {
             self.last_requested = freq_mhz;
             // Never 0 again after wrapping: 0 means "nothing requested yet".
@@ -671,7 +737,6 @@ impl PlanExecutor {
                 self.worker_thread.unpark();
             }
         }
-        Ok(())
     }
 
     #[cold]
@@ -702,34 +767,46 @@ impl PlanExecutor {
     #[inline]
     pub fn instruction_end(&mut self) {}
 
-    /// After an iteration: rewinds the plan for the next iteration, then reports an iteration
-    /// that did not run every planned instruction ([`ExecutorError::Incomplete`]), else errors
-    /// the worker recorded since the last report ([`ExecutorError::Worker`]). Worker errors stay
-    /// pending behind an `Incomplete` and come with the next call.
+    /// After an iteration: rewinds the plan for the next iteration, installs a plan set during
+    /// the iteration ([`PlanExecutor::set_plan`]), requests the between-iterations clock, then
+    /// reports an iteration that did not run every planned instruction of the plan it ran
+    /// ([`ExecutorError::Incomplete`]), else errors the worker recorded since the last report
+    /// ([`ExecutorError::Worker`]). Worker errors stay pending behind an `Incomplete` and come
+    /// with the next call.
     pub fn step_end(&mut self) -> Result<(), ExecutorError> {
         let done = self.position;
         self.position = 0;
         let len = self.plan.len();
-        if done < len {
-            return Err(ExecutorError::Incomplete {
-                done,
-                len,
-                left: len - done,
-                next: self
-                    .plan
-                    .instructions
-                    .get(done)
-                    .map(|i| i.name.to_string())
-                    .unwrap_or_default(),
-            });
+        let incomplete = (done < len).then(|| ExecutorError::Incomplete {
+            done,
+            len,
+            left: len - done,
+            next: self
+                .plan
+                .instructions
+                .get(done)
+                .map(|i| i.name.to_string())
+                .unwrap_or_default(),
+        });
+        if let Some(plan) = self.pending.take() {
+            self.plan = plan;
         }
-        self.worker_result()
+        self.request(self.between_iterations_mhz());
+        match incomplete {
+            Some(error) => Err(error),
+            None => self.worker_result(),
+        }
     }
 
     /// Starts the iteration over without checking it (e.g. after a plan error the trainer
     /// recovered from).
+    /// A plan set during the iteration ([`PlanExecutor::set_plan`]) is installed, as at
+    /// `step_end`.
     pub fn rewind(&mut self) {
         self.position = 0;
+        if let Some(plan) = self.pending.take() {
+            self.plan = plan;
+        }
     }
 
     fn worker_result(&self) -> Result<(), ExecutorError> {
@@ -784,6 +861,13 @@ impl PlanExecutor {
     }
 
     fn stop(&mut self) -> Result<(), ExecutorError> {
+        if self.worker.is_none() {
+            return Ok(());
+        }
+        // The latest request is applied before the restore, so that what NVML sees does not
+        // depend on whether the worker happened to look before the stop (one call at most; a
+        // worker that is gone is reported by the join below).
+        let _ = self.wait_applied();
         let Some(handle) = self.worker.take() else {
             return Ok(());
         };

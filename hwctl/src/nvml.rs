@@ -278,10 +278,15 @@ impl Nvml {
     }
 
     /// A device named the way users name them: an NVML index (`0`), a full UUID (`GPU-…`,
-    /// `MIG-…`), or a unique prefix of a GPU UUID (`GPU-8932f937`), as `CUDA_VISIBLE_DEVICES`
-    /// accepts.
+    /// `MIG-…`), a unique prefix of a GPU UUID (`GPU-8932f937`), as `CUDA_VISIBLE_DEVICES`
+    /// accepts, or a CUDA ordinal `cuda:N` as a trainer knows its GPU (`torch.device`,
+    /// `local_rank`): the `N`-th device this process's CUDA sees, mapped through
+    /// `CUDA_VISIBLE_DEVICES` and `CUDA_DEVICE_ORDER` ([`Nvml::cuda_devices`]).
     pub fn device(&self, spec: &str) -> Result<Device> {
         let spec = spec.trim();
+        if let Some(ordinal) = spec.strip_prefix("cuda:") {
+            return self.cuda_device(spec, ordinal);
+        }
         if !spec.is_empty() && spec.bytes().all(|b| b.is_ascii_digit()) {
             let index = spec.parse::<u32>().map_err(|_| Error::NoSuchDevice {
                 spec: spec.to_owned(),
@@ -301,6 +306,31 @@ impl Nvml {
         Err(Error::NoSuchDevice {
             spec: spec.to_owned(),
             reason: "expected an NVML index (0, 1, …) or a UUID starting with GPU- or MIG-".into(),
+        })
+    }
+
+    /// CUDA device `ordinal` (the text after `cuda:` in `spec`).
+    fn cuda_device(&self, spec: &str, ordinal: &str) -> Result<Device> {
+        let no_such = |reason: String| Error::NoSuchDevice {
+            spec: spec.to_owned(),
+            reason,
+        };
+        let position = match ordinal.parse::<usize>() {
+            Ok(n) if ordinal.bytes().all(|b| b.is_ascii_digit()) => n,
+            _ => {
+                return Err(no_such(
+                    "expected cuda:N with N a CUDA device ordinal (0, 1, …)".into(),
+                ));
+            }
+        };
+        let visible = self.cuda_devices()?;
+        let count = visible.devices.len();
+        visible.devices.into_iter().nth(position).ok_or_else(|| {
+            no_such(format!(
+                "this process's CUDA sees {count} device(s) (CUDA_VISIBLE_DEVICES={})",
+                std::env::var(crate::cuda::CUDA_VISIBLE_DEVICES)
+                    .unwrap_or_else(|_| "<unset>".into())
+            ))
         })
     }
 

@@ -132,6 +132,93 @@ fn two_iterations(mode: &str) {
     assert_eq!(run.state(), INITIAL);
 }
 
+/// A plan set within an iteration waits for its end (an iteration never runs part of two
+/// plans); between iterations the GPU runs at the plan's highest clock; a plan with a clock the
+/// GPU lacks is refused and the current one stays.
+#[test]
+fn a_new_plan_takes_effect_at_the_next_iteration_boundary() {
+    let run = scenario("a_new_plan_takes_effect_at_the_next_iteration_boundary").run(|| {
+        let gpu = open_gpu("0");
+        let first = StagePlan::new([("forward", 1200), ("backward", 1100)]).unwrap();
+        let second = StagePlan::new([("forward", 1000), ("backward", 1300)]).unwrap();
+        let mut executor = PlanExecutor::with_options(&gpu, first.clone(), options()).unwrap();
+        let clocks = |executor: &mut PlanExecutor, names: &[&str]| {
+            let mut got = Vec::new();
+            for name in names {
+                executor.instruction_begin(name).unwrap();
+                executor.wait_applied().unwrap();
+                got.push(executor.requested_mhz().to_string());
+            }
+            executor.step_end().unwrap();
+            executor.wait_applied().unwrap();
+            got.push(format!("| {}", executor.requested_mhz()));
+            got.join(" ")
+        };
+        executor.instruction_begin("forward").unwrap();
+        executor.wait_applied().unwrap();
+        executor.set_plan(second.clone()).unwrap();
+        assert_eq!(executor.plan(), &first);
+        assert_eq!(executor.pending_plan(), Some(&second));
+        // The rest of the iteration still runs the first plan.
+        executor.instruction_begin("backward").unwrap();
+        executor.wait_applied().unwrap();
+        report(format!("first plan ends at {}", executor.requested_mhz()));
+        executor.step_end().unwrap();
+        executor.wait_applied().unwrap();
+        assert_eq!(executor.plan(), &second);
+        assert_eq!(executor.pending_plan(), None);
+        report(format!(
+            "step 1: {}",
+            clocks(&mut executor, &["forward", "backward"])
+        ));
+        let unsupported = StagePlan::new([("forward", 99_999)]).unwrap();
+        let error = executor.set_plan(unsupported).unwrap_err();
+        assert!(matches!(
+            error,
+            ExecutorError::UnsupportedFrequency {
+                freq_mhz: 99_999,
+                ..
+            }
+        ));
+        assert_eq!(executor.plan(), &second);
+        // Between iterations the switch is immediate, with the new plan's highest clock.
+        executor.set_plan(first.clone()).unwrap();
+        executor.wait_applied().unwrap();
+        report(format!(
+            "switched between iterations: {}",
+            executor.requested_mhz()
+        ));
+        report(format!(
+            "step 2: {}",
+            clocks(&mut executor, &["forward", "backward"])
+        ));
+        executor.shutdown().unwrap();
+    });
+    assert_eq!(
+        run.report(),
+        [
+            "first plan ends at 1100",
+            "step 1: 1000 1300 | 1300",
+            "switched between iterations: 1200",
+            "step 2: 1200 1100 | 1200",
+        ]
+    );
+    let locks: Vec<String> = run
+        .log()
+        .into_iter()
+        .filter(|l| l.starts_with("nvmlDeviceSetGpuLockedClocks"))
+        .collect();
+    // Startup's 1410, then every change once, in order (1300 ends the first plan's iteration:
+    // the new plan's highest clock; the second plan's last instruction is already at 1300).
+    let mhz = [1410, 1200, 1100, 1300, 1000, 1300, 1200, 1100, 1200];
+    let want: Vec<String> = mhz
+        .iter()
+        .map(|m| format!("nvmlDeviceSetGpuLockedClocks dev=0 min={m} max={m} -> SUCCESS"))
+        .collect();
+    assert_eq!(locks, want);
+    assert_eq!(run.state(), INITIAL);
+}
+
 #[test]
 fn dropping_the_executor_restores_like_shutdown() {
     let crash = || {

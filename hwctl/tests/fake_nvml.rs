@@ -617,6 +617,53 @@ fn report_cuda_mapping() {
     }
 }
 
+/// `cuda:N` names the N-th device CUDA sees, as a trainer knows it (`local_rank`).
+#[test]
+fn cuda_ordinals_name_the_devices_cuda_sees() {
+    let name = "cuda_ordinals_name_the_devices_cuda_sees";
+    let cases = [
+        (None, "cuda:2", "2"),
+        (Some("3,1"), "cuda:0", "3"),
+        (Some("3,1"), " cuda:1 ", "1"),
+        (
+            Some("3,1"),
+            "cuda:2",
+            "NoSuchDevice: no GPU matches \"cuda:2\": this process's CUDA sees 2 device(s) \
+             (CUDA_VISIBLE_DEVICES=3,1)",
+        ),
+        (
+            None,
+            "cuda:-1",
+            "NoSuchDevice: no GPU matches \"cuda:-1\": expected cuda:N with N a CUDA device \
+             ordinal (0, 1, …)",
+        ),
+        (
+            None,
+            "cuda:",
+            "NoSuchDevice: no GPU matches \"cuda:\": expected cuda:N with N a CUDA device \
+             ordinal (0, 1, …)",
+        ),
+    ];
+    for (visible, spec, expected) in cases {
+        let mut scenario = Scenario::new(name)
+            .gpus(4)
+            .param(spec)
+            .env("ERGON_SPEC", spec);
+        if let Some(visible) = visible {
+            scenario = scenario.env("CUDA_VISIBLE_DEVICES", visible);
+        }
+        let run = scenario.run(|| {
+            let nvml = Nvml::init().unwrap();
+            let spec = std::env::var("ERGON_SPEC").unwrap();
+            match nvml.device(&spec).and_then(|d| d.index()) {
+                Ok(index) => report(index.to_string()),
+                Err(error) => report(outcome::<()>(Err(error))),
+            }
+        });
+        assert_eq!(run.report(), [expected], "{visible:?} {spec}");
+    }
+}
+
 #[test]
 fn cuda_visible_devices_map_to_nvml_devices() {
     let name = "cuda_visible_devices_map_to_nvml_devices";

@@ -104,6 +104,14 @@ void executor(const Plan &plan) {
     ex.step_end();
   }
 
+  // A plan sent as JSON reads back equal; set between iterations it takes over at once (the
+  // same program here, so NVML sees no call); a stage it lacks is refused.
+  const Plan sent = Plan::from_json(plan.to_json());
+  CHECK(sent.stage(0) == program && sent.to_json() == plan.to_json());
+  ex.set_plan(sent, 0);
+  THROWS(ERGON_STATUS_OUT_OF_RANGE, "stage 5", ex.set_plan(sent, 5));
+  THROWS(ERGON_STATUS_PARSE, "ergon-plan/v1", Plan::from_json("{}"));
+
   // Violations: nothing advances; the handle's message is the exception's.
   std::string what =
       THROWS(ERGON_STATUS_INVALID_STATE, "plan mismatch", ex.instruction_begin("backward"));

@@ -7,10 +7,15 @@ scenario runs in a child Python process with its own environment (``run_child`` 
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import profile_csv_text, run_child
+from conftest import GPU_PRELUDE, profile_csv_text, run_child
 
 # One stage, one microbatch (forward then backward): at T* the forward runs at 1200 MHz, the
 # backward at 1005.
@@ -70,8 +75,11 @@ def test_gpu_plan_executor_two_iterations_restores_defaults(
                 for kind, _freq in program:
                     ex.instruction_begin(kind)
                     ex.wait_applied()
+                    if during is None:
+                        during = open({str(state)!r}).read()
                 ex.step_end()
-            during = open({str(state)!r}).read()
+                ex.wait_applied()
+            between = open({str(state)!r}).read()
         closed = ex.closed
         try:
             ex.step_end()
@@ -79,7 +87,8 @@ def test_gpu_plan_executor_two_iterations_restores_defaults(
         except ergon.ErgonError as e:
             after_close = err(e)
         f.close()
-        emit(program=program, during=during, closed=closed, after_close=after_close,
+        emit(program=program, during=during, between=between, closed=closed,
+             after_close=after_close,
              live=ergon.live_handles(), restored=gpu.restore())
         """,
         {
@@ -90,7 +99,9 @@ def test_gpu_plan_executor_two_iterations_restores_defaults(
         fake_nvml,
     )
     assert got["program"] == [["forward", 1200], ["backward", 1005]]
-    assert "gpu_locked=1005:1005" in got["during"], got["during"]
+    assert "gpu_locked=1200:1200" in got["during"], got["during"]
+    # Between iterations (optimizer step, all-reduce) the plan's highest clock, not the last.
+    assert "gpu_locked=1200:1200" in got["between"], got["between"]
     assert got["closed"]
     assert got["after_close"]["status"] == "INVALID_STATE"
     assert got["live"] == {
@@ -111,7 +122,7 @@ def test_gpu_plan_executor_two_iterations_restores_defaults(
         for line in log.read_text().splitlines()
         if line.startswith("nvmlDeviceSetGpuLockedClocks")
     ]
-    assert locks == [1410, 1200, 1005, 1200, 1005]
+    assert locks == [1410, 1200, 1005, 1200, 1005, 1200]
 
 
 def test_gpu_plan_executor_wrong_kind_raises(fake_nvml: Path, tmp_path: Path) -> None:
@@ -122,10 +133,12 @@ def test_gpu_plan_executor_wrong_kind_raises(fake_nvml: Path, tmp_path: Path) ->
         f = ergon.Frontier.from_profile_csv_text(
             {PROFILE_CSV!r}, stages=1, microbatches=1, unit_time_s=0.001, p_blocking_w=60.0)
         out = {{}}
-        try:
-            gpu.PlanExecutor("0", f.plan(), 0)
-        except TypeError as e:
-            out["plan_arg"] = "TypeError"
+        for name, args, kwargs in [("plan_and_at", (f.plan(),), {{"at": "fastest"}}),
+                                   ("not_a_plan", ("plan.json",), {{}})]:
+            try:
+                gpu.PlanExecutor("0", *args, 0, **kwargs)
+            except TypeError as e:
+                out[name] = "TypeError"
         try:
             gpu.PlanExecutor("0", f, 5)
         except ergon.ErgonError as e:
@@ -146,7 +159,7 @@ def test_gpu_plan_executor_wrong_kind_raises(fake_nvml: Path, tmp_path: Path) ->
         {"ERGON_STATE_DIR": str(state_dir), "FAKE_NVML_STATE": str(tmp_path / "fake-state")},
         fake_nvml,
     )
-    assert got["plan_arg"] == "TypeError"
+    assert got["plan_and_at"] == got["not_a_plan"] == "TypeError"
     assert got["bad_stage"]["status"] == "OUT_OF_RANGE", got
     assert got["unknown"]["status"] == "INVALID_ARGUMENT", got
     assert "sideways" in got["unknown"]["message"]
@@ -216,3 +229,107 @@ def test_gpu_without_nvml_raises_nvml_unavailable() -> None:
     assert "/nonexistent" in got["count"]["message"], got
     assert got["info"]["status"] == "NVML_UNAVAILABLE", got
     assert got["monitor"]["status"] == "NVML_UNAVAILABLE", got
+
+
+def test_gpu_plan_from_json_and_set_plan_at_the_iteration_boundary(
+    fake_nvml: Path, tmp_path: Path
+) -> None:
+    """A plan sent as JSON (as a planner rank does) drives an executor; a re-plan set within
+    an iteration waits for its end; a CUDA ordinal names the GPU."""
+    state_dir = tmp_path / "ergon-state"
+    state_dir.mkdir(mode=0o700)
+    log = tmp_path / "fake-log"
+    got = run_child(
+        f"""
+        f = ergon.Frontier.from_profile_csv_text(
+            {PROFILE_CSV!r}, stages=1, microbatches=1, unit_time_s=0.001, p_blocking_w=60.0)
+        t_star, fastest = f.plan(), f.plan(at="fastest")
+        sent = ergon.Plan.from_json(t_star.to_json(), at="t_star")
+        out = {{"same": sent == t_star, "at": sent.at, "fastest": fastest.stages[0]}}
+        with gpu.PlanExecutor("cuda:1", sent, 0) as ex:
+            ex.instruction_begin("forward")
+            ex.wait_applied()
+            ex.set_plan(ergon.Plan.from_json(fastest.to_json()))   # within the iteration
+            ex.instruction_begin("backward")                     # still the T* plan
+            ex.wait_applied()
+            ex.step_end()
+            for kind, _ in fastest.stages[0]:
+                ex.instruction_begin(kind)
+                ex.wait_applied()
+            ex.step_end()
+            ex.wait_applied()
+            try:
+                ex.set_plan(sent, 3)
+            except ergon.ErgonError as e:
+                out["bad_stage"] = err(e)
+        for bad in ['{{"schema":"ergon-plan/v1"}}', "[]", t_star.to_json().replace('"stage":0', '"stage":1')]:
+            try:
+                ergon.Plan.from_json(bad)
+            except ergon.ErgonError as e:
+                out.setdefault("bad", []).append(err(e))
+        emit(**out)
+        """,
+        {
+            "ERGON_STATE_DIR": str(state_dir),
+            "FAKE_NVML_DEVICES": "2",
+            "CUDA_VISIBLE_DEVICES": "1,0",
+            "FAKE_NVML_LOG": str(log),
+        },
+        fake_nvml,
+    )
+    assert got["same"] and got["at"] == "t_star"
+    assert got["bad_stage"]["status"] == "OUT_OF_RANGE", got
+    assert [b["status"] for b in got["bad"]] == ["PARSE", "PARSE", "INVALID_PROBLEM"], got["bad"]
+    assert "stages[0].stage" in got["bad"][2]["message"]
+    locks = [
+        line.split()[1:4]
+        for line in log.read_text().splitlines()
+        if line.startswith("nvmlDeviceSetGpuLockedClocks")
+    ]
+    fastest = [mhz for _, mhz in got["fastest"]]
+    # cuda:1 under CUDA_VISIBLE_DEVICES=1,0 is NVML GPU 0; T*: 1200 then 1005; the fastest
+    # plan from the next iteration on (its highest clock between iterations).
+    want = [1410, 1200, 1005, max(fastest)]
+    for mhz in fastest + [max(fastest)]:
+        if mhz != want[-1]:
+            want.append(mhz)
+    assert locks == [["dev=0", f"min={m}", f"max={m}"] for m in want], locks
+
+
+def test_gpu_sigterm_restores_the_gpu_without_python(fake_nvml: Path, tmp_path: Path) -> None:
+    """A launcher's SIGTERM (which skips Python's atexit) leaves the GPU as it was: the
+    library's own watcher thread restores, then the process ends by the signal."""
+    state = tmp_path / "fake-state"
+    state_dir = tmp_path / "ergon-state"
+    state_dir.mkdir(mode=0o700)
+    code = GPU_PRELUDE + textwrap.dedent(
+        f"""
+        f = ergon.Frontier.from_profile_csv_text(
+            {PROFILE_CSV!r}, stages=1, microbatches=1, unit_time_s=0.001, p_blocking_w=60.0)
+        ex = gpu.PlanExecutor("0", f, 0)
+        ex.instruction_begin("forward")
+        ex.wait_applied()
+        print("locked " + open({str(state)!r}).read().strip(), flush=True)
+        time.sleep(60)
+        """
+    )
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("FAKE_NVML_", "ERGON_NVML"))
+    }
+    env.update(
+        ERGON_NVML_LIBRARY=str(fake_nvml),
+        FAKE_NVML_STATE=str(state),
+        ERGON_STATE_DIR=str(state_dir),
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        assert "gpu_locked=1200:1200" in line, line
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(timeout=30) == -signal.SIGTERM
+    finally:
+        child.kill()
+    assert state.read_text().splitlines()[0] == default_state(0, 400)

@@ -305,10 +305,13 @@ def scenario(tmp_path: Path, nvml: Path, code: str, standins: bool = True) -> Di
 
 
 def plan_locks(program: List[List[Any]], iterations: int) -> List[int]:
-    """The locks a program needs: the startup lock at the maximum (1410), then one per change."""
+    """The locks a program needs: the startup lock at the maximum (1410), then one per change,
+    the plan's highest clock between iterations included (the executor applies the last
+    request before it shuts down)."""
     locks, last = [1410], 1410
+    between = max((mhz for _kind, mhz in program if mhz), default=1410)
     for _ in range(iterations):
-        for _kind, mhz in program:
+        for mhz in [mhz for _kind, mhz in program] + [between]:
             if mhz != 0 and mhz != last:
                 locks.append(mhz)
                 last = mhz
@@ -356,7 +359,7 @@ def test_deepspeed_hook_two_iterations_exact_nvml_calls(fake_nvml: Path, tmp_pat
     assert program == [["forward", 1200], ["forward", 1200], ["backward", 1005], ["backward", 1005]]
     # Two iterations of 4 computations: only the two changes per iteration reach NVML.
     locks = plan_locks(program, 2)
-    assert locks == [1410, 1200, 1005, 1200, 1005]
+    assert locks == [1410, 1200, 1005, 1200, 1005, 1200]
     assert got["log"] == STARTUP + [lock(m) for m in locks[1:]] + SHUTDOWN
     assert got["state"] == INITIAL_STATE.strip()
     assert got["restored"] == 0  # close() already put everything back
@@ -366,8 +369,8 @@ def test_deepspeed_hook_two_iterations_exact_nvml_calls(fake_nvml: Path, tmp_pat
     for (kind, mhz), mb in zip(program, [0, 1, 0, 1]):
         iteration += ["sync", [kind, mb, f"gpu_locked={mhz}:{mhz}"]]
     # The eval batch's two forward passes come between the iterations, without a sync, at the
-    # clock left by the last backward pass: they are not applied.
-    eval_passes = [["forward", 0, "gpu_locked=1005:1005"], ["forward", 1, "gpu_locked=1005:1005"]]
+    # between-iterations clock (the plan's highest): they are not applied.
+    eval_passes = [["forward", 0, "gpu_locked=1200:1200"], ["forward", 1, "gpu_locked=1200:1200"]]
     assert got["events"] == iteration + eval_passes + iteration
 
     # Return values pass through the wrappers.
@@ -480,12 +483,12 @@ def test_deepspeed_hook_on_the_class_exceptions_mismatch_and_uninstall(
     assert not got["installed_after_uninstall"]
     assert got["executor_closed"]
     assert "not a DeepSpeed PipelineEngine" in got["not_engine"]
-    # The plan is [1200, 1200, 1005, 1005]: the first iteration, the failed one (all four
-    # instructions were begun before B1 raised), the third, the refused stage-1 one (F0 at 1200,
-    # B0 refused) and the one after it (F0 and F1 at 1200: unchanged, no call; B0 at 1005).
-    # Closing restores; the second executor (the TypeError case) only starts, and is closed at
-    # interpreter exit by its hook.
-    locks = [1200, 1005] * 3 + [1200] + [1005]
+    # The plan is [1200, 1200, 1005, 1005], and every iteration's end (failed ones too) asks
+    # for its highest clock, 1200: the first iteration, the failed one (all four instructions
+    # were begun before B1 raised), the third, the refused stage-1 one (F0 at 1200: unchanged,
+    # B0 refused) and the one after it. Closing restores; the second executor (the TypeError
+    # case) only starts, and is closed at interpreter exit by its hook.
+    locks = [1200, 1005] * 4 + [1200]
     assert got["log"] == STARTUP + [lock(m) for m in locks] + SHUTDOWN + STARTUP + SHUTDOWN
     assert got["state"] == INITIAL_STATE.strip()
 
@@ -543,7 +546,7 @@ def test_megatron_hook_two_iterations_exact_nvml_calls(fake_nvml: Path, tmp_path
         "sync", ["backward", ["output", 0], "gpu_locked=1005:1005"],
         "sync", ["backward", ["output", 1], "gpu_locked=1005:1005"],
     ]
-    evaluation = [["forward", 0, "gpu_locked=1005:1005"], ["forward", 1, "gpu_locked=1005:1005"]]
+    evaluation = [["forward", 0, "gpu_locked=1200:1200"], ["forward", 1, "gpu_locked=1200:1200"]]
     assert got["events"] == one + evaluation + one
     # Return values pass through forward_step, backward_step and the schedule function.
     train = {"store": [["output", 0], ["output", 1]],

@@ -429,6 +429,81 @@ pub fn frontier_json(
     to_json(&doc)
 }
 
+/// `ergon-plan/v1` as read back (the writer's [`PlanDoc`] borrows names; this owns them).
+#[derive(Deserialize)]
+struct PlanDocIn {
+    time_s: f64,
+    energy_j: f64,
+    stages: Vec<PlanStageDocIn>,
+}
+
+#[derive(Deserialize)]
+struct PlanStageDocIn {
+    stage: u32,
+    instructions: Vec<(Kind, u32)>,
+}
+
+/// Parses an `ergon-plan/v1` document (what [`plan_json`] writes), e.g. a plan that a planner
+/// process solved and sent to the ranks of a training job. The plan is checked: a finite
+/// non-negative `time_s` and `energy_j`; stages `0, 1, …, n-1` in order (at most
+/// [`MAX_STAGES`](super::MAX_STAGES)); every stage with at least one instruction; at most
+/// [`MAX_COMPUTATIONS`](super::MAX_COMPUTATIONS) instructions in all; clocks of 0 (leave the
+/// clock as it is) up to `u32::MAX` MHz are taken as written.
+pub fn parse_plan(text: &str) -> Result<Plan, FormatError> {
+    let doc: PlanDocIn = parse_document(text, PLAN_SCHEMA)?;
+    for (field, value) in [("time_s", doc.time_s), ("energy_j", doc.energy_j)] {
+        if !(value.is_finite() && value >= 0.0) {
+            return Err(FormatError::field(
+                field,
+                alloc::format!("{value} is not a finite non-negative number"),
+            ));
+        }
+    }
+    if doc.stages.is_empty() {
+        return Err(FormatError::field("stages", "the plan has no stages"));
+    }
+    if doc.stages.len() > super::MAX_STAGES as usize {
+        return Err(FrontierError::TooManyStages {
+            num_stages: u64::try_from(doc.stages.len()).unwrap_or(u64::MAX),
+        }
+        .into());
+    }
+    let mut total = 0usize;
+    for (i, s) in doc.stages.iter().enumerate() {
+        if usize::try_from(s.stage).ok() != Some(i) {
+            return Err(FormatError::field(
+                alloc::format!("stages[{i}].stage"),
+                alloc::format!(
+                    "is {}, expected {i}: stages are listed 0, 1, … in order",
+                    s.stage
+                ),
+            ));
+        }
+        if s.instructions.is_empty() {
+            return Err(FormatError::field(
+                alloc::format!("stages[{i}].instructions"),
+                "a stage runs at least one computation per iteration",
+            ));
+        }
+        total = total.saturating_add(s.instructions.len());
+    }
+    if total > super::MAX_COMPUTATIONS {
+        return Err(FrontierError::TooLarge { nodes: total }.into());
+    }
+    Ok(Plan {
+        time_s: doc.time_s,
+        energy_j: doc.energy_j,
+        stages: doc
+            .stages
+            .into_iter()
+            .map(|s| super::PlanStage {
+                stage: s.stage,
+                instructions: s.instructions,
+            })
+            .collect(),
+    })
+}
+
 #[derive(Serialize)]
 struct PlanDoc<'a> {
     schema: &'static str,

@@ -34,7 +34,7 @@ from __future__ import annotations
 import contextlib
 from ctypes import byref, c_double, c_size_t, c_uint32
 from dataclasses import dataclass
-from typing import Iterator, List, NamedTuple, Optional, Tuple, Union
+from typing import Any, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 from . import _abi as A
 from . import _names
@@ -175,9 +175,15 @@ class PlanExecutor(_OnDevice):
     that applies each instruction's clock; every original setting is also written to the GPU
     state file so that :func:`restore` can put it back after a crash. Needs CAP_SYS_ADMIN.
 
-    A :class:`~ergon.Plan` is a plain Python value without a native handle, so the executor is
-    made from the :class:`~ergon.Frontier` and the same ``at``/``deadline_s`` as
-    :meth:`Frontier.plan` (it makes and releases the native plan itself).
+    The plan comes either from a :class:`~ergon.Frontier` with the same ``at``/``deadline_s``
+    as :meth:`Frontier.plan`, or as a :class:`~ergon.Plan` (e.g. one a planner rank solved and
+    sent as JSON, read back by :meth:`Plan.from_json`). :meth:`set_plan` replaces it at an
+    iteration boundary (a straggler re-plan). Between iterations (the optimizer step, the
+    gradient all-reduce) the GPU runs at the stage plan's highest clock.
+
+    SIGINT and SIGTERM restore every setting before the process ends, from a thread of the
+    library (a launcher's SIGTERM skips Python's ``atexit``); a Python SIGINT handler installed
+    before the executor still runs first.
 
     Per iteration: :meth:`instruction_begin` before each computation, in the plan's order,
     then :meth:`step_end`. :meth:`close` (or leaving a ``with`` block) stops the worker and
@@ -193,7 +199,7 @@ class PlanExecutor(_OnDevice):
     def __init__(
         self,
         device: Device,
-        frontier: Frontier,
+        frontier: Union[Frontier, Plan],
         stage: int = 0,
         *,
         at: Optional[str] = None,
@@ -202,29 +208,27 @@ class PlanExecutor(_OnDevice):
         """Starts executing stage ``stage`` of ``frontier``'s plan on ``device``.
 
         Args:
-            device: the GPU (``"0"``, ``0``, a UUID...).
-            frontier: the frontier to plan from (solved here if it is not yet).
+            device: the GPU: an NVML index (``"0"``, ``0``), a UUID, or a CUDA ordinal
+                ``"cuda:N"`` as the trainer knows it (``f"cuda:{local_rank}"``; mapped through
+                ``CUDA_VISIBLE_DEVICES``).
+            frontier: the frontier to plan from (solved here if it is not yet), or a
+                :class:`~ergon.Plan` (then ``at`` and ``deadline_s`` must be left out).
             stage: the pipeline stage this GPU runs.
             at: ``"t_star"`` (the default) or ``"fastest"``, as for :meth:`Frontier.plan`.
             deadline_s: a straggler deadline, seconds, as for :meth:`Frontier.plan`.
 
         Raises:
-            TypeError: ``frontier`` is not a :class:`~ergon.Frontier` (e.g. a :class:`Plan`).
+            TypeError: ``frontier`` is neither a :class:`~ergon.Frontier` nor a
+                :class:`~ergon.Plan`, or a plan comes with ``at``/``deadline_s``.
             ErgonError: ``INVALID_ARGUMENT`` (no such device, or a planned clock the GPU does
                 not support), ``OUT_OF_RANGE`` (no such stage), ``DEADLINE``,
                 ``NVML_UNAVAILABLE``, ``GPU``; a closed frontier gives ``INVALID_STATE``.
         """
-        if isinstance(frontier, Plan):
-            raise TypeError(
-                "a Plan has no native handle: pass the Frontier (and at=/deadline_s=) instead"
-            )
-        if not isinstance(frontier, Frontier):
-            raise TypeError(f"frontier must be an ergon.Frontier, not {type(frontier).__name__}")
         stage_index = index(stage, "stage")
         name = self._set_device(device)
         self._stage = stage_index
         # The executor copies its stage's program: the plan is not borrowed past the call.
-        with frontier._native_plan(*_plan_selector(deadline_s, at)) as plan:
+        with _native_plan(frontier, at, deadline_s) as plan:
             handle = make(
                 "ergon_gpu_executor_new", "gpu_executor", name, len(name), plan.ptr, stage_index
             )
@@ -262,6 +266,31 @@ class PlanExecutor(_OnDevice):
         """
         self._call("step_end")
 
+    def set_plan(
+        self,
+        plan: Union[Frontier, Plan],
+        stage: Optional[int] = None,
+        *,
+        at: Optional[str] = None,
+        deadline_s: Optional[float] = None,
+    ) -> None:
+        """Replaces the executed plan by stage ``stage`` (default: this executor's stage) of
+        ``plan`` — a :class:`~ergon.Plan`, or a :class:`~ergon.Frontier` with ``at``/
+        ``deadline_s`` as for :meth:`Frontier.plan` — at an iteration boundary: at once when
+        called between iterations, else at the next :meth:`step_end`, so that no iteration runs
+        part of two plans. On an error the current plan stays.
+
+        Raises:
+            TypeError: as for the constructor.
+            ErgonError: ``INVALID_ARGUMENT`` (a planned clock the GPU does not support),
+                ``OUT_OF_RANGE`` (no such stage), ``DEADLINE``, ``INVALID_STATE`` (closed).
+        """
+        stage_index = self._stage if stage is None else index(stage, "stage")
+        with _native_plan(plan, at, deadline_s) as native:
+            self._call("set_plan", native.ptr, stage_index)
+            if stage is not None:
+                self._stage = stage_index
+
     def wait_applied(self) -> None:
         """Blocks until the worker has handled the latest clock request (applied it, or
         recorded its failure for :meth:`step_end`).
@@ -270,6 +299,19 @@ class PlanExecutor(_OnDevice):
             ErgonError: ``GPU`` (the worker is gone).
         """
         self._call("wait_applied")
+
+
+def _native_plan(plan: Union[Frontier, Plan], at: Optional[str], deadline_s: Optional[float]) -> Any:
+    """A native plan handle (the caller frees it) from a frontier and a selector, or a Plan."""
+    if isinstance(plan, Plan):
+        if at is not None or deadline_s is not None:
+            raise TypeError("at= and deadline_s= select a point of a Frontier, not of a Plan")
+        return plan._native()
+    if not isinstance(plan, Frontier):
+        raise TypeError(
+            f"expected an ergon.Frontier or an ergon.Plan, not {type(plan).__name__}"
+        )
+    return plan._native_plan(*_plan_selector(deadline_s, at))
 
 
 # --- energy monitor ----------------------------------------------------------------------------

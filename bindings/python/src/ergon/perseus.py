@@ -120,7 +120,8 @@ class Plan:
     stages: List[List[Instruction]]
     """Per stage, in program order, ``(instruction, freq_mhz)``: set the clock, then compute."""
     at: str
-    """How the plan was chosen: ``"fastest"``, ``"t_star"`` or ``"deadline"``."""
+    """How the plan was chosen: ``"fastest"``, ``"t_star"`` or ``"deadline"`` (for a plan read
+    by :meth:`from_json`, what its caller said, ``"json"`` by default)."""
     deadline_s: Optional[float] = None
     """The straggler deadline, for ``at == "deadline"``."""
     _json: str = field(default="", repr=False, compare=False)
@@ -133,6 +134,35 @@ class Plan:
     def to_json(self) -> str:
         """The plan as ``ergon-plan/v1`` JSON, exactly as the library writes it."""
         return self._json
+
+    @classmethod
+    def from_json(
+        cls,
+        text: Union[str, bytes],
+        *,
+        at: str = "json",
+        deadline_s: Optional[float] = None,
+    ) -> "Plan":
+        """Reads an ``ergon-plan/v1`` document (what :meth:`to_json` writes; the way a plan
+        solved on a planner rank reaches the other ranks). The library checks it: stages listed
+        0, 1, … in order, each with at least one instruction, finite non-negative time and
+        energy. ``at`` and ``deadline_s`` are recorded as given (the document does not say how
+        the plan was chosen).
+
+        Raises:
+            ErgonError: ``PARSE`` (not JSON, a missing or mistyped field), ``SCHEMA``
+                (another format) or ``INVALID_PROBLEM`` (stages out of order or empty, a
+                negative time or energy, beyond the solver's limits; the message names the
+                field).
+        """
+        data = as_bytes(text, "text")
+        with make("ergon_perseus_plan_from_json", "perseus_plan", data, len(data)) as h:
+            return _read_plan(h, str(at), deadline_s)
+
+    def _native(self) -> Handle:
+        """A native plan handle read from this plan's JSON; the caller frees it."""
+        data = self._json.encode("utf-8")
+        return make("ergon_perseus_plan_from_json", "perseus_plan", data, len(data))
 
 
 _T = TypeVar("_T")
