@@ -64,9 +64,9 @@ if [[ -n ${ERGON_FRAMEWORK_VENV:-} ]]; then
 else
     VENV=$CACHE/pyfw-$key
     if [[ $(cat "$VENV/.ergon-key" 2>/dev/null) == "$key" ]] && has_pins "$VENV"; then
-        say "reusing $VENV (key $key: $(pins | tr '\n' ' ')python $pyver)"
+        say "reusing $VENV (key $key: $(pins | paste -sd ' ') python $pyver)"
     else
-        say "installing $(pins | tr '\n' ' ')into $VENV (once per key; ~80 s and ~5.5 GB)"
+        say "installing $(pins | paste -sd ' ') into $VENV (once per key; ~80 s and ~5.5 GB)"
         mkdir -p "$CACHE"
         # In place (a venv's scripts name their interpreter by path, so it cannot be moved);
         # the key file, written last, marks a complete install.
@@ -78,7 +78,7 @@ else
             say "installed in $((SECONDS - start)) s"
         else
             rm -rf "$VENV"
-            echo "frameworks: SKIP: the real frameworks ($(pins | tr '\n' ' ')) could not be" \
+            echo "frameworks: SKIP: the real frameworks ($(pins | paste -sd ' ')) could not be" \
                  "installed (no package registry?): test_frameworks_*.py, the framework" \
                  "examples and the real-class checks of test_hooks.py did NOT run" >&2
             exit 0

@@ -24,7 +24,7 @@ from typing import Any, Dict, List
 
 import pytest
 from conftest import profile_csv_text, run_child, run_python
-from frameworks.harness import require
+from frameworks.harness import SHUTDOWN, STARTUP, require
 
 # Two stages, two microbatches, the same profiles for both stages. At T* stage 0 runs
 # F F B B (1F1B: one warm-up forward) at [1200, 1200, 1005, 1005] MHz and stage 1 runs
@@ -253,29 +253,8 @@ def locked():
 """
 HOOK_PRELUDE = STANDINS + COMMON
 
-# The NVML calls of starting a plan executor through the C ABI (which also records the
-# originals in the GPU state file: hence the second UUID/limit read), in order.
-STARTUP = [
-    "nvmlInit_v2 -> SUCCESS",
-    "nvmlDeviceGetHandleByIndex_v2 index=0 -> SUCCESS",
-    "nvmlDeviceGetSupportedMemoryClocks dev=0 -> SUCCESS",
-    "nvmlDeviceGetSupportedGraphicsClocks dev=0 mem=1215 -> SUCCESS",
-    "nvmlDeviceGetPowerManagementDefaultLimit dev=0 -> SUCCESS",
-    "nvmlDeviceGetUUID dev=0 -> SUCCESS",
-    "nvmlDeviceGetPowerManagementLimit dev=0 -> SUCCESS",
-    "nvmlDeviceGetUUID dev=0 -> SUCCESS",
-    "nvmlDeviceGetPowerManagementLimit dev=0 -> SUCCESS",
-    "nvmlDeviceSetPowerManagementLimit dev=0 limit_mw=400000 -> SUCCESS",
-    "nvmlDeviceSetMemoryLockedClocks dev=0 min=1215 max=1215 -> SUCCESS",
-    "nvmlDeviceSetGpuLockedClocks dev=0 min=1410 max=1410 -> SUCCESS",
-]
-# Closing: the locks reset and the power limit back to its original 300 W.
-SHUTDOWN = [
-    "nvmlDeviceResetGpuLockedClocks dev=0 -> SUCCESS",
-    "nvmlDeviceResetMemoryLockedClocks dev=0 -> SUCCESS",
-    "nvmlDeviceSetPowerManagementLimit dev=0 limit_mw=300000 -> SUCCESS",
-    "nvmlShutdown -> SUCCESS",
-]
+# The NVML calls of starting a plan executor through the C ABI and of closing it (shared with
+# the real-framework tests).
 
 
 def lock(mhz: int) -> str:

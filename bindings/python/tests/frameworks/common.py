@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 from typing import Any, List
@@ -80,7 +81,22 @@ class Recorder:
 
     def step_end(self) -> None:
         self.executor.step_end()
+        if self.wait:
+            self.executor.wait_applied()  # the between-iterations clock
         self.calls.append("step_end")
 
     def close(self) -> None:
         self.executor.close()
+
+
+def job_arguments() -> argparse.ArgumentParser:
+    """The arguments every job takes (a job adds its own)."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True, help="where rank<R>.json and the NVML files go")
+    ap.add_argument("--pp", type=int, default=2, help="pipeline stages")
+    ap.add_argument("--microbatches", type=int, default=4)
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--ergon", action="store_true", help="drive a plan executor per rank")
+    ap.add_argument("--wait-for-sigterm", action="store_true",
+                    help="after the first iteration, signal readiness and train until killed")
+    return ap

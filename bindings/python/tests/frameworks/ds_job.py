@@ -10,7 +10,6 @@ here, before NVML is loaded (``nvml-rank<R>.log``, ``nvml-rank<R>.state``).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -22,6 +21,7 @@ sys.path.insert(0, str(HERE))
 
 from common import (  # noqa: E402
     Recorder,
+    job_arguments,
     frontier_for,
     per_rank_nvml,
     sigterm_ready,
@@ -29,15 +29,7 @@ from common import (  # noqa: E402
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--pp", type=int, default=2)
-    ap.add_argument("--microbatches", type=int, default=4)
-    ap.add_argument("--steps", type=int, default=3)
-    ap.add_argument("--ergon", action="store_true")
-    ap.add_argument("--wait-for-sigterm", action="store_true",
-                    help="after the first iteration, signal readiness and train until killed")
-    args = ap.parse_args()
+    args = job_arguments().parse_args()
     out = Path(args.out)
     rank = int(os.environ["RANK"])
     world = int(os.environ["WORLD_SIZE"])

@@ -87,10 +87,12 @@ def expected_calls(program: List[List[Any]], iterations: int) -> List[str]:
 
 def expected_log(program: List[List[Any]], iterations: int) -> List[str]:
     """The fake NVML's log of a rank: the start, each change of the planned clock in schedule
-    order (the start locked the maximum, 1410 MHz), the restore."""
+    order (the start locked the maximum, 1410 MHz; after each iteration the executor runs the
+    work between iterations at the plan's highest clock), the restore."""
     locks, last = [], 1410
+    between = max(mhz for _kind, mhz in program)
     for _ in range(iterations):
-        for _kind, mhz in program:
+        for mhz in [mhz for _kind, mhz in program] + [between]:
             if mhz != last:
                 locks.append(f"nvmlDeviceSetGpuLockedClocks dev=0 min={mhz} max={mhz} -> SUCCESS")
                 last = mhz
