@@ -49,6 +49,7 @@ engine.
 from __future__ import annotations
 
 import functools
+import weakref
 from typing import Any, Callable, Dict, Optional
 
 from .._errors import ErgonError, Status
@@ -95,8 +96,9 @@ class DeepSpeedHook(PlanHook):
 
     def __init__(self, executor: Any, *, sync: Sync = "cuda", close_executor: bool = True):
         super().__init__(executor, sync=sync, close_executor=close_executor, always=False)
-        # Per engine (by id) whose stage was checked; the schedule running now, per engine.
-        self._checked: Dict[int, bool] = {}
+        # The engines already checked (weakly: an engine is not kept alive by its hook); the
+        # buffer count of the schedule each engine runs now (by id, only while it runs).
+        self._checked: "weakref.WeakSet[Any]" = weakref.WeakSet()
         self._buffers: Dict[int, int] = {}
 
     def install(self, engine: Any = None) -> "DeepSpeedHook":
@@ -179,8 +181,11 @@ class DeepSpeedHook(PlanHook):
 
     def _check_engine(self, engine: Any) -> None:
         """The engine's own identity against the plan's: its stage, its kind."""
-        if self._checked.get(id(engine)):
-            return
+        try:
+            if engine in self._checked:
+                return
+        except TypeError:  # not weakly referenceable: checked every time
+            pass
         refused = _unplannable(engine)
         if refused is not None:
             raise ErgonError(
@@ -188,11 +193,15 @@ class DeepSpeedHook(PlanHook):
                 f"{self._what}: {refused} cannot be planned: {_DUALPIPE_ADVICE}",
             )
         self._check_stage(getattr(engine, "stage_id", None), "DeepSpeed engine.stage_id")
-        self._checked[id(engine)] = True
+        try:
+            self._checked.add(engine)
+        except TypeError:
+            pass
 
     def _schedule(self, fn: Callable[..., Any], bound: Any) -> Callable[..., Any]:
         """``_exec_schedule(self, pipe_schedule)``: refuses schedules that cannot be planned
         and records the schedule's buffer count (for the micro-batch identity check)."""
+
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             engine, schedule = _engine_and_schedule(bound, args, kwargs)
