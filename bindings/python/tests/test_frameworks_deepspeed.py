@@ -25,7 +25,8 @@ def test_deepspeed_pipeline_follows_the_plan(world: int, fake_nvml: Path, tmp_pa
     args = ["--pp", "2", "--microbatches", str(MICROBATCHES), "--steps", str(STEPS)]
     with_ergon = run_job("ds_job.py", tmp_path / "ergon", world, [*args, "--ergon"], fake_nvml)
     without = run_job("ds_job.py", tmp_path / "plain", world, args, fake_nvml)
-    check_ranks(with_ergon, without, tmp_path / "ergon", stages=2, steps=STEPS)
+    check_ranks(with_ergon, without, tmp_path / "ergon", stages=2, steps=STEPS,
+                rank_source="engine.stage_id")
     # Data-parallel replicas of a stage run the same plan on their own GPUs.
     if world == 4:
         assert sorted((r["stage"], r["dp_id"]) for r in with_ergon) == [(0, 0), (0, 1), (1, 0),

@@ -38,7 +38,8 @@ def test_megatron_schedules_follow_the_plan(
     with_ergon = run_job("megatron_job.py", tmp_path / "ergon", world,
                          [*args, "--ergon", "--baseline"], fake_nvml)
     without = [r["plain"] for r in with_ergon]
-    check_ranks(with_ergon, without, tmp_path / "ergon", stages=2, steps=STEPS)
+    check_ranks(with_ergon, without, tmp_path / "ergon", stages=2, steps=STEPS,
+                rank_source="get_pipeline_model_parallel_rank()")
     for r in with_ergon:
         forwards = sum(1 for k in r["calls"] if k == "forward")
         assert forwards == MICROBATCHES * vp * STEPS  # every model chunk's forward is planned

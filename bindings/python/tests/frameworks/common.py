@@ -100,3 +100,29 @@ def job_arguments() -> argparse.ArgumentParser:
     ap.add_argument("--wait-for-sigterm", action="store_true",
                     help="after the first iteration, signal readiness and train until killed")
     return ap
+
+
+class OtherStage:
+    """A driven object that claims pipeline stage ``stage`` and must never be driven: installing
+    a hook with it on another stage's rank must be refused (the identity check reads the
+    framework's real pipeline rank)."""
+
+    def __init__(self, stage: int) -> None:
+        self.stage = stage
+
+    def instruction_begin(self, kind: str) -> None:
+        raise AssertionError("a refused hook was driven")
+
+    def step_end(self) -> None:
+        raise AssertionError("a refused hook was driven")
+
+
+def refused_message(install: Any) -> str:
+    """``install()`` must raise :class:`ergon.ErgonError`; returns its status and message."""
+    import ergon
+
+    try:
+        install()
+    except ergon.ErgonError as e:
+        return f"{e.status_name}: {e.message}"
+    raise AssertionError("a hook for another stage was installed")

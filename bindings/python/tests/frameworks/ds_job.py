@@ -20,10 +20,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from common import (  # noqa: E402
+    OtherStage,
     Recorder,
     job_arguments,
     frontier_for,
     per_rank_nvml,
+    refused_message,
     sigterm_ready,
 )
 
@@ -74,6 +76,8 @@ def main() -> int:
         frontier = frontier_for(args.pp, args.microbatches)
         executor = gpu.PlanExecutor("0", frontier, stage=engine.stage_id)
         recorder = Recorder(executor, wait=True)
+        wrong = refused_message(
+            lambda: DeepSpeedHook(OtherStage(1 - engine.stage_id), sync=None).install(engine))
         hook = DeepSpeedHook(recorder, sync=None).install(engine)
         program = frontier.plan().stages[engine.stage_id]
     losses = []
@@ -88,7 +92,7 @@ def main() -> int:
     result = {"rank": rank, "stage": engine.stage_id, "losses": losses,
               "dp_id": engine.grid.data_parallel_id}
     if hook is not None:
-        result.update(calls=recorder.calls, iterations=hook.iterations,
+        result.update(calls=recorder.calls, iterations=hook.iterations, wrong_stage=wrong,
                       program=[list(p) for p in program])
         hook.close()
     (out / f"rank{rank}.json").write_text(json.dumps(result))

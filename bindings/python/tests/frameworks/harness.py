@@ -100,12 +100,18 @@ def expected_log(program: List[List[Any]], iterations: int) -> List[str]:
 
 
 def check_ranks(with_ergon: List[Dict[str, Any]], without: List[Dict[str, Any]], out: Path,
-                stages: int, steps: int) -> None:
+                stages: int, steps: int, rank_source: str) -> None:
     """Every rank ran its stage's plan in order and restored its GPU; the training result is
-    bitwise the one without ergon."""
+    bitwise the one without ergon; a hook for the other stage was refused at install, naming
+    both stages and ``rank_source`` (where the framework's pipeline rank was read)."""
     assert sorted({r["stage"] for r in with_ergon}) == list(range(stages))
     for got, plain in zip(with_ergon, without):
         rank = got["rank"]
+        stage = got["stage"]
+        wrong = got["wrong_stage"]
+        for part in ("INVALID_ARGUMENT", f"plan of pipeline stage {1 - stage}",
+                     f"this rank is pipeline stage {stage}", rank_source, f"stage={stage}"):
+            assert part in wrong, (part, wrong)
         assert got["losses"] == plain["losses"], f"rank {rank}: losses differ with ergon"
         assert got.get("weights") == plain.get("weights"), f"rank {rank}: weights differ"
         program = got["program"]

@@ -23,10 +23,12 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parents[3] / "examples" / "python"))
 
 from common import (  # noqa: E402
+    OtherStage,
     Recorder,
     frontier_for,
     job_arguments,
     per_rank_nvml,
+    refused_message,
     sigterm_ready,
 )
 
@@ -136,6 +138,8 @@ def main() -> int:
                                     virtual_stages=args.vp if vp else 0)
             executor = gpu.PlanExecutor("0", frontier, stage=stage)
             recorder = Recorder(executor, wait=True)
+            wrong = refused_message(
+                lambda: MegatronHook(OtherStage(1 - stage), sync=None).install(config=config))
             hook = MegatronHook(recorder, sync=None).install(config=config)
             program = frontier.plan().stages[stage]
         run = fetched or schedules.get_forward_backward_func()
@@ -163,7 +167,7 @@ def main() -> int:
         doc: Dict[str, Any] = {"rank": rank, "stage": stage, "dp_id": dp_rank, "losses": losses,
                                "weights": [float(p.detach().sum()).hex() for p in params]}
         if hook is not None:
-            doc.update(calls=recorder.calls, iterations=hook.iterations,
+            doc.update(calls=recorder.calls, iterations=hook.iterations, wrong_stage=wrong,
                        program=[list(p) for p in program])
             hook.close()
         return doc
