@@ -2,7 +2,7 @@
 (``get_forward_backward_func()``: 1F1B and interleaved 1F1B), trained on CPU with gloo, one
 process per rank, each rank's :class:`ergon.gpu.PlanExecutor` on its own fake GPU. Megatron-Core
 has no CPU path: ``frameworks/megatron_cpu.py`` is the in-process shim (its docstring lists the
-three CUDA calls it redirects, and why; docs/perseus-in-your-trainer.md repeats it). The job is
+three CUDA calls it redirects, and why; docs/frameworks.md repeats it). The job is
 ``frameworks/megatron_job.py``.
 
 Skipped without megatron-core (the Python step of CI), run by ``scripts/test-frameworks.sh``
