@@ -313,6 +313,12 @@ typedef struct ergon_gpu_energy_monitor ergon_gpu_energy_monitor;
 typedef struct ergon_gpu_executor ergon_gpu_executor;
 
 /**
+ * Opaque handle of a profiler (see the `ergon_gpu_profiler_*` functions). Not to be used from
+ * two threads at once.
+ */
+typedef struct ergon_gpu_profiler ergon_gpu_profiler;
+
+/**
  * Opaque handle of an online batcher (see the `ergon_orloj_batcher_*` functions). Not to be used
  * from two threads at once.
  */
@@ -578,6 +584,91 @@ typedef struct ergon_gpu_device_info {
    */
   char name[96];
 } ergon_gpu_device_info;
+
+/**
+ * Settings of a profiler; start from `ergon_gpu_profiler_options_default()` and change what you
+ * need.
+ */
+typedef struct ergon_gpu_profiler_options {
+  /**
+   * Iterations discarded after each clock change (default 1).
+   */
+  uint32_t warmup_iters;
+  /**
+   * Iterations measured at each clock (default 2; at least 1).
+   */
+  uint32_t iters_per_clock;
+  /**
+   * Least spacing of the profiled clocks, MHz: from the maximum down, the next clock profiled
+   * is the highest supported one at least this much lower (default 0: every clock).
+   */
+  uint32_t step_mhz;
+  /**
+   * No clock below this is profiled, MHz (default 0).
+   */
+  uint32_t min_mhz;
+  /**
+   * Stop lowering the clock once a computation's mean time exceeds this factor of its
+   * fastest (default 1.5; at least 1; `INFINITY` never stops).
+   */
+  double max_slowdown;
+  /**
+   * Seconds the idle GPU is measured for P_blocking at the end (default 1; positive, at
+   * most 3600).
+   */
+  double blocking_window_s;
+  /**
+   * Restore the GPU's settings on SIGINT and SIGTERM, then end the process (default true).
+   * The original settings are written to the GPU state file either way
+   * (`ergon_gpu_state_restore` after a SIGKILL).
+   */
+  bool restore_on_signal;
+  /**
+   * Called (with `user_data`) before each time and energy reading of a measured
+   * computation, on the thread that called the profiler, to wait for the GPU's queued work
+   * (e.g. `cudaDeviceSynchronize`); NULL: no synchronisation (default).
+   */
+  void (*sync)(void *user_data);
+  /**
+   * Passed to `sync`.
+   */
+  void *user_data;
+} ergon_gpu_profiler_options;
+
+/**
+ * Where profiling stands (`ergon_gpu_profiler_get_progress`).
+ */
+typedef struct ergon_gpu_profiler_progress {
+  /**
+   * The clock being profiled (after the end: the last one profiled), MHz.
+   */
+  uint32_t freq_mhz;
+  /**
+   * 0-based position of that clock among the candidates.
+   */
+  size_t clock_index;
+  /**
+   * Number of candidate clocks (profiling may stop earlier, see `max_slowdown`).
+   */
+  size_t clocks_total;
+  /**
+   * True during the warm-up iterations of the current clock.
+   */
+  bool warming_up;
+  /**
+   * Iterations left if every remaining candidate is profiled (an upper bound).
+   */
+  uint64_t iters_left;
+  /**
+   * Estimated seconds left (including the blocking window); NaN before the first iteration
+   * ended.
+   */
+  double eta_s;
+  /**
+   * True once profiling is done.
+   */
+  bool done;
+} ergon_gpu_profiler_progress;
 
 /**
  * How a batcher decides; start from `ergon_orloj_batcher_options_default()`.
@@ -1698,6 +1789,148 @@ void ergon_gpu_energy_monitor_free(struct ergon_gpu_energy_monitor *monitor);
  * or writable.
  */
 ergon_status ergon_gpu_energy_monitor_last_error(const struct ergon_gpu_energy_monitor *monitor, char *buf, size_t cap, size_t *len);
+
+/**
+ * The default profiler settings: 1 warm-up and 2 measured iterations per clock, every
+ * supported clock from the maximum down, max slowdown 1.5, a 1 s blocking window, restore on
+ * SIGINT/SIGTERM, no sync callback. Never fails.
+ */
+struct ergon_gpu_profiler_options ergon_gpu_profiler_options_default(void);
+
+/**
+ * Starts profiling stage `stage` on `device` (`device_len` bytes of UTF-8: an NVML index, a
+ * `GPU-…` UUID or unique prefix, or a `MIG-…` UUID) with `options` (NULL: the defaults): selects
+ * the clocks, sets the power limit to its default, locks the memory clock at its maximum and
+ * the graphics clock at the highest selected one, each original written to the GPU state file
+ * first (`$ERGON_STATE_DIR`, else the default). Every setting is restored when profiling ends,
+ * fails, or the handle is freed. Needs CAP_SYS_ADMIN. On success `*out` receives a handle to
+ * release with `ergon_gpu_profiler_free`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE` (`device` not UTF-8), `INVALID_ARGUMENT`
+ * (no such device, an option out of range, no clock at or above `min_mhz`), `NVML_UNAVAILABLE`,
+ * `GPU` or `PANIC`. Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * `device` must be NULL or readable for `device_len` bytes; `options` NULL or readable; `out`
+ * NULL or writable. `options->sync`, if set, must be callable with `options->user_data` for as
+ * long as the handle lives.
+ */
+ergon_status ergon_gpu_profiler_new(const char *device, size_t device_len, size_t stage, const struct ergon_gpu_profiler_options *options, struct ergon_gpu_profiler **out);
+
+/**
+ * Before a computation named `name` (`name_len` bytes of UTF-8, e.g. `"forward"`; any name
+ * without commas, quotes or control characters): during measured iterations, calls the sync
+ * callback and opens its time and energy window.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE`, `INVALID_ARGUMENT` (a name the CSV cannot
+ * carry), `INVALID_STATE` (an instruction is open, or profiling is over), `GPU` (the reading
+ * failed: profiling stopped and the settings were restored) or `PANIC`. Messages:
+ * `ergon_gpu_profiler_last_error`.
+ *
+ * # Safety
+ * `profiler` must be NULL or a live handle not used concurrently; `name` NULL or readable for
+ * `name_len` bytes.
+ */
+ergon_status ergon_gpu_profiler_instruction_begin(struct ergon_gpu_profiler *profiler, const char *name, size_t name_len);
+
+/**
+ * After the computation `name`: during measured iterations, calls the sync callback and adds
+ * the computation's time and energy to the current clock's.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE`, `INVALID_STATE` (no instruction open,
+ * another one open, or profiling is over), `GPU` or `PANIC`. Messages:
+ * `ergon_gpu_profiler_last_error`.
+ *
+ * # Safety
+ * As `ergon_gpu_profiler_instruction_begin`.
+ */
+ergon_status ergon_gpu_profiler_instruction_end(struct ergon_gpu_profiler *profiler, const char *name, size_t name_len);
+
+/**
+ * After an iteration: advances warm-up, measured iterations and clocks (locking the next clock
+ * here); after the last clock measures P_blocking (blocking for `blocking_window_s`) and
+ * restores the GPU's settings. Writes true to `*done` once profiling is complete.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_STATE` (an instruction is open, or
+ * profiling is over), `GPU` (profiling stopped, settings restored) or `PANIC`. Messages:
+ * `ergon_gpu_profiler_last_error`.
+ *
+ * # Safety
+ * `profiler` must be NULL or a live handle not used concurrently; `done` NULL or writable.
+ */
+ergon_status ergon_gpu_profiler_step_end(struct ergon_gpu_profiler *profiler, bool *done);
+
+/**
+ * Writes where profiling stands to `*out`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `PANIC`.
+ *
+ * # Safety
+ * `profiler` must be NULL or a live handle; `out` NULL or writable.
+ */
+ergon_status ergon_gpu_profiler_get_progress(const struct ergon_gpu_profiler *profiler, struct ergon_gpu_profiler_progress *out);
+
+/**
+ * Writes the blocking power measured at the end of profiling to `*out`, W.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_STATE` (profiling is not done) or
+ * `PANIC`. Messages: `ergon_gpu_profiler_last_error`.
+ *
+ * # Safety
+ * `profiler` must be NULL or a live handle; `out` NULL or writable.
+ */
+ergon_status ergon_gpu_profiler_p_blocking_w(const struct ergon_gpu_profiler *profiler, double *out);
+
+/**
+ * Copies the profile measured so far (complete once done) as zeus profile CSV
+ * (`stage,instruction,frequency,time,energy`, one row per instruction and clock) into `buf`
+ * ("ask the length, then fill"; `*len` excludes the NUL).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+ *
+ * # Safety
+ * `profiler` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+ * or writable.
+ */
+ergon_status ergon_gpu_profiler_to_csv(const struct ergon_gpu_profiler *profiler, char *buf, size_t cap, size_t *len);
+
+/**
+ * Restores every setting the profiler still holds and releases the handle. NULL is a no-op.
+ * Restore failures cannot be reported here (the settings stay in the GPU state file for
+ * `ergon_gpu_state_restore`).
+ *
+ * # Safety
+ * `profiler` must be NULL or a handle from this library that is not used afterwards.
+ */
+void ergon_gpu_profiler_free(struct ergon_gpu_profiler *profiler);
+
+/**
+ * Copies the message of the last failed call on this profiler (empty if none) into `buf`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
+ *
+ * # Safety
+ * `profiler` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL
+ * or writable.
+ */
+ergon_status ergon_gpu_profiler_last_error(const struct ergon_gpu_profiler *profiler, char *buf, size_t cap, size_t *len);
+
+/**
+ * Merges `count` profile CSVs (typically one per pipeline stage; text `i` is `texts[i]`,
+ * `lens[i]` bytes of UTF-8) into one pipeline profile and copies it into `buf` ("ask the
+ * length, then fill"; `*len` excludes the NUL): the header once, then every text's rows in
+ * order.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE` (a text that is not UTF-8 or not a profile
+ * CSV: the message names the text and line), `INVALID_PROBLEM` (a stage, instruction and
+ * frequency listed twice, or no text: the message names them), `BUFFER_TOO_SMALL` or `PANIC`.
+ * Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * `texts` and `lens` must be NULL or readable for `count` elements, each `texts[i]` readable
+ * for `lens[i]` bytes; `buf` NULL or writable for `cap` bytes; `len` NULL or writable.
+ */
+ergon_status ergon_perseus_profile_merge_csv(const char *const *texts, const size_t *lens, size_t count, char *buf, size_t cap, size_t *len);
 
 /**
  * The name of a estimate code (`ERGON_ORLOJ_ESTIMATE_*`), "ask the length, then fill";

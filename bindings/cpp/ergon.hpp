@@ -74,6 +74,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -167,6 +169,7 @@ ERGON_HPP_LAST_ERROR(ergon_orloj_batcher)
 ERGON_HPP_LAST_ERROR(ergon_orloj_simulation)
 ERGON_HPP_LAST_ERROR(ergon_gpu_executor)
 ERGON_HPP_LAST_ERROR(ergon_gpu_energy_monitor)
+ERGON_HPP_LAST_ERROR(ergon_gpu_profiler)
 #undef ERGON_HPP_LAST_ERROR
 
 // The message of the last failed call on `handle` (empty for nullptr or none).
@@ -1166,7 +1169,113 @@ inline EnergyWindow EnergyMonitor::window(std::string name, Measurement *out) {
   return EnergyWindow(*this, std::move(name), out);
 }
 
+// Settings of a Profiler (ergon_gpu_profiler_options without the C callback; see Profiler).
+struct ProfilerOptions {
+  uint32_t warmup_iters = 1;    // iterations discarded after each clock change
+  uint32_t iters_per_clock = 2; // iterations measured at each clock (at least 1)
+  uint32_t step_mhz = 0;        // least spacing of the profiled clocks (0: every clock)
+  uint32_t min_mhz = 0;         // no clock below this is profiled
+  double max_slowdown = 1.5;    // stop lowering once a computation is this much slower
+  double blocking_window_s = 1.0; // idle window measured for P_blocking at the end
+  bool restore_on_signal = true;  // restore the GPU's settings on SIGINT/SIGTERM
+  // Called before each time and energy reading of a measured computation, on the calling
+  // thread (e.g. [] { cudaDeviceSynchronize(); }); empty: no synchronisation.
+  std::function<void()> sync;
+};
+
+// Where profiling stands (ergon_gpu_profiler_progress).
+using ProfilerProgress = ergon_gpu_profiler_progress;
+
+// The Perseus profiler of one pipeline stage on one GPU (owns an ergon_gpu_profiler handle):
+// over consecutive iterations it locks each selected clock from the maximum down and measures
+// every computation between instruction_begin() and instruction_end(); step_end() after each
+// iteration returns true once profiling is done (P_blocking measured, settings restored).
+// to_csv() is the stage's zeus profile CSV. Needs CAP_SYS_ADMIN. The destructor (or close())
+// restores the GPU's settings. Move-only: see detail::Owner.
+class Profiler : public detail::Owner<ergon_gpu_profiler, ergon_gpu_profiler_free> {
+public:
+  // `device`: an NVML index ("0"), a GPU-/MIG- UUID.
+  Profiler(std::string_view device, size_t stage, ProfilerOptions options = {})
+      : Owner(nullptr) {
+    check_abi();
+    ergon_gpu_profiler_options raw = ergon_gpu_profiler_options_default();
+    raw.warmup_iters = options.warmup_iters;
+    raw.iters_per_clock = options.iters_per_clock;
+    raw.step_mhz = options.step_mhz;
+    raw.min_mhz = options.min_mhz;
+    raw.max_slowdown = options.max_slowdown;
+    raw.blocking_window_s = options.blocking_window_s;
+    raw.restore_on_signal = options.restore_on_signal;
+    if (options.sync) {
+      // On the heap, so that its address survives moves of the Profiler.
+      sync_ = std::make_unique<std::function<void()>>(std::move(options.sync));
+      raw.sync = &Profiler::call_sync;
+      raw.user_data = sync_.get();
+    }
+    detail::check(
+        ergon_gpu_profiler_new(detail::text_arg(device), device.size(), stage, &raw, &handle_));
+  }
+
+  // Before the computation `name` ("forward", "backward" or any name without commas).
+  void instruction_begin(std::string_view name) {
+    detail::check(
+        ergon_gpu_profiler_instruction_begin(handle_, detail::text_arg(name), name.size()),
+        handle_);
+  }
+  // After the computation `name`.
+  void instruction_end(std::string_view name) {
+    detail::check(
+        ergon_gpu_profiler_instruction_end(handle_, detail::text_arg(name), name.size()),
+        handle_);
+  }
+  // After an iteration; true once profiling is done.
+  bool step_end() {
+    bool done = false;
+    detail::check(ergon_gpu_profiler_step_end(handle_, &done), handle_);
+    return done;
+  }
+  ProfilerProgress progress() const { return read_value(ergon_gpu_profiler_get_progress); }
+  bool done() const { return progress().done; }
+  // The blocking power measured at the end, W (INVALID_STATE before).
+  double p_blocking_w() const { return read_value(ergon_gpu_profiler_p_blocking_w); }
+  // The stage's zeus profile CSV (stage,instruction,frequency,time,energy).
+  std::string to_csv() const { return read_text(ergon_gpu_profiler_to_csv); }
+
+  // Restores the settings now and releases the handle (what the destructor does).
+  void close() noexcept { reset(); }
+
+private:
+  static void call_sync(void *user_data) {
+    // An exception must not cross the C library: it would unwind through Rust frames.
+    try {
+      (*static_cast<std::function<void()> *>(user_data))();
+    } catch (...) {
+    }
+  }
+  std::unique_ptr<std::function<void()>> sync_;
+};
+
 } // namespace gpu
+
+namespace perseus {
+
+// Merges profile CSVs (one per pipeline stage) into the pipeline's: the header once, every
+// text's rows in order; a stage, instruction and frequency listed twice is INVALID_PROBLEM.
+inline std::string merge_profile_csv(const std::vector<std::string_view> &texts) {
+  check_abi();
+  std::vector<const char *> pointers;
+  std::vector<size_t> lens;
+  for (std::string_view t : texts) {
+    pointers.push_back(detail::text_arg(t));
+    lens.push_back(t.size());
+  }
+  return detail::text([&](char *buf, size_t cap, size_t *len) {
+    return ergon_perseus_profile_merge_csv(pointers.data(), lens.data(), texts.size(), buf, cap,
+                                           len);
+  });
+}
+
+} // namespace perseus
 
 #undef ERGON_HPP_NAMES
 

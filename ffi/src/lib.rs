@@ -20,6 +20,7 @@ mod status;
 mod boundary;
 mod dpk;
 mod gpu;
+mod gpu_profiler;
 mod handle;
 mod names;
 mod orloj;
@@ -29,6 +30,7 @@ use std::ffi::{c_char, c_int};
 
 pub use dpk::*;
 pub use gpu::*;
+pub use gpu_profiler::*;
 pub use orloj::*;
 pub use perseus::*;
 pub use status::ergon_status;

@@ -331,7 +331,7 @@ impl<E: Blamed> From<FormatError<E>> for Failure {
 // ------------------------------------------------------------------------------------- GPU
 
 /// The status of an NVML error.
-fn hw_status(e: &HwError) -> ergon_status {
+pub(crate) fn hw_status(e: &HwError) -> ergon_status {
     match e {
         HwError::LibraryNotFound { .. } | HwError::NotNvmlLibrary { .. } => {
             ergon_status::NvmlUnavailable
@@ -341,7 +341,8 @@ fn hw_status(e: &HwError) -> ergon_status {
     }
 }
 
-fn state_status(e: &StateError) -> ergon_status {
+/// The status of a state-file (or guarded NVML) error.
+pub(crate) fn state_status(e: &StateError) -> ergon_status {
     match e {
         StateError::Nvml(n) => hw_status(n),
         _ => ergon_status::Gpu,
@@ -377,16 +378,20 @@ impl From<ExecutorError> for Failure {
     }
 }
 
+/// The status of an energy monitor error.
+pub(crate) fn energy_status(e: &EnergyError) -> ergon_status {
+    match e {
+        EnergyError::DuplicateWindow { .. } | EnergyError::UnknownWindow { .. } => {
+            ergon_status::InvalidState
+        }
+        EnergyError::MigDevice { .. } => ergon_status::InvalidArgument,
+        EnergyError::Nvml(n) => hw_status(n),
+        _ => ergon_status::Gpu,
+    }
+}
+
 impl From<EnergyError> for Failure {
     fn from(e: EnergyError) -> Self {
-        let status = match &e {
-            EnergyError::DuplicateWindow { .. } | EnergyError::UnknownWindow { .. } => {
-                ergon_status::InvalidState
-            }
-            EnergyError::MigDevice { .. } => ergon_status::InvalidArgument,
-            EnergyError::Nvml(n) => hw_status(n),
-            _ => ergon_status::Gpu,
-        };
-        Failure::of(status, &e)
+        Failure::of(energy_status(&e), &e)
     }
 }

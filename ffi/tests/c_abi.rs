@@ -50,17 +50,19 @@ use ergon_core::perseus::formats::parse_instance;
 const INSTANCES: [&str; 2] = ["a100_s2_m4", "a100_s4_m8"];
 
 /// Every program under tests/c and tests/cpp, so that a new file cannot go unrun.
-const PROGRAMS: [&str; 10] = [
+const PROGRAMS: [&str; 12] = [
     "c/perseus.c",
     "c/dpk.c",
     "c/orloj.c",
     "c/bad_input.c",
     "c/panic.c",
     "c/gpu.c",
+    "c/gpu_profiler.c",
     "cpp/wrapper.cpp",
     "cpp/gpu.cpp",
     "cpp/dpk.cpp",
     "cpp/orloj.cpp",
+    "cpp/gpu_profiler.cpp",
 ];
 
 fn repo() -> PathBuf {
@@ -645,6 +647,18 @@ fn gpu_run_dir(name: &str) -> PathBuf {
 /// Runs `exe MODE` (under valgrind if `valgrind`) in `dir` against the fake NVML, or with
 /// `ERGON_NVML_LIBRARY` pointing nowhere when `nvml` is false.
 fn run_gpu(exe: &Path, mode: &str, dir: &Path, nvml: bool, valgrind: bool) -> GpuRun {
+    run_gpu_with(exe, mode, dir, nvml, valgrind, &[])
+}
+
+/// [`run_gpu`] with more variables for the fake (its power model).
+fn run_gpu_with(
+    exe: &Path,
+    mode: &str,
+    dir: &Path,
+    nvml: bool,
+    valgrind: bool,
+    extra_env: &[(&str, &str)],
+) -> GpuRun {
     let library = if nvml {
         support::fake_library(support::Variant::Current)
             .to_str()
@@ -662,6 +676,7 @@ fn run_gpu(exe: &Path, mode: &str, dir: &Path, nvml: bool, valgrind: bool) -> Gp
         ("FAKE_NVML_STATE", state.to_str().unwrap()),
         ("ERGON_STATE_DIR", state_dir.to_str().unwrap()),
     ];
+    let env: Vec<(&str, &str)> = env.iter().chain(extra_env).copied().collect();
     let args = [OsStr::new(mode)];
     let stdout = if valgrind {
         run_valgrind(exe, &args, &env);
@@ -892,6 +907,56 @@ fn c_executor_through_the_fake_nvml() {
             run_gpu(&exe, "no-nvml", &dir, false, true);
         });
     }
+}
+
+/// The fake's power model the profiler programs run under: 60 W idle, 300 W busy at the
+/// maximum clock.
+const POWER_MODEL: [(&str, &str); 2] = [("FAKE_NVML_IDLE_W", "60"), ("FAKE_NVML_POWER_W", "300")];
+
+/// The fake's log lines that lock a graphics clock.
+fn clock_locks(log: &[String]) -> Vec<&str> {
+    log.iter()
+        .map(String::as_str)
+        .filter(|l| l.starts_with("nvmlDeviceSetGpuLockedClocks"))
+        .collect()
+}
+
+/// Runs a profiler program (`tests/c/gpu_profiler.c`, `tests/cpp/gpu_profiler.cpp`) in `mode`
+/// under the power model, in a fresh directory `name`: it must pass its own checks (unless run
+/// under valgrind, which prints nothing), lock 1410, 1110 and 810 MHz in that order, and leave
+/// the fake GPU as it started.
+fn profiler_run(exe: &Path, mode: &str, name: &str, valgrind: bool) -> GpuRun {
+    let got = run_gpu_with(exe, mode, &gpu_run_dir(name), true, valgrind, &POWER_MODEL);
+    if !valgrind {
+        assert!(got.stdout.contains("all checks passed"), "{}", got.stdout);
+    }
+    assert_eq!(clock_locks(&got.log), [lock(1410), lock(1110), lock(810)]);
+    assert_eq!(got.state, INITIAL_STATE);
+    got
+}
+
+#[test]
+fn c_profiler_through_the_fake_power_model() {
+    let exe = build("c/gpu_profiler.c", Link::Shared);
+    let got = profiler_run(&exe, "run", "profiler", false);
+    // Every computation ran at the clock being profiled: 12 per clock.
+    let runs: Vec<&str> = got
+        .log
+        .iter()
+        .filter(|l| l.starts_with("fakeNvmlRun"))
+        .map(|l| l.split(' ').nth(2).unwrap_or_default())
+        .collect();
+    assert_eq!(runs.len(), 36, "{:#?}", got.log);
+    assert!(runs[12..24].iter().all(|m| *m == "mhz=1110"), "{runs:?}");
+    with_valgrind(Link::Shared, "c/gpu_profiler.c", || {
+        profiler_run(&exe, "valgrind", "profiler-valgrind", true);
+    });
+}
+
+#[test]
+fn cpp_profiler_through_the_fake_power_model() {
+    let exe = build("cpp/gpu_profiler.cpp", Link::Shared);
+    profiler_run(&exe, "run", "cpp-profiler", false);
 }
 
 #[test]

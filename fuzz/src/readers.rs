@@ -122,6 +122,20 @@ pub fn zeus_csv(data: &[u8]) {
         |profiles| !profiles.is_empty(),
         "a parsed CSV has at least one profile",
     );
+    // The row reader and the merge share the parser: any answer is fine, and whatever the row
+    // reader accepts writes and reads back to the same rows.
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = perseus::merge_profile_csv(&[text, text]);
+        if let Ok(rows) = perseus::read_profile_rows(text)
+            && let Ok(written) = perseus::write_profile_csv(&rows)
+        {
+            let back = perseus::read_profile_rows(&written);
+            assert!(
+                back.as_ref().is_ok_and(|b| *b == rows),
+                "written rows do not read back: {back:?}"
+            );
+        }
+    }
 }
 
 /// `dpk-workload/v1`: any answer is fine, as long as there is one.

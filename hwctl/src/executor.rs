@@ -129,21 +129,29 @@ impl Default for ExecutorOptions {
 /// delay of a request whose wake-up was missed (see the [module documentation](self)).
 pub const MISSED_WAKE_BOUND: Duration = Duration::from_millis(50);
 
-/// The guard that records and restores the executor's changes.
-enum Guard {
+/// The guard that records and restores the executor's (and the profiler's) changes.
+pub(crate) enum Guard {
     Plain(StateGuard),
     Persistent(PersistentGuard),
 }
 
 impl Guard {
-    fn change(&mut self, device: &Device, command: Command) -> Result<(), StateError> {
+    /// A plain guard (`None`) or a persistent one with these options.
+    pub(crate) fn new(options: Option<GuardOptions>) -> Result<Self, StateError> {
+        Ok(match options {
+            None => Self::Plain(StateGuard::new()),
+            Some(options) => Self::Persistent(PersistentGuard::with_options(options)?),
+        })
+    }
+
+    pub(crate) fn change(&mut self, device: &Device, command: Command) -> Result<(), StateError> {
         match self {
             Self::Plain(guard) => Ok(guard.change(device, command)?),
             Self::Persistent(guard) => guard.change(device, command),
         }
     }
 
-    fn restore(&mut self) -> Result<(), Vec<RestoreFailure>> {
+    pub(crate) fn restore(&mut self) -> Result<(), Vec<RestoreFailure>> {
         match self {
             Self::Plain(guard) => guard.restore(),
             Self::Persistent(guard) => guard.restore(),
@@ -379,7 +387,7 @@ fn dropped_note(dropped: usize) -> String {
 }
 
 /// Locks the graphics clock at exactly `mhz`.
-fn pin_gpu_clock(mhz: u32) -> Command {
+pub(crate) fn pin_gpu_clock(mhz: u32) -> Command {
     Command::LockGpuClocks {
         min_mhz: mhz,
         max_mhz: mhz,
@@ -515,6 +523,52 @@ fn worker(
     guard
 }
 
+/// The highest supported memory clock (`None` if the GPU lists none) and the graphics clocks
+/// supported at it, as NVML lists them (highest first).
+pub(crate) fn supported_clocks(device: &Device) -> Result<(Option<u32>, Vec<u32>), Error> {
+    let memory_mhz = device.supported_memory_clocks_mhz()?;
+    let max_memory_mhz = memory_mhz.iter().copied().max();
+    let graphics_mhz = match max_memory_mhz {
+        Some(memory) => device.supported_graphics_clocks_mhz(memory)?,
+        None => Vec::new(),
+    };
+    Ok((max_memory_mhz, graphics_mhz))
+}
+
+/// The error of a GPU that lists no graphics clock.
+pub(crate) fn no_graphics_clocks(device: &Device) -> Error {
+    Error::NotSupported {
+        call: crate::error::Call {
+            function: "nvmlDeviceGetSupportedGraphicsClocks",
+            device: Some(device.label().to_owned()),
+        },
+    }
+}
+
+/// The settings a plan is executed (or profiled) under, recorded in `guard`: the default power
+/// limit, the memory clock locked at `max_memory_mhz` (`NOT_SUPPORTED`, before Ampere, is
+/// ignored, as zeus does) and the graphics clock locked at `gpu_mhz`.
+pub(crate) fn pin_startup_clocks(
+    device: &Device,
+    guard: &mut Guard,
+    max_memory_mhz: Option<u32>,
+    gpu_mhz: u32,
+) -> Result<(), StateError> {
+    let limit_mw = device.default_power_limit_mw()?;
+    guard.change(device, Command::SetPowerLimit { limit_mw })?;
+    if let Some(mhz) = max_memory_mhz {
+        let pin = Command::LockMemoryClocks {
+            min_mhz: mhz,
+            max_mhz: mhz,
+        };
+        match guard.change(device, pin) {
+            Err(StateError::Nvml(error)) if error.is_not_supported() => {}
+            other => other?,
+        }
+    }
+    guard.change(device, pin_gpu_clock(gpu_mhz))
+}
+
 /// Applies one stage's frequency plan: see the [module documentation](self).
 pub struct PlanExecutor {
     plan: StagePlan,
@@ -562,51 +616,18 @@ impl PlanExecutor {
         options: ExecutorOptions,
     ) -> Result<Self, ExecutorError> {
         let device = device.clone();
-        let memory_mhz = device
-            .supported_memory_clocks_mhz()
-            .map_err(ExecutorError::Startup)?;
-        let max_memory_mhz = memory_mhz.iter().copied().max();
-        let graphics_mhz = match max_memory_mhz {
-            Some(memory) => device
-                .supported_graphics_clocks_mhz(memory)
-                .map_err(ExecutorError::Startup)?,
-            None => Vec::new(),
-        };
+        let (max_memory_mhz, graphics_mhz) =
+            supported_clocks(&device).map_err(ExecutorError::Startup)?;
         let (Some(&min_mhz), Some(&max_mhz)) =
             (graphics_mhz.iter().min(), graphics_mhz.iter().max())
         else {
-            return Err(ExecutorError::Startup(Error::NotSupported {
-                call: crate::error::Call {
-                    function: "nvmlDeviceGetSupportedGraphicsClocks",
-                    device: Some(device.label().to_owned()),
-                },
-            }));
+            return Err(ExecutorError::Startup(no_graphics_clocks(&device)));
         };
         check_frequencies(&plan, device.label(), min_mhz, max_mhz)?;
 
         // From here on every change is recorded; an early return drops (restores) the guard.
-        let mut guard = match options.guard.clone() {
-            None => Guard::Plain(StateGuard::new()),
-            Some(guard_options) => Guard::Persistent(
-                PersistentGuard::with_options(guard_options).map_err(ExecutorError::StateFile)?,
-            ),
-        };
-        let startup = |guard: &mut Guard| -> Result<(), StateError> {
-            let limit_mw = device.default_power_limit_mw()?;
-            guard.change(&device, Command::SetPowerLimit { limit_mw })?;
-            if let Some(mhz) = max_memory_mhz {
-                let pin = Command::LockMemoryClocks {
-                    min_mhz: mhz,
-                    max_mhz: mhz,
-                };
-                match guard.change(&device, pin) {
-                    Err(StateError::Nvml(error)) if error.is_not_supported() => {}
-                    other => other?,
-                }
-            }
-            guard.change(&device, pin_gpu_clock(max_mhz))
-        };
-        if let Err(error) = startup(&mut guard) {
+        let mut guard = Guard::new(options.guard.clone()).map_err(ExecutorError::StateFile)?;
+        if let Err(error) = pin_startup_clocks(&device, &mut guard, max_memory_mhz, max_mhz) {
             report_restore_failures(guard.restore());
             return Err(match error {
                 StateError::Nvml(error) => ExecutorError::Startup(error),

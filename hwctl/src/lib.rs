@@ -19,6 +19,10 @@
 //! [`restore_record`] are the pieces a state file for a later `restore` needs. [`Nvml`] and
 //! [`Device`] are `Send + Sync` (NVML is thread-safe); a `Device` keeps its session alive.
 //!
+//! [`Profiler`] is Perseus's in-trainer profiling mode: over consecutive iterations it locks
+//! each graphics clock in turn and measures every computation's time and energy, giving the zeus
+//! profile CSV the frontier solver reads (see [`profiler`]).
+//!
 //! `CUDA_VISIBLE_DEVICES` (indices, `GPU-` UUIDs or unique prefixes, `MIG-` UUIDs) is mapped to
 //! NVML devices by [`Nvml::cuda_devices`].
 //!
@@ -43,6 +47,7 @@ mod error;
 pub mod executor;
 mod guard;
 mod nvml;
+pub mod profiler;
 mod signals;
 mod statefile;
 
@@ -60,6 +65,10 @@ pub use executor::{
 };
 pub use guard::{Record, RestoreFailure, Setting, StateGuard, restore_record};
 pub use nvml::{DEFAULT_LIBRARIES, LIBRARY_ENV, Nvml, library_candidates};
+pub use profiler::{
+    ProfileEntry, Profiler, ProfilerError, ProfilerOptions, ProfilerProgress, ProfilerStatus,
+    SyncFn,
+};
 pub use signals::{RESTORE_SIGNALS, install_signal_handlers};
 pub use statefile::{
     GuardOptions, PersistentGuard, RestoreReport, STATE_DIR_ENV, STATE_FILE_NAME, STATE_SCHEMA,

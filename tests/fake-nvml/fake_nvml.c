@@ -5,7 +5,7 @@
  * control can be tested on machines without a GPU. Build it as a shared library whose soname is
  * the real one, then point ERGON_NVML_LIBRARY (or LD_LIBRARY_PATH) at it:
  *
- *     cc -shared -fPIC -O1 -Wl,-soname,libnvidia-ml.so.1 -o libnvidia-ml.so.1 fake_nvml.c -lpthread
+ *     cc -shared -fPIC -O1 -Wl,-soname,libnvidia-ml.so.1 -o libnvidia-ml.so.1 fake_nvml.c -lpthread -lm
  *
  * Compiled with -DFAKE_NVML_OLD_DRIVER it leaves out the symbols that old drivers lack
  * (nvmlDeviceSetMemoryLockedClocks, nvmlDeviceResetMemoryLockedClocks,
@@ -25,6 +25,10 @@
  *   FAKE_NVML_POWER_W=W          power draw of every GPU (default 100; capped by the power limit);
  *                                the energy counter advances with CLOCK_MONOTONIC at this power
  *   FAKE_NVML_ENERGY_PERIOD_MS=P the energy counter only changes every P ms (default 0: always)
+ *   FAKE_NVML_IDLE_W=I           turns on the power model below: an idle GPU draws I watts, a GPU
+ *                                inside fakeNvmlRun draws P(f) (unset: FAKE_NVML_POWER_W always)
+ *   FAKE_NVML_POWER_EXP=k        exponent of the power model (default 2.0)
+ *   FAKE_NVML_MEMORY_BOUND=m     memory-bound fraction of a computation (default 0.3)
  *   FAKE_NVML_SET_DELAY_MS=D     every setter (Set..., Reset...) first sleeps D ms, outside the lock, as
  *                                real setters take 10-20 ms (default 0; read at every call)
  *   FAKE_NVML_MIG=i:n[,j:m]      GPU i has MIG mode on with n MIG devices (Ampere and newer)
@@ -37,11 +41,44 @@
  *
  * Settings also live in memory for the life of the process. Everything is serialized by one mutex.
  * nvmlErrorString is neither counted nor logged (it cannot fail).
+ *
+ * Power model (FAKE_NVML_IDLE_W set). At graphics clock f (the locked clock clamped to the
+ * supported range, or the maximum graphics clock f_max when unlocked), a busy GPU draws
+ *
+ *     P(f) = P_idle + (P_max - P_idle) * (f / f_max)^k     P_max = FAKE_NVML_POWER_W, k = POWER_EXP
+ *
+ * (every power capped by the power limit, as without the model), and a computation that takes
+ * t0 seconds at f_max takes
+ *
+ *     t(f) = t0 * (m + (1 - m) * f_max / f)                m = FAKE_NVML_MEMORY_BOUND
+ *
+ * The energy counter integrates the power exactly over idle and busy segments (microsecond
+ * resolution; with FAKE_NVML_ENERGY_PERIOD_MS, only up to the counter's update period), and
+ * nvmlDeviceGetPowerUsage reports the power of the moment. Test harnesses drive it through
+ * three exported functions that are not NVML's (neither counted for FAKE_NVML_FAULT_AT nor
+ * subject to FAKE_NVML_UNSUPPORTED; fakeNvmlRun is logged as
+ * "fakeNvmlRun dev=I mhz=F busy_s=T -> SUCCESS"):
+ *
+ *   int fakeNvmlRun(unsigned index, double seconds_at_max)
+ *       the computation: marks GPU `index` busy, sleeps t(f) with f read once at the start
+ *       (without holding the mutex), marks it idle (overlapping calls on one GPU: busy until
+ *       the last ends, at the power of the latest start); returns 0, or NVML_ERROR_INVALID_ARGUMENT
+ *       (2) for a GPU that does not exist or a negative or non-finite duration. Without
+ *       FAKE_NVML_IDLE_W the GPU draws FAKE_NVML_POWER_W throughout, as always.
+ *   double fakeNvmlBusyPowerW(unsigned index, unsigned freq_mhz)
+ *       P(freq_mhz) of GPU `index` in W under its current power limit (FAKE_NVML_POWER_W
+ *       capped by the limit without the model); -1 for a GPU that does not exist.
+ *   double fakeNvmlBusySeconds(unsigned index, unsigned freq_mhz, double seconds_at_max)
+ *       t(freq_mhz) for a computation of seconds_at_max at f_max (seconds_at_max itself without
+ *       the model); -1 for a GPU that does not exist.
+ *
+ * so that harnesses compute the model's predictions with the fake's own formula.
  */
 
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -157,9 +194,12 @@ struct fake_device {
     int mig_mode;
     int n_mig;
     struct fake_device *migs;
-    /* energy */
-    unsigned long long energy_mj;
-    unsigned long long energy_at_ms;
+    /* energy: the integral in uJ up to energy_at_us (CLOCK_MONOTONIC, microseconds) */
+    unsigned long long energy_uj;
+    unsigned long long energy_at_us;
+    /* power model: computations running (fakeNvmlRun calls), drawing busy_mw while any is */
+    int busy;
+    unsigned busy_mw;
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -173,6 +213,11 @@ static struct fake_device mig_devices[MAX_DEVICES][MAX_MIG];
 static int is_root = 1;
 static unsigned power_w = 100;
 static unsigned long long energy_period_ms;
+/* Power model (FAKE_NVML_IDLE_W): off unless has_idle. */
+static int has_idle;
+static double idle_w;
+static double power_exp = 2.0;
+static double memory_bound = 0.3;
 static char unsupported[4096];
 static char log_path[4096];
 static char state_path[4096];
@@ -184,11 +229,11 @@ static struct {
 } faults[MAX_FAULTS];
 static int n_faults;
 
-static unsigned long long monotonic_ms(void)
+static unsigned long long monotonic_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (unsigned long long)ts.tv_sec * 1000ULL + (unsigned long long)ts.tv_nsec / 1000000ULL;
+    return (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000ULL;
 }
 
 static const struct arch_profile *find_arch(const char *key, size_t len)
@@ -229,21 +274,60 @@ static void copy_env(const char *var, char *out, size_t size)
         snprintf(out, size, "%s", value);
 }
 
+static unsigned cap_mw(const struct fake_device *d, unsigned mw)
+{
+    return mw < d->power_limit_mw ? mw : d->power_limit_mw;
+}
+
+/* The graphics clock a computation runs at: the locked clock clamped to the supported range, or
+ * the maximum when unlocked (the symbolic TDP/UNLIMITED values exceed the maximum). */
+static unsigned effective_clock_mhz(const struct fake_device *d, unsigned locked_mhz, int locked)
+{
+    const struct arch_profile *a = d->arch;
+    unsigned f = locked ? locked_mhz : a->gfx_max;
+    if (f > a->gfx_max)
+        f = a->gfx_max;
+    if (f < a->gfx_min)
+        f = a->gfx_min;
+    return f;
+}
+
+/* P(f) in mW (see the header comment), before the power-limit cap. */
+static double model_busy_mw(const struct fake_device *d, unsigned freq_mhz)
+{
+    if (!has_idle)
+        return power_w * 1000.0;
+    double f = effective_clock_mhz(d, freq_mhz, 1), f_max = d->arch->gfx_max;
+    return idle_w * 1000.0 + (power_w - idle_w) * 1000.0 * pow(f / f_max, power_exp);
+}
+
+/* t(f) in seconds (see the header comment). */
+static double model_busy_s(const struct fake_device *d, unsigned freq_mhz, double seconds_at_max)
+{
+    if (!has_idle)
+        return seconds_at_max;
+    double f = effective_clock_mhz(d, freq_mhz, 1), f_max = d->arch->gfx_max;
+    return seconds_at_max * (memory_bound + (1.0 - memory_bound) * f_max / f);
+}
+
 static unsigned current_power_mw(const struct fake_device *d)
 {
-    unsigned mw = power_w * 1000U;
-    return mw < d->power_limit_mw ? mw : d->power_limit_mw;
+    if (!has_idle)
+        return cap_mw(d, power_w * 1000U);
+    return cap_mw(d, d->busy ? d->busy_mw : (unsigned)(idle_w * 1000.0 + 0.5));
 }
 
 /* Brings the energy counter up to now at the current power. */
 static void advance_energy(struct fake_device *d)
 {
-    unsigned long long now = monotonic_ms();
+    unsigned long long now = monotonic_us();
     if (energy_period_ms)
-        now -= now % energy_period_ms;
-    if (now > d->energy_at_ms) {
-        d->energy_mj += (unsigned long long)current_power_mw(d) * (now - d->energy_at_ms) / 1000ULL;
-        d->energy_at_ms = now;
+        now -= now % (energy_period_ms * 1000ULL);
+    if (now > d->energy_at_us) {
+        /* mW x us = nJ; the remainder below 1 uJ is dropped (less than 1 mJ a second at the
+         * usual read rates). */
+        d->energy_uj += (unsigned long long)current_power_mw(d) * (now - d->energy_at_us) / 1000ULL;
+        d->energy_at_us = now;
     }
 }
 
@@ -353,6 +437,22 @@ static void configure(void)
     value = getenv("FAKE_NVML_ENERGY_PERIOD_MS");
     if (value)
         energy_period_ms = strtoull(value, NULL, 10);
+    value = getenv("FAKE_NVML_IDLE_W");
+    if (value && *value) {
+        has_idle = 1;
+        idle_w = strtod(value, NULL);
+        if (!(idle_w >= 0.0))
+            idle_w = 0.0;
+    }
+    value = getenv("FAKE_NVML_POWER_EXP");
+    if (value && *value)
+        power_exp = strtod(value, NULL);
+    value = getenv("FAKE_NVML_MEMORY_BOUND");
+    if (value && *value) {
+        memory_bound = strtod(value, NULL);
+        if (!(memory_bound >= 0.0 && memory_bound <= 1.0))
+            memory_bound = 0.3;
+    }
     copy_env("FAKE_NVML_UNSUPPORTED", unsupported, sizeof unsupported);
     copy_env("FAKE_NVML_LOG", log_path, sizeof log_path);
     copy_env("FAKE_NVML_STATE", state_path, sizeof state_path);
@@ -434,15 +534,16 @@ static void configure(void)
         }
     }
 
-    unsigned long long now = monotonic_ms();
+    unsigned long long now = monotonic_us();
     if (energy_period_ms)
-        now -= now % energy_period_ms;
+        now -= now % (energy_period_ms * 1000ULL);
     load_state();
     for (int i = 0; i < n_devices; i++) {
         /* As if the GPU had drawn its power since boot: the counter is monotonic across
-         * processes too. */
-        devices[i].energy_at_ms = now;
-        devices[i].energy_mj = (unsigned long long)current_power_mw(&devices[i]) * now / 1000ULL;
+         * processes too. mW x ms = uJ, split so that long uptimes do not overflow. */
+        unsigned long long mw = current_power_mw(&devices[i]);
+        devices[i].energy_at_us = now;
+        devices[i].energy_uj = mw * (now / 1000ULL) + mw * (now % 1000ULL) / 1000ULL;
     }
     configured = 1;
 }
@@ -1029,7 +1130,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t d, unsigned
         if (!mj) { rc = NVML_ERROR_INVALID_ARGUMENT; break; }
         if (d->mig_index >= 0 || d->arch->arch < ARCH_VOLTA) { rc = NVML_ERROR_NOT_SUPPORTED; break; }
         advance_energy(d);
-        *mj = d->energy_mj;
+        *mj = d->energy_uj / 1000ULL;
     ), "dev=%s", DEV(d));
 }
 
@@ -1056,4 +1157,95 @@ EXPORT nvmlReturn_t nvmlDeviceSetPersistenceMode(nvmlDevice_t d, unsigned int mo
         d->persistence = (int)mode;
         save_state();
     ), "dev=%s mode=%u", DEV(d), mode);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Test entry points of the power model (not NVML's; see the header comment)                  */
+
+/* Locks the mutex and configures on first use, without counting a call. */
+static void model_lock(void)
+{
+    pthread_mutex_lock(&lock);
+    if (!configured)
+        configure();
+}
+
+static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void log_line(const char *fmt, ...)
+{
+    if (!log_path[0])
+        return;
+    FILE *f = fopen(log_path, "a");
+    if (!f)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    fclose(f);
+}
+
+/* The clock a computation on `d` runs at now (under the mutex). */
+static unsigned running_clock_mhz(const struct fake_device *d)
+{
+    return effective_clock_mhz(d, d->gpu_locked_max, d->gpu_locked);
+}
+
+EXPORT int fakeNvmlRun(unsigned index, double seconds_at_max)
+{
+    model_lock();
+    if (index >= (unsigned)n_devices || !(seconds_at_max >= 0.0) || !isfinite(seconds_at_max)) {
+        pthread_mutex_unlock(&lock);
+        return NVML_ERROR_INVALID_ARGUMENT;
+    }
+    struct fake_device *d = &devices[index];
+    unsigned mhz = running_clock_mhz(d);
+    double busy_s = model_busy_s(d, mhz, seconds_at_max);
+    /* The idle segment ends now; the busy one starts at the same instant. */
+    advance_energy(d);
+    d->busy++;
+    d->busy_mw = (unsigned)(model_busy_mw(d, mhz) + 0.5);
+    log_line("fakeNvmlRun dev=%u mhz=%u busy_s=%.6f -> SUCCESS\n", index, mhz, busy_s);
+    pthread_mutex_unlock(&lock);
+
+    /* Sleep to an absolute deadline, so that EINTR does not stretch the computation. */
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    long long ns = (long long)(busy_s * 1e9 + 0.5);
+    deadline.tv_sec += (time_t)(ns / 1000000000LL);
+    deadline.tv_nsec += (long)(ns % 1000000000LL);
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, NULL) == EINTR)
+        ;
+
+    pthread_mutex_lock(&lock);
+    advance_energy(d);
+    d->busy--;
+    pthread_mutex_unlock(&lock);
+    return NVML_SUCCESS;
+}
+
+EXPORT double fakeNvmlBusyPowerW(unsigned index, unsigned freq_mhz)
+{
+    model_lock();
+    double w = -1.0;
+    if (index < (unsigned)n_devices) {
+        const struct fake_device *d = &devices[index];
+        double mw = model_busy_mw(d, freq_mhz);
+        w = (mw < d->power_limit_mw ? mw : d->power_limit_mw) / 1000.0;
+    }
+    pthread_mutex_unlock(&lock);
+    return w;
+}
+
+EXPORT double fakeNvmlBusySeconds(unsigned index, unsigned freq_mhz, double seconds_at_max)
+{
+    model_lock();
+    double s = index < (unsigned)n_devices ? model_busy_s(&devices[index], freq_mhz, seconds_at_max) : -1.0;
+    pthread_mutex_unlock(&lock);
+    return s;
 }

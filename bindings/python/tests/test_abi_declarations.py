@@ -54,6 +54,9 @@ def header() -> str:
 def c_type(decl: str) -> Any:
     """The ctypes type of a C type as cbindgen writes it (``const struct ergon_perseus_point *``).
     """
+    fn = re.fullmatch(r"(.*?) \(\*\)\((.*)\)", decl.strip(), flags=re.S)
+    if fn:  # a function pointer (see split_decl)
+        return ctypes.CFUNCTYPE(c_type(fn.group(1)), *(c_type(a) for a in fn.group(2).split(",")))
     array = re.fullmatch(r"(.*)\[(\d+)\]", decl.strip(), flags=re.S)
     if array:
         return c_type(array.group(1)) * int(array.group(2))
@@ -73,12 +76,32 @@ def same_type(declared: Any, expected: Any) -> bool:
     # length) or POINTER(c_char) (buffers the library fills)
     if declared is ctypes.c_char_p and expected == ctypes.POINTER(ctypes.c_char):
         return True
+    # function pointers: the same return and argument types
+    func_base = ctypes._CFuncPtr  # type: ignore[attr-defined]
+    if (
+        isinstance(declared, type)
+        and isinstance(expected, type)
+        and issubclass(declared, func_base)
+        and issubclass(expected, func_base)
+    ):
+        return (declared._restype_ is expected._restype_) and len(declared._argtypes_) == len(
+            expected._argtypes_
+        ) and all(same_type(d, e) for d, e in zip(declared._argtypes_, expected._argtypes_))
+    # an array of input strings (const char *const *) is declared as POINTER(c_char_p)
+    if declared == ctypes.POINTER(ctypes.c_char_p) and expected == ctypes.POINTER(
+        ctypes.POINTER(ctypes.c_char)
+    ):
+        return True
     return False
 
 
 def split_decl(decl: str) -> Tuple[str, str]:
     """``"const struct ergon_perseus_option *options"`` -> (type, name); ``"char uuid[96]"`` ->
     (``"char[96]"``, ``"uuid"``)."""
+    fn = re.fullmatch(r"\s*(.*?)\s*\(\s*\*\s*(\w+)\s*\)\s*\((.*)\)\s*", decl, flags=re.S)
+    if fn:  # a function pointer: "void (*sync)(void *user_data)" -> ("void (*)(void *)", "sync")
+        args = ", ".join(split_decl(a)[0] for a in fn.group(3).split(","))
+        return f"{fn.group(1)} (*)({args})", fn.group(2)
     m = re.fullmatch(r"\s*(.*?)\s*\b(\w+)\s*(?:\[(\d+)\])?\s*", decl, flags=re.S)
     assert m, decl
     if m.group(3):

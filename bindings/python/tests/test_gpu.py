@@ -114,6 +114,7 @@ def test_gpu_plan_executor_two_iterations_restores_defaults(
         "orloj_simulation": 0,
         "gpu_executor": 0,
         "gpu_energy_monitor": 0,
+        "gpu_profiler": 0,
     }
     assert got["restored"] == 0  # close() already put everything back
     assert state.read_text().splitlines()[0] == default_state(0, 400)

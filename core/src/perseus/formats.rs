@@ -17,6 +17,11 @@ use super::{
 };
 use crate::fit::ExpModel;
 
+pub use super::profile_csv::{
+    MAX_INSTRUCTION_NAME_LEN, PROFILE_CSV_HEADER, ProfileRow, instruction_name_error,
+    merge_profile_csv, profile_rows, read_profile_rows, write_profile_csv,
+};
+
 /// Schema name of a frontier problem.
 pub const INSTANCE_SCHEMA: &str = "perseus-instance/v1";
 /// Schema name of a solved frontier.
@@ -238,106 +243,39 @@ fn explicit_dag(doc: DagDoc, pipeline_stages: Option<u32>) -> Result<(Dag, Vec<u
 /// A UTF-8 byte-order mark before the header is ignored. Linear in the size of the text; more
 /// than [`MAX_CSV_LINES`] lines are refused before parsing.
 pub fn parse_profile_csv(text: &str) -> Result<Vec<Profile>, FormatError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let lines_total = text.bytes().filter(|&b| b == b'\n').count() + 1;
-    if lines_total > MAX_CSV_LINES {
-        return Err(FormatError::Csv {
-            line: MAX_CSV_LINES + 1,
-            message: alloc::format!(
-                "the file has {lines_total} lines, more than the limit MAX_CSV_LINES = {MAX_CSV_LINES}"
-            ),
-        });
-    }
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let (_, header) = lines.next().ok_or(FormatError::Csv {
-        line: 1,
-        message: "the file is empty".into(),
-    })?;
-    let names: Vec<&str> = header.split(',').map(str::trim).collect();
-    let col = |name: &str| {
-        names.iter().position(|&n| n == name).ok_or_else(|| FormatError::Csv {
-            line: 1,
-            message: alloc::format!("the header has no `{name}` column (need stage,instruction,frequency,time,energy)"),
-        })
-    };
-    let (c_stage, c_kind, c_freq, c_time, c_energy) = (
-        col("stage")?,
-        col("instruction")?,
-        col("frequency")?,
-        col("time")?,
-        col("energy")?,
-    );
     let mut profiles: Vec<Profile> = Vec::new();
     // (stage, kind) → index into `profiles`: O(log P) per row, not a scan of every profile.
     let mut index: BTreeMap<(u32, Kind), usize> = BTreeMap::new();
-    for (i, line) in lines {
-        let line_no = i + 1;
-        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
-        let cell = |c: usize, what: &str| {
-            cells.get(c).copied().ok_or_else(|| FormatError::Csv {
-                line: line_no,
-                message: alloc::format!(
-                    "missing `{what}` (expected {} columns, found {})",
-                    names.len(),
-                    cells.len()
-                ),
-            })
-        };
-        let number = |c: usize, what: &str| -> Result<f64, FormatError> {
-            let s = cell(c, what)?;
-            s.parse::<f64>().map_err(|_| FormatError::Csv {
-                line: line_no,
-                message: alloc::format!("`{what}` = \"{s}\" is not a number"),
-            })
-        };
-        let stage_s = cell(c_stage, "stage")?;
-        let stage: u32 = stage_s.parse().map_err(|_| FormatError::Csv {
-            line: line_no,
-            message: alloc::format!("`stage` = \"{stage_s}\" is not a stage index"),
-        })?;
-        let kind: Kind = cell(c_kind, "instruction")?
+    super::profile_csv::for_each_row(text, |row| {
+        let kind: Kind = row
+            .instruction
             .parse()
             .map_err(|e: UnknownName| FormatError::Csv {
-                line: line_no,
+                line: row.line,
                 message: alloc::format!("`instruction`: {e}"),
             })?;
-        let freq = number(c_freq, "frequency")?;
-        if !(freq >= 1.0 && freq <= f64::from(u32::MAX) && libm::trunc(freq) == freq) {
-            return Err(FormatError::Csv {
-                line: line_no,
-                message: alloc::format!(
-                    "`frequency` = {} is not a positive whole number of MHz",
-                    super::Num(freq)
-                ),
-            });
-        }
         let option = ProfileOption {
-            freq_mhz: freq as u32,
-            time_s: number(c_time, "time")?,
-            energy_j: number(c_energy, "energy")?,
+            freq_mhz: row.freq_mhz,
+            time_s: row.time_s,
+            energy_j: row.energy_j,
         };
-        match index.get(&(stage, kind)).and_then(|&k| profiles.get_mut(k)) {
+        match index
+            .get(&(row.stage, kind))
+            .and_then(|&k| profiles.get_mut(k))
+        {
             Some(p) => p.options.push(option),
             None => {
-                index.insert((stage, kind), profiles.len());
+                index.insert((row.stage, kind), profiles.len());
                 profiles.push(Profile {
-                    stage,
+                    stage: row.stage,
                     kind,
                     options: alloc::vec![option],
                     fit: None,
                 });
             }
         }
-    }
-    if profiles.is_empty() {
-        return Err(FormatError::Csv {
-            line: 2,
-            message: "no data rows".into(),
-        });
-    }
+        Ok(())
+    })?;
     Ok(profiles)
 }
 

@@ -25,6 +25,8 @@ pub mod synthetic;
 
 #[cfg(feature = "serde")]
 pub mod formats;
+#[cfg(feature = "serde")]
+mod profile_csv;
 
 use alloc::vec::Vec;
 

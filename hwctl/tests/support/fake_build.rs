@@ -26,7 +26,7 @@ pub fn compile_fake(dir: &Path, flags: &[&str]) -> Result<PathBuf, String> {
         .arg("-o")
         .arg(&partial)
         .arg(&source)
-        .arg("-lpthread")
+        .args(["-lpthread", "-lm"])
         .output()
         .map_err(|e| format!("cannot run the C compiler {cc:?}: {e}"))?;
     if !output.status.success() {

@@ -13,6 +13,7 @@ not NUL-terminated); an output string is filled in two calls, the length first (
 from __future__ import annotations
 
 from ctypes import (
+    CFUNCTYPE,
     POINTER,
     Structure,
     c_bool,
@@ -24,6 +25,7 @@ from ctypes import (
     c_size_t,
     c_uint32,
     c_uint64,
+    c_void_p,
 )
 from typing import Any, Dict, List, Tuple
 
@@ -85,6 +87,10 @@ class ergon_gpu_executor(Structure):
 
 class ergon_gpu_energy_monitor(Structure):
     """Opaque ``struct ergon_gpu_energy_monitor`` (only ever used through a pointer)."""
+
+
+class ergon_gpu_profiler(Structure):
+    """Opaque ``struct ergon_gpu_profiler`` (only ever used through a pointer)."""
 
 
 class ergon_dpk_workload(Structure):
@@ -375,10 +381,45 @@ class ergon_gpu_device_info(Structure):
     ]
 
 
+# void (*sync)(void *user_data) of ergon_gpu_profiler_options.
+ergon_gpu_profiler_sync = CFUNCTYPE(None, c_void_p)
+
+
+class ergon_gpu_profiler_options(Structure):
+    """``struct ergon_gpu_profiler_options``: profiler settings."""
+
+    _fields_ = [
+        ("warmup_iters", c_uint32),
+        ("iters_per_clock", c_uint32),
+        ("step_mhz", c_uint32),
+        ("min_mhz", c_uint32),
+        ("max_slowdown", c_double),
+        ("blocking_window_s", c_double),
+        ("restore_on_signal", c_bool),
+        ("sync", ergon_gpu_profiler_sync),
+        ("user_data", c_void_p),
+    ]
+
+
+class ergon_gpu_profiler_progress(Structure):
+    """``struct ergon_gpu_profiler_progress``: where profiling stands."""
+
+    _fields_ = [
+        ("freq_mhz", c_uint32),
+        ("clock_index", c_size_t),
+        ("clocks_total", c_size_t),
+        ("warming_up", c_bool),
+        ("iters_left", c_uint64),
+        ("eta_s", c_double),
+        ("done", c_bool),
+    ]
+
+
 FrontierPtr = POINTER(ergon_perseus_frontier)
 PlanPtr = POINTER(ergon_perseus_plan)
 ExecutorPtr = POINTER(ergon_gpu_executor)
 MonitorPtr = POINTER(ergon_gpu_energy_monitor)
+ProfilerPtr = POINTER(ergon_gpu_profiler)
 DpkWorkloadPtr = POINTER(ergon_dpk_workload)
 DpkResultPtr = POINTER(ergon_dpk_result)
 DpkOnlinePtr = POINTER(ergon_dpk_online)
@@ -593,6 +634,26 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     ),
     "ergon_gpu_energy_monitor_free": (None, [MonitorPtr]),
     "ergon_gpu_energy_monitor_last_error": _text_out(MonitorPtr),
+    "ergon_gpu_profiler_options_default": (ergon_gpu_profiler_options, []),
+    "ergon_gpu_profiler_new": (
+        ergon_status,
+        [*_str_in, c_size_t, POINTER(ergon_gpu_profiler_options), POINTER(ProfilerPtr)],
+    ),
+    "ergon_gpu_profiler_instruction_begin": (ergon_status, [ProfilerPtr, *_str_in]),
+    "ergon_gpu_profiler_instruction_end": (ergon_status, [ProfilerPtr, *_str_in]),
+    "ergon_gpu_profiler_step_end": (ergon_status, [ProfilerPtr, POINTER(c_bool)]),
+    "ergon_gpu_profiler_get_progress": (
+        ergon_status,
+        [ProfilerPtr, POINTER(ergon_gpu_profiler_progress)],
+    ),
+    "ergon_gpu_profiler_p_blocking_w": (ergon_status, [ProfilerPtr, _double_p]),
+    "ergon_gpu_profiler_to_csv": _text_out(ProfilerPtr),
+    "ergon_gpu_profiler_free": (None, [ProfilerPtr]),
+    "ergon_gpu_profiler_last_error": _text_out(ProfilerPtr),
+    "ergon_perseus_profile_merge_csv": (
+        ergon_status,
+        [POINTER(c_char_p), _size_p, c_size_t, _char_buf, c_size_t, _size_p],
+    ),
     **{f"{stem}_name": _code_name for stem in NAMED_ENUMS.values()},
     **{f"{stem}_parse": _name_code for stem in NAMED_ENUMS.values()},
     "ergon_orloj_policy_name": (ergon_status, [c_uint32, *_code_name[1]]),

@@ -177,6 +177,7 @@ HANDLE_KINDS = (
     "orloj_simulation",
     "gpu_executor",
     "gpu_energy_monitor",
+    "gpu_profiler",
 )
 """Every kind of native handle, named as its C type without ``ergon_``."""
 

@@ -1,4 +1,5 @@
-"""GPUs through NVML: listing them, executing a frequency plan, measuring energy.
+"""GPUs through NVML: listing them, profiling a pipeline stage, executing a frequency plan,
+measuring energy.
 
 The functions of this module drive the GPU part of the C ABI (``ergon_gpu_*``,
 ``ergon_gpu_executor_*``, ``ergon_gpu_energy_monitor_*`` of ``ergon.h``). NVML
@@ -20,6 +21,21 @@ it every call raises :class:`~ergon.ErgonError` with ``Status.NVML_UNAVAILABLE``
         ...
     print(w.time_s, w.energy_j, w.power_w)
 
+Profiling (Perseus): :class:`Profiler` locks each GPU clock in turn over consecutive training
+iterations and measures every computation; its :meth:`Profiler.to_csv` is the stage's zeus
+profile CSV, which :func:`ergon.perseus.merge_profile_csv` joins with the other stages' and
+:meth:`ergon.Frontier.from_profile_csv_text` solves::
+
+    with gpu.Profiler(local_rank, stage=pp_rank, sync="cuda") as prof:
+        while True:
+            for kind in schedule:                            # "forward", "backward", ...
+                prof.instruction_begin(kind)
+                ...                                          # the computation
+                prof.instruction_end(kind)
+            if prof.step_end():                              # after each iteration
+                break
+        csv, p_blocking_w = prof.to_csv(), prof.p_blocking_w
+
 Devices are named as the library's module notes say (an NVML index such as ``"0"``, a
 ``GPU-…``/``MIG-…`` UUID...); an ``int`` is passed as its decimal text.
 
@@ -32,9 +48,11 @@ garbage-collected (a ``weakref.finalize``, which also runs at interpreter exit).
 from __future__ import annotations
 
 import contextlib
-from ctypes import byref, c_double, c_size_t, c_uint32
+import logging
+import math
+from ctypes import byref, c_bool, c_double, c_size_t, c_uint32
 from dataclasses import dataclass
-from typing import Any, Iterator, List, NamedTuple, Optional, Tuple, Union
+from typing import Any, Callable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 from . import _abi as A
 from . import _names
@@ -48,6 +66,8 @@ __all__ = [
     "GpuInfo",
     "Measurement",
     "PlanExecutor",
+    "Profiler",
+    "ProfilerProgress",
     "count",
     "devices",
     "info",
@@ -402,3 +422,257 @@ class EnergyMonitor(_OnDevice):
             yield m
         finally:
             m.time_s, m.energy_j = self.end(name)
+
+
+# --- profiler ----------------------------------------------------------------------------------
+
+_log = logging.getLogger("ergon.gpu")
+
+
+class ProfilerProgress(NamedTuple):
+    """Where profiling stands (``struct ergon_gpu_profiler_progress``)."""
+
+    freq_mhz: int
+    """The clock being profiled (after the end: the last one profiled), MHz."""
+    clock_index: int
+    """0-based position of that clock among the candidates."""
+    clocks_total: int
+    """Number of candidate clocks (profiling may stop earlier: ``max_slowdown``)."""
+    warming_up: bool
+    """True during the warm-up iterations of the current clock."""
+    iters_left: int
+    """Iterations left if every remaining candidate is profiled (an upper bound)."""
+    eta_s: Optional[float]
+    """Estimated seconds left, the blocking window included; ``None`` before the first
+    iteration ended."""
+    done: bool
+    """True once profiling is done."""
+
+
+def _cuda_sync() -> Callable[[], None]:
+    """``torch.cuda.synchronize`` of the current device, or a clear error without CUDA."""
+    try:
+        import torch  # the trainer's own torch; ergon does not depend on it
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ErgonError(
+            Status.INVALID_ARGUMENT, 'sync="cuda" needs torch (pip install torch)'
+        ) from e
+    if not torch.cuda.is_available():
+        raise ErgonError(
+            Status.INVALID_ARGUMENT,
+            'sync="cuda": torch sees no CUDA device; pass sync=None or a callable',
+        )
+    synchronize: Callable[[], None] = torch.cuda.synchronize
+    return synchronize
+
+
+class Profiler(_OnDevice):
+    """Profiles one pipeline stage's computations at each GPU clock inside a training job
+    (``ergon_gpu_profiler_*``; the Perseus profiler).
+
+    Construction selects the clocks (the supported graphics clocks from the maximum down, at
+    least ``step_mhz`` apart, none below ``min_mhz``), sets the power limit to its default and
+    locks the memory clock and the highest selected graphics clock; every original setting is
+    also written to the GPU state file (see :func:`restore`). Needs CAP_SYS_ADMIN.
+
+    Per iteration: :meth:`instruction_begin` and :meth:`instruction_end` around every
+    computation (``"forward"``, ``"backward"`` or any other name of the schedule), then
+    :meth:`step_end`, which returns True once profiling is done. Each clock gets
+    ``warmup_iters`` discarded and ``iters_per_clock`` measured iterations; profiling stops
+    lowering the clock once a computation is ``max_slowdown`` times slower than at its fastest,
+    then measures the blocking power (the GPU idle at the lowest profiled clock for
+    ``blocking_window_s``; :meth:`step_end` blocks that long) and restores every setting.
+    :meth:`close` (or leaving a ``with`` block) restores them at any time. Calls are serialized
+    by a lock.
+    """
+
+    __slots__ = ("_stage", "_sync_cb", "_sync_error", "_progress_cb", "_last_freq")
+    _what = "profiler"
+    _running = "profiling"
+
+    def __init__(
+        self,
+        device: Device,
+        stage: int = 0,
+        *,
+        warmup_iters: int = 1,
+        iters_per_clock: int = 2,
+        step_mhz: int = 0,
+        min_mhz: int = 0,
+        max_slowdown: float = 1.5,
+        blocking_window_s: float = 1.0,
+        restore_on_signal: bool = True,
+        sync: Union[None, str, Callable[[], Any]] = None,
+        progress: Optional[Callable[[ProfilerProgress], Any]] = None,
+    ) -> None:
+        """Starts profiling stage ``stage`` on ``device``.
+
+        Args:
+            device: the GPU (``"0"``, ``0``, a UUID...).
+            stage: the pipeline stage this GPU runs (the ``stage`` column of the CSV).
+            warmup_iters: iterations discarded after each clock change.
+            iters_per_clock: iterations measured at each clock (at least 1).
+            step_mhz: least spacing of the profiled clocks, MHz (0: every supported clock).
+            min_mhz: no clock below this is profiled, MHz.
+            max_slowdown: stop lowering the clock once a computation's mean time exceeds this
+                factor of its fastest (at least 1; ``math.inf`` never stops).
+            blocking_window_s: seconds the idle GPU is measured for P_blocking at the end.
+            restore_on_signal: restore the GPU's settings on SIGINT/SIGTERM, then end the
+                process (a launcher's SIGTERM must not leave clocks locked; Python's ``atexit``
+                does not run then).
+            sync: waits for the GPU's queued work before each time and energy reading:
+                ``None`` (no synchronisation), ``"cuda"`` (``torch.cuda.synchronize``) or any
+                callable without arguments. An exception it raises is re-raised by the profiler
+                call that made it run.
+            progress: called with a :class:`ProfilerProgress` after every :meth:`step_end`;
+                ``None`` logs to the ``ergon.gpu`` logger (INFO) at each new clock and at the
+                end.
+
+        Raises:
+            ErgonError: ``INVALID_ARGUMENT`` (no such device, an option out of range, no clock
+                at or above ``min_mhz``, ``sync="cuda"`` without CUDA), ``NVML_UNAVAILABLE``,
+                ``GPU``.
+        """
+        stage_index = index(stage, "stage")
+        if sync == "cuda":
+            sync = _cuda_sync()
+        elif sync is not None and not callable(sync):
+            raise TypeError(f'sync must be None, "cuda" or a callable, not {sync!r}')
+        if progress is not None and not callable(progress):
+            raise TypeError(f"progress must be None or a callable, not {progress!r}")
+        name = self._set_device(device)
+        self._stage = stage_index
+        self._progress_cb: Optional[Callable[[ProfilerProgress], Any]] = progress
+        self._sync_error: Optional[BaseException] = None
+        self._last_freq: Optional[int] = None
+        options = lib().ergon_gpu_profiler_options_default()
+        options.warmup_iters = u32(warmup_iters, "warmup_iters")
+        options.iters_per_clock = u32(iters_per_clock, "iters_per_clock")
+        options.step_mhz = u32(step_mhz, "step_mhz")
+        options.min_mhz = u32(min_mhz, "min_mhz")
+        options.max_slowdown = float(max_slowdown)
+        options.blocking_window_s = float(blocking_window_s)
+        options.restore_on_signal = bool(restore_on_signal)
+        # The ctypes callback object, kept alive with the profiler (None: no sync).
+        self._sync_cb: Optional[Any] = None
+        if sync is not None:
+            user_sync = sync
+
+            def call_sync(_user_data: Any) -> None:
+                # An exception cannot cross the C library: keep the first, raise it after.
+                try:
+                    user_sync()
+                except BaseException as e:  # noqa: BLE001 - re-raised by _checked
+                    if self._sync_error is None:
+                        self._sync_error = e
+
+            # Kept alive with the profiler: the library calls it until the handle is freed.
+            self._sync_cb = A.ergon_gpu_profiler_sync(call_sync)
+            options.sync = self._sync_cb
+        self._own(
+            make("ergon_gpu_profiler_new", "gpu_profiler", name, len(name), stage_index,
+                 byref(options))
+        )
+
+    @property
+    def stage(self) -> int:
+        """The pipeline stage profiled."""
+        return self._stage
+
+    def _repr_fields(self) -> str:
+        return f"{super()._repr_fields()} stage={self._stage}"
+
+    def _checked(self, verb: str, *args: Any) -> None:
+        """``_call``, then the sync callback's exception, if it raised one."""
+        try:
+            self._call(verb, *args)
+        finally:
+            error, self._sync_error = self._sync_error, None
+            if error is not None:
+                raise error
+
+    # --- profiling ---------------------------------------------------------------------------
+
+    def instruction_begin(self, kind: str) -> None:
+        """Before the computation ``kind`` (any name without commas, quotes or control
+        characters): during measured iterations, synchronises and opens its window.
+
+        Raises:
+            ErgonError: ``INVALID_ARGUMENT`` (a name the CSV cannot carry), ``INVALID_STATE``
+                (an instruction is open, profiling is over, or the profiler is closed), ``GPU``
+                (the reading failed: profiling stopped and the settings were restored).
+        """
+        raw = utf8(kind, "an instruction name")
+        self._checked("instruction_begin", raw, len(raw))
+
+    def instruction_end(self, kind: str) -> None:
+        """After the computation ``kind``: during measured iterations, synchronises and adds its
+        time and energy to the current clock's.
+
+        Raises:
+            ErgonError: ``INVALID_STATE`` (no instruction open, another one open, profiling is
+                over) or ``GPU``.
+        """
+        raw = utf8(kind, "an instruction name")
+        self._checked("instruction_end", raw, len(raw))
+
+    def step_end(self) -> bool:
+        """After an iteration: advances warm-up, measured iterations and clocks; after the last
+        clock measures P_blocking (blocking ``blocking_window_s``) and restores the settings.
+        Returns True once profiling is done, then reports progress (see ``progress``).
+
+        Raises:
+            ErgonError: ``INVALID_STATE`` (an instruction is open, or profiling is over) or
+                ``GPU`` (profiling stopped, settings restored).
+        """
+        done = c_bool(False)
+        self._checked("step_end", byref(done))
+        p = self.progress
+        if self._progress_cb is not None:
+            self._progress_cb(p)
+        elif p.done:
+            _log.info("ergon profiler (stage %d): done, %d clocks", self._stage, p.clock_index + 1)
+        elif p.freq_mhz != self._last_freq:
+            eta = "?" if p.eta_s is None else f"{p.eta_s:.0f} s"
+            _log.info(
+                "ergon profiler (stage %d): profiling %d MHz (%d/%d), %d iterations left, ETA %s",
+                self._stage, p.freq_mhz, p.clock_index + 1, p.clocks_total, p.iters_left, eta,
+            )
+        self._last_freq = p.freq_mhz
+        return bool(done.value)
+
+    @property
+    def progress(self) -> ProfilerProgress:
+        """Where profiling stands."""
+        raw = self._get("get_progress", A.ergon_gpu_profiler_progress)
+        eta = float(raw.eta_s)
+        return ProfilerProgress(
+            int(raw.freq_mhz),
+            int(raw.clock_index),
+            int(raw.clocks_total),
+            bool(raw.warming_up),
+            int(raw.iters_left),
+            None if math.isnan(eta) else eta,
+            bool(raw.done),
+        )
+
+    @property
+    def done(self) -> bool:
+        """True once profiling is done (the profile and P_blocking are final)."""
+        return self.progress.done
+
+    @property
+    def p_blocking_w(self) -> Optional[float]:
+        """The blocking power measured at the end, W; ``None`` before."""
+        with self._lock:
+            h = self._live()
+            out = c_double(0.0)
+            if h.fn("p_blocking_w")(h.ptr, byref(out)):
+                return None
+            return float(out.value)
+
+    def to_csv(self) -> str:
+        """The profile so far (complete once done) as zeus profile CSV:
+        ``stage,instruction,frequency,time,energy``, one row per instruction and clock, time in
+        seconds and energy in joules per computation."""
+        return self._text("to_csv")

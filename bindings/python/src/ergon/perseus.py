@@ -29,6 +29,7 @@ from typing import (
     List,
     NamedTuple,
     Optional,
+    Sequence,
     Tuple,
     TypeVar,
     Union,
@@ -46,10 +47,13 @@ from ._ffi import (
     fill,
     make,
     read_file,
+    read_text,
+    thread_error,
     u32,
 )
+from ._library import lib
 
-__all__ = ["Frontier", "Instruction", "Plan", "Point", "Summary"]
+__all__ = ["Frontier", "Instruction", "Plan", "Point", "Summary", "merge_profile_csv"]
 
 # ergon_perseus_point as raw bytes: four doubles and a uint64 in native layout (checked below),
 # and the same with only (time_s, energy_j) read.
@@ -508,3 +512,21 @@ def _read_plan(h: Handle, at: str, deadline_s: Optional[float]) -> Plan:
             ]
         )
     return Plan(summary.time_s, summary.energy_j, stages, at, deadline_s, h.text("to_json"))
+
+
+def merge_profile_csv(texts: Sequence[Union[str, bytes]]) -> str:
+    """Merges profile CSVs (typically :meth:`ergon.gpu.Profiler.to_csv` of every pipeline
+    stage) into the pipeline's: the header once, then every text's rows in order
+    (``ergon_perseus_profile_merge_csv``).
+
+    Raises:
+        ErgonError: ``PARSE`` (a text that is not a profile CSV; the message names the text
+            and line) or ``INVALID_PROBLEM`` (a stage, instruction and frequency listed twice,
+            or no text at all; the message names them).
+    """
+    data = [as_bytes(t, f"texts[{i}]") for i, t in enumerate(texts)]
+    pointers = (ctypes.c_char_p * len(data))(*data)
+    lens = (ctypes.c_size_t * len(data))(*(len(d) for d in data))
+    return read_text(
+        lib().ergon_perseus_profile_merge_csv, pointers, lens, len(data), error=thread_error
+    )

@@ -13,6 +13,11 @@ does not expect raises :class:`~ergon.ErgonError` (``INVALID_STATE``) before it 
   (``forward_step``/``backward_step``, an iteration per training ``forward_backward_*`` call,
   or per :meth:`~PlanHook.step` block / :meth:`~PlanHook.step_end` call).
 
+:class:`PerseusJob` (:mod:`ergon.hooks.distributed`) is Perseus across the ranks of a
+``torch.distributed`` job: it profiles every stage, solves the frontier once on a planner rank,
+gives each rank its stage's plan, and re-plans on-line when a straggler announces its iteration
+time; the hooks above, or a plain training loop, drive it.
+
 ``install()`` returns the hook, which is also a context manager: leaving the block (or
 ``close()``, or interpreter exit) uninstalls it and closes the executor, restoring the GPU's
 settings; ``uninstall()`` alone puts the framework back and keeps the executor. Neither
@@ -23,6 +28,16 @@ from __future__ import annotations
 
 from ._base import PlanHook, Sync
 from .deepspeed import DeepSpeedHook
+from .distributed import PerseusJob, PlanSwitch, announce_via_store, merge_profiles
 from .megatron import MegatronHook
 
-__all__ = ["DeepSpeedHook", "MegatronHook", "PlanHook", "Sync"]
+__all__ = [
+    "DeepSpeedHook",
+    "MegatronHook",
+    "PerseusJob",
+    "PlanHook",
+    "PlanSwitch",
+    "Sync",
+    "announce_via_store",
+    "merge_profiles",
+]
