@@ -46,3 +46,25 @@ def test_deepspeed_sigterm_restores_every_gpu(fake_nvml: Path, tmp_path: Path) -
     states = sigterm_job("ds_job.py", tmp_path, 2, ["--pp", "2", "--microbatches", "4"],
                          fake_nvml)
     assert states == [INITIAL_STATE] * 2
+
+
+def test_deepspeed_hook_drives_the_profiler(fake_nvml: Path, tmp_path: Path) -> None:
+    """The same hook drives :class:`ergon.gpu.Profiler` (instruction_end after each pass): every
+    rank profiles its stage's forward and backward at each selected clock of its fake GPU."""
+    require("deepspeed")
+    ranks = run_job("ds_job.py", tmp_path, 2, ["--pp", "2", "--profile"], fake_nvml)
+    for r in ranks:
+        rows = [line.split(",") for line in r["csv"].splitlines()[1:]]
+        assert rows, r["csv"]
+        assert {row[0] for row in rows} == {str(r["stage"])}
+        kinds = {row[1] for row in rows}
+        assert kinds == {"forward", "backward"}, r["csv"]
+        clocks = sorted({int(row[2]) for row in rows}, reverse=True)
+        # From the maximum down, at least 400 MHz apart, none below 600 MHz: one iteration each.
+        assert clocks[0] == 1410 and len(clocks) >= 2 and clocks[-1] >= 600, clocks
+        assert all(a - b >= 400 for a, b in zip(clocks, clocks[1:])), clocks
+        assert r["iterations"] == len(clocks)
+        assert all(float(row[3]) > 0 and float(row[4]) >= 0 for row in rows), r["csv"]
+        log = (tmp_path / f"nvml-rank{r['rank']}.log").read_text()
+        assert "nvmlDeviceResetGpuLockedClocks" in log  # restored when profiling ended
+        assert (tmp_path / f"nvml-rank{r['rank']}.state").read_text() == INITIAL_STATE

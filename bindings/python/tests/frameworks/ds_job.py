@@ -31,11 +31,14 @@ from common import (  # noqa: E402
 
 
 def main() -> int:
-    args = job_arguments().parse_args()
+    ap = job_arguments()
+    ap.add_argument("--profile", action="store_true",
+                    help="drive an ergon.gpu.Profiler instead of a plan executor")
+    args = ap.parse_args()
     out = Path(args.out)
     rank = int(os.environ["RANK"])
     world = int(os.environ["WORLD_SIZE"])
-    if args.ergon:
+    if args.ergon or args.profile:
         per_rank_nvml(out, rank)
 
     import torch
@@ -80,6 +83,25 @@ def main() -> int:
             lambda: DeepSpeedHook(OtherStage(1 - engine.stage_id), sync=None).install(engine))
         hook = DeepSpeedHook(recorder, sync=None).install(engine)
         program = frontier.plan().stages[engine.stage_id]
+    if args.profile:
+        # The hook drives the Perseus profiler instead of an executor: instruction_begin and
+        # instruction_end around every pass, step_end after every train_batch, until done.
+        import math
+
+        from ergon import gpu
+        from ergon.hooks import DeepSpeedHook
+
+        profiler = gpu.Profiler("0", engine.stage_id, warmup_iters=0, iters_per_clock=1,
+                                step_mhz=400, min_mhz=600, max_slowdown=math.inf,
+                                blocking_window_s=0.05)
+        with DeepSpeedHook(profiler, sync=None).install(engine) as hook:
+            while not profiler.done:
+                engine.train_batch(data_iter=it)
+            csv = profiler.to_csv()
+        (out / f"rank{rank}.json").write_text(json.dumps(
+            {"rank": rank, "stage": engine.stage_id, "iterations": hook.iterations,
+             "csv": csv}))
+        return 0
     losses = []
     steps = args.steps if not args.wait_for_sigterm else 10**9
     for step in range(steps):
