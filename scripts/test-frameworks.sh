@@ -16,7 +16,8 @@
 #     compile the first time):
 #       test_frameworks_deepspeed.py, test_frameworks_megatron.py (multi-process jobs),
 #       test_examples.py (the examples a user copies, with torch, DeepSpeed and Megatron),
-#       test_hooks.py (its checks of the real classes run here).
+#       test_hooks.py (its checks of the real classes run here),
+#       test_distributed.py (PerseusJob over gloo ranks: needs torch, skipped in the Python step).
 #     Extra arguments go to pytest.
 # Called by scripts/test.sh after scripts/test-python.sh; runs on its own too (after a
 # `cargo build -p ergon-ffi -p ergon-cli`).
@@ -111,7 +112,8 @@ start=$SECONDS
     bindings/python/tests/test_frameworks_deepspeed.py \
     bindings/python/tests/test_frameworks_megatron.py \
     bindings/python/tests/test_examples.py \
-    bindings/python/tests/test_hooks.py "$@" || status=$?
+    bindings/python/tests/test_hooks.py \
+    bindings/python/tests/test_distributed.py "$@" || status=$?
 say "pytest: $((SECONDS - start)) s"
 if [[ $status == 5 ]]; then
     echo "frameworks: pytest collected no tests: counted as a failure" >&2
