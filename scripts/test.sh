@@ -57,6 +57,9 @@ cargo test --workspace --locked
 step "Python bindings (pytest against the built libergon.so and ergon)"
 scripts/test-python.sh
 
+step "Python with the real frameworks (torch, DeepSpeed, Megatron-Core on CPU; cached venv)"
+scripts/test-frameworks.sh
+
 step "benchmarks compile"
 cargo bench --workspace --no-run --locked
 

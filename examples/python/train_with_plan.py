@@ -13,7 +13,8 @@ only additions are ``executor.instruction_begin(kind)`` before each computation 
 
 Without ``--gpu`` the clocks are only recorded and printed (:class:`DryRunExecutor`), so the
 example runs anywhere. The model is a ``torch.nn.Linear`` when torch is installed, else the same
-linear regression in plain Python (``--model python`` forces it; CI runs that, without torch).
+linear regression in plain Python (``--model python`` forces it). CI runs both: the plain-Python
+model in its Python step, the torch model in its framework step (scripts/test-frameworks.sh).
 """
 
 from __future__ import annotations

@@ -142,19 +142,11 @@ def run_child(code: str, env: Dict[str, str], nvml: Optional[Path]) -> Dict[str,
 def profile_csv_text(stages: int) -> str:
     """A zeus profile CSV with the same profiles for each of ``stages`` stages, at clocks the fake
     Ampere GPU supports (210..=1410 MHz in 15 MHz steps): on one stage and one microbatch the T*
-    plan runs the forward at 1200 MHz and the backward at 1005."""
-    rows = [
-        ("forward", 1410, 0.010, 3.0),
-        ("forward", 1200, 0.012, 2.2),
-        ("forward", 1005, 0.015, 2.5),
-        ("backward", 1410, 0.020, 6.0),
-        ("backward", 1200, 0.024, 4.4),
-        ("backward", 1005, 0.030, 4.0),
-    ]
-    lines = ["stage,instruction,frequency,time,energy"]
-    for stage in range(stages):
-        lines += [f"{stage},{kind},{mhz},{t:.3f},{e}" for kind, mhz, t, e in rows]
-    return "\n".join(lines) + "\n"
+    plan runs the forward at 1200 MHz and the backward at 1005. The rows are those the framework
+    jobs use (``frameworks/common.py``)."""
+    from frameworks.common import profile_csv  # noqa: PLC0415
+
+    return profile_csv(stages)
 
 
 def pytest_report_header(config: Any) -> str:

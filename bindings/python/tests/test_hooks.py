@@ -1,6 +1,6 @@
 """``ergon.hooks`` (the DeepSpeed and Megatron trainer hooks) against the fake NVML.
 
-Neither DeepSpeed, Megatron nor torch is installed in CI, so the scenarios run against
+The Python step of CI has neither DeepSpeed, Megatron nor torch, so the scenarios run against
 STAND-INS: minimal modules inserted into ``sys.modules`` under the real names
 (``deepspeed.runtime.pipe.schedule``/``.engine``, ``megatron.core.pipeline_parallel.schedules``)
 that have exactly the real method and function names and signatures the hooks wrap, and the same
@@ -18,13 +18,13 @@ together with the fake's call log and state file.
 
 from __future__ import annotations
 
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
-from conftest import profile_csv_text, run_child
+from conftest import profile_csv_text, run_child, run_python
+from frameworks.harness import SHUTDOWN, STARTUP, require
 
 # Two stages, two microbatches, the same profiles for both stages. At T* stage 0 runs
 # F F B B (1F1B: one warm-up forward) at [1200, 1200, 1005, 1005] MHz and stage 1 runs
@@ -253,29 +253,8 @@ def locked():
 """
 HOOK_PRELUDE = STANDINS + COMMON
 
-# The NVML calls of starting a plan executor through the C ABI (which also records the
-# originals in the GPU state file: hence the second UUID/limit read), in order.
-STARTUP = [
-    "nvmlInit_v2 -> SUCCESS",
-    "nvmlDeviceGetHandleByIndex_v2 index=0 -> SUCCESS",
-    "nvmlDeviceGetSupportedMemoryClocks dev=0 -> SUCCESS",
-    "nvmlDeviceGetSupportedGraphicsClocks dev=0 mem=1215 -> SUCCESS",
-    "nvmlDeviceGetPowerManagementDefaultLimit dev=0 -> SUCCESS",
-    "nvmlDeviceGetUUID dev=0 -> SUCCESS",
-    "nvmlDeviceGetPowerManagementLimit dev=0 -> SUCCESS",
-    "nvmlDeviceGetUUID dev=0 -> SUCCESS",
-    "nvmlDeviceGetPowerManagementLimit dev=0 -> SUCCESS",
-    "nvmlDeviceSetPowerManagementLimit dev=0 limit_mw=400000 -> SUCCESS",
-    "nvmlDeviceSetMemoryLockedClocks dev=0 min=1215 max=1215 -> SUCCESS",
-    "nvmlDeviceSetGpuLockedClocks dev=0 min=1410 max=1410 -> SUCCESS",
-]
-# Closing: the locks reset and the power limit back to its original 300 W.
-SHUTDOWN = [
-    "nvmlDeviceResetGpuLockedClocks dev=0 -> SUCCESS",
-    "nvmlDeviceResetMemoryLockedClocks dev=0 -> SUCCESS",
-    "nvmlDeviceSetPowerManagementLimit dev=0 limit_mw=300000 -> SUCCESS",
-    "nvmlShutdown -> SUCCESS",
-]
+# The NVML calls of starting a plan executor through the C ABI and of closing it (shared with
+# the real-framework tests).
 
 
 def lock(mhz: int) -> str:
@@ -420,15 +399,22 @@ def test_deepspeed_hook_on_the_class_exceptions_mismatch_and_uninstall(
         engine.fail_at = None
         out["after_failure"] = engine.train_batch()
 
-        # A stage-1 schedule (F B F B) against the stage-0 plan (F F B B): the backward pass is
-        # refused before it runs.
-        wrong = PipelineEngine(stage_id=1, compute=lambda k, b: ex.wait_applied())
+        # A one-stage schedule (F B F B) against the stage-0 plan (F F B B): the backward pass
+        # is refused before it runs.
+        wrong = PipelineEngine(num_stages=1, stage_id=0, compute=lambda k, b: ex.wait_applied())
         try:
             wrong.train_batch()
         except ergon.ErgonError as e:
             out["mismatch"] = err(e)
             out["mismatch_cause"] = type(e.__cause__).__name__
         out["wrong_calls"] = wrong.calls
+        # A stage-1 engine against the stage-0 executor: refused before its first pass.
+        other = PipelineEngine(stage_id=1, compute=lambda k, b: ex.wait_applied())
+        try:
+            other.train_batch()
+        except ergon.ErgonError as e:
+            out["other_stage"] = err(e)
+        out["other_calls"] = other.calls
         out["after_mismatch"] = engine.train_batch()
         out["iterations"] = hook.iterations
 
@@ -462,6 +448,12 @@ def test_deepspeed_hook_on_the_class_exceptions_mismatch_and_uninstall(
         assert part in mismatch["message"], mismatch
     assert got["mismatch_cause"] == "ErgonError"
     assert got["wrong_calls"] == [["forward", 0]]  # the refused backward never ran
+    other = got["other_stage"]
+    assert other["status"] == "INVALID_ARGUMENT", other
+    for part in ("plan of pipeline stage 0", "this rank is pipeline stage 1", "engine.stage_id",
+                 "stage=1"):
+        assert part in other["message"], other
+    assert got["other_calls"] == []
     assert got["after_mismatch"] == ["loss", 4]
     assert got["iterations"] == 3
     assert got["twice"]["status"] == "INVALID_STATE"
@@ -684,8 +676,9 @@ def test_hooks_import_nothing_heavy_and_check_their_arguments(
             hook.install(object())
         except TypeError as e:
             out["not_schedules"] = str(e)
+        sys.modules["megatron"] = None        # no Megatron (hidden where it is installed)
         try:
-            hook.install()                    # no Megatron installed
+            hook.install()
         except ImportError as e:
             out["no_megatron"] = type(e).__name__
         out["installed"] = hook.installed
@@ -711,8 +704,8 @@ def test_hooks_import_nothing_heavy_and_check_their_arguments(
 
 
 # ----------------------------------------------------------------------------------------------
-# The real frameworks, where installed (never in CI): the hooks wrap what the real code
-# dispatches to. A recording executor stands in for the GPU.
+# The real frameworks, where installed (CI's framework step, scripts/test-frameworks.sh): the
+# hooks wrap what the real code dispatches to. A recording executor stands in for the GPU.
 
 
 class RecordingExecutor:
@@ -735,8 +728,9 @@ class RecordingExecutor:
 def test_real_deepspeed_pipeline_engine() -> None:
     import inspect
 
-    engine_module = pytest.importorskip("deepspeed.runtime.pipe.engine")
-    schedule = pytest.importorskip("deepspeed.runtime.pipe.schedule")
+    require("deepspeed")  # fails instead under ERGON_EXPECT_FRAMEWORKS=1
+    import deepspeed.runtime.pipe.engine as engine_module
+    import deepspeed.runtime.pipe.schedule as schedule
     from ergon.hooks import DeepSpeedHook
 
     cls = engine_module.PipelineEngine
@@ -766,7 +760,8 @@ def test_real_deepspeed_pipeline_engine() -> None:
 
 
 def test_real_megatron_schedules() -> None:
-    schedules = pytest.importorskip("megatron.core.pipeline_parallel.schedules")
+    require("megatron.core")  # fails instead under ERGON_EXPECT_FRAMEWORKS=1
+    import megatron.core.pipeline_parallel.schedules as schedules
     from ergon.hooks import MegatronHook
 
     fn = schedules.forward_backward_pipelining_without_interleaving
@@ -784,9 +779,16 @@ def test_real_megatron_schedules() -> None:
 
 
 def test_hook_sources_import_lazily() -> None:
-    # In this process too: importing ergon.hooks needs none of the frameworks.
-    import ergon.hooks  # noqa: F401
-
-    for name in ("deepspeed", "megatron", "torch"):
-        if name in sys.modules:
-            pytest.skip(f"{name} is imported in this process")
+    # In a fresh interpreter (this one may have imported a framework): importing ergon.hooks
+    # needs none of the frameworks.
+    proc = run_python(
+        """
+        import sys
+        import ergon.hooks
+        print(sorted(n for n in sys.modules if n.split(".")[0] in ("deepspeed", "megatron",
+                                                                   "torch")))
+        """,
+        {},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

@@ -2,7 +2,12 @@
 
 A hook owns (by default) an :class:`ergon.gpu.PlanExecutor` and calls its
 ``instruction_begin("forward" | "backward")`` before each wrapped computation and ``step_end()``
-at the end of each training iteration. Wrapping is done by replacing attributes and is undone by
+at the end of each training iteration. The hooks are duck-typed on those methods: any object
+with ``instruction_begin(kind)`` and ``step_end()`` can be driven (a profiler, a job that
+profiles and then executes); if it also has ``instruction_end(kind)``, that is called when the
+wrapped computation returns (after the device is synchronized), and ``close()`` is called when
+the hook closes, if it has one. If it has an integer ``stage``, the hooks check it against the
+framework's own pipeline rank. Wrapping is done by replacing attributes and is undone by
 :meth:`PlanHook.uninstall`; :meth:`PlanHook.close` uninstalls and closes the executor (which
 restores every GPU setting it changed), and runs by itself at interpreter exit.
 """
@@ -74,13 +79,17 @@ class PlanHook:
         close_executor: bool = True,
         always: bool = False,
     ) -> None:
-        for method in ("instruction_begin", "step_end", "close"):
+        for method in ("instruction_begin", "step_end"):
             if not callable(getattr(executor, method, None)):
                 raise TypeError(
-                    f"executor must be an ergon.gpu.PlanExecutor (no {method}() on "
+                    f"executor must be an ergon.gpu.PlanExecutor, or an object with "
+                    f"instruction_begin(kind) and step_end() (no {method}() on "
                     f"{type(executor).__name__})"
                 )
         self._executor = executor
+        # Optional: a profiler times each computation between begin and end.
+        end = getattr(executor, "instruction_end", None)
+        self._end: Optional[Callable[[str], None]] = end if callable(end) else None
         self._sync = _resolve_sync(sync)
         self._close_executor = bool(close_executor)
         self._always = bool(always)
@@ -89,6 +98,8 @@ class PlanHook:
         self._paused = 0  # open pause windows
         self._iterations = 0  # completed iterations (step_end succeeded)
         self._instructions = 0  # instructions applied in the current iteration
+        self._forwards = 0  # forward instructions applied in the current iteration
+        self._backwards = 0  # backward instructions applied in the current iteration
         # (target, attribute name, previous value or _MISSING, wrapper) in install order.
         self._patches: List[Tuple[Any, str, Any, Any]] = []
         self._closed = False
@@ -166,6 +177,51 @@ class PlanHook:
                 f"schedule's number of stages and microbatches",
             ) from e
         self._instructions += 1
+        if kind == "forward":
+            self._forwards += 1
+        elif kind == "backward":
+            self._backwards += 1
+
+    def _end_instruction(self, kind: str) -> None:
+        """Called by a wrapper after the computation returned: ``instruction_end(kind)`` of a
+        driven object that has one (a profiler), after synchronizing the device so that the
+        computation's time is its own."""
+        if self._end is None:
+            return
+        if self._sync is not None:
+            self._sync()
+        self._end(kind)
+
+    @property
+    def executor_stage(self) -> Optional[int]:
+        """The pipeline stage of the driven object (its integer ``stage``), if it has one."""
+        stage = getattr(self._executor, "stage", None)
+        if isinstance(stage, bool) or not isinstance(stage, int):
+            return None
+        return stage
+
+    def _check_stage(self, framework_stage: Any, source: str) -> None:
+        """Fails when the executor runs another stage's plan than the framework's pipeline
+        rank ``framework_stage`` (read from ``source``, named in the message)."""
+        mine = self.executor_stage
+        if mine is None or framework_stage is None:
+            return
+        if int(framework_stage) != mine:
+            raise ErgonError(
+                Status.INVALID_ARGUMENT,
+                f"{self._what}: the executor runs the plan of pipeline stage {mine}, but this "
+                f"rank is pipeline stage {int(framework_stage)} ({source}); make the executor "
+                f"with stage={int(framework_stage)}",
+            )
+
+    def _mismatch(self, what: str) -> ErgonError:
+        """An identity error: the framework's ids disagree with the plan's order."""
+        return ErgonError(
+            Status.INVALID_STATE,
+            f"{self._what}: {what} (instruction {self._instructions} of iteration "
+            f"{self._iterations}); the plan must be made for the schedule the framework runs "
+            f"(its kind, stages, microbatches and model chunks)",
+        )
 
     def step_end(self) -> None:
         """Ends a training iteration: the executor checks that the plan was consumed and rewinds
@@ -192,7 +248,7 @@ class PlanHook:
         """Ends the iteration: ``step_end`` of the executor. After a failed iteration (``ok``
         false) its errors are not raised (the iteration's own exception propagates); the
         executor's ``step_end`` rewinds the plan either way."""
-        self._instructions = 0
+        self._instructions = self._forwards = self._backwards = 0
         if ok:
             self._executor.step_end()
             self._iterations += 1
@@ -245,16 +301,44 @@ class PlanHook:
         setattr(target, name, wrapper)
         self._patches.append((target, name, previous, wrapper))
 
-    def _instruction(self, fn: Callable[..., Any], kind: str, where: str) -> Callable[..., Any]:
-        """``fn`` (a function, or a bound method) preceded by the plan instruction ``kind``;
-        ``where`` names the computation in errors."""
+    def _instruction(
+        self,
+        fn: Callable[..., Any],
+        kind: str,
+        where: str,
+        identify: Optional[Callable[[Any, Any], None]] = None,
+    ) -> Callable[..., Any]:
+        """``fn`` (a function, or a bound method) preceded by the plan instruction ``kind`` and,
+        for a driven object with ``instruction_end``, followed by it; ``where`` names the
+        computation in errors. ``identify(args, kwargs)``, called before the instruction is
+        applied, checks the framework's ids of the computation (it raises on a mismatch)."""
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            self._begin(kind, where)
-            return fn(*args, **kwargs)
+            applied = self._before(kind, where, args, kwargs, identify)
+            result = fn(*args, **kwargs)
+            if applied:
+                self._end_instruction(kind)
+            return result
 
         return self._mark(wrapper)
+
+    def _before(
+        self,
+        kind: str,
+        where: str,
+        args: Any,
+        kwargs: Any,
+        identify: Optional[Callable[[Any, Any], None]],
+    ) -> bool:
+        """What runs before a wrapped computation; returns whether it was applied."""
+        # The identity check runs outside iterations too (unless paused): it is what finds a
+        # computation that no iteration window covers.
+        if not self._closed and self._paused == 0 and identify is not None:
+            identify(args, kwargs)
+        before = self._instructions
+        self._begin(kind, where)
+        return self._instructions != before
 
     def _mark(self, wrapper: Callable[..., Any]) -> Callable[..., Any]:
         setattr(wrapper, _WRAPPED_BY, self)
@@ -301,8 +385,9 @@ class PlanHook:
             try:
                 self.uninstall()
             finally:
-                if self._close_executor:
-                    self._executor.close()
+                close = getattr(self._executor, "close", None)
+                if self._close_executor and callable(close):
+                    close()
 
     def __enter__(self) -> "PlanHook":
         return self

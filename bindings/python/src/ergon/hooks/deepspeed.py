@@ -28,6 +28,20 @@ outside ``train_batch`` (``eval_batch``, inference) run untouched. Leaving the `
 (or :meth:`~ergon.hooks.PlanHook.close`, or interpreter exit) uninstalls the hook and closes the
 executor, which restores the GPU's clocks and power limit.
 
+Checks (each fails with a message that says what to do):
+
+- the executor's ``stage`` must be the engine's ``stage_id`` (at install for an engine
+  instance, at the first ``train_batch`` of each engine for the class);
+- the k-th forward (backward) pass of an iteration must use the buffer of the k-th microbatch
+  (``buffer_id == k % num_pipe_buffers`` of the ``TrainSchedule``, DeepSpeed's mapping from
+  micro-batch ids to buffers): a schedule of another order than the plan's is refused before
+  the pass runs;
+- DeepSpeed's DualPipeV (``deepspeed.runtime.pipe.dualpipev.DualPipeVEngine``, its
+  ``DualPipeVSchedule``) is refused: each rank runs two stages of a V-shaped pipeline and
+  overlaps a forward with a backward in one computation, which a per-stage Perseus plan of
+  forward and backward computations cannot describe. Use the ordinary ``PipelineEngine``
+  (``TrainSchedule``, 1F1B).
+
 DeepSpeed itself is imported only when :meth:`DeepSpeedHook.install` is called without an
 engine.
 """
@@ -35,8 +49,10 @@ engine.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+import weakref
+from typing import Any, Callable, Dict, Optional
 
+from .._errors import ErgonError, Status
 from ._base import PlanHook, Sync, _describe
 
 __all__ = ["DeepSpeedHook"]
@@ -45,6 +61,24 @@ __all__ = ["DeepSpeedHook"]
 PASSES = {"_exec_forward_pass": "forward", "_exec_backward_pass": "backward"}
 #: The schedule instruction classes (by name) dispatched to each method.
 COMMANDS = {"ForwardPass": "_exec_forward_pass", "BackwardPass": "_exec_backward_pass"}
+#: Engines and schedules (class names, anywhere in the MRO) that cannot be planned.
+UNPLANNABLE = {
+    "DualPipeVEngine": "DeepSpeed's DualPipeV",
+    "DualPipeVSchedule": "DeepSpeed's DualPipeV schedule",
+}
+_DUALPIPE_ADVICE = (
+    "each rank runs two stages of a V-shaped pipeline and overlaps a forward with a backward "
+    "in one computation, which a per-stage Perseus plan cannot describe; train with the "
+    "ordinary PipelineEngine (deepspeed.pipe.PipelineModule, TrainSchedule)"
+)
+
+
+def _unplannable(obj: Any) -> Optional[str]:
+    cls = obj if isinstance(obj, type) else type(obj)
+    for base in cls.__mro__:
+        if base.__name__ in UNPLANNABLE:
+            return UNPLANNABLE[base.__name__]
+    return None
 
 
 class DeepSpeedHook(PlanHook):
@@ -62,6 +96,10 @@ class DeepSpeedHook(PlanHook):
 
     def __init__(self, executor: Any, *, sync: Sync = "cuda", close_executor: bool = True):
         super().__init__(executor, sync=sync, close_executor=close_executor, always=False)
+        # The engines already checked (weakly: an engine is not kept alive by its hook); the
+        # buffer count of the schedule each engine runs now (by id, only while it runs).
+        self._checked: "weakref.WeakSet[Any]" = weakref.WeakSet()
+        self._buffers: Dict[int, int] = {}
 
     def install(self, engine: Any = None) -> "DeepSpeedHook":
         """Wraps the forward and backward passes and ``train_batch`` of ``engine``: a
@@ -81,7 +119,13 @@ class DeepSpeedHook(PlanHook):
 
                 engine = PipelineEngine
             cls = engine if isinstance(engine, type) else type(engine)
-            for name in (*PASSES, "train_batch"):
+            refused = _unplannable(engine)
+            if refused is not None:
+                raise ErgonError(
+                    Status.INVALID_ARGUMENT,
+                    f"{self._what}: {refused} cannot be planned: {_DUALPIPE_ADVICE}",
+                )
+            for name in (*PASSES, "train_batch", "_exec_schedule"):
                 if not callable(getattr(cls, name, None)):
                     raise TypeError(
                         f"{_describe(engine)} is not a DeepSpeed PipelineEngine: it has no "
@@ -100,25 +144,112 @@ class DeepSpeedHook(PlanHook):
                     f"{_describe(engine)}._INSTRUCTION_MAP has no {' or '.join(missing)} entry: "
                     f"not a DeepSpeed PipelineEngine"
                 )
+            if not isinstance(engine, type):
+                self._check_engine(engine)
             new_table = dict(table)
             for command, method in COMMANDS.items():
                 key = keys[command]
-                new_table[key] = self._instruction(table[key], PASSES[method], method)
+                # Called as MethodType(function, engine)(buffer_id=...): args[0] is the engine.
+                new_table[key] = self._instruction(
+                    table[key], PASSES[method], method, self._identify(PASSES[method], None)
+                )
             try:
                 self._patch(engine, "_INSTRUCTION_MAP", new_table)
                 for method, kind in PASSES.items():
                     # A function on the class, a bound method on an instance: either way the
                     # wrapper passes its arguments through.
+                    bound = None if isinstance(engine, type) else engine
                     self._patch(
-                        engine, method, self._instruction(getattr(engine, method), kind, method)
+                        engine,
+                        method,
+                        self._instruction(
+                            getattr(engine, method), kind, method, self._identify(kind, bound)
+                        ),
                     )
                 self._patch(engine, "train_batch", self._iteration(engine.train_batch))
+                self._patch(
+                    engine,
+                    "_exec_schedule",
+                    self._schedule(engine._exec_schedule, None if engine is cls else engine),
+                )
             except BaseException:
                 self.uninstall()
                 raise
         return self
 
     # --- wrappers ----------------------------------------------------------------------------
+
+    def _check_engine(self, engine: Any) -> None:
+        """The engine's own identity against the plan's: its stage, its kind."""
+        try:
+            if engine in self._checked:
+                return
+        except TypeError:  # not weakly referenceable: checked every time
+            pass
+        refused = _unplannable(engine)
+        if refused is not None:
+            raise ErgonError(
+                Status.INVALID_ARGUMENT,
+                f"{self._what}: {refused} cannot be planned: {_DUALPIPE_ADVICE}",
+            )
+        self._check_stage(getattr(engine, "stage_id", None), "DeepSpeed engine.stage_id")
+        try:
+            self._checked.add(engine)
+        except TypeError:
+            pass
+
+    def _schedule(self, fn: Callable[..., Any], bound: Any) -> Callable[..., Any]:
+        """``_exec_schedule(self, pipe_schedule)``: refuses schedules that cannot be planned
+        and records the schedule's buffer count (for the micro-batch identity check)."""
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            engine, schedule = _engine_and_schedule(bound, args, kwargs)
+            if self._applies() and schedule is not None:
+                refused = _unplannable(schedule)
+                if refused is not None:
+                    raise ErgonError(
+                        Status.INVALID_ARGUMENT,
+                        f"{self._what}: {refused} cannot be planned: {_DUALPIPE_ADVICE}",
+                    )
+                buffers = getattr(schedule, "num_pipe_buffers", None)
+                if callable(buffers) and engine is not None:
+                    self._buffers[id(engine)] = int(buffers())
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                if engine is not None:
+                    self._buffers.pop(id(engine), None)
+
+        return self._mark(wrapper)
+
+    def _identify(self, kind: str, bound: Any) -> Callable[[Any, Any], None]:
+        """The micro-batch identity check of a ``kind`` pass (``bound``: the engine of a bound
+        method, else the engine is the call's first argument)."""
+
+        def identify(args: Any, kwargs: Any) -> None:
+            if not self._applies():
+                return  # outside train_batch (evaluation): not checked
+            engine = bound
+            rest = args
+            if engine is None and args:
+                engine, rest = args[0], args[1:]
+            if engine is None:
+                return
+            self._check_engine(engine)
+            buffers = self._buffers.get(id(engine))
+            buffer_id = kwargs.get("buffer_id", rest[0] if rest else None)
+            if buffers is None or buffers <= 0 or not isinstance(buffer_id, int):
+                return
+            k = self._forwards if kind == "forward" else self._backwards
+            if buffer_id != k % buffers:
+                raise self._mismatch(
+                    f"the {kind} pass of micro-batch {k} should use pipe buffer {k % buffers} "
+                    f"of {buffers}, but DeepSpeed runs buffer {buffer_id}: the engine's "
+                    f"schedule runs micro-batches in another order than the plan"
+                )
+
+        return identify
 
     def _iteration(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """``train_batch`` (function or bound method) as one iteration: ``step_end`` when it
@@ -130,3 +261,13 @@ class DeepSpeedHook(PlanHook):
                 return fn(*args, **kwargs)
 
         return self._mark(wrapper)
+
+
+def _engine_and_schedule(bound: Any, args: Any, kwargs: Any) -> Any:
+    """``(engine, pipe_schedule)`` of an ``_exec_schedule`` call: of the function on the class
+    (``bound`` None: the engine is the first argument) or of ``bound``'s bound method."""
+    if bound is None:
+        if not args:
+            return None, kwargs.get("pipe_schedule")
+        bound, args = args[0], args[1:]
+    return bound, kwargs.get("pipe_schedule", args[0] if args else None)
