@@ -316,6 +316,7 @@ def run_rank(r: Rank) -> Dict[str, Any]:
     profiling_s = time.perf_counter() - profiling_start
     profiling_iterations = len(with_ergon)
     program_t_star = job.program
+    t_star_plan = job.plan  # the straggler's re-plan replaces it below
     planned = phase("t_star", job, n)
     with_ergon += planned["losses"]
 
@@ -342,7 +343,7 @@ def run_rank(r: Rank) -> Dict[str, Any]:
     result["losses_without_ergon"] = [r.iteration(None) for _ in range(len(with_ergon))]
     if job.is_planner:
         out = Path(args.out)
-        plan = job.plan
+        plan = t_star_plan
         result.update(
             plan_time_s=plan.time_s, plan_energy_j=plan.energy_j,
             plan_stages=[list(map(list, stage)) for stage in plan.stages],

@@ -17,7 +17,8 @@
 #       test_frameworks_deepspeed.py, test_frameworks_megatron.py (multi-process jobs),
 #       test_examples.py (the examples a user copies, with torch, DeepSpeed and Megatron),
 #       test_hooks.py (its checks of the real classes run here),
-#       test_distributed.py (PerseusJob over gloo ranks: needs torch, skipped in the Python step).
+#       test_distributed.py (PerseusJob over gloo ranks: needs torch, skipped in the Python step);
+#     then scripts/perseus-e2e.sh --out target/perseus-e2e (the end-to-end Perseus job, ~30 s).
 #     Extra arguments go to pytest.
 # Called by scripts/test.sh after scripts/test-python.sh; runs on its own too (after a
 # `cargo build -p ergon-ffi -p ergon-cli`).
@@ -117,5 +118,36 @@ start=$SECONDS
 say "pytest: $((SECONDS - start)) s"
 if [[ $status == 5 ]]; then
     echo "frameworks: pytest collected no tests: counted as a failure" >&2
+fi
+
+# The end-to-end Perseus job (issue 15's acceptance interface): it checks itself (energy saved
+# within 5 % of the fake GPUs' model, each rank's clocks in schedule order, one re-plan reaching
+# every rank at one iteration, losses bitwise equal) and exits 1 otherwise; here its output
+# files and summary fields are checked too.
+E2E=target/perseus-e2e
+start=$SECONDS
+if ERGON_E2E_PYTHON=$PY scripts/perseus-e2e.sh --out "$E2E" \
+        && "$PY" - "$E2E" <<'EOF_PY'
+import json
+import sys
+from pathlib import Path
+
+out = Path(sys.argv[1])
+summary = json.loads((out / "summary.json").read_text())
+keys = {"ranks", "stages", "energy_saved_fraction_measured", "energy_saved_fraction_model",
+        "loss_with_ergon", "loss_without_ergon", "replan_latency_ms"}
+assert keys <= set(summary), sorted(keys - set(summary))
+assert (out / "profile.csv").read_text().startswith("stage,instruction,frequency,time,energy")
+frontier = json.loads((out / "frontier.json").read_text())
+assert frontier["schema"] == "ergon-frontier/v1" and len(frontier["points"]) > 1, frontier
+for rank in range(summary["ranks"]):
+    log = (out / f"nvml-rank{rank}.log").read_text()
+    assert "nvmlDeviceSetGpuLockedClocks" in log and "fakeNvmlRun" in log, rank
+EOF_PY
+then
+    say "perseus-e2e: $((SECONDS - start)) s ($E2E)"
+else
+    echo "frameworks: scripts/perseus-e2e.sh failed (see above; $E2E)" >&2
+    status=1
 fi
 exit "$status"
