@@ -163,8 +163,9 @@ pub(crate) fn for_each_row<'a>(
     Ok(())
 }
 
-/// Reads a profile CSV into its rows, in file order, keeping any instruction name (see the
-/// [module documentation](self)); the rules for the header and the cells are those of
+/// Reads a profile CSV into its rows, in file order, keeping any instruction name (a profiler
+/// records whatever computations a schedule names); the rules for the header and the cells are
+/// those of
 /// [`parse_profile_csv`](super::formats::parse_profile_csv). An instruction name that
 /// [`instruction_name_error`] refuses is an error naming its line.
 pub fn read_profile_rows(text: &str) -> Result<Vec<ProfileRow>, FormatError> {

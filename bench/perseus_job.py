@@ -14,7 +14,7 @@ measures, per rank:
   from the announcement (``latency_ms``, which includes the rest of the iteration it was
   announced in).
 
-    python bindings/python/bench_distributed.py --ranks 4 --iterations 2000
+    python bench/perseus_job.py --ranks 4 --iterations 2000
 
 Needs torch; the library is found as the package finds it (``$ERGON_LIBRARY``).
 """
@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 HERE = Path(__file__).resolve().parent
-INSTANCE = HERE.parents[1].parent / "shared" / "data" / "perseus" / "a100_s2_m4.instance.json"
+INSTANCE = HERE.parent.parent / "shared" / "data" / "perseus" / "a100_s2_m4.instance.json"
 
 
 def _rank(rank: int, world: int, init: str, args: argparse.Namespace, out: str) -> None:
