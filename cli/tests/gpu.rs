@@ -612,8 +612,13 @@ fn bad_devices_and_values_are_rejected() {
         &["no GPU matches \"7\"", "no GPU has this NVML index"],
     );
     assert_one_line_error(
-        &gpus.run(&["show", "cuda:0"]),
-        &["expected an NVML index", "GPU-", "MIG-"],
+        &gpus.run(&["show", "gpu0"]),
+        &["expected an NVML index", "GPU-", "MIG-", "cuda:N"],
+    );
+    // A CUDA ordinal is mapped through CUDA_VISIBLE_DEVICES; one CUDA does not see is refused.
+    assert_one_line_error(
+        &gpus.run(&["show", "cuda:5"]),
+        &["no GPU matches \"cuda:5\"", "this process's CUDA sees"],
     );
     assert_one_line_error(
         &gpus.run(&["power-limit", "0", "50"]),

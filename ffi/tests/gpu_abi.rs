@@ -124,7 +124,8 @@ fn ffi_gpu_count_and_info_of_two_gpus() {
 }
 
 /// Two iterations of a one-stage plan: the fake sees the startup lock at the maximum, then each
-/// planned clock change, and everything is restored by `ergon_gpu_executor_free`.
+/// planned clock change, the plan's highest clock at the end of each iteration (for the work
+/// between iterations), and everything is restored by `ergon_gpu_executor_free`.
 #[test]
 fn ffi_plan_executor_runs_two_iterations_and_restores() {
     let name = "ffi_plan_executor_runs_two_iterations_and_restores";
@@ -163,8 +164,9 @@ fn ffi_plan_executor_runs_two_iterations_and_restores() {
         .collect();
     let mut expected = vec![1410];
     let mut last = 1410;
+    let highest = freqs.iter().copied().max().unwrap();
     for _ in 0..2 {
-        for &f in &freqs {
+        for &f in freqs.iter().chain([&highest]) {
             if f != 0 && f != last {
                 expected.push(f);
                 last = f;
@@ -185,9 +187,10 @@ fn ffi_plan_executor_runs_two_iterations_and_restores() {
         })
         .collect();
     assert_eq!(locks, expected, "{:#?}", run.log());
-    // The plan has two clocks, so each iteration changes the lock twice.
+    // The plan has two clocks, so each iteration changes the lock twice, the second time back
+    // to the highest at its end.
     assert_eq!(freqs, [1200, 1005], "{:#?}", run.report());
-    assert_eq!(expected, [1410, 1200, 1005, 1200, 1005]);
+    assert_eq!(expected, [1410, 1200, 1005, 1200, 1005, 1200]);
     assert!(
         run.calls()
             .iter()

@@ -305,7 +305,9 @@ impl Nvml {
         }
         Err(Error::NoSuchDevice {
             spec: spec.to_owned(),
-            reason: "expected an NVML index (0, 1, …) or a UUID starting with GPU- or MIG-".into(),
+            reason: "expected an NVML index (0, 1, …), a UUID starting with GPU- or MIG-, or a \
+                     CUDA ordinal cuda:N"
+                .into(),
         })
     }
 

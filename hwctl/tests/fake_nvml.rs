@@ -576,8 +576,8 @@ fn invalid_requests_are_refused_before_nvml() {
              405 MHz",
             "NoSuchDevice: no GPU matches \"3\": no GPU has this NVML index",
             "NoSuchDevice: no GPU matches \"GPU-00000000\": no GPU UUID starts with this",
-            "NoSuchDevice: no GPU matches \"nvidia0\": expected an NVML index (0, 1, …) or a UUID \
-             starting with GPU- or MIG-",
+            "NoSuchDevice: no GPU matches \"nvidia0\": expected an NVML index (0, 1, …), a UUID \
+             starting with GPU- or MIG-, or a CUDA ordinal cuda:N",
         ]
     );
     assert!(
