@@ -294,6 +294,8 @@ def _run_iterations(
             done.append([kind, job.current_freq_mhz, job.plan_version])
             job.instruction_end(kind)
         job.step_end()
+        if job.executor is not None:
+            job.executor.wait_applied()  # the between-iterations clock too, never coalesced
         trace.append([version, done])
     return trace
 
@@ -675,17 +677,22 @@ def test_pp2_dp2_plans_per_stage_and_straggler_replans(
     # The fake GPU of each rank received exactly its stage's clocks, in order: the startup
     # lock at the maximum, each computation's clock, and between iterations (optimizer step,
     # all-reduce) the highest clock of the plan in force (a switch installs the new plan
-    # between iterations, so its highest clock at once).
+    # between iterations, so its highest clock at once). The old plan's highest clock at the
+    # end of a switching iteration may be overtaken by the new plan's before the worker sets it
+    # (requests coalesce; the job does not wait inside step_end), so it may be missing.
     for g in got:
-        freqs, last_version = [1410], 1
+        variants: List[List[int]] = [[1410]]
+        last_version = 1
         for version, done in g["trace"]:
             highest = max(f for _k, f in plans[version].stages[g["stage"]])
             if version != last_version:
-                freqs.append(highest)
+                variants = [v + [highest] for v in variants] + [
+                    v[:-1] + [highest] for v in variants
+                ]
                 last_version = version
-            freqs += [f for _k, f, _ in done]
-            freqs.append(highest)
-        assert _locks(g["log"]) == _dedup(freqs), (g["stage"], _locks(g["log"]))
+            variants = [v + [f for _k, f, _ in done] + [highest] for v in variants]
+        locks = _locks(g["log"])
+        assert locks in [_dedup(v) for v in variants], (g["stage"], locks)
         assert g["log"][-1] == "nvmlShutdown -> SUCCESS"
         assert "gpu_locked=none mem_locked=none" in g["state"], g["state"]  # restored
 
