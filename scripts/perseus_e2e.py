@@ -19,8 +19,9 @@ at the clock's power. The job then does what a user's job does with ergon:
 5. checks that the losses are bitwise those of the same training without ergon.
 
 Output (``--out DIR``): ``profile.csv`` (the merged zeus profile the profiler wrote),
-``frontier.json`` (``ergon-frontier/v1``, solved by ``ergon frontier --profile``) and
-``frontier.svg``, ``nvml-rank<R>.log`` (each fake GPU's NVML calls), ``summary.json``.
+``frontier.json`` (``ergon-frontier/v1``, the frontier the planner rank solved) and
+``frontier.svg`` (drawn by ``ergon frontier --profile`` from the same profile),
+``nvml-rank<R>.log`` (each fake GPU's NVML calls), ``summary.json``.
 Run it through ``scripts/perseus-e2e.sh --out DIR``, which builds the fake NVML and the library.
 """
 
@@ -29,7 +30,6 @@ from __future__ import annotations
 import argparse
 import ctypes
 import json
-import math
 import os
 import shutil
 import subprocess
