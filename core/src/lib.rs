@@ -15,6 +15,7 @@
 //!   Rényi-DP accounting, its baselines, an exact solver and an online simulator.
 //! - [`orloj`]: Orloj, batching dynamic-DNN requests on empirical execution-time
 //!   distributions: distributions, batch-time model, schedulers, online batcher, simulator.
+//! - [`zeus`]: Zeus, the energy/time cost model of power-limit and batch-size optimization.
 //! - [`names`]: the names of core's enum values (`FromStr`/`Display` on one table per enum)
 //!   and the [`UnknownName`](names::UnknownName) error.
 //! - [`formats`] (feature `serde`): what the systems' interchange formats share, above all
@@ -36,3 +37,4 @@ pub mod formats;
 pub mod names;
 pub mod orloj;
 pub mod perseus;
+pub mod zeus;
