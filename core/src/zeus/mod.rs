@@ -5,7 +5,13 @@
 //!
 //! This module holds the cost model every Zeus component shares ([`Eta`], [`zeus_cost`],
 //! [`epoch_cost`]); the optimizers and the trace-driven simulator build on it.
+//! [`power_limit`] is the just-in-time power-limit optimizer as a pure state machine.
 
 mod cost;
+pub mod power_limit;
 
 pub use cost::{Eta, EtaError, epoch_cost, zeus_cost};
+pub use power_limit::{
+    Action, PowerLimitError, PowerLimitMeasurement, PowerLimitOptimizer, PowerLimitOptions,
+    PowerLimitState, Selector,
+};
