@@ -23,6 +23,9 @@
 //! each graphics clock in turn and measures every computation's time and energy, giving the zeus
 //! profile CSV the frontier solver reads (see [`profiler`]).
 //!
+//! [`PowerLimitOptimizer`] is Zeus's just-in-time power-limit optimizer on real GPUs (see
+//! [`zeus`]).
+//!
 //! `CUDA_VISIBLE_DEVICES` (indices, `GPU-` UUIDs or unique prefixes, `MIG-` UUIDs) is mapped to
 //! NVML devices by [`Nvml::cuda_devices`].
 //!
@@ -50,6 +53,7 @@ mod nvml;
 pub mod profiler;
 mod signals;
 mod statefile;
+pub mod zeus;
 
 pub use cuda::{
     CUDA_DEVICE_ORDER, CUDA_VISIBLE_DEVICES, CudaDevices, CudaEntry, IgnoredEntry, parse_cuda_entry,
@@ -74,6 +78,7 @@ pub use statefile::{
     GuardOptions, PersistentGuard, RestoreReport, STATE_DIR_ENV, STATE_FILE_NAME, STATE_SCHEMA,
     StateEntry, StateError, StateFile, default_state_dir, restore_from_state_file,
 };
+pub use zeus::{AggregateFn, PowerLimitOptimizer, WindowTotals, ZeusError, ZeusOptions};
 
 #[cfg(test)]
 mod tests {
