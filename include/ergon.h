@@ -203,6 +203,52 @@
 #define ERGON_PERSEUS_PLAN_DEADLINE 2
 
 /**
+ * Selector: the least Zeus cost `η·E + (1−η)·MaxPower·T` (MaxPower: the maximum limit times
+ * `gpu_count`).
+ */
+#define ERGON_ZEUS_SELECTOR_ZEUS_COST 0
+
+/**
+ * Selector: the least energy.
+ */
+#define ERGON_ZEUS_SELECTOR_ENERGY 1
+
+/**
+ * Selector: the least time.
+ */
+#define ERGON_ZEUS_SELECTOR_TIME 2
+
+/**
+ * Selector: the lowest limit at most `max_slowdown` times slower than the maximum limit.
+ */
+#define ERGON_ZEUS_SELECTOR_MAX_SLOWDOWN 3
+
+/**
+ * Phase: waiting before the next limit is set.
+ */
+#define ERGON_ZEUS_PHASE_READY 0
+
+/**
+ * Phase: warming up at a limit.
+ */
+#define ERGON_ZEUS_PHASE_WARMUP 1
+
+/**
+ * Phase: measuring a limit.
+ */
+#define ERGON_ZEUS_PHASE_PROFILING 2
+
+/**
+ * Phase: the optimum is set and held.
+ */
+#define ERGON_ZEUS_PHASE_DONE 3
+
+/**
+ * Phase: stopped after a failure (settings restored).
+ */
+#define ERGON_ZEUS_PHASE_STOPPED 4
+
+/**
  * Result of every fallible call. Codes are never reused.
  */
 enum ergon_status
@@ -339,6 +385,12 @@ typedef struct ergon_perseus_frontier ergon_perseus_frontier;
  * Opaque handle of a frequency plan (see the `ergon_perseus_plan_*` functions).
  */
 typedef struct ergon_perseus_plan ergon_perseus_plan;
+
+/**
+ * Opaque handle of a power-limit optimizer (see the `ergon_zeus_power_limit_optimizer_*`
+ * functions). Not to be used from two threads at once.
+ */
+typedef struct ergon_zeus_power_limit_optimizer ergon_zeus_power_limit_optimizer;
 
 /**
  * Scheduler settings; start from `ergon_dpk_options_default()` and change what you need.
@@ -1046,6 +1098,105 @@ typedef struct ergon_perseus_plan_info {
    */
   size_t num_stages;
 } ergon_perseus_plan_info;
+
+/**
+ * Settings of a power-limit optimizer; start from
+ * `ergon_zeus_power_limit_options_default()` and change what you need.
+ */
+typedef struct ergon_zeus_power_limit_options {
+  /**
+   * Steps before the first warm-up (default 1).
+   */
+  uint32_t wait_steps;
+  /**
+   * Steps at each limit before its window opens (default 10; 0: none).
+   */
+  uint32_t warmup_steps;
+  /**
+   * Steps measured at each limit (default 40; at least 1).
+   */
+  uint32_t profile_steps;
+  /**
+   * Spacing of the candidate limits, mW (default 25000).
+   */
+  uint32_t step_mw;
+  /**
+   * `ERGON_ZEUS_SELECTOR_*` (default `ZEUS_COST`).
+   */
+  uint32_t selector;
+  /**
+   * η of the Zeus cost, in [0, 1] (default 0.5).
+   */
+  double eta;
+  /**
+   * GPUs of the whole job (every rank) for the Zeus cost; 0 (default): the devices given.
+   */
+  uint32_t gpu_count;
+  /**
+   * The allowed slowdown of `MAX_SLOWDOWN`, at least 1 (default 1.1).
+   */
+  double max_slowdown;
+  /**
+   * Path of the profile to read (if it exists: no profiling) and write at the end, UTF-8,
+   * `profile_path_len` bytes; NULL (default): none.
+   */
+  const char *profile_path;
+  /**
+   * Bytes of `profile_path`.
+   */
+  size_t profile_path_len;
+  /**
+   * Restore the GPUs' settings on SIGINT and SIGTERM, then end the process (default true).
+   * The originals are written to the GPU state file either way.
+   */
+  bool restore_on_signal;
+  /**
+   * Called (with `user_data`) before a window opens or closes, to wait for the GPU's queued
+   * work (e.g. `cudaDeviceSynchronize`); NULL: none (default).
+   */
+  void (*sync)(void *user_data);
+  /**
+   * Called (with `user_data`) with this process's energy (J, the sum over its GPUs) and time
+   * (s, the slowest GPU's) of a window; replaces them with the job's (energy summed, time the
+   * maximum over every rank) and returns true, or returns false to stop the optimizer. NULL
+   * (default): this process's values are used.
+   */
+  bool (*aggregate)(void *user_data, double *energy_j, double *time_s);
+  /**
+   * Passed to `sync` and `aggregate`.
+   */
+  void *user_data;
+} ergon_zeus_power_limit_options;
+
+/**
+ * Where the optimizer stands (`ergon_zeus_power_limit_optimizer_get_state`).
+ */
+typedef struct ergon_zeus_power_limit_state {
+  /**
+   * `ERGON_ZEUS_PHASE_*`.
+   */
+  uint32_t phase;
+  /**
+   * The limit being (or next to be) profiled, or the optimum once done, mW.
+   */
+  uint32_t limit_mw;
+  /**
+   * Step begins left in the phase (0 when done or stopped).
+   */
+  uint32_t steps_left;
+  /**
+   * The chosen limit once done, else 0, mW.
+   */
+  uint32_t optimal_limit_mw;
+  /**
+   * Limits measured so far.
+   */
+  size_t profiled;
+  /**
+   * Candidate limits in all.
+   */
+  size_t candidates;
+} ergon_zeus_power_limit_state;
 
 #ifdef __cplusplus
 extern "C" {
@@ -2492,6 +2643,107 @@ ergon_status ergon_perseus_plan_to_json(const struct ergon_perseus_plan *plan, c
  * writable.
  */
 ergon_status ergon_perseus_plan_last_error(const struct ergon_perseus_plan *plan, char *buf, size_t cap, size_t *len);
+
+/**
+ * The default settings: the reference's schedule (wait 1, warm-up 10, profile 40 steps, 25 W
+ * apart), the Zeus cost with η = 0.5 over the given devices, no profile file, restore on
+ * SIGINT/SIGTERM, no callbacks. Never fails.
+ */
+struct ergon_zeus_power_limit_options ergon_zeus_power_limit_options_default(void);
+
+/**
+ * Starts optimizing the power limit of `device_count` GPUs (device `i` is `devices[i]`,
+ * `device_lens[i]` bytes of UTF-8: an NVML index or a `GPU-…` UUID or unique prefix) with
+ * `options` (NULL: the defaults): checks that they share one power-limit range, reads the
+ * profile file if one is named and exists (then no profiling: the optimum is set at once),
+ * turns persistence mode on, and sets the maximum limit, each original written to the GPU
+ * state file first (`$ERGON_STATE_DIR`, else the default). Every setting is restored when the
+ * optimizer fails or the handle is freed. Needs CAP_SYS_ADMIN. On success `*out` receives a
+ * handle to release with `ergon_zeus_power_limit_optimizer_free`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE` (a name not UTF-8, a profile file that
+ * cannot be read or used), `INVALID_ARGUMENT` (no device, no such device, GPUs of different
+ * power-limit ranges, an option out of range: η outside [0, 1], no measured step, a
+ * slowdown below 1, an unknown selector), `NVML_UNAVAILABLE`, `GPU` or `PANIC`. Messages:
+ * `ergon_last_error`.
+ *
+ * # Safety
+ * `devices` and `device_lens` must be NULL or readable for `device_count` elements, each
+ * `devices[i]` readable for `device_lens[i]` bytes; `options` NULL or readable (with its
+ * `profile_path` readable for `profile_path_len` bytes); `out` NULL or writable. The
+ * callbacks, if set, must be callable with `options->user_data` for as long as the handle
+ * lives.
+ */
+ergon_status ergon_zeus_power_limit_optimizer_new(const char *const *devices, const size_t *device_lens, size_t device_count, const struct ergon_zeus_power_limit_options *options, struct ergon_zeus_power_limit_optimizer **out);
+
+/**
+ * At the beginning of every training step: advances the schedule, setting limits and opening
+ * or closing windows (a closed window is measured, aggregated and, after the last limit, the
+ * optimum set and the profile written).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_STATE` (the optimizer was stopped),
+ * `GPU` (an NVML call or a measurement failed, or the aggregate callback returned false: the
+ * optimizer stopped and every setting was restored; or the profile could not be written) or
+ * `PANIC`. Messages: `ergon_zeus_power_limit_optimizer_last_error`.
+ *
+ * # Safety
+ * `optimizer` must be NULL or a live handle not used concurrently.
+ */
+ergon_status ergon_zeus_power_limit_optimizer_on_step_begin(struct ergon_zeus_power_limit_optimizer *optimizer);
+
+/**
+ * At the end of every epoch: a limit interrupted in warm-up or profiling is profiled again
+ * from scratch in the next epoch (the maximum limit is set meanwhile).
+ *
+ * Returns as `ergon_zeus_power_limit_optimizer_on_step_begin`.
+ *
+ * # Safety
+ * `optimizer` must be NULL or a live handle not used concurrently.
+ */
+ergon_status ergon_zeus_power_limit_optimizer_on_epoch_end(struct ergon_zeus_power_limit_optimizer *optimizer);
+
+/**
+ * Writes where the optimizer stands to `*out`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `PANIC`.
+ *
+ * # Safety
+ * `optimizer` must be NULL or a live handle; `out` NULL or writable.
+ */
+ergon_status ergon_zeus_power_limit_optimizer_get_state(const struct ergon_zeus_power_limit_optimizer *optimizer, struct ergon_zeus_power_limit_state *out);
+
+/**
+ * Copies the measurements so far as a `zeus-power-profile/v1` document (formats.md) into
+ * `buf` ("ask the length, then fill"; `*len` excludes the NUL).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+ *
+ * # Safety
+ * `optimizer` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len`
+ * NULL or writable.
+ */
+ergon_status ergon_zeus_power_limit_optimizer_profile_json(const struct ergon_zeus_power_limit_optimizer *optimizer, char *buf, size_t cap, size_t *len);
+
+/**
+ * Restores every setting the optimizer holds (the limits, persistence mode) and releases the
+ * handle. NULL is a no-op. Restore failures cannot be reported here (the settings stay in the
+ * GPU state file for `ergon_gpu_state_restore`).
+ *
+ * # Safety
+ * `optimizer` must be NULL or a handle from this library that is not used afterwards.
+ */
+void ergon_zeus_power_limit_optimizer_free(struct ergon_zeus_power_limit_optimizer *optimizer);
+
+/**
+ * Copies the message of the last failed call on this optimizer (empty if none) into `buf`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
+ *
+ * # Safety
+ * `optimizer` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len`
+ * NULL or writable.
+ */
+ergon_status ergon_zeus_power_limit_optimizer_last_error(const struct ergon_zeus_power_limit_optimizer *optimizer, char *buf, size_t cap, size_t *len);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -170,6 +170,7 @@ ERGON_HPP_LAST_ERROR(ergon_orloj_simulation)
 ERGON_HPP_LAST_ERROR(ergon_gpu_executor)
 ERGON_HPP_LAST_ERROR(ergon_gpu_energy_monitor)
 ERGON_HPP_LAST_ERROR(ergon_gpu_profiler)
+ERGON_HPP_LAST_ERROR(ergon_zeus_power_limit_optimizer)
 #undef ERGON_HPP_LAST_ERROR
 
 // The message of the last failed call on `handle` (empty for nullptr or none).
@@ -1279,6 +1280,129 @@ inline std::string merge_profile_csv(const std::vector<std::string_view> &texts)
 }
 
 } // namespace perseus
+
+namespace zeus {
+
+// How the power-limit optimizer chooses the optimum (ERGON_ZEUS_SELECTOR_*).
+enum class Selector : uint32_t {
+  ZeusCost = ERGON_ZEUS_SELECTOR_ZEUS_COST,       // least eta*E + (1-eta)*MaxPower*T
+  Energy = ERGON_ZEUS_SELECTOR_ENERGY,            // least energy
+  Time = ERGON_ZEUS_SELECTOR_TIME,                // least time
+  MaxSlowdown = ERGON_ZEUS_SELECTOR_MAX_SLOWDOWN, // lowest limit within max_slowdown
+};
+
+// Settings of a PowerLimitOptimizer (ergon_zeus_power_limit_options with std::function
+// callbacks).
+struct PowerLimitOptions {
+  uint32_t wait_steps = 1;     // steps before the first warm-up
+  uint32_t warmup_steps = 10;  // steps at each limit before its window opens (0: none)
+  uint32_t profile_steps = 40; // steps measured at each limit (at least 1)
+  uint32_t step_mw = 25000;    // spacing of the candidate limits, mW
+  Selector selector = Selector::ZeusCost;
+  double eta = 0.5;           // in [0, 1]
+  uint32_t gpu_count = 0;     // GPUs of the whole job for the Zeus cost (0: the devices given)
+  double max_slowdown = 1.1;  // for Selector::MaxSlowdown, at least 1
+  std::string profile_path;   // read if it exists (no profiling), written at the end; "": none
+  bool restore_on_signal = true; // restore the GPUs' settings on SIGINT/SIGTERM
+  // Called before a window opens or closes (e.g. [] { cudaDeviceSynchronize(); }).
+  std::function<void()> sync;
+  // Replaces this process's (energy_j, time_s) of a window with the job's (sum of energy, max
+  // of time over the ranks); returns false (or throws) to stop the optimizer. Empty: local.
+  std::function<bool(double &energy_j, double &time_s)> aggregate;
+};
+
+// Where the optimizer stands (ergon_zeus_power_limit_state; phase is ERGON_ZEUS_PHASE_*).
+using PowerLimitState = ergon_zeus_power_limit_state;
+
+// Zeus's just-in-time power-limit optimizer on the GPUs of this process (owns an
+// ergon_zeus_power_limit_optimizer handle): call on_step_begin() at the beginning of every
+// training step and on_epoch_end() at the end of every epoch. Needs CAP_SYS_ADMIN. The
+// destructor (or close()) restores the GPUs' power limits and persistence mode. Move-only: see
+// detail::Owner.
+class PowerLimitOptimizer
+    : public detail::Owner<ergon_zeus_power_limit_optimizer,
+                           ergon_zeus_power_limit_optimizer_free> {
+public:
+  // `devices`: NVML indices ("0") or GPU- UUIDs, all of one GPU model.
+  PowerLimitOptimizer(const std::vector<std::string> &devices, PowerLimitOptions options = {})
+      : Owner(nullptr) {
+    check_abi();
+    ergon_zeus_power_limit_options raw = ergon_zeus_power_limit_options_default();
+    raw.wait_steps = options.wait_steps;
+    raw.warmup_steps = options.warmup_steps;
+    raw.profile_steps = options.profile_steps;
+    raw.step_mw = options.step_mw;
+    raw.selector = static_cast<uint32_t>(options.selector);
+    raw.eta = options.eta;
+    raw.gpu_count = options.gpu_count;
+    raw.max_slowdown = options.max_slowdown;
+    if (!options.profile_path.empty()) {
+      raw.profile_path = options.profile_path.data();
+      raw.profile_path_len = options.profile_path.size();
+    }
+    raw.restore_on_signal = options.restore_on_signal;
+    // On the heap, so that their address survives moves of the optimizer.
+    callbacks_ = std::make_unique<Callbacks>(
+        Callbacks{std::move(options.sync), std::move(options.aggregate)});
+    raw.user_data = callbacks_.get();
+    if (callbacks_->sync) {
+      raw.sync = &PowerLimitOptimizer::call_sync;
+    }
+    if (callbacks_->aggregate) {
+      raw.aggregate = &PowerLimitOptimizer::call_aggregate;
+    }
+    std::vector<const char *> pointers;
+    std::vector<size_t> lens;
+    for (const std::string &d : devices) {
+      pointers.push_back(d.data());
+      lens.push_back(d.size());
+    }
+    detail::check(ergon_zeus_power_limit_optimizer_new(pointers.data(), lens.data(),
+                                                       devices.size(), &raw, &handle_));
+  }
+
+  // At the beginning of every training step.
+  void on_step_begin() {
+    detail::check(ergon_zeus_power_limit_optimizer_on_step_begin(handle_), handle_);
+  }
+  // At the end of every epoch.
+  void on_epoch_end() {
+    detail::check(ergon_zeus_power_limit_optimizer_on_epoch_end(handle_), handle_);
+  }
+  // Where it stands.
+  PowerLimitState state() const { return read_value(ergon_zeus_power_limit_optimizer_get_state); }
+  // True once the optimum is chosen and held.
+  bool done() const { return state().phase == ERGON_ZEUS_PHASE_DONE; }
+  // The measurements so far as a zeus-power-profile/v1 document.
+  std::string profile_json() const {
+    return read_text(ergon_zeus_power_limit_optimizer_profile_json);
+  }
+  // Restores the settings now and releases the handle (what the destructor does).
+  void close() noexcept { reset(); }
+
+private:
+  struct Callbacks {
+    std::function<void()> sync;
+    std::function<bool(double &, double &)> aggregate;
+  };
+  // Exceptions must not cross the C library: they would unwind through Rust frames.
+  static void call_sync(void *user_data) {
+    try {
+      static_cast<Callbacks *>(user_data)->sync();
+    } catch (...) {
+    }
+  }
+  static bool call_aggregate(void *user_data, double *energy_j, double *time_s) {
+    try {
+      return static_cast<Callbacks *>(user_data)->aggregate(*energy_j, *time_s);
+    } catch (...) {
+      return false;
+    }
+  }
+  std::unique_ptr<Callbacks> callbacks_;
+};
+
+} // namespace zeus
 
 #undef ERGON_HPP_NAMES
 

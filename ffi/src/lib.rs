@@ -25,6 +25,7 @@ mod handle;
 mod names;
 mod orloj;
 mod perseus;
+mod zeus;
 
 use std::ffi::{c_char, c_int};
 
@@ -34,6 +35,7 @@ pub use gpu_profiler::*;
 pub use orloj::*;
 pub use perseus::*;
 pub use status::ergon_status;
+pub use zeus::*;
 
 use boundary::boundary;
 use handle::copy_text;

@@ -50,7 +50,7 @@ use ergon_core::perseus::formats::parse_instance;
 const INSTANCES: [&str; 2] = ["a100_s2_m4", "a100_s4_m8"];
 
 /// Every program under tests/c and tests/cpp, so that a new file cannot go unrun.
-const PROGRAMS: [&str; 12] = [
+const PROGRAMS: [&str; 14] = [
     "c/perseus.c",
     "c/dpk.c",
     "c/orloj.c",
@@ -58,11 +58,13 @@ const PROGRAMS: [&str; 12] = [
     "c/panic.c",
     "c/gpu.c",
     "c/gpu_profiler.c",
+    "c/zeus.c",
     "cpp/wrapper.cpp",
     "cpp/gpu.cpp",
     "cpp/dpk.cpp",
     "cpp/orloj.cpp",
     "cpp/gpu_profiler.cpp",
+    "cpp/zeus.cpp",
 ];
 
 fn repo() -> PathBuf {
@@ -951,6 +953,77 @@ fn c_profiler_through_the_fake_power_model() {
     with_valgrind(Link::Shared, "c/gpu_profiler.c", || {
         profiler_run(&exe, "valgrind", "profiler-valgrind", true);
     });
+}
+
+/// The fake's power-limit and persistence setters `tests/c/zeus.c` makes: persistence on, the
+/// candidates 400, 250 and 100 W (the optimum, 100 W, already set), the restore; then the
+/// optimizer whose aggregate fails: persistence on, 400 W, the restore after the failure.
+const ZEUS_SETTERS: &str = "
+    nvmlDeviceSetPersistenceMode dev=0 mode=1 -> SUCCESS
+    nvmlDeviceSetPowerManagementLimit dev=0 limit_mw=400000 -> SUCCESS
+    nvmlDeviceSetPowerManagementLimit dev=0 limit_mw=250000 -> SUCCESS
+    nvmlDeviceSetPowerManagementLimit dev=0 limit_mw=100000 -> SUCCESS
+    nvmlDeviceSetPowerManagementLimit dev=0 limit_mw=300000 -> SUCCESS
+    nvmlDeviceSetPersistenceMode dev=0 mode=0 -> SUCCESS
+    nvmlDeviceSetPersistenceMode dev=0 mode=1 -> SUCCESS
+    nvmlDeviceSetPowerManagementLimit dev=0 limit_mw=400000 -> SUCCESS
+    nvmlDeviceSetPowerManagementLimit dev=0 limit_mw=300000 -> SUCCESS
+    nvmlDeviceSetPersistenceMode dev=0 mode=0 -> SUCCESS";
+
+#[test]
+fn c_zeus_power_limit_optimizer_through_the_fake_nvml() {
+    let exe = build("c/zeus.c", Link::Shared);
+    let check = |mode: &str, name: &str, valgrind: bool| {
+        let got = run_gpu_with(
+            &exe,
+            mode,
+            &gpu_run_dir(name),
+            true,
+            valgrind,
+            &[("FAKE_NVML_POWER_W", "250")],
+        );
+        if !valgrind {
+            assert!(got.stdout.contains("all checks passed"), "{}", got.stdout);
+        }
+        let setters: Vec<&String> = got
+            .log
+            .iter()
+            .filter(|l| l.starts_with("nvmlDeviceSet"))
+            .collect();
+        assert_eq!(
+            setters,
+            calls(ZEUS_SETTERS).iter().collect::<Vec<_>>(),
+            "{:#?}",
+            got.log
+        );
+        assert_eq!(got.state, INITIAL_STATE);
+    };
+    check("run", "zeus", false);
+    with_valgrind(Link::Shared, "c/zeus.c", || {
+        check("valgrind", "zeus-valgrind", true)
+    });
+}
+
+#[test]
+fn cpp_zeus_power_limit_optimizer_through_the_fake_nvml() {
+    let exe = build("cpp/zeus.cpp", Link::Shared);
+    let got = run_gpu_with(
+        &exe,
+        "run",
+        &gpu_run_dir("cpp-zeus"),
+        true,
+        false,
+        &[("FAKE_NVML_POWER_W", "250")],
+    );
+    assert!(got.stdout.contains("all checks passed"), "{}", got.stdout);
+    // The same setters as the C program's.
+    let setters: Vec<&String> = got
+        .log
+        .iter()
+        .filter(|l| l.starts_with("nvmlDeviceSet"))
+        .collect();
+    assert_eq!(setters, calls(ZEUS_SETTERS).iter().collect::<Vec<_>>());
+    assert_eq!(got.state, INITIAL_STATE);
 }
 
 #[test]
