@@ -67,6 +67,15 @@ ERGON_ORLOJ_POLICY_EDF = 4
 ERGON_ORLOJ_POLICY_FIFO = 5
 ERGON_ORLOJ_ESTIMATE_MEAN = 0
 ERGON_ORLOJ_ESTIMATE_P99 = 1
+ERGON_ZEUS_SELECTOR_ZEUS_COST = 0
+ERGON_ZEUS_SELECTOR_ENERGY = 1
+ERGON_ZEUS_SELECTOR_TIME = 2
+ERGON_ZEUS_SELECTOR_MAX_SLOWDOWN = 3
+ERGON_ZEUS_PHASE_READY = 0
+ERGON_ZEUS_PHASE_WARMUP = 1
+ERGON_ZEUS_PHASE_PROFILING = 2
+ERGON_ZEUS_PHASE_DONE = 3
+ERGON_ZEUS_PHASE_STOPPED = 4
 
 # --- structures of ergon.h (field order and C types exactly as in the header) ----------------
 
@@ -91,6 +100,10 @@ class ergon_gpu_energy_monitor(Structure):
 
 class ergon_gpu_profiler(Structure):
     """Opaque ``struct ergon_gpu_profiler`` (only ever used through a pointer)."""
+
+
+class ergon_zeus_power_limit_optimizer(Structure):
+    """Opaque ``struct ergon_zeus_power_limit_optimizer`` (only ever used through a pointer)."""
 
 
 class ergon_dpk_workload(Structure):
@@ -415,6 +428,45 @@ class ergon_gpu_profiler_progress(Structure):
     ]
 
 
+# bool (*aggregate)(void *user_data, double *energy_j, double *time_s) of
+# ergon_zeus_power_limit_options.
+ergon_zeus_aggregate = CFUNCTYPE(c_bool, c_void_p, POINTER(c_double), POINTER(c_double))
+
+
+class ergon_zeus_power_limit_options(Structure):
+    """``struct ergon_zeus_power_limit_options``: power-limit optimizer settings."""
+
+    _fields_ = [
+        ("wait_steps", c_uint32),
+        ("warmup_steps", c_uint32),
+        ("profile_steps", c_uint32),
+        ("step_mw", c_uint32),
+        ("selector", c_uint32),
+        ("eta", c_double),
+        ("gpu_count", c_uint32),
+        ("max_slowdown", c_double),
+        ("profile_path", c_char_p),
+        ("profile_path_len", c_size_t),
+        ("restore_on_signal", c_bool),
+        ("sync", ergon_gpu_profiler_sync),
+        ("aggregate", ergon_zeus_aggregate),
+        ("user_data", c_void_p),
+    ]
+
+
+class ergon_zeus_power_limit_state(Structure):
+    """``struct ergon_zeus_power_limit_state``: where the optimizer stands."""
+
+    _fields_ = [
+        ("phase", c_uint32),
+        ("limit_mw", c_uint32),
+        ("steps_left", c_uint32),
+        ("optimal_limit_mw", c_uint32),
+        ("profiled", c_size_t),
+        ("candidates", c_size_t),
+    ]
+
+
 FrontierPtr = POINTER(ergon_perseus_frontier)
 PlanPtr = POINTER(ergon_perseus_plan)
 ExecutorPtr = POINTER(ergon_gpu_executor)
@@ -425,6 +477,7 @@ DpkResultPtr = POINTER(ergon_dpk_result)
 DpkOnlinePtr = POINTER(ergon_dpk_online)
 BatcherPtr = POINTER(ergon_orloj_batcher)
 SimulationPtr = POINTER(ergon_orloj_simulation)
+ZeusPloPtr = POINTER(ergon_zeus_power_limit_optimizer)
 _size_p = POINTER(c_size_t)
 _double_p = POINTER(c_double)
 _char_buf = POINTER(c_char)
@@ -650,6 +703,26 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     "ergon_gpu_profiler_to_csv": _text_out(ProfilerPtr),
     "ergon_gpu_profiler_free": (None, [ProfilerPtr]),
     "ergon_gpu_profiler_last_error": _text_out(ProfilerPtr),
+    "ergon_zeus_power_limit_options_default": (ergon_zeus_power_limit_options, []),
+    "ergon_zeus_power_limit_optimizer_new": (
+        ergon_status,
+        [
+            POINTER(c_char_p),
+            _size_p,
+            c_size_t,
+            POINTER(ergon_zeus_power_limit_options),
+            POINTER(ZeusPloPtr),
+        ],
+    ),
+    "ergon_zeus_power_limit_optimizer_on_step_begin": (ergon_status, [ZeusPloPtr]),
+    "ergon_zeus_power_limit_optimizer_on_epoch_end": (ergon_status, [ZeusPloPtr]),
+    "ergon_zeus_power_limit_optimizer_get_state": (
+        ergon_status,
+        [ZeusPloPtr, POINTER(ergon_zeus_power_limit_state)],
+    ),
+    "ergon_zeus_power_limit_optimizer_profile_json": _text_out(ZeusPloPtr),
+    "ergon_zeus_power_limit_optimizer_free": (None, [ZeusPloPtr]),
+    "ergon_zeus_power_limit_optimizer_last_error": _text_out(ZeusPloPtr),
     "ergon_perseus_profile_merge_csv": (
         ergon_status,
         [POINTER(c_char_p), _size_p, c_size_t, _char_buf, c_size_t, _size_p],

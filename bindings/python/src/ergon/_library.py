@@ -178,6 +178,7 @@ HANDLE_KINDS = (
     "gpu_executor",
     "gpu_energy_monitor",
     "gpu_profiler",
+    "zeus_power_limit_optimizer",
 )
 """Every kind of native handle, named as its C type without ``ergon_``."""
 
