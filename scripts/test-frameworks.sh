@@ -114,7 +114,9 @@ start=$SECONDS
     bindings/python/tests/test_frameworks_megatron.py \
     bindings/python/tests/test_examples.py \
     bindings/python/tests/test_hooks.py \
-    bindings/python/tests/test_distributed.py "$@" || status=$?
+    bindings/python/tests/test_distributed.py \
+    bindings/python/tests/test_zeus_distributed.py \
+    bindings/python/tests/test_frameworks_huggingface.py "$@" || status=$?
 say "pytest: $((SECONDS - start)) s"
 if [[ $status == 5 ]]; then
     echo "frameworks: pytest collected no tests: counted as a failure" >&2
