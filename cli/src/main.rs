@@ -11,6 +11,9 @@
 //! `ergon orloj` simulates serving dynamic DNNs with Orloj's distribution-aware batching and
 //! the baselines (`orloj-sim/v1` in, `orloj-result/v1` out).
 //!
+//! `ergon chase` forecasts a grid's carbon intensity from a carbon trace and replays Chase's
+//! carbon-aware power-limit control over it.
+//!
 //! `ergon gpu` lists, inspects, monitors and controls NVIDIA GPUs through NVML (loaded at run
 //! time; without it the command says NVML is unavailable), and `ergon gpu restore` puts back the
 //! settings recorded in the GPU state file.
@@ -23,6 +26,7 @@
 #[macro_use]
 extern crate ergon_cli_support;
 
+mod chase_cmd;
 mod dpk_cmd;
 mod frontier_cmd;
 mod gpu_cmd;
@@ -58,6 +62,9 @@ enum Command {
     /// GPU layer: inspect, monitor and control NVIDIA GPUs through NVML (list, show, lock,
     /// reset, power-limit, restore, monitor).
     Gpu(gpu_cmd::Args),
+    /// Chase: carbon-intensity forecasts (forecast) and carbon-aware power-limit control
+    /// replayed over a carbon trace (simulate).
+    Chase(chase_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +75,7 @@ fn main() -> ExitCode {
             Command::Gpu(args) => gpu_cmd::run(args),
             Command::Dpk(args) => dpk_cmd::run(args),
             Command::Orloj(args) => orloj_cmd::run(args),
+            Command::Chase(args) => chase_cmd::run(args),
         },
     )
 }

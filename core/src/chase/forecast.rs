@@ -281,6 +281,9 @@ fn check_window(rows: usize, history: usize, start: usize) -> Result<(), ChaseEr
             max: MAX_HISTORY,
         });
     }
+    if history >= rows {
+        return Err(ChaseError::HistoryLongerThanTrace { history, rows });
+    }
     if history > start {
         return Err(ChaseError::HistoryBeforeStart { history, start });
     }
@@ -346,6 +349,13 @@ mod tests {
         assert_eq!(
             forecast_series(&[], 2, 2, 48, m),
             Err(ChaseError::EmptyTrace)
+        );
+        assert_eq!(
+            forecast_series(&hist, 10, 10, 48, m),
+            Err(ChaseError::HistoryLongerThanTrace {
+                history: 10,
+                rows: 10
+            })
         );
         assert_eq!(
             forecast_series(&hist, 5, 4, 48, m),

@@ -71,6 +71,16 @@ pub enum ChaseError {
         /// [`MAX_HISTORY`].
         max: usize,
     },
+    /// The training window leaves no slot of the trace to forecast.
+    #[error(
+        "history of {history} slots is not shorter than the trace ({rows} rows): no slot is left to forecast"
+    )]
+    HistoryLongerThanTrace {
+        /// The window asked for.
+        history: usize,
+        /// Rows of the trace.
+        rows: usize,
+    },
     /// The window before the first forecast is shorter than the history.
     #[error(
         "history of {history} slots does not fit before the start at slot {start} (need history <= start)"
