@@ -11,6 +11,9 @@
 //! `ergon orloj` simulates serving dynamic DNNs with Orloj's distribution-aware batching and
 //! the baselines (`orloj-sim/v1` in, `orloj-result/v1` out).
 //!
+//! `ergon zeus` reads the Zeus train and power traces: the just-in-time power limit and
+//! expected cost per batch size (`zeus-optimum/v1`) and trace-driven simulations of recurring
+//! jobs under Zeus and the baselines (`zeus-sim/v1`).
 //! `ergon chase` forecasts a grid's carbon intensity from a carbon trace and replays Chase's
 //! carbon-aware power-limit control over it.
 //!
@@ -32,6 +35,7 @@ mod frontier_cmd;
 mod gpu_cmd;
 mod orloj_cmd;
 mod plot;
+mod zeus_cmd;
 
 use std::process::ExitCode;
 
@@ -62,6 +66,9 @@ enum Command {
     /// GPU layer: inspect, monitor and control NVIDIA GPUs through NVML (list, show, lock,
     /// reset, power-limit, restore, monitor).
     Gpu(gpu_cmd::Args),
+    /// Zeus: power-limit and batch-size optimum of a workload from its traces, and the
+    /// trace-driven simulation of recurring training (optimum, simulate).
+    Zeus(zeus_cmd::Args),
     /// Chase: carbon-intensity forecasts (forecast) and carbon-aware power-limit control
     /// replayed over a carbon trace (simulate).
     Chase(chase_cmd::Args),
@@ -75,6 +82,7 @@ fn main() -> ExitCode {
             Command::Gpu(args) => gpu_cmd::run(args),
             Command::Dpk(args) => dpk_cmd::run(args),
             Command::Orloj(args) => orloj_cmd::run(args),
+            Command::Zeus(args) => zeus_cmd::run(args),
             Command::Chase(args) => chase_cmd::run(args),
         },
     )

@@ -5,7 +5,26 @@
 //!
 //! This module holds the cost model every Zeus component shares ([`Eta`], [`zeus_cost`],
 //! [`epoch_cost`]); the optimizers and the trace-driven simulator build on it.
+//!
+//! - [`BatchSizeOptimizer`]: pruning exploration, early stopping and Gaussian Thompson
+//!   sampling across recurrences, as a library object whose state serializes.
+//! - [`trace`]: the NSDI'23 train and power traces (CSV text), the six workloads, and the
+//!   just-in-time power-limit choice and expected time/energy/cost per batch size.
+//! - [`sim`]: the trace-driven simulator of recurring jobs (Zeus and the baselines).
 
+mod batch_size;
 mod cost;
+mod error;
+#[cfg(feature = "serde")]
+pub mod formats;
+mod rng;
+pub mod sim;
+pub mod trace;
 
+pub use batch_size::{
+    BatchSizeOptimizer, BsoParams, DEFAULT_BETA, DEFAULT_NUM_EXPLORATIONS, DEFAULT_PRUNING_ROUNDS,
+    Stage,
+};
 pub use cost::{Eta, EtaError, epoch_cost, zeus_cost};
+pub use error::ZeusError;
+pub use rng::ZeusRng;
