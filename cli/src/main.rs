@@ -14,6 +14,7 @@
 //! `ergon zeus` reads the Zeus train and power traces: the just-in-time power limit and
 //! expected cost per batch size (`zeus-optimum/v1`) and trace-driven simulations of recurring
 //! jobs under Zeus and the baselines (`zeus-sim/v1`).
+//!
 //! `ergon chase` forecasts a grid's carbon intensity from a carbon trace and replays Chase's
 //! carbon-aware power-limit control over it.
 //!

@@ -37,7 +37,7 @@ pub use forecast::{
     REFERENCE_HISTORY, forecast_series, mean_absolute_error,
 };
 pub use perseus::{
-    PerseusComparison, PowerLimitScale, carbon_aware_perseus, power_limit_points,
+    PerseusComparison, PowerLimitScale, carbon_aware_perseus, fastest_point, power_limit_points,
     power_limit_scales,
 };
 pub use sim::{CarbonInterval, IntervalOutcome, Policy, RunOutcome, run_job, zeus_choice};
