@@ -187,8 +187,7 @@ pub fn chase_carbon_csv(data: &[u8]) {
         chase::ForecastMethod::Persistence,
         chase::ForecastMethod::SvrLike,
     ] {
-        let result =
-            chase::forecast_series(&hist, history, history, trace.slots_per_day(), method);
+        let result = chase::forecast_series(&hist, history, history, trace.slots_per_day(), method);
         if history >= 2 {
             let f = result.unwrap_or_else(|e| panic!("{method:?} on an accepted trace: {e}"));
             assert_eq!(f.len(), hist.len() - history);
