@@ -15,6 +15,9 @@
 //! expected cost per batch size (`zeus-optimum/v1`) and trace-driven simulations of recurring
 //! jobs under Zeus and the baselines (`zeus-sim/v1`).
 //!
+//! `ergon chase` forecasts a grid's carbon intensity from a carbon trace and replays Chase's
+//! carbon-aware power-limit control over it.
+//!
 //! `ergon gpu` lists, inspects, monitors and controls NVIDIA GPUs through NVML (loaded at run
 //! time; without it the command says NVML is unavailable), and `ergon gpu restore` puts back the
 //! settings recorded in the GPU state file.
@@ -27,6 +30,7 @@
 #[macro_use]
 extern crate ergon_cli_support;
 
+mod chase_cmd;
 mod dpk_cmd;
 mod frontier_cmd;
 mod gpu_cmd;
@@ -66,6 +70,9 @@ enum Command {
     /// Zeus: power-limit and batch-size optimum of a workload from its traces, and the
     /// trace-driven simulation of recurring training (optimum, simulate).
     Zeus(zeus_cmd::Args),
+    /// Chase: carbon-intensity forecasts (forecast) and carbon-aware power-limit control
+    /// replayed over a carbon trace (simulate).
+    Chase(chase_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -77,6 +84,7 @@ fn main() -> ExitCode {
             Command::Dpk(args) => dpk_cmd::run(args),
             Command::Orloj(args) => orloj_cmd::run(args),
             Command::Zeus(args) => zeus_cmd::run(args),
+            Command::Chase(args) => chase_cmd::run(args),
         },
     )
 }

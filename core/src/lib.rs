@@ -16,6 +16,8 @@
 //! - [`orloj`]: Orloj, batching dynamic-DNN requests on empirical execution-time
 //!   distributions: distributions, batch-time model, schedulers, online batcher, simulator.
 //! - [`zeus`]: Zeus, the energy/time cost model of power-limit and batch-size optimization.
+//! - [`chase`]: Chase, carbon-aware power-limit control: the carbon trace, the cost, a
+//!   carbon-intensity forecaster, a replay over a trace, and carbon-aware Perseus.
 //! - [`names`]: the names of core's enum values (`FromStr`/`Display` on one table per enum)
 //!   and the [`UnknownName`](names::UnknownName) error.
 //! - [`formats`] (feature `serde`): what the systems' interchange formats share, above all
@@ -29,6 +31,7 @@
 
 extern crate alloc;
 
+pub mod chase;
 pub mod dpk;
 pub mod fit;
 pub mod flow;

@@ -21,6 +21,7 @@ replay_tests! {
     readers::dpk_workload,
     readers::dpk_online,
     readers::orloj_sim,
+    readers::chase_carbon_csv,
     solvers::frontier_solve,
     solvers::dpk_schedule,
     solvers::orloj_simulate,

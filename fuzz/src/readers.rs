@@ -7,6 +7,7 @@
 //! [`known_open`] remains for the targets that go on to *solve* what they read: the limits
 //! bound memory, not solving time, and a valid-but-huge problem would only time the fuzzer out.
 
+use ergon_core::chase;
 use ergon_core::dpk::formats as dpk;
 use ergon_core::orloj::formats as orloj;
 use ergon_core::perseus::formats as perseus;
@@ -156,4 +157,43 @@ pub fn orloj_sim(data: &[u8]) {
         |cfg| cfg.validate().is_ok(),
         "parse_sim returned an invalid config",
     );
+}
+
+/// Chase's carbon trace CSV (`location,timestamp,duration,value,hist`). An accepted trace has
+/// rows with finite intensities ≥ 0 and one positive slot length, and the forecaster trained on
+/// it (every method, the largest window that leaves a slot to forecast, at most 48) answers
+/// with one finite forecast per remaining slot.
+pub fn chase_carbon_csv(data: &[u8]) {
+    let Some(text) = utf8(data) else { return };
+    let Ok(trace) = chase::parse_carbon_csv(text) else {
+        return;
+    };
+    assert!(!trace.records().is_empty(), "an accepted trace has a row");
+    let first = trace.interval_min();
+    for r in trace.records() {
+        assert!(
+            r.duration_min == first && first > 0.0 && first.is_finite(),
+            "uneven or bad slot length accepted"
+        );
+        assert!(
+            r.hist_g_per_kwh.is_finite() && r.hist_g_per_kwh >= 0.0,
+            "bad intensity accepted"
+        );
+    }
+    let hist = trace.hist_g_per_kwh();
+    let history = (hist.len().saturating_sub(1)).min(chase::REFERENCE_HISTORY);
+    for method in [
+        chase::ForecastMethod::Ergon,
+        chase::ForecastMethod::Persistence,
+        chase::ForecastMethod::SvrLike,
+    ] {
+        let result = chase::forecast_series(&hist, history, history, trace.slots_per_day(), method);
+        if history >= 2 {
+            let f = result.unwrap_or_else(|e| panic!("{method:?} on an accepted trace: {e}"));
+            assert_eq!(f.len(), hist.len() - history);
+            assert!(f.iter().all(|v| v.is_finite()), "non-finite forecast");
+        } else {
+            assert!(result.is_err(), "a window under 2 slots must be refused");
+        }
+    }
 }
