@@ -35,6 +35,7 @@ pub mod flow;
 #[cfg(feature = "serde")]
 pub mod formats;
 pub mod names;
+pub mod oobleck;
 pub mod orloj;
 pub mod perseus;
 pub mod zeus;
