@@ -11,6 +11,9 @@
 //! `ergon orloj` simulates serving dynamic DNNs with Orloj's distribution-aware batching and
 //! the baselines (`orloj-sim/v1` in, `orloj-result/v1` out).
 //!
+//! `ergon oobleck` builds Oobleck's pipeline templates, instantiates at least f+1 pipelines
+//! with an exact batch split, and reconfigures a plan after node failures.
+//!
 //! `ergon gpu` lists, inspects, monitors and controls NVIDIA GPUs through NVML (loaded at run
 //! time; without it the command says NVML is unavailable), and `ergon gpu restore` puts back the
 //! settings recorded in the GPU state file.
@@ -26,6 +29,7 @@ extern crate ergon_cli_support;
 mod dpk_cmd;
 mod frontier_cmd;
 mod gpu_cmd;
+mod oobleck_cmd;
 mod orloj_cmd;
 mod plot;
 
@@ -55,6 +59,9 @@ enum Command {
     /// Orloj: simulate serving dynamic DNNs with Orloj and baseline batching policies
     /// (simulate, config).
     Orloj(orloj_cmd::Args),
+    /// Oobleck: pipeline templates, f+1 instantiation with an exact batch split, and
+    /// reconfiguration after node failures (templates, plan, fail).
+    Oobleck(oobleck_cmd::Args),
     /// GPU layer: inspect, monitor and control NVIDIA GPUs through NVML (list, show, lock,
     /// reset, power-limit, restore, monitor).
     Gpu(gpu_cmd::Args),
@@ -68,6 +75,7 @@ fn main() -> ExitCode {
             Command::Gpu(args) => gpu_cmd::run(args),
             Command::Dpk(args) => dpk_cmd::run(args),
             Command::Orloj(args) => orloj_cmd::run(args),
+            Command::Oobleck(args) => oobleck_cmd::run(args),
         },
     )
 }

@@ -24,6 +24,9 @@ mod plan;
 mod profile;
 mod template;
 
+#[cfg(feature = "serde")]
+pub mod formats;
+
 pub use batch::{AffineTime, BatchSplit, split_batch};
 pub use plan::{
     Pipeline, Plan, PlanOptions, Reconfiguration, SyncMember, Transfer, instantiate, reconfigure,
@@ -195,3 +198,6 @@ pub enum OobleckError {
     #[error("the plan does not match the templates: {0}")]
     PlanMismatch(&'static str),
 }
+
+#[cfg(test)]
+mod tests;

@@ -314,21 +314,52 @@ fn resplit(
         groups.push((t.affine(), x));
     }
     let count = pipelines.len() as u64;
-    let split = split_batch(&groups, microbatches, 1).ok_or(OobleckError::NoFeasiblePlan {
-        pipelines: count,
-        microbatches,
-    })?;
-    let total = split.z + i128::from(templates.sync(count));
+    // Upstream gives every pipeline of a template the same count. When that has no exact
+    // solution (three equal pipelines, 128 microbatches) a running job should not stop, so
+    // each pipeline becomes its own group: counts within a template may then differ by the
+    // least amount the min-max allows.
+    let per_template = split_batch(&groups, microbatches, 1);
+    let counts: Vec<u64> = match per_template {
+        Some(split) => pipelines
+            .iter()
+            .map(|p| {
+                let g = sizes.iter().position(|&x| x == p.len() as u32).unwrap_or(0);
+                split.microbatches[g]
+            })
+            .collect(),
+        None => {
+            let each: Vec<(AffineTime, u64)> = pipelines
+                .iter()
+                .map(|p| {
+                    let g = sizes.iter().position(|&x| x == p.len() as u32).unwrap_or(0);
+                    (groups[g].0, 1)
+                })
+                .collect();
+            split_batch(&each, microbatches, 1)
+                .ok_or(OobleckError::NoFeasiblePlan {
+                    pipelines: count,
+                    microbatches,
+                })?
+                .microbatches
+        }
+    };
+    let z = pipelines
+        .iter()
+        .zip(&counts)
+        .map(|(p, &b)| {
+            let g = sizes.iter().position(|&x| x == p.len() as u32).unwrap_or(0);
+            groups[g].0.at(b)
+        })
+        .max()
+        .unwrap_or(0);
+    let total = z + i128::from(templates.sync(count));
     let pipelines = pipelines
         .into_iter()
-        .map(|nodes| {
-            let s = nodes.len() as u32;
-            let g = sizes.iter().position(|&x| x == s).unwrap_or(0);
-            Pipeline {
-                num_nodes: s,
-                nodes,
-                microbatches: split.microbatches[g],
-            }
+        .zip(counts)
+        .map(|(nodes, microbatches)| Pipeline {
+            num_nodes: nodes.len() as u32,
+            nodes,
+            microbatches,
         })
         .collect();
     Ok(Plan {
@@ -344,8 +375,9 @@ fn resplit(
 /// nodes; a pipeline left below n0 nodes borrows nodes one at a time from the end of the
 /// currently largest pipeline while that stays at ≥ n0; pipelines still short are merged
 /// (undersized ones together, then into the smallest other pipeline); each pipeline takes the
-/// template of its new size and the batch is re-split (≥ 1 microbatch each). Instantiation is
-/// not re-run. If some layer lost every replica, or fewer than n0 nodes survive, the error
+/// template of its new size and the batch is re-split (≥ 1 microbatch each; pipelines of one
+/// template get the same count where an exact split allows it, else each its own). Instantiation
+/// is not re-run. If some layer lost every replica, or fewer than n0 nodes survive, the error
 /// says training must restart.
 pub fn reconfigure(
     templates: &Templates,

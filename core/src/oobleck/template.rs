@@ -795,4 +795,4 @@ impl<'c> Recurrence<'c> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
