@@ -21,6 +21,7 @@ replay_tests! {
     readers::dpk_workload,
     readers::dpk_online,
     readers::orloj_sim,
+    readers::oobleck_profile,
     solvers::frontier_solve,
     solvers::dpk_schedule,
     solvers::orloj_simulate,
