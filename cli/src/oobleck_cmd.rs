@@ -10,12 +10,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Subcommand, ValueEnum};
 use ergon_core::oobleck::formats::{
-    parse_develop_cache, parse_profile, plan_json, reconfiguration_json, templates_json,
+    parse_develop_cache, parse_profile, parse_trace, plan_json, reconfiguration_json,
+    simulation_json, templates_json,
 };
+use ergon_core::oobleck::sim::{SimCosts, SystemResult, simulate};
 use ergon_core::oobleck::{
     Objective, Plan, PlanOptions, Profile, Solver, TemplateOptions, Templates, generate_templates,
     instantiate, reconfigure,
 };
+use ergon_plot::{Bounds, Corner, Figure, Frame, Legend, Panel, Rgb, Series};
 
 use crate::output::{self, Stdout, StdoutError};
 
@@ -34,6 +37,9 @@ enum Cmd {
     Plan(PlanArgs),
     /// The plan after losing nodes: new pipelines, batch split, layer copies.
     Fail(FailArgs),
+    /// Replay a failure/recovery trace: Oobleck against checkpoint-restart and redundant
+    /// computation (effective training-time share, throughput over time).
+    Simulate(SimulateArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -101,6 +107,39 @@ struct FailArgs {
     lose: Vec<u32>,
 }
 
+#[derive(clap::Args)]
+struct SimulateArgs {
+    #[command(flatten)]
+    plan: PlanArgs,
+    /// `oobleck-trace/v1` file (events, or a periodic failure every N seconds).
+    #[arg(long, value_name = "FILE")]
+    trace: PathBuf,
+    /// Oobleck's fixed cost per reconfiguration, seconds.
+    #[arg(long, value_name = "S", default_value_t = SimCosts::default().oobleck_reconfigure_s)]
+    reconfigure_s: f64,
+    /// Bandwidth of layer copies, bytes per second.
+    #[arg(long, value_name = "B/S", default_value_t = SimCosts::default().copy_bandwidth_bytes_per_s)]
+    copy_bandwidth: f64,
+    /// Training time between checkpoints, seconds.
+    #[arg(long, value_name = "S", default_value_t = SimCosts::default().checkpoint_interval_s)]
+    checkpoint_interval_s: f64,
+    /// Cost of one checkpoint, seconds.
+    #[arg(long, value_name = "S", default_value_t = SimCosts::default().checkpoint_s)]
+    checkpoint_s: f64,
+    /// Cost of a restart from a checkpoint, seconds.
+    #[arg(long, value_name = "S", default_value_t = SimCosts::default().restart_s)]
+    restart_s: f64,
+    /// Cost of a redundant-computation failover, seconds.
+    #[arg(long, value_name = "S", default_value_t = SimCosts::default().failover_s)]
+    failover_s: f64,
+    /// Sampling period of the throughput series, seconds.
+    #[arg(long, value_name = "S", default_value_t = SimCosts::default().sample_s)]
+    sample_s: f64,
+    /// Also draw throughput over time to this SVG file.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
+}
+
 /// Runs `ergon oobleck`.
 pub fn run(args: Args) -> Result<()> {
     match args.command {
@@ -126,6 +165,7 @@ pub fn run(args: Args) -> Result<()> {
             }
             Ok(())
         }
+        Cmd::Simulate(a) => simulate_cmd(&a),
         Cmd::Fail(a) => {
             let (ts, plan) = plan(&a.plan)?;
             let r = reconfigure(&ts, &plan, &a.lose)
@@ -205,7 +245,14 @@ fn load_cache_dir(dir: &Path, mb: Option<u32>) -> Result<Profile> {
 
 fn templates(a: &TemplateArgs) -> Result<Templates> {
     let profile = load_profile(a)?;
-    let options = TemplateOptions {
+    Ok(
+        generate_templates(&profile, &template_options(a))
+            .context("building pipeline templates")?,
+    )
+}
+
+fn template_options(a: &TemplateArgs) -> TemplateOptions {
+    TemplateOptions {
         objective: match a.objective {
             ObjectiveArg::V011 => Objective::V011,
             ObjectiveArg::Develop => Objective::Develop,
@@ -217,8 +264,7 @@ fn templates(a: &TemplateArgs) -> Result<Templates> {
         max_nodes: a.max_nodes,
         gpus_per_node: a.gpus_per_node,
         node_memory_bytes: a.node_memory,
-    };
-    Ok(generate_templates(&profile, &options).context("building pipeline templates")?)
+    }
 }
 
 fn plan(a: &PlanArgs) -> Result<(Templates, Plan)> {
@@ -297,4 +343,112 @@ fn print_plan(out: &mut Stdout, plan: &Plan) -> Result<(), StdoutError> {
         )?;
     }
     Ok(())
+}
+
+fn simulate_cmd(a: &SimulateArgs) -> Result<()> {
+    let t = &a.plan.templates;
+    let profile = load_profile(t)?;
+    let text = output::read_text(&a.trace)?;
+    let trace = parse_trace(&text, t.max_nodes)
+        .with_context(|| format!("reading trace {}", a.trace.display()))?;
+    let costs = SimCosts {
+        oobleck_reconfigure_s: a.reconfigure_s,
+        copy_bandwidth_bytes_per_s: a.copy_bandwidth,
+        checkpoint_interval_s: a.checkpoint_interval_s,
+        checkpoint_s: a.checkpoint_s,
+        restart_s: a.restart_s,
+        failover_s: a.failover_s,
+        sample_s: a.sample_s,
+    };
+    let results = simulate(
+        &profile,
+        &template_options(t),
+        &PlanOptions {
+            fault_tolerance: a.plan.fault_tolerance,
+            microbatches: a.plan.microbatches,
+        },
+        &trace,
+        &costs,
+    )
+    .context("simulating the trace")?;
+    if let Some(path) = &a.svg {
+        output::write_file(path, throughput_figure(&results).to_svg()?.as_bytes())?;
+    }
+    let mut out = output::stdout();
+    if t.json {
+        writeln!(out, "{}", simulation_json(&results))?;
+        return Ok(());
+    }
+    let fails = trace.events.iter().filter(|e| e.fails).count();
+    writeln!(
+        out,
+        "{} nodes, {:.0} s, {} failures, {} returns",
+        t.max_nodes,
+        trace.duration_s,
+        fails,
+        trace.events.len() - fails
+    )?;
+    writeln!(
+        out,
+        "{:<22} {:>10} {:>14} {:>9} {:>9}",
+        "system", "effective", "microbatches", "reconfig", "restarts"
+    )?;
+    for r in &results {
+        writeln!(
+            out,
+            "{:<22} {:>9.1}% {:>14.0} {:>9} {:>9}",
+            r.system,
+            r.effective_share * 100.0,
+            r.microbatches,
+            r.reconfigurations,
+            r.restarts
+        )?;
+    }
+    Ok(())
+}
+
+/// Useful throughput over time, one line per system.
+fn throughput_figure(results: &[SystemResult]) -> Figure {
+    let colors = [Rgb(0, 0, 255), Rgb(255, 0, 0), Rgb(0, 160, 0)];
+    let b = Bounds::of(results.iter().flat_map(|r| r.series.iter().copied())).unwrap_or(Bounds {
+        x_min: 0.0,
+        x_max: 1.0,
+        y_min: 0.0,
+        y_max: 1.0,
+    });
+    let series = results
+        .iter()
+        .zip(colors.iter().cycle())
+        .map(|(r, &c)| {
+            Series::line(
+                format!(
+                    "{} ({:.1} % effective)",
+                    r.system,
+                    r.effective_share * 100.0
+                ),
+                c,
+                2,
+            )
+            .with_points(r.series.clone())
+        })
+        .collect();
+    Figure {
+        width_px: 900,
+        height_px: 500,
+        frame: Frame {
+            title_px: 22,
+            margin_px: 16,
+            x_label_area_px: 48,
+            y_label_area_px: 72,
+        },
+        panels: vec![Panel {
+            title: "Training throughput under failures".into(),
+            x_desc: "time (s)".into(),
+            y_desc: "useful microbatches / s".into(),
+            x_range: 0.0..b.x_max.max(1.0),
+            y_range: 0.0..(b.y_max * 1.15).max(1e-6),
+            series,
+        }],
+        legend: Legend::Inside(Corner::UpperRight),
+    }
 }

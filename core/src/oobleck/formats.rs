@@ -364,6 +364,185 @@ pub fn reconfiguration_json(ts: &Templates, r: &Reconfiguration) -> String {
     to_json(&out)
 }
 
+/// Format name of a failure/recovery trace.
+pub const TRACE_FORMAT: &str = "oobleck-trace/v1";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventDoc {
+    time_s: f64,
+    #[serde(default)]
+    fail: Option<u32>,
+    #[serde(default)]
+    join: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct TraceDoc {
+    duration_s: f64,
+    #[serde(default)]
+    events: Option<Bounded<EventDoc>>,
+    #[serde(default)]
+    failure_every_s: Option<f64>,
+    #[serde(default)]
+    rejoin_after_s: Option<f64>,
+}
+
+/// Parses an `oobleck-trace/v1` document for a cluster of `nodes` nodes: explicit `events`
+/// (`{"time_s", "fail": node}` or `{"time_s", "join": node}`, in time order), or a periodic
+/// trace, `failure_every_s` (node `(7k) mod N`, the next live one, fails at `k·interval`) with
+/// optional `rejoin_after_s` (each failed node returns that long after).
+pub fn parse_trace(
+    text: &str,
+    nodes: u32,
+) -> Result<super::sim::Trace, crate::formats::FormatError<super::sim::SimError>> {
+    use super::sim::{Event, MAX_EVENTS, Trace};
+    type E = crate::formats::FormatError<super::sim::SimError>;
+    let f: FormatOnly = serde_json::from_str(text).map_err(|e| E::json(TRACE_FORMAT, &e))?;
+    if f.format != TRACE_FORMAT {
+        return Err(E::Schema {
+            expected: TRACE_FORMAT,
+            found: f.format,
+        });
+    }
+    let doc: TraceDoc = serde_json::from_str(text).map_err(|e| E::json(TRACE_FORMAT, &e))?;
+    let mut events = Vec::new();
+    match (doc.events, doc.failure_every_s) {
+        (Some(list), None) => {
+            for (i, e) in list.0.into_iter().enumerate() {
+                let (node, fails) = match (e.fail, e.join) {
+                    (Some(u), None) => (u, true),
+                    (None, Some(u)) => (u, false),
+                    _ => {
+                        return Err(E::field(
+                            format!("events[{i}]"),
+                            "needs exactly one of `fail` and `join`",
+                        ));
+                    }
+                };
+                events.push(Event {
+                    time_s: e.time_s,
+                    node,
+                    fails,
+                });
+            }
+        }
+        (None, Some(every)) => {
+            let d = doc.duration_s;
+            if !(every.is_finite()
+                && every > 0.0
+                && d.is_finite()
+                && d / every <= MAX_EVENTS as f64 / 2.0)
+            {
+                return Err(E::field(
+                    "failure_every_s",
+                    format!(
+                        "must be positive and give at most {} failures over duration_s",
+                        MAX_EVENTS / 2
+                    ),
+                ));
+            }
+            let back = doc.rejoin_after_s;
+            if back.is_some_and(|b| !(b.is_finite() && b >= 0.0)) {
+                return Err(E::field(
+                    "rejoin_after_s",
+                    "must be finite and non-negative",
+                ));
+            }
+            let mut alive = alloc::vec![true; nodes as usize];
+            let mut returns: Vec<(f64, u32)> = Vec::new();
+            let mut k = 1u64;
+            while (k as f64) * every <= d && nodes > 0 {
+                let t = (k as f64) * every;
+                // Returns due by now come first.
+                returns.sort_by(|a, b| a.0.total_cmp(&b.0));
+                while let Some(&(rt, u)) = returns.first() {
+                    if rt > t {
+                        break;
+                    }
+                    returns.remove(0);
+                    alive[u as usize] = true;
+                    events.push(Event {
+                        time_s: rt,
+                        node: u,
+                        fails: false,
+                    });
+                }
+                let start = ((7 * k) % u64::from(nodes)) as u32;
+                if let Some(u) = (0..nodes)
+                    .map(|i| (start + i) % nodes)
+                    .find(|&u| alive[u as usize])
+                {
+                    alive[u as usize] = false;
+                    events.push(Event {
+                        time_s: t,
+                        node: u,
+                        fails: true,
+                    });
+                    if let Some(b) = back {
+                        returns.push((t + b, u));
+                    }
+                }
+                k += 1;
+            }
+            returns.sort_by(|a, b| a.0.total_cmp(&b.0));
+            for (rt, u) in returns {
+                if rt <= d {
+                    events.push(Event {
+                        time_s: rt,
+                        node: u,
+                        fails: false,
+                    });
+                }
+            }
+        }
+        _ => {
+            return Err(E::field(
+                "events",
+                "give either `events` or `failure_every_s`",
+            ));
+        }
+    }
+    let trace = Trace {
+        duration_s: doc.duration_s,
+        events,
+    };
+    trace.validate(nodes)?;
+    Ok(trace)
+}
+
+#[derive(Serialize)]
+struct SystemOut<'a> {
+    system: &'static str,
+    effective_share: f64,
+    microbatches: f64,
+    reconfigurations: u32,
+    restarts: u32,
+    series: &'a [(f64, f64)],
+}
+
+/// The simulation result: `{"systems": [{"system", "effective_share", "microbatches",
+/// "reconfigurations", "restarts", "series": [[time_s, microbatches_per_s], ...]}]}`.
+pub fn simulation_json(results: &[super::sim::SystemResult]) -> String {
+    #[derive(Serialize)]
+    struct Out<'a> {
+        systems: Vec<SystemOut<'a>>,
+    }
+    to_json(&Out {
+        systems: results
+            .iter()
+            .map(|r| SystemOut {
+                system: r.system,
+                effective_share: r.effective_share,
+                microbatches: r.microbatches,
+                reconfigurations: r.reconfigurations,
+                restarts: r.restarts,
+                series: &r.series,
+            })
+            .collect(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,8 @@
 //!   least iteration time, with the exact integer batch split ([`split_batch`]).
 //! - [`reconfigure`]: the plan after losing a set of nodes, and which layers each surviving
 //!   node fetches from which replica; [`sync_groups`]: the per-layer gradient-sync groups.
+//! - [`sim`]: a failure/recovery trace replayed for Oobleck against checkpoint-restart and
+//!   redundant-computation baselines.
 //!
 //! Times are read in milliseconds and resolved internally to integer *ticks* (1 ns, divided by
 //! the GPUs per node under the develop objective so that `Σ t / g` stays exact): sums, ties of
@@ -22,6 +24,7 @@
 mod batch;
 mod plan;
 mod profile;
+pub mod sim;
 mod template;
 
 #[cfg(feature = "serde")]
