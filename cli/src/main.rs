@@ -18,6 +18,9 @@
 //! `ergon chase` forecasts a grid's carbon intensity from a carbon trace and replays Chase's
 //! carbon-aware power-limit control over it.
 //!
+//! `ergon oobleck` builds Oobleck's pipeline templates, instantiates at least f+1 pipelines
+//! with an exact batch split, and reconfigures a plan after node failures.
+//!
 //! `ergon gpu` lists, inspects, monitors and controls NVIDIA GPUs through NVML (loaded at run
 //! time; without it the command says NVML is unavailable), and `ergon gpu restore` puts back the
 //! settings recorded in the GPU state file.
@@ -34,6 +37,7 @@ mod chase_cmd;
 mod dpk_cmd;
 mod frontier_cmd;
 mod gpu_cmd;
+mod oobleck_cmd;
 mod orloj_cmd;
 mod plot;
 mod zeus_cmd;
@@ -64,6 +68,9 @@ enum Command {
     /// Orloj: simulate serving dynamic DNNs with Orloj and baseline batching policies
     /// (simulate, config).
     Orloj(orloj_cmd::Args),
+    /// Oobleck: pipeline templates, f+1 instantiation with an exact batch split, and
+    /// reconfiguration after node failures (templates, plan, fail).
+    Oobleck(oobleck_cmd::Args),
     /// GPU layer: inspect, monitor and control NVIDIA GPUs through NVML (list, show, lock,
     /// reset, power-limit, restore, monitor).
     Gpu(gpu_cmd::Args),
@@ -85,6 +92,7 @@ fn main() -> ExitCode {
             Command::Orloj(args) => orloj_cmd::run(args),
             Command::Zeus(args) => zeus_cmd::run(args),
             Command::Chase(args) => chase_cmd::run(args),
+            Command::Oobleck(args) => oobleck_cmd::run(args),
         },
     )
 }

@@ -38,6 +38,7 @@ pub mod flow;
 #[cfg(feature = "serde")]
 pub mod formats;
 pub mod names;
+pub mod oobleck;
 pub mod orloj;
 pub mod perseus;
 pub mod zeus;

@@ -22,6 +22,7 @@ replay_tests! {
     readers::dpk_online,
     readers::orloj_sim,
     readers::chase_carbon_csv,
+    readers::oobleck_profile,
     solvers::frontier_solve,
     solvers::dpk_schedule,
     solvers::orloj_simulate,

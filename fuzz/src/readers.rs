@@ -197,3 +197,28 @@ pub fn chase_carbon_csv(data: &[u8]) {
         }
     }
 }
+
+/// `oobleck-profile/v1`: an accepted profile has layers, and the 0.1.1 templates for up to 4
+/// nodes exist and cover every layer once with contiguous stages.
+pub fn oobleck_profile(data: &[u8]) {
+    use ergon_core::oobleck::{TemplateOptions, formats::parse_profile, generate_templates};
+    read_and_check(
+        data,
+        parse_profile,
+        |p| {
+            let Ok(ts) = generate_templates(p, &TemplateOptions::new(4)) else {
+                return false;
+            };
+            !p.is_empty()
+                && ts.templates.iter().all(|t| {
+                    let mut at = 0;
+                    t.stages.iter().all(|s| {
+                        let ok = s.first_layer == at && s.end_layer > at;
+                        at = s.end_layer;
+                        ok
+                    }) && at == p.len()
+                })
+        },
+        "parse_profile accepted a profile whose templates fail or do not cover it",
+    );
+}
