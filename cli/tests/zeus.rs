@@ -401,7 +401,7 @@ fn bad_input_is_one_error_line_naming_file_line_and_column() {
     assert_one_line_error(&o, &["unknown workload `mnist`", "cifar100"]);
     // A non-numeric cell: line 3 (the second data row), column 7 (average_power).
     let mut lines: Vec<String> = good.lines().map(str::to_owned).collect();
-    lines[2] = lines[2].rsplitn(2, ',').nth(1).unwrap().to_owned() + ",lots";
+    lines[2] = lines[2].rsplit_once(',').unwrap().0.to_owned() + ",lots";
     let bad = s.write("bad.csv", &(lines.join("\n") + "\n"));
     let o = zeus(
         s.path(),
