@@ -22,6 +22,7 @@ time and the batch size of the last recurrence.
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 import io
 import json
 import sys
@@ -122,10 +123,13 @@ def simulate() -> dict:
             energy = sum(h.energy for h in hist)
             t = sum(h.time for h in hist)
             cost = sum(zeus_cost(h.energy, h.time, 0.5, max_power) for h in hist)
-            last = [h for h in hist if h.reached][-1]
+            reached = [h for h in hist if h.reached]
+            last = reached[-1]
+            # The batch size most recurrences of the last ten ran (first seen wins a tie).
+            mode10 = Counter(int(h.bs) for h in reached[-10:]).most_common(1)[0][0]
             seeds.append({"seed": seed, "cost": cost, "energy_j": energy, "time_s": t,
-                          "last_batch_size": last.bs, "last_power_limit_w": last.pl,
-                          "attempts": len(hist)})
+                          "last_batch_size": int(last.bs), "last_power_limit_w": int(last.pl),
+                          "last10_mode_batch_size": mode10, "attempts": len(hist)})
         out[w[0]] = {"recurrences": r, "seeds": seeds}
     return {"source": "zeus==0.16.0 zeus._legacy (PyPI)", "eta": 0.5, "beta": 2.0,
             "seconds_total": total_s, "workloads": out}

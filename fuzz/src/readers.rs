@@ -11,6 +11,8 @@ use ergon_core::chase;
 use ergon_core::dpk::formats as dpk;
 use ergon_core::orloj::formats as orloj;
 use ergon_core::perseus::formats as perseus;
+use ergon_core::zeus::Eta;
+use ergon_core::zeus::trace::{PowerTrace, TrainTrace, WORKLOADS, WorkloadTrace};
 use serde_json::Value;
 
 /// Largest pipeline (stages, microbatches, stage index, node count) the solving targets hand
@@ -221,4 +223,28 @@ pub fn oobleck_profile(data: &[u8]) {
         },
         "parse_profile accepted a profile whose templates fail or do not cover it",
     );
+}
+
+/// The Zeus traces (`ergon zeus optimum|simulate`): the train-trace and power-trace readers;
+/// an accepted trace has rows, and when the same text reads as both (a header with every
+/// column), every workload's merge, power-limit choice and optimum run without panicking.
+pub fn zeus_trace(data: &[u8]) {
+    let Some(text) = utf8(data) else { return };
+    let train = TrainTrace::parse(text);
+    let power = PowerTrace::parse(text);
+    if let Ok(t) = &train {
+        assert!(!t.rows.is_empty(), "an accepted train trace has rows");
+    }
+    if let Ok(p) = &power {
+        assert!(!p.rows.is_empty(), "an accepted power trace has rows");
+    }
+    if let (Ok(t), Ok(p)) = (train, power) {
+        for w in WORKLOADS {
+            if let Ok(wt) = WorkloadTrace::new(w, &t, &p) {
+                let choices = wt.choices(Eta::DEFAULT);
+                assert_eq!(choices.len(), wt.batch_sizes.len());
+                let _ = WorkloadTrace::optimum(&choices);
+            }
+        }
+    }
 }
