@@ -52,7 +52,7 @@ from . import _abi as A
 from ._errors import ErgonError, Status
 from ._ffi import Owner, PathLike, as_bytes, make, u32
 from ._library import lib
-from .gpu import Device, _cuda_sync, _device_bytes
+from .gpu import Device, _c_sync, _cuda_sync, _device_bytes
 
 __all__ = ["BatchSizeOptimizer", "PowerLimitOptimizer", "PowerLimitState", "SELECTORS"]
 
@@ -212,17 +212,8 @@ class PowerLimitOptimizer(Owner):
         self._sync_cb: Optional[Any] = None
         self._aggregate_cb: Optional[Any] = None
         if sync is not None:
-            user_sync = sync
-
-            def call_sync(_user_data: Any) -> None:
-                # An exception cannot cross the C library: keep the first, raise it after.
-                try:
-                    user_sync()
-                except BaseException as e:  # noqa: BLE001 - re-raised by _checked
-                    if self._error is None:
-                        self._error = e
-
-            self._sync_cb = A.ergon_gpu_profiler_sync(call_sync)
+            # Kept alive with the optimizer: the library calls it until the handle is freed.
+            self._sync_cb = _c_sync(sync, self._keep_error)
             o.sync = self._sync_cb
         if aggregate is not None:
             user_aggregate = aggregate
@@ -233,8 +224,7 @@ class PowerLimitOptimizer(Owner):
                     energy_j[0], time_s[0] = float(e), float(t)
                     return True
                 except BaseException as e:  # noqa: BLE001 - re-raised by _checked
-                    if self._error is None:
-                        self._error = e
+                    self._keep_error(e)
                     return False
 
             self._aggregate_cb = A.ergon_zeus_aggregate(call_aggregate)
@@ -268,6 +258,11 @@ class PowerLimitOptimizer(Owner):
     def devices(self) -> List[str]:
         """The devices given at construction."""
         return list(self._devices)
+
+    def _keep_error(self, error: BaseException) -> None:
+        """Keeps a callback's first exception for :meth:`_checked` to raise."""
+        if self._error is None:
+            self._error = error
 
     def _checked(self, verb: str) -> None:
         """``_call``, then a callback's exception, if one raised."""
