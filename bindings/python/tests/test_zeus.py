@@ -4,7 +4,8 @@ The fake A100 allows 100–400 W and starts at 300 W with persistence off; every
 ``FAKE_NVML_POWER_W`` = 250 W capped by its limit. With the candidates 150 W apart (400, 250,
 100 W) and 20 ms steps, 100 W draws the least energy (100 W × 40 ms against 250 W × 40 ms per
 window) and must be chosen by the energy selector and by the Zeus cost with η = 0.9 (see
-``test_the_zeus_cost_and_max_slowdown_selectors``). Each scenario runs in a child interpreter (NVML state is per process).
+``test_the_zeus_cost_and_max_slowdown_selectors``). Each scenario runs in a child interpreter
+(NVML state is per process).
 """
 
 from __future__ import annotations
