@@ -18,6 +18,7 @@ replay_tests! {
     readers::perseus_instance,
     readers::perseus_plan,
     readers::zeus_csv,
+    readers::zeus_state,
     readers::dpk_workload,
     readers::dpk_online,
     readers::orloj_sim,
