@@ -387,6 +387,12 @@ typedef struct ergon_perseus_frontier ergon_perseus_frontier;
 typedef struct ergon_perseus_plan ergon_perseus_plan;
 
 /**
+ * Opaque handle of a batch-size optimizer (see the `ergon_zeus_batch_size_optimizer_*`
+ * functions). Not to be used from two threads at once.
+ */
+typedef struct ergon_zeus_batch_size_optimizer ergon_zeus_batch_size_optimizer;
+
+/**
  * Opaque handle of a power-limit optimizer (see the `ergon_zeus_power_limit_optimizer_*`
  * functions). Not to be used from two threads at once.
  */
@@ -1197,6 +1203,50 @@ typedef struct ergon_zeus_power_limit_state {
    */
   size_t candidates;
 } ergon_zeus_power_limit_state;
+
+/**
+ * Settings of a batch-size optimizer beyond its batch sizes; start from
+ * `ergon_zeus_batch_size_options_default()` and change what you need.
+ */
+typedef struct ergon_zeus_batch_size_options {
+  /**
+   * η of the Zeus cost a report's time and energy are priced with, in [0, 1] (default 0.5).
+   */
+  double eta;
+  /**
+   * The power that prices time, W: the maximum power limit of the job's GPUs times their
+   * count (default 0: must be set).
+   */
+  double max_power_w;
+  /**
+   * Early-stopping multiplier, at least 1; `INFINITY` disables early stopping (default 2).
+   */
+  double beta;
+  /**
+   * Rounds of pruning exploration (default 2).
+   */
+  uint32_t num_pruning_rounds;
+  /**
+   * Observations an arm needs before its posterior is sampled (default 2).
+   */
+  uint32_t num_explorations;
+  /**
+   * How many of an arm's latest observations the posterior uses; 0: all (default).
+   */
+  uint32_t window_size;
+  /**
+   * Seed of the Thompson-sampling stream (default 1).
+   */
+  uint64_t seed;
+  /**
+   * Mean of the Gaussian prior of each arm's reward (default 0).
+   */
+  double prior_mean;
+  /**
+   * Precision of that prior; 0: the flat prior (default).
+   */
+  double prior_precision;
+} ergon_zeus_batch_size_options;
 
 #ifdef __cplusplus
 extern "C" {
@@ -2744,6 +2794,129 @@ void ergon_zeus_power_limit_optimizer_free(struct ergon_zeus_power_limit_optimiz
  * NULL or writable.
  */
 ergon_status ergon_zeus_power_limit_optimizer_last_error(const struct ergon_zeus_power_limit_optimizer *optimizer, char *buf, size_t cap, size_t *len);
+
+/**
+ * The reference's settings: η = 0.5, β = 2, two pruning rounds, two explorations, the whole
+ * history, seed 1, the flat prior; `max_power_w` 0 (to be set). Never fails.
+ */
+struct ergon_zeus_batch_size_options ergon_zeus_batch_size_options_default(void);
+
+/**
+ * A new batch-size optimizer over `count` batch sizes (`batch_sizes[i]`, any order, no
+ * duplicates, none zero) starting from `default_batch_size` (one of them), with `options`
+ * (NULL: the defaults, whose `max_power_w` of 0 is refused). On success `*out` receives a
+ * handle to release with `ergon_zeus_batch_size_optimizer_free`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (no batch sizes, a duplicate
+ * or zero, a default not listed, η outside [0, 1], β below 1, `max_power_w` not positive, a
+ * prior out of range) or `PANIC`. Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * `batch_sizes` must be NULL or readable for `count` elements; `options` NULL or readable;
+ * `out` NULL or writable.
+ */
+ergon_status ergon_zeus_batch_size_optimizer_new(const uint32_t *batch_sizes, size_t count, uint32_t default_batch_size, const struct ergon_zeus_batch_size_options *options, struct ergon_zeus_batch_size_optimizer **out);
+
+/**
+ * A batch-size optimizer from its saved state, a `zeus-bso-state/v1` document (`len` bytes of
+ * UTF-8, from `ergon_zeus_batch_size_optimizer_to_json`): the recurrence it is in, its
+ * history and its random stream continue exactly. On success `*out` receives a handle.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE` (not UTF-8, not JSON, a field missing or
+ * of the wrong type), `SCHEMA` (another format), `INVALID_PROBLEM` (a value out of range) or
+ * `PANIC`. Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * `json` must be NULL or readable for `len` bytes; `out` NULL or writable.
+ */
+ergon_status ergon_zeus_batch_size_optimizer_from_json(const char *json, size_t len, struct ergon_zeus_batch_size_optimizer **out);
+
+/**
+ * Copies the optimizer's state as a `zeus-bso-state/v1` document into `buf` ("ask the
+ * length, then fill"; `*len` excludes the NUL). Save it after every call that changes it
+ * (`_next_batch_size` advances the random stream, `_report` the history).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+ *
+ * # Safety
+ * `optimizer` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len`
+ * NULL or writable.
+ */
+ergon_status ergon_zeus_batch_size_optimizer_to_json(const struct ergon_zeus_batch_size_optimizer *optimizer, char *buf, size_t cap, size_t *len);
+
+/**
+ * Writes the batch size to run next to `*out` (during pruning, the next one to explore, the
+ * same again until it is reported; then a Thompson-sampling draw).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_STATE` (a pruning round ended with no
+ * batch size that reached the target) or `PANIC`. Messages:
+ * `ergon_zeus_batch_size_optimizer_last_error`.
+ *
+ * # Safety
+ * `optimizer` must be NULL or a live handle not used concurrently; `out` NULL or writable.
+ */
+ergon_status ergon_zeus_batch_size_optimizer_next_batch_size(struct ergon_zeus_batch_size_optimizer *optimizer, uint32_t *out);
+
+/**
+ * Records an attempt at `batch_size` that ran for `time_s` seconds and `energy_j` joules (all
+ * its epochs, every GPU) and whether it `reached` the target; its cost is
+ * `η·energy_j + (1−η)·max_power_w·time_s`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (a batch size it does not
+ * know, a negative or non-finite time or energy), `INVALID_STATE` (during pruning, another
+ * batch size than the one handed out) or `PANIC`. Messages:
+ * `ergon_zeus_batch_size_optimizer_last_error`.
+ *
+ * # Safety
+ * `optimizer` must be NULL or a live handle not used concurrently.
+ */
+ergon_status ergon_zeus_batch_size_optimizer_report(struct ergon_zeus_batch_size_optimizer *optimizer, uint32_t batch_size, double time_s, double energy_j, bool reached);
+
+/**
+ * Records an attempt at `batch_size` that ran and cost `cost` J (priced by the caller, e.g.
+ * `ergon_zeus_batch_size_optimizer_report` does it from time and energy), and whether it
+ * `reached` the target.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (a batch size it does not
+ * know, a negative or non-finite cost), `INVALID_STATE` (during pruning, another batch size
+ * than the one handed out) or `PANIC`. Messages:
+ * `ergon_zeus_batch_size_optimizer_last_error`.
+ *
+ * # Safety
+ * `optimizer` must be NULL or a live handle not used concurrently.
+ */
+ergon_status ergon_zeus_batch_size_optimizer_report_cost(struct ergon_zeus_batch_size_optimizer *optimizer, uint32_t batch_size, double cost, bool reached);
+
+/**
+ * Writes the cost limit of the next attempt to `*out`, J: β × the lowest cost of a finished
+ * recurrence (`INFINITY` before one finished, or without early stopping). The launcher stops
+ * an attempt before an epoch would take its cost past it.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `PANIC`.
+ *
+ * # Safety
+ * `optimizer` must be NULL or a live handle; `out` NULL or writable.
+ */
+ergon_status ergon_zeus_batch_size_optimizer_cost_limit(const struct ergon_zeus_batch_size_optimizer *optimizer, double *out);
+
+/**
+ * Releases the handle. NULL is a no-op.
+ *
+ * # Safety
+ * `optimizer` must be NULL or a handle from this library that is not used afterwards.
+ */
+void ergon_zeus_batch_size_optimizer_free(struct ergon_zeus_batch_size_optimizer *optimizer);
+
+/**
+ * Copies the message of the last failed call on this optimizer (empty if none) into `buf`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
+ *
+ * # Safety
+ * `optimizer` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len`
+ * NULL or writable.
+ */
+ergon_status ergon_zeus_batch_size_optimizer_last_error(const struct ergon_zeus_batch_size_optimizer *optimizer, char *buf, size_t cap, size_t *len);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -171,6 +171,7 @@ ERGON_HPP_LAST_ERROR(ergon_gpu_executor)
 ERGON_HPP_LAST_ERROR(ergon_gpu_energy_monitor)
 ERGON_HPP_LAST_ERROR(ergon_gpu_profiler)
 ERGON_HPP_LAST_ERROR(ergon_zeus_power_limit_optimizer)
+ERGON_HPP_LAST_ERROR(ergon_zeus_batch_size_optimizer)
 #undef ERGON_HPP_LAST_ERROR
 
 // The message of the last failed call on `handle` (empty for nullptr or none).
@@ -1400,6 +1401,60 @@ private:
     }
   }
   std::unique_ptr<Callbacks> callbacks_;
+};
+
+// Settings of a BatchSizeOptimizer (ergon_zeus_batch_size_options; the reference's defaults).
+using BatchSizeOptions = ergon_zeus_batch_size_options;
+
+// The defaults (max_power_w is 0 and must be set).
+inline BatchSizeOptions batch_size_options_default() {
+  check_abi();
+  return ergon_zeus_batch_size_options_default();
+}
+
+// The Zeus batch-size optimizer of a recurring job (owns an ergon_zeus_batch_size_optimizer
+// handle): next_batch_size() for each recurrence, report() its outcome; to_json() is the state
+// (zeus-bso-state/v1) to keep between recurrences, from_json() resumes it. Move-only: see
+// detail::Owner.
+class BatchSizeOptimizer
+    : public detail::Owner<ergon_zeus_batch_size_optimizer,
+                           ergon_zeus_batch_size_optimizer_free> {
+public:
+  BatchSizeOptimizer(const std::vector<uint32_t> &batch_sizes, uint32_t default_batch_size,
+                     const BatchSizeOptions &options)
+      : Owner(nullptr) {
+    check_abi();
+    detail::check(ergon_zeus_batch_size_optimizer_new(batch_sizes.data(), batch_sizes.size(),
+                                                      default_batch_size, &options, &handle_));
+  }
+  // Resumes a saved state (PARSE, SCHEMA or INVALID_PROBLEM when it is not one).
+  static BatchSizeOptimizer from_json(std::string_view json) {
+    return BatchSizeOptimizer(make(ergon_zeus_batch_size_optimizer_from_json, json));
+  }
+  // The state as a zeus-bso-state/v1 document.
+  std::string to_json() const { return read_text(ergon_zeus_batch_size_optimizer_to_json); }
+  // The batch size of the next recurrence.
+  uint32_t next_batch_size() {
+    uint32_t b = 0;
+    detail::check(ergon_zeus_batch_size_optimizer_next_batch_size(handle_, &b), handle_);
+    return b;
+  }
+  // An attempt's time and energy (priced with the options' eta and max_power_w).
+  void report(uint32_t batch_size, double time_s, double energy_j, bool reached) {
+    detail::check(
+        ergon_zeus_batch_size_optimizer_report(handle_, batch_size, time_s, energy_j, reached),
+        handle_);
+  }
+  // An attempt's cost, J.
+  void report_cost(uint32_t batch_size, double cost, bool reached) {
+    detail::check(ergon_zeus_batch_size_optimizer_report_cost(handle_, batch_size, cost, reached),
+                  handle_);
+  }
+  // beta x the lowest cost of a finished recurrence (infinity before one).
+  double cost_limit() const { return read_value(ergon_zeus_batch_size_optimizer_cost_limit); }
+
+private:
+  explicit BatchSizeOptimizer(ergon_zeus_batch_size_optimizer *h) : Owner(h) {}
 };
 
 } // namespace zeus

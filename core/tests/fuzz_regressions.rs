@@ -19,6 +19,7 @@ replay_tests! {
     readers::perseus_plan,
     readers::zeus_csv,
     readers::zeus_trace,
+    readers::zeus_state,
     readers::dpk_workload,
     readers::dpk_online,
     readers::orloj_sim,

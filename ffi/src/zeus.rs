@@ -1,5 +1,7 @@
 //! Zeus through the C ABI: the just-in-time power-limit optimizer on the GPUs of one process
-//! (`ergon_hwctl::PowerLimitOptimizer`).
+//! (`ergon_hwctl::PowerLimitOptimizer`), and the batch-size optimizer of a recurring job
+//! (`ergon_core::zeus::BatchSizeOptimizer` with its cost model, saved as `zeus-bso-state/v1`
+//! between recurrences).
 //!
 //! A C or C++ trainer creates an optimizer for its GPUs, calls
 //! `ergon_zeus_power_limit_optimizer_on_step_begin` at the beginning of every step and
@@ -9,8 +11,12 @@
 
 use std::ffi::{c_char, c_void};
 
+use ergon_core::zeus::bso_state::{BsoJob, FormatError as BsoFormatError};
 use ergon_core::zeus::power_limit::formats::write_profile;
-use ergon_core::zeus::{Eta, PowerLimitError, PowerLimitOptions, PowerLimitState, Selector};
+use ergon_core::zeus::{
+    BatchSizeOptimizer, BsoParams, Eta, PowerLimitError, PowerLimitOptions, PowerLimitState,
+    Selector, ZeusError as ZeusCoreError,
+};
 use ergon_hwctl::{
     GuardOptions, Nvml, PowerLimitOptimizer, StateFile, WindowTotals, ZeusError, ZeusOptions,
 };
@@ -445,6 +451,313 @@ pub unsafe extern "C" fn ergon_zeus_power_limit_optimizer_free(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ergon_zeus_power_limit_optimizer_last_error(
     optimizer: *const ergon_zeus_power_limit_optimizer,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    boundary!(last_error, optimizer, buf, cap, len)
+}
+
+// ------------------------------------------------------------------------------------------
+// The batch-size optimizer
+
+/// Settings of a batch-size optimizer beyond its batch sizes; start from
+/// `ergon_zeus_batch_size_options_default()` and change what you need.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ergon_zeus_batch_size_options {
+    /// η of the Zeus cost a report's time and energy are priced with, in [0, 1] (default 0.5).
+    pub eta: f64,
+    /// The power that prices time, W: the maximum power limit of the job's GPUs times their
+    /// count (default 0: must be set).
+    pub max_power_w: f64,
+    /// Early-stopping multiplier, at least 1; `INFINITY` disables early stopping (default 2).
+    pub beta: f64,
+    /// Rounds of pruning exploration (default 2).
+    pub num_pruning_rounds: u32,
+    /// Observations an arm needs before its posterior is sampled (default 2).
+    pub num_explorations: u32,
+    /// How many of an arm's latest observations the posterior uses; 0: all (default).
+    pub window_size: u32,
+    /// Seed of the Thompson-sampling stream (default 1).
+    pub seed: u64,
+    /// Mean of the Gaussian prior of each arm's reward (default 0).
+    pub prior_mean: f64,
+    /// Precision of that prior; 0: the flat prior (default).
+    pub prior_precision: f64,
+}
+
+/// Opaque handle of a batch-size optimizer (see the `ergon_zeus_batch_size_optimizer_*`
+/// functions). Not to be used from two threads at once.
+#[cfg_attr(all(), repr(C))] // the header (and its tag) first (see ergon_perseus_frontier)
+pub struct ergon_zeus_batch_size_optimizer {
+    header: Header,
+    job: BsoJob,
+}
+
+opaque!(
+    ergon_zeus_batch_size_optimizer,
+    0x4552_474f_4e5a_4253,
+    "batch-size optimizer"
+); // "ERGONZBS"
+
+impl From<ZeusCoreError> for Failure {
+    fn from(e: ZeusCoreError) -> Self {
+        let status = match &e {
+            ZeusCoreError::UnexpectedBatchSize { .. } | ZeusCoreError::NoSurvivors { .. } => {
+                ergon_status::InvalidState
+            }
+            _ => ergon_status::InvalidArgument,
+        };
+        Failure::new(status, e.to_string())
+    }
+}
+
+/// The status of a rejected `zeus-bso-state/v1` document.
+fn bso_format_failure(e: BsoFormatError) -> Failure {
+    let status = match &e {
+        BsoFormatError::Json { .. } | BsoFormatError::Csv { .. } => ergon_status::Parse,
+        BsoFormatError::Schema { .. } => ergon_status::Schema,
+        BsoFormatError::Field { .. } | BsoFormatError::Problem(_) => ergon_status::InvalidProblem,
+    };
+    Failure::new(status, e.to_string())
+}
+
+/// The reference's settings: η = 0.5, β = 2, two pruning rounds, two explorations, the whole
+/// history, seed 1, the flat prior; `max_power_w` 0 (to be set). Never fails.
+#[unsafe(no_mangle)]
+pub extern "C" fn ergon_zeus_batch_size_options_default() -> ergon_zeus_batch_size_options {
+    boundary!(infallible, {
+        let d = BsoParams::new(Vec::new(), 0);
+        ergon_zeus_batch_size_options {
+            eta: Eta::DEFAULT.get(),
+            max_power_w: 0.0,
+            beta: d.beta,
+            num_pruning_rounds: d.num_pruning_rounds,
+            num_explorations: d.num_explorations,
+            window_size: d.window_size,
+            seed: d.seed,
+            prior_mean: d.prior_mean,
+            prior_precision: d.prior_precision,
+        }
+    })
+}
+
+/// A new batch-size optimizer over `count` batch sizes (`batch_sizes[i]`, any order, no
+/// duplicates, none zero) starting from `default_batch_size` (one of them), with `options`
+/// (NULL: the defaults, whose `max_power_w` of 0 is refused). On success `*out` receives a
+/// handle to release with `ergon_zeus_batch_size_optimizer_free`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (no batch sizes, a duplicate
+/// or zero, a default not listed, η outside [0, 1], β below 1, `max_power_w` not positive, a
+/// prior out of range) or `PANIC`. Messages: `ergon_last_error`.
+///
+/// # Safety
+/// `batch_sizes` must be NULL or readable for `count` elements; `options` NULL or readable;
+/// `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_zeus_batch_size_optimizer_new(
+    batch_sizes: *const u32,
+    count: usize,
+    default_batch_size: u32,
+    options: *const ergon_zeus_batch_size_options,
+    out: *mut *mut ergon_zeus_batch_size_optimizer,
+) -> ergon_status {
+    boundary!(|| {
+        let out = out_ref(out, "out")?;
+        // SAFETY: the caller's contract.
+        let (sizes, o) = unsafe {
+            (
+                slice(batch_sizes, count, "batch_sizes")?,
+                opt_ref(options, "options")?
+                    .copied()
+                    .unwrap_or_else(|| ergon_zeus_batch_size_options_default()),
+            )
+        };
+        let eta = Eta::new(o.eta).map_err(|e| invalid_argument(format!("option `eta`: {e}")))?;
+        let params = BsoParams {
+            beta: o.beta,
+            num_pruning_rounds: o.num_pruning_rounds,
+            num_explorations: o.num_explorations,
+            window_size: o.window_size,
+            seed: o.seed,
+            prior_mean: o.prior_mean,
+            prior_precision: o.prior_precision,
+            ..BsoParams::new(sizes.to_vec(), default_batch_size)
+        };
+        let job = BsoJob::new(eta, o.max_power_w, BatchSizeOptimizer::new(params)?)?;
+        *out = into_raw(ergon_zeus_batch_size_optimizer {
+            header: Header::new::<ergon_zeus_batch_size_optimizer>(),
+            job,
+        });
+        Ok(())
+    })
+}
+
+/// A batch-size optimizer from its saved state, a `zeus-bso-state/v1` document (`len` bytes of
+/// UTF-8, from `ergon_zeus_batch_size_optimizer_to_json`): the recurrence it is in, its
+/// history and its random stream continue exactly. On success `*out` receives a handle.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE` (not UTF-8, not JSON, a field missing or
+/// of the wrong type), `SCHEMA` (another format), `INVALID_PROBLEM` (a value out of range) or
+/// `PANIC`. Messages: `ergon_last_error`.
+///
+/// # Safety
+/// `json` must be NULL or readable for `len` bytes; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_zeus_batch_size_optimizer_from_json(
+    json: *const c_char,
+    len: usize,
+    out: *mut *mut ergon_zeus_batch_size_optimizer,
+) -> ergon_status {
+    boundary!(|| {
+        let out = out_ref(out, "out")?;
+        // SAFETY: the caller's contract.
+        let text = unsafe { text(json, len, "json")? };
+        let job = BsoJob::from_json(text).map_err(bso_format_failure)?;
+        *out = into_raw(ergon_zeus_batch_size_optimizer {
+            header: Header::new::<ergon_zeus_batch_size_optimizer>(),
+            job,
+        });
+        Ok(())
+    })
+}
+
+/// Copies the optimizer's state as a `zeus-bso-state/v1` document into `buf` ("ask the
+/// length, then fill"; `*len` excludes the NUL). Save it after every call that changes it
+/// (`_next_batch_size` advances the random stream, `_report` the history).
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+///
+/// # Safety
+/// `optimizer` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len`
+/// NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_zeus_batch_size_optimizer_to_json(
+    optimizer: *const ergon_zeus_batch_size_optimizer,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> ergon_status {
+    boundary!(optimizer, |h| copy_text(&h.job.to_json(), buf, cap, len))
+}
+
+/// Writes the batch size to run next to `*out` (during pruning, the next one to explore, the
+/// same again until it is reported; then a Thompson-sampling draw).
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_STATE` (a pruning round ended with no
+/// batch size that reached the target) or `PANIC`. Messages:
+/// `ergon_zeus_batch_size_optimizer_last_error`.
+///
+/// # Safety
+/// `optimizer` must be NULL or a live handle not used concurrently; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_zeus_batch_size_optimizer_next_batch_size(
+    optimizer: *mut ergon_zeus_batch_size_optimizer,
+    out: *mut u32,
+) -> ergon_status {
+    boundary!(optimizer, |h| {
+        let out = out_ref(out, "out")?;
+        *out = h.job.optimizer.next_batch_size()?;
+        Ok(())
+    })
+}
+
+/// Records an attempt at `batch_size` that ran for `time_s` seconds and `energy_j` joules (all
+/// its epochs, every GPU) and whether it `reached` the target; its cost is
+/// `η·energy_j + (1−η)·max_power_w·time_s`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (a batch size it does not
+/// know, a negative or non-finite time or energy), `INVALID_STATE` (during pruning, another
+/// batch size than the one handed out) or `PANIC`. Messages:
+/// `ergon_zeus_batch_size_optimizer_last_error`.
+///
+/// # Safety
+/// `optimizer` must be NULL or a live handle not used concurrently.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_zeus_batch_size_optimizer_report(
+    optimizer: *mut ergon_zeus_batch_size_optimizer,
+    batch_size: u32,
+    time_s: f64,
+    energy_j: f64,
+    reached: bool,
+) -> ergon_status {
+    boundary!(optimizer, |h| {
+        let ok = |v: f64| v.is_finite() && v >= 0.0;
+        if !(ok(time_s) && ok(energy_j)) {
+            return Err(invalid_argument(format!(
+                "time_s = {time_s} and energy_j = {energy_j} must be finite and non-negative"
+            )));
+        }
+        let cost = h.job.cost(time_s, energy_j);
+        Ok(h.job.optimizer.report(batch_size, cost, reached)?)
+    })
+}
+
+/// Records an attempt at `batch_size` that ran and cost `cost` J (priced by the caller, e.g.
+/// `ergon_zeus_batch_size_optimizer_report` does it from time and energy), and whether it
+/// `reached` the target.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (a batch size it does not
+/// know, a negative or non-finite cost), `INVALID_STATE` (during pruning, another batch size
+/// than the one handed out) or `PANIC`. Messages:
+/// `ergon_zeus_batch_size_optimizer_last_error`.
+///
+/// # Safety
+/// `optimizer` must be NULL or a live handle not used concurrently.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_zeus_batch_size_optimizer_report_cost(
+    optimizer: *mut ergon_zeus_batch_size_optimizer,
+    batch_size: u32,
+    cost: f64,
+    reached: bool,
+) -> ergon_status {
+    boundary!(optimizer, |h| Ok(h
+        .job
+        .optimizer
+        .report(batch_size, cost, reached)?))
+}
+
+/// Writes the cost limit of the next attempt to `*out`, J: β × the lowest cost of a finished
+/// recurrence (`INFINITY` before one finished, or without early stopping). The launcher stops
+/// an attempt before an epoch would take its cost past it.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `PANIC`.
+///
+/// # Safety
+/// `optimizer` must be NULL or a live handle; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_zeus_batch_size_optimizer_cost_limit(
+    optimizer: *const ergon_zeus_batch_size_optimizer,
+    out: *mut f64,
+) -> ergon_status {
+    boundary!(optimizer, |h| {
+        *out_ref(out, "out")? = h.job.optimizer.cost_limit();
+        Ok(())
+    })
+}
+
+/// Releases the handle. NULL is a no-op.
+///
+/// # Safety
+/// `optimizer` must be NULL or a handle from this library that is not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_zeus_batch_size_optimizer_free(
+    optimizer: *mut ergon_zeus_batch_size_optimizer,
+) {
+    boundary!(free, optimizer)
+}
+
+/// Copies the message of the last failed call on this optimizer (empty if none) into `buf`.
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
+///
+/// # Safety
+/// `optimizer` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len`
+/// NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_zeus_batch_size_optimizer_last_error(
+    optimizer: *const ergon_zeus_batch_size_optimizer,
     buf: *mut c_char,
     cap: usize,
     len: *mut usize,

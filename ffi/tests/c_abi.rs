@@ -970,6 +970,22 @@ const ZEUS_SETTERS: &str = "
     nvmlDeviceSetPowerManagementLimit dev=0 limit_mw=300000 -> SUCCESS
     nvmlDeviceSetPersistenceMode dev=0 mode=0 -> SUCCESS";
 
+/// The run made exactly the setters of [`ZEUS_SETTERS`] and left the fake GPU as it found it.
+fn assert_zeus_setters(got: &GpuRun) {
+    let setters: Vec<&String> = got
+        .log
+        .iter()
+        .filter(|l| l.starts_with("nvmlDeviceSet"))
+        .collect();
+    assert_eq!(
+        setters,
+        calls(ZEUS_SETTERS).iter().collect::<Vec<_>>(),
+        "{:#?}",
+        got.log
+    );
+    assert_eq!(got.state, INITIAL_STATE);
+}
+
 #[test]
 fn c_zeus_power_limit_optimizer_through_the_fake_nvml() {
     let exe = build("c/zeus.c", Link::Shared);
@@ -985,18 +1001,7 @@ fn c_zeus_power_limit_optimizer_through_the_fake_nvml() {
         if !valgrind {
             assert!(got.stdout.contains("all checks passed"), "{}", got.stdout);
         }
-        let setters: Vec<&String> = got
-            .log
-            .iter()
-            .filter(|l| l.starts_with("nvmlDeviceSet"))
-            .collect();
-        assert_eq!(
-            setters,
-            calls(ZEUS_SETTERS).iter().collect::<Vec<_>>(),
-            "{:#?}",
-            got.log
-        );
-        assert_eq!(got.state, INITIAL_STATE);
+        assert_zeus_setters(&got);
     };
     check("run", "zeus", false);
     with_valgrind(Link::Shared, "c/zeus.c", || {
@@ -1017,13 +1022,7 @@ fn cpp_zeus_power_limit_optimizer_through_the_fake_nvml() {
     );
     assert!(got.stdout.contains("all checks passed"), "{}", got.stdout);
     // The same setters as the C program's.
-    let setters: Vec<&String> = got
-        .log
-        .iter()
-        .filter(|l| l.starts_with("nvmlDeviceSet"))
-        .collect();
-    assert_eq!(setters, calls(ZEUS_SETTERS).iter().collect::<Vec<_>>());
-    assert_eq!(got.state, INITIAL_STATE);
+    assert_zeus_setters(&got);
 }
 
 #[test]

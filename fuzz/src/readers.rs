@@ -248,3 +248,52 @@ pub fn zeus_trace(data: &[u8]) {
         }
     }
 }
+
+/// The Zeus states a job reads back: `zeus-power-profile/v1` (an accepted profile gives an
+/// optimizer that is done at a limit of the profile, and its own JSON reads back) and
+/// `zeus-bso-state/v1` (an accepted state writes JSON that reads back, and resumes: the next
+/// batch size is one of its batch sizes, or a clean error).
+pub fn zeus_state(data: &[u8]) {
+    use ergon_core::zeus::bso_state::BsoJob;
+    use ergon_core::zeus::power_limit::formats::{parse_profile, write_profile};
+    use ergon_core::zeus::{PowerLimitOptimizer, PowerLimitOptions, Selector};
+
+    read_and_check(
+        data,
+        parse_profile,
+        |profile| {
+            let Ok(o) = PowerLimitOptimizer::with_profile(
+                0,
+                u32::MAX,
+                PowerLimitOptions::default(),
+                Selector::default(),
+                profile.clone(),
+            ) else {
+                // Only a measurement with a negative or non-finite value is refused here.
+                return profile.iter().any(|m| {
+                    !(m.energy_j >= 0.0
+                        && m.time_s >= 0.0
+                        && m.energy_j.is_finite()
+                        && m.time_s.is_finite())
+                });
+            };
+            let chosen = o.optimal_limit_mw();
+            chosen.is_some_and(|c| profile.iter().any(|m| m.power_limit_mw == c))
+                && parse_profile(&write_profile(profile)).is_ok()
+        },
+        "an accepted power profile does not choose one of its limits, or does not read back",
+    );
+    read_and_check(
+        data,
+        BsoJob::from_json,
+        |job| {
+            let mut resumed = job.clone();
+            let next_ok = match resumed.optimizer.next_batch_size() {
+                Ok(b) => job.optimizer.params().batch_sizes.contains(&b),
+                Err(_) => true,
+            };
+            next_ok && BsoJob::from_json(&job.to_json()).is_ok()
+        },
+        "an accepted batch-size state does not resume to one of its batch sizes, or does not read back",
+    );
+}

@@ -130,6 +130,7 @@ static inline void check_fails(ergon_status got, ergon_status want, const char *
       ergon_gpu_energy_monitor *: ergon_gpu_energy_monitor_last_error,                        \
       ergon_gpu_profiler *: ergon_gpu_profiler_last_error,                                    \
       ergon_zeus_power_limit_optimizer *: ergon_zeus_power_limit_optimizer_last_error,        \
+      ergon_zeus_batch_size_optimizer *: ergon_zeus_batch_size_optimizer_last_error,          \
       ergon_dpk_workload *: ergon_dpk_workload_last_error,                                    \
       ergon_dpk_result *: ergon_dpk_result_last_error,                                        \
       ergon_dpk_online *: ergon_dpk_online_last_error,                                        \

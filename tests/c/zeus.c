@@ -7,6 +7,8 @@
  * no measured step, no device), the phases, the sync callback around every window and the
  * aggregate callback once per window, the profile JSON, an aggregate that fails stopping the
  * optimizer (GPU, then INVALID_STATE), and the fake GPU's limit while the optimum is held.
+ * Then the batch-size optimizer, resumed from its zeus-bso-state/v1 JSON every recurrence,
+ * against the reference's pruning order, with its refused inputs.
  *
  * Usage: zeus MODE   (run | valgrind: the same calls; the harness checks the fake's log)
  *
@@ -158,5 +160,52 @@ int main(int argc, char **argv) {
   CHECK(s.phase == ERGON_ZEUS_PHASE_STOPPED);
   ergon_zeus_power_limit_optimizer_free(p);
   ergon_zeus_power_limit_optimizer_free(NULL);
+
+  /* The batch-size optimizer, its state through JSON between recurrences. Sizes 8..64 from
+   * 32, costs 0.5*E + 0.5*300*T with E = 0 and T = 14, 10, 12, 16 s: 2100, 1500, 1800, 2400 J,
+   * all reaching the target within beta = 2 x the best. The reference's pruning (zeus
+   * PruningExploreManager) walks 32, 16, 8, 64, then from the cheapest, 16: 16, 8, 32, 64. */
+  static const uint32_t SIZES[4] = {8, 16, 32, 64};
+  static const double TIME_S[4] = {14.0, 10.0, 12.0, 16.0};
+  static const uint32_t WANT[8] = {32, 16, 8, 64, 16, 8, 32, 64};
+  ergon_zeus_batch_size_options bo = ergon_zeus_batch_size_options_default();
+  CHECK(bo.eta == 0.5 && bo.beta == 2.0 && bo.num_pruning_rounds == 2 && bo.seed == 1);
+  ergon_zeus_batch_size_optimizer *b = NULL;
+  EXPECT_FAIL(ERGON_STATUS_INVALID_ARGUMENT, "max_power_w",
+              ergon_zeus_batch_size_optimizer_new(SIZES, 4, 32, &bo, &b));
+  bo.max_power_w = 300.0;
+  EXPECT_FAIL(ERGON_STATUS_INVALID_ARGUMENT, "default batch size 48",
+              ergon_zeus_batch_size_optimizer_new(SIZES, 4, 48, &bo, &b));
+  MUST(ergon_zeus_batch_size_optimizer_new(SIZES, 4, 32, &bo, &b));
+  char *state = NULL;
+  MUST_TEXT(ergon_zeus_batch_size_optimizer_to_json, b, state);
+  ergon_zeus_batch_size_optimizer_free(b);
+  for (int r = 0; r < 8; r++) {
+    MUST(ergon_zeus_batch_size_optimizer_from_json(state, strlen(state), &b));
+    free(state);
+    uint32_t size = 0;
+    MUST(ergon_zeus_batch_size_optimizer_next_batch_size(b, &size));
+    CHECK(size == WANT[r]);
+    int k = size == 8 ? 0 : size == 16 ? 1 : size == 32 ? 2 : 3;
+    if (r == 0) {
+      EXPECT_FAIL_ON(b, ERGON_STATUS_INVALID_STATE, "expected a result for batch size",
+                     ergon_zeus_batch_size_optimizer_report(b, 8, 1.0, 1.0, true));
+      EXPECT_FAIL_ON(b, ERGON_STATUS_INVALID_ARGUMENT, "time_s",
+                     ergon_zeus_batch_size_optimizer_report(b, size, -1.0, 1.0, true));
+    }
+    MUST(ergon_zeus_batch_size_optimizer_report(b, size, TIME_S[k], 0.0, true));
+    MUST_TEXT(ergon_zeus_batch_size_optimizer_to_json, b, state);
+    ergon_zeus_batch_size_optimizer_free(b);
+  }
+  MUST(ergon_zeus_batch_size_optimizer_from_json(state, strlen(state), &b));
+  double limit = 0.0;
+  MUST(ergon_zeus_batch_size_optimizer_cost_limit(b, &limit));
+  CHECK(limit == 3000.0);
+  ergon_zeus_batch_size_optimizer_free(b);
+  free(state);
+  EXPECT_FAIL(ERGON_STATUS_SCHEMA, "zeus-bso-state/v1",
+              ergon_zeus_batch_size_optimizer_from_json(TEXT("{\"schema\":\"zeus-sim/v1\"}"), &b));
+  EXPECT_FAIL(ERGON_STATUS_PARSE, NULL,
+              ergon_zeus_batch_size_optimizer_from_json(TEXT("{not json"), &b));
   return check_finish();
 }

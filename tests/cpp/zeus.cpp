@@ -70,5 +70,27 @@ int main() {
     });
     CHECK(stops.state().phase == ERGON_ZEUS_PHASE_STOPPED);
     THROWS(ERGON_STATUS_INVALID_STATE, "stopped", stops.on_step_begin());
+
+    // The batch-size optimizer, resumed from its JSON each recurrence: the reference's pruning
+    // order (tests/c/zeus.c explains the costs).
+    static_assert(is_move_only_v<ergon::zeus::BatchSizeOptimizer>);
+    ergon::zeus::BatchSizeOptions bo = ergon::zeus::batch_size_options_default();
+    bo.max_power_w = 300.0;
+    std::string state = ergon::zeus::BatchSizeOptimizer({8, 16, 32, 64}, 32, bo).to_json();
+    const uint32_t want[8] = {32, 16, 8, 64, 16, 8, 32, 64};
+    for (uint32_t w : want) {
+      ergon::zeus::BatchSizeOptimizer b = ergon::zeus::BatchSizeOptimizer::from_json(state);
+      uint32_t size = b.next_batch_size();
+      CHECK(size == w);
+      const double time_s = size == 8 ? 14.0 : size == 16 ? 10.0 : size == 32 ? 12.0 : 16.0;
+      b.report(size, time_s, 0.0, true);
+      state = b.to_json();
+    }
+    CHECK(ergon::zeus::BatchSizeOptimizer::from_json(state).cost_limit() == 3000.0);
+    THROWS(ERGON_STATUS_SCHEMA, "zeus-bso-state/v1",
+           ergon::zeus::BatchSizeOptimizer::from_json("{\"schema\":\"zeus-sim/v1\"}"));
+    bo.max_power_w = 0.0;
+    THROWS(ERGON_STATUS_INVALID_ARGUMENT, "max_power_w",
+           ergon::zeus::BatchSizeOptimizer({8, 16}, 8, bo));
   });
 }

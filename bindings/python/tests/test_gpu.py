@@ -116,6 +116,7 @@ def test_gpu_plan_executor_two_iterations_restores_defaults(
         "gpu_energy_monitor": 0,
         "gpu_profiler": 0,
         "zeus_power_limit_optimizer": 0,
+        "zeus_batch_size_optimizer": 0,
     }
     assert got["restored"] == 0  # close() already put everything back
     assert state.read_text().splitlines()[0] == default_state(0, 400)

@@ -9,12 +9,15 @@
 //! - [`power_limit`]: the just-in-time power-limit optimizer as a pure state machine
 //!   ([`PowerLimitOptimizer`]), which hwctl drives on real GPUs.
 //! - [`BatchSizeOptimizer`]: pruning exploration, early stopping and Gaussian Thompson
-//!   sampling across recurrences, as a library object whose state serializes.
+//!   sampling across recurrences, as a library object whose state serializes
+//!   ([`bso_state`]: `zeus-bso-state/v1`, the optimizer with its cost model).
 //! - [`trace`]: the NSDI'23 train and power traces (CSV text), the six workloads, and the
 //!   just-in-time power-limit choice and expected time/energy/cost per batch size.
 //! - [`sim`]: the trace-driven simulator of recurring jobs (Zeus and the baselines).
 
 mod batch_size;
+#[cfg(feature = "serde")]
+pub mod bso_state;
 mod cost;
 mod error;
 #[cfg(feature = "serde")]

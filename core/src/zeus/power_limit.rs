@@ -238,6 +238,22 @@ pub enum PowerLimitError {
 }
 
 impl PowerLimitState {
+    /// One step begin of a counting phase that is not its last: decrements `steps_left` and
+    /// returns true. False at a phase's last step begin (and in the other states).
+    fn count_down(&mut self) -> bool {
+        match self {
+            Self::Ready { steps_left, .. }
+            | Self::Warmup { steps_left, .. }
+            | Self::Profiling { steps_left, .. }
+                if *steps_left > 1 =>
+            {
+                *steps_left -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
     fn name(&self) -> &'static str {
         match self {
             Self::Ready { .. } => "ready",
@@ -532,53 +548,27 @@ impl PowerLimitOptimizer {
     /// measurement.
     pub fn on_step_begin(&mut self) -> Result<Vec<Action>, PowerLimitError> {
         let mut actions = Vec::new();
+        if self.state.count_down() {
+            return Ok(actions);
+        }
+        // The phase's last step begin: move on.
         match self.state {
-            PowerLimitState::Ready {
-                next_limit_mw,
-                steps_left,
-            } => {
-                if steps_left > 1 {
-                    self.state = PowerLimitState::Ready {
-                        next_limit_mw,
-                        steps_left: steps_left - 1,
-                    };
-                } else {
-                    actions.push(Action::SetPowerLimit {
-                        limit_mw: next_limit_mw,
-                    });
-                    self.enter_warmup(next_limit_mw, &mut actions);
-                }
+            PowerLimitState::Ready { next_limit_mw, .. } => {
+                actions.push(Action::SetPowerLimit {
+                    limit_mw: next_limit_mw,
+                });
+                self.enter_warmup(next_limit_mw, &mut actions);
             }
-            PowerLimitState::Warmup {
-                limit_mw,
-                steps_left,
-            } => {
-                if steps_left > 1 {
-                    self.state = PowerLimitState::Warmup {
-                        limit_mw,
-                        steps_left: steps_left - 1,
-                    };
-                } else {
-                    actions.push(Action::BeginWindow { limit_mw });
-                    self.state = PowerLimitState::Profiling {
-                        limit_mw,
-                        steps_left: self.options.profile_steps,
-                    };
-                }
+            PowerLimitState::Warmup { limit_mw, .. } => {
+                actions.push(Action::BeginWindow { limit_mw });
+                self.state = PowerLimitState::Profiling {
+                    limit_mw,
+                    steps_left: self.options.profile_steps,
+                };
             }
-            PowerLimitState::Profiling {
-                limit_mw,
-                steps_left,
-            } => {
-                if steps_left > 1 {
-                    self.state = PowerLimitState::Profiling {
-                        limit_mw,
-                        steps_left: steps_left - 1,
-                    };
-                } else {
-                    actions.push(Action::EndWindow { limit_mw });
-                    self.state = PowerLimitState::Measuring { limit_mw };
-                }
+            PowerLimitState::Profiling { limit_mw, .. } => {
+                actions.push(Action::EndWindow { limit_mw });
+                self.state = PowerLimitState::Measuring { limit_mw };
             }
             PowerLimitState::Measuring { .. } => {
                 return Err(PowerLimitError::WrongState {
@@ -713,6 +703,16 @@ mod tests {
 
     use super::*;
 
+    /// No wait, 25 W apart, `warmup_steps` and `profile_steps` per limit.
+    fn no_wait(warmup_steps: u32, profile_steps: u32) -> PowerLimitOptions {
+        PowerLimitOptions {
+            wait_steps: 0,
+            warmup_steps,
+            profile_steps,
+            step_mw: 25_000,
+        }
+    }
+
     fn m(power_limit_w: u32, energy_j: f64, time_s: f64) -> PowerLimitMeasurement {
         PowerLimitMeasurement {
             power_limit_mw: power_limit_w * 1000,
@@ -792,12 +792,7 @@ mod tests {
 
     #[test]
     fn zero_warmup_goes_straight_to_profiling() {
-        let options = PowerLimitOptions {
-            wait_steps: 0,
-            warmup_steps: 0,
-            profile_steps: 2,
-            step_mw: 25_000,
-        };
+        let options = no_wait(0, 2);
         let mut o = PowerLimitOptimizer::new(275_000, 300_000, options, Selector::Time).unwrap();
         assert_eq!(
             o.on_step_begin().unwrap(),
@@ -822,12 +817,7 @@ mod tests {
 
     #[test]
     fn epoch_end_reprofiles_from_scratch() {
-        let options = PowerLimitOptions {
-            wait_steps: 0,
-            warmup_steps: 1,
-            profile_steps: 3,
-            step_mw: 25_000,
-        };
+        let options = no_wait(1, 3);
         let mut o = PowerLimitOptimizer::new(275_000, 300_000, options, Selector::Time).unwrap();
         o.on_step_begin().unwrap(); // set 300 W, warm-up
         assert_eq!(
@@ -867,12 +857,7 @@ mod tests {
 
     #[test]
     fn misuse_is_refused() {
-        let options = PowerLimitOptions {
-            wait_steps: 0,
-            warmup_steps: 0,
-            profile_steps: 1,
-            step_mw: 25_000,
-        };
+        let options = no_wait(0, 1);
         let mut o = PowerLimitOptimizer::new(300_000, 300_000, options, Selector::Time).unwrap();
         assert!(matches!(
             o.record_window(1.0, 1.0),

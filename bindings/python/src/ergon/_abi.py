@@ -106,6 +106,10 @@ class ergon_zeus_power_limit_optimizer(Structure):
     """Opaque ``struct ergon_zeus_power_limit_optimizer`` (only ever used through a pointer)."""
 
 
+class ergon_zeus_batch_size_optimizer(Structure):
+    """Opaque ``struct ergon_zeus_batch_size_optimizer`` (only ever used through a pointer)."""
+
+
 class ergon_dpk_workload(Structure):
     """Opaque ``struct ergon_dpk_workload`` (only ever used through a pointer)."""
 
@@ -467,6 +471,22 @@ class ergon_zeus_power_limit_state(Structure):
     ]
 
 
+class ergon_zeus_batch_size_options(Structure):
+    """``struct ergon_zeus_batch_size_options``: batch-size optimizer settings."""
+
+    _fields_ = [
+        ("eta", c_double),
+        ("max_power_w", c_double),
+        ("beta", c_double),
+        ("num_pruning_rounds", c_uint32),
+        ("num_explorations", c_uint32),
+        ("window_size", c_uint32),
+        ("seed", c_uint64),
+        ("prior_mean", c_double),
+        ("prior_precision", c_double),
+    ]
+
+
 FrontierPtr = POINTER(ergon_perseus_frontier)
 PlanPtr = POINTER(ergon_perseus_plan)
 ExecutorPtr = POINTER(ergon_gpu_executor)
@@ -478,6 +498,7 @@ DpkOnlinePtr = POINTER(ergon_dpk_online)
 BatcherPtr = POINTER(ergon_orloj_batcher)
 SimulationPtr = POINTER(ergon_orloj_simulation)
 ZeusPloPtr = POINTER(ergon_zeus_power_limit_optimizer)
+ZeusBsoPtr = POINTER(ergon_zeus_batch_size_optimizer)
 _size_p = POINTER(c_size_t)
 _double_p = POINTER(c_double)
 _char_buf = POINTER(c_char)
@@ -723,6 +744,34 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     "ergon_zeus_power_limit_optimizer_profile_json": _text_out(ZeusPloPtr),
     "ergon_zeus_power_limit_optimizer_free": (None, [ZeusPloPtr]),
     "ergon_zeus_power_limit_optimizer_last_error": _text_out(ZeusPloPtr),
+    "ergon_zeus_batch_size_options_default": (ergon_zeus_batch_size_options, []),
+    "ergon_zeus_batch_size_optimizer_new": (
+        ergon_status,
+        [
+            POINTER(c_uint32),
+            c_size_t,
+            c_uint32,
+            POINTER(ergon_zeus_batch_size_options),
+            POINTER(ZeusBsoPtr),
+        ],
+    ),
+    "ergon_zeus_batch_size_optimizer_from_json": (ergon_status, [*_str_in, POINTER(ZeusBsoPtr)]),
+    "ergon_zeus_batch_size_optimizer_to_json": _text_out(ZeusBsoPtr),
+    "ergon_zeus_batch_size_optimizer_next_batch_size": (
+        ergon_status,
+        [ZeusBsoPtr, POINTER(c_uint32)],
+    ),
+    "ergon_zeus_batch_size_optimizer_report": (
+        ergon_status,
+        [ZeusBsoPtr, c_uint32, c_double, c_double, c_bool],
+    ),
+    "ergon_zeus_batch_size_optimizer_report_cost": (
+        ergon_status,
+        [ZeusBsoPtr, c_uint32, c_double, c_bool],
+    ),
+    "ergon_zeus_batch_size_optimizer_cost_limit": (ergon_status, [ZeusBsoPtr, _double_p]),
+    "ergon_zeus_batch_size_optimizer_free": (None, [ZeusBsoPtr]),
+    "ergon_zeus_batch_size_optimizer_last_error": _text_out(ZeusBsoPtr),
     "ergon_perseus_profile_merge_csv": (
         ergon_status,
         [POINTER(c_char_p), _size_p, c_size_t, _char_buf, c_size_t, _size_p],

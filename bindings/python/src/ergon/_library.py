@@ -179,6 +179,7 @@ HANDLE_KINDS = (
     "gpu_energy_monitor",
     "gpu_profiler",
     "zeus_power_limit_optimizer",
+    "zeus_batch_size_optimizer",
 )
 """Every kind of native handle, named as its C type without ``ergon_``."""
 

@@ -466,6 +466,19 @@ def _cuda_sync() -> Callable[[], None]:
     return synchronize
 
 
+def _c_sync(sync: Callable[[], Any], keep: Callable[[BaseException], None]) -> Any:
+    """``sync`` as the C callback ``void (*)(void *)``. An exception cannot cross the C
+    library: it goes to ``keep``, and the call that made the callback run raises it after."""
+
+    def call(_user_data: Any) -> None:
+        try:
+            sync()
+        except BaseException as e:  # noqa: BLE001 - re-raised by the caller's call
+            keep(e)
+
+    return A.ergon_gpu_profiler_sync(call)
+
+
 class Profiler(_OnDevice):
     """Profiles one pipeline stage's computations at each GPU clock inside a training job
     (``ergon_gpu_profiler_*``; the Perseus profiler).
@@ -556,18 +569,8 @@ class Profiler(_OnDevice):
         # The ctypes callback object, kept alive with the profiler (None: no sync).
         self._sync_cb: Optional[Any] = None
         if sync is not None:
-            user_sync = sync
-
-            def call_sync(_user_data: Any) -> None:
-                # An exception cannot cross the C library: keep the first, raise it after.
-                try:
-                    user_sync()
-                except BaseException as e:  # noqa: BLE001 - re-raised by _checked
-                    if self._sync_error is None:
-                        self._sync_error = e
-
             # Kept alive with the profiler: the library calls it until the handle is freed.
-            self._sync_cb = A.ergon_gpu_profiler_sync(call_sync)
+            self._sync_cb = _c_sync(sync, self._keep_sync_error)
             options.sync = self._sync_cb
         self._own(
             make("ergon_gpu_profiler_new", "gpu_profiler", name, len(name), stage_index,
@@ -581,6 +584,10 @@ class Profiler(_OnDevice):
 
     def _repr_fields(self) -> str:
         return f"{super()._repr_fields()} stage={self._stage}"
+
+    def _keep_sync_error(self, error: BaseException) -> None:
+        if self._sync_error is None:
+            self._sync_error = error
 
     def _checked(self, verb: str, *args: Any) -> None:
         """``_call``, then the sync callback's exception, if it raised one."""

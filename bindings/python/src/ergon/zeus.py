@@ -27,21 +27,34 @@ through :class:`ergon.hooks.huggingface.PowerLimitCallback`.
 Every setting changed (the power limits, persistence mode) is written to the GPU state file
 first and restored when the optimizer is closed, garbage-collected, fails, or the process gets
 SIGINT/SIGTERM (see :func:`ergon.gpu.restore` after a SIGKILL).
+
+:class:`BatchSizeOptimizer` chooses the batch size of a *recurring* job across its recurrences
+(pruning exploration from the default, early stopping at β × the best cost, then Gaussian
+Thompson sampling), as a library object the job launcher calls; its state lives in a file
+between recurrences (``zeus-bso-state/v1``, rewritten atomically after every call)::
+
+    bso = BatchSizeOptimizer("bso.json", [32, 64, 128, 256], 128, eta=0.5, max_power_w=4 * 300)
+    b = bso.next_batch_size()
+    ...                                           # train with b; stop early past bso.cost_limit
+    bso.report(b, time_s=t, energy_j=e, reached=True)
 """
 
 from __future__ import annotations
 
 import json
-from ctypes import byref, c_char_p, c_size_t
+import contextlib
+import os
+import tempfile
+from ctypes import byref, c_char_p, c_double, c_size_t, c_uint32
 from typing import Any, Callable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from . import _abi as A
 from ._errors import ErgonError, Status
-from ._ffi import Owner, PathLike, make, u32
+from ._ffi import Owner, PathLike, as_bytes, make, u32
 from ._library import lib
-from .gpu import Device, _cuda_sync, _device_bytes
+from .gpu import Device, _c_sync, _cuda_sync, _device_bytes
 
-__all__ = ["PowerLimitOptimizer", "PowerLimitState", "SELECTORS"]
+__all__ = ["BatchSizeOptimizer", "PowerLimitOptimizer", "PowerLimitState", "SELECTORS"]
 
 SELECTORS = {
     "zeus-cost": A.ERGON_ZEUS_SELECTOR_ZEUS_COST,
@@ -199,17 +212,8 @@ class PowerLimitOptimizer(Owner):
         self._sync_cb: Optional[Any] = None
         self._aggregate_cb: Optional[Any] = None
         if sync is not None:
-            user_sync = sync
-
-            def call_sync(_user_data: Any) -> None:
-                # An exception cannot cross the C library: keep the first, raise it after.
-                try:
-                    user_sync()
-                except BaseException as e:  # noqa: BLE001 - re-raised by _checked
-                    if self._error is None:
-                        self._error = e
-
-            self._sync_cb = A.ergon_gpu_profiler_sync(call_sync)
+            # Kept alive with the optimizer: the library calls it until the handle is freed.
+            self._sync_cb = _c_sync(sync, self._keep_error)
             o.sync = self._sync_cb
         if aggregate is not None:
             user_aggregate = aggregate
@@ -220,8 +224,7 @@ class PowerLimitOptimizer(Owner):
                     energy_j[0], time_s[0] = float(e), float(t)
                     return True
                 except BaseException as e:  # noqa: BLE001 - re-raised by _checked
-                    if self._error is None:
-                        self._error = e
+                    self._keep_error(e)
                     return False
 
             self._aggregate_cb = A.ergon_zeus_aggregate(call_aggregate)
@@ -255,6 +258,11 @@ class PowerLimitOptimizer(Owner):
     def devices(self) -> List[str]:
         """The devices given at construction."""
         return list(self._devices)
+
+    def _keep_error(self, error: BaseException) -> None:
+        """Keeps a callback's first exception for :meth:`_checked` to raise."""
+        if self._error is None:
+            self._error = error
 
     def _checked(self, verb: str) -> None:
         """``_call``, then a callback's exception, if one raised."""
@@ -328,4 +336,188 @@ def _auto_sync() -> Optional[Callable[[], None]]:
         sync: Callable[[], None] = torch.cuda.synchronize
         return sync
     return None
+
+
+
+class BatchSizeOptimizer(Owner):
+    """The Zeus batch-size optimizer of a recurring job, persisted in ``state_path`` (see the
+    module documentation). The file is read at construction when it exists (the job's
+    parameters must then be the ones it was made with) and rewritten, atomically (a temporary
+    file beside it, then a rename), after every :meth:`next_batch_size` and :meth:`report`.
+    """
+
+    __slots__ = ("_path",)
+    _what = "batch-size optimizer"
+
+    def __init__(
+        self,
+        state_path: PathLike,
+        batch_sizes: Sequence[int],
+        default_batch_size: int,
+        *,
+        eta: float = 0.5,
+        max_power_w: float,
+        beta: float = 2.0,
+        num_pruning_rounds: int = 2,
+        num_explorations: int = 2,
+        window_size: int = 0,
+        seed: int = 1,
+        prior_mean: float = 0.0,
+        prior_precision: float = 0.0,
+    ) -> None:
+        """Args:
+            state_path: the file the state lives in between recurrences.
+            batch_sizes: the batch sizes that may be chosen.
+            default_batch_size: where pruning starts (one of ``batch_sizes``).
+            eta: the energy/time trade-off of the cost, in [0, 1].
+            max_power_w: the power that prices time: the maximum power limit of the job's GPUs
+                times their count (zeus's ``max_power``), W.
+            beta: early-stopping multiplier (at least 1; ``math.inf`` disables it).
+            num_pruning_rounds, num_explorations, window_size, seed, prior_mean,
+                prior_precision: as in zeus (its defaults).
+
+        Raises:
+            ErgonError: ``INVALID_ARGUMENT`` (bad parameters, or a state file made with other
+                batch sizes, default, η or ``max_power_w``), ``PARSE``/``SCHEMA``/
+                ``INVALID_PROBLEM`` (a state file that is not ``zeus-bso-state/v1``).
+        """
+        self._path = os.fspath(state_path)
+        sizes = [u32(b, "batch size") for b in batch_sizes]
+        o = lib().ergon_zeus_batch_size_options_default()
+        o.eta = float(eta)
+        o.max_power_w = float(max_power_w)
+        o.beta = float(beta)
+        o.num_pruning_rounds = u32(num_pruning_rounds, "num_pruning_rounds")
+        o.num_explorations = u32(num_explorations, "num_explorations")
+        o.window_size = u32(window_size, "window_size")
+        o.seed = int(seed)
+        o.prior_mean = float(prior_mean)
+        o.prior_precision = float(prior_precision)
+        fresh = make(
+            "ergon_zeus_batch_size_optimizer_new",
+            "zeus_batch_size_optimizer",
+            (c_uint32 * len(sizes))(*sizes),
+            len(sizes),
+            u32(default_batch_size, "default_batch_size"),
+            byref(o),
+        )
+        if not os.path.exists(self._path):
+            self._own(fresh)
+            self._save()
+            return
+        try:
+            wanted = json.loads(fresh.text("to_json"))
+        finally:
+            fresh.free()
+        with open(self._path, "rb") as f:
+            raw = f.read()
+        self._own(
+            make(
+                "ergon_zeus_batch_size_optimizer_from_json",
+                "zeus_batch_size_optimizer",
+                raw,
+                len(raw),
+            )
+        )
+        saved = json.loads(self._text("to_json"))
+        for key, got, want in (
+            ("batch_sizes", saved["optimizer"]["params"]["batch_sizes"],
+             wanted["optimizer"]["params"]["batch_sizes"]),
+            ("default_batch_size", saved["optimizer"]["params"]["default_batch_size"],
+             wanted["optimizer"]["params"]["default_batch_size"]),
+            ("eta", saved["eta"], wanted["eta"]),
+            ("max_power_w", saved["max_power_w"], wanted["max_power_w"]),
+        ):
+            if got != want:
+                self.close()
+                raise ErgonError(
+                    Status.INVALID_ARGUMENT,
+                    f"{self._path} holds the batch-size optimizer of another job: its {key} "
+                    f"is {got!r}, this job's {want!r}",
+                )
+
+    def _save(self) -> None:
+        """Writes the state atomically: a temporary file in the same folder, then a rename."""
+        text = as_bytes(self._text("to_json"), "state")
+        folder = os.path.dirname(os.path.abspath(self._path))
+        fd, tmp = tempfile.mkstemp(prefix=".bso-", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self._path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    @property
+    def state_path(self) -> str:
+        """The state file."""
+        return self._path
+
+    def next_batch_size(self) -> int:
+        """The batch size to run this recurrence with (saved: asked again before a report,
+        pruning hands out the same one).
+
+        Raises:
+            ErgonError: ``INVALID_STATE`` (a pruning round ended with no batch size that
+                reached the target).
+        """
+        out = c_uint32(0)
+        self._call("next_batch_size", byref(out))
+        self._save()
+        return int(out.value)
+
+    def report(
+        self,
+        batch_size: int,
+        time_s: Optional[float] = None,
+        energy_j: Optional[float] = None,
+        reached: bool = True,
+        *,
+        cost: Optional[float] = None,
+    ) -> None:
+        """Records an attempt at ``batch_size``: the ``time_s`` and ``energy_j`` it took (every
+        epoch it ran, every GPU), priced as ``eta*E + (1-eta)*max_power_w*T``, or its ``cost``
+        directly, and whether it ``reached`` the target. Saved.
+
+        Raises:
+            ErgonError: ``INVALID_ARGUMENT`` (an unknown batch size, a bad time, energy or
+                cost), ``INVALID_STATE`` (during pruning, another batch size than the one
+                handed out).
+        """
+        if cost is not None:
+            if time_s is not None or energy_j is not None:
+                raise TypeError("give either cost= or time_s and energy_j, not both")
+            self._call("report_cost", u32(batch_size, "batch_size"), float(cost), bool(reached))
+        elif time_s is None or energy_j is None:
+            raise TypeError("report needs time_s and energy_j (or cost=)")
+        else:
+            self._call(
+                "report",
+                u32(batch_size, "batch_size"),
+                float(time_s),
+                float(energy_j),
+                bool(reached),
+            )
+        self._save()
+
+    @property
+    def cost_limit(self) -> float:
+        """β × the lowest cost of a finished recurrence (``math.inf`` before one): stop an
+        attempt before an epoch would take its cost past this."""
+        out = self._get("cost_limit", c_double)
+        return float(out.value)
+
+    @property
+    def history(self) -> List[Tuple[int, float]]:
+        """Every ``(batch_size, cost)`` observed, in order."""
+        doc = json.loads(self._text("to_json"))
+        return [(int(b), -float(r)) for b, r in doc["optimizer"]["history"]]
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<ergon.zeus.BatchSizeOptimizer {self._path!r} ({state})>"
 
