@@ -26,6 +26,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::ChaseError;
+use super::trace::MAX_INTENSITY_G_PER_KWH;
 
 /// The reference SVR's C, read here as the LS-SVM regulariser (ridge λ = 1/C).
 pub const REFERENCE_C: f64 = 100.0;
@@ -218,8 +219,8 @@ pub struct CarbonForecaster {
 impl CarbonForecaster {
     /// Trains `method` on the `history` rows of `hist_g_per_kwh` before row `start` (only rows
     /// before `start` are read). Errors: `history` < 2 or > [`MAX_HISTORY`], `history` >
-    /// `start`, `start` ≥ the number of rows (nothing to forecast), a non-finite or negative
-    /// intensity before `start`.
+    /// `start`, `start` ≥ the number of rows (nothing to forecast), an intensity before `start`
+    /// outside 0..=[`MAX_INTENSITY_G_PER_KWH`] (NaN included).
     pub fn train(
         hist_g_per_kwh: &[f64],
         history: usize,
@@ -230,7 +231,7 @@ impl CarbonForecaster {
         check_window(hist_g_per_kwh.len(), history, start)?;
         if let Some(row) = hist_g_per_kwh[..start]
             .iter()
-            .position(|v| !(v.is_finite() && *v >= 0.0))
+            .position(|v| !(0.0..=MAX_INTENSITY_G_PER_KWH).contains(v))
         {
             return Err(ChaseError::Intensity {
                 row,
@@ -295,8 +296,8 @@ fn check_window(rows: usize, history: usize, start: usize) -> Result<(), ChaseEr
 
 /// One-step-ahead forecasts of every row from `start` to the end, each from the rows before it
 /// (the model trained once on the `history` rows before `start`, then fed each row's actual
-/// previous value). Errors as [`CarbonForecaster::train`], and for a non-finite or negative
-/// intensity anywhere.
+/// previous value). Errors as [`CarbonForecaster::train`], and for an intensity anywhere
+/// outside 0..=[`MAX_INTENSITY_G_PER_KWH`].
 pub fn forecast_series(
     hist_g_per_kwh: &[f64],
     history: usize,
@@ -307,7 +308,7 @@ pub fn forecast_series(
     let model = CarbonForecaster::train(hist_g_per_kwh, history, start, slots_per_day, method)?;
     if let Some(row) = hist_g_per_kwh
         .iter()
-        .position(|v| !(v.is_finite() && *v >= 0.0))
+        .position(|v| !(0.0..=MAX_INTENSITY_G_PER_KWH).contains(v))
     {
         return Err(ChaseError::Intensity {
             row,
