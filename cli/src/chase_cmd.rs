@@ -160,11 +160,7 @@ fn forecast_cmd(a: ForecastArgs) -> Result<()> {
         )?;
     }
     writeln!(out, "mean absolute error, gCO2/kWh:")?;
-    for m in [
-        ForecastMethod::Ergon,
-        ForecastMethod::Persistence,
-        ForecastMethod::SvrLike,
-    ] {
+    for m in ForecastMethod::ALL {
         let f = forecast_series(&hist, s.history, s.start, trace.slots_per_day(), m)?;
         writeln!(
             out,

@@ -27,6 +27,7 @@ use alloc::vec::Vec;
 
 use super::ChaseError;
 use super::trace::MAX_INTENSITY_G_PER_KWH;
+use crate::names::named_enum;
 
 /// The reference SVR's C, read here as the LS-SVM regulariser (ridge λ = 1/C).
 pub const REFERENCE_C: f64 = 100.0;
@@ -50,23 +51,11 @@ pub enum ForecastMethod {
     SvrLike,
 }
 
-impl ForecastMethod {
-    /// The name the CLI and the JSON use.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Ergon => "ergon",
-            Self::Persistence => "persistence",
-            Self::SvrLike => "svr-like",
-        }
-    }
-
-    /// The method called `name`, if any.
-    pub fn from_name(name: &str) -> Option<Self> {
-        [Self::Ergon, Self::Persistence, Self::SvrLike]
-            .into_iter()
-            .find(|m| m.name() == name)
-    }
-}
+named_enum!(ForecastMethod, "forecast method" {
+    Ergon => "ergon",
+    Persistence => "persistence",
+    SvrLike => "svr-like",
+});
 
 /// The features of row `t`: the time of day as a point on the unit circle, and the previous
 /// row's intensity.
@@ -334,6 +323,7 @@ pub fn mean_absolute_error(forecast: &[f64], actual: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::ToString;
 
     #[test]
     fn persistence_repeats_the_previous_value() {
@@ -403,18 +393,14 @@ mod tests {
     #[test]
     fn a_constant_series_is_forecast_exactly() {
         let hist = [620.0; 60];
-        for method in [
-            ForecastMethod::Ergon,
-            ForecastMethod::Persistence,
-            ForecastMethod::SvrLike,
-        ] {
+        for method in ForecastMethod::ALL {
             let f = forecast_series(&hist, 48, 48, 48, method).unwrap();
             assert!(f.iter().all(|v| (v - 620.0).abs() < 1e-9), "{method:?}");
         }
+        assert_eq!("svr-like".parse(), Ok(ForecastMethod::SvrLike));
         assert_eq!(
-            ForecastMethod::from_name("svr-like"),
-            Some(ForecastMethod::SvrLike)
+            "svr".parse::<ForecastMethod>().unwrap_err().to_string(),
+            "unknown forecast method \"svr\" (expected ergon, persistence or svr-like)"
         );
-        assert_eq!(ForecastMethod::from_name("svr"), None);
     }
 }
