@@ -192,7 +192,7 @@ struct SimulateArgs {
     #[arg(long, value_name = "B")]
     batch_size: Option<u32>,
     /// Epochs the job runs (default: from the train trace, see --train).
-    #[arg(long, value_name = "E")]
+    #[arg(long, value_name = "E", conflicts_with = "frontier")]
     epochs: Option<f64>,
     /// η: 0 weighs only time, 1 only carbon (energy for Zeus).
     #[arg(long, value_name = "E", default_value_t = 0.5)]
