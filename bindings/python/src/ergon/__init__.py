@@ -9,6 +9,7 @@ functions (``ergon_<system>_*``), the Rust modules, the C++ namespaces and the C
   :class:`Plan`..., also available here at top level);
 - :mod:`ergon.dpk`: privacy-budget scheduling (DPack);
 - :mod:`ergon.orloj`: the Orloj batcher of a model server and its serving simulator;
+- :mod:`ergon.chase`: the carbon-intensity forecaster of carbon-aware (Chase) control;
 - :mod:`ergon.gpu`: GPU control through NVML (listing GPUs, executing a plan, measuring energy);
 - :mod:`ergon.hooks`: DeepSpeed and Megatron hooks that apply a plan while a job trains.
 
@@ -29,7 +30,7 @@ Every failure raises :class:`ErgonError` with the library's :class:`Status` and 
 
 from __future__ import annotations
 
-from . import dpk, gpu, orloj, perseus
+from . import chase, dpk, gpu, orloj, perseus
 from ._abi import ERGON_ABI_VERSION
 from ._errors import ErgonError, LibraryNotFoundError, LibraryVersionError, Status
 from ._library import library_path, live_handles, status_str, version
@@ -56,6 +57,7 @@ __all__ = [
     "Status",
     "Summary",
     "__version__",
+    "chase",
     "dpk",
     "gpu",
     "library_path",

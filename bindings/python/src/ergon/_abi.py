@@ -201,6 +201,10 @@ class ergon_orloj_batcher(Structure):
     """Opaque ``struct ergon_orloj_batcher`` (only ever used through a pointer)."""
 
 
+class ergon_chase_forecaster(Structure):
+    """Opaque ``struct ergon_chase_forecaster`` (only ever used through a pointer)."""
+
+
 class ergon_orloj_simulation(Structure):
     """Opaque ``struct ergon_orloj_simulation`` (only ever used through a pointer)."""
 
@@ -425,6 +429,7 @@ DpkResultPtr = POINTER(ergon_dpk_result)
 DpkOnlinePtr = POINTER(ergon_dpk_online)
 BatcherPtr = POINTER(ergon_orloj_batcher)
 SimulationPtr = POINTER(ergon_orloj_simulation)
+ChaseForecasterPtr = POINTER(ergon_chase_forecaster)
 _size_p = POINTER(c_size_t)
 _double_p = POINTER(c_double)
 _char_buf = POINTER(c_char)
@@ -567,6 +572,24 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     "ergon_orloj_simulation_to_json": _text_out(SimulationPtr),
     "ergon_orloj_simulation_free": (None, [SimulationPtr]),
     "ergon_orloj_simulation_last_error": _text_out(SimulationPtr),
+    "ergon_chase_forecaster_train": (
+        ergon_status,
+        [
+            _double_p,
+            c_size_t,
+            c_size_t,
+            c_size_t,
+            c_size_t,
+            *_str_in,
+            POINTER(ChaseForecasterPtr),
+        ],
+    ),
+    "ergon_chase_forecaster_predict": (
+        ergon_status,
+        [ChaseForecasterPtr, c_size_t, c_double, _double_p],
+    ),
+    "ergon_chase_forecaster_free": (None, [ChaseForecasterPtr]),
+    "ergon_chase_forecaster_last_error": _text_out(ChaseForecasterPtr),
     "ergon_perseus_frontier_new": (
         ergon_status,
         [POINTER(ergon_perseus_problem), POINTER(FrontierPtr)],
