@@ -329,6 +329,12 @@ typedef int32_t ergon_status;
 #endif // __cplusplus
 
 /**
+ * A trained carbon-intensity forecaster. Made by `ergon_chase_forecaster_train`, released by
+ * `ergon_chase_forecaster_free`.
+ */
+typedef struct ergon_chase_forecaster ergon_chase_forecaster;
+
+/**
  * Opaque handle of the outcome of an online simulation (see the `ergon_dpk_online_*`
  * functions).
  */
@@ -1281,6 +1287,56 @@ const char *ergon_status_str(int status);
  * `buf` must be NULL or writable for `cap` bytes; `len` must be NULL or writable.
  */
 ergon_status ergon_last_error(char *buf, size_t cap, size_t *len);
+
+/**
+ * Trains a forecaster on `hist_g_per_kwh` (`len` intensities in gCO2/kWh, one per slot, in
+ * order): the `history` slots before slot `start` (only those are read), with time-of-day
+ * period `slots_per_day` (48 for 30-minute slots). `method` (`method_len` bytes of UTF-8) is
+ * `ergon` (½ persistence + ½ the LS-SVM; the default of `ergon chase forecast`),
+ * `persistence` or `svr-like`. On success `*out` receives a handle to release with
+ * `ergon_chase_forecaster_free`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE` (a method that is not UTF-8),
+ * `INVALID_ARGUMENT` (an unknown method, listing the accepted names; `history` under 2, over
+ * 1024, not shorter than `len` or longer than `start`; `start` ≥ `len`; an intensity before
+ * `start` outside 0..=1e5) or `PANIC`. Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * `hist_g_per_kwh` NULL or readable for `len` doubles; `method` NULL or readable for
+ * `method_len` bytes; `out` NULL or writable.
+ */
+ergon_status ergon_chase_forecaster_train(const double *hist_g_per_kwh, size_t len, size_t history, size_t start, size_t slots_per_day, const char *method, size_t method_len, struct ergon_chase_forecaster **out);
+
+/**
+ * Writes to `*out_g_per_kwh` the forecast for slot `slot` (the same slot numbering as the
+ * training series) given the actual intensity of slot `slot − 1`, `prev_g_per_kwh`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (`prev_g_per_kwh` outside
+ * 0..=1e5 or NaN) or `PANIC`.
+ *
+ * # Safety
+ * `forecaster` NULL or a live handle; `out_g_per_kwh` NULL or writable.
+ */
+ergon_status ergon_chase_forecaster_predict(const struct ergon_chase_forecaster *forecaster, size_t slot, double prev_g_per_kwh, double *out_g_per_kwh);
+
+/**
+ * Releases a forecaster handle. NULL is a no-op.
+ *
+ * # Safety
+ * `forecaster` must be NULL or a handle from this library that is not used afterwards.
+ */
+void ergon_chase_forecaster_free(struct ergon_chase_forecaster *forecaster);
+
+/**
+ * Copies the message of the last failed call on this forecaster (empty if none) into `buf`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
+ *
+ * # Safety
+ * `forecaster` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len`
+ * NULL or writable.
+ */
+ergon_status ergon_chase_forecaster_last_error(const struct ergon_chase_forecaster *forecaster, char *buf, size_t cap, size_t *len);
 
 /**
  * The name of a scheduler code (`ERGON_DPK_SCHEDULER_*`), "ask the length, then fill";

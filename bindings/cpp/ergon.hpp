@@ -6,6 +6,7 @@
 //   ergon::perseus  the Perseus energy frontier: Frontier, Plan, Step
 //   ergon::dpk      DPK privacy-budget scheduling: Workload, Result, the Rényi-DP helpers
 //   ergon::orloj    Orloj batching: App, Batcher, Decision, simulate_json
+//   ergon::chase    Chase's carbon-intensity forecaster: Forecaster, forecast
 //   ergon::gpu      GPUs through NVML: Info, count/info/devices/restore, PlanExecutor,
 //                   EnergyMonitor, EnergyWindow, Measurement
 //
@@ -167,6 +168,7 @@ ERGON_HPP_LAST_ERROR(ergon_dpk_workload)
 ERGON_HPP_LAST_ERROR(ergon_dpk_result)
 ERGON_HPP_LAST_ERROR(ergon_orloj_batcher)
 ERGON_HPP_LAST_ERROR(ergon_orloj_simulation)
+ERGON_HPP_LAST_ERROR(ergon_chase_forecaster)
 ERGON_HPP_LAST_ERROR(ergon_gpu_executor)
 ERGON_HPP_LAST_ERROR(ergon_gpu_energy_monitor)
 ERGON_HPP_LAST_ERROR(ergon_gpu_profiler)
@@ -964,6 +966,52 @@ inline std::string simulate_json(std::string_view config) {
 }
 
 } // namespace orloj
+
+namespace chase {
+
+// A carbon-intensity forecaster (docs/chase.md): trained on the `history` slots of
+// `hist_g_per_kwh` (gCO2/kWh, one per slot) before slot `start`, it forecasts a later slot from
+// the actual intensity of the slot before it. `method` is "ergon" (½ persistence + ½ an
+// LS-SVM), "persistence" or "svr-like"; `slots_per_day` the period of the time of day (48 for
+// 30-minute slots). Bad arguments throw Error INVALID_ARGUMENT with the library's message.
+class Forecaster : public detail::Owner<ergon_chase_forecaster, ergon_chase_forecaster_free> {
+public:
+  // Takes ownership of a handle from ergon_chase_forecaster_train (may be nullptr).
+  using Owner::Owner;
+
+  Forecaster(const std::vector<double> &hist_g_per_kwh, size_t history, size_t start,
+             std::string_view method = "ergon", size_t slots_per_day = 48)
+      : Owner(nullptr) {
+    check_abi();
+    detail::check(ergon_chase_forecaster_train(
+        hist_g_per_kwh.empty() ? nullptr : hist_g_per_kwh.data(), hist_g_per_kwh.size(),
+        history, start, slots_per_day, detail::text_arg(method), method.size(), &handle_));
+  }
+
+  // The forecast for `slot` given the actual intensity of `slot - 1`, gCO2/kWh.
+  double predict(size_t slot, double prev_g_per_kwh) const {
+    return detail::value<double>(
+        [this, slot, prev_g_per_kwh](double *out) {
+          return ergon_chase_forecaster_predict(handle_, slot, prev_g_per_kwh, out);
+        },
+        handle_);
+  }
+};
+
+// One-step-ahead forecasts of every slot from `start` to the end of `hist_g_per_kwh`, each from
+// the slots before it (what `ergon chase forecast` prints).
+inline std::vector<double> forecast(const std::vector<double> &hist_g_per_kwh, size_t history,
+                                    size_t start, std::string_view method = "ergon",
+                                    size_t slots_per_day = 48) {
+  Forecaster f(hist_g_per_kwh, history, start, method, slots_per_day);
+  std::vector<double> out;
+  for (size_t t = start; t < hist_g_per_kwh.size(); ++t) {
+    out.push_back(f.predict(t, hist_g_per_kwh[t - 1]));
+  }
+  return out;
+}
+
+} // namespace chase
 
 // --- GPUs -----------------------------------------------------------------------------------
 

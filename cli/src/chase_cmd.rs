@@ -160,11 +160,7 @@ fn forecast_cmd(a: ForecastArgs) -> Result<()> {
         )?;
     }
     writeln!(out, "mean absolute error, gCO2/kWh:")?;
-    for m in [
-        ForecastMethod::Ergon,
-        ForecastMethod::Persistence,
-        ForecastMethod::SvrLike,
-    ] {
+    for m in ForecastMethod::ALL {
         let f = forecast_series(&hist, s.history, s.start, trace.slots_per_day(), m)?;
         writeln!(
             out,
@@ -196,7 +192,7 @@ struct SimulateArgs {
     #[arg(long, value_name = "B")]
     batch_size: Option<u32>,
     /// Epochs the job runs (default: from the train trace, see --train).
-    #[arg(long, value_name = "E")]
+    #[arg(long, value_name = "E", conflicts_with = "frontier")]
     epochs: Option<f64>,
     /// η: 0 weighs only time, 1 only carbon (energy for Zeus).
     #[arg(long, value_name = "E", default_value_t = 0.5)]

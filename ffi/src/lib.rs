@@ -18,6 +18,7 @@
 mod status;
 
 mod boundary;
+mod chase;
 mod dpk;
 mod gpu;
 mod gpu_profiler;
@@ -29,6 +30,7 @@ mod zeus;
 
 use std::ffi::{c_char, c_int};
 
+pub use chase::*;
 pub use dpk::*;
 pub use gpu::*;
 pub use gpu_profiler::*;

@@ -50,7 +50,7 @@ use ergon_core::perseus::formats::parse_instance;
 const INSTANCES: [&str; 2] = ["a100_s2_m4", "a100_s4_m8"];
 
 /// Every program under tests/c and tests/cpp, so that a new file cannot go unrun.
-const PROGRAMS: [&str; 14] = [
+const PROGRAMS: [&str; 15] = [
     "c/perseus.c",
     "c/dpk.c",
     "c/orloj.c",
@@ -65,6 +65,7 @@ const PROGRAMS: [&str; 14] = [
     "cpp/orloj.cpp",
     "cpp/gpu_profiler.cpp",
     "cpp/zeus.cpp",
+    "cpp/chase.cpp",
 ];
 
 fn repo() -> PathBuf {
@@ -559,7 +560,7 @@ fn c_panic_boundary() {
 }
 
 /// What the programs that take no arguments print (besides "all checks passed").
-const PRINTS: [(&str, &[&str]); 4] = [
+const PRINTS: [(&str, &[&str]); 5] = [
     (
         "c/dpk.c",
         &[
@@ -583,6 +584,7 @@ const PRINTS: [(&str, &[&str]); 4] = [
         ],
     ),
     ("cpp/orloj.cpp", &[]),
+    ("cpp/chase.cpp", &["chase: forecasts checked"]),
 ];
 
 /// [`program_prints`] for a program of [`PRINTS`] (one test each, so that they run in
@@ -610,6 +612,11 @@ fn c_batcher() {
 #[test]
 fn cpp_batcher() {
     prints_its_results("cpp/orloj.cpp");
+}
+
+#[test]
+fn cpp_chase_forecaster() {
+    prints_its_results("cpp/chase.cpp");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -184,11 +184,7 @@ pub fn chase_carbon_csv(data: &[u8]) {
     }
     let hist = trace.hist_g_per_kwh();
     let history = (hist.len().saturating_sub(1)).min(chase::REFERENCE_HISTORY);
-    for method in [
-        chase::ForecastMethod::Ergon,
-        chase::ForecastMethod::Persistence,
-        chase::ForecastMethod::SvrLike,
-    ] {
+    for method in chase::ForecastMethod::ALL {
         let result = chase::forecast_series(&hist, history, history, trace.slots_per_day(), method);
         if history >= 2 {
             let f = result.unwrap_or_else(|e| panic!("{method:?} on an accepted trace: {e}"));

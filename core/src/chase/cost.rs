@@ -171,6 +171,22 @@ pub fn emissions_g(energy_j: f64, ci_g_per_kwh: f64) -> f64 {
     energy_j * ci_g_per_kwh / J_PER_KWH
 }
 
+/// Two power limits for the unit tests: the maximum (100 s per unit at 250 W) and a lower one
+/// (110 s per unit at 180 W).
+#[cfg(test)]
+pub(crate) fn two_test_limits() -> [OperatingPoint; 2] {
+    [
+        OperatingPoint {
+            time_per_unit_s: 100.0,
+            energy_per_unit_j: 25_000.0,
+        },
+        OperatingPoint {
+            time_per_unit_s: 110.0,
+            energy_per_unit_j: 19_800.0,
+        },
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,16 +227,7 @@ mod tests {
     #[test]
     fn high_intensity_lowers_the_limit() {
         // Two limits: fast and power-hungry, slow and frugal.
-        let points = [
-            OperatingPoint {
-                time_per_unit_s: 100.0,
-                energy_per_unit_j: 25_000.0,
-            },
-            OperatingPoint {
-                time_per_unit_s: 110.0,
-                energy_per_unit_j: 19_800.0,
-            },
-        ];
+        let points = two_test_limits();
         let p = params(0.5);
         assert_eq!(choose_point(&points, 100.0, &p), Some(0));
         assert_eq!(choose_point(&points, 1500.0, &p), Some(1));

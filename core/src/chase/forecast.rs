@@ -26,6 +26,8 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::ChaseError;
+use super::trace::MAX_INTENSITY_G_PER_KWH;
+use crate::names::named_enum;
 
 /// The reference SVR's C, read here as the LS-SVM regulariser (ridge λ = 1/C).
 pub const REFERENCE_C: f64 = 100.0;
@@ -49,23 +51,11 @@ pub enum ForecastMethod {
     SvrLike,
 }
 
-impl ForecastMethod {
-    /// The name the CLI and the JSON use.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Ergon => "ergon",
-            Self::Persistence => "persistence",
-            Self::SvrLike => "svr-like",
-        }
-    }
-
-    /// The method called `name`, if any.
-    pub fn from_name(name: &str) -> Option<Self> {
-        [Self::Ergon, Self::Persistence, Self::SvrLike]
-            .into_iter()
-            .find(|m| m.name() == name)
-    }
-}
+named_enum!(ForecastMethod, "forecast method" {
+    Ergon => "ergon",
+    Persistence => "persistence",
+    SvrLike => "svr-like",
+});
 
 /// The features of row `t`: the time of day as a point on the unit circle, and the previous
 /// row's intensity.
@@ -218,8 +208,8 @@ pub struct CarbonForecaster {
 impl CarbonForecaster {
     /// Trains `method` on the `history` rows of `hist_g_per_kwh` before row `start` (only rows
     /// before `start` are read). Errors: `history` < 2 or > [`MAX_HISTORY`], `history` >
-    /// `start`, `start` ≥ the number of rows (nothing to forecast), a non-finite or negative
-    /// intensity before `start`.
+    /// `start`, `start` ≥ the number of rows (nothing to forecast), an intensity before `start`
+    /// outside 0..=[`MAX_INTENSITY_G_PER_KWH`] (NaN included).
     pub fn train(
         hist_g_per_kwh: &[f64],
         history: usize,
@@ -230,7 +220,7 @@ impl CarbonForecaster {
         check_window(hist_g_per_kwh.len(), history, start)?;
         if let Some(row) = hist_g_per_kwh[..start]
             .iter()
-            .position(|v| !(v.is_finite() && *v >= 0.0))
+            .position(|v| !(0.0..=MAX_INTENSITY_G_PER_KWH).contains(v))
         {
             return Err(ChaseError::Intensity {
                 row,
@@ -295,8 +285,8 @@ fn check_window(rows: usize, history: usize, start: usize) -> Result<(), ChaseEr
 
 /// One-step-ahead forecasts of every row from `start` to the end, each from the rows before it
 /// (the model trained once on the `history` rows before `start`, then fed each row's actual
-/// previous value). Errors as [`CarbonForecaster::train`], and for a non-finite or negative
-/// intensity anywhere.
+/// previous value). Errors as [`CarbonForecaster::train`], and for an intensity anywhere
+/// outside 0..=[`MAX_INTENSITY_G_PER_KWH`].
 pub fn forecast_series(
     hist_g_per_kwh: &[f64],
     history: usize,
@@ -307,7 +297,7 @@ pub fn forecast_series(
     let model = CarbonForecaster::train(hist_g_per_kwh, history, start, slots_per_day, method)?;
     if let Some(row) = hist_g_per_kwh
         .iter()
-        .position(|v| !(v.is_finite() && *v >= 0.0))
+        .position(|v| !(0.0..=MAX_INTENSITY_G_PER_KWH).contains(v))
     {
         return Err(ChaseError::Intensity {
             row,
@@ -333,6 +323,7 @@ pub fn mean_absolute_error(forecast: &[f64], actual: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::ToString;
 
     #[test]
     fn persistence_repeats_the_previous_value() {
@@ -402,18 +393,14 @@ mod tests {
     #[test]
     fn a_constant_series_is_forecast_exactly() {
         let hist = [620.0; 60];
-        for method in [
-            ForecastMethod::Ergon,
-            ForecastMethod::Persistence,
-            ForecastMethod::SvrLike,
-        ] {
+        for method in ForecastMethod::ALL {
             let f = forecast_series(&hist, 48, 48, 48, method).unwrap();
             assert!(f.iter().all(|v| (v - 620.0).abs() < 1e-9), "{method:?}");
         }
+        assert_eq!("svr-like".parse(), Ok(ForecastMethod::SvrLike));
         assert_eq!(
-            ForecastMethod::from_name("svr-like"),
-            Some(ForecastMethod::SvrLike)
+            "svr".parse::<ForecastMethod>().unwrap_err().to_string(),
+            "unknown forecast method \"svr\" (expected ergon, persistence or svr-like)"
         );
-        assert_eq!(ForecastMethod::from_name("svr"), None);
     }
 }

@@ -43,7 +43,7 @@ pub use perseus::{
 pub use sim::{CarbonInterval, IntervalOutcome, Policy, RunOutcome, run_job, zeus_choice};
 pub use trace::{
     CARBON_CSV_COLUMNS, CarbonCsvError, CarbonRecord, CarbonTrace, MAX_CARBON_ROWS,
-    MAX_CARBON_TEXT_CELL, parse_carbon_csv,
+    MAX_CARBON_TEXT_CELL, MAX_DURATION_MIN, MAX_INTENSITY_G_PER_KWH, parse_carbon_csv,
 };
 
 /// Most operating points (power limits, frontier points) a replay chooses among.
@@ -102,7 +102,7 @@ pub enum ChaseError {
         rows: usize,
     },
     /// An intensity is negative or not finite.
-    #[error("carbon intensity of slot {row} is {value} (need a finite number >= 0)")]
+    #[error("carbon intensity of slot {row} is {value} (need a number in 0..=1e5 gCO2/kWh)")]
     Intensity {
         /// The 0-based row.
         row: usize,

@@ -195,18 +195,7 @@ mod tests {
     use crate::zeus::Eta;
 
     fn points() -> [OperatingPoint; 2] {
-        [
-            // max limit: 100 s/unit at 250 W
-            OperatingPoint {
-                time_per_unit_s: 100.0,
-                energy_per_unit_j: 25_000.0,
-            },
-            // low limit: 110 s/unit at 180 W
-            OperatingPoint {
-                time_per_unit_s: 110.0,
-                energy_per_unit_j: 19_800.0,
-            },
-        ]
+        crate::chase::cost::two_test_limits()
     }
 
     fn slot(actual: f64, forecast: f64) -> CarbonInterval {

@@ -11,6 +11,13 @@ pub const MAX_CARBON_ROWS: usize = 1 << 20;
 /// Longest `location` or `timestamp` cell, in bytes.
 pub const MAX_CARBON_TEXT_CELL: usize = 256;
 
+/// Largest carbon intensity accepted, gCO2/kWh (about 60 times the dirtiest grids'): bounds
+/// every sum the forecaster forms, so its forecasts stay finite.
+pub const MAX_INTENSITY_G_PER_KWH: f64 = 1e5;
+
+/// Longest slot accepted, minutes (a year).
+pub const MAX_DURATION_MIN: f64 = 525_600.0;
+
 /// The columns the reader needs, in the reference trace's order.
 pub const CARBON_CSV_COLUMNS: [&str; 5] = ["location", "timestamp", "duration", "value", "hist"];
 
@@ -203,7 +210,7 @@ pub fn parse_carbon_csv(text: &str) -> Result<CarbonTrace, CarbonCsvError> {
                 Ok(s.to_string())
             }
         };
-        let number = |c: usize, positive: bool| -> Result<f64, CarbonCsvError> {
+        let number = |c: usize, positive: bool, max: f64| -> Result<f64, CarbonCsvError> {
             let s = cell(c)?;
             let v: f64 = s.parse().map_err(|_| {
                 cell_error(
@@ -217,6 +224,11 @@ pub fn parse_carbon_csv(text: &str) -> Result<CarbonTrace, CarbonCsvError> {
                 Err(cell_error(c, alloc::format!("{v} must be > 0")))
             } else if v < 0.0 {
                 Err(cell_error(c, alloc::format!("{v} must be ≥ 0")))
+            } else if v > max {
+                Err(cell_error(
+                    c,
+                    alloc::format!("{v} is above the limit of {max}"),
+                ))
             } else {
                 Ok(v)
             }
@@ -224,9 +236,9 @@ pub fn parse_carbon_csv(text: &str) -> Result<CarbonTrace, CarbonCsvError> {
         let record = CarbonRecord {
             location: text_cell(c_loc)?,
             timestamp: text_cell(c_ts)?,
-            duration_min: number(c_dur, true)?,
-            value_g_per_kwh: number(c_value, false)?,
-            hist_g_per_kwh: number(c_hist, false)?,
+            duration_min: number(c_dur, true, MAX_DURATION_MIN)?,
+            value_g_per_kwh: number(c_value, false, MAX_INTENSITY_G_PER_KWH)?,
+            hist_g_per_kwh: number(c_hist, false, MAX_INTENSITY_G_PER_KWH)?,
         };
         if let Some(first) = records.first() {
             let first: &CarbonRecord = first;
@@ -337,6 +349,11 @@ mod tests {
                 column: "duration",
                 ..
             })
+        ));
+        let huge = parse_carbon_csv("location,timestamp,duration,value,hist\nR,t,30,1,1e300\n");
+        assert!(matches!(
+            huge,
+            Err(CarbonCsvError::Cell { column: "hist", .. })
         ));
         let inf = parse_carbon_csv("location,timestamp,duration,value,hist\nR,t,30,1,inf\n");
         assert!(matches!(

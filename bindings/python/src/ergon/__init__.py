@@ -10,6 +10,7 @@ functions (``ergon_<system>_*``), the Rust modules, the C++ namespaces and the C
 - :mod:`ergon.dpk`: privacy-budget scheduling (DPack);
 - :mod:`ergon.orloj`: the Orloj batcher of a model server and its serving simulator;
 - :mod:`ergon.zeus`: Zeus's just-in-time GPU power-limit optimizer;
+- :mod:`ergon.chase`: the carbon-intensity forecaster of carbon-aware (Chase) control;
 - :mod:`ergon.gpu`: GPU control through NVML (listing GPUs, executing a plan, measuring energy);
 - :mod:`ergon.hooks`: DeepSpeed and Megatron hooks that apply a plan while a job trains.
 
@@ -30,7 +31,7 @@ Every failure raises :class:`ErgonError` with the library's :class:`Status` and 
 
 from __future__ import annotations
 
-from . import dpk, gpu, orloj, perseus, zeus
+from . import chase, dpk, gpu, orloj, perseus, zeus
 from ._abi import ERGON_ABI_VERSION
 from ._errors import ErgonError, LibraryNotFoundError, LibraryVersionError, Status
 from ._library import library_path, live_handles, status_str, version
@@ -57,6 +58,7 @@ __all__ = [
     "Status",
     "Summary",
     "__version__",
+    "chase",
     "dpk",
     "gpu",
     "zeus",

@@ -218,6 +218,10 @@ class ergon_orloj_batcher(Structure):
     """Opaque ``struct ergon_orloj_batcher`` (only ever used through a pointer)."""
 
 
+class ergon_chase_forecaster(Structure):
+    """Opaque ``struct ergon_chase_forecaster`` (only ever used through a pointer)."""
+
+
 class ergon_orloj_simulation(Structure):
     """Opaque ``struct ergon_orloj_simulation`` (only ever used through a pointer)."""
 
@@ -499,6 +503,7 @@ BatcherPtr = POINTER(ergon_orloj_batcher)
 SimulationPtr = POINTER(ergon_orloj_simulation)
 ZeusPloPtr = POINTER(ergon_zeus_power_limit_optimizer)
 ZeusBsoPtr = POINTER(ergon_zeus_batch_size_optimizer)
+ChaseForecasterPtr = POINTER(ergon_chase_forecaster)
 _size_p = POINTER(c_size_t)
 _double_p = POINTER(c_double)
 _char_buf = POINTER(c_char)
@@ -641,6 +646,24 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     "ergon_orloj_simulation_to_json": _text_out(SimulationPtr),
     "ergon_orloj_simulation_free": (None, [SimulationPtr]),
     "ergon_orloj_simulation_last_error": _text_out(SimulationPtr),
+    "ergon_chase_forecaster_train": (
+        ergon_status,
+        [
+            _double_p,
+            c_size_t,
+            c_size_t,
+            c_size_t,
+            c_size_t,
+            *_str_in,
+            POINTER(ChaseForecasterPtr),
+        ],
+    ),
+    "ergon_chase_forecaster_predict": (
+        ergon_status,
+        [ChaseForecasterPtr, c_size_t, c_double, _double_p],
+    ),
+    "ergon_chase_forecaster_free": (None, [ChaseForecasterPtr]),
+    "ergon_chase_forecaster_last_error": _text_out(ChaseForecasterPtr),
     "ergon_perseus_frontier_new": (
         ergon_status,
         [POINTER(ergon_perseus_problem), POINTER(FrontierPtr)],

@@ -175,6 +175,7 @@ HANDLE_KINDS = (
     "dpk_online",
     "orloj_batcher",
     "orloj_simulation",
+    "chase_forecaster",
     "gpu_executor",
     "gpu_energy_monitor",
     "gpu_profiler",
