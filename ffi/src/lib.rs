@@ -23,6 +23,7 @@ mod gpu;
 mod gpu_profiler;
 mod handle;
 mod names;
+mod oobleck;
 mod orloj;
 mod perseus;
 
@@ -31,6 +32,7 @@ use std::ffi::{c_char, c_int};
 pub use dpk::*;
 pub use gpu::*;
 pub use gpu_profiler::*;
+pub use oobleck::*;
 pub use orloj::*;
 pub use perseus::*;
 pub use status::ergon_status;
