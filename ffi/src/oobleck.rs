@@ -120,7 +120,11 @@ pub struct ergon_oobleck_plan {
     reconfiguration: Option<Reconfiguration>,
 }
 
-opaque!(ergon_oobleck_templates, 0x4552_474f_4f42_544d, "Oobleck templates"); // "ERGOOBTM"
+opaque!(
+    ergon_oobleck_templates,
+    0x4552_474f_4f42_544d,
+    "Oobleck templates"
+); // "ERGOOBTM"
 opaque!(ergon_oobleck_plan, 0x4552_474f_4f42_504c, "Oobleck plan"); // "ERGOOBPL"
 
 impl Blamed for OobleckError {
@@ -319,7 +323,12 @@ pub unsafe extern "C" fn ergon_oobleck_templates_to_json(
     len: *mut usize,
 ) -> ergon_status {
     boundary!(templates, |h| {
-        copy_text(&oobleck_formats::templates_json(&h.templates), buf, cap, len)
+        copy_text(
+            &oobleck_formats::templates_json(&h.templates),
+            buf,
+            cap,
+            len,
+        )
     })
 }
 

@@ -9,6 +9,7 @@ functions (``ergon_<system>_*``), the Rust modules, the C++ namespaces and the C
   :class:`Plan`..., also available here at top level);
 - :mod:`ergon.dpk`: privacy-budget scheduling (DPack);
 - :mod:`ergon.orloj`: the Orloj batcher of a model server and its serving simulator;
+- :mod:`ergon.oobleck`: Oobleck pipeline templates, f+1 instantiation and reconfiguration;
 - :mod:`ergon.gpu`: GPU control through NVML (listing GPUs, executing a plan, measuring energy);
 - :mod:`ergon.hooks`: DeepSpeed and Megatron hooks that apply a plan while a job trains.
 
@@ -29,7 +30,7 @@ Every failure raises :class:`ErgonError` with the library's :class:`Status` and 
 
 from __future__ import annotations
 
-from . import dpk, gpu, orloj, perseus
+from . import dpk, gpu, oobleck, orloj, perseus
 from ._abi import ERGON_ABI_VERSION
 from ._errors import ErgonError, LibraryNotFoundError, LibraryVersionError, Status
 from ._library import library_path, live_handles, status_str, version
@@ -60,6 +61,7 @@ __all__ = [
     "gpu",
     "library_path",
     "live_handles",
+    "oobleck",
     "orloj",
     "perseus",
     "status_str",

@@ -175,6 +175,8 @@ HANDLE_KINDS = (
     "dpk_online",
     "orloj_batcher",
     "orloj_simulation",
+    "oobleck_templates",
+    "oobleck_plan",
     "gpu_executor",
     "gpu_energy_monitor",
     "gpu_profiler",
