@@ -50,7 +50,7 @@ use ergon_core::perseus::formats::parse_instance;
 const INSTANCES: [&str; 2] = ["a100_s2_m4", "a100_s4_m8"];
 
 /// Every program under tests/c and tests/cpp, so that a new file cannot go unrun.
-const PROGRAMS: [&str; 12] = [
+const PROGRAMS: [&str; 13] = [
     "c/perseus.c",
     "c/dpk.c",
     "c/orloj.c",
@@ -63,6 +63,7 @@ const PROGRAMS: [&str; 12] = [
     "cpp/dpk.cpp",
     "cpp/orloj.cpp",
     "cpp/gpu_profiler.cpp",
+    "cpp/oobleck.cpp",
 ];
 
 fn repo() -> PathBuf {
@@ -557,7 +558,7 @@ fn c_panic_boundary() {
 }
 
 /// What the programs that take no arguments print (besides "all checks passed").
-const PRINTS: [(&str, &[&str]); 4] = [
+const PRINTS: [(&str, &[&str]); 5] = [
     (
         "c/dpk.c",
         &[
@@ -581,6 +582,10 @@ const PRINTS: [(&str, &[&str]); 4] = [
         ],
     ),
     ("cpp/orloj.cpp", &[]),
+    (
+        "cpp/oobleck.cpp",
+        &["oracle C: 4 x 3 nodes, 1841.4 ms; after losing node 4: 2005.2 ms"],
+    ),
 ];
 
 /// [`program_prints`] for a program of [`PRINTS`] (one test each, so that they run in
@@ -608,6 +613,11 @@ fn c_batcher() {
 #[test]
 fn cpp_batcher() {
     prints_its_results("cpp/orloj.cpp");
+}
+
+#[test]
+fn cpp_oobleck() {
+    prints_its_results("cpp/oobleck.cpp");
 }
 
 // ---------------------------------------------------------------------------------------------
