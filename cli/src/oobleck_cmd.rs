@@ -245,10 +245,7 @@ fn load_cache_dir(dir: &Path, mb: Option<u32>) -> Result<Profile> {
 
 fn templates(a: &TemplateArgs) -> Result<Templates> {
     let profile = load_profile(a)?;
-    Ok(
-        generate_templates(&profile, &template_options(a))
-            .context("building pipeline templates")?,
-    )
+    generate_templates(&profile, &template_options(a)).context("building pipeline templates")
 }
 
 fn template_options(a: &TemplateArgs) -> TemplateOptions {

@@ -372,7 +372,7 @@ fn oobleck(
     let mut iter_start: f64 = 0.0;
     for e in &trace.events {
         l.advance(e.time_s);
-        if alive[e.node as usize] == !e.fails {
+        if alive[e.node as usize] != e.fails {
             continue;
         }
         alive[e.node as usize] = !e.fails;
@@ -442,7 +442,7 @@ fn checkpoint_restart(
     let mut restarts = 0;
     for e in &trace.events {
         l.advance(e.time_s);
-        if alive[e.node as usize] == !e.fails {
+        if alive[e.node as usize] != e.fails {
             continue;
         }
         alive[e.node as usize] = !e.fails;
@@ -495,7 +495,7 @@ fn redundant(
     };
     for e in &trace.events {
         l.advance(e.time_s);
-        if alive[e.node as usize] == !e.fails {
+        if alive[e.node as usize] != e.fails {
             continue;
         }
         alive[e.node as usize] = !e.fails;
