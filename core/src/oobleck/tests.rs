@@ -20,18 +20,22 @@ fn c_templates() -> Templates {
     generate_templates(&oracle_c(), &o).unwrap()
 }
 
-#[test]
-fn oracle_c_instantiation() {
-    let ts = c_templates();
-    // The 0.1.1 threshold 3 means ≥ 3 pipelines, i.e. f = 2 here.
-    let plan = instantiate(
-        &ts,
+/// The oracle's plan: the 0.1.1 threshold 3 (≥ 3 pipelines) is f = 2 here; B = 128.
+fn c_plan(ts: &Templates) -> Plan {
+    instantiate(
+        ts,
         &PlanOptions {
             fault_tolerance: 2,
             microbatches: 128,
         },
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn oracle_c_instantiation() {
+    let ts = c_templates();
+    let plan = c_plan(&ts);
     assert_eq!(plan.options_considered, 15);
     assert_eq!(plan.pipelines.len(), 4);
     assert!(
@@ -123,14 +127,7 @@ fn errors_for_bad_plans() {
 #[test]
 fn sync_groups_have_one_member_per_pipeline() {
     let ts = c_templates();
-    let plan = instantiate(
-        &ts,
-        &PlanOptions {
-            fault_tolerance: 2,
-            microbatches: 128,
-        },
-    )
-    .unwrap();
+    let plan = c_plan(&ts);
     let groups = sync_groups(&ts, &plan).unwrap();
     assert_eq!(groups.len(), 24);
     for (layer, g) in groups.iter().enumerate() {
