@@ -133,25 +133,12 @@ fn plan_and_fail_match_the_oracle() {
             .all(|t| t["from"] != 4)
     );
     // Without --json: a table.
-    let o = ergon(
-        s.path(),
-        &[
-            "oobleck",
-            "fail",
-            "--profile",
-            &p,
-            "--lose",
-            "4",
-            "--max-nodes",
-            "12",
-            "--node-memory",
-            "1500",
-            "--fault-tolerance",
-            "2",
-            "--microbatches",
-            "128",
-        ],
-    );
+    let args = [
+        &["oobleck", "fail", "--profile", &p, "--lose", "4"],
+        &PLAN[..8],
+    ]
+    .concat();
+    let o = ergon(s.path(), &args);
     let out = assert_success(&o);
     assert!(
         out.contains("after losing nodes [4]") && out.contains("2005.200"),
