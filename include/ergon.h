@@ -93,6 +93,27 @@
 #define ERGON_GPU_TEXT_CAP 96
 
 /**
+ * Objective: PyPI 0.1.1, one stage per node, compared by `T(128)`.
+ */
+#define ERGON_OOBLECK_OBJECTIVE_V011 0
+
+/**
+ * Objective: the develop planner, power-of-two GPU groups per node with intra-node
+ * all-reduce.
+ */
+#define ERGON_OOBLECK_OBJECTIVE_DEVELOP 1
+
+/**
+ * Search of the v011 objective: exact minimisation (default).
+ */
+#define ERGON_OOBLECK_SOLVER_EXACT 0
+
+/**
+ * Search of the v011 objective: the upstream divide-and-conquer recurrence.
+ */
+#define ERGON_OOBLECK_SOLVER_RECURRENCE 1
+
+/**
  * Execution-time law: always `value_s`.
  */
 #define ERGON_ORLOJ_EXEC_CONSTANT 0
@@ -369,6 +390,18 @@ typedef struct ergon_gpu_executor ergon_gpu_executor;
  * two threads at once.
  */
 typedef struct ergon_gpu_profiler ergon_gpu_profiler;
+
+/**
+ * Opaque handle of a plan (an instantiation, or a reconfiguration of one); it keeps its
+ * templates alive.
+ */
+typedef struct ergon_oobleck_plan ergon_oobleck_plan;
+
+/**
+ * Opaque handle of the templates of one profile and cluster. Not to be used from two
+ * threads at once.
+ */
+typedef struct ergon_oobleck_templates ergon_oobleck_templates;
 
 /**
  * Opaque handle of an online batcher (see the `ergon_orloj_batcher_*` functions). Not to be used
@@ -733,6 +766,128 @@ typedef struct ergon_gpu_profiler_progress {
    */
   bool done;
 } ergon_gpu_profiler_progress;
+
+/**
+ * How templates are built (`ergon_oobleck_options_default` for the defaults).
+ */
+typedef struct ergon_oobleck_options {
+  /**
+   * `ERGON_OOBLECK_OBJECTIVE_*`.
+   */
+  uint32_t objective;
+  /**
+   * `ERGON_OOBLECK_SOLVER_*`.
+   */
+  uint32_t solver;
+  /**
+   * Cluster size N: templates for every node count in [n0, N].
+   */
+  uint32_t max_nodes;
+  /**
+   * GPUs per node (a power of two).
+   */
+  uint32_t gpus_per_node;
+  /**
+   * Memory of one node in bytes; 0: memory does not constrain.
+   */
+  uint64_t node_memory_bytes;
+} ergon_oobleck_options;
+
+/**
+ * What a templates handle holds.
+ */
+typedef struct ergon_oobleck_templates_info {
+  /**
+   * Minimum nodes per pipeline by memory.
+   */
+  uint32_t n0;
+  /**
+   * Smallest template node count.
+   */
+  uint32_t min_nodes;
+  /**
+   * Largest template node count.
+   */
+  uint32_t max_nodes;
+  /**
+   * Number of templates.
+   */
+  size_t num_templates;
+  /**
+   * Number of layers.
+   */
+  size_t num_layers;
+} ergon_oobleck_templates_info;
+
+/**
+ * One template (see `ergon_oobleck_templates_get`).
+ */
+typedef struct ergon_oobleck_template {
+  /**
+   * Nodes it spans.
+   */
+  uint32_t num_nodes;
+  /**
+   * Stages.
+   */
+  size_t num_stages;
+  /**
+   * Index of the bottleneck stage.
+   */
+  size_t bottleneck;
+  /**
+   * What the reference planner minimises (0.1.1 pseudo latency or develop's estimate), ms.
+   */
+  double objective_ms;
+  /**
+   * `T(128)`, ms.
+   */
+  double latency_at_128_ms;
+} ergon_oobleck_template;
+
+/**
+ * What a plan handle holds.
+ */
+typedef struct ergon_oobleck_plan_info {
+  /**
+   * Number of pipelines.
+   */
+  size_t num_pipelines;
+  /**
+   * Predicted iteration time, ms.
+   */
+  double iteration_time_ms;
+  /**
+   * The global batch in microbatches.
+   */
+  uint64_t microbatches;
+  /**
+   * Node ids are `0..num_nodes`.
+   */
+  uint32_t num_nodes;
+  /**
+   * Layer copies of a reconfiguration (0 for a fresh plan).
+   */
+  size_t num_transfers;
+} ergon_oobleck_plan_info;
+
+/**
+ * One pipeline of a plan (see `ergon_oobleck_plan_pipeline`).
+ */
+typedef struct ergon_oobleck_pipeline {
+  /**
+   * Nodes it spans.
+   */
+  uint32_t num_nodes;
+  /**
+   * Microbatches per iteration.
+   */
+  uint64_t microbatches;
+  /**
+   * Its first node id (the JSON lists all).
+   */
+  uint32_t first_node;
+} ergon_oobleck_pipeline;
 
 /**
  * How a batcher decides; start from `ergon_orloj_batcher_options_default()`.
@@ -2193,6 +2348,158 @@ ergon_status ergon_gpu_profiler_last_error(const struct ergon_gpu_profiler *prof
  * for `lens[i]` bytes; `buf` NULL or writable for `cap` bytes; `len` NULL or writable.
  */
 ergon_status ergon_perseus_profile_merge_csv(const char *const *texts, const size_t *lens, size_t count, char *buf, size_t cap, size_t *len);
+
+/**
+ * The default options: objective 0.1.1, exact solver, 1 node of 1 GPU, no memory limit.
+ * Never fails.
+ */
+struct ergon_oobleck_options ergon_oobleck_options_default(void);
+
+/**
+ * Builds the templates of an `oobleck-profile/v1` document of `len` bytes (no NUL needed)
+ * for every node count in [n0, `options->max_nodes`]. On success `*out` receives a handle to
+ * release with `ergon_oobleck_templates_free`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE`, `SCHEMA`, `INVALID_PROBLEM` (no layers, a
+ * layer larger than a node, too large an instance), `INVALID_ARGUMENT` (an option) or `PANIC`.
+ * Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * `json` NULL or readable for `len` bytes; `options` NULL or readable; `out` NULL or writable.
+ */
+ergon_status ergon_oobleck_templates_from_json(const char *json, size_t len, const struct ergon_oobleck_options *options, struct ergon_oobleck_templates **out);
+
+/**
+ * Releases a templates handle. NULL is a no-op. Plans made from it stay valid.
+ *
+ * # Safety
+ * `templates` must be NULL or a handle from this library that is not used afterwards.
+ */
+void ergon_oobleck_templates_free(struct ergon_oobleck_templates *templates);
+
+/**
+ * Writes n0, the node-count range, the number of templates and of layers to `*out`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `PANIC`.
+ *
+ * # Safety
+ * `templates` NULL or a live handle; `out` NULL or writable.
+ */
+ergon_status ergon_oobleck_templates_summary(const struct ergon_oobleck_templates *templates, struct ergon_oobleck_templates_info *out);
+
+/**
+ * Writes the template for `num_nodes` nodes to `*out`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `OUT_OF_RANGE` (no template of that size) or
+ * `PANIC`.
+ *
+ * # Safety
+ * `templates` NULL or a live handle; `out` NULL or writable.
+ */
+ergon_status ergon_oobleck_templates_get(const struct ergon_oobleck_templates *templates, uint32_t num_nodes, struct ergon_oobleck_template *out);
+
+/**
+ * Copies the templates document (docs/formats.md) into `buf` ("ask the length, then fill";
+ * `*len` excludes the NUL).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+ *
+ * # Safety
+ * `templates` NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL or
+ * writable.
+ */
+ergon_status ergon_oobleck_templates_to_json(const struct ergon_oobleck_templates *templates, char *buf, size_t cap, size_t *len);
+
+/**
+ * Copies the message of the last failed call on these templates (empty if none) into `buf`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
+ *
+ * # Safety
+ * `templates` NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL or
+ * writable.
+ */
+ergon_status ergon_oobleck_templates_last_error(const struct ergon_oobleck_templates *templates, char *buf, size_t cap, size_t *len);
+
+/**
+ * Instantiates at least `fault_tolerance + 1` pipelines over all N nodes with the exact split
+ * of `microbatches`. On success `*out` receives a handle to release with
+ * `ergon_oobleck_plan_free`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (f too large, a microbatch
+ * count outside 1..=65536), `INVALID_STATE` (no instantiation splits the batch exactly),
+ * `INVALID_PROBLEM` (too many options) or `PANIC`.
+ *
+ * # Safety
+ * `templates` NULL or a live handle; `out` NULL or writable.
+ */
+ergon_status ergon_oobleck_plan_create(const struct ergon_oobleck_templates *templates, uint32_t fault_tolerance, uint64_t microbatches, struct ergon_oobleck_plan **out);
+
+/**
+ * Reconfigures `plan` after losing the `num_lost` nodes of `lost` (shrink, borrow, merge,
+ * re-split the batch). On success `*out` receives a new plan handle (its JSON adds the lost
+ * nodes and the layer copies); `plan` is unchanged.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `OUT_OF_RANGE` (a node id not in the plan),
+ * `INVALID_STATE` (a layer lost every replica: training must restart from a checkpoint; or
+ * no exact split) or `PANIC`.
+ *
+ * # Safety
+ * `plan` NULL or a live handle; `lost` NULL (with `num_lost` 0) or readable for `num_lost`
+ * ids; `out` NULL or writable.
+ */
+ergon_status ergon_oobleck_plan_reconfigure(const struct ergon_oobleck_plan *plan, const uint32_t *lost, size_t num_lost, struct ergon_oobleck_plan **out);
+
+/**
+ * Releases a plan handle. NULL is a no-op.
+ *
+ * # Safety
+ * `plan` must be NULL or a handle from this library that is not used afterwards.
+ */
+void ergon_oobleck_plan_free(struct ergon_oobleck_plan *plan);
+
+/**
+ * Writes the pipeline count, iteration time, batch, node count and copy count to `*out`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `PANIC`.
+ *
+ * # Safety
+ * `plan` NULL or a live handle; `out` NULL or writable.
+ */
+ergon_status ergon_oobleck_plan_summary(const struct ergon_oobleck_plan *plan, struct ergon_oobleck_plan_info *out);
+
+/**
+ * Writes pipeline `index` to `*out`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `OUT_OF_RANGE` or `PANIC`.
+ *
+ * # Safety
+ * `plan` NULL or a live handle; `out` NULL or writable.
+ */
+ergon_status ergon_oobleck_plan_pipeline(const struct ergon_oobleck_plan *plan, size_t index, struct ergon_oobleck_pipeline *out);
+
+/**
+ * Copies the plan document (or, for a reconfigured plan, the reconfiguration document with
+ * `lost` and `transfers`; docs/formats.md) into `buf` ("ask the length, then fill").
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+ *
+ * # Safety
+ * `plan` NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL or
+ * writable.
+ */
+ergon_status ergon_oobleck_plan_to_json(const struct ergon_oobleck_plan *plan, char *buf, size_t cap, size_t *len);
+
+/**
+ * Copies the message of the last failed call on this plan (empty if none) into `buf`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
+ *
+ * # Safety
+ * `plan` NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len` NULL or
+ * writable.
+ */
+ergon_status ergon_oobleck_plan_last_error(const struct ergon_oobleck_plan *plan, char *buf, size_t cap, size_t *len);
 
 /**
  * The name of a estimate code (`ERGON_ORLOJ_ESTIMATE_*`), "ask the length, then fill";

@@ -174,6 +174,8 @@ ERGON_HPP_LAST_ERROR(ergon_gpu_energy_monitor)
 ERGON_HPP_LAST_ERROR(ergon_gpu_profiler)
 ERGON_HPP_LAST_ERROR(ergon_zeus_power_limit_optimizer)
 ERGON_HPP_LAST_ERROR(ergon_zeus_batch_size_optimizer)
+ERGON_HPP_LAST_ERROR(ergon_oobleck_templates)
+ERGON_HPP_LAST_ERROR(ergon_oobleck_plan)
 #undef ERGON_HPP_LAST_ERROR
 
 // The message of the last failed call on `handle` (empty for nullptr or none).
@@ -1014,6 +1016,83 @@ inline std::vector<double> forecast(const std::vector<double> &hist_g_per_kwh, s
 } // namespace chase
 
 // --- GPUs -----------------------------------------------------------------------------------
+
+namespace oobleck {
+
+// --- Oobleck: pipeline templates, f+1 instantiation, reconfiguration ------------------------
+
+// A plan: an instantiation, or a reconfiguration of one (owns an ergon_oobleck_plan handle,
+// which keeps its templates alive). Move-only: see detail::Owner.
+class Plan : public detail::Owner<ergon_oobleck_plan, ergon_oobleck_plan_free> {
+public:
+  // Takes ownership of a handle from ergon_oobleck_plan_create / _reconfigure (may be nullptr).
+  using Owner::Owner;
+
+  // Pipeline count, iteration time (ms), batch, node count, layer copies.
+  ergon_oobleck_plan_info summary() const { return read_value(ergon_oobleck_plan_summary); }
+
+  // Pipeline `index` (node count, microbatches, first node).
+  ergon_oobleck_pipeline pipeline(size_t index) const {
+    return read_value(ergon_oobleck_plan_pipeline, index);
+  }
+
+  // The plan document (a reconfiguration adds "lost" and "transfers"); docs/formats.md.
+  std::string to_json() const { return read_text(ergon_oobleck_plan_to_json); }
+
+  // The plan after losing the nodes `lost` (this plan is unchanged). Throws Error with
+  // ERGON_STATUS_INVALID_STATE when a layer lost every replica (training must restart).
+  Plan reconfigure(const std::vector<uint32_t> &lost) const {
+    ergon_oobleck_plan *p = nullptr;
+    detail::check(
+        ergon_oobleck_plan_reconfigure(handle_, lost.empty() ? nullptr : lost.data(), lost.size(),
+                                       &p),
+        handle_);
+    return Plan(p);
+  }
+};
+
+// The templates of one profile for every node count in [n0, N] (owns an
+// ergon_oobleck_templates handle). Move-only: see detail::Owner.
+class Templates : public detail::Owner<ergon_oobleck_templates, ergon_oobleck_templates_free> {
+public:
+  // Takes ownership of a handle from ergon_oobleck_templates_from_json (may be nullptr).
+  using Owner::Owner;
+
+  // From an oobleck-profile/v1 document and the options (ergon_oobleck_options_default()).
+  static Templates from_json(std::string_view json, const ergon_oobleck_options &options) {
+    check_abi();
+    ergon_oobleck_templates *out = nullptr;
+    detail::check(ergon_oobleck_templates_from_json(detail::text_arg(json), json.size(),
+                                                    &options, &out));
+    return Templates(out);
+  }
+
+  // n0, template sizes, counts.
+  ergon_oobleck_templates_info summary() const {
+    return read_value(ergon_oobleck_templates_summary);
+  }
+
+  // The template for `num_nodes` nodes (throws OUT_OF_RANGE when there is none).
+  ergon_oobleck_template get(uint32_t num_nodes) const {
+    return detail::value<ergon_oobleck_template>(
+        [this, num_nodes](ergon_oobleck_template *out) {
+          return ergon_oobleck_templates_get(handle_, num_nodes, out);
+        },
+        handle_);
+  }
+
+  // The templates document; docs/formats.md.
+  std::string to_json() const { return read_text(ergon_oobleck_templates_to_json); }
+
+  // At least f+1 pipelines over all nodes with the exact split of `microbatches`.
+  Plan plan(uint32_t fault_tolerance, uint64_t microbatches) const {
+    ergon_oobleck_plan *p = nullptr;
+    detail::check(ergon_oobleck_plan_create(handle_, fault_tolerance, microbatches, &p), handle_);
+    return Plan(p);
+  }
+};
+
+} // namespace oobleck
 
 namespace gpu {
 

@@ -18,7 +18,7 @@ use ergon_core::oobleck::{
     Objective, Plan, PlanOptions, Profile, Solver, TemplateOptions, Templates, generate_templates,
     instantiate, reconfigure,
 };
-use ergon_plot::{Bounds, Corner, Figure, Frame, Legend, Panel, Rgb, Series};
+use ergon_plot::{Bounds, Corner, Figure, Legend, Panel, Rgb, Series};
 
 use crate::output::{self, Stdout, StdoutError};
 
@@ -245,10 +245,7 @@ fn load_cache_dir(dir: &Path, mb: Option<u32>) -> Result<Profile> {
 
 fn templates(a: &TemplateArgs) -> Result<Templates> {
     let profile = load_profile(a)?;
-    Ok(
-        generate_templates(&profile, &template_options(a))
-            .context("building pipeline templates")?,
-    )
+    generate_templates(&profile, &template_options(a)).context("building pipeline templates")
 }
 
 fn template_options(a: &TemplateArgs) -> TemplateOptions {
@@ -435,12 +432,7 @@ fn throughput_figure(results: &[SystemResult]) -> Figure {
     Figure {
         width_px: 900,
         height_px: 500,
-        frame: Frame {
-            title_px: 22,
-            margin_px: 16,
-            x_label_area_px: 48,
-            y_label_area_px: 72,
-        },
+        frame: crate::plot::CHART_FRAME,
         panels: vec![Panel {
             title: "Training throughput under failures".into(),
             x_desc: "time (s)".into(),

@@ -9,6 +9,14 @@ use ergon_plot::{Bounds, Corner, Figure, Frame, Legend, Panel, Rgb, Series};
 
 use crate::output;
 
+/// The frame of the CLI's single-panel charts (the frontier, Oobleck's throughput).
+pub const CHART_FRAME: Frame = Frame {
+    title_px: 22,
+    margin_px: 16,
+    x_label_area_px: 48,
+    y_label_area_px: 72,
+};
+
 /// Writes the chart to `path` (atomically, see [`output::write_file`]).
 pub fn frontier_svg(f: &Frontier, path: &Path) -> Result<()> {
     output::write_file(path, frontier_figure(f).to_svg()?.as_bytes())
@@ -57,12 +65,7 @@ fn frontier_figure(f: &Frontier) -> Figure {
     Figure {
         width_px: 900,
         height_px: 600,
-        frame: Frame {
-            title_px: 22,
-            margin_px: 16,
-            x_label_area_px: 48,
-            y_label_area_px: 72,
-        },
+        frame: CHART_FRAME,
         panels: vec![Panel {
             title: "Perseus iteration time–energy frontier".into(),
             x_desc: "iteration time (s)".into(),

@@ -133,25 +133,12 @@ fn plan_and_fail_match_the_oracle() {
             .all(|t| t["from"] != 4)
     );
     // Without --json: a table.
-    let o = ergon(
-        s.path(),
-        &[
-            "oobleck",
-            "fail",
-            "--profile",
-            &p,
-            "--lose",
-            "4",
-            "--max-nodes",
-            "12",
-            "--node-memory",
-            "1500",
-            "--fault-tolerance",
-            "2",
-            "--microbatches",
-            "128",
-        ],
-    );
+    let args = [
+        &["oobleck", "fail", "--profile", &p, "--lose", "4"],
+        &PLAN[..8],
+    ]
+    .concat();
+    let o = ergon(s.path(), &args);
     let out = assert_success(&o);
     assert!(
         out.contains("after losing nodes [4]") && out.contains("2005.200"),
@@ -204,62 +191,43 @@ fn bad_input_is_one_error_line() {
         "empty.json",
         r#"{"format": "oobleck-profile/v1", "layers": []}"#,
     );
-    let o = ergon(
-        s.path(),
-        &[
-            "oobleck",
-            "templates",
-            "--profile",
-            &empty,
-            "--max-nodes",
-            "4",
-        ],
-    );
-    assert_one_line_error(&o, &["no layers"]);
-    let o = ergon(
-        s.path(),
-        &[
-            "oobleck",
-            "templates",
-            "--profile",
-            &c,
-            "--max-nodes",
-            "4",
-            "--node-memory",
-            "200",
-        ],
-    );
-    assert_one_line_error(&o, &["layer 0 needs 300 bytes"]);
-    let o = ergon(
-        s.path(),
-        &[
-            "oobleck",
-            "plan",
-            "--profile",
-            &c,
-            "--max-nodes",
-            "12",
-            "--node-memory",
-            "1500",
-            "--fault-tolerance",
-            "6",
-            "--microbatches",
-            "128",
-        ],
-    );
-    assert_one_line_error(&o, &["fault tolerance f = 6"]);
-    let o = ergon(
-        s.path(),
-        &[
-            &["oobleck", "fail", "--profile", &c, "--lose", "0,3,6,9"],
-            PLAN,
-        ]
-        .concat(),
-    );
-    assert_one_line_error(&o, &["training must restart"]);
-    let o = ergon(
-        s.path(),
-        &[&["oobleck", "fail", "--profile", &c, "--lose", "12"], PLAN].concat(),
-    );
-    assert_one_line_error(&o, &["lost node 12"]);
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["templates", "--profile", &empty, "--max-nodes", "4"],
+            "no layers",
+        ),
+        (
+            &[
+                "templates",
+                "--profile",
+                &c,
+                "--max-nodes",
+                "4",
+                "--node-memory",
+                "200",
+            ],
+            "layer 0 needs 300 bytes",
+        ),
+        (
+            &[
+                &["plan", "--profile", &c],
+                &PLAN[..5],
+                &["6", "--microbatches", "128"],
+            ]
+            .concat(),
+            "fault tolerance f = 6",
+        ),
+        (
+            &[&["fail", "--profile", &c, "--lose", "0,3,6,9"], PLAN].concat(),
+            "training must restart",
+        ),
+        (
+            &[&["fail", "--profile", &c, "--lose", "12"], PLAN].concat(),
+            "lost node 12",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = ergon(s.path(), &[&["oobleck"], args].concat());
+        assert_one_line_error(&o, &[want]);
+    }
 }

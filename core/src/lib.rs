@@ -15,6 +15,8 @@
 //!   Rényi-DP accounting, its baselines, an exact solver and an online simulator.
 //! - [`orloj`]: Orloj, batching dynamic-DNN requests on empirical execution-time
 //!   distributions: distributions, batch-time model, schedulers, online batcher, simulator.
+//! - [`oobleck`]: Oobleck, pipeline templates for every node count, the f+1 instantiation with
+//!   an exact batch split, reconfiguration after node failures, and a failure simulator.
 //! - [`zeus`]: Zeus, the energy/time cost model of power-limit and batch-size optimization.
 //! - [`chase`]: Chase, carbon-aware power-limit control: the carbon trace, the cost, a
 //!   carbon-intensity forecaster, a replay over a trace, and carbon-aware Perseus.

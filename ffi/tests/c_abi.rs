@@ -50,7 +50,7 @@ use ergon_core::perseus::formats::parse_instance;
 const INSTANCES: [&str; 2] = ["a100_s2_m4", "a100_s4_m8"];
 
 /// Every program under tests/c and tests/cpp, so that a new file cannot go unrun.
-const PROGRAMS: [&str; 15] = [
+const PROGRAMS: &[&str] = &[
     "c/perseus.c",
     "c/dpk.c",
     "c/orloj.c",
@@ -66,6 +66,7 @@ const PROGRAMS: [&str; 15] = [
     "cpp/gpu_profiler.cpp",
     "cpp/zeus.cpp",
     "cpp/chase.cpp",
+    "cpp/oobleck.cpp",
 ];
 
 fn repo() -> PathBuf {
@@ -560,7 +561,7 @@ fn c_panic_boundary() {
 }
 
 /// What the programs that take no arguments print (besides "all checks passed").
-const PRINTS: [(&str, &[&str]); 5] = [
+const PRINTS: &[(&str, &[&str])] = &[
     (
         "c/dpk.c",
         &[
@@ -585,6 +586,10 @@ const PRINTS: [(&str, &[&str]); 5] = [
     ),
     ("cpp/orloj.cpp", &[]),
     ("cpp/chase.cpp", &["chase: forecasts checked"]),
+    (
+        "cpp/oobleck.cpp",
+        &["oracle C: 4 x 3 nodes, 1841.4 ms; after losing node 4: 2005.2 ms"],
+    ),
 ];
 
 /// [`program_prints`] for a program of [`PRINTS`] (one test each, so that they run in
@@ -617,6 +622,11 @@ fn cpp_batcher() {
 #[test]
 fn cpp_chase_forecaster() {
     prints_its_results("cpp/chase.cpp");
+}
+
+#[test]
+fn cpp_oobleck() {
+    prints_its_results("cpp/oobleck.cpp");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -91,7 +91,7 @@ struct FormatOnly {
 }
 
 fn bytes(field: String, v: f64) -> Result<u64, FormatError> {
-    if !v.is_finite() || v < 0.0 || v > 1.0e18 {
+    if !v.is_finite() || !(0.0..=1.0e18).contains(&v) {
         return Err(FormatError::field(
             field,
             format!("{v} is not a byte count in [0, 1e18]"),

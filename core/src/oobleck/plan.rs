@@ -40,7 +40,9 @@ pub struct Plan {
     pub num_nodes: u32,
     /// The global batch B.
     pub microbatches: u64,
-    /// How many template multisets with `Σ nodes = N` and `≥ f + 1` pipelines were considered.
+    /// How many template multisets with `Σ nodes = N` and `≥ f + 1` pipelines exist (the
+    /// search bounds away most of them without solving their split); 1 after a
+    /// reconfiguration.
     pub options_considered: u64,
 }
 
@@ -111,13 +113,69 @@ struct Search<'t> {
     microbatches: u64,
     min_pipelines: u64,
     counts: Vec<u64>,
-    visited: u64,
+    /// Per size: `(o, r) = (offset / slope, 1 / slope)` of its `T(B)` (all slopes positive,
+    /// else no bound is used).
+    rate: Vec<(f64, f64)>,
+    /// Per size index: the smallest size from there on.
+    smallest: Vec<u32>,
+    bound: Option<Bound>,
+    work: u64,
     best: Option<Best>,
+}
+
+/// Branch-and-bound over partial multisets. For integer counts the batch split's optimum is at
+/// least the continuous one, `Z = (B + Σ x·o) / (Σ x·r)` (every `T_t` equalised, with
+/// `T_t(B) = (B + o_t) / r_t`). Some completion of a partial choice `(num, den)` with `R` nodes
+/// left reaches `Z ≤ z` only if `B + num − z·den + R·min_t (o_t − z·r_t) / n_t ≤ 0` (the
+/// remaining nodes spread continuously over the best template per node), so a branch where
+/// that is positive cannot beat the incumbent `z`.
+struct Bound {
+    z: f64,
+    /// `suffix[i] = min_{t ≥ i} (o_t − z·r_t) / n_t`.
+    suffix: Vec<f64>,
+}
+
+impl Bound {
+    fn new(rate: &[(f64, f64)], sizes: &[u32], z: f64) -> Option<Bound> {
+        if rate
+            .iter()
+            .any(|&(o, r)| !(o.is_finite() && r.is_finite() && r > 0.0))
+        {
+            return None;
+        }
+        let mut suffix = vec![f64::INFINITY; rate.len() + 1];
+        for i in (0..rate.len()).rev() {
+            let (o, r) = rate[i];
+            suffix[i] = suffix[i + 1].min((o - z * r) / f64::from(sizes[i]));
+        }
+        Some(Bound { z, suffix })
+    }
+
+    fn prunes(&self, b: f64, num: f64, den: f64, rem: f64, i: usize) -> bool {
+        let lhs = b + num - self.z * den + rem * self.suffix[i];
+        // A relative margin keeps ties (and rounding) in the search.
+        lhs > 1e-9 * (b.abs() + num.abs() + (self.z * den).abs() + 1.0)
+    }
 }
 
 impl Search<'_> {
     /// Depth-first over the sizes: how many pipelines of `sizes[i]`, with `rem` nodes left.
-    fn dfs(&mut self, i: usize, rem: u32, parts: u64) -> Result<(), OobleckError> {
+    /// Depth-first over the sizes: how many pipelines of `sizes[i]`, with `rem` nodes left;
+    /// `num`, `den` are `Σ x·o` and `Σ x·r` of the pipelines chosen so far (see [`Bound`]).
+    fn dfs(
+        &mut self,
+        i: usize,
+        rem: u32,
+        parts: u64,
+        num: f64,
+        den: f64,
+    ) -> Result<(), OobleckError> {
+        self.work += 1;
+        if self.work > MAX_OPTIONS {
+            return Err(OobleckError::TooManyOptions {
+                nodes: self.templates.max_nodes,
+            });
+        }
         if rem == 0 {
             if parts >= self.min_pipelines {
                 self.leaf(parts)?;
@@ -127,28 +185,34 @@ impl Search<'_> {
         if i == self.sizes.len() {
             return Ok(());
         }
-        let size = self.sizes[i];
         // Even if every remaining node went into the smallest remaining size, too few parts.
-        let smallest = self.sizes[i..].iter().copied().min().unwrap_or(u32::MAX);
-        if parts + u64::from(rem / smallest) < self.min_pipelines {
+        if parts + u64::from(rem / self.smallest[i]) < self.min_pipelines {
             return Ok(());
         }
+        if let Some(b) = &self.bound
+            && b.prunes(self.microbatches as f64, num, den, f64::from(rem), i)
+        {
+            return Ok(());
+        }
+        let size = self.sizes[i];
+        let (o, r) = self.rate[i];
         let most = rem / size;
         for x in (0..=most).rev() {
             self.counts[i] = u64::from(x);
-            self.dfs(i + 1, rem - x * size, parts + u64::from(x))?;
+            let xf = f64::from(x);
+            self.dfs(
+                i + 1,
+                rem - x * size,
+                parts + u64::from(x),
+                num + xf * o,
+                den + xf * r,
+            )?;
         }
         self.counts[i] = 0;
         Ok(())
     }
 
     fn leaf(&mut self, parts: u64) -> Result<(), OobleckError> {
-        self.visited += 1;
-        if self.visited > MAX_OPTIONS {
-            return Err(OobleckError::TooManyOptions {
-                nodes: self.templates.max_nodes,
-            });
-        }
         let sync = i128::from(self.templates.sync(parts));
         // Lower bound: the continuous relaxation equalises every T_t, and every pipeline runs
         // at least one microbatch.
@@ -193,6 +257,7 @@ impl Search<'_> {
             Some(b) => total < b.total || (total == b.total && parts > b.pipelines),
         };
         if better {
+            self.bound = Bound::new(&self.rate, &self.sizes, total as f64);
             self.best = Some(Best {
                 total,
                 pipelines: parts,
@@ -221,18 +286,33 @@ pub fn instantiate(templates: &Templates, options: &PlanOptions) -> Result<Plan,
         });
     }
     let sizes: Vec<u32> = templates.templates.iter().map(|t| t.num_nodes).collect();
-    let affine = templates.templates.iter().map(Template::affine).collect();
+    let affine: Vec<AffineTime> = templates.templates.iter().map(Template::affine).collect();
+    let rate = affine
+        .iter()
+        .map(|a| {
+            let s = a.slope as f64;
+            (a.offset as f64 / s, 1.0 / s)
+        })
+        .collect();
+    let mut smallest = sizes.clone();
+    for i in (0..smallest.len().saturating_sub(1)).rev() {
+        smallest[i] = smallest[i].min(smallest[i + 1]);
+    }
+    let options_considered = count_options(&sizes, n, u64::from(f) + 1);
     let mut search = Search {
         counts: vec![0; sizes.len()],
         sizes,
         affine,
+        rate,
+        smallest,
+        bound: None,
         templates,
         microbatches: options.microbatches,
         min_pipelines: u64::from(f) + 1,
-        visited: 0,
+        work: 0,
         best: None,
     };
-    search.dfs(0, n, 0)?;
+    search.dfs(0, n, 0, 0.0, 0.0)?;
     let Some(best) = search.best else {
         return Err(OobleckError::NoFeasiblePlan {
             pipelines: u64::from(f) + 1,
@@ -258,8 +338,33 @@ pub fn instantiate(templates: &Templates, options: &PlanOptions) -> Result<Plan,
         iteration_time_ms: best.total as f64 / templates.ticks_per_ms(),
         num_nodes: n,
         microbatches: options.microbatches,
-        options_considered: search.visited,
+        options_considered,
     })
+}
+
+/// How many multisets of `sizes` sum to exactly `n` with at least `min_parts` parts
+/// (saturating): partitions counted by a DP over (sum, parts capped at `min_parts`).
+fn count_options(sizes: &[u32], n: u32, min_parts: u64) -> u64 {
+    let cap = usize::try_from(min_parts)
+        .unwrap_or(usize::MAX)
+        .min(n as usize + 1);
+    let w = cap + 1;
+    let n = n as usize;
+    let mut ways = vec![0u64; (n + 1) * w];
+    ways[0] = 1;
+    for &s in sizes {
+        let s = s as usize;
+        for sum in s..=n {
+            for p in 0..w {
+                let from = ways[(sum - s) * w + p];
+                if from > 0 {
+                    let q = (p + 1).min(cap);
+                    ways[sum * w + q] = ways[sum * w + q].saturating_add(from);
+                }
+            }
+        }
+    }
+    ways[n * w + cap]
 }
 
 /// The layers `[first, end)` that node `i` of a template holds.

@@ -372,7 +372,7 @@ fn oobleck(
     let mut iter_start: f64 = 0.0;
     for e in &trace.events {
         l.advance(e.time_s);
-        if alive[e.node as usize] == !e.fails {
+        if alive[e.node as usize] != e.fails {
             continue;
         }
         alive[e.node as usize] = !e.fails;
@@ -442,7 +442,7 @@ fn checkpoint_restart(
     let mut restarts = 0;
     for e in &trace.events {
         l.advance(e.time_s);
-        if alive[e.node as usize] == !e.fails {
+        if alive[e.node as usize] != e.fails {
             continue;
         }
         alive[e.node as usize] = !e.fails;
@@ -495,7 +495,7 @@ fn redundant(
     };
     for e in &trace.events {
         l.advance(e.time_s);
-        if alive[e.node as usize] == !e.fails {
+        if alive[e.node as usize] != e.fails {
             continue;
         }
         alive[e.node as usize] = !e.fails;
@@ -563,6 +563,20 @@ mod tests {
         )
     }
 
+    fn failures(duration_s: f64, at: &[(f64, u32)]) -> Trace {
+        Trace {
+            duration_s,
+            events: at
+                .iter()
+                .map(|&(time_s, node)| Event {
+                    time_s,
+                    node,
+                    fails: true,
+                })
+                .collect(),
+        }
+    }
+
     fn share(r: &[SystemResult], system: &str) -> f64 {
         r.iter()
             .find(|x| x.system == system)
@@ -573,10 +587,7 @@ mod tests {
     #[test]
     fn without_failures_only_checkpoints_and_redundancy_cost() {
         let (p, t, o) = setup();
-        let trace = Trace {
-            duration_s: 3100.0,
-            events: vec![],
-        };
+        let trace = failures(3100.0, &[]);
         let r = simulate(&p, &t, &o, &trace, &SimCosts::default()).unwrap();
         // 10 cycles of 300 s training + 10 s checkpoint; r = Σf / Σ(f+b) = 1/3.
         assert!((share(&r, "oobleck") - 1.0).abs() < 1e-12);
@@ -587,14 +598,7 @@ mod tests {
     #[test]
     fn one_failure_by_hand() {
         let (p, t, o) = setup();
-        let trace = Trace {
-            duration_s: 1000.0,
-            events: vec![Event {
-                time_s: 150.0,
-                node: 0,
-                fails: true,
-            }],
-        };
+        let trace = failures(1000.0, &[(150.0, 0)]);
         let r = simulate(&p, &t, &o, &trace, &SimCosts::default()).unwrap();
         // Checkpoint-restart: 150 s trained and lost, down 150..330, trains 330..630,
         // checkpoint, 640..940, checkpoint, 950..1000: 650 s useful.
@@ -624,15 +628,7 @@ mod tests {
         // Two pipelines of two nodes: losing node 0 and then node 2 (the first stage of each)
         // leaves no replica of layer 0.
         assert_eq!(plan.pipelines.len(), 2);
-        let ev = |time_s, node| Event {
-            time_s,
-            node,
-            fails: true,
-        };
-        let trace = Trace {
-            duration_s: 1000.0,
-            events: vec![ev(100.0, 0), ev(101.0, 2)],
-        };
+        let trace = failures(1000.0, &[(100.0, 0), (101.0, 2)]);
         let r = simulate(&p, &t, &o, &trace, &SimCosts::default()).unwrap();
         let oob = r.iter().find(|x| x.system == "oobleck").unwrap();
         assert_eq!((oob.reconfigurations, oob.restarts), (1, 1));
@@ -641,14 +637,7 @@ mod tests {
     #[test]
     fn bad_traces_are_rejected() {
         let (p, t, o) = setup();
-        let trace = Trace {
-            duration_s: 100.0,
-            events: vec![Event {
-                time_s: 10.0,
-                node: 9,
-                fails: true,
-            }],
-        };
+        let trace = failures(100.0, &[(10.0, 9)]);
         assert!(matches!(
             simulate(&p, &t, &o, &trace, &SimCosts::default()),
             Err(SimError::Trace(_))
@@ -657,10 +646,7 @@ mod tests {
             sample_s: 0.0,
             ..SimCosts::default()
         };
-        let ok = Trace {
-            duration_s: 100.0,
-            events: vec![],
-        };
+        let ok = failures(100.0, &[]);
         assert!(matches!(
             simulate(&p, &t, &o, &ok, &costs),
             Err(SimError::Cost("sample_s"))

@@ -20,18 +20,22 @@ fn c_templates() -> Templates {
     generate_templates(&oracle_c(), &o).unwrap()
 }
 
-#[test]
-fn oracle_c_instantiation() {
-    let ts = c_templates();
-    // The 0.1.1 threshold 3 means ≥ 3 pipelines, i.e. f = 2 here.
-    let plan = instantiate(
-        &ts,
+/// The oracle's plan: the 0.1.1 threshold 3 (≥ 3 pipelines) is f = 2 here; B = 128.
+fn c_plan(ts: &Templates) -> Plan {
+    instantiate(
+        ts,
         &PlanOptions {
             fault_tolerance: 2,
             microbatches: 128,
         },
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn oracle_c_instantiation() {
+    let ts = c_templates();
+    let plan = c_plan(&ts);
     assert_eq!(plan.options_considered, 15);
     assert_eq!(plan.pipelines.len(), 4);
     assert!(
@@ -123,14 +127,7 @@ fn errors_for_bad_plans() {
 #[test]
 fn sync_groups_have_one_member_per_pipeline() {
     let ts = c_templates();
-    let plan = instantiate(
-        &ts,
-        &PlanOptions {
-            fault_tolerance: 2,
-            microbatches: 128,
-        },
-    )
-    .unwrap();
+    let plan = c_plan(&ts);
     let groups = sync_groups(&ts, &plan).unwrap();
     assert_eq!(groups.len(), 24);
     for (layer, g) in groups.iter().enumerate() {
@@ -252,6 +249,68 @@ proptest! {
             // Every layer each node now holds, it held before or receives.
             let groups = sync_groups(&ts, &r.plan).unwrap();
             prop_assert!(groups.iter().all(|g| g.len() == r.plan.pipelines.len()));
+        }
+    }
+}
+
+/// Every multiset of template sizes summing to `n` with at least `min_parts` parts.
+fn all_options(sizes: &[u32], n: u32, min_parts: usize) -> Vec<Vec<u32>> {
+    fn go(sizes: &[u32], n: u32, acc: &mut Vec<u32>, out: &mut Vec<Vec<u32>>) {
+        if n == 0 {
+            out.push(acc.clone());
+            return;
+        }
+        for (i, &s) in sizes.iter().enumerate() {
+            if s <= n {
+                acc.push(s);
+                go(&sizes[i..], n - s, acc, out);
+                acc.pop();
+            }
+        }
+    }
+    let mut out = Vec::new();
+    go(sizes, n, &mut Vec::new(), &mut out);
+    out.retain(|o| o.len() >= min_parts);
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(40))]
+
+    /// The branch-and-bound instantiation finds the least iteration time over every option
+    /// (each solved exactly), and counts the options.
+    #[test]
+    fn instantiation_is_optimal(
+        fb in prop::collection::vec((1u32..9, 1u32..9), 2..10),
+        nodes in 2u32..11,
+        f in 0u32..3,
+        microbatches in 4u64..40,
+    ) {
+        let p = Profile::new(fb.iter().map(|&(a, b)| Layer::new(f64::from(a), f64::from(b), 0)).collect()).unwrap();
+        let ts = generate_templates(&p, &TemplateOptions::new(nodes)).unwrap();
+        let sizes: Vec<u32> = ts.templates.iter().map(|t| t.num_nodes).collect();
+        let options = all_options(&sizes, nodes, f as usize + 1);
+        let mut best: Option<i128> = None;
+        for o in &options {
+            let mut groups: Vec<(AffineTime, u64)> = Vec::new();
+            for &s in &sizes {
+                let x = o.iter().filter(|&&y| y == s).count() as u64;
+                if x > 0 {
+                    groups.push((ts.get(s).unwrap().affine(), x));
+                }
+            }
+            if let Some(split) = split_batch(&groups, microbatches, 1) {
+                best = Some(best.map_or(split.z, |b: i128| b.min(split.z)));
+            }
+        }
+        let got = instantiate(&ts, &PlanOptions { fault_tolerance: f, microbatches });
+        match (best, got) {
+            (Some(z), Ok(plan)) => {
+                prop_assert!((plan.iteration_time_ms - z as f64 / ts.ticks_per_ms()).abs() < 1e-9);
+                prop_assert_eq!(plan.options_considered, options.len() as u64);
+            }
+            (None, Err(_)) => {}
+            (b, g) => prop_assert!(false, "brute force {:?}, instantiate {:?}", b, g),
         }
     }
 }

@@ -76,6 +76,10 @@ ERGON_ZEUS_PHASE_WARMUP = 1
 ERGON_ZEUS_PHASE_PROFILING = 2
 ERGON_ZEUS_PHASE_DONE = 3
 ERGON_ZEUS_PHASE_STOPPED = 4
+ERGON_OOBLECK_OBJECTIVE_V011 = 0
+ERGON_OOBLECK_OBJECTIVE_DEVELOP = 1
+ERGON_OOBLECK_SOLVER_EXACT = 0
+ERGON_OOBLECK_SOLVER_RECURRENCE = 1
 
 # --- structures of ergon.h (field order and C types exactly as in the header) ----------------
 
@@ -211,6 +215,72 @@ class ergon_dpk_result_info(Structure):
         ("num_alphas", c_size_t),
         ("upper_bound", c_double),
         ("proven_optimal", c_bool),
+    ]
+
+
+class ergon_oobleck_templates(Structure):
+    """Opaque ``struct ergon_oobleck_templates`` (only ever used through a pointer)."""
+
+
+class ergon_oobleck_plan(Structure):
+    """Opaque ``struct ergon_oobleck_plan`` (only ever used through a pointer)."""
+
+
+class ergon_oobleck_options(Structure):
+    """``struct ergon_oobleck_options``: how templates are built."""
+
+    _fields_ = [
+        ("objective", c_uint32),
+        ("solver", c_uint32),
+        ("max_nodes", c_uint32),
+        ("gpus_per_node", c_uint32),
+        ("node_memory_bytes", c_uint64),
+    ]
+
+
+class ergon_oobleck_templates_info(Structure):
+    """``struct ergon_oobleck_templates_info``: n0, sizes, counts."""
+
+    _fields_ = [
+        ("n0", c_uint32),
+        ("min_nodes", c_uint32),
+        ("max_nodes", c_uint32),
+        ("num_templates", c_size_t),
+        ("num_layers", c_size_t),
+    ]
+
+
+class ergon_oobleck_template(Structure):
+    """``struct ergon_oobleck_template``: one template's numbers."""
+
+    _fields_ = [
+        ("num_nodes", c_uint32),
+        ("num_stages", c_size_t),
+        ("bottleneck", c_size_t),
+        ("objective_ms", c_double),
+        ("latency_at_128_ms", c_double),
+    ]
+
+
+class ergon_oobleck_plan_info(Structure):
+    """``struct ergon_oobleck_plan_info``: facts about a plan."""
+
+    _fields_ = [
+        ("num_pipelines", c_size_t),
+        ("iteration_time_ms", c_double),
+        ("microbatches", c_uint64),
+        ("num_nodes", c_uint32),
+        ("num_transfers", c_size_t),
+    ]
+
+
+class ergon_oobleck_pipeline(Structure):
+    """``struct ergon_oobleck_pipeline``: one pipeline."""
+
+    _fields_ = [
+        ("num_nodes", c_uint32),
+        ("microbatches", c_uint64),
+        ("first_node", c_uint32),
     ]
 
 
@@ -504,6 +574,8 @@ SimulationPtr = POINTER(ergon_orloj_simulation)
 ZeusPloPtr = POINTER(ergon_zeus_power_limit_optimizer)
 ZeusBsoPtr = POINTER(ergon_zeus_batch_size_optimizer)
 ChaseForecasterPtr = POINTER(ergon_chase_forecaster)
+OobleckTemplatesPtr = POINTER(ergon_oobleck_templates)
+OobleckPlanPtr = POINTER(ergon_oobleck_plan)
 _size_p = POINTER(c_size_t)
 _double_p = POINTER(c_double)
 _char_buf = POINTER(c_char)
@@ -554,6 +626,41 @@ def _dp_conversion() -> Tuple[Any, List[Any]]:
 
 # name -> (restype, argtypes), in the order of ergon.h.
 PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
+    "ergon_oobleck_options_default": (ergon_oobleck_options, []),
+    "ergon_oobleck_templates_from_json": (
+        ergon_status,
+        [*_str_in, POINTER(ergon_oobleck_options), POINTER(OobleckTemplatesPtr)],
+    ),
+    "ergon_oobleck_templates_free": (None, [OobleckTemplatesPtr]),
+    "ergon_oobleck_templates_summary": (
+        ergon_status,
+        [OobleckTemplatesPtr, POINTER(ergon_oobleck_templates_info)],
+    ),
+    "ergon_oobleck_templates_get": (
+        ergon_status,
+        [OobleckTemplatesPtr, c_uint32, POINTER(ergon_oobleck_template)],
+    ),
+    "ergon_oobleck_templates_to_json": _text_out(OobleckTemplatesPtr),
+    "ergon_oobleck_templates_last_error": _text_out(OobleckTemplatesPtr),
+    "ergon_oobleck_plan_create": (
+        ergon_status,
+        [OobleckTemplatesPtr, c_uint32, c_uint64, POINTER(OobleckPlanPtr)],
+    ),
+    "ergon_oobleck_plan_reconfigure": (
+        ergon_status,
+        [OobleckPlanPtr, POINTER(c_uint32), c_size_t, POINTER(OobleckPlanPtr)],
+    ),
+    "ergon_oobleck_plan_free": (None, [OobleckPlanPtr]),
+    "ergon_oobleck_plan_summary": (
+        ergon_status,
+        [OobleckPlanPtr, POINTER(ergon_oobleck_plan_info)],
+    ),
+    "ergon_oobleck_plan_pipeline": (
+        ergon_status,
+        [OobleckPlanPtr, c_size_t, POINTER(ergon_oobleck_pipeline)],
+    ),
+    "ergon_oobleck_plan_to_json": _text_out(OobleckPlanPtr),
+    "ergon_oobleck_plan_last_error": _text_out(OobleckPlanPtr),
     "ergon_dpk_options_default": (ergon_dpk_options, []),
     "ergon_dpk_workload_new": (
         ergon_status,

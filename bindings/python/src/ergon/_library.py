@@ -176,6 +176,8 @@ HANDLE_KINDS = (
     "orloj_batcher",
     "orloj_simulation",
     "chase_forecaster",
+    "oobleck_templates",
+    "oobleck_plan",
     "gpu_executor",
     "gpu_energy_monitor",
     "gpu_profiler",
