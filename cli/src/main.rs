@@ -23,6 +23,7 @@
 #[macro_use]
 extern crate ergon_cli_support;
 
+mod auxo_cmd;
 mod dpk_cmd;
 mod frontier_cmd;
 mod gpu_cmd;
@@ -58,6 +59,8 @@ enum Command {
     /// GPU layer: inspect, monitor and control NVIDIA GPUs through NVML (list, show, lock,
     /// reset, power-limit, restore, monitor).
     Gpu(gpu_cmd::Args),
+    /// Auxo: cohort identification for cross-device federated learning (simulate).
+    Auxo(auxo_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
             Command::Gpu(args) => gpu_cmd::run(args),
             Command::Dpk(args) => dpk_cmd::run(args),
             Command::Orloj(args) => orloj_cmd::run(args),
+            Command::Auxo(args) => auxo_cmd::run(args),
         },
     )
 }

@@ -29,6 +29,7 @@
 
 extern crate alloc;
 
+pub mod auxo;
 pub mod dpk;
 pub mod fit;
 pub mod flow;
