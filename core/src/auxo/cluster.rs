@@ -219,8 +219,29 @@ pub(crate) fn cluster_index(x: &Rows, rng: &mut Draw) -> f64 {
     if total <= 0.0 {
         return 1.0;
     }
-    let (_, inertia) = two_means(x, rng, 2);
-    inertia / total
+    two_means(x, rng, 2).1 / total
+}
+
+/// [`cluster_index`], the share of rows in the smaller of the two clusters, and the labels.
+fn cluster_index_split(x: &Rows, rng: &mut Draw) -> (f64, f64, Vec<u8>) {
+    let total = x.total_ss();
+    if total <= 0.0 {
+        return (1.0, 0.0, vec![0; x.len()]);
+    }
+    let (labels, inertia) = two_means(x, rng, 2);
+    let ones = labels.iter().filter(|&&l| l == 1).count();
+    let minority = ones.min(labels.len() - ones) as f64 / labels.len().max(1) as f64;
+    (inertia / total, minority, labels)
+}
+
+/// The result of [`separation_z`].
+pub(crate) struct Separation {
+    /// Standardised separation (large: two groups).
+    pub(crate) z: f64,
+    /// Share of rows in the smaller observed cluster.
+    pub(crate) minority: f64,
+    /// The observed 2-means labels.
+    pub(crate) labels: Vec<u8>,
 }
 
 /// The separation z-score of `x` against the null of one Gaussian with the rows' own
@@ -229,24 +250,35 @@ pub(crate) fn cluster_index(x: &Rows, rng: &mut Draw) -> f64 {
 /// C the centered rows, so no d×d covariance is ever formed), and the observed cluster index
 /// is standardised by the null ones: `z = (mean_null − CI) / sd_null`. Large z means two
 /// groups.
-pub(crate) fn separation_z(x: &Rows, rng: &mut Draw, null_draws: usize) -> f64 {
+pub(crate) fn separation_z(x: &Rows, rng: &mut Draw, null_draws: usize) -> Separation {
     let n = x.len();
     let c = x.centered();
-    let observed = cluster_index(&c, rng);
+    let (observed, minority, labels) = cluster_index_split(&c, rng);
+    let d = x.dim;
     let scale = 1.0 / libm::sqrt((n.max(2) - 1) as f64);
-    let mut g = vec![0.0; n];
+    // With few dimensions a Cholesky factor L of Σ̂ (Σ̂ = LLᵀ) costs d normals per row; with
+    // more dimensions than rows, G·C/√(n−1) costs n.
+    let chol = if d <= n { cholesky(&c, scale) } else { None };
+    let mut g = vec![0.0; n.max(d)];
     let mut null = Vec::with_capacity(null_draws);
     let mut sample = Rows {
-        data: vec![0.0; n * x.dim],
-        dim: x.dim,
+        data: vec![0.0; n * d],
+        dim: d,
     };
     for _ in 0..null_draws {
-        for row in sample.data.chunks_exact_mut(x.dim) {
-            g.iter_mut().for_each(|v| *v = rng.gauss() * scale);
+        for row in sample.data.chunks_exact_mut(d) {
             row.iter_mut().for_each(|v| *v = 0.0);
-            for (j, gj) in g.iter().enumerate() {
-                for (v, cj) in row.iter_mut().zip(c.row(j)) {
-                    *v += gj * cj;
+            if let Some(l) = &chol {
+                g[..d].iter_mut().for_each(|v| *v = rng.gauss());
+                for (i, v) in row.iter_mut().enumerate() {
+                    *v = (0..=i).map(|j| l[i * d + j] * g[j]).sum();
+                }
+            } else {
+                g[..n].iter_mut().for_each(|v| *v = rng.gauss() * scale);
+                for (j, gj) in g[..n].iter().enumerate() {
+                    for (v, cj) in row.iter_mut().zip(c.row(j)) {
+                        *v += gj * cj;
+                    }
                 }
             }
         }
@@ -256,7 +288,11 @@ pub(crate) fn separation_z(x: &Rows, rng: &mut Draw, null_draws: usize) -> f64 {
     let mean = null.iter().sum::<f64>() / k;
     let var = null.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (k - 1.0).max(1.0);
     let sd = libm::sqrt(var).max(1e-9);
-    (mean - observed) / sd
+    Separation {
+        z: (mean - observed) / sd,
+        minority,
+        labels,
+    }
 }
 
 /// The upper `p` quantile of the standard normal, `z` with `P(Z > z) = p` (bisection on
@@ -277,4 +313,41 @@ pub(crate) fn normal_upper_quantile(p: f64) -> f64 {
         }
     }
     0.5 * (lo + hi)
+}
+
+/// The lower Cholesky factor (row-major d×d) of the covariance `(scale·C)ᵀ(scale·C)` of the
+/// centered rows C, with a tiny ridge so a rank-deficient covariance still factors; `None`
+/// when it does not.
+fn cholesky(c: &Rows, scale: f64) -> Option<Vec<f64>> {
+    let d = c.dim;
+    let mut a = vec![0.0; d * d];
+    for r in 0..c.len() {
+        let row = c.row(r);
+        for i in 0..d {
+            for j in 0..=i {
+                a[i * d + j] += row[i] * row[j] * scale * scale;
+            }
+        }
+    }
+    let trace: f64 = (0..d).map(|i| a[i * d + i]).sum();
+    let ridge = 1e-12 * trace.max(1e-300);
+    let mut l = vec![0.0; d * d];
+    for i in 0..d {
+        for j in 0..=i {
+            let mut sum = a[i * d + j];
+            for k in 0..j {
+                sum -= l[i * d + k] * l[j * d + k];
+            }
+            if i == j {
+                let v = sum + ridge;
+                if v <= 0.0 {
+                    return None;
+                }
+                l[i * d + i] = libm::sqrt(v);
+            } else {
+                l[i * d + j] = sum / l[j * d + j];
+            }
+        }
+    }
+    Some(l)
 }

@@ -6,7 +6,10 @@ use alloc::vec::Vec;
 
 use super::cluster::{Draw, Rows, nearest, normal_upper_quantile, one_nn, separation_z, two_means};
 use super::table::{Entry, UNDECIDED, rewards_from_distances};
-use super::{AuxoConfig, AuxoError, MAX_COHORTS, Signal, SplitRule};
+use super::{AuxoConfig, AuxoError, ImprovedTest, MAX_COHORTS, Signal, SplitRule};
+
+/// The improved rule's per-round z-score above which a round's 2-means casts sub votes.
+pub const VOTE_Z: f64 = 2.0;
 
 /// A split that a step performed: `child` (the new highest cohort id) was cut out of `parent`;
 /// the caller gives the child a copy of the parent's model.
@@ -40,12 +43,10 @@ struct Cohort {
     bipartitioned: bool,
     /// Clustering rounds since the last split (merge waits for 5).
     since_split: u32,
-    /// Improved test: z-scores summed in the open block, their count, blocks closed, and
-    /// whether a block rejected one Gaussian.
+    /// Improved test: z-scores summed in the open block, their count, and blocks closed.
     z_sum: f64,
     z_count: u32,
     blocks: u32,
-    significant: bool,
 }
 
 impl Cohort {
@@ -272,12 +273,19 @@ impl Auxo {
         };
 
         self.sub_cluster(m, participants, &sub_rows, keep_split);
+        let z = match self.cfg.split_rule.clone() {
+            SplitRule::Improved(t) => {
+                let centered = main_rows.centered();
+                self.improved_round(m, participants, &centered, &t, keep_split)
+            }
+            _ => None,
+        };
         let check = self.main_rewards(m, participants, &main_rows, &mut outcome);
         if !check {
             return Ok(outcome);
         }
         self.cohorts[m].since_split += 1;
-        if self.split_test(m, &main_rows) && self.columns.len() < MAX_COHORTS {
+        if self.split_test(m, z) && self.columns.len() < MAX_COHORTS {
             let child = self.columns.len();
             self.grow(m);
             outcome.split = Some(Split { parent: m, child });
@@ -325,6 +333,10 @@ impl Auxo {
     /// Sub-clustering (notes B4.1).
     fn sub_cluster(&mut self, m: usize, participants: &[u32], x: &Rows, keep_split: bool) {
         let n = participants.len();
+        if matches!(self.cfg.split_rule, SplitRule::Improved(_)) {
+            // The improved rule votes from its own test (see `improved_round`).
+            return;
+        }
         if !self.cohorts[m].bipartitioned {
             let idx: Vec<usize> = if self.columns.len() > 1 {
                 (0..n)
@@ -369,6 +381,50 @@ impl Auxo {
                 self.vote(participants[i], m, side);
             }
         }
+    }
+
+    /// One round of the improved rule on cohort m: the separation z-score of the
+    /// participants' centered updates (see [`separation_z`]) and, when this round's 2-means
+    /// shows two groups (z above [`VOTE_Z`] and both groups above the minimum share), one sub
+    /// vote per participant for its 2-means side, the sides named to agree with the halves
+    /// the participants already prefer. Rounds without visible structure cast no votes, so a
+    /// homogeneous cohort's halves stay undecided instead of filling up with arbitrary cuts.
+    /// Returns the z-score counted as evidence (0 when the round had too few participants or
+    /// the 2-means only cut off outliers).
+    fn improved_round(
+        &mut self,
+        m: usize,
+        participants: &[u32],
+        x: &Rows,
+        t: &ImprovedTest,
+        keep_split: bool,
+    ) -> Option<f64> {
+        if participants.len() < t.min_rows {
+            return None;
+        }
+        let sep = separation_z(x, &mut self.rng, t.null_draws);
+        if sep.minority < t.min_half_fraction {
+            // Cutting off a few outliers (strays from another cohort) is no evidence of two
+            // groups of useful size; this only lowers z, so the false-split bound holds.
+            return Some(0.0);
+        }
+        if keep_split && sep.z > VOTE_Z {
+            let mut labels = sep.labels;
+            let mut agree = 0i64;
+            for (&c, &l) in participants.iter().zip(&labels) {
+                let p = self.columns[m][c as usize].preferred_half();
+                if p != UNDECIDED {
+                    agree += if p == l { 1 } else { -1 };
+                }
+            }
+            if agree < 0 {
+                labels.iter_mut().for_each(|l| *l = 1 - *l);
+            }
+            for (&c, &l) in participants.iter().zip(&labels) {
+                self.vote(c, m, l);
+            }
+        }
+        Some(sep.z)
     }
 
     /// Main rewards (notes B4.2). Returns whether the split test may run this step.
@@ -424,7 +480,7 @@ impl Auxo {
     }
 
     /// The split test of the configured rule.
-    fn split_test(&mut self, m: usize, x: &Rows) -> bool {
+    fn split_test(&mut self, m: usize, z: Option<f64>) -> bool {
         let cohorts = self.columns.len();
         let [n0, n1, _] = self.halves[m];
         let members: usize = self.halves[m].iter().sum();
@@ -435,8 +491,8 @@ impl Auxo {
                 reference_split(members, n0, n1, floor, self.cfg.known_clients, cohorts)
             }
             SplitRule::Improved(t) => {
-                if x.len() >= t.min_rows && !self.cohorts[m].significant {
-                    let z = separation_z(x, &mut self.rng, t.null_draws);
+                let mut decided_now = false;
+                if let Some(z) = z {
                     let st = &mut self.cohorts[m];
                     st.z_sum += z;
                     st.z_count += 1;
@@ -446,17 +502,13 @@ impl Auxo {
                         let b = f64::from(st.blocks);
                         let level =
                             t.alpha * 6.0 / (core::f64::consts::PI * core::f64::consts::PI * b * b);
-                        st.significant = combined > normal_upper_quantile(level);
+                        decided_now = combined > normal_upper_quantile(level);
                         st.z_sum = 0.0;
                         st.z_count = 0;
                     }
                 }
-                let decided = (n0 + n1) as f64;
-                let need = (t.min_half_fraction * decided).max(1.0);
-                self.cohorts[m].significant
-                    && members as f64 >= floor
-                    && n0 as f64 >= need
-                    && n1 as f64 >= need
+                let need = (t.min_half_fraction * members as f64).max(1.0);
+                decided_now && members as f64 >= floor && n0 as f64 >= need && n1 as f64 >= need
             }
         }
     }

@@ -103,7 +103,7 @@ impl Default for ImprovedTest {
     fn default() -> Self {
         ImprovedTest {
             alpha: 0.05,
-            block: 5,
+            block: 10,
             null_draws: 40,
             min_rows: 8,
             min_half_fraction: 0.15,
