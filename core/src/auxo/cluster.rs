@@ -249,11 +249,25 @@ pub(crate) struct Separation {
 /// samples of the same size are drawn from `N(0, Σ̂)` as `G·C/√(n−1)` (G standard normal,
 /// C the centered rows, so no d×d covariance is ever formed), and the observed cluster index
 /// is standardised by the null ones: `z = (mean_null − CI) / sd_null`. Large z means two
-/// groups.
-pub(crate) fn separation_z(x: &Rows, rng: &mut Draw, null_draws: usize) -> Separation {
+/// groups. A split whose smaller side holds less than `min_minority` of the rows gets z = 0
+/// without the null draws.
+pub(crate) fn separation_z(
+    x: &Rows,
+    rng: &mut Draw,
+    null_draws: usize,
+    min_minority: f64,
+) -> Separation {
     let n = x.len();
     let c = x.centered();
     let (observed, minority, labels) = cluster_index_split(&c, rng);
+    if minority < min_minority {
+        // The caller discards such a round; skip the null draws.
+        return Separation {
+            z: 0.0,
+            minority,
+            labels,
+        };
+    }
     let d = x.dim;
     let scale = 1.0 / libm::sqrt((n.max(2) - 1) as f64);
     // With few dimensions a Cholesky factor L of Σ̂ (Σ̂ = LLᵀ) costs d normals per row; with

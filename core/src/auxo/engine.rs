@@ -34,6 +34,24 @@ pub struct StepOutcome {
     pub merged: Option<usize>,
 }
 
+impl StepOutcome {
+    /// Applies the step to the caller's per-cohort state (models, optimizer state, clocks):
+    /// on a split the child gets a copy of the parent's, on a merge the dropped cohort's goes.
+    /// `per_cohort` must hold one value per cohort before the step.
+    pub fn apply_to<T: Clone>(&self, per_cohort: &mut Vec<T>) {
+        if let Some(s) = self.split
+            && let Some(parent) = per_cohort.get(s.parent).cloned()
+        {
+            per_cohort.push(parent);
+        }
+        if let Some(m) = self.merged
+            && m < per_cohort.len()
+        {
+            per_cohort.remove(m);
+        }
+    }
+}
+
 /// Per-cohort state of the clustering step.
 #[derive(Debug, Clone, Default)]
 struct Cohort {
@@ -402,7 +420,7 @@ impl Auxo {
         if participants.len() < t.min_rows {
             return None;
         }
-        let sep = separation_z(x, &mut self.rng, t.null_draws);
+        let sep = separation_z(x, &mut self.rng, t.null_draws, t.min_half_fraction);
         if sep.minority < t.min_half_fraction {
             // Cutting off a few outliers (strays from another cohort) is no evidence of two
             // groups of useful size; this only lowers z, so the false-split bound holds.
