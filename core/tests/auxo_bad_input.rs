@@ -1,5 +1,7 @@
 //! Auxo rejects bad input with errors that name the input, and changes nothing.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)]
+
 use ergon_core::auxo::{Auxo, AuxoConfig, AuxoError, ImprovedTest, SplitRule};
 
 fn engine() -> Auxo {
@@ -13,12 +15,30 @@ fn bad_steps_are_rejected_and_change_nothing() {
     let cases: Vec<(usize, Vec<u32>, Vec<f32>, usize, &str)> = vec![
         (0, vec![], vec![], 2, "at least one participant"),
         (3, vec![1], vec![0.0, 0.0], 2, "unknown cohort 3"),
-        (0, vec![1, 2], vec![0.0; 3], 2, "3 values for 2 participants"),
+        (
+            0,
+            vec![1, 2],
+            vec![0.0; 3],
+            2,
+            "3 values for 2 participants",
+        ),
         (0, vec![1, 2], vec![], 0, "dimension 0"),
         (0, vec![1, 12], vec![0.0; 4], 2, "unknown client id 12"),
         (0, vec![1, 1], vec![0.0; 4], 2, "client 1 appears twice"),
-        (0, vec![1, 2], vec![0.0, 0.0, f32::NAN, 0.0], 2, "client 2: value 0 is NaN"),
-        (0, vec![1, 2], vec![0.0, f32::INFINITY, 0.0, 0.0], 2, "value 1 is inf"),
+        (
+            0,
+            vec![1, 2],
+            vec![0.0, 0.0, f32::NAN, 0.0],
+            2,
+            "client 2: value 0 is NaN",
+        ),
+        (
+            0,
+            vec![1, 2],
+            vec![0.0, f32::INFINITY, 0.0, 0.0],
+            2,
+            "value 1 is inf",
+        ),
     ];
     for (cohort, ids, ups, dim, want) in cases {
         let err = a.step(cohort, &ids, &ups, dim).expect_err(want);

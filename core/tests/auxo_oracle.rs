@@ -1,6 +1,8 @@
 //! Auxo: the exact unit oracles of the reference notes (oobleck-auxo.md B10) and the
 //! statistical oracles of the reference playground runs (B8).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)]
+
 use ergon_core::auxo::playground::{PlaygroundConfig, run};
 use ergon_core::auxo::{
     Entry, ImprovedTest, SplitRule, UNDECIDED, reference_split, rewards_from_distances,

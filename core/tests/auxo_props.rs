@@ -2,6 +2,8 @@
 //! cohort count grows by exactly one per split, a child starts as a copy of its parent, the
 //! per-cohort half counts match the table, ε never grows, and a seed reproduces a run.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)]
+
 use ergon_core::auxo::{Auxo, AuxoConfig, Signal, SplitRule, UNDECIDED};
 use proptest::prelude::*;
 
@@ -74,7 +76,7 @@ proptest! {
                 }
                 let ids: Vec<u32> = (0..clients as u32)
                     .filter(|&c| a.assignment()[c as usize] as usize == m)
-                    .filter(|&c| (c as usize + round * 7) % (clients / per_round.min(clients)).max(1) == 0)
+                    .filter(|&c| (c as usize + round * 7).is_multiple_of((clients / per_round.min(clients)).max(1)))
                     .collect();
                 if ids.is_empty() {
                     continue;
@@ -119,19 +121,33 @@ fn untrained_clients_are_spread_uniformly() {
     let ids: Vec<u32> = (0..200).collect();
     let ups: Vec<f32> = ids
         .iter()
-        .flat_map(|&c| if c % 2 == 0 { [1.0f32, 0.0] } else { [-1.0, 0.0] })
+        .flat_map(|&c| {
+            if c % 2 == 0 {
+                [1.0f32, 0.0]
+            } else {
+                [-1.0, 0.0]
+            }
+        })
         .collect();
     let out = a.step(0, &ids, &ups, 2).expect("valid");
     assert!(out.split.is_some());
-    let untrained = (200..clients as u32).filter(|&c| a.assignment()[c as usize] == 1).count();
+    let untrained = (200..clients as u32)
+        .filter(|&c| a.assignment()[c as usize] == 1)
+        .count();
     let n = (clients - 200) as f64;
     // Binomial(n, 1/2): 5 standard deviations.
     let sd = (n * 0.25).sqrt();
-    assert!(((untrained as f64) - n / 2.0).abs() < 5.0 * sd, "{untrained} of {n}");
+    assert!(
+        ((untrained as f64) - n / 2.0).abs() < 5.0 * sd,
+        "{untrained} of {n}"
+    );
     // The participants voted by side, so they follow their half.
     for c in 0..200u32 {
         let e0 = a.entry(c, 0).expect("entry");
         let e1 = a.entry(c, 1).expect("entry");
-        assert!(e0.n_trained + e1.n_trained == 1, "client {c}: {e0:?} {e1:?}");
+        assert!(
+            e0.n_trained + e1.n_trained == 1,
+            "client {c}: {e0:?} {e1:?}"
+        );
     }
 }
