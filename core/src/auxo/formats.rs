@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::playground::PlaygroundResult;
 
-/// The playground result as `{"format": "auxo-playground/v1", "splits": [{"round",
+/// The playground result as `{"schema": "auxo-playground/v1", "splits": [{"round",
 /// "num_cohorts_after"}], "final_cohorts", "ari", "purity_known"}`.
 pub fn playground_json(r: &PlaygroundResult) -> String {
     let splits: Vec<serde_json::Value> = r
@@ -17,7 +17,7 @@ pub fn playground_json(r: &PlaygroundResult) -> String {
         .map(|s| json!({"round": s.round, "num_cohorts_after": s.num_cohorts_after}))
         .collect();
     json!({
-        "format": "auxo-playground/v1",
+        "schema": "auxo-playground/v1",
         "splits": splits,
         "final_cohorts": r.final_cohorts,
         "ari": r.ari,

@@ -17,8 +17,6 @@
 //!   clients to cohorts.
 //! - [`playground`]: the reference's playground (clients at Gaussian-blob positions whose
 //!   positions serve as updates) with the recovered cohorts scored by ARI and purity.
-//! - [`sim`]: a cohort-training simulator (synthetic non-IID clients, multinomial logistic
-//!   regression, FedAvg per cohort) against one global FedAvg model.
 //!
 //! Deviations from the reference, each because of scale or because the reference is a script:
 //! the reference re-maps *every* client after every step (O(clients) per round); here only the
