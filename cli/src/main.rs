@@ -34,6 +34,7 @@
 extern crate ergon_cli_support;
 
 mod chase_cmd;
+mod auxo_cmd;
 mod dpk_cmd;
 mod frontier_cmd;
 mod gpu_cmd;
@@ -80,6 +81,8 @@ enum Command {
     /// Chase: carbon-intensity forecasts (forecast) and carbon-aware power-limit control
     /// replayed over a carbon trace (simulate).
     Chase(chase_cmd::Args),
+    /// Auxo: cohort identification for cross-device federated learning (simulate).
+    Auxo(auxo_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
             Command::Zeus(args) => zeus_cmd::run(args),
             Command::Chase(args) => chase_cmd::run(args),
             Command::Oobleck(args) => oobleck_cmd::run(args),
+            Command::Auxo(args) => auxo_cmd::run(args),
         },
     )
 }

@@ -34,6 +34,7 @@
 extern crate alloc;
 
 pub mod chase;
+pub mod auxo;
 pub mod dpk;
 pub mod fit;
 pub mod flow;
