@@ -96,48 +96,77 @@ impl Graph {
     }
 }
 
-/// Earliest and latest start/finish of every computation (critical-path method).
+/// Critical-path method: for every computation its earliest finish `ef` (longest path from the
+/// start through it) and its `tail` (longest path from its start to the end). Its latest start
+/// is `makespan − tail`, so an arc u → v has zero float iff `ef[u] + tail[v] == makespan`.
+/// The two passes are independent: with the `parallel` feature, large DAGs run them on two
+/// threads.
 #[derive(Default)]
 struct Cpm {
-    es: Vec<u64>,
     ef: Vec<u64>,
-    ls: Vec<u64>,
-    lf: Vec<u64>,
+    tail: Vec<u64>,
     makespan: u64,
 }
 
+/// Computations from which [`Cpm::run`] runs its two passes on two threads (`parallel`
+/// feature): below it, starting a thread costs more than the backward pass.
+#[cfg(feature = "parallel")]
+const PARALLEL_CPM_MIN: usize = 4096;
+
 impl Cpm {
-    fn run(&mut self, g: &Graph, dur: &[u32]) {
-        let n = g.n;
-        self.es.resize(n, 0);
-        self.ef.resize(n, 0);
-        self.ls.resize(n, 0);
-        self.lf.resize(n, 0);
+    fn forward(g: &Graph, dur: &[u32], ef: &mut [u64]) -> u64 {
         let mut makespan = 0;
         for &v in &g.topo {
             let v = v as usize;
             let es = g
                 .preds(v)
                 .iter()
-                .map(|&u| self.ef[u as usize])
+                .map(|&u| ef[u as usize])
                 .max()
                 .unwrap_or(0);
-            self.es[v] = es;
-            self.ef[v] = es + u64::from(dur[v]);
-            makespan = makespan.max(self.ef[v]);
+            let f = es + u64::from(dur[v]);
+            ef[v] = f;
+            makespan = makespan.max(f);
         }
+        makespan
+    }
+
+    fn backward(g: &Graph, dur: &[u32], tail: &mut [u64]) {
         for &v in g.topo.iter().rev() {
             let v = v as usize;
-            let lf = g
+            let rest = g
                 .succs(v)
                 .iter()
-                .map(|&w| self.ls[w as usize])
-                .min()
-                .unwrap_or(makespan);
-            self.lf[v] = lf;
-            self.ls[v] = lf - u64::from(dur[v]);
+                .map(|&w| tail[w as usize])
+                .max()
+                .unwrap_or(0);
+            tail[v] = rest + u64::from(dur[v]);
         }
-        self.makespan = makespan;
+    }
+
+    fn run(&mut self, g: &Graph, dur: &[u32]) {
+        self.run_threads(g, dur, 1);
+    }
+
+    /// [`run`](Self::run) on up to `threads` threads (more than one only with the `parallel`
+    /// feature and a large DAG).
+    fn run_threads(&mut self, g: &Graph, dur: &[u32], threads: u32) {
+        let n = g.n;
+        self.ef.resize(n, 0);
+        self.tail.resize(n, 0);
+        let (ef, tail) = (&mut self.ef, &mut self.tail);
+        #[cfg(not(feature = "parallel"))]
+        let _ = threads;
+        #[cfg(feature = "parallel")]
+        if threads >= 2 && n >= PARALLEL_CPM_MIN {
+            self.makespan = std::thread::scope(|scope| {
+                scope.spawn(|| Self::backward(g, dur, tail));
+                Self::forward(g, dur, ef)
+            });
+            return;
+        }
+        self.makespan = Self::forward(g, dur, ef);
+        Self::backward(g, dur, tail);
     }
 }
 
@@ -386,7 +415,7 @@ pub(super) fn solve(
         crit_edges.clear();
         stack.clear();
         for &v in &g.roots {
-            if cpm.ls[v as usize] == 0 {
+            if cpm.tail[v as usize] == cpm.makespan {
                 seen[v as usize] = epoch;
                 stack.push(v);
             }
@@ -397,7 +426,7 @@ pub(super) fn solve(
             let ef = cpm.ef[u];
             let first = g.succ_start[u] as usize;
             for (k, &v) in g.succs(u).iter().enumerate() {
-                if ef == cpm.ls[v as usize] {
+                if ef + cpm.tail[v as usize] == cpm.makespan {
                     crit_edges.push((u as u32, v, (first + k) as u32));
                     if seen[v as usize] != epoch {
                         seen[v as usize] = epoch;
@@ -576,7 +605,7 @@ pub(super) fn solve(
         stats.changes += u64::from(changes.len() as u32 - first_change);
         let t3 = tick();
         stats.apply_ticks += t3.wrapping_sub(t2);
-        cpm.run(&g, &dur);
+        cpm.run_threads(&g, &dur, options.threads);
         stats.cpm_ticks += tick().wrapping_sub(t3);
         let p = point(
             cpm.makespan,
