@@ -222,7 +222,10 @@ pub fn run(args: Args) -> Result<()> {
     if args.stats {
         note!("{}", stats_text(&stats, solve_time));
     }
-    let summary = summarize(&frontier, &problem, &label, solve_time);
+    let mut summary = summarize(&frontier, &problem, &label, solve_time);
+    if args.quantum.is_some() {
+        summary.push_str(&quantum_note(&problem));
+    }
     let mut out = output::stdout();
     if args.json {
         note!("{}", summary.trim_end_matches('\n'));
@@ -280,6 +283,27 @@ fn write_plans(frontier: &Frontier, dir: &PathBuf, deadline: Option<f64>, at: &[
         );
     }
     Ok(())
+}
+
+/// The error a coarse time quantum implies: every measured time is floored to a multiple of
+/// τ, so the model sees each computation up to τ shorter than measured (and a plan may run up
+/// to that much longer per computation on the critical path than the frontier says).
+fn quantum_note(problem: &Problem) -> String {
+    let tau = problem.unit_time_s;
+    let shortest = problem
+        .profiles
+        .iter()
+        .flat_map(|p| p.options.iter().map(|o| o.time_s))
+        .fold(f64::INFINITY, f64::min);
+    format!(
+        "  quantum {} s: each computation's modelled time is up to {} s below its measured time, \
+         at most {:.1} % of the shortest computation ({} s); points are {} s apart\n",
+        perseus::Num(tau),
+        perseus::Num(tau),
+        100.0 * tau / shortest,
+        perseus::Num(shortest),
+        perseus::Num(tau)
+    )
 }
 
 /// Per-phase profile of a solve, one block of lines for stderr.
