@@ -395,13 +395,13 @@ pub(super) fn solve(
     let tick = || clock.map_or(0, |c| c());
 
     while cpm.makespan > t_min {
-        if let Some(q) = stop_quanta {
-            if cpm.makespan <= q {
-                termination = Termination::Stopped {
-                    at_quanta: cpm.makespan,
-                };
-                break;
-            }
+        if let Some(q) = stop_quanta
+            && cpm.makespan <= q
+        {
+            termination = Termination::Stopped {
+                at_quanta: cpm.makespan,
+            };
+            break;
         }
         let t0 = tick();
         // The critical subgraph: every zero-float computation and precedence, reached from
@@ -615,13 +615,13 @@ pub(super) fn solve(
         );
         points.push(p);
         stats.points += 1;
-        if let Some(progress) = options.progress.as_mut() {
-            if !progress(points.len() as u64, expected) {
-                termination = Termination::Cancelled {
-                    at_quanta: cpm.makespan,
-                };
-                break;
-            }
+        if let Some(progress) = options.progress.as_mut()
+            && !progress(points.len() as u64, expected)
+        {
+            termination = Termination::Cancelled {
+                at_quanta: cpm.makespan,
+            };
+            break;
         }
         if options.stop == Stop::AtMinEnergy {
             // Energy is convex along the frontier: once it rises, T* is behind.
