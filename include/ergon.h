@@ -224,6 +224,21 @@
 #define ERGON_PERSEUS_PLAN_DEADLINE 2
 
 /**
+ * `ergon_perseus_solve_options.stop`: solve the whole frontier, down to T_min.
+ */
+#define ERGON_PERSEUS_STOP_T_MIN 0
+
+/**
+ * `ergon_perseus_solve_options.stop`: stop once the energy rises past its minimum T*.
+ */
+#define ERGON_PERSEUS_STOP_T_STAR 1
+
+/**
+ * `ergon_perseus_solve_options.stop`: stop at the first point at or below `stop_time_s`.
+ */
+#define ERGON_PERSEUS_STOP_TIME 2
+
+/**
  * Selector: the least Zeus cost `η·E + (1−η)·MaxPower·T` (MaxPower: the maximum limit times
  * `gpu_count`).
  */
@@ -1187,6 +1202,34 @@ typedef struct ergon_perseus_problem {
    */
   uint32_t num_stages;
 } ergon_perseus_problem;
+
+/**
+ * Options of `ergon_perseus_frontier_solve_with_options`; start from
+ * `ergon_perseus_solve_options_default()`.
+ */
+typedef struct ergon_perseus_solve_options {
+  /**
+   * `ERGON_PERSEUS_STOP_*`: how far down to solve (default `T_MIN`, the whole frontier).
+   * The solve walks down from T_max, so the points above the stop are always computed.
+   */
+  uint32_t stop;
+  /**
+   * Iteration time in seconds for `ERGON_PERSEUS_STOP_TIME` (finite, ≥ 0); else ignored.
+   */
+  double stop_time_s;
+  /**
+   * Progress: called synchronously on the calling thread after every point with
+   * `user_data`, the points done and the points of the whole frontier (T_max − T_min);
+   * return 0 to go on, anything else to stop (the frontier then ends at that point and the
+   * solve still succeeds, `complete` false). NULL: none (default). It must not unwind
+   * (throw) into the library and must not use this frontier handle.
+   */
+  int (*progress)(void *user_data, uint64_t done, uint64_t total);
+  /**
+   * Passed to `progress`.
+   */
+  void *user_data;
+} ergon_perseus_solve_options;
 
 /**
  * One point of the frontier.
@@ -2905,6 +2948,27 @@ void ergon_perseus_frontier_free(struct ergon_perseus_frontier *frontier);
  * `frontier` must be NULL or a live handle not used concurrently.
  */
 ergon_status ergon_perseus_frontier_solve(struct ergon_perseus_frontier *frontier);
+
+/**
+ * The default solve options: the whole frontier, no progress callback. Never fails.
+ */
+struct ergon_perseus_solve_options ergon_perseus_solve_options_default(void);
+
+/**
+ * [`ergon_perseus_frontier_solve`] with options (`options` NULL = the defaults): how far
+ * down to solve and a progress callback that may stop the solve. A frontier that stops where
+ * asked, or where the callback said so, is solved (`complete` false in the summary; the last
+ * error message says where it stopped).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_STATE` (already solved),
+ * `INVALID_ARGUMENT` (the problem, an unknown `stop`, a bad `stop_time_s`) or `PANIC`.
+ * Messages: `ergon_perseus_frontier_last_error`.
+ *
+ * # Safety
+ * `frontier` must be NULL or a live handle not used concurrently; `options` NULL or readable;
+ * `options->progress`, if set, must be callable with `options->user_data` during this call.
+ */
+ergon_status ergon_perseus_frontier_solve_with_options(struct ergon_perseus_frontier *frontier, const struct ergon_perseus_solve_options *options);
 
 /**
  * Writes the number of points of the solved frontier to `*out`.

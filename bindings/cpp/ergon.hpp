@@ -75,6 +75,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -466,6 +467,39 @@ public:
   // Solves the frontier (once; a second call throws with ERGON_STATUS_INVALID_STATE). If the
   // frontier stops before T_min, summary().complete is false and last_error() says why.
   void solve() { detail::check(ergon_perseus_frontier_solve(handle_), handle_); }
+
+  // Solves with a bound (ERGON_PERSEUS_STOP_T_MIN, _T_STAR, or _TIME down to `stop_time_s`) and
+  // an optional progress callback, called as progress(points_done, points_total) after every
+  // point on this thread; returning false stops the solve there (the frontier is then
+  // incomplete). An exception thrown by the callback stops the solve and is rethrown here
+  // (it never crosses the C library).
+  void solve(const std::function<bool(uint64_t, uint64_t)> &progress,
+             uint32_t stop = ERGON_PERSEUS_STOP_T_MIN, double stop_time_s = 0.0) {
+    struct Context {
+      const std::function<bool(uint64_t, uint64_t)> *progress;
+      std::exception_ptr error;
+    } context{&progress, nullptr};
+    ergon_perseus_solve_options options = ergon_perseus_solve_options_default();
+    options.stop = stop;
+    options.stop_time_s = stop_time_s;
+    if (progress) {
+      options.user_data = &context;
+      options.progress = [](void *user_data, uint64_t done, uint64_t total) -> int {
+        auto *c = static_cast<Context *>(user_data);
+        try {
+          return (*c->progress)(done, total) ? 0 : 1;
+        } catch (...) {
+          c->error = std::current_exception();
+          return 1;
+        }
+      };
+    }
+    ergon_status status = ergon_perseus_frontier_solve_with_options(handle_, &options);
+    if (context.error) {
+      std::rethrow_exception(context.error);
+    }
+    detail::check(status, handle_);
+  }
 
   size_t num_points() const { return read_value(ergon_perseus_frontier_num_points); }
 

@@ -69,6 +69,36 @@ pub struct Args {
     /// Which points to write plans for (default: fastest and t_star).
     #[arg(long, value_enum, requires = "plan_out")]
     at: Vec<At>,
+    /// Solve only down to the first point at or below this iteration time (seconds), e.g. a
+    /// straggler deadline: the plan for a deadline T' never uses a faster point. The method
+    /// walks down from T_max, so the points above are still computed.
+    #[arg(long, value_name = "SECONDS", conflicts_with = "until")]
+    until_deadline: Option<f64>,
+    /// Solve only down to this point: `t-star` stops once the energy rises past its minimum
+    /// T* (all a deadline at or above T* needs), `t-min` (default) solves the whole frontier.
+    #[arg(long, value_enum)]
+    until: Option<Until>,
+    /// Override the time quantum τ in seconds (coarser = fewer points, faster). Each
+    /// computation's time is floored to a multiple of τ, so the model may see it up to τ shorter
+    /// than measured; the summary prints that bound relative to the shortest computation.
+    #[arg(long, value_name = "SECONDS")]
+    quantum: Option<f64>,
+    /// Threads for the solve: 1 = one thread, 2 = a second thread for the critical-path
+    /// passes of pipelines of 4 096 computations or more (default 1: on a loaded machine the
+    /// second thread costs more than it saves; see BENCHMARKS.md).
+    #[arg(long, value_name = "N")]
+    threads: Option<u32>,
+    /// Print per-phase time and work of the solve on stderr (profiling).
+    #[arg(long)]
+    stats: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum Until {
+    /// The energy-optimal point T*.
+    TStar,
+    /// The fastest point T_min (the whole frontier).
+    TMin,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -127,6 +157,12 @@ fn load(args: &Args) -> Result<(Problem, String)> {
     if let Some(order) = order {
         problem.effective_energy = order;
     }
+    if let Some(tau) = args.quantum {
+        if !(tau.is_finite() && tau > 0.0) {
+            bail!("--quantum {tau} is not a positive number of seconds");
+        }
+        problem.unit_time_s = tau;
+    }
     Ok((problem, label))
 }
 
@@ -138,7 +174,7 @@ pub fn run(args: Args) -> Result<()> {
     let show_bar = std::io::stderr().is_terminal();
     let mut progress = |done: u64, total: u64| {
         if !show_bar {
-            return;
+            return true;
         }
         let b = match &bar {
             Some(b) => b,
@@ -151,16 +187,29 @@ pub fn run(args: Args) -> Result<()> {
                 }
                 bar.insert(b)
             }
-            None => return,
+            None => return true,
         };
         b.set_position(done);
+        true
+    };
+    let stop = match (args.until_deadline, args.until) {
+        (Some(time_s), _) => perseus::Stop::AtTime { time_s },
+        (None, Some(Until::TStar)) => perseus::Stop::AtMinEnergy,
+        (None, Some(Until::TMin) | None) => perseus::Stop::AtMinimum,
+    };
+    let epoch = Instant::now();
+    let clock = || epoch.elapsed().as_nanos() as u64;
+    let mut stats = perseus::PhaseStats::default();
+    let options = perseus::SolveOptions {
+        stop,
+        progress: Some(&mut progress),
+        clock: if args.stats { Some(&clock) } else { None },
+        stats: Some(&mut stats),
+        threads: args.threads.unwrap_or(1),
     };
     // The solver checks more of the problem than the reader does: name the file it came from.
     let source = args.instance.as_ref().or(args.profile.as_ref());
-    let frontier = match (
-        perseus::solve_with_progress(&problem, &mut progress),
-        source,
-    ) {
+    let frontier = match (perseus::solve_with_options(&problem, options), source) {
         (Ok(frontier), _) => frontier,
         (Err(e), Some(path)) => return Err(e).with_context(|| format!("in {}", path.display())),
         (Err(e), None) => return Err(e.into()),
@@ -170,7 +219,13 @@ pub fn run(args: Args) -> Result<()> {
         b.finish_and_clear();
     }
 
-    let summary = summarize(&frontier, &problem, &label, solve_time);
+    if args.stats {
+        note!("{}", stats_text(&stats, solve_time));
+    }
+    let mut summary = summarize(&frontier, &problem, &label, solve_time);
+    if args.quantum.is_some() {
+        summary.push_str(&quantum_note(&problem));
+    }
     let mut out = output::stdout();
     if args.json {
         note!("{}", summary.trim_end_matches('\n'));
@@ -228,6 +283,56 @@ fn write_plans(frontier: &Frontier, dir: &PathBuf, deadline: Option<f64>, at: &[
         );
     }
     Ok(())
+}
+
+/// The error a coarse time quantum implies: every measured time is floored to a multiple of
+/// τ, so the model sees each computation up to τ shorter than measured (and a plan may run up
+/// to that much longer per computation on the critical path than the frontier says).
+fn quantum_note(problem: &Problem) -> String {
+    let tau = problem.unit_time_s;
+    let shortest = problem
+        .profiles
+        .iter()
+        .flat_map(|p| p.options.iter().map(|o| o.time_s))
+        .fold(f64::INFINITY, f64::min);
+    format!(
+        "  quantum {} s: each computation's modelled time is up to {} s below its measured time, \
+         at most {:.1} % of the shortest computation ({} s); points are {} s apart\n",
+        perseus::Num(tau),
+        perseus::Num(tau),
+        100.0 * tau / shortest,
+        perseus::Num(shortest),
+        perseus::Num(tau)
+    )
+}
+
+/// Per-phase profile of a solve, one block of lines for stderr.
+fn stats_text(st: &perseus::PhaseStats, solve_time: Duration) -> String {
+    let total_ns = solve_time.as_nanos().max(1) as f64;
+    let per_point = |x: u64| x as f64 / st.points.max(1) as f64;
+    let phase = |name: &str, ns: u64| {
+        format!(
+            "  {name:<34} {:>9.1} ms {:>5.1} % {:>8.2} us/point",
+            ns as f64 / 1e6,
+            100.0 * ns as f64 / total_ns,
+            per_point(ns) / 1e3
+        )
+    };
+    [
+        format!(
+            "solve profile: {} points, {:.1} critical computations, {:.1} critical edges, {:.2} changes per point",
+            st.points,
+            per_point(st.critical_computations),
+            per_point(st.critical_edges),
+            per_point(st.changes)
+        ),
+        phase("critical-path recomputation", st.cpm_ticks),
+        phase("critical subgraph + capacities", st.subgraph_ticks),
+        phase("minimum cut (max flow)", st.flow_ticks),
+        phase("cut application", st.apply_ticks),
+        phase("whole solve (incl. preprocessing)", total_ns as u64),
+    ]
+    .join("\n")
 }
 
 fn summarize(f: &Frontier, problem: &Problem, label: &str, solve_time: Duration) -> String {
@@ -301,6 +406,13 @@ fn summarize(f: &Frontier, problem: &Problem, label: &str, solve_time: Duration)
     }
     match f.termination {
         Termination::ReachedMinimum => {}
+        Termination::Stopped { at_quanta } | Termination::Cancelled { at_quanta } => {
+            let _ = writeln!(
+                s,
+                "  stopped as asked at {:.4} s; points below it were not computed",
+                at_quanta as f64 * tau
+            );
+        }
         Termination::InfeasibleCut { at_quanta } | Termination::NoFiniteCut { at_quanta } => {
             let _ = writeln!(
                 s,

@@ -6,7 +6,7 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ergon_core::flow::{BoundedArc, BoundedCut, MaxFlow};
-use ergon_core::perseus::synthetic::{self, A100_LIKE, Synthetic};
+use ergon_core::perseus::synthetic::{self, A100_LIKE, H100_LIKE, Synthetic};
 use ergon_core::perseus::{self, Pipeline};
 use xorshift::XorShift64;
 
@@ -102,5 +102,37 @@ fn bench_frontier(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_flow, bench_frontier);
+/// One mid-size production-like case (issue 19): an H100-like 8 × 128 1F1B pipeline, 2 048
+/// computations, about 1 600 frontier points. The fits are done once outside the loop, so
+/// the numbers are the frontier iteration alone (per point: divide by the point count).
+fn bench_scale(c: &mut Criterion) {
+    let mut group = c.benchmark_group("frontier_scale");
+    group.sample_size(10);
+    let spec = Synthetic {
+        gpu: H100_LIKE,
+        pipeline: Pipeline::one_f_one_b(8, 128),
+        fwd_s_at_fmax: 0.010,
+        unit_time_s: 0.001,
+        seed: 13,
+    };
+    let Ok(mut problem) = spec.problem() else {
+        return;
+    };
+    let Ok(specs) = perseus::specs(&problem) else {
+        return;
+    };
+    // Pin every profile's fitted model so that the loop measures the iteration, not the fit.
+    for (profile, s) in problem.profiles.iter_mut().zip(&specs) {
+        if let perseus::CostModel::Exponential(model) = s.model {
+            profile.fit = Some(model);
+        }
+    }
+    let points = perseus::solve(&problem).map_or(0, |f| f.points.len());
+    group.bench_function(format!("h100_8x128/solve_{points}_points"), |b| {
+        b.iter(|| black_box(perseus::solve(&problem)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_flow, bench_frontier, bench_scale);
 criterion_main!(benches);

@@ -1,7 +1,7 @@
 //! Perseus through the C ABI: a frontier problem from arrays, JSON or CSV; the solve; points;
 //! plans.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_int, c_void};
 
 use ergon_core::fit::ExpModel;
 use ergon_core::perseus::formats;
@@ -38,6 +38,12 @@ pub const ERGON_PERSEUS_PLAN_FASTEST: u32 = 0;
 pub const ERGON_PERSEUS_PLAN_T_STAR: u32 = 1;
 /// Plan for a straggler deadline: least energy including waiting until it.
 pub const ERGON_PERSEUS_PLAN_DEADLINE: u32 = 2;
+/// `ergon_perseus_solve_options.stop`: solve the whole frontier, down to T_min.
+pub const ERGON_PERSEUS_STOP_T_MIN: u32 = 0;
+/// `ergon_perseus_solve_options.stop`: stop once the energy rises past its minimum T*.
+pub const ERGON_PERSEUS_STOP_T_STAR: u32 = 1;
+/// `ergon_perseus_solve_options.stop`: stop at the first point at or below `stop_time_s`.
+pub const ERGON_PERSEUS_STOP_TIME: u32 = 2;
 
 codes!(
     /// The computation kinds (`ERGON_PERSEUS_KIND_*`).
@@ -620,25 +626,128 @@ fn solved(h: &ergon_perseus_frontier) -> Result<&Frontier> {
 pub unsafe extern "C" fn ergon_perseus_frontier_solve(
     frontier: *mut ergon_perseus_frontier,
 ) -> ergon_status {
+    boundary!(frontier, |h| solve_into(
+        h,
+        perseus::Stop::AtMinimum,
+        &mut |_, _| true
+    ))
+}
+
+/// Options of `ergon_perseus_frontier_solve_with_options`; start from
+/// `ergon_perseus_solve_options_default()`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ergon_perseus_solve_options {
+    /// `ERGON_PERSEUS_STOP_*`: how far down to solve (default `T_MIN`, the whole frontier).
+    /// The solve walks down from T_max, so the points above the stop are always computed.
+    pub stop: u32,
+    /// Iteration time in seconds for `ERGON_PERSEUS_STOP_TIME` (finite, ≥ 0); else ignored.
+    pub stop_time_s: f64,
+    /// Progress: called synchronously on the calling thread after every point with
+    /// `user_data`, the points done and the points of the whole frontier (T_max − T_min);
+    /// return 0 to go on, anything else to stop (the frontier then ends at that point and the
+    /// solve still succeeds, `complete` false). NULL: none (default). It must not unwind
+    /// (throw) into the library and must not use this frontier handle.
+    pub progress:
+        Option<unsafe extern "C" fn(user_data: *mut c_void, done: u64, total: u64) -> c_int>,
+    /// Passed to `progress`.
+    pub user_data: *mut c_void,
+}
+
+/// The default solve options: the whole frontier, no progress callback. Never fails.
+#[unsafe(no_mangle)]
+pub extern "C" fn ergon_perseus_solve_options_default() -> ergon_perseus_solve_options {
+    boundary!(infallible, {
+        ergon_perseus_solve_options {
+            stop: ERGON_PERSEUS_STOP_T_MIN,
+            stop_time_s: 0.0,
+            progress: None,
+            user_data: std::ptr::null_mut(),
+        }
+    })
+}
+
+/// [`ergon_perseus_frontier_solve`] with options (`options` NULL = the defaults): how far
+/// down to solve and a progress callback that may stop the solve. A frontier that stops where
+/// asked, or where the callback said so, is solved (`complete` false in the summary; the last
+/// error message says where it stopped).
+///
+/// Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_STATE` (already solved),
+/// `INVALID_ARGUMENT` (the problem, an unknown `stop`, a bad `stop_time_s`) or `PANIC`.
+/// Messages: `ergon_perseus_frontier_last_error`.
+///
+/// # Safety
+/// `frontier` must be NULL or a live handle not used concurrently; `options` NULL or readable;
+/// `options->progress`, if set, must be callable with `options->user_data` during this call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ergon_perseus_frontier_solve_with_options(
+    frontier: *mut ergon_perseus_frontier,
+    options: *const ergon_perseus_solve_options,
+) -> ergon_status {
     boundary!(frontier, |h| {
-        if h.frontier.is_some() {
-            return Err(Failure::new(
-                ergon_status::InvalidState,
-                "the frontier is already solved",
+        // SAFETY: the caller's contract.
+        let options = unsafe { opt_ref(options, "options")? }
+            .copied()
+            .unwrap_or_else(|| ergon_perseus_solve_options_default());
+        let stop = match options.stop {
+            ERGON_PERSEUS_STOP_T_MIN => perseus::Stop::AtMinimum,
+            ERGON_PERSEUS_STOP_T_STAR => perseus::Stop::AtMinEnergy,
+            ERGON_PERSEUS_STOP_TIME => perseus::Stop::AtTime {
+                time_s: options.stop_time_s,
+            },
+            other => {
+                return Err(invalid_argument(format!(
+                    "options.stop = {other} is not an ERGON_PERSEUS_STOP_* value (0, 1 or 2)"
+                )));
+            }
+        };
+        let mut call = |done: u64, total: u64| match options.progress {
+            // SAFETY: the caller's contract for `progress` and `user_data`.
+            Some(f) => {
+                let stop = unsafe { f(options.user_data, done, total) };
+                stop == 0
+            }
+            None => true,
+        };
+        solve_into(h, stop, &mut call)
+    })
+}
+
+/// Solves the problem of `h` and stores the frontier (the shared body of both solve calls).
+fn solve_into(
+    h: &mut ergon_perseus_frontier,
+    stop: perseus::Stop,
+    progress: &mut dyn FnMut(u64, u64) -> bool,
+) -> Result<()> {
+    if h.frontier.is_some() {
+        return Err(Failure::new(
+            ergon_status::InvalidState,
+            "the frontier is already solved",
+        ));
+    }
+    let options = perseus::SolveOptions {
+        stop,
+        progress: Some(progress),
+        ..perseus::SolveOptions::default()
+    };
+    let f = perseus::solve_with_options(&h.problem, options)?;
+    match f.termination {
+        Termination::ReachedMinimum => {}
+        Termination::Stopped { at_quanta } | Termination::Cancelled { at_quanta } => {
+            h.header.record(&format!(
+                "the frontier stops at {at_quanta} quanta as asked ({:?}); points below it were not computed",
+                f.termination
             ));
         }
-        let f = perseus::solve(&h.problem)?;
-        if let Termination::InfeasibleCut { at_quanta } | Termination::NoFiniteCut { at_quanta } =
-            f.termination
-        {
+        Termination::InfeasibleCut { at_quanta } | Termination::NoFiniteCut { at_quanta } => {
             h.header.record(&format!(
                 "the frontier stops early at {} quanta ({:?}); points below it are missing",
                 at_quanta, f.termination
             ));
         }
-        h.frontier = Some(f);
-        Ok(())
-    })
+    }
+    h.frontier = Some(f);
+    Ok(())
 }
 
 /// Writes the number of points of the solved frontier to `*out`.

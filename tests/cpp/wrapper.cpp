@@ -15,6 +15,7 @@
 #include <iostream>
 #include <limits>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -218,6 +219,38 @@ void errors(const std::string &data_dir) {
     caught = std::string(e.what()).find("already solved") != std::string::npos;
   }
   CHECK(caught);
+
+  // Progress and bounds (issue 19) on the same coarse problem: every point reported once, a
+  // callback that stops, T* as the bound, and an exception from the callback rethrown.
+  {
+    Frontier all(coarse);
+    uint64_t calls = 0, total = 0;
+    all.solve([&](uint64_t done, uint64_t points) {
+      ++calls;
+      total = points;
+      return done == calls;
+    });
+    CHECK(calls == n && total == n && all.summary().complete);
+    Frontier part(coarse);
+    part.solve([](uint64_t done, uint64_t) { return done < 5; });
+    CHECK(part.num_points() == 5 && !part.summary().complete);
+    Frontier star(coarse);
+    star.solve(nullptr, ERGON_PERSEUS_STOP_T_STAR);
+    CHECK(star.summary().t_star_s == f.summary().t_star_s && star.num_points() < n);
+    Frontier thrower(coarse);
+    bool rethrown = false;
+    try {
+      thrower.solve([](uint64_t done, uint64_t) -> bool {
+        if (done == 2) {
+          throw std::logic_error("from the callback");
+        }
+        return true;
+      });
+    } catch (const std::logic_error &) {
+      rethrown = true;
+    }
+    CHECK(rethrown && thrower.num_points() == 2);
+  }
 
   // Moves: the moved-from objects hold nothing and throw NULL_POINTER with a message.
   Frontier g = std::move(f);

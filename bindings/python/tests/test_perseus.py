@@ -300,3 +300,64 @@ def test_point_index_past_size_t_does_not_wrap(frontier_4x8: ergon.Frontier) -> 
     for bad_type in (True, 1.0, "1"):
         with pytest.raises(TypeError):
             frontier_4x8.point(bad_type)  # type: ignore[arg-type]
+
+
+# --- bounded solves and progress (issue 19) ------------------------------------------------------
+
+
+def _oracle_4x8(instance_4x8: Path) -> Dict[str, Any]:
+    """lowtime's after-filter frontier of the 4×8 fixture (beside the instance)."""
+    path = instance_4x8.with_name("a100_s4_m8.after_filter.frontier.json")
+    return json.loads(path.read_text())
+
+
+def test_progress_counts_every_point(instance_4x8: Path) -> None:
+    oracle = _oracle_4x8(instance_4x8)
+    expected = len(oracle["frontier"])  # lowtime's point count, T_max − T_min
+    calls: List[Tuple[int, int]] = []
+    with ergon.Frontier.from_instance(instance_4x8) as f:
+        f.solve(progress=lambda done, total: calls.append((done, total)))
+        assert f.complete
+        assert f.num_points == expected
+    assert calls == [(k, expected) for k in range(1, expected + 1)]
+
+
+def test_progress_false_stops_and_exceptions_propagate(
+    instance_4x8: Path, frontier_4x8: ergon.Frontier
+) -> None:
+    with ergon.Frontier.from_instance(instance_4x8) as f:
+        f.solve(progress=lambda done, total: done < 10)
+        assert not f.complete
+        assert f.num_points == 10
+        assert f.points == frontier_4x8.points[:10]
+        assert "as asked" in (f.incomplete_reason or "")
+
+    def boom(done: int, total: int) -> None:
+        if done == 3:
+            raise KeyError("from the callback")
+    with ergon.Frontier.from_instance(instance_4x8) as f:
+        with pytest.raises(KeyError, match="from the callback"):
+            f.solve(progress=boom)
+        assert f.num_points == 3
+
+
+def test_until_t_star_and_deadline(instance_4x8: Path, frontier_4x8: ergon.Frontier) -> None:
+    oracle = _oracle_4x8(instance_4x8)
+    energies = [p["energy_j"] for p in oracle["frontier"]]
+    star = min(range(len(energies)), key=lambda i: (energies[i], -i))
+    with ergon.Frontier.from_instance(instance_4x8) as f:
+        f.solve(until="t_star")
+        # Stops at the first point past T*, whose energy rises again.
+        assert f.num_points == star + 2
+        assert f.t_star_s == pytest.approx(oracle["frontier"][star]["real_time"], abs=1e-12)
+        assert f.t_star_s == frontier_4x8.t_star_s
+    deadline = oracle["frontier"][100]["real_time"] + 0.0004  # between two points
+    with ergon.Frontier.from_instance(instance_4x8) as f:
+        f.solve(until=deadline)
+        times = [t for t, _ in f.points]
+        assert times[-1] <= deadline < times[-2]
+        assert f.num_points == 101
+    with ergon.Frontier.from_instance(instance_4x8) as f:
+        with pytest.raises(ergon.ErgonError) as e:
+            f.solve(until="tomorrow")
+        assert e.value.status == ergon.Status.INVALID_ARGUMENT

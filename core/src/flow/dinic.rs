@@ -20,7 +20,7 @@ const UNREACHED: u32 = u32::MAX;
 #[derive(Debug, Default, Clone)]
 pub struct MaxFlow {
     num_nodes: usize,
-    pending: Vec<(u32, u32, i64)>,
+    pending: Vec<(u32, u32, i64, i64)>,
     built: bool,
     /// CSR: arcs of node `u` are `start[u]..start[u + 1]`.
     start: Vec<u32>,
@@ -59,9 +59,17 @@ impl MaxFlow {
     /// Node ids must be below the count given to [`reset`](Self::reset); arcs added after a
     /// flow was computed start a fresh build (flows are discarded).
     pub fn add_arc(&mut self, u: usize, v: usize, capacity: i64) -> ArcId {
+        self.add_arc_with_flow(u, v, capacity, 0)
+    }
+
+    /// [`add_arc`](Self::add_arc) with an initial flow `0 ≤ flow ≤ capacity` on the arc (the
+    /// caller keeps flow conservation, e.g. through helper arcs), so that a warm start needs
+    /// no second pass over the arcs.
+    pub fn add_arc_with_flow(&mut self, u: usize, v: usize, capacity: i64, flow: i64) -> ArcId {
         debug_assert!(u < self.num_nodes && v < self.num_nodes && capacity >= 0);
+        debug_assert!((0..=capacity).contains(&flow));
         self.built = false;
-        self.pending.push((u as u32, v as u32, capacity));
+        self.pending.push((u as u32, v as u32, capacity, flow));
         ArcId((self.pending.len() - 1) as u32)
     }
 
@@ -70,7 +78,7 @@ impl MaxFlow {
         let m = self.pending.len();
         self.start.clear();
         self.start.resize(n + 2, 0);
-        for &(u, v, _) in &self.pending {
+        for &(u, v, _, _) in &self.pending {
             self.start[u as usize + 2] += 1;
             self.start[v as usize + 2] += 1;
         }
@@ -88,17 +96,17 @@ impl MaxFlow {
         self.rev.resize(slots, 0);
         self.position.clear();
         self.original.clear();
-        for &(u, v, cap) in &self.pending {
+        for &(u, v, cap, flow) in &self.pending {
             let fwd = self.start[u as usize + 1];
             self.start[u as usize + 1] += 1;
             let bwd = self.start[v as usize + 1];
             self.start[v as usize + 1] += 1;
             let (f, b) = (fwd as usize, bwd as usize);
             self.to[f] = v;
-            self.residual[f] = cap;
+            self.residual[f] = cap - flow;
             self.rev[f] = bwd;
             self.to[b] = u;
-            self.residual[b] = 0;
+            self.residual[b] = flow;
             self.rev[b] = fwd;
             self.position.push(fwd);
             self.original.push(cap);

@@ -131,8 +131,12 @@ impl BoundedCut {
             let x = initial
                 .and_then(|f| f.get(index))
                 .map_or(arc.lower, |&x| x.clamp(arc.lower, arc.upper));
-            self.flow
-                .add_arc(arc.tail as usize, arc.head as usize, arc.upper - arc.lower);
+            self.flow.add_arc_with_flow(
+                arc.tail as usize,
+                arc.head as usize,
+                arc.upper - arc.lower,
+                x - arc.lower,
+            );
             flows.push(x);
             // The start flow is pre-routed: the head receives it, the tail owes it.
             self.excess[arc.head as usize] += x;
@@ -152,11 +156,6 @@ impl BoundedCut {
         }
         // t → s closes the circulation; its capacity bounds any s–t flow (upper_sum).
         let back = self.flow.add_arc(t, s, upper_sum);
-        for (index, arc) in arcs.iter().enumerate() {
-            let x = flows[index];
-            self.flow
-                .set_residual(ArcId(index as u32), arc.upper - x, x - arc.lower);
-        }
         let routed = self.flow.max_flow(super_source, super_sink);
         if routed < required {
             return Err(CutError::Infeasible { routed, required });

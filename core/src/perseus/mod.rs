@@ -373,6 +373,80 @@ pub enum Termination {
         /// Iteration time, quanta, of the last point.
         at_quanta: u64,
     },
+    /// The solve stopped where [`SolveOptions::stop`] asked (a time, or past T\*); the points
+    /// below `at_quanta` were not computed.
+    Stopped {
+        /// Iteration time, quanta, of the last point.
+        at_quanta: u64,
+    },
+    /// The progress callback asked to stop; the frontier ends at `at_quanta`.
+    Cancelled {
+        /// Iteration time, quanta, of the last point.
+        at_quanta: u64,
+    },
+}
+
+/// How far down a solve goes. The method walks from T_max down one quantum per point, so every
+/// choice computes the points from T_max − 1 down to where it stops; the saving is the part
+/// below.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub enum Stop {
+    /// Every point down to T_min (the whole frontier).
+    #[default]
+    AtMinimum,
+    /// Down to the energy-optimal point T\*: stops at the first point whose energy exceeds
+    /// the lowest so far (the energy is convex along the frontier, so T\* is then known and
+    /// [`Frontier::min_energy`] finds it). A straggler deadline at or above T\* needs nothing
+    /// faster.
+    AtMinEnergy,
+    /// Down to the first point at or below `time_s` seconds (e.g. a straggler deadline T',
+    /// whose plan never uses a faster point); T_min if that is slower.
+    AtTime {
+        /// The time, seconds.
+        time_s: f64,
+    },
+}
+
+/// Work and time per phase of a solve (see [`SolveOptions::stats`]). Ticks come from
+/// [`SolveOptions::clock`] (zero without one); counts are always filled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PhaseStats {
+    /// Points computed.
+    pub points: u64,
+    /// Σ over points of the critical computations (arcs of the flow network).
+    pub critical_computations: u64,
+    /// Σ over points of the critical precedence edges.
+    pub critical_edges: u64,
+    /// Σ over points of the durations changed.
+    pub changes: u64,
+    /// Ticks in the critical-path recomputation after each cut.
+    pub cpm_ticks: u64,
+    /// Ticks finding the critical subgraph and building the flow network with its capacities.
+    pub subgraph_ticks: u64,
+    /// Ticks in the minimum cut (both max-flow phases and the cut extraction).
+    pub flow_ticks: u64,
+    /// Ticks applying the cut (duration and cost updates).
+    pub apply_ticks: u64,
+}
+
+/// Options of [`solve_with_options`]; `SolveOptions::default()` solves the whole frontier.
+#[derive(Default)]
+pub struct SolveOptions<'a> {
+    /// How far down to solve.
+    pub stop: Stop,
+    /// Called after every point with `(points_done, points_expected)` (`points_expected` =
+    /// T_max − T_min, the whole frontier); returning `false` stops the solve with
+    /// [`Termination::Cancelled`].
+    pub progress: Option<&'a mut dyn FnMut(u64, u64) -> bool>,
+    /// A monotonic clock (any unit, e.g. nanoseconds) for [`PhaseStats`]'s ticks: core has no
+    /// clock of its own. Read four times per point, so leave it `None` unless profiling.
+    pub clock: Option<&'a dyn Fn() -> u64>,
+    /// Where to write the work counts and ticks of the solve.
+    pub stats: Option<&'a mut PhaseStats>,
+    /// Threads the solver may use: 0 or 1 = the calling thread only (default); 2 or more =
+    /// a second thread for the critical-path passes of DAGs of 4 096 computations or more
+    /// (only with the `parallel` feature; ignored without it). Results are identical.
+    pub threads: u32,
 }
 
 /// One point of the frontier.
@@ -432,9 +506,28 @@ pub fn solve_with_progress(
     problem: &Problem,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Frontier, FrontierError> {
+    let mut go_on = |done, total| {
+        progress(done, total);
+        true
+    };
+    solve_with_options(
+        problem,
+        SolveOptions {
+            progress: Some(&mut go_on),
+            ..SolveOptions::default()
+        },
+    )
+}
+
+/// [`solve`] with [`SolveOptions`]: a bound on how far down to solve, a progress callback
+/// that can cancel, and per-phase statistics.
+pub fn solve_with_options(
+    problem: &Problem,
+    mut options: SolveOptions<'_>,
+) -> Result<Frontier, FrontierError> {
     problem.validate()?;
     let specs = prep::specs(problem)?;
-    solve::solve(problem, specs, progress)
+    solve::solve(problem, specs, &mut options)
 }
 
 impl Frontier {

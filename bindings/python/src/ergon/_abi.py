@@ -472,6 +472,26 @@ class ergon_gpu_device_info(Structure):
     ]
 
 
+# int (*progress)(void *user_data, uint64_t done, uint64_t total) of
+# ergon_perseus_solve_options: nonzero stops the solve.
+ergon_perseus_progress_fn = CFUNCTYPE(c_int, c_void_p, c_uint64, c_uint64)
+
+ERGON_PERSEUS_STOP_T_MIN = 0
+ERGON_PERSEUS_STOP_T_STAR = 1
+ERGON_PERSEUS_STOP_TIME = 2
+
+
+class ergon_perseus_solve_options(Structure):
+    """``struct ergon_perseus_solve_options``: how far to solve, and a progress callback."""
+
+    _fields_ = [
+        ("stop", c_uint32),
+        ("stop_time_s", c_double),
+        ("progress", ergon_perseus_progress_fn),
+        ("user_data", c_void_p),
+    ]
+
+
 # void (*sync)(void *user_data) of ergon_gpu_profiler_options.
 ergon_gpu_profiler_sync = CFUNCTYPE(None, c_void_p)
 
@@ -792,6 +812,11 @@ PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
     ),
     "ergon_perseus_frontier_free": (None, [FrontierPtr]),
     "ergon_perseus_frontier_solve": (ergon_status, [FrontierPtr]),
+    "ergon_perseus_solve_options_default": (ergon_perseus_solve_options, []),
+    "ergon_perseus_frontier_solve_with_options": (
+        ergon_status,
+        [FrontierPtr, POINTER(ergon_perseus_solve_options)],
+    ),
     "ergon_perseus_frontier_num_points": (ergon_status, [FrontierPtr, _size_p]),
     "ergon_perseus_frontier_point": (
         ergon_status,

@@ -346,24 +346,79 @@ class Frontier(Owner):
         """The live handle of a solved frontier (solving first if needed). Lock held."""
         h = super()._live()
         if not self._solved:
-            h.call("solve")
-            self._solved = True
-            # A frontier that stops before T_min says why in the handle's last-error slot,
-            # which the next failing call overwrites: keep the message now.
-            self._stop_message = h.last_error()
+            self._solve(h, lib().ergon_perseus_solve_options_default(), None)
         return h
+
+    def _solve(
+        self,
+        h: Handle,
+        options: Any,
+        progress: Optional[Callable[[int, int], Any]],
+    ) -> None:
+        """Solves with ``options`` and an optional Python progress callable. Lock held."""
+        error: List[BaseException] = []
+        if progress is not None:
+            user_progress = progress
+
+            def call(_user_data: Any, done: int, total: int) -> int:
+                # An exception cannot cross the C library: keep it, stop, raise it after.
+                try:
+                    return 1 if user_progress(done, total) is False else 0
+                except BaseException as e:  # noqa: BLE001 - re-raised below
+                    error.append(e)
+                    return 1
+
+            callback = A.ergon_perseus_progress_fn(call)
+            options.progress = callback
+        h.call("solve_with_options", byref(options))
+        self._solved = True
+        # A frontier that stops before T_min says why in the handle's last-error slot,
+        # which the next failing call overwrites: keep the message now.
+        self._stop_message = h.last_error()
+        if error:
+            raise error[0]
 
     # --- solving and results -----------------------------------------------------------------
 
-    def solve(self) -> "Frontier":
+    def solve(
+        self,
+        progress: Optional[Callable[[int, int], Any]] = None,
+        until: Union[None, str, float] = None,
+    ) -> "Frontier":
         """Solves the frontier if it is not solved yet; returns ``self``.
+
+        Args:
+            progress: called as ``progress(points_done, points_total)`` after every point, on
+                this thread (``points_total`` = T_max − T_min, the whole frontier); returning
+                ``False`` stops the solve there (the frontier is then incomplete), and an
+                exception it raises stops the solve and is raised here.
+            until: how far down to solve: ``None`` or ``"t_min"`` (the whole frontier),
+                ``"t_star"`` (stop once the energy rises past its minimum T*), or a time in
+                seconds (stop at the first point at or below it, e.g. a straggler deadline).
+                The solve walks down from T_max, so the points above are always computed.
 
         Raises:
             ErgonError: ``INVALID_PROBLEM``, ``OVERFLOW`` (numbers too large for the solver's
-                fixed-point arithmetic) or ``PANIC``; ``INVALID_STATE`` if closed.
+                fixed-point arithmetic), ``INVALID_ARGUMENT`` (a bad ``until``) or ``PANIC``;
+                ``INVALID_STATE`` if closed.
         """
+        options = lib().ergon_perseus_solve_options_default()
+        if until is None or until == "t_min":
+            options.stop = A.ERGON_PERSEUS_STOP_T_MIN
+        elif until == "t_star":
+            options.stop = A.ERGON_PERSEUS_STOP_T_STAR
+        elif isinstance(until, (int, float)) and not isinstance(until, bool):
+            options.stop = A.ERGON_PERSEUS_STOP_TIME
+            options.stop_time_s = float(until)
+        else:
+            raise ErgonError(
+                Status.INVALID_ARGUMENT,
+                f"until={until!r}: expected None, 't_min', 't_star' or a time in seconds",
+            )
         with self._lock:
-            self._live()
+            h = super()._live()
+            if not self._solved:
+                self._solve(h, options, progress)
         return self
 
     @property
