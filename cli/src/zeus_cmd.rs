@@ -282,6 +282,15 @@ fn sim_svg(trace: &WorkloadTrace, r: &SimResult, path: &Path) -> Result<()> {
         })
         .collect();
     let n = r.recurrences.len() as f64;
+    // One panel over the recurrences 1..=n, from 0 to `y_max`.
+    let panel = |title: String, y_desc: &str, y_max: f64, series: Vec<Series>| Panel {
+        title,
+        x_desc: "recurrence".into(),
+        y_desc: y_desc.into(),
+        x_range: 0.0..n + 1.0,
+        y_range: 0.0..y_max,
+        series,
+    };
     let top = |s: &[(f64, f64)]| s.iter().map(|p| p.1).fold(0.0_f64, f64::max) * 1.08 + 1e-9;
     let title = format!("{} under {}", trace.spec.dataset, r.policy.name());
     let fig = Figure {
@@ -294,35 +303,29 @@ fn sim_svg(trace: &WorkloadTrace, r: &SimResult, path: &Path) -> Result<()> {
             y_label_area_px: 84,
         },
         panels: vec![
-            Panel {
-                title: format!("{title}: cost and energy per recurrence"),
-                x_desc: "recurrence".into(),
-                y_desc: "J".into(),
-                x_range: 0.0..n + 1.0,
-                y_range: 0.0..top(&cost).max(top(&energy)),
-                series: vec![
+            panel(
+                format!("{title}: cost and energy per recurrence"),
+                "J",
+                top(&cost).max(top(&energy)),
+                vec![
                     Series::line("cost (J)", Rgb(0, 0, 200), 2).with_points(cost.clone()),
                     Series::line("energy (J)", Rgb(0, 150, 0), 2).with_points(energy),
                 ],
-            },
-            Panel {
-                title: format!("{title}: cumulative cost"),
-                x_desc: "recurrence".into(),
-                y_desc: "J".into(),
-                x_range: 0.0..n + 1.0,
-                y_range: 0.0..top(&cumulative),
-                series: vec![
+            ),
+            panel(
+                format!("{title}: cumulative cost"),
+                "J",
+                top(&cumulative),
+                vec![
                     Series::line("cumulative cost (J)", Rgb(200, 0, 0), 2).with_points(cumulative),
                 ],
-            },
-            Panel {
-                title: format!("{title}: batch size of each recurrence"),
-                x_desc: "recurrence".into(),
-                y_desc: "batch size".into(),
-                x_range: 0.0..n + 1.0,
-                y_range: 0.0..top(&bs),
-                series: vec![Series::line("batch size", Rgb(120, 0, 160), 2).with_points(bs)],
-            },
+            ),
+            panel(
+                format!("{title}: batch size of each recurrence"),
+                "batch size",
+                top(&bs),
+                vec![Series::line("batch size", Rgb(120, 0, 160), 2).with_points(bs)],
+            ),
         ],
         legend: Legend::Inside(Corner::UpperRight),
     };

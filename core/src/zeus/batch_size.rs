@@ -643,6 +643,52 @@ mod tests {
         assert!((share - 0.7602).abs() < 0.015, "{share}");
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// Under any outcomes: every batch size handed out is a listed one, pruning hands
+        /// each out at most once per round, reports of what was handed out are accepted, and
+        /// the cost limit is β × the cheapest recurrence (failed attempts included).
+        #[test]
+        fn any_outcomes_keep_the_invariants(
+            n in 1usize..7,
+            default_at in 0usize..7,
+            outcomes in proptest::collection::vec((0.0f64..100.0, proptest::bool::weighted(0.7), proptest::bool::weighted(0.1)), 1..80),
+            seed in proptest::prelude::any::<u64>(),
+        ) {
+            let sizes: Vec<u32> = (0..n as u32).map(|i| 4 << i).collect();
+            let mut p = BsoParams::new(sizes.clone(), sizes[default_at % n]);
+            p.seed = seed;
+            let mut o = BatchSizeOptimizer::new(p).unwrap();
+            let (mut acc, mut best) = (0.0, f64::INFINITY);
+            let mut seen: Vec<(u32, u32)> = Vec::new();
+            for (cost, reached, never) in outcomes {
+                let b = match o.next_batch_size() {
+                    Ok(b) => b,
+                    Err(ZeusError::NoSurvivors { .. }) => break,
+                    Err(e) => { proptest::prop_assert!(false, "{e}"); unreachable!() }
+                };
+                proptest::prop_assert!(sizes.contains(&b));
+                if let Stage::Pruning { round } = o.stage() {
+                    proptest::prop_assert!(!seen.contains(&(round, b)), "{b} twice in round {round}");
+                    seen.push((round, b));
+                }
+                if never && o.cost_limit().is_finite() {
+                    o.report_never_ran(b).unwrap();
+                } else {
+                    o.report(b, cost, reached).unwrap();
+                    acc += cost;
+                    if reached {
+                        best = best.min(acc);
+                        acc = 0.0;
+                    }
+                }
+                let want = if best.is_finite() { 2.0 * best } else { f64::INFINITY };
+                proptest::prop_assert_eq!(o.cost_limit(), want);
+            }
+        }
+    }
+
     #[cfg(feature = "serde")]
     #[test]
     fn state_round_trips_through_json_and_resumes_the_same_stream() {

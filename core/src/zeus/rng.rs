@@ -1,35 +1,65 @@
 //! The seeded random numbers of the batch-size optimizer and the simulator: xoshiro256++
-//! (`rand_xoshiro`), with the three draws Zeus needs built on its 64-bit output.
+//! seeded through SplitMix64 (the same stream as `rand_xoshiro::Xoshiro256PlusPlus::
+//! seed_from_u64`, checked by a test), with the three draws Zeus needs built on its 64-bit
+//! output.
+//!
+//! The generator is written here, not taken from `rand_xoshiro`, only so that its four state
+//! words can be serialized: that crate's `serde` feature turns on serde's `std` and would
+//! break the `no_std` build.
 //!
 //! The reference draws from numpy's PCG64 (ziggurat normals, its own bounded integers), which no
 //! re-implementation reproduces bit for bit; what is kept is *when* and *how many* draws are
 //! made, so that one seed gives one reproducible trajectory and the distribution over seeds
 //! matches the reference's.
 
-use rand_core::{Rng, SeedableRng};
-use rand_xoshiro::Xoshiro256PlusPlus;
-
 /// A seeded generator whose whole state serializes (feature `serde`), so an optimizer that
 /// holds one can be persisted between recurrences and resumed on the same stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct ZeusRng(Xoshiro256PlusPlus);
+pub struct ZeusRng {
+    state: [u64; 4],
+}
 
 impl ZeusRng {
-    /// The generator for `seed`.
+    /// The generator for `seed`: the four state words are the first four outputs of
+    /// SplitMix64 started at `seed` (never all zero).
     pub fn new(seed: u64) -> Self {
-        Self(Xoshiro256PlusPlus::seed_from_u64(seed))
+        let mut x = seed;
+        let mut next = || {
+            x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        };
+        Self {
+            state: [next(), next(), next(), next()],
+        }
+    }
+
+    /// The next 64 random bits (xoshiro256++).
+    pub fn next_u64(&mut self) -> u64 {
+        let s = &mut self.state;
+        let out = s[0].wrapping_add(s[3]).rotate_left(23).wrapping_add(s[0]);
+        let t = s[1] << 17;
+        s[2] ^= s[0];
+        s[3] ^= s[1];
+        s[1] ^= s[2];
+        s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = s[3].rotate_left(45);
+        out
     }
 
     /// Uniform in [0, 1) from the top 53 bits.
     pub fn uniform(&mut self) -> f64 {
-        (self.0.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
     /// Uniform integer in `0..n` (`n > 0`; 0 for `n == 0`), by the multiply-shift map of one
     /// 64-bit draw (bias below 2⁻⁴⁰ for any n that fits a trace).
     pub fn below(&mut self, n: usize) -> usize {
-        let x = self.0.next_u64();
+        let x = self.next_u64();
         ((u128::from(x) * n as u128) >> 64) as usize
     }
 
@@ -61,6 +91,18 @@ impl ZeusRng {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stream_is_rand_xoshiros_xoshiro256plusplus() {
+        use rand_core::{Rng, SeedableRng};
+        for seed in [0, 1, 7, u64::MAX] {
+            let mut theirs = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+            let mut ours = ZeusRng::new(seed);
+            for _ in 0..100 {
+                assert_eq!(ours.next_u64(), theirs.next_u64());
+            }
+        }
+    }
 
     #[test]
     fn draws_are_in_range_and_reproducible() {

@@ -59,7 +59,8 @@ pub struct SimConfig {
 /// One recurrence: every attempt until the target was reached.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Recurrence {
-    /// Batch size of the last attempt (the one that reached the target, if one did).
+    /// Batch size of the last attempt (the one that reached the target, if one did; a
+    /// never-ran attempt counts when it is the last).
     pub batch_size: u32,
     /// Its power limit, watts.
     pub power_limit_w: u32,
@@ -245,6 +246,9 @@ pub fn simulate(trace: &WorkloadTrace, cfg: &SimConfig) -> Result<SimResult, Zeu
             // The path is drawn even if the attempt then never runs, as in the reference.
             let paths = &trace.paths[b];
             let path = paths[rng.below(paths.len())];
+            // The recurrence reports its last attempt's configuration (the reaching one if any).
+            rec.batch_size = trace.batch_sizes[b];
+            rec.power_limit_w = trace.power_limits_w[pl];
             let Some(a) = run_attempt(trace, b, pl, path, limit, eta, profile) else {
                 if let Chooser::Zeus(bso) = &mut chooser {
                     bso.report_never_ran(trace.batch_sizes[b])?;
@@ -255,8 +259,6 @@ pub fn simulate(trace: &WorkloadTrace, cfg: &SimConfig) -> Result<SimResult, Zeu
             if let Chooser::Zeus(bso) = &mut chooser {
                 bso.report(trace.batch_sizes[b], cost, a.reached)?;
             }
-            rec.batch_size = trace.batch_sizes[b];
-            rec.power_limit_w = trace.power_limits_w[pl];
             rec.time_s += a.time_s;
             rec.energy_j += a.energy_j;
             rec.cost += cost;
@@ -286,4 +288,156 @@ enum Chooser {
     Zeus(alloc::boxed::Box<BatchSizeOptimizer>),
     /// Always these indices (batch size, power limit), no early stopping.
     Fixed(usize, usize),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::zeus::trace::{EpochProfile, WORKLOADS};
+    use alloc::vec;
+    use proptest::prelude::*;
+
+    /// A random workload slice: 1–5 batch sizes, 1–4 power limits, 1–4 paths each.
+    fn arb_trace() -> impl Strategy<Value = WorkloadTrace> {
+        (1usize..=5, 1usize..=4, 1u32..=12)
+            .prop_flat_map(|(nb, np, max_epochs)| {
+                let paths = proptest::collection::vec(
+                    proptest::collection::vec(proptest::option::weighted(0.8, 1u32..=15), 1..=4),
+                    nb,
+                );
+                let profiles = proptest::collection::vec(
+                    proptest::collection::vec((0.1f64..1e4, 1.0f64..400.0), np),
+                    nb,
+                );
+                (Just((nb, np, max_epochs)), paths, profiles, 0..nb)
+            })
+            .prop_map(|((nb, np, max_epochs), paths, profiles, b0)| {
+                let mut spec = WORKLOADS[0];
+                spec.max_epochs = max_epochs;
+                let batch_sizes: Vec<u32> = (0..nb as u32).map(|i| 8 << i).collect();
+                let power_limits_w: Vec<u32> = (0..np as u32).map(|i| 100 + 25 * i).collect();
+                WorkloadTrace {
+                    spec,
+                    default_batch_size: batch_sizes[b0],
+                    max_power_w: f64::from(*power_limits_w.last().unwrap()),
+                    paths: paths
+                        .into_iter()
+                        .map(|p| p.into_iter().map(|e| e.map(f64::from)).collect())
+                        .collect(),
+                    profiles: profiles
+                        .into_iter()
+                        .map(|row| {
+                            row.into_iter()
+                                .map(|(t, p)| EpochProfile {
+                                    time_per_epoch_s: t,
+                                    average_power_w: p,
+                                })
+                                .collect()
+                        })
+                        .collect(),
+                    batch_sizes,
+                    power_limits_w,
+                }
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Whatever the trace, a simulation either fails with one of the reference's own
+        /// errors or returns one recurrence per request whose figures add up.
+        #[test]
+        fn simulations_add_up(
+            t in arb_trace(),
+            eta in 0.0f64..=1.0,
+            seed in any::<u64>(),
+            policy in prop_oneof![Just(Policy::Zeus), Just(Policy::Default), Just(Policy::Oracle)],
+            beta in prop_oneof![Just(2.0), Just(1.0), Just(f64::INFINITY)],
+        ) {
+            let eta = Eta::new(eta).unwrap();
+            let cfg = SimConfig { eta, beta, recurrences: 25, seed, policy };
+            match simulate(&t, &cfg) {
+                Err(ZeusError::DefaultDidNotConverge { .. })
+                | Err(ZeusError::NoFeasibleBatchSize { .. })
+                | Err(ZeusError::NoSurvivors { .. }) => {}
+                Err(e) => prop_assert!(false, "unexpected error {e}"),
+                Ok(r) => {
+                    prop_assert_eq!(r.recurrences.len(), 25);
+                    let mut sum = Totals::default();
+                    for rec in &r.recurrences {
+                        prop_assert!(rec.attempts >= 1 && rec.attempts <= MAX_ATTEMPTS);
+                        prop_assert!(t.batch_sizes.contains(&rec.batch_size));
+                        prop_assert!(t.power_limits_w.contains(&rec.power_limit_w));
+                        prop_assert!(rec.cost >= 0.0 && rec.time_s >= 0.0 && rec.energy_j >= 0.0);
+                        prop_assert!(rec.reached || rec.attempts == MAX_ATTEMPTS);
+                        let c = zeus_cost(rec.energy_j, rec.time_s, eta, t.max_power_w);
+                        prop_assert!((c - rec.cost).abs() <= 1e-9 * c.max(1.0));
+                        sum.time_s += rec.time_s;
+                        sum.energy_j += rec.energy_j;
+                        sum.cost += rec.cost;
+                    }
+                    prop_assert_eq!(r.cumulative, sum);
+                    if policy != Policy::Zeus {
+                        let first = r.recurrences[0].batch_size;
+                        prop_assert!(r.recurrences.iter().all(|x| x.batch_size == first));
+                    }
+                    if policy == Policy::Default {
+                        prop_assert_eq!(r.recurrences[0].batch_size, t.default_batch_size);
+                        prop_assert_eq!(r.recurrences[0].power_limit_w, t.max_power_limit_w());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn floor_div_is_pythons() {
+        // Python: 1.0 // 0.1 == 9.0 (0.1 is slightly above 1/10), 6.0 // 2.0 == 3.0.
+        assert_eq!(floor_div(1.0, 0.1), 9.0);
+        assert_eq!(floor_div(6.0, 2.0), 3.0);
+        assert_eq!(floor_div(0.5, 2.0), 0.0);
+        assert_eq!(floor_div(7.0, 2.0), 3.0);
+    }
+
+    #[test]
+    fn profiling_epoch_and_early_stop_follow_the_reference() {
+        // One batch size, two limits: 100 W (10 s, 50 W) and 200 W (5 s, 160 W); paths 4 and
+        // never. η = 1: epoch cost 500 vs 800 J → 100 W. First recurrence: path drawn by the
+        // seed; with profiling the first epoch is the mean of both limits: (500 + 800)/2 J,
+        // (10 + 5)/2 s.
+        let mut spec = WORKLOADS[0];
+        spec.max_epochs = 6;
+        let t = WorkloadTrace {
+            spec,
+            default_batch_size: 8,
+            batch_sizes: vec![8],
+            power_limits_w: vec![100, 200],
+            max_power_w: 200.0,
+            paths: vec![vec![Some(4.0)]],
+            profiles: vec![vec![
+                EpochProfile {
+                    time_per_epoch_s: 10.0,
+                    average_power_w: 50.0,
+                },
+                EpochProfile {
+                    time_per_epoch_s: 5.0,
+                    average_power_w: 160.0,
+                },
+            ]],
+        };
+        let eta = Eta::new(1.0).unwrap();
+        let a = run_attempt(&t, 0, 0, Some(4.0), f64::INFINITY, eta, true).unwrap();
+        assert_eq!(
+            (a.energy_j, a.time_s, a.reached),
+            (650.0 + 3.0 * 500.0, 7.5 + 30.0, true)
+        );
+        // Early stop: a limit of 1 250 J allows ⌊1250 / 500⌋ = 2 epochs < 4: fails after 2.
+        let a = run_attempt(&t, 0, 0, Some(4.0), 1250.0, eta, false).unwrap();
+        assert_eq!((a.energy_j, a.time_s, a.reached), (1000.0, 20.0, false));
+        // Below one epoch: never runs.
+        assert!(run_attempt(&t, 0, 0, Some(4.0), 499.0, eta, false).is_none());
+        // A never-reaching path runs the whole budget.
+        let a = run_attempt(&t, 0, 0, None, f64::INFINITY, eta, false).unwrap();
+        assert_eq!((a.time_s, a.reached), (60.0, false));
+    }
 }
