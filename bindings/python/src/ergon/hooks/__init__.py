@@ -18,6 +18,10 @@ does not expect raises :class:`~ergon.ErgonError` (``INVALID_STATE``) before it 
 gives each rank its stage's plan, and re-plans on-line when a straggler announces its iteration
 time; the hooks above, or a plain training loop, drive it.
 
+:class:`ergon.hooks.huggingface.PowerLimitCallback` (imported on its own: it imports
+``transformers``) runs Zeus's power-limit optimizer (:mod:`ergon.zeus`) from a Hugging Face
+``Trainer``.
+
 ``install()`` returns the hook, which is also a context manager: leaving the block (or
 ``close()``, or interpreter exit) uninstalls it and closes the executor, restoring the GPU's
 settings; ``uninstall()`` alone puts the framework back and keeps the executor. Neither
