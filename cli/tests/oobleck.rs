@@ -231,3 +231,44 @@ fn bad_input_is_one_error_line() {
         assert_one_line_error(&o, &[want]);
     }
 }
+
+#[test]
+fn simulate_prints_shares_and_draws_the_svg() {
+    let s = Scratch::new("simulate");
+    let p = s.write("c.json", &oracle_c());
+    // No failures: Oobleck loses nothing, checkpoint-restart pays 10 s per 300 s of training
+    // (3000 of 3100 s), redundant computation also the shadow forward (1/(1 + 1/3)).
+    let t = s.write(
+        "t.json",
+        r#"{"format": "oobleck-trace/v1", "duration_s": 3100, "events": []}"#,
+    );
+    let svg = s.path().join("f.svg").display().to_string();
+    let args = [
+        &[
+            "oobleck",
+            "simulate",
+            "--profile",
+            &p,
+            "--trace",
+            &t,
+            "--svg",
+            &svg,
+        ],
+        PLAN,
+    ]
+    .concat();
+    let v = parse_json(&ergon(s.path(), &args));
+    let share = |i: usize| f64_of(&v["systems"][i]["effective_share"]);
+    assert_eq!(v["systems"][0]["system"], "oobleck");
+    assert!((share(0) - 1.0).abs() < 1e-12);
+    assert!((share(1) - 3000.0 / 3100.0).abs() < 1e-12);
+    assert!((share(2) - 0.75 * 3000.0 / 3100.0).abs() < 1e-12);
+    assert!(s.read("f.svg").starts_with("<svg"));
+    let bad = s.write("bad.json", r#"{"format": "oobleck-trace/v1", "duration_s": 10, "events": [{"time_s": 1, "fail": 99}]}"#);
+    let args = [
+        &["oobleck", "simulate", "--profile", &p, "--trace", &bad],
+        PLAN,
+    ]
+    .concat();
+    assert_one_line_error(&ergon(s.path(), &args), &["node 99 is not in 0..12"]);
+}

@@ -164,6 +164,20 @@ impl Trace {
     }
 }
 
+/// The events that change a node's state (a failure of a live node, a return of a failed one);
+/// the others change nothing and are dropped. Each system applies them to its own live set.
+fn changes(trace: &Trace, nodes: u32) -> Vec<Event> {
+    let mut alive = vec![true; nodes as usize];
+    let mut out = Vec::new();
+    for e in &trace.events {
+        if alive[e.node as usize] == e.fails {
+            alive[e.node as usize] = !e.fails;
+            out.push(*e);
+        }
+    }
+    out
+}
+
 /// Throughput of a plan, microbatches per second.
 fn rate(plan: &Plan) -> f64 {
     if plan.iteration_time_ms > 0.0 {
@@ -363,18 +377,15 @@ fn oobleck(
     d: f64,
 ) -> SystemResult {
     let n = ts.max_nodes;
-    let mut alive = vec![true; n as usize];
     // Plans number nodes 0..k; `phys[i]` is the cluster node of plan node i.
     let mut phys: Vec<u32> = (0..n).collect();
     let mut plan = Some(first);
     let mut l = Ledger::new(c, plan.as_ref().map_or(0.0, rate), 1.0, false);
     let (mut reconf, mut restarts) = (0, 0);
     let mut iter_start: f64 = 0.0;
-    for e in &trace.events {
+    let mut alive = vec![true; n as usize];
+    for e in changes(trace, n) {
         l.advance(e.time_s);
-        if alive[e.node as usize] != e.fails {
-            continue;
-        }
         alive[e.node as usize] = !e.fails;
         let live: Vec<u32> = (0..n).filter(|&u| alive[u as usize]).collect();
         let iter_s = plan.as_ref().map_or(0.0, |p| p.iteration_time_ms / 1000.0);
@@ -437,14 +448,11 @@ fn checkpoint_restart(
     d: f64,
 ) -> SystemResult {
     let n = ts.max_nodes;
-    let mut alive = vec![true; n as usize];
     let mut l = Ledger::new(c, rate(baseline), 1.0, true);
     let mut restarts = 0;
-    for e in &trace.events {
+    let mut alive = vec![true; n as usize];
+    for e in changes(trace, n) {
         l.advance(e.time_s);
-        if alive[e.node as usize] != e.fails {
-            continue;
-        }
         alive[e.node as usize] = !e.fails;
         let live = alive.iter().filter(|&&a| a).count() as u32;
         if e.fails {
@@ -476,7 +484,6 @@ fn redundant(
     });
     let r = if total > 0.0 { fw / total } else { 0.0 };
     let n = ts.max_nodes;
-    let mut alive = vec![true; n as usize];
     let mut plan = baseline.clone();
     let mut phys: Vec<u32> = (0..n).collect();
     // Per pipeline: nodes down since the last restart.
@@ -493,11 +500,9 @@ fn redundant(
         };
         slow / (1.0 + r)
     };
-    for e in &trace.events {
+    let mut alive = vec![true; n as usize];
+    for e in changes(trace, n) {
         l.advance(e.time_s);
-        if alive[e.node as usize] != e.fails {
-            continue;
-        }
         alive[e.node as usize] = !e.fails;
         let owner = phys.iter().position(|&u| u == e.node).and_then(|i| {
             plan.pipelines
