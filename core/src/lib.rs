@@ -1,5 +1,5 @@
-//! Ergon's solver core: the algorithms of Perseus, DPK and Orloj as `no_std` + `alloc` Rust
-//! (Zeus, Chase, Oobleck and Auxo are planned and not here yet).
+//! Ergon's solver core: the algorithms of Perseus, DPK, Orloj, Zeus, Chase, Oobleck and Auxo as
+//! `no_std` + `alloc` Rust.
 //!
 //! Core never reads files, never allocates C memory and never talks to a GPU: a problem value
 //! goes in, a result value comes out. The outer crates (`ergon-ffi`, `ergon-hwctl`, `ergon-cli`)
@@ -17,9 +17,13 @@
 //!   distributions: distributions, batch-time model, schedulers, online batcher, simulator.
 //! - [`oobleck`]: Oobleck, pipeline templates for every node count, the f+1 instantiation with
 //!   an exact batch split, reconfiguration after node failures, and a failure simulator.
-//! - [`zeus`]: Zeus, the energy/time cost model of power-limit and batch-size optimization.
+//! - [`zeus`]: Zeus, the energy/time cost, the just-in-time power-limit optimizer (a state
+//!   machine a driver runs), the batch-size optimizer (pruning + Gaussian Thompson sampling)
+//!   and a trace-driven simulator of recurring jobs.
 //! - [`chase`]: Chase, carbon-aware power-limit control: the carbon trace, the cost, a
 //!   carbon-intensity forecaster, a replay over a trace, and carbon-aware Perseus.
+//! - [`auxo`]: Auxo, cohort identification for cross-device federated learning: the
+//!   client × cohort affinity table, the per-cohort clustering step, split tests, matching.
 //! - [`names`]: the names of core's enum values (`FromStr`/`Display` on one table per enum)
 //!   and the [`UnknownName`](names::UnknownName) error.
 //! - [`formats`] (feature `serde`): what the systems' interchange formats share, above all
@@ -27,8 +31,8 @@
 //!
 //! Features: `serde` (default) adds the interchange formats (parsing works on strings; core
 //! still touches no file). `parallel` (needs `std`, off by default) lets the Perseus solver
-//! use a second thread for large pipelines; its results are identical either way. There is no `std` feature: `core::error::Error` serves hosted and
-//! embedded targets alike.
+//! use a second thread for large pipelines; its results are identical either way. There is no
+//! `std` feature: `core::error::Error` serves hosted and embedded targets alike.
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
