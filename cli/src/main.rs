@@ -33,8 +33,8 @@
 #[macro_use]
 extern crate ergon_cli_support;
 
-mod chase_cmd;
 mod auxo_cmd;
+mod chase_cmd;
 mod dpk_cmd;
 mod frontier_cmd;
 mod gpu_cmd;

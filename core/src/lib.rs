@@ -41,8 +41,8 @@ extern crate alloc;
 #[cfg(feature = "parallel")]
 extern crate std;
 
-pub mod chase;
 pub mod auxo;
+pub mod chase;
 pub mod dpk;
 pub mod fit;
 pub mod flow;
