@@ -2400,7 +2400,7 @@ struct ergon_oobleck_options ergon_oobleck_options_default(void);
 
 /**
  * Builds the templates of an `oobleck-profile/v1` document of `len` bytes (no NUL needed)
- * for every node count in [n0, `options->max_nodes`]. On success `*out` receives a handle to
+ * for every node count from n0 to `options->max_nodes`. On success `*out` receives a handle to
  * release with `ergon_oobleck_templates_free`.
  *
  * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `PARSE`, `SCHEMA`, `INVALID_PROBLEM` (no layers, a

@@ -181,7 +181,7 @@ struct SimulateArgs {
     /// of the batch size's training paths that reach the target (unless --epochs is given).
     #[arg(long, value_name = "TRAIN.csv")]
     train: PathBuf,
-    /// Zeus power trace of one GPU (summary_power_<gpu>.csv): time per epoch and average power
+    /// Zeus power trace of one GPU (`summary_power_<gpu>.csv`): time per epoch and average power
     /// at each power limit.
     #[arg(long, value_name = "POWER.csv")]
     power: PathBuf,
