@@ -66,8 +66,23 @@ proptest! {
         // A time between two points: the first point at or below it ends the frontier.
         let k = ((n - 1) as f64 * cut_at) as usize;
         let time_s = full.points[k].time_s + 0.4 * tau;
-        let part = solve(&problem, Stop::AtTime { time_s });
+        let mut totals = Vec::new();
+        let mut record = |_: u64, total: u64| {
+            totals.push(total);
+            true
+        };
+        let part = perseus::solve_with_options(
+            &problem,
+            SolveOptions {
+                stop: Stop::AtTime { time_s },
+                progress: Some(&mut record),
+                ..SolveOptions::default()
+            },
+        )
+        .unwrap();
         assert_prefix(&full, &part)?;
+        // The progress total is the points down to the stop time.
+        prop_assert!(totals.iter().all(|&t| t == (k + 1) as u64), "{:?}", totals);
         prop_assert_eq!(part.points.len(), k + 1);
         prop_assert!(part.points[k].time_s <= time_s);
         if k + 1 < n {

@@ -435,8 +435,8 @@ pub struct SolveOptions<'a> {
     /// How far down to solve.
     pub stop: Stop,
     /// Called after every point with `(points_done, points_expected)` (`points_expected` =
-    /// T_max − T_min, the whole frontier); returning `false` stops the solve with
-    /// [`Termination::Cancelled`].
+    /// T_max − T_min, the whole frontier, or the points down to the time of
+    /// [`Stop::AtTime`]); returning `false` stops the solve with [`Termination::Cancelled`].
     pub progress: Option<&'a mut dyn FnMut(u64, u64) -> bool>,
     /// A monotonic clock (any unit, e.g. nanoseconds) for [`PhaseStats`]'s ticks: core has no
     /// clock of its own. Read four times per point, so leave it `None` unless profiling.

@@ -388,7 +388,9 @@ pub(super) fn solve(
     let mut stack: Vec<u32> = Vec::new();
     let mut crit: Vec<u32> = Vec::new();
     let mut crit_edges: Vec<(u32, u32, u32)> = Vec::new();
-    let expected = t_max - t_min;
+    // Points this solve will compute: down to the stop time where one is given (the T* stop
+    // is not known in advance: the whole frontier).
+    let expected = t_max - stop_quanta.map_or(t_min, |q| q.clamp(t_min, t_max));
     let mut termination = Termination::ReachedMinimum;
     let mut min_energy = start.energy_j;
     let clock = options.clock;
