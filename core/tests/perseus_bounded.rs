@@ -1,4 +1,4 @@
-//! Bounded solves (issue 19): every `SolveOptions` bound, cancel and thread count gives a
+//! Bounded solves (issue 19): every `SolveOptions` bound and a cancel give a
 //! prefix of the whole frontier, point for point and change for change, and stops where its
 //! rule says; the work counts add up.
 
@@ -99,7 +99,7 @@ proptest! {
         prop_assert_eq!(part.min_energy(), star);
         prop_assert!(part.points.len() <= star.map_or(0, |i| i + 1) + 1);
 
-        // Cancel after `k + 1` points; a second thread changes nothing; the counts add up.
+        // Cancel after `k + 1` points; the counts add up.
         let mut stats = PhaseStats::default();
         let mut calls = 0u64;
         let mut progress = |done: u64, total: u64| {
@@ -112,7 +112,6 @@ proptest! {
             SolveOptions {
                 progress: Some(&mut progress),
                 stats: Some(&mut stats),
-                threads: 2,
                 ..SolveOptions::default()
             },
         )

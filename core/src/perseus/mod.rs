@@ -443,10 +443,6 @@ pub struct SolveOptions<'a> {
     pub clock: Option<&'a dyn Fn() -> u64>,
     /// Where to write the work counts and ticks of the solve.
     pub stats: Option<&'a mut PhaseStats>,
-    /// Threads the solver may use: 0 or 1 = the calling thread only (default); 2 or more =
-    /// a second thread for the critical-path passes of DAGs of 4 096 computations or more
-    /// (only with the `parallel` feature; ignored without it). Results are identical.
-    pub threads: u32,
 }
 
 /// One point of the frontier.
