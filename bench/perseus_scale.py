@@ -13,7 +13,7 @@ the solver's per-phase profile (`ergon frontier --stats`) of each pipeline's las
 Usage (from the repository root):
     python3 bench/perseus_scale.py                      # all six pipelines, 1 run each
     python3 bench/perseus_scale.py --runs 3 --stats --out bench/results/perseus_scale.json
-    python3 bench/perseus_scale.py --sizes 8x128 8x512 --threads 1 2
+    python3 bench/perseus_scale.py --sizes 8x128 8x512
 
 Exit status: 0 ok, 1 a run failed, 2 setup error (generator or build missing).
 """
@@ -60,9 +60,8 @@ def instance(gen, stages: int, microbatches: int, out_dir: Path) -> Path:
     return path
 
 
-def run_once(ergon: str, path: Path, threads: int, stats: bool):
-    cmd = [ergon, "frontier", "--instance", str(path), "--json", "--no-plot",
-           "--threads", str(threads)]
+def run_once(ergon: str, path: Path, stats: bool):
+    cmd = [ergon, "frontier", "--instance", str(path), "--json", "--no-plot"]
     if stats:
         cmd.append("--stats")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -84,8 +83,6 @@ def main() -> int:
     ap.add_argument("--ergon", help="ergon binary (default: build target/release/ergon)")
     ap.add_argument("--sizes", nargs="*", default=DEFAULT_SIZES, help="SxM pipelines")
     ap.add_argument("--runs", type=int, default=1, help="runs per pipeline (median)")
-    ap.add_argument("--threads", type=int, nargs="*", default=[1],
-                    help="values of `ergon frontier --threads` to compare")
     ap.add_argument("--stats", action="store_true", help="print the per-phase profile")
     ap.add_argument("--generator", type=Path,
                     default=ROOT.parent / "shared/tools/perseus/gen_instances.py")
@@ -104,43 +101,41 @@ def main() -> int:
         ergon = str(ROOT / "target/release/ergon")
 
     results = []
-    print("| pipeline | threads | computations | frontier points | time (s) | per point (ms) "
+    print("| pipeline | computations | frontier points | time (s) | per point (ms) "
           "| CPU (s) | CPU per point (ms) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for size in args.sizes:
         s, m = (int(x) for x in size.lower().split("x"))
         path = instance(gen, s, m, args.instances)
-        for threads in args.threads:
-            walls, cpus, points, profile = [], [], 0, []
-            try:
-                for _ in range(args.runs):
-                    wall, cpu, points, profile = run_once(ergon, path, threads, args.stats)
-                    walls.append(wall)
-                    cpus.append(cpu)
-            except RuntimeError as e:
-                print(f"error: {e}", file=sys.stderr)
-                return 1
-            wall, cpu = statistics.median(walls), statistics.median(cpus)
-            row = dict(pipeline=f"{s}x{m}", stages=s, microbatches=m, threads=threads,
-                       computations=2 * s * m, points=points, time_s=wall, cpu_s=cpu,
-                       per_point_ms=1e3 * wall / max(points, 1),
-                       cpu_per_point_ms=1e3 * cpu / max(points, 1),
-                       runs_s=walls, runs_cpu_s=cpus, profile=profile)
-            results.append(row)
-            print(f"| {s} × {m} | {threads} | {2 * s * m} | {points} | {wall:.2f} | "
-                  f"{row['per_point_ms']:.3f} | {cpu:.2f} | {row['cpu_per_point_ms']:.3f} |",
-                  flush=True)
-            for line in profile:
-                print(f"    {line.strip()}", flush=True)
+        walls, cpus, points, profile = [], [], 0, []
+        try:
+            for _ in range(args.runs):
+                wall, cpu, points, profile = run_once(ergon, path, args.stats)
+                walls.append(wall)
+                cpus.append(cpu)
+        except RuntimeError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        wall, cpu = statistics.median(walls), statistics.median(cpus)
+        row = dict(pipeline=f"{s}x{m}", stages=s, microbatches=m,
+                   computations=2 * s * m, points=points, time_s=wall, cpu_s=cpu,
+                   per_point_ms=1e3 * wall / max(points, 1),
+                   cpu_per_point_ms=1e3 * cpu / max(points, 1),
+                   runs_s=walls, runs_cpu_s=cpus, profile=profile)
+        results.append(row)
+        print(f"| {s} × {m} | {2 * s * m} | {points} | {wall:.2f} | "
+              f"{row['per_point_ms']:.3f} | {cpu:.2f} | {row['cpu_per_point_ms']:.3f} |",
+              flush=True)
+        for line in profile:
+            print(f"    {line.strip()}", flush=True)
 
-    by = {(r["pipeline"], r["threads"]): r for r in results}
-    for threads in args.threads:
-        small, large = by.get(("8x128", threads)), by.get(("8x1024", threads))
-        if small and large:
-            ratio = large["per_point_ms"] / small["per_point_ms"]
-            cpu_ratio = large["cpu_per_point_ms"] / small["cpu_per_point_ms"]
-            print(f"per-point ratio 8x1024 / 8x128 (threads {threads}): {ratio:.2f} wall, "
-                  f"{cpu_ratio:.2f} CPU (target <= 2)")
+    by = {r["pipeline"]: r for r in results}
+    small, large = by.get("8x128"), by.get("8x1024")
+    if small and large:
+        ratio = large["per_point_ms"] / small["per_point_ms"]
+        cpu_ratio = large["cpu_per_point_ms"] / small["cpu_per_point_ms"]
+        print(f"per-point ratio 8x1024 / 8x128: {ratio:.2f} wall, {cpu_ratio:.2f} CPU "
+              f"(target <= 2)")
     if args.out:
         doc = dict(machine=dict(cpu=platform.processor() or platform.machine(),
                                 cores=os.cpu_count(), load=os.getloadavg()),

@@ -1219,7 +1219,8 @@ typedef struct ergon_perseus_solve_options {
   double stop_time_s;
   /**
    * Progress: called synchronously on the calling thread after every point with
-   * `user_data`, the points done and the points of the whole frontier (T_max − T_min);
+   * `user_data`, the points done and the points expected (T_max − T_min, or down to
+   * `stop_time_s` with `ERGON_PERSEUS_STOP_TIME`);
    * return 0 to go on, anything else to stop (the frontier then ends at that point and the
    * solve still succeeds, `complete` false). NULL: none (default). It must not unwind
    * (throw) into the library and must not use this frontier handle.

@@ -83,11 +83,6 @@ pub struct Args {
     /// than measured; the summary prints that bound relative to the shortest computation.
     #[arg(long, value_name = "SECONDS")]
     quantum: Option<f64>,
-    /// Threads for the solve: 1 = one thread, 2 = a second thread for the critical-path
-    /// passes of pipelines of 4 096 computations or more (default 1: on a loaded machine the
-    /// second thread costs more than it saves; see BENCHMARKS.md).
-    #[arg(long, value_name = "N")]
-    threads: Option<u32>,
     /// Print per-phase time and work of the solve on stderr (profiling).
     #[arg(long)]
     stats: bool,
@@ -205,7 +200,6 @@ pub fn run(args: Args) -> Result<()> {
         progress: Some(&mut progress),
         clock: if args.stats { Some(&clock) } else { None },
         stats: Some(&mut stats),
-        threads: args.threads.unwrap_or(1),
     };
     // The solver checks more of the problem than the reader does: name the file it came from.
     let source = args.instance.as_ref().or(args.profile.as_ref());

@@ -1,5 +1,5 @@
 //! `ergon frontier`'s controls for large pipelines (issue 19): `--until-deadline`, `--until
-//! t-star`, `--quantum`, `--stats`, `--threads`, checked on the shared `a100_s4_m8` fixture
+//! t-star`, `--quantum`, `--stats`, checked on the shared `a100_s4_m8` fixture
 //! against lowtime's frontier for it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -84,10 +84,10 @@ fn until_t_star_stops_just_past_the_minimum_energy() {
 }
 
 #[test]
-fn stats_report_every_phase_and_threads_change_nothing() {
+fn stats_report_every_phase_and_change_nothing() {
     let dir = Scratch::new("stats");
-    let one = frontier(dir.path(), &["--json", "--stats", "--threads", "1"]);
-    let two = frontier(dir.path(), &["--json", "--threads", "2"]);
+    let one = frontier(dir.path(), &["--json", "--stats"]);
+    let two = frontier(dir.path(), &["--json"]);
     let err = stderr(&one);
     assert!(
         err.contains(&format!("solve profile: {} points", oracle().len())),

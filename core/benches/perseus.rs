@@ -6,7 +6,7 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ergon_core::flow::{BoundedArc, BoundedCut, MaxFlow};
-use ergon_core::perseus::synthetic::{self, A100_LIKE, H100_LIKE, Synthetic};
+use ergon_core::perseus::synthetic::{self, A100_LIKE, GpuModel, H100_LIKE, Synthetic};
 use ergon_core::perseus::{self, Pipeline};
 use xorshift::XorShift64;
 
@@ -74,16 +74,27 @@ fn bench_flow(c: &mut Criterion) {
     group.finish();
 }
 
+/// A synthetic 1F1B pipeline at τ = 1 ms.
+fn one_f_one_b(
+    gpu: GpuModel,
+    stages: u32,
+    microbatches: u32,
+    fwd_s_at_fmax: f64,
+    seed: u64,
+) -> Synthetic {
+    Synthetic {
+        gpu,
+        pipeline: Pipeline::one_f_one_b(stages, microbatches),
+        fwd_s_at_fmax,
+        unit_time_s: 0.001,
+        seed,
+    }
+}
+
 fn bench_frontier(c: &mut Criterion) {
     let mut group = c.benchmark_group("frontier");
     group.sample_size(10);
-    let small = Synthetic {
-        gpu: A100_LIKE,
-        pipeline: Pipeline::one_f_one_b(4, 8),
-        fwd_s_at_fmax: 0.020,
-        unit_time_s: 0.001,
-        seed: 11,
-    };
+    let small = one_f_one_b(A100_LIKE, 4, 8, 0.020, 11);
     for (name, spec) in [
         ("a100_4x8", small),
         ("gpt3_default_8x32", synthetic::gpt3_default()),
@@ -108,13 +119,7 @@ fn bench_frontier(c: &mut Criterion) {
 fn bench_scale(c: &mut Criterion) {
     let mut group = c.benchmark_group("frontier_scale");
     group.sample_size(10);
-    let spec = Synthetic {
-        gpu: H100_LIKE,
-        pipeline: Pipeline::one_f_one_b(8, 128),
-        fwd_s_at_fmax: 0.010,
-        unit_time_s: 0.001,
-        seed: 13,
-    };
+    let spec = one_f_one_b(H100_LIKE, 8, 128, 0.010, 13);
     let Ok(mut problem) = spec.problem() else {
         return;
     };

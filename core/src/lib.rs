@@ -30,16 +30,12 @@
 //!   the one [`FormatError`](formats::FormatError) type of a rejected input document.
 //!
 //! Features: `serde` (default) adds the interchange formats (parsing works on strings; core
-//! still touches no file). `parallel` (needs `std`, off by default) lets the Perseus solver
-//! use a second thread for large pipelines; its results are identical either way. There is no
-//! `std` feature: `core::error::Error` serves hosted and embedded targets alike.
+//! still touches no file). There is no `std` feature: `core::error::Error` serves hosted and
+//! embedded targets alike.
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 extern crate alloc;
-// Only for the threads of the `parallel` feature; the default build stays no_std.
-#[cfg(feature = "parallel")]
-extern crate std;
 
 pub mod auxo;
 pub mod chase;

@@ -644,7 +644,8 @@ pub struct ergon_perseus_solve_options {
     /// Iteration time in seconds for `ERGON_PERSEUS_STOP_TIME` (finite, ≥ 0); else ignored.
     pub stop_time_s: f64,
     /// Progress: called synchronously on the calling thread after every point with
-    /// `user_data`, the points done and the points of the whole frontier (T_max − T_min);
+    /// `user_data`, the points done and the points expected (T_max − T_min, or down to
+    /// `stop_time_s` with `ERGON_PERSEUS_STOP_TIME`);
     /// return 0 to go on, anything else to stop (the frontier then ends at that point and the
     /// solve still succeeds, `complete` false). NULL: none (default). It must not unwind
     /// (throw) into the library and must not use this frontier handle.

@@ -435,18 +435,14 @@ pub struct SolveOptions<'a> {
     /// How far down to solve.
     pub stop: Stop,
     /// Called after every point with `(points_done, points_expected)` (`points_expected` =
-    /// T_max − T_min, the whole frontier); returning `false` stops the solve with
-    /// [`Termination::Cancelled`].
+    /// T_max − T_min, the whole frontier, or the points down to the time of
+    /// [`Stop::AtTime`]); returning `false` stops the solve with [`Termination::Cancelled`].
     pub progress: Option<&'a mut dyn FnMut(u64, u64) -> bool>,
     /// A monotonic clock (any unit, e.g. nanoseconds) for [`PhaseStats`]'s ticks: core has no
     /// clock of its own. Read four times per point, so leave it `None` unless profiling.
     pub clock: Option<&'a dyn Fn() -> u64>,
     /// Where to write the work counts and ticks of the solve.
     pub stats: Option<&'a mut PhaseStats>,
-    /// Threads the solver may use: 0 or 1 = the calling thread only (default); 2 or more =
-    /// a second thread for the critical-path passes of DAGs of 4 096 computations or more
-    /// (only with the `parallel` feature; ignored without it). Results are identical.
-    pub threads: u32,
 }
 
 /// One point of the frontier.

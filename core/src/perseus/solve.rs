@@ -96,42 +96,22 @@ impl Graph {
     }
 }
 
-/// Critical-path method: for every computation its earliest finish `ef` (longest path from the
-/// start through it) and its `tail` (longest path from its start to the end). Its latest start
-/// is `makespan − tail`, so an arc u → v has zero float iff `ef[u] + tail[v] == makespan`.
-/// The two passes are independent: with the `parallel` feature, large DAGs run them on two
-/// threads.
+/// Critical-path method, backward only: for every computation its `tail`, the longest path
+/// from its start to the end, and the makespan (the longest tail). That is all the iteration
+/// needs: a computation u on a longest path continues along an edge u → v with zero float iff
+/// `tail[u] == dur[u] + tail[v]` (then v is on a longest path too), and the longest paths start
+/// at the roots whose tail is the makespan. The earliest starts are never needed.
 #[derive(Default)]
 struct Cpm {
-    ef: Vec<u64>,
     tail: Vec<u64>,
     makespan: u64,
 }
 
-/// Computations from which [`Cpm::run`] runs its two passes on two threads (`parallel`
-/// feature): below it, starting a thread costs more than the backward pass.
-#[cfg(feature = "parallel")]
-const PARALLEL_CPM_MIN: usize = 4096;
-
 impl Cpm {
-    fn forward(g: &Graph, dur: &[u32], ef: &mut [u64]) -> u64 {
+    fn run(&mut self, g: &Graph, dur: &[u32]) {
+        self.tail.resize(g.n, 0);
+        let tail = &mut self.tail;
         let mut makespan = 0;
-        for &v in &g.topo {
-            let v = v as usize;
-            let es = g
-                .preds(v)
-                .iter()
-                .map(|&u| ef[u as usize])
-                .max()
-                .unwrap_or(0);
-            let f = es + u64::from(dur[v]);
-            ef[v] = f;
-            makespan = makespan.max(f);
-        }
-        makespan
-    }
-
-    fn backward(g: &Graph, dur: &[u32], tail: &mut [u64]) {
         for &v in g.topo.iter().rev() {
             let v = v as usize;
             let rest = g
@@ -140,33 +120,11 @@ impl Cpm {
                 .map(|&w| tail[w as usize])
                 .max()
                 .unwrap_or(0);
-            tail[v] = rest + u64::from(dur[v]);
+            let t = rest + u64::from(dur[v]);
+            tail[v] = t;
+            makespan = makespan.max(t);
         }
-    }
-
-    fn run(&mut self, g: &Graph, dur: &[u32]) {
-        self.run_threads(g, dur, 1);
-    }
-
-    /// [`run`](Self::run) on up to `threads` threads (more than one only with the `parallel`
-    /// feature and a large DAG).
-    fn run_threads(&mut self, g: &Graph, dur: &[u32], threads: u32) {
-        let n = g.n;
-        self.ef.resize(n, 0);
-        self.tail.resize(n, 0);
-        let (ef, tail) = (&mut self.ef, &mut self.tail);
-        #[cfg(not(feature = "parallel"))]
-        let _ = threads;
-        #[cfg(feature = "parallel")]
-        if threads >= 2 && n >= PARALLEL_CPM_MIN {
-            self.makespan = std::thread::scope(|scope| {
-                scope.spawn(|| Self::backward(g, dur, tail));
-                Self::forward(g, dur, ef)
-            });
-            return;
-        }
-        self.makespan = Self::forward(g, dur, ef);
-        Self::backward(g, dur, tail);
+        self.makespan = makespan;
     }
 }
 
@@ -388,7 +346,9 @@ pub(super) fn solve(
     let mut stack: Vec<u32> = Vec::new();
     let mut crit: Vec<u32> = Vec::new();
     let mut crit_edges: Vec<(u32, u32, u32)> = Vec::new();
-    let expected = t_max - t_min;
+    // Points this solve will compute: down to the stop time where one is given (the T* stop
+    // is not known in advance: the whole frontier).
+    let expected = t_max - stop_quanta.map_or(t_min, |q| q.clamp(t_min, t_max));
     let mut termination = Termination::ReachedMinimum;
     let mut min_energy = start.energy_j;
     let clock = options.clock;
@@ -423,10 +383,11 @@ pub(super) fn solve(
         while let Some(u) = stack.pop() {
             crit.push(u);
             let u = u as usize;
-            let ef = cpm.ef[u];
+            // What must follow u on a longest path: tail[u] − dur[u].
+            let rest = cpm.tail[u] - u64::from(dur[u]);
             let first = g.succ_start[u] as usize;
             for (k, &v) in g.succs(u).iter().enumerate() {
-                if ef + cpm.tail[v as usize] == cpm.makespan {
+                if cpm.tail[v as usize] == rest {
                     crit_edges.push((u as u32, v, (first + k) as u32));
                     if seen[v as usize] != epoch {
                         seen[v as usize] = epoch;
@@ -514,7 +475,8 @@ pub(super) fn solve(
                 let h = id(2 * v);
                 dummy(s_local, h, n + num_edges + v);
             }
-            if g.succs(v).is_empty() && cpm.ef[v] == cpm.makespan {
+            // A critical leaf finishes at the makespan.
+            if g.succs(v).is_empty() {
                 let t = id(2 * v + 1);
                 dummy(t, t_local, 2 * n + num_edges + v);
             }
@@ -605,7 +567,7 @@ pub(super) fn solve(
         stats.changes += u64::from(changes.len() as u32 - first_change);
         let t3 = tick();
         stats.apply_ticks += t3.wrapping_sub(t2);
-        cpm.run_threads(&g, &dur, options.threads);
+        cpm.run(&g, &dur);
         stats.cpm_ticks += tick().wrapping_sub(t3);
         let p = point(
             cpm.makespan,

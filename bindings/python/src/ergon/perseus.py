@@ -389,9 +389,10 @@ class Frontier(Owner):
 
         Args:
             progress: called as ``progress(points_done, points_total)`` after every point, on
-                this thread (``points_total`` = T_max − T_min, the whole frontier); returning
-                ``False`` stops the solve there (the frontier is then incomplete), and an
-                exception it raises stops the solve and is raised here.
+                this thread (``points_total`` = T_max − T_min, the whole frontier, or the
+                points down to ``until`` when it is a time); returning ``False`` stops the
+                solve there (the frontier is then incomplete), and an exception it raises
+                stops the solve and is raised here.
             until: how far down to solve: ``None`` or ``"t_min"`` (the whole frontier),
                 ``"t_star"`` (stop once the energy rises past its minimum T*), or a time in
                 seconds (stop at the first point at or below it, e.g. a straggler deadline).
