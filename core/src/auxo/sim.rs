@@ -299,19 +299,7 @@ pub fn run(cfg: &TrainSimConfig) -> Result<TrainSimResult, AuxoError> {
         // Global FedAvg baseline: K online clients.
         let picked = sample(&online, cfg.per_round, &mut rng);
         if !picked.is_empty() {
-            let mut sum = vec![0.0; dim];
-            for &c in &picked {
-                let mut w = global.clone();
-                train(
-                    &mut w,
-                    &clients[c as usize].train,
-                    cfg.classes,
-                    cfg.local_steps,
-                    cfg.learning_rate,
-                );
-                sum.iter_mut().zip(&w).for_each(|(s, v)| *s += v);
-            }
-            global = sum.iter().map(|s| s / picked.len() as f64).collect();
+            global = fed_avg(&global, &picked, &clients, cfg, |_, _| {});
         }
         // Auxo: ⌊K / cohorts⌋ online members per cohort.
         let cohorts = auxo.cohorts();
@@ -329,22 +317,12 @@ pub fn run(cfg: &TrainSimConfig) -> Result<TrainSimResult, AuxoError> {
             if picked.is_empty() {
                 continue;
             }
-            let mut sum = vec![0.0; dim];
             let mut updates: Vec<f32> = Vec::with_capacity(picked.len() * dim);
-            for &c in &picked {
-                let mut w = models[m].clone();
-                train(
-                    &mut w,
-                    &clients[c as usize].train,
-                    cfg.classes,
-                    cfg.local_steps,
-                    cfg.learning_rate,
-                );
-                updates.extend(models[m].iter().zip(&w).map(|(a, b)| (a - b) as f32));
-                sum.iter_mut().zip(&w).for_each(|(s, v)| *s += v);
+            let start = models[m].clone();
+            models[m] = fed_avg(&start, &picked, &clients, cfg, |c, w| {
+                updates.extend(start.iter().zip(w).map(|(a, b)| (a - b) as f32));
                 trained[c as usize] = true;
-            }
-            models[m] = sum.iter().map(|s| s / picked.len() as f64).collect();
+            });
             let out = auxo.step(m, &picked, &updates, dim)?;
             out.apply_to(&mut models);
             if out.split.is_some() {
@@ -381,6 +359,31 @@ pub fn run(cfg: &TrainSimConfig) -> Result<TrainSimResult, AuxoError> {
         ari: adjusted_rand_index(&serving, &groups),
         purity: purity(&serving, &groups, &trained),
     })
+}
+
+/// One FedAvg round from `start`: every picked client trains a copy locally (`each` sees the
+/// client and its trained weights), and the result is the plain mean.
+fn fed_avg(
+    start: &Model,
+    picked: &[u32],
+    clients: &[Client],
+    cfg: &TrainSimConfig,
+    mut each: impl FnMut(u32, &Model),
+) -> Model {
+    let mut sum = vec![0.0; start.len()];
+    for &c in picked {
+        let mut w = start.clone();
+        train(
+            &mut w,
+            &clients[c as usize].train,
+            cfg.classes,
+            cfg.local_steps,
+            cfg.learning_rate,
+        );
+        each(c, &w);
+        sum.iter_mut().zip(&w).for_each(|(s, v)| *s += v);
+    }
+    sum.iter().map(|s| s / picked.len().max(1) as f64).collect()
 }
 
 /// Up to `k` distinct entries of `from`, uniformly (partial Fisher–Yates on a copy).
