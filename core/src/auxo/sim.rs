@@ -285,6 +285,7 @@ pub fn run(cfg: &TrainSimConfig) -> Result<TrainSimResult, AuxoError> {
     let mut auxo = Auxo::new(engine_cfg)?;
     let mut rng = Draw::new(cfg.seed.wrapping_add(0xa0c0));
     let clients = population(cfg, &mut rng);
+    let mut global_rng = Draw::new(cfg.seed.wrapping_add(0x610b));
     let dim = cfg.classes * (cfg.features + 1);
     let mut models: Vec<Model> = vec![vec![0.0; dim]];
     let mut global: Model = vec![0.0; dim];
@@ -297,7 +298,8 @@ pub fn run(cfg: &TrainSimConfig) -> Result<TrainSimResult, AuxoError> {
             .filter(|_| rng.uniform() < cfg.availability)
             .collect();
         // Global FedAvg baseline: K online clients.
-        let picked = sample(&online, cfg.per_round, &mut rng);
+        // Its own random stream, so the baseline is the same whatever the cohorts do.
+        let picked = sample(&online, cfg.per_round, &mut global_rng);
         if !picked.is_empty() {
             global = fed_avg(&global, &picked, &clients, cfg, |_, _| {});
         }
