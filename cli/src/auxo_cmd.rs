@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::{Subcommand, ValueEnum};
 use ergon_core::auxo::formats::playground_json;
 use ergon_core::auxo::playground::{PlaygroundConfig, run as run_playground};
-use ergon_core::auxo::sim::{TrainSimConfig, TrainSimResult, run as run_sim};
+use ergon_core::auxo::sim::{EvalPoint, TrainSimConfig, TrainSimResult, run as run_sim};
 use ergon_core::auxo::{ImprovedTest, SplitRule};
 use ergon_plot::{Figure, Frame, Legend, Panel, Rgb, Series};
 
@@ -225,7 +225,7 @@ fn train_sim(a: &SimulateArgs, split_rule: SplitRule) -> Result<()> {
 }
 
 fn sim_svg(r: &TrainSimResult) -> Result<String> {
-    let pts = |f: &dyn Fn(&ergon_core::auxo::sim::EvalPoint) -> f64| -> Vec<(f64, f64)> {
+    let pts = |f: &dyn Fn(&EvalPoint) -> f64| -> Vec<(f64, f64)> {
         r.curve.iter().map(|p| (f64::from(p.round), f(p))).collect()
     };
     let x_max = r.curve.last().map_or(1.0, |p| f64::from(p.round)).max(1.0);
@@ -238,6 +238,13 @@ fn sim_svg(r: &TrainSimResult) -> Result<String> {
         x_range: 0.0..x_max,
         y_range: 0.0..y_max,
         series,
+    };
+    // The cohort models' and the global model's curves of one quantity.
+    let both = |cohort: &dyn Fn(&EvalPoint) -> f64, global: &dyn Fn(&EvalPoint) -> f64| {
+        vec![
+            Series::line("one model per cohort (Auxo)", blue, 2).with_points(pts(cohort)),
+            Series::line("one global FedAvg model", red, 2).with_points(pts(global)),
+        ]
     };
     let max_std = r
         .curve
@@ -259,23 +266,13 @@ fn sim_svg(r: &TrainSimResult) -> Result<String> {
                 "mean per-client accuracy",
                 "accuracy",
                 1.0,
-                vec![
-                    Series::line("one model per cohort (Auxo)", blue, 2)
-                        .with_points(pts(&|p| p.cohort_mean)),
-                    Series::line("one global FedAvg model", red, 2)
-                        .with_points(pts(&|p| p.global_mean)),
-                ],
+                both(&|p| p.cohort_mean, &|p| p.global_mean),
             ),
             panel(
                 "spread (std) of per-client accuracy",
                 "std",
                 max_std * 1.1,
-                vec![
-                    Series::line("one model per cohort (Auxo)", blue, 2)
-                        .with_points(pts(&|p| p.cohort_std)),
-                    Series::line("one global FedAvg model", red, 2)
-                        .with_points(pts(&|p| p.global_std)),
-                ],
+                both(&|p| p.cohort_std, &|p| p.global_std),
             ),
             panel(
                 "cohorts",

@@ -295,10 +295,11 @@ pub fn run(cfg: &TrainSimConfig) -> Result<TrainSimResult, AuxoError> {
     let mut trained = vec![false; cfg.clients];
     for round in 0..cfg.rounds {
         let online: Vec<u32> = (0..cfg.clients as u32)
-            .filter(|_| rng.uniform() < cfg.availability)
+            .filter(|_| global_rng.uniform() < cfg.availability)
             .collect();
         // Global FedAvg baseline: K online clients.
-        // Its own random stream, so the baseline is the same whatever the cohorts do.
+        // Availability and the baseline use their own random stream, so the baseline is the
+        // same run whatever the cohorts do.
         let picked = sample(&online, cfg.per_round, &mut global_rng);
         if !picked.is_empty() {
             global = fed_avg(&global, &picked, &clients, cfg, |_, _| {});
