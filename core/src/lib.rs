@@ -16,6 +16,9 @@
 //! - [`orloj`]: Orloj, batching dynamic-DNN requests on empirical execution-time
 //!   distributions: distributions, batch-time model, schedulers, online batcher, simulator.
 //! - [`zeus`]: Zeus, the energy/time cost model of power-limit and batch-size optimization.
+//! - [`auxo`]: Auxo, cohort identification for cross-device federated learning (the client ×
+//!   cohort affinity table, the per-cohort clustering step, split tests, the playground replay
+//!   and a cohort-training simulator).
 //! - [`names`]: the names of core's enum values (`FromStr`/`Display` on one table per enum)
 //!   and the [`UnknownName`](names::UnknownName) error.
 //! - [`formats`] (feature `serde`): what the systems' interchange formats share, above all
