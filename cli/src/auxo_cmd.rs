@@ -2,11 +2,15 @@
 //! playground (Gaussian-blob positions used as client updates) and scores the recovered
 //! cohorts against the blobs.
 
-use anyhow::{Context, Result, bail};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
 use clap::{Subcommand, ValueEnum};
 use ergon_core::auxo::formats::playground_json;
 use ergon_core::auxo::playground::{PlaygroundConfig, run as run_playground};
+use ergon_core::auxo::sim::{EvalPoint, TrainSimConfig, TrainSimResult, run as run_sim};
 use ergon_core::auxo::{ImprovedTest, SplitRule};
+use ergon_plot::{Figure, Frame, Legend, Panel, Rgb, Series};
 
 use crate::output;
 
@@ -19,7 +23,8 @@ pub struct Args {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Replay the reference playground (`--positions`).
+    /// Train one model per cohort on synthetic non-IID clients against one global FedAvg
+    /// model, or (`--positions`) replay the reference playground.
     Simulate(SimulateArgs),
 }
 
@@ -74,6 +79,21 @@ struct SimulateArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Training simulator: latent groups of clients.
+    #[arg(long, value_name = "G", default_value_t = 3)]
+    groups: usize,
+    /// Training simulator: share of samples relabelled to the group's favourite classes.
+    #[arg(long, value_name = "P", default_value_t = 0.3)]
+    label_skew: f64,
+    /// Training simulator: distance of each group's feature mean from the origin.
+    #[arg(long, value_name = "D", default_value_t = 1.0)]
+    feature_skew: f64,
+    /// Training simulator: probability that a client is online in a round.
+    #[arg(long, value_name = "P", default_value_t = 0.8)]
+    availability: f64,
+    /// Training simulator: write the cohort count and accuracy curves to this SVG file.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
 }
 
 /// Runs `ergon auxo`.
@@ -84,9 +104,6 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 fn simulate(a: SimulateArgs) -> Result<()> {
-    if !a.positions {
-        bail!("only the playground replay is available: pass --positions");
-    }
     let split_rule = if !a.split_rounds.is_empty() {
         SplitRule::FixedRounds(a.split_rounds.clone())
     } else {
@@ -95,6 +112,9 @@ fn simulate(a: SimulateArgs) -> Result<()> {
             SplitTestArg::Improved => SplitRule::Improved(ImprovedTest::default()),
         }
     };
+    if !a.positions {
+        return train_sim(&a, split_rule);
+    }
     let cfg = PlaygroundConfig {
         centers: a.centers,
         clients: a.clients,
@@ -132,4 +152,139 @@ fn simulate(a: SimulateArgs) -> Result<()> {
         r.final_cohorts, r.ari, r.purity_known
     )?;
     Ok(())
+}
+
+fn train_sim(a: &SimulateArgs, split_rule: SplitRule) -> Result<()> {
+    let mut cfg = TrainSimConfig {
+        clients: a.clients,
+        groups: a.groups,
+        per_round: a.per_round,
+        rounds: a.rounds,
+        label_skew: a.label_skew,
+        feature_skew: a.feature_skew,
+        availability: a.availability,
+        split_rule,
+        seed: a.seed,
+        ..TrainSimConfig::default()
+    };
+    // The playground defaults (1000 clients, 50 per round, 800 rounds) are heavy for training;
+    // the simulator's own defaults apply unless the flags were changed.
+    if a.clients == 1000 && a.per_round == 50 && a.rounds == 800 {
+        let d = TrainSimConfig::default();
+        cfg.clients = d.clients;
+        cfg.per_round = d.per_round;
+        cfg.rounds = d.rounds;
+    }
+    let r = run_sim(&cfg).context("training simulation failed")?;
+    if let Some(path) = &a.svg {
+        let svg = sim_svg(&r).context("plotting failed")?;
+        output::write_file(path, svg.as_bytes())?;
+    }
+    let last = r.curve.last().copied();
+    let mut out = output::stdout();
+    if a.json {
+        let curve: Vec<serde_json::Value> = r
+            .curve
+            .iter()
+            .map(|p| {
+                serde_json::json!({"round": p.round, "cohorts": p.cohorts,
+                    "cohort_mean_acc": p.cohort_mean, "cohort_std_acc": p.cohort_std,
+                    "global_mean_acc": p.global_mean, "global_std_acc": p.global_std})
+            })
+            .collect();
+        let v = serde_json::json!({"schema": "auxo-train-sim/v1", "split_rounds": r.split_rounds,
+            "ari": r.ari, "purity": r.purity, "curve": curve});
+        writeln!(out, "{v}")?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{} clients in {} latent groups, {} per round, {} rounds",
+        cfg.clients, cfg.groups, cfg.per_round, cfg.rounds
+    )?;
+    writeln!(
+        out,
+        "{:>6} {:>7} {:>12} {:>11} {:>12} {:>11}",
+        "round", "cohorts", "cohort acc", "cohort std", "global acc", "global std"
+    )?;
+    for p in &r.curve {
+        writeln!(
+            out,
+            "{:>6} {:>7} {:>12.3} {:>11.3} {:>12.3} {:>11.3}",
+            p.round, p.cohorts, p.cohort_mean, p.cohort_std, p.global_mean, p.global_std
+        )?;
+    }
+    if let Some(p) = last {
+        writeln!(
+            out,
+            "final: cohorts {}  ARI {:.3}  purity {:.3}  accuracy {:.3} ± {:.3} (cohorts) vs {:.3} ± {:.3} (global)",
+            p.cohorts, r.ari, r.purity, p.cohort_mean, p.cohort_std, p.global_mean, p.global_std
+        )?;
+    }
+    Ok(())
+}
+
+fn sim_svg(r: &TrainSimResult) -> Result<String> {
+    let pts = |f: &dyn Fn(&EvalPoint) -> f64| -> Vec<(f64, f64)> {
+        r.curve.iter().map(|p| (f64::from(p.round), f(p))).collect()
+    };
+    let x_max = r.curve.last().map_or(1.0, |p| f64::from(p.round)).max(1.0);
+    let blue = Rgb(31, 119, 180);
+    let red = Rgb(214, 39, 40);
+    let panel = |title: &str, y_desc: &str, y_max: f64, series: Vec<Series>| Panel {
+        title: title.to_owned(),
+        x_desc: "round".to_owned(),
+        y_desc: y_desc.to_owned(),
+        x_range: 0.0..x_max,
+        y_range: 0.0..y_max,
+        series,
+    };
+    // The cohort models' and the global model's curves of one quantity.
+    let both = |cohort: &dyn Fn(&EvalPoint) -> f64, global: &dyn Fn(&EvalPoint) -> f64| {
+        vec![
+            Series::line("one model per cohort (Auxo)", blue, 2).with_points(pts(cohort)),
+            Series::line("one global FedAvg model", red, 2).with_points(pts(global)),
+        ]
+    };
+    let max_std = r
+        .curve
+        .iter()
+        .map(|p| p.cohort_std.max(p.global_std))
+        .fold(0.01, f64::max);
+    let max_cohorts = r.curve.iter().map(|p| p.cohorts).max().unwrap_or(1) as f64;
+    let fig = Figure {
+        width_px: 1500,
+        height_px: 480,
+        frame: Frame {
+            title_px: 18,
+            margin_px: 12,
+            x_label_area_px: 40,
+            y_label_area_px: 60,
+        },
+        panels: vec![
+            panel(
+                "mean per-client accuracy",
+                "accuracy",
+                1.0,
+                both(&|p| p.cohort_mean, &|p| p.global_mean),
+            ),
+            panel(
+                "spread (std) of per-client accuracy",
+                "std",
+                max_std * 1.1,
+                both(&|p| p.cohort_std, &|p| p.global_std),
+            ),
+            panel(
+                "cohorts",
+                "cohorts",
+                max_cohorts + 1.0,
+                vec![
+                    Series::line("cohorts", Rgb(44, 160, 44), 2)
+                        .with_points(pts(&|p| p.cohorts as f64)),
+                ],
+            ),
+        ],
+        legend: Legend::Below { height_px: 40 },
+    };
+    Ok(fig.to_svg()?)
 }

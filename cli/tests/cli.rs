@@ -721,7 +721,7 @@ fn help_lists_the_systems_by_name() {
         .collect();
     assert_eq!(
         commands,
-        ["frontier", "dpk", "orloj", "gpu", "help"],
+        ["frontier", "dpk", "orloj", "gpu", "auxo", "help"],
         "{help}"
     );
     let line_of = |name: &str| {
@@ -734,6 +734,7 @@ fn help_lists_the_systems_by_name() {
         ("dpk", "DPK"),
         ("orloj", "Orloj"),
         ("gpu", "GPU"),
+        ("auxo", "Auxo"),
     ] {
         assert!(line_of(command).contains(system), "{help}");
     }

@@ -22,8 +22,9 @@
 //!   and a trace-driven simulator of recurring jobs.
 //! - [`chase`]: Chase, carbon-aware power-limit control: the carbon trace, the cost, a
 //!   carbon-intensity forecaster, a replay over a trace, and carbon-aware Perseus.
-//! - [`auxo`]: Auxo, cohort identification for cross-device federated learning: the
-//!   client × cohort affinity table, the per-cohort clustering step, split tests, matching.
+//! - [`auxo`]: Auxo, cohort identification for cross-device federated learning (the client ×
+//!   cohort affinity table, the per-cohort clustering step, split tests, the playground replay
+//!   and a cohort-training simulator).
 //! - [`names`]: the names of core's enum values (`FromStr`/`Display` on one table per enum)
 //!   and the [`UnknownName`](names::UnknownName) error.
 //! - [`formats`] (feature `serde`): what the systems' interchange formats share, above all

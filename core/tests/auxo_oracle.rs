@@ -101,15 +101,6 @@ fn split_predicate_b10() {
     assert!(reference_split(500, 300, 151, floor, 150.0, 1));
 }
 
-fn playground(
-    centers: usize,
-    seed: u64,
-    rule: SplitRule,
-    min_distance: f64,
-) -> ergon_core::auxo::playground::PlaygroundResult {
-    playground_rounds(centers, seed, rule, min_distance, 800)
-}
-
 fn playground_rounds(
     centers: usize,
     seed: u64,
@@ -132,7 +123,7 @@ fn playground_rounds(
 fn two_blobs_split_early_and_purely() {
     let mut purity = 0.0;
     for seed in 1..=5 {
-        let r = playground(2, seed, SplitRule::Reference, 0.0);
+        let r = playground_rounds(2, seed, SplitRule::Reference, 0.0, 800);
         let first = r.splits.first().expect("two blobs split");
         assert!(
             first.round <= 20,
@@ -150,7 +141,7 @@ fn two_blobs_split_early_and_purely() {
 #[test]
 fn fixed_rounds_give_four_cohorts() {
     for seed in 1..=3 {
-        let r = playground(4, seed, SplitRule::FixedRounds(vec![50, 100]), 0.0);
+        let r = playground_rounds(4, seed, SplitRule::FixedRounds(vec![50, 100]), 0.0, 800);
         assert_eq!(r.final_cohorts, 4, "seed {seed}");
         let rounds: Vec<u32> = r.splits.iter().map(|s| s.round).collect();
         assert_eq!(rounds, [49, 99, 99], "seed {seed}");
@@ -166,7 +157,7 @@ fn fixed_rounds_give_four_cohorts() {
 #[test]
 fn reference_rule_oversplits_one_blob() {
     let splits: usize = (1..=3)
-        .map(|seed| playground(1, seed, SplitRule::Reference, 0.0).final_cohorts)
+        .map(|seed| playground_rounds(1, seed, SplitRule::Reference, 0.0, 800).final_cohorts)
         .filter(|&k| k >= 2)
         .count();
     assert_eq!(splits, 3);

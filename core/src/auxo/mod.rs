@@ -35,6 +35,7 @@ mod engine;
 pub mod formats;
 pub mod metrics;
 pub mod playground;
+pub mod sim;
 
 mod table;
 
