@@ -69,20 +69,20 @@ enum Command {
     /// Orloj: simulate serving dynamic DNNs with Orloj and baseline batching policies
     /// (simulate, config).
     Orloj(orloj_cmd::Args),
-    /// Oobleck: pipeline templates, f+1 instantiation with an exact batch split, and
-    /// reconfiguration after node failures (templates, plan, fail).
-    Oobleck(oobleck_cmd::Args),
-    /// GPU layer: inspect, monitor and control NVIDIA GPUs through NVML (list, show, lock,
-    /// reset, power-limit, restore, monitor).
-    Gpu(gpu_cmd::Args),
     /// Zeus: power-limit and batch-size optimum of a workload from its traces, and the
     /// trace-driven simulation of recurring training (optimum, simulate).
     Zeus(zeus_cmd::Args),
     /// Chase: carbon-intensity forecasts (forecast) and carbon-aware power-limit control
     /// replayed over a carbon trace (simulate).
     Chase(chase_cmd::Args),
+    /// Oobleck: pipeline templates, f+1 instantiation with an exact batch split, and
+    /// reconfiguration after node failures (templates, plan, fail).
+    Oobleck(oobleck_cmd::Args),
     /// Auxo: cohort identification for cross-device federated learning (simulate).
     Auxo(auxo_cmd::Args),
+    /// GPU layer: inspect, monitor and control NVIDIA GPUs through NVML (list, show, lock,
+    /// reset, power-limit, restore, monitor).
+    Gpu(gpu_cmd::Args),
 }
 
 fn main() -> ExitCode {

@@ -721,7 +721,7 @@ fn help_lists_the_systems_by_name() {
         .collect();
     assert_eq!(
         commands,
-        ["frontier", "dpk", "orloj", "gpu", "auxo", "help"],
+        ["frontier", "dpk", "orloj", "zeus", "chase", "oobleck", "auxo", "gpu", "help"],
         "{help}"
     );
     let line_of = |name: &str| {
@@ -733,8 +733,11 @@ fn help_lists_the_systems_by_name() {
         ("frontier", "Perseus"),
         ("dpk", "DPK"),
         ("orloj", "Orloj"),
-        ("gpu", "GPU"),
+        ("zeus", "Zeus"),
+        ("chase", "Chase"),
+        ("oobleck", "Oobleck"),
         ("auxo", "Auxo"),
+        ("gpu", "GPU"),
     ] {
         assert!(line_of(command).contains(system), "{help}");
     }
