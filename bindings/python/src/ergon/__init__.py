@@ -32,7 +32,7 @@ Every failure raises :class:`ErgonError` with the library's :class:`Status` and 
 
 from __future__ import annotations
 
-from . import chase, dpk, gpu, oobleck, orloj, perseus, zeus
+from . import auxo, chase, dpk, gpu, oobleck, orloj, perseus, zeus
 from ._abi import ERGON_ABI_VERSION
 from ._errors import ErgonError, LibraryNotFoundError, LibraryVersionError, Status
 from ._library import library_path, live_handles, status_str, version
@@ -59,6 +59,7 @@ __all__ = [
     "Status",
     "Summary",
     "__version__",
+    "auxo",
     "chase",
     "dpk",
     "gpu",
