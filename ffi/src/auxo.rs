@@ -105,7 +105,11 @@ pub struct ergon_auxo_clusterer {
     auxo: Auxo,
 }
 
-opaque!(ergon_auxo_clusterer, 0x4552_474f_4155_584f, "Auxo clusterer"); // "ERGOAUXO"
+opaque!(
+    ergon_auxo_clusterer,
+    0x4552_474f_4155_584f,
+    "Auxo clusterer"
+); // "ERGOAUXO"
 
 impl Blamed for AuxoError {
     fn status(&self, _blame: Blame) -> ergon_status {

@@ -67,6 +67,7 @@ const PROGRAMS: &[&str] = &[
     "cpp/zeus.cpp",
     "cpp/chase.cpp",
     "cpp/oobleck.cpp",
+    "cpp/auxo.cpp",
 ];
 
 fn repo() -> PathBuf {
@@ -590,6 +591,10 @@ const PRINTS: &[(&str, &[&str])] = &[
         "cpp/oobleck.cpp",
         &["oracle C: 4 x 3 nodes, 1841.4 ms; after losing node 4: 2005.2 ms"],
     ),
+    (
+        "cpp/auxo.cpp",
+        &["auxo: two blobs split and fixed rounds {20, 40} give 4 cohorts"],
+    ),
 ];
 
 /// [`program_prints`] for a program of [`PRINTS`] (one test each, so that they run in
@@ -627,6 +632,11 @@ fn cpp_chase_forecaster() {
 #[test]
 fn cpp_oobleck() {
     prints_its_results("cpp/oobleck.cpp");
+}
+
+#[test]
+fn cpp_auxo() {
+    prints_its_results("cpp/auxo.cpp");
 }
 
 // ---------------------------------------------------------------------------------------------
