@@ -59,6 +59,7 @@ const PROGRAMS: &[&str] = &[
     "c/gpu.c",
     "c/gpu_profiler.c",
     "c/zeus.c",
+    "c/auxo.c",
     "cpp/wrapper.cpp",
     "cpp/gpu.cpp",
     "cpp/dpk.cpp",
@@ -591,6 +592,7 @@ const PRINTS: &[(&str, &[&str])] = &[
         "cpp/oobleck.cpp",
         &["oracle C: 4 x 3 nodes, 1841.4 ms; after losing node 4: 2005.2 ms"],
     ),
+    ("c/auxo.c", &["auxo: two groups of three split at round 1"]),
     (
         "cpp/auxo.cpp",
         &["auxo: two blobs split and fixed rounds {20, 40} give 4 cohorts"],
@@ -632,6 +634,11 @@ fn cpp_chase_forecaster() {
 #[test]
 fn cpp_oobleck() {
     prints_its_results("cpp/oobleck.cpp");
+}
+
+#[test]
+fn c_auxo() {
+    prints_its_results("c/auxo.c");
 }
 
 #[test]
