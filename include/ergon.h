@@ -27,6 +27,37 @@
 #define ERGON_ABI_VERSION 2
 
 /**
+ * Split test: the reference's adaptive rule (size floor, half sizes, half-ratio window).
+ */
+#define ERGON_AUXO_SPLIT_TEST_REFERENCE 0
+
+/**
+ * Split test: split at fixed cohort rounds (`ergon_auxo_options::split_rounds`).
+ */
+#define ERGON_AUXO_SPLIT_TEST_FIXED 1
+
+/**
+ * Split test: Ergon's significance test with a controlled false-split rate.
+ */
+#define ERGON_AUXO_SPLIT_TEST_IMPROVED 2
+
+/**
+ * Signal: rows centered by the round mean drive the rewards, their L2-normalised form the
+ * bipartition (the FL default).
+ */
+#define ERGON_AUXO_SIGNAL_CENTERED_NORMALIZED 0
+
+/**
+ * Signal: the rows as given (the reference playground's positions).
+ */
+#define ERGON_AUXO_SIGNAL_RAW 1
+
+/**
+ * Most fixed split rounds an `ergon_auxo_options` may list.
+ */
+#define ERGON_AUXO_MAX_SPLIT_ROUNDS 4096
+
+/**
  * Scheduler: DPK / DPack (best RDP order per block by 1-D knapsacks, then greedy).
  */
 #define ERGON_DPK_SCHEDULER_DPK 0
@@ -365,6 +396,13 @@ typedef int32_t ergon_status;
 #endif // __cplusplus
 
 /**
+ * A cohort clusterer: the client × cohort affinity table and the per-cohort clustering step.
+ * Made by `ergon_auxo_clusterer_new`, released by `ergon_auxo_clusterer_free`. Not to be used
+ * from two threads at once.
+ */
+typedef struct ergon_auxo_clusterer ergon_auxo_clusterer;
+
+/**
  * A trained carbon-intensity forecaster. Made by `ergon_chase_forecaster_train`, released by
  * `ergon_chase_forecaster_free`.
  */
@@ -451,6 +489,133 @@ typedef struct ergon_zeus_batch_size_optimizer ergon_zeus_batch_size_optimizer;
  * functions). Not to be used from two threads at once.
  */
 typedef struct ergon_zeus_power_limit_optimizer ergon_zeus_power_limit_optimizer;
+
+/**
+ * How a clusterer is configured; start from `ergon_auxo_options_default()` and set at least
+ * `clients` and `train_ratio`.
+ */
+typedef struct ergon_auxo_options {
+  /**
+   * Population size; client ids are `0..clients`.
+   */
+  uint64_t clients;
+  /**
+   * Participants per round over population (`K / N`), in (0, 1].
+   */
+  double train_ratio;
+  /**
+   * The reference split test's half-size floor `known_clt`; negative: `clients / 20`.
+   */
+  double known_clients;
+  /**
+   * `ERGON_AUXO_SPLIT_TEST_*`.
+   */
+  uint32_t split_test;
+  /**
+   * `ERGON_AUXO_SIGNAL_*`.
+   */
+  uint32_t signal;
+  /**
+   * `ERGON_AUXO_SPLIT_TEST_FIXED`: the cohort rounds at which to split (NULL when
+   * `num_split_rounds` is 0); read during `ergon_auxo_clusterer_new` only.
+   */
+  const uint32_t *split_rounds;
+  /**
+   * Entries of `split_rounds` (at most `ERGON_AUXO_MAX_SPLIT_ROUNDS`).
+   */
+  size_t num_split_rounds;
+  /**
+   * Sub-clustering stops after this cohort round; 0: never.
+   */
+  uint32_t sub_clustering_rounds;
+  /**
+   * Fewest reporting participants for a step to do anything (≥ 2).
+   */
+  uint32_t min_reporters;
+  /**
+   * Whether a cohort below `clients / 10` members is dropped.
+   */
+  bool merge;
+  /**
+   * Base reward R0.
+   */
+  double base_reward;
+  /**
+   * Sub-vote step r0.
+   */
+  double vote_step;
+  /**
+   * Initial exploration ε in [0, 1].
+   */
+  double epsilon;
+  /**
+   * ε decay per client re-mapping, in [0, 1].
+   */
+  double epsilon_decay;
+  /**
+   * `ERGON_AUXO_SPLIT_TEST_IMPROVED`: family-wise false-split rate per cohort, in (0, 1).
+   */
+  double improved_alpha;
+  /**
+   * `ERGON_AUXO_SPLIT_TEST_IMPROVED`: rounds per evidence block (≥ 1).
+   */
+  uint32_t improved_block;
+  /**
+   * `ERGON_AUXO_SPLIT_TEST_IMPROVED`: samples of the null per round (≥ 3).
+   */
+  uint32_t improved_null_draws;
+  /**
+   * `ERGON_AUXO_SPLIT_TEST_IMPROVED`: fewest participants for a round to be tested (≥ 4).
+   */
+  uint32_t improved_min_rows;
+  /**
+   * `ERGON_AUXO_SPLIT_TEST_IMPROVED`: smallest share of decided members each half needs.
+   */
+  double improved_min_half_fraction;
+  /**
+   * Seed of every random choice.
+   */
+  uint64_t seed;
+} ergon_auxo_options;
+
+/**
+ * What one `ergon_auxo_clusterer_step` did.
+ */
+typedef struct ergon_auxo_step_result {
+  /**
+   * Whether the step ran (it needs `min_reporters` participants).
+   */
+  bool ran;
+  /**
+   * Whether main rewards were given.
+   */
+  bool rewarded;
+  /**
+   * Whether the cohort split: cohort `split_child` (the new highest id) was cut out of
+   * `split_parent`; give the child a copy of the parent's model.
+   */
+  bool split;
+  /**
+   * Whether a cohort was dropped by a merge: `merged_cohort` (ids above it shift down).
+   */
+  bool merged;
+  /**
+   * The cohort that split (when `split`).
+   */
+  uint32_t split_parent;
+  /**
+   * The new cohort (when `split`).
+   */
+  uint32_t split_child;
+  /**
+   * The dropped cohort (when `merged`).
+   */
+  uint32_t merged_cohort;
+  /**
+   * Cohorts after the step.
+   */
+  uint32_t num_cohorts;
+} ergon_auxo_step_result;
 
 /**
  * Scheduler settings; start from `ergon_dpk_options_default()` and change what you need.
@@ -1486,6 +1651,118 @@ const char *ergon_status_str(int status);
  * `buf` must be NULL or writable for `cap` bytes; `len` must be NULL or writable.
  */
 ergon_status ergon_last_error(char *buf, size_t cap, size_t *len);
+
+/**
+ * The default options: 0 clients (set them), train ratio 1, `known_clients` = clients / 20,
+ * the reference split test, centered + normalised signal, R0 = 5, r0 = 1, ε = 0.01 decaying by
+ * 0.99, 5 reporters, no merge, sub-clustering never stops, the improved test's defaults
+ * (α = 0.05, blocks of 10 rounds, 40 null draws, 8 rows, 0.15 half share), seed 0. Never
+ * fails.
+ */
+struct ergon_auxo_options ergon_auxo_options_default(void);
+
+/**
+ * Makes a clusterer of `options->clients` clients, each in cohort 0 at first. On success
+ * `*out` receives a handle to release with `ergon_auxo_clusterer_free`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (an option out of range; the
+ * message names the field) or `PANIC`. Messages: `ergon_last_error`.
+ *
+ * # Safety
+ * `options` NULL or readable, its `split_rounds` NULL or readable for `num_split_rounds`
+ * values; `out` NULL or writable.
+ */
+ergon_status ergon_auxo_clusterer_new(const struct ergon_auxo_options *options, struct ergon_auxo_clusterer **out);
+
+/**
+ * The clustering step of cohort `cohort` after one of its rounds: `participants` are the `n`
+ * clients that reported and `updates` their update vectors, row-major, `dim` floats each
+ * (`n × dim` values: the slice of the update to cluster, e.g. the last layer). With fewer than
+ * `min_reporters` participants nothing happens (`out->ran` is false). On a split, give cohort
+ * `out->split_child` a copy of cohort `out->split_parent`'s model.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `INVALID_ARGUMENT` (no participants, `dim` 0,
+ * `n × dim` too large, a NaN or infinite value (the message names the client and index), a
+ * client listed twice), `OUT_OF_RANGE` (an unknown cohort or client id) or `PANIC`. Nothing
+ * changes on an error.
+ *
+ * # Safety
+ * `clusterer` NULL or a live handle; `participants` NULL or readable for `n` values;
+ * `updates` NULL or readable for `n × dim` floats; `out` NULL or writable.
+ */
+ergon_status ergon_auxo_clusterer_step(struct ergon_auxo_clusterer *clusterer, uint32_t cohort, const uint32_t *participants, size_t n, const float *updates, size_t dim, struct ergon_auxo_step_result *out);
+
+/**
+ * Writes to `*out` the cohort client `client` trains in next (the ε-greedy mapping).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `OUT_OF_RANGE` (an unknown client id) or `PANIC`.
+ *
+ * # Safety
+ * `clusterer` NULL or a live handle; `out` NULL or writable.
+ */
+ergon_status ergon_auxo_clusterer_cohort_of(const struct ergon_auxo_clusterer *clusterer, uint32_t client, uint32_t *out);
+
+/**
+ * Writes to `*out` client `client`'s cohort of highest affinity (no exploration: the cohort
+ * whose model should serve it).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `OUT_OF_RANGE` (an unknown client id) or `PANIC`.
+ *
+ * # Safety
+ * `clusterer` NULL or a live handle; `out` NULL or writable.
+ */
+ergon_status ergon_auxo_clusterer_best_cohort(const struct ergon_auxo_clusterer *clusterer, uint32_t client, uint32_t *out);
+
+/**
+ * Writes the number of cohorts to `*out`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `PANIC`.
+ *
+ * # Safety
+ * `clusterer` NULL or a live handle; `out` NULL or writable.
+ */
+ergon_status ergon_auxo_clusterer_num_cohorts(const struct ergon_auxo_clusterer *clusterer, uint32_t *out);
+
+/**
+ * Writes to `*out` how many clients cohort `cohort` has (clients mapped to it).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `OUT_OF_RANGE` (an unknown cohort) or `PANIC`.
+ *
+ * # Safety
+ * `clusterer` NULL or a live handle; `out` NULL or writable.
+ */
+ergon_status ergon_auxo_clusterer_members(const struct ergon_auxo_clusterer *clusterer, uint32_t cohort, uint64_t *out);
+
+/**
+ * Copies every client's cohort (index = client id) into `buf` ("ask the length, then fill":
+ * `*len` receives the number of clients; a NULL `buf` with `cap` 0 only asks).
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER`, `BUFFER_TOO_SMALL` or `PANIC`.
+ *
+ * # Safety
+ * `clusterer` NULL or a live handle; `buf` NULL or writable for `cap` values; `len` NULL or
+ * writable.
+ */
+ergon_status ergon_auxo_clusterer_assignment(const struct ergon_auxo_clusterer *clusterer, uint32_t *buf, size_t cap, size_t *len);
+
+/**
+ * Releases a clusterer handle. NULL is a no-op.
+ *
+ * # Safety
+ * `clusterer` must be NULL or a handle from this library that is not used afterwards.
+ */
+void ergon_auxo_clusterer_free(struct ergon_auxo_clusterer *clusterer);
+
+/**
+ * Copies the message of the last failed call on this clusterer (empty if none) into `buf`.
+ *
+ * Returns `ERGON_STATUS_OK`, `NULL_POINTER` or `BUFFER_TOO_SMALL`.
+ *
+ * # Safety
+ * `clusterer` must be NULL or a live handle; `buf` NULL or writable for `cap` bytes; `len`
+ * NULL or writable.
+ */
+ergon_status ergon_auxo_clusterer_last_error(const struct ergon_auxo_clusterer *clusterer, char *buf, size_t cap, size_t *len);
 
 /**
  * Trains a forecaster on `hist_g_per_kwh` (`len` intensities in gCO2/kWh, one per slot, in

@@ -17,7 +17,8 @@
 #       test_frameworks_deepspeed.py, test_frameworks_megatron.py (multi-process jobs),
 #       test_examples.py (the examples a user copies, with torch, DeepSpeed and Megatron),
 #       test_hooks.py (its checks of the real classes run here),
-#       test_distributed.py (PerseusJob over gloo ranks: needs torch, skipped in the Python step);
+#       test_distributed.py (PerseusJob over gloo ranks: needs torch, skipped in the Python step),
+#       test_frameworks_flower.py (the Auxo strategy driven with flwr's own objects, ~2 s);
 #     then scripts/perseus-e2e.sh --out target/perseus-e2e (the end-to-end Perseus job, ~30 s).
 #     Extra arguments go to pytest.
 # Called by scripts/test.sh after scripts/test-python.sh; runs on its own too (after a
@@ -116,7 +117,8 @@ start=$SECONDS
     bindings/python/tests/test_hooks.py \
     bindings/python/tests/test_distributed.py \
     bindings/python/tests/test_zeus_distributed.py \
-    bindings/python/tests/test_frameworks_huggingface.py "$@" || status=$?
+    bindings/python/tests/test_frameworks_huggingface.py \
+    bindings/python/tests/test_frameworks_flower.py "$@" || status=$?
 say "pytest: $((SECONDS - start)) s"
 if [[ $status == 5 ]]; then
     echo "frameworks: pytest collected no tests: counted as a failure" >&2

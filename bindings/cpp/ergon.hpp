@@ -7,6 +7,7 @@
 //   ergon::dpk      DPK privacy-budget scheduling: Workload, Result, the Rényi-DP helpers
 //   ergon::orloj    Orloj batching: App, Batcher, Decision, simulate_json
 //   ergon::chase    Chase's carbon-intensity forecaster: Forecaster, forecast
+//   ergon::auxo     Auxo's cohort clusterer for federated learning: Clusterer, StepResult
 //   ergon::gpu      GPUs through NVML: Info, count/info/devices/restore, PlanExecutor,
 //                   EnergyMonitor, EnergyWindow, Measurement
 //
@@ -177,6 +178,7 @@ ERGON_HPP_LAST_ERROR(ergon_zeus_power_limit_optimizer)
 ERGON_HPP_LAST_ERROR(ergon_zeus_batch_size_optimizer)
 ERGON_HPP_LAST_ERROR(ergon_oobleck_templates)
 ERGON_HPP_LAST_ERROR(ergon_oobleck_plan)
+ERGON_HPP_LAST_ERROR(ergon_auxo_clusterer)
 #undef ERGON_HPP_LAST_ERROR
 
 // The message of the last failed call on `handle` (empty for nullptr or none).
@@ -1048,6 +1050,119 @@ inline std::vector<double> forecast(const std::vector<double> &hist_g_per_kwh, s
 }
 
 } // namespace chase
+
+namespace auxo {
+
+// --- Auxo: cohort identification for cross-device federated learning ------------------------
+
+// Options of a Clusterer: ergon_auxo_options_default() with the population and train ratio set
+// (set the other fields of the C struct as needed; `split_rounds` is read only by the
+// constructor).
+inline ergon_auxo_options options(uint64_t clients, double train_ratio) {
+  check_abi();
+  ergon_auxo_options o = ergon_auxo_options_default();
+  o.clients = clients;
+  o.train_ratio = train_ratio;
+  return o;
+}
+
+// The cohort clusterer (docs/auxo.md): after each round of a cohort, step() with the clients
+// that reported and their update vectors; cohort_of() says where a client trains next. On a
+// split, the server gives cohort `result.split_child` a copy of cohort `result.split_parent`'s
+// model. Bad input throws Error (INVALID_ARGUMENT: no participants, NaN, a duplicate id, rows
+// of different lengths; OUT_OF_RANGE: an unknown client or cohort) and changes nothing.
+// Move-only: see detail::Owner.
+class Clusterer : public detail::Owner<ergon_auxo_clusterer, ergon_auxo_clusterer_free> {
+public:
+  // Takes ownership of a handle from ergon_auxo_clusterer_new (may be nullptr).
+  using Owner::Owner;
+
+  explicit Clusterer(const ergon_auxo_options &options) : Owner(nullptr) {
+    check_abi();
+    detail::check(ergon_auxo_clusterer_new(&options, &handle_));
+  }
+
+  // The step of `cohort` with `participants.size()` updates of `dim` floats each, row-major
+  // in `updates` (which must hold participants.size() × dim values).
+  ergon_auxo_step_result step(uint32_t cohort, const std::vector<uint32_t> &participants,
+                              const std::vector<float> &updates, size_t dim) {
+    if (dim != 0 && updates.size() != participants.size() * dim) {
+      throw Error(ERGON_STATUS_INVALID_ARGUMENT,
+                  "updates: " + std::to_string(updates.size()) + " values for " +
+                      std::to_string(participants.size()) + " participants of dimension " +
+                      std::to_string(dim) + " (need participants x dim)");
+    }
+    ergon_auxo_step_result out{};
+    detail::check(ergon_auxo_clusterer_step(
+                      handle_, cohort, participants.empty() ? nullptr : participants.data(),
+                      participants.size(), updates.empty() ? nullptr : updates.data(), dim, &out),
+                  handle_);
+    return out;
+  }
+
+  // The step with one row per participant (rows of different lengths throw INVALID_ARGUMENT).
+  ergon_auxo_step_result step(uint32_t cohort, const std::vector<uint32_t> &participants,
+                              const std::vector<std::vector<float>> &rows) {
+    if (rows.size() != participants.size()) {
+      throw Error(ERGON_STATUS_INVALID_ARGUMENT,
+                  "updates: " + std::to_string(rows.size()) + " rows for " +
+                      std::to_string(participants.size()) + " participants (need one row each)");
+    }
+    size_t dim = rows.empty() ? 0 : rows[0].size();
+    std::vector<float> flat;
+    flat.reserve(rows.size() * dim);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (rows[i].size() != dim) {
+        throw Error(ERGON_STATUS_INVALID_ARGUMENT,
+                    "updates: ragged rows: row " + std::to_string(i) + " has " +
+                        std::to_string(rows[i].size()) + " values, row 0 has " +
+                        std::to_string(dim) + " (every update must have the same length)");
+      }
+      flat.insert(flat.end(), rows[i].begin(), rows[i].end());
+    }
+    return step(cohort, participants, flat, dim);
+  }
+
+  // The cohort `client` trains in next (the epsilon-greedy mapping).
+  uint32_t cohort_of(uint32_t client) const {
+    return detail::value<uint32_t>(
+        [this, client](uint32_t *out) {
+          return ergon_auxo_clusterer_cohort_of(handle_, client, out);
+        },
+        handle_);
+  }
+
+  // `client`'s cohort of highest affinity (no exploration): whose model serves it.
+  uint32_t best_cohort(uint32_t client) const {
+    return detail::value<uint32_t>(
+        [this, client](uint32_t *out) {
+          return ergon_auxo_clusterer_best_cohort(handle_, client, out);
+        },
+        handle_);
+  }
+
+  uint32_t num_cohorts() const { return read_value(ergon_auxo_clusterer_num_cohorts); }
+
+  // Clients mapped to `cohort`.
+  uint64_t members(uint32_t cohort) const {
+    return detail::value<uint64_t>(
+        [this, cohort](uint64_t *out) {
+          return ergon_auxo_clusterer_members(handle_, cohort, out);
+        },
+        handle_);
+  }
+
+  // Every client's cohort (index = client id).
+  std::vector<uint32_t> assignment() const {
+    return detail::items<uint32_t>(
+        [this](uint32_t *buf, size_t cap, size_t *len) {
+          return ergon_auxo_clusterer_assignment(handle_, buf, cap, len);
+        },
+        handle_);
+  }
+};
+
+} // namespace auxo
 
 // --- GPUs -----------------------------------------------------------------------------------
 

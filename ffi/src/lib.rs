@@ -17,6 +17,7 @@
 
 mod status;
 
+mod auxo;
 mod boundary;
 mod chase;
 mod dpk;
@@ -31,6 +32,7 @@ mod zeus;
 
 use std::ffi::{c_char, c_int};
 
+pub use auxo::*;
 pub use chase::*;
 pub use dpk::*;
 pub use gpu::*;

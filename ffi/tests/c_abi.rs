@@ -59,6 +59,7 @@ const PROGRAMS: &[&str] = &[
     "c/gpu.c",
     "c/gpu_profiler.c",
     "c/zeus.c",
+    "c/auxo.c",
     "cpp/wrapper.cpp",
     "cpp/gpu.cpp",
     "cpp/dpk.cpp",
@@ -67,6 +68,7 @@ const PROGRAMS: &[&str] = &[
     "cpp/zeus.cpp",
     "cpp/chase.cpp",
     "cpp/oobleck.cpp",
+    "cpp/auxo.cpp",
 ];
 
 fn repo() -> PathBuf {
@@ -590,6 +592,11 @@ const PRINTS: &[(&str, &[&str])] = &[
         "cpp/oobleck.cpp",
         &["oracle C: 4 x 3 nodes, 1841.4 ms; after losing node 4: 2005.2 ms"],
     ),
+    ("c/auxo.c", &["auxo: two groups of three split at round 1"]),
+    (
+        "cpp/auxo.cpp",
+        &["auxo: two blobs split and fixed rounds {20, 40} give 4 cohorts"],
+    ),
 ];
 
 /// [`program_prints`] for a program of [`PRINTS`] (one test each, so that they run in
@@ -627,6 +634,16 @@ fn cpp_chase_forecaster() {
 #[test]
 fn cpp_oobleck() {
     prints_its_results("cpp/oobleck.cpp");
+}
+
+#[test]
+fn c_auxo() {
+    prints_its_results("c/auxo.c");
+}
+
+#[test]
+fn cpp_auxo() {
+    prints_its_results("cpp/auxo.cpp");
 }
 
 // ---------------------------------------------------------------------------------------------

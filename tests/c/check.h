@@ -135,7 +135,8 @@ static inline void check_fails(ergon_status got, ergon_status want, const char *
       ergon_dpk_result *: ergon_dpk_result_last_error,                                        \
       ergon_dpk_online *: ergon_dpk_online_last_error,                                        \
       ergon_orloj_batcher *: ergon_orloj_batcher_last_error,                                  \
-      ergon_orloj_simulation *: ergon_orloj_simulation_last_error)
+      ergon_orloj_simulation *: ergon_orloj_simulation_last_error,                            \
+      ergon_auxo_clusterer *: ergon_auxo_clusterer_last_error)
 /* clang-format on */
 
 static char check_handle_buf_[4096];

@@ -32,6 +32,7 @@ SCALARS: Dict[str, Any] = {
     "uint64_t": ctypes.c_uint64,
     "int32_t": ctypes.c_int32,
     "double": ctypes.c_double,
+    "float": ctypes.c_float,
     "size_t": ctypes.c_size_t,
     "bool": ctypes.c_bool,
     "int": ctypes.c_int,

@@ -12,6 +12,8 @@ functions (``ergon_<system>_*``), the Rust modules, the C++ namespaces and the C
 - :mod:`ergon.zeus`: Zeus's just-in-time GPU power-limit optimizer;
 - :mod:`ergon.chase`: the carbon-intensity forecaster of carbon-aware (Chase) control;
 - :mod:`ergon.oobleck`: Oobleck pipeline templates, f+1 instantiation and reconfiguration;
+- :mod:`ergon.auxo`: Auxo's cohort clusterer for federated learning (and, in
+  :mod:`ergon.hooks.flower`, a Flower strategy with one model per cohort);
 - :mod:`ergon.gpu`: GPU control through NVML (listing GPUs, executing a plan, measuring energy);
 - :mod:`ergon.hooks`: DeepSpeed and Megatron hooks that apply a plan while a job trains.
 
@@ -32,7 +34,7 @@ Every failure raises :class:`ErgonError` with the library's :class:`Status` and 
 
 from __future__ import annotations
 
-from . import chase, dpk, gpu, oobleck, orloj, perseus, zeus
+from . import auxo, chase, dpk, gpu, oobleck, orloj, perseus, zeus
 from ._abi import ERGON_ABI_VERSION
 from ._errors import ErgonError, LibraryNotFoundError, LibraryVersionError, Status
 from ._library import library_path, live_handles, status_str, version
@@ -59,6 +61,7 @@ __all__ = [
     "Status",
     "Summary",
     "__version__",
+    "auxo",
     "chase",
     "dpk",
     "gpu",

@@ -20,6 +20,7 @@ from ctypes import (
     c_char,
     c_char_p,
     c_double,
+    c_float,
     c_int,
     c_int32,
     c_size_t,
@@ -32,6 +33,12 @@ from typing import Any, Dict, List, Tuple
 # --- constants of ergon.h --------------------------------------------------------------------
 
 ERGON_ABI_VERSION = 2
+ERGON_AUXO_SPLIT_TEST_REFERENCE = 0
+ERGON_AUXO_SPLIT_TEST_FIXED = 1
+ERGON_AUXO_SPLIT_TEST_IMPROVED = 2
+ERGON_AUXO_SIGNAL_CENTERED_NORMALIZED = 0
+ERGON_AUXO_SIGNAL_RAW = 1
+ERGON_AUXO_MAX_SPLIT_ROUNDS = 4096
 ERGON_PERSEUS_KIND_FORWARD = 0
 ERGON_PERSEUS_KIND_BACKWARD = 1
 ERGON_PERSEUS_SCHEDULE_1F1B = 0
@@ -215,6 +222,52 @@ class ergon_dpk_result_info(Structure):
         ("num_alphas", c_size_t),
         ("upper_bound", c_double),
         ("proven_optimal", c_bool),
+    ]
+
+
+class ergon_auxo_clusterer(Structure):
+    """Opaque ``struct ergon_auxo_clusterer`` (only ever used through a pointer)."""
+
+
+class ergon_auxo_options(Structure):
+    """``struct ergon_auxo_options``: how a cohort clusterer is configured."""
+
+    _fields_ = [
+        ("clients", c_uint64),
+        ("train_ratio", c_double),
+        ("known_clients", c_double),
+        ("split_test", c_uint32),
+        ("signal", c_uint32),
+        ("split_rounds", POINTER(c_uint32)),
+        ("num_split_rounds", c_size_t),
+        ("sub_clustering_rounds", c_uint32),
+        ("min_reporters", c_uint32),
+        ("merge", c_bool),
+        ("base_reward", c_double),
+        ("vote_step", c_double),
+        ("epsilon", c_double),
+        ("epsilon_decay", c_double),
+        ("improved_alpha", c_double),
+        ("improved_block", c_uint32),
+        ("improved_null_draws", c_uint32),
+        ("improved_min_rows", c_uint32),
+        ("improved_min_half_fraction", c_double),
+        ("seed", c_uint64),
+    ]
+
+
+class ergon_auxo_step_result(Structure):
+    """``struct ergon_auxo_step_result``: what one clustering step did."""
+
+    _fields_ = [
+        ("ran", c_bool),
+        ("rewarded", c_bool),
+        ("split", c_bool),
+        ("merged", c_bool),
+        ("split_parent", c_uint32),
+        ("split_child", c_uint32),
+        ("merged_cohort", c_uint32),
+        ("num_cohorts", c_uint32),
     ]
 
 
@@ -596,6 +649,7 @@ ZeusBsoPtr = POINTER(ergon_zeus_batch_size_optimizer)
 ChaseForecasterPtr = POINTER(ergon_chase_forecaster)
 OobleckTemplatesPtr = POINTER(ergon_oobleck_templates)
 OobleckPlanPtr = POINTER(ergon_oobleck_plan)
+AuxoClustererPtr = POINTER(ergon_auxo_clusterer)
 _size_p = POINTER(c_size_t)
 _double_p = POINTER(c_double)
 _char_buf = POINTER(c_char)
@@ -646,6 +700,39 @@ def _dp_conversion() -> Tuple[Any, List[Any]]:
 
 # name -> (restype, argtypes), in the order of ergon.h.
 PROTOTYPES: Dict[str, Tuple[object, List[object]]] = {
+    "ergon_auxo_options_default": (ergon_auxo_options, []),
+    "ergon_auxo_clusterer_new": (
+        ergon_status,
+        [POINTER(ergon_auxo_options), POINTER(AuxoClustererPtr)],
+    ),
+    "ergon_auxo_clusterer_step": (
+        ergon_status,
+        [
+            AuxoClustererPtr,
+            c_uint32,
+            POINTER(c_uint32),
+            c_size_t,
+            POINTER(c_float),
+            c_size_t,
+            POINTER(ergon_auxo_step_result),
+        ],
+    ),
+    "ergon_auxo_clusterer_cohort_of": (
+        ergon_status,
+        [AuxoClustererPtr, c_uint32, POINTER(c_uint32)],
+    ),
+    "ergon_auxo_clusterer_best_cohort": (
+        ergon_status,
+        [AuxoClustererPtr, c_uint32, POINTER(c_uint32)],
+    ),
+    "ergon_auxo_clusterer_num_cohorts": (ergon_status, [AuxoClustererPtr, POINTER(c_uint32)]),
+    "ergon_auxo_clusterer_members": (
+        ergon_status,
+        [AuxoClustererPtr, c_uint32, POINTER(c_uint64)],
+    ),
+    "ergon_auxo_clusterer_assignment": (ergon_status, [AuxoClustererPtr, *_filled(c_uint32)]),
+    "ergon_auxo_clusterer_free": (None, [AuxoClustererPtr]),
+    "ergon_auxo_clusterer_last_error": _text_out(AuxoClustererPtr),
     "ergon_oobleck_options_default": (ergon_oobleck_options, []),
     "ergon_oobleck_templates_from_json": (
         ergon_status,

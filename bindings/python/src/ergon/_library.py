@@ -178,6 +178,7 @@ HANDLE_KINDS = (
     "chase_forecaster",
     "oobleck_templates",
     "oobleck_plan",
+    "auxo_clusterer",
     "gpu_executor",
     "gpu_energy_monitor",
     "gpu_profiler",

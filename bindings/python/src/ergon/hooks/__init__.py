@@ -22,6 +22,9 @@ time; the hooks above, or a plain training loop, drive it.
 ``transformers``) runs Zeus's power-limit optimizer (:mod:`ergon.zeus`) from a Hugging Face
 ``Trainer``.
 
+:class:`ergon.hooks.flower.AuxoFedAvg` (imported on its own: it imports ``flwr``) is a Flower
+FedAvg strategy that keeps one model per Auxo cohort (:mod:`ergon.auxo`).
+
 ``install()`` returns the hook, which is also a context manager: leaving the block (or
 ``close()``, or interpreter exit) uninstalls it and closes the executor, restoring the GPU's
 settings; ``uninstall()`` alone puts the framework back and keeps the executor. Neither
