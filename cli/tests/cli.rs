@@ -721,7 +721,9 @@ fn help_lists_the_systems_by_name() {
         .collect();
     assert_eq!(
         commands,
-        ["frontier", "dpk", "orloj", "zeus", "chase", "oobleck", "auxo", "gpu", "help"],
+        [
+            "frontier", "dpk", "orloj", "zeus", "chase", "oobleck", "auxo", "gpu", "help"
+        ],
         "{help}"
     );
     let line_of = |name: &str| {
