@@ -300,6 +300,39 @@ fn check_cover(t: &Template, layers: usize, gpus: u32, develop: bool) {
     assert!(t.stages.windows(2).all(|w| w[0].node <= w[1].node));
 }
 
+/// The develop recurrence is upstream's heuristic, not an optimum: on this five-layer profile
+/// (found by `develop_recurrence_vs_brute_force`) its 2-node template costs more than the best
+/// partition brute force finds.
+#[test]
+fn develop_recurrence_can_miss_the_optimum() {
+    let fb = [(4u32, 5u32), (2, 1), (4, 2), (4, 3), (1, 5)];
+    let ar = [2u32, 2, 3, 0, 2];
+    let g = 4;
+    let layers: Vec<Layer> = fb
+        .iter()
+        .zip(ar)
+        .map(|(&(f, b), a)| Layer {
+            forward_ms: f64::from(f),
+            backward_ms: f64::from(b),
+            memory: LayerMemory::Total(0),
+            allreduce_in_node_ms: vec![(2, f64::from(a) * 0.5), (4, f64::from(a))],
+            allreduce_across_nodes_ms: vec![],
+        })
+        .collect();
+    let p = Profile::new(layers).unwrap();
+    let ts = develop(&p, 3, g);
+    let costs = Costs::new(&p, true, g);
+    let gaps: Vec<bool> = ts
+        .templates
+        .iter()
+        .map(|t| {
+            key_of(t, Objective::Develop)
+                > brute(&costs, Objective::Develop, p.len(), t.num_nodes as usize).unwrap()
+        })
+        .collect();
+    assert!(gaps.contains(&true), "the recurrence was optimal on every node count");
+}
+
 fn layers_strategy(max: usize) -> impl Strategy<Value = Vec<(u32, u32)>> {
     prop::collection::vec((0u32..6, 0u32..6), 1..=max)
 }
@@ -351,7 +384,6 @@ proptest! {
             check_cover(t, l, g, true);
             let want = brute(&costs, Objective::Develop, l, t.num_nodes as usize).unwrap();
             prop_assert!(key_of(t, Objective::Develop) >= want);
-            prop_assert_eq!(key_of(t, Objective::Develop), want);
         }
     }
 
