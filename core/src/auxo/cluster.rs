@@ -190,6 +190,38 @@ pub(crate) fn two_means(x: &Rows, rng: &mut Draw, inits: usize) -> (Vec<u8>, f64
     best
 }
 
+/// Lloyd's iterations of 2-means from the given centres (at most 50); returns the labels.
+pub(crate) fn lloyd_from(x: &Rows, mut centers: [Vec<f64>; 2]) -> Vec<u8> {
+    let n = x.len();
+    let mut labels = vec![0u8; n];
+    for _ in 0..50 {
+        let mut changed = false;
+        for (i, label) in labels.iter_mut().enumerate() {
+            let l = u8::from(sq_dist(x.row(i), &centers[1]) < sq_dist(x.row(i), &centers[0]));
+            if *label != l {
+                *label = l;
+                changed = true;
+            }
+        }
+        let mut counts = [0usize; 2];
+        let mut sums = [vec![0.0; x.dim], vec![0.0; x.dim]];
+        for (i, &l) in labels.iter().enumerate() {
+            counts[usize::from(l)] += 1;
+            for (c, v) in sums[usize::from(l)].iter_mut().zip(x.row(i)) {
+                *c += v;
+            }
+        }
+        if counts[0] == 0 || counts[1] == 0 || !changed {
+            break;
+        }
+        for (sum, &k) in sums.iter_mut().zip(&counts) {
+            sum.iter_mut().for_each(|v| *v /= k as f64);
+        }
+        centers = sums;
+    }
+    labels
+}
+
 /// Indices of the `k` rows nearest to row `center` (itself included), nearest first, ties by
 /// index.
 pub(crate) fn nearest(x: &Rows, center: usize, k: usize) -> Vec<usize> {

@@ -4,7 +4,9 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::cluster::{Draw, Rows, nearest, normal_upper_quantile, one_nn, separation_z, two_means};
+use super::cluster::{
+    Draw, Rows, lloyd_from, nearest, normal_upper_quantile, one_nn, separation_z, two_means,
+};
 use super::table::{Entry, UNDECIDED, rewards_from_distances};
 use super::{AuxoConfig, AuxoError, ImprovedTest, MAX_COHORTS, Signal, SplitRule};
 
@@ -65,6 +67,10 @@ struct Cohort {
     z_sum: f64,
     z_count: u32,
     blocks: u32,
+    /// Improved test: the last closed block rejected "one Gaussian"; until the next block
+    /// closes, the cohort splits as soon as its halves are big enough (the votes that fill
+    /// them often come a few rounds after the rejection).
+    rejected: bool,
 }
 
 impl Cohort {
@@ -428,6 +434,25 @@ impl Auxo {
         }
         if keep_split && sep.z > VOTE_Z {
             let mut labels = sep.labels;
+            // Seed the cut from the halves this round's decided participants already prefer,
+            // so rounds agree on one bipartition instead of alternating between near-equal cuts.
+            let mut sums = [vec![0.0; x.dim], vec![0.0; x.dim]];
+            let mut counts = [0usize; 2];
+            for (i, &c) in participants.iter().enumerate() {
+                let p = self.columns[m][c as usize].preferred_half();
+                if p != UNDECIDED {
+                    counts[usize::from(p)] += 1;
+                    for (s, v) in sums[usize::from(p)].iter_mut().zip(x.row(i)) {
+                        *s += v;
+                    }
+                }
+            }
+            if counts[0] > 0 && counts[1] > 0 {
+                for (sum, &k) in sums.iter_mut().zip(&counts) {
+                    sum.iter_mut().for_each(|v| *v /= k as f64);
+                }
+                labels = lloyd_from(x, sums);
+            }
             let mut agree = 0i64;
             for (&c, &l) in participants.iter().zip(&labels) {
                 let p = self.columns[m][c as usize].preferred_half();
@@ -521,11 +546,13 @@ impl Auxo {
                         let level =
                             t.alpha * 6.0 / (core::f64::consts::PI * core::f64::consts::PI * b * b);
                         decided_now = combined > normal_upper_quantile(level);
+                        st.rejected = decided_now;
                         st.z_sum = 0.0;
                         st.z_count = 0;
                     }
                 }
                 let need = (t.min_half_fraction * members as f64).max(1.0);
+                let decided_now = decided_now || self.cohorts[m].rejected;
                 decided_now && members as f64 >= floor && n0 as f64 >= need && n1 as f64 >= need
             }
         }

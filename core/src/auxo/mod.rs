@@ -82,8 +82,8 @@ pub enum SplitRule {
 /// cohort rejects "one Gaussian" when the combined z exceeds the normal quantile of
 /// `alpha · 6/(π² b²)`. Those levels sum to `alpha`, so a homogeneous cohort splits falsely
 /// with probability at most about `alpha` over its whole life, however many rounds it runs.
-/// On a rejection the cohort splits along its accumulated sub-affinities when both halves hold
-/// at least `min_half_fraction` of its decided members.
+/// After a rejection, until the next block closes, the cohort splits along its accumulated
+/// sub-affinities as soon as both halves hold at least `min_half_fraction` of its members.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ImprovedTest {
     /// Family-wise false-split rate per cohort.
