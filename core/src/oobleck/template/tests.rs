@@ -330,7 +330,10 @@ fn develop_recurrence_can_miss_the_optimum() {
                 > brute(&costs, Objective::Develop, p.len(), t.num_nodes as usize).unwrap()
         })
         .collect();
-    assert!(gaps.contains(&true), "the recurrence was optimal on every node count");
+    assert!(
+        gaps.contains(&true),
+        "the recurrence was optimal on every node count"
+    );
 }
 
 fn layers_strategy(max: usize) -> impl Strategy<Value = Vec<(u32, u32)>> {
