@@ -25,6 +25,7 @@ replay_tests! {
     readers::orloj_sim,
     readers::chase_carbon_csv,
     readers::oobleck_profile,
+    readers::oobleck_trace,
     solvers::frontier_solve,
     solvers::dpk_schedule,
     solvers::orloj_simulate,

@@ -221,6 +221,27 @@ pub fn oobleck_profile(data: &[u8]) {
     );
 }
 
+/// `oobleck-trace/v1` (`ergon oobleck simulate --trace`) for a 16-node cluster: an accepted
+/// trace has at most `MAX_EVENTS` events, in time order, inside a finite positive run, on nodes
+/// of the cluster.
+pub fn oobleck_trace(data: &[u8]) {
+    use ergon_core::oobleck::{formats::parse_trace, sim::MAX_EVENTS};
+    read_and_check(
+        data,
+        |text| parse_trace(text, 16),
+        |t| {
+            t.duration_s.is_finite()
+                && t.duration_s > 0.0
+                && t.events.len() <= MAX_EVENTS
+                && t.events.windows(2).all(|w| w[0].time_s <= w[1].time_s)
+                && t.events
+                    .iter()
+                    .all(|e| e.node < 16 && e.time_s >= 0.0 && e.time_s <= t.duration_s)
+        },
+        "parse_trace accepted a trace out of order, out of the run or off the cluster",
+    );
+}
+
 /// The Zeus traces (`ergon zeus optimum|simulate`): the train-trace and power-trace readers;
 /// an accepted trace has rows, and when the same text reads as both (a header with every
 /// column), every workload's merge, power-limit choice and optimum run without panicking.
