@@ -15,6 +15,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
+import ergon._library
 from conftest import GPU_PRELUDE, profile_csv_text, run_child
 
 # One stage, one microbatch (forward then backward): at T* the forward runs at 1200 MHz, the
@@ -104,20 +106,9 @@ def test_gpu_plan_executor_two_iterations_restores_defaults(
     assert "gpu_locked=1200:1200" in got["between"], got["between"]
     assert got["closed"]
     assert got["after_close"]["status"] == "INVALID_STATE"
-    assert got["live"] == {
-        "perseus_frontier": 0,
-        "perseus_plan": 0,
-        "dpk_workload": 0,
-        "dpk_result": 0,
-        "dpk_online": 0,
-        "orloj_batcher": 0,
-        "orloj_simulation": 0,
-        "gpu_executor": 0,
-        "gpu_energy_monitor": 0,
-        "gpu_profiler": 0,
-        "zeus_power_limit_optimizer": 0,
-        "zeus_batch_size_optimizer": 0,
-    }
+    # Every kind of handle is counted, and none is left.
+    assert set(got["live"]) == set(ergon._library.HANDLE_KINDS)
+    assert not any(got["live"].values()), got["live"]
     assert got["restored"] == 0  # close() already put everything back
     assert state.read_text().splitlines()[0] == default_state(0, 400)
     locks = [
