@@ -47,7 +47,7 @@ done
 # valid input cannot time out a run.
 max_len() {
     case "$1" in
-        perseus_instance) echo 16384 ;;
+        perseus_instance|chase_frontier) echo 16384 ;;
         frontier_solve|dpk_schedule|orloj_simulate) echo 2048 ;;
         *) echo 4096 ;;
     esac

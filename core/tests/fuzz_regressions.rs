@@ -26,6 +26,8 @@ replay_tests! {
     readers::chase_carbon_csv,
     readers::oobleck_profile,
     readers::oobleck_trace,
+    readers::oobleck_develop_cache,
+    readers::chase_frontier,
     solvers::frontier_solve,
     solvers::dpk_schedule,
     solvers::orloj_simulate,

@@ -196,6 +196,25 @@ pub fn chase_carbon_csv(data: &[u8]) {
     }
 }
 
+/// The frontier `ergon chase simulate --frontier` reads: an accepted one has points with
+/// finite positive time and finite non-negative energy per unit.
+pub fn chase_frontier(data: &[u8]) {
+    read_and_check(
+        data,
+        chase::formats::parse_frontier_points,
+        |(points, _)| {
+            !points.is_empty()
+                && points.iter().all(|p| {
+                    p.time_per_unit_s.is_finite()
+                        && p.time_per_unit_s > 0.0
+                        && p.energy_per_unit_j.is_finite()
+                        && p.energy_per_unit_j >= 0.0
+                })
+        },
+        "parse_frontier_points accepted an empty frontier or a bad point",
+    );
+}
+
 /// `oobleck-profile/v1`: an accepted profile has layers, and the 0.1.1 templates for up to 4
 /// nodes exist and cover every layer once with contiguous stages.
 pub fn oobleck_profile(data: &[u8]) {
@@ -218,6 +237,26 @@ pub fn oobleck_profile(data: &[u8]) {
                 })
         },
         "parse_profile accepted a profile whose templates fail or do not cover it",
+    );
+}
+
+/// The develop profiler's per-layer cache (`ergon oobleck … --profile DIR`, its `mb<N>.json`
+/// read alone): an accepted cache has layers with finite, non-negative times.
+pub fn oobleck_develop_cache(data: &[u8]) {
+    use ergon_core::oobleck::formats::parse_develop_cache;
+    read_and_check(
+        data,
+        |text| parse_develop_cache(text, None, None),
+        |p| {
+            !p.is_empty()
+                && p.layers().iter().all(|l| {
+                    l.forward_ms.is_finite()
+                        && l.backward_ms.is_finite()
+                        && l.forward_ms >= 0.0
+                        && l.backward_ms >= 0.0
+                })
+        },
+        "parse_develop_cache accepted an empty cache or a bad layer time",
     );
 }
 
